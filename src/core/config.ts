@@ -1,0 +1,151 @@
+import { ConfigurationError } from './errors.ts';
+
+/**
+ * The environment as the library sees it. Every module reads variables through the helpers below,
+ * never `process.env` directly, so that tests can hand in an environment and every bad value is
+ * reported with the variable's name.
+ *
+ * @example
+ * ```ts
+ * const env: Env = { PASSWORD_LENGTH: '40' };
+ * ```
+ */
+export type Env = Readonly<Record<string, string | undefined>>;
+
+/**
+ * The process environment. The only place in the library that touches `process.env`.
+ *
+ * @example
+ * ```ts
+ * const length = envInteger(processEnv(), 'PASSWORD_LENGTH', { default: 32, min: 1, max: 4096 });
+ * ```
+ */
+export function processEnv(): Env {
+  return process.env;
+}
+
+/**
+ * A variable's value, trimmed; `undefined` when unset or empty.
+ *
+ * @example
+ * ```ts
+ * envString({ REGION: ' eu-west-1 ' }, 'REGION'); // 'eu-west-1'
+ * ```
+ */
+export function envString(env: Env, name: string): string | undefined {
+  const value = env[name]?.trim();
+  return value ? value : undefined;
+}
+
+const TRUE_WORDS = new Set(['true', '1', 'y', 'yes']);
+const FALSE_WORDS = new Set(['false', '0', 'n', 'no']);
+
+/**
+ * A boolean variable: true/1/y/yes or false/0/n/no (any case). Anything else is an error naming
+ * the variable, never a silent `false` (SPEC 5).
+ *
+ * @example
+ * ```ts
+ * envBoolean({ EXCLUDE_NUMBERS: 'yes' }, 'EXCLUDE_NUMBERS', false); // true
+ * envBoolean({ EXCLUDE_NUMBERS: 'maybe' }, 'EXCLUDE_NUMBERS', false); // throws ConfigurationError
+ * ```
+ */
+export function envBoolean(env: Env, name: string, defaultValue: boolean): boolean {
+  const raw = envString(env, name);
+  if (raw === undefined) return defaultValue;
+  const word = raw.toLowerCase();
+  if (TRUE_WORDS.has(word)) return true;
+  if (FALSE_WORDS.has(word)) return false;
+  throw new ConfigurationError(name, `must be true/1/y/yes or false/0/n/no, got "${raw}"`);
+}
+
+/**
+ * A whole-number variable within bounds.
+ *
+ * @example
+ * ```ts
+ * envInteger({ PASSWORD_LENGTH: 'abc' }, 'PASSWORD_LENGTH', { default: 32, min: 1, max: 4096 });
+ * // throws: PASSWORD_LENGTH must be a whole number from 1 to 4096, got "abc"
+ * ```
+ */
+export function envInteger(
+  env: Env,
+  name: string,
+  bounds: { default: number; min: number; max: number },
+): number {
+  const raw = envString(env, name);
+  if (raw === undefined) return bounds.default;
+  const value = /^-?\d+$/.test(raw) ? Number(raw) : Number.NaN;
+  if (!Number.isSafeInteger(value) || value < bounds.min || value > bounds.max) {
+    throw new ConfigurationError(
+      name,
+      `must be a whole number from ${bounds.min} to ${bounds.max}, got "${raw}"`,
+    );
+  }
+  return value;
+}
+
+/**
+ * A comma-separated list; empty entries dropped. `undefined` when unset.
+ *
+ * @example
+ * ```ts
+ * envList({ ALLOWED_SECRET_IDS: 'a, b,' }, 'ALLOWED_SECRET_IDS'); // ['a', 'b']
+ * ```
+ */
+export function envList(env: Env, name: string): string[] | undefined {
+  const raw = envString(env, name);
+  if (raw === undefined) return undefined;
+  return raw
+    .split(',')
+    .map((item) => item.trim())
+    .filter((item) => item.length > 0);
+}
+
+/**
+ * One of a fixed set of words.
+ *
+ * @example
+ * ```ts
+ * envChoice({ PASSWORD_GENERATOR: 'local' }, 'PASSWORD_GENERATOR', ['service', 'local'], 'service'); // 'local'
+ * ```
+ */
+export function envChoice<const T extends string>(
+  env: Env,
+  name: string,
+  choices: readonly T[],
+  defaultValue: T,
+): T {
+  const raw = envString(env, name);
+  if (raw === undefined) return defaultValue;
+  const found = choices.find((choice) => choice === raw.toLowerCase());
+  if (found === undefined) {
+    throw new ConfigurationError(name, `must be one of ${choices.join(', ')}, got "${raw}"`);
+  }
+  return found;
+}
+
+/**
+ * The Secrets Manager endpoint override, if any: the SDK's standard
+ * `AWS_ENDPOINT_URL_SECRETS_MANAGER`, else `SECRETS_MANAGER_ENDPOINT` (the variable AWS's Python
+ * templates read), else the SDK's default resolution.
+ *
+ * @example
+ * ```ts
+ * secretsManagerEndpoint({ SECRETS_MANAGER_ENDPOINT: 'http://127.0.0.1:4566' }); // 'http://127.0.0.1:4566'
+ * ```
+ */
+export function secretsManagerEndpoint(env: Env): string | undefined {
+  const endpoint = envString(env, 'AWS_ENDPOINT_URL_SECRETS_MANAGER') ?? envString(env, 'SECRETS_MANAGER_ENDPOINT');
+  if (endpoint === undefined) return undefined;
+  try {
+    const url = new URL(endpoint);
+    if (url.protocol !== 'http:' && url.protocol !== 'https:') throw new Error('scheme');
+  } catch {
+    const name = envString(env, 'AWS_ENDPOINT_URL_SECRETS_MANAGER')
+      ? 'AWS_ENDPOINT_URL_SECRETS_MANAGER'
+      : 'SECRETS_MANAGER_ENDPOINT';
+    throw new ConfigurationError(name, `must be an http:// or https:// URL, got "${endpoint}"`);
+  }
+  return endpoint;
+}

@@ -1,0 +1,168 @@
+/**
+ * Named error classes. Each kind tells an operator what to do next, so the CLI, the logs and the
+ * metrics can group failures by cause. Messages never contain secret values: callers pass field
+ * names, ids and fixes, never the values themselves.
+ */
+
+/** What kind of problem a {@link RotationError} reports. */
+export type RotationErrorKind =
+  | 'configuration'
+  | 'event'
+  | 'secret-shape'
+  | 'protocol-state'
+  | 'target-unreachable'
+  | 'target-refused'
+  | 'secrets-manager';
+
+/**
+ * Base class of every error the library throws on purpose.
+ *
+ * @example
+ * ```ts
+ * try {
+ *   await handler(event);
+ * } catch (error) {
+ *   if (error instanceof RotationError) console.error(error.kind, error.message);
+ * }
+ * ```
+ */
+export class RotationError extends Error {
+  /** Which kind of problem this is. */
+  readonly kind: RotationErrorKind;
+
+  constructor(kind: RotationErrorKind, message: string, options?: { cause?: unknown }) {
+    super(message, options);
+    this.kind = kind;
+    this.name = new.target.name;
+  }
+}
+
+/**
+ * An environment variable, handler option or CLI flag has a value the library cannot use.
+ *
+ * @example
+ * ```ts
+ * throw new ConfigurationError('PASSWORD_LENGTH', 'must be a whole number from 1 to 4096, got "abc"');
+ * // PASSWORD_LENGTH must be a whole number from 1 to 4096, got "abc"
+ * ```
+ */
+export class ConfigurationError extends RotationError {
+  /** The variable, option or flag at fault. */
+  readonly setting: string;
+
+  constructor(setting: string, problem: string) {
+    super('configuration', `${setting} ${problem}`);
+    this.setting = setting;
+  }
+}
+
+/**
+ * The rotation event is not of the shape Secrets Manager sends.
+ *
+ * @example
+ * ```ts
+ * throw new EventError('SecretId', 'must be a non-empty string');
+ * ```
+ */
+export class EventError extends RotationError {
+  /** The event field at fault. */
+  readonly field: string;
+
+  constructor(field: string, problem: string) {
+    super('event', `Rotation event field ${field} ${problem}`);
+    this.field = field;
+  }
+}
+
+/**
+ * A stored secret value is not valid for the adapter that reads it.
+ *
+ * @example
+ * ```ts
+ * throw new SecretShapeError('port', 'must be a number from 1 to 65535', 'set "port" to the database port');
+ * ```
+ */
+export class SecretShapeError extends RotationError {
+  /** The JSON field at fault, or `(value)` for the value as a whole. */
+  readonly field: string;
+
+  constructor(field: string, problem: string, fix?: string) {
+    super('secret-shape', `Secret field "${field}" ${problem}${fix ? `: ${fix}` : ''}`);
+    this.field = field;
+  }
+}
+
+/**
+ * The secret's versions and labels do not allow the requested step (SPEC 2.1), or a stored
+ * version contradicts the rotation in progress.
+ *
+ * @example
+ * ```ts
+ * throw new ProtocolStateError(`Secret ${arn} is not enabled for rotation`);
+ * ```
+ */
+export class ProtocolStateError extends RotationError {
+  constructor(message: string) {
+    super('protocol-state', message);
+  }
+}
+
+/** Why a target could not be reached or refused a credential. */
+export type TargetFailureCause = 'network' | 'timeout' | 'tls' | 'authentication' | 'permission' | 'rejected';
+
+/**
+ * The rotation's target (database, API) could not be reached: network, timeout or TLS.
+ *
+ * @example
+ * ```ts
+ * throw new TargetUnreachableError('tls', 'db.example.com:5432: certificate not trusted; set PG_CA_BUNDLE');
+ * ```
+ */
+export class TargetUnreachableError extends RotationError {
+  /** The sanitised cause. */
+  readonly failure: TargetFailureCause;
+
+  constructor(failure: TargetFailureCause, message: string) {
+    super('target-unreachable', `${failure} failure: ${message}`);
+    this.failure = failure;
+  }
+}
+
+/**
+ * The target answered but refused: wrong credentials, missing privilege, a rejected statement.
+ *
+ * @example
+ * ```ts
+ * throw new TargetRefusedError('authentication', 'user "app" could not log in with the current version');
+ * ```
+ */
+export class TargetRefusedError extends RotationError {
+  /** The sanitised cause. */
+  readonly failure: TargetFailureCause;
+
+  constructor(failure: TargetFailureCause, message: string) {
+    super('target-refused', `${failure} failure: ${message}`);
+    this.failure = failure;
+  }
+}
+
+/**
+ * A Secrets Manager call failed for a reason other than the protocol checks.
+ *
+ * @example
+ * ```ts
+ * throw new SecretsManagerCallError('PutSecretValue', 'ThrottlingException', 'Rate exceeded');
+ * ```
+ */
+export class SecretsManagerCallError extends RotationError {
+  /** The API operation that failed. */
+  readonly operation: string;
+  /** The service's error code. */
+  readonly code: string;
+
+  constructor(operation: string, code: string, message: string) {
+    super('secrets-manager', `Secrets Manager ${operation} failed with ${code}: ${message}`);
+    this.operation = operation;
+    this.code = code;
+  }
+}

@@ -1,0 +1,201 @@
+import { randomInt } from 'node:crypto';
+import { type Env, envBoolean, envChoice, envInteger } from './config.ts';
+import { ConfigurationError } from './errors.ts';
+
+/**
+ * How new passwords are made (SPEC 5). Field names follow Secrets Manager's GetRandomPassword.
+ *
+ * @example
+ * ```ts
+ * const policy: PasswordPolicy = { ...DEFAULT_PASSWORD_POLICY, length: 40, excludeCharacters: '/@"\'\\' };
+ * ```
+ */
+export interface PasswordPolicy {
+  /** Number of characters, 1 to 4096. */
+  readonly length: number;
+  /** Characters never used. */
+  readonly excludeCharacters: string;
+  readonly excludeNumbers: boolean;
+  readonly excludePunctuation: boolean;
+  readonly excludeUppercase: boolean;
+  readonly excludeLowercase: boolean;
+  /** Allow the space character. */
+  readonly includeSpace: boolean;
+  /** At least one character of every class that is not excluded. */
+  readonly requireEachIncludedType: boolean;
+}
+
+/**
+ * The defaults of AWS's templates, except `excludeCharacters`, which each adapter sets.
+ *
+ * @example
+ * ```ts
+ * const policy = { ...DEFAULT_PASSWORD_POLICY, excludeCharacters: ':/@"\'\\' };
+ * ```
+ */
+export const DEFAULT_PASSWORD_POLICY: PasswordPolicy = {
+  length: 32,
+  excludeCharacters: '',
+  excludeNumbers: false,
+  excludePunctuation: false,
+  excludeUppercase: false,
+  excludeLowercase: false,
+  includeSpace: false,
+  requireEachIncludedType: true,
+};
+
+/** The character classes, as Secrets Manager defines them for GetRandomPassword. */
+export const CHARACTER_CLASSES = {
+  lowercase: 'abcdefghijklmnopqrstuvwxyz',
+  uppercase: 'ABCDEFGHIJKLMNOPQRSTUVWXYZ',
+  numbers: '0123456789',
+  punctuation: '!"#$%&\'()*+,-./:;<=>?@[\\]^_`{|}~',
+  space: ' ',
+} as const;
+
+/** Where passwords come from: Secrets Manager's GetRandomPassword, or a local CSPRNG. */
+export type PasswordSource = 'service' | 'local';
+
+/**
+ * Reads the password policy from the environment, with the variable names and defaults of AWS's
+ * templates. A bad value throws a {@link ConfigurationError} naming the variable.
+ *
+ * @param defaultExclude - the adapter's default for `EXCLUDE_CHARACTERS`.
+ * @example
+ * ```ts
+ * const policy = passwordPolicyFromEnv({ PASSWORD_LENGTH: '40' }, ':/@"\'\\');
+ * ```
+ */
+export function passwordPolicyFromEnv(env: Env, defaultExclude: string): PasswordPolicy {
+  // EXCLUDE_CHARACTERS is read raw: a space may be a character the user wants excluded.
+  const rawExclude = env.EXCLUDE_CHARACTERS;
+  const policy: PasswordPolicy = {
+    length: envInteger(env, 'PASSWORD_LENGTH', { default: 32, min: 1, max: 4096 }),
+    excludeCharacters: rawExclude === undefined || rawExclude === '' ? defaultExclude : rawExclude,
+    excludeNumbers: envBoolean(env, 'EXCLUDE_NUMBERS', false),
+    excludePunctuation: envBoolean(env, 'EXCLUDE_PUNCTUATION', false),
+    excludeUppercase: envBoolean(env, 'EXCLUDE_UPPERCASE', false),
+    excludeLowercase: envBoolean(env, 'EXCLUDE_LOWERCASE', false),
+    includeSpace: envBoolean(env, 'INCLUDE_SPACE', false),
+    requireEachIncludedType: envBoolean(env, 'REQUIRE_EACH_INCLUDED_TYPE', true),
+  };
+  checkPasswordPolicy(policy, 'environment');
+  return policy;
+}
+
+/**
+ * Reads `PASSWORD_GENERATOR`: `service` (default, GetRandomPassword) or `local`.
+ *
+ * @example
+ * ```ts
+ * passwordSourceFromEnv({ PASSWORD_GENERATOR: 'local' }); // 'local'
+ * ```
+ */
+export function passwordSourceFromEnv(env: Env): PasswordSource {
+  return envChoice(env, 'PASSWORD_GENERATOR', ['service', 'local'], 'service');
+}
+
+/**
+ * The classes a policy draws from, each reduced by `excludeCharacters`.
+ *
+ * @example
+ * ```ts
+ * includedClasses({ ...DEFAULT_PASSWORD_POLICY, excludePunctuation: true }); // 3 classes
+ * ```
+ */
+export function includedClasses(policy: PasswordPolicy): string[] {
+  const classes: string[] = [];
+  const keep = (chars: string) => [...chars].filter((c) => !policy.excludeCharacters.includes(c)).join('');
+  if (!policy.excludeLowercase) classes.push(keep(CHARACTER_CLASSES.lowercase));
+  if (!policy.excludeUppercase) classes.push(keep(CHARACTER_CLASSES.uppercase));
+  if (!policy.excludeNumbers) classes.push(keep(CHARACTER_CLASSES.numbers));
+  if (!policy.excludePunctuation) classes.push(keep(CHARACTER_CLASSES.punctuation));
+  if (policy.includeSpace) classes.push(keep(CHARACTER_CLASSES.space));
+  return classes.filter((chars) => chars.length > 0);
+}
+
+/**
+ * Throws a {@link ConfigurationError} when no password can satisfy the policy.
+ *
+ * @param source - what to name in the error: `environment` names the variables.
+ * @example
+ * ```ts
+ * checkPasswordPolicy({ ...DEFAULT_PASSWORD_POLICY, length: 2 }, 'environment'); // throws: too short for 4 classes
+ * ```
+ */
+export function checkPasswordPolicy(policy: PasswordPolicy, source: 'environment' | 'request'): void {
+  const name = (env: string, field: string) => (source === 'environment' ? env : field);
+  if (!Number.isInteger(policy.length) || policy.length < 1 || policy.length > 4096) {
+    throw new ConfigurationError(
+      name('PASSWORD_LENGTH', 'PasswordLength'),
+      `must be a whole number from 1 to 4096, got ${policy.length}`,
+    );
+  }
+  const classes = includedClasses(policy);
+  if (classes.length === 0) {
+    throw new ConfigurationError(
+      name('EXCLUDE_CHARACTERS', 'ExcludeCharacters'),
+      'and the EXCLUDE_* settings leave no character to use: allow at least one character class',
+    );
+  }
+  if (policy.requireEachIncludedType && classes.length > policy.length) {
+    throw new ConfigurationError(
+      name('PASSWORD_LENGTH', 'PasswordLength'),
+      `is ${policy.length}, too short to hold one character of each of the ${classes.length} included types; raise it or set REQUIRE_EACH_INCLUDED_TYPE=false`,
+    );
+  }
+}
+
+/**
+ * Generates a password locally with Node's CSPRNG, honouring the policy exactly as
+ * GetRandomPassword does: uniform choice over the allowed characters and, when required, at least
+ * one character of each included class, at a uniformly random position.
+ *
+ * @example
+ * ```ts
+ * const password = generatePassword({ ...DEFAULT_PASSWORD_POLICY, length: 24 });
+ * ```
+ */
+export function generatePassword(policy: PasswordPolicy): string {
+  checkPasswordPolicy(policy, 'request');
+  const classes = includedClasses(policy);
+  const alphabet = classes.join('');
+  const chars: string[] = [];
+  if (policy.requireEachIncludedType) {
+    for (const members of classes) chars.push(pick(members));
+  }
+  while (chars.length < policy.length) chars.push(pick(alphabet));
+  // Fisher-Yates, so the guaranteed characters do not sit at fixed positions.
+  for (let i = chars.length - 1; i > 0; i--) {
+    const j = randomInt(i + 1);
+    [chars[i], chars[j]] = [chars[j]!, chars[i]!];
+  }
+  return chars.join('');
+}
+
+function pick(alphabet: string): string {
+  return alphabet[randomInt(alphabet.length)]!;
+}
+
+/**
+ * A one-line summary of a policy for logs and `check` output (a policy is not secret).
+ *
+ * @example
+ * ```ts
+ * describePolicy(DEFAULT_PASSWORD_POLICY); // 'length 32, excluding none, each type required'
+ * ```
+ */
+export function describePolicy(policy: PasswordPolicy): string {
+  const excluded = [
+    policy.excludeLowercase && 'lowercase',
+    policy.excludeUppercase && 'uppercase',
+    policy.excludeNumbers && 'numbers',
+    policy.excludePunctuation && 'punctuation',
+  ].filter(Boolean);
+  return [
+    `length ${policy.length}`,
+    excluded.length ? `no ${excluded.join('/')}` : 'all classes',
+    policy.excludeCharacters ? `excluding ${JSON.stringify(policy.excludeCharacters)}` : 'excluding none',
+    policy.requireEachIncludedType ? 'each type required' : 'types not required',
+  ].join(', ');
+}
