@@ -131,6 +131,11 @@ export interface RotationTarget<Value> {
    * MySQL `/@"'\`). Empty when unset.
    */
   readonly defaultExcludeCharacters?: string;
+  /**
+   * Reads and validates the adapter's own settings when the handler is created, so that a bad
+   * environment variable fails at start-up (throw a `ConfigurationError` naming it).
+   */
+  init?(env: Env): void;
   /** Validates a stored value; throws a `SecretShapeError` naming the field and the fix. */
   parse(raw: string): Value;
   /** The string stored in Secrets Manager. Must keep every field it was given (SPEC 3). */
