@@ -136,7 +136,8 @@ export function envChoice<const T extends string>(
  * ```
  */
 export function secretsManagerEndpoint(env: Env): string | undefined {
-  const endpoint = envString(env, 'AWS_ENDPOINT_URL_SECRETS_MANAGER') ?? envString(env, 'SECRETS_MANAGER_ENDPOINT');
+  const endpoint =
+    envString(env, 'AWS_ENDPOINT_URL_SECRETS_MANAGER') ?? envString(env, 'SECRETS_MANAGER_ENDPOINT');
   if (endpoint === undefined) return undefined;
   try {
     const url = new URL(endpoint);

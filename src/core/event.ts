@@ -66,7 +66,10 @@ export function parseRotationEvent(raw: unknown): ParsedRotationEvent {
       throw new EventError(field, `must be a non-empty string, got ${describeType(value)}`);
     }
     if (value.length > MAX_ID_LENGTH) {
-      throw new EventError(field, `is ${value.length} characters long; at most ${MAX_ID_LENGTH} are accepted`);
+      throw new EventError(
+        field,
+        `is ${value.length} characters long; at most ${MAX_ID_LENGTH} are accepted`,
+      );
     }
     return value;
   };

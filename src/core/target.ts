@@ -5,7 +5,12 @@ import type { PasswordPolicy } from './password.ts';
 export type RotationStep = 'createSecret' | 'setSecret' | 'testSecret' | 'finishSecret';
 
 /** All steps, in the order the service runs them. */
-export const ROTATION_STEPS: readonly RotationStep[] = ['createSecret', 'setSecret', 'testSecret', 'finishSecret'];
+export const ROTATION_STEPS: readonly RotationStep[] = [
+  'createSecret',
+  'setSecret',
+  'testSecret',
+  'finishSecret',
+];
 
 /**
  * Structured log methods handed to adapters. Every line already carries the secret ARN, step,

@@ -68,9 +68,7 @@ process.stderr.write = ((chunk: unknown, ...rest: unknown[]) => {
 for (const method of ['log', 'info', 'warn', 'error', 'debug', 'trace'] as const) {
   const original = console[method].bind(console);
   console[method] = (...args: unknown[]) => {
-    captured.push(
-      args.map((arg) => (typeof arg === 'string' ? arg : safeInspect(arg))).join(' '),
-    );
+    captured.push(args.map((arg) => (typeof arg === 'string' ? arg : safeInspect(arg))).join(' '));
     original(...args);
   };
 }
@@ -109,6 +107,8 @@ afterAll(() => {
   const leaked = scan();
   if (leaked.length > 0) {
     leaksFound += leaked.length;
-    throw new Error(`secret leak after the last test: ${leaked.length} tracked secret value(s) appeared in output`);
+    throw new Error(
+      `secret leak after the last test: ${leaked.length} tracked secret value(s) appeared in output`,
+    );
   }
 });

@@ -1,0 +1,96 @@
+import { type Env, envString } from '../../core/config.ts';
+import { SecretShapeError } from '../../core/errors.ts';
+import type { RotationTarget } from '../../core/target.ts';
+
+/**
+ * Options of {@link randomSecret}.
+ *
+ * @example
+ * ```ts
+ * randomSecret({ field: 'apiToken' });
+ * ```
+ */
+export interface RandomSecretOptions {
+  /**
+   * Rotate this field of a JSON object secret and keep every other field. Unset: the whole
+   * SecretString is the random value. Default: `RANDOM_SECRET_FIELD` from the environment.
+   */
+  readonly field?: string;
+}
+
+/** A parsed random secret: the whole string, or an object with the rotated field. */
+export type RandomSecretValue =
+  | { readonly kind: 'string'; readonly value: string }
+  | { readonly kind: 'json'; readonly field: string; readonly object: Readonly<Record<string, unknown>> };
+
+/**
+ * Rotates a secret whose value is a random string, or one field of a JSON secret, with no external
+ * system: the job of AWS's generic rotation template. Passwords follow the policy of SPEC 5.
+ *
+ * @example
+ * ```ts
+ * // handlers/random-secret.ts
+ * export const handler = createRotationHandler(randomSecret());
+ * ```
+ */
+export function randomSecret(options: RandomSecretOptions = {}): RotationTarget<RandomSecretValue> {
+  let field = options.field;
+  return {
+    name: 'random-secret',
+    init(env: Env) {
+      field ??= envString(env, 'RANDOM_SECRET_FIELD');
+    },
+    parse(raw) {
+      if (field === undefined) {
+        if (raw.length === 0) throw new SecretShapeError('(value)', 'is empty', 'store any initial string');
+        return { kind: 'string', value: raw };
+      }
+      let object: unknown;
+      try {
+        object = JSON.parse(raw);
+      } catch {
+        throw new SecretShapeError(
+          '(value)',
+          'is not JSON',
+          `RANDOM_SECRET_FIELD is "${field}", so the secret must be a JSON object`,
+        );
+      }
+      if (object === null || typeof object !== 'object' || Array.isArray(object)) {
+        throw new SecretShapeError(
+          '(value)',
+          'is not a JSON object',
+          `store an object with a "${field}" field`,
+        );
+      }
+      const current = (object as Record<string, unknown>)[field];
+      if (current !== undefined && typeof current !== 'string') {
+        throw new SecretShapeError(field, 'must be a string', 'store the value as a JSON string');
+      }
+      return { kind: 'json', field, object: object as Record<string, unknown> };
+    },
+    serialize(value) {
+      return value.kind === 'string' ? value.value : JSON.stringify(value.object);
+    },
+    secrets(value) {
+      return value.kind === 'string' ? [value.value] : [value.object[value.field] as string | undefined];
+    },
+    async next(current, ctx) {
+      const password = await ctx.newPassword();
+      return current.kind === 'string'
+        ? { kind: 'string', value: password }
+        : { ...current, object: { ...current.object, [current.field]: password } };
+    },
+    async apply() {
+      // Nothing outside Secrets Manager holds this value.
+    },
+    async verify(pending) {
+      const value = pending.kind === 'string' ? pending.value : pending.object[pending.field];
+      if (typeof value !== 'string' || value.length === 0) {
+        throw new SecretShapeError(
+          pending.kind === 'json' ? pending.field : '(value)',
+          'is empty in the pending version',
+        );
+      }
+    },
+  };
+}

@@ -1,0 +1,417 @@
+import type { Logger } from '@aws-lambda-powertools/logger';
+import { type Metrics, MetricUnit } from '@aws-lambda-powertools/metrics';
+import type { SecretsManagerClient } from '@aws-sdk/client-secrets-manager';
+import type { Context } from 'aws-lambda';
+import { type Env, envList, processEnv } from './config.ts';
+import {
+  ConfigurationError,
+  EventError,
+  ProtocolStateError,
+  RotationError,
+  SecretShapeError,
+} from './errors.ts';
+import {
+  type ParsedRotationEvent,
+  parseRotationEvent,
+  type RotationEvent,
+  type RotationHandler,
+} from './event.ts';
+import { createLogger, createMetrics, redactJsonSecret, redactor } from './observability.ts';
+import {
+  generatePassword,
+  type PasswordPolicy,
+  type PasswordSource,
+  passwordPolicyFromEnv,
+  passwordSourceFromEnv,
+} from './password.ts';
+import {
+  AWSCURRENT,
+  AWSPENDING,
+  AWSPREVIOUS,
+  maxAttemptsFromEnv,
+  requireCurrent,
+  type SecretDescription,
+  SecretStore,
+  sharedSecretsManagerClient,
+} from './stages.ts';
+import {
+  type KnownVersions,
+  type NextContext,
+  ROTATION_STEPS,
+  type RotationLogger,
+  type RotationStep,
+  type RotationTarget,
+  type StepContext,
+} from './target.ts';
+
+/**
+ * Options of {@link createRotationHandler}. Everything has a production default; tests pass a
+ * client pointed at the local endpoint and an environment of their own.
+ *
+ * @example
+ * ```ts
+ * const handler = createRotationHandler(randomSecret(), {
+ *   client: localSecretsManager.client(),
+ *   env: { PASSWORD_GENERATOR: 'local' },
+ * });
+ * ```
+ */
+export interface RotationHandlerOptions {
+  /** Secrets Manager client. Default: one per container, endpoint from the environment. */
+  readonly client?: SecretsManagerClient;
+  /** The environment to read settings from. Default: `process.env`. */
+  readonly env?: Env;
+  /** Secret ids (ARNs or names) this function may rotate. Default: `ALLOWED_SECRET_IDS`, else any. */
+  readonly allowedSecretIds?: readonly string[];
+  /** Powertools Logger to use. Default: a JSON logger that redacts secret values. */
+  readonly logger?: Logger;
+  /** Powertools Metrics to use. Default: EMF, namespace `SecretsRotator`. */
+  readonly metrics?: Metrics;
+}
+
+/** The engine's settings, read once when the handler is created. */
+interface EngineSettings {
+  readonly policy: PasswordPolicy;
+  readonly passwordSource: PasswordSource;
+  readonly allowedSecretIds: readonly string[] | undefined;
+  readonly maxAttempts: number;
+}
+
+function readSettings<V>(
+  target: RotationTarget<V>,
+  options: RotationHandlerOptions,
+  env: Env,
+): EngineSettings {
+  const settings: EngineSettings = {
+    policy: passwordPolicyFromEnv(env, target.defaultExcludeCharacters ?? ''),
+    passwordSource: passwordSourceFromEnv(env),
+    allowedSecretIds: options.allowedSecretIds ?? envList(env, 'ALLOWED_SECRET_IDS'),
+    maxAttempts: maxAttemptsFromEnv(env),
+  };
+  target.init?.(env);
+  return settings;
+}
+
+/**
+ * Builds the Lambda handler that Secrets Manager invokes for each rotation step. Settings are read
+ * and checked here, so a bad environment variable fails the function at start-up, not mid-rotation.
+ *
+ * The engine owns the protocol: the SPEC 2.1 checks in order, reading and writing versions, every
+ * idempotency rule, RotationToken, logs and metrics. The target only builds values and talks to
+ * the system whose credential the secret holds.
+ *
+ * @example
+ * ```ts
+ * // handlers/random-secret.ts
+ * import { createRotationHandler } from 'secrets-rotator';
+ * import { randomSecret } from 'secrets-rotator/adapters/random-secret';
+ * export const handler = createRotationHandler(randomSecret());
+ * ```
+ */
+export function createRotationHandler<Value>(
+  target: RotationTarget<Value>,
+  options: RotationHandlerOptions = {},
+): RotationHandler {
+  const env = options.env ?? processEnv();
+  const settings = readSettings(target, options, env);
+  const logger = options.logger ?? createLogger(env);
+  const metrics = options.metrics ?? createMetrics(env);
+  let client = options.client;
+
+  return async function rotationHandler(event: RotationEvent, context?: Partial<Context>): Promise<void> {
+    const started = performance.now();
+    const remainingTimeMs = () => context?.getRemainingTimeInMillis?.() ?? Number.POSITIVE_INFINITY;
+    let parsed: ParsedRotationEvent | undefined;
+    let stepDimension = 'invalid';
+    try {
+      parsed = parseRotationEvent(event);
+      stepDimension = ROTATION_STEPS.includes(parsed.step as RotationStep) ? parsed.step : 'invalid';
+      logger.appendKeys({
+        secret_arn: parsed.secretId,
+        step: parsed.step,
+        version_id: parsed.token,
+        adapter: target.name,
+      });
+      client ??= sharedSecretsManagerClient(env);
+      const store = new SecretStore(client, {
+        maxAttempts: settings.maxAttempts,
+        remainingTimeMs,
+        onRetry: (operation, code, attempt, delayMs) =>
+          logger.warn('retrying Secrets Manager call', { operation, code, attempt, delayMs }),
+      });
+      const outcome = await runStep(target, parsed, store, settings, {
+        logger,
+        metrics,
+        env,
+        remainingTimeMs,
+      });
+      metrics.addDimensions({ adapter: target.name, step: stepDimension });
+      metrics.addMetric('RotationStepSucceeded', MetricUnit.Count, 1);
+      logger.info('step succeeded', { outcome, durationMs: Math.round(performance.now() - started) });
+    } catch (error) {
+      redactor.scrubError(error);
+      metrics.addDimensions({ adapter: target.name, step: stepDimension });
+      metrics.addMetric('RotationStepFailed', MetricUnit.Count, 1);
+      logger.error('step failed', {
+        error: error as Error,
+        errorKind: error instanceof RotationError ? error.kind : 'unexpected',
+        durationMs: Math.round(performance.now() - started),
+      });
+      throw error;
+    } finally {
+      metrics.addMetric('RotationStepDuration', MetricUnit.Milliseconds, performance.now() - started);
+      metrics.publishStoredMetrics();
+      logger.resetKeys();
+    }
+  };
+}
+
+interface Services {
+  readonly logger: Logger;
+  readonly metrics: Metrics;
+  readonly env: Env;
+  readonly remainingTimeMs: () => number;
+}
+
+/** What a step did, for the log line that closes it. */
+type StepOutcome =
+  | 'already-current'
+  | 'pending-exists'
+  | 'pending-created'
+  | 'applied'
+  | 'verified'
+  | 'promoted'
+  | 'after-promotion-rerun';
+
+function checkAllowed(
+  settings: EngineSettings,
+  event: ParsedRotationEvent,
+  description: SecretDescription,
+): void {
+  const allowed = settings.allowedSecretIds;
+  if (!allowed || allowed.length === 0) return;
+  const names = [event.secretId, description.ARN, description.Name];
+  if (names.some((name) => name !== undefined && allowed.includes(name))) return;
+  throw new ConfigurationError(
+    'ALLOWED_SECRET_IDS',
+    `does not list secret ${description.ARN ?? event.secretId}; this function is not configured to rotate it (add its ARN or name to rotate it here)`,
+  );
+}
+
+async function runStep<V>(
+  target: RotationTarget<V>,
+  event: ParsedRotationEvent,
+  store: SecretStore,
+  settings: EngineSettings,
+  services: Services,
+): Promise<StepOutcome> {
+  // SPEC 2.1, in this order.
+  const description = await store.describe(event.secretId);
+  checkAllowed(settings, event, description);
+  const arn = description.ARN ?? event.secretId;
+  const token = event.token;
+  if (description.RotationEnabled === false) {
+    throw new ProtocolStateError(`Secret ${arn} is not enabled for rotation`);
+  }
+  const tokenStages = description.VersionIdsToStages?.[token];
+  if (!tokenStages) {
+    throw new ProtocolStateError(`Secret version ${token} has no stage for rotation of secret ${arn}`);
+  }
+  const ctx = stepContext(target, event, arn, store, services);
+  if (tokenStages.includes(AWSCURRENT)) {
+    if (event.step === 'finishSecret' && target.afterPromotion) {
+      // The promotion went through but the adapter's hook may not have: run it again (it is idempotent).
+      const promoted = await readRequired(target, store, arn, token, AWSCURRENT);
+      const previous = await readOptional(target, store, arn, AWSPREVIOUS);
+      await target.afterPromotion(promoted, previous, ctx);
+      return 'after-promotion-rerun';
+    }
+    return 'already-current';
+  }
+  if (!tokenStages.includes(AWSPENDING)) {
+    throw new ProtocolStateError(
+      `Secret version ${token} not set as AWSPENDING for rotation of secret ${arn}`,
+    );
+  }
+  switch (event.step) {
+    case 'createSecret':
+      return createSecret(target, store, arn, event, settings, ctx);
+    case 'setSecret': {
+      const pending = await readPendingRequired(target, store, arn, token);
+      await target.apply(pending, knownVersions(target, store, arn), ctx);
+      return 'applied';
+    }
+    case 'testSecret': {
+      const pending = await readPendingRequired(target, store, arn, token);
+      await target.verify(pending, ctx);
+      return 'verified';
+    }
+    case 'finishSecret': {
+      const currentId = requireCurrent(description);
+      // Read before the labels move, and only when the adapter has a hook to give them to.
+      const values = target.afterPromotion
+        ? {
+            promoted: await readPendingRequired(target, store, arn, token),
+            previous: await readOptional(target, store, arn, AWSCURRENT),
+          }
+        : undefined;
+      await store.promote(arn, token, currentId);
+      ctx.logger.info('moved AWSCURRENT', { from: currentId, to: token });
+      if (values && target.afterPromotion) await target.afterPromotion(values.promoted, values.previous, ctx);
+      return 'promoted';
+    }
+    default:
+      throw new EventError(
+        'Step',
+        `is an invalid step "${event.step}": expected createSecret, setSecret, testSecret or finishSecret`,
+      );
+  }
+}
+
+async function createSecret<V>(
+  target: RotationTarget<V>,
+  store: SecretStore,
+  arn: string,
+  event: ParsedRotationEvent,
+  settings: EngineSettings,
+  ctx: StepContext,
+): Promise<StepOutcome> {
+  const existing = await store.readPending(arn, event.token);
+  if (existing !== undefined) {
+    // Validate it: an unusable pending value must stop the rotation, never be regenerated silently.
+    parseStored(target, existing, `the AWSPENDING version ${event.token}`, pendingFix(arn));
+    return 'pending-exists';
+  }
+  const current = await store.readStage(arn, AWSCURRENT);
+  if (!current) throw new ProtocolStateError(`Secret ${arn} has no AWSCURRENT value to rotate from`);
+  const currentValue = parseStored(target, current.value, `the AWSCURRENT version ${current.versionId}`);
+  const nextCtx: NextContext = {
+    ...ctx,
+    newPassword: async (overrides) => {
+      const policy = { ...settings.policy, ...overrides };
+      const password =
+        settings.passwordSource === 'local' ? generatePassword(policy) : await store.randomPassword(policy);
+      redactor.add(password);
+      return password;
+    },
+  };
+  const next = await target.next(currentValue, nextCtx);
+  const serialized = target.serialize(next);
+  redactor.add(serialized, ...target.secrets(next));
+  await store.putPending(arn, event.token, serialized, event.rotationToken);
+  return 'pending-created';
+}
+
+function pendingFix(arn: string): string {
+  return `remove the AWSPENDING label from that version (secrets-rotator repair ${arn}) and rotate again`;
+}
+
+/** Parses a stored value; any failure becomes a SecretShapeError that names the version, never the value. */
+function parseStored<V>(target: RotationTarget<V>, raw: string, where: string, fix?: string): V {
+  redactor.add(raw);
+  let value: V;
+  try {
+    value = target.parse(raw);
+  } catch (error) {
+    if (error instanceof SecretShapeError) {
+      throw new SecretShapeError(error.field, `${stripField(error)} in ${where}`, fix);
+    }
+    // Parser messages (JSON.parse among them) can quote the input: never pass them on.
+    throw new SecretShapeError('(value)', `could not be read in ${where}: not valid for ${target.name}`, fix);
+  }
+  redactor.add(...target.secrets(value));
+  return value;
+}
+
+function stripField(error: SecretShapeError): string {
+  return error.message.replace(`Secret field "${error.field}" `, '');
+}
+
+async function readPendingRequired<V>(
+  target: RotationTarget<V>,
+  store: SecretStore,
+  arn: string,
+  token: string,
+) {
+  const raw = await store.readPending(arn, token);
+  if (raw === undefined) {
+    throw new ProtocolStateError(
+      `Secret version ${token} of secret ${arn} has no AWSPENDING value yet; createSecret must run first`,
+    );
+  }
+  return parseStored(target, raw, `the AWSPENDING version ${token}`, pendingFix(arn));
+}
+
+async function readRequired<V>(
+  target: RotationTarget<V>,
+  store: SecretStore,
+  arn: string,
+  id: string,
+  stage: string,
+) {
+  const version = await store.readVersion(arn, id, stage);
+  if (!version) throw new ProtocolStateError(`Secret version ${id} of secret ${arn} has no ${stage} value`);
+  return parseStored(target, version.value, `the ${stage} version ${id}`);
+}
+
+async function readOptional<V>(target: RotationTarget<V>, store: SecretStore, arn: string, stage: string) {
+  const version = await store.readStage(arn, stage);
+  return version
+    ? parseStored(target, version.value, `the ${stage} version ${version.versionId}`)
+    : undefined;
+}
+
+function knownVersions<V>(target: RotationTarget<V>, store: SecretStore, arn: string): KnownVersions<V> {
+  let current: Promise<V> | undefined;
+  let previous: Promise<V | undefined> | undefined;
+  return {
+    current: () => {
+      current ??= store.readStage(arn, AWSCURRENT).then((version) => {
+        if (!version) throw new ProtocolStateError(`Secret ${arn} has no AWSCURRENT value`);
+        return parseStored(target, version.value, `the AWSCURRENT version ${version.versionId}`);
+      });
+      return current;
+    },
+    previous: () => {
+      previous ??= readOptional(target, store, arn, AWSPREVIOUS);
+      return previous;
+    },
+  };
+}
+
+function stepContext<V>(
+  target: RotationTarget<V>,
+  event: ParsedRotationEvent,
+  arn: string,
+  store: SecretStore,
+  services: Services,
+): StepContext {
+  return {
+    secretArn: arn,
+    versionId: event.token,
+    step: event.step as RotationStep,
+    logger: adaptLogger(services.logger),
+    metrics: {
+      count: (name, value = 1) => {
+        services.metrics.addMetric(name, MetricUnit.Count, value);
+      },
+    },
+    env: services.env,
+    redact: (...values) => redactor.add(...values),
+    readSecret: async (secretId) => {
+      const version = await store.readStage(secretId, AWSCURRENT);
+      if (!version)
+        throw new ProtocolStateError(`Secret ${secretId} (read by ${target.name}) has no AWSCURRENT value`);
+      redactJsonSecret(redactor, version.value);
+      return version.value;
+    },
+    remainingTimeMs: services.remainingTimeMs,
+  };
+}
+
+function adaptLogger(logger: Logger): RotationLogger {
+  const level =
+    (method: 'debug' | 'info' | 'warn' | 'error') => (message: string, extra?: Record<string, unknown>) =>
+      extra ? logger[method](message, extra) : logger[method](message);
+  return { debug: level('debug'), info: level('info'), warn: level('warn'), error: level('error') };
+}
