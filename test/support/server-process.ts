@@ -1,0 +1,376 @@
+/**
+ * Shared plumbing for the database harnesses: private instance directories, running server
+ * binaries under an unprivileged account when the tests run as root, waiting for readiness, and
+ * making sure no server outlives the test process that started it.
+ *
+ * Cleanup has two layers. A normal `stop()` signals the server, waits for it and deletes its
+ * directory. For crashes there is a synchronous `exit` handler that signals every server still
+ * running, and a small detached watcher shell per server that notices when the test process is
+ * gone (even after SIGKILL), stops the server and deletes its directory.
+ */
+import { type ChildProcess, execFile, spawn } from 'node:child_process';
+import { randomBytes } from 'node:crypto';
+import { closeSync, openSync } from 'node:fs';
+import { chmod, chown, mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+
+/**
+ * The operating-system account a server runs as. Only used when the tests run as root, because
+ * PostgreSQL refuses to run as root and MariaDB should not.
+ *
+ * @example
+ * ```ts
+ * const account = await serviceAccount(['postgres', 'nobody']);
+ * if (account) console.log(`server runs as ${account.name}`);
+ * ```
+ */
+export interface ServiceAccount {
+  /** Login name, e.g. `postgres`. */
+  readonly name: string;
+  /** Numeric user id. */
+  readonly uid: number;
+  /** Numeric primary group id. */
+  readonly gid: number;
+}
+
+/**
+ * Finds the account a server should run as: the first of `candidates` that exists, when this
+ * process is root; `undefined` (run as ourselves) otherwise.
+ *
+ * @param candidates account names in order of preference.
+ * @throws Error when running as root and none of the accounts exists.
+ * @example
+ * ```ts
+ * const account = await serviceAccount(['mysql', 'nobody']);
+ * ```
+ */
+export async function serviceAccount(candidates: readonly string[]): Promise<ServiceAccount | undefined> {
+  if (process.getuid?.() !== 0) return undefined;
+  for (const name of candidates) {
+    const ids = await Promise.all([run('id', ['-u', name]), run('id', ['-g', name])]).catch(() => undefined);
+    if (ids) return { name, uid: Number.parseInt(ids[0], 10), gid: Number.parseInt(ids[1], 10) };
+  }
+  throw new Error(
+    `The tests run as root, and the database server must run as an unprivileged account, but none of ` +
+      `${candidates.join(', ')} exists. Create one (for example \`useradd --system ${candidates[0]}\`).`,
+  );
+}
+
+/**
+ * Creates a fresh, private directory under the system temporary directory for one server
+ * instance, owned by `account` when given, with mode 0700.
+ *
+ * @param prefix short name prefix; keep it short, Unix socket paths are limited to ~100 bytes.
+ * @example
+ * ```ts
+ * const dir = await makeInstanceDir('sr-pg-', account);
+ * ```
+ */
+export async function makeInstanceDir(prefix: string, account: ServiceAccount | undefined): Promise<string> {
+  const dir = await mkdtemp(join(tmpdir(), prefix));
+  await chmod(dir, 0o700);
+  if (account) await chown(dir, account.uid, account.gid);
+  return dir;
+}
+
+/**
+ * Writes a file that only `account` (or this process, without an account) can read: mode 0600.
+ *
+ * @example
+ * ```ts
+ * await writePrivateFile(join(dir, 'server.key'), keyPem, account);
+ * ```
+ */
+export async function writePrivateFile(
+  path: string,
+  content: string,
+  account: ServiceAccount | undefined,
+): Promise<void> {
+  await writeFile(path, content, { mode: 0o600 });
+  await chmod(path, 0o600);
+  if (account) await chown(path, account.uid, account.gid);
+}
+
+/**
+ * Reads a PEM value given either as the PEM text itself or as the path of a file holding it.
+ *
+ * @example
+ * ```ts
+ * const pem = await readPem(options.tls.key);
+ * ```
+ */
+export async function readPem(pathOrPem: string): Promise<string> {
+  return pathOrPem.includes('-----BEGIN') ? pathOrPem : readFile(pathOrPem, 'utf8');
+}
+
+/** A small, fixed environment for server processes: nothing of the test's own environment leaks in. */
+export function serverEnvironment(): NodeJS.ProcessEnv {
+  return { PATH: process.env.PATH ?? '/usr/bin:/bin', LC_ALL: 'C', LANG: 'C', TZ: 'UTC' };
+}
+
+/**
+ * Runs a command to completion and returns its standard output.
+ *
+ * @throws Error carrying the command's combined output when it fails.
+ * @example
+ * ```ts
+ * await run('initdb', ['-D', dataDir], { account });
+ * ```
+ */
+export async function run(
+  command: string,
+  args: readonly string[],
+  options: { account?: ServiceAccount | undefined; env?: NodeJS.ProcessEnv; timeoutMs?: number } = {},
+): Promise<string> {
+  return new Promise((resolve, reject) => {
+    execFile(
+      command,
+      args,
+      {
+        env: options.env ?? process.env,
+        timeout: options.timeoutMs ?? 60_000,
+        maxBuffer: 16 * 1024 * 1024,
+        ...(options.account ? { uid: options.account.uid, gid: options.account.gid } : {}),
+      },
+      (error, stdout, stderr) => {
+        if (error) {
+          reject(new Error(`${command} failed (${error.message.split('\n')[0]}):\n${stdout}${stderr}`));
+        } else {
+          resolve(stdout.trim());
+        }
+      },
+    );
+  });
+}
+
+/** How a managed server process ended. */
+export interface ServerExit {
+  readonly code: number | null;
+  readonly signal: NodeJS.Signals | null;
+}
+
+/**
+ * A server process started by {@link startServerProcess}: its standard output and error go to a
+ * log file, and it is stopped when the test process exits, whichever way that happens.
+ *
+ * @example
+ * ```ts
+ * const server = startServerProcess({ command, args, logPath, instanceDir: dir, stopSignal: 'SIGINT' });
+ * await server.stop();
+ * ```
+ */
+export interface ServerProcess {
+  /** The child process. */
+  readonly child: ChildProcess;
+  /** Settles when the process has exited. */
+  readonly exited: Promise<ServerExit>;
+  /** Whether the process is still running. */
+  isRunning(): boolean;
+  /**
+   * Sends the stop signal, waits for the process to exit (SIGKILL after `graceMs`), and disarms
+   * the crash watcher. Does not delete the instance directory.
+   */
+  stop(graceMs?: number): Promise<void>;
+}
+
+const running = new Set<{ pid: number; signal: NodeJS.Signals }>();
+let exitHandlerInstalled = false;
+
+function installExitHandler(): void {
+  if (exitHandlerInstalled) return;
+  exitHandlerInstalled = true;
+  // Runs synchronously as the process exits: signal whatever is left; each server's watcher
+  // removes its directory once the server is gone.
+  process.on('exit', () => {
+    for (const server of running) {
+      try {
+        process.kill(server.pid, server.signal);
+      } catch {
+        // Already gone.
+      }
+    }
+  });
+}
+
+// The watcher polls for the test process, then stops the server (escalating to SIGKILL) and
+// deletes the instance directory. Arguments: test pid, server pid, directory, signal name.
+const WATCHER_SCRIPT = [
+  'while kill -0 "$1" 2>/dev/null; do sleep 1; done',
+  'kill -s "$4" "$2" 2>/dev/null',
+  'i=0',
+  'while kill -0 "$2" 2>/dev/null && [ "$i" -lt 40 ]; do sleep 0.25; i=$((i+1)); done',
+  'kill -s KILL "$2" 2>/dev/null',
+  'rm -rf -- "$3"',
+].join('\n');
+
+/**
+ * Starts a long-running server binary with its output appended to `logPath`, running as
+ * `account` when given, and arms the crash cleanup for it.
+ *
+ * @param options.stopSignal the signal that asks this server for a quick, clean shutdown
+ *   (`SIGINT` for PostgreSQL's fast shutdown, `SIGTERM` for MariaDB).
+ * @param options.instanceDir the directory the crash watcher deletes after the test process dies.
+ * @example
+ * ```ts
+ * const server = startServerProcess({
+ *   command: '/usr/sbin/mariadbd', args: ['--no-defaults', `--datadir=${dataDir}`],
+ *   account, logPath, instanceDir: dir, stopSignal: 'SIGTERM',
+ * });
+ * ```
+ */
+export function startServerProcess(options: {
+  command: string;
+  args: readonly string[];
+  account: ServiceAccount | undefined;
+  logPath: string;
+  instanceDir: string;
+  stopSignal: NodeJS.Signals;
+}): ServerProcess {
+  installExitHandler();
+  const logFd = openSync(options.logPath, 'a', 0o600);
+  let child: ChildProcess;
+  try {
+    child = spawn(options.command, [...options.args], {
+      env: serverEnvironment(),
+      stdio: ['ignore', logFd, logFd],
+      ...(options.account ? { uid: options.account.uid, gid: options.account.gid } : {}),
+    });
+  } finally {
+    closeSync(logFd);
+  }
+  let exitState: ServerExit | undefined;
+  const exited = new Promise<ServerExit>((resolve) => {
+    child.once('exit', (code, signal) => {
+      exitState = { code, signal };
+      resolve(exitState);
+    });
+    child.once('error', () => {
+      exitState = { code: null, signal: null };
+      resolve(exitState);
+    });
+  });
+  const pid = child.pid;
+  let watcher: ChildProcess | undefined;
+  let entry: { pid: number; signal: NodeJS.Signals } | undefined;
+  if (pid !== undefined) {
+    entry = { pid, signal: options.stopSignal };
+    running.add(entry);
+    watcher = spawn(
+      '/bin/sh',
+      [
+        '-c',
+        WATCHER_SCRIPT,
+        'db-watcher',
+        String(process.pid),
+        String(pid),
+        options.instanceDir,
+        options.stopSignal.replace(/^SIG/, ''),
+      ],
+      { detached: true, stdio: 'ignore' },
+    );
+    watcher.on('error', () => undefined);
+    watcher.unref();
+  }
+  const disarm = () => {
+    if (entry) running.delete(entry);
+    if (watcher?.pid !== undefined && watcher.exitCode === null) {
+      try {
+        process.kill(watcher.pid, 'SIGKILL');
+      } catch {
+        // Already gone.
+      }
+    }
+  };
+  void exited.then(() => {
+    if (entry) running.delete(entry);
+  });
+
+  return {
+    child,
+    exited,
+    isRunning: () => exitState === undefined,
+    async stop(graceMs = 15_000) {
+      if (exitState === undefined) {
+        child.kill(options.stopSignal);
+        const timer = setTimeout(() => child.kill('SIGKILL'), graceMs);
+        await exited;
+        clearTimeout(timer);
+      }
+      disarm();
+    },
+  };
+}
+
+/**
+ * Polls `check` until it returns a value other than `undefined`, failing early when the server
+ * exits and after `timeoutMs`.
+ *
+ * @param describe called to explain a failure (e.g. the tail of the server log).
+ * @example
+ * ```ts
+ * await waitUntil(async () => ((await readLog()).includes('ready') ? true : undefined), server, 30_000, tail);
+ * ```
+ */
+export async function waitUntil<T>(
+  check: () => Promise<T | undefined>,
+  server: ServerProcess,
+  timeoutMs: number,
+  describe: () => Promise<string>,
+): Promise<T> {
+  const deadline = Date.now() + timeoutMs;
+  for (;;) {
+    const value = await check();
+    if (value !== undefined) return value;
+    if (!server.isRunning()) {
+      throw new Error(`the server exited during start-up.\n${await describe()}`);
+    }
+    if (Date.now() > deadline) {
+      throw new Error(`the server was not ready after ${timeoutMs} ms.\n${await describe()}`);
+    }
+    await new Promise((resolve) => setTimeout(resolve, 25));
+  }
+}
+
+/**
+ * The last lines of a log file, for start-up error messages. Returns a note instead of throwing
+ * when the file cannot be read.
+ *
+ * @example
+ * ```ts
+ * throw new Error(`start failed:\n${await logTail(logPath)}`);
+ * ```
+ */
+export async function logTail(path: string, lines = 30): Promise<string> {
+  try {
+    const text = await readFile(path, 'utf8');
+    return `--- last lines of ${path} ---\n${text.split('\n').slice(-lines).join('\n')}`;
+  } catch {
+    return `(no log at ${path})`;
+  }
+}
+
+/**
+ * Deletes an instance directory, retrying briefly while a dying server still holds files.
+ *
+ * @example
+ * ```ts
+ * await removeInstanceDir(dir);
+ * ```
+ */
+export async function removeInstanceDir(dir: string): Promise<void> {
+  await rm(dir, { recursive: true, force: true, maxRetries: 5, retryDelay: 100 });
+}
+
+/**
+ * A fresh random password for a harness account: 32 URL-safe base64 characters, safe inside any
+ * SQL string literal or connection URL.
+ *
+ * @example
+ * ```ts
+ * const password = randomPassword();
+ * ```
+ */
+export function randomPassword(): string {
+  return randomBytes(24).toString('base64url');
+}
