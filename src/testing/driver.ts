@@ -1,0 +1,609 @@
+/**
+ * The rotation driver: plays the Secrets Manager service's side of a rotation (SPEC 1.2) against a
+ * rotation function called in-process. One implementation serves two callers: `rotateSecret`, which
+ * drives a rotation through an SDK client (tests, the CLI), and the local endpoint's RotateSecret,
+ * which drives it against its own store.
+ */
+import { randomUUID } from 'node:crypto';
+import { DescribeSecretCommand, type SecretsManagerClient } from '@aws-sdk/client-secrets-manager';
+import type { Context } from 'aws-lambda';
+import { ProtocolStateError, SecretsManagerCallError } from '../core/errors.ts';
+import type { RotationEvent, RotationHandler } from '../core/event.ts';
+import { ROTATION_STEPS, type RotationStep } from '../core/target.ts';
+
+const AWSCURRENT = 'AWSCURRENT';
+const AWSPENDING = 'AWSPENDING';
+
+/**
+ * The versions of a secret as the driver needs them: what DescribeSecret answers.
+ *
+ * @example
+ * ```ts
+ * const state: SecretVersionsState = { arn, name: 'app/db', versionIdsToStages: { [id]: ['AWSCURRENT'] } };
+ * ```
+ */
+export interface SecretVersionsState {
+  readonly arn: string;
+  readonly name: string;
+  readonly versionIdsToStages: Readonly<Record<string, readonly string[]>>;
+}
+
+/**
+ * What the driver asks of "the service" around the rotation function's four steps. The local
+ * endpoint implements it on its store; {@link rotateSecret} implements it with an SDK client and
+ * the endpoint's extension operations.
+ *
+ * @example
+ * ```ts
+ * const service: RotationService = {
+ *   describe: async (id) => store.rotationState(id),
+ *   registerPending: async (arn, versionId) => void store.registerPending(arn, versionId),
+ *   complete: async (arn, versionId, outcome) => store.completeRotation(arn, versionId, outcome),
+ * };
+ * ```
+ */
+export interface RotationService {
+  describe(secretId: string): Promise<SecretVersionsState>;
+  /** Registers `versionId` with AWSPENDING and no value, as the service does before invoking the function. */
+  registerPending(secretArn: string, versionId: string): Promise<void>;
+  /**
+   * After success: `rotated` clears AWSPENDING and records LastRotatedDate; `tested` (RotateImmediately=false)
+   * removes the test version.
+   */
+  complete(secretArn: string, versionId: string, outcome: 'rotated' | 'tested'): Promise<void>;
+}
+
+/**
+ * Which version a rotation works on, and whether it resumes an unfinished one.
+ *
+ * @example
+ * ```ts
+ * const plan = planRotation(state, { resume: true });
+ * plan.resumed; // true when AWSPENDING was left on a version other than AWSCURRENT
+ * ```
+ */
+export interface RotationPlan {
+  readonly secretArn: string;
+  readonly secretName: string;
+  readonly versionId: string;
+  readonly resumed: boolean;
+}
+
+/**
+ * An earlier rotation left AWSPENDING on a version other than AWSCURRENT, and this request neither
+ * resumes it nor names it. The service refuses RotateSecret in this state (the "stuck AWSPENDING").
+ *
+ * @example
+ * ```ts
+ * try {
+ *   await rotateSecret({ client, secretId, handler });
+ * } catch (error) {
+ *   if (error instanceof RotationIncompleteError) await rotateSecret({ client, secretId, handler, resume: true });
+ * }
+ * ```
+ */
+export class RotationIncompleteError extends ProtocolStateError {
+  /** The secret's ARN. */
+  readonly secretArn: string;
+  /** The version that still holds AWSPENDING. */
+  readonly pendingVersionId: string;
+
+  constructor(secretArn: string, pendingVersionId: string) {
+    super(
+      `A previous rotation isn't complete: version ${pendingVersionId} of secret ${secretArn} still holds AWSPENDING. ` +
+        'Resume it (driver option resume: true, or pass that version id; CLI --resume), or abandon it by removing the label: ' +
+        `aws secretsmanager update-secret-version-stage --secret-id ${secretArn} --version-stage AWSPENDING --remove-from-version-id ${pendingVersionId}`,
+    );
+    this.secretArn = secretArn;
+    this.pendingVersionId = pendingVersionId;
+  }
+}
+
+/**
+ * Decides the version a rotation runs with, as the service does (SPEC 1.2): an unfinished rotation
+ * (AWSPENDING on a version other than AWSCURRENT) is resumed when `resume` is set or `versionId`
+ * names it, and refused otherwise; else the rotation uses `versionId` or a new UUID.
+ *
+ * @throws RotationIncompleteError when an earlier rotation is unfinished and not resumed.
+ * @example
+ * ```ts
+ * planRotation({ arn, name, versionIdsToStages: { a: ['AWSCURRENT'] } }, {}).resumed; // false
+ * ```
+ */
+export function planRotation(
+  state: SecretVersionsState,
+  request: { versionId?: string | undefined; resume?: boolean | undefined },
+): RotationPlan {
+  const entries = Object.entries(state.versionIdsToStages);
+  const pending = entries.find(([, stages]) => stages.includes(AWSPENDING) && !stages.includes(AWSCURRENT));
+  const base = { secretArn: state.arn, secretName: state.name };
+  if (pending) {
+    const [pendingId] = pending;
+    if (request.versionId === pendingId || (request.resume && request.versionId === undefined)) {
+      return { ...base, versionId: pendingId, resumed: true };
+    }
+    throw new RotationIncompleteError(state.arn, pendingId);
+  }
+  const versionId = request.versionId ?? randomUUID();
+  if (Object.hasOwn(state.versionIdsToStages, versionId)) {
+    throw new ProtocolStateError(
+      `Version ${versionId} of secret ${state.arn} already exists and holds no unfinished rotation; a new rotation needs a new version id.`,
+    );
+  }
+  return { ...base, versionId, resumed: false };
+}
+
+/**
+ * The outcome of one step.
+ *
+ * @example
+ * ```ts
+ * const failed = result.steps.find((step) => !step.ok); // { step: 'setSecret', ok: false, durationMs: 12, error: '…' }
+ * ```
+ */
+export interface StepResult {
+  readonly step: RotationStep;
+  readonly ok: boolean;
+  readonly durationMs: number;
+  /** `Name: message` of what the step threw. */
+  readonly error?: string;
+}
+
+/**
+ * The outcome of one rotation run.
+ *
+ * @example
+ * ```ts
+ * const result = await rotateSecret({ client, secretId, handler });
+ * if (!result.ok) console.error(`${result.failedStep} failed: ${result.error}`);
+ * ```
+ */
+export interface RotationResult {
+  readonly secretArn: string;
+  readonly versionId: string;
+  readonly ok: boolean;
+  /** Whether this run resumed an unfinished rotation. */
+  readonly resumed: boolean;
+  /** false when only testSecret ran (RotateImmediately=false). */
+  readonly rotateImmediately: boolean;
+  /** The RotationToken passed in every event, when one was. */
+  readonly rotationToken?: string;
+  /** The step that failed; absent when the steps passed but completing the rotation failed. */
+  readonly failedStep?: RotationStep;
+  /** `Name: message` of the failure. */
+  readonly error?: string;
+  /** What was thrown, for `instanceof` checks. */
+  readonly cause?: unknown;
+  readonly steps: readonly StepResult[];
+  readonly totalMs: number;
+}
+
+/**
+ * Live progress of a rotation, for displays such as the CLI's. `labels` (after each step) is the
+ * secret's VersionIdsToStages, read with one DescribeSecret when an `onStep` listener is given.
+ *
+ * @example
+ * ```ts
+ * const onStep = (p: RotationProgress) => {
+ *   if (p.kind === 'step-finished') console.log(p.step, p.ok ? 'ok' : p.error, `${p.durationMs} ms`);
+ * };
+ * ```
+ */
+export type RotationProgress =
+  | {
+      readonly kind: 'rotation-started';
+      readonly secretArn: string;
+      readonly versionId: string;
+      readonly resumed: boolean;
+      readonly steps: readonly RotationStep[];
+    }
+  | {
+      readonly kind: 'step-started';
+      readonly secretArn: string;
+      readonly versionId: string;
+      readonly step: RotationStep;
+    }
+  | {
+      readonly kind: 'step-finished';
+      readonly secretArn: string;
+      readonly versionId: string;
+      readonly step: RotationStep;
+      readonly ok: boolean;
+      readonly durationMs: number;
+      readonly error?: string;
+      readonly labels?: Readonly<Record<string, readonly string[]>>;
+    }
+  | { readonly kind: 'rotation-finished'; readonly result: RotationResult };
+
+/**
+ * How to run the steps of a planned rotation.
+ *
+ * @example
+ * ```ts
+ * const options: ExecuteRotationOptions = { handler, rotateImmediately: true, rotationToken: randomUUID() };
+ * ```
+ */
+export interface ExecuteRotationOptions {
+  readonly handler: RotationHandler;
+  readonly rotateImmediately?: boolean;
+  /** Passed as RotationToken in every event; undefined leaves it out. */
+  readonly rotationToken?: string | undefined;
+  readonly onStep?: ((progress: RotationProgress) => void) | undefined;
+  /** The Lambda context handed to the function (the driver passes none unless given). */
+  readonly context?: Partial<Context> | undefined;
+}
+
+/**
+ * Runs the steps of a planned rotation in order, stopping at the first failure, then completes it
+ * as the service does: after success AWSPENDING is cleared (and the version must hold AWSCURRENT);
+ * a test-only run (RotateImmediately=false) runs testSecret and removes its test version whatever the
+ * outcome. Never throws for a step's failure: the result says what failed.
+ *
+ * @example
+ * ```ts
+ * const plan = planRotation(await service.describe(secretId), {});
+ * await service.registerPending(plan.secretArn, plan.versionId);
+ * const result = await executeRotation(service, plan, { handler });
+ * ```
+ */
+export async function executeRotation(
+  service: RotationService,
+  plan: RotationPlan,
+  options: ExecuteRotationOptions,
+): Promise<RotationResult> {
+  const rotateImmediately = options.rotateImmediately ?? true;
+  const steps: readonly RotationStep[] = rotateImmediately ? ROTATION_STEPS : ['testSecret'];
+  const { secretArn, versionId } = plan;
+  const notify = (progress: RotationProgress) => {
+    try {
+      options.onStep?.(progress);
+    } catch {
+      // A display's failure must not change the rotation.
+    }
+  };
+  const startedAt = performance.now();
+  const results: StepResult[] = [];
+  let failure: { step?: RotationStep; error: string; cause: unknown } | undefined;
+
+  notify({ kind: 'rotation-started', secretArn, versionId, resumed: plan.resumed, steps });
+  for (const step of steps) {
+    notify({ kind: 'step-started', secretArn, versionId, step });
+    const event: RotationEvent = { Step: step, SecretId: secretArn, ClientRequestToken: versionId };
+    if (options.rotationToken !== undefined) event.RotationToken = options.rotationToken;
+    const stepStarted = performance.now();
+    let stepError: string | undefined;
+    try {
+      await options.handler(event, options.context);
+    } catch (error) {
+      stepError = describeError(error);
+      failure = { step, error: stepError, cause: error };
+    }
+    const durationMs = performance.now() - stepStarted;
+    results.push(
+      stepError === undefined
+        ? { step, ok: true, durationMs }
+        : { step, ok: false, durationMs, error: stepError },
+    );
+    if (options.onStep) {
+      const labels = await service.describe(secretArn).then(
+        (state) => state.versionIdsToStages,
+        () => undefined,
+      );
+      notify({
+        kind: 'step-finished',
+        secretArn,
+        versionId,
+        step,
+        ok: stepError === undefined,
+        durationMs,
+        error: stepError,
+        labels,
+      });
+    }
+    if (failure) break;
+  }
+
+  try {
+    if (!rotateImmediately) {
+      // The service removes the test version whether testSecret passed or not.
+      await service.complete(secretArn, versionId, 'tested');
+    } else if (!failure) {
+      const state = await service.describe(secretArn);
+      if (!state.versionIdsToStages[versionId]?.includes(AWSCURRENT)) {
+        const error = `finishSecret returned without moving AWSCURRENT to version ${versionId}; AWSPENDING stays so the rotation can be resumed`;
+        failure = { step: 'finishSecret', error, cause: new ProtocolStateError(error) };
+      } else {
+        await service.complete(secretArn, versionId, 'rotated');
+      }
+    }
+  } catch (error) {
+    failure ??= { error: `completing the rotation failed: ${describeError(error)}`, cause: error };
+  }
+
+  const result: RotationResult = {
+    secretArn,
+    versionId,
+    ok: failure === undefined,
+    resumed: plan.resumed,
+    rotateImmediately,
+    ...(options.rotationToken !== undefined ? { rotationToken: options.rotationToken } : {}),
+    ...(failure ? { failedStep: failure.step, error: failure.error, cause: failure.cause } : {}),
+    steps: results,
+    totalMs: performance.now() - startedAt,
+  };
+  notify({ kind: 'rotation-finished', result });
+  return result;
+}
+
+/**
+ * A rotation ended with a failed step and `throwOnFailure` was set.
+ *
+ * @example
+ * ```ts
+ * try {
+ *   await rotateSecret({ client, secretId, handler, throwOnFailure: true });
+ * } catch (error) {
+ *   if (error instanceof RotationFailedError) console.error(error.result.failedStep);
+ * }
+ * ```
+ */
+export class RotationFailedError extends Error {
+  /** The full outcome, steps and timings included. */
+  readonly result: RotationResult;
+
+  constructor(result: RotationResult) {
+    super(
+      `Rotation of ${result.secretArn} (version ${result.versionId}) failed${result.failedStep ? ` at ${result.failedStep}` : ''}: ${result.error}`,
+      { cause: result.cause },
+    );
+    this.name = 'RotationFailedError';
+    this.result = result;
+  }
+}
+
+/**
+ * Options of {@link rotateSecret}.
+ *
+ * @example
+ * ```ts
+ * const options: RotateSecretOptions = { client, secretId: 'app/db', handler, resume: true };
+ * ```
+ */
+export interface RotateSecretOptions {
+  /** A client for the endpoint holding the secret (usually `local.client()`). */
+  readonly client: SecretsManagerClient;
+  /** ARN or name of the secret. */
+  readonly secretId: string;
+  /** The rotation function, called in-process for each step. */
+  readonly handler: RotationHandler;
+  /** The new version's id, like RotateSecret's ClientRequestToken; naming an unfinished rotation's version resumes it. */
+  readonly versionId?: string;
+  /** Resume an unfinished rotation (reuse the AWSPENDING version) instead of refusing. */
+  readonly resume?: boolean;
+  /** false runs testSecret only, as the service does when rotation is first configured. Default true. */
+  readonly rotateImmediately?: boolean;
+  /** RotationToken for every event: default a random opaque token; null leaves it out. */
+  readonly rotationToken?: string | null;
+  /** Live progress: step started/finished, labels after each step. */
+  readonly onStep?: (progress: RotationProgress) => void;
+  /** Throw a {@link RotationFailedError} instead of returning `ok: false`. */
+  readonly throwOnFailure?: boolean;
+  /** Lambda context handed to the handler. */
+  readonly context?: Partial<Context>;
+  /**
+   * Registers the AWSPENDING placeholder. Default: the local endpoint's `LocalRegisterPendingVersion`
+   * extension, sent to the client's endpoint.
+   */
+  readonly registerPending?: (secretId: string, versionId: string) => Promise<void>;
+  /**
+   * Ends the rotation as the service does (clear AWSPENDING, set LastRotatedDate; or drop the test
+   * version). Default: the local endpoint's `LocalCompleteRotation` extension.
+   */
+  readonly completeRotation?: (
+    secretId: string,
+    versionId: string,
+    outcome: 'rotated' | 'tested',
+  ) => Promise<void>;
+}
+
+/**
+ * Rotates a secret as Secrets Manager would, calling the rotation function in-process: one
+ * DescribeSecret, then (unless resuming) the AWSPENDING placeholder, then the four steps in order
+ * with the same version id and RotationToken, stopping at the first failure. The result carries
+ * per-step timings; a failure is returned (`ok: false`), not thrown, unless `throwOnFailure`.
+ *
+ * Errors thrown before the steps (an unfinished earlier rotation, the secret missing, the endpoint
+ * unreachable) are thrown.
+ *
+ * @throws RotationIncompleteError when an earlier rotation is unfinished and `resume` is not set.
+ * @example
+ * ```ts
+ * const local = await startLocalSecretsManager();
+ * const client = local.client();
+ * await client.send(new CreateSecretCommand({ Name: 'app/key', SecretString: 'old' }));
+ * const result = await rotateSecret({ client, secretId: 'app/key', handler: myRotationHandler });
+ * expect(result.ok).toBe(true);
+ * ```
+ */
+export async function rotateSecret(options: RotateSecretOptions): Promise<RotationResult> {
+  const service = clientRotationService(options);
+  const state = await service.describe(options.secretId);
+  const plan = planRotation(state, { versionId: options.versionId, resume: options.resume });
+  if (!plan.resumed) await service.registerPending(plan.secretArn, plan.versionId);
+  const rotationToken = options.rotationToken === null ? undefined : (options.rotationToken ?? randomUUID());
+  const result = await executeRotation(service, plan, {
+    handler: options.handler,
+    rotateImmediately: options.rotateImmediately,
+    rotationToken,
+    onStep: options.onStep,
+    context: options.context,
+  });
+  if (!result.ok && options.throwOnFailure) throw new RotationFailedError(result);
+  return result;
+}
+
+/**
+ * The outcome of {@link retryUntilConverged}.
+ *
+ * @example
+ * ```ts
+ * const { ok, attempts, results } = await retryUntilConverged({ client, secretId, handler, attempts: 5 });
+ * ```
+ */
+export interface ConvergenceResult {
+  readonly ok: boolean;
+  /** How many runs were made. */
+  readonly attempts: number;
+  /** Each run's result, in order (a run that threw before its steps has `steps: []`). */
+  readonly results: readonly RotationResult[];
+  /** The last run's result. */
+  readonly last: RotationResult;
+}
+
+/**
+ * Runs {@link rotateSecret} until it succeeds or `attempts` runs were made, resuming the same
+ * version each time, as the service retries a failed rotation. For fault-injection tests: whatever
+ * the faults, the secret must end rotated (or cleanly resumable).
+ *
+ * @example
+ * ```ts
+ * local.inject({ operation: 'PutSecretValue', error: { type: 'InternalServiceError', message: 'boom', status: 500 }, times: 2 });
+ * const outcome = await retryUntilConverged({ client, secretId, handler, attempts: 5 });
+ * expect(outcome.ok).toBe(true);
+ * ```
+ */
+export async function retryUntilConverged(
+  options: RotateSecretOptions & { readonly attempts?: number; readonly delayMs?: number },
+): Promise<ConvergenceResult> {
+  const attempts = options.attempts ?? 5;
+  if (!Number.isInteger(attempts) || attempts < 1) {
+    throw new RangeError(
+      `retryUntilConverged: attempts must be a whole number of at least 1, got ${attempts}`,
+    );
+  }
+  const results: RotationResult[] = [];
+  let versionId = options.versionId;
+  for (let attempt = 1; attempt <= attempts; attempt++) {
+    let result: RotationResult;
+    try {
+      result = await rotateSecret({
+        ...options,
+        versionId,
+        resume: attempt === 1 ? options.resume : true,
+        throwOnFailure: false,
+      });
+    } catch (error) {
+      if (error instanceof RotationIncompleteError && attempt === 1) throw error;
+      result = {
+        secretArn: options.secretId,
+        versionId: versionId ?? '',
+        ok: false,
+        resumed: attempt > 1,
+        rotateImmediately: options.rotateImmediately ?? true,
+        error: describeError(error),
+        cause: error,
+        steps: [],
+        totalMs: 0,
+      };
+    }
+    results.push(result);
+    if (result.versionId) versionId = result.versionId;
+    if (result.ok) break;
+    if (options.delayMs && attempt < attempts)
+      await new Promise((resolve) => setTimeout(resolve, options.delayMs));
+  }
+  const last = results.at(-1)!;
+  return { ok: last.ok, attempts: results.length, results, last };
+}
+
+/** The driver's view of the service through an SDK client and the local endpoint's extensions. */
+function clientRotationService(options: RotateSecretOptions): RotationService {
+  const { client } = options;
+  return {
+    async describe(secretId) {
+      const answer = await client.send(new DescribeSecretCommand({ SecretId: secretId }));
+      return {
+        arn: answer.ARN ?? secretId,
+        name: answer.Name ?? secretId,
+        versionIdsToStages: answer.VersionIdsToStages ?? {},
+      };
+    },
+    async registerPending(secretArn, versionId) {
+      if (options.registerPending) return options.registerPending(secretArn, versionId);
+      await callLocalExtension(client, 'LocalRegisterPendingVersion', {
+        SecretId: secretArn,
+        ClientRequestToken: versionId,
+      });
+    },
+    async complete(secretArn, versionId, outcome) {
+      if (options.completeRotation) return options.completeRotation(secretArn, versionId, outcome);
+      await callLocalExtension(client, 'LocalCompleteRotation', {
+        SecretId: secretArn,
+        ClientRequestToken: versionId,
+        Outcome: outcome,
+      });
+    },
+  };
+}
+
+/**
+ * Calls one of the local endpoint's extension operations (not part of the AWS API) at the endpoint
+ * the client is configured with.
+ *
+ * @throws SecretsManagerCallError with the endpoint's error code when it refuses.
+ * @example
+ * ```ts
+ * await callLocalExtension(client, 'LocalRegisterPendingVersion', { SecretId: arn, ClientRequestToken: id });
+ * ```
+ */
+export async function callLocalExtension(
+  client: SecretsManagerClient,
+  operation: 'LocalRegisterPendingVersion' | 'LocalCompleteRotation',
+  input: Record<string, unknown>,
+): Promise<Record<string, unknown>> {
+  const endpoint = client.config.endpoint ? await client.config.endpoint() : undefined;
+  if (!endpoint) {
+    throw new SecretsManagerCallError(
+      operation,
+      'NoLocalEndpoint',
+      'the client has no endpoint override; the rotation driver needs the local endpoint (startLocalSecretsManager) or the registerPending and completeRotation options',
+    );
+  }
+  const port = endpoint.port ? `:${endpoint.port}` : '';
+  const url = `${endpoint.protocol}//${endpoint.hostname}${port}${endpoint.path || '/'}`;
+  let response: Response;
+  try {
+    response = await fetch(url, {
+      method: 'POST',
+      headers: {
+        'content-type': 'application/x-amz-json-1.1',
+        'x-amz-target': `secretsmanager.${operation}`,
+      },
+      body: JSON.stringify(input),
+    });
+  } catch (error) {
+    throw new SecretsManagerCallError(
+      operation,
+      'NetworkError',
+      `could not reach ${url}: ${describeError(error)}`,
+    );
+  }
+  const text = await response.text();
+  let body: Record<string, unknown> = {};
+  try {
+    body = text ? (JSON.parse(text) as Record<string, unknown>) : {};
+  } catch {
+    // Reported below with the status.
+  }
+  if (!response.ok) {
+    const type = typeof body.__type === 'string' ? body.__type : `HTTP${response.status}`;
+    const message = typeof body.message === 'string' ? body.message : `status ${response.status}`;
+    throw new SecretsManagerCallError(operation, type, message);
+  }
+  return body;
+}
+
+function describeError(error: unknown): string {
+  if (error instanceof Error) return `${error.name}: ${error.message}`;
+  return String(error);
+}

@@ -1,0 +1,116 @@
+/**
+ * Runs the local Secrets Manager endpoint as a process, for offline use and other tools' tests:
+ * `npx node src/testing/serve.ts --port 4566`. The operator CLI wraps it as
+ * `secrets-rotator local-endpoint`.
+ */
+import { realpathSync } from 'node:fs';
+import { fileURLToPath } from 'node:url';
+import { parseArgs } from 'node:util';
+import { type LocalSecretsManager, startLocalSecretsManager } from './server.ts';
+
+const USAGE = `Usage: serve [--port N] [--host ADDRESS] [--region REGION] [--account-id ID] [--verbose]
+
+Starts a local AWS Secrets Manager endpoint (in memory, nothing persisted).
+  --port        TCP port (default 4566; 0 picks a free one)
+  --host        address to listen on (default 127.0.0.1)
+  --region      region used in ARNs (default us-east-1)
+  --account-id  account id used in ARNs (default 123456789012)
+  --verbose     print one line per request (operation, status, error code; never values)
+
+Point a client at it: AWS_ENDPOINT_URL_SECRETS_MANAGER=<printed URL>, any credentials.`;
+
+/**
+ * Where the CLI writes. Defaults to the process's stdout and stderr.
+ *
+ * @example
+ * ```ts
+ * const lines: string[] = [];
+ * await runLocalSecretsManagerCli(['--port', '0'], { out: (l) => lines.push(l), err: (l) => lines.push(l) });
+ * ```
+ */
+export interface CliOutput {
+  out(line: string): void;
+  err(line: string): void;
+}
+
+const processOutput: CliOutput = {
+  out: (line) => process.stdout.write(`${line}\n`),
+  err: (line) => process.stderr.write(`${line}\n`),
+};
+
+/**
+ * Parses the arguments, starts the endpoint and prints its URL. Returns the running endpoint (the
+ * caller closes it), or undefined after `--help`. A bad argument throws an Error naming it.
+ *
+ * @example
+ * ```ts
+ * const local = await runLocalSecretsManagerCli(['--port', '4566']);
+ * // prints: Local Secrets Manager endpoint listening on http://127.0.0.1:4566
+ * ```
+ */
+export async function runLocalSecretsManagerCli(
+  argv: readonly string[],
+  output: CliOutput = processOutput,
+): Promise<LocalSecretsManager | undefined> {
+  const { values } = parseArgs({
+    args: [...argv],
+    options: {
+      port: { type: 'string', default: '4566' },
+      host: { type: 'string', default: '127.0.0.1' },
+      region: { type: 'string', default: 'us-east-1' },
+      'account-id': { type: 'string', default: '123456789012' },
+      verbose: { type: 'boolean', default: false },
+      help: { type: 'boolean', short: 'h', default: false },
+    },
+    strict: true,
+  });
+  if (values.help) {
+    output.out(USAGE);
+    return undefined;
+  }
+  const port = Number(values.port);
+  if (!Number.isInteger(port) || port < 0 || port > 65535) {
+    throw new Error(`--port must be a whole number from 0 to 65535, got "${values.port}"`);
+  }
+  if (!/^\d{12}$/.test(values['account-id'])) {
+    throw new Error(`--account-id must be 12 digits, got "${values['account-id']}"`);
+  }
+  const local = await startLocalSecretsManager({
+    port,
+    host: values.host,
+    region: values.region,
+    accountId: values['account-id'],
+    log: values.verbose ? (line) => output.err(line) : undefined,
+  });
+  output.out(`Local Secrets Manager endpoint listening on ${local.endpoint}`);
+  return local;
+}
+
+function isMain(): boolean {
+  const entry = process.argv[1];
+  if (!entry) return false;
+  try {
+    return realpathSync(entry) === realpathSync(fileURLToPath(import.meta.url));
+  } catch {
+    return false;
+  }
+}
+
+if (isMain()) {
+  try {
+    const local = await runLocalSecretsManagerCli(process.argv.slice(2));
+    if (local) {
+      const stop = () => {
+        local.close().then(
+          () => process.exit(0),
+          () => process.exit(1),
+        );
+      };
+      process.once('SIGINT', stop);
+      process.once('SIGTERM', stop);
+    }
+  } catch (error) {
+    process.stderr.write(`${error instanceof Error ? error.message : String(error)}\n${USAGE}\n`);
+    process.exitCode = 2;
+  }
+}

@@ -1,0 +1,504 @@
+/**
+ * The local Secrets Manager endpoint: an HTTP server on loopback speaking the service's JSON
+ * protocol (`X-Amz-Target: secretsmanager.<Operation>`, `application/x-amz-json-1.1`), reached
+ * through the real AWS SDK client with an endpoint override (SPEC 8). It records every call, can
+ * inject faults, and runs RotateSecret against rotation functions registered in-process.
+ *
+ * It never logs request bodies: secret values stay in memory, in `calls` and the store only.
+ */
+import { randomUUID } from 'node:crypto';
+import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
+import type { AddressInfo } from 'node:net';
+import { SecretsManagerClient, type SecretsManagerClientConfig } from '@aws-sdk/client-secrets-manager';
+import { ProtocolStateError } from '../core/errors.ts';
+import type { RotationHandler } from '../core/event.ts';
+import {
+  executeRotation,
+  planRotation,
+  RotationIncompleteError,
+  type RotationResult,
+  type RotationService,
+} from './driver.ts';
+import { ServiceError, type WireInput } from './service-error.ts';
+import { INCOMPLETE_ROTATION_MESSAGE, SecretStore } from './store.ts';
+
+/**
+ * One request the endpoint received, in arrival order. `input` is the parsed JSON body (it holds
+ * secret values: assert on it, never print it).
+ *
+ * @example
+ * ```ts
+ * const puts = local.calls.filter((call) => call.operation === 'PutSecretValue');
+ * expect(puts[0]?.input.RotationToken).toBeDefined();
+ * ```
+ */
+export interface RecordedCall {
+  readonly operation: string;
+  readonly input: WireInput;
+  /** HTTP status answered; 0 when the connection was dropped by a fault. */
+  status: number;
+  /** The error code (`__type`) answered, if any; `ConnectionDropped` for a dropped connection. */
+  error?: string;
+  /** Whether an injected fault decided the answer. */
+  injected?: boolean;
+}
+
+/**
+ * A fault to inject into matching requests, for reliability tests. With `error` the endpoint answers
+ * that error instead of running the operation; with `dropConnection` it closes the socket without
+ * answering (a network error for the SDK); `delayMs` alone slows the call down. `times` limits how
+ * many requests it affects (default: every matching request until {@link LocalSecretsManager.clearFaults}).
+ *
+ * @example
+ * ```ts
+ * local.inject({ operation: 'PutSecretValue', error: { type: 'ThrottlingException', message: 'Rate exceeded' }, times: 1 });
+ * local.inject({ operation: '*', delayMs: 200 });
+ * local.inject({ operation: 'UpdateSecretVersionStage', dropConnection: true, when: (input) => input.VersionStage === 'AWSCURRENT' });
+ * ```
+ */
+export interface Fault {
+  /** Operation name such as `PutSecretValue`, or `*` for every operation. */
+  readonly operation: string;
+  readonly error?: { readonly type: string; readonly message: string; readonly status?: number };
+  readonly delayMs?: number;
+  readonly dropConnection?: boolean;
+  /** Run the operation (its effect is applied) but close the socket instead of answering: a lost answer. */
+  readonly dropConnectionAfterApply?: boolean;
+  readonly times?: number;
+  /** Only requests whose parsed input satisfies this are affected. */
+  readonly when?: (input: WireInput) => boolean;
+}
+
+/**
+ * Options of {@link startLocalSecretsManager}.
+ *
+ * @example
+ * ```ts
+ * const local = await startLocalSecretsManager({ rotation: 'inline', clock: () => new Date('2030-01-01T00:00:00Z') });
+ * ```
+ */
+export interface LocalSecretsManagerOptions {
+  /** TCP port; 0 (default) picks a free one. */
+  readonly port?: number;
+  /** Interface to listen on; default 127.0.0.1 (loopback only). */
+  readonly host?: string;
+  /** Region in ARNs and of `client()`; default us-east-1. */
+  readonly region?: string;
+  /** Account id in ARNs; default 123456789012. */
+  readonly accountId?: string;
+  /** Source of "now" for every date the endpoint records. */
+  readonly clock?: () => Date;
+  /**
+   * `background` (default, like the service): RotateSecret answers once the AWSPENDING placeholder is
+   * registered and runs the steps afterwards (await {@link LocalSecretsManager.idle}). `inline`:
+   * RotateSecret answers after the steps finished.
+   */
+  readonly rotation?: 'background' | 'inline';
+  /** Receives one line per request: operation, status and error code, never a body. */
+  readonly log?: (line: string) => void;
+}
+
+/**
+ * A running local Secrets Manager endpoint.
+ *
+ * @example
+ * ```ts
+ * const local = await startLocalSecretsManager();
+ * const client = local.client();
+ * await client.send(new CreateSecretCommand({ Name: 'app/key', SecretString: 'v1' }));
+ * await local.close();
+ * ```
+ */
+export interface LocalSecretsManager {
+  /** Base URL, e.g. `http://127.0.0.1:41234`. */
+  readonly endpoint: string;
+  readonly region: string;
+  readonly accountId: string;
+  /** Every request received, in order. */
+  readonly calls: RecordedCall[];
+  /** Every rotation RotateSecret ran, once finished. */
+  readonly rotations: RotationResult[];
+  /** A real SDK client for this endpoint (dummy static credentials); `config` overrides, e.g. `{ maxAttempts: 1 }`. */
+  client(config?: Partial<SecretsManagerClientConfig>): SecretsManagerClient;
+  /** The calls of one operation. */
+  callsTo(operation: string): RecordedCall[];
+  /** Test set-up: registers the AWSPENDING placeholder (no value) for `versionId`, as RotateSecret does first. */
+  registerPendingVersion(secretId: string, versionId: string): Promise<void>;
+  /** Test set-up: sets RotationEnabled without running a rotation. */
+  setRotationEnabled(secretId: string, enabled: boolean): Promise<void>;
+  /** Test set-up: gives a version without a value (the AWSPENDING placeholder) a string value, labels unchanged. */
+  fillPendingVersion(secretId: string, versionId: string, secretString: string): Promise<void>;
+  /** Makes RotateSecret invoke `handler` for a RotationLambdaARN equal to, or naming the function of, `arnOrName`. */
+  registerRotationFunction(arnOrName: string, handler: RotationHandler): void;
+  inject(fault: Fault): void;
+  clearFaults(): void;
+  /** Resolves when every background rotation has settled. */
+  idle(): Promise<void>;
+  /** Waits for background rotations, then stops the server. */
+  close(): Promise<void>;
+}
+
+interface ActiveFault {
+  readonly fault: Fault;
+  remaining: number;
+}
+
+/**
+ * Starts a local Secrets Manager endpoint on loopback.
+ *
+ * Besides the AWS operations it implements two endpoint-only extensions the rotation driver uses, so
+ * that it can play the service against an endpoint in another process (they are not part of the AWS
+ * API and no AWS SDK command exists for them):
+ * - `secretsmanager.LocalRegisterPendingVersion` `{ SecretId, ClientRequestToken }`: registers the
+ *   AWSPENDING placeholder (a version with no value), as RotateSecret does before invoking the function.
+ * - `secretsmanager.LocalCompleteRotation` `{ SecretId, ClientRequestToken, Outcome: 'rotated' | 'tested' }`:
+ *   ends a rotation as the service does (clears AWSPENDING and sets LastRotatedDate, or drops a test version).
+ *
+ * @example
+ * ```ts
+ * const local = await startLocalSecretsManager({ rotation: 'inline' });
+ * local.registerRotationFunction('my-rotator', handler);
+ * const client = local.client();
+ * const { ARN } = await client.send(new CreateSecretCommand({ Name: 'app/key', SecretString: 'v1' }));
+ * await client.send(new RotateSecretCommand({ SecretId: ARN, RotationLambdaARN: 'arn:aws:lambda:us-east-1:123456789012:function:my-rotator' }));
+ * expect(local.rotations[0]?.ok).toBe(true);
+ * await local.close();
+ * ```
+ */
+export async function startLocalSecretsManager(
+  options: LocalSecretsManagerOptions = {},
+): Promise<LocalSecretsManager> {
+  const endpoint = new LocalEndpoint(options);
+  await endpoint.listen(options.port ?? 0, options.host ?? '127.0.0.1');
+  return endpoint;
+}
+
+class LocalEndpoint implements LocalSecretsManager {
+  readonly region: string;
+  readonly accountId: string;
+  readonly calls: RecordedCall[] = [];
+  readonly rotations: RotationResult[] = [];
+  #endpoint = '';
+  readonly #store: SecretStore;
+  readonly #server: Server;
+  readonly #mode: 'background' | 'inline';
+  readonly #log: ((line: string) => void) | undefined;
+  readonly #handlers = new Map<string, RotationHandler>();
+  readonly #faults: ActiveFault[] = [];
+  readonly #running = new Map<string, Promise<RotationResult>>();
+  readonly #clients: SecretsManagerClient[] = [];
+  readonly #storeService: RotationService;
+
+  constructor(options: LocalSecretsManagerOptions) {
+    this.region = options.region ?? 'us-east-1';
+    this.accountId = options.accountId ?? '123456789012';
+    this.#mode = options.rotation ?? 'background';
+    this.#log = options.log;
+    this.#store = new SecretStore({
+      region: this.region,
+      accountId: this.accountId,
+      clock: options.clock ?? (() => new Date()),
+    });
+    const store = this.#store;
+    this.#storeService = {
+      describe: async (secretId) => store.rotationState(secretId),
+      registerPending: async (secretArn, versionId) => void store.registerPending(secretArn, versionId),
+      complete: async (secretArn, versionId, outcome) =>
+        store.completeRotation(secretArn, versionId, outcome),
+    };
+    this.#server = createServer((request, response) => {
+      this.#onRequest(request, response).catch(() => {
+        // #onRequest answers every error itself; this only guards against a socket already gone.
+        if (!response.headersSent) response.destroy();
+      });
+    });
+  }
+
+  get endpoint(): string {
+    return this.#endpoint;
+  }
+
+  async listen(port: number, host: string): Promise<void> {
+    await new Promise<void>((resolve, reject) => {
+      this.#server.once('error', reject);
+      this.#server.listen(port, host, () => {
+        this.#server.off('error', reject);
+        resolve();
+      });
+    });
+    const address = this.#server.address() as AddressInfo;
+    const shownHost = address.family === 'IPv6' ? `[${address.address}]` : address.address;
+    this.#endpoint = `http://${shownHost}:${address.port}`;
+  }
+
+  client(config: Partial<SecretsManagerClientConfig> = {}): SecretsManagerClient {
+    const client = new SecretsManagerClient({
+      region: this.region,
+      endpoint: this.#endpoint,
+      credentials: { accessKeyId: 'AKIDLOCALENDPOINT', secretAccessKey: 'local-endpoint-ignores-signatures' },
+      ...config,
+    });
+    this.#clients.push(client);
+    return client;
+  }
+
+  callsTo(operation: string): RecordedCall[] {
+    return this.calls.filter((call) => call.operation === operation);
+  }
+
+  async registerPendingVersion(secretId: string, versionId: string): Promise<void> {
+    this.#store.registerPending(secretId, versionId);
+  }
+
+  async setRotationEnabled(secretId: string, enabled: boolean): Promise<void> {
+    this.#store.setRotationEnabled(secretId, enabled);
+  }
+
+  async fillPendingVersion(secretId: string, versionId: string, secretString: string): Promise<void> {
+    this.#store.fillVersion(secretId, versionId, secretString);
+  }
+
+  registerRotationFunction(arnOrName: string, handler: RotationHandler): void {
+    if (typeof handler !== 'function') {
+      throw new TypeError(
+        'registerRotationFunction: handler must be a function (event, context?) => Promise<void>',
+      );
+    }
+    this.#handlers.set(functionName(arnOrName), handler);
+  }
+
+  inject(fault: Fault): void {
+    const outcomes = [fault.error, fault.dropConnection, fault.dropConnectionAfterApply].filter(
+      Boolean,
+    ).length;
+    if (outcomes === 0 && fault.delayMs === undefined) {
+      throw new TypeError('inject: a fault needs error, dropConnection, dropConnectionAfterApply or delayMs');
+    }
+    if (outcomes > 1) {
+      throw new TypeError('inject: choose one of error, dropConnection and dropConnectionAfterApply');
+    }
+    this.#faults.push({ fault, remaining: fault.times ?? Number.POSITIVE_INFINITY });
+  }
+
+  clearFaults(): void {
+    this.#faults.length = 0;
+  }
+
+  async idle(): Promise<void> {
+    while (this.#running.size > 0) await Promise.allSettled([...this.#running.values()]);
+  }
+
+  async close(): Promise<void> {
+    await this.idle();
+    for (const client of this.#clients) client.destroy();
+    await new Promise<void>((resolve, reject) => {
+      this.#server.close((error) => (error ? reject(error) : resolve()));
+      this.#server.closeAllConnections();
+    });
+  }
+
+  async #onRequest(request: IncomingMessage, response: ServerResponse): Promise<void> {
+    const body = await readBody(request);
+    if (request.method === 'GET' && (request.url === '/' || request.url === '/health')) {
+      send(response, 200, { service: 'secrets-rotator local Secrets Manager endpoint', region: this.region });
+      return;
+    }
+    const target = headerValue(request, 'x-amz-target');
+    const match = target ? /^secretsmanager\.([A-Za-z]+)$/.exec(target) : null;
+    if (request.method !== 'POST' || !match) {
+      this.#answerError(
+        response,
+        undefined,
+        new ServiceError(
+          'UnknownOperationException',
+          'Send POST / with header X-Amz-Target: secretsmanager.<Operation> and a JSON body (application/x-amz-json-1.1).',
+        ),
+      );
+      return;
+    }
+    const operation = match[1]!;
+    let input: WireInput;
+    try {
+      const parsed: unknown = body.length ? JSON.parse(body.toString('utf8')) : {};
+      if (parsed === null || typeof parsed !== 'object' || Array.isArray(parsed))
+        throw new SyntaxError('not an object');
+      input = parsed as WireInput;
+    } catch {
+      const call: RecordedCall = { operation, input: {}, status: 0 };
+      this.calls.push(call);
+      this.#answerError(
+        response,
+        call,
+        new ServiceError('SerializationException', 'The request body is not a JSON object.'),
+      );
+      return;
+    }
+    const call: RecordedCall = { operation, input, status: 0 };
+    this.calls.push(call);
+
+    const fault = this.#takeFault(operation, input);
+    if (fault) {
+      if (fault.delayMs) await new Promise((resolve) => setTimeout(resolve, fault.delayMs));
+      if (fault.dropConnection) {
+        call.error = 'ConnectionDropped';
+        call.injected = true;
+        this.#log?.(`${operation} dropped (injected fault)`);
+        request.socket.destroy();
+        return;
+      }
+      if (fault.error) {
+        call.injected = true;
+        this.#answerError(
+          response,
+          call,
+          new ServiceError(fault.error.type, fault.error.message, fault.error.status ?? 400),
+        );
+        return;
+      }
+    }
+
+    try {
+      const output =
+        operation === 'RotateSecret' ? await this.#rotateSecret(input) : this.#store.handle(operation, input);
+      call.status = 200;
+      this.#log?.(`${operation} 200`);
+      send(response, 200, output);
+    } catch (error) {
+      const serviceError =
+        error instanceof ServiceError
+          ? error
+          : new ServiceError(
+              'InternalServiceError',
+              'The local endpoint failed while handling the request.',
+              500,
+            );
+      this.#answerError(response, call, serviceError);
+    }
+  }
+
+  #answerError(response: ServerResponse, call: RecordedCall | undefined, error: ServiceError): void {
+    if (call) {
+      call.status = error.status;
+      call.error = error.type;
+    }
+    this.#log?.(`${call?.operation ?? '(no operation)'} ${error.status} ${error.type}`);
+    send(
+      response,
+      error.status,
+      { __type: error.type, message: error.message },
+      { 'x-amzn-errortype': error.type },
+    );
+  }
+
+  #takeFault(operation: string, input: WireInput): Fault | undefined {
+    for (const active of this.#faults) {
+      const { fault } = active;
+      if (active.remaining <= 0) continue;
+      if (fault.operation !== '*' && fault.operation !== operation) continue;
+      let applies = true;
+      try {
+        applies = fault.when ? fault.when(input) : true;
+      } catch {
+        applies = false;
+      }
+      if (!applies) continue;
+      active.remaining -= 1;
+      return fault;
+    }
+    return undefined;
+  }
+
+  /** RotateSecret: validate, plan (resume or refuse), register the placeholder, configure, then run the steps. */
+  async #rotateSecret(input: WireInput): Promise<WireInput> {
+    const request = this.#store.parseRotateSecret(input);
+    const handler = this.#handlers.get(functionName(request.rotationLambdaArn));
+    if (!handler) {
+      throw new ServiceError(
+        'InvalidRequestException',
+        `No rotation function is registered with this local endpoint for ${request.rotationLambdaArn}: call registerRotationFunction() with that ARN or function name first.`,
+      );
+    }
+    if (this.#running.has(request.arn))
+      throw new ServiceError('InvalidRequestException', INCOMPLETE_ROTATION_MESSAGE);
+    let plan: ReturnType<typeof planRotation>;
+    try {
+      plan = planRotation(this.#store.rotationState(request.arn), { versionId: request.clientRequestToken });
+    } catch (error) {
+      if (error instanceof RotationIncompleteError) {
+        throw new ServiceError('InvalidRequestException', INCOMPLETE_ROTATION_MESSAGE);
+      }
+      if (error instanceof ProtocolStateError)
+        throw new ServiceError('ResourceExistsException', error.message);
+      throw error;
+    }
+    if (!plan.resumed) this.#store.registerPending(plan.secretArn, plan.versionId);
+    this.#store.configureRotation(request);
+
+    const run = executeRotation(this.#storeService, plan, {
+      handler,
+      rotateImmediately: request.rotateImmediately,
+      // The service passes an opaque RotationToken in every event of one rotation (SPEC 1.3).
+      rotationToken: randomUUID(),
+      context: {
+        functionName: functionName(request.rotationLambdaArn),
+        invokedFunctionArn: request.rotationLambdaArn,
+        awsRequestId: randomUUID(),
+      },
+    }).then((result) => {
+      this.rotations.push(result);
+      return result;
+    });
+    this.#running.set(plan.secretArn, run);
+    const settled = run.finally(() => this.#running.delete(plan.secretArn));
+    if (this.#mode === 'inline') await settled;
+    else settled.catch(() => undefined);
+    return { ARN: plan.secretArn, Name: plan.secretName, VersionId: plan.versionId };
+  }
+}
+
+/** `arn:aws:lambda:<region>:<account>:function:<name>[:qualifier]` → `<name>`; a plain name is returned as is. */
+function functionName(arnOrName: string): string {
+  const match = /^arn:[^:]+:lambda:[^:]*:[^:]*:function:([^:]+)/.exec(arnOrName);
+  return match ? match[1]! : arnOrName;
+}
+
+function headerValue(request: IncomingMessage, name: string): string | undefined {
+  const value = request.headers[name];
+  return Array.isArray(value) ? value[0] : value;
+}
+
+async function readBody(request: IncomingMessage): Promise<Buffer> {
+  const chunks: Buffer[] = [];
+  for await (const chunk of request) chunks.push(chunk as Buffer);
+  return Buffer.concat(chunks);
+}
+
+function send(
+  response: ServerResponse,
+  status: number,
+  body: unknown,
+  headers: Record<string, string> = {},
+): void {
+  const text = JSON.stringify(toWire(body));
+  response.writeHead(status, {
+    'content-type': 'application/x-amz-json-1.1',
+    'content-length': Buffer.byteLength(text),
+    'x-amzn-requestid': randomUUID(),
+    ...headers,
+  });
+  response.end(text);
+}
+
+/** Dates become epoch seconds, as awsJson1_1 carries timestamps; undefined members are dropped. */
+function toWire(value: unknown): unknown {
+  if (value instanceof Date) return value.getTime() / 1000;
+  if (Array.isArray(value)) return value.map(toWire);
+  if (value !== null && typeof value === 'object') {
+    const result: Record<string, unknown> = {};
+    for (const [key, member] of Object.entries(value)) {
+      if (member !== undefined) result[key] = toWire(member);
+    }
+    return result;
+  }
+  return value;
+}

@@ -1,0 +1,194 @@
+/**
+ * Errors the local endpoint answers with, in the service's shape, and the small input readers that
+ * produce them. Messages name the field and what is accepted; they never echo secret values.
+ */
+
+/**
+ * An error the local Secrets Manager endpoint returns to the caller: HTTP status, the service's
+ * error code (`__type`) and a message. Through the SDK it surfaces as the matching exception class
+ * (`ResourceNotFoundException`, `InvalidParameterException`, ...).
+ *
+ * @example
+ * ```ts
+ * throw new ServiceError('ResourceNotFoundException', "Secrets Manager can't find the specified secret.");
+ * ```
+ */
+export class ServiceError extends Error {
+  /** The service's error code, sent as `__type` and the `x-amzn-errortype` header. */
+  readonly type: string;
+  /** HTTP status: 400 for client errors, 500 for the service's own failures. */
+  readonly status: number;
+
+  constructor(type: string, message: string, status = 400) {
+    super(message);
+    this.name = 'ServiceError';
+    this.type = type;
+    this.status = status;
+  }
+}
+
+/** The request body of one operation, as parsed JSON. */
+export type WireInput = Record<string, unknown>;
+
+interface StringRule {
+  min?: number;
+  max?: number;
+  pattern?: RegExp;
+  patternText?: string;
+}
+
+function validation(field: string, problem: string): ServiceError {
+  return new ServiceError('ValidationException', `1 validation error detected: ${field} ${problem}`);
+}
+
+/**
+ * Reads one field of a request body and checks its type and constraints the way the service's
+ * model does (ValidationException naming the field).
+ *
+ * @example
+ * ```ts
+ * const secretId = requireString(input, 'SecretId', { max: 2048 });
+ * ```
+ */
+export function requireString(input: WireInput, field: string, rule: StringRule = {}): string {
+  const value = optionalString(input, field, rule);
+  if (value === undefined) throw validation(field, 'must not be null: it is required');
+  return value;
+}
+
+/**
+ * Like {@link requireString}, for a field that may be absent.
+ *
+ * @example
+ * ```ts
+ * const description = optionalString(input, 'Description', { max: 2048 });
+ * ```
+ */
+export function optionalString(input: WireInput, field: string, rule: StringRule = {}): string | undefined {
+  const value = input[field];
+  if (value === undefined || value === null) return undefined;
+  if (typeof value !== 'string') throw validation(field, `must be a string, got ${typeof value}`);
+  const min = rule.min ?? 0;
+  if (value.length < min || (rule.max !== undefined && value.length > rule.max)) {
+    throw validation(
+      field,
+      `has length ${value.length}; it must be ${rule.max === undefined ? `at least ${min}` : `from ${min} to ${rule.max}`} characters`,
+    );
+  }
+  if (rule.pattern && !rule.pattern.test(value)) {
+    throw validation(
+      field,
+      `does not match the accepted pattern ${rule.patternText ?? String(rule.pattern)}`,
+    );
+  }
+  return value;
+}
+
+/**
+ * Reads an optional boolean field.
+ *
+ * @example
+ * ```ts
+ * const force = optionalBoolean(input, 'ForceDeleteWithoutRecovery') ?? false;
+ * ```
+ */
+export function optionalBoolean(input: WireInput, field: string): boolean | undefined {
+  const value = input[field];
+  if (value === undefined || value === null) return undefined;
+  if (typeof value !== 'boolean') throw validation(field, `must be a boolean, got ${typeof value}`);
+  return value;
+}
+
+/**
+ * Reads an optional whole-number field within bounds.
+ *
+ * @example
+ * ```ts
+ * const max = optionalInteger(input, 'MaxResults', 1, 100) ?? 100;
+ * ```
+ */
+export function optionalInteger(
+  input: WireInput,
+  field: string,
+  min: number,
+  max: number,
+): number | undefined {
+  const value = input[field];
+  if (value === undefined || value === null) return undefined;
+  if (typeof value !== 'number' || !Number.isInteger(value)) {
+    throw validation(
+      field,
+      `must be a whole number, got ${typeof value === 'number' ? value : typeof value}`,
+    );
+  }
+  if (value < min || value > max) throw validation(field, `is ${value}; it must be from ${min} to ${max}`);
+  return value;
+}
+
+/**
+ * Reads an optional list of strings.
+ *
+ * @example
+ * ```ts
+ * const stages = optionalStringList(input, 'VersionStages', { minItems: 1, maxItems: 20, item: { min: 1, max: 256 } });
+ * ```
+ */
+export function optionalStringList(
+  input: WireInput,
+  field: string,
+  options: { minItems?: number; maxItems?: number; item?: StringRule } = {},
+): string[] | undefined {
+  const value = input[field];
+  if (value === undefined || value === null) return undefined;
+  if (!Array.isArray(value)) throw validation(field, 'must be a list of strings');
+  const { minItems = 0, maxItems = Number.POSITIVE_INFINITY } = options;
+  if (value.length < minItems || value.length > maxItems) {
+    throw validation(field, `has ${value.length} items; it must have from ${minItems} to ${maxItems}`);
+  }
+  return value.map((item, index) => optionalStringItem(item, `${field}[${index}]`, options.item ?? {}));
+}
+
+function optionalStringItem(item: unknown, field: string, rule: StringRule): string {
+  return requireString({ [field]: item }, field, rule);
+}
+
+/**
+ * Reads an optional object field (a structure in the service's model).
+ *
+ * @example
+ * ```ts
+ * const rules = optionalObject(input, 'RotationRules');
+ * ```
+ */
+export function optionalObject(input: WireInput, field: string): WireInput | undefined {
+  const value = input[field];
+  if (value === undefined || value === null) return undefined;
+  if (typeof value !== 'object' || Array.isArray(value)) throw validation(field, 'must be a JSON object');
+  return value as WireInput;
+}
+
+/**
+ * Reads an optional list of objects.
+ *
+ * @example
+ * ```ts
+ * const tags = optionalObjectList(input, 'Tags', 50);
+ * ```
+ */
+export function optionalObjectList(
+  input: WireInput,
+  field: string,
+  maxItems: number,
+): WireInput[] | undefined {
+  const value = input[field];
+  if (value === undefined || value === null) return undefined;
+  if (!Array.isArray(value)) throw validation(field, 'must be a list of JSON objects');
+  if (value.length > maxItems)
+    throw validation(field, `has ${value.length} items; at most ${maxItems} are accepted`);
+  return value.map((item, index) => {
+    if (item === null || typeof item !== 'object' || Array.isArray(item)) {
+      throw validation(`${field}[${index}]`, 'must be a JSON object');
+    }
+    return item as WireInput;
+  });
+}

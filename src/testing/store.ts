@@ -1,0 +1,1097 @@
+/**
+ * The in-memory state of the local Secrets Manager endpoint and the semantics of each operation,
+ * following the service's API reference: versions and staging labels (SPEC 1.1), idempotency
+ * tokens, deletion with a recovery window, tags, rotation configuration and dates.
+ *
+ * The HTTP layer (server.ts) parses requests and hands them to {@link SecretStore.handle}; RotateSecret
+ * is orchestrated by the server with the rotation driver, which calls back into this store.
+ */
+import { randomInt, randomUUID } from 'node:crypto';
+import { ConfigurationError } from '../core/errors.ts';
+import { DEFAULT_PASSWORD_POLICY, generatePassword, type PasswordPolicy } from '../core/password.ts';
+import {
+  optionalBoolean,
+  optionalInteger,
+  optionalObject,
+  optionalObjectList,
+  optionalString,
+  optionalStringList,
+  requireString,
+  ServiceError,
+  type WireInput,
+} from './service-error.ts';
+
+/** The staging label of the version applications use. */
+export const AWSCURRENT = 'AWSCURRENT';
+/** The staging label of the version that last held AWSCURRENT. */
+export const AWSPREVIOUS = 'AWSPREVIOUS';
+/** The staging label of the version being rotated in. */
+export const AWSPENDING = 'AWSPENDING';
+
+/** How many versions a secret keeps before unlabelled (deprecated) ones are pruned, as the service does. */
+const MAX_VERSIONS = 100;
+const DAY_MS = 24 * 60 * 60 * 1000;
+const HOUR_MS = 60 * 60 * 1000;
+
+const NAME_RULE = {
+  min: 1,
+  max: 512,
+  pattern: /^[A-Za-z0-9/_+=.@-]+$/,
+  patternText: 'letters, digits and /_+=.@-',
+};
+const SECRET_ID_RULE = { min: 1, max: 2048 };
+// The API documents 32 to 64 characters (the SDKs fill in a 36-character UUID). The lower bound is
+// relaxed so tests can use readable ids such as 'token-1'; the upper bound is enforced.
+const TOKEN_RULE = { min: 1, max: 64 };
+const STAGE_RULE = { min: 1, max: 256 };
+const VALUE_MAX = 65_536;
+
+/** A tag as the API models it. */
+export interface SecretTag {
+  Key: string;
+  Value: string;
+}
+
+/** Rotation rules as the API models them. */
+export interface RotationRules {
+  AutomaticallyAfterDays?: number;
+  ScheduleExpression?: string;
+  Duration?: string;
+}
+
+interface StoredVersion {
+  readonly versionId: string;
+  secretString?: string;
+  /** Base64, as on the wire; compared as text for idempotency. */
+  secretBinary?: string;
+  stages: string[];
+  readonly createdDate: Date;
+  lastAccessedDate?: Date;
+  readonly sequence: number;
+}
+
+interface StoredSecret {
+  readonly arn: string;
+  readonly name: string;
+  description?: string;
+  kmsKeyId?: string;
+  tags: SecretTag[];
+  readonly versions: Map<string, StoredVersion>;
+  readonly createdDate: Date;
+  lastChangedDate: Date;
+  lastAccessedDate?: Date;
+  lastRotatedDate?: Date;
+  rotationEnabled?: boolean;
+  rotationLambdaArn?: string;
+  rotationRules?: RotationRules;
+  /** When rotation was last configured: the base of NextRotationDate before a first rotation. */
+  rotationConfiguredDate?: Date;
+  deletedDate?: Date;
+  deletionDate?: Date;
+  readonly sequence: number;
+}
+
+/** The versions of a secret as the rotation driver sees them. */
+export interface SecretRotationState {
+  readonly arn: string;
+  readonly name: string;
+  readonly versionIdsToStages: Record<string, string[]>;
+}
+
+/** A RotateSecret request after validation, for the server to orchestrate. */
+export interface RotateSecretRequest {
+  readonly arn: string;
+  readonly name: string;
+  readonly clientRequestToken: string | undefined;
+  readonly rotationLambdaArn: string;
+  readonly rotationRules: RotationRules | undefined;
+  readonly rotateImmediately: boolean;
+}
+
+/** Options of {@link SecretStore}. */
+export interface SecretStoreOptions {
+  readonly region: string;
+  readonly accountId: string;
+  readonly clock: () => Date;
+}
+
+type Operation = (input: WireInput) => WireInput;
+
+/**
+ * The secrets of one local endpoint and the operations on them. Every method either succeeds
+ * completely or throws a {@link ServiceError} having changed nothing.
+ *
+ * @example
+ * ```ts
+ * const store = new SecretStore({ region: 'us-east-1', accountId: '123456789012', clock: () => new Date() });
+ * store.handle('CreateSecret', { Name: 'app/db', SecretString: '{"password":"x"}' });
+ * ```
+ */
+export class SecretStore {
+  readonly #secrets = new Map<string, StoredSecret>();
+  readonly #options: SecretStoreOptions;
+  #sequence = 0;
+  readonly #operations: Record<string, Operation>;
+
+  constructor(options: SecretStoreOptions) {
+    this.#options = options;
+    this.#operations = {
+      CreateSecret: (input) => this.#createSecret(input),
+      DescribeSecret: (input) => this.#describeSecret(input),
+      GetSecretValue: (input) => this.#getSecretValue(input),
+      PutSecretValue: (input) => this.#putSecretValue(input),
+      UpdateSecret: (input) => this.#updateSecret(input),
+      UpdateSecretVersionStage: (input) => this.#updateSecretVersionStage(input),
+      ListSecretVersionIds: (input) => this.#listSecretVersionIds(input),
+      ListSecrets: (input) => this.#listSecrets(input),
+      CancelRotateSecret: (input) => this.#cancelRotateSecret(input),
+      DeleteSecret: (input) => this.#deleteSecret(input),
+      RestoreSecret: (input) => this.#restoreSecret(input),
+      TagResource: (input) => this.#tagResource(input),
+      UntagResource: (input) => this.#untagResource(input),
+      GetRandomPassword: (input) => this.#getRandomPassword(input),
+      LocalRegisterPendingVersion: (input) => this.#localRegisterPendingVersion(input),
+      LocalCompleteRotation: (input) => this.#localCompleteRotation(input),
+    };
+  }
+
+  /** Whether {@link handle} implements the operation (RotateSecret is the server's). */
+  supports(operation: string): boolean {
+    return Object.hasOwn(this.#operations, operation);
+  }
+
+  /**
+   * Runs one operation on parsed JSON input and returns the response body (dates as `Date`).
+   *
+   * @example
+   * ```ts
+   * const { ARN } = store.handle('DescribeSecret', { SecretId: 'app/db' });
+   * ```
+   */
+  handle(operation: string, input: WireInput): WireInput {
+    const run = this.#operations[operation];
+    if (!run) {
+      throw new ServiceError(
+        'UnknownOperationException',
+        `The local Secrets Manager endpoint does not implement the operation ${operation}`,
+      );
+    }
+    return run(input);
+  }
+
+  // ---------------------------------------------------------------------------------------------
+  // Rotation support, used by the server's RotateSecret and by the rotation driver's extensions.
+
+  /**
+   * Validates a RotateSecret request and resolves the rotation function's ARN, changing nothing.
+   *
+   * @example
+   * ```ts
+   * const request = store.parseRotateSecret({ SecretId: 'app/db', RotationLambdaARN: arn });
+   * ```
+   */
+  parseRotateSecret(input: WireInput): RotateSecretRequest {
+    const secret = this.#live(requireString(input, 'SecretId', SECRET_ID_RULE));
+    const clientRequestToken = optionalString(input, 'ClientRequestToken', TOKEN_RULE);
+    const lambdaArn = optionalString(input, 'RotationLambdaARN', { min: 0, max: 2048 }) || undefined;
+    const rulesInput = optionalObject(input, 'RotationRules');
+    const rotationRules = rulesInput ? parseRotationRules(rulesInput) : undefined;
+    const rotateImmediately = optionalBoolean(input, 'RotateImmediately') ?? true;
+    const rotationLambdaArn = lambdaArn ?? secret.rotationLambdaArn;
+    if (!rotationLambdaArn) {
+      throw new ServiceError(
+        'InvalidRequestException',
+        'No Lambda rotation function ARN is associated with this secret: pass RotationLambdaARN.',
+      );
+    }
+    return {
+      arn: secret.arn,
+      name: secret.name,
+      clientRequestToken,
+      rotationLambdaArn,
+      rotationRules,
+      rotateImmediately,
+    };
+  }
+
+  /**
+   * Stores a rotation configuration and turns rotation on, as RotateSecret does.
+   *
+   * @example
+   * ```ts
+   * store.configureRotation(store.parseRotateSecret(input));
+   * ```
+   */
+  configureRotation(request: RotateSecretRequest): void {
+    const secret = this.#live(request.arn);
+    const now = this.#now();
+    secret.rotationEnabled = true;
+    secret.rotationLambdaArn = request.rotationLambdaArn;
+    if (request.rotationRules) secret.rotationRules = request.rotationRules;
+    secret.rotationConfiguredDate = now;
+    secret.lastChangedDate = now;
+  }
+
+  /**
+   * The secret's ARN, name and labelled versions, for the rotation driver's plan.
+   *
+   * @example
+   * ```ts
+   * store.rotationState('app/db').versionIdsToStages; // { 'a1…': ['AWSCURRENT'] }
+   * ```
+   */
+  rotationState(secretId: string): SecretRotationState {
+    const secret = this.#live(secretId);
+    return { arn: secret.arn, name: secret.name, versionIdsToStages: labelledVersions(secret) };
+  }
+
+  /**
+   * Registers the AWSPENDING placeholder (a version with no value) that RotateSecret creates before
+   * invoking the rotation function. Idempotent for a version that already holds AWSPENDING.
+   *
+   * @example
+   * ```ts
+   * store.registerPending(arn, randomUUID());
+   * ```
+   */
+  registerPending(secretId: string, versionId: string): SecretRotationState {
+    const secret = this.#live(secretId);
+    const existing = secret.versions.get(versionId);
+    if (existing) {
+      if (existing.stages.includes(AWSPENDING)) return this.rotationState(secret.arn);
+      throw new ServiceError(
+        'ResourceExistsException',
+        `Version ${versionId} of the secret already exists; a rotation needs a new version id.`,
+      );
+    }
+    const holder = findStage(secret, AWSPENDING);
+    if (holder && !holder.stages.includes(AWSCURRENT)) {
+      throw new ServiceError('InvalidRequestException', INCOMPLETE_ROTATION_MESSAGE);
+    }
+    if (holder) holder.stages = holder.stages.filter((stage) => stage !== AWSPENDING);
+    this.#addVersion(secret, versionId, undefined, [AWSPENDING]);
+    secret.lastChangedDate = this.#now();
+    return this.rotationState(secret.arn);
+  }
+
+  /**
+   * Ends a rotation as the service does. `rotated`: the version must hold AWSCURRENT; AWSPENDING is
+   * cleared and LastRotatedDate set. `tested` (RotateImmediately=false): the test version loses
+   * AWSPENDING and, having no value, is removed.
+   *
+   * @example
+   * ```ts
+   * store.completeRotation(arn, versionId, 'rotated');
+   * ```
+   */
+  completeRotation(secretId: string, versionId: string, outcome: 'rotated' | 'tested'): void {
+    const secret = this.#live(secretId);
+    const version = secret.versions.get(versionId);
+    if (!version) {
+      throw new ServiceError('ResourceNotFoundException', `Secrets Manager can't find version ${versionId}.`);
+    }
+    const now = this.#now();
+    if (outcome === 'rotated') {
+      if (!version.stages.includes(AWSCURRENT)) {
+        throw new ServiceError(
+          'InvalidRequestException',
+          `Version ${versionId} does not hold AWSCURRENT: finishSecret must move AWSCURRENT to it before the rotation can complete.`,
+        );
+      }
+      version.stages = version.stages.filter((stage) => stage !== AWSPENDING);
+      secret.lastRotatedDate = now;
+    } else {
+      version.stages = version.stages.filter((stage) => stage !== AWSPENDING);
+      if (version.stages.length === 0 && !hasValue(version)) secret.versions.delete(versionId);
+    }
+    secret.lastChangedDate = now;
+  }
+
+  /**
+   * Test set-up: turns rotation on or off without running one (as CancelRotateSecret or a
+   * configured rotation would leave it).
+   *
+   * @example
+   * ```ts
+   * store.setRotationEnabled(arn, false);
+   * ```
+   */
+  setRotationEnabled(secretId: string, enabled: boolean): void {
+    const secret = this.#live(secretId);
+    secret.rotationEnabled = enabled;
+    secret.lastChangedDate = this.#now();
+  }
+
+  /**
+   * Test set-up: gives a version that has no value yet (the AWSPENDING placeholder) a string value,
+   * keeping its labels, e.g. to plant an unusable pending value.
+   *
+   * @example
+   * ```ts
+   * store.fillVersion(arn, pendingId, '{"apiToken": 42}');
+   * ```
+   */
+  fillVersion(secretId: string, versionId: string, secretString: string): void {
+    const secret = this.#live(secretId);
+    const version = this.#version(secret, versionId, 'versionId');
+    if (hasValue(version)) {
+      throw new ServiceError(
+        'InvalidRequestException',
+        `Version ${versionId} already has a value; only a version without one (the AWSPENDING placeholder) can be filled.`,
+      );
+    }
+    version.secretString = secretString;
+    secret.lastChangedDate = this.#now();
+  }
+
+  // ---------------------------------------------------------------------------------------------
+  // Operations.
+
+  #createSecret(input: WireInput): WireInput {
+    const name = requireString(input, 'Name', NAME_RULE);
+    const token = optionalString(input, 'ClientRequestToken', TOKEN_RULE);
+    const description = optionalString(input, 'Description', { max: 2048 });
+    const kmsKeyId = optionalString(input, 'KmsKeyId', { max: 2048 });
+    const value = readValue(input, false);
+    const tags = parseTags(optionalObjectList(input, 'Tags', 50) ?? []);
+    optionalBoolean(input, 'ForceOverwriteReplicaSecret');
+
+    const existing = this.#byName(name);
+    if (existing) {
+      const version = token ? existing.versions.get(token) : undefined;
+      if (!existing.deletedDate && version && value && sameValue(version, value)) {
+        // A retried CreateSecret with the same token and value is answered as the first one was.
+        return { ARN: existing.arn, Name: existing.name, VersionId: version.versionId };
+      }
+      throw existing.deletedDate
+        ? new ServiceError(
+            'InvalidRequestException',
+            `You can't create the secret ${name} because a secret with this name is scheduled for deletion: restore it or choose another name.`,
+          )
+        : new ServiceError(
+            'ResourceExistsException',
+            `The operation failed because the secret ${name} already exists.`,
+          );
+    }
+
+    const now = this.#now();
+    const secret: StoredSecret = {
+      arn: this.#newArn(name),
+      name,
+      description,
+      kmsKeyId,
+      tags,
+      versions: new Map(),
+      createdDate: now,
+      lastChangedDate: now,
+      sequence: this.#sequence++,
+    };
+    let versionId: string | undefined;
+    if (value) {
+      versionId = token ?? randomUUID();
+      this.#addVersion(secret, versionId, value, [AWSCURRENT]);
+    }
+    this.#secrets.set(secret.arn, secret);
+    return { ARN: secret.arn, Name: secret.name, VersionId: versionId };
+  }
+
+  #describeSecret(input: WireInput): WireInput {
+    const secret = this.#find(requireString(input, 'SecretId', SECRET_ID_RULE));
+    return {
+      ...this.#summary(secret),
+      VersionIdsToStages: labelledVersions(secret),
+    };
+  }
+
+  #getSecretValue(input: WireInput): WireInput {
+    const secret = this.#live(requireString(input, 'SecretId', SECRET_ID_RULE));
+    const versionId = optionalString(input, 'VersionId', TOKEN_RULE);
+    const stage = optionalString(input, 'VersionStage', STAGE_RULE);
+    let version: StoredVersion | undefined;
+    if (versionId !== undefined) {
+      version = secret.versions.get(versionId);
+      if (!version) {
+        throw new ServiceError(
+          'ResourceNotFoundException',
+          `Secrets Manager can't find the specified secret value for VersionId: ${versionId}`,
+        );
+      }
+      if (stage !== undefined && !version.stages.includes(stage)) {
+        throw new ServiceError(
+          'ResourceNotFoundException',
+          `Secrets Manager can't find the specified secret value for VersionId: ${versionId} and staging label: ${stage}; the version does not hold that label`,
+        );
+      }
+    } else {
+      const label = stage ?? AWSCURRENT;
+      version = findStage(secret, label);
+      if (!version) {
+        throw new ServiceError(
+          'ResourceNotFoundException',
+          `Secrets Manager can't find the specified secret value for staging label: ${label}`,
+        );
+      }
+    }
+    if (!hasValue(version)) {
+      throw new ServiceError(
+        'ResourceNotFoundException',
+        `Secrets Manager can't find the specified secret value for VersionId: ${version.versionId}; the version has no value yet`,
+      );
+    }
+    // The service records access to the day, not the second.
+    const today = startOfDay(this.#now());
+    secret.lastAccessedDate = today;
+    version.lastAccessedDate = today;
+    return {
+      ARN: secret.arn,
+      Name: secret.name,
+      VersionId: version.versionId,
+      SecretString: version.secretString,
+      SecretBinary: version.secretBinary,
+      VersionStages: [...version.stages],
+      CreatedDate: version.createdDate,
+    };
+  }
+
+  #putSecretValue(input: WireInput): WireInput {
+    const secret = this.#live(requireString(input, 'SecretId', SECRET_ID_RULE));
+    const token = optionalString(input, 'ClientRequestToken', TOKEN_RULE) ?? randomUUID();
+    const value = readValue(input, true)!;
+    const stages = optionalStringList(input, 'VersionStages', {
+      minItems: 1,
+      maxItems: 20,
+      item: STAGE_RULE,
+    }) ?? [AWSCURRENT];
+    // Accepted and checked for shape; it is what a cross-account rotation proves itself with (SPEC 1.3).
+    optionalString(input, 'RotationToken', { min: 1, max: 256 });
+    const versionId = this.#writeValue(secret, token, value, stages);
+    return {
+      ARN: secret.arn,
+      Name: secret.name,
+      VersionId: versionId,
+      VersionStages: [...(secret.versions.get(versionId)?.stages ?? [])],
+    };
+  }
+
+  #updateSecret(input: WireInput): WireInput {
+    const secret = this.#live(requireString(input, 'SecretId', SECRET_ID_RULE));
+    const token = optionalString(input, 'ClientRequestToken', TOKEN_RULE);
+    const description = optionalString(input, 'Description', { max: 2048 });
+    const kmsKeyId = optionalString(input, 'KmsKeyId', { max: 2048 });
+    const value = readValue(input, false);
+    let versionId: string | undefined;
+    if (value) versionId = this.#writeValue(secret, token ?? randomUUID(), value, [AWSCURRENT]);
+    if (description !== undefined) secret.description = description;
+    if (kmsKeyId !== undefined) secret.kmsKeyId = kmsKeyId;
+    secret.lastChangedDate = this.#now();
+    return { ARN: secret.arn, Name: secret.name, VersionId: versionId };
+  }
+
+  #updateSecretVersionStage(input: WireInput): WireInput {
+    const secret = this.#live(requireString(input, 'SecretId', SECRET_ID_RULE));
+    const stage = requireString(input, 'VersionStage', STAGE_RULE);
+    const moveTo = optionalString(input, 'MoveToVersionId', TOKEN_RULE);
+    const removeFrom = optionalString(input, 'RemoveFromVersionId', TOKEN_RULE);
+    if (moveTo === undefined && removeFrom === undefined) {
+      throw new ServiceError(
+        'InvalidParameterException',
+        `Specify MoveToVersionId to attach the staging label ${stage}, RemoveFromVersionId to detach it, or both to move it.`,
+      );
+    }
+    const target = moveTo === undefined ? undefined : this.#version(secret, moveTo, 'MoveToVersionId');
+    const source =
+      removeFrom === undefined ? undefined : this.#version(secret, removeFrom, 'RemoveFromVersionId');
+    if (source && !source.stages.includes(stage)) {
+      throw new ServiceError(
+        'InvalidParameterException',
+        `The staging label ${stage} is not attached to version ${removeFrom}, so it can't be removed from it; check RemoveFromVersionId against DescribeSecret's VersionIdsToStages.`,
+      );
+    }
+    const holder = findStage(secret, stage);
+    if (target && holder && holder !== target && holder !== source) {
+      throw new ServiceError(
+        'InvalidParameterException',
+        `The staging label ${stage} is currently attached to version ${holder.versionId}: to move it to ${moveTo}, pass RemoveFromVersionId=${holder.versionId}.`,
+      );
+    }
+    if (!target && stage === AWSCURRENT) {
+      throw new ServiceError(
+        'InvalidParameterException',
+        'The staging label AWSCURRENT must stay attached to exactly one version: move it with MoveToVersionId instead of only removing it.',
+      );
+    }
+    if (target && !target.stages.includes(stage) && target.stages.length >= 20) {
+      throw new ServiceError('LimitExceededException', `Version ${moveTo} already has 20 staging labels.`);
+    }
+
+    if (source && source !== target) source.stages = source.stages.filter((label) => label !== stage);
+    if (target && !target.stages.includes(stage)) {
+      target.stages.push(stage);
+      if (stage === AWSCURRENT && source && source !== target) this.#markPrevious(secret, source);
+    }
+    secret.lastChangedDate = this.#now();
+    this.#prune(secret);
+    return { ARN: secret.arn, Name: secret.name };
+  }
+
+  #listSecretVersionIds(input: WireInput): WireInput {
+    const secret = this.#live(requireString(input, 'SecretId', SECRET_ID_RULE));
+    const maxResults = optionalInteger(input, 'MaxResults', 1, 100) ?? 100;
+    const nextToken = optionalString(input, 'NextToken', { min: 1, max: 4096 });
+    const includeDeprecated = optionalBoolean(input, 'IncludeDeprecated') ?? false;
+    const versions = [...secret.versions.values()]
+      .filter((version) => includeDeprecated || version.stages.length > 0)
+      .sort((a, b) => b.sequence - a.sequence);
+    const { page, next } = paginate(versions, maxResults, nextToken);
+    return {
+      ARN: secret.arn,
+      Name: secret.name,
+      NextToken: next,
+      Versions: page.map((version) => ({
+        VersionId: version.versionId,
+        VersionStages: [...version.stages],
+        CreatedDate: version.createdDate,
+        LastAccessedDate: version.lastAccessedDate,
+      })),
+    };
+  }
+
+  #listSecrets(input: WireInput): WireInput {
+    this.#purgeExpired();
+    const includePlannedDeletion = optionalBoolean(input, 'IncludePlannedDeletion') ?? false;
+    const maxResults = optionalInteger(input, 'MaxResults', 1, 100) ?? 100;
+    const nextToken = optionalString(input, 'NextToken', { min: 1, max: 4096 });
+    const filters = (optionalObjectList(input, 'Filters', 10) ?? []).map(parseFilter);
+    const sortOrder = optionalString(input, 'SortOrder') ?? 'desc';
+    if (sortOrder !== 'asc' && sortOrder !== 'desc') {
+      throw new ServiceError(
+        'ValidationException',
+        `1 validation error detected: SortOrder must be asc or desc, got ${sortOrder}`,
+      );
+    }
+    const sortBy = optionalString(input, 'SortBy') ?? 'created-date';
+    const sortKey = SORT_KEYS[sortBy];
+    if (!sortKey) {
+      throw new ServiceError(
+        'ValidationException',
+        `1 validation error detected: SortBy must be one of ${Object.keys(SORT_KEYS).join(', ')}, got ${sortBy}`,
+      );
+    }
+    const direction = sortOrder === 'asc' ? 1 : -1;
+    const secrets = [...this.#secrets.values()]
+      .filter((secret) => includePlannedDeletion || !secret.deletedDate)
+      .filter((secret) => filters.every((filter) => filter(secret)))
+      .sort((a, b) => direction * (sortKey(a, b) || a.sequence - b.sequence));
+    const { page, next } = paginate(secrets, maxResults, nextToken);
+    return {
+      NextToken: next,
+      SecretList: page.map((secret) => ({
+        ...this.#summary(secret),
+        SecretVersionsToStages: labelledVersions(secret),
+      })),
+    };
+  }
+
+  #cancelRotateSecret(input: WireInput): WireInput {
+    const secret = this.#live(requireString(input, 'SecretId', SECRET_ID_RULE));
+    secret.rotationEnabled = false;
+    secret.lastChangedDate = this.#now();
+    const pending = findStage(secret, AWSPENDING);
+    return {
+      ARN: secret.arn,
+      Name: secret.name,
+      // The version an interrupted rotation left behind, for the caller to clean up.
+      VersionId: pending && !pending.stages.includes(AWSCURRENT) ? pending.versionId : undefined,
+    };
+  }
+
+  #deleteSecret(input: WireInput): WireInput {
+    const secret = this.#find(requireString(input, 'SecretId', SECRET_ID_RULE));
+    const window = optionalInteger(input, 'RecoveryWindowInDays', 7, 30);
+    const force = optionalBoolean(input, 'ForceDeleteWithoutRecovery') ?? false;
+    if (force && window !== undefined) {
+      throw new ServiceError(
+        'InvalidParameterException',
+        "You can't use ForceDeleteWithoutRecovery in conjunction with RecoveryWindowInDays: choose one.",
+      );
+    }
+    const now = this.#now();
+    if (force) {
+      this.#secrets.delete(secret.arn);
+      return { ARN: secret.arn, Name: secret.name, DeletionDate: now };
+    }
+    if (secret.deletedDate) {
+      throw new ServiceError(
+        'InvalidRequestException',
+        `The secret ${secret.name} is already scheduled for deletion; restore it with RestoreSecret or delete it now with ForceDeleteWithoutRecovery.`,
+      );
+    }
+    secret.deletedDate = now;
+    secret.deletionDate = new Date(now.getTime() + (window ?? 30) * DAY_MS);
+    secret.lastChangedDate = now;
+    return { ARN: secret.arn, Name: secret.name, DeletionDate: secret.deletionDate };
+  }
+
+  #restoreSecret(input: WireInput): WireInput {
+    const secret = this.#find(requireString(input, 'SecretId', SECRET_ID_RULE));
+    secret.deletedDate = undefined;
+    secret.deletionDate = undefined;
+    secret.lastChangedDate = this.#now();
+    return { ARN: secret.arn, Name: secret.name };
+  }
+
+  #tagResource(input: WireInput): WireInput {
+    const secret = this.#live(requireString(input, 'SecretId', SECRET_ID_RULE));
+    const tags = parseTags(optionalObjectList(input, 'Tags', 50) ?? missing('Tags'));
+    const merged = new Map(secret.tags.map((tag) => [tag.Key, tag.Value]));
+    for (const tag of tags) merged.set(tag.Key, tag.Value);
+    if (merged.size > 50) {
+      throw new ServiceError(
+        'LimitExceededException',
+        `A secret can have at most 50 tags; this request would make ${merged.size}.`,
+      );
+    }
+    secret.tags = [...merged].map(([Key, Value]) => ({ Key, Value }));
+    secret.lastChangedDate = this.#now();
+    return {};
+  }
+
+  #untagResource(input: WireInput): WireInput {
+    const secret = this.#live(requireString(input, 'SecretId', SECRET_ID_RULE));
+    const keys = optionalStringList(input, 'TagKeys', { item: { min: 1, max: 128 } }) ?? missing('TagKeys');
+    secret.tags = secret.tags.filter((tag) => !keys.includes(tag.Key));
+    secret.lastChangedDate = this.#now();
+    return {};
+  }
+
+  #getRandomPassword(input: WireInput): WireInput {
+    const policy: PasswordPolicy = {
+      length: DEFAULT_PASSWORD_POLICY.length,
+      excludeCharacters: optionalString(input, 'ExcludeCharacters', { max: 4096 }) ?? '',
+      excludeNumbers: optionalBoolean(input, 'ExcludeNumbers') ?? false,
+      excludePunctuation: optionalBoolean(input, 'ExcludePunctuation') ?? false,
+      excludeUppercase: optionalBoolean(input, 'ExcludeUppercase') ?? false,
+      excludeLowercase: optionalBoolean(input, 'ExcludeLowercase') ?? false,
+      includeSpace: optionalBoolean(input, 'IncludeSpace') ?? false,
+      requireEachIncludedType: optionalBoolean(input, 'RequireEachIncludedType') ?? true,
+    };
+    const length = input.PasswordLength;
+    if (length !== undefined && length !== null) {
+      if (typeof length !== 'number' || !Number.isInteger(length) || length < 1 || length > 4096) {
+        throw new ServiceError(
+          'InvalidParameterException',
+          `PasswordLength must be a whole number from 1 to 4096, got ${typeof length === 'number' ? length : typeof length}.`,
+        );
+      }
+    }
+    try {
+      return {
+        RandomPassword: generatePassword({
+          ...policy,
+          length: (length as number | undefined) ?? policy.length,
+        }),
+      };
+    } catch (error) {
+      if (error instanceof ConfigurationError)
+        throw new ServiceError('InvalidParameterException', error.message);
+      throw error;
+    }
+  }
+
+  #localRegisterPendingVersion(input: WireInput): WireInput {
+    const secretId = requireString(input, 'SecretId', SECRET_ID_RULE);
+    const versionId = requireString(input, 'ClientRequestToken', TOKEN_RULE);
+    const state = this.registerPending(secretId, versionId);
+    return { ARN: state.arn, Name: state.name, VersionId: versionId };
+  }
+
+  #localCompleteRotation(input: WireInput): WireInput {
+    const secretId = requireString(input, 'SecretId', SECRET_ID_RULE);
+    const versionId = requireString(input, 'ClientRequestToken', TOKEN_RULE);
+    const outcome = optionalString(input, 'Outcome') ?? 'rotated';
+    if (outcome !== 'rotated' && outcome !== 'tested') {
+      throw new ServiceError(
+        'ValidationException',
+        `1 validation error detected: Outcome must be rotated or tested, got ${outcome}`,
+      );
+    }
+    this.completeRotation(secretId, versionId, outcome);
+    const secret = this.#live(secretId);
+    return { ARN: secret.arn, Name: secret.name, VersionId: versionId };
+  }
+
+  // ---------------------------------------------------------------------------------------------
+  // Helpers.
+
+  #now(): Date {
+    return new Date(this.#options.clock().getTime());
+  }
+
+  #newArn(name: string): string {
+    const alphabet = 'ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789';
+    let suffix = '';
+    for (let i = 0; i < 6; i++) suffix += alphabet[randomInt(alphabet.length)];
+    const { region, accountId } = this.#options;
+    return `arn:aws:secretsmanager:${region}:${accountId}:secret:${name}-${suffix}`;
+  }
+
+  #purgeExpired(): void {
+    const now = this.#now().getTime();
+    for (const [arn, secret] of this.#secrets) {
+      if (secret.deletionDate && secret.deletionDate.getTime() <= now) this.#secrets.delete(arn);
+    }
+  }
+
+  #byName(name: string): StoredSecret | undefined {
+    this.#purgeExpired();
+    for (const secret of this.#secrets.values()) if (secret.name === name) return secret;
+    return undefined;
+  }
+
+  /** A secret by full ARN, partial ARN (without the random suffix) or name, deleted or not. */
+  #find(secretId: string): StoredSecret {
+    this.#purgeExpired();
+    const byArn = this.#secrets.get(secretId);
+    if (byArn) return byArn;
+    for (const secret of this.#secrets.values()) {
+      if (secret.name === secretId || (secretId.startsWith('arn:') && secret.arn.slice(0, -7) === secretId)) {
+        return secret;
+      }
+    }
+    throw new ServiceError('ResourceNotFoundException', "Secrets Manager can't find the specified secret.");
+  }
+
+  /** A secret that is not scheduled for deletion. */
+  #live(secretId: string): StoredSecret {
+    const secret = this.#find(secretId);
+    if (secret.deletedDate) {
+      throw new ServiceError(
+        'InvalidRequestException',
+        "You can't perform this operation on the secret because it was marked for deletion; restore it with RestoreSecret first.",
+      );
+    }
+    return secret;
+  }
+
+  #version(secret: StoredSecret, versionId: string, field: string): StoredVersion {
+    const version = secret.versions.get(versionId);
+    if (!version) {
+      throw new ServiceError(
+        'ResourceNotFoundException',
+        `Secrets Manager can't find version ${versionId} (${field}) of the secret ${secret.name}.`,
+      );
+    }
+    return version;
+  }
+
+  #summary(secret: StoredSecret): WireInput {
+    return {
+      ARN: secret.arn,
+      Name: secret.name,
+      Description: secret.description,
+      KmsKeyId: secret.kmsKeyId,
+      RotationEnabled: secret.rotationEnabled,
+      RotationLambdaARN: secret.rotationLambdaArn,
+      RotationRules: secret.rotationRules,
+      LastRotatedDate: secret.lastRotatedDate,
+      LastChangedDate: secret.lastChangedDate,
+      LastAccessedDate: secret.lastAccessedDate,
+      DeletedDate: secret.deletedDate,
+      NextRotationDate: nextRotationDate(secret),
+      Tags: secret.tags.length ? secret.tags.map((tag) => ({ ...tag })) : undefined,
+      CreatedDate: secret.createdDate,
+    };
+  }
+
+  /** PutSecretValue's and UpdateSecret's write: idempotent per token, labels moved as the service does. */
+  #writeValue(secret: StoredSecret, versionId: string, value: SecretValue, stages: string[]): string {
+    const existing = secret.versions.get(versionId);
+    if (existing && hasValue(existing)) {
+      if (sameValue(existing, value)) return versionId;
+      throw new ServiceError(
+        'ResourceExistsException',
+        `You can't use ClientRequestToken ${versionId} because that value is already in use for a version of the secret ${secret.name} with a different value; use a new token.`,
+      );
+    }
+    if (existing) {
+      // The AWSPENDING placeholder RotateSecret registered: createSecret fills in its value.
+      existing.secretString = value.secretString;
+      existing.secretBinary = value.secretBinary;
+    } else {
+      this.#addVersion(secret, versionId, value, []);
+    }
+    const version = secret.versions.get(versionId)!;
+    for (const stage of stages) {
+      if (version.stages.includes(stage)) continue;
+      const holder = findStage(secret, stage);
+      if (holder) holder.stages = holder.stages.filter((label) => label !== stage);
+      version.stages.push(stage);
+      if (stage === AWSCURRENT && holder) this.#markPrevious(secret, holder);
+    }
+    secret.lastChangedDate = this.#now();
+    this.#prune(secret);
+    return versionId;
+  }
+
+  #addVersion(
+    secret: StoredSecret,
+    versionId: string,
+    value: SecretValue | undefined,
+    stages: string[],
+  ): void {
+    secret.versions.set(versionId, {
+      versionId,
+      secretString: value?.secretString,
+      secretBinary: value?.secretBinary,
+      stages: [...stages],
+      createdDate: this.#now(),
+      sequence: this.#sequence++,
+    });
+    this.#prune(secret);
+  }
+
+  /** The service moves AWSPREVIOUS onto the version that just lost AWSCURRENT. */
+  #markPrevious(secret: StoredSecret, lostCurrent: StoredVersion): void {
+    const holder = findStage(secret, AWSPREVIOUS);
+    if (holder === lostCurrent) return;
+    if (holder) holder.stages = holder.stages.filter((label) => label !== AWSPREVIOUS);
+    lostCurrent.stages.push(AWSPREVIOUS);
+  }
+
+  #prune(secret: StoredSecret): void {
+    if (secret.versions.size <= MAX_VERSIONS) return;
+    const deprecated = [...secret.versions.values()]
+      .filter((version) => version.stages.length === 0)
+      .sort((a, b) => a.sequence - b.sequence);
+    for (const version of deprecated) {
+      if (secret.versions.size <= MAX_VERSIONS) break;
+      secret.versions.delete(version.versionId);
+    }
+  }
+}
+
+/** The message the service answers RotateSecret with while an earlier rotation is unfinished. */
+export const INCOMPLETE_ROTATION_MESSAGE =
+  "A previous rotation isn't complete. That rotation will be reattempted.";
+
+interface SecretValue {
+  secretString?: string;
+  secretBinary?: string;
+}
+
+function readValue(input: WireInput, required: boolean): SecretValue | undefined {
+  const secretString = optionalString(input, 'SecretString', { max: VALUE_MAX });
+  const secretBinary = optionalString(input, 'SecretBinary', { max: Math.ceil((VALUE_MAX * 4) / 3) + 4 });
+  if (secretString !== undefined && secretBinary !== undefined) {
+    throw new ServiceError(
+      'InvalidParameterException',
+      "You can't specify both a binary secret value and a string secret value in the same secret: pass SecretString or SecretBinary.",
+    );
+  }
+  if (secretString === undefined && secretBinary === undefined) {
+    if (required) {
+      throw new ServiceError(
+        'InvalidParameterException',
+        'You must provide either SecretString or SecretBinary.',
+      );
+    }
+    return undefined;
+  }
+  return secretString !== undefined ? { secretString } : { secretBinary };
+}
+
+function hasValue(version: StoredVersion): boolean {
+  return version.secretString !== undefined || version.secretBinary !== undefined;
+}
+
+function sameValue(version: StoredVersion, value: SecretValue): boolean {
+  return version.secretString === value.secretString && version.secretBinary === value.secretBinary;
+}
+
+function findStage(secret: StoredSecret, stage: string): StoredVersion | undefined {
+  for (const version of secret.versions.values()) if (version.stages.includes(stage)) return version;
+  return undefined;
+}
+
+function labelledVersions(secret: StoredSecret): Record<string, string[]> {
+  const result: Record<string, string[]> = {};
+  for (const version of secret.versions.values()) {
+    if (version.stages.length > 0) result[version.versionId] = [...version.stages];
+  }
+  return result;
+}
+
+function startOfDay(date: Date): Date {
+  return new Date(Date.UTC(date.getUTCFullYear(), date.getUTCMonth(), date.getUTCDate()));
+}
+
+function missing(field: string): never {
+  throw new ServiceError(
+    'ValidationException',
+    `1 validation error detected: ${field} must not be null: it is required`,
+  );
+}
+
+function parseTags(items: WireInput[]): SecretTag[] {
+  return items.map((item) => ({
+    Key: requireString(item, 'Key', { min: 1, max: 128 }),
+    Value: optionalString(item, 'Value', { max: 256 }) ?? '',
+  }));
+}
+
+function parseRotationRules(input: WireInput): RotationRules {
+  const days = optionalInteger(input, 'AutomaticallyAfterDays', 1, 1000);
+  const schedule = optionalString(input, 'ScheduleExpression', { min: 1, max: 256 });
+  const duration = optionalString(input, 'Duration', { min: 2, max: 3 });
+  if (days !== undefined && schedule !== undefined) {
+    throw new ServiceError(
+      'InvalidParameterException',
+      "You can't specify both AutomaticallyAfterDays and ScheduleExpression in RotationRules: choose one.",
+    );
+  }
+  if (schedule !== undefined && !/^(rate\(\d+ (hours?|days?)\)|cron\(.+\))$/.test(schedule)) {
+    throw new ServiceError(
+      'InvalidParameterException',
+      `RotationRules.ScheduleExpression must be rate(N hours), rate(N days) or cron(...), got ${schedule}.`,
+    );
+  }
+  if (duration !== undefined) {
+    const hours = /^(\d{1,2})h$/.exec(duration);
+    if (!hours || Number(hours[1]) < 1 || Number(hours[1]) > 24) {
+      throw new ServiceError(
+        'InvalidParameterException',
+        `RotationRules.Duration must be a number of hours from 1h to 24h, got ${duration}.`,
+      );
+    }
+  }
+  const rules: RotationRules = {};
+  if (days !== undefined) rules.AutomaticallyAfterDays = days;
+  if (schedule !== undefined) rules.ScheduleExpression = schedule;
+  if (duration !== undefined) rules.Duration = duration;
+  return rules;
+}
+
+/**
+ * When the next scheduled rotation falls: the rotation interval added to the last rotation (or to
+ * when rotation was configured, before the first one). Cron schedules are not evaluated locally, so
+ * they leave NextRotationDate unset.
+ */
+function nextRotationDate(secret: StoredSecret): Date | undefined {
+  if (!secret.rotationEnabled || !secret.rotationRules) return undefined;
+  const base = secret.lastRotatedDate ?? secret.rotationConfiguredDate;
+  if (!base) return undefined;
+  const interval = rotationIntervalMs(secret.rotationRules);
+  return interval === undefined ? undefined : new Date(base.getTime() + interval);
+}
+
+function rotationIntervalMs(rules: RotationRules): number | undefined {
+  if (rules.AutomaticallyAfterDays !== undefined) return rules.AutomaticallyAfterDays * DAY_MS;
+  const rate = rules.ScheduleExpression
+    ? /^rate\((\d+) (hours?|days?)\)$/.exec(rules.ScheduleExpression)
+    : null;
+  if (!rate) return undefined;
+  return Number(rate[1]) * (rate[2]!.startsWith('hour') ? HOUR_MS : DAY_MS);
+}
+
+const SORT_KEYS: Record<string, (a: StoredSecret, b: StoredSecret) => number> = {
+  'created-date': (a, b) => a.createdDate.getTime() - b.createdDate.getTime(),
+  'last-changed-date': (a, b) => a.lastChangedDate.getTime() - b.lastChangedDate.getTime(),
+  'last-accessed-date': (a, b) => (a.lastAccessedDate?.getTime() ?? 0) - (b.lastAccessedDate?.getTime() ?? 0),
+  name: (a, b) => (a.name < b.name ? -1 : a.name > b.name ? 1 : 0),
+};
+
+const FILTER_KEYS = [
+  'description',
+  'name',
+  'tag-key',
+  'tag-value',
+  'primary-region',
+  'owning-service',
+  'all',
+];
+
+/**
+ * One ListSecrets filter as a predicate. Values are prefix matches (name, tags: case-sensitive;
+ * description, all: not); a leading `!` negates a value; values of one filter are alternatives, and
+ * all filters must hold.
+ */
+function parseFilter(input: WireInput, index: number): (secret: StoredSecret) => boolean {
+  const key = requireString(input, 'Key', { min: 1 });
+  if (!FILTER_KEYS.includes(key)) {
+    throw new ServiceError(
+      'ValidationException',
+      `1 validation error detected: Filters[${index}].Key must be one of ${FILTER_KEYS.join(', ')}, got ${key}`,
+    );
+  }
+  const values =
+    optionalStringList(input, 'Values', {
+      minItems: 1,
+      maxItems: 10,
+      item: { max: 512, pattern: /^!?[a-zA-Z0-9 :_@/+=.\-!]*$/, patternText: '^!?[a-zA-Z0-9 :_@/+=.-!]*$' },
+    }) ?? missing(`Filters[${index}].Values`);
+  const positive = values.filter((value) => !value.startsWith('!'));
+  const negative = values.filter((value) => value.startsWith('!')).map((value) => value.slice(1));
+  const matches = (secret: StoredSecret, value: string): boolean => {
+    switch (key) {
+      case 'name':
+        return secret.name.startsWith(value);
+      case 'description':
+        return (secret.description ?? '').toLowerCase().startsWith(value.toLowerCase());
+      case 'tag-key':
+        return secret.tags.some((tag) => tag.Key.startsWith(value));
+      case 'tag-value':
+        return secret.tags.some((tag) => tag.Value.startsWith(value));
+      case 'primary-region':
+      case 'owning-service':
+        // Local secrets are not replicated nor owned by another service.
+        return false;
+      default: {
+        const haystack = [
+          secret.name,
+          secret.description ?? '',
+          ...secret.tags.flatMap((tag) => [tag.Key, tag.Value]),
+        ]
+          .flatMap(words)
+          .map((word) => word.toLowerCase());
+        return words(value).some((word) =>
+          haystack.some((candidate) => candidate.startsWith(word.toLowerCase())),
+        );
+      }
+    }
+  };
+  return (secret) =>
+    (positive.length === 0 || positive.some((value) => matches(secret, value))) &&
+    !negative.some((value) => matches(secret, value));
+}
+
+/** Splits text into words as the console search does: at punctuation, case changes and letter/digit changes. */
+function words(text: string): string[] {
+  return text
+    .split(/[^A-Za-z0-9]+/)
+    .flatMap((part) => part.split(/(?<=[a-z])(?=[A-Z])|(?<=[A-Za-z])(?=[0-9])|(?<=[0-9])(?=[A-Za-z])/))
+    .filter((word) => word.length > 0);
+}
+
+function paginate<T>(
+  items: T[],
+  maxResults: number,
+  nextToken: string | undefined,
+): { page: T[]; next?: string } {
+  let offset = 0;
+  if (nextToken !== undefined) {
+    const decoded = /^offset:(\d+)$/.exec(Buffer.from(nextToken, 'base64url').toString('utf8'));
+    if (!decoded) {
+      throw new ServiceError(
+        'InvalidNextTokenException',
+        'The NextToken value is invalid: pass the NextToken of the previous page.',
+      );
+    }
+    offset = Number(decoded[1]);
+  }
+  const page = items.slice(offset, offset + maxResults);
+  const end = offset + page.length;
+  return {
+    page,
+    next: end < items.length ? Buffer.from(`offset:${end}`, 'utf8').toString('base64url') : undefined,
+  };
+}
