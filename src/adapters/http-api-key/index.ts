@@ -1,0 +1,512 @@
+/**
+ * The HTTP API-key adapter: rotates an API key kept in a secret, for any provider with an HTTP API,
+ * configured declaratively (no code per provider). See {@link HttpApiKeyConfig} for the
+ * configuration block and README "HTTP API keys" for a complete example.
+ */
+import { type Env, envString } from '../../core/config.ts';
+import {
+  ConfigurationError,
+  ProtocolStateError,
+  SecretShapeError,
+  TargetRefusedError,
+} from '../../core/errors.ts';
+import { DEFAULT_PASSWORD_POLICY, generatePassword } from '../../core/password.ts';
+import type { KnownVersions, NextContext, RotationTarget, StepContext } from '../../core/target.ts';
+import {
+  ConfigProblem,
+  type HttpApiKeyConfig,
+  type ResolvedConfig,
+  requestUses,
+  resolveConfig,
+} from './config.ts';
+import {
+  backoffDelay,
+  jitter,
+  type ProviderCall,
+  ProviderClient,
+  type ProviderResponse,
+  refusal,
+  sleep,
+} from './http.ts';
+import {
+  type ApiKeySecret,
+  PREVIOUS_KEY_ID_FIELD,
+  parseApiKeySecret,
+  serializeApiKeySecret,
+} from './secret.ts';
+import { readPointer } from './template.ts';
+
+export type {
+  AuthTemplate,
+  GenerateSettings,
+  HttpApiKeyConfig,
+  HttpMethod,
+  HttpSettings,
+  JsonValue,
+  MintSettings,
+  OrphanCheck,
+  RequestTemplate,
+  RevokeSettings,
+  TestSettings,
+} from './config.ts';
+export type { ApiKeySecret } from './secret.ts';
+
+/** The environment variable that may hold the configuration block as JSON. */
+export const HTTP_API_KEY_CONFIG = 'HTTP_API_KEY_CONFIG';
+
+/**
+ * Options of {@link httpApiKey}.
+ *
+ * @example
+ * ```ts
+ * const target = httpApiKey({ config: { baseUrl: 'https://api.example.com', mint, test, revoke } });
+ * ```
+ */
+export interface HttpApiKeyOptions {
+  /**
+   * The configuration, given in code. When absent it comes from `HTTP_API_KEY_CONFIG`, else from
+   * each secret's `"rotation"` block. Only one of the three may be used for a secret.
+   */
+  readonly config?: HttpApiKeyConfig;
+}
+
+function fromProblem(setting: string, error: unknown): never {
+  if (error instanceof ConfigProblem) {
+    throw new ConfigurationError(setting, `field ${error.path || '(root)'} ${error.problem}`);
+  }
+  throw error;
+}
+
+/**
+ * The rotation target for an API key kept in a secret. Create the Lambda handler with
+ * `createRotationHandler(httpApiKey())`.
+ *
+ * What each step does:
+ * - createSecret: the new key comes to exist, minted by the provider (a request authenticated with
+ *   the current key; sent with the version id as idempotency key, or preceded by an orphan check)
+ *   or generated locally;
+ * - setSecret: a locally generated key is registered with the provider (a minted key needs nothing);
+ * - testSecret: a request authenticated with the new key must answer a success status, waiting
+ *   with back-off while the provider propagates it;
+ * - finishSecret: the old key is revoked (`revoke.when: "finish"`), or the key from one rotation
+ *   earlier is (`"next-rotation"`, a grace period).
+ *
+ * @example
+ * ```ts
+ * // handlers/http-api-key.ts
+ * import { createRotationHandler } from 'secrets-rotator';
+ * import { httpApiKey } from 'secrets-rotator/adapters/http-api-key';
+ * export const handler = createRotationHandler(httpApiKey());
+ * ```
+ */
+export function httpApiKey(options: HttpApiKeyOptions = {}): RotationTarget<ApiKeySecret> {
+  let fixedConfig: ResolvedConfig | undefined;
+  if (options.config) {
+    try {
+      fixedConfig = resolveConfig(options.config);
+    } catch (error) {
+      fromProblem('httpApiKey({ config })', error);
+    }
+  }
+
+  return {
+    name: 'http-api-key',
+
+    init(env: Env): void {
+      const text = envString(env, HTTP_API_KEY_CONFIG);
+      if (text === undefined) return;
+      if (options.config) {
+        throw new ConfigurationError(
+          HTTP_API_KEY_CONFIG,
+          'is set, but httpApiKey({ config }) was given in code too: keep one',
+        );
+      }
+      let parsed: unknown;
+      try {
+        parsed = JSON.parse(text);
+      } catch {
+        throw new ConfigurationError(
+          HTTP_API_KEY_CONFIG,
+          'is not valid JSON: set it to the configuration block, a JSON object',
+        );
+      }
+      try {
+        fixedConfig = resolveConfig(parsed);
+      } catch (error) {
+        fromProblem(HTTP_API_KEY_CONFIG, error);
+      }
+    },
+
+    parse: (raw) => parseApiKeySecret(raw, fixedConfig),
+    serialize: serializeApiKeySecret,
+    secrets: (value) => [value.key],
+
+    async next(current: ApiKeySecret, ctx: NextContext): Promise<ApiKeySecret> {
+      const { config } = current;
+      requireIdsFor(current, config);
+      const provider = new ProviderClient(config, ctx);
+      const { key, keyId } =
+        config.create.mode === 'mint' ? await mintKey(current, provider, ctx) : generateKey(config, ctx);
+      return { ...current, key, keyId, previousKeyId: current.keyId };
+    },
+
+    async apply(pending: ApiKeySecret, known: KnownVersions<ApiKeySecret>, ctx: StepContext): Promise<void> {
+      const { config } = pending;
+      if (config.create.mode === 'mint') {
+        ctx.logger.info('key was minted by the provider; nothing to register', { keyId: pending.keyId });
+        return;
+      }
+      const provider = new ProviderClient(config, ctx);
+      const check = await provider.send(testCall(pending, ctx));
+      if (config.test.successStatus.includes(check.status)) {
+        ctx.logger.info('new key already works; registration not needed', { keyId: pending.keyId });
+        return;
+      }
+      const current = await known.current();
+      const { register } = config.create;
+      const response = await provider.send({
+        operation: 'register',
+        request: register.request,
+        variables: {
+          key: current.key,
+          currentKey: current.key,
+          currentKeyId: current.keyId,
+          newKey: pending.key,
+          newKeyId: pending.keyId,
+          versionId: ctx.versionId,
+        },
+      });
+      if (!register.successStatus.includes(response.status)) {
+        throw refusal(
+          'register',
+          register.request,
+          response.status,
+          'the provider did not register the new key',
+        );
+      }
+      ctx.metrics.count('ApiKeyRegistered');
+      ctx.logger.info('registered new key with the provider', { keyId: pending.keyId });
+    },
+
+    async verify(pending: ApiKeySecret, ctx: StepContext): Promise<void> {
+      const { test } = pending.config;
+      const provider = new ProviderClient(pending.config, ctx);
+      const started = Date.now();
+      for (let check = 1; ; check++) {
+        const response = await provider.send(testCall(pending, ctx));
+        if (test.successStatus.includes(response.status)) {
+          ctx.logger.info('new key works', { keyId: pending.keyId, checks: check });
+          return;
+        }
+        if (!test.waitOnStatus.includes(response.status)) {
+          throw refusal(
+            'test',
+            test.request,
+            response.status,
+            `the new key ${describeKey(pending.keyId)} does not work`,
+          );
+        }
+        const delayMs = jitter(backoffDelay(check, test.initialDelayMs, test.maxDelayMs));
+        const waited = Date.now() - started;
+        if (waited + delayMs > test.maxWaitMs || delayMs > provider.budgetMs()) {
+          throw refusal(
+            'test',
+            test.request,
+            response.status,
+            `the new key ${describeKey(pending.keyId)} was still refused after ${check} checks over ${waited} ms; if the provider needs longer to propagate new keys, raise test.propagation.maxWaitMs`,
+          );
+        }
+        ctx.metrics.count('PropagationWait');
+        ctx.logger.info('new key not accepted yet; waiting for the provider to propagate it', {
+          keyId: pending.keyId,
+          status: response.status,
+          check,
+          delayMs,
+        });
+        await sleep(delayMs);
+      }
+    },
+
+    async afterPromotion(
+      promoted: ApiKeySecret,
+      previous: ApiKeySecret | undefined,
+      ctx: StepContext,
+    ): Promise<void> {
+      const { revoke } = promoted.config;
+      if (revoke.when === 'never') return;
+      if (!previous) {
+        ctx.logger.info('no previous version; no key to revoke');
+        return;
+      }
+      const provider = new ProviderClient(promoted.config, ctx);
+      if (revoke.when === 'finish') {
+        if (previous.key === promoted.key) return;
+        await revokeKey(provider, promoted.config, ctx, {
+          authKey: revoke.authWith === 'revoked' ? previous.key : promoted.key,
+          revokedKeyId: previous.keyId,
+          revokedKey: previous.key,
+          reason: 'replaced',
+        });
+        return;
+      }
+      // Grace period: the key replaced by the previous rotation goes now; the one replaced by this
+      // rotation keeps working until the next rotation finishes.
+      const expired = previous.previousKeyId;
+      if (expired === undefined || expired === promoted.keyId || expired === previous.keyId) {
+        ctx.logger.info('no key past its grace period; nothing to revoke');
+        return;
+      }
+      await revokeKey(provider, promoted.config, ctx, {
+        authKey: promoted.key,
+        revokedKeyId: expired,
+        revokedKey: undefined,
+        reason: 'grace period over',
+      });
+      ctx.logger.info('previous key stays valid until the next rotation', { keyId: previous.keyId });
+    },
+  };
+}
+
+function describeKey(keyId: string | undefined): string {
+  return keyId === undefined ? '(no id)' : `"${keyId}"`;
+}
+
+/** Fails before anything is minted when a later request will need a key id the secret lacks. */
+function requireIdsFor(current: ApiKeySecret, config: ResolvedConfig): void {
+  if (current.keyId !== undefined) return;
+  const needs: string[] = [];
+  const revokeRequest = config.revoke.request;
+  if (config.revoke.when !== 'never' && revokeRequest && requestUses(revokeRequest, 'revokedKeyId')) {
+    needs.push('the revoke request ({{revokedKeyId}}) to revoke the current key later');
+  }
+  const create = config.create;
+  const creating =
+    create.mode === 'mint'
+      ? [create.request, create.orphanCheck?.request].filter((request) => request !== undefined)
+      : [create.register.request];
+  if (creating.some((request) => requestUses(request, 'currentKeyId'))) {
+    needs.push('a request that uses {{currentKeyId}}');
+  }
+  if (needs.length > 0) {
+    throw new SecretShapeError(
+      config.keyIdField,
+      `is missing from the current version and is needed by ${needs.join(' and by ')}`,
+      `add the provider's id of the current key as "${config.keyIdField}" to the secret, then rotate again`,
+    );
+  }
+}
+
+function testCall(pending: ApiKeySecret, ctx: StepContext): ProviderCall {
+  return {
+    operation: 'test',
+    request: pending.config.test.request,
+    variables: { key: pending.key, newKey: pending.key, newKeyId: pending.keyId, versionId: ctx.versionId },
+  };
+}
+
+function generateKey(config: ResolvedConfig, ctx: StepContext): { key: string; keyId: string } {
+  if (config.create.mode !== 'generate') throw new Error('unreachable');
+  const random = generatePassword({
+    ...DEFAULT_PASSWORD_POLICY,
+    length: config.create.length,
+    excludePunctuation: true,
+    requireEachIncludedType: false,
+  });
+  const key = config.create.prefix + random;
+  ctx.redact(key, random);
+  ctx.logger.info('generated new key locally', { keyId: ctx.versionId });
+  return { key, keyId: ctx.versionId };
+}
+
+function isSuccess(status: number): boolean {
+  return status >= 200 && status < 300;
+}
+
+function idOf(value: unknown): string | undefined {
+  if (typeof value === 'string' && value.length > 0) return value;
+  if (typeof value === 'number' && Number.isFinite(value)) return String(value);
+  return undefined;
+}
+
+async function mintKey(
+  current: ApiKeySecret,
+  provider: ProviderClient,
+  ctx: StepContext,
+): Promise<{ key: string; keyId: string }> {
+  const { config } = current;
+  const create = config.create;
+  if (create.mode !== 'mint') throw new Error('unreachable');
+  const call: ProviderCall = {
+    operation: 'mint',
+    request: create.request,
+    variables: {
+      key: current.key,
+      currentKey: current.key,
+      currentKeyId: current.keyId,
+      versionId: ctx.versionId,
+    },
+    extraHeaders: create.idempotencyHeader ? { [create.idempotencyHeader]: ctx.versionId } : undefined,
+  };
+  let response: ProviderResponse;
+  if (create.idempotencyHeader) {
+    // The provider answers a repeated idempotency key with the key it minted the first time, so
+    // retries (here, and the service's retry of the whole rotation) are safe.
+    response = await provider.send(call);
+  } else {
+    // Without idempotency, an attempt that timed out or failed may still have minted a key: look
+    // for it before every attempt rather than mint a second one silently.
+    for (let attempt = 1; ; attempt++) {
+      await handleOrphan(current, provider, ctx);
+      const outcome = await provider.attempt(call, attempt);
+      if (outcome.kind === 'response') {
+        response = outcome.response;
+        break;
+      }
+      await provider.backOff(call, outcome, attempt);
+    }
+  }
+  if (!isSuccess(response.status)) {
+    const hint =
+      response.status === 401
+        ? 'the current key was refused; has it been revoked or has it expired?'
+        : 'the provider did not mint a key';
+    throw refusal('mint', create.request, response.status, hint);
+  }
+  const key = readPointer(response.json, create.keyPointer);
+  const keyId = idOf(readPointer(response.json, create.keyIdPointer));
+  if (typeof key === 'string') ctx.redact(key);
+  if (typeof key !== 'string' || key.length === 0 || keyId === undefined) {
+    const missing =
+      typeof key !== 'string' || key.length === 0
+        ? `no key (a non-empty string) at mint.keyPointer "${create.keyPointer}"`
+        : `no key id at mint.keyIdPointer "${create.keyIdPointer}"`;
+    ctx.metrics.count('OrphanedKeyDetected');
+    throw new TargetRefusedError(
+      'rejected',
+      `mint request ${create.request.method} ${create.request.path} answered ${response.status} with ${missing}; fix the pointer. The provider may have minted a key${keyId ? ` with id "${keyId}"` : ''} that this rotation cannot use: revoke it at the provider`,
+    );
+  }
+  ctx.metrics.count('ApiKeyMinted');
+  ctx.logger.info('minted new key', { keyId, idempotent: create.idempotencyHeader !== undefined });
+  return { key, keyId };
+}
+
+async function handleOrphan(
+  current: ApiKeySecret,
+  provider: ProviderClient,
+  ctx: StepContext,
+): Promise<void> {
+  const create = current.config.create;
+  if (create.mode !== 'mint' || !create.orphanCheck) return;
+  const check = create.orphanCheck;
+  const response = await provider.send({
+    operation: 'orphan check',
+    request: check.request,
+    variables: {
+      key: current.key,
+      currentKey: current.key,
+      currentKeyId: current.keyId,
+      versionId: ctx.versionId,
+    },
+  });
+  if (!isSuccess(response.status)) {
+    throw refusal(
+      'orphan check',
+      check.request,
+      response.status,
+      'could not list keys to look for one minted by an interrupted attempt',
+    );
+  }
+  const items = readPointer(response.json, check.itemsPointer);
+  if (!Array.isArray(items)) {
+    throw new TargetRefusedError(
+      'rejected',
+      `orphan check request ${check.request.method} ${check.request.path} answered ${response.status} without an array at mint.orphanCheck.itemsPointer "${check.itemsPointer}"`,
+    );
+  }
+  const orphans = items
+    .filter((item) => {
+      const label = readPointer(item, check.labelPointer);
+      return typeof label === 'string' && label.includes(ctx.versionId);
+    })
+    .map((item) => idOf(readPointer(item, check.idPointer)) ?? '(no id)');
+  for (const orphanId of orphans) {
+    ctx.metrics.count('OrphanedKeyDetected');
+    if (create.onOrphan === 'fail' || orphanId === '(no id)') {
+      ctx.logger.error(
+        'orphaned key found: an earlier attempt of this rotation minted a key that was never stored',
+        {
+          orphanKeyId: orphanId,
+        },
+      );
+      throw new ProtocolStateError(
+        `Orphaned API key "${orphanId}": an earlier attempt of rotation ${ctx.versionId} minted it but it was never stored in the secret, and the provider cannot hand it out again. Revoke key "${orphanId}" at the provider, then retry the rotation (or set rotation.mint.onOrphan to "revoke" to let the adapter do it)`,
+      );
+    }
+    ctx.logger.warn(
+      'orphaned key found: an earlier attempt of this rotation minted a key that was never stored; revoking it',
+      {
+        orphanKeyId: orphanId,
+      },
+    );
+    await revokeKey(provider, current.config, ctx, {
+      authKey: current.key,
+      revokedKeyId: orphanId,
+      revokedKey: undefined,
+      reason: 'orphaned',
+    });
+    ctx.metrics.count('OrphanedKeyRevoked');
+  }
+}
+
+async function revokeKey(
+  provider: ProviderClient,
+  config: ResolvedConfig,
+  ctx: StepContext,
+  target: {
+    authKey: string;
+    revokedKeyId: string | undefined;
+    revokedKey: string | undefined;
+    reason: string;
+  },
+): Promise<void> {
+  const { revoke } = config;
+  const request = revoke.request;
+  if (!request) throw new Error('unreachable: validated configuration has a revoke request');
+  if (target.revokedKeyId === undefined && requestUses(request, 'revokedKeyId')) {
+    throw new SecretShapeError(
+      config.keyIdField,
+      'is missing from the previous version, so its key cannot be revoked by id',
+      `revoke that key at the provider by hand; versions written by this adapter always carry "${config.keyIdField}"`,
+    );
+  }
+  const response = await provider.send({
+    operation: 'revoke',
+    request,
+    variables: {
+      key: target.authKey,
+      revokedKeyId: target.revokedKeyId,
+      revokedKey: target.revokedKey,
+      versionId: ctx.versionId,
+    },
+  });
+  const keyId = target.revokedKeyId;
+  if (revoke.successStatus.includes(response.status)) {
+    ctx.metrics.count('ApiKeyRevoked');
+    ctx.logger.info('revoked old key', { keyId, reason: target.reason });
+  } else if (revoke.goneStatus.includes(response.status)) {
+    ctx.logger.info('old key was already revoked', { keyId, reason: target.reason, status: response.status });
+  } else if (revoke.authWith === 'revoked' && response.status === 401) {
+    // Authenticated with the key being revoked: a refusal proves it no longer works.
+    ctx.logger.info('old key is refused by the provider: already revoked', { keyId, reason: target.reason });
+  } else {
+    throw refusal(
+      'revoke',
+      request,
+      response.status,
+      `key ${describeKey(keyId)} was not revoked (${target.reason})`,
+    );
+  }
+}
+
+export { PREVIOUS_KEY_ID_FIELD };

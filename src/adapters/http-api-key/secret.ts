@@ -1,0 +1,128 @@
+/**
+ * The secret's JSON for the HTTP API-key adapter: the key, the provider's id of the key, the id of
+ * the key it replaced (for a grace period), the optional `"rotation"` configuration block, and any
+ * other fields, which are carried over unchanged into every new version.
+ */
+import { SecretShapeError } from '../../core/errors.ts';
+import { ConfigProblem, type ResolvedConfig, resolveConfig } from './config.ts';
+
+/** Field holding the id of the key this version replaced, used to revoke it one rotation later. */
+export const PREVIOUS_KEY_ID_FIELD = 'previousKeyId';
+
+/** Field of the secret's JSON that may hold the configuration block. */
+export const CONFIG_FIELD = 'rotation';
+
+/**
+ * One parsed version of an API-key secret.
+ *
+ * @example
+ * ```ts
+ * const secret: ApiKeySecret = parseApiKeySecret('{"apiKey":"…","keyId":"k1","rotation":{…}}', undefined);
+ * secret.keyId; // 'k1'
+ * ```
+ */
+export interface ApiKeySecret {
+  /** The API key. */
+  readonly key: string;
+  /** The provider's id of the key, needed to revoke it; absent in a hand-made first version. */
+  readonly keyId: string | undefined;
+  /** The id of the key this version replaced. */
+  readonly previousKeyId: string | undefined;
+  /** The configuration in force for this secret. */
+  readonly config: ResolvedConfig;
+  /** Every field as stored, including unknown ones. */
+  readonly fields: Readonly<Record<string, unknown>>;
+}
+
+function optionalId(fields: Record<string, unknown>, name: string): string | undefined {
+  const value = fields[name];
+  if (value === undefined || value === null || value === '') return undefined;
+  if (typeof value === 'number' && Number.isFinite(value)) return String(value);
+  if (typeof value !== 'string')
+    throw new SecretShapeError(name, "must be a string (the provider's id of the key)");
+  return value;
+}
+
+/**
+ * Parses and validates a stored version. `fixedConfig` is the configuration given by the
+ * environment or in code; when it is absent, the secret's `"rotation"` block is required.
+ *
+ * @example
+ * ```ts
+ * const secret = parseApiKeySecret(raw, undefined); // configuration from the secret's "rotation" block
+ * ```
+ */
+export function parseApiKeySecret(raw: string, fixedConfig: ResolvedConfig | undefined): ApiKeySecret {
+  let parsed: unknown;
+  try {
+    parsed = JSON.parse(raw);
+  } catch {
+    throw new SecretShapeError(
+      '(value)',
+      'is not valid JSON',
+      'store a JSON object holding the key and a "rotation" block',
+    );
+  }
+  if (parsed === null || typeof parsed !== 'object' || Array.isArray(parsed)) {
+    throw new SecretShapeError('(value)', 'must be a JSON object');
+  }
+  const fields = parsed as Record<string, unknown>;
+  let config: ResolvedConfig;
+  if (fixedConfig) {
+    if (fields[CONFIG_FIELD] !== undefined) {
+      throw new SecretShapeError(
+        CONFIG_FIELD,
+        'is set, but this function already has its configuration (HTTP_API_KEY_CONFIG or code)',
+        'keep the configuration in one place: remove the "rotation" block from the secret or the configuration from the function',
+      );
+    }
+    config = fixedConfig;
+  } else {
+    if (fields[CONFIG_FIELD] === undefined) {
+      throw new SecretShapeError(
+        CONFIG_FIELD,
+        'is missing',
+        "add the adapter's configuration block to the secret, or set HTTP_API_KEY_CONFIG on the function",
+      );
+    }
+    try {
+      config = resolveConfig(fields[CONFIG_FIELD]);
+    } catch (error) {
+      if (error instanceof ConfigProblem) {
+        throw new SecretShapeError(
+          error.path ? `${CONFIG_FIELD}.${error.path}` : CONFIG_FIELD,
+          error.problem,
+        );
+      }
+      throw error;
+    }
+  }
+  const key = fields[config.keyField];
+  if (typeof key !== 'string' || key.length === 0) {
+    throw new SecretShapeError(config.keyField, 'is required: the API key, a non-empty string');
+  }
+  return {
+    key,
+    keyId: optionalId(fields, config.keyIdField),
+    previousKeyId: optionalId(fields, PREVIOUS_KEY_ID_FIELD),
+    config,
+    fields,
+  };
+}
+
+/**
+ * The JSON stored for a version: every field it was read with, the key fields updated.
+ *
+ * @example
+ * ```ts
+ * serializeApiKeySecret({ ...current, key: newKey, keyId: 'k2', previousKeyId: current.keyId });
+ * ```
+ */
+export function serializeApiKeySecret(secret: ApiKeySecret): string {
+  const fields: Record<string, unknown> = { ...secret.fields, [secret.config.keyField]: secret.key };
+  if (secret.keyId === undefined) delete fields[secret.config.keyIdField];
+  else fields[secret.config.keyIdField] = secret.keyId;
+  if (secret.previousKeyId === undefined) delete fields[PREVIOUS_KEY_ID_FIELD];
+  else fields[PREVIOUS_KEY_ID_FIELD] = secret.previousKeyId;
+  return JSON.stringify(fields);
+}
