@@ -1,0 +1,368 @@
+/**
+ * Builds one deployable Lambda zip per file of `handlers/`: `dist/lambda/<name>.zip` holding a single
+ * `index.mjs` that exports `handler`, bundled by esbuild for the `nodejs22.x` runtime with every
+ * dependency inside (the AWS SDK included: the SDK version Lambda ships is not pinned, so bundling is
+ * what makes a build reproducible). Source maps and license notes stay beside the zip, not in it.
+ *
+ * Two builds of the same tree give byte-identical zips: esbuild's output depends only on its inputs
+ * (the build runs against a fixed virtual output directory whatever the real destination is), and
+ * the zip has one entry with a fixed timestamp, permissions and compression level.
+ */
+import { createHash } from 'node:crypto';
+import { mkdir, readdir, readFile, rm, writeFile } from 'node:fs/promises';
+import { basename, dirname, extname, join, relative, resolve } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import * as esbuild from 'esbuild';
+import yazl from 'yazl';
+
+/** The repository root (this file lives in `scripts/`). */
+export const REPO_ROOT = resolve(dirname(fileURLToPath(import.meta.url)), '..');
+
+/** The Lambda runtime the bundles target; the templates use the same identifier. */
+export const LAMBDA_RUNTIME = 'nodejs22.x';
+
+/** The Lambda `Handler` setting for every zip: file `index.mjs`, export `handler`. */
+export const LAMBDA_HANDLER = 'index.handler';
+
+/** The zip entry's timestamp. Built from local-time fields because zip (DOS) times are local: the bytes do not depend on the machine's time zone. */
+const ZIP_ENTRY_TIME = new Date(2000, 0, 1, 0, 0, 0);
+
+/** Regular file, rw-r--r--: what Lambda needs to read the code, nothing more. */
+const ZIP_ENTRY_MODE = 0o100644;
+
+/**
+ * CommonJS dependencies (pg, mysql2) call `require` for Node built-ins; an ES module has no
+ * `require`, so the bundle makes one.
+ */
+const REQUIRE_BANNER =
+  "import{createRequire as __createRequire}from'node:module';const require=__createRequire(import.meta.url);";
+
+/** Options of {@link buildLambdas}. */
+export interface BuildLambdasOptions {
+  /** Where the zips, source maps and manifest go. Default `dist/lambda` in the repository. */
+  readonly outDir?: string;
+  /** The folder of handler entry files. Default `handlers/` in the repository. */
+  readonly handlersDir?: string;
+  /** Build only these handlers (names without extension). Default: every file of `handlersDir`. */
+  readonly only?: readonly string[];
+  /** Throw when a zip is over its budget (default true). The zips are written either way. */
+  readonly enforceBudgets?: boolean;
+}
+
+/** What contributes to a bundle, per package (or `(project)` for our own source). */
+export interface BundleContributor {
+  readonly name: string;
+  /** The package's folder relative to the repository (absent for our own source). */
+  readonly dir?: string;
+  /** Bytes of minified output attributed to this package by esbuild's metafile. */
+  readonly bytes: number;
+}
+
+/** One built handler. */
+export interface BuiltLambda {
+  /** The handler's name: its file name in `handlers/` without extension. */
+  readonly name: string;
+  readonly zipPath: string;
+  readonly sourceMapPath: string;
+  /** Size of the zip in bytes (what the budget limits). */
+  readonly zipBytes: number;
+  /** sha256 of the zip, hex. */
+  readonly sha256: string;
+  /** Size of `index.mjs` inside the zip. */
+  readonly indexBytes: number;
+  readonly budgetBytes: number;
+  /** The largest contributors to `index.mjs`, biggest first. */
+  readonly contributors: readonly BundleContributor[];
+}
+
+/** The outcome of {@link buildLambdas}. */
+export interface BuildResult {
+  readonly outDir: string;
+  readonly manifestPath: string;
+  readonly lambdas: readonly BuiltLambda[];
+  /** Handlers whose zip is over budget (empty when all fit). */
+  readonly overBudget: readonly BuiltLambda[];
+}
+
+/** The size budgets: a default and per-handler exceptions, each with its reason. */
+export interface Budgets {
+  readonly defaultBytes: number;
+  readonly handlers: Readonly<Record<string, { readonly bytes: number; readonly why: string }>>;
+}
+
+/**
+ * The handler names in `handlersDir`: every `.ts`, `.mts`, `.js` or `.mjs` file, sorted.
+ *
+ * @example
+ * ```ts
+ * listHandlers(); // ['postgres-single-user', 'random-secret', ...]
+ * ```
+ */
+export async function listHandlers(handlersDir = join(REPO_ROOT, 'handlers')): Promise<string[]> {
+  const entries = await readdir(handlersDir, { withFileTypes: true });
+  return entries
+    .filter((entry) => entry.isFile() && /\.(m?ts|m?js)$/.test(entry.name) && !entry.name.endsWith('.d.ts'))
+    .map((entry) => basename(entry.name, extname(entry.name)))
+    .sort();
+}
+
+/**
+ * The budgets of `scripts/bundle-budgets.json`.
+ *
+ * @example
+ * ```ts
+ * const budgets = await readBudgets();
+ * budgetFor(budgets, 'random-secret'); // 409600
+ * ```
+ */
+export async function readBudgets(
+  path = join(REPO_ROOT, 'scripts', 'bundle-budgets.json'),
+): Promise<Budgets> {
+  const raw = JSON.parse(await readFile(path, 'utf8')) as {
+    defaultBytes?: unknown;
+    handlers?: Record<string, { bytes?: unknown; why?: unknown }>;
+  };
+  if (typeof raw.defaultBytes !== 'number' || raw.defaultBytes <= 0) {
+    throw new Error(`${path}: "defaultBytes" must be a positive number of bytes`);
+  }
+  const handlers: Record<string, { bytes: number; why: string }> = {};
+  for (const [name, entry] of Object.entries(raw.handlers ?? {})) {
+    if (typeof entry.bytes !== 'number' || typeof entry.why !== 'string' || entry.why.trim() === '') {
+      throw new Error(
+        `${path}: handlers["${name}"] needs "bytes" (a number) and "why" (the reason it exceeds the default)`,
+      );
+    }
+    handlers[name] = { bytes: entry.bytes, why: entry.why };
+  }
+  return { defaultBytes: raw.defaultBytes, handlers };
+}
+
+/**
+ * The budget of one handler: its exception if it has one, else the default.
+ *
+ * @example
+ * ```ts
+ * budgetFor({ defaultBytes: 409600, handlers: {} }, 'random-secret'); // 409600
+ * ```
+ */
+export function budgetFor(budgets: Budgets, name: string): number {
+  return budgets.handlers[name]?.bytes ?? budgets.defaultBytes;
+}
+
+/**
+ * Bundles and zips every handler, writes `manifest.json` (each zip's size and sha256) and returns
+ * what it built. Throws after writing when a zip is over budget, unless `enforceBudgets` is false.
+ *
+ * @example
+ * ```ts
+ * const { lambdas } = await buildLambdas({ outDir: '/tmp/build-a' });
+ * lambdas[0]; // { name: 'random-secret', zipBytes: 123456, sha256: '…', … }
+ * ```
+ */
+export async function buildLambdas(options: BuildLambdasOptions = {}): Promise<BuildResult> {
+  const outDir = resolve(options.outDir ?? join(REPO_ROOT, 'dist', 'lambda'));
+  const handlersDir = resolve(options.handlersDir ?? join(REPO_ROOT, 'handlers'));
+  const available = await listHandlers(handlersDir);
+  const names = options.only ? [...options.only].sort() : available;
+  for (const name of names) {
+    if (!available.includes(name)) {
+      throw new Error(
+        `No handler "${name}" in ${handlersDir}; handlers there: ${available.join(', ') || '(none)'}`,
+      );
+    }
+  }
+  const entryFiles = await handlerFiles(handlersDir);
+  const budgets = await readBudgets();
+
+  // The virtual output directory: fixed, so nothing in the output depends on where it is written.
+  const virtualOut = join(REPO_ROOT, 'dist', '.esbuild');
+  const result = await esbuild.build({
+    absWorkingDir: REPO_ROOT,
+    entryPoints: names.map((name) => ({ in: entryFiles.get(name)!, out: `${name}/index` })),
+    outdir: virtualOut,
+    outExtension: { '.js': '.mjs' },
+    write: false,
+    bundle: true,
+    platform: 'node',
+    target: 'node22',
+    format: 'esm',
+    // ES module builds first: the AWS SDK and Powertools ship them, and they tree-shake far better.
+    mainFields: ['module', 'main'],
+    conditions: ['module'],
+    minify: true,
+    treeShaking: true,
+    sourcemap: 'external',
+    // The few legal comments in our dependencies are lint pragmas; licences are listed instead in
+    // <name>.licenses.txt beside the zip, from each bundled package's package.json.
+    legalComments: 'none',
+    // pg loads its optional native binding only when asked for `pg.native`, which we never use.
+    external: ['pg-native'],
+    banner: { js: REQUIRE_BANNER },
+    metafile: true,
+    logLevel: 'silent',
+  });
+
+  // A full build replaces the directory, so a removed handler leaves no stale zip behind.
+  if (!options.only) await rm(outDir, { recursive: true, force: true });
+  await mkdir(outDir, { recursive: true });
+  const lambdas: BuiltLambda[] = [];
+  for (const name of names) {
+    const file = (suffix: string) =>
+      result.outputFiles.find((output) => output.path === join(virtualOut, name, suffix));
+    const index = file('index.mjs');
+    const map = file('index.mjs.map');
+    if (!index || !map) throw new Error(`esbuild produced no index.mjs for handler "${name}"`);
+    assertExportsHandler(name, result.metafile, relative(REPO_ROOT, index.path));
+
+    const zip = await zipSingleFile(index.contents, 'index.mjs');
+    const zipPath = join(outDir, `${name}.zip`);
+    const sourceMapPath = join(outDir, `${name}.index.mjs.map`);
+    await writeFile(zipPath, zip);
+    await writeFile(sourceMapPath, map.contents);
+    const parts = contributors(result.metafile, relative(REPO_ROOT, index.path));
+    await writeFile(join(outDir, `${name}.licenses.txt`), await licenceList(name, parts));
+
+    lambdas.push({
+      name,
+      zipPath,
+      sourceMapPath,
+      zipBytes: zip.length,
+      sha256: createHash('sha256').update(zip).digest('hex'),
+      indexBytes: index.contents.length,
+      budgetBytes: budgetFor(budgets, name),
+      contributors: parts,
+    });
+  }
+
+  const manifestPath = join(outDir, 'manifest.json');
+  await writeFile(manifestPath, `${JSON.stringify(manifest(lambdas), null, 2)}\n`);
+  const overBudget = lambdas.filter((lambda) => lambda.zipBytes > lambda.budgetBytes);
+  if (overBudget.length > 0 && options.enforceBudgets !== false) {
+    const lines = overBudget.map(
+      (lambda) => `  ${lambda.name}: ${kb(lambda.zipBytes)} > budget ${kb(lambda.budgetBytes)}`,
+    );
+    throw new Error(
+      `Lambda zips over their size budget (scripts/bundle-budgets.json):\n${lines.join('\n')}\n` +
+        'Find what grew with the contributors table of `npm run build`; raise a budget only with a reason.',
+    );
+  }
+  return { outDir, manifestPath, lambdas, overBudget };
+}
+
+/** The content of `manifest.json`: deterministic (sorted, no dates). */
+function manifest(lambdas: readonly BuiltLambda[]) {
+  const entries = [...lambdas]
+    .sort((a, b) => a.name.localeCompare(b.name))
+    .map((lambda) => [
+      lambda.name,
+      {
+        zip: basename(lambda.zipPath),
+        bytes: lambda.zipBytes,
+        sha256: lambda.sha256,
+        indexBytes: lambda.indexBytes,
+        budgetBytes: lambda.budgetBytes,
+        sourceMap: basename(lambda.sourceMapPath),
+      },
+    ]);
+  return { runtime: LAMBDA_RUNTIME, handler: LAMBDA_HANDLER, lambdas: Object.fromEntries(entries) };
+}
+
+async function handlerFiles(handlersDir: string): Promise<Map<string, string>> {
+  const files = new Map<string, string>();
+  for (const entry of await readdir(handlersDir)) {
+    if (!/\.(m?ts|m?js)$/.test(entry) || entry.endsWith('.d.ts')) continue;
+    const name = basename(entry, extname(entry));
+    if (files.has(name))
+      throw new Error(`Two handler files are named "${name}" in ${handlersDir}; rename one`);
+    files.set(name, join(handlersDir, entry));
+  }
+  return files;
+}
+
+/** A handler file that does not export `handler` would deploy and then fail at every invocation: refuse it here. */
+function assertExportsHandler(name: string, metafile: esbuild.Metafile, outputPath: string): void {
+  const exports = metafile.outputs[outputPath]?.exports ?? [];
+  if (!exports.includes('handler')) {
+    throw new Error(
+      `handlers/${name}: the bundle exports ${exports.length ? exports.join(', ') : 'nothing'}, not "handler"; ` +
+        'export the function Lambda calls as `export const handler = createRotationHandler(...)`',
+    );
+  }
+}
+
+/** Bytes of the output per package, from esbuild's metafile. */
+function contributors(metafile: esbuild.Metafile, outputPath: string): BundleContributor[] {
+  const totals = new Map<string, { name: string; dir?: string; bytes: number }>();
+  for (const [input, { bytesInOutput }] of Object.entries(metafile.outputs[outputPath]?.inputs ?? {})) {
+    const dir = packageDirOf(input);
+    const key = dir ?? '(project)';
+    const entry = totals.get(key) ?? { name: packageOf(input), ...(dir ? { dir } : {}), bytes: 0 };
+    entry.bytes += bytesInOutput;
+    totals.set(key, entry);
+  }
+  return [...totals.values()]
+    .filter((entry) => entry.bytes > 0)
+    .sort((a, b) => b.bytes - a.bytes || a.name.localeCompare(b.name));
+}
+
+/** One line per bundled package: name, version and licence, as its package.json states them. */
+async function licenceList(name: string, parts: readonly BundleContributor[]): Promise<string> {
+  const lines = [`Packages bundled into ${name}.zip (index.mjs), with the licence each declares:`, ''];
+  for (const part of [...parts].sort((a, b) => a.name.localeCompare(b.name))) {
+    if (part.dir === undefined) continue;
+    const pkg = JSON.parse(await readFile(join(REPO_ROOT, part.dir, 'package.json'), 'utf8')) as {
+      version?: string;
+      license?: string;
+    };
+    lines.push(`${part.name}@${pkg.version ?? '?'} ${pkg.license ?? '(no licence field)'}`);
+  }
+  return `${lines.join('\n')}\n`;
+}
+
+/** The package an input file belongs to: the innermost node_modules folder's package (nested copies included). */
+function packageOf(input: string): string {
+  const matches = [...input.matchAll(/(?:^|\/)node_modules\/((?:@[^/]+\/)?[^/]+)/g)];
+  return matches.at(-1)?.[1] ?? '(project)';
+}
+
+function packageDirOf(input: string): string | undefined {
+  const matches = [...input.matchAll(/(?:^|\/)node_modules\/((?:@[^/]+\/)?[^/]+)/g)];
+  const last = matches.at(-1);
+  return last ? input.slice(0, last.index + last[0].length) : undefined;
+}
+
+/** A zip of one file, deterministic: fixed time, mode and compression, no extended timestamp field. */
+function zipSingleFile(contents: Uint8Array, entryName: string): Promise<Buffer> {
+  const zip = new yazl.ZipFile();
+  zip.addBuffer(Buffer.from(contents), entryName, {
+    mtime: ZIP_ENTRY_TIME,
+    mode: ZIP_ENTRY_MODE,
+    compress: true,
+    compressionLevel: 9,
+    forceDosTimestamp: true,
+  });
+  zip.end();
+  return new Promise((resolvePromise, reject) => {
+    const chunks: Buffer[] = [];
+    zip.outputStream.on('data', (chunk: Buffer) => chunks.push(chunk));
+    zip.outputStream.on('error', reject);
+    zip.outputStream.on('end', () => resolvePromise(Buffer.concat(chunks)));
+  });
+}
+
+/** `123.4 KB` (1 KB = 1024 bytes). */
+export function kb(bytes: number): string {
+  return `${(bytes / 1024).toFixed(1)} KB`;
+}
+
+/**
+ * Removes a build's output directory.
+ *
+ * @example
+ * ```ts
+ * await cleanBuild('/tmp/build-a');
+ * ```
+ */
+export async function cleanBuild(outDir: string): Promise<void> {
+  await rm(outDir, { recursive: true, force: true });
+}
