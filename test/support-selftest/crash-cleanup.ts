@@ -9,7 +9,14 @@ import { fileURLToPath } from 'node:url';
 
 const FIXTURE = fileURLToPath(new URL('./fixtures/start-and-wait.ts', import.meta.url));
 
-/** Where the abandoned server ran. */
+/**
+ * Where the abandoned server ran.
+ *
+ * @example
+ * ```ts
+ * const { port, dir } = await abandonServer('mariadb', 'exit');
+ * ```
+ */
 export interface AbandonedServer {
   readonly port: number;
   readonly dir: string;
@@ -54,7 +61,14 @@ export async function abandonServer(
   return JSON.parse(line) as AbandonedServer;
 }
 
-/** Whether something accepts TCP connections on 127.0.0.1:port. */
+/**
+ * Whether something accepts TCP connections on 127.0.0.1:port.
+ *
+ * @example
+ * ```ts
+ * expect(await isListening(db.port)).toBe(false);
+ * ```
+ */
 export async function isListening(port: number): Promise<boolean> {
   return new Promise((resolve) => {
     const socket = connect({ host: '127.0.0.1', port });

@@ -57,7 +57,14 @@ export interface StartMariaDbOptions {
   tls?: { cert: string; key: string; ca?: string } | false;
 }
 
-/** Connection options a caller may add; the harness fixes address and credentials. */
+/**
+ * Connection options a caller may add; the harness fixes address and credentials.
+ *
+ * @example
+ * ```ts
+ * const extras: MariaDbConnectionExtras = { ssl: { ca: certs.caCert } };
+ * ```
+ */
 export type MariaDbConnectionExtras = Omit<
   mysql.ConnectionOptions,
   'host' | 'port' | 'user' | 'password' | 'database'
@@ -172,6 +179,7 @@ async function installAndStart(
       '--innodb-flush-log-at-trx-commit=0',
       '--innodb-doublewrite=0',
       '--innodb-use-native-aio=0',
+      '--innodb-log-file-size=8M',
     ],
     { account, env: serverEnvironment() },
   );
@@ -212,6 +220,7 @@ async function installAndStart(
         '--innodb-flush-log-at-trx-commit=0',
         '--innodb-doublewrite=0',
         '--innodb-use-native-aio=0',
+        '--innodb-log-file-size=8M',
         ...tlsArgs,
       ],
       account,

@@ -10,8 +10,8 @@
  */
 import { type ChildProcess, execFile, spawn } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
-import { closeSync, openSync } from 'node:fs';
-import { chmod, chown, mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
+import { closeSync, constants, openSync } from 'node:fs';
+import { access, chmod, chown, mkdtemp, readFile, rm, statfs, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 
@@ -57,9 +57,37 @@ export async function serviceAccount(candidates: readonly string[]): Promise<Ser
   );
 }
 
+const MEMORY_FILESYSTEM = '/dev/shm';
+const MEMORY_FILESYSTEM_MIN_FREE = 1024 ** 3;
+let instanceParentPromise: Promise<string> | undefined;
+
 /**
- * Creates a fresh, private directory under the system temporary directory for one server
- * instance, owned by `account` when given, with mode 0700.
+ * Where instance directories go: `/dev/shm` when it is a writable file system with at least 1 GiB
+ * free (creating a cluster there is about three times quicker than on a disk under load), else
+ * the system temporary directory. Docker's default 64 MB `/dev/shm` is too small and is skipped.
+ *
+ * @example
+ * ```ts
+ * const parent = await instanceParentDir(); // '/dev/shm' or os.tmpdir()
+ * ```
+ */
+export async function instanceParentDir(): Promise<string> {
+  instanceParentPromise ??= (async () => {
+    try {
+      await access(MEMORY_FILESYSTEM, constants.W_OK);
+      const stats = await statfs(MEMORY_FILESYSTEM);
+      if (stats.bavail * stats.bsize >= MEMORY_FILESYSTEM_MIN_FREE) return MEMORY_FILESYSTEM;
+    } catch {
+      // No usable /dev/shm: fall through to the temporary directory.
+    }
+    return tmpdir();
+  })();
+  return instanceParentPromise;
+}
+
+/**
+ * Creates a fresh, private directory for one server instance (under {@link instanceParentDir}),
+ * owned by `account` when given, with mode 0700.
  *
  * @param prefix short name prefix; keep it short, Unix socket paths are limited to ~100 bytes.
  * @example
@@ -68,7 +96,7 @@ export async function serviceAccount(candidates: readonly string[]): Promise<Ser
  * ```
  */
 export async function makeInstanceDir(prefix: string, account: ServiceAccount | undefined): Promise<string> {
-  const dir = await mkdtemp(join(tmpdir(), prefix));
+  const dir = await mkdtemp(join(await instanceParentDir(), prefix));
   await chmod(dir, 0o700);
   if (account) await chown(dir, account.uid, account.gid);
   return dir;
@@ -104,7 +132,16 @@ export async function readPem(pathOrPem: string): Promise<string> {
   return pathOrPem.includes('-----BEGIN') ? pathOrPem : readFile(pathOrPem, 'utf8');
 }
 
-/** A small, fixed environment for server processes: nothing of the test's own environment leaks in. */
+/**
+ * A small, fixed environment for server processes: nothing of the test's own environment (AWS
+ * credentials, tokens) leaks into them, and messages are in the C locale so log lines can be
+ * matched.
+ *
+ * @example
+ * ```ts
+ * await run(initdb, args, { env: serverEnvironment() });
+ * ```
+ */
 export function serverEnvironment(): NodeJS.ProcessEnv {
   return { PATH: process.env.PATH ?? '/usr/bin:/bin', LC_ALL: 'C', LANG: 'C', TZ: 'UTC' };
 }
@@ -144,7 +181,14 @@ export async function run(
   });
 }
 
-/** How a managed server process ended. */
+/**
+ * How a managed server process ended.
+ *
+ * @example
+ * ```ts
+ * const { code, signal } = await server.exited;
+ * ```
+ */
 export interface ServerExit {
   readonly code: number | null;
   readonly signal: NodeJS.Signals | null;
@@ -239,6 +283,9 @@ export function startServerProcess(options: {
   } finally {
     closeSync(logFd);
   }
+  // A forgotten instance must not keep the test process alive; the exit handler and the watcher
+  // stop it when the process ends.
+  child.unref();
   let exitState: ServerExit | undefined;
   const exited = new Promise<ServerExit>((resolve) => {
     child.once('exit', (code, signal) => {
