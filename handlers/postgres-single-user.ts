@@ -1,0 +1,4 @@
+import { postgresSingleUser } from '../src/adapters/postgres/index.ts';
+import { createRotationHandler } from '../src/core/engine.ts';
+
+export const handler = createRotationHandler(postgresSingleUser());

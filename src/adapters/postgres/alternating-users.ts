@@ -1,0 +1,267 @@
+import { randomBytes } from 'node:crypto';
+import { ProtocolStateError, SecretShapeError, TargetRefusedError } from '../../core/errors.ts';
+import type { RotationTarget, StepContext } from '../../core/target.ts';
+import {
+  checkPairFits,
+  commonTargetParts,
+  endpointOf,
+  loginOf,
+  pendingAlreadyWorks,
+  SettingsHolder,
+  verifyPending,
+} from './common.ts';
+import { connectPostgres, type PostgresSession, tryConnect } from './connect.ts';
+import { changeOwnPassword, ensureClone, findRole, setPassword } from './roles.ts';
+import {
+  type MasterCredentials,
+  type PostgresSecret,
+  parseMasterSecret,
+  sameHost,
+  withCredentials,
+} from './secret.ts';
+import type { PostgresSettings } from './settings.ts';
+import { TERMINATE_SESSIONS } from './sql.ts';
+
+/**
+ * Options of {@link postgresAlternatingUsers}.
+ *
+ * @example
+ * ```ts
+ * postgresAlternatingUsers({ preProvisionedPair: true });
+ * ```
+ */
+export interface PostgresAlternatingUsersOptions {
+  /**
+   * Both users (`app` and `app_clone`) exist already, created by you with whatever privileges and
+   * ownership scheme you chose; the rotator only alternates their passwords and never creates or
+   * alters roles otherwise. Default: `PG_PREPROVISIONED_PAIR` from the environment, else `false`.
+   */
+  readonly preProvisionedPair?: boolean;
+}
+
+/**
+ * Alternating-users rotation for PostgreSQL and Aurora PostgreSQL (SPEC 4.2, 4.3): two users,
+ * `app` and `app_clone`; each rotation sets a new password on the one that is not current, so the
+ * previous user keeps working until clients move on.
+ *
+ * By default the master credentials (`masterarn`) create the clone on first use and keep it a
+ * stand-in for the original: it is a member of the original and its sessions act as the original
+ * (`role` setting), with the original's other role settings copied, so everything either user
+ * creates is owned by the original and fully usable by both. With `preProvisionedPair`, both users
+ * exist already and only their passwords alternate.
+ *
+ * Master credentials are used only after the current credentials log in (SPEC 4.2).
+ *
+ * @example
+ * ```ts
+ * // handlers/postgres-alternating-users.ts
+ * import { createRotationHandler } from 'secrets-rotator';
+ * import { postgresAlternatingUsers } from 'secrets-rotator/adapters/postgres';
+ * export const handler = createRotationHandler(postgresAlternatingUsers());
+ * ```
+ */
+export function postgresAlternatingUsers(
+  options: PostgresAlternatingUsersOptions = {},
+): RotationTarget<PostgresSecret> {
+  const name = 'postgres-alternating-users';
+  const settings = new SettingsHolder(options.preProvisionedPair);
+  return {
+    name,
+    ...commonTargetParts(name),
+    init: (env) => settings.init(env),
+
+    async next(current, ctx) {
+      const config = settings.get(ctx);
+      const pair = checkPairFits(current.username);
+      if (!config.preProvisionedPair && current.masterarn === undefined) throw missingMasterArn();
+      return withCredentials(current, { username: pair.other, password: await ctx.newPassword() });
+    },
+
+    async apply(pending, known, ctx) {
+      const config = settings.get(ctx);
+      const pair = checkPairFits(pending.username);
+      if (await pendingAlreadyWorks(pending, config, ctx)) return;
+
+      const current = await known.current();
+      if (current.username !== pair.other || !sameHost(current.host, pending.host)) {
+        throw new ProtocolStateError(
+          `alternating users: the AWSPENDING version names user "${pending.username}" at ${pending.host}, the AWSCURRENT version user "${current.username}" at ${current.host}; pending must be the other user of the pair ("${pair.other}") on the same host. Fix the AWSPENDING version (or remove its label) and rotate again`,
+        );
+      }
+
+      if (config.preProvisionedPair) {
+        // Least privilege first (SPEC 2.3): the pending user's previous password, if stored, lets
+        // it change its own password without the master.
+        const previous = await known.previous();
+        if (previous && previous.username === pending.username && sameHost(previous.host, pending.host)) {
+          const session = await tryConnect(endpointOf(previous), loginOf(previous, 'previous'), config, ctx);
+          if (session) {
+            try {
+              await changeOwnPassword(
+                session,
+                pending.username,
+                pending.password,
+                config.scramIterations,
+                ctx,
+              );
+            } finally {
+              await session.close();
+            }
+            return;
+          }
+        }
+        if (pending.masterarn === undefined) {
+          throw new TargetRefusedError(
+            'authentication',
+            `pre-provisioned pair: user "${pending.username}" could not log in with a stored previous password to change its own, and the secret has no "masterarn"; add "masterarn" (credentials allowed to set its password) or store its working password as the AWSPREVIOUS version`,
+          );
+        }
+      }
+
+      await guardCurrent(current, config, ctx);
+      const master = await readMaster(pending, ctx);
+      refuseMasterAsPair(master, pair);
+      await withMasterTransaction(pending, master, config, ctx, async (session) => {
+        if (config.preProvisionedPair) {
+          if (!(await findRole(session, pending.username))) {
+            throw new TargetRefusedError(
+              'rejected',
+              `pre-provisioned pair: role "${pending.username}" does not exist on ${session.where}; create it (both users of the pair must exist), or unset PG_PREPROVISIONED_PAIR to let the rotator create the clone`,
+            );
+          }
+        } else {
+          await ensureClone(session, pair.original, pair.clone, ctx);
+        }
+        await setPassword(session, pending.username, pending.password, config.scramIterations, ctx);
+      });
+      ctx.logger.info('set the pending password', {
+        user: pending.username,
+        loggedInWith: 'master',
+        mode: config.preProvisionedPair ? 'pre-provisioned pair' : 'clone',
+      });
+    },
+
+    async verify(pending, ctx) {
+      const config = settings.get(ctx);
+      await verifyPending(pending, config, ctx, { cloneMustActAsOriginal: !config.preProvisionedPair });
+    },
+
+    async revoke(value, ctx) {
+      const config = settings.get(ctx);
+      if (value.masterarn === undefined) {
+        throw new SecretShapeError(
+          'masterarn',
+          'is missing',
+          'revoking a user of alternating users needs master credentials: set "masterarn"',
+        );
+      }
+      const master = await readMaster(value, ctx);
+      refuseMasterAsPair(master, { original: value.username, clone: value.username });
+      const session = await connectPostgres(
+        endpointOf(value),
+        { username: master.username, password: master.password, label: 'master' },
+        config,
+        ctx,
+      );
+      try {
+        if (!(await findRole(session, value.username))) {
+          ctx.logger.warn('role to revoke does not exist; nothing to do', { role: value.username });
+          return;
+        }
+        // A random password nobody stores: the old one stops working at once.
+        const unusable = randomBytes(32).toString('base64url');
+        ctx.redact(unusable);
+        await setPassword(session, value.username, unusable, config.scramIterations, ctx);
+        try {
+          const [row] = await session.query<{ ended: number }>(
+            TERMINATE_SESSIONS,
+            [value.username],
+            `ending the sessions of "${value.username}"`,
+          );
+          ctx.logger.info('revoked the user', { role: value.username, sessionsEnded: row?.ended ?? 0 });
+        } catch (error) {
+          ctx.logger.warn('revoked the password but could not end open sessions', {
+            role: value.username,
+            reason: error instanceof Error ? error.message : 'unknown',
+            fix: 'grant pg_signal_backend to the master user, or end them by hand',
+          });
+        }
+      } finally {
+        await session.close();
+      }
+    },
+  };
+}
+
+function missingMasterArn(): SecretShapeError {
+  return new SecretShapeError(
+    'masterarn',
+    'is missing',
+    'alternating users needs the ARN of a secret holding credentials that may create roles and set passwords (or use the pre-provisioned pair)',
+  );
+}
+
+/** SPEC 4.2: before the master touches anything, the current credentials must log in. */
+async function guardCurrent(current: PostgresSecret, settings: PostgresSettings, ctx: StepContext) {
+  const session = await tryConnect(endpointOf(current), loginOf(current, 'current'), settings, ctx);
+  if (!session) {
+    throw new TargetRefusedError(
+      'authentication',
+      `the current credentials of user "${current.username}" do not log in at ${current.host}:${current.port}, so the master credentials were not used (they act only for a secret whose current credentials prove it belongs to this server); put the working password in the AWSCURRENT version and rotate again`,
+    );
+  }
+  await session.close();
+}
+
+async function readMaster(value: PostgresSecret, ctx: StepContext): Promise<MasterCredentials> {
+  const arn = value.masterarn;
+  if (arn === undefined) throw missingMasterArn();
+  const master = parseMasterSecret(await ctx.readSecret(arn), arn);
+  ctx.redact(master.password);
+  if (master.host !== undefined && !sameHost(master.host, value.host)) {
+    ctx.logger.warn("master secret names another host; using the rotated secret's host", {
+      masterHost: master.host,
+      host: value.host,
+    });
+  }
+  return master;
+}
+
+function refuseMasterAsPair(master: MasterCredentials, pair: { original: string; clone: string }) {
+  if (master.username === pair.original || master.username === pair.clone) {
+    throw new SecretShapeError(
+      'masterarn',
+      `names credentials of user "${master.username}", which is one of the users being rotated`,
+      'point masterarn at a separate administrative user',
+    );
+  }
+}
+
+async function withMasterTransaction(
+  target: PostgresSecret,
+  master: MasterCredentials,
+  settings: PostgresSettings,
+  ctx: StepContext,
+  work: (session: PostgresSession) => Promise<void>,
+): Promise<void> {
+  const session = await connectPostgres(
+    endpointOf(target),
+    { username: master.username, password: master.password, label: 'master' },
+    settings,
+    ctx,
+  );
+  try {
+    // One transaction: the clone, its membership, its settings and the password all change
+    // together or not at all, so a failure part-way leaves nothing to repair.
+    await session.query('BEGIN', [], 'starting a transaction');
+    try {
+      await work(session);
+      await session.query('COMMIT', [], 'committing the role changes');
+    } catch (error) {
+      await session.query('ROLLBACK', [], 'rolling back the role changes').catch(() => {});
+      throw error;
+    }
+  } finally {
+    await session.close();
+  }
+}

@@ -1,0 +1,175 @@
+/** What both PostgreSQL strategies share: parsing, endpoints, the pending-first check, testSecret. */
+import type { Env } from '../../core/config.ts';
+import { SecretShapeError, TargetRefusedError } from '../../core/errors.ts';
+import type { StepContext } from '../../core/target.ts';
+import {
+  type CredentialLabel,
+  canLogIn,
+  connectPostgres,
+  type PostgresEndpoint,
+  type PostgresLogin,
+} from './connect.ts';
+import { alternatingPair, CLONE_SUFFIX } from './roles.ts';
+import {
+  identifierBytes,
+  MAX_IDENTIFIER_BYTES,
+  type PostgresSecret,
+  parsePostgresSecret,
+  serializePostgresSecret,
+} from './secret.ts';
+import { type PostgresSettings, readPostgresSettings } from './settings.ts';
+import { WHO_AM_I } from './sql.ts';
+
+/** `EXCLUDE_CHARACTERS` default for PostgreSQL, the same as AWS's templates. */
+export const POSTGRES_EXCLUDE_CHARACTERS = ':/@"\'\\';
+
+/**
+ * The endpoint a secret value names.
+ *
+ * @example
+ * ```ts
+ * const endpoint = endpointOf(pending);
+ * ```
+ */
+export function endpointOf(secret: PostgresSecret): PostgresEndpoint {
+  return { host: secret.host, port: secret.port, dbname: secret.dbname, ssl: secret.ssl };
+}
+
+/**
+ * The login a secret value holds, under a label for logs.
+ *
+ * @example
+ * ```ts
+ * const login = loginOf(current, 'current');
+ * ```
+ */
+export function loginOf(secret: PostgresSecret, label: CredentialLabel): PostgresLogin {
+  return { username: secret.username, password: secret.password, label };
+}
+
+/**
+ * Settings read by `init`, or from the step's environment when a target is used without the
+ * engine (tests, custom rotators).
+ */
+export class SettingsHolder {
+  #settings: PostgresSettings | undefined;
+  readonly #preProvisionedPair: boolean | undefined;
+
+  constructor(preProvisionedPair?: boolean) {
+    this.#preProvisionedPair = preProvisionedPair;
+  }
+
+  init(env: Env): void {
+    this.#settings = readPostgresSettings(env, { preProvisionedPair: this.#preProvisionedPair });
+  }
+
+  get(ctx: Pick<StepContext, 'env'>): PostgresSettings {
+    this.#settings ??= readPostgresSettings(ctx.env, { preProvisionedPair: this.#preProvisionedPair });
+    return this.#settings;
+  }
+}
+
+/** The parts of `RotationTarget` that both strategies implement the same way. */
+export function commonTargetParts(adapter: string) {
+  return {
+    defaultExcludeCharacters: POSTGRES_EXCLUDE_CHARACTERS,
+    parse: (raw: string) => parsePostgresSecret(raw, adapter),
+    serialize: serializePostgresSecret,
+    secrets: (value: PostgresSecret) => [value.password],
+  };
+}
+
+/**
+ * setSecret's first move (SPEC 2.3): if the pending credentials already log in, there is nothing
+ * to do. This is what makes a re-run after any failure safe.
+ *
+ * @example
+ * ```ts
+ * if (await pendingAlreadyWorks(pending, settings, ctx)) return;
+ * ```
+ */
+export async function pendingAlreadyWorks(
+  pending: PostgresSecret,
+  settings: PostgresSettings,
+  ctx: StepContext,
+): Promise<boolean> {
+  const works = await canLogIn(endpointOf(pending), loginOf(pending, 'pending'), settings, ctx);
+  if (works)
+    ctx.logger.info('pending credentials already log in; nothing to change', { user: pending.username });
+  return works;
+}
+
+/**
+ * testSecret (SPEC 2.4): log in with the pending credentials, check the server agrees who that is,
+ * and run `PG_TEST_QUERY` when set. For the clone of alternating users, also check that its
+ * sessions act as the original role, which is what keeps ownership shared (SPEC 4.3).
+ *
+ * @example
+ * ```ts
+ * await verifyPending(pending, settings, ctx, { cloneMustActAsOriginal: true });
+ * ```
+ */
+export async function verifyPending(
+  pending: PostgresSecret,
+  settings: PostgresSettings,
+  ctx: StepContext,
+  options: { readonly cloneMustActAsOriginal: boolean },
+): Promise<void> {
+  const session = await connectPostgres(endpointOf(pending), loginOf(pending, 'pending'), settings, ctx);
+  try {
+    const [who] = await session.query<{ session_user: string; current_user: string }>(
+      WHO_AM_I,
+      [],
+      'checking the session user',
+    );
+    if (who?.session_user !== pending.username) {
+      throw new TargetRefusedError(
+        'rejected',
+        `logged in as user "${pending.username}" but the server reports session user "${who?.session_user}"`,
+      );
+    }
+    const pair = alternatingPair(pending.username);
+    if (
+      options.cloneMustActAsOriginal &&
+      pending.username === pair.clone &&
+      who.current_user === pair.clone
+    ) {
+      throw new TargetRefusedError(
+        'rejected',
+        `sessions of "${pair.clone}" act as themselves, not as "${pair.original}": what they create would be owned by the clone. Its "role" setting or its membership in "${pair.original}" is missing; run setSecret again (the master restores both)`,
+      );
+    }
+    if (settings.testQuery) {
+      await session.query(settings.testQuery, [], `running PG_TEST_QUERY as "${pending.username}"`);
+    }
+    ctx.logger.info('pending credentials verified', {
+      user: pending.username,
+      actsAs: who.current_user,
+      tls: session.tls,
+      testQuery: settings.testQuery !== undefined,
+    });
+  } finally {
+    await session.close();
+  }
+}
+
+/**
+ * The clone's name must fit PostgreSQL's 63-byte limit; checked before anything changes.
+ *
+ * @example
+ * ```ts
+ * checkPairFits('app'); // passes: "app_clone" is 9 bytes
+ * ```
+ */
+export function checkPairFits(username: string): { original: string; clone: string; other: string } {
+  const pair = alternatingPair(username);
+  const bytes = identifierBytes(pair.clone);
+  if (bytes > MAX_IDENTIFIER_BYTES) {
+    throw new SecretShapeError(
+      'username',
+      `"${pair.original}" cannot alternate: its clone "${pair.clone}" would be ${bytes} bytes, over PostgreSQL's limit of ${MAX_IDENTIFIER_BYTES} bytes for role names (nothing was changed)`,
+      `use a user name of at most ${MAX_IDENTIFIER_BYTES - CLONE_SUFFIX.length} bytes, or the single-user rotation`,
+    );
+  }
+  return pair;
+}

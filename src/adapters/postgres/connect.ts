@@ -1,0 +1,411 @@
+import { checkServerIdentity, type PeerCertificate } from 'node:tls';
+import { Client, DatabaseError } from 'pg';
+import {
+  RotationError,
+  type TargetFailureCause,
+  TargetRefusedError,
+  TargetUnreachableError,
+} from '../../core/errors.ts';
+import type { StepContext } from '../../core/target.ts';
+import type { PostgresSettings } from './settings.ts';
+
+/** The TLS outcome of one connection, as logged: verified TLS, or none at all. */
+export type TlsOutcome = 'verified' | 'none';
+
+/** Which credentials a connection uses, for log lines and error messages. */
+export type CredentialLabel = 'pending' | 'current' | 'previous' | 'master';
+
+/**
+ * Where to connect: the fields of the rotated secret that locate the server.
+ *
+ * @example
+ * ```ts
+ * const endpoint: PostgresEndpoint = { host: 'db.internal', port: 5432, dbname: 'app', ssl: undefined };
+ * ```
+ */
+export interface PostgresEndpoint {
+  readonly host: string;
+  readonly port: number;
+  readonly dbname: string;
+  /** SPEC 6: `true` TLS required, `false` no TLS, `undefined` TLS unless the server offers none. */
+  readonly ssl: boolean | undefined;
+}
+
+/**
+ * Who logs in, and under which label the connection is reported.
+ *
+ * @example
+ * ```ts
+ * const login: PostgresLogin = { username: 'app', password, label: 'pending' };
+ * ```
+ */
+export interface PostgresLogin {
+  readonly username: string;
+  readonly password: string;
+  readonly label: CredentialLabel;
+}
+
+/** The parts of a step's context a connection reports to. */
+export type ConnectContext = Pick<StepContext, 'logger' | 'metrics' | 'remainingTimeMs'>;
+
+// pg's own error for a server that answers 'N' to the SSLRequest: the only case where the
+// absent-`ssl` mode may continue without TLS (SPEC 6).
+const SERVER_WITHOUT_TLS = 'The server does not support SSL connections';
+
+/**
+ * One open connection. Every failure of {@link PostgresSession.query} is sanitised: the caller gets a
+ * {@link TargetRefusedError} or {@link TargetUnreachableError} that never carries the driver's raw
+ * error, the SQL text or a secret value.
+ *
+ * @example
+ * ```ts
+ * const session = await connectPostgres(endpoint, login, settings, ctx);
+ * try {
+ *   const rows = await session.query<{ now: Date }>('SELECT now() AS now', [], 'reading the clock');
+ * } finally {
+ *   await session.close();
+ * }
+ * ```
+ */
+export class PostgresSession {
+  /** The TLS outcome this connection ended up with. */
+  readonly tls: TlsOutcome;
+  /** `"user" at host:port`, for messages. */
+  readonly where: string;
+  readonly #client: Client;
+  readonly #scrub: readonly string[];
+
+  constructor(client: Client, tls: TlsOutcome, where: string, scrub: readonly string[]) {
+    this.#client = client;
+    this.tls = tls;
+    this.where = where;
+    this.#scrub = scrub;
+  }
+
+  /**
+   * Runs one statement. `purpose` says what it was for in an error message ("changing the password
+   * of role "app""); `alsoSecret` lists strings of this statement that must not appear in one.
+   */
+  async query<Row extends Record<string, unknown> = Record<string, unknown>>(
+    text: string,
+    values: readonly unknown[],
+    purpose: string,
+    alsoSecret: readonly string[] = [],
+  ): Promise<Row[]> {
+    try {
+      const result = await this.#client.query<Row>(text, values as unknown[]);
+      return result.rows;
+    } catch (error) {
+      throw sanitizePostgresError(error, `${purpose} (${this.where})`, [...this.#scrub, ...alsoSecret]);
+    }
+  }
+
+  /** Closes the connection; never throws (a connection that broke is already closed). */
+  async close(): Promise<void> {
+    try {
+      await this.#client.end();
+    } catch {
+      // Nothing to do: the socket is gone either way.
+    }
+  }
+}
+
+/**
+ * Opens a connection under the TLS rules of SPEC 6 and logs the TLS mode it ended up with:
+ * - `ssl: true`: TLS, verified against `PG_CA_BUNDLE` (or Node's trust store), or a `tls` failure;
+ * - `ssl: false`: no TLS;
+ * - `ssl` absent: verified TLS; plaintext only when the server answers that it offers no TLS at all,
+ *   with a warning line and the metric `TlsPlaintextFallback`. A certificate or authentication
+ *   failure never leads to a plaintext retry.
+ *
+ * @example
+ * ```ts
+ * const session = await connectPostgres(
+ *   { host: secret.host, port: secret.port, dbname: secret.dbname, ssl: secret.ssl },
+ *   { username: secret.username, password: secret.password, label: 'pending' },
+ *   settings,
+ *   ctx,
+ * );
+ * ```
+ */
+export async function connectPostgres(
+  endpoint: PostgresEndpoint,
+  login: PostgresLogin,
+  settings: PostgresSettings,
+  ctx: ConnectContext,
+): Promise<PostgresSession> {
+  const where = `user "${login.username}" at ${endpoint.host}:${endpoint.port}`;
+  const doing = `logging in as ${where} with the ${login.label} credentials`;
+  const scrub = [login.password];
+  const attempt = async (tls: boolean): Promise<PostgresSession> => {
+    const client = new Client({
+      host: endpoint.host,
+      port: endpoint.port,
+      database: endpoint.dbname,
+      user: login.username,
+      password: login.password,
+      ssl: tls ? tlsOptions(settings) : false,
+      connectionTimeoutMillis: connectTimeout(settings, ctx),
+      statement_timeout: settings.statementTimeoutMs,
+      // The client's own limit, in case the server (or the network) never answers at all.
+      query_timeout: settings.statementTimeoutMs + 5_000,
+      application_name: 'secrets-rotator',
+    });
+    // A server that ends the session later emits 'error' on the client; without a listener Node
+    // would crash the process. The next query reports the failure, sanitised.
+    client.on('error', () => {});
+    try {
+      await client.connect();
+    } catch (error) {
+      await client.end().catch(() => {});
+      throw error;
+    }
+    return new PostgresSession(client, tls ? 'verified' : 'none', where, scrub);
+  };
+
+  let session: PostgresSession;
+  try {
+    if (endpoint.ssl === false) {
+      session = await attempt(false);
+    } else {
+      try {
+        session = await attempt(true);
+      } catch (error) {
+        if (!(error instanceof Error && error.message === SERVER_WITHOUT_TLS)) throw error;
+        if (endpoint.ssl === true) {
+          throw new TargetUnreachableError(
+            'tls',
+            `${doing}: the server does not offer TLS, and the secret has "ssl": true; enable TLS on the server, or set "ssl": false to allow an unencrypted connection`,
+          );
+        }
+        ctx.logger.warn('PostgreSQL server offers no TLS; connecting without encryption', {
+          host: endpoint.host,
+          port: endpoint.port,
+          user: login.username,
+          credentials: login.label,
+          fix: 'enable TLS on the server, or set "ssl": false in the secret to make plaintext explicit',
+        });
+        ctx.metrics.count('TlsPlaintextFallback');
+        session = await attempt(false);
+      }
+    }
+  } catch (error) {
+    throw sanitizePostgresError(error, doing, scrub);
+  }
+  ctx.logger.info('connected to PostgreSQL', {
+    host: endpoint.host,
+    port: endpoint.port,
+    database: endpoint.dbname,
+    user: login.username,
+    credentials: login.label,
+    tls: session.tls,
+  });
+  return session;
+}
+
+/**
+ * Opens a connection only to find out whether the credentials log in. Authentication failures
+ * answer `false`; every other failure (network, TLS, timeout) is thrown, because it says nothing
+ * about the credentials.
+ *
+ * @example
+ * ```ts
+ * if (await canLogIn(endpoint, { ...pendingLogin, label: 'pending' }, settings, ctx)) return;
+ * ```
+ */
+export async function canLogIn(
+  endpoint: PostgresEndpoint,
+  login: PostgresLogin,
+  settings: PostgresSettings,
+  ctx: ConnectContext,
+): Promise<boolean> {
+  const session = await tryConnect(endpoint, login, settings, ctx);
+  if (!session) return false;
+  await session.close();
+  return true;
+}
+
+/**
+ * Like {@link connectPostgres}, but an authentication failure answers `undefined` (logged at info)
+ * instead of throwing.
+ *
+ * @example
+ * ```ts
+ * const session = await tryConnect(endpoint, currentLogin, settings, ctx);
+ * if (!session) // the current password no longer works
+ * ```
+ */
+export async function tryConnect(
+  endpoint: PostgresEndpoint,
+  login: PostgresLogin,
+  settings: PostgresSettings,
+  ctx: ConnectContext,
+): Promise<PostgresSession | undefined> {
+  try {
+    return await connectPostgres(endpoint, login, settings, ctx);
+  } catch (error) {
+    if (error instanceof TargetRefusedError && error.failure === 'authentication') {
+      ctx.logger.info('credentials do not log in', {
+        host: endpoint.host,
+        port: endpoint.port,
+        user: login.username,
+        credentials: login.label,
+        reason: error.message,
+      });
+      return undefined;
+    }
+    throw error;
+  }
+}
+
+function connectTimeout(settings: PostgresSettings, ctx: ConnectContext): number {
+  // Leave the invocation time to report the failure rather than be killed mid-connect.
+  const remaining = ctx.remainingTimeMs() - 2_000;
+  return Math.max(1_000, Math.min(settings.connectTimeoutMs, remaining));
+}
+
+function tlsOptions(settings: PostgresSettings) {
+  const serverName = settings.tlsServerName;
+  return {
+    rejectUnauthorized: true,
+    ...(settings.caBundle ? { ca: settings.caBundle } : {}),
+    // pg sets `servername` to the connection host itself, so a configured name is checked here
+    // instead: the certificate must then name PG_TLS_SERVERNAME rather than the (CNAME) host.
+    ...(serverName
+      ? {
+          checkServerIdentity: (_host: string, certificate: PeerCertificate) =>
+            checkServerIdentity(serverName, certificate),
+        }
+      : {}),
+  };
+}
+
+// SQLSTATEs that say the login itself was refused.
+const AUTHENTICATION_STATES = new Set(['28P01', '28000']);
+const NETWORK_CODES = new Set([
+  'ECONNREFUSED',
+  'ECONNRESET',
+  'ENOTFOUND',
+  'EAI_AGAIN',
+  'EAI_FAIL',
+  'EHOSTUNREACH',
+  'EHOSTDOWN',
+  'ENETUNREACH',
+  'ENETDOWN',
+  'EPIPE',
+  'ETIMEDOUT',
+  'EADDRNOTAVAIL',
+]);
+const UNTRUSTED_CERTIFICATE_CODES = new Set([
+  'DEPTH_ZERO_SELF_SIGNED_CERT',
+  'SELF_SIGNED_CERT_IN_CHAIN',
+  'UNABLE_TO_GET_ISSUER_CERT',
+  'UNABLE_TO_GET_ISSUER_CERT_LOCALLY',
+  'UNABLE_TO_VERIFY_LEAF_SIGNATURE',
+  'CERT_UNTRUSTED',
+  'CERT_REJECTED',
+  'INVALID_CA',
+  'CERT_SIGNATURE_FAILURE',
+  'CERT_CHAIN_TOO_LONG',
+]);
+
+/**
+ * Turns any error of the driver into one of ours, with a cause an operator can act on (SPEC 7):
+ * `network`, `timeout`, `tls`, `authentication`, `permission` or `rejected`. The driver's own
+ * message is used only when it comes from the server (which never sees a password: logins use
+ * SCRAM and passwords travel as verifiers), and even then every string in `secrets` is blanked.
+ *
+ * @param doing - what was being done, e.g. `logging in as user "app" at db:5432 with the pending credentials`.
+ * @example
+ * ```ts
+ * try { await client.connect(); } catch (error) { throw sanitizePostgresError(error, 'logging in', [password]); }
+ * ```
+ */
+export function sanitizePostgresError(
+  error: unknown,
+  doing: string,
+  secrets: readonly string[] = [],
+): RotationError {
+  if (error instanceof RotationError) return error;
+  const scrub = (text: string) => {
+    let result = text;
+    for (const secret of secrets) if (secret.length > 0) result = result.split(secret).join('[REDACTED]');
+    return result.length > 300 ? `${result.slice(0, 300)}…` : result;
+  };
+  const refused = (failure: TargetFailureCause, reason: string) =>
+    new TargetRefusedError(failure, `${doing}: ${reason}`);
+  const unreachable = (failure: TargetFailureCause, reason: string) =>
+    new TargetUnreachableError(failure, `${doing}: ${reason}`);
+
+  if (error instanceof DatabaseError) {
+    const state = error.code ?? 'unknown';
+    const server = `${scrub(error.message)} (SQLSTATE ${state})`;
+    if (AUTHENTICATION_STATES.has(state)) return refused('authentication', server);
+    if (state === '42501') return refused('permission', server);
+    if (state === '57014') {
+      return unreachable('timeout', `${server}; the statement ran longer than PG_STATEMENT_TIMEOUT_MS`);
+    }
+    if (state.startsWith('08') || state === '57P01' || state === '57P02' || state === '57P03') {
+      return unreachable('network', server);
+    }
+    if (state === '3D000') return refused('rejected', `${server}; check "dbname" in the secret`);
+    return refused('rejected', server);
+  }
+
+  const err = error instanceof Error ? (error as NodeJS.ErrnoException) : undefined;
+  const code = typeof err?.code === 'string' ? err.code : undefined;
+  const message = err?.message ?? '';
+
+  if (code && NETWORK_CODES.has(code)) {
+    const hint =
+      code === 'ECONNREFUSED'
+        ? 'nothing accepts connections there; check "host", "port" and security groups'
+        : code === 'ENOTFOUND' || code === 'EAI_AGAIN' || code === 'EAI_FAIL'
+          ? 'the host name does not resolve; check "host" and the function\'s DNS/VPC set-up'
+          : 'check "host", "port", routes and security groups';
+    return unreachable('network', `${code}: ${hint}`);
+  }
+  if (code && UNTRUSTED_CERTIFICATE_CODES.has(code)) {
+    return unreachable(
+      'tls',
+      `${code}: the server's certificate is not trusted; set PG_CA_BUNDLE to the CA bundle that signed it (for RDS, the region's bundle)`,
+    );
+  }
+  if (code === 'ERR_TLS_CERT_ALTNAME_INVALID' || code === 'HOSTNAME_MISMATCH') {
+    return unreachable(
+      'tls',
+      `${code}: the server's certificate does not name the host; connect by a name it holds, or set PG_TLS_SERVERNAME to it`,
+    );
+  }
+  if (code === 'CERT_HAS_EXPIRED' || code === 'CERT_NOT_YET_VALID') {
+    return unreachable('tls', `${code}: the server's certificate is outside its validity period`);
+  }
+  if (
+    (code && /^ERR_(SSL|TLS)_|CERT/.test(code)) ||
+    message === 'There was an error establishing an SSL connection'
+  ) {
+    return unreachable('tls', `${code ?? 'TLS'}: the TLS handshake failed`);
+  }
+  if (message === SERVER_WITHOUT_TLS) {
+    return unreachable('tls', 'the server does not offer TLS');
+  }
+  if (/timeout/i.test(message)) {
+    return unreachable(
+      'timeout',
+      /query read timeout/i.test(message)
+        ? 'no answer within PG_STATEMENT_TIMEOUT_MS (plus 5 s)'
+        : 'no connection within PG_CONNECT_TIMEOUT_MS',
+    );
+  }
+  if (/^Connection terminated/.test(message)) {
+    return unreachable('network', 'the server closed the connection');
+  }
+  if (/^SASL: /.test(message)) {
+    // pg's own SCRAM checks (server signature, nonce): protocol text, never the password.
+    return refused('authentication', scrub(message));
+  }
+  return unreachable(
+    'network',
+    `unexpected driver failure (${err?.name ?? typeof error}${code ? ` ${code}` : ''})`,
+  );
+}

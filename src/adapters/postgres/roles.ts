@@ -1,0 +1,310 @@
+/**
+ * What the master credentials do to the two users of alternating users (SPEC 4.2, 4.3): set a
+ * password, make sure a role exists, and keep the clone a true stand-in for the original.
+ */
+import { TargetRefusedError } from '../../core/errors.ts';
+import type { RotationLogger, RotationMetrics } from '../../core/target.ts';
+import type { PostgresSession } from './connect.ts';
+import { scramSha256Verifier } from './scram.ts';
+import {
+  ACT_AS_SESSION_USER,
+  createCloneStatement,
+  FIND_ROLE,
+  grantMembershipStatement,
+  inheritStatement,
+  membershipQuery,
+  ROLE_SETTINGS,
+  resetRoleSettingsStatement,
+  roleSettingStatement,
+  roleSwitchSetting,
+  SERVER_VERSION,
+  setPasswordStatement,
+  splitSettingEntry,
+  WHO_AM_I,
+} from './sql.ts';
+
+/** The suffix that tells the clone of alternating users from the original. */
+export const CLONE_SUFFIX = '_clone';
+
+/**
+ * The two users of an alternating pair, from either one's name: `app` and `app_clone`.
+ *
+ * @example
+ * ```ts
+ * alternatingPair('app_clone'); // { original: 'app', clone: 'app_clone', other: 'app' }
+ * ```
+ */
+export function alternatingPair(username: string): { original: string; clone: string; other: string } {
+  if (username.endsWith(CLONE_SUFFIX) && username.length > CLONE_SUFFIX.length) {
+    const original = username.slice(0, -CLONE_SUFFIX.length);
+    return { original, clone: username, other: original };
+  }
+  const clone = `${username}${CLONE_SUFFIX}`;
+  return { original: username, clone, other: clone };
+}
+
+/** What these helpers report to. */
+export interface RoleContext {
+  readonly logger: RotationLogger;
+  readonly metrics: RotationMetrics;
+  /** Registers strings (verifiers) that must never be printed. */
+  redact(...values: string[]): void;
+}
+
+interface RoleRow extends Record<string, unknown> {
+  oid: number;
+  can_login: boolean;
+  inherit: boolean;
+}
+
+/**
+ * Looks a role up; `undefined` when it does not exist.
+ *
+ * @example
+ * ```ts
+ * const role = await findRole(session, 'app_clone');
+ * ```
+ */
+export async function findRole(session: PostgresSession, name: string): Promise<RoleRow | undefined> {
+  const rows = await session.query<RoleRow>(FIND_ROLE, [name], `looking up role "${name}"`);
+  return rows[0];
+}
+
+/**
+ * Sets a role's password with a SCRAM-SHA-256 verifier built here (the password never travels in
+ * SQL). Used both by a user on itself and by the master on another role.
+ *
+ * @example
+ * ```ts
+ * await setPassword(session, 'app', pending.password, 4096, ctx);
+ * ```
+ */
+export async function setPassword(
+  session: PostgresSession,
+  role: string,
+  password: string,
+  iterations: number,
+  ctx: RoleContext,
+): Promise<void> {
+  const verifier = scramSha256Verifier(password, { iterations });
+  ctx.redact(verifier);
+  await session.query(setPasswordStatement(role, verifier), [], `changing the password of role "${role}"`, [
+    verifier,
+    password,
+  ]);
+  ctx.logger.info('password changed', { role, method: 'SCRAM-SHA-256 verifier', iterations });
+}
+
+/**
+ * The single-user change (SPEC 4.1): the session's own user sets its own password. Checks first
+ * that the server agrees who logged in, and drops any `role` the session started with, so that the
+ * statement acts as the user itself.
+ *
+ * @example
+ * ```ts
+ * await changeOwnPassword(session, 'app', pending.password, 4096, ctx);
+ * ```
+ */
+export async function changeOwnPassword(
+  session: PostgresSession,
+  username: string,
+  password: string,
+  iterations: number,
+  ctx: RoleContext,
+): Promise<void> {
+  const [who] = await session.query<{ session_user: string; current_user: string }>(
+    WHO_AM_I,
+    [],
+    'checking the session user',
+  );
+  if (who?.session_user !== username) {
+    throw new TargetRefusedError(
+      'rejected',
+      `logged in as user "${username}" but the server reports session user "${who?.session_user}"; check for a connection pooler or proxy that maps users`,
+    );
+  }
+  await session.query(ACT_AS_SESSION_USER, [], 'acting as the session user');
+  await setPassword(session, username, password, iterations, ctx);
+}
+
+/**
+ * The server's `server_version_num`, e.g. 150020.
+ *
+ * @example
+ * ```ts
+ * if ((await serverVersion(session)) >= 160000) { … }
+ * ```
+ */
+export async function serverVersion(session: PostgresSession): Promise<number> {
+  const [row] = await session.query<{ version: number }>(SERVER_VERSION, [], 'reading the server version');
+  return row?.version ?? 0;
+}
+
+/**
+ * Makes the clone a stand-in for the original, so that objects either user creates are usable by
+ * the other (SPEC 4.3). Idempotent: each part is checked and only missing parts are made.
+ *
+ * 1. The clone exists, can log in and is a member of the original with SET (and INHERIT).
+ * 2. The clone's role settings are exactly the original's, per database, plus `role=<original>`
+ *    for all databases (unless the original has its own `role` setting, which is then copied):
+ *    the clone's sessions start acting as the original, so whatever they create is owned by the
+ *    original, and the original owns what it creates itself.
+ *
+ * Runs inside the caller's transaction. Returns whether the clone was created.
+ *
+ * @example
+ * ```ts
+ * await session.query('BEGIN', [], 'starting the transaction');
+ * await ensureClone(session, 'app', 'app_clone', ctx);
+ * await setPassword(session, pendingUser, pendingPassword, 4096, ctx);
+ * await session.query('COMMIT', [], 'committing');
+ * ```
+ */
+export async function ensureClone(
+  session: PostgresSession,
+  original: string,
+  clone: string,
+  ctx: RoleContext,
+): Promise<{ created: boolean }> {
+  const version = await serverVersion(session);
+  const originalRole = await findRole(session, original);
+  if (!originalRole) {
+    throw new TargetRefusedError(
+      'rejected',
+      `role "${original}" (the original of alternating users) does not exist on ${session.where}; check "username" in the secret`,
+    );
+  }
+  let cloneRole = await findRole(session, clone);
+  let created = false;
+  if (!cloneRole) {
+    await session.query(createCloneStatement(clone, original), [], `creating role "${clone}"`);
+    ctx.logger.info('created the clone role', { role: clone, original });
+    ctx.metrics.count('CloneRoleCreated');
+    cloneRole = await findRole(session, clone);
+    created = true;
+    if (!cloneRole)
+      throw new TargetRefusedError('rejected', `role "${clone}" was created but cannot be found`);
+  } else if (!cloneRole.can_login) {
+    throw new TargetRefusedError(
+      'rejected',
+      `role "${clone}" exists but cannot log in (NOLOGIN); it is not a clone this rotator made. Rename or drop it, or give it LOGIN`,
+    );
+  }
+
+  const [membership] = await session.query<{ grants: number; inherit: boolean; can_set: boolean }>(
+    membershipQuery(version),
+    [originalRole.oid, cloneRole.oid],
+    `checking that "${clone}" is a member of "${original}"`,
+  );
+  if (!membership || membership.grants === 0 || !membership.can_set || !membership.inherit) {
+    await session.query(
+      grantMembershipStatement(original, clone, version),
+      [],
+      `granting role "${original}" to "${clone}"`,
+    );
+    ctx.logger.info('granted the original role to the clone', { role: clone, original });
+  }
+  if (version < 160000 && !cloneRole.inherit) {
+    await session.query(inheritStatement(clone), [], `giving role "${clone}" the INHERIT attribute`);
+  }
+
+  await syncSettings(session, originalRole.oid, clone, cloneRole.oid, original, ctx);
+  return { created };
+}
+
+interface SettingRow extends Record<string, unknown> {
+  database_oid: number;
+  database: string | null;
+  config: string[] | null;
+}
+
+async function readSettings(
+  session: PostgresSession,
+  oid: number,
+  role: string,
+): Promise<Map<number, { database: string | undefined; entries: string[] }>> {
+  const rows = await session.query<SettingRow>(
+    ROLE_SETTINGS,
+    [oid],
+    `reading the settings of role "${role}"`,
+  );
+  const byDatabase = new Map<number, { database: string | undefined; entries: string[] }>();
+  for (const row of rows) {
+    // A setting for a database that no longer exists is skipped: it can apply to nothing.
+    if (row.database_oid !== 0 && row.database === null) continue;
+    byDatabase.set(row.database_oid, {
+      database: row.database_oid === 0 ? undefined : (row.database ?? undefined),
+      entries: [...(row.config ?? [])],
+    });
+  }
+  return byDatabase;
+}
+
+async function syncSettings(
+  session: PostgresSession,
+  originalOid: number,
+  clone: string,
+  cloneOid: number,
+  original: string,
+  ctx: RoleContext,
+): Promise<void> {
+  const desired = await readSettings(session, originalOid, original);
+  const all = desired.get(0) ?? { database: undefined, entries: [] };
+  if (!all.entries.some((entry) => splitSettingEntry(entry).name.toLowerCase() === 'role')) {
+    all.entries = [...all.entries, roleSwitchSetting(original)];
+  }
+  desired.set(0, all);
+  const actual = await readSettings(session, cloneOid, clone);
+
+  const databases = new Set([...desired.keys(), ...actual.keys()]);
+  for (const oid of databases) {
+    const want = desired.get(oid);
+    const have = actual.get(oid);
+    if (sameEntries(want?.entries ?? [], have?.entries ?? [])) continue;
+    const database = want?.database ?? have?.database;
+    await session.query(
+      resetRoleSettingsStatement(clone, database),
+      [],
+      `resetting the settings of role "${clone}"${database ? ` in database "${database}"` : ''}`,
+    );
+    for (const entry of want?.entries ?? []) {
+      const name = splitSettingEntry(entry).name;
+      // A savepoint per setting: one the master may not set (a superuser-only parameter) is
+      // reported and skipped, instead of failing every rotation from now on.
+      await session.query('SAVEPOINT copy_setting', [], 'setting a savepoint');
+      try {
+        await session.query(
+          roleSettingStatement(clone, database, entry),
+          [],
+          `copying setting "${name}" to role "${clone}"`,
+        );
+        await session.query('RELEASE SAVEPOINT copy_setting', [], 'releasing a savepoint');
+      } catch (error) {
+        await session.query('ROLLBACK TO SAVEPOINT copy_setting', [], 'rolling back a savepoint');
+        if (name.toLowerCase() === 'role') throw error;
+        ctx.logger.warn('could not copy a role setting to the clone', {
+          role: clone,
+          setting: name,
+          database: database ?? '(all)',
+          // Only the SQLSTATE: the server's message may quote the setting's value.
+          sqlstate: /SQLSTATE (\w{5})/.exec(error instanceof Error ? error.message : '')?.[1] ?? 'unknown',
+        });
+        ctx.metrics.count('RoleSettingNotCopied');
+      }
+    }
+    ctx.logger.info('copied role settings to the clone', {
+      role: clone,
+      original,
+      database: database ?? '(all)',
+      settings: (want?.entries ?? []).map((entry) => splitSettingEntry(entry).name),
+    });
+  }
+}
+
+function sameEntries(a: readonly string[], b: readonly string[]): boolean {
+  if (a.length !== b.length) return false;
+  const sorted = (list: readonly string[]) => [...list].sort();
+  const left = sorted(a);
+  const right = sorted(b);
+  return left.every((entry, index) => entry === right[index]);
+}
