@@ -37,15 +37,22 @@ export interface SecretVersionsState {
  * ```ts
  * const service: RotationService = {
  *   describe: async (id) => store.rotationState(id),
- *   registerPending: async (arn, versionId) => void store.registerPending(arn, versionId),
+ *   registerPending: async (arn, versionId, options) => void store.registerPending(arn, versionId, options),
  *   complete: async (arn, versionId, outcome) => store.completeRotation(arn, versionId, outcome),
  * };
  * ```
  */
 export interface RotationService {
   describe(secretId: string): Promise<SecretVersionsState>;
-  /** Registers `versionId` with AWSPENDING and no value, as the service does before invoking the function. */
-  registerPending(secretArn: string, versionId: string): Promise<void>;
+  /**
+   * Registers `versionId` with AWSPENDING, as the service does before invoking the function: with no
+   * value, or with a copy of AWSCURRENT's value for a testSecret-only run (`copyCurrentValue`).
+   */
+  registerPending(
+    secretArn: string,
+    versionId: string,
+    options: { copyCurrentValue: boolean },
+  ): Promise<void>;
   /**
    * After success: `rotated` clears AWSPENDING and records LastRotatedDate; `tested` (RotateImmediately=false)
    * removes the test version.
@@ -102,7 +109,8 @@ export class RotationIncompleteError extends ProtocolStateError {
 /**
  * Decides the version a rotation runs with, as the service does (SPEC 1.2): an unfinished rotation
  * (AWSPENDING on a version other than AWSCURRENT) is resumed when `resume` is set or `versionId`
- * names it, and refused otherwise; else the rotation uses `versionId` or a new UUID.
+ * names it, and refused otherwise; else the rotation uses `versionId` or a new UUID. A test-only run
+ * (`testOnly`, RotateImmediately=false) never resumes: it would discard the unfinished version.
  *
  * @throws RotationIncompleteError when an earlier rotation is unfinished and not resumed.
  * @example
@@ -112,14 +120,15 @@ export class RotationIncompleteError extends ProtocolStateError {
  */
 export function planRotation(
   state: SecretVersionsState,
-  request: { versionId?: string | undefined; resume?: boolean | undefined },
+  request: { versionId?: string | undefined; resume?: boolean | undefined; testOnly?: boolean | undefined },
 ): RotationPlan {
   const entries = Object.entries(state.versionIdsToStages);
   const pending = entries.find(([, stages]) => stages.includes(AWSPENDING) && !stages.includes(AWSCURRENT));
   const base = { secretArn: state.arn, secretName: state.name };
   if (pending) {
     const [pendingId] = pending;
-    if (request.versionId === pendingId || (request.resume && request.versionId === undefined)) {
+    const resumes = request.versionId === pendingId || (request.resume && request.versionId === undefined);
+    if (resumes && !request.testOnly) {
       return { ...base, versionId: pendingId, resumed: true };
     }
     throw new RotationIncompleteError(state.arn, pendingId);
@@ -380,7 +389,10 @@ export interface RotateSecretOptions {
   readonly versionId?: string;
   /** Resume an unfinished rotation (reuse the AWSPENDING version) instead of refusing. */
   readonly resume?: boolean;
-  /** false runs testSecret only, as the service does when rotation is first configured. Default true. */
+  /**
+   * false runs testSecret only, as the service does when rotation is first configured, on a
+   * temporary AWSPENDING version holding a copy of the AWSCURRENT value, removed afterwards. Default true.
+   */
   readonly rotateImmediately?: boolean;
   /** RotationToken for every event: default a random opaque token; null leaves it out. */
   readonly rotationToken?: string | null;
@@ -391,10 +403,14 @@ export interface RotateSecretOptions {
   /** Lambda context handed to the handler. */
   readonly context?: Partial<Context>;
   /**
-   * Registers the AWSPENDING placeholder. Default: the local endpoint's `LocalRegisterPendingVersion`
-   * extension, sent to the client's endpoint.
+   * Registers the AWSPENDING version (no value; a copy of AWSCURRENT's for a testSecret-only run).
+   * Default: the local endpoint's `LocalRegisterPendingVersion` extension, sent to the client's endpoint.
    */
-  readonly registerPending?: (secretId: string, versionId: string) => Promise<void>;
+  readonly registerPending?: (
+    secretId: string,
+    versionId: string,
+    options: { readonly copyCurrentValue: boolean },
+  ) => Promise<void>;
   /**
    * Ends the rotation as the service does (clear AWSPENDING, set LastRotatedDate; or drop the test
    * version). Default: the local endpoint's `LocalCompleteRotation` extension.
@@ -428,8 +444,10 @@ export interface RotateSecretOptions {
 export async function rotateSecret(options: RotateSecretOptions): Promise<RotationResult> {
   const service = clientRotationService(options);
   const state = await service.describe(options.secretId);
-  const plan = planRotation(state, { versionId: options.versionId, resume: options.resume });
-  if (!plan.resumed) await service.registerPending(plan.secretArn, plan.versionId);
+  const testOnly = options.rotateImmediately === false;
+  const plan = planRotation(state, { versionId: options.versionId, resume: options.resume, testOnly });
+  if (!plan.resumed)
+    await service.registerPending(plan.secretArn, plan.versionId, { copyCurrentValue: testOnly });
   const rotationToken = options.rotationToken === null ? undefined : (options.rotationToken ?? randomUUID());
   const result = await executeRotation(service, plan, {
     handler: options.handler,
@@ -528,11 +546,12 @@ function clientRotationService(options: RotateSecretOptions): RotationService {
         versionIdsToStages: answer.VersionIdsToStages ?? {},
       };
     },
-    async registerPending(secretArn, versionId) {
-      if (options.registerPending) return options.registerPending(secretArn, versionId);
+    async registerPending(secretArn, versionId, { copyCurrentValue }) {
+      if (options.registerPending) return options.registerPending(secretArn, versionId, { copyCurrentValue });
       await callLocalExtension(client, 'LocalRegisterPendingVersion', {
         SecretId: secretArn,
         ClientRequestToken: versionId,
+        CopyCurrentValue: copyCurrentValue,
       });
     },
     async complete(secretArn, versionId, outcome) {

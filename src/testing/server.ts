@@ -149,8 +149,10 @@ interface ActiveFault {
  * Besides the AWS operations it implements two endpoint-only extensions the rotation driver uses, so
  * that it can play the service against an endpoint in another process (they are not part of the AWS
  * API and no AWS SDK command exists for them):
- * - `secretsmanager.LocalRegisterPendingVersion` `{ SecretId, ClientRequestToken }`: registers the
- *   AWSPENDING placeholder (a version with no value), as RotateSecret does before invoking the function.
+ * - `secretsmanager.LocalRegisterPendingVersion` `{ SecretId, ClientRequestToken, CopyCurrentValue? }`:
+ *   registers the AWSPENDING placeholder (a version with no value), as RotateSecret does before
+ *   invoking the function; with `CopyCurrentValue: true`, the test version of a RotateImmediately=false
+ *   run, holding a copy of the AWSCURRENT value.
  * - `secretsmanager.LocalCompleteRotation` `{ SecretId, ClientRequestToken, Outcome: 'rotated' | 'tested' }`:
  *   ends a rotation as the service does (clears AWSPENDING and sets LastRotatedDate, or drops a test version).
  *
@@ -202,7 +204,8 @@ class LocalEndpoint implements LocalSecretsManager {
     const store = this.#store;
     this.#storeService = {
       describe: async (secretId) => store.rotationState(secretId),
-      registerPending: async (secretArn, versionId) => void store.registerPending(secretArn, versionId),
+      registerPending: async (secretArn, versionId, options) =>
+        void store.registerPending(secretArn, versionId, options),
       complete: async (secretArn, versionId, outcome) =>
         store.completeRotation(secretArn, versionId, outcome),
     };
@@ -422,7 +425,10 @@ class LocalEndpoint implements LocalSecretsManager {
       throw new ServiceError('InvalidRequestException', INCOMPLETE_ROTATION_MESSAGE);
     let plan: ReturnType<typeof planRotation>;
     try {
-      plan = planRotation(this.#store.rotationState(request.arn), { versionId: request.clientRequestToken });
+      plan = planRotation(this.#store.rotationState(request.arn), {
+        versionId: request.clientRequestToken,
+        testOnly: !request.rotateImmediately,
+      });
     } catch (error) {
       if (error instanceof RotationIncompleteError) {
         throw new ServiceError('InvalidRequestException', INCOMPLETE_ROTATION_MESSAGE);
@@ -431,7 +437,11 @@ class LocalEndpoint implements LocalSecretsManager {
         throw new ServiceError('ResourceExistsException', error.message);
       throw error;
     }
-    if (!plan.resumed) this.#store.registerPending(plan.secretArn, plan.versionId);
+    if (!plan.resumed) {
+      this.#store.registerPending(plan.secretArn, plan.versionId, {
+        copyCurrentValue: !request.rotateImmediately,
+      });
+    }
     this.#store.configureRotation(request);
 
     const run = executeRotation(this.#storeService, plan, {

@@ -246,15 +246,22 @@ export class SecretStore {
   }
 
   /**
-   * Registers the AWSPENDING placeholder (a version with no value) that RotateSecret creates before
-   * invoking the rotation function. Idempotent for a version that already holds AWSPENDING.
+   * Registers the version a rotation works on, labelled AWSPENDING, as RotateSecret does before
+   * invoking the rotation function: with no value for a rotation, or (`copyCurrentValue`, for the
+   * testSecret-only run of RotateImmediately=false) with a copy of the AWSCURRENT value, so the
+   * function's testSecret has credentials to test. Idempotent for a version that already holds
+   * AWSPENDING.
    *
    * @example
    * ```ts
    * store.registerPending(arn, randomUUID());
    * ```
    */
-  registerPending(secretId: string, versionId: string): SecretRotationState {
+  registerPending(
+    secretId: string,
+    versionId: string,
+    options: { copyCurrentValue?: boolean } = {},
+  ): SecretRotationState {
     const secret = this.#live(secretId);
     const existing = secret.versions.get(versionId);
     if (existing) {
@@ -268,8 +275,22 @@ export class SecretStore {
     if (holder && !holder.stages.includes(AWSCURRENT)) {
       throw new ServiceError('InvalidRequestException', INCOMPLETE_ROTATION_MESSAGE);
     }
+    let value: SecretValue | undefined;
+    if (options.copyCurrentValue) {
+      // AWS documents only that this test "creates an AWSPENDING version of the secret and then
+      // removes it". A testSecret reads the pending value, so the version must hold one; the current
+      // value is the one that tests the configuration without rotating.
+      const current = findStage(secret, AWSCURRENT);
+      if (!current || !hasValue(current)) {
+        throw new ServiceError(
+          'InvalidRequestException',
+          `The secret ${secret.name} has no AWSCURRENT value to test the rotation configuration with; store a value first.`,
+        );
+      }
+      value = { secretString: current.secretString, secretBinary: current.secretBinary };
+    }
     if (holder) holder.stages = holder.stages.filter((stage) => stage !== AWSPENDING);
-    this.#addVersion(secret, versionId, undefined, [AWSPENDING]);
+    this.#addVersion(secret, versionId, value, [AWSPENDING]);
     secret.lastChangedDate = this.#now();
     return this.rotationState(secret.arn);
   }
@@ -277,7 +298,7 @@ export class SecretStore {
   /**
    * Ends a rotation as the service does. `rotated`: the version must hold AWSCURRENT; AWSPENDING is
    * cleared and LastRotatedDate set. `tested` (RotateImmediately=false): the test version loses
-   * AWSPENDING and, having no value, is removed.
+   * AWSPENDING and, left without labels, is removed.
    *
    * @example
    * ```ts
@@ -302,7 +323,7 @@ export class SecretStore {
       secret.lastRotatedDate = now;
     } else {
       version.stages = version.stages.filter((stage) => stage !== AWSPENDING);
-      if (version.stages.length === 0 && !hasValue(version)) secret.versions.delete(versionId);
+      if (version.stages.length === 0) secret.versions.delete(versionId);
     }
     secret.lastChangedDate = now;
   }
@@ -701,7 +722,8 @@ export class SecretStore {
   #localRegisterPendingVersion(input: WireInput): WireInput {
     const secretId = requireString(input, 'SecretId', SECRET_ID_RULE);
     const versionId = requireString(input, 'ClientRequestToken', TOKEN_RULE);
-    const state = this.registerPending(secretId, versionId);
+    const copyCurrentValue = optionalBoolean(input, 'CopyCurrentValue') ?? false;
+    const state = this.registerPending(secretId, versionId, { copyCurrentValue });
     return { ARN: state.arn, Name: state.name, VersionId: versionId };
   }
 
