@@ -19,7 +19,7 @@ beforeAll(async () => {
   otherCerts = await makeTestCertificates(join(certDir, 'untrusted'));
   [plain, secured] = await Promise.all([
     startMariaDb(),
-    startMariaDb({ tls: { cert: certs.certPath, key: certs.keyPath } }),
+    startMariaDb({ tls: { cert: certs.certPath, key: certs.serverKey, ca: certs.caPath } }),
   ]);
   trackSecrets(plain.root.password, secured.root.password);
 });
@@ -75,6 +75,13 @@ describe('startMariaDb', () => {
     }
   });
 
+  it("does not resolve host names: a 'localhost' account does not match a TCP login", async () => {
+    const password = 'local-only-password-7c2d';
+    trackSecrets(password);
+    await plain.query('CREATE USER ?@? IDENTIFIED BY ?', ['local_only', 'localhost', password]);
+    expect(await plain.canLogin('local_only', password)).toBe(false);
+  });
+
   it('throws, rather than answering false, when the failure is not about the password', async () => {
     await expect(plain.canLogin('root', plain.root.password, '127.0.0.2')).rejects.toMatchObject({
       code: 'ECONNREFUSED',
@@ -94,6 +101,8 @@ describe('startMariaDb', () => {
       await connection.end();
     }
     expect(secured.tls).toBe(true);
+    const [setting] = await secured.query<{ ca: string }>('SELECT @@ssl_ca AS ca');
+    expect(setting?.ca).toMatch(/ca\.crt$/);
   });
 
   it('rejects a certificate from another CA on the client side', async () => {

@@ -17,6 +17,7 @@ import {
   randomPassword,
   readPem,
   removeInstanceDir,
+  requireExecutables,
   run,
   type ServerProcess,
   type ServiceAccount,
@@ -137,6 +138,8 @@ const ACCESS_DENIED_ERRORS = new Set([1045, 1698, 1130]);
  *
  * Durability is relaxed (`innodb_flush_log_at_trx_commit=0`, no doublewrite, no binary log) to
  * start and run quickly. When run as root, the server runs as the `mysql` account (or `nobody`).
+ * Host names are not resolved (`skip_name_resolve`): a TCP login from 127.0.0.1 matches accounts
+ * whose host is `%` or `127.0.0.1`, never `localhost` (which only matches the Unix socket).
  *
  * @throws Error with the tail of the server log when the server fails to start.
  * @example
@@ -149,6 +152,10 @@ const ACCESS_DENIED_ERRORS = new Set([1045, 1698, 1130]);
  * ```
  */
 export async function startMariaDb(options: StartMariaDbOptions = {}): Promise<MariaDbInstance> {
+  await requireExecutables(
+    [INSTALL_DB, MARIADBD],
+    'startMariaDb needs the system MariaDB server (apt-get install mariadb-server)',
+  );
   const account = await serviceAccount(['mysql', 'nobody']);
   const dir = await makeInstanceDir('sr-maria-', account);
   try {

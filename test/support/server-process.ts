@@ -133,6 +133,26 @@ export async function readPem(pathOrPem: string): Promise<string> {
 }
 
 /**
+ * Checks that server binaries exist and are executable, failing with an error that says what to
+ * install instead of a bare ENOENT from spawn.
+ *
+ * @param install what to install when something is missing, e.g. `apt-get install postgresql-15`.
+ * @example
+ * ```ts
+ * await requireExecutables(['/usr/sbin/mariadbd'], 'apt-get install mariadb-server');
+ * ```
+ */
+export async function requireExecutables(paths: readonly string[], install: string): Promise<void> {
+  for (const path of paths) {
+    try {
+      await access(path, constants.X_OK);
+    } catch {
+      throw new Error(`${path} is missing or not executable; ${install}.`);
+    }
+  }
+}
+
+/**
  * A small, fixed environment for server processes: nothing of the test's own environment (AWS
  * credentials, tokens) leaks into them, and messages are in the C locale so log lines can be
  * matched.
