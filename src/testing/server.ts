@@ -363,6 +363,13 @@ class LocalEndpoint implements LocalSecretsManager {
     try {
       const output =
         operation === 'RotateSecret' ? await this.#rotateSecret(input) : this.#store.handle(operation, input);
+      if (fault?.dropConnectionAfterApply) {
+        call.error = 'ConnectionDropped';
+        call.injected = true;
+        this.#log?.(`${operation} applied, answer dropped (injected fault)`);
+        request.socket.destroy();
+        return;
+      }
       call.status = 200;
       this.#log?.(`${operation} 200`);
       send(response, 200, output);
