@@ -317,4 +317,51 @@ describe('20 rotations under a storm of faults', () => {
       previousKey = key;
     }
   });
+
+  it('without an idempotency key: every rotation converges, and every extra key minted is reported and revoked', async () => {
+    const item = await start({ config: withShortTimeout((url) => orphanCheckedConfig(url, 'revoke')) });
+    const stored = new Set<string>();
+    let previousKey = item.api.seed.key;
+    for (let rotation = 1; rotation <= 20; rotation++) {
+      const fault = faults[rotation % faults.length]!;
+      if (fault.api) item.api.inject(fault.api);
+      if (fault.putCrash) sm.inject(putSecretValueCrash);
+      const outcome = await retryUntilConverged({
+        client: item.client,
+        secretId: item.secretId,
+        handler: async (event, context) => {
+          try {
+            await item.handler(event, context);
+          } finally {
+            item.trackKeys();
+          }
+        },
+        attempts: 4,
+      });
+      const finishFailed = outcome.results.find((result) => result.failedStep === 'finishSecret');
+      if (!outcome.ok && finishFailed) {
+        await item.handler({
+          Step: 'finishSecret',
+          SecretId: item.secretId,
+          ClientRequestToken: finishFailed.versionId,
+        });
+      } else {
+        expect(outcome.last.error).toBeUndefined();
+      }
+      const key = await expectOnlyCurrentKeyActive(item);
+      expect(item.api.find(previousKey)?.revoked).toBe(true);
+      stored.add(key);
+      previousKey = key;
+    }
+    // Every key minted beyond one per rotation is an orphan: named in a log line, and revoked.
+    const orphans = item.api.minted().filter((record) => !stored.has(record.key));
+    expect(stored.size).toBe(20);
+    expect(item.api.minted()).toHaveLength(20 + orphans.length);
+    expect(orphans.length).toBeGreaterThan(0);
+    expect(orphans.every((record) => record.revoked)).toBe(true);
+    const reported = new Set(
+      [...capturedOutput().matchAll(/"orphanKeyId":"([^"]+)"/g)].map((match) => match[1]),
+    );
+    expect(reported).toEqual(new Set(orphans.map((record) => record.id)));
+  });
 });
