@@ -187,6 +187,8 @@ async function installAndStart(
       '--innodb-doublewrite=0',
       '--innodb-use-native-aio=0',
       '--innodb-log-file-size=8M',
+      // The bootstrap server's temporary tables must not share /tmp with parallel installs.
+      `--tmpdir=${dir}`,
     ],
     { account, env: serverEnvironment() },
   );

@@ -1,16 +1,17 @@
 /**
  * Shared plumbing for the database harnesses: private instance directories, running server
  * binaries under an unprivileged account when the tests run as root, waiting for readiness, and
- * making sure no server outlives the test process that started it.
+ * making sure no server or directory outlives the test process that made it.
  *
- * Cleanup has two layers. A normal `stop()` signals the server, waits for it and deletes its
- * directory. For crashes there is a synchronous `exit` handler that signals every server still
- * running, and a small detached watcher shell per server that notices when the test process is
- * gone (even after SIGKILL), stops the server and deletes its directory.
+ * Cleanup has three layers. A normal `stop()` signals the server, waits for it and deletes its
+ * directory. A synchronous `exit` handler signals every server still running and deletes the
+ * directories that have none. And every instance directory gets, from the moment it is created,
+ * a small detached watcher shell that notices when the test process is gone (even after SIGKILL),
+ * stops the server recorded in the directory's `harness-server.pid`, and deletes the directory.
  */
 import { type ChildProcess, execFile, spawn } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
-import { closeSync, constants, openSync } from 'node:fs';
+import { closeSync, constants, openSync, rmSync, writeFileSync } from 'node:fs';
 import { access, chmod, chown, mkdtemp, readFile, rm, statfs, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -97,6 +98,7 @@ export async function instanceParentDir(): Promise<string> {
  */
 export async function makeInstanceDir(prefix: string, account: ServiceAccount | undefined): Promise<string> {
   const dir = await mkdtemp(join(await instanceParentDir(), prefix));
+  watchInstanceDir(dir);
   await chmod(dir, 0o700);
   if (account) await chown(dir, account.uid, account.gid);
   return dir;
@@ -232,49 +234,80 @@ export interface ServerProcess {
   /** Whether the process is still running. */
   isRunning(): boolean;
   /**
-   * Sends the stop signal, waits for the process to exit (SIGKILL after `graceMs`), and disarms
-   * the crash watcher. Does not delete the instance directory.
+   * Sends the stop signal, waits for the process to exit (SIGKILL after `graceMs`), and forgets
+   * its pid. Does not delete the instance directory: {@link removeInstanceDir} does.
    */
   stop(graceMs?: number): Promise<void>;
 }
 
-const running = new Set<{ pid: number; signal: NodeJS.Signals }>();
+/** What this process knows about one instance directory, for crash cleanup. */
+interface WatchedDir {
+  readonly watcher: ChildProcess;
+  server: { pid: number; signal: NodeJS.Signals } | undefined;
+}
+
+const watchedDirs = new Map<string, WatchedDir>();
+const SERVER_PID_FILE = 'harness-server.pid';
+
+// The watcher polls for the test process; once it is gone, it stops the server recorded in the
+// pid file (escalating to SIGKILL) and deletes the directory. Arguments: test pid, directory.
+const WATCHER_SCRIPT = [
+  'while kill -0 "$1" 2>/dev/null; do sleep 1; done',
+  `if [ -f "$2/${SERVER_PID_FILE}" ]; then`,
+  `  read -r pid sig < "$2/${SERVER_PID_FILE}"`,
+  '  kill -s "$sig" "$pid" 2>/dev/null',
+  '  i=0',
+  '  while kill -0 "$pid" 2>/dev/null && [ "$i" -lt 40 ]; do sleep 0.25; i=$((i+1)); done',
+  '  kill -s KILL "$pid" 2>/dev/null',
+  'fi',
+  'rm -rf -- "$2"',
+].join('\n');
+
+function watchInstanceDir(dir: string): void {
+  installExitHandler();
+  const watcher = spawn('/bin/sh', ['-c', WATCHER_SCRIPT, 'db-watcher', String(process.pid), dir], {
+    detached: true,
+    stdio: 'ignore',
+  });
+  watcher.on('error', () => undefined);
+  watcher.unref();
+  watchedDirs.set(dir, { watcher, server: undefined });
+}
+
 let exitHandlerInstalled = false;
 
 function installExitHandler(): void {
   if (exitHandlerInstalled) return;
   exitHandlerInstalled = true;
-  // Runs synchronously as the process exits: signal whatever is left; each server's watcher
-  // removes its directory once the server is gone.
+  // Runs synchronously as the process exits. Servers get their stop signal (the watcher deletes
+  // their directory once the server is gone); directories without a server go at once.
   process.on('exit', () => {
-    for (const server of running) {
-      try {
-        process.kill(server.pid, server.signal);
-      } catch {
-        // Already gone.
+    for (const [dir, watched] of watchedDirs) {
+      if (watched.server) {
+        try {
+          process.kill(watched.server.pid, watched.server.signal);
+        } catch {
+          // Already gone.
+        }
+      } else {
+        try {
+          rmSync(dir, { recursive: true, force: true, maxRetries: 3 });
+        } catch {
+          // The watcher tries again once this process is gone.
+        }
       }
     }
   });
 }
 
-// The watcher polls for the test process, then stops the server (escalating to SIGKILL) and
-// deletes the instance directory. Arguments: test pid, server pid, directory, signal name.
-const WATCHER_SCRIPT = [
-  'while kill -0 "$1" 2>/dev/null; do sleep 1; done',
-  'kill -s "$4" "$2" 2>/dev/null',
-  'i=0',
-  'while kill -0 "$2" 2>/dev/null && [ "$i" -lt 40 ]; do sleep 0.25; i=$((i+1)); done',
-  'kill -s KILL "$2" 2>/dev/null',
-  'rm -rf -- "$3"',
-].join('\n');
-
 /**
  * Starts a long-running server binary with its output appended to `logPath`, running as
- * `account` when given, and arms the crash cleanup for it.
+ * `account` when given, and records it for the crash cleanup of its instance directory.
  *
  * @param options.stopSignal the signal that asks this server for a quick, clean shutdown
  *   (`SIGINT` for PostgreSQL's fast shutdown, `SIGTERM` for MariaDB).
- * @param options.instanceDir the directory the crash watcher deletes after the test process dies.
+ * @param options.instanceDir a directory from {@link makeInstanceDir}; the server's pid is
+ *   recorded there for its crash watcher.
  * @example
  * ```ts
  * const server = startServerProcess({
@@ -291,7 +324,6 @@ export function startServerProcess(options: {
   instanceDir: string;
   stopSignal: NodeJS.Signals;
 }): ServerProcess {
-  installExitHandler();
   const logFd = openSync(options.logPath, 'a', 0o600);
   let child: ChildProcess;
   try {
@@ -317,41 +349,18 @@ export function startServerProcess(options: {
       resolve(exitState);
     });
   });
-  const pid = child.pid;
-  let watcher: ChildProcess | undefined;
-  let entry: { pid: number; signal: NodeJS.Signals } | undefined;
-  if (pid !== undefined) {
-    entry = { pid, signal: options.stopSignal };
-    running.add(entry);
-    watcher = spawn(
-      '/bin/sh',
-      [
-        '-c',
-        WATCHER_SCRIPT,
-        'db-watcher',
-        String(process.pid),
-        String(pid),
-        options.instanceDir,
-        options.stopSignal.replace(/^SIG/, ''),
-      ],
-      { detached: true, stdio: 'ignore' },
-    );
-    watcher.on('error', () => undefined);
-    watcher.unref();
+  const watched = watchedDirs.get(options.instanceDir);
+  const pidFile = join(options.instanceDir, SERVER_PID_FILE);
+  if (child.pid !== undefined) {
+    const server = { pid: child.pid, signal: options.stopSignal };
+    if (watched) watched.server = server;
+    writeFileSync(pidFile, `${server.pid} ${server.signal.replace(/^SIG/, '')}\n`, { mode: 0o600 });
   }
-  const disarm = () => {
-    if (entry) running.delete(entry);
-    if (watcher?.pid !== undefined && watcher.exitCode === null) {
-      try {
-        process.kill(watcher.pid, 'SIGKILL');
-      } catch {
-        // Already gone.
-      }
-    }
+  const forget = () => {
+    if (watched && watched.server?.pid === child.pid) watched.server = undefined;
+    rmSync(pidFile, { force: true });
   };
-  void exited.then(() => {
-    if (entry) running.delete(entry);
-  });
+  void exited.then(forget);
 
   return {
     child,
@@ -364,7 +373,7 @@ export function startServerProcess(options: {
         await exited;
         clearTimeout(timer);
       }
-      disarm();
+      forget();
     },
   };
 }
@@ -427,6 +436,16 @@ export async function logTail(path: string, lines = 30): Promise<string> {
  */
 export async function removeInstanceDir(dir: string): Promise<void> {
   await rm(dir, { recursive: true, force: true, maxRetries: 5, retryDelay: 100 });
+  const watched = watchedDirs.get(dir);
+  watchedDirs.delete(dir);
+  const watcherPid = watched?.watcher.pid;
+  if (watcherPid !== undefined && watched?.watcher.exitCode === null) {
+    try {
+      process.kill(watcherPid, 'SIGKILL');
+    } catch {
+      // Already gone.
+    }
+  }
 }
 
 /**
