@@ -2,7 +2,7 @@ import type { Logger } from '@aws-lambda-powertools/logger';
 import { type Metrics, MetricUnit } from '@aws-lambda-powertools/metrics';
 import type { SecretsManagerClient } from '@aws-sdk/client-secrets-manager';
 import type { Context } from 'aws-lambda';
-import { type Env, envList, processEnv } from './config.ts';
+import { type Env, envList, processEnv, secretsManagerEndpoint } from './config.ts';
 import {
   ConfigurationError,
   EventError,
@@ -88,6 +88,8 @@ function readSettings<V>(
     allowedSecretIds: options.allowedSecretIds ?? envList(env, 'ALLOWED_SECRET_IDS'),
     maxAttempts: maxAttemptsFromEnv(env),
   };
+  // Checked now so a bad endpoint fails at start, although the client is created on first use.
+  if (!options.client) secretsManagerEndpoint(env);
   target.init?.(env);
   return settings;
 }
@@ -314,17 +316,13 @@ function parseStored<V>(target: RotationTarget<V>, raw: string, where: string, f
     value = target.parse(raw);
   } catch (error) {
     if (error instanceof SecretShapeError) {
-      throw new SecretShapeError(error.field, `${stripField(error)} in ${where}`, fix);
+      throw new SecretShapeError(error.field, `${error.problem} (in ${where})`, fix ?? error.fix);
     }
     // Parser messages (JSON.parse among them) can quote the input: never pass them on.
     throw new SecretShapeError('(value)', `could not be read in ${where}: not valid for ${target.name}`, fix);
   }
   redactor.add(...target.secrets(value));
   return value;
-}
-
-function stripField(error: SecretShapeError): string {
-  return error.message.replace(`Secret field "${error.field}" `, '');
 }
 
 async function readPendingRequired<V>(

@@ -85,10 +85,16 @@ export class EventError extends RotationError {
 export class SecretShapeError extends RotationError {
   /** The JSON field at fault, or `(value)` for the value as a whole. */
   readonly field: string;
+  /** What is wrong, without the field name. */
+  readonly problem: string;
+  /** How to put it right, when known. */
+  readonly fix: string | undefined;
 
   constructor(field: string, problem: string, fix?: string) {
     super('secret-shape', `Secret field "${field}" ${problem}${fix ? `: ${fix}` : ''}`);
     this.field = field;
+    this.problem = problem;
+    this.fix = fix;
   }
 }
 
