@@ -1,0 +1,111 @@
+/**
+ * The build: one zip per handler holding only `index.mjs`, byte-identical across builds, within
+ * its size budget, described by manifest.json, with the source map beside it.
+ */
+import { execFile } from 'node:child_process';
+import { createHash } from 'node:crypto';
+import { mkdir, mkdtemp, readFile, rm, stat, writeFile } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { basename, join } from 'node:path';
+import { promisify } from 'node:util';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import {
+  type BuildResult,
+  buildLambdas,
+  listHandlers,
+  REPO_ROOT,
+  readBudgets,
+} from '../../scripts/build-lambdas.ts';
+
+const execFileAsync = promisify(execFile);
+
+let workDir: string;
+let first: BuildResult;
+let second: BuildResult;
+
+beforeAll(async () => {
+  workDir = await mkdtemp(join(tmpdir(), 'lambda-build-'));
+  first = await buildLambdas({ outDir: join(workDir, 'a'), enforceBudgets: false });
+  second = await buildLambdas({ outDir: join(workDir, 'b'), enforceBudgets: false });
+});
+
+afterAll(async () => {
+  if (workDir) await rm(workDir, { recursive: true, force: true });
+});
+
+async function sha256(path: string): Promise<string> {
+  return createHash('sha256')
+    .update(await readFile(path))
+    .digest('hex');
+}
+
+describe('npm run build', () => {
+  it('makes one zip per file of handlers/', async () => {
+    const handlers = await listHandlers();
+    expect(handlers.length).toBeGreaterThan(0);
+    expect(first.lambdas.map((lambda) => lambda.name)).toEqual(handlers);
+    expect(first.lambdas.map((lambda) => basename(lambda.zipPath))).toEqual(
+      handlers.map((name) => `${name}.zip`),
+    );
+  });
+
+  it('gives the same sha256 for every zip when built twice into different folders', async () => {
+    for (const lambda of first.lambdas) {
+      const twin = second.lambdas.find((other) => other.name === lambda.name)!;
+      expect(twin.zipPath).not.toBe(lambda.zipPath);
+      expect(await sha256(twin.zipPath), lambda.name).toBe(await sha256(lambda.zipPath));
+    }
+    expect(await readFile(second.manifestPath, 'utf8')).toBe(await readFile(first.manifestPath, 'utf8'));
+  });
+
+  it('writes a manifest with each zip size and sha256, as the files are', async () => {
+    const manifest = JSON.parse(await readFile(first.manifestPath, 'utf8')) as {
+      runtime: string;
+      handler: string;
+      lambdas: Record<string, { zip: string; bytes: number; sha256: string }>;
+    };
+    expect(manifest.runtime).toBe('nodejs22.x');
+    expect(manifest.handler).toBe('index.handler');
+    expect(Object.keys(manifest.lambdas)).toEqual(first.lambdas.map((lambda) => lambda.name));
+    for (const [name, entry] of Object.entries(manifest.lambdas)) {
+      const path = join(first.outDir, entry.zip);
+      expect((await stat(path)).size, name).toBe(entry.bytes);
+      expect(await sha256(path), name).toBe(entry.sha256);
+    }
+  });
+
+  it('zips exactly index.mjs with a fixed date and rw-r--r-- permissions; the source map stays outside', async () => {
+    for (const lambda of first.lambdas) {
+      const { stdout } = await execFileAsync('zipinfo', ['-l', lambda.zipPath]);
+      const entries = stdout.split('\n').filter((line) => /^[-d]r/.test(line));
+      expect(entries, lambda.name).toHaveLength(1);
+      expect(entries[0]).toMatch(/^-rw-r--r-- .* 00-Jan-01 00:00 index\.mjs$/);
+      const { stdout: code } = await execFileAsync('unzip', ['-p', lambda.zipPath, 'index.mjs'], {
+        maxBuffer: 64 * 1024 * 1024,
+      });
+      expect(code).not.toMatch(/sourceMappingURL/);
+      // Nothing of the build machine in the code: no absolute path of the checkout.
+      expect(code.includes(REPO_ROOT), `${lambda.name} holds the path ${REPO_ROOT}`).toBe(false);
+      const map = JSON.parse(await readFile(lambda.sourceMapPath, 'utf8')) as { sources: string[] };
+      expect(map.sources.some((source) => source.endsWith('src/core/engine.ts'))).toBe(true);
+    }
+  });
+
+  it('keeps every zip within its size budget; every exception to the default says why', async () => {
+    const budgets = await readBudgets();
+    for (const [name, exception] of Object.entries(budgets.handlers)) {
+      expect(exception.why.length, name).toBeGreaterThan(20);
+    }
+    const over = first.lambdas.filter((lambda) => lambda.zipBytes > lambda.budgetBytes);
+    expect(over.map((lambda) => `${lambda.name}: ${lambda.zipBytes} > ${lambda.budgetBytes}`)).toEqual([]);
+  });
+
+  it('refuses to build a handler that does not export `handler`', async () => {
+    const dir = join(workDir, 'bad-handlers');
+    await mkdir(dir, { recursive: true });
+    await writeFile(join(dir, 'no-export.ts'), 'export const rotate = async () => {};\n');
+    await expect(buildLambdas({ outDir: join(workDir, 'bad'), handlersDir: dir })).rejects.toThrow(
+      /handlers\/no-export: the bundle exports rotate, not "handler"/,
+    );
+  });
+});

@@ -1,0 +1,219 @@
+/**
+ * Runs a built Lambda zip as deployed: unzipped into a folder of its own and run by a fresh Node 22
+ * process that sees only the environment variables Lambda would give it (the Secrets Manager
+ * endpoint through `AWS_ENDPOINT_URL_SECRETS_MANAGER`), never the test process's modules.
+ */
+import { type ChildProcess, execFile, fork } from 'node:child_process';
+import { mkdir, readdir } from 'node:fs/promises';
+import { fileURLToPath } from 'node:url';
+import { promisify } from 'node:util';
+import type { RotationEvent, RotationHandler } from '../../../src/core/event.ts';
+
+const execFileAsync = promisify(execFile);
+
+const RUNNER = fileURLToPath(new URL('./lambda-runner.mjs', import.meta.url));
+
+/** The invocation timeout handed to the function's context (Lambda's default for rotation set-ups is 30 s). */
+const DEFAULT_TIMEOUT_MS = 30_000;
+
+/**
+ * Unzips a Lambda zip into `intoDir` with the `unzip` CLI and checks it holds exactly `index.mjs`.
+ *
+ * @example
+ * ```ts
+ * const dir = await unpackLambda('dist/lambda/random-secret.zip', '/tmp/random-secret');
+ * ```
+ */
+export async function unpackLambda(zipPath: string, intoDir: string): Promise<string> {
+  await mkdir(intoDir, { recursive: true });
+  await execFileAsync('unzip', ['-q', '-o', zipPath, '-d', intoDir]);
+  const files = (await readdir(intoDir)).sort();
+  if (files.join(',') !== 'index.mjs') {
+    throw new Error(`${zipPath} should hold only index.mjs, holds: ${files.join(', ')}`);
+  }
+  return intoDir;
+}
+
+/** What {@link lambdaEnvironment} needs. */
+export interface LambdaEnvironmentOptions {
+  /** The local Secrets Manager endpoint's URL. */
+  readonly endpoint: string;
+  readonly functionName: string;
+  /** The unpacked code's folder (Lambda's LAMBDA_TASK_ROOT). */
+  readonly taskRoot: string;
+  readonly region?: string;
+  /** The function's own settings (adapter and engine variables). */
+  readonly settings?: Readonly<Record<string, string>>;
+}
+
+/**
+ * The complete environment of a deployed function: what the Lambda runtime sets (region, dummy
+ * credentials, function name, task root, time zone) plus the function's settings. Nothing is
+ * inherited from the test process.
+ *
+ * @example
+ * ```ts
+ * lambdaEnvironment({ endpoint: sm.endpoint, functionName: 'rotator', taskRoot: dir, settings: { PASSWORD_LENGTH: '40' } });
+ * ```
+ */
+export function lambdaEnvironment(options: LambdaEnvironmentOptions): Record<string, string> {
+  const region = options.region ?? 'us-east-1';
+  return {
+    AWS_REGION: region,
+    AWS_DEFAULT_REGION: region,
+    AWS_ACCESS_KEY_ID: 'AKIDLOCALTESTONLY',
+    AWS_SECRET_ACCESS_KEY: 'local-test-secret-access-key',
+    AWS_SESSION_TOKEN: 'local-test-session-token',
+    AWS_LAMBDA_FUNCTION_NAME: options.functionName,
+    AWS_LAMBDA_FUNCTION_MEMORY_SIZE: '256',
+    AWS_LAMBDA_FUNCTION_VERSION: '$LATEST',
+    AWS_EXECUTION_ENV: 'AWS_Lambda_nodejs22.x',
+    LAMBDA_TASK_ROOT: options.taskRoot,
+    TZ: ':UTC',
+    AWS_ENDPOINT_URL_SECRETS_MANAGER: options.endpoint,
+    ...options.settings,
+  };
+}
+
+/** The function's init phase failed: handler creation threw (e.g. a bad environment variable). */
+export class DeployedInitError extends Error {
+  /** What the process printed. */
+  readonly output: string;
+
+  constructor(name: string, message: string, output: string) {
+    super(`init failed: ${name}: ${message}`);
+    this.name = 'DeployedInitError';
+    this.output = output;
+  }
+}
+
+/** A running deployed function. */
+export interface DeployedLambda {
+  /** Milliseconds from spawning the process until `handler` was imported and ready. */
+  readonly coldStartMs: number;
+  /** Milliseconds the import itself took, measured inside the process. */
+  readonly initMs: number;
+  /** Invokes the function for one event; rejects with the function's error (name and message kept). */
+  readonly handler: RotationHandler;
+  /** Everything the process printed so far (stdout and stderr interleaved). */
+  output(): string;
+  /** The process's peak resident set size so far, in kilobytes. */
+  maxRssKb(): Promise<number>;
+  /** Ends the process. */
+  close(): Promise<void>;
+}
+
+/** Options of {@link startDeployedLambda}. */
+export interface StartDeployedLambdaOptions {
+  /** The unpacked zip's folder. */
+  readonly dir: string;
+  /** The whole environment of the process (see {@link lambdaEnvironment}). */
+  readonly env: Readonly<Record<string, string>>;
+  readonly timeoutMs?: number;
+}
+
+type RunnerMessage =
+  | { type: 'ready'; initMs: number }
+  | { type: 'init-error'; error: { name: string; message: string } }
+  | { type: 'result'; id: number; ok: boolean; error?: { name: string; message: string } }
+  | { type: 'stats'; id: number; maxRssKb: number };
+
+/**
+ * Starts a fresh Node process (the same Node 22 binary as the tests) on an unpacked zip and waits
+ * for its init phase. Rejects with {@link DeployedInitError} when the handler cannot be created.
+ *
+ * @example
+ * ```ts
+ * const fn = await startDeployedLambda({ dir, env: lambdaEnvironment({ endpoint: sm.endpoint, functionName: 'r', taskRoot: dir }) });
+ * const result = await rotateSecret({ client: sm.client(), secretId, handler: fn.handler });
+ * await fn.close();
+ * ```
+ */
+export async function startDeployedLambda(options: StartDeployedLambdaOptions): Promise<DeployedLambda> {
+  const started = performance.now();
+  const child: ChildProcess = fork(RUNNER, [], {
+    cwd: options.dir,
+    env: { ...options.env },
+    execPath: process.execPath,
+    execArgv: [],
+    stdio: ['ignore', 'pipe', 'pipe', 'ipc'],
+    serialization: 'json',
+  });
+  let output = '';
+  child.stdout?.setEncoding('utf8').on('data', (chunk: string) => {
+    output += chunk;
+  });
+  child.stderr?.setEncoding('utf8').on('data', (chunk: string) => {
+    output += chunk;
+  });
+
+  let nextId = 1;
+  const waiting = new Map<
+    number,
+    { resolve: (message: RunnerMessage) => void; reject: (error: Error) => void }
+  >();
+  let exited: Error | undefined;
+  const exitedPromise = new Promise<void>((resolve) => child.once('exit', () => resolve()));
+  child.once('exit', (code, signal) => {
+    exited = new Error(`the function's process exited (code ${code}, signal ${signal})`);
+    for (const entry of waiting.values()) entry.reject(exited);
+    waiting.clear();
+  });
+  child.on('message', (message: RunnerMessage) => {
+    if (message.type === 'result' || message.type === 'stats') {
+      waiting.get(message.id)?.resolve(message);
+      waiting.delete(message.id);
+    }
+  });
+
+  const ready = await new Promise<RunnerMessage>((resolve, reject) => {
+    child.once('message', resolve);
+    child.once('exit', (code) =>
+      reject(new Error(`the function's process exited during init (code ${code}): ${output}`)),
+    );
+    child.once('error', reject);
+  });
+  const coldStartMs = performance.now() - started;
+  if (ready.type === 'init-error') {
+    await exitedPromise;
+    throw new DeployedInitError(ready.error.name, ready.error.message, output);
+  }
+  if (ready.type !== 'ready') throw new Error(`unexpected first message from the function: ${ready.type}`);
+
+  const request = (message: Record<string, unknown>): Promise<RunnerMessage> => {
+    if (exited) return Promise.reject(exited);
+    const id = nextId++;
+    return new Promise((resolve, reject) => {
+      waiting.set(id, { resolve, reject });
+      child.send({ ...message, id });
+    });
+  };
+
+  const handler: RotationHandler = async (event: RotationEvent) => {
+    const answer = await request({
+      type: 'invoke',
+      event,
+      timeoutMs: options.timeoutMs ?? DEFAULT_TIMEOUT_MS,
+    });
+    if (answer.type === 'result' && !answer.ok) {
+      const error = new Error(answer.error?.message ?? 'unknown error');
+      error.name = answer.error?.name ?? 'Error';
+      throw error;
+    }
+  };
+
+  return {
+    coldStartMs,
+    initMs: ready.initMs,
+    handler,
+    output: () => output,
+    maxRssKb: async () => {
+      const answer = await request({ type: 'stats' });
+      return answer.type === 'stats' ? answer.maxRssKb : Number.NaN;
+    },
+    close: async () => {
+      if (!exited && child.connected) child.disconnect();
+      await exitedPromise;
+    },
+  };
+}

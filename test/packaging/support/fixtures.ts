@@ -1,0 +1,238 @@
+/**
+ * What each deployed handler rotates against, for the as-deployed tests and the bench: a real
+ * database or the key-issuing test API, the secret to rotate, the function's settings, and a check
+ * that a rotated value really works there.
+ *
+ * A handler in `handlers/` with no entry here is reported as skipped by the as-deployed test (and
+ * by the bench), never passed silently: add its fixture here.
+ */
+import { CreateSecretCommand, type SecretsManagerClient } from '@aws-sdk/client-secrets-manager';
+import type { HttpApiKeyConfig } from '../../../src/adapters/http-api-key/config.ts';
+import { scramSha256Verifier } from '../../../src/adapters/postgres/scram.ts';
+import { startKeyApi } from '../../support/key-api.ts';
+import { type PostgresInstance, startPostgres } from '../../support/postgres.ts';
+
+/** A started target for one handler. */
+export interface FixtureTarget {
+  /** The function's own settings (adapter and engine variables) for its environment. */
+  readonly settings: Readonly<Record<string, string>>;
+  /** Creates the secret to rotate (and any secret it points to); returns its id and every secret value used. */
+  createSecret(client: SecretsManagerClient, name: string): Promise<{ secretId: string; secrets: string[] }>;
+  /**
+   * Proves a rotation took effect on the target: the new value works, and the old one is refused
+   * or still accepted as the strategy promises. Returns secret values it learnt (for the leak scan).
+   */
+  checkRotated(before: string, after: string): Promise<void>;
+  /** The secret values inside a stored value (the whole value included), for the leak checks. */
+  secretsIn(value: string): string[];
+  /** Logins to the target so far, counted by the target itself; undefined when it has none. */
+  logins?(): Promise<{ ok: number; failed: number }>;
+  stop(): Promise<void>;
+}
+
+/** How to set up a target for one handler. */
+export interface DeployedFixture {
+  /** What the handler rotates against, for reports (e.g. `PostgreSQL 18`). */
+  readonly target: string;
+  start(): Promise<FixtureTarget>;
+}
+
+function parse(value: string): Record<string, unknown> {
+  return JSON.parse(value) as Record<string, unknown>;
+}
+
+function expectThat(condition: boolean, message: string): void {
+  if (!condition) throw new Error(message);
+}
+
+const POSTGRES_LOGIN_OK = /connection authorized: user=/g;
+const POSTGRES_LOGIN_FAILED = /password authentication failed for user/g;
+
+async function postgresLogins(db: PostgresInstance): Promise<{ ok: number; failed: number }> {
+  const log = await db.readLog();
+  return {
+    ok: log.match(POSTGRES_LOGIN_OK)?.length ?? 0,
+    failed: log.match(POSTGRES_LOGIN_FAILED)?.length ?? 0,
+  };
+}
+
+/** A private PostgreSQL 18 with connection logging on, and a login role `app`. */
+async function startPostgresWithApp(password: string): Promise<PostgresInstance> {
+  const db = await startPostgres();
+  try {
+    // The password reaches the server as a SCRAM verifier only, never as SQL text.
+    await db.query(`CREATE ROLE app LOGIN PASSWORD '${scramSha256Verifier(password)}'`);
+    await db.query('GRANT CREATE ON SCHEMA public TO app');
+    await db.query("ALTER SYSTEM SET log_connections = 'on'");
+    await db.query('SELECT pg_reload_conf()');
+    return db;
+  } catch (error) {
+    await db.stop();
+    throw error;
+  }
+}
+
+function randomPassword(): string {
+  return `Init-${crypto.randomUUID()}`;
+}
+
+/**
+ * The fixtures, by handler name (the file name in `handlers/` without extension).
+ *
+ * @example
+ * ```ts
+ * const target = await DEPLOYED_FIXTURES['random-secret']!.start();
+ * ```
+ */
+export const DEPLOYED_FIXTURES: Readonly<Record<string, DeployedFixture>> = {
+  'random-secret': {
+    target: 'none (value only)',
+    async start() {
+      return {
+        // A non-default setting proves the bundle reads its configuration from the environment.
+        settings: { PASSWORD_LENGTH: '40', RANDOM_SECRET_FIELD: 'token' },
+        async createSecret(client, name) {
+          const initial = JSON.stringify({ token: randomPassword(), owner: 'packaging-test' });
+          const created = await client.send(new CreateSecretCommand({ Name: name, SecretString: initial }));
+          return { secretId: created.ARN!, secrets: [initial] };
+        },
+        secretsIn: (value) => [value, parse(value).token as string],
+        async checkRotated(before, after) {
+          const old = parse(before);
+          const next = parse(after);
+          expectThat(
+            typeof next.token === 'string' && next.token.length === 40,
+            'token is not 40 characters',
+          );
+          expectThat(next.token !== old.token, 'token did not change');
+          expectThat(next.owner === 'packaging-test', 'other fields were not carried over');
+        },
+        async stop() {},
+      };
+    },
+  },
+
+  'http-api-key': {
+    target: 'key-issuing test API',
+    async start() {
+      const api = await startKeyApi();
+      const config: HttpApiKeyConfig = {
+        baseUrl: api.url,
+        auth: { type: 'bearer' },
+        mint: {
+          request: { method: 'POST', path: '/keys', body: { label: 'rotation {{versionId}}' } },
+          keyPointer: '/key',
+          keyIdPointer: '/id',
+          idempotencyHeader: 'Idempotency-Key',
+        },
+        test: { request: { method: 'GET', path: '/whoami' }, successStatus: [200] },
+        revoke: { when: 'finish', request: { method: 'DELETE', path: '/keys/{{revokedKeyId}}' } },
+      };
+      return {
+        // The configuration comes from the environment here (it may also live in the secret).
+        settings: { HTTP_API_KEY_CONFIG: JSON.stringify(config) },
+        async createSecret(client, name) {
+          const initial = JSON.stringify({ apiKey: api.seed.key, keyId: api.seed.id });
+          const created = await client.send(new CreateSecretCommand({ Name: name, SecretString: initial }));
+          return { secretId: created.ARN!, secrets: [initial, api.seed.key] };
+        },
+        secretsIn: (value) => [value, parse(value).apiKey as string],
+        async checkRotated(before, after) {
+          const oldKey = parse(before).apiKey as string;
+          const newKey = parse(after).apiKey as string;
+          expectThat(newKey !== oldKey, 'apiKey did not change');
+          expectThat(api.accepts(newKey), 'the API refuses the new key');
+          expectThat(!api.accepts(oldKey), 'the API still accepts the revoked key');
+        },
+        stop: () => api.close(),
+      };
+    },
+  },
+
+  'postgres-single-user': {
+    target: 'PostgreSQL 18',
+    async start() {
+      const initial = randomPassword();
+      const db = await startPostgresWithApp(initial);
+      return {
+        settings: {},
+        async createSecret(client, name) {
+          const value = JSON.stringify({
+            engine: 'postgres',
+            host: db.host,
+            port: db.port,
+            username: 'app',
+            password: initial,
+            dbname: 'postgres',
+            ssl: false,
+          });
+          const created = await client.send(new CreateSecretCommand({ Name: name, SecretString: value }));
+          return { secretId: created.ARN!, secrets: [value, initial] };
+        },
+        secretsIn: (value) => [value, parse(value).password as string],
+        async checkRotated(before, after) {
+          const old = parse(before);
+          const next = parse(after);
+          expectThat(next.username === 'app', 'the user changed');
+          expectThat(await db.canLogin('app', next.password as string), 'the new password is refused');
+          expectThat(!(await db.canLogin('app', old.password as string)), 'the old password still works');
+        },
+        logins: () => postgresLogins(db),
+        stop: () => db.stop(),
+      };
+    },
+  },
+
+  'postgres-alternating-users': {
+    target: 'PostgreSQL 18',
+    async start() {
+      const initial = randomPassword();
+      const db = await startPostgresWithApp(initial);
+      return {
+        settings: {},
+        async createSecret(client, name) {
+          const master = JSON.stringify({
+            engine: 'postgres',
+            host: db.host,
+            port: db.port,
+            username: db.superuser.username,
+            password: db.superuser.password,
+            ssl: false,
+          });
+          const masterSecret = await client.send(
+            new CreateSecretCommand({ Name: `${name}-master`, SecretString: master }),
+          );
+          const value = JSON.stringify({
+            engine: 'postgres',
+            host: db.host,
+            port: db.port,
+            username: 'app',
+            password: initial,
+            dbname: 'postgres',
+            ssl: false,
+            masterarn: masterSecret.ARN,
+          });
+          const created = await client.send(new CreateSecretCommand({ Name: name, SecretString: value }));
+          return { secretId: created.ARN!, secrets: [value, master, initial, db.superuser.password] };
+        },
+        secretsIn: (value) => [value, parse(value).password as string],
+        async checkRotated(before, after) {
+          const old = parse(before);
+          const next = parse(after);
+          expectThat(next.username !== old.username, 'the user did not alternate');
+          expectThat(['app', 'app_clone'].includes(next.username as string), 'unexpected user name');
+          expectThat(
+            await db.canLogin(next.username as string, next.password as string),
+            'the new credentials are refused',
+          );
+          expectThat(
+            await db.canLogin(old.username as string, old.password as string),
+            'the previous credentials stopped working (alternating users must keep them)',
+          );
+        },
+        logins: () => postgresLogins(db),
+        stop: () => db.stop(),
+      };
+    },
+  },
+};

@@ -1,0 +1,66 @@
+// Plays the Lambda nodejs22.x runtime for one unpacked zip: imports LAMBDA_TASK_ROOT/index.mjs (the
+// init phase: handler creation reads the environment and may fail), then runs one invocation at a
+// time as the parent asks over IPC, with a Lambda-like context whose deadline is real. Deliberately
+// plain JavaScript with no imports from the project: the bundle must stand on its own.
+import { randomUUID } from 'node:crypto';
+import { join } from 'node:path';
+import { pathToFileURL } from 'node:url';
+
+const taskRoot = process.env.LAMBDA_TASK_ROOT ?? process.cwd();
+
+function describe(error) {
+  if (error instanceof Error) return { name: error.name, message: error.message };
+  return { name: 'NonError', message: String(error) };
+}
+
+function send(message) {
+  if (process.connected) process.send(message);
+}
+
+let handler;
+const initStarted = performance.now();
+try {
+  const module = await import(pathToFileURL(join(taskRoot, 'index.mjs')).href);
+  if (typeof module.handler !== 'function') {
+    throw new TypeError(
+      `index.mjs exports ${Object.keys(module).join(', ') || 'nothing'}, not a function "handler"`,
+    );
+  }
+  handler = module.handler;
+} catch (error) {
+  send({ type: 'init-error', error: describe(error) });
+  process.exitCode = 1;
+  process.disconnect?.();
+}
+
+if (handler) {
+  let queue = Promise.resolve();
+  process.on('message', (message) => {
+    queue = queue.then(() => handle(message));
+  });
+  send({ type: 'ready', initMs: performance.now() - initStarted });
+}
+
+async function handle(message) {
+  if (message.type === 'stats') {
+    // maxRSS is in kilobytes: the peak resident set of this process since it started.
+    send({ type: 'stats', id: message.id, maxRssKb: process.resourceUsage().maxRSS });
+    return;
+  }
+  if (message.type !== 'invoke') return;
+  const deadline = Date.now() + message.timeoutMs;
+  const context = {
+    functionName: process.env.AWS_LAMBDA_FUNCTION_NAME,
+    functionVersion: '$LATEST',
+    memoryLimitInMB: process.env.AWS_LAMBDA_FUNCTION_MEMORY_SIZE,
+    awsRequestId: randomUUID(),
+    callbackWaitsForEmptyEventLoop: true,
+    getRemainingTimeInMillis: () => Math.max(0, deadline - Date.now()),
+  };
+  try {
+    await handler(message.event, context);
+    send({ type: 'result', id: message.id, ok: true });
+  } catch (error) {
+    send({ type: 'result', id: message.id, ok: false, error: describe(error) });
+  }
+}
