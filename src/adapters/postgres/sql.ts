@@ -68,9 +68,15 @@ export function membershipQuery(serverVersion: number): string {
          FROM pg_catalog.pg_auth_members WHERE roleid = $1 AND member = $2`;
 }
 
-/** The sessions of a role other than this one, ended. `$1`: the role name. */
-export const TERMINATE_SESSIONS = `SELECT count(*)::int AS ended FROM pg_catalog.pg_stat_activity
-  WHERE usename = $1 AND pid <> pg_backend_pid() AND pg_catalog.pg_terminate_backend(pid)`;
+/**
+ * Ends the sessions of a role other than this one. `$1`: the role name. The candidates are
+ * materialised first: in a plain WHERE clause the planner may call pg_terminate_backend before
+ * the name test, ending every session on the server.
+ */
+export const TERMINATE_SESSIONS = `WITH targets AS MATERIALIZED (
+    SELECT pid FROM pg_catalog.pg_stat_activity WHERE usename = $1 AND pid <> pg_catalog.pg_backend_pid()
+  )
+  SELECT count(*) FILTER (WHERE pg_catalog.pg_terminate_backend(pid))::int AS ended FROM targets`;
 
 /**
  * Sets a role's password to a SCRAM-SHA-256 verifier. PostgreSQL stores a verifier it is given as
