@@ -1,0 +1,431 @@
+import {
+  GetSecretValueCommand,
+  type GetSecretValueCommandOutput,
+  SecretsManagerClient,
+} from '@aws-sdk/client-secrets-manager';
+import { ConfigurationError, SecretShapeError, SecretsManagerCallError } from '../core/errors.ts';
+
+/** The staging labels an application may read (SPEC 1.1). */
+export type VersionStage = 'AWSCURRENT' | 'AWSPENDING' | 'AWSPREVIOUS';
+
+/** The three staging labels, in the order the client falls back through them. */
+export const VERSION_STAGES: readonly VersionStage[] = ['AWSCURRENT', 'AWSPENDING', 'AWSPREVIOUS'];
+
+/**
+ * Turns a secret's string into the value an application uses. Called once per version: a refresh
+ * that finds the same version id reuses the earlier result.
+ *
+ * @example
+ * ```ts
+ * const parseJson: SecretParser<{ apiKey: string }> = (value) => JSON.parse(value);
+ * ```
+ */
+export type SecretParser<T> = (value: string) => T;
+
+/**
+ * One version of a secret as the cache hands it out. `value` is the secret itself: never log it.
+ *
+ * @example
+ * ```ts
+ * const { value, versionId, parsed } = await cache.get('app/db', { parse: parseDatabaseSecret });
+ * ```
+ */
+export interface CachedSecret<T = string> {
+  /** The id the caller asked for (name or ARN). */
+  readonly secretId: string;
+  /** The secret's ARN, as the service answered. */
+  readonly arn: string | undefined;
+  /** The version's id. Versions never change value, so the id identifies the value. */
+  readonly versionId: string;
+  /** The label this version was read under. */
+  readonly stage: VersionStage;
+  /** The secret string. */
+  readonly value: string;
+  /** `parse(value)`, or `value` itself when no parser was given. */
+  readonly parsed: T;
+  /** When the cache fetched it, in the cache clock's milliseconds. */
+  readonly fetchedAt: number;
+}
+
+/**
+ * Options of {@link SecretCache}.
+ *
+ * @example
+ * ```ts
+ * const cache = new SecretCache({ ttlMs: 60_000, staleWhileRevalidateMs: 30_000, maxEntries: 100 });
+ * ```
+ */
+export interface SecretCacheOptions {
+  /** Secrets Manager client. Default: `new SecretsManagerClient({})` (region and endpoint from the SDK's usual sources). */
+  readonly client?: SecretsManagerClient;
+  /** How long a fetched AWSCURRENT value is served without asking again. Default 300 000 (5 minutes). */
+  readonly ttlMs?: number;
+  /**
+   * For this long after `ttlMs`, a stale value is still served at once while one background fetch
+   * replaces it. Default 0 (callers wait for the fetch).
+   */
+  readonly staleWhileRevalidateMs?: number;
+  /** Most (secret, label) entries kept; the least recently used goes first. Default 1000. */
+  readonly maxEntries?: number;
+  /** Milliseconds since the epoch. Default `Date.now`; tests pass their own to move time. */
+  readonly clock?: () => number;
+  /**
+   * Told when a background refresh failed (the stale value stays until it expires). Receives the
+   * error (it names the secret and the service's error code, never a value). Default: ignored.
+   */
+  readonly onBackgroundRefreshError?: (error: unknown, secretId: string) => void;
+}
+
+/**
+ * Options of {@link SecretCache.get} and {@link SecretCache.getVersion}.
+ *
+ * @example
+ * ```ts
+ * const options: GetSecretOptions<DatabaseSecret> = { parse: parseDatabaseSecret };
+ * ```
+ */
+export interface GetSecretOptions<T> {
+  /** Turns the string into the value you use; runs once per version id. Default: none (`parsed` is the string). */
+  readonly parse?: SecretParser<T>;
+}
+
+interface Entry {
+  readonly secretId: string;
+  readonly arn: string | undefined;
+  readonly versionId: string;
+  readonly stage: VersionStage;
+  readonly value: string;
+  readonly fetchedAt: number;
+  /** Parsed forms of this version, one per parser (shared across refreshes of the same version). */
+  readonly parsed: Map<SecretParser<unknown>, unknown>;
+}
+
+const DEFAULT_TTL_MS = 300_000;
+const DEFAULT_MAX_ENTRIES = 1000;
+
+const identity: SecretParser<unknown> = (value) => value;
+
+function checkDuration(setting: string, value: number | undefined, fallback: number): number {
+  if (value === undefined) return fallback;
+  if (!Number.isFinite(value) || value < 0) {
+    throw new ConfigurationError(
+      setting,
+      `must be a number of milliseconds, 0 or more; got ${String(value)}`,
+    );
+  }
+  return value;
+}
+
+function errorCode(error: unknown): string {
+  if (error && typeof error === 'object') {
+    const candidate = error as { name?: unknown; code?: unknown };
+    for (const value of [candidate.name, candidate.code]) {
+      if (typeof value === 'string' && value !== 'Error') return value;
+    }
+  }
+  return 'UnknownError';
+}
+
+function serviceMessage(error: unknown): string {
+  // The service's messages name secrets and labels, never values; keep them short regardless.
+  const text = error instanceof Error ? error.message : String(error);
+  return text.length > 300 ? `${text.slice(0, 300)}…` : text;
+}
+
+/**
+ * A cache of Secrets Manager secrets for applications whose credentials rotate.
+ *
+ * - **TTL**: an AWSCURRENT value is served for `ttlMs` without calling the service.
+ * - **Version-aware**: a refresh that finds the same version id keeps the parsed value; `parse`
+ *   runs again only when the version changed.
+ * - **Stale-while-revalidate**: for `staleWhileRevalidateMs` after the TTL, the old value is served
+ *   at once while a single background fetch replaces it.
+ * - **One fetch for many callers**: concurrent `get`/`refresh` calls for the same secret and label
+ *   share one `GetSecretValue` call.
+ * - **Bounded**: at most `maxEntries` entries, least recently used evicted first.
+ * - **Explicit refresh** ({@link SecretCache.refresh}) for when a credential was refused, and
+ *   {@link SecretCache.getVersion} for the AWSPENDING / AWSPREVIOUS versions during a rotation.
+ *
+ * Values stay in memory only; the cache never logs and its errors never contain a secret value.
+ *
+ * @example
+ * ```ts
+ * import { SecretCache, parseDatabaseSecret } from 'secrets-rotator/client';
+ *
+ * const cache = new SecretCache({ ttlMs: 60_000 });
+ * const { parsed: db, versionId } = await cache.get('prod/app/db', { parse: parseDatabaseSecret });
+ * console.log(`connecting as ${db.username} with version ${versionId}`);
+ * ```
+ */
+export class SecretCache {
+  readonly #client: SecretsManagerClient | undefined;
+  readonly #ttlMs: number;
+  readonly #staleMs: number;
+  readonly #maxEntries: number;
+  readonly #clock: () => number;
+  readonly #onBackgroundError: ((error: unknown, secretId: string) => void) | undefined;
+  readonly #entries = new Map<string, Entry>();
+  readonly #inFlight = new Map<string, Promise<Entry | undefined>>();
+  #defaultClient: SecretsManagerClient | undefined;
+
+  constructor(options: SecretCacheOptions = {}) {
+    this.#client = options.client;
+    this.#ttlMs = checkDuration('SecretCache ttlMs', options.ttlMs, DEFAULT_TTL_MS);
+    this.#staleMs = checkDuration('SecretCache staleWhileRevalidateMs', options.staleWhileRevalidateMs, 0);
+    const maxEntries = options.maxEntries ?? DEFAULT_MAX_ENTRIES;
+    if (!Number.isInteger(maxEntries) || maxEntries < 1) {
+      throw new ConfigurationError(
+        'SecretCache maxEntries',
+        `must be a whole number, 1 or more; got ${maxEntries}`,
+      );
+    }
+    this.#maxEntries = maxEntries;
+    this.#clock = options.clock ?? Date.now;
+    this.#onBackgroundError = options.onBackgroundRefreshError;
+  }
+
+  /**
+   * The cache's clock: milliseconds from `options.clock`, else `Date.now()`.
+   *
+   * @example
+   * ```ts
+   * const age = cache.now() - (cache.peek('prod/app/db')?.fetchedAt ?? cache.now());
+   * ```
+   */
+  now(): number {
+    return this.#clock();
+  }
+
+  /** Number of entries held now (each secret and label counts once). */
+  get size(): number {
+    return this.#entries.size;
+  }
+
+  /**
+   * The AWSCURRENT version: from the cache while fresh, otherwise fetched (one fetch shared by all
+   * concurrent callers).
+   *
+   * @throws SecretsManagerCallError when the service refuses or cannot be reached and no usable value is cached.
+   * @throws SecretShapeError when the secret has no `SecretString` (binary secrets are not supported).
+   * @example
+   * ```ts
+   * const { value } = await cache.get('prod/api-key');
+   * const { parsed } = await cache.get('prod/app/db', { parse: parseDatabaseSecret });
+   * ```
+   */
+  async get<T = string>(secretId: string, options: GetSecretOptions<T> = {}): Promise<CachedSecret<T>> {
+    const key = keyOf(secretId, 'AWSCURRENT');
+    const entry = this.#touch(key);
+    const now = this.#clock();
+    if (entry) {
+      const age = now - entry.fetchedAt;
+      if (age < this.#ttlMs) return this.#view(entry, options.parse);
+      if (age < this.#ttlMs + this.#staleMs) {
+        this.#revalidateInBackground(secretId);
+        return this.#view(entry, options.parse);
+      }
+    }
+    const fetched = await this.#fetch(secretId, 'AWSCURRENT');
+    if (!fetched) throw currentMissing(secretId);
+    return this.#view(fetched, options.parse);
+  }
+
+  /**
+   * Fetches AWSCURRENT again now, whatever its age, and returns it. Use it when the service holding
+   * the credential refused it. A fetch already under way is shared rather than repeated.
+   *
+   * @example
+   * ```ts
+   * const before = await cache.get('prod/app/db');
+   * const after = await cache.refresh('prod/app/db');
+   * if (after.versionId !== before.versionId) console.log('the secret was rotated');
+   * ```
+   */
+  async refresh<T = string>(secretId: string, options: GetSecretOptions<T> = {}): Promise<CachedSecret<T>> {
+    const fetched = await this.#fetch(secretId, 'AWSCURRENT');
+    if (!fetched) throw currentMissing(secretId);
+    return this.#view(fetched, options.parse);
+  }
+
+  /**
+   * The version holding `stage`, or `undefined` when no version holds it with a value (for
+   * AWSPENDING: no rotation under way, or one that has not stored its value yet). AWSCURRENT goes
+   * through {@link SecretCache.get}; AWSPENDING and AWSPREVIOUS are always fetched (concurrent
+   * callers share one fetch), because they matter only while a credential is being refused and
+   * a stale one would be the wrong one.
+   *
+   * @example
+   * ```ts
+   * const pending = await cache.getVersion('prod/app/db', 'AWSPENDING', { parse: parseDatabaseSecret });
+   * if (pending) console.log(`a rotation to version ${pending.versionId} is under way`);
+   * ```
+   */
+  async getVersion<T = string>(
+    secretId: string,
+    stage: VersionStage,
+    options: GetSecretOptions<T> = {},
+  ): Promise<CachedSecret<T> | undefined> {
+    if (!VERSION_STAGES.includes(stage)) {
+      throw new ConfigurationError(
+        'stage',
+        `must be one of ${VERSION_STAGES.join(', ')}; got "${String(stage)}"`,
+      );
+    }
+    if (stage === 'AWSCURRENT') return this.get(secretId, options);
+    const fetched = await this.#fetch(secretId, stage);
+    return fetched ? this.#view(fetched, options.parse) : undefined;
+  }
+
+  /**
+   * What is cached for the secret's AWSCURRENT now, fresh or not, without calling the service.
+   *
+   * @example
+   * ```ts
+   * const cached = cache.peek('prod/app/db');
+   * console.log(cached ? `holding version ${cached.versionId}` : 'nothing cached yet');
+   * ```
+   */
+  peek<T = string>(secretId: string, options: GetSecretOptions<T> = {}): CachedSecret<T> | undefined {
+    const entry = this.#entries.get(keyOf(secretId, 'AWSCURRENT'));
+    return entry ? this.#view(entry, options.parse) : undefined;
+  }
+
+  /**
+   * Forgets one secret (all its labels), or everything when called without an id. The next `get`
+   * fetches again.
+   *
+   * @example
+   * ```ts
+   * cache.invalidate('prod/app/db');
+   * cache.invalidate();
+   * ```
+   */
+  invalidate(secretId?: string): void {
+    if (secretId === undefined) {
+      this.#entries.clear();
+      return;
+    }
+    for (const stage of VERSION_STAGES) this.#entries.delete(keyOf(secretId, stage));
+  }
+
+  /** Returns the entry and marks it most recently used. */
+  #touch(key: string): Entry | undefined {
+    const entry = this.#entries.get(key);
+    if (entry) {
+      this.#entries.delete(key);
+      this.#entries.set(key, entry);
+    }
+    return entry;
+  }
+
+  #store(key: string, entry: Entry): void {
+    this.#entries.delete(key);
+    this.#entries.set(key, entry);
+    while (this.#entries.size > this.#maxEntries) {
+      const oldest = this.#entries.keys().next().value;
+      if (oldest === undefined) break;
+      this.#entries.delete(oldest);
+    }
+  }
+
+  #view<T>(entry: Entry, parse: SecretParser<T> | undefined): CachedSecret<T> {
+    const parser = (parse ?? identity) as SecretParser<unknown>;
+    let parsed = entry.parsed.get(parser);
+    if (parsed === undefined && !entry.parsed.has(parser)) {
+      parsed = parser(entry.value);
+      entry.parsed.set(parser, parsed);
+    }
+    return {
+      secretId: entry.secretId,
+      arn: entry.arn,
+      versionId: entry.versionId,
+      stage: entry.stage,
+      value: entry.value,
+      parsed: parsed as T,
+      fetchedAt: entry.fetchedAt,
+    };
+  }
+
+  #revalidateInBackground(secretId: string): void {
+    const key = keyOf(secretId, 'AWSCURRENT');
+    if (this.#inFlight.has(key)) return;
+    this.#fetch(secretId, 'AWSCURRENT').catch((error: unknown) => {
+      this.#onBackgroundError?.(error, secretId);
+    });
+  }
+
+  /** One GetSecretValue per (secret, label) at a time; undefined when the label has no value. */
+  #fetch(secretId: string, stage: VersionStage): Promise<Entry | undefined> {
+    const key = keyOf(secretId, stage);
+    const running = this.#inFlight.get(key);
+    if (running) return running;
+    const fetching = this.#load(secretId, stage, key).finally(() => {
+      this.#inFlight.delete(key);
+    });
+    this.#inFlight.set(key, fetching);
+    return fetching;
+  }
+
+  async #load(secretId: string, stage: VersionStage, key: string): Promise<Entry | undefined> {
+    let answer: GetSecretValueCommandOutput;
+    try {
+      answer = await this.#sdk().send(new GetSecretValueCommand({ SecretId: secretId, VersionStage: stage }));
+    } catch (error) {
+      const code = errorCode(error);
+      if (code === 'ResourceNotFoundException' && stage !== 'AWSCURRENT') {
+        this.#entries.delete(key);
+        return undefined;
+      }
+      throw new SecretsManagerCallError(
+        'GetSecretValue',
+        code,
+        `reading ${stage} of secret "${secretId}": ${serviceMessage(error)}`,
+      );
+    }
+    if (typeof answer.SecretString !== 'string') {
+      throw new SecretShapeError(
+        '(value)',
+        `of secret "${secretId}" (${stage}) has no SecretString`,
+        'the client reads string secrets only; store the value as SecretString',
+      );
+    }
+    if (typeof answer.VersionId !== 'string') {
+      throw new SecretsManagerCallError(
+        'GetSecretValue',
+        'MissingVersionId',
+        `no VersionId for "${secretId}"`,
+      );
+    }
+    const previous = this.#entries.get(key);
+    const entry: Entry = {
+      secretId,
+      arn: answer.ARN,
+      versionId: answer.VersionId,
+      stage,
+      value: answer.SecretString,
+      fetchedAt: this.#clock(),
+      // Same version, same value: keep what was parsed from it.
+      parsed: previous && previous.versionId === answer.VersionId ? previous.parsed : new Map(),
+    };
+    this.#store(key, entry);
+    return entry;
+  }
+
+  #sdk(): SecretsManagerClient {
+    if (this.#client) return this.#client;
+    this.#defaultClient ??= new SecretsManagerClient({});
+    return this.#defaultClient;
+  }
+}
+
+function keyOf(secretId: string, stage: VersionStage): string {
+  return `${stage}\u0000${secretId}`;
+}
+
+function currentMissing(secretId: string): SecretsManagerCallError {
+  return new SecretsManagerCallError(
+    'GetSecretValue',
+    'ResourceNotFoundException',
+    `secret "${secretId}" has no AWSCURRENT version`,
+  );
+}

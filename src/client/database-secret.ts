@@ -1,0 +1,153 @@
+import { createHash } from 'node:crypto';
+import { SecretShapeError } from '../core/errors.ts';
+
+/**
+ * The connection fields of a database secret (SPEC 3), as the client uses them. Fields the client
+ * does not need (`masterarn`, your own) are ignored here and left untouched in the secret.
+ *
+ * @example
+ * ```ts
+ * const db: DatabaseSecret = parseDatabaseSecret(secretString);
+ * console.log(`${db.username}@${db.host}:${db.port ?? 'default port'}`);
+ * ```
+ */
+export interface DatabaseSecret {
+  /** `postgres`, `aurora-postgresql`, `mysql`, `aurora-mysql`, `mariadb`; absent if the secret has none. */
+  readonly engine: string | undefined;
+  readonly host: string;
+  /** The port, or `undefined` for the engine's default (5432 / 3306). */
+  readonly port: number | undefined;
+  /** Who logs in. With alternating users it changes between versions (`app` / `app_clone`). */
+  readonly username: string;
+  readonly password: string;
+  /** The database to connect to, if the secret names one. */
+  readonly dbname: string | undefined;
+  /** SPEC 6: `true` TLS required, `false` no TLS, `undefined` TLS unless the server offers none. */
+  readonly ssl: boolean | undefined;
+}
+
+function requiredString(record: Record<string, unknown>, field: string): string {
+  const value = record[field];
+  if (typeof value !== 'string' || value.length === 0) {
+    throw new SecretShapeError(field, 'is missing or not a non-empty string', `set "${field}" in the secret`);
+  }
+  return value;
+}
+
+function optionalString(record: Record<string, unknown>, field: string): string | undefined {
+  const value = record[field];
+  if (value === undefined || value === null || value === '') return undefined;
+  if (typeof value !== 'string') {
+    throw new SecretShapeError(field, 'must be a string', `set "${field}" to a string or remove it`);
+  }
+  return value;
+}
+
+function portOf(record: Record<string, unknown>): number | undefined {
+  const value = record.port;
+  if (value === undefined || value === null || value === '') return undefined;
+  const port = typeof value === 'string' && /^\d+$/.test(value.trim()) ? Number(value.trim()) : value;
+  if (typeof port !== 'number' || !Number.isInteger(port) || port < 1 || port > 65535) {
+    throw new SecretShapeError('port', 'must be a number from 1 to 65535', 'set "port" to the database port');
+  }
+  return port;
+}
+
+function sslOf(record: Record<string, unknown>): boolean | undefined {
+  const value = record.ssl;
+  if (value === undefined || value === null) return undefined;
+  if (value === true || value === 'true') return true;
+  if (value === false || value === 'false') return false;
+  throw new SecretShapeError('ssl', 'must be true, false, "true" or "false"', 'fix "ssl" or remove it');
+}
+
+/**
+ * Reads the JSON of a database secret (SPEC 3) with clear errors that name the field at fault and
+ * never quote the secret. Pass it as `parse` to {@link SecretCache.get}: it then runs once per
+ * version.
+ *
+ * @throws SecretShapeError when the text is not a JSON object or a field is missing or malformed.
+ * @example
+ * ```ts
+ * const { parsed } = await cache.get('prod/app/db', { parse: parseDatabaseSecret });
+ * const client = new pg.Client({ host: parsed.host, user: parsed.username, password: parsed.password });
+ * ```
+ */
+export function parseDatabaseSecret(value: string): DatabaseSecret {
+  let record: unknown;
+  try {
+    record = JSON.parse(value);
+  } catch {
+    // JSON.parse quotes the input in its message: never pass it on.
+    throw new SecretShapeError('(value)', 'is not valid JSON', 'store the secret as a JSON object (SPEC 3)');
+  }
+  if (!record || typeof record !== 'object' || Array.isArray(record)) {
+    throw new SecretShapeError(
+      '(value)',
+      'is not a JSON object',
+      'store the secret as a JSON object (SPEC 3)',
+    );
+  }
+  const fields = record as Record<string, unknown>;
+  return {
+    engine: optionalString(fields, 'engine'),
+    host: requiredString(fields, 'host'),
+    port: portOf(fields),
+    username: requiredString(fields, 'username'),
+    password: requiredString(fields, 'password'),
+    dbname: optionalString(fields, 'dbname'),
+    ssl: sslOf(fields),
+  };
+}
+
+/**
+ * Checks that a database secret is for one of `engines` (a secret without `engine` passes).
+ *
+ * @throws SecretShapeError naming the engine found and the ones accepted.
+ * @example
+ * ```ts
+ * requireEngine(secret, ['postgres', 'aurora-postgresql'], 'createPgPool');
+ * ```
+ */
+export function requireEngine(secret: DatabaseSecret, engines: readonly string[], user: string): void {
+  if (secret.engine !== undefined && !engines.includes(secret.engine)) {
+    throw new SecretShapeError(
+      'engine',
+      `is "${secret.engine}", which ${user} does not connect to`,
+      `use a secret whose engine is one of ${engines.join(', ')}`,
+    );
+  }
+}
+
+/**
+ * A key naming where and as whom a secret logs in, without the password: two versions with the
+ * same key can share a connection pool whose password is looked up per connection.
+ *
+ * @example
+ * ```ts
+ * if (loginKey(next) !== loginKey(previous)) console.log('the user or server changed');
+ * ```
+ */
+export function loginKey(secret: DatabaseSecret): string {
+  return JSON.stringify([
+    secret.host.toLowerCase().replace(/\.$/, ''),
+    secret.port ?? null,
+    secret.dbname ?? null,
+    secret.username,
+    secret.ssl ?? null,
+  ]);
+}
+
+/**
+ * Like {@link loginKey} but also distinguishing passwords, through a digest so the key itself can
+ * never reveal one.
+ *
+ * @example
+ * ```ts
+ * const samePool = credentialKey(a) === credentialKey(b);
+ * ```
+ */
+export function credentialKey(secret: DatabaseSecret): string {
+  const digest = createHash('sha256').update(secret.password).digest('base64url');
+  return `${loginKey(secret)}#${digest}`;
+}

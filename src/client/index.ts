@@ -1,0 +1,32 @@
+/**
+ * `secrets-rotator/client`: for the applications whose credentials rotate. A secret cache (TTL,
+ * version-aware, stale-while-revalidate, bounded, one fetch for concurrent callers), a generic
+ * retry with a fresher version after an authentication failure, and ready pools for pg and mysql2
+ * that take their credentials from the cache and ride through rotations.
+ *
+ * @example
+ * ```ts
+ * import { SecretCache, createPgPool } from 'secrets-rotator/client';
+ *
+ * const cache = new SecretCache({ ttlMs: 60_000 });
+ * const pool = createPgPool({ cache, secretId: 'prod/app/db' });
+ * const { rows } = await pool.query('SELECT now()');
+ * ```
+ * @module
+ */
+export {
+  type CachedSecret,
+  type GetSecretOptions,
+  SecretCache,
+  type SecretCacheOptions,
+  type SecretParser,
+  VERSION_STAGES,
+  type VersionStage,
+} from './cache.ts';
+export { type DatabaseSecret, parseDatabaseSecret } from './database-secret.ts';
+export {
+  DEFAULT_MAX_ATTEMPTS,
+  type SecretRefusal,
+  type WithFreshSecretOptions,
+  withFreshSecret,
+} from './fresh-secret.ts';

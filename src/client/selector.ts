@@ -1,0 +1,125 @@
+import type { CachedSecret, SecretCache, SecretParser } from './cache.ts';
+
+/**
+ * Which version a caller should use now, and the generation it belongs to: a failure reported
+ * with an older generation was already dealt with by someone else.
+ */
+export interface VersionChoice<T> {
+  readonly secret: CachedSecret<T>;
+  readonly generation: number;
+}
+
+/** After every version was refused, how long a new refusal fails at once instead of asking again. */
+export const EXHAUSTED_COOLDOWN_MS = 2_000;
+
+const identity: SecretParser<unknown> = (value) => value;
+
+interface Override {
+  readonly raw: CachedSecret<string>;
+  /** The AWSCURRENT version id this override was chosen against; it ends when AWSCURRENT moves. */
+  readonly whileCurrentIs: string;
+  readonly parsed: Map<SecretParser<unknown>, unknown>;
+}
+
+/**
+ * Decides which version of one secret to use: AWSCURRENT normally; after a refusal, a refreshed
+ * AWSCURRENT, then AWSPENDING, then AWSPREVIOUS (SPEC 4.1's single-user window). A version that
+ * worked in place of AWSCURRENT stays chosen until AWSCURRENT itself moves. Shared by every
+ * integration using the same cache and secret, so one refusal teaches them all.
+ */
+export class VersionSelector {
+  readonly #cache: SecretCache;
+  readonly #secretId: string;
+  #override: Override | undefined;
+  #generation = 0;
+  #lastVersionId: string | undefined;
+  #refused = new Set<string>();
+  #refusedWhileCurrentIs: string | undefined;
+  #recovering: Promise<boolean> | undefined;
+  #exhaustedUntil = Number.NEGATIVE_INFINITY;
+
+  constructor(cache: SecretCache, secretId: string) {
+    this.#cache = cache;
+    this.#secretId = secretId;
+  }
+
+  /** The version to use now (AWSCURRENT from the cache unless a refusal chose another). */
+  async pick<T>(parse?: SecretParser<T>): Promise<VersionChoice<T>> {
+    const current = await this.#cache.get(this.#secretId, { parse });
+    const override = this.#override;
+    if (override && override.whileCurrentIs !== current.versionId) this.#override = undefined;
+    const chosen = this.#override ? this.#view(this.#override, parse) : current;
+    if (chosen.versionId !== this.#lastVersionId) {
+      this.#lastVersionId = chosen.versionId;
+      this.#generation += 1;
+    }
+    return { secret: chosen, generation: this.#generation };
+  }
+
+  /**
+   * Reports that `failed` was refused. Resolves true when another version is now chosen (or
+   * already was, by a concurrent caller), false when every version was refused.
+   */
+  recover(failed: VersionChoice<unknown>): Promise<boolean> {
+    if (failed.generation !== this.#generation) return Promise.resolve(true);
+    this.#recovering ??= this.#advance(failed.secret.versionId).finally(() => {
+      this.#recovering = undefined;
+    });
+    return this.#recovering;
+  }
+
+  async #advance(refusedVersionId: string): Promise<boolean> {
+    if (this.#cache.now() < this.#exhaustedUntil) return false;
+    const fresh = await this.#cache.refresh(this.#secretId);
+    if (this.#refusedWhileCurrentIs !== fresh.versionId) {
+      this.#refused = new Set();
+      this.#refusedWhileCurrentIs = fresh.versionId;
+    }
+    this.#refused.add(refusedVersionId);
+    const candidates: Array<() => Promise<CachedSecret<string> | undefined>> = [
+      async () => fresh,
+      () => this.#cache.getVersion(this.#secretId, 'AWSPENDING'),
+      () => this.#cache.getVersion(this.#secretId, 'AWSPREVIOUS'),
+    ];
+    for (const candidate of candidates) {
+      const version = await candidate();
+      if (!version || this.#refused.has(version.versionId)) continue;
+      this.#override =
+        version.versionId === fresh.versionId
+          ? undefined
+          : { raw: version, whileCurrentIs: fresh.versionId, parsed: new Map() };
+      this.#lastVersionId = version.versionId;
+      this.#generation += 1;
+      return true;
+    }
+    // Every version was refused: the cause is elsewhere (a broken rotation, the server). Start
+    // over after a pause rather than calling Secrets Manager again for every failing request.
+    this.#refused = new Set();
+    this.#override = undefined;
+    this.#exhaustedUntil = this.#cache.now() + EXHAUSTED_COOLDOWN_MS;
+    return false;
+  }
+
+  #view<T>(override: Override, parse: SecretParser<T> | undefined): CachedSecret<T> {
+    const parser = (parse ?? identity) as SecretParser<unknown>;
+    if (!override.parsed.has(parser)) override.parsed.set(parser, parser(override.raw.value));
+    return { ...override.raw, parsed: override.parsed.get(parser) as T };
+  }
+}
+
+const selectors = new WeakMap<SecretCache, Map<string, VersionSelector>>();
+
+/** The one selector of this cache and secret. */
+export function selectorFor(cache: SecretCache, secretId: string): VersionSelector {
+  let bySecret = selectors.get(cache);
+  if (!bySecret) {
+    bySecret = new Map();
+    selectors.set(cache, bySecret);
+  }
+  let selector = bySecret.get(secretId);
+  if (!selector) {
+    selector = new VersionSelector(cache, secretId);
+    bySecret.set(secretId, selector);
+  }
+  return selector;
+}
