@@ -187,7 +187,11 @@ class LocalEndpoint implements LocalSecretsManager {
   readonly #log: ((line: string) => void) | undefined;
   readonly #handlers = new Map<string, RotationHandler>();
   readonly #faults: ActiveFault[] = [];
-  readonly #running = new Map<string, Promise<RotationResult>>();
+  /** Rotations in progress, by secret ARN. */
+  readonly #running = new Map<
+    string,
+    { readonly versionId: string; readonly done: Promise<RotationResult> }
+  >();
   readonly #clients: SecretsManagerClient[] = [];
   readonly #storeService: RotationService;
 
@@ -288,7 +292,8 @@ class LocalEndpoint implements LocalSecretsManager {
   }
 
   async idle(): Promise<void> {
-    while (this.#running.size > 0) await Promise.allSettled([...this.#running.values()]);
+    while (this.#running.size > 0)
+      await Promise.allSettled([...this.#running.values()].map((run) => run.done));
   }
 
   async close(): Promise<void> {
@@ -428,8 +433,20 @@ class LocalEndpoint implements LocalSecretsManager {
         `No rotation function is registered with this local endpoint for ${request.rotationLambdaArn}: call registerRotationFunction() with that ARN or function name first.`,
       );
     }
-    if (this.#running.has(request.arn))
+    const token = request.clientRequestToken;
+    const answer = (versionId: string) => ({ ARN: request.arn, Name: request.name, VersionId: versionId });
+    const running = this.#running.get(request.arn);
+    if (running) {
+      // The SDK retries a request whose answer was lost with the same ClientRequestToken.
+      if (token !== undefined && token === running.versionId) return answer(token);
       throw new ServiceError('InvalidRequestException', INCOMPLETE_ROTATION_MESSAGE);
+    }
+    if (
+      token !== undefined &&
+      this.rotations.some((run) => run.ok && run.secretArn === request.arn && run.versionId === token)
+    ) {
+      return answer(token);
+    }
     let plan: ReturnType<typeof planRotation>;
     try {
       plan = planRotation(this.#store.rotationState(request.arn), {
@@ -465,7 +482,7 @@ class LocalEndpoint implements LocalSecretsManager {
       this.rotations.push(result);
       return result;
     });
-    this.#running.set(plan.secretArn, run);
+    this.#running.set(plan.secretArn, { versionId: plan.versionId, done: run });
     const settled = run.finally(() => this.#running.delete(plan.secretArn));
     if (this.#mode === 'inline') await settled;
     else settled.catch(() => undefined);

@@ -21,11 +21,32 @@ import {
   type WireInput,
 } from './service-error.ts';
 
-/** The staging label of the version applications use. */
+/**
+ * The staging label of the version applications use (exactly one version holds it).
+ *
+ * @example
+ * ```ts
+ * await client.send(new GetSecretValueCommand({ SecretId: arn, VersionStage: AWSCURRENT }));
+ * ```
+ */
 export const AWSCURRENT = 'AWSCURRENT';
-/** The staging label of the version that last held AWSCURRENT. */
+/**
+ * The staging label of the version that last held AWSCURRENT; the service moves it.
+ *
+ * @example
+ * ```ts
+ * expect(stages[oldVersionId]).toEqual([AWSPREVIOUS]);
+ * ```
+ */
 export const AWSPREVIOUS = 'AWSPREVIOUS';
-/** The staging label of the version being rotated in. */
+/**
+ * The staging label of the version being rotated in.
+ *
+ * @example
+ * ```ts
+ * await client.send(new PutSecretValueCommand({ SecretId: arn, ClientRequestToken: token, SecretString: next, VersionStages: [AWSPENDING] }));
+ * ```
+ */
 export const AWSPENDING = 'AWSPENDING';
 
 /** How many versions a secret keeps before unlabelled (deprecated) ones are pruned, as the service does. */
@@ -46,13 +67,27 @@ const TOKEN_RULE = { min: 1, max: 64 };
 const STAGE_RULE = { min: 1, max: 256 };
 const VALUE_MAX = 65_536;
 
-/** A tag as the API models it. */
+/**
+ * A tag as the API models it.
+ *
+ * @example
+ * ```ts
+ * const tag: SecretTag = { Key: 'team', Value: 'payments' };
+ * ```
+ */
 export interface SecretTag {
   Key: string;
   Value: string;
 }
 
-/** Rotation rules as the API models them. */
+/**
+ * Rotation rules as the API models them.
+ *
+ * @example
+ * ```ts
+ * const rules: RotationRules = { ScheduleExpression: 'rate(10 days)', Duration: '2h' };
+ * ```
+ */
 export interface RotationRules {
   AutomaticallyAfterDays?: number;
   ScheduleExpression?: string;
@@ -91,14 +126,28 @@ interface StoredSecret {
   readonly sequence: number;
 }
 
-/** The versions of a secret as the rotation driver sees them. */
+/**
+ * The versions of a secret as the rotation driver sees them.
+ *
+ * @example
+ * ```ts
+ * const { versionIdsToStages } = store.rotationState('app/db');
+ * ```
+ */
 export interface SecretRotationState {
   readonly arn: string;
   readonly name: string;
   readonly versionIdsToStages: Record<string, string[]>;
 }
 
-/** A RotateSecret request after validation, for the server to orchestrate. */
+/**
+ * A RotateSecret request after validation, for the server to orchestrate.
+ *
+ * @example
+ * ```ts
+ * const { arn, rotationLambdaArn, rotateImmediately } = store.parseRotateSecret(input);
+ * ```
+ */
 export interface RotateSecretRequest {
   readonly arn: string;
   readonly name: string;
@@ -108,7 +157,14 @@ export interface RotateSecretRequest {
   readonly rotateImmediately: boolean;
 }
 
-/** Options of {@link SecretStore}. */
+/**
+ * Options of {@link SecretStore}.
+ *
+ * @example
+ * ```ts
+ * const options: SecretStoreOptions = { region: 'us-east-1', accountId: '123456789012', clock: () => new Date() };
+ * ```
+ */
 export interface SecretStoreOptions {
   readonly region: string;
   readonly accountId: string;
@@ -155,7 +211,14 @@ export class SecretStore {
     };
   }
 
-  /** Whether {@link handle} implements the operation (RotateSecret is the server's). */
+  /**
+   * Whether {@link handle} implements the operation (RotateSecret is the server's).
+   *
+   * @example
+   * ```ts
+   * store.supports('PutSecretValue'); // true
+   * ```
+   */
   supports(operation: string): boolean {
     return Object.hasOwn(this.#operations, operation);
   }
@@ -892,7 +955,15 @@ export class SecretStore {
   }
 }
 
-/** The message the service answers RotateSecret with while an earlier rotation is unfinished. */
+/**
+ * The message the service answers RotateSecret with (InvalidRequestException) while an earlier
+ * rotation is unfinished.
+ *
+ * @example
+ * ```ts
+ * await expect(client.send(new RotateSecretCommand({ SecretId: arn }))).rejects.toThrow(INCOMPLETE_ROTATION_MESSAGE);
+ * ```
+ */
 export const INCOMPLETE_ROTATION_MESSAGE =
   "A previous rotation isn't complete. That rotation will be reattempted.";
 

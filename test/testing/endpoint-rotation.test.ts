@@ -6,6 +6,7 @@
 import {
   CancelRotateSecretCommand,
   CreateSecretCommand,
+  DeleteSecretCommand,
   DescribeSecretCommand,
   GetSecretValueCommand,
   InvalidParameterException,
@@ -345,4 +346,54 @@ it('uses FAKE_ROTATOR_ARN-style ARNs and plain function names interchangeably', 
   inline.registerRotationFunction(FAKE_ROTATOR_ARN, fakeRotator(client));
   await client.send(new RotateSecretCommand({ SecretId: arn, RotationLambdaARN: 'fake-rotator' }));
   expect(inline.rotations.at(-1)).toMatchObject({ secretArn: arn, ok: true });
+});
+
+describe('RotateSecret retried with the same ClientRequestToken (as the SDK does after a lost answer)', () => {
+  it('answers a retry during the run and after it with the same version, running the steps once', async () => {
+    const background = await startLocalSecretsManager();
+    try {
+      const sm = background.client();
+      const { arn } = await create(sm);
+      let release!: () => void;
+      const gate = new Promise<void>((resolve) => {
+        release = resolve;
+      });
+      const rotator = fakeRotator(sm, { gate: () => gate });
+      background.registerRotationFunction(lambdaArn('retried'), rotator);
+      const request = {
+        SecretId: arn,
+        RotationLambdaARN: lambdaArn('retried'),
+        ClientRequestToken: 'retried-rotation-0001',
+      };
+      const first = await sm.send(new RotateSecretCommand(request));
+      const duringRun = await sm.send(new RotateSecretCommand(request));
+      release();
+      await background.idle();
+      const afterRun = await sm.send(new RotateSecretCommand(request));
+      await background.idle();
+      expect([first.VersionId, duringRun.VersionId, afterRun.VersionId]).toEqual(
+        Array(3).fill('retried-rotation-0001'),
+      );
+      expect(background.rotations).toHaveLength(1);
+      expect(rotator.events.map((event) => event.Step)).toEqual([
+        'createSecret',
+        'setSecret',
+        'testSecret',
+        'finishSecret',
+      ]);
+    } finally {
+      await background.close();
+    }
+  });
+
+  it('refuses to rotate a secret scheduled for deletion', async () => {
+    const { arn } = await create();
+    inline.registerRotationFunction(lambdaArn('deleted'), fakeRotator(client));
+    await client.send(new DeleteSecretCommand({ SecretId: arn }));
+    const error = await rejection(
+      client.send(new RotateSecretCommand({ SecretId: arn, RotationLambdaARN: lambdaArn('deleted') })),
+    );
+    expect(error).toBeInstanceOf(InvalidRequestException);
+    expect(error.message).toContain('marked for deletion');
+  });
 });

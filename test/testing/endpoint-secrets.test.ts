@@ -446,6 +446,30 @@ describe('ListSecretVersionIds', () => {
   });
 });
 
+describe('version limit', () => {
+  it('keeps at most 100 versions, pruning the oldest unlabelled ones and never a labelled one', async () => {
+    const { arn, versionId: first } = await create();
+    await client.send(
+      new UpdateSecretVersionStageCommand({ SecretId: arn, VersionStage: 'KEEP', MoveToVersionId: first }),
+    );
+    for (let i = 0; i < 105; i++) {
+      await client.send(new PutSecretValueCommand({ SecretId: arn, SecretString: `bulk-value-${i}` }));
+    }
+    const versions: string[] = [];
+    let nextToken: string | undefined;
+    do {
+      const page = await client.send(
+        new ListSecretVersionIdsCommand({ SecretId: arn, IncludeDeprecated: true, NextToken: nextToken }),
+      );
+      versions.push(...page.Versions!.map((version) => version.VersionId!));
+      nextToken = page.NextToken;
+    } while (nextToken);
+    expect(versions).toHaveLength(100);
+    expect(versions).toContain(first);
+    expect(Object.keys(await stagesOf(arn))).toHaveLength(3);
+  });
+});
+
 describe('UpdateSecret', () => {
   it('creates a new AWSCURRENT version for a new value, and only updates metadata otherwise', async () => {
     const { arn, versionId: v1 } = await create();
