@@ -5,10 +5,24 @@
  */
 import { placeholdersIn } from './template.ts';
 
-/** HTTP methods a configured request may use. */
+/**
+ * HTTP methods a configured request may use.
+ *
+ * @example
+ * ```ts
+ * const method: HttpMethod = 'DELETE';
+ * ```
+ */
 export type HttpMethod = 'GET' | 'POST' | 'PUT' | 'PATCH' | 'DELETE';
 
-/** A JSON value, as a request body template. */
+/**
+ * A JSON value, as a request body template.
+ *
+ * @example
+ * ```ts
+ * const body: JsonValue = { name: 'rotated {{versionId}}', scopes: ['read'] };
+ * ```
+ */
 export type JsonValue = string | number | boolean | null | JsonValue[] | { [key: string]: JsonValue };
 
 /**
@@ -241,7 +255,14 @@ export interface HttpApiKeyConfig {
   readonly http?: HttpSettings;
 }
 
-/** A request with its validated parts. */
+/**
+ * A request with its validated parts and its authentication resolved.
+ *
+ * @example
+ * ```ts
+ * const request: ResolvedRequest = { method: 'GET', path: '/me', headers: {}, body: undefined, auth: { type: 'bearer' } };
+ * ```
+ */
 export interface ResolvedRequest {
   readonly method: HttpMethod;
   readonly path: string;
@@ -333,7 +354,14 @@ export class ConfigProblem extends Error {
   }
 }
 
-/** Template variables each kind of request may use. `key` is always the authenticating key. */
+/**
+ * Template variables each kind of request may use. `key` is always the authenticating key.
+ *
+ * @example
+ * ```ts
+ * TEMPLATE_VARIABLES.revoke; // ['key', 'versionId', 'revokedKeyId', 'revokedKey']
+ * ```
+ */
 export const TEMPLATE_VARIABLES = {
   common: ['key', 'versionId'],
   mint: ['key', 'versionId', 'currentKey', 'currentKeyId'],

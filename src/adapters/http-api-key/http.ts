@@ -11,13 +11,27 @@ import type { StepContext } from '../../core/target.ts';
 import type { AuthTemplate, ResolvedConfig, ResolvedRequest } from './config.ts';
 import { MissingVariableError, render, renderJson, type TemplateVariables } from './template.ts';
 
-/** What the provider answered. `json` is the parsed body, `undefined` when it was empty or not JSON. */
+/**
+ * What the provider answered. `json` is the parsed body, `undefined` when it was empty or not JSON.
+ *
+ * @example
+ * ```ts
+ * const { status, json } = await provider.send(call);
+ * ```
+ */
 export interface ProviderResponse {
   readonly status: number;
   readonly json: unknown;
 }
 
-/** One request to send. `variables.key` is the key that authenticates it. */
+/**
+ * One request to send. `variables.key` is the key that authenticates it.
+ *
+ * @example
+ * ```ts
+ * const call: ProviderCall = { operation: 'test', request: config.test.request, variables: { key, versionId } };
+ * ```
+ */
 export interface ProviderCall {
   /** Names the request in logs and errors, e.g. `mint` or `revoke`. */
   readonly operation: string;
@@ -27,7 +41,15 @@ export interface ProviderCall {
   readonly extraHeaders?: Readonly<Record<string, string>>;
 }
 
-/** The result of one attempt: an answer to act on, or a failure worth retrying. */
+/**
+ * The result of one attempt: an answer to act on, or a failure worth retrying.
+ *
+ * @example
+ * ```ts
+ * const outcome = await provider.attempt(call, 1);
+ * if (outcome.kind === 'response') console.log(outcome.response.status);
+ * ```
+ */
 export type AttemptOutcome =
   | { readonly kind: 'response'; readonly response: ProviderResponse }
   | {
@@ -59,7 +81,14 @@ export class ProviderClient {
     this.#ctx = ctx;
   }
 
-  /** Milliseconds this step may still spend before it must give up. */
+  /**
+   * Milliseconds this step may still spend before it must give up.
+   *
+   * @example
+   * ```ts
+   * if (delayMs > provider.budgetMs()) throw new Error('out of time');
+   * ```
+   */
   budgetMs(): number {
     return this.#ctx.remainingTimeMs() - DEADLINE_RESERVE_MS;
   }

@@ -51,7 +51,14 @@ export type {
 } from './config.ts';
 export type { ApiKeySecret } from './secret.ts';
 
-/** The environment variable that may hold the configuration block as JSON. */
+/**
+ * The environment variable that may hold the configuration block as JSON.
+ *
+ * @example
+ * ```ts
+ * const env = { [HTTP_API_KEY_CONFIG]: JSON.stringify(config) };
+ * ```
+ */
 export const HTTP_API_KEY_CONFIG = 'HTTP_API_KEY_CONFIG';
 
 /**

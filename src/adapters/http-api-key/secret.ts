@@ -6,10 +6,24 @@
 import { SecretShapeError } from '../../core/errors.ts';
 import { ConfigProblem, type ResolvedConfig, resolveConfig } from './config.ts';
 
-/** Field holding the id of the key this version replaced, used to revoke it one rotation later. */
+/**
+ * Field holding the id of the key this version replaced, used to revoke it one rotation later.
+ *
+ * @example
+ * ```ts
+ * JSON.parse(secretString)[PREVIOUS_KEY_ID_FIELD]; // 'key_4f2a…'
+ * ```
+ */
 export const PREVIOUS_KEY_ID_FIELD = 'previousKeyId';
 
-/** Field of the secret's JSON that may hold the configuration block. */
+/**
+ * Field of the secret's JSON that may hold the configuration block.
+ *
+ * @example
+ * ```ts
+ * const secret = { apiKey, keyId, [CONFIG_FIELD]: config };
+ * ```
+ */
 export const CONFIG_FIELD = 'rotation';
 
 /**

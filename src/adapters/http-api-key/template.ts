@@ -4,7 +4,14 @@
  */
 import type { JsonValue } from './config.ts';
 
-/** Values a template may refer to; an undefined value is an error at render time. */
+/**
+ * Values a template may refer to; an undefined value is an error at render time.
+ *
+ * @example
+ * ```ts
+ * const variables: TemplateVariables = { key, versionId: ctx.versionId };
+ * ```
+ */
 export type TemplateVariables = Readonly<Record<string, string | undefined>>;
 
 const PLACEHOLDER = /\{\{\s*([A-Za-z][A-Za-z0-9]*)\s*\}\}/g;
