@@ -172,6 +172,66 @@ describe('resolveConfig', () => {
   });
 });
 
+describe('the README examples', () => {
+  // Kept verbatim in step with README "HTTP API keys".
+  const minting = {
+    baseUrl: 'https://api.example.com/v1',
+    auth: { type: 'bearer' },
+    mint: {
+      request: { method: 'POST', path: '/api-keys', body: { name: 'rotated {{versionId}}' } },
+      keyPointer: '/secret',
+      keyIdPointer: '/id',
+      idempotencyHeader: 'Idempotency-Key',
+    },
+    test: {
+      request: { method: 'GET', path: '/account' },
+      successStatus: [200],
+      propagation: { maxWaitMs: 30000 },
+    },
+    revoke: { when: 'next-rotation', request: { method: 'DELETE', path: '/api-keys/{{revokedKeyId}}' } },
+    http: { timeoutMs: 5000, attempts: 4 },
+  };
+  const listing = {
+    baseUrl: 'https://partner.example.net',
+    auth: { type: 'header', name: 'X-Api-Key' },
+    mint: {
+      request: { method: 'POST', path: '/keys', body: { label: 'rotation {{versionId}}' } },
+      keyPointer: '/data/key',
+      keyIdPointer: '/data/id',
+      orphanCheck: {
+        request: { method: 'GET', path: '/keys' },
+        itemsPointer: '/data',
+        labelPointer: '/label',
+        idPointer: '/id',
+      },
+      onOrphan: 'fail',
+    },
+    test: { request: { method: 'GET', path: '/whoami' } },
+    revoke: { when: 'finish', request: { method: 'DELETE', path: '/keys/{{revokedKeyId}}' } },
+  };
+  const generating = {
+    baseUrl: 'https://internal.example.org',
+    auth: { type: 'basic', username: 'rotator', password: '{{key}}' },
+    generate: {
+      length: 48,
+      prefix: 'svc_',
+      register: {
+        request: { method: 'PUT', path: '/credentials/{{newKeyId}}', body: { secret: '{{newKey}}' } },
+      },
+    },
+    test: { request: { method: 'GET', path: '/health/authenticated' }, successStatus: [200, 204] },
+    revoke: { when: 'finish', request: { method: 'DELETE', path: '/credentials/{{revokedKeyId}}' } },
+  };
+
+  it.each([
+    ['minting with an idempotency key, grace period', minting],
+    ['minting with an orphan check', listing],
+    ['generating and registering', generating],
+  ])('accepts %s', (_name, config) => {
+    expect(() => resolveConfig(config)).not.toThrow();
+  });
+});
+
 describe('templates and pointers', () => {
   it('URL-encodes values in paths and fills JSON string leaves', () => {
     expect(render('/keys/{{revokedKeyId}}', { revokedKeyId: 'a/b c' }, encodeURIComponent)).toBe(
