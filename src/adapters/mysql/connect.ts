@@ -1,0 +1,480 @@
+/**
+ * Connections to MySQL and MariaDB through mysql2: TLS as SPEC 6 asks, time limits on connecting
+ * and on every statement, and errors turned into the library's own kinds with messages built from
+ * the error code and a statement label, never from the server's text about a statement that
+ * carries a password (MySQL's syntax errors quote the statement).
+ */
+import { connect as netConnect } from 'node:net';
+import mysql from 'mysql2/promise';
+import type { TargetFailureCause } from '../../core/errors.ts';
+import { type RotationError, TargetRefusedError, TargetUnreachableError } from '../../core/errors.ts';
+import type { StepContext } from '../../core/target.ts';
+import { detectFlavour, type MysqlFlavour } from './flavour.ts';
+import type { MysqlSettings } from './settings.ts';
+import { type Account, type SqlMode, type Statement, sessionTimeoutStatements } from './sql.ts';
+
+/**
+ * Where to connect: the secret's endpoint.
+ *
+ * @example
+ * ```ts
+ * const endpoint: Endpoint = { host: 'db.internal', port: 3306, database: undefined, ssl: undefined };
+ * ```
+ */
+export interface Endpoint {
+  readonly host: string;
+  readonly port: number;
+  readonly database: string | undefined;
+  /** The secret's `ssl`: `true` required, `false` off, `undefined` preferred (SPEC 6). */
+  readonly ssl: boolean | undefined;
+}
+
+/**
+ * A user name and password, and which version or secret they come from (for messages).
+ *
+ * @example
+ * ```ts
+ * const login: Login = { username: 'app', password, source: 'the current version' };
+ * ```
+ */
+export interface Login {
+  readonly username: string;
+  readonly password: string;
+  /** e.g. `the pending version`, `the master secret`. */
+  readonly source: string;
+}
+
+/** How a connection ended up protected: verified TLS, no TLS on request, or plaintext fallback. */
+export type TlsOutcome = 'verified' | 'disabled' | 'plaintext-fallback';
+
+/** What a connection needs from the step: logs, metrics and the time left. */
+export type SessionContext = Pick<StepContext, 'logger' | 'metrics' | 'remainingTimeMs'>;
+
+/** A row as mysql2 returns it. */
+export type Row = Record<string, unknown>;
+
+/** The metric counted when a connection falls back to plaintext (SPEC 6). */
+export const TLS_FALLBACK_METRIC = 'TlsPlaintextFallback';
+
+/**
+ * An open connection that knows its server's flavour, the account it logged in as, how it is
+ * protected, and how string literals must be escaped in it.
+ *
+ * @example
+ * ```ts
+ * const session = await openSession(endpoint, login, settings, ctx);
+ * try {
+ *   await session.run({ label: 'check', text: 'SELECT 1', sensitive: false });
+ * } finally {
+ *   await session.close();
+ * }
+ * ```
+ */
+export class MysqlSession {
+  readonly flavour: MysqlFlavour;
+  /** The account the server authenticated, from `CURRENT_USER()`: its host is the real one. */
+  readonly account: Account;
+  readonly tls: TlsOutcome;
+  readonly mode: SqlMode;
+  readonly #connection: mysql.Connection;
+  readonly #where: string;
+  readonly #statementTimeoutMs: number;
+  readonly #secrets: readonly string[];
+
+  constructor(parts: {
+    connection: mysql.Connection;
+    flavour: MysqlFlavour;
+    account: Account;
+    tls: TlsOutcome;
+    mode: SqlMode;
+    where: string;
+    statementTimeoutMs: number;
+    secrets: readonly string[];
+  }) {
+    this.#connection = parts.connection;
+    this.flavour = parts.flavour;
+    this.account = parts.account;
+    this.tls = parts.tls;
+    this.mode = parts.mode;
+    this.#where = parts.where;
+    this.#statementTimeoutMs = parts.statementTimeoutMs;
+    this.#secrets = parts.secrets;
+  }
+
+  /**
+   * Runs one statement as text. A failure becomes a {@link TargetRefusedError} or
+   * {@link TargetUnreachableError} whose message names the statement's label; the server's own
+   * message is kept only for statements that carry no secret.
+   */
+  async run(statement: Statement): Promise<Row[]> {
+    return this.#guard(statement, () => this.#connection.query({ sql: statement.text }));
+  }
+
+  /** Runs a look-up as a server-side prepared statement with real bind parameters. */
+  async lookup(label: string, sql: string, params: ReadonlyArray<string | number>): Promise<Row[]> {
+    const statement: Statement = { label, text: sql, sensitive: false };
+    return this.#guard(statement, () => this.#connection.execute(sql, [...params]));
+  }
+
+  async #guard(statement: Statement, send: () => Promise<[unknown, unknown]>): Promise<Row[]> {
+    let timer: NodeJS.Timeout | undefined;
+    const timeout = new Promise<never>((_, reject) => {
+      timer = setTimeout(() => {
+        // The connection's state is unknown after a timeout: drop it.
+        this.#connection.destroy();
+        reject(Object.assign(new Error('statement timed out'), { code: 'STATEMENT_TIMEOUT' }));
+      }, this.#statementTimeoutMs + 1_000);
+    });
+    try {
+      const [rows] = await Promise.race([send(), timeout]);
+      return Array.isArray(rows) ? (rows as Row[]) : [];
+    } catch (error) {
+      throw sanitizeMysqlError(error, {
+        action: `${statement.label} (${this.#where})`,
+        sensitive: statement.sensitive,
+        secrets: this.#secrets,
+      });
+    } finally {
+      clearTimeout(timer);
+    }
+  }
+
+  /** Closes the connection; never throws. */
+  async close(): Promise<void> {
+    try {
+      await this.#connection.end();
+    } catch {
+      this.#connection.destroy();
+    }
+  }
+}
+
+/**
+ * Opens a session with these credentials, or throws a sanitised error: authentication,
+ * permission, TLS, network or timeout.
+ *
+ * TLS (SPEC 6): `ssl: true` requires verified TLS; `ssl: false` uses none; without `ssl`, verified
+ * TLS is used whenever the server offers it, and plaintext only when the server has no TLS at all
+ * (never after a certificate or authentication failure), with a warning and the
+ * `TlsPlaintextFallback` metric. Every connection logs the TLS mode it ended with.
+ *
+ * @param secrets - every secret in play, scrubbed from any text passed on from an error.
+ * @example
+ * ```ts
+ * const session = await openSession(endpoint, { username, password, source: 'the current version' }, settings, ctx);
+ * ```
+ */
+export async function openSession(
+  endpoint: Endpoint,
+  login: Login,
+  settings: MysqlSettings,
+  ctx: SessionContext,
+  secrets: readonly string[] = [login.password],
+): Promise<MysqlSession> {
+  const where = `${endpoint.host}:${endpoint.port} as "${login.username}" with ${login.source}`;
+  let tls: TlsOutcome;
+  let connection: mysql.Connection;
+  if (endpoint.ssl === false) {
+    connection = await connectOnce(endpoint, login, settings, ctx, false, where, secrets);
+    tls = 'disabled';
+  } else {
+    try {
+      connection = await connectOnce(endpoint, login, settings, ctx, true, where, secrets);
+      tls = 'verified';
+    } catch (error) {
+      const code = (error as { code?: unknown }).code;
+      if (endpoint.ssl === true || code !== 'HANDSHAKE_NO_SSL_SUPPORT') {
+        throw sanitizeMysqlError(error, { action: `log in to ${where}`, sensitive: true, secrets });
+      }
+      ctx.logger.warn('server offers no TLS; connecting in plaintext because the secret does not set "ssl"', {
+        host: endpoint.host,
+        port: endpoint.port,
+        fix: 'enable TLS on the server, or set "ssl": false in the secret to make plaintext explicit',
+      });
+      ctx.metrics.count(TLS_FALLBACK_METRIC);
+      connection = await connectOnce(endpoint, login, settings, ctx, false, where, secrets);
+      tls = 'plaintext-fallback';
+    }
+  }
+
+  try {
+    const [rows] = await connection.query(
+      'SELECT VERSION() AS version, @@version_comment AS versionComment, CURRENT_USER() AS account, @@SESSION.sql_mode AS sqlMode',
+    );
+    const row = (rows as Row[])[0] ?? {};
+    const flavour = detectFlavour({ version: text(row.version), versionComment: text(row.versionComment) });
+    const account = splitAccount(text(row.account));
+    if (account.user !== login.username) {
+      throw new TargetRefusedError(
+        'authentication',
+        `${where}: the server authenticated the account "${account.user}"@"${account.host}" instead of user "${login.username}" (an anonymous or wildcard account matched); drop that account or fix the user name`,
+      );
+    }
+    const mode: SqlMode = { noBackslashEscapes: /NO_BACKSLASH_ESCAPES/i.test(text(row.sqlMode)) };
+    const session = new MysqlSession({
+      connection,
+      flavour,
+      account,
+      tls,
+      mode,
+      where,
+      statementTimeoutMs: settings.statementTimeoutMs,
+      secrets,
+    });
+    for (const statement of sessionTimeoutStatements(flavour, settings.statementTimeoutMs)) {
+      await session.run(statement);
+    }
+    ctx.logger.info('connected to the database', {
+      host: endpoint.host,
+      port: endpoint.port,
+      user: login.username,
+      accountHost: account.host,
+      credentials: login.source,
+      server: flavour.label,
+      tls,
+    });
+    return session;
+  } catch (error) {
+    connection.destroy();
+    if (error instanceof TargetRefusedError || error instanceof TargetUnreachableError) throw error;
+    throw sanitizeMysqlError(error, {
+      action: `read the server version (${where})`,
+      sensitive: false,
+      secrets,
+    });
+  }
+}
+
+/**
+ * Like {@link openSession}, but an authentication refusal (wrong password, unknown user) gives
+ * `undefined` instead of an error: the answer to "do these credentials already work?". Every
+ * other failure (network, TLS, timeout, permission) still throws.
+ *
+ * @example
+ * ```ts
+ * const session = await tryOpenSession(endpoint, pendingLogin, settings, ctx);
+ * if (session) { await session.close(); return; } // already applied
+ * ```
+ */
+export async function tryOpenSession(
+  endpoint: Endpoint,
+  login: Login,
+  settings: MysqlSettings,
+  ctx: SessionContext,
+  secrets?: readonly string[],
+): Promise<MysqlSession | undefined> {
+  try {
+    return await openSession(endpoint, login, settings, ctx, secrets);
+  } catch (error) {
+    if (error instanceof TargetRefusedError && error.failure === 'authentication') {
+      ctx.logger.info('credentials refused', { user: login.username, credentials: login.source });
+      return undefined;
+    }
+    throw error;
+  }
+}
+
+async function connectOnce(
+  endpoint: Endpoint,
+  login: Login,
+  settings: MysqlSettings,
+  ctx: SessionContext,
+  useTls: boolean,
+  where: string,
+  secrets: readonly string[],
+): Promise<mysql.Connection> {
+  const remaining = ctx.remainingTimeMs();
+  const connectTimeout = Math.max(100, Math.min(settings.connectTimeoutMs, remaining - 1_000));
+  const options: mysql.ConnectionOptions = {
+    // With MYSQL_TLS_SERVERNAME, mysql2 checks the certificate against `host`, so `host` carries
+    // that name while the socket itself goes to the secret's host.
+    host: useTls && settings.tlsServerName ? settings.tlsServerName : endpoint.host,
+    port: endpoint.port,
+    stream: () => netConnect({ host: endpoint.host, port: endpoint.port }),
+    user: login.username,
+    password: login.password,
+    connectTimeout,
+    charset: 'utf8mb4',
+    ...(endpoint.database === undefined ? {} : { database: endpoint.database }),
+    ...(useTls
+      ? {
+          ssl: {
+            ...(settings.caBundle === undefined ? {} : { ca: settings.caBundle }),
+            rejectUnauthorized: true,
+            verifyIdentity: true,
+          },
+        }
+      : {}),
+  };
+  try {
+    const connection = await mysql.createConnection(options);
+    // A server closing the connection later must not crash the process with an unhandled event.
+    connection.on('error', () => undefined);
+    return connection;
+  } catch (error) {
+    // The caller decides about HANDSHAKE_NO_SSL_SUPPORT; everything else is sanitised here.
+    if ((error as { code?: unknown }).code === 'HANDSHAKE_NO_SSL_SUPPORT') throw error;
+    throw sanitizeMysqlError(error, { action: `log in to ${where}`, sensitive: true, secrets });
+  }
+}
+
+/** Splits `CURRENT_USER()` (`user@host`) at its last `@`: host patterns never hold one. */
+function splitAccount(value: string): Account {
+  const at = value.lastIndexOf('@');
+  if (at < 0) return { user: value, host: '' };
+  return { user: value.slice(0, at), host: value.slice(at + 1) };
+}
+
+function text(value: unknown): string {
+  if (typeof value === 'string') return value;
+  if (value instanceof Uint8Array) return Buffer.from(value).toString('utf8');
+  if (value === null || value === undefined) return '';
+  return String(value);
+}
+
+/**
+ * A value from a result row as text (mysql2 returns BLOB and BINARY columns as Buffers).
+ *
+ * @example
+ * ```ts
+ * rowText(row.ssl_cipher); // ''
+ * ```
+ */
+export function rowText(value: unknown): string {
+  return text(value);
+}
+
+const AUTHENTICATION_ERRNOS = new Set([1045, 1698, 1862, 1820, 3118, 4151, 1131, 1275]);
+const PERMISSION_ERRNOS = new Set([1044, 1130, 1142, 1143, 1211, 1227, 1370, 1410, 1132, 3530]);
+const TIMEOUT_ERRNOS = new Set([1205, 1969, 3024, 1317]);
+const TLS_ERRNOS = new Set([3159, 2026]);
+const NETWORK_CODES = new Set([
+  'ECONNREFUSED',
+  'ECONNRESET',
+  'ENOTFOUND',
+  'EAI_AGAIN',
+  'EHOSTUNREACH',
+  'ENETUNREACH',
+  'EPIPE',
+  'PROTOCOL_CONNECTION_LOST',
+  'ER_SERVER_SHUTDOWN',
+]);
+const TIMEOUT_CODES = new Set(['ETIMEDOUT', 'PROTOCOL_SEQUENCE_TIMEOUT', 'STATEMENT_TIMEOUT']);
+
+/** What a few server errors mean for an operator, by error number. */
+const HINTS: Readonly<Record<number, string>> = {
+  1045: 'the server refused the user name or password',
+  1698: 'the server refused the login (no password or a socket-only account)',
+  1862: 'the password has expired; reset it on the server',
+  1820: 'the password has expired; reset it on the server',
+  3118: 'the account is locked',
+  4151: 'the account is locked',
+  1130: 'the account may not connect from this address',
+  1227: 'the user lacks a privilege this statement needs',
+  1044: 'the user may not use this database',
+  1142: 'the user lacks a table privilege this statement needs',
+  1211: 'the user may not change other accounts',
+  1132: 'the user may not change other accounts',
+  1410: 'the user may not grant this privilege (it needs the privilege itself with GRANT OPTION)',
+  1819: 'the new password does not satisfy the server password policy; adjust PASSWORD_LENGTH and the EXCLUDE_* settings',
+  1290: 'the server is read-only (a replica, or read_only is on); connect to the writer',
+  1396: 'the account does not exist or already exists',
+  1064: 'the server could not parse the statement',
+  3159: 'the server requires TLS for this account; remove "ssl": false from the secret',
+  1205: 'a lock wait timed out (another session holds the account tables)',
+  1969: 'the statement timed out (MYSQL_STATEMENT_TIMEOUT_MS)',
+  3024: 'the statement timed out (MYSQL_STATEMENT_TIMEOUT_MS)',
+  1040: 'the server has too many connections',
+};
+
+/**
+ * Turns a mysql2 or network error into a {@link TargetRefusedError} (authentication, permission,
+ * rejected) or {@link TargetUnreachableError} (network, timeout, TLS). The message is built from
+ * the action, the error number, code and SQLSTATE, and a hint; the server's own message is added
+ * only when `sensitive` is false (it quotes statements), and then scrubbed of `secrets`. The
+ * original error is never attached: mysql2 errors carry the statement text in `sql`.
+ *
+ * @example
+ * ```ts
+ * throw sanitizeMysqlError(error, { action: 'set the password of app_clone', sensitive: true, secrets: [password] });
+ * ```
+ */
+export function sanitizeMysqlError(
+  error: unknown,
+  context: { readonly action: string; readonly sensitive: boolean; readonly secrets: readonly string[] },
+): RotationError {
+  if (error instanceof TargetRefusedError || error instanceof TargetUnreachableError) return error;
+  const details = (error ?? {}) as {
+    errno?: unknown;
+    code?: unknown;
+    sqlState?: unknown;
+    sqlMessage?: unknown;
+    message?: unknown;
+  };
+  const errno = typeof details.errno === 'number' ? details.errno : undefined;
+  const code = typeof details.code === 'string' ? details.code : undefined;
+  const sqlState = typeof details.sqlState === 'string' ? details.sqlState : undefined;
+  const failure = classify(errno, code, details.message);
+  const scrub = (value: string) => {
+    let result = value;
+    for (const secret of context.secrets) {
+      if (secret.length > 0) result = result.split(secret).join('[REDACTED]');
+    }
+    return result;
+  };
+
+  const parts: string[] = [];
+  if (errno !== undefined) {
+    parts.push(`server error ${errno}${code ? ` ${code}` : ''}${sqlState ? ` (SQLSTATE ${sqlState})` : ''}`);
+  } else if (code) {
+    parts.push(code);
+  }
+  const hint = errno !== undefined ? HINTS[errno] : undefined;
+  if (hint) parts.push(hint);
+  if (failure === 'tls') {
+    // Node's TLS messages name certificates and host names, never credentials.
+    const message = typeof details.message === 'string' ? scrub(details.message).slice(0, 300) : '';
+    if (message) parts.push(message);
+    parts.push(
+      'set MYSQL_CA_BUNDLE to the CA that signed the server certificate, or MYSQL_TLS_SERVERNAME to the name in it',
+    );
+  } else if (errno !== undefined && !context.sensitive && typeof details.sqlMessage === 'string') {
+    parts.push(`server said: ${scrub(details.sqlMessage).slice(0, 300)}`);
+  } else if (errno !== undefined && context.sensitive) {
+    parts.push("the server's message is withheld because it may quote the statement, which holds a password");
+  } else if (errno === undefined && failure !== 'rejected' && typeof details.message === 'string') {
+    // Network errors from Node (ECONNREFUSED 127.0.0.1:3306) name addresses only.
+    parts.push(scrub(details.message).slice(0, 200));
+  }
+  const message = `${context.action}: ${parts.join('; ') || 'failed'}`;
+  return failure === 'network' || failure === 'timeout' || failure === 'tls'
+    ? new TargetUnreachableError(failure, message)
+    : new TargetRefusedError(failure, message);
+}
+
+function classify(errno: number | undefined, code: string | undefined, message: unknown): TargetFailureCause {
+  if (errno !== undefined) {
+    if (AUTHENTICATION_ERRNOS.has(errno)) return 'authentication';
+    if (PERMISSION_ERRNOS.has(errno)) return 'permission';
+    if (TIMEOUT_ERRNOS.has(errno)) return 'timeout';
+    if (TLS_ERRNOS.has(errno)) return 'tls';
+    if (errno === 1053 || errno === 1152 || errno === 2013) return 'network';
+    return 'rejected';
+  }
+  if (code !== undefined) {
+    if (TIMEOUT_CODES.has(code)) return 'timeout';
+    if (NETWORK_CODES.has(code)) return 'network';
+    if (
+      code.startsWith('HANDSHAKE_') ||
+      code.startsWith('ERR_TLS') ||
+      code.startsWith('ERR_SSL') ||
+      code.includes('CERT') ||
+      code === 'UNABLE_TO_VERIFY_LEAF_SIGNATURE'
+    ) {
+      return 'tls';
+    }
+  }
+  if (typeof message === 'string' && /certificate|TLS|SSL/i.test(message)) return 'tls';
+  if (code?.startsWith('E')) return 'network';
+  return 'rejected';
+}

@@ -1,0 +1,134 @@
+import { TargetRefusedError } from '../../core/errors.ts';
+
+/**
+ * The server families whose statements differ: MariaDB, MySQL 5.7, and MySQL 8 and later (which
+ * includes 8.4 and 9.x, and Aurora MySQL 3).
+ */
+export type MysqlFlavourKind = 'mariadb' | 'mysql57' | 'mysql8';
+
+/**
+ * What the adapter knows about a server, from `SELECT VERSION(), @@version_comment`.
+ *
+ * @example
+ * ```ts
+ * const flavour = detectFlavour({ version: '10.11.6-MariaDB', versionComment: 'MariaDB Server' });
+ * flavour.kind; // 'mariadb'
+ * flavour.maxUserNameLength; // 80
+ * ```
+ */
+export interface MysqlFlavour {
+  readonly kind: MysqlFlavourKind;
+  /** For logs and messages, e.g. `MariaDB 10.11.6` or `MySQL 8.0.36`. */
+  readonly label: string;
+  readonly major: number;
+  readonly minor: number;
+  readonly patch: number;
+  /** Whether `VERSION()` says Aurora. */
+  readonly aurora: boolean;
+  /** The longest user name the server stores, in characters. */
+  readonly maxUserNameLength: number;
+  /** `RETAIN CURRENT PASSWORD` / `DISCARD OLD PASSWORD` (MySQL 8.0.14 and later). */
+  readonly dualPasswords: boolean;
+  /** Roles exist (MariaDB 10.0.5+, MySQL 8). */
+  readonly roles: boolean;
+}
+
+/** The oldest MariaDB this adapter rotates: the first with `ALTER USER` and `SHOW CREATE USER`. */
+const MIN_MARIADB = [10, 2] as const;
+
+/**
+ * Tells the flavour from the server's own answers. Throws a {@link TargetRefusedError} for servers
+ * older than MySQL 5.7 or MariaDB 10.2, whose account statements this adapter does not speak.
+ *
+ * @example
+ * ```ts
+ * detectFlavour({ version: '5.7.44-log', versionComment: 'MySQL Community Server (GPL)' }).kind; // 'mysql57'
+ * detectFlavour({ version: '8.0.mysql_aurora.3.05.2', versionComment: 'Source distribution' }).kind; // 'mysql8'
+ * ```
+ */
+export function detectFlavour(server: {
+  version: string;
+  versionComment?: string | undefined;
+}): MysqlFlavour {
+  const version = server.version.trim();
+  const comment = server.versionComment ?? '';
+  const match = /^(\d+)\.(\d+)(?:\.(\d+))?/.exec(version);
+  if (!match) {
+    throw new TargetRefusedError(
+      'rejected',
+      `the server reports version "${version.slice(0, 60)}", which this adapter cannot read; it rotates MySQL 5.7 or later and MariaDB 10.2 or later`,
+    );
+  }
+  const major = Number(match[1]);
+  const minor = Number(match[2]);
+  const aurora = /aurora/i.test(version);
+  // Aurora MySQL 3 reports "8.0.mysql_aurora.3.x": its MySQL base is at least 8.0.23.
+  const patch = match[3] !== undefined ? Number(match[3]) : aurora && major === 8 ? 23 : 0;
+  const numbers = `${major}.${minor}.${patch}`;
+
+  if (/mariadb/i.test(version) || /mariadb/i.test(comment)) {
+    if (major < MIN_MARIADB[0] || (major === MIN_MARIADB[0] && minor < MIN_MARIADB[1])) {
+      throw new TargetRefusedError(
+        'rejected',
+        `the server is MariaDB ${numbers}; this adapter needs MariaDB ${MIN_MARIADB.join('.')} or later (ALTER USER, SHOW CREATE USER)`,
+      );
+    }
+    return {
+      kind: 'mariadb',
+      label: `MariaDB ${numbers}`,
+      major,
+      minor,
+      patch,
+      aurora: false,
+      maxUserNameLength: 80,
+      dualPasswords: false,
+      roles: true,
+    };
+  }
+
+  const label = `${aurora ? 'Aurora MySQL' : 'MySQL'} ${numbers}`;
+  if (major < 5 || (major === 5 && minor < 7)) {
+    throw new TargetRefusedError(
+      'rejected',
+      `the server is ${label}; this adapter needs MySQL 5.7 or later (ALTER USER)`,
+    );
+  }
+  if (major === 5) {
+    return {
+      kind: 'mysql57',
+      label,
+      major,
+      minor,
+      patch,
+      aurora,
+      // User names grew from 16 to 32 characters in 5.7.8.
+      maxUserNameLength: patch >= 8 ? 32 : 16,
+      dualPasswords: false,
+      roles: false,
+    };
+  }
+  return {
+    kind: 'mysql8',
+    label,
+    major,
+    minor,
+    patch,
+    aurora,
+    maxUserNameLength: 32,
+    dualPasswords: major > 8 || minor > 0 || patch >= 14,
+    roles: true,
+  };
+}
+
+/**
+ * The user-name limit to check before a server has been asked, from the secret's `engine` alone:
+ * MariaDB 80 characters, MySQL and Aurora MySQL 32 (SPEC 4.2).
+ *
+ * @example
+ * ```ts
+ * userNameLimitForEngine('mariadb'); // 80
+ * ```
+ */
+export function userNameLimitForEngine(engine: string): number {
+  return engine === 'mariadb' ? 80 : 32;
+}

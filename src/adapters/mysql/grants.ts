@@ -1,0 +1,531 @@
+/**
+ * Reading `SHOW GRANTS` and re-syncing a clone's privileges to its original's, exactly (SPEC 4.3).
+ *
+ * Each line is tokenized (so quotes, backticks, semicolons and keywords inside names cannot
+ * confuse it), its grantee is checked to be the account asked about, and its parts are rendered
+ * again with this adapter's own quoting. Nothing the server printed is pasted into a statement:
+ * privilege names must look like privilege names, and every name is re-quoted.
+ *
+ * The sync is a difference, not "revoke everything, grant again": the clone is in use whenever it
+ * holds AWSCURRENT, so privileges both users hold are never touched, and only what differs is
+ * revoked or granted.
+ */
+import type { MysqlFlavour } from './flavour.ts';
+import {
+  type Account,
+  quoteAccount,
+  quoteIdentifier,
+  type SqlMode,
+  type Statement,
+  stringLiteral,
+} from './sql.ts';
+import { isPunct, isWord, type Token, tokenize } from './tokens.ts';
+
+/**
+ * One privilege: its name and, for column privileges, one column.
+ *
+ * @example
+ * ```ts
+ * const privilege: Privilege = { name: 'SELECT', column: 'email' };
+ * ```
+ */
+export interface Privilege {
+  readonly name: string;
+  readonly column?: string | undefined;
+}
+
+/** The privileges held on one object, and whether they carry the grant option. */
+export interface ObjectGrants {
+  /** The object as SQL, re-quoted: `*.*`, `` `db`.* ``, `` PROCEDURE `db`.`p` ``, `''@'%'`. */
+  readonly object: string;
+  /** Keyed by {@link privilegeKey}. `USAGE` is never listed: it means "no privilege". */
+  readonly privileges: ReadonlyMap<string, Privilege>;
+  readonly grantOption: boolean;
+}
+
+/**
+ * Everything `SHOW GRANTS` says about one account.
+ *
+ * @example
+ * ```ts
+ * const grants = parseGrants(lines, { user: 'app', host: '%' }, mode);
+ * grants.objects.get('`shop`.*')?.grantOption; // true
+ * ```
+ */
+export interface GrantSet {
+  /** Privileges per object, keyed by the object's SQL text. */
+  readonly objects: ReadonlyMap<string, ObjectGrants>;
+  /** MySQL 8 partial revokes (`REVOKE … ON db.* FROM acct` lines), keyed by object. */
+  readonly restrictions: ReadonlyMap<string, ObjectGrants>;
+  /** Granted roles (SQL text of the role name) and whether WITH ADMIN OPTION. */
+  readonly roles: ReadonlyMap<string, { readonly admin: boolean }>;
+  /** MariaDB's `SET DEFAULT ROLE … FOR` line: the role, or `[]` for none listed. */
+  readonly defaultRoles: readonly string[];
+}
+
+/**
+ * A line of `SHOW GRANTS` this module cannot read. The message names the line's position and
+ * what was expected, never its text (the first line can hold a password hash).
+ *
+ * @example
+ * ```ts
+ * try { parseGrants(lines, account, mode); } catch (error) { if (error instanceof GrantParseError) … }
+ * ```
+ */
+export class GrantParseError extends Error {
+  override readonly name = 'GrantParseError';
+}
+
+/**
+ * A stable key for a privilege within an object.
+ *
+ * @example
+ * ```ts
+ * privilegeKey({ name: 'SELECT', column: 'a' }); // 'SELECT (`a`)'
+ * ```
+ */
+export function privilegeKey(privilege: Privilege): string {
+  return privilege.column === undefined
+    ? privilege.name
+    : `${privilege.name} (${quoteIdentifier(privilege.column)})`;
+}
+
+const PRIVILEGE_NAME = /^[A-Z][A-Z0-9_]*( [A-Z][A-Z0-9_]*)*$/;
+const OBJECT_TYPES = new Set(['TABLE', 'FUNCTION', 'PROCEDURE', 'PACKAGE']);
+
+/**
+ * Parses the lines of `SHOW GRANTS FOR account`.
+ *
+ * @throws GrantParseError when a line is not understood or names another account.
+ * @example
+ * ```ts
+ * parseGrants(['GRANT SELECT, INSERT ON `shop`.* TO `app`@`%` WITH GRANT OPTION'], { user: 'app', host: '%' }, mode);
+ * ```
+ */
+export function parseGrants(lines: readonly string[], account: Account, mode: SqlMode): GrantSet {
+  const objects = new Map<string, MutableObjectGrants>();
+  const restrictions = new Map<string, MutableObjectGrants>();
+  const roles = new Map<string, { admin: boolean }>();
+  let defaultRoles: string[] = [];
+
+  lines.forEach((line, index) => {
+    const where = `line ${index + 1} of SHOW GRANTS for ${account.user}`;
+    let tokens: Token[];
+    try {
+      tokens = tokenize(line);
+    } catch (error) {
+      throw new GrantParseError(`${where}: ${(error as Error).message}`);
+    }
+    const reader = new TokenReader(tokens, where);
+    if (reader.acceptWord('GRANT')) {
+      const items = reader.readItems();
+      if (reader.acceptWord('ON')) {
+        const object = reader.readObject(mode);
+        reader.expectWord('TO');
+        reader.expectGrantee(account);
+        const grantOption = reader.restHas('GRANT', 'OPTION');
+        addPrivileges(objects, object, items, grantOption, where);
+        return;
+      }
+      reader.expectWord('TO');
+      reader.expectGrantee(account);
+      const admin = reader.restHas('ADMIN', 'OPTION');
+      for (const item of items) roles.set(roleText(item, where), { admin });
+      return;
+    }
+    if (reader.acceptWord('REVOKE')) {
+      const items = reader.readItems();
+      reader.expectWord('ON');
+      const object = reader.readObject(mode);
+      reader.expectWord('FROM');
+      reader.expectGrantee(account);
+      addPrivileges(restrictions, object, items, false, where);
+      return;
+    }
+    if (reader.acceptWord('SET')) {
+      reader.expectWord('DEFAULT');
+      reader.expectWord('ROLE');
+      const items = reader.readItems();
+      reader.expectWord('FOR');
+      reader.expectGrantee(account);
+      defaultRoles = items
+        .filter((item) => !(item.kind === 'privilege' && item.name === 'NONE'))
+        .map((item) => roleText(item, where));
+      return;
+    }
+    throw new GrantParseError(`${where}: expected GRANT, REVOKE or SET DEFAULT ROLE`);
+  });
+
+  return { objects, restrictions, roles, defaultRoles };
+}
+
+/**
+ * The statements that make the clone's privileges, roles and default roles exactly the
+ * original's, in a safe order: revoke what the original lacks, then grant what the clone lacks,
+ * then default roles. Every statement is idempotent, so a run cut short is finished by the next.
+ *
+ * @param defaultRoles - MySQL 8 keeps default roles out of SHOW GRANTS; pass them from
+ *   `mysql.default_roles` (role SQL text). MariaDB's come from the parsed lines.
+ * @example
+ * ```ts
+ * const statements = planGrantSync(flavour, originalGrants, cloneGrants, { user: 'app_clone', host: '%' });
+ * ```
+ */
+export function planGrantSync(
+  flavour: MysqlFlavour,
+  original: GrantSet,
+  clone: GrantSet,
+  cloneAccount: Account,
+  defaultRoles?: { readonly original: readonly string[]; readonly clone: readonly string[] },
+): Statement[] {
+  const target = quoteAccount(cloneAccount);
+  const revokes: Statement[] = [];
+  const grants: Statement[] = [];
+
+  // Privileges the clone holds and the original does not.
+  for (const [key, held] of clone.objects) {
+    const wanted = original.objects.get(key);
+    const wantedAll = wanted?.privileges.has('ALL PRIVILEGES') ?? false;
+    const extra = [...held.privileges.values()].filter((privilege) => {
+      if (wanted?.privileges.has(privilegeKey(privilege))) return false;
+      // ALL PRIVILEGES covers every table-level privilege; column privileges stay separate.
+      return !(wantedAll && privilege.column === undefined);
+    });
+    const items = renderPrivileges(extra);
+    if (held.grantOption && !wanted?.grantOption) items.push('GRANT OPTION');
+    if (items.length > 0) {
+      revokes.push({
+        label: `revoke from ${cloneAccount.user} what the original no longer has on ${key}`,
+        text: `REVOKE ${items.join(', ')} ON ${key} FROM ${target}`,
+        sensitive: false,
+      });
+    }
+  }
+
+  // Roles the clone holds and the original does not (or holds without the admin option).
+  const droppedRoles = new Set<string>();
+  for (const [role, held] of clone.roles) {
+    const wanted = original.roles.get(role);
+    if (!wanted || (held.admin && !wanted.admin && flavour.kind !== 'mariadb')) {
+      droppedRoles.add(role);
+      revokes.push({
+        label: `revoke role ${role} from ${cloneAccount.user}`,
+        text: `REVOKE ${role} FROM ${target}`,
+        sensitive: false,
+      });
+    } else if (held.admin && !wanted.admin) {
+      revokes.push({
+        label: `revoke the admin option of role ${role} from ${cloneAccount.user}`,
+        text: `REVOKE ADMIN OPTION FOR ${role} FROM ${target}`,
+        sensitive: false,
+      });
+    }
+  }
+
+  // Privileges the original holds and the clone lacks.
+  for (const [key, wanted] of original.objects) {
+    const held = clone.objects.get(key);
+    const heldAll = held?.privileges.has('ALL PRIVILEGES') && wanted.privileges.has('ALL PRIVILEGES');
+    const missing = [...wanted.privileges.values()].filter((privilege) => {
+      if (heldAll && privilege.column === undefined) return false;
+      return !held?.privileges.has(privilegeKey(privilege));
+    });
+    const needsGrantOption = wanted.grantOption && !held?.grantOption;
+    if (missing.length === 0 && !needsGrantOption) continue;
+    const items = missing.length > 0 ? renderPrivileges(missing) : ['USAGE'];
+    grants.push({
+      label: `grant ${cloneAccount.user} what the original has on ${key}`,
+      text: `GRANT ${items.join(', ')} ON ${key} TO ${target}${wanted.grantOption ? ' WITH GRANT OPTION' : ''}`,
+      sensitive: false,
+    });
+  }
+
+  // MySQL 8 partial revokes: lift the clone's extra ones, add the original's.
+  for (const [key, held] of clone.restrictions) {
+    const wanted = original.restrictions.get(key);
+    const extra = [...held.privileges.values()].filter((p) => !wanted?.privileges.has(privilegeKey(p)));
+    if (extra.length > 0) {
+      grants.push({
+        label: `lift a partial revoke on ${key} the original does not have`,
+        text: `GRANT ${renderPrivileges(extra).join(', ')} ON ${key} TO ${target}`,
+        sensitive: false,
+      });
+    }
+  }
+  for (const [key, wanted] of original.restrictions) {
+    const held = clone.restrictions.get(key);
+    const missing = [...wanted.privileges.values()].filter((p) => !held?.privileges.has(privilegeKey(p)));
+    if (missing.length > 0) {
+      grants.push({
+        label: `copy the original's partial revoke on ${key}`,
+        text: `REVOKE ${renderPrivileges(missing).join(', ')} ON ${key} FROM ${target}`,
+        sensitive: false,
+      });
+    }
+  }
+
+  // Roles the original holds and the clone lacks.
+  for (const [role, wanted] of original.roles) {
+    const held = droppedRoles.has(role) ? undefined : clone.roles.get(role);
+    if (held && (held.admin || !wanted.admin)) continue;
+    grants.push({
+      label: `grant role ${role} to ${cloneAccount.user}`,
+      text: `GRANT ${role} TO ${target}${wanted.admin ? ' WITH ADMIN OPTION' : ''}`,
+      sensitive: false,
+    });
+  }
+
+  // Default roles, once the roles themselves are in place.
+  const wantedDefaults = [...(defaultRoles?.original ?? original.defaultRoles)].sort();
+  const heldDefaults = [...(defaultRoles?.clone ?? clone.defaultRoles)].sort();
+  const droppedDefault = heldDefaults.some((role) => droppedRoles.has(role));
+  if (droppedDefault || wantedDefaults.join('\n') !== heldDefaults.join('\n')) {
+    grants.push(defaultRoleStatement(flavour, wantedDefaults, cloneAccount));
+  }
+
+  return [...revokes, ...grants];
+}
+
+/**
+ * `SET DEFAULT ROLE` for the flavour: MariaDB has one default role (`… FOR acct`), MySQL 8 a list
+ * (`… TO acct`).
+ *
+ * @example
+ * ```ts
+ * defaultRoleStatement(flavour, ['`reader`'], { user: 'app_clone', host: '%' });
+ * ```
+ */
+export function defaultRoleStatement(
+  flavour: MysqlFlavour,
+  roles: readonly string[],
+  account: Account,
+): Statement {
+  const list = roles.length === 0 ? 'NONE' : roles.join(', ');
+  const text =
+    flavour.kind === 'mariadb'
+      ? `SET DEFAULT ROLE ${roles.length === 0 ? 'NONE' : roles[0]} FOR ${quoteAccount(account)}`
+      : `SET DEFAULT ROLE ${list} TO ${quoteAccount(account)}`;
+  return { label: `set the default roles of ${account.user}`, text, sensitive: false };
+}
+
+/**
+ * The SQL text of a MySQL 8 role account, as {@link parseGrants} renders roles.
+ *
+ * @example
+ * ```ts
+ * roleAccountText({ user: 'reader', host: '%' }); // '`reader`@`%`'
+ * ```
+ */
+export function roleAccountText(role: Account): string {
+  return quoteAccount(role);
+}
+
+type Item =
+  | { readonly kind: 'privilege'; readonly name: string; readonly columns: readonly string[] | undefined }
+  | { readonly kind: 'role'; readonly name: string; readonly host: string | undefined };
+
+interface MutableObjectGrants {
+  object: string;
+  privileges: Map<string, Privilege>;
+  grantOption: boolean;
+}
+
+function addPrivileges(
+  into: Map<string, MutableObjectGrants>,
+  object: string,
+  items: readonly Item[],
+  grantOption: boolean,
+  where: string,
+): void {
+  let entry = into.get(object);
+  if (!entry) {
+    entry = { object, privileges: new Map(), grantOption: false };
+    into.set(object, entry);
+  }
+  entry.grantOption ||= grantOption;
+  for (const item of items) {
+    if (item.kind !== 'privilege') throw new GrantParseError(`${where}: expected privilege names before ON`);
+    if (item.name === 'USAGE') continue;
+    if (item.name === 'GRANT OPTION') {
+      entry.grantOption = true;
+      continue;
+    }
+    const name = item.name === 'ALL' ? 'ALL PRIVILEGES' : item.name;
+    for (const column of item.columns ?? [undefined]) {
+      const privilege: Privilege = { name, column };
+      entry.privileges.set(privilegeKey(privilege), privilege);
+    }
+  }
+}
+
+function roleText(item: Item, where: string): string {
+  if (item.kind !== 'role') throw new GrantParseError(`${where}: expected a quoted role name`);
+  return item.host === undefined
+    ? quoteIdentifier(item.name)
+    : quoteAccount({ user: item.name, host: item.host });
+}
+
+/** Privileges as SQL, column privileges of one name grouped: `SELECT (`a`, `b`)`. */
+function renderPrivileges(privileges: readonly Privilege[]): string[] {
+  const columns = new Map<string, string[]>();
+  const rendered: string[] = [];
+  for (const privilege of privileges) {
+    if (privilege.column === undefined) {
+      rendered.push(privilege.name);
+      continue;
+    }
+    const list = columns.get(privilege.name);
+    if (list) list.push(privilege.column);
+    else columns.set(privilege.name, [privilege.column]);
+  }
+  for (const [name, list] of columns) rendered.push(`${name} (${list.map(quoteIdentifier).join(', ')})`);
+  return rendered;
+}
+
+class TokenReader {
+  readonly #tokens: readonly Token[];
+  readonly #where: string;
+  #at = 0;
+
+  constructor(tokens: readonly Token[], where: string) {
+    this.#tokens = tokens;
+    this.#where = where;
+  }
+
+  #fail(expected: string): never {
+    throw new GrantParseError(`${this.#where}: expected ${expected} at token ${this.#at + 1}`);
+  }
+
+  #peek(offset = 0): Token | undefined {
+    return this.#tokens[this.#at + offset];
+  }
+
+  acceptWord(word: string): boolean {
+    if (isWord(this.#peek(), word)) {
+      this.#at += 1;
+      return true;
+    }
+    return false;
+  }
+
+  expectWord(word: string): void {
+    if (!this.acceptWord(word)) this.#fail(word);
+  }
+
+  /** A comma-separated list of privileges (words, optional column list) or roles (quoted names). */
+  readItems(): Item[] {
+    const items: Item[] = [];
+    for (;;) {
+      const token = this.#peek();
+      if (token?.type === 'ident' || token?.type === 'string') {
+        this.#at += 1;
+        let host: string | undefined;
+        if (isPunct(this.#peek(), '@')) {
+          this.#at += 1;
+          host = this.#name('a role host');
+        }
+        items.push({ kind: 'role', name: token.value, host });
+      } else {
+        const words: string[] = [];
+        while (this.#peek()?.type === 'word' && !this.#atClauseKeyword()) {
+          words.push(this.#peek()!.value.toUpperCase());
+          this.#at += 1;
+        }
+        if (words.length === 0) this.#fail('a privilege or role');
+        const name = words.join(' ');
+        if (!PRIVILEGE_NAME.test(name)) this.#fail('a privilege name');
+        let columns: string[] | undefined;
+        if (isPunct(this.#peek(), '(')) {
+          this.#at += 1;
+          columns = [];
+          for (;;) {
+            columns.push(this.#name('a column name'));
+            if (isPunct(this.#peek(), ',')) {
+              this.#at += 1;
+              continue;
+            }
+            if (isPunct(this.#peek(), ')')) {
+              this.#at += 1;
+              break;
+            }
+            this.#fail('"," or ")" in a column list');
+          }
+        }
+        items.push({ kind: 'privilege', name, columns });
+      }
+      if (isPunct(this.#peek(), ',')) {
+        this.#at += 1;
+        continue;
+      }
+      return items;
+    }
+  }
+
+  #atClauseKeyword(): boolean {
+    const token = this.#peek();
+    return isWord(token, 'ON') || isWord(token, 'TO') || isWord(token, 'FROM') || isWord(token, 'FOR');
+  }
+
+  /** The object after ON, rendered with our quoting. */
+  readObject(mode: SqlMode): string {
+    let prefix = '';
+    const first = this.#peek();
+    if (
+      first?.type === 'word' &&
+      OBJECT_TYPES.has(first.value.toUpperCase()) &&
+      !isPunct(this.#peek(1), '.')
+    ) {
+      prefix = first.value.toUpperCase();
+      this.#at += 1;
+      if (prefix === 'PACKAGE' && this.acceptWord('BODY')) prefix = 'PACKAGE BODY';
+      prefix += ' ';
+    }
+    // PROXY ON 'user'@'host'.
+    if (isPunct(this.#peek(1), '@')) {
+      const user = this.#name('a user name');
+      this.#at += 1;
+      const host = this.#name('a host name');
+      return `${prefix}${stringLiteral(user, mode)}@${stringLiteral(host, mode)}`;
+    }
+    const database = this.#part();
+    if (!isPunct(this.#peek(), '.')) return `${prefix}${database}`;
+    this.#at += 1;
+    return `${prefix}${database}.${this.#part()}`;
+  }
+
+  #part(): string {
+    if (isPunct(this.#peek(), '*')) {
+      this.#at += 1;
+      return '*';
+    }
+    return quoteIdentifier(this.#name('a database or table name'));
+  }
+
+  #name(expected: string): string {
+    const token = this.#peek();
+    if (token && (token.type === 'ident' || token.type === 'string' || token.type === 'word')) {
+      this.#at += 1;
+      return token.value;
+    }
+    this.#fail(expected);
+  }
+
+  /** The grantee, which must be the account the grants were asked for. */
+  expectGrantee(account: Account): void {
+    const user = this.#name('the grantee');
+    if (!isPunct(this.#peek(), '@')) this.#fail('"@" in the grantee');
+    this.#at += 1;
+    const host = this.#name('the grantee host');
+    if (user !== account.user || host.toLowerCase() !== account.host.toLowerCase()) {
+      throw new GrantParseError(`${this.#where}: the line names another account than ${account.user}`);
+    }
+  }
+
+  /** Whether the rest of the line has these words in a row (outside names and strings). */
+  restHas(first: string, second: string): boolean {
+    for (let i = this.#at; i < this.#tokens.length - 1; i += 1) {
+      if (isWord(this.#tokens[i], first) && isWord(this.#tokens[i + 1], second)) return true;
+    }
+    return false;
+  }
+}

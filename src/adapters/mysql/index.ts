@@ -1,0 +1,668 @@
+/**
+ * `secrets-rotator/adapters/mysql`: rotation of MySQL, Aurora MySQL and MariaDB user passwords,
+ * as a single user (SPEC 4.1) or alternating users (SPEC 4.2, 4.3).
+ */
+import { randomBytes } from 'node:crypto';
+import type { Env } from '../../core/config.ts';
+import { ConfigurationError, SecretShapeError, TargetRefusedError } from '../../core/errors.ts';
+import type { KnownVersions, RotationTarget, StepContext } from '../../core/target.ts';
+import {
+  type Endpoint,
+  type Login,
+  type MysqlSession,
+  openSession,
+  rowText,
+  tryOpenSession,
+} from './connect.ts';
+import { userNameLimitForEngine } from './flavour.ts';
+import {
+  type GrantParseError,
+  type GrantSet,
+  parseGrants,
+  planGrantSync,
+  roleAccountText,
+} from './grants.ts';
+import {
+  accountNameLength,
+  alternatingPair,
+  checkAccountName,
+  type MysqlSecret,
+  otherUser,
+  parseMasterSecret,
+  parseMysqlSecret,
+  sameHost,
+  serializeMysqlSecret,
+  withCredentials,
+} from './secret.ts';
+import { MYSQL_ENV, type MysqlSettings, readMysqlSettings } from './settings.ts';
+import {
+  type Account,
+  type AccountRequirements,
+  adminPasswordStatement,
+  createUserStatement,
+  discardOldPasswordStatement,
+  LIMIT_COLUMNS,
+  LOOKUPS,
+  MARIADB_LIMIT_COLUMNS,
+  mariaDbAuthPlugin,
+  nativePasswordHash,
+  requirementsStatement,
+  selfPasswordStatements,
+  showCreateUserStatement,
+  showGrantsStatement,
+} from './sql.ts';
+
+export { detectFlavour, type MysqlFlavour } from './flavour.ts';
+export { MYSQL_ENGINES, type MysqlSecret, parseMysqlSecret, serializeMysqlSecret } from './secret.ts';
+export { MYSQL_ENV, type MysqlSettings, readMysqlSettings } from './settings.ts';
+
+/**
+ * AWS's default `EXCLUDE_CHARACTERS` for MySQL and MariaDB: characters that commonly break
+ * connection strings and shell quoting.
+ */
+export const MYSQL_DEFAULT_EXCLUDE_CHARACTERS = '/@"\'\\';
+
+/**
+ * Options of {@link mysqlSingleUser}.
+ *
+ * @example
+ * ```ts
+ * mysqlSingleUser({ dualPassword: true });
+ * ```
+ */
+export interface MysqlSingleUserOptions {
+  /**
+   * MySQL 8.0.14 and later: keep the previous password valid as the account's secondary password
+   * (`RETAIN CURRENT PASSWORD`), and discard it one rotation later, for zero downtime with one user.
+   * Needs the `APPLICATION_PASSWORD_ADMIN` privilege. Default: `MYSQL_DUAL_PASSWORD`, else false.
+   */
+  readonly dualPassword?: boolean;
+}
+
+/**
+ * Options of {@link mysqlAlternatingUsers}.
+ *
+ * @example
+ * ```ts
+ * mysqlAlternatingUsers({ preProvisionedPair: true });
+ * ```
+ */
+export interface MysqlAlternatingUsersOptions {
+  /**
+   * Both users (`name` and `name_clone`) already exist: only their passwords alternate; no user is
+   * created and no grant is copied. Default: `MYSQL_PREPROVISIONED_PAIR`, else false.
+   */
+  readonly preProvisionedPair?: boolean;
+}
+
+/**
+ * Single-user rotation (SPEC 4.1): the user changes its own password, logged in with the pending,
+ * current or previous version. MariaDB gets `SET PASSWORD = '<hash>'` (the plaintext never reaches
+ * the server), MySQL 5.7 `ALTER USER USER() IDENTIFIED BY`, MySQL 8 `ALTER USER CURRENT_USER()
+ * IDENTIFIED BY`, with dual passwords when asked.
+ *
+ * @example
+ * ```ts
+ * // handlers/mysql-single-user.ts
+ * export const handler = createRotationHandler(mysqlSingleUser());
+ * ```
+ */
+export function mysqlSingleUser(options: MysqlSingleUserOptions = {}): RotationTarget<MysqlSecret> {
+  const name = 'mysql-single-user';
+  let settings: MysqlSettings | undefined;
+  const settingsFor = (env: Env) => {
+    settings ??= readMysqlSettings(env, { dualPassword: options.dualPassword });
+    return settings;
+  };
+  return {
+    ...commonParts(name, settingsFor),
+    init(env) {
+      settingsFor(env);
+    },
+    async next(current, ctx) {
+      const password = await ctx.newPassword();
+      return withCredentials(current, { username: current.username, password });
+    },
+    async apply(pending, known, ctx) {
+      const config = settingsFor(ctx.env);
+      const current = await known.current();
+      requireSameAccount(pending, current, 'AWSCURRENT');
+      const secrets = [pending.password, current.password];
+      const already = await tryOpenSession(
+        endpointOf(pending),
+        login(pending, 'the pending version'),
+        config,
+        ctx,
+        secrets,
+      );
+      if (already) {
+        await already.close();
+        ctx.logger.info('the pending password already works; nothing to change', { user: pending.username });
+        return;
+      }
+      let loggedInWith: 'current' | 'previous' = 'current';
+      let session = await tryOpenSession(
+        endpointOf(current),
+        login(current, 'the current version'),
+        config,
+        ctx,
+        secrets,
+      );
+      if (!session) {
+        const previous = await known.previous();
+        if (previous) {
+          requireSameAccount(pending, previous, 'AWSPREVIOUS');
+          secrets.push(previous.password);
+          loggedInWith = 'previous';
+          session = await tryOpenSession(
+            endpointOf(previous),
+            login(previous, 'the previous version'),
+            config,
+            ctx,
+            secrets,
+          );
+        }
+      }
+      if (!session) {
+        throw new TargetRefusedError(
+          'authentication',
+          `user "${pending.username}" could not log in to ${pending.host}:${pending.port} with the pending, current or previous version; reset the password on the server to the AWSCURRENT value, then rotate again`,
+        );
+      }
+      try {
+        const { flavour } = session;
+        if (config.dualPassword && !flavour.dualPasswords) {
+          throw new ConfigurationError(
+            MYSQL_ENV.dualPassword,
+            `is on, but the server is ${flavour.label}, which has no dual passwords (MySQL 8.0.14 or later); turn it off`,
+          );
+        }
+        const plugin =
+          flavour.kind === 'mariadb'
+            ? mariaDbAuthPlugin(firstText(await session.run(showCreateUserStatement(undefined))))
+            : '';
+        ctx.redact(nativePasswordHash(pending.password));
+        const statements = selfPasswordStatements(flavour, {
+          password: pending.password,
+          plugin,
+          mode: session.mode,
+          replacing: loggedInWith === 'current' ? current.password : undefined,
+          retainCurrent: config.dualPassword,
+        });
+        for (const statement of statements) await session.run(statement);
+        ctx.logger.info('changed the password of the logged-in user', {
+          user: pending.username,
+          accountHost: session.account.host,
+          server: flavour.label,
+          loggedInWith,
+          dualPassword: config.dualPassword,
+        });
+      } finally {
+        await session.close();
+      }
+    },
+    async revoke(value, ctx) {
+      const config = settingsFor(ctx.env);
+      const session = await tryOpenSession(
+        endpointOf(value),
+        login(value, 'the revoked version'),
+        config,
+        ctx,
+      );
+      if (!session) {
+        ctx.logger.info('the revoked password no longer logs in; nothing to do', { user: value.username });
+        return;
+      }
+      try {
+        if (!session.flavour.dualPasswords) {
+          throw new TargetRefusedError(
+            'rejected',
+            `the password to revoke is still the only password of "${value.username}"; rotate the secret instead`,
+          );
+        }
+        await session.run(discardOldPasswordStatement());
+      } finally {
+        await session.close();
+      }
+      if (await stillLogsIn(value, config, ctx)) {
+        throw new TargetRefusedError(
+          'rejected',
+          `the password to revoke is the primary password of "${value.username}"; rotate the secret instead`,
+        );
+      }
+      ctx.logger.info('discarded the secondary password', { user: value.username });
+    },
+  };
+}
+
+/**
+ * Alternating-users rotation (SPEC 4.2, 4.3): users `name` and `name_clone`; the master
+ * credentials (`masterarn`) set the password of whichever is not current. Unless the pair is
+ * pre-provisioned, the clone is created on first use with the original's real host and plugin,
+ * and on every rotation its grants, roles, default roles, TLS requirements and resource limits
+ * are re-synced to the original's, exactly.
+ *
+ * @example
+ * ```ts
+ * // handlers/mysql-alternating-users.ts
+ * export const handler = createRotationHandler(mysqlAlternatingUsers());
+ * ```
+ */
+export function mysqlAlternatingUsers(
+  options: MysqlAlternatingUsersOptions = {},
+): RotationTarget<MysqlSecret> {
+  const name = 'mysql-alternating-users';
+  let settings: MysqlSettings | undefined;
+  const settingsFor = (env: Env) => {
+    settings ??= readMysqlSettings(env, { preProvisionedPair: options.preProvisionedPair });
+    return settings;
+  };
+  const common = commonParts(name, settingsFor);
+  return {
+    ...common,
+    parse(raw) {
+      const secret = common.parse(raw);
+      if (secret.masterarn === undefined) {
+        throw new SecretShapeError(
+          'masterarn',
+          'is missing, and alternating users need the master credentials to change the other user',
+          'set "masterarn" to the ARN of the secret holding the master user name and password',
+        );
+      }
+      return secret;
+    },
+    init(env) {
+      settingsFor(env);
+    },
+    async next(current, ctx) {
+      const username = otherUser(current.username);
+      checkAccountName(username, 'username');
+      checkPairLength(current.username, userNameLimitForEngine(current.engine), `engine "${current.engine}"`);
+      const password = await ctx.newPassword();
+      return withCredentials(current, { username, password });
+    },
+    async apply(pending, known, ctx) {
+      await applyAlternating(pending, known, ctx, settingsFor(ctx.env));
+    },
+    async revoke(value, ctx) {
+      await revokeAlternating(value, ctx, settingsFor(ctx.env));
+    },
+  };
+}
+
+function commonParts(name: string, settingsFor: (env: Env) => MysqlSettings) {
+  return {
+    name,
+    defaultExcludeCharacters: MYSQL_DEFAULT_EXCLUDE_CHARACTERS,
+    parse: (raw: string) => parseMysqlSecret(raw, name),
+    serialize: serializeMysqlSecret,
+    secrets: (value: MysqlSecret) => [value.password],
+    async verify(pending: MysqlSecret, ctx: StepContext) {
+      const config = settingsFor(ctx.env);
+      const session = await openSession(
+        endpointOf(pending),
+        login(pending, 'the pending version'),
+        config,
+        ctx,
+      );
+      try {
+        if (config.testQuery !== undefined) {
+          await session.run({
+            label: `run ${MYSQL_ENV.testQuery}`,
+            text: config.testQuery,
+            sensitive: false,
+          });
+        }
+        ctx.logger.info('the pending credentials work', {
+          user: pending.username,
+          server: session.flavour.label,
+          tls: session.tls,
+          testQuery: config.testQuery !== undefined,
+        });
+      } finally {
+        await session.close();
+      }
+    },
+  };
+}
+
+async function applyAlternating(
+  pending: MysqlSecret,
+  known: KnownVersions<MysqlSecret>,
+  ctx: StepContext,
+  config: MysqlSettings,
+): Promise<void> {
+  const current = await known.current();
+  if (!sameHost(pending.host, current.host) || pending.port !== current.port) {
+    throw new SecretShapeError(
+      'host',
+      `of the pending version (${pending.host}:${pending.port}) differs from the current one (${current.host}:${current.port})`,
+      'both versions must point at the same server; clear AWSPENDING and rotate again',
+    );
+  }
+  if (pending.username !== otherUser(current.username)) {
+    throw new SecretShapeError(
+      'username',
+      `of the pending version is "${pending.username}", but the current version's user is "${current.username}", whose partner is "${otherUser(current.username)}"`,
+      'clear AWSPENDING and rotate again',
+    );
+  }
+  const masterarn = pending.masterarn ?? current.masterarn;
+  if (masterarn === undefined) {
+    throw new SecretShapeError('masterarn', 'is missing', 'set "masterarn" to the ARN of the master secret');
+  }
+  const secrets = [pending.password, current.password];
+
+  const already = await tryOpenSession(
+    endpointOf(pending),
+    login(pending, 'the pending version'),
+    config,
+    ctx,
+    secrets,
+  );
+  if (already) {
+    await already.close();
+    ctx.logger.info('the pending password already works; nothing to change', { user: pending.username });
+    return;
+  }
+
+  // SPEC 4.2: the master is used only once the current credentials have proved themselves.
+  const guard = await tryOpenSession(
+    endpointOf(current),
+    login(current, 'the current version'),
+    config,
+    ctx,
+    secrets,
+  );
+  if (!guard) {
+    throw new TargetRefusedError(
+      'authentication',
+      `the current version's user "${current.username}" cannot log in to ${current.host}:${current.port}, so the master credentials are not used; fix the current version first`,
+    );
+  }
+  const accountHost = guard.account.host;
+  await guard.close();
+
+  const master = parseMasterSecret(await ctx.readSecret(masterarn), masterarn);
+  ctx.redact(master.password);
+  secrets.push(master.password);
+  const pair = alternatingPair(current.username);
+  if (master.username === pair.original || master.username === pair.clone) {
+    throw new SecretShapeError(
+      'masterarn',
+      `names secret ${masterarn}, whose user "${master.username}" is one of the rotated users`,
+      'point masterarn at a separate administrative user',
+    );
+  }
+  if (master.host !== undefined && !sameHost(master.host, current.host)) {
+    ctx.logger.warn('the master secret names another host; connecting to the rotated secret host', {
+      masterHost: master.host,
+      host: current.host,
+    });
+  }
+
+  const session = await openSession(
+    endpointOf(current),
+    { username: master.username, password: master.password, source: 'the master secret' },
+    config,
+    ctx,
+    secrets,
+  );
+  try {
+    const { flavour } = session;
+    checkPairLength(current.username, flavour.maxUserNameLength, flavour.label);
+    const original: Account = { user: pair.original, host: accountHost };
+    if (!(await accountExists(session, original))) {
+      throw new TargetRefusedError(
+        'rejected',
+        `the original user "${original.user}"@"${original.host}" does not exist on ${flavour.label}; create it or fix the secret's username`,
+      );
+    }
+    let pendingAccount: Account = { user: pending.username, host: accountHost };
+    if (config.preProvisionedPair) {
+      pendingAccount = await preProvisionedAccount(session, pendingAccount);
+    } else {
+      const clone: Account = { user: pair.clone, host: accountHost };
+      await ensureClone(session, original, clone, ctx, secrets);
+      await syncRequirements(session, original, clone);
+      await syncGrants(session, original, clone, ctx);
+    }
+
+    ctx.redact(nativePasswordHash(pending.password));
+    const plugin = await accountPlugin(session, pendingAccount);
+    await session.run(
+      adminPasswordStatement(flavour, pendingAccount, {
+        password: pending.password,
+        plugin,
+        mode: session.mode,
+      }),
+    );
+    ctx.logger.info('set the password of the alternate user', {
+      user: pendingAccount.user,
+      accountHost: pendingAccount.host,
+      server: flavour.label,
+      preProvisionedPair: config.preProvisionedPair,
+    });
+  } finally {
+    await session.close();
+  }
+}
+
+async function revokeAlternating(value: MysqlSecret, ctx: StepContext, config: MysqlSettings): Promise<void> {
+  const probe = await tryOpenSession(endpointOf(value), login(value, 'the revoked version'), config, ctx);
+  if (!probe) {
+    ctx.logger.info('the revoked password no longer logs in; nothing to do', { user: value.username });
+    return;
+  }
+  const account = probe.account;
+  await probe.close();
+  if (value.masterarn === undefined) {
+    throw new SecretShapeError('masterarn', 'is missing', 'set "masterarn" to the ARN of the master secret');
+  }
+  const master = parseMasterSecret(await ctx.readSecret(value.masterarn), value.masterarn);
+  ctx.redact(master.password);
+  const unusable = randomBytes(32).toString('base64url');
+  ctx.redact(unusable, nativePasswordHash(unusable));
+  const secrets = [value.password, master.password, unusable];
+  const session = await openSession(
+    endpointOf(value),
+    { username: master.username, password: master.password, source: 'the master secret' },
+    config,
+    ctx,
+    secrets,
+  );
+  try {
+    const plugin = await accountPlugin(session, account);
+    await session.run(
+      adminPasswordStatement(session.flavour, account, {
+        password: unusable,
+        plugin,
+        mode: session.mode,
+        label: `replace the password of ${account.user} with an unusable random one`,
+      }),
+    );
+  } finally {
+    await session.close();
+  }
+  if (await stillLogsIn(value, config, ctx)) {
+    throw new TargetRefusedError('rejected', `the revoked password of "${value.username}" still logs in`);
+  }
+  ctx.logger.warn('revoked the password of a user', { user: account.user, accountHost: account.host });
+}
+
+/** Creates the clone if it does not exist yet, with a throw-away password and the original's plugin. */
+async function ensureClone(
+  session: MysqlSession,
+  original: Account,
+  clone: Account,
+  ctx: StepContext,
+  secrets: string[],
+): Promise<void> {
+  if (await accountExists(session, clone)) return;
+  const plugin = await accountPlugin(session, original);
+  // Unusable until the pending password is set last: a working pending login proves the set-up finished.
+  const throwaway = randomBytes(32).toString('base64url');
+  ctx.redact(throwaway, nativePasswordHash(throwaway));
+  secrets.push(throwaway);
+  await session.run(
+    createUserStatement(session.flavour, clone, { password: throwaway, plugin, mode: session.mode }),
+  );
+  ctx.logger.info('created the clone user', { user: clone.user, accountHost: clone.host, plugin });
+}
+
+async function syncRequirements(session: MysqlSession, original: Account, clone: Account): Promise<void> {
+  const wanted = await requirementsOf(session, original);
+  const held = await requirementsOf(session, clone);
+  if (JSON.stringify(wanted) === JSON.stringify(held)) return;
+  await session.run(requirementsStatement(clone, wanted, session.mode));
+}
+
+async function syncGrants(
+  session: MysqlSession,
+  original: Account,
+  clone: Account,
+  ctx: StepContext,
+): Promise<void> {
+  const { flavour } = session;
+  const originalGrants = await grantsOf(session, original);
+  const cloneGrants = await grantsOf(session, clone);
+  let defaultRoles: { original: string[]; clone: string[] } | undefined;
+  if (flavour.kind === 'mysql8') {
+    defaultRoles = {
+      original: await mysqlDefaultRoles(session, original),
+      clone: await mysqlDefaultRoles(session, clone),
+    };
+  }
+  const statements = planGrantSync(flavour, originalGrants, cloneGrants, clone, defaultRoles);
+  for (const statement of statements) await session.run(statement);
+  ctx.logger.info('re-synced the clone grants', { user: clone.user, statements: statements.length });
+}
+
+async function grantsOf(session: MysqlSession, account: Account): Promise<GrantSet> {
+  const rows = await session.run(showGrantsStatement(account));
+  const lines = rows.map((row) => rowText(Object.values(row)[0]));
+  try {
+    return parseGrants(lines, account, session.mode);
+  } catch (error) {
+    throw new TargetRefusedError(
+      'rejected',
+      `could not read the grants of "${account.user}": ${(error as GrantParseError).message}; nothing was changed for them`,
+    );
+  }
+}
+
+async function mysqlDefaultRoles(session: MysqlSession, account: Account): Promise<string[]> {
+  const rows = await session.lookup(`read the default roles of ${account.user}`, LOOKUPS.mysqlDefaultRoles, [
+    account.user,
+    account.host,
+  ]);
+  return rows.map((row) => roleAccountText({ user: rowText(row.user), host: rowText(row.host) }));
+}
+
+async function requirementsOf(session: MysqlSession, account: Account): Promise<AccountRequirements> {
+  const mariadb = session.flavour.kind === 'mariadb';
+  const rows = await session.lookup(
+    `read the TLS requirements of ${account.user}`,
+    mariadb ? LOOKUPS.mariaDbRequirements : LOOKUPS.requirements,
+    [account.user, account.host],
+  );
+  const row = rows[0];
+  if (!row) {
+    throw new TargetRefusedError('rejected', `the user "${account.user}"@"${account.host}" does not exist`);
+  }
+  const limits: Record<string, number> = {};
+  for (const [column, keyword] of Object.entries(mariadb ? MARIADB_LIMIT_COLUMNS : LIMIT_COLUMNS)) {
+    const value = Number(rowText(row[column]) || '0');
+    limits[keyword] = value;
+  }
+  return {
+    sslType: rowText(row.ssl_type),
+    sslCipher: rowText(row.ssl_cipher),
+    x509Issuer: rowText(row.x509_issuer),
+    x509Subject: rowText(row.x509_subject),
+    limits,
+  };
+}
+
+async function accountExists(session: MysqlSession, account: Account): Promise<boolean> {
+  const rows = await session.lookup(`check that ${account.user} exists`, LOOKUPS.accountExists, [
+    account.user,
+    account.host,
+  ]);
+  return Number(rows[0]?.n ?? 0) > 0;
+}
+
+async function accountPlugin(session: MysqlSession, account: Account): Promise<string> {
+  if (session.flavour.kind === 'mariadb') {
+    return mariaDbAuthPlugin(firstText(await session.run(showCreateUserStatement(account))));
+  }
+  const rows = await session.lookup(`read the plugin of ${account.user}`, LOOKUPS.accountPlugin, [
+    account.user,
+    account.host,
+  ]);
+  return rowText(rows[0]?.plugin);
+}
+
+/** A pre-provisioned partner: on the current user's host, or on its only host. */
+async function preProvisionedAccount(session: MysqlSession, wanted: Account): Promise<Account> {
+  if (await accountExists(session, wanted)) return wanted;
+  const rows = await session.lookup(`find the hosts of ${wanted.user}`, LOOKUPS.accountHosts, [wanted.user]);
+  if (rows.length === 1) return { user: wanted.user, host: rowText(rows[0]!.host) };
+  throw new TargetRefusedError(
+    'rejected',
+    rows.length === 0
+      ? `${MYSQL_ENV.preProvisionedPair} is on, but the user "${wanted.user}" does not exist; create it with the same grants as "${otherUser(wanted.user)}" or turn the setting off`
+      : `${MYSQL_ENV.preProvisionedPair} is on, and the user "${wanted.user}" exists on several hosts but not "${wanted.host}"; keep one account per pair on the same host`,
+  );
+}
+
+function checkPairLength(username: string, limit: number, where: string): void {
+  const pair = alternatingPair(username);
+  for (const candidate of [pair.original, pair.clone]) {
+    const length = accountNameLength(candidate);
+    if (length > limit) {
+      throw new SecretShapeError(
+        'username',
+        `is "${username}", whose alternating partner "${candidate}" would be ${length} characters long, more than the ${limit} allowed for ${where}`,
+        `shorten the user name to at most ${limit - 6} characters (the "_clone" suffix takes 6), or use single-user rotation`,
+      );
+    }
+  }
+}
+
+function requireSameAccount(pending: MysqlSecret, other: MysqlSecret, label: string): void {
+  if (pending.username !== other.username) {
+    throw new SecretShapeError(
+      'username',
+      `of the pending version is "${pending.username}", but the ${label} version names "${other.username}"; single-user rotation keeps one user`,
+      'make both versions name the same user, or clear AWSPENDING and rotate again',
+    );
+  }
+  if (!sameHost(pending.host, other.host) || pending.port !== other.port) {
+    throw new SecretShapeError(
+      'host',
+      `of the pending version (${pending.host}:${pending.port}) differs from the ${label} version (${other.host}:${other.port})`,
+      'make both versions point at the same server, or clear AWSPENDING and rotate again',
+    );
+  }
+}
+
+async function stillLogsIn(value: MysqlSecret, config: MysqlSettings, ctx: StepContext): Promise<boolean> {
+  const session = await tryOpenSession(endpointOf(value), login(value, 'the revoked version'), config, ctx);
+  if (!session) return false;
+  await session.close();
+  return true;
+}
+
+function endpointOf(secret: MysqlSecret): Endpoint {
+  return { host: secret.host, port: secret.port, database: secret.dbname, ssl: secret.ssl };
+}
+
+function login(secret: MysqlSecret, source: string): Login {
+  return { username: secret.username, password: secret.password, source };
+}
+
+function firstText(rows: ReadonlyArray<Record<string, unknown>>): string {
+  const row = rows[0];
+  return row ? rowText(Object.values(row)[0]) : '';
+}

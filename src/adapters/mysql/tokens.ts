@@ -1,0 +1,135 @@
+/**
+ * A small tokenizer for the statements MySQL and MariaDB print about accounts (`SHOW GRANTS`,
+ * `SHOW CREATE USER`). It knows exactly what can hide a keyword: backtick identifiers and quoted
+ * strings, with their doubling and backslash escapes. Everything else is a word or a punctuation
+ * mark, so a user named `x TO y` or `a'b` cannot be mistaken for syntax.
+ */
+
+/**
+ * One token. `value` is unquoted and unescaped for identifiers and strings.
+ *
+ * @example
+ * ```ts
+ * const token: Token = { type: 'ident', value: 'app', start: 0, end: 5 };
+ * ```
+ */
+export interface Token {
+  readonly type: 'word' | 'ident' | 'string' | 'punct';
+  readonly value: string;
+  /** Offset of the first character in the text. */
+  readonly start: number;
+  /** Offset just past the last character. */
+  readonly end: number;
+}
+
+const PUNCTUATION = new Set(['(', ')', ',', '.', '@', ';', '=', '*']);
+const ESCAPES: Readonly<Record<string, string>> = {
+  '0': '\0',
+  b: '\b',
+  n: '\n',
+  r: '\r',
+  t: '\t',
+  Z: '\x1a',
+};
+
+/**
+ * Splits `text` into tokens.
+ *
+ * @throws SyntaxError for an unterminated identifier or string (the message holds no text).
+ * @example
+ * ```ts
+ * tokenize("GRANT SELECT ON `d`.* TO 'a''b'@'%'").map((t) => t.value);
+ * // ['GRANT', 'SELECT', 'ON', 'd', '.', '*', 'TO', "a'b", '@', '%']
+ * ```
+ */
+export function tokenize(text: string): Token[] {
+  const tokens: Token[] = [];
+  let i = 0;
+  while (i < text.length) {
+    const char = text[i]!;
+    if (/\s/.test(char)) {
+      i += 1;
+      continue;
+    }
+    const start = i;
+    if (char === '`') {
+      let value = '';
+      i += 1;
+      for (;;) {
+        if (i >= text.length) throw new SyntaxError(`unterminated identifier at offset ${start}`);
+        if (text[i] === '`') {
+          if (text[i + 1] === '`') {
+            value += '`';
+            i += 2;
+            continue;
+          }
+          i += 1;
+          break;
+        }
+        value += text[i];
+        i += 1;
+      }
+      tokens.push({ type: 'ident', value, start, end: i });
+      continue;
+    }
+    if (char === "'" || char === '"') {
+      let value = '';
+      i += 1;
+      for (;;) {
+        if (i >= text.length) throw new SyntaxError(`unterminated string at offset ${start}`);
+        const current = text[i]!;
+        if (current === '\\' && i + 1 < text.length) {
+          const next = text[i + 1]!;
+          value += ESCAPES[next] ?? next;
+          i += 2;
+          continue;
+        }
+        if (current === char) {
+          if (text[i + 1] === char) {
+            value += char;
+            i += 2;
+            continue;
+          }
+          i += 1;
+          break;
+        }
+        value += current;
+        i += 1;
+      }
+      tokens.push({ type: 'string', value, start, end: i });
+      continue;
+    }
+    if (PUNCTUATION.has(char)) {
+      tokens.push({ type: 'punct', value: char, start, end: i + 1 });
+      i += 1;
+      continue;
+    }
+    while (i < text.length && !/[\s`'"]/.test(text[i]!) && !PUNCTUATION.has(text[i]!)) i += 1;
+    tokens.push({ type: 'word', value: text.slice(start, i), start, end: i });
+  }
+  return tokens;
+}
+
+/**
+ * Whether a token is the given keyword (a bare word, any case).
+ *
+ * @example
+ * ```ts
+ * isWord(tokenize('grant')[0], 'GRANT'); // true
+ * ```
+ */
+export function isWord(token: Token | undefined, word: string): boolean {
+  return token?.type === 'word' && token.value.toUpperCase() === word;
+}
+
+/**
+ * Whether a token is the given punctuation mark.
+ *
+ * @example
+ * ```ts
+ * isPunct(tokenize('@')[0], '@'); // true
+ * ```
+ */
+export function isPunct(token: Token | undefined, mark: string): boolean {
+  return token?.type === 'punct' && token.value === mark;
+}
