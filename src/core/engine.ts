@@ -319,7 +319,7 @@ function parseStored<V>(target: RotationTarget<V>, raw: string, where: string, f
       throw new SecretShapeError(error.field, `${error.problem} (in ${where})`, fix ?? error.fix);
     }
     // Parser messages (JSON.parse among them) can quote the input: never pass them on.
-    throw new SecretShapeError('(value)', `could not be read in ${where}: not valid for ${target.name}`, fix);
+    throw new SecretShapeError('(value)', `is not a valid ${target.name} value (in ${where})`, fix);
   }
   redactor.add(...target.secrets(value));
   return value;

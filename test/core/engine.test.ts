@@ -462,3 +462,114 @@ describe('protocol state errors', () => {
     await expect(handler(event('setSecret', arn, 'token-edit'))).rejects.toThrow(ProtocolStateError);
   });
 });
+
+describe('secret values never leave the process', () => {
+  it('scrubs a password quoted by a target error from the thrown error and the log line', async () => {
+    const system = new Map<string, string>();
+    const base = recordingTarget(system, []);
+    const leaky: RotationTarget<{ user: string; password: string }> = {
+      ...base,
+      apply: async (pending) => {
+        // What a careless driver does: quote the statement, password included.
+        throw new Error(`syntax error near ALTER USER app PASSWORD '${pending.password}'`);
+      },
+    };
+    const arn = await createSecret(JSON.stringify({ user: 'app', password: 'initial-password-leak' }));
+    await registerPending(arn, 'token-leak');
+    const handler = createRotationHandler(leaky, { client, env: { PASSWORD_GENERATOR: 'local' } });
+    await handler(event('createSecret', arn, 'token-leak'));
+    const pending = JSON.parse(
+      (
+        await client.send(
+          new GetSecretValueCommand({ SecretId: arn, VersionId: 'token-leak', VersionStage: 'AWSPENDING' }),
+        )
+      ).SecretString!,
+    );
+    trackSecrets(pending.password);
+    const failure = await handler(event('setSecret', arn, 'token-leak')).catch((error: Error) => error);
+    expect(failure).toBeInstanceOf(Error);
+    expect((failure as Error).message).toBe("syntax error near ALTER USER app PASSWORD '[REDACTED]'");
+    expect((failure as Error).stack).not.toContain(pending.password);
+    expect(capturedOutput()).toContain("PASSWORD '[REDACTED]'");
+  });
+
+  it('never quotes a stored value that is not valid JSON', async () => {
+    const raw = '{"user": "app", "password": "not-json-secret-value"';
+    const arn = await createSecret(raw);
+    await registerPending(arn, 'token-notjson');
+    const handler = createRotationHandler(recordingTarget(new Map(), []), {
+      client,
+      env: { PASSWORD_GENERATOR: 'local' },
+    });
+    const failure = await handler(event('createSecret', arn, 'token-notjson')).catch((error: Error) => error);
+    expect(failure).toBeInstanceOf(SecretShapeError);
+    expect((failure as Error).message).toMatch(
+      /^Secret field "\(value\)" is not a valid recording value \(in the AWSCURRENT version .*\)$/,
+    );
+    expect((failure as Error).message).not.toContain('not-json-secret-value');
+  });
+
+  it('refuses a binary secret with a clear error', async () => {
+    const answer = await client.send(
+      new CreateSecretCommand({
+        Name: `engine-binary-${++counter}`,
+        SecretBinary: new Uint8Array([1, 2, 3, 4]),
+      }),
+    );
+    await registerPending(answer.ARN!, 'token-binary');
+    await expect(handlerFor()(event('createSecret', answer.ARN!, 'token-binary'))).rejects.toThrow(
+      /is binary \(SecretBinary\): this rotator handles SecretString values only/,
+    );
+  });
+});
+
+describe('afterPromotion', () => {
+  it('runs once after the promotion, and again when finishSecret is retried after it failed', async () => {
+    const system = new Map<string, string>();
+    const seen: Array<[string, string | undefined]> = [];
+    let failNext = true;
+    const target: RotationTarget<{ user: string; password: string }> = {
+      ...recordingTarget(system, []),
+      afterPromotion: async (promoted, previous) => {
+        seen.push([promoted.password, previous?.password]);
+        if (failNext) {
+          failNext = false;
+          throw new Error('revocation endpoint unavailable');
+        }
+      },
+    };
+    const initial = { user: 'app', password: 'initial-password-after' };
+    system.set('app', initial.password);
+    const arn = await createSecret(JSON.stringify(initial));
+    const handler = createRotationHandler(target, { client, env: { PASSWORD_GENERATOR: 'local' } });
+    const first = await rotateSecret({ client, secretId: arn, handler });
+    expect(first.ok).toBe(false);
+    expect(first.failedStep).toBe('finishSecret');
+    expect((await describeStages(arn))[first.versionId]).toContain('AWSCURRENT');
+    // The service retries the same rotation (same version id), not a new one.
+    const retry = await rotateSecret({
+      client,
+      secretId: arn,
+      handler,
+      versionId: first.versionId,
+      resume: true,
+    });
+    expect(retry.ok).toBe(true);
+    expect(seen).toHaveLength(2);
+    expect(seen[1]).toEqual(seen[0]);
+    expect(seen[0]![1]).toBe(initial.password);
+    expect(seen[0]![0]).toBe(system.get('app'));
+    for (const [promoted] of seen) trackSecrets(promoted);
+    // The retry found the version current: no step but finishSecret's hook did anything.
+    expect(retry.steps.map((step) => step.step)).toEqual([
+      'createSecret',
+      'setSecret',
+      'testSecret',
+      'finishSecret',
+    ]);
+    expect(await describeStages(arn)).toEqual({
+      [first.versionId]: ['AWSCURRENT'],
+      [Object.keys(await describeStages(arn)).find((id) => id !== first.versionId)!]: ['AWSPREVIOUS'],
+    });
+  });
+});

@@ -5,8 +5,12 @@
  * Tests register the secret values they use with {@link trackSecrets}; after the test, if any of
  * them appears anywhere in the captured output, the test fails. Values also stay registered for the
  * rest of the file, so a leak in a later test or an `afterAll` is caught too.
+ *
+ * Raw stdout/stderr writes (the JSON log lines and EMF metrics of the code under test) are kept
+ * out of the terminal unless the test fails, when they are printed with tracked values masked;
+ * `SHOW_TEST_OUTPUT=1` prints them always. Console calls made by tests pass through as usual.
  */
-import { afterAll, afterEach, beforeEach, expect } from 'vitest';
+import { afterAll, afterEach, beforeEach, expect, onTestFailed } from 'vitest';
 
 const tracked = new Set<string>();
 let captured: string[] = [];
@@ -55,16 +59,27 @@ function chunkToString(chunk: unknown): string {
   return String(chunk);
 }
 
-const stdoutWrite = process.stdout.write.bind(process.stdout);
-const stderrWrite = process.stderr.write.bind(process.stderr);
-process.stdout.write = ((chunk: unknown, ...rest: unknown[]) => {
-  captured.push(chunkToString(chunk));
-  return (stdoutWrite as (...args: unknown[]) => boolean)(chunk, ...rest);
-}) as typeof process.stdout.write;
-process.stderr.write = ((chunk: unknown, ...rest: unknown[]) => {
-  captured.push(chunkToString(chunk));
-  return (stderrWrite as (...args: unknown[]) => boolean)(chunk, ...rest);
-}) as typeof process.stderr.write;
+const stderrWrite = process.stderr.write.bind(process.stderr) as (chunk: string) => boolean;
+const showAll = process.env.SHOW_TEST_OUTPUT === '1';
+let rawWrites: string[] = [];
+for (const stream of [process.stdout, process.stderr]) {
+  const original = stream.write.bind(stream) as (...args: unknown[]) => boolean;
+  stream.write = ((chunk: unknown, ...rest: unknown[]) => {
+    const text = chunkToString(chunk);
+    captured.push(text);
+    if (showAll) return original(chunk, ...rest);
+    rawWrites.push(text);
+    const callback = rest.find((arg) => typeof arg === 'function') as (() => void) | undefined;
+    callback?.();
+    return true;
+  }) as typeof stream.write;
+}
+
+function mask(text: string): string {
+  let result = text;
+  for (const secret of tracked) result = result.split(secret).join('[TRACKED SECRET]');
+  return result;
+}
 for (const method of ['log', 'info', 'warn', 'error', 'debug', 'trace'] as const) {
   const original = console[method].bind(console);
   console[method] = (...args: unknown[]) => {
@@ -89,11 +104,17 @@ function scan(): string[] {
 
 beforeEach(() => {
   captured = [];
+  rawWrites = [];
+  onTestFailed(() => {
+    if (rawWrites.length > 0)
+      stderrWrite(`--- output of the failed test ---\n${mask(rawWrites.join(''))}\n---\n`);
+  });
 });
 
 afterEach(() => {
   const leaked = scan();
   captured = [];
+  rawWrites = [];
   if (leaked.length > 0) {
     leaksFound += leaked.length;
     // Name how many and how long, never the values themselves.
