@@ -19,7 +19,10 @@ beforeAll(async () => {
   otherCerts = await makeTestCertificates(join(certDir, 'untrusted'));
   [plain, secured] = await Promise.all([
     startMariaDb(),
-    startMariaDb({ tls: { cert: certs.certPath, key: certs.serverKey, ca: certs.caPath } }),
+    startMariaDb({
+      tls: { cert: certs.certPath, key: certs.serverKey, ca: certs.caPath },
+      logStatements: true,
+    }),
   ]);
   trackSecrets(plain.root.password, secured.root.password);
 });
@@ -118,9 +121,18 @@ describe('startMariaDb', () => {
     expect(status?.Value).toBe('');
   });
 
+  it('logs statements with logStatements, and only then', async () => {
+    const marker = `marker_${Date.now().toString(36)}`;
+    await secured.query(`SELECT 1 AS ${marker}`);
+    await plain.query(`SELECT 1 AS ${marker}`);
+    expect(await secured.readStatementLog()).toContain(`SELECT 1 AS ${marker}`);
+    expect(await plain.readStatementLog()).toBe('');
+  });
+
   it('does not write the root password to its log', async () => {
     expect(await plain.readLog()).toContain('ready for connections');
     expect(await plain.readLog()).not.toContain(plain.root.password);
+    expect(await secured.readStatementLog()).not.toContain(secured.root.password);
   });
 });
 

@@ -56,6 +56,11 @@ export interface StartMariaDbOptions {
    * instance directory with the ownership the server needs.
    */
   tls?: { cert: string; key: string; ca?: string } | false;
+  /**
+   * Turns on the general query log, so {@link MariaDbInstance.readStatementLog} shows every
+   * statement the server received, as it logs them.
+   */
+  logStatements?: boolean;
 }
 
 /**
@@ -123,6 +128,11 @@ export interface MariaDbInstance {
   query<Row = Record<string, unknown>>(sql: string, params?: readonly unknown[]): Promise<Row[]>;
   /** The server's error log written so far. */
   readLog(): Promise<string>;
+  /**
+   * The general query log written so far: every statement received, when started with
+   * `logStatements`; an empty string otherwise.
+   */
+  readStatementLog(): Promise<string>;
   /** Stops the server and deletes its directory. Safe to call twice. */
   stop(): Promise<void>;
 }
@@ -174,6 +184,7 @@ async function installAndStart(
   const dataDir = join(dir, 'data');
   const socketPath = join(dir, 'mysqld.sock');
   const logPath = join(dir, 'server.log');
+  const statementLogPath = join(dir, 'statements.log');
 
   await run(
     INSTALL_DB,
@@ -230,6 +241,7 @@ async function installAndStart(
         '--innodb-doublewrite=0',
         '--innodb-use-native-aio=0',
         '--innodb-log-file-size=8M',
+        `--general-log-file=${statementLogPath}`,
         ...tlsArgs,
       ],
       account,
@@ -256,12 +268,12 @@ async function installAndStart(
     }
     const root: MariaDbCredentials = { username: 'root', password: randomPassword() };
     try {
-      await requirePasswords(socketPath, root.password);
+      await requirePasswords(socketPath, root.password, Boolean(options.logStatements));
     } catch (error) {
       await server.stop();
       throw error;
     }
-    return makeInstance({ dir, port, root, logPath, server, tls: Boolean(options.tls) });
+    return makeInstance({ dir, port, root, logPath, statementLogPath, server, tls: Boolean(options.tls) });
   }
   throw new Error(
     `startMariaDb: no free port after ${START_ATTEMPTS} attempts: ${(lastError as Error).message}`,
@@ -271,9 +283,14 @@ async function installAndStart(
 /**
  * Over the Unix socket (root has no password yet): drop every account except root and the
  * internal `mariadb.sys`, drop root accounts tied to the machine's host name, and give the root
- * accounts for localhost, 127.0.0.1 and ::1 the new password.
+ * accounts for localhost, 127.0.0.1 and ::1 the new password. Then switch the general query log
+ * on if asked.
  */
-async function requirePasswords(socketPath: string, rootPassword: string): Promise<void> {
+async function requirePasswords(
+  socketPath: string,
+  rootPassword: string,
+  logStatements: boolean,
+): Promise<void> {
   const connection = await mysql.createConnection({ socketPath, user: 'root' });
   try {
     const [accounts] = await connection.query<mysql.RowDataPacket[]>('SELECT User, Host FROM mysql.user');
@@ -288,6 +305,8 @@ async function requirePasswords(socketPath: string, rootPassword: string): Promi
       await connection.query('ALTER USER ?@? IDENTIFIED BY ?', ['root', host, rootPassword]);
       await connection.query('GRANT ALL PRIVILEGES ON *.* TO ?@? WITH GRANT OPTION', ['root', host]);
     }
+    // Only now, so the statements that set the root password are not in the log.
+    if (logStatements) await connection.query('SET GLOBAL general_log = 1');
   } finally {
     await connection.end();
   }
@@ -298,10 +317,11 @@ async function makeInstance(parts: {
   port: number;
   root: MariaDbCredentials;
   logPath: string;
+  statementLogPath: string;
   server: ServerProcess;
   tls: boolean;
 }): Promise<MariaDbInstance> {
-  const { dir, port, root, logPath, server } = parts;
+  const { dir, port, root, logPath, statementLogPath, server } = parts;
   const openConnections = new Set<mysql.Connection>();
   let stopped: Promise<void> | undefined;
 
@@ -363,6 +383,7 @@ async function makeInstance(parts: {
       return true;
     },
     readLog: () => readFile(logPath, 'utf8'),
+    readStatementLog: () => readFile(statementLogPath, 'utf8').catch(() => ''),
     stop() {
       stopped ??= (async () => {
         for (const connection of openConnections) connection.destroy();
