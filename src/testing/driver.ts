@@ -109,7 +109,9 @@ export class RotationIncompleteError extends ProtocolStateError {
 /**
  * Decides the version a rotation runs with, as the service does (SPEC 1.2): an unfinished rotation
  * (AWSPENDING on a version other than AWSCURRENT) is resumed when `resume` is set or `versionId`
- * names it, and refused otherwise; else the rotation uses `versionId` or a new UUID. A test-only run
+ * names it, and refused otherwise; else the rotation uses `versionId` or a new UUID. AWSPENDING left
+ * on the AWSCURRENT version (finishSecret promoted it, then the rotation failed before completing)
+ * is resumed on the same request, and otherwise does not block a new rotation. A test-only run
  * (`testOnly`, RotateImmediately=false) never resumes: it would discard the unfinished version.
  *
  * @throws RotationIncompleteError when an earlier rotation is unfinished and not resumed.
@@ -122,16 +124,16 @@ export function planRotation(
   state: SecretVersionsState,
   request: { versionId?: string | undefined; resume?: boolean | undefined; testOnly?: boolean | undefined },
 ): RotationPlan {
-  const entries = Object.entries(state.versionIdsToStages);
-  const pending = entries.find(([, stages]) => stages.includes(AWSPENDING) && !stages.includes(AWSCURRENT));
   const base = { secretArn: state.arn, secretName: state.name };
+  const pending = Object.entries(state.versionIdsToStages).find(([, stages]) => stages.includes(AWSPENDING));
   if (pending) {
-    const [pendingId] = pending;
+    const [pendingId, stages] = pending;
     const resumes = request.versionId === pendingId || (request.resume && request.versionId === undefined);
-    if (resumes && !request.testOnly) {
-      return { ...base, versionId: pendingId, resumed: true };
-    }
-    throw new RotationIncompleteError(state.arn, pendingId);
+    if (resumes && !request.testOnly) return { ...base, versionId: pendingId, resumed: true };
+    // AWSPENDING on the AWSCURRENT version is a state the service accepts for a new rotation. The
+    // service clears AWSPENDING when a rotation completes, so it also marks a rotation whose
+    // finishSecret promoted the version but failed afterwards: resumable on request, as above.
+    if (!stages.includes(AWSCURRENT)) throw new RotationIncompleteError(state.arn, pendingId);
   }
   const versionId = request.versionId ?? randomUUID();
   if (Object.hasOwn(state.versionIdsToStages, versionId)) {

@@ -153,6 +153,35 @@ describe('rotateSecret', () => {
     }
   });
 
+  it('resumes a rotation whose finishSecret promoted the version and then failed; without resume it starts anew', async () => {
+    const { arn, versionId: old } = await create();
+    const promoteThenFail = fakeRotator(client);
+    const failing = async (event: Parameters<typeof promoteThenFail>[0]) => {
+      await promoteThenFail(event);
+      if (event.Step === 'finishSecret') throw new Error('post-promotion action failed');
+    };
+    const first = await rotateSecret({ client, secretId: arn, handler: failing });
+    expect(first).toMatchObject({ ok: false, failedStep: 'finishSecret' });
+    expect(await stagesOf(arn)).toEqual({
+      [old]: ['AWSPREVIOUS'],
+      [first.versionId]: ['AWSPENDING', 'AWSCURRENT'],
+    });
+
+    const resumed = await rotateSecret({ client, secretId: arn, handler: fakeRotator(client), resume: true });
+    expect(resumed).toMatchObject({ ok: true, resumed: true, versionId: first.versionId });
+    expect(await stagesOf(arn)).toEqual({ [old]: ['AWSPREVIOUS'], [first.versionId]: ['AWSCURRENT'] });
+
+    const again = await rotateSecret({ client, secretId: arn, handler: failing });
+    expect(again.ok).toBe(false);
+    const fresh = await rotateSecret({ client, secretId: arn, handler: fakeRotator(client) });
+    expect(fresh).toMatchObject({ ok: true, resumed: false });
+    expect(fresh.versionId).not.toBe(again.versionId);
+    expect(await stagesOf(arn)).toEqual({
+      [again.versionId]: ['AWSPREVIOUS'],
+      [fresh.versionId]: ['AWSCURRENT'],
+    });
+  });
+
   it('with rotateImmediately: false runs testSecret only and leaves the versions as they were', async () => {
     const { arn, versionId: old } = await create();
     const rotator = fakeRotator(client);
@@ -319,6 +348,16 @@ describe('planRotation', () => {
     arn: 'arn:x',
     name: 'x',
     versionIdsToStages: stages,
+  });
+
+  it('resumes AWSPENDING left on the AWSCURRENT version only when asked', () => {
+    expect(planRotation(state({ a: ['AWSCURRENT', 'AWSPENDING'] }), { resume: true })).toMatchObject({
+      versionId: 'a',
+      resumed: true,
+    });
+    expect(planRotation(state({ a: ['AWSCURRENT', 'AWSPENDING'] }), { versionId: 'a' })).toMatchObject({
+      resumed: true,
+    });
   });
 
   it('starts a new version when AWSPENDING is absent or sits with AWSCURRENT', () => {
