@@ -147,7 +147,11 @@ export interface RotationTarget<Value> {
   serialize(value: Value): string;
   /** The secret strings inside a value (passwords, keys), registered for redaction. */
   secrets(value: Value): Array<string | undefined>;
-  /** createSecret: the pending value built from the current one. Must not touch the target. */
+  /**
+   * createSecret: the pending value built from the current one. Must not change the target, except
+   * to mint a new credential there (an API key); then it must be safe to repeat for the same
+   * `ctx.versionId`.
+   */
   next(current: Value, ctx: NextContext): Promise<Value>;
   /** setSecret: make the target accept `pending`. Must succeed when it already does. */
   apply(pending: Value, known: KnownVersions<Value>, ctx: StepContext): Promise<void>;
