@@ -260,8 +260,8 @@ export async function tryConnect(
 
 function connectTimeout(settings: PostgresSettings, ctx: ConnectContext): number {
   // Leave the invocation time to report the failure rather than be killed mid-connect.
-  const remaining = ctx.remainingTimeMs() - 2_000;
-  return Math.max(1_000, Math.min(settings.connectTimeoutMs, remaining));
+  const remaining = Math.max(1_000, ctx.remainingTimeMs() - 2_000);
+  return Math.min(settings.connectTimeoutMs, remaining);
 }
 
 function tlsOptions(settings: PostgresSettings) {
