@@ -1,0 +1,162 @@
+/**
+ * `secrets-rotator local-endpoint`: the local Secrets Manager endpoint in the foreground, for
+ * offline use and other tools' tests. Rotation functions can be attached by name
+ * (`--rotation-function my-rotator=random-secret`), so that `rotate --via-service` and any AWS SDK's
+ * RotateSecret work against it as against the service.
+ */
+import { type Command, InvalidArgumentError, Option } from 'commander';
+import { createRotationHandler } from '../../core/engine.ts';
+import { startLocalSecretsManager } from '../../testing/server.ts';
+import type { CommandContext } from '../context.ts';
+import { EXIT, type ExitCode, UsageError } from '../exit.ts';
+import { findHandler } from '../handlers.ts';
+import { wholeNumber } from '../options.ts';
+import { cliLogger, cliMetrics } from '../runtime.ts';
+
+interface LocalEndpointOptions {
+  readonly port: number;
+  readonly host: string;
+  readonly accountId: string;
+  readonly rotationFunction: Array<{ name: string; handler: string }>;
+}
+
+function parseRotationFunction(
+  value: string,
+  previous: Array<{ name: string; handler: string }> = [],
+): Array<{ name: string; handler: string }> {
+  const match = /^([A-Za-z0-9_-]{1,64})=([a-z0-9-]+)$/.exec(value);
+  if (!match) {
+    throw new InvalidArgumentError('Expected FUNCTION=HANDLER, e.g. my-rotator=random-secret.');
+  }
+  return [...previous, { name: match[1]!, handler: match[2]! }];
+}
+
+/** Resolves when `signal` aborts, or on SIGINT / SIGTERM when no signal is given. */
+function untilStopped(signal: AbortSignal | undefined): Promise<void> {
+  return new Promise((resolve) => {
+    if (signal) {
+      if (signal.aborted) resolve();
+      else signal.addEventListener('abort', () => resolve(), { once: true });
+      return;
+    }
+    const stop = () => {
+      process.off('SIGINT', stop);
+      process.off('SIGTERM', stop);
+      resolve();
+    };
+    process.once('SIGINT', stop);
+    process.once('SIGTERM', stop);
+  });
+}
+
+/**
+ * Adds `local-endpoint` to the program.
+ *
+ * @example
+ * ```ts
+ * registerLocalEndpoint(program, context);
+ * ```
+ */
+export function registerLocalEndpoint(program: Command, context: CommandContext): void {
+  program
+    .command('local-endpoint')
+    .summary('run the local Secrets Manager endpoint in the foreground (offline use)')
+    .description(
+      'Starts the local Secrets Manager endpoint (in memory, loopback by default) and keeps it running until ' +
+        'Ctrl-C. Point any AWS SDK or the AWS CLI at it with --endpoint-url or AWS_ENDPOINT_URL_SECRETS_MANAGER. ' +
+        '--rotation-function attaches a built-in handler as a named rotation function for RotateSecret.',
+    )
+    .addOption(
+      new Option('--port <port>', 'TCP port (0 picks a free one)')
+        .argParser(wholeNumber(0, 65_535))
+        .default(4566),
+    )
+    .option('--host <address>', 'address to listen on', '127.0.0.1')
+    .option('--account-id <id>', 'account id in ARNs', '123456789012')
+    .option(
+      '--rotation-function <function=handler>',
+      'serve RotateSecret for this Lambda function name with a built-in handler (repeatable)',
+      parseRotationFunction,
+      [],
+    )
+    .addHelpText(
+      'after',
+      [
+        '',
+        'Example:',
+        '  secrets-rotator local-endpoint --port 4566 --rotation-function demo-rotator=random-secret',
+        '  aws --endpoint-url http://127.0.0.1:4566 secretsmanager create-secret --name app/key --secret-string first',
+        '  secrets-rotator rotate app/key --via-service --endpoint-url http://127.0.0.1:4566 \\',
+        '    --rotation-lambda-arn arn:aws:lambda:us-east-1:123456789012:function:demo-rotator',
+      ].join('\n'),
+    )
+    .action(async (options: LocalEndpointOptions, self: Command) => {
+      context.exitCode = await runLocalEndpoint(context, self, options);
+    });
+}
+
+async function runLocalEndpoint(
+  context: CommandContext,
+  command: Command,
+  options: LocalEndpointOptions,
+): Promise<ExitCode> {
+  const flags = context.flags(command);
+  const out = context.out;
+  if (!/^\d{12}$/.test(options.accountId)) {
+    throw new UsageError(`--account-id must be 12 digits, got "${options.accountId}"`);
+  }
+  if (flags.endpointUrl) {
+    throw new UsageError(
+      '--endpoint-url makes no sense for local-endpoint: it is the endpoint',
+      'drop --endpoint-url',
+    );
+  }
+  const region = flags.region ?? 'us-east-1';
+  const targets = await Promise.all(
+    options.rotationFunction.map(async (entry) => ({
+      ...entry,
+      target: await findHandler(entry.handler, context.io.handlers).load(),
+    })),
+  );
+  let local: Awaited<ReturnType<typeof startLocalSecretsManager>>;
+  try {
+    local = await startLocalSecretsManager({
+      port: options.port,
+      host: options.host,
+      region,
+      accountId: options.accountId,
+      ...(flags.verbose ? { log: (line: string) => out.note(line) } : {}),
+    });
+  } catch (error) {
+    const code = (error as NodeJS.ErrnoException).code;
+    throw new UsageError(
+      `cannot listen on ${options.host}:${options.port}${code ? ` (${code})` : ''}`,
+      code === 'EADDRINUSE' ? 'pick another --port (0 picks a free one)' : 'check --host and --port',
+    );
+  }
+  for (const { name, handler, target } of targets) {
+    local.registerRotationFunction(
+      name,
+      createRotationHandler(target, {
+        client: local.client(),
+        env: context.io.env,
+        logger: cliLogger((line) => out.note(line), flags.verbose === true),
+        metrics: cliMetrics(),
+      }),
+    );
+    out.line(
+      `rotation function ${name} → ${handler}: arn:aws:lambda:${region}:${options.accountId}:function:${name}`,
+    );
+  }
+  out.line(`Local Secrets Manager endpoint listening on ${local.endpoint}`);
+  out.line(
+    `Use it with --endpoint-url ${local.endpoint} or AWS_ENDPOINT_URL_SECRETS_MANAGER=${local.endpoint} (any credentials). Ctrl-C stops it.`,
+  );
+  try {
+    await untilStopped(context.io.signal);
+  } finally {
+    await local.close();
+  }
+  out.note('local endpoint stopped');
+  return EXIT.OK;
+}

@@ -1,0 +1,527 @@
+/**
+ * `secrets-rotator rotate <secret>`: rotate now, and follow the rotation label by label.
+ *
+ * - `--via-service`: RotateSecret, then DescribeSecret every few seconds, printing each label
+ *   change, until AWSCURRENT has moved and AWSPENDING is cleared (success), AWSPENDING disappears
+ *   without a promotion (abandoned), or `--timeout` passes (failed or still running: the service
+ *   does not report a rotation function's failure, so the command says where the labels stand and
+ *   where to look).
+ * - `--handler <name>`: runs the four steps on this machine through the driver, with the same
+ *   display. Only against the local endpoint: the valueless AWSPENDING placeholder that starts a
+ *   rotation can be registered by the service alone, so against AWS use `--via-service`.
+ * - `--emergency`: after a successful rotation, revokes the previous credential at once (alternating
+ *   users: the previous user's password), so a leaked credential dies now, not one rotation later.
+ */
+import {
+  DescribeSecretCommand,
+  GetSecretValueCommand,
+  RotateSecretCommand,
+  type SecretsManagerClient,
+} from '@aws-sdk/client-secrets-manager';
+import { type Command, Option } from 'commander';
+import { redactor } from '../../core/observability.ts';
+import { AWSCURRENT, AWSPENDING, AWSPREVIOUS } from '../../core/stages.ts';
+import type { RotationTarget } from '../../core/target.ts';
+import { RotationIncompleteError } from '../../testing/driver.ts';
+import { fixFor } from '../advice.ts';
+import { awsErrorCode, awsFailure, type GlobalFlags, isLocalSecretsManager } from '../aws.ts';
+import type { CommandContext } from '../context.ts';
+import { CliError, EXIT, type ExitCode, UsageError } from '../exit.ts';
+import { formatDuration } from '../format.ts';
+import { findHandler, type HandlerEntry } from '../handlers.ts';
+import { labelChanges, labelSummary, shortId, unfinishedPending, type VersionLabels } from '../labels.ts';
+import { traceLocalRotation } from '../local-rotation.ts';
+import { wholeNumber } from '../options.ts';
+import { cliLogger, cliStepContext } from '../runtime.ts';
+
+interface RotateOptions {
+  readonly viaService?: boolean;
+  readonly handler?: string;
+  readonly emergency?: boolean;
+  readonly resume?: boolean;
+  readonly versionId?: string;
+  readonly rotationLambdaArn?: string;
+  readonly timeout: number;
+  readonly pollInterval: number;
+}
+
+const UUID = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/i;
+
+/**
+ * Adds `rotate` to the program.
+ *
+ * @example
+ * ```ts
+ * registerRotate(program, context);
+ * ```
+ */
+export function registerRotate(program: Command, context: CommandContext): void {
+  program
+    .command('rotate')
+    .summary('rotate a secret now and follow every label change')
+    .description(
+      'Rotates a secret now. --via-service asks Secrets Manager (RotateSecret) to run the configured rotation ' +
+        'function and follows the labels until the rotation finishes or fails. --handler runs the four steps on this ' +
+        'machine (local endpoint only). --emergency also revokes the previous credential after promotion.',
+    )
+    .argument('<secret>', 'secret name or ARN')
+    .option('--via-service', "rotate through Secrets Manager's RotateSecret and follow it")
+    .option(
+      '--handler <name>',
+      'run the rotation on this machine with this handler (e.g. postgres-single-user)',
+    )
+    .option(
+      '--emergency',
+      'after promotion, revoke the previous credential at once (needs --handler naming the adapter)',
+    )
+    .option('--resume', '--handler: resume an unfinished rotation (same version) instead of refusing')
+    .option('--version-id <uuid>', "the new version's id (ClientRequestToken); default a random UUID")
+    .option(
+      '--rotation-lambda-arn <arn>',
+      '--via-service: the rotation function, when the secret has none configured yet',
+    )
+    .addOption(
+      new Option('--timeout <seconds>', '--via-service: how long to follow the rotation before giving up')
+        .argParser(wholeNumber(1, 86_400))
+        .default(300),
+    )
+    .addOption(
+      new Option('--poll-interval <ms>', 'how often to read the labels')
+        .argParser(wholeNumber(10, 60_000))
+        .default(2000)
+        .hideHelp(),
+    )
+    .addHelpText(
+      'after',
+      [
+        '',
+        'Examples:',
+        '  secrets-rotator rotate prod/app/db --via-service',
+        '  secrets-rotator rotate prod/app/db --via-service --emergency --handler postgres-alternating-users',
+        '  secrets-rotator rotate app/db --handler postgres-single-user --endpoint-url http://127.0.0.1:4566',
+      ].join('\n'),
+    )
+    .action(async (secret: string, options: RotateOptions, self: Command) => {
+      context.exitCode = await runRotate(context, self, secret, options);
+    });
+}
+
+function checkCombination(options: RotateOptions): void {
+  if (!options.viaService && !options.handler) {
+    throw new UsageError(
+      'rotate needs --via-service or --handler <name>',
+      '--via-service asks Secrets Manager to run the configured rotation function; --handler <name> runs the steps on this machine (local endpoint)',
+    );
+  }
+  if (options.viaService && options.handler && !options.emergency) {
+    throw new UsageError(
+      '--handler with --via-service is only used by --emergency (to revoke the previous credential)',
+      'drop --handler, or add --emergency',
+    );
+  }
+  if (options.emergency && !options.handler) {
+    throw new UsageError(
+      '--emergency needs --handler <name>: the adapter that can revoke the previous credential',
+      'e.g. --handler postgres-alternating-users',
+    );
+  }
+  if (options.viaService && options.resume) {
+    throw new UsageError(
+      '--resume is for --handler',
+      'the service resumes an unfinished rotation by itself; drop --resume',
+    );
+  }
+  if (!options.viaService && options.rotationLambdaArn) {
+    throw new UsageError('--rotation-lambda-arn is for --via-service', 'drop it, or add --via-service');
+  }
+  if (options.versionId !== undefined && !UUID.test(options.versionId)) {
+    throw new UsageError(
+      `--version-id must be a UUID, got "${options.versionId}"`,
+      'e.g. --version-id $(uuidgen)',
+    );
+  }
+}
+
+async function loadTarget(
+  entry: HandlerEntry & { name: string },
+  emergency: boolean,
+): Promise<RotationTarget<unknown>> {
+  const target = await entry.load();
+  if (emergency && typeof target.revoke !== 'function') {
+    const why =
+      entry.strategy === 'single-user'
+        ? `with a single user the previous password stops working when setSecret changes it, so there is nothing left to revoke`
+        : `this adapter has no way to revoke a credential`;
+    throw new UsageError(
+      `--emergency: handler ${entry.name} cannot revoke the previous credential (${why})`,
+      entry.strategy === 'single-user'
+        ? 'drop --emergency'
+        : 'drop --emergency, or use an alternating-users handler',
+    );
+  }
+  return target;
+}
+
+async function runRotate(
+  context: CommandContext,
+  command: Command,
+  secretId: string,
+  options: RotateOptions,
+): Promise<ExitCode> {
+  const flags = context.flags(command);
+  context.requireOutput(flags, ['table', 'json'], 'rotate');
+  checkCombination(options);
+  const entry = options.handler ? findHandler(options.handler, context.io.handlers) : undefined;
+  const target = entry ? await loadTarget(entry, options.emergency === true) : undefined;
+  return options.viaService
+    ? rotateViaService(context, flags, secretId, options, target)
+    : rotateLocally(context, flags, secretId, options, entry!, target!);
+}
+
+// ---------------------------------------------------------------------------------------------
+// --handler: the four steps on this machine.
+
+async function rotateLocally(
+  context: CommandContext,
+  flags: GlobalFlags,
+  secretId: string,
+  options: RotateOptions,
+  entry: HandlerEntry & { name: string },
+  target: RotationTarget<unknown>,
+): Promise<ExitCode> {
+  if (!flags.endpointUrl || !(await isLocalSecretsManager(flags.endpointUrl))) {
+    throw new UsageError(
+      `rotate --handler runs the rotation on this machine, which only the local endpoint allows${flags.endpointUrl ? ` (${flags.endpointUrl} is not one)` : ''}: ` +
+        'a rotation starts with a valueless AWSPENDING version that only the service itself can register',
+      `against AWS use --via-service (the service runs your deployed rotation function); to try a handler locally, start the local endpoint (secrets-rotator local-endpoint) and pass --endpoint-url http://127.0.0.1:4566`,
+    );
+  }
+  const client = context.client(flags);
+  const out = context.out;
+  const json = flags.output === 'json';
+  const resumeCommand = `secrets-rotator rotate ${secretId} --handler ${entry.name} --endpoint-url ${flags.endpointUrl} --resume`;
+  if (!json)
+    out.line(
+      `Rotating ${secretId} on this machine with handler ${entry.name} (endpoint ${flags.endpointUrl})`,
+    );
+  let traced: Awaited<ReturnType<typeof traceLocalRotation>>;
+  try {
+    traced = await traceLocalRotation({
+      client,
+      secretId,
+      target,
+      env: context.io.env,
+      resume: options.resume,
+      versionId: options.versionId,
+      onLine: json ? undefined : (line) => out.line(line),
+      onLog: flags.verbose ? (line) => out.note(line) : undefined,
+    });
+  } catch (error) {
+    if (error instanceof RotationIncompleteError) {
+      throw new CliError(
+        EXIT.POLICY_FAILURE,
+        `an earlier rotation of ${secretId} is unfinished: version ${error.pendingVersionId} still holds AWSPENDING`,
+        `resume it: ${resumeCommand}; or abandon it: secrets-rotator repair ${secretId} --endpoint-url ${flags.endpointUrl}`,
+      );
+    }
+    throw awsFailure(error, `rotating ${secretId}`, flags);
+  }
+  const { result } = traced;
+  let revoked: string | undefined;
+  if (result.ok && options.emergency) {
+    revoked = await revokePrevious(context, flags, client, target, result.secretArn, result.versionId, json);
+  }
+  const fix = result.ok ? undefined : fixFor(result.cause, resumeCommand);
+  if (json) {
+    out.json({
+      name: secretId,
+      arn: result.secretArn,
+      mode: 'handler',
+      handler: entry.name,
+      versionId: result.versionId,
+      ok: result.ok,
+      resumed: result.resumed,
+      steps: traced.steps,
+      completion: traced.completion,
+      labels: traced.labelsAfter,
+      failedStep: result.failedStep ?? null,
+      error: result.error ?? null,
+      fix: fix ?? null,
+      revokedPrevious: revoked ?? null,
+      totalMs: Math.round(result.totalMs),
+    });
+  } else if (result.ok) {
+    out.line(
+      `Rotated ${secretId}: AWSCURRENT is version ${shortId(result.versionId)} (${formatDuration(result.totalMs)}); ${labelSummary(traced.labelsAfter)}`,
+    );
+  } else {
+    out.error(
+      `rotation of ${secretId} failed${result.failedStep ? ` at ${result.failedStep}` : ''}: ${result.error}`,
+      fix,
+    );
+    out.note(`AWSPENDING stays on version ${result.versionId}; AWSCURRENT is unchanged.`);
+  }
+  return result.ok ? EXIT.OK : EXIT.POLICY_FAILURE;
+}
+
+// ---------------------------------------------------------------------------------------------
+// --via-service: RotateSecret and follow the labels.
+
+async function describeLabels(client: SecretsManagerClient, secretId: string) {
+  const answer = await client.send(new DescribeSecretCommand({ SecretId: secretId }));
+  return {
+    arn: answer.ARN ?? secretId,
+    lambdaArn: answer.RotationLambdaARN,
+    labels: answer.VersionIdsToStages ?? {},
+  };
+}
+
+function sleep(ms: number, signal: AbortSignal | undefined): Promise<void> {
+  return new Promise((resolve) => {
+    const timer = setTimeout(resolve, ms);
+    signal?.addEventListener(
+      'abort',
+      () => {
+        clearTimeout(timer);
+        resolve();
+      },
+      { once: true },
+    );
+  });
+}
+
+type FollowOutcome = 'rotated' | 'abandoned' | 'timeout' | 'interrupted';
+
+async function rotateViaService(
+  context: CommandContext,
+  flags: GlobalFlags,
+  secretId: string,
+  options: RotateOptions,
+  target: RotationTarget<unknown> | undefined,
+): Promise<ExitCode> {
+  const client = context.client(flags);
+  const out = context.out;
+  const json = flags.output === 'json';
+  let before: Awaited<ReturnType<typeof describeLabels>>;
+  try {
+    before = await describeLabels(client, secretId);
+  } catch (error) {
+    throw awsFailure(error, `reading secret ${secretId}`, flags);
+  }
+  const lambdaArn = options.rotationLambdaArn ?? before.lambdaArn;
+  if (!json) {
+    out.line(
+      `Rotating ${secretId} through Secrets Manager (RotateSecret), function ${lambdaArn ?? '(none configured)'}`,
+    );
+    out.line(`before: ${labelSummary(before.labels)}`);
+    const stuck = unfinishedPending(before.labels);
+    if (stuck)
+      out.line(
+        `note: version ${shortId(stuck)} still holds AWSPENDING from an earlier rotation; the service resumes it or refuses`,
+      );
+  }
+  let versionId: string;
+  try {
+    const answer = await client.send(
+      new RotateSecretCommand({
+        SecretId: before.arn,
+        ...(options.rotationLambdaArn ? { RotationLambdaARN: options.rotationLambdaArn } : {}),
+        ...(options.versionId ? { ClientRequestToken: options.versionId } : {}),
+        RotateImmediately: true,
+      }),
+    );
+    versionId = answer.VersionId ?? options.versionId ?? '';
+  } catch (error) {
+    const message = error instanceof Error ? error.message : String(error);
+    if (
+      awsErrorCode(error) === 'InvalidRequestException' &&
+      /previous rotation isn.t complete/i.test(message)
+    ) {
+      const stuck = unfinishedPending(before.labels);
+      throw new CliError(
+        EXIT.POLICY_FAILURE,
+        `Secrets Manager refused: ${message}${stuck ? ` (AWSPENDING is on version ${stuck})` : ''}`,
+        `if that rotation failed, find why in the function's logs and fix it; to abandon it: secrets-rotator repair ${secretId}, then rotate again`,
+      );
+    }
+    if (awsErrorCode(error) === 'InvalidRequestException' && !lambdaArn) {
+      throw new CliError(
+        EXIT.POLICY_FAILURE,
+        `Secrets Manager refused: ${message}`,
+        'the secret has no rotation function: pass --rotation-lambda-arn <ARN of the function>',
+      );
+    }
+    throw awsFailure(error, `starting the rotation of ${secretId} (RotateSecret)`, flags);
+  }
+  if (!json) out.line(`RotateSecret accepted: version ${versionId}`);
+
+  const started = performance.now();
+  const deadline = started + options.timeout * 1000;
+  const events: Array<{ atMs: number; changes: string[] }> = [];
+  let last: VersionLabels = before.labels;
+  let outcome: FollowOutcome = 'timeout';
+  const signal = context.io.signal;
+  for (let first = true; ; first = false) {
+    if (!first) await sleep(options.pollInterval, signal);
+    if (signal?.aborted) {
+      outcome = 'interrupted';
+      break;
+    }
+    let labels: VersionLabels;
+    try {
+      labels = (await describeLabels(client, before.arn)).labels;
+    } catch (error) {
+      throw awsFailure(error, `following the rotation of ${secretId}`, flags);
+    }
+    const changes = labelChanges(last, labels);
+    last = labels;
+    const atMs = performance.now() - started;
+    if (changes.length > 0) {
+      events.push({ atMs, changes });
+      if (!json) out.line(`  +${(atMs / 1000).toFixed(1).padStart(5)} s  ${changes.join(', ')}`);
+    }
+    const stages = labels[versionId] ?? [];
+    if (stages.includes(AWSCURRENT) && !stages.includes(AWSPENDING)) {
+      outcome = 'rotated';
+      break;
+    }
+    if (!stages.includes(AWSPENDING) && !stages.includes(AWSCURRENT)) {
+      outcome = 'abandoned';
+      break;
+    }
+    if (performance.now() >= deadline) break;
+  }
+  const totalMs = performance.now() - started;
+
+  let revoked: string | undefined;
+  if (outcome === 'rotated' && options.emergency && target) {
+    revoked = await revokePrevious(context, flags, client, target, before.arn, versionId, json);
+  }
+  const failure =
+    outcome === 'rotated'
+      ? undefined
+      : await explainFailure(client, before.arn, versionId, outcome, options, lambdaArn, secretId);
+  if (json) {
+    out.json({
+      name: secretId,
+      arn: before.arn,
+      mode: 'service',
+      versionId,
+      ok: outcome === 'rotated',
+      outcome,
+      events: events.map((event) => ({ atMs: Math.round(event.atMs), changes: event.changes })),
+      labels: last,
+      error: failure?.message ?? null,
+      fix: failure?.fix ?? null,
+      revokedPrevious: revoked ?? null,
+      totalMs: Math.round(totalMs),
+    });
+  } else if (outcome === 'rotated') {
+    out.line(
+      `Rotated ${secretId}: AWSCURRENT is version ${shortId(versionId)} (${formatDuration(totalMs)}); ${labelSummary(last)}`,
+    );
+  } else if (failure) {
+    out.error(failure.message, failure.fix);
+  }
+  return outcome === 'rotated' ? EXIT.OK : EXIT.POLICY_FAILURE;
+}
+
+async function explainFailure(
+  client: SecretsManagerClient,
+  arn: string,
+  versionId: string,
+  outcome: Exclude<FollowOutcome, 'rotated'>,
+  options: RotateOptions,
+  lambdaArn: string | undefined,
+  secretId: string,
+): Promise<{ message: string; fix: string }> {
+  const functionName = lambdaArn ? /function:([^:]+)/.exec(lambdaArn)?.[1] : undefined;
+  const logs = functionName
+    ? `aws logs tail /aws/lambda/${functionName} --since 30m`
+    : "the rotation function's logs";
+  if (outcome === 'abandoned') {
+    return {
+      message: `the rotation of ${secretId} was abandoned: AWSPENDING left version ${shortId(versionId)} before AWSCURRENT moved to it`,
+      fix: `someone removed the label, or the rotation was only a test; rotate again: secrets-rotator rotate ${secretId} --via-service`,
+    };
+  }
+  let stored: boolean | undefined;
+  try {
+    const answer = await client.send(
+      new GetSecretValueCommand({ SecretId: arn, VersionId: versionId, VersionStage: AWSPENDING }),
+    );
+    redactor.add(answer.SecretString);
+    stored = true;
+  } catch (error) {
+    stored = awsErrorCode(error) === 'ResourceNotFoundException' ? false : undefined;
+  }
+  const where =
+    stored === false
+      ? 'createSecret has not stored the new value'
+      : stored
+        ? 'createSecret stored the new value, but setSecret, testSecret or finishSecret has not completed'
+        : 'AWSCURRENT has not moved';
+  const waited = outcome === 'interrupted' ? 'interrupted' : `not finished after ${options.timeout} s`;
+  return {
+    message: `the rotation of ${secretId} (version ${shortId(versionId)}) is ${waited}: ${where}; the rotation function failed or is still running`,
+    fix:
+      `read why in ${logs}; fix the cause, then \`secrets-rotator rotate ${secretId} --via-service\` re-runs the same version ` +
+      `(the service resumes it), or \`secrets-rotator repair ${secretId}\` abandons it; \`secrets-rotator status ${secretId}\` shows where the labels stand`,
+  };
+}
+
+// ---------------------------------------------------------------------------------------------
+// --emergency
+
+async function revokePrevious(
+  context: CommandContext,
+  flags: GlobalFlags,
+  client: SecretsManagerClient,
+  target: RotationTarget<unknown>,
+  arn: string,
+  versionId: string,
+  json: boolean,
+): Promise<string> {
+  const out = context.out;
+  let previousRaw: string | undefined;
+  let previousId: string | undefined;
+  try {
+    const answer = await client.send(new GetSecretValueCommand({ SecretId: arn, VersionStage: AWSPREVIOUS }));
+    previousRaw = answer.SecretString;
+    previousId = answer.VersionId;
+  } catch (error) {
+    throw awsFailure(error, `reading the AWSPREVIOUS version of ${arn} to revoke it`, flags);
+  }
+  if (previousRaw === undefined || previousId === undefined) {
+    throw new CliError(EXIT.POLICY_FAILURE, `--emergency: ${arn} has no AWSPREVIOUS value to revoke`);
+  }
+  redactor.add(previousRaw);
+  // The engine read this value with init already run; the CLI's copy of the target needs it too.
+  target.init?.(context.io.env);
+  const previous = target.parse(previousRaw);
+  redactor.add(...target.secrets(previous));
+  const logger = cliLogger((line) => out.note(line), flags.verbose === true);
+  const ctx = cliStepContext({
+    client,
+    secretArn: arn,
+    versionId,
+    step: 'finishSecret',
+    env: context.io.env,
+    logger,
+  });
+  try {
+    await target.revoke!(previous, ctx);
+  } catch (error) {
+    redactor.scrubError(error);
+    throw new CliError(
+      EXIT.POLICY_FAILURE,
+      `the rotation succeeded, but revoking the previous credential (version ${shortId(previousId)}) failed: ${error instanceof Error ? error.message : String(error)}`,
+      `fix the cause and revoke it by hand, or rotate again with --emergency; until then the previous credential still works`,
+    );
+  }
+  if (!json)
+    out.line(
+      `Emergency: revoked the previous credential (version ${shortId(previousId)}, now AWSPREVIOUS); it no longer works.`,
+    );
+  return previousId;
+}

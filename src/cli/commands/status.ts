@@ -1,0 +1,138 @@
+/**
+ * `secrets-rotator status <secret>`: versions and labels, rotation configuration, last and next
+ * rotation, and the verdict with its reasons and fixes.
+ */
+import type { Command } from 'commander';
+import { awsFailure } from '../aws.ts';
+import type { CommandContext } from '../context.ts';
+import { EXIT, type ExitCode } from '../exit.ts';
+import { describeFacts } from '../facts.ts';
+import { relativeDate, renderTable, shortDate } from '../format.ts';
+import { verdictOptions } from '../options.ts';
+import { assessSecret } from '../verdict.ts';
+
+interface StatusOptions {
+  readonly maxAge?: number;
+  readonly stuckAfter: number;
+}
+
+/**
+ * Adds `status` to the program.
+ *
+ * @example
+ * ```ts
+ * registerStatus(program, context);
+ * ```
+ */
+export function registerStatus(program: Command, context: CommandContext): void {
+  const command = program
+    .command('status')
+    .summary("show a secret's versions, labels, rotation settings and verdict")
+    .description(
+      'Shows the versions and their labels, the rotation configuration, the last and next rotation, and a verdict: ' +
+        'healthy, rotating, stuck, rotation-disabled, overdue, never-rotated or too-old (with --max-age). ' +
+        'Exits 1 when the verdict fails the policy.',
+    )
+    .argument('<secret>', 'secret name or ARN');
+  for (const option of verdictOptions()) command.addOption(option);
+  command.addHelpText(
+    'after',
+    '\nExamples:\n  secrets-rotator status prod/app/db\n  secrets-rotator status prod/app/db --max-age 90 --output json',
+  );
+  command.action(async (secret: string, options: StatusOptions, self: Command) => {
+    context.exitCode = await runStatus(context, self, secret, options);
+  });
+}
+
+async function runStatus(
+  context: CommandContext,
+  command: Command,
+  secretId: string,
+  options: StatusOptions,
+): Promise<ExitCode> {
+  const flags = context.flags(command);
+  context.requireOutput(flags, ['table', 'json'], 'status');
+  const client = context.client(flags);
+  const now = context.now();
+  let read: Awaited<ReturnType<typeof describeFacts>>;
+  try {
+    read = await describeFacts(client, secretId);
+  } catch (error) {
+    throw awsFailure(error, `reading secret ${secretId}`, flags);
+  }
+  const { facts, versions } = read;
+  const assessment = assessSecret(facts, {
+    now,
+    maxAgeDays: options.maxAge,
+    stuckAfterMinutes: options.stuckAfter,
+  });
+  const out = context.out;
+
+  if (flags.output === 'json') {
+    out.json({
+      name: facts.name,
+      arn: facts.arn,
+      verdict: assessment.verdict,
+      passes: assessment.passes,
+      findings: assessment.findings,
+      ageDays: assessment.ageDays ?? null,
+      rotation: {
+        enabled: facts.rotationEnabled === true,
+        lambdaArn: facts.rotationLambdaArn ?? null,
+        rules: facts.rotationRules ?? null,
+        lastRotatedDate: facts.lastRotatedDate ?? null,
+        nextRotationDate: assessment.nextRotationDue ?? null,
+        lastChangedDate: facts.lastChangedDate ?? null,
+      },
+      pending: assessment.pendingVersionId
+        ? { versionId: assessment.pendingVersionId, since: assessment.pendingSince ?? null }
+        : null,
+      versions: versions.map((version) => ({
+        versionId: version.versionId,
+        labels: version.labels,
+        createdDate: version.createdDate ?? null,
+      })),
+    });
+  } else {
+    const rules = facts.rotationRules;
+    const schedule = rules?.AutomaticallyAfterDays
+      ? `every ${rules.AutomaticallyAfterDays} days`
+      : (rules?.ScheduleExpression ?? 'no schedule');
+    const window = rules?.Duration ? `, window ${rules.Duration}` : '';
+    const rotation =
+      facts.rotationEnabled === true
+        ? `enabled, ${schedule}${window}`
+        : facts.rotationLambdaArn
+          ? 'turned off'
+          : 'not configured';
+    const fields: Array<[string, string]> = [
+      ['Secret', facts.name],
+      ['ARN', facts.arn],
+      ['Verdict', assessment.verdict.toUpperCase()],
+      ['Rotation', rotation],
+      ['Function', facts.rotationLambdaArn ?? '-'],
+      ['Last rotated', relativeDate(facts.lastRotatedDate, now)],
+      ['Next rotation', relativeDate(assessment.nextRotationDue, now, '-')],
+      ['Value age', assessment.ageDays === undefined ? '-' : `${assessment.ageDays} days`],
+    ];
+    const width = Math.max(...fields.map(([label]) => label.length));
+    for (const [label, value] of fields) out.line(`${label.padEnd(width)}  ${value}`);
+    out.line();
+    out.raw(
+      renderTable(
+        ['VERSION', 'LABELS', 'CREATED'],
+        versions.map((version) => [
+          version.versionId,
+          version.labels.join(', ') || '-',
+          shortDate(version.createdDate),
+        ]),
+      ),
+    );
+    out.line();
+    for (const finding of assessment.findings) {
+      out.line(`${finding.verdict}: ${finding.message}`);
+      if (finding.fix && finding.verdict !== 'healthy') out.line(`  fix: ${finding.fix}`);
+    }
+  }
+  return assessment.passes ? EXIT.OK : EXIT.POLICY_FAILURE;
+}

@@ -1,0 +1,77 @@
+/**
+ * What every command receives: the surroundings, a printer, the global flags and a lazily built
+ * Secrets Manager client (one per run, closed when the run ends).
+ */
+import type { SecretsManagerClient } from '@aws-sdk/client-secrets-manager';
+import type { Command } from 'commander';
+import { type GlobalFlags, type OutputFormat, secretsManagerClient } from './aws.ts';
+import { EXIT, type ExitCode, UsageError } from './exit.ts';
+import { type CliIo, Printer } from './io.ts';
+
+/**
+ * The state of one CLI run.
+ *
+ * @example
+ * ```ts
+ * const context = new CommandContext(io);
+ * const flags = context.flags(command);
+ * const client = context.client(flags);
+ * ```
+ */
+export class CommandContext {
+  readonly io: CliIo;
+  readonly out: Printer;
+  #client: SecretsManagerClient | undefined;
+  /** Run when the CLI run ends, success or not (stop servers, close clients). */
+  readonly cleanups: Array<() => Promise<void> | void> = [];
+  /** The exit code the command's action decided. */
+  exitCode: ExitCode = EXIT.OK;
+
+  constructor(io: CliIo) {
+    this.io = io;
+    this.out = new Printer(io);
+  }
+
+  /** The global flags, wherever they were given on the command line. */
+  flags(command: Command): GlobalFlags {
+    const options = command.optsWithGlobals() as {
+      region?: string;
+      profile?: string;
+      endpointUrl?: string;
+      output?: OutputFormat;
+      verbose?: boolean;
+    };
+    return {
+      region: options.region,
+      profile: options.profile,
+      endpointUrl: options.endpointUrl,
+      output: options.output ?? 'table',
+      verbose: options.verbose ?? false,
+    };
+  }
+
+  /** Refuses an `--output` the command cannot produce. */
+  requireOutput(flags: GlobalFlags, allowed: readonly OutputFormat[], command: string): void {
+    if (!allowed.includes(flags.output)) {
+      throw new UsageError(
+        `--output ${flags.output} is not available for ${command}`,
+        `use --output ${allowed.join(' or --output ')}`,
+      );
+    }
+  }
+
+  /** The Secrets Manager client for these flags (built once per run). */
+  client(flags: GlobalFlags): SecretsManagerClient {
+    if (!this.#client) {
+      const client = secretsManagerClient(flags, this.io.env);
+      this.#client = client;
+      this.cleanups.push(() => client.destroy());
+    }
+    return this.#client;
+  }
+
+  /** "Now", from the injected clock or the system's. */
+  now(): Date {
+    return this.out.now();
+  }
+}

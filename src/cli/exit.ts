@@ -1,0 +1,67 @@
+/**
+ * Exit codes of the `secrets-rotator` command, and the error classes that carry them. Every
+ * command ends with one of these codes so that scripts and CI pipelines can act on the outcome.
+ */
+
+/**
+ * The documented exit codes.
+ *
+ * | code | meaning |
+ * |---|---|
+ * | 0 | success: the command did what was asked, or found nothing wrong |
+ * | 1 | a finding: a secret fails the policy (`audit`, `status`), a rotation failed or timed out (`rotate`), a preflight check failed (`check`), the demo failed |
+ * | 2 | usage error: unknown command or flag, bad flag value, missing argument, a combination of flags that cannot work |
+ * | 3 | AWS or endpoint error: credentials, permissions, region, a secret that does not exist, an endpoint that cannot be reached |
+ *
+ * @example
+ * ```ts
+ * if (code === EXIT.POLICY_FAILURE) console.error('some secrets fail the rotation policy');
+ * ```
+ */
+export const EXIT = {
+  OK: 0,
+  POLICY_FAILURE: 1,
+  USAGE: 2,
+  AWS: 3,
+} as const;
+
+/** One of the values of {@link EXIT}. */
+export type ExitCode = (typeof EXIT)[keyof typeof EXIT];
+
+/**
+ * An error the CLI reports as one line (plus an optional fix) and turns into an exit code.
+ * Messages never contain secret values.
+ *
+ * @example
+ * ```ts
+ * throw new CliError(EXIT.USAGE, '--max-age must be a whole number of days, got "abc"', 'pass e.g. --max-age 90');
+ * ```
+ */
+export class CliError extends Error {
+  /** The exit code this error ends the command with. */
+  readonly exitCode: ExitCode;
+  /** What the operator can do about it. */
+  readonly fix: string | undefined;
+
+  constructor(exitCode: ExitCode, message: string, fix?: string, options?: { cause?: unknown }) {
+    super(message, options);
+    this.name = 'CliError';
+    this.exitCode = exitCode;
+    this.fix = fix;
+  }
+}
+
+/**
+ * A flag or argument is wrong, or flags do not go together (exit code 2).
+ *
+ * @example
+ * ```ts
+ * throw new UsageError('--emergency needs --handler', 'name the handler that can revoke the previous user, e.g. --handler postgres-alternating-users');
+ * ```
+ */
+export class UsageError extends CliError {
+  constructor(message: string, fix?: string) {
+    super(EXIT.USAGE, message, fix);
+    this.name = 'UsageError';
+  }
+}

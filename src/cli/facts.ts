@@ -1,0 +1,108 @@
+/**
+ * Reads the facts a verdict needs from Secrets Manager: DescribeSecret for one secret, ListSecrets
+ * entries for an audit, and version creation dates (ListSecretVersionIds) where they matter.
+ */
+import {
+  DescribeSecretCommand,
+  ListSecretVersionIdsCommand,
+  type SecretListEntry,
+  type SecretsManagerClient,
+} from '@aws-sdk/client-secrets-manager';
+import type { SecretFacts } from './verdict.ts';
+
+/**
+ * One version of a secret as `status` lists it.
+ *
+ * @example
+ * ```ts
+ * const version: VersionInfo = { versionId: 'a1b2…', labels: ['AWSCURRENT'], createdDate: new Date() };
+ * ```
+ */
+export interface VersionInfo {
+  readonly versionId: string;
+  readonly labels: readonly string[];
+  readonly createdDate: Date | undefined;
+}
+
+/**
+ * Every labelled version of a secret with its creation date, newest first (all pages).
+ *
+ * @example
+ * ```ts
+ * const versions = await listVersions(client, 'app/db');
+ * ```
+ */
+export async function listVersions(client: SecretsManagerClient, secretId: string): Promise<VersionInfo[]> {
+  const versions: VersionInfo[] = [];
+  let nextToken: string | undefined;
+  do {
+    const page = await client.send(
+      new ListSecretVersionIdsCommand({ SecretId: secretId, MaxResults: 100, NextToken: nextToken }),
+    );
+    for (const version of page.Versions ?? []) {
+      if (!version.VersionId) continue;
+      versions.push({
+        versionId: version.VersionId,
+        labels: version.VersionStages ?? [],
+        createdDate: version.CreatedDate,
+      });
+    }
+    nextToken = page.NextToken;
+  } while (nextToken);
+  return versions.sort((a, b) => (b.createdDate?.getTime() ?? 0) - (a.createdDate?.getTime() ?? 0));
+}
+
+/**
+ * The facts of one secret: DescribeSecret, plus the versions' creation dates.
+ *
+ * @example
+ * ```ts
+ * const { facts, versions } = await describeFacts(client, 'app/db');
+ * ```
+ */
+export async function describeFacts(
+  client: SecretsManagerClient,
+  secretId: string,
+): Promise<{ facts: SecretFacts; versions: VersionInfo[] }> {
+  const description = await client.send(new DescribeSecretCommand({ SecretId: secretId }));
+  const arn = description.ARN ?? secretId;
+  const versions = await listVersions(client, arn);
+  const facts: SecretFacts = {
+    name: description.Name ?? secretId,
+    arn,
+    rotationEnabled: description.RotationEnabled,
+    rotationLambdaArn: description.RotationLambdaARN,
+    rotationRules: description.RotationRules,
+    createdDate: description.CreatedDate,
+    lastRotatedDate: description.LastRotatedDate,
+    lastChangedDate: description.LastChangedDate,
+    nextRotationDate: description.NextRotationDate,
+    versions: description.VersionIdsToStages ?? {},
+    versionCreated: Object.fromEntries(versions.map((version) => [version.versionId, version.createdDate])),
+  };
+  return { facts, versions };
+}
+
+/**
+ * The facts of a ListSecrets entry (no version dates: the audit fetches them only where a verdict
+ * needs them).
+ *
+ * @example
+ * ```ts
+ * const facts = factsFromListEntry(page.SecretList[0]);
+ * ```
+ */
+export function factsFromListEntry(entry: SecretListEntry): SecretFacts {
+  return {
+    name: entry.Name ?? entry.ARN ?? '(unnamed)',
+    arn: entry.ARN ?? entry.Name ?? '(unknown)',
+    rotationEnabled: entry.RotationEnabled,
+    rotationLambdaArn: entry.RotationLambdaARN,
+    rotationRules: entry.RotationRules,
+    createdDate: entry.CreatedDate,
+    lastRotatedDate: entry.LastRotatedDate,
+    lastChangedDate: entry.LastChangedDate,
+    nextRotationDate: entry.NextRotationDate,
+    versions: entry.SecretVersionsToStages ?? {},
+  };
+}

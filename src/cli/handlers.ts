@@ -1,0 +1,129 @@
+/**
+ * Handler names the CLI accepts (`--handler <name>`) and the adapter each one builds. Adapters are
+ * imported only when a command needs one, so a missing or broken adapter never breaks the others.
+ */
+import type { RotationTarget } from '../core/target.ts';
+import { UsageError } from './exit.ts';
+
+/** Which kind of target a handler rotates: decides the preflight of `check`. */
+export type HandlerFamily = 'postgres' | 'mysql' | 'http-api-key' | 'random-secret' | 'custom';
+
+/**
+ * One handler name: what it rotates and how to build its adapter.
+ *
+ * @example
+ * ```ts
+ * const entry: HandlerEntry = {
+ *   description: "my team's rotator",
+ *   family: 'custom',
+ *   load: async () => myTarget(),
+ * };
+ * ```
+ */
+export interface HandlerEntry {
+  /** One line for `--help` and errors. */
+  readonly description: string;
+  readonly family: HandlerFamily;
+  /** For database handlers: whether the secret's user changes its own password, or users alternate. */
+  readonly strategy?: 'single-user' | 'alternating-users';
+  /** Builds the adapter (imports its module on first use). */
+  load(): Promise<RotationTarget<unknown>>;
+}
+
+type AdapterFactory = (options?: Record<string, unknown>) => RotationTarget<unknown>;
+
+/** Imports `module` (relative to src/adapters) and calls its factory `exportName`. */
+function lazyAdapter(module: string, exportName: string): () => Promise<RotationTarget<unknown>> {
+  return async () => {
+    // A computed specifier: adapters that are not installed fail here, for this handler only.
+    const specifier = new URL(`../adapters/${module}/index.ts`, import.meta.url).href;
+    let loaded: Record<string, unknown>;
+    try {
+      loaded = (await import(specifier)) as Record<string, unknown>;
+    } catch (error) {
+      const reason = error instanceof Error ? error.message.split('\n')[0] : String(error);
+      throw new UsageError(
+        `the ${module} adapter could not be loaded (${reason})`,
+        'reinstall the package (npm ci), or pick another --handler',
+      );
+    }
+    const factory = loaded[exportName];
+    if (typeof factory !== 'function') {
+      throw new UsageError(
+        `the ${module} adapter has no ${exportName}() in this version`,
+        'pick another --handler',
+      );
+    }
+    return (factory as AdapterFactory)();
+  };
+}
+
+/**
+ * The built-in handler names. They match the Lambda handlers in `handlers/`.
+ *
+ * @example
+ * ```ts
+ * const target = await BUILT_IN_HANDLERS['random-secret']!.load();
+ * ```
+ */
+export const BUILT_IN_HANDLERS: Readonly<Record<string, HandlerEntry>> = {
+  'random-secret': {
+    description: 'a random string, or one field of a JSON secret; no external system',
+    family: 'random-secret',
+    load: lazyAdapter('random-secret', 'randomSecret'),
+  },
+  'postgres-single-user': {
+    description: 'PostgreSQL / Aurora PostgreSQL: the user changes its own password',
+    family: 'postgres',
+    strategy: 'single-user',
+    load: lazyAdapter('postgres', 'postgresSingleUser'),
+  },
+  'postgres-alternating-users': {
+    description: 'PostgreSQL / Aurora PostgreSQL: two users alternate, managed with the master secret',
+    family: 'postgres',
+    strategy: 'alternating-users',
+    load: lazyAdapter('postgres', 'postgresAlternatingUsers'),
+  },
+  'mysql-single-user': {
+    description: 'MySQL / Aurora MySQL / MariaDB: the user changes its own password',
+    family: 'mysql',
+    strategy: 'single-user',
+    load: lazyAdapter('mysql', 'mysqlSingleUser'),
+  },
+  'mysql-alternating-users': {
+    description: 'MySQL / Aurora MySQL / MariaDB: two users alternate, managed with the master secret',
+    family: 'mysql',
+    strategy: 'alternating-users',
+    load: lazyAdapter('mysql', 'mysqlAlternatingUsers'),
+  },
+  'http-api-key': {
+    description: "an HTTP API key minted and revoked through the provider's API",
+    family: 'http-api-key',
+    load: lazyAdapter('http-api-key', 'httpApiKey'),
+  },
+};
+
+/**
+ * Finds a handler by name among the built-in ones and any `extra` ones (tests, embedders).
+ *
+ * @throws UsageError naming `--handler` and listing the accepted names.
+ * @example
+ * ```ts
+ * const entry = findHandler('postgres-single-user');
+ * const target = await entry.load();
+ * ```
+ */
+export function findHandler(
+  name: string,
+  extra: Readonly<Record<string, HandlerEntry>> = {},
+): HandlerEntry & { readonly name: string } {
+  const all = { ...BUILT_IN_HANDLERS, ...extra };
+  const entry = all[name];
+  if (!entry) {
+    throw new UsageError(
+      `--handler "${name}" is not a known handler`,
+      `use one of: ${Object.keys(all).join(', ')}`,
+    );
+  }
+  return { ...entry, name };
+}

@@ -1,0 +1,111 @@
+/**
+ * Where the CLI reads and writes. Commands never touch `process.stdout` or `process.env` directly,
+ * so that `runCli` can run in-process in tests with captured output, an environment and a clock of
+ * their own. Everything written passes through the process-wide redactor: a secret value the engine
+ * or an adapter has seen never reaches the terminal, even inside an error message.
+ */
+import type { Env } from '../core/config.ts';
+import { redactor } from '../core/observability.ts';
+import type { HandlerEntry } from './handlers.ts';
+
+/**
+ * A stream the CLI writes to: `process.stdout`, `process.stderr`, or a test's collector.
+ *
+ * @example
+ * ```ts
+ * let text = '';
+ * const out: CliOutputStream = { write: (chunk) => { text += chunk; return true; } };
+ * ```
+ */
+export interface CliOutputStream {
+  write(chunk: string): unknown;
+  /** True on a terminal: enables the progress bar and interactive prompts. */
+  readonly isTTY?: boolean;
+  /** Terminal width, when known. */
+  readonly columns?: number;
+}
+
+/**
+ * The CLI's surroundings. Every field has a process default (see {@link processIo}).
+ *
+ * @example
+ * ```ts
+ * const io: CliIo = { stdout: collector, stderr: collector, env: { AWS_REGION: 'us-east-1' } };
+ * const code = await runCli(['status', 'app/db', '--endpoint-url', local.endpoint], io);
+ * ```
+ */
+export interface CliIo {
+  readonly stdout: CliOutputStream;
+  readonly stderr: CliOutputStream;
+  /** Answers to prompts (`repair` asks before it changes anything). Absent or not a TTY: no prompts. */
+  readonly stdin?: NodeJS.ReadableStream & { readonly isTTY?: boolean };
+  /** The environment: AWS settings, the rotation functions' settings. Default `process.env`. */
+  readonly env: Env;
+  /** "Now", for verdicts and ages. Default the system clock. */
+  readonly now?: () => Date;
+  /** Aborting it stops long-running commands (`local-endpoint`, `rotate --via-service` polling). */
+  readonly signal?: AbortSignal;
+  /** Extra handler names, for tests and embedders; they win over the built-in ones. */
+  readonly handlers?: Readonly<Record<string, HandlerEntry>>;
+}
+
+/**
+ * The real process's streams and environment.
+ *
+ * @example
+ * ```ts
+ * process.exitCode = await runCli(process.argv.slice(2), processIo());
+ * ```
+ */
+export function processIo(env: Env = process.env): CliIo {
+  return { stdout: process.stdout, stderr: process.stderr, stdin: process.stdin, env };
+}
+
+/**
+ * Line-oriented, redacting writers over a {@link CliIo}.
+ *
+ * @example
+ * ```ts
+ * const out = new Printer(io);
+ * out.line('Rotated app/db');
+ * out.error('secret app/db not found', 'check the name and --region');
+ * ```
+ */
+export class Printer {
+  readonly io: CliIo;
+
+  constructor(io: CliIo) {
+    this.io = io;
+  }
+
+  /** Writes one line to stdout. */
+  line(text = ''): void {
+    this.io.stdout.write(`${redactor.scrub(text)}\n`);
+  }
+
+  /** Writes text to stdout as is (a table, a JSON document), redacted. */
+  raw(text: string): void {
+    this.io.stdout.write(redactor.scrub(text));
+  }
+
+  /** Writes one line to stderr (progress notes, warnings). */
+  note(text: string): void {
+    this.io.stderr.write(`${redactor.scrub(text)}\n`);
+  }
+
+  /** Writes an error and its fix to stderr. */
+  error(message: string, fix?: string): void {
+    this.note(`error: ${message}`);
+    if (fix) this.note(`  fix: ${fix}`);
+  }
+
+  /** Writes a JSON document to stdout. */
+  json(value: unknown): void {
+    this.raw(`${JSON.stringify(value, null, 2)}\n`);
+  }
+
+  /** The current time. */
+  now(): Date {
+    return this.io.now?.() ?? new Date();
+  }
+}

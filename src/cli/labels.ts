@@ -1,0 +1,95 @@
+/**
+ * Staging labels as the CLI shows them: which version holds each label, and what changed between
+ * two readings of a secret's `VersionIdsToStages`.
+ */
+import { AWSCURRENT, AWSPENDING, AWSPREVIOUS } from '../core/stages.ts';
+
+/** A secret's versions and their labels, as DescribeSecret answers (`VersionIdsToStages`). */
+export type VersionLabels = Readonly<Record<string, readonly string[]>>;
+
+const LABEL_ORDER = [AWSCURRENT, AWSPENDING, AWSPREVIOUS];
+
+/**
+ * The first 8 characters of a version id: enough to tell versions apart in a trace.
+ *
+ * @example
+ * ```ts
+ * shortId('3f2a5b6c-0d1e-4f70-8a9b-0c1d2e3f4a5b'); // '3f2a5b6c'
+ * ```
+ */
+export function shortId(versionId: string): string {
+  return versionId.length > 8 ? versionId.slice(0, 8) : versionId;
+}
+
+/**
+ * The version holding `label`, if any (labels other than AWSCURRENT may be missing).
+ *
+ * @example
+ * ```ts
+ * holderOf({ a: ['AWSCURRENT'] }, 'AWSCURRENT'); // 'a'
+ * ```
+ */
+export function holderOf(labels: VersionLabels, label: string): string | undefined {
+  return Object.keys(labels).find((id) => labels[id]?.includes(label));
+}
+
+/**
+ * The version holding AWSPENDING while not AWSCURRENT: an unfinished (or running) rotation.
+ *
+ * @example
+ * ```ts
+ * unfinishedPending({ a: ['AWSCURRENT'], b: ['AWSPENDING'] }); // 'b'
+ * ```
+ */
+export function unfinishedPending(labels: VersionLabels): string | undefined {
+  return Object.keys(labels).find(
+    (id) => labels[id]?.includes(AWSPENDING) && !labels[id]?.includes(AWSCURRENT),
+  );
+}
+
+function orderedLabels(before: VersionLabels, after: VersionLabels): string[] {
+  const all = new Set<string>();
+  for (const map of [before, after])
+    for (const stages of Object.values(map)) for (const s of stages) all.add(s);
+  const known = LABEL_ORDER.filter((label) => all.has(label));
+  const custom = [...all].filter((label) => !LABEL_ORDER.includes(label)).sort();
+  return [...known, ...custom];
+}
+
+/**
+ * Describes every label that moved between two readings, one phrase per label:
+ * `AWSPENDING added on 3f2a5b6c`, `AWSCURRENT moved 1b2c3d4e → 3f2a5b6c`, `AWSPENDING removed from 3f2a5b6c`.
+ *
+ * @example
+ * ```ts
+ * labelChanges({ a: ['AWSCURRENT'] }, { a: ['AWSPREVIOUS'], b: ['AWSCURRENT'] });
+ * // ['AWSCURRENT moved a → b', 'AWSPREVIOUS added on a']
+ * ```
+ */
+export function labelChanges(before: VersionLabels, after: VersionLabels): string[] {
+  const changes: string[] = [];
+  for (const label of orderedLabels(before, after)) {
+    const from = holderOf(before, label);
+    const to = holderOf(after, label);
+    if (from === to) continue;
+    if (from === undefined && to !== undefined) changes.push(`${label} added on ${shortId(to)}`);
+    else if (from !== undefined && to === undefined) changes.push(`${label} removed from ${shortId(from)}`);
+    else if (from !== undefined && to !== undefined)
+      changes.push(`${label} moved ${shortId(from)} → ${shortId(to)}`);
+  }
+  return changes;
+}
+
+/**
+ * One line summarising where the main labels are: `AWSCURRENT=3f2a5b6c AWSPREVIOUS=1b2c3d4e`.
+ *
+ * @example
+ * ```ts
+ * labelSummary({ a: ['AWSCURRENT'], b: ['AWSPENDING'] }); // 'AWSCURRENT=a AWSPENDING=b'
+ * ```
+ */
+export function labelSummary(labels: VersionLabels): string {
+  return orderedLabels(labels, {})
+    .map((label) => `${label}=${shortId(holderOf(labels, label) ?? '-')}`)
+    .join(' ');
+}

@@ -1,0 +1,63 @@
+/**
+ * Flag value parsers shared by the commands. Commander reports their errors with the flag's name:
+ * `error: option '--max-age <days>' argument 'abc' is invalid. Expected a whole number from 0 to 36500.`
+ */
+import { InvalidArgumentError, Option } from 'commander';
+import { VERDICTS, type Verdict } from './verdict.ts';
+
+/**
+ * A parser for whole numbers within bounds.
+ *
+ * @example
+ * ```ts
+ * command.option('--max-age <days>', 'limit', wholeNumber(0, 36_500));
+ * ```
+ */
+export function wholeNumber(min: number, max: number): (value: string) => number {
+  return (value) => {
+    const number = /^\d+$/.test(value.trim()) ? Number(value) : Number.NaN;
+    if (!Number.isSafeInteger(number) || number < min || number > max) {
+      throw new InvalidArgumentError(`Expected a whole number from ${min} to ${max}.`);
+    }
+    return number;
+  };
+}
+
+/**
+ * `--max-age <days>` and `--stuck-after <minutes>`, shared by `status` and `audit`.
+ *
+ * @example
+ * ```ts
+ * for (const option of verdictOptions()) command.addOption(option);
+ * ```
+ */
+export function verdictOptions(): Option[] {
+  return [
+    new Option('--max-age <days>', 'also fail when the current value is older than this many days').argParser(
+      wholeNumber(0, 36_500),
+    ),
+    new Option(
+      '--stuck-after <minutes>',
+      'an unfinished rotation older than this is "stuck" (younger: "rotating")',
+    )
+      .argParser(wholeNumber(0, 100_000))
+      .default(30),
+  ];
+}
+
+/**
+ * A parser for repeatable `--allow <verdict>`.
+ *
+ * @example
+ * ```ts
+ * command.option('--allow <verdict>', 'pass this verdict', allowVerdict, []);
+ * ```
+ */
+export function allowVerdict(value: string, previous: Verdict[] = []): Verdict[] {
+  if (!(VERDICTS as readonly string[]).includes(value) || value === 'healthy' || value === 'rotating') {
+    throw new InvalidArgumentError(
+      'Expected one of stuck, rotation-disabled, overdue, never-rotated, too-old.',
+    );
+  }
+  return [...previous, value as Verdict];
+}

@@ -1,0 +1,127 @@
+/**
+ * What the CLI hands the engine and adapters when it runs them on this machine: a logger that
+ * writes to stderr only with `--verbose` (so stdout stays a clean table or JSON document), metrics
+ * that are counted but never printed, and the step context adapters expect for work outside a
+ * rotation step (`rotate --emergency` revocation, `check` preflights).
+ */
+import { Logger, type LogItem } from '@aws-lambda-powertools/logger';
+import { Metrics } from '@aws-lambda-powertools/metrics';
+import { GetSecretValueCommand, type SecretsManagerClient } from '@aws-sdk/client-secrets-manager';
+import type { Env } from '../core/config.ts';
+import { ProtocolStateError } from '../core/errors.ts';
+import { redactJsonSecret, redactor } from '../core/observability.ts';
+import type { RotationLogger, RotationStep, StepContext } from '../core/target.ts';
+
+/**
+ * A Powertools Logger whose JSON lines (redacted) go to `print`, or nowhere unless `verbose`.
+ *
+ * @example
+ * ```ts
+ * const logger = cliLogger((line) => process.stderr.write(`${line}\n`), true);
+ * ```
+ */
+export function cliLogger(print: (line: string) => void, verbose: boolean): Logger {
+  class PrintingLogger extends Logger {
+    protected override printLog(_logLevel: number, log: LogItem): void {
+      print(redactor.scrub(JSON.stringify(log.getAttributes(), this.getJsonReplacer())));
+    }
+  }
+  return new PrintingLogger({
+    serviceName: 'secrets-rotator',
+    logLevel: verbose ? 'DEBUG' : 'SILENT',
+    jsonReplacerFn: (_key: string, value: unknown) =>
+      typeof value === 'string' ? redactor.scrub(value) : value,
+  });
+}
+
+/**
+ * Powertools Metrics that keep the engine's bookkeeping working but never print EMF lines (they
+ * would land in the middle of the CLI's output).
+ *
+ * @example
+ * ```ts
+ * createRotationHandler(target, { client, logger, metrics: cliMetrics() });
+ * ```
+ */
+export function cliMetrics(): Metrics {
+  class QuietMetrics extends Metrics {
+    override publishStoredMetrics(): this {
+      this.clearMetrics();
+      this.clearDimensions();
+      return this;
+    }
+  }
+  return new QuietMetrics({ namespace: 'SecretsRotator', serviceName: 'secrets-rotator' });
+}
+
+/**
+ * Adapts a Powertools Logger to the adapters' {@link RotationLogger}.
+ *
+ * @example
+ * ```ts
+ * const log = rotationLogger(cliLogger(print, verbose));
+ * log.info('connected', { tls: 'verified' });
+ * ```
+ */
+export function rotationLogger(logger: Logger): RotationLogger {
+  const level =
+    (method: 'debug' | 'info' | 'warn' | 'error') => (message: string, extra?: Record<string, unknown>) =>
+      extra ? logger[method](message, extra) : logger[method](message);
+  return { debug: level('debug'), info: level('info'), warn: level('warn'), error: level('error') };
+}
+
+/**
+ * Options of {@link cliStepContext}.
+ *
+ * @example
+ * ```ts
+ * const options: CliStepContextOptions = { client, secretArn, versionId, step: 'finishSecret', env, logger };
+ * ```
+ */
+export interface CliStepContextOptions {
+  readonly client: SecretsManagerClient;
+  readonly secretArn: string;
+  readonly versionId: string;
+  readonly step: RotationStep;
+  readonly env: Env;
+  readonly logger: Logger;
+  /** Adapter metrics are collected here by name (for tests and `--verbose`). */
+  readonly counted?: Map<string, number>;
+}
+
+/**
+ * A {@link StepContext} for adapter work the CLI does outside the engine: reading another secret
+ * (the master credentials) registers its secret fields for redaction, as the engine does.
+ *
+ * @example
+ * ```ts
+ * const ctx = cliStepContext({ client, secretArn, versionId, step: 'finishSecret', env, logger });
+ * await target.revoke?.(previous, ctx);
+ * ```
+ */
+export function cliStepContext(options: CliStepContextOptions): StepContext {
+  return {
+    secretArn: options.secretArn,
+    versionId: options.versionId,
+    step: options.step,
+    logger: rotationLogger(options.logger),
+    metrics: {
+      count: (name, value = 1) => {
+        options.counted?.set(name, (options.counted.get(name) ?? 0) + value);
+      },
+    },
+    env: options.env,
+    redact: (...values) => redactor.add(...values),
+    readSecret: async (secretId) => {
+      const answer = await options.client.send(
+        new GetSecretValueCommand({ SecretId: secretId, VersionStage: 'AWSCURRENT' }),
+      );
+      if (answer.SecretString === undefined) {
+        throw new ProtocolStateError(`Secret ${secretId} has no string value in its AWSCURRENT version`);
+      }
+      redactJsonSecret(redactor, answer.SecretString);
+      return answer.SecretString;
+    },
+    remainingTimeMs: () => Number.POSITIVE_INFINITY,
+  };
+}

@@ -1,0 +1,285 @@
+/**
+ * The rotation verdict of one secret, shared by `status` and `audit` so that both always agree.
+ * It is computed from facts the service reports (DescribeSecret or a ListSecrets entry, plus version
+ * creation dates when known) and a clock; it calls nothing itself.
+ */
+import { AWSCURRENT } from '../core/stages.ts';
+import { humanSpan, relativeDate, shortDate } from './format.ts';
+import { shortId, unfinishedPending, type VersionLabels } from './labels.ts';
+
+/**
+ * What a secret's rotation looks like, most urgent first:
+ * - `stuck`: AWSPENDING sits on a version that is not AWSCURRENT for longer than the stuck threshold;
+ *   the service will refuse or re-run the next rotation until it is finished or repaired.
+ * - `rotation-disabled`: rotation is not configured, or was turned off.
+ * - `overdue`: the scheduled rotation should have happened (NextRotationDate plus the rotation window).
+ * - `never-rotated`: rotation is enabled but has never completed.
+ * - `too-old`: the current value is older than `--max-age`.
+ * - `rotating`: a rotation started less than the stuck threshold ago (not a failure).
+ * - `healthy`: none of the above.
+ */
+export type Verdict =
+  | 'stuck'
+  | 'rotation-disabled'
+  | 'overdue'
+  | 'never-rotated'
+  | 'too-old'
+  | 'rotating'
+  | 'healthy';
+
+/** Every verdict, most urgent first. */
+export const VERDICTS: readonly Verdict[] = [
+  'stuck',
+  'rotation-disabled',
+  'overdue',
+  'never-rotated',
+  'too-old',
+  'rotating',
+  'healthy',
+];
+
+/** Verdicts that fail the policy unless allowed (`audit --allow`). */
+export const FAILING_VERDICTS: readonly Verdict[] = [
+  'stuck',
+  'rotation-disabled',
+  'overdue',
+  'never-rotated',
+  'too-old',
+];
+
+/**
+ * What the service tells about a secret, from DescribeSecret or a ListSecrets entry.
+ *
+ * @example
+ * ```ts
+ * const facts: SecretFacts = { name: 'app/db', arn, rotationEnabled: true, versions: { a: ['AWSCURRENT'] } };
+ * ```
+ */
+export interface SecretFacts {
+  readonly name: string;
+  readonly arn: string;
+  readonly rotationEnabled?: boolean | undefined;
+  readonly rotationLambdaArn?: string | undefined;
+  readonly rotationRules?:
+    | {
+        readonly AutomaticallyAfterDays?: number | undefined;
+        readonly ScheduleExpression?: string | undefined;
+        readonly Duration?: string | undefined;
+      }
+    | undefined;
+  readonly createdDate?: Date | undefined;
+  readonly lastRotatedDate?: Date | undefined;
+  readonly lastChangedDate?: Date | undefined;
+  readonly nextRotationDate?: Date | undefined;
+  readonly versions: VersionLabels;
+  /** Creation dates of versions, when known (ListSecretVersionIds). */
+  readonly versionCreated?: Readonly<Record<string, Date | undefined>> | undefined;
+}
+
+/**
+ * Thresholds of the verdict.
+ *
+ * @example
+ * ```ts
+ * const policy: VerdictPolicy = { now: new Date(), maxAgeDays: 90, stuckAfterMinutes: 30 };
+ * ```
+ */
+export interface VerdictPolicy {
+  readonly now: Date;
+  /** Current values older than this many days are `too-old`. Unset: no age limit. */
+  readonly maxAgeDays?: number | undefined;
+  /** An unfinished rotation younger than this is `rotating`, older is `stuck`. Default 30. */
+  readonly stuckAfterMinutes?: number | undefined;
+}
+
+/**
+ * One reason behind a verdict, with what to do about it.
+ *
+ * @example
+ * ```ts
+ * const finding: VerdictFinding = { verdict: 'overdue', message: 'next rotation was due …', fix: 'rotate it now: …' };
+ * ```
+ */
+export interface VerdictFinding {
+  readonly verdict: Verdict;
+  readonly message: string;
+  readonly fix?: string;
+}
+
+/**
+ * The assessment of one secret.
+ *
+ * @example
+ * ```ts
+ * const assessment = assessSecret(facts, { now: new Date(), maxAgeDays: 90 });
+ * if (!assessment.passes) console.log(assessment.verdict, assessment.findings[0]?.fix);
+ * ```
+ */
+export interface Assessment {
+  /** The most urgent verdict that applies. */
+  readonly verdict: Verdict;
+  /** Every verdict that applies, most urgent first (`healthy` alone when nothing is wrong). */
+  readonly findings: readonly VerdictFinding[];
+  /** Whether no failing verdict applies (before any `--allow`). */
+  readonly passes: boolean;
+  /** Age of the current value in days: since the AWSCURRENT version was created, else the last rotation, else the secret's creation. */
+  readonly ageDays: number | undefined;
+  /** The version holding AWSPENDING while not AWSCURRENT, if any. */
+  readonly pendingVersionId: string | undefined;
+  /** When that version was created, if known. */
+  readonly pendingSince: Date | undefined;
+  /** When the next rotation is due: NextRotationDate, or computed from the last rotation and the interval. */
+  readonly nextRotationDue: Date | undefined;
+}
+
+const MINUTE_MS = 60_000;
+const HOUR_MS = 60 * MINUTE_MS;
+const DAY_MS = 24 * HOUR_MS;
+/** Default of {@link VerdictPolicy.stuckAfterMinutes}: longer than four Lambda invocations at their 15 min limit would take in practice. */
+export const DEFAULT_STUCK_AFTER_MINUTES = 30;
+
+/**
+ * Assesses one secret. Pure: the same facts and policy always give the same answer.
+ *
+ * @example
+ * ```ts
+ * assessSecret(
+ *   { name: 'app/db', arn, rotationEnabled: false, versions: { a: ['AWSCURRENT'] } },
+ *   { now: new Date() },
+ * ).verdict; // 'rotation-disabled'
+ * ```
+ */
+export function assessSecret(facts: SecretFacts, policy: VerdictPolicy): Assessment {
+  const now = policy.now;
+  const findings: VerdictFinding[] = [];
+  const name = facts.name;
+  const stuckAfterMs = (policy.stuckAfterMinutes ?? DEFAULT_STUCK_AFTER_MINUTES) * MINUTE_MS;
+
+  const pendingVersionId = unfinishedPending(facts.versions);
+  const pendingSince = pendingVersionId ? facts.versionCreated?.[pendingVersionId] : undefined;
+  if (pendingVersionId) {
+    const age = pendingSince ? now.getTime() - pendingSince.getTime() : Number.POSITIVE_INFINITY;
+    const since = pendingSince ? ` since ${relativeDate(pendingSince, now)}` : '';
+    if (age >= stuckAfterMs) {
+      findings.push({
+        verdict: 'stuck',
+        message: `AWSPENDING is on version ${shortId(pendingVersionId)}, which is not AWSCURRENT,${since || ' since an unknown time'}: an earlier rotation did not finish`,
+        fix: `find why in the rotation function's logs; once fixed, \`secrets-rotator rotate ${name} --via-service\` resumes it (AWS), or \`secrets-rotator repair ${name}\` abandons it`,
+      });
+    } else {
+      findings.push({
+        verdict: 'rotating',
+        message: `a rotation is in progress: AWSPENDING on version ${shortId(pendingVersionId)}${since}`,
+        fix: `wait; it counts as stuck after ${humanSpan(stuckAfterMs)}`,
+      });
+    }
+  }
+
+  const enabled = facts.rotationEnabled === true;
+  if (!enabled) {
+    findings.push(
+      facts.rotationLambdaArn
+        ? {
+            verdict: 'rotation-disabled',
+            message: 'rotation was turned off (a rotation function is still set)',
+            fix: `turn it back on: aws secretsmanager rotate-secret --secret-id ${name} --rotation-rules AutomaticallyAfterDays=30`,
+          }
+        : {
+            verdict: 'rotation-disabled',
+            message: 'rotation is not configured',
+            fix: `configure it: aws secretsmanager rotate-secret --secret-id ${name} --rotation-lambda-arn <function ARN> --rotation-rules AutomaticallyAfterDays=30`,
+          },
+    );
+  }
+
+  // A rotation under way is the answer to "overdue" and "never rotated"; a stuck one explains the latter.
+  const rotating = findings.some((finding) => finding.verdict === 'rotating');
+  const stuck = findings.some((finding) => finding.verdict === 'stuck');
+  const nextRotationDue = enabled ? dueDate(facts) : undefined;
+  if (nextRotationDue && !rotating) {
+    const windowMs = windowLength(facts.rotationRules?.Duration);
+    if (now.getTime() > nextRotationDue.getTime() + windowMs) {
+      findings.push({
+        verdict: 'overdue',
+        message: `the scheduled rotation was due ${relativeDate(nextRotationDue, now)} and has not happened`,
+        fix: `check the rotation function's logs and permissions, then rotate now: secrets-rotator rotate ${name} --via-service`,
+      });
+    }
+  }
+
+  if (enabled && !facts.lastRotatedDate && !rotating && !stuck) {
+    findings.push({
+      verdict: 'never-rotated',
+      message: 'rotation is enabled but no rotation has completed yet',
+      fix: `rotate it once to prove the set-up: secrets-rotator rotate ${name} --via-service`,
+    });
+  }
+
+  const currentId = Object.keys(facts.versions).find((id) => facts.versions[id]?.includes(AWSCURRENT));
+  const valueSince =
+    (currentId ? facts.versionCreated?.[currentId] : undefined) ?? facts.lastRotatedDate ?? facts.createdDate;
+  const ageDays = valueSince ? Math.floor((now.getTime() - valueSince.getTime()) / DAY_MS) : undefined;
+  if (policy.maxAgeDays !== undefined && ageDays !== undefined && ageDays > policy.maxAgeDays) {
+    findings.push({
+      verdict: 'too-old',
+      message: `the current value is ${ageDays} days old (since ${shortDate(valueSince)}), above the limit of ${policy.maxAgeDays} days`,
+      fix: `rotate it: secrets-rotator rotate ${name} --via-service`,
+    });
+  }
+
+  if (findings.length === 0) {
+    const last = facts.lastRotatedDate ? `last rotated ${relativeDate(facts.lastRotatedDate, now)}` : '';
+    const next = nextRotationDue ? `next rotation ${relativeDate(nextRotationDue, now)}` : '';
+    findings.push({
+      verdict: 'healthy',
+      message: [last, next].filter(Boolean).join('; ') || 'rotation is on schedule',
+    });
+  }
+  findings.sort((a, b) => VERDICTS.indexOf(a.verdict) - VERDICTS.indexOf(b.verdict));
+  const verdict = findings[0]!.verdict;
+  return {
+    verdict,
+    findings,
+    passes: !findings.some((finding) => FAILING_VERDICTS.includes(finding.verdict)),
+    ageDays,
+    pendingVersionId,
+    pendingSince,
+    nextRotationDue,
+  };
+}
+
+/**
+ * Whether an assessment passes once some verdicts are allowed (`audit --allow rotation-disabled`).
+ *
+ * @example
+ * ```ts
+ * passesPolicy(assessment, ['rotation-disabled']);
+ * ```
+ */
+export function passesPolicy(assessment: Assessment, allowed: readonly Verdict[]): boolean {
+  return assessment.findings.every(
+    (finding) => !FAILING_VERDICTS.includes(finding.verdict) || allowed.includes(finding.verdict),
+  );
+}
+
+function dueDate(facts: SecretFacts): Date | undefined {
+  if (facts.nextRotationDate) return facts.nextRotationDate;
+  const days = facts.rotationRules?.AutomaticallyAfterDays;
+  const rate = facts.rotationRules?.ScheduleExpression
+    ? /^rate\((\d+) (hours?|days?)\)$/.exec(facts.rotationRules.ScheduleExpression)
+    : null;
+  const intervalMs =
+    days !== undefined
+      ? days * DAY_MS
+      : rate
+        ? Number(rate[1]) * (rate[2]!.startsWith('hour') ? HOUR_MS : DAY_MS)
+        : undefined;
+  const base = facts.lastRotatedDate;
+  return intervalMs !== undefined && base ? new Date(base.getTime() + intervalMs) : undefined;
+}
+
+/** The rotation window (`Duration`, e.g. `3h`); the service's default window ends within a day. */
+function windowLength(duration: string | undefined): number {
+  const match = duration ? /^(\d+)h$/.exec(duration) : null;
+  return match ? Number(match[1]) * HOUR_MS : DAY_MS;
+}
