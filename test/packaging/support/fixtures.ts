@@ -10,6 +10,7 @@ import { CreateSecretCommand, type SecretsManagerClient } from '@aws-sdk/client-
 import type { HttpApiKeyConfig } from '../../../src/adapters/http-api-key/config.ts';
 import { scramSha256Verifier } from '../../../src/adapters/postgres/scram.ts';
 import { startKeyApi } from '../../support/key-api.ts';
+import { type MariaDbInstance, startMariaDb } from '../../support/mariadb.ts';
 import { type PostgresInstance, startPostgres } from '../../support/postgres.ts';
 
 /** A started target for one handler. */
@@ -70,6 +71,50 @@ async function startPostgresWithApp(password: string): Promise<PostgresInstance>
     await db.stop();
     throw error;
   }
+}
+
+/** A private MariaDB with a database `appdb` and an account `app`@`%` that owns it. */
+async function startMariaDbWithApp(password: string): Promise<MariaDbInstance> {
+  const db = await startMariaDb();
+  try {
+    await db.query('CREATE DATABASE appdb');
+    await db.query('CREATE USER ?@? IDENTIFIED BY ?', ['app', '%', password]);
+    await db.query('GRANT ALL PRIVILEGES ON appdb.* TO ?@?', ['app', '%']);
+    return db;
+  } catch (error) {
+    await db.stop();
+    throw error;
+  }
+}
+
+/**
+ * MariaDB's own counters: `Connections` counts every connection attempt, `Aborted_connects` the
+ * refused ones. Each reading opens a connection itself, which is taken off.
+ */
+function mariaDbLoginCounter(db: MariaDbInstance): () => Promise<{ ok: number; failed: number }> {
+  let readings = 0;
+  return async () => {
+    const rows = await db.query<{ Variable_name: string; Value: string }>(
+      "SHOW GLOBAL STATUS WHERE Variable_name IN ('Connections', 'Aborted_connects')",
+    );
+    readings += 1;
+    const value = (name: string) =>
+      Number(rows.find((row) => row.Variable_name === name)?.Value ?? Number.NaN);
+    const failed = value('Aborted_connects');
+    return { ok: value('Connections') - failed - readings, failed };
+  };
+}
+
+function mariaDbSecret(db: MariaDbInstance, username: string, password: string, extra: object = {}): string {
+  return JSON.stringify({
+    engine: 'mariadb',
+    host: db.host,
+    port: db.port,
+    username,
+    password,
+    ssl: false,
+    ...extra,
+  });
 }
 
 function randomPassword(): string {
@@ -231,6 +276,69 @@ export const DEPLOYED_FIXTURES: Readonly<Record<string, DeployedFixture>> = {
           );
         },
         logins: () => postgresLogins(db),
+        stop: () => db.stop(),
+      };
+    },
+  },
+
+  'mysql-single-user': {
+    target: 'MariaDB',
+    async start() {
+      const initial = randomPassword();
+      const db = await startMariaDbWithApp(initial);
+      return {
+        settings: {},
+        async createSecret(client, name) {
+          const value = mariaDbSecret(db, 'app', initial, { dbname: 'appdb' });
+          const created = await client.send(new CreateSecretCommand({ Name: name, SecretString: value }));
+          return { secretId: created.ARN!, secrets: [value, initial] };
+        },
+        secretsIn: (value) => [value, parse(value).password as string],
+        async checkRotated(before, after) {
+          const old = parse(before);
+          const next = parse(after);
+          expectThat(next.username === 'app', 'the user changed');
+          expectThat(await db.canLogin('app', next.password as string), 'the new password is refused');
+          expectThat(!(await db.canLogin('app', old.password as string)), 'the old password still works');
+        },
+        logins: mariaDbLoginCounter(db),
+        stop: () => db.stop(),
+      };
+    },
+  },
+
+  'mysql-alternating-users': {
+    target: 'MariaDB',
+    async start() {
+      const initial = randomPassword();
+      const db = await startMariaDbWithApp(initial);
+      return {
+        settings: {},
+        async createSecret(client, name) {
+          const master = mariaDbSecret(db, db.root.username, db.root.password);
+          const masterSecret = await client.send(
+            new CreateSecretCommand({ Name: `${name}-master`, SecretString: master }),
+          );
+          const value = mariaDbSecret(db, 'app', initial, { dbname: 'appdb', masterarn: masterSecret.ARN });
+          const created = await client.send(new CreateSecretCommand({ Name: name, SecretString: value }));
+          return { secretId: created.ARN!, secrets: [value, master, initial, db.root.password] };
+        },
+        secretsIn: (value) => [value, parse(value).password as string],
+        async checkRotated(before, after) {
+          const old = parse(before);
+          const next = parse(after);
+          expectThat(next.username !== old.username, 'the user did not alternate');
+          expectThat(['app', 'app_clone'].includes(next.username as string), 'unexpected user name');
+          expectThat(
+            await db.canLogin(next.username as string, next.password as string),
+            'the new credentials are refused',
+          );
+          expectThat(
+            await db.canLogin(old.username as string, old.password as string),
+            'the previous credentials stopped working (alternating users must keep them)',
+          );
+        },
+        logins: mariaDbLoginCounter(db),
         stop: () => db.stop(),
       };
     },
