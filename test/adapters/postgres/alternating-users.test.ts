@@ -4,6 +4,7 @@ import { scramSha256Verifier } from '../../../src/adapters/postgres/scram.ts';
 import { quoteIdentifier } from '../../../src/adapters/postgres/sql.ts';
 import type { RotationTarget } from '../../../src/core/target.ts';
 import { AWSPENDING } from '../../../src/testing/index.ts';
+import { capturedOutput } from '../../support/leak-scan.ts';
 import { directContext, Rig, type StoredSecret, setupPassword, VERSIONS } from './rig.ts';
 
 const q = quoteIdentifier;
@@ -99,6 +100,15 @@ describe.each(VERSIONS)('postgres alternating users on PostgreSQL %i', (version)
       expect((await client.query('SHOW search_path')).rows[0].search_path).toBe('app_schema, "$user"');
       expect((await client.query('SHOW statement_timeout')).rows[0].statement_timeout).toBe('5min');
       expect((await client.query('SHOW work_mem')).rows[0].work_mem).toBe('8MB');
+      // What the README promises about session resets: RESET ROLE and DISCARD ALL (poolers) go
+      // back to acting as the original; only an explicit SET ROLE NONE acts as the clone itself.
+      const actingAs = async () => (await client.query('SELECT current_user::text AS c')).rows[0].c;
+      await client.query('RESET ROLE');
+      expect(await actingAs()).toBe('app');
+      await client.query('DISCARD ALL');
+      expect(await actingAs()).toBe('app');
+      await client.query('SET ROLE NONE');
+      expect(await actingAs()).toBe('app_clone');
     });
     expect(await roleSettings('app_clone')).toEqual([...(await roleSettings('app')), '*:role=app'].sort());
   });
@@ -250,6 +260,8 @@ describe.each(VERSIONS)('postgres alternating users on PostgreSQL %i', (version)
       await client.query(`CREATE ROLE managed LOGIN PASSWORD '${scramSha256Verifier(initial)}'`);
       await client.query('ALTER ROLE managed SET search_path = managed_schema');
     });
+    // A parameter only a superuser may set: the clone cannot get it from this master.
+    await rig.db.query('ALTER ROLE managed SET log_min_duration_statement = 250');
     await rig.db.query('CREATE SCHEMA managed_schema AUTHORIZATION managed');
     const arn = await rig.createSecret(
       'managed',
@@ -260,6 +272,11 @@ describe.each(VERSIONS)('postgres alternating users on PostgreSQL %i', (version)
       const result = await rig.rotate(arn, handler);
       expect(result.error).toBeUndefined();
     }
+    const output = capturedOutput();
+    expect(output).toContain('could not copy a role setting to the clone');
+    expect(output).toContain('"setting":"log_min_duration_statement"');
+    expect(output).toMatch(/"RoleSettingNotCopied":1/);
+    expect(await roleSettings('managed_clone')).toEqual(['*:role=managed', '*:search_path=managed_schema']);
     const current = await rig.value(arn);
     const previous = await rig.value(arn, 'AWSPREVIOUS');
     await rig.as(previous, (client) => client.query('CREATE TABLE made_by_clone (id int)'));
