@@ -30,3 +30,20 @@ export {
   type WithFreshSecretOptions,
   withFreshSecret,
 } from './fresh-secret.ts';
+export {
+  createMysqlPool,
+  isMysqlAuthError,
+  type MysqlExecuteValues,
+  type MysqlPoolConfig,
+  type MysqlPoolOptions,
+  type MysqlQueryValues,
+  RotatingMysqlPool,
+} from './mysql.ts';
+export type { ClientLogger, DatabaseTlsOptions, RotatingPoolStats } from './pool-core.ts';
+export {
+  createPgPool,
+  isPgAuthError,
+  type PgPoolConfig,
+  type PgPoolOptions,
+  RotatingPgPool,
+} from './postgres.ts';

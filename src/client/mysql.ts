@@ -1,0 +1,261 @@
+import mysql from 'mysql2/promise';
+import { ConfigurationError } from '../core/errors.ts';
+import { credentialKey } from './database-secret.ts';
+import {
+  type ClientLogger,
+  type DatabaseTlsOptions,
+  type PoolDriver,
+  type RotatingPoolBaseOptions,
+  RotatingPoolCore,
+  type RotatingPoolStats,
+  type TlsMode,
+} from './pool-core.ts';
+
+/** Pool settings you may pass to mysql2; where and as whom to connect come from the secret. */
+export type MysqlPoolConfig = Omit<
+  mysql.PoolOptions,
+  'user' | 'password' | 'host' | 'port' | 'database' | 'uri'
+>;
+
+/** The values mysql2's `query` accepts for `?` placeholders. */
+export type MysqlQueryValues = Parameters<mysql.Pool['query']>[1];
+
+/** The values mysql2's `execute` accepts for `?` placeholders. */
+export type MysqlExecuteValues = Parameters<mysql.Pool['execute']>[1];
+
+/**
+ * Options of {@link createMysqlPool}.
+ *
+ * @example
+ * ```ts
+ * const options: MysqlPoolOptions = {
+ *   cache,
+ *   secretId: 'prod/app/mysql',
+ *   poolOptions: { connectionLimit: 10 },
+ *   tls: { ca: readFileSync('/opt/rds-global-bundle.pem', 'utf8') },
+ * };
+ * ```
+ */
+export interface MysqlPoolOptions extends RotatingPoolBaseOptions {
+  /** The {@link SecretCache} to read the secret through (share one per process). */
+  readonly cache: RotatingPoolBaseOptions['cache'];
+  /** Name or ARN of the database secret (SPEC 3 JSON). */
+  readonly secretId: string;
+  /**
+   * mysql2 pool settings (`connectionLimit`, `maxIdle`, `idleTimeout`, `timezone`…). An `ssl` here
+   * replaces the secret's `ssl` field entirely.
+   */
+  readonly poolOptions?: MysqlPoolConfig;
+  /** TLS trust settings used when the secret asks for TLS (`servername` does not apply to mysql2). */
+  readonly tls?: Pick<DatabaseTlsOptions, 'ca'>;
+  /** Which errors mean a refused login. Default {@link isMysqlAuthError}. */
+  readonly isAuthError?: (error: unknown) => boolean;
+  /** Most tries per operation, the first included. Default 4: current, refreshed current, pending, previous. */
+  readonly maxAttempts?: number;
+  /** Where the plaintext-fallback warning goes. Default `console`. */
+  readonly logger?: ClientLogger;
+}
+
+/**
+ * Whether a mysql2 error is a refused login: `ER_ACCESS_DENIED_ERROR` (1045) or
+ * `ER_ACCESS_DENIED_NO_PASSWORD_ERROR` (1698).
+ *
+ * @example
+ * ```ts
+ * try { await connection.connect(); } catch (error) { if (isMysqlAuthError(error)) console.warn('refused'); }
+ * ```
+ */
+export function isMysqlAuthError(error: unknown): boolean {
+  const { errno, code } = (error ?? {}) as { errno?: unknown; code?: unknown };
+  return (
+    errno === 1045 ||
+    errno === 1698 ||
+    code === 'ER_ACCESS_DENIED_ERROR' ||
+    code === 'ER_ACCESS_DENIED_NO_PASSWORD_ERROR'
+  );
+}
+
+/**
+ * A mysql2 (promise API) pool that takes host, port, database, user and password from a Secrets
+ * Manager secret and keeps working while the secret rotates. Create it with {@link createMysqlPool}.
+ *
+ * mysql2 fixes the password when a pool is created, so this wrapper recreates its pool whenever
+ * the secret's credentials change: after a refused login (`ER_ACCESS_DENIED_ERROR`, 1045) it
+ * refreshes the secret and retries on a new pool, with the new AWSCURRENT, else AWSPENDING (the
+ * single-user rotation window), else AWSPREVIOUS. The old pool is ended once its operations and
+ * checked-out connections are done. A refused login happens before any statement runs, so the
+ * retry never runs a statement twice.
+ *
+ * @example
+ * ```ts
+ * const pool = createMysqlPool({ cache, secretId: 'prod/app/mysql' });
+ * const [rows] = await pool.query<mysql.RowDataPacket[]>('SELECT id FROM orders WHERE customer = ?', [42]);
+ * await pool.end();
+ * ```
+ */
+export class RotatingMysqlPool {
+  readonly #core: RotatingPoolCore<mysql.Pool>;
+
+  constructor(options: MysqlPoolOptions) {
+    const poolOptions = options?.poolOptions ?? {};
+    for (const field of ['user', 'password', 'host', 'port', 'database', 'uri']) {
+      if (field in poolOptions) {
+        throw new ConfigurationError(
+          `createMysqlPool poolOptions.${field}`,
+          'must not be set: where and as whom to connect come from the secret',
+        );
+      }
+    }
+    const tls = options?.tls ?? {};
+    const driver: PoolDriver<mysql.Pool> = {
+      name: 'createMysqlPool',
+      engines: ['mysql', 'aurora-mysql', 'mariadb'],
+      defaultPort: 3306,
+      callerTls: 'ssl' in poolOptions,
+      // mysql2 cannot change a pool's password: every password gets its own pool.
+      poolKey: credentialKey,
+      isAuthError: options?.isAuthError ?? isMysqlAuthError,
+      isServerWithoutTls: (error) =>
+        (error as { code?: unknown } | null)?.code === 'HANDSHAKE_NO_SSL_SUPPORT',
+      create: ({ secret }, mode) =>
+        mysql.createPool({
+          ...poolOptions,
+          host: secret.host,
+          port: secret.port ?? 3306,
+          user: secret.username,
+          password: secret.password,
+          ...(secret.dbname === undefined ? {} : { database: secret.dbname }),
+          ...(mode === 'caller' ? {} : mysqlTls(mode, tls)),
+        }),
+      end: (pool) => pool.end(),
+    };
+    this.#core = new RotatingPoolCore(driver, options);
+  }
+
+  /**
+   * Runs one statement, like mysql2's `pool.query` (values escaped client-side), retrying a refused
+   * login on a pool with fresher credentials.
+   *
+   * @example
+   * ```ts
+   * const [rows] = await pool.query<mysql.RowDataPacket[]>('SELECT * FROM orders WHERE id = ?', [7]);
+   * ```
+   */
+  query<T extends mysql.QueryResult = mysql.QueryResult>(
+    sql: string | mysql.QueryOptions,
+    values?: MysqlQueryValues,
+  ): Promise<[T, mysql.FieldPacket[]]> {
+    return this.#core.run((pool) =>
+      typeof sql === 'string' ? pool.query<T>(sql, values) : pool.query<T>(sql, values),
+    );
+  }
+
+  /**
+   * Runs one prepared statement, like mysql2's `pool.execute`, retrying a refused login on a pool
+   * with fresher credentials.
+   *
+   * @example
+   * ```ts
+   * const [result] = await pool.execute<mysql.ResultSetHeader>('UPDATE orders SET paid = 1 WHERE id = ?', [7]);
+   * ```
+   */
+  execute<T extends mysql.QueryResult = mysql.QueryResult>(
+    sql: string | mysql.QueryOptions,
+    values?: MysqlExecuteValues,
+  ): Promise<[T, mysql.FieldPacket[]]> {
+    return this.#core.run((pool) =>
+      typeof sql === 'string' ? pool.execute<T>(sql, values) : pool.execute<T>(sql, values),
+    );
+  }
+
+  /**
+   * Checks out a connection, like mysql2's `pool.getConnection` (give it back with `release()` or
+   * `destroy()`). The pool it came from stays open until it is given back, even if the secret has
+   * moved on meanwhile.
+   *
+   * @example
+   * ```ts
+   * const connection = await pool.getConnection();
+   * try {
+   *   await connection.beginTransaction();
+   *   await connection.query('UPDATE accounts SET balance = balance - 10 WHERE id = ?', [1]);
+   *   await connection.commit();
+   * } finally {
+   *   connection.release();
+   * }
+   * ```
+   */
+  getConnection(): Promise<mysql.PoolConnection> {
+    return this.#core.run(async (pool) => {
+      const connection = await pool.getConnection();
+      const done = this.#core.hold(pool);
+      const release = connection.release.bind(connection);
+      const destroy = connection.destroy.bind(connection);
+      // Own properties on this one handle: the retired pool must not close it under the caller.
+      connection.release = () => {
+        release();
+        done();
+      };
+      connection.destroy = () => {
+        destroy();
+        done();
+      };
+      return connection;
+    });
+  }
+
+  /**
+   * What the pool has been through: operations, refused logins, retries that saved an operation,
+   * pools created.
+   *
+   * @example
+   * ```ts
+   * console.info(pool.stats());
+   * ```
+   */
+  stats(): RotatingPoolStats {
+    return this.#core.stats();
+  }
+
+  /**
+   * Ends every mysql2 pool it created.
+   *
+   * @example
+   * ```ts
+   * process.on('SIGTERM', () => void pool.end());
+   * ```
+   */
+  end(): Promise<void> {
+    return this.#core.end();
+  }
+}
+
+function mysqlTls(mode: TlsMode, tls: Pick<DatabaseTlsOptions, 'ca'>): Pick<mysql.PoolOptions, 'ssl'> {
+  if (mode === 'none') return {};
+  return {
+    ssl: {
+      rejectUnauthorized: true,
+      verifyIdentity: true,
+      ...(tls.ca === undefined ? {} : { ca: tls.ca as string | string[] | Buffer | Buffer[] }),
+    },
+  };
+}
+
+/**
+ * Creates a {@link RotatingMysqlPool}: a mysql2 pool whose connection settings and credentials come
+ * from a database secret through the cache, and that recreates itself with fresh credentials when
+ * a login is refused (single user and alternating users).
+ *
+ * @throws ConfigurationError when `poolOptions` sets connection fields the secret owns, or an option is unusable.
+ * @example
+ * ```ts
+ * import { SecretCache, createMysqlPool } from 'secrets-rotator/client';
+ *
+ * const cache = new SecretCache({ ttlMs: 60_000 });
+ * const pool = createMysqlPool({ cache, secretId: 'prod/app/mysql', poolOptions: { connectionLimit: 10 } });
+ * const [rows] = await pool.query('SELECT CURRENT_USER() AS user');
+ * ```
+ */
+export function createMysqlPool(options: MysqlPoolOptions): RotatingMysqlPool {
+  return new RotatingMysqlPool(options);
+}

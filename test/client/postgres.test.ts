@@ -1,0 +1,282 @@
+import pg from 'pg';
+import { ConfigurationError, SecretShapeError } from 'secrets-rotator';
+import { scramSha256Verifier } from 'secrets-rotator/adapters/postgres';
+import { createPgPool, isPgAuthError, type RotatingPgPool, SecretCache } from 'secrets-rotator/client';
+import { afterAll, afterEach, beforeAll, describe, expect, it, vi } from 'vitest';
+import { type PostgresInstance, startPostgres } from '../support/postgres.ts';
+import { newPassword, recordingLogger, SecretsRig } from './rig.ts';
+
+let db: PostgresInstance;
+let rig: SecretsRig;
+let roleCounter = 0;
+const pools: RotatingPgPool[] = [];
+
+/** Creates a login role; the password reaches the server only as a SCRAM verifier. */
+async function createRole(name: string, password: string): Promise<void> {
+  await db.query(
+    `CREATE ROLE ${pg.escapeIdentifier(name)} LOGIN PASSWORD ${pg.escapeLiteral(scramSha256Verifier(password))}`,
+  );
+}
+
+async function setPassword(name: string, password: string): Promise<void> {
+  await db.query(
+    `ALTER ROLE ${pg.escapeIdentifier(name)} PASSWORD ${pg.escapeLiteral(scramSha256Verifier(password))}`,
+  );
+}
+
+function secretFor(username: string, password: string, extra: Record<string, unknown> = {}) {
+  return {
+    engine: 'postgres',
+    host: db.host,
+    port: db.port,
+    username,
+    password,
+    dbname: 'postgres',
+    ssl: false,
+    ...extra,
+  };
+}
+
+async function newRole(): Promise<{ role: string; password: string }> {
+  roleCounter += 1;
+  const role = `client_app_${roleCounter}`;
+  const password = newPassword('pg');
+  await createRole(role, password);
+  return { role, password };
+}
+
+/** A pool that logs in afresh for every query, so every rotation is felt by the next query. */
+function track(pool: RotatingPgPool): RotatingPgPool {
+  pools.push(pool);
+  return pool;
+}
+
+async function whoAmI(pool: RotatingPgPool): Promise<string> {
+  const { rows } = await pool.query<{ who: string }>('SELECT current_user AS who');
+  return rows[0]!.who;
+}
+
+beforeAll(async () => {
+  [db, rig] = await Promise.all([startPostgres(), SecretsRig.start()]);
+});
+
+afterEach(async () => {
+  await Promise.all(pools.splice(0).map((pool) => pool.end()));
+});
+
+afterAll(async () => {
+  await Promise.allSettled([db?.stop(), rig?.close()]);
+});
+
+describe('createPgPool', () => {
+  it('connects with the host, port, database, user and password of the secret', async () => {
+    const { role, password } = await newRole();
+    const { name } = await rig.create('pg-basic', secretFor(role, password));
+    const pool = track(createPgPool({ cache: new SecretCache({ client: rig.sdk }), secretId: name }));
+
+    expect(await whoAmI(pool)).toBe(role);
+    const { rows } = await pool.query<{ n: number }>({ text: 'SELECT $1::int + 1 AS n', values: [41] });
+    expect(rows[0]?.n).toBe(42);
+    expect(pool.stats()).toMatchObject({
+      operations: 2,
+      authRefusals: 0,
+      failedOperations: 0,
+      poolsCreated: 1,
+    });
+  });
+
+  it('picks up a rotated password for new connections without a new pool', async () => {
+    let now = 0;
+    const { role, password } = await newRole();
+    const { name } = await rig.create('pg-rotated', secretFor(role, password));
+    const cache = new SecretCache({ client: rig.sdk, ttlMs: 1_000, clock: () => now });
+    const pool = track(createPgPool({ cache, secretId: name, poolConfig: { maxUses: 1 } }));
+    await whoAmI(pool);
+
+    const rotated = newPassword('pg');
+    await setPassword(role, rotated);
+    await rig.put(name, secretFor(role, rotated));
+    now += 1_000;
+
+    expect(await whoAmI(pool)).toBe(role);
+    expect(pool.stats()).toMatchObject({ authRefusals: 0, poolsCreated: 1 });
+  });
+
+  it('refreshes the secret after a refused login and retries the query once with the new password', async () => {
+    const { role, password } = await newRole();
+    const { name } = await rig.create('pg-refused', secretFor(role, password));
+    const cache = new SecretCache({ client: rig.sdk, ttlMs: 3_600_000 });
+    const pool = track(createPgPool({ cache, secretId: name, poolConfig: { maxUses: 1 } }));
+    await whoAmI(pool);
+
+    // Rotated behind the cache's back: its copy is now refused.
+    const rotated = newPassword('pg');
+    await setPassword(role, rotated);
+    await rig.put(name, secretFor(role, rotated));
+
+    expect(await whoAmI(pool)).toBe(role);
+    expect(pool.stats()).toMatchObject({
+      operations: 2,
+      authRefusals: 1,
+      retriedOperations: 1,
+      recoveredOperations: 1,
+      failedOperations: 0,
+    });
+    expect(rig.reads(name, 'AWSPENDING')).toBe(0);
+  });
+
+  it('uses AWSPENDING in a single-user window, then follows AWSCURRENT once it is promoted', async () => {
+    let now = 0;
+    const { role, password } = await newRole();
+    const { name, versionId: first } = await rig.create('pg-window', secretFor(role, password));
+    const cache = new SecretCache({ client: rig.sdk, ttlMs: 1_000, clock: () => now });
+    const pool = track(createPgPool({ cache, secretId: name, poolConfig: { maxUses: 1 } }));
+    await whoAmI(pool);
+
+    // createSecret and setSecret have run; finishSecret has not.
+    const pendingPassword = newPassword('pg');
+    const pending = await rig.put(name, secretFor(role, pendingPassword), ['AWSPENDING']);
+    await setPassword(role, pendingPassword);
+
+    expect(await whoAmI(pool)).toBe(role);
+    expect(await whoAmI(pool)).toBe(role);
+    expect(pool.stats()).toMatchObject({ authRefusals: 1, recoveredOperations: 1, failedOperations: 0 });
+    expect(rig.reads(name, 'AWSPENDING')).toBe(1);
+
+    await rig.promote(name, pending, first);
+    now += 1_000;
+    expect(await whoAmI(pool)).toBe(role);
+    expect(cache.peek(name)?.versionId).toBe(pending);
+    expect(pool.stats()).toMatchObject({ authRefusals: 1, failedOperations: 0 });
+  });
+
+  it('moves to a new pool when the user changes (alternating users) and ends the old one once released', async () => {
+    let now = 0;
+    const a = await newRole();
+    const b = await newRole();
+    const { name } = await rig.create('pg-alternating', secretFor(a.role, a.password));
+    const cache = new SecretCache({ client: rig.sdk, ttlMs: 1_000, clock: () => now });
+    const pool = track(createPgPool({ cache, secretId: name }));
+    const held = await pool.connect();
+    expect((await held.query<{ who: string }>('SELECT current_user AS who')).rows[0]?.who).toBe(a.role);
+
+    await rig.put(name, secretFor(b.role, b.password));
+    now += 1_000;
+
+    expect(await whoAmI(pool)).toBe(b.role);
+    // The connection checked out before the switch still works as the old user…
+    expect((await held.query<{ who: string }>('SELECT current_user AS who')).rows[0]?.who).toBe(a.role);
+    held.release();
+    // …and once it is back, the old pool is ended: no session of the old user is left.
+    await vi.waitFor(async () => {
+      const rows = await db.query<{ n: number }>(
+        'SELECT count(*)::int AS n FROM pg_stat_activity WHERE usename = $1',
+        [a.role],
+      );
+      expect(rows[0]?.n).toBe(0);
+    });
+    expect(pool.stats()).toMatchObject({ poolsCreated: 2, authRefusals: 0, failedOperations: 0 });
+  });
+
+  it('retries a refused connect() too', async () => {
+    const { role, password } = await newRole();
+    const { name } = await rig.create('pg-connect', secretFor(role, password));
+    const cache = new SecretCache({ client: rig.sdk });
+    await cache.get(name);
+    const rotated = newPassword('pg');
+    await setPassword(role, rotated);
+    await rig.put(name, secretFor(role, rotated));
+    const pool = track(createPgPool({ cache, secretId: name }));
+
+    const client = await pool.connect();
+    try {
+      await client.query('BEGIN');
+      expect((await client.query<{ who: string }>('SELECT current_user AS who')).rows[0]?.who).toBe(role);
+      await client.query('COMMIT');
+    } finally {
+      client.release();
+    }
+    expect(pool.stats()).toMatchObject({ authRefusals: 1, recoveredOperations: 1 });
+  });
+
+  it('fails with the driver error when every version is refused, without the password in it', async () => {
+    const { role, password } = await newRole();
+    const { name } = await rig.create('pg-all-refused', secretFor(role, password));
+    await setPassword(role, newPassword('pg'));
+    const pool = track(createPgPool({ cache: new SecretCache({ client: rig.sdk }), secretId: name }));
+
+    const error = await pool.query('SELECT 1').catch((caught: unknown) => caught);
+
+    expect(isPgAuthError(error)).toBe(true);
+    expect((error as { code: string }).code).toBe('28P01');
+    expect(String((error as Error).message)).not.toContain(password);
+    expect(pool.stats()).toMatchObject({
+      operations: 1,
+      authRefusals: 1,
+      retriedOperations: 1,
+      failedOperations: 1,
+    });
+    expect(pool.stats().recoveredOperations).toBe(0);
+  });
+
+  it('passes other errors through at once, without refreshing', async () => {
+    const { role, password } = await newRole();
+    const { name } = await rig.create('pg-syntax', secretFor(role, password));
+    const pool = track(createPgPool({ cache: new SecretCache({ client: rig.sdk }), secretId: name }));
+
+    await expect(pool.query('SELEC 1')).rejects.toMatchObject({ code: '42601' });
+    expect(rig.reads(name)).toBe(1);
+    expect(pool.stats()).toMatchObject({ authRefusals: 0, failedOperations: 1 });
+  });
+
+  it('with no "ssl" in the secret, uses plaintext only because the server offers no TLS, and says so once', async () => {
+    const { role, password } = await newRole();
+    const { name } = await rig.create('pg-no-ssl-field', secretFor(role, password, { ssl: undefined }));
+    const logger = recordingLogger();
+    const pool = track(createPgPool({ cache: new SecretCache({ client: rig.sdk }), secretId: name, logger }));
+
+    expect(await whoAmI(pool)).toBe(role);
+    expect(await whoAmI(pool)).toBe(role);
+
+    expect(pool.stats().plaintextFallbacks).toBe(1);
+    expect(logger.lines).toHaveLength(1);
+    expect(logger.lines[0]).toContain('offers no TLS');
+  });
+
+  it('with "ssl": true, refuses a server without TLS instead of falling back', async () => {
+    const { role, password } = await newRole();
+    const { name } = await rig.create('pg-ssl-required', secretFor(role, password, { ssl: true }));
+    const logger = recordingLogger();
+    const pool = track(createPgPool({ cache: new SecretCache({ client: rig.sdk }), secretId: name, logger }));
+
+    await expect(pool.query('SELECT 1')).rejects.toThrow('The server does not support SSL connections');
+    expect(pool.stats().plaintextFallbacks).toBe(0);
+    expect(logger.lines).toEqual([]);
+  });
+
+  it('rejects connection fields in poolConfig and a secret for another engine', async () => {
+    const cache = new SecretCache({ client: rig.sdk });
+    expect(() =>
+      createPgPool({ cache, secretId: 'x', poolConfig: { user: 'someone' } as unknown as pg.PoolConfig }),
+    ).toThrow(ConfigurationError);
+    expect(() => createPgPool({ cache, secretId: '' })).toThrow(/secretId/);
+
+    const { name } = await rig.create(
+      'pg-wrong-engine',
+      secretFor('nobody', newPassword('pg'), { engine: 'mysql' }),
+    );
+    const pool = track(createPgPool({ cache, secretId: name }));
+    const error = await pool.query('SELECT 1').catch((caught: unknown) => caught);
+    expect(error).toBeInstanceOf(SecretShapeError);
+    expect((error as Error).message).toMatch(/engine.*"mysql".*postgres, aurora-postgresql/);
+  });
+
+  it('refuses work after end()', async () => {
+    const { role, password } = await newRole();
+    const { name } = await rig.create('pg-ended', secretFor(role, password));
+    const pool = createPgPool({ cache: new SecretCache({ client: rig.sdk }), secretId: name });
+    await whoAmI(pool);
+    await pool.end();
+    await expect(pool.query('SELECT 1')).rejects.toThrow(/has been ended/);
+  });
+});
