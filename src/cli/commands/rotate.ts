@@ -378,7 +378,7 @@ async function rotateViaService(
     const atMs = performance.now() - started;
     if (changes.length > 0) {
       events.push({ atMs, changes });
-      if (!json) out.line(`  +${(atMs / 1000).toFixed(1).padStart(5)} s  ${changes.join(', ')}`);
+      if (!json) out.line(`  ${`+${(atMs / 1000).toFixed(1)}`.padStart(6)} s  ${changes.join(', ')}`);
     }
     const stages = labels[versionId] ?? [];
     if (stages.includes(AWSCURRENT) && !stages.includes(AWSPENDING)) {
