@@ -20,7 +20,14 @@ import {
 import { type PostgresSettings, readPostgresSettings } from './settings.ts';
 import { WHO_AM_I } from './sql.ts';
 
-/** `EXCLUDE_CHARACTERS` default for PostgreSQL, the same as AWS's templates. */
+/**
+ * `EXCLUDE_CHARACTERS` default for PostgreSQL, the same as AWS's templates.
+ *
+ * @example
+ * ```ts
+ * postgresSingleUser().defaultExcludeCharacters === POSTGRES_EXCLUDE_CHARACTERS; // true
+ * ```
+ */
 export const POSTGRES_EXCLUDE_CHARACTERS = ':/@"\'\\';
 
 /**

@@ -9,10 +9,24 @@ import {
 import type { StepContext } from '../../core/target.ts';
 import type { PostgresSettings } from './settings.ts';
 
-/** The TLS outcome of one connection, as logged: verified TLS, or none at all. */
+/**
+ * The TLS outcome of one connection, as logged: verified TLS, or none at all.
+ *
+ * @example
+ * ```ts
+ * ctx.logger.info('connected to PostgreSQL', { tls: session.tls satisfies TlsOutcome });
+ * ```
+ */
 export type TlsOutcome = 'verified' | 'none';
 
-/** Which credentials a connection uses, for log lines and error messages. */
+/**
+ * Which credentials a connection uses, for log lines and error messages.
+ *
+ * @example
+ * ```ts
+ * const label: CredentialLabel = 'master';
+ * ```
+ */
 export type CredentialLabel = 'pending' | 'current' | 'previous' | 'master';
 
 /**
@@ -45,7 +59,14 @@ export interface PostgresLogin {
   readonly label: CredentialLabel;
 }
 
-/** The parts of a step's context a connection reports to. */
+/**
+ * The parts of a step's context a connection reports to.
+ *
+ * @example
+ * ```ts
+ * const ctx: ConnectContext = stepContext; // any StepContext will do
+ * ```
+ */
 export type ConnectContext = Pick<StepContext, 'logger' | 'metrics' | 'remainingTimeMs'>;
 
 // pg's own error for a server that answers 'N' to the SSLRequest: the only case where the

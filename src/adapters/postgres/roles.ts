@@ -23,7 +23,14 @@ import {
   WHO_AM_I,
 } from './sql.ts';
 
-/** The suffix that tells the clone of alternating users from the original. */
+/**
+ * The suffix that tells the clone of alternating users from the original.
+ *
+ * @example
+ * ```ts
+ * `app${CLONE_SUFFIX}`; // 'app_clone'
+ * ```
+ */
 export const CLONE_SUFFIX = '_clone';
 
 /**

@@ -1,6 +1,13 @@
 import { createHash, createHmac, pbkdf2Sync, randomBytes } from 'node:crypto';
 
-/** PostgreSQL's default iteration count (`scram_iterations`), and ours. */
+/**
+ * PostgreSQL's default iteration count (`scram_iterations`), and ours.
+ *
+ * @example
+ * ```ts
+ * scramSha256Verifier(password, { iterations: DEFAULT_SCRAM_ITERATIONS * 2 });
+ * ```
+ */
 export const DEFAULT_SCRAM_ITERATIONS = 4096;
 
 /** Salt length PostgreSQL uses for the verifiers it builds itself. */

@@ -1,20 +1,53 @@
 import { SecretShapeError } from '../../core/errors.ts';
 
-/** The `engine` values this adapter accepts (SPEC 3). */
+/**
+ * The `engine` values this adapter accepts (SPEC 3).
+ *
+ * @example
+ * ```ts
+ * POSTGRES_ENGINES.includes('aurora-postgresql'); // true
+ * ```
+ */
 export const POSTGRES_ENGINES = ['postgres', 'aurora-postgresql'] as const;
 
-/** One of {@link POSTGRES_ENGINES}. */
+/**
+ * One of {@link POSTGRES_ENGINES}.
+ *
+ * @example
+ * ```ts
+ * const engine: PostgresEngine = 'postgres';
+ * ```
+ */
 export type PostgresEngine = (typeof POSTGRES_ENGINES)[number];
 
-/** PostgreSQL's default port, used when the secret has no `port`. */
+/**
+ * PostgreSQL's default port, used when the secret has no `port`.
+ *
+ * @example
+ * ```ts
+ * parsePostgresSecret(rawWithoutPort, 'postgres-single-user').port === DEFAULT_POSTGRES_PORT; // true
+ * ```
+ */
 export const DEFAULT_POSTGRES_PORT = 5432;
 
-/** The database connected to when the secret has no `dbname`. */
+/**
+ * The database connected to when the secret has no `dbname`.
+ *
+ * @example
+ * ```ts
+ * DEFAULT_POSTGRES_DATABASE; // 'postgres'
+ * ```
+ */
 export const DEFAULT_POSTGRES_DATABASE = 'postgres';
 
 /**
  * The longest role name PostgreSQL keeps, in bytes (NAMEDATALEN - 1). Longer names are silently
  * truncated by the server, so a longer name would rotate a different role than the one named.
+ *
+ * @example
+ * ```ts
+ * identifierBytes(name) <= MAX_IDENTIFIER_BYTES;
+ * ```
  */
 export const MAX_IDENTIFIER_BYTES = 63;
 

@@ -29,7 +29,14 @@ export interface PostgresSettings {
   readonly preProvisionedPair: boolean;
 }
 
-/** The environment variables of this adapter, with their defaults (the README lists them too). */
+/**
+ * The names of this adapter's environment variables (the README lists their defaults).
+ *
+ * @example
+ * ```ts
+ * const env = { [POSTGRES_ENV.caBundle]: '/opt/rds-global-bundle.pem' };
+ * ```
+ */
 export const POSTGRES_ENV = {
   caBundle: 'PG_CA_BUNDLE',
   tlsServerName: 'PG_TLS_SERVERNAME',
@@ -40,9 +47,23 @@ export const POSTGRES_ENV = {
   preProvisionedPair: 'PG_PREPROVISIONED_PAIR',
 } as const;
 
-/** Default of `PG_CONNECT_TIMEOUT_MS`. */
+/**
+ * Default of `PG_CONNECT_TIMEOUT_MS`.
+ *
+ * @example
+ * ```ts
+ * readPostgresSettings({}).connectTimeoutMs === DEFAULT_CONNECT_TIMEOUT_MS; // true
+ * ```
+ */
 export const DEFAULT_CONNECT_TIMEOUT_MS = 5_000;
-/** Default of `PG_STATEMENT_TIMEOUT_MS`. */
+/**
+ * Default of `PG_STATEMENT_TIMEOUT_MS`.
+ *
+ * @example
+ * ```ts
+ * readPostgresSettings({}).statementTimeoutMs === DEFAULT_STATEMENT_TIMEOUT_MS; // true
+ * ```
+ */
 export const DEFAULT_STATEMENT_TIMEOUT_MS = 15_000;
 
 // node-postgres refuses to log in with verifiers above 100 000 iterations (its guard against a
