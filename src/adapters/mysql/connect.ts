@@ -411,7 +411,8 @@ export function sanitizeMysqlError(
     sqlMessage?: unknown;
     message?: unknown;
   };
-  const errno = typeof details.errno === 'number' ? details.errno : undefined;
+  // Node's system errors carry a negative errno (ECONNREFUSED is -111): only the server's count here.
+  const errno = typeof details.errno === 'number' && details.errno > 0 ? details.errno : undefined;
   const code = typeof details.code === 'string' ? details.code : undefined;
   const sqlState = typeof details.sqlState === 'string' ? details.sqlState : undefined;
   const failure = classify(errno, code, details.message);
@@ -431,7 +432,11 @@ export function sanitizeMysqlError(
   }
   const hint = errno !== undefined ? HINTS[errno] : undefined;
   if (hint) parts.push(hint);
-  if (failure === 'tls') {
+  if (code === 'HANDSHAKE_NO_SSL_SUPPORT') {
+    parts.push(
+      'the server offers no TLS, but the secret sets "ssl": true; enable TLS on the server or set "ssl": false',
+    );
+  } else if (failure === 'tls') {
     // Node's TLS messages name certificates and host names, never credentials.
     const message = typeof details.message === 'string' ? scrub(details.message).slice(0, 300) : '';
     if (message) parts.push(message);

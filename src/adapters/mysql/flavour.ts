@@ -50,7 +50,8 @@ export function detectFlavour(server: {
   version: string;
   versionComment?: string | undefined;
 }): MysqlFlavour {
-  const version = server.version.trim();
+  // Old MariaDB clients saw "5.5.5-" before the real version (a replication compatibility prefix).
+  const version = server.version.trim().replace(/^5\.5\.5-(?=\d+\.\d+.*mariadb)/i, '');
   const comment = server.versionComment ?? '';
   const match = /^(\d+)\.(\d+)(?:\.(\d+))?/.exec(version);
   if (!match) {

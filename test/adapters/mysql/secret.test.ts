@@ -1,0 +1,143 @@
+import { describe, expect, it } from 'vitest';
+import {
+  accountNameLength,
+  alternatingPair,
+  checkAccountName,
+  otherUser,
+  parseMasterSecret,
+  parseMysqlSecret,
+  sameHost,
+  serializeMysqlSecret,
+  withCredentials,
+} from '../../../src/adapters/mysql/secret.ts';
+import { SecretShapeError } from '../../../src/core/errors.ts';
+import { trackSecrets } from '../../support/leak-scan.ts';
+
+const PASSWORD = 'Current-Secret-Pw-42';
+const base = { engine: 'mariadb', host: 'db.internal', username: 'app', password: PASSWORD };
+const parse = (value: unknown) => parseMysqlSecret(JSON.stringify(value), 'mysql-single-user');
+
+function shapeError(run: () => unknown): SecretShapeError {
+  try {
+    run();
+  } catch (error) {
+    expect(error).toBeInstanceOf(SecretShapeError);
+    expect((error as Error).message).not.toContain(PASSWORD);
+    return error as SecretShapeError;
+  }
+  throw new Error('expected a SecretShapeError');
+}
+
+describe('parseMysqlSecret', () => {
+  trackSecrets(PASSWORD);
+
+  it.each(['mysql', 'aurora-mysql', 'mariadb'])(
+    'accepts engine %s with defaults: port 3306, no dbname',
+    (engine) => {
+      const secret = parse({ ...base, engine });
+      expect(secret).toMatchObject({
+        engine,
+        host: 'db.internal',
+        port: 3306,
+        username: 'app',
+        dbname: undefined,
+      });
+      expect(secret.ssl).toBeUndefined();
+      expect(secret.masterarn).toBeUndefined();
+    },
+  );
+
+  it('reads a port as number or numeric string, dbname, ssl as boolean or string, and masterarn', () => {
+    expect(parse({ ...base, port: 3307 }).port).toBe(3307);
+    expect(parse({ ...base, port: ' 3308 ' }).port).toBe(3308);
+    expect(parse({ ...base, dbname: 'shop' }).dbname).toBe('shop');
+    expect(parse({ ...base, ssl: true }).ssl).toBe(true);
+    expect(parse({ ...base, ssl: 'FALSE' }).ssl).toBe(false);
+    expect(parse({ ...base, masterarn: 'arn:aws:secretsmanager:x' }).masterarn).toBe(
+      'arn:aws:secretsmanager:x',
+    );
+  });
+
+  it.each([
+    [{ ...base, engine: 'postgres' }, 'engine', 'accepted values are mysql, aurora-mysql, mariadb'],
+    [{ ...base, engine: undefined }, 'engine', 'is missing'],
+    [{ ...base, host: '' }, 'host', 'is empty'],
+    [{ ...base, username: 42 }, 'username', 'is a number'],
+    [{ ...base, password: undefined }, 'password', 'is missing'],
+    [{ ...base, port: 'abc' }, 'port', 'not a port number'],
+    [{ ...base, port: 70000 }, 'port', 'not a port number'],
+    [{ ...base, ssl: 'maybe' }, 'ssl', 'use true or "true"'],
+    [{ ...base, dbname: '' }, 'dbname', 'is empty'],
+    [{ ...base, username: 'app🙂' }, 'username', 'Basic Multilingual Plane'],
+    [{ ...base, password: `${PASSWORD}\0` }, 'password', 'NUL'],
+  ])('names the field and the fix for %j', (value, field, words) => {
+    const error = shapeError(() => parse(value));
+    expect(error.field).toBe(field);
+    expect(error.message).toContain(words);
+  });
+
+  it('refuses values that are not JSON objects, without quoting them', () => {
+    expect(shapeError(() => parseMysqlSecret(`{"password":"${PASSWORD}"`, 'x')).message).toContain(
+      'not valid JSON',
+    );
+    expect(shapeError(() => parseMysqlSecret('[1]', 'x')).message).toContain('not a JSON object');
+  });
+
+  it('carries unknown fields and their original types into the next version', () => {
+    const current = parse({ ...base, port: '3306', team: 'payments', nested: { a: 1 } });
+    const next = withCredentials(current, { username: 'app_clone', password: 'New-Pw-1' });
+    trackSecrets('New-Pw-1');
+    expect(JSON.parse(serializeMysqlSecret(next))).toEqual({
+      ...base,
+      port: '3306',
+      team: 'payments',
+      nested: { a: 1 },
+      username: 'app_clone',
+      password: 'New-Pw-1',
+    });
+  });
+});
+
+describe('names', () => {
+  it('compares hosts case-insensitively, ignoring a trailing dot', () => {
+    expect(sameHost('DB.Example.com.', 'db.example.com')).toBe(true);
+    expect(sameHost('db1.example.com', 'db2.example.com')).toBe(false);
+  });
+
+  it('pairs users with the _clone suffix, from either side', () => {
+    expect(alternatingPair('app')).toEqual({ original: 'app', clone: 'app_clone' });
+    expect(alternatingPair('app_clone')).toEqual({ original: 'app', clone: 'app_clone' });
+    expect(otherUser('app')).toBe('app_clone');
+    expect(otherUser('app_clone')).toBe('app');
+    expect(otherUser('_clone')).toBe('_clone_clone');
+  });
+
+  it('counts characters, not bytes or UTF-16 units', () => {
+    expect(accountNameLength('äpp')).toBe(3);
+    expect(accountNameLength('用户')).toBe(2);
+  });
+
+  it('refuses names MySQL cannot store', () => {
+    expect(() => checkAccountName('a\0b', 'username')).toThrow(/NUL/);
+    expect(() => checkAccountName('x😀', 'username')).toThrow(/Basic Multilingual Plane/);
+    expect(() => checkAccountName(`o'brien; "x" \`y\` ü`, 'username')).not.toThrow();
+  });
+});
+
+describe('parseMasterSecret', () => {
+  it('needs only username and password, as in an RDS-managed master secret', () => {
+    trackSecrets('Master-Pw-123');
+    expect(parseMasterSecret('{"username":"admin","password":"Master-Pw-123"}', 'arn:m')).toEqual({
+      username: 'admin',
+      password: 'Master-Pw-123',
+      host: undefined,
+    });
+  });
+
+  it('names the master ARN and the missing field, never a value', () => {
+    expect(() => parseMasterSecret('{"username":"admin"}', 'arn:m')).toThrow(
+      /arn:m, which has no non-empty string "password"/,
+    );
+    expect(() => parseMasterSecret('nope', 'arn:m')).toThrow(/not valid JSON/);
+  });
+});
