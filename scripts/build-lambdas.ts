@@ -89,6 +89,8 @@ function leaveOutUnusedModules(): esbuild.Plugin {
   };
 }
 
+const SECRETS_MANAGER_COMMAND = /@aws-sdk\/client-secrets-manager\/dist-\w+\/commands\/(\w+)Command\.js$/;
+
 /** Options of {@link buildLambdas}. */
 export interface BuildLambdasOptions {
   /** Where the zips, source maps and manifest go. Default `dist/lambda` in the repository. */
@@ -127,6 +129,8 @@ export interface BuiltLambda {
   readonly contributors: readonly BundleContributor[];
   /** Our own source files bundled in (paths relative to the repository), sorted. */
   readonly projectInputs: readonly string[];
+  /** The Secrets Manager operations whose command module is in the bundle (from esbuild's metafile), sorted. */
+  readonly secretsManagerOperations: readonly string[];
 }
 
 /** The outcome of {@link buildLambdas}. */
@@ -274,7 +278,9 @@ export async function buildLambdas(options: BuildLambdasOptions = {}): Promise<B
     const sourceMapPath = join(outDir, `${name}.index.mjs.map`);
     await writeFile(zipPath, zip);
     await writeFile(sourceMapPath, map.contents);
-    const parts = contributors(result.metafile, relative(REPO_ROOT, index.path));
+    const outputPath = relative(REPO_ROOT, index.path);
+    const parts = contributors(result.metafile, outputPath);
+    const inputs = result.metafile.outputs[outputPath]?.inputs ?? {};
     await writeFile(join(outDir, `${name}.licenses.txt`), await licenceList(name, parts));
 
     lambdas.push({
@@ -286,8 +292,13 @@ export async function buildLambdas(options: BuildLambdasOptions = {}): Promise<B
       indexBytes: index.contents.length,
       budgetBytes: budgetFor(budgets, name),
       contributors: parts,
-      projectInputs: Object.keys(result.metafile.outputs[relative(REPO_ROOT, index.path)]?.inputs ?? {})
-        .filter((input) => !input.includes('node_modules/'))
+      projectInputs: Object.keys(inputs)
+        .filter((input) => !input.includes('node_modules/') && !input.startsWith(`${LEFT_OUT_NAMESPACE}:`))
+        .sort(),
+      secretsManagerOperations: Object.entries(inputs)
+        .filter(([, { bytesInOutput }]) => bytesInOutput > 0)
+        .map(([input]) => SECRETS_MANAGER_COMMAND.exec(input)?.[1])
+        .filter((operation): operation is string => operation !== undefined)
         .sort(),
     });
   }
@@ -320,6 +331,7 @@ function manifest(lambdas: readonly BuiltLambda[]) {
         indexBytes: lambda.indexBytes,
         budgetBytes: lambda.budgetBytes,
         sourceMap: basename(lambda.sourceMapPath),
+        secretsManagerOperations: lambda.secretsManagerOperations,
       },
     ]);
   return { runtime: LAMBDA_RUNTIME, handler: LAMBDA_HANDLER, lambdas: Object.fromEntries(entries) };
@@ -353,8 +365,12 @@ function contributors(metafile: esbuild.Metafile, outputPath: string): BundleCon
   const totals = new Map<string, { name: string; dir?: string; bytes: number }>();
   for (const [input, { bytesInOutput }] of Object.entries(metafile.outputs[outputPath]?.inputs ?? {})) {
     const dir = packageDirOf(input);
-    const key = dir ?? '(project)';
-    const entry = totals.get(key) ?? { name: packageOf(input), ...(dir ? { dir } : {}), bytes: 0 };
+    const key = input.startsWith(`${LEFT_OUT_NAMESPACE}:`) ? '(left-out stubs)' : (dir ?? '(project)');
+    const entry = totals.get(key) ?? {
+      name: dir ? packageOf(input) : key,
+      ...(dir ? { dir } : {}),
+      bytes: 0,
+    };
     entry.bytes += bytesInOutput;
     totals.set(key, entry);
   }

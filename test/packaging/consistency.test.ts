@@ -1,0 +1,193 @@
+/**
+ * The deployment templates agree with the code they deploy: each grants exactly the Secrets Manager
+ * operations the bundles send, lets every environment variable the bundled code reads be set, lists
+ * every handler, and the README documents every variable.
+ */
+import { execFile } from 'node:child_process';
+import { mkdtemp, readFile, rm } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { promisify } from 'node:util';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { type BuildResult, buildLambdas, listHandlers, REPO_ROOT } from '../../scripts/build-lambdas.ts';
+import {
+  environmentVariablesRead,
+  operationsInBundle,
+  samEnvironmentVariables,
+  secretsManagerActions,
+  secretsManagerOperations,
+  terraformEnvironmentVariables,
+} from './support/code-facts.ts';
+
+const execFileAsync = promisify(execFile);
+
+/**
+ * Variables read by the code that the templates need not set, each with the variable that does
+ * the same job there.
+ */
+const ALIASES: Readonly<Record<string, string>> = {
+  // The name AWS's Python templates read; the templates set the SDK's standard name instead.
+  SECRETS_MANAGER_ENDPOINT: 'AWS_ENDPOINT_URL_SECRETS_MANAGER',
+};
+
+/** Variables the templates set that our code does not read itself: the runtime and Powertools read them. */
+const RUNTIME_VARIABLES = ['NODE_EXTRA_CA_CERTS', 'POWERTOOLS_LOG_LEVEL'];
+
+const read = (path: string) => readFile(join(REPO_ROOT, path), 'utf8');
+
+let workDir: string;
+let build: BuildResult;
+let sam: string;
+let terraform: string;
+let terraformVariables: string;
+let terraformMain: string;
+
+beforeAll(async () => {
+  workDir = await mkdtemp(join(tmpdir(), 'consistency-'));
+  build = await buildLambdas({ outDir: workDir, enforceBudgets: false });
+  sam = await read('deploy/sam/template.yaml');
+  terraformVariables = await read('deploy/terraform/variables.tf');
+  terraformMain = await read('deploy/terraform/main.tf');
+  terraform = `${terraformVariables}\n${terraformMain}`;
+});
+
+afterAll(async () => {
+  if (workDir) await rm(workDir, { recursive: true, force: true });
+});
+
+async function bundleCode(zipPath: string): Promise<string> {
+  const { stdout } = await execFileAsync('unzip', ['-p', zipPath, 'index.mjs'], {
+    maxBuffer: 64 * 1024 * 1024,
+  });
+  return stdout;
+}
+
+async function variablesReadByBundles() {
+  const files = [...new Set(build.lambdas.flatMap((lambda) => lambda.projectInputs))].sort();
+  return environmentVariablesRead(files);
+}
+
+describe('IAM actions', () => {
+  it('each template grants exactly the Secrets Manager operations present in every bundle', async () => {
+    const known = await secretsManagerOperations();
+    const samActions = secretsManagerActions(sam);
+    const terraformActions = secretsManagerActions(terraform);
+    for (const lambda of build.lambdas) {
+      const inCode = operationsInBundle(await bundleCode(lambda.zipPath), known);
+      // Two independent readings of the bundle: its text, and esbuild's record of what went in.
+      expect(inCode, `${lambda.name}: operations in the zip's code`).toEqual(lambda.secretsManagerOperations);
+      expect(inCode).toContain('DescribeSecret');
+      expect(samActions, `${lambda.name} vs deploy/sam/template.yaml`).toEqual(inCode);
+      expect(terraformActions, `${lambda.name} vs deploy/terraform`).toEqual(inCode);
+    }
+  });
+
+  it('limits KMS to use through Secrets Manager (kms:ViaService) in both templates', () => {
+    expect(sam).toMatch(/kms:ViaService: !Sub secretsmanager\.\$\{AWS::Region\}\.amazonaws\.com/);
+    expect(terraform).toMatch(/"kms:ViaService" = "secretsmanager\.\$\{[^}]+\}\.amazonaws\.com"/);
+    expect([...sam.matchAll(/kms:(\w+)/g)].map((m) => m[1]).filter((a) => a !== 'ViaService')).toEqual([
+      'Decrypt',
+      'GenerateDataKey',
+    ]);
+  });
+});
+
+describe('environment variables', () => {
+  it('are read only through the config helpers, with names the scan can resolve', async () => {
+    const scan = await variablesReadByBundles();
+    expect(scan.unresolved).toEqual([]);
+    expect(scan.processEnvOutsideConfig).toEqual([]);
+    expect(scan.names).toContain('PASSWORD_LENGTH');
+  });
+
+  it('every variable the bundled code reads is settable in the SAM template', async () => {
+    const { names } = await variablesReadByBundles();
+    const declared = new Set(samEnvironmentVariables(sam));
+    const parameters = new Set([...sam.matchAll(/^ {2}(\w+):/gm)].map((match) => match[1]!));
+    const missing = names.filter((name) => !declared.has(ALIASES[name] ?? name));
+    expect(missing, 'add them under RotationFunction Environment Variables').toEqual([]);
+    // Settable: each value comes from a parameter (or a condition on one).
+    for (const line of sam.split('\n')) {
+      const variable = /^ {10}([A-Z][A-Z0-9_]*): (.+)$/.exec(line);
+      if (!variable) continue;
+      const refs = [...variable[2]!.matchAll(/!Ref (\w+)|\[(\w+),/g)].map((m) => (m[1] ?? m[2])!);
+      const fromParameter = refs.some((ref) => parameters.has(ref) && ref !== 'AWS');
+      if (variable[1] !== 'NODE_EXTRA_CA_CERTS')
+        expect(fromParameter, `${variable[1]} is not set from a parameter`).toBe(true);
+    }
+  });
+
+  it('every variable the bundled code reads is settable in the Terraform module', async () => {
+    const { names } = await variablesReadByBundles();
+    const declared = new Set(terraformEnvironmentVariables(terraformVariables, terraformMain));
+    const missing = names.filter((name) => !declared.has(ALIASES[name] ?? name));
+    expect(missing, 'add them to the `settings` variable in deploy/terraform/variables.tf').toEqual([]);
+  });
+
+  it('the templates set no variable the code does not read', async () => {
+    const { names } = await variablesReadByBundles();
+    const known = new Set([...names, ...RUNTIME_VARIABLES]);
+    expect(samEnvironmentVariables(sam).filter((name) => !known.has(name))).toEqual([]);
+    expect(
+      terraformEnvironmentVariables(terraformVariables, terraformMain).filter((name) => !known.has(name)),
+    ).toEqual([]);
+  });
+
+  it('every variable the bundled code reads is documented in README.md', async () => {
+    const { names } = await variablesReadByBundles();
+    const readme = await read('README.md');
+    const undocumented = names.filter((name) => !readme.includes(`\`${name}\``));
+    expect(undocumented, 'document them in README.md (as `NAME`)').toEqual([]);
+  });
+});
+
+describe('handlers and runtime', () => {
+  it('both templates offer exactly the handlers of handlers/', async () => {
+    const handlers = await listHandlers();
+    const samBlock = /HandlerName:[\s\S]*?AllowedValues:\n((?:\s+- [\w-]+\n)+)/.exec(sam);
+    expect(samBlock, 'HandlerName AllowedValues in the SAM template').not.toBeNull();
+    expect([...samBlock![1]!.matchAll(/- ([\w-]+)/g)].map((m) => m[1]).sort()).toEqual(handlers);
+    const tfBlock = /variable "handler"[\s\S]*?contains\(\[([\s\S]*?)\]/.exec(terraformVariables);
+    expect(tfBlock, 'the handler validation in variables.tf').not.toBeNull();
+    expect([...tfBlock![1]!.matchAll(/"([\w-]+)"/g)].map((m) => m[1]).sort()).toEqual(handlers);
+  });
+
+  it('both templates run index.handler on nodejs22.x, the target of the bundles', () => {
+    expect(sam).toMatch(/Handler: index\.handler/);
+    expect(sam).toMatch(/Runtime: nodejs22\.x/);
+    expect(terraformMain).toMatch(/handler\s+= "index\.handler"/);
+    expect(terraformMain).toMatch(/runtime\s+= "nodejs22\.x"/);
+  });
+
+  it('both templates let Secrets Manager invoke the function only from this account', () => {
+    expect(sam).toMatch(/Principal: secretsmanager\.amazonaws\.com\n\s+SourceAccount: !Ref AWS::AccountId/);
+    expect(terraformMain).toMatch(/principal\s+= "secretsmanager\.amazonaws\.com"\n\s+source_account\s+=/);
+  });
+
+  it('both templates alert on RotationFailed, RotationAbandoned and TestRotationFailed', () => {
+    for (const template of [sam, terraformMain]) {
+      expect(template).toMatch(/RotationFailed.*RotationAbandoned.*TestRotationFailed/);
+      expect(template).toContain('RotationStepFailed');
+    }
+  });
+});
+
+const hasTool = async (tool: string) =>
+  execFileAsync('sh', ['-c', `command -v ${tool}`]).then(
+    () => true,
+    () => false,
+  );
+
+describe('template linters (when installed)', async () => {
+  it.skipIf(!(await hasTool('cfn-lint')))('cfn-lint accepts the SAM template', async () => {
+    await expect(
+      execFileAsync('cfn-lint', [join(REPO_ROOT, 'deploy/sam/template.yaml')]),
+    ).resolves.toBeDefined();
+  });
+
+  it.skipIf(!(await hasTool('terraform')))('the Terraform module is formatted (terraform fmt)', async () => {
+    await expect(
+      execFileAsync('terraform', ['fmt', '-check', '-recursive', join(REPO_ROOT, 'deploy/terraform')]),
+    ).resolves.toBeDefined();
+  });
+});
