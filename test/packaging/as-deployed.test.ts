@@ -11,6 +11,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { type BuildResult, buildLambdas, listHandlers } from '../../scripts/build-lambdas.ts';
 import { type LocalSecretsManager, rotateSecret, startLocalSecretsManager } from '../../src/testing/index.ts';
 import { trackSecrets } from '../support/leak-scan.ts';
+import { samDefaultSettings } from './support/code-facts.ts';
 import {
   DeployedInitError,
   lambdaEnvironment,
@@ -69,7 +70,7 @@ describe.each(handlers)('%s, as deployed', (name) => {
     return;
   }
 
-  it(`rotates ${ROTATIONS} times in a fresh process configured by environment only (${fixture.target})`, async () => {
+  it(`rotates ${ROTATIONS} times in a fresh process configured by environment only, as the SAM template sets it (${fixture.target})`, async () => {
     const dir = await unpackLambda(zipOf(name), join(workDir, name));
     const target = await fixture.start();
     const client = sm.client();
@@ -85,7 +86,8 @@ describe.each(handlers)('%s, as deployed', (name) => {
           endpoint: sm.endpoint,
           functionName: `${name}-rotator`,
           taskRoot: dir,
-          settings: { ...target.settings, ALLOWED_SECRET_IDS: secretId },
+          // Every variable the template sets, at its default (empty = the code's default), then this test's own.
+          settings: { ...(await samDefaultSettings(name)), ...target.settings, ALLOWED_SECRET_IDS: secretId },
         }),
       });
 

@@ -198,3 +198,29 @@ export function terraformEnvironmentVariables(variablesTf: string, mainTf: strin
   for (const [, name] of fixed[1]!.matchAll(/^\s*([A-Z][A-Z0-9_]*)\s*=/gm)) names.add(name!);
   return [...names].sort();
 }
+
+/**
+ * The environment the SAM template gives the function when every setting keeps its default:
+ * each variable empty (the code treats empty as unset), except what the template fills in itself.
+ * `NODE_EXTRA_CA_CERTS` is left out (it names a file of the Lambda runtime) and so is the
+ * endpoint (tests point it at the local endpoint).
+ *
+ * @example
+ * ```ts
+ * const settings = { ...(await samDefaultSettings('my-stack')), PASSWORD_LENGTH: '40' };
+ * ```
+ */
+export async function samDefaultSettings(stackName: string): Promise<Record<string, string>> {
+  const template = await readFile(join(REPO_ROOT, 'deploy', 'sam', 'template.yaml'), 'utf8');
+  const filled: Record<string, string> = {
+    POWERTOOLS_SERVICE_NAME: stackName,
+    POWERTOOLS_METRICS_NAMESPACE: 'SecretsRotator',
+    POWERTOOLS_LOG_LEVEL: 'INFO',
+  };
+  const settings: Record<string, string> = {};
+  for (const name of samEnvironmentVariables(template)) {
+    if (name === 'NODE_EXTRA_CA_CERTS' || name === 'AWS_ENDPOINT_URL_SECRETS_MANAGER') continue;
+    settings[name] = filled[name] ?? '';
+  }
+  return settings;
+}
