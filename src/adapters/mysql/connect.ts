@@ -44,16 +44,44 @@ export interface Login {
   readonly source: string;
 }
 
-/** How a connection ended up protected: verified TLS, no TLS on request, or plaintext fallback. */
+/**
+ * How a connection ended up protected: verified TLS, no TLS on request, or plaintext fallback.
+ *
+ * @example
+ * ```ts
+ * if (session.tls === 'plaintext-fallback') console.warn('enable TLS on the server');
+ * ```
+ */
 export type TlsOutcome = 'verified' | 'disabled' | 'plaintext-fallback';
 
-/** What a connection needs from the step: logs, metrics and the time left. */
+/**
+ * What a connection needs from the step: logs, metrics and the time left.
+ *
+ * @example
+ * ```ts
+ * const ctx: SessionContext = stepContext; // any StepContext will do
+ * ```
+ */
 export type SessionContext = Pick<StepContext, 'logger' | 'metrics' | 'remainingTimeMs'>;
 
-/** A row as mysql2 returns it. */
+/**
+ * A row as mysql2 returns it.
+ *
+ * @example
+ * ```ts
+ * const [row]: Row[] = await session.run({ label: 'version', text: 'SELECT VERSION() AS v', sensitive: false });
+ * ```
+ */
 export type Row = Record<string, unknown>;
 
-/** The metric counted when a connection falls back to plaintext (SPEC 6). */
+/**
+ * The metric counted when a connection falls back to plaintext (SPEC 6).
+ *
+ * @example
+ * ```ts
+ * ctx.metrics.count(TLS_FALLBACK_METRIC);
+ * ```
+ */
 export const TLS_FALLBACK_METRIC = 'TlsPlaintextFallback';
 
 /**

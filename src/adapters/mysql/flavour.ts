@@ -3,6 +3,11 @@ import { TargetRefusedError } from '../../core/errors.ts';
 /**
  * The server families whose statements differ: MariaDB, MySQL 5.7, and MySQL 8 and later (which
  * includes 8.4 and 9.x, and Aurora MySQL 3).
+ *
+ * @example
+ * ```ts
+ * const kind: MysqlFlavourKind = session.flavour.kind; // 'mariadb'
+ * ```
  */
 export type MysqlFlavourKind = 'mariadb' | 'mysql57' | 'mysql8';
 

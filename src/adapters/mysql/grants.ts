@@ -34,7 +34,15 @@ export interface Privilege {
   readonly column?: string | undefined;
 }
 
-/** The privileges held on one object, and whether they carry the grant option. */
+/**
+ * The privileges held on one object, and whether they carry the grant option.
+ *
+ * @example
+ * ```ts
+ * const shop: ObjectGrants | undefined = grants.objects.get('`shop`.*');
+ * shop?.privileges.has('SELECT');
+ * ```
+ */
 export interface ObjectGrants {
   /** The object as SQL, re-quoted: `*.*`, `` `db`.* ``, `` PROCEDURE `db`.`p` ``, `''@'%'`. */
   readonly object: string;

@@ -1,15 +1,43 @@
 import { SecretShapeError } from '../../core/errors.ts';
 
-/** The `engine` values this adapter accepts (SPEC 3). */
+/**
+ * The `engine` values this adapter accepts (SPEC 3).
+ *
+ * @example
+ * ```ts
+ * MYSQL_ENGINES.includes('mariadb'); // true
+ * ```
+ */
 export const MYSQL_ENGINES = ['mysql', 'aurora-mysql', 'mariadb'] as const;
 
-/** One of {@link MYSQL_ENGINES}. */
+/**
+ * One of {@link MYSQL_ENGINES}.
+ *
+ * @example
+ * ```ts
+ * const engine: MysqlEngine = 'aurora-mysql';
+ * ```
+ */
 export type MysqlEngine = (typeof MYSQL_ENGINES)[number];
 
-/** MySQL's and MariaDB's default port, used when the secret has no `port`. */
+/**
+ * MySQL's and MariaDB's default port, used when the secret has no `port`.
+ *
+ * @example
+ * ```ts
+ * parseMysqlSecret(rawWithoutPort, 'mysql-single-user').port === DEFAULT_MYSQL_PORT; // true
+ * ```
+ */
 export const DEFAULT_MYSQL_PORT = 3306;
 
-/** The suffix that names the second user of an alternating pair (AWS's convention). */
+/**
+ * The suffix that names the second user of an alternating pair (AWS's convention).
+ *
+ * @example
+ * ```ts
+ * `app${CLONE_SUFFIX}`; // 'app_clone'
+ * ```
+ */
 export const CLONE_SUFFIX = '_clone';
 
 /**

@@ -29,7 +29,14 @@ export interface MysqlSettings {
   readonly preProvisionedPair: boolean;
 }
 
-/** The environment variables of this adapter (the README lists them with their defaults). */
+/**
+ * The environment variables of this adapter (the README lists them with their defaults).
+ *
+ * @example
+ * ```ts
+ * const env = { [MYSQL_ENV.statementTimeoutMs]: '5000' };
+ * ```
+ */
 export const MYSQL_ENV = {
   caBundle: 'MYSQL_CA_BUNDLE',
   tlsServerName: 'MYSQL_TLS_SERVERNAME',
@@ -40,9 +47,23 @@ export const MYSQL_ENV = {
   preProvisionedPair: 'MYSQL_PREPROVISIONED_PAIR',
 } as const;
 
-/** Default of `MYSQL_CONNECT_TIMEOUT_MS`. */
+/**
+ * Default of `MYSQL_CONNECT_TIMEOUT_MS`.
+ *
+ * @example
+ * ```ts
+ * readMysqlSettings({}).connectTimeoutMs === DEFAULT_CONNECT_TIMEOUT_MS; // true
+ * ```
+ */
 export const DEFAULT_CONNECT_TIMEOUT_MS = 5_000;
-/** Default of `MYSQL_STATEMENT_TIMEOUT_MS`. */
+/**
+ * Default of `MYSQL_STATEMENT_TIMEOUT_MS`.
+ *
+ * @example
+ * ```ts
+ * readMysqlSettings({}).statementTimeoutMs === DEFAULT_STATEMENT_TIMEOUT_MS; // true
+ * ```
+ */
 export const DEFAULT_STATEMENT_TIMEOUT_MS = 15_000;
 
 /**

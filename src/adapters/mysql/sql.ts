@@ -54,7 +54,14 @@ export interface SqlMode {
   readonly noBackslashEscapes: boolean;
 }
 
-/** The plugin name of MySQL's and MariaDB's classic password hash. */
+/**
+ * The plugin name of MySQL's and MariaDB's classic password hash.
+ *
+ * @example
+ * ```ts
+ * isNativePlugin(NATIVE_PASSWORD_PLUGIN); // true
+ * ```
+ */
 export const NATIVE_PASSWORD_PLUGIN = 'mysql_native_password';
 
 /**
@@ -301,7 +308,14 @@ export interface AccountRequirements {
   readonly limits: Readonly<Record<string, number>>;
 }
 
-/** The resource-limit columns of `mysql.user` and their `WITH` keywords. */
+/**
+ * The resource-limit columns of `mysql.user` and their `WITH` keywords.
+ *
+ * @example
+ * ```ts
+ * LIMIT_COLUMNS.max_user_connections; // 'MAX_USER_CONNECTIONS'
+ * ```
+ */
 export const LIMIT_COLUMNS = {
   max_questions: 'MAX_QUERIES_PER_HOUR',
   max_updates: 'MAX_UPDATES_PER_HOUR',
@@ -309,7 +323,14 @@ export const LIMIT_COLUMNS = {
   max_user_connections: 'MAX_USER_CONNECTIONS',
 } as const;
 
-/** MariaDB's extra limit column. */
+/**
+ * The limit columns of MariaDB, which adds `max_statement_time`.
+ *
+ * @example
+ * ```ts
+ * MARIADB_LIMIT_COLUMNS.max_statement_time; // 'MAX_STATEMENT_TIME'
+ * ```
+ */
 export const MARIADB_LIMIT_COLUMNS = { ...LIMIT_COLUMNS, max_statement_time: 'MAX_STATEMENT_TIME' } as const;
 
 /**
@@ -450,7 +471,14 @@ export function discardOldPasswordStatement(): Statement {
   };
 }
 
-/** Look-ups sent as server-side prepared statements with real bind parameters (no secret in them). */
+/**
+ * Look-ups sent as server-side prepared statements with real bind parameters (no secret in them).
+ *
+ * @example
+ * ```ts
+ * await session.lookup('check that app exists', LOOKUPS.accountExists, ['app', '%']);
+ * ```
+ */
 export const LOOKUPS = {
   accountExists: 'SELECT COUNT(*) AS n FROM mysql.user WHERE User = ? AND Host = ?',
   accountHosts: 'SELECT Host AS host FROM mysql.user WHERE User = ?',

@@ -4,7 +4,7 @@ import { mysqlSingleUser } from '../../../src/adapters/mysql/index.ts';
 import { readMysqlSettings } from '../../../src/adapters/mysql/settings.ts';
 import { nativePasswordHash } from '../../../src/adapters/mysql/sql.ts';
 import type { RotationTarget } from '../../../src/core/target.ts';
-import { AWSPENDING } from '../../../src/testing/index.ts';
+import { AWSPENDING, AWSPREVIOUS } from '../../../src/testing/index.ts';
 import { capturedOutput, trackSecrets } from '../../support/leak-scan.ts';
 import { directContext, Rig, rejection, setupPassword } from './rig.ts';
 
@@ -234,6 +234,22 @@ describe('mysql single user on a private MariaDB', () => {
     expect(result.error).not.toContain(nativePasswordHash(pending.password));
     expect(capturedOutput()).not.toContain(pending.password);
     expect(await rig.canLogin({ username: 'app_readonly', password: initial })).toBe(true);
+  });
+
+  it('revoke() finds nothing to do for an old password, and refuses to revoke the only one', async () => {
+    const initial = setupPassword();
+    await rig.createUser('app_revoke', initial);
+    const arn = await rig.createSecret('revoke', rig.secretFor('app_revoke', initial));
+    expect((await rig.rotate(arn, rig.handler(mysqlSingleUser()))).error).toBeUndefined();
+    const target = mysqlSingleUser();
+    const ctx = directContext({}, rig.client);
+    await target.revoke!(target.parse(JSON.stringify(await rig.value(arn, AWSPREVIOUS))), ctx);
+    expect(ctx.lines.some((line) => line.message.includes('nothing to do'))).toBe(true);
+
+    const current = await rig.value(arn);
+    const error = await rejection(target.revoke!(target.parse(JSON.stringify(current)), ctx));
+    expect(error.message).toContain('still the only password of "app_revoke"; rotate the secret instead');
+    expect(await rig.canLogin(current)).toBe(true);
   });
 
   it("keeps the password out of the error when the server's syntax error quotes the statement", async () => {
