@@ -5,10 +5,25 @@ import {
 } from '@aws-sdk/client-secrets-manager';
 import { ConfigurationError, SecretShapeError, SecretsManagerCallError } from '../core/errors.ts';
 
-/** The staging labels an application may read (SPEC 1.1). */
+/**
+ * The staging labels an application may read (SPEC 1.1).
+ *
+ * @example
+ * ```ts
+ * const stage: VersionStage = 'AWSPENDING';
+ * const pending = await cache.getVersion('prod/app/db', stage);
+ * ```
+ */
 export type VersionStage = 'AWSCURRENT' | 'AWSPENDING' | 'AWSPREVIOUS';
 
-/** The three staging labels, in the order the client falls back through them. */
+/**
+ * The three staging labels, in the order the client falls back through them.
+ *
+ * @example
+ * ```ts
+ * for (const stage of VERSION_STAGES) console.log(stage, (await cache.getVersion(id, stage))?.versionId);
+ * ```
+ */
 export const VERSION_STAGES: readonly VersionStage[] = ['AWSCURRENT', 'AWSPENDING', 'AWSPREVIOUS'];
 
 /**
@@ -196,7 +211,14 @@ export class SecretCache {
     return this.#clock();
   }
 
-  /** Number of entries held now (each secret and label counts once). */
+  /**
+   * Number of entries held now (each secret and label counts once).
+   *
+   * @example
+   * ```ts
+   * console.log(`${cache.size} secrets cached`);
+   * ```
+   */
   get size(): number {
     return this.#entries.size;
   }

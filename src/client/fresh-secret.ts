@@ -46,7 +46,14 @@ export interface WithFreshSecretOptions<T> {
   readonly onRefused?: (refusal: SecretRefusal) => void;
 }
 
-/** Default {@link WithFreshSecretOptions.maxAttempts}: cached current, refreshed current, pending, previous. */
+/**
+ * Default {@link WithFreshSecretOptions.maxAttempts}: cached current, refreshed current, pending, previous.
+ *
+ * @example
+ * ```ts
+ * await withFreshSecret(cache, id, call, { isAuthError, maxAttempts: DEFAULT_MAX_ATTEMPTS + 1 });
+ * ```
+ */
 export const DEFAULT_MAX_ATTEMPTS = 4;
 
 /**

@@ -11,16 +11,37 @@ import {
   type TlsMode,
 } from './pool-core.ts';
 
-/** Pool settings you may pass to mysql2; where and as whom to connect come from the secret. */
+/**
+ * Pool settings you may pass to mysql2; where and as whom to connect come from the secret.
+ *
+ * @example
+ * ```ts
+ * const poolOptions: MysqlPoolConfig = { connectionLimit: 10, maxIdle: 5, idleTimeout: 60_000 };
+ * ```
+ */
 export type MysqlPoolConfig = Omit<
   mysql.PoolOptions,
   'user' | 'password' | 'host' | 'port' | 'database' | 'uri'
 >;
 
-/** The values mysql2's `query` accepts for `?` placeholders. */
+/**
+ * The values mysql2's `query` accepts for `?` placeholders.
+ *
+ * @example
+ * ```ts
+ * const values: MysqlQueryValues = [42, 'paid'];
+ * ```
+ */
 export type MysqlQueryValues = Parameters<mysql.Pool['query']>[1];
 
-/** The values mysql2's `execute` accepts for `?` placeholders. */
+/**
+ * The values mysql2's `execute` accepts for `?` placeholders.
+ *
+ * @example
+ * ```ts
+ * const values: MysqlExecuteValues = [42];
+ * ```
+ */
 export type MysqlExecuteValues = Parameters<mysql.Pool['execute']>[1];
 
 /**

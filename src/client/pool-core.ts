@@ -1,3 +1,7 @@
+/**
+ * Internal to `secrets-rotator/client`: the engine-independent part of the pg and mysql2 pools
+ * (the option and statistics types are exported from the package; the classes are not).
+ */
 import { ConfigurationError } from '../core/errors.ts';
 import type { CachedSecret, SecretCache } from './cache.ts';
 import { type DatabaseSecret, parseDatabaseSecret, requireEngine } from './database-secret.ts';
@@ -160,10 +164,10 @@ export class RotatingPoolCore<P> {
 
   /**
    * Runs `operation` on the driver pool of the version in use; a refused login is retried with a
-   * fresher version. With `hold`, the generation stays in use until the returned release is
-   * called (for connections handed to the caller).
+   * fresher version. Operations after {@link RotatingPoolCore.end} fail.
    */
   async run<R>(operation: (pool: P) => Promise<R>): Promise<R> {
+    this.#checkOpen();
     this.#stats.operations += 1;
     let refusals = 0;
     let fallbacks = 0;
@@ -188,7 +192,15 @@ export class RotatingPoolCore<P> {
         this.#stats.authRefusals += 1;
         if (refusals === 0) this.#stats.retriedOperations += 1;
         refusals += 1;
-        if (attempt >= this.#maxAttempts || !(await this.#selector.recover(choice))) {
+        let another = false;
+        try {
+          another = attempt < this.#maxAttempts && (await this.#selector.recover(choice));
+        } catch (recoveryError) {
+          // Secrets Manager could not be asked for a fresher version: that is why this failed.
+          this.#stats.failedOperations += 1;
+          throw recoveryError;
+        }
+        if (!another) {
           this.#stats.failedOperations += 1;
           throw error;
         }

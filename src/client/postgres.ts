@@ -11,7 +11,14 @@ import {
   type TlsMode,
 } from './pool-core.ts';
 
-/** Pool settings you may pass to pg; where and as whom to connect come from the secret. */
+/**
+ * Pool settings you may pass to pg; where and as whom to connect come from the secret.
+ *
+ * @example
+ * ```ts
+ * const poolConfig: PgPoolConfig = { max: 10, idleTimeoutMillis: 30_000, statement_timeout: 5_000 };
+ * ```
+ */
 export type PgPoolConfig = Omit<
   pg.PoolConfig,
   'user' | 'password' | 'host' | 'port' | 'database' | 'connectionString'

@@ -1,3 +1,7 @@
+/**
+ * Internal to `secrets-rotator/client`: which version of a secret to use, shared by
+ * withFreshSecret and the pool integrations. Not exported from the package.
+ */
 import type { CachedSecret, SecretCache, SecretParser } from './cache.ts';
 
 /**
