@@ -169,6 +169,15 @@ export class RotatingPoolCore<P> {
   async run<R>(operation: (pool: P) => Promise<R>): Promise<R> {
     this.#checkOpen();
     this.#stats.operations += 1;
+    try {
+      return await this.#attempts(operation);
+    } catch (error) {
+      this.#stats.failedOperations += 1;
+      throw error;
+    }
+  }
+
+  async #attempts<R>(operation: (pool: P) => Promise<R>): Promise<R> {
     let refusals = 0;
     let fallbacks = 0;
     for (let attempt = 1; ; ) {
@@ -185,25 +194,12 @@ export class RotatingPoolCore<P> {
           fallbacks += 1;
           continue;
         }
-        if (!this.#driver.isAuthError(error)) {
-          this.#stats.failedOperations += 1;
-          throw error;
-        }
+        if (!this.#driver.isAuthError(error)) throw error;
         this.#stats.authRefusals += 1;
         if (refusals === 0) this.#stats.retriedOperations += 1;
         refusals += 1;
-        let another = false;
-        try {
-          another = attempt < this.#maxAttempts && (await this.#selector.recover(choice));
-        } catch (recoveryError) {
-          // Secrets Manager could not be asked for a fresher version: that is why this failed.
-          this.#stats.failedOperations += 1;
-          throw recoveryError;
-        }
-        if (!another) {
-          this.#stats.failedOperations += 1;
-          throw error;
-        }
+        // A failure to ask Secrets Manager for a fresher version propagates: it is why this failed.
+        if (attempt >= this.#maxAttempts || !(await this.#selector.recover(choice))) throw error;
         attempt += 1;
       } finally {
         this.release(generation);
