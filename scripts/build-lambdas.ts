@@ -89,6 +89,9 @@ function leaveOutUnusedModules(): esbuild.Plugin {
   };
 }
 
+/** The files a build writes into its output directory. */
+const BUILD_OUTPUT = /^(manifest\.json|[\w.-]+\.(zip|index\.mjs\.map|licenses\.txt))$/;
+
 const SECRETS_MANAGER_COMMAND = /@aws-sdk\/client-secrets-manager\/dist-\w+\/commands\/(\w+)Command\.js$/;
 
 /** Options of {@link buildLambdas}. */
@@ -261,9 +264,14 @@ export async function buildLambdas(options: BuildLambdasOptions = {}): Promise<B
     logLevel: 'silent',
   });
 
-  // A full build replaces the directory, so a removed handler leaves no stale zip behind.
-  if (!options.only) await rm(outDir, { recursive: true, force: true });
   await mkdir(outDir, { recursive: true });
+  // A full build removes what earlier builds left (only files of the kinds it writes), so a removed
+  // handler leaves no stale zip behind.
+  if (!options.only) {
+    for (const entry of await readdir(outDir)) {
+      if (BUILD_OUTPUT.test(entry)) await rm(join(outDir, entry), { force: true });
+    }
+  }
   const lambdas: BuiltLambda[] = [];
   for (const name of names) {
     const file = (suffix: string) =>
@@ -427,16 +435,4 @@ function zipSingleFile(contents: Uint8Array, entryName: string): Promise<Buffer>
 /** `123.4 KB` (1 KB = 1024 bytes). */
 export function kb(bytes: number): string {
   return `${(bytes / 1024).toFixed(1)} KB`;
-}
-
-/**
- * Removes a build's output directory.
- *
- * @example
- * ```ts
- * await cleanBuild('/tmp/build-a');
- * ```
- */
-export async function cleanBuild(outDir: string): Promise<void> {
-  await rm(outDir, { recursive: true, force: true });
 }
