@@ -10,18 +10,28 @@ try {
     ...(outDir ? { outDir } : {}),
     enforceBudgets: false,
   });
-  const rows = lambdas.map((lambda) => ({
-    handler: lambda.name,
-    zip: kb(lambda.zipBytes),
-    budget: kb(lambda.budgetBytes),
-    'index.mjs': kb(lambda.indexBytes),
-    'largest parts': lambda.contributors
-      .slice(0, 3)
-      .map((part) => `${part.name} ${kb(part.bytes)}`)
-      .join(', '),
-    sha256: lambda.sha256.slice(0, 16),
-  }));
-  console.table(rows);
+  const rows = [
+    ['handler', 'zip', 'budget', 'index.mjs', 'sha256', 'largest parts'],
+    ...lambdas.map((lambda) => [
+      lambda.name,
+      kb(lambda.zipBytes),
+      kb(lambda.budgetBytes),
+      kb(lambda.indexBytes),
+      lambda.sha256.slice(0, 16),
+      lambda.contributors
+        .slice(0, 3)
+        .map((part) => `${part.name} ${kb(part.bytes)}`)
+        .join(', '),
+    ]),
+  ];
+  const widths = rows[0].map((_, column) => Math.max(...rows.map((row) => row[column].length)));
+  for (const row of rows)
+    console.log(
+      row
+        .map((cell, column) => cell.padEnd(widths[column]))
+        .join('  ')
+        .trimEnd(),
+    );
   console.log(`manifest: ${manifestPath}`);
   if (overBudget.length > 0) {
     for (const lambda of overBudget) {
