@@ -38,7 +38,11 @@ export interface WithFreshSecretOptions<T> {
    * make sure such an error means your operation did not happen (a refused login always does).
    */
   readonly isAuthError: (error: unknown) => boolean;
-  /** Turns the secret string into what `fn` receives as `parsed` (once per version). */
+  /**
+   * Turns the secret string into what `fn` receives as `parsed` (once per version). Write its
+   * parameter's type (`(value: string) => …`) or pass a named function, so TypeScript can infer
+   * the type of `parsed` before it looks at `fn`.
+   */
   readonly parse?: SecretParser<T>;
   /** Most calls of `fn`, including the first. Default 4: current, refreshed current, pending, previous. */
   readonly maxAttempts?: number;
@@ -93,7 +97,7 @@ export const DEFAULT_MAX_ATTEMPTS = 4;
 export async function withFreshSecret<T = string, R = unknown>(
   cache: SecretCache,
   secretId: string,
-  fn: (secret: CachedSecret<T>) => Promise<R> | R,
+  fn: (secret: CachedSecret<NoInfer<T>>) => Promise<R> | R,
   options: WithFreshSecretOptions<T>,
 ): Promise<R> {
   if (typeof options?.isAuthError !== 'function') {
