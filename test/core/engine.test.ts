@@ -5,7 +5,7 @@ import {
   type SecretsManagerClient,
   UpdateSecretVersionStageCommand,
 } from '@aws-sdk/client-secrets-manager';
-import { afterAll, beforeAll, beforeEach, describe, expect, it } from 'vitest';
+import { afterAll, beforeAll, beforeEach, describe, expect, it, vi } from 'vitest';
 import { randomSecret } from '../../src/adapters/random-secret/index.ts';
 import { createRotationHandler } from '../../src/core/engine.ts';
 import { ConfigurationError, ProtocolStateError, SecretShapeError } from '../../src/core/errors.ts';
@@ -572,4 +572,30 @@ describe('afterPromotion', () => {
       [Object.keys(await describeStages(arn)).find((id) => id !== first.versionId)!]: ['AWSPREVIOUS'],
     });
   });
+});
+
+describe('the shared Secrets Manager client', () => {
+  it.each(['SECRETS_MANAGER_ENDPOINT', 'AWS_ENDPOINT_URL_SECRETS_MANAGER'])(
+    'reaches the endpoint named by %s when no client is given',
+    async (variable) => {
+      const arn = await createSecret(`value-endpoint-${variable}`);
+      // Region and credentials come from the process environment, as in Lambda.
+      vi.stubEnv('AWS_REGION', sm.region);
+      vi.stubEnv('AWS_ACCESS_KEY_ID', 'local');
+      vi.stubEnv('AWS_SECRET_ACCESS_KEY', 'local');
+      try {
+        const handler = createRotationHandler(randomSecret(), {
+          env: { [variable]: sm.endpoint, PASSWORD_GENERATOR: 'local' },
+        });
+        const result = await rotateSecret({ client, secretId: arn, handler });
+        expect(result.ok).toBe(true);
+        trackSecrets((await client.send(new GetSecretValueCommand({ SecretId: arn }))).SecretString);
+        expect(
+          sm.calls.some((call) => call.operation === 'PutSecretValue' && call.input.SecretId === arn),
+        ).toBe(true);
+      } finally {
+        vi.unstubAllEnvs();
+      }
+    },
+  );
 });
