@@ -113,7 +113,7 @@ export async function traceLocalRotation(options: TraceOptions): Promise<TracedR
     };
     steps.push(traced);
     print?.(
-      `  ${progress.step.padEnd(13)} ${progress.ok ? 'ok    ' : 'FAILED'} ${formatDuration(progress.durationMs).padStart(8)}  ${changes.join(', ') || '-'}`,
+      `  ${progress.step.padEnd(13)} ${progress.ok ? 'ok    ' : 'FAILED'} ${formatDuration(progress.durationMs).padStart(8)}  ${changes.join(', ') || 'labels unchanged'}`,
     );
     if (progress.error) print?.(`  ${''.padEnd(13)} ${progress.error}`);
   };
