@@ -1,0 +1,259 @@
+import { randomBytes } from 'node:crypto';
+import { CreateSecretCommand } from '@aws-sdk/client-secrets-manager';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { trackSecrets } from '../support/leak-scan.ts';
+import { type MariaDbInstance, startMariaDb } from '../support/mariadb.ts';
+import { freePort } from '../support/ports.ts';
+import { type PostgresInstance, startPostgres } from '../support/postgres.ts';
+import { type CliFixture, startCliFixture } from './fixtures.ts';
+import { cli } from './run.ts';
+
+let fixture: CliFixture;
+let pg: PostgresInstance;
+let maria: MariaDbInstance;
+
+interface CheckJson {
+  ok: boolean;
+  findings: Array<{ check: string; status: string; detail: string; fix?: string }>;
+}
+
+function password(): string {
+  const value = `Pw-${randomBytes(12).toString('base64url')}`;
+  trackSecrets(value);
+  return value;
+}
+
+async function putSecret(name: string, value: Record<string, unknown>): Promise<string> {
+  const text = JSON.stringify(value);
+  trackSecrets(text);
+  const answer = await fixture.client.send(new CreateSecretCommand({ Name: name, SecretString: text }));
+  return answer.ARN!;
+}
+
+const check = async (name: string, handler: string) => {
+  const result = await cli([
+    'check',
+    name,
+    '--handler',
+    handler,
+    '--endpoint-url',
+    fixture.local.endpoint,
+    '--output',
+    'json',
+  ]);
+  return { ...result, body: result.json<CheckJson>() };
+};
+const statusOf = (body: CheckJson, name: string) => body.findings.find((f) => f.check === name)?.status;
+
+beforeAll(async () => {
+  [fixture, pg, maria] = await Promise.all([
+    startCliFixture(),
+    startPostgres({ version: 18 }),
+    startMariaDb(),
+  ]);
+  trackSecrets(pg.superuser.password, maria.root.password);
+});
+afterAll(async () => {
+  await Promise.all([fixture?.close(), pg?.stop(), maria?.stop()]);
+});
+
+describe('check, PostgreSQL', () => {
+  let appPassword: string;
+  let masterArn: string;
+
+  beforeAll(async () => {
+    appPassword = password();
+    const client = await pg.connect();
+    try {
+      await client.query(`CREATE ROLE app LOGIN PASSWORD ${client.escapeLiteral(appPassword)}`);
+      const limited = password();
+      await client.query(
+        `CREATE ROLE limited_admin LOGIN CREATEROLE PASSWORD ${client.escapeLiteral(limited)}`,
+      );
+      await putSecret('pg/limited-master', { username: 'limited_admin', password: limited });
+    } finally {
+      await client.end();
+    }
+    masterArn = await putSecret('pg/master', {
+      username: pg.superuser.username,
+      password: pg.superuser.password,
+    });
+  });
+
+  const base = () => ({
+    engine: 'postgres',
+    host: '127.0.0.1',
+    port: pg.port,
+    username: 'app',
+    password: appPassword,
+    dbname: 'postgres',
+  });
+
+  it('passes a single-user secret, reporting reachability, the TLS mode and the privilege', async () => {
+    await putSecret('pg/single', { ...base(), ssl: false });
+    const { code, body, stdout } = await check('pg/single', 'postgres-single-user');
+    expect(code).toBe(0);
+    expect(body.ok).toBe(true);
+    expect(statusOf(body, 'secret readable')).toBe('ok');
+    expect(statusOf(body, 'secret valid')).toBe('ok');
+    expect(statusOf(body, 'database reachable')).toBe('ok');
+    expect(statusOf(body, 'current login')).toBe('ok');
+    expect(statusOf(body, 'privilege')).toBe('ok');
+    expect(body.findings.find((f) => f.check === 'TLS')).toMatchObject({
+      status: 'warn',
+      detail: 'no TLS: the secret sets "ssl": false',
+    });
+    expect(body.findings.find((f) => f.check === 'rotation settings')?.status).toBe('warn');
+    expect(stdout).not.toContain(appPassword);
+  });
+
+  it('warns that a secret without "ssl" would fall back to plaintext on a server without TLS', async () => {
+    await putSecret('pg/no-ssl-field', base());
+    const { code, body } = await check('pg/no-ssl-field', 'postgres-single-user');
+    expect(code).toBe(0);
+    expect(body.findings.find((f) => f.check === 'TLS')?.detail).toContain('the server offers no TLS');
+  });
+
+  it('fails a stale password with the fix, and an unreachable server, in table form too', async () => {
+    await putSecret('pg/stale', { ...base(), password: password(), ssl: false });
+    const stale = await check('pg/stale', 'postgres-single-user');
+    expect(stale.code).toBe(1);
+    expect(statusOf(stale.body, 'database reachable')).toBe('ok');
+    const login = stale.body.findings.find((f) => f.check === 'current login')!;
+    expect(login.status).toBe('fail');
+    expect(login.detail).toContain('authentication');
+    expect(login.fix).toContain('put the working password');
+
+    await putSecret('pg/nowhere', { ...base(), port: await freePort(), ssl: false });
+    const table = await cli([
+      'check',
+      'pg/nowhere',
+      '--handler',
+      'postgres-single-user',
+      '--endpoint-url',
+      fixture.local.endpoint,
+    ]);
+    expect(table.code).toBe(1);
+    expect(table.stdout).toMatch(/fail\s+database reachable\s+network failure/);
+    expect(table.stdout).toContain('fix: check host and port in the secret');
+    expect(table.stdout).toMatch(/1 failure, \d warnings?: not ready/);
+  });
+
+  it('fails a secret that is not valid for the handler, naming the field', async () => {
+    await putSecret('pg/wrong-engine', { ...base(), engine: 'mysql' });
+    const { code, body } = await check('pg/wrong-engine', 'postgres-single-user');
+    expect(code).toBe(1);
+    const valid = body.findings.find((f) => f.check === 'secret valid')!;
+    expect(valid.status).toBe('fail');
+    expect(valid.detail).toContain('"engine"');
+    expect(body.findings.some((f) => f.check === 'database reachable')).toBe(false);
+  });
+
+  it('checks the master of alternating users: readable, logs in, may manage the pair', async () => {
+    await putSecret('pg/alternating', { ...base(), ssl: false, masterarn: masterArn });
+    const good = await check('pg/alternating', 'postgres-alternating-users');
+    expect(good.code).toBe(0);
+    expect(statusOf(good.body, 'master secret')).toBe('ok');
+    expect(statusOf(good.body, 'master login')).toBe('ok');
+    expect(good.body.findings.find((f) => f.check === 'user pair')?.detail).toContain(
+      '"app_clone" does not exist yet',
+    );
+    expect(good.body.findings.find((f) => f.check === 'master privilege')).toMatchObject({
+      status: 'ok',
+      detail: '"postgres" is a superuser',
+    });
+
+    const limitedArn = (
+      await cli(['status', 'pg/limited-master', '--endpoint-url', fixture.local.endpoint, '--output', 'json'])
+    ).json<{ arn: string }>().arn;
+    await putSecret('pg/alternating-limited', { ...base(), ssl: false, masterarn: limitedArn });
+    const limited = await check('pg/alternating-limited', 'postgres-alternating-users');
+    expect(limited.code).toBe(1);
+    const privilege = limited.body.findings.find((f) => f.check === 'master privilege')!;
+    expect(privilege.status).toBe('fail');
+    expect(privilege.detail).toContain('not ADMIN OPTION on "app"');
+    expect(privilege.fix).toBe('GRANT app TO limited_admin WITH ADMIN OPTION');
+
+    await putSecret('pg/alternating-no-master', { ...base(), ssl: false });
+    const none = await check('pg/alternating-no-master', 'postgres-alternating-users');
+    expect(none.code).toBe(1);
+    expect(none.body.findings.find((f) => f.check === 'master secret')?.detail).toContain('no "masterarn"');
+  });
+});
+
+describe('check, MariaDB', () => {
+  let appPassword: string;
+  let rootArn: string;
+
+  beforeAll(async () => {
+    appPassword = password();
+    await maria.query('CREATE USER ?@? IDENTIFIED BY ?', ['shop', '%', appPassword]);
+    await maria.query('GRANT SELECT ON mysql.db TO ?@?', ['shop', '%']);
+    rootArn = await putSecret('maria/root', { username: maria.root.username, password: maria.root.password });
+  });
+
+  const base = () => ({
+    engine: 'mariadb',
+    host: '127.0.0.1',
+    port: maria.port,
+    username: 'shop',
+    password: appPassword,
+  });
+
+  it('passes a single-user secret and reports the server and the TLS mode', async () => {
+    await putSecret('maria/single', { ...base(), ssl: false });
+    const { code, body } = await check('maria/single', 'mysql-single-user');
+    expect(code).toBe(0);
+    expect(body.findings.find((f) => f.check === 'database reachable')?.detail).toMatch(/MariaDB/i);
+    expect(statusOf(body, 'TLS')).toBe('warn');
+    expect(statusOf(body, 'current login')).toBe('ok');
+    expect(statusOf(body, 'privilege')).toBe('ok');
+  });
+
+  it('checks the master of alternating users, and fails a master without CREATE USER', async () => {
+    await putSecret('maria/alternating', { ...base(), ssl: false, masterarn: rootArn });
+    const good = await check('maria/alternating', 'mysql-alternating-users');
+    expect(good.code).toBe(0);
+    expect(statusOf(good.body, 'master login')).toBe('ok');
+    expect(statusOf(good.body, 'master privilege')).toBe('ok');
+
+    const weakPassword = password();
+    await maria.query('CREATE USER ?@? IDENTIFIED BY ?', ['weak_admin', '%', weakPassword]);
+    const weakArn = await putSecret('maria/weak-master', { username: 'weak_admin', password: weakPassword });
+    await putSecret('maria/alternating-weak', { ...base(), ssl: false, masterarn: weakArn });
+    const weak = await check('maria/alternating-weak', 'mysql-alternating-users');
+    expect(weak.code).toBe(1);
+    const privilege = weak.body.findings.find((f) => f.check === 'master privilege')!;
+    expect(privilege.status).toBe('fail');
+    expect(privilege.detail).toContain('CREATE USER');
+  });
+});
+
+describe('check, other handlers', () => {
+  it("runs the handler's own testSecret on the current value", async () => {
+    await putSecret('plain/random', { apiToken: password() });
+    const result = await cli([
+      'check',
+      'plain/random',
+      '--handler',
+      'random-secret',
+      '--endpoint-url',
+      fixture.local.endpoint,
+      '--output',
+      'json',
+    ]);
+    expect(result.code).toBe(0);
+    expect(result.json<CheckJson>().findings.find((f) => f.check === 'current value works')?.status).toBe(
+      'ok',
+    );
+  });
+
+  it('requires --handler and reports a missing secret as a failed finding', async () => {
+    const missingFlag = await cli(['check', 'plain/random', '--endpoint-url', fixture.local.endpoint]);
+    expect(missingFlag.code).toBe(2);
+    expect(missingFlag.stderr).toContain("required option '--handler <name>' not specified");
+    const missing = await check('plain/missing', 'random-secret');
+    expect(missing.code).toBe(1);
+    expect(missing.body.findings[0]).toMatchObject({ check: 'secret readable', status: 'fail' });
+  });
+});
