@@ -204,9 +204,7 @@ async function alternatingFindings(
     const cloneExists = await exists(pair.clone);
     const originalExists = await exists(pair.original);
     if (settings.preProvisionedPair) {
-      const missing = [pair.original, pair.clone].filter(
-        (name, i) => !(i === 0 ? originalExists : cloneExists),
-      );
+      const missing = [...(originalExists ? [] : [pair.original]), ...(cloneExists ? [] : [pair.clone])];
       findings.push(
         missing.length === 0
           ? {

@@ -1,0 +1,88 @@
+import { CreateSecretCommand, SecretsManagerClient } from '@aws-sdk/client-secrets-manager';
+import { describe, expect, it } from 'vitest';
+import { secretValue } from './fixtures.ts';
+import { cli } from './run.ts';
+
+describe('local-endpoint', () => {
+  it('serves the endpoint in the foreground, with a named rotation function for RotateSecret, until stopped', async () => {
+    const stop = new AbortController();
+    let announced: (url: string) => void = () => {};
+    const listening = new Promise<string>((resolve) => {
+      announced = resolve;
+    });
+    let printed = '';
+    const running = cli(
+      ['local-endpoint', '--port', '0', '--rotation-function', 'demo-rotator=random-secret'],
+      {
+        signal: stop.signal,
+        env: { PASSWORD_GENERATOR: 'local' },
+        onStdout: (chunk) => {
+          printed += chunk;
+          const match = /listening on (http:\/\/\S+)/.exec(printed);
+          if (match) announced(match[1]!);
+        },
+      },
+    );
+    const endpoint = await listening;
+    expect(printed).toContain(
+      'rotation function demo-rotator → random-secret: arn:aws:lambda:us-east-1:123456789012:function:demo-rotator',
+    );
+
+    const client = new SecretsManagerClient({
+      endpoint,
+      region: 'us-east-1',
+      credentials: { accessKeyId: 'AKIDEXAMPLE', secretAccessKey: 'not-checked' },
+    });
+    await client.send(new CreateSecretCommand({ Name: 'offline/key', SecretString: secretValue() }));
+    const rotated = await cli([
+      'rotate',
+      'offline/key',
+      '--via-service',
+      '--rotation-lambda-arn',
+      'arn:aws:lambda:us-east-1:123456789012:function:demo-rotator',
+      '--endpoint-url',
+      endpoint,
+      '--poll-interval',
+      '20',
+    ]);
+    expect(rotated.code).toBe(0);
+    expect(rotated.stdout).toMatch(/AWSCURRENT moved [0-9a-f]{8} → [0-9a-f]{8}/);
+
+    stop.abort();
+    const result = await running;
+    expect(result.code).toBe(0);
+    expect(result.stderr).toContain('local endpoint stopped');
+    await expect(
+      client.send(new CreateSecretCommand({ Name: 'offline/late', SecretString: 'x' })),
+    ).rejects.toThrow();
+    client.destroy();
+  });
+
+  it('refuses a port in use and a malformed --rotation-function, naming the flag (exit 2)', async () => {
+    const stop = new AbortController();
+    let announced: (url: string) => void = () => {};
+    const listening = new Promise<string>((resolve) => {
+      announced = resolve;
+    });
+    const first = cli(['local-endpoint', '--port', '0'], {
+      signal: stop.signal,
+      onStdout: (chunk) => {
+        const match = /listening on (http:\/\/\S+)/.exec(chunk);
+        if (match) announced(match[1]!);
+      },
+    });
+    const port = new URL(await listening).port;
+    const clash = await cli(['local-endpoint', '--port', port]);
+    stop.abort();
+    await first;
+    expect(clash.code).toBe(2);
+    expect(clash.stderr).toContain(`cannot listen on 127.0.0.1:${port} (EADDRINUSE)`);
+    expect(clash.stderr).toContain('pick another --port');
+
+    const malformed = await cli(['local-endpoint', '--rotation-function', 'random-secret']);
+    expect(malformed.code).toBe(2);
+    expect(malformed.stderr).toContain(
+      "option '--rotation-function <function=handler>' argument 'random-secret' is invalid",
+    );
+  });
+});
