@@ -1,6 +1,7 @@
 import { CreateSecretCommand } from '@aws-sdk/client-secrets-manager';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { limiter } from '../../src/cli/concurrency.ts';
+import { runCli } from '../../src/cli/main.ts';
 import {
   BROKEN_ROTATOR,
   type CliFixture,
@@ -110,6 +111,26 @@ describe('audit', () => {
     expect(result.stdout).toMatch(/^NAME\s+VERDICT\s+POLICY/);
     expect(result.stdout).toMatch(/team\/a\s+too-old\s+FAIL/);
     expect(result.stdout).toContain('4 secrets: 1 stuck, 1 never-rotated, 2 too-old — 4 fail the policy');
+  });
+
+  it('draws a progress bar on a terminal, on stderr only, and none with --no-progress', async () => {
+    const run = async (...extra: string[]) => {
+      let stdout = '';
+      let stderr = '';
+      const code = await runCli(['audit', ...endpoint, '--output', 'json', ...extra], {
+        stdout: { write: (chunk: string) => (stdout += chunk) },
+        stderr: { isTTY: true, columns: 100, write: (chunk: string) => (stderr += chunk) },
+        env: {},
+        now: fixture.clock.now,
+      });
+      return { code, stdout, stderr };
+    };
+    const withBar = await run();
+    expect(withBar.code).toBe(1);
+    expect(withBar.stderr).toMatch(/audit \|.*\| \d+\/\d+ secrets/);
+    expect(JSON.parse(withBar.stdout).summary.total).toBe(PLAIN + 4);
+    const without = await run('--no-progress');
+    expect(without.stderr).toBe('');
   });
 
   it('refuses unknown --allow and --filter values, naming the flag', async () => {
