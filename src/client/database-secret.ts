@@ -1,4 +1,12 @@
 import { createHash } from 'node:crypto';
+import {
+  databaseSecretFields,
+  normalHost,
+  optionalStringField,
+  portField,
+  requiredStringField,
+  sslField,
+} from '../adapters/database/secret.ts';
 import { SecretShapeError } from '../core/errors.ts';
 
 /**
@@ -26,41 +34,6 @@ export interface DatabaseSecret {
   readonly ssl: boolean | undefined;
 }
 
-function requiredString(record: Record<string, unknown>, field: string): string {
-  const value = record[field];
-  if (typeof value !== 'string' || value.length === 0) {
-    throw new SecretShapeError(field, 'is missing or not a non-empty string', `set "${field}" in the secret`);
-  }
-  return value;
-}
-
-function optionalString(record: Record<string, unknown>, field: string): string | undefined {
-  const value = record[field];
-  if (value === undefined || value === null || value === '') return undefined;
-  if (typeof value !== 'string') {
-    throw new SecretShapeError(field, 'must be a string', `set "${field}" to a string or remove it`);
-  }
-  return value;
-}
-
-function portOf(record: Record<string, unknown>): number | undefined {
-  const value = record.port;
-  if (value === undefined || value === null || value === '') return undefined;
-  const port = typeof value === 'string' && /^\d+$/.test(value.trim()) ? Number(value.trim()) : value;
-  if (typeof port !== 'number' || !Number.isInteger(port) || port < 1 || port > 65535) {
-    throw new SecretShapeError('port', 'must be a number from 1 to 65535', 'set "port" to the database port');
-  }
-  return port;
-}
-
-function sslOf(record: Record<string, unknown>): boolean | undefined {
-  const value = record.ssl;
-  if (value === undefined || value === null) return undefined;
-  if (value === true || value === 'true') return true;
-  if (value === false || value === 'false') return false;
-  throw new SecretShapeError('ssl', 'must be true, false, "true" or "false"', 'fix "ssl" or remove it');
-}
-
 /**
  * Reads the JSON of a database secret (SPEC 3) with clear errors that name the field at fault and
  * never quote the secret. Pass it as `parse` to {@link SecretCache.get}: it then runs once per
@@ -74,29 +47,18 @@ function sslOf(record: Record<string, unknown>): boolean | undefined {
  * ```
  */
 export function parseDatabaseSecret(value: string): DatabaseSecret {
-  let record: unknown;
-  try {
-    record = JSON.parse(value);
-  } catch {
-    // JSON.parse quotes the input in its message: never pass it on.
-    throw new SecretShapeError('(value)', 'is not valid JSON', 'store the secret as a JSON object (SPEC 3)');
-  }
-  if (!record || typeof record !== 'object' || Array.isArray(record)) {
-    throw new SecretShapeError(
-      '(value)',
-      'is not a JSON object',
-      'store the secret as a JSON object (SPEC 3)',
-    );
-  }
-  const fields = record as Record<string, unknown>;
+  const fields = databaseSecretFields(value, 'store the secret as a JSON object (SPEC 3)');
+  // Unlike the rotators, the client also reads secrets written by other tools, which sometimes
+  // hold "" for a field they leave unset: read it as absent.
+  for (const name of ['engine', 'port', 'dbname']) if (fields[name] === '') delete fields[name];
   return {
-    engine: optionalString(fields, 'engine'),
-    host: requiredString(fields, 'host'),
-    port: portOf(fields),
-    username: requiredString(fields, 'username'),
-    password: requiredString(fields, 'password'),
-    dbname: optionalString(fields, 'dbname'),
-    ssl: sslOf(fields),
+    engine: optionalStringField(fields, 'engine'),
+    host: requiredStringField(fields, 'host'),
+    port: portField(fields.port, undefined),
+    username: requiredStringField(fields, 'username'),
+    password: requiredStringField(fields, 'password'),
+    dbname: optionalStringField(fields, 'dbname'),
+    ssl: sslField(fields.ssl),
   };
 }
 
@@ -130,7 +92,7 @@ export function requireEngine(secret: DatabaseSecret, engines: readonly string[]
  */
 export function loginKey(secret: DatabaseSecret): string {
   return JSON.stringify([
-    secret.host.toLowerCase().replace(/\.$/, ''),
+    normalHost(secret.host),
     secret.port ?? null,
     secret.dbname ?? null,
     secret.username,

@@ -2,6 +2,7 @@
  * Internal to `secrets-rotator/client`: the engine-independent part of the pg and mysql2 pools
  * (the option and statistics types are exported from the package; the classes are not).
  */
+import { normalHost } from '../adapters/database/secret.ts';
 import { ConfigurationError } from '../core/errors.ts';
 import type { CachedSecret, SecretCache } from './cache.ts';
 import { type DatabaseSecret, parseDatabaseSecret, requireEngine } from './database-secret.ts';
@@ -248,7 +249,7 @@ export class RotatingPoolCore<P> {
   }
 
   #server(secret: DatabaseSecret): string {
-    return `${secret.host.toLowerCase().replace(/\.$/, '')}:${secret.port ?? this.#driver.defaultPort}`;
+    return `${normalHost(secret.host)}:${secret.port ?? this.#driver.defaultPort}`;
   }
 
   #tlsFor(secret: DatabaseSecret): TlsMode | 'caller' {

@@ -30,6 +30,12 @@ describe('parseDatabaseSecret', () => {
     expect(parse({ ...base, port: '3306', ssl: 'false' })).toMatchObject({ port: 3306, ssl: false });
     expect(parse({ ...base, ssl: 'true' }).ssl).toBe(true);
     expect(parse(base)).toMatchObject({ port: undefined, dbname: undefined, ssl: undefined });
+    // Other tools write "" for a field they leave unset; the client reads it as absent.
+    expect(parse({ ...base, engine: '', port: '', dbname: '' })).toMatchObject({
+      engine: undefined,
+      port: undefined,
+      dbname: undefined,
+    });
   });
 
   it.each([

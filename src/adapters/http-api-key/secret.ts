@@ -4,6 +4,7 @@
  * other fields, which are carried over unchanged into every new version.
  */
 import { SecretShapeError } from '../../core/errors.ts';
+import { parseJsonObject } from '../json-object.ts';
 import { ConfigProblem, type ResolvedConfig, resolveConfig } from './config.ts';
 
 /**
@@ -67,20 +68,15 @@ function optionalId(fields: Record<string, unknown>, name: string): string | und
  * ```
  */
 export function parseApiKeySecret(raw: string, fixedConfig: ResolvedConfig | undefined): ApiKeySecret {
-  let parsed: unknown;
-  try {
-    parsed = JSON.parse(raw);
-  } catch {
-    throw new SecretShapeError(
-      '(value)',
-      'is not valid JSON',
-      'store a JSON object holding the key and a "rotation" block',
-    );
-  }
-  if (parsed === null || typeof parsed !== 'object' || Array.isArray(parsed)) {
-    throw new SecretShapeError('(value)', 'must be a JSON object');
-  }
-  const fields = parsed as Record<string, unknown>;
+  const fields = parseJsonObject(
+    raw,
+    (problem) =>
+      new SecretShapeError(
+        '(value)',
+        `is ${problem}`,
+        'store a JSON object holding the key and a "rotation" block',
+      ),
+  );
   let config: ResolvedConfig;
   if (fixedConfig) {
     if (fields[CONFIG_FIELD] !== undefined) {

@@ -6,6 +6,7 @@ import { randomBytes } from 'node:crypto';
 import type { Env } from '../../core/config.ts';
 import { ConfigurationError, SecretShapeError, TargetRefusedError } from '../../core/errors.ts';
 import type { KnownVersions, RotationTarget, StepContext } from '../../core/target.ts';
+import { readMasterSecret, refuseMasterAmong } from '../database/secret.ts';
 import {
   type Endpoint,
   type Login,
@@ -25,10 +26,10 @@ import {
 import {
   accountNameLength,
   alternatingPair,
+  CLONE_SUFFIX,
   checkAccountName,
   type MysqlSecret,
   otherUser,
-  parseMasterSecret,
   parseMysqlSecret,
   sameHost,
   serializeMysqlSecret,
@@ -133,18 +134,7 @@ export function mysqlSingleUser(options: MysqlSingleUserOptions = {}): RotationT
       const current = await known.current();
       requireSameAccount(pending, current, 'AWSCURRENT');
       const secrets = [pending.password, current.password];
-      const already = await tryOpenSession(
-        endpointOf(pending),
-        login(pending, 'the pending version'),
-        config,
-        ctx,
-        secrets,
-      );
-      if (already) {
-        await already.close();
-        ctx.logger.info('the pending password already works; nothing to change', { user: pending.username });
-        return;
-      }
+      if (await pendingAlreadyWorks(pending, config, ctx, secrets)) return;
       let loggedInWith: 'current' | 'previous' = 'current';
       let session = await tryOpenSession(
         endpointOf(current),
@@ -353,23 +343,9 @@ async function applyAlternating(
     );
   }
   const masterarn = pending.masterarn ?? current.masterarn;
-  if (masterarn === undefined) {
-    throw new SecretShapeError('masterarn', 'is missing', 'set "masterarn" to the ARN of the master secret');
-  }
+  if (masterarn === undefined) throw missingMasterArn();
   const secrets = [pending.password, current.password];
-
-  const already = await tryOpenSession(
-    endpointOf(pending),
-    login(pending, 'the pending version'),
-    config,
-    ctx,
-    secrets,
-  );
-  if (already) {
-    await already.close();
-    ctx.logger.info('the pending password already works; nothing to change', { user: pending.username });
-    return;
-  }
+  if (await pendingAlreadyWorks(pending, config, ctx, secrets)) return;
 
   // SPEC 4.2: the master is used only once the current credentials have proved themselves.
   const guard = await tryOpenSession(
@@ -388,23 +364,10 @@ async function applyAlternating(
   const accountHost = guard.account.host;
   await guard.close();
 
-  const master = parseMasterSecret(await ctx.readSecret(masterarn), masterarn);
-  ctx.redact(master.password);
-  secrets.push(master.password);
   const pair = alternatingPair(current.username);
-  if (master.username === pair.original || master.username === pair.clone) {
-    throw new SecretShapeError(
-      'masterarn',
-      `names secret ${masterarn}, whose user "${master.username}" is one of the rotated users`,
-      'point masterarn at a separate administrative user',
-    );
-  }
-  if (master.host !== undefined && !sameHost(master.host, current.host)) {
-    ctx.logger.warn('the master secret names another host; connecting to the rotated secret host', {
-      masterHost: master.host,
-      host: current.host,
-    });
-  }
+  const master = await readMasterSecret(ctx, masterarn, current.host);
+  secrets.push(master.password);
+  refuseMasterAmong(master, masterarn, [pair.original, pair.clone]);
 
   const session = await openSession(
     endpointOf(current),
@@ -461,11 +424,8 @@ async function revokeAlternating(value: MysqlSecret, ctx: StepContext, config: M
   }
   const account = probe.account;
   await probe.close();
-  if (value.masterarn === undefined) {
-    throw new SecretShapeError('masterarn', 'is missing', 'set "masterarn" to the ARN of the master secret');
-  }
-  const master = parseMasterSecret(await ctx.readSecret(value.masterarn), value.masterarn);
-  ctx.redact(master.password);
+  if (value.masterarn === undefined) throw missingMasterArn();
+  const master = await readMasterSecret(ctx, value.masterarn, value.host);
   const unusable = randomBytes(32).toString('base64url');
   ctx.redact(unusable, nativePasswordHash(unusable));
   const secrets = [value.password, master.password, unusable];
@@ -621,6 +581,30 @@ async function preProvisionedAccount(session: MysqlSession, wanted: Account): Pr
   );
 }
 
+/** setSecret's first move (SPEC 2.3): nothing to change when the pending password already logs in. */
+async function pendingAlreadyWorks(
+  pending: MysqlSecret,
+  config: MysqlSettings,
+  ctx: StepContext,
+  secrets: readonly string[],
+): Promise<boolean> {
+  const session = await tryOpenSession(
+    endpointOf(pending),
+    login(pending, 'the pending version'),
+    config,
+    ctx,
+    secrets,
+  );
+  if (!session) return false;
+  await session.close();
+  ctx.logger.info('the pending password already works; nothing to change', { user: pending.username });
+  return true;
+}
+
+function missingMasterArn(): SecretShapeError {
+  return new SecretShapeError('masterarn', 'is missing', 'set "masterarn" to the ARN of the master secret');
+}
+
 function checkPairLength(username: string, limit: number, where: string): void {
   const pair = alternatingPair(username);
   for (const candidate of [pair.original, pair.clone]) {
@@ -629,7 +613,7 @@ function checkPairLength(username: string, limit: number, where: string): void {
       throw new SecretShapeError(
         'username',
         `is "${username}", whose alternating partner "${candidate}" would be ${length} characters long, more than the ${limit} allowed for ${where}`,
-        `shorten the user name to at most ${limit - 6} characters (the "_clone" suffix takes 6), or use single-user rotation`,
+        `shorten the user name to at most ${limit - CLONE_SUFFIX.length} characters (the "${CLONE_SUFFIX}" suffix takes ${CLONE_SUFFIX.length}), or use single-user rotation`,
       );
     }
   }

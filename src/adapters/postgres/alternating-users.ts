@@ -1,6 +1,7 @@
 import { randomBytes } from 'node:crypto';
 import { ProtocolStateError, SecretShapeError, TargetRefusedError } from '../../core/errors.ts';
 import type { RotationTarget, StepContext } from '../../core/target.ts';
+import { readMasterSecret, refuseMasterAmong } from '../database/secret.ts';
 import {
   checkPairFits,
   commonTargetParts,
@@ -12,13 +13,7 @@ import {
 } from './common.ts';
 import { connectPostgres, type PostgresSession, tryConnect } from './connect.ts';
 import { changeOwnPassword, ensureClone, findRole, setPassword } from './roles.ts';
-import {
-  type MasterCredentials,
-  type PostgresSecret,
-  parseMasterSecret,
-  sameHost,
-  withCredentials,
-} from './secret.ts';
+import { type MasterCredentials, type PostgresSecret, sameHost, withCredentials } from './secret.ts';
 import type { PostgresSettings } from './settings.ts';
 import { TERMINATE_SESSIONS } from './sql.ts';
 
@@ -119,8 +114,7 @@ export function postgresAlternatingUsers(
       }
 
       await guardCurrent(current, config, ctx);
-      const master = await readMaster(pending, ctx);
-      refuseMasterAsPair(master, pair);
+      const master = await readMaster(pending, ctx, [pair.original, pair.clone]);
       await withMasterTransaction(pending, master, config, ctx, async (session) => {
         if (config.preProvisionedPair) {
           if (!(await findRole(session, pending.username))) {
@@ -155,8 +149,7 @@ export function postgresAlternatingUsers(
           'revoking a user of alternating users needs master credentials: set "masterarn"',
         );
       }
-      const master = await readMaster(value, ctx);
-      refuseMasterAsPair(master, { original: value.username, clone: value.username });
+      const master = await readMaster(value, ctx, [value.username]);
       const session = await connectPostgres(
         endpointOf(value),
         { username: master.username, password: master.password, label: 'master' },
@@ -213,28 +206,17 @@ async function guardCurrent(current: PostgresSecret, settings: PostgresSettings,
   await session.close();
 }
 
-async function readMaster(value: PostgresSecret, ctx: StepContext): Promise<MasterCredentials> {
+/** The master credentials, refused when they belong to one of the `rotated` users. */
+async function readMaster(
+  value: PostgresSecret,
+  ctx: StepContext,
+  rotated: readonly string[],
+): Promise<MasterCredentials> {
   const arn = value.masterarn;
   if (arn === undefined) throw missingMasterArn();
-  const master = parseMasterSecret(await ctx.readSecret(arn), arn);
-  ctx.redact(master.password);
-  if (master.host !== undefined && !sameHost(master.host, value.host)) {
-    ctx.logger.warn("master secret names another host; using the rotated secret's host", {
-      masterHost: master.host,
-      host: value.host,
-    });
-  }
+  const master = await readMasterSecret(ctx, arn, value.host);
+  refuseMasterAmong(master, arn, rotated);
   return master;
-}
-
-function refuseMasterAsPair(master: MasterCredentials, pair: { original: string; clone: string }) {
-  if (master.username === pair.original || master.username === pair.clone) {
-    throw new SecretShapeError(
-      'masterarn',
-      `names credentials of user "${master.username}", which is one of the users being rotated`,
-      'point masterarn at a separate administrative user',
-    );
-  }
 }
 
 async function withMasterTransaction(

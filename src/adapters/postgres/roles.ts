@@ -23,32 +23,7 @@ import {
   WHO_AM_I,
 } from './sql.ts';
 
-/**
- * The suffix that tells the clone of alternating users from the original.
- *
- * @example
- * ```ts
- * `app${CLONE_SUFFIX}`; // 'app_clone'
- * ```
- */
-export const CLONE_SUFFIX = '_clone';
-
-/**
- * The two users of an alternating pair, from either one's name: `app` and `app_clone`.
- *
- * @example
- * ```ts
- * alternatingPair('app_clone'); // { original: 'app', clone: 'app_clone', other: 'app' }
- * ```
- */
-export function alternatingPair(username: string): { original: string; clone: string; other: string } {
-  if (username.endsWith(CLONE_SUFFIX) && username.length > CLONE_SUFFIX.length) {
-    const original = username.slice(0, -CLONE_SUFFIX.length);
-    return { original, clone: username, other: original };
-  }
-  const clone = `${username}${CLONE_SUFFIX}`;
-  return { original: username, clone, other: clone };
-}
+export { alternatingPair, CLONE_SUFFIX } from '../database/secret.ts';
 
 /** What these helpers report to. */
 export interface RoleContext {

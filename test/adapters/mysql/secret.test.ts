@@ -105,8 +105,8 @@ describe('names', () => {
   });
 
   it('pairs users with the _clone suffix, from either side', () => {
-    expect(alternatingPair('app')).toEqual({ original: 'app', clone: 'app_clone' });
-    expect(alternatingPair('app_clone')).toEqual({ original: 'app', clone: 'app_clone' });
+    expect(alternatingPair('app')).toEqual({ original: 'app', clone: 'app_clone', other: 'app_clone' });
+    expect(alternatingPair('app_clone')).toEqual({ original: 'app', clone: 'app_clone', other: 'app' });
     expect(otherUser('app')).toBe('app_clone');
     expect(otherUser('app_clone')).toBe('app');
     expect(otherUser('_clone')).toBe('_clone_clone');
