@@ -1,7 +1,10 @@
-import { readFileSync } from 'node:fs';
-import { isIP } from 'node:net';
 import { type Env, envBoolean, envInteger, envString } from '../../core/config.ts';
-import { ConfigurationError } from '../../core/errors.ts';
+import {
+  CONNECT_TIMEOUT_RANGE,
+  caBundleFrom,
+  STATEMENT_TIMEOUT_RANGE,
+  tlsServerNameFrom,
+} from '../database/settings.ts';
 
 /**
  * The MySQL adapter's settings, read from the environment once, when the handler is created.
@@ -47,24 +50,7 @@ export const MYSQL_ENV = {
   preProvisionedPair: 'MYSQL_PREPROVISIONED_PAIR',
 } as const;
 
-/**
- * Default of `MYSQL_CONNECT_TIMEOUT_MS`.
- *
- * @example
- * ```ts
- * readMysqlSettings({}).connectTimeoutMs === DEFAULT_CONNECT_TIMEOUT_MS; // true
- * ```
- */
-export const DEFAULT_CONNECT_TIMEOUT_MS = 5_000;
-/**
- * Default of `MYSQL_STATEMENT_TIMEOUT_MS`.
- *
- * @example
- * ```ts
- * readMysqlSettings({}).statementTimeoutMs === DEFAULT_STATEMENT_TIMEOUT_MS; // true
- * ```
- */
-export const DEFAULT_STATEMENT_TIMEOUT_MS = 15_000;
+export { DEFAULT_CONNECT_TIMEOUT_MS, DEFAULT_STATEMENT_TIMEOUT_MS } from '../database/settings.ts';
 
 /**
  * Values given to a factory; each one wins over its environment variable.
@@ -90,63 +76,15 @@ export interface MysqlSettingsOverrides {
  */
 export function readMysqlSettings(env: Env, overrides: MysqlSettingsOverrides = {}): MysqlSettings {
   return {
-    caBundle: readCaBundle(env),
-    tlsServerName: readServerName(env),
-    connectTimeoutMs: envInteger(env, MYSQL_ENV.connectTimeoutMs, {
-      default: DEFAULT_CONNECT_TIMEOUT_MS,
-      min: 100,
-      max: 300_000,
+    caBundle: caBundleFrom(envString(env, MYSQL_ENV.caBundle), MYSQL_ENV.caBundle),
+    // mysql2 checks certificates against a host name only; an IP address belongs in the secret's host.
+    tlsServerName: tlsServerNameFrom(envString(env, MYSQL_ENV.tlsServerName), MYSQL_ENV.tlsServerName, {
+      allowIpAddress: false,
     }),
-    statementTimeoutMs: envInteger(env, MYSQL_ENV.statementTimeoutMs, {
-      default: DEFAULT_STATEMENT_TIMEOUT_MS,
-      min: 100,
-      max: 900_000,
-    }),
+    connectTimeoutMs: envInteger(env, MYSQL_ENV.connectTimeoutMs, CONNECT_TIMEOUT_RANGE),
+    statementTimeoutMs: envInteger(env, MYSQL_ENV.statementTimeoutMs, STATEMENT_TIMEOUT_RANGE),
     testQuery: envString(env, MYSQL_ENV.testQuery),
     dualPassword: overrides.dualPassword ?? envBoolean(env, MYSQL_ENV.dualPassword, false),
     preProvisionedPair: overrides.preProvisionedPair ?? envBoolean(env, MYSQL_ENV.preProvisionedPair, false),
   };
-}
-
-const PEM_CERTIFICATE = /-----BEGIN CERTIFICATE-----[\s\S]+?-----END CERTIFICATE-----/;
-
-function readCaBundle(env: Env): string | undefined {
-  const name = MYSQL_ENV.caBundle;
-  const value = envString(env, name);
-  if (value === undefined) return undefined;
-  let pem: string;
-  if (value.startsWith('-----BEGIN')) {
-    pem = value;
-  } else {
-    try {
-      pem = readFileSync(value, 'utf8');
-    } catch (error) {
-      const code = (error as NodeJS.ErrnoException).code ?? 'unreadable';
-      throw new ConfigurationError(
-        name,
-        `names a file that cannot be read (${code}): "${value}"; give the path of a PEM file or the PEM text itself`,
-      );
-    }
-  }
-  if (!PEM_CERTIFICATE.test(pem)) {
-    throw new ConfigurationError(
-      name,
-      'holds no PEM certificate (-----BEGIN CERTIFICATE-----); give the path of a PEM file or the PEM text itself',
-    );
-  }
-  return pem;
-}
-
-function readServerName(env: Env): string | undefined {
-  const name = MYSQL_ENV.tlsServerName;
-  const value = envString(env, name);
-  if (value === undefined) return undefined;
-  // mysql2 checks certificates against a host name only; an IP address belongs in the secret's host.
-  if (isIP(value) !== 0 || !/^[A-Za-z0-9]([A-Za-z0-9.-]*[A-Za-z0-9])?\.?$/.test(value)) {
-    throw new ConfigurationError(
-      name,
-      `must be a host name as written in the server's certificate, got "${value}"`,
-    );
-  }
-  return value.replace(/\.$/, '');
 }

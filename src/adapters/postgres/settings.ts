@@ -1,6 +1,10 @@
-import { readFileSync } from 'node:fs';
 import { type Env, envBoolean, envInteger, envString } from '../../core/config.ts';
-import { ConfigurationError } from '../../core/errors.ts';
+import {
+  CONNECT_TIMEOUT_RANGE,
+  caBundleFrom,
+  STATEMENT_TIMEOUT_RANGE,
+  tlsServerNameFrom,
+} from '../database/settings.ts';
 import { DEFAULT_SCRAM_ITERATIONS } from './scram.ts';
 
 /**
@@ -47,24 +51,7 @@ export const POSTGRES_ENV = {
   preProvisionedPair: 'PG_PREPROVISIONED_PAIR',
 } as const;
 
-/**
- * Default of `PG_CONNECT_TIMEOUT_MS`.
- *
- * @example
- * ```ts
- * readPostgresSettings({}).connectTimeoutMs === DEFAULT_CONNECT_TIMEOUT_MS; // true
- * ```
- */
-export const DEFAULT_CONNECT_TIMEOUT_MS = 5_000;
-/**
- * Default of `PG_STATEMENT_TIMEOUT_MS`.
- *
- * @example
- * ```ts
- * readPostgresSettings({}).statementTimeoutMs === DEFAULT_STATEMENT_TIMEOUT_MS; // true
- * ```
- */
-export const DEFAULT_STATEMENT_TIMEOUT_MS = 15_000;
+export { DEFAULT_CONNECT_TIMEOUT_MS, DEFAULT_STATEMENT_TIMEOUT_MS } from '../database/settings.ts';
 
 // node-postgres refuses to log in with verifiers above 100 000 iterations (its guard against a
 // hostile server making clients spin), so a higher count would lock our own users out.
@@ -86,18 +73,12 @@ export function readPostgresSettings(
 ): PostgresSettings {
   const testQuery = envString(env, POSTGRES_ENV.testQuery);
   return {
-    caBundle: readCaBundle(env),
-    tlsServerName: readServerName(env),
-    connectTimeoutMs: envInteger(env, POSTGRES_ENV.connectTimeoutMs, {
-      default: DEFAULT_CONNECT_TIMEOUT_MS,
-      min: 100,
-      max: 300_000,
+    caBundle: caBundleFrom(envString(env, POSTGRES_ENV.caBundle), POSTGRES_ENV.caBundle),
+    tlsServerName: tlsServerNameFrom(envString(env, POSTGRES_ENV.tlsServerName), POSTGRES_ENV.tlsServerName, {
+      allowIpAddress: true,
     }),
-    statementTimeoutMs: envInteger(env, POSTGRES_ENV.statementTimeoutMs, {
-      default: DEFAULT_STATEMENT_TIMEOUT_MS,
-      min: 100,
-      max: 900_000,
-    }),
+    connectTimeoutMs: envInteger(env, POSTGRES_ENV.connectTimeoutMs, CONNECT_TIMEOUT_RANGE),
+    statementTimeoutMs: envInteger(env, POSTGRES_ENV.statementTimeoutMs, STATEMENT_TIMEOUT_RANGE),
     testQuery,
     scramIterations: envInteger(env, POSTGRES_ENV.scramIterations, {
       default: DEFAULT_SCRAM_ITERATIONS,
@@ -107,47 +88,4 @@ export function readPostgresSettings(
     preProvisionedPair:
       overrides.preProvisionedPair ?? envBoolean(env, POSTGRES_ENV.preProvisionedPair, false),
   };
-}
-
-const PEM_CERTIFICATE = /-----BEGIN CERTIFICATE-----[\s\S]+?-----END CERTIFICATE-----/;
-
-function readCaBundle(env: Env): string | undefined {
-  const name = POSTGRES_ENV.caBundle;
-  const value = envString(env, name);
-  if (value === undefined) return undefined;
-  let pem: string;
-  if (value.startsWith('-----BEGIN')) {
-    // Environment variables often carry PEM text with its line breaks written as "\n".
-    pem = value.includes('\n') ? value : value.replaceAll('\\n', '\n');
-  } else {
-    try {
-      pem = readFileSync(value, 'utf8');
-    } catch (error) {
-      const code = (error as NodeJS.ErrnoException).code ?? 'unreadable';
-      throw new ConfigurationError(
-        name,
-        `names a file that cannot be read (${code}): "${value}"; give the path of a PEM file or the PEM text itself`,
-      );
-    }
-  }
-  if (!PEM_CERTIFICATE.test(pem)) {
-    throw new ConfigurationError(
-      name,
-      'holds no PEM certificate (-----BEGIN CERTIFICATE-----); give the path of a PEM file or the PEM text itself',
-    );
-  }
-  return pem;
-}
-
-function readServerName(env: Env): string | undefined {
-  const name = POSTGRES_ENV.tlsServerName;
-  const value = envString(env, name);
-  if (value === undefined) return undefined;
-  if (!/^[A-Za-z0-9]([A-Za-z0-9.-]*[A-Za-z0-9])?\.?$|^[0-9a-fA-F:.]+$/.test(value)) {
-    throw new ConfigurationError(
-      name,
-      `must be a host name or IP address as written in the server's certificate, got "${value}"`,
-    );
-  }
-  return value.replace(/\.$/, '');
 }

@@ -56,6 +56,10 @@ describe('readMysqlSettings', () => {
       preProvisionedPair: true,
     });
     expect(readMysqlSettings({ MYSQL_CA_BUNDLE: PEM }).caBundle).toBe(PEM.trim());
+    // PEM text with its line breaks written as "\n", as environment variables often carry it.
+    expect(readMysqlSettings({ MYSQL_CA_BUNDLE: PEM.trim().replaceAll('\n', '\\n') }).caBundle).toBe(
+      PEM.trim(),
+    );
   });
 
   it('lets factory options win over the environment', () => {
