@@ -231,7 +231,7 @@ async function runDemo(context: CommandContext, command: Command, options: DemoO
     }
     out.line('');
     out.line(
-      `Demo passed in ${formatDuration(performance.now() - started)}: ${options.rotations} rotations, the old password refused, the new one accepted.`,
+      `Demo passed in ${formatDuration(performance.now() - started)}: ${options.rotations} rotation${options.rotations === 1 ? '' : 's'}, the old password refused, the new one accepted.`,
     );
     out.line('Next: secrets-rotator --help; secrets-rotator local-endpoint to keep an endpoint running.');
     return EXIT.OK;
