@@ -66,7 +66,17 @@ export async function describeFacts(
 ): Promise<{ facts: SecretFacts; versions: VersionInfo[] }> {
   const description = await client.send(new DescribeSecretCommand({ SecretId: secretId }));
   const arn = description.ARN ?? secretId;
-  const versions = await listVersions(client, arn);
+  let versions: VersionInfo[];
+  try {
+    versions = await listVersions(client, arn);
+  } catch {
+    // Without secretsmanager:ListSecretVersionIds the labels still come from DescribeSecret, undated.
+    versions = Object.entries(description.VersionIdsToStages ?? {}).map(([versionId, labels]) => ({
+      versionId,
+      labels,
+      createdDate: undefined,
+    }));
+  }
   const facts: SecretFacts = {
     name: description.Name ?? secretId,
     arn,
