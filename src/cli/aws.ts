@@ -23,10 +23,24 @@ export interface GlobalFlags {
   readonly verbose?: boolean | undefined;
 }
 
-/** `--output`: as the AWS CLI, plus `csv` for `audit`. */
+/**
+ * `--output`: as the AWS CLI, plus `csv` for `audit`.
+ *
+ * @example
+ * ```ts
+ * const format: OutputFormat = 'json';
+ * ```
+ */
 export type OutputFormat = 'table' | 'json' | 'csv';
 
-/** Output formats, for the flag's choices. */
+/**
+ * Output formats, for the flag's choices.
+ *
+ * @example
+ * ```ts
+ * new Option('--output <format>').choices(OUTPUT_FORMATS);
+ * ```
+ */
 export const OUTPUT_FORMATS: readonly OutputFormat[] = ['table', 'json', 'csv'];
 
 /**

@@ -25,7 +25,14 @@ export const EXIT = {
   AWS: 3,
 } as const;
 
-/** One of the values of {@link EXIT}. */
+/**
+ * One of the values of {@link EXIT}.
+ *
+ * @example
+ * ```ts
+ * const code: ExitCode = EXIT.USAGE;
+ * ```
+ */
 export type ExitCode = (typeof EXIT)[keyof typeof EXIT];
 
 /**

@@ -5,7 +5,14 @@
 import type { RotationTarget } from '../core/target.ts';
 import { UsageError } from './exit.ts';
 
-/** Which kind of target a handler rotates: decides the preflight of `check`. */
+/**
+ * Which kind of target a handler rotates: decides the preflight of `check`.
+ *
+ * @example
+ * ```ts
+ * const family: HandlerFamily = findHandler('mysql-single-user').family; // 'mysql'
+ * ```
+ */
 export type HandlerFamily = 'postgres' | 'mysql' | 'http-api-key' | 'random-secret' | 'custom';
 
 /**

@@ -4,7 +4,14 @@
  */
 import { AWSCURRENT, AWSPENDING, AWSPREVIOUS } from '../core/stages.ts';
 
-/** A secret's versions and their labels, as DescribeSecret answers (`VersionIdsToStages`). */
+/**
+ * A secret's versions and their labels, as DescribeSecret answers (`VersionIdsToStages`).
+ *
+ * @example
+ * ```ts
+ * const labels: VersionLabels = { '3f2a5b6c-…': ['AWSCURRENT'], '1b2c3d4e-…': ['AWSPREVIOUS'] };
+ * ```
+ */
 export type VersionLabels = Readonly<Record<string, readonly string[]>>;
 
 const LABEL_ORDER = [AWSCURRENT, AWSPENDING, AWSPREVIOUS];

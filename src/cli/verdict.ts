@@ -17,6 +17,11 @@ import { shortId, unfinishedPending, type VersionLabels } from './labels.ts';
  * - `too-old`: the current value is older than `--max-age`.
  * - `rotating`: a rotation started less than the stuck threshold ago (not a failure).
  * - `healthy`: none of the above.
+ *
+ * @example
+ * ```ts
+ * const verdict: Verdict = assessSecret(facts, { now: new Date() }).verdict;
+ * ```
  */
 export type Verdict =
   | 'stuck'
@@ -27,7 +32,14 @@ export type Verdict =
   | 'rotating'
   | 'healthy';
 
-/** Every verdict, most urgent first. */
+/**
+ * Every verdict, most urgent first.
+ *
+ * @example
+ * ```ts
+ * rows.sort((a, b) => VERDICTS.indexOf(a.verdict) - VERDICTS.indexOf(b.verdict));
+ * ```
+ */
 export const VERDICTS: readonly Verdict[] = [
   'stuck',
   'rotation-disabled',
@@ -38,7 +50,14 @@ export const VERDICTS: readonly Verdict[] = [
   'healthy',
 ];
 
-/** Verdicts that fail the policy unless allowed (`audit --allow`). */
+/**
+ * Verdicts that fail the policy unless allowed (`audit --allow`).
+ *
+ * @example
+ * ```ts
+ * FAILING_VERDICTS.includes('rotating'); // false
+ * ```
+ */
 export const FAILING_VERDICTS: readonly Verdict[] = [
   'stuck',
   'rotation-disabled',
@@ -135,7 +154,14 @@ export interface Assessment {
 const MINUTE_MS = 60_000;
 const HOUR_MS = 60 * MINUTE_MS;
 const DAY_MS = 24 * HOUR_MS;
-/** Default of {@link VerdictPolicy.stuckAfterMinutes}: longer than four Lambda invocations at their 15 min limit would take in practice. */
+/**
+ * Default of {@link VerdictPolicy.stuckAfterMinutes}: longer than a rotation's four Lambda invocations take in practice.
+ *
+ * @example
+ * ```ts
+ * assessSecret(facts, { now, stuckAfterMinutes: DEFAULT_STUCK_AFTER_MINUTES });
+ * ```
+ */
 export const DEFAULT_STUCK_AFTER_MINUTES = 30;
 
 /**

@@ -4,7 +4,14 @@
 import type { Env } from '../../core/config.ts';
 import type { StepContext } from '../../core/target.ts';
 
-/** How a check came out: `fail` makes `check` exit 1; `warn` does not. */
+/**
+ * How a check came out: `fail` makes `check` exit 1; `warn` does not.
+ *
+ * @example
+ * ```ts
+ * const failed = findings.some((finding) => finding.status === 'fail');
+ * ```
+ */
 export type FindingStatus = 'ok' | 'warn' | 'fail' | 'skip';
 
 /**
