@@ -1,13 +1,12 @@
 import mysql from 'mysql2/promise';
-import { ConfigurationError } from '../core/errors.ts';
 import { credentialKey } from './database-secret.ts';
 import {
-  type ClientLogger,
   type DatabaseTlsOptions,
   type PoolDriver,
   type RotatingPoolBaseOptions,
   RotatingPoolCore,
   type RotatingPoolStats,
+  refuseConnectionSettings,
   type TlsMode,
 } from './pool-core.ts';
 
@@ -58,10 +57,6 @@ export type MysqlExecuteValues = Parameters<mysql.Pool['execute']>[1];
  * ```
  */
 export interface MysqlPoolOptions extends RotatingPoolBaseOptions {
-  /** The {@link SecretCache} to read the secret through (share one per process). */
-  readonly cache: RotatingPoolBaseOptions['cache'];
-  /** Name or ARN of the database secret (SPEC 3 JSON). */
-  readonly secretId: string;
   /**
    * mysql2 pool settings (`connectionLimit`, `maxIdle`, `idleTimeout`, `timezone`…). An `ssl` here
    * replaces the secret's `ssl` field entirely.
@@ -69,12 +64,6 @@ export interface MysqlPoolOptions extends RotatingPoolBaseOptions {
   readonly poolOptions?: MysqlPoolConfig;
   /** TLS trust settings used when the secret asks for TLS (`servername` does not apply to mysql2). */
   readonly tls?: Pick<DatabaseTlsOptions, 'ca'>;
-  /** Which errors mean a refused login. Default {@link isMysqlAuthError}. */
-  readonly isAuthError?: (error: unknown) => boolean;
-  /** Most tries per operation, the first included. Default 4: current, refreshed current, pending, previous. */
-  readonly maxAttempts?: number;
-  /** Where the plaintext-fallback warning goes. Default `console`. */
-  readonly logger?: ClientLogger;
 }
 
 /**
@@ -119,14 +108,14 @@ export class RotatingMysqlPool {
 
   constructor(options: MysqlPoolOptions) {
     const poolOptions = options?.poolOptions ?? {};
-    for (const field of ['user', 'password', 'host', 'port', 'database', 'uri']) {
-      if (field in poolOptions) {
-        throw new ConfigurationError(
-          `createMysqlPool poolOptions.${field}`,
-          'must not be set: where and as whom to connect come from the secret',
-        );
-      }
-    }
+    refuseConnectionSettings('createMysqlPool poolOptions', poolOptions, [
+      'user',
+      'password',
+      'host',
+      'port',
+      'database',
+      'uri',
+    ]);
     const tls = options?.tls ?? {};
     const driver: PoolDriver<mysql.Pool> = {
       name: 'createMysqlPool',

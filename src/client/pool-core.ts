@@ -96,10 +96,32 @@ export interface PoolDriver<P> {
 
 /** Options shared by the pg and mysql2 integrations. */
 export interface RotatingPoolBaseOptions {
+  /** The {@link SecretCache} to read the secret through (share one per process). */
   readonly cache: SecretCache;
+  /** Name or ARN of the database secret (SPEC 3 JSON). */
   readonly secretId: string;
+  /** Which errors mean a refused login. Default: the driver's (`isPgAuthError`, `isMysqlAuthError`). */
+  readonly isAuthError?: (error: unknown) => boolean;
+  /** Most tries per operation, the first included. Default 4: current, refreshed current, pending, previous. */
   readonly maxAttempts?: number;
+  /** Where the plaintext-fallback warning goes. Default `console`. */
   readonly logger?: ClientLogger;
+}
+
+/**
+ * Refuses driver settings that say where or as whom to connect: those come from the secret.
+ *
+ * @param option - how the settings were passed, for the error (`createPgPool poolConfig`).
+ */
+export function refuseConnectionSettings(option: string, settings: object, fields: readonly string[]): void {
+  for (const field of fields) {
+    if (field in settings) {
+      throw new ConfigurationError(
+        `${option}.${field}`,
+        'must not be set: where and as whom to connect come from the secret',
+      );
+    }
+  }
 }
 
 /**

@@ -1,13 +1,12 @@
 import pg from 'pg';
-import { ConfigurationError } from '../core/errors.ts';
 import { loginKey } from './database-secret.ts';
 import {
-  type ClientLogger,
   type DatabaseTlsOptions,
   type PoolDriver,
   type RotatingPoolBaseOptions,
   RotatingPoolCore,
   type RotatingPoolStats,
+  refuseConnectionSettings,
   type TlsMode,
 } from './pool-core.ts';
 
@@ -38,10 +37,6 @@ export type PgPoolConfig = Omit<
  * ```
  */
 export interface PgPoolOptions extends RotatingPoolBaseOptions {
-  /** The {@link SecretCache} to read the secret through (share one per process). */
-  readonly cache: RotatingPoolBaseOptions['cache'];
-  /** Name or ARN of the database secret (SPEC 3 JSON). */
-  readonly secretId: string;
   /**
    * pg pool settings (`max`, `idleTimeoutMillis`, `maxUses`, `statement_timeout`…). An `ssl` here
    * replaces the secret's `ssl` field entirely.
@@ -49,12 +44,6 @@ export interface PgPoolOptions extends RotatingPoolBaseOptions {
   readonly poolConfig?: PgPoolConfig;
   /** TLS trust settings used when the secret asks for TLS. */
   readonly tls?: DatabaseTlsOptions;
-  /** Which errors mean a refused login. Default {@link isPgAuthError}. */
-  readonly isAuthError?: (error: unknown) => boolean;
-  /** Most tries per operation, the first included. Default 4: current, refreshed current, pending, previous. */
-  readonly maxAttempts?: number;
-  /** Where the plaintext-fallback warning goes. Default `console`. */
-  readonly logger?: ClientLogger;
   /**
    * Told about errors of idle connections (a server restart, a terminated session); pg would
    * otherwise crash the process on them. Default: a warning through `logger`.
@@ -103,14 +92,14 @@ export class RotatingPgPool {
 
   constructor(options: PgPoolOptions) {
     const poolConfig = options?.poolConfig ?? {};
-    for (const field of ['user', 'password', 'host', 'port', 'database', 'connectionString']) {
-      if (field in poolConfig) {
-        throw new ConfigurationError(
-          `createPgPool poolConfig.${field}`,
-          'must not be set: where and as whom to connect come from the secret',
-        );
-      }
-    }
+    refuseConnectionSettings('createPgPool poolConfig', poolConfig, [
+      'user',
+      'password',
+      'host',
+      'port',
+      'database',
+      'connectionString',
+    ]);
     const isAuthError = options?.isAuthError ?? isPgAuthError;
     const logger = options?.logger ?? console;
     const onIdleError =

@@ -9,6 +9,7 @@ import mysql from 'mysql2/promise';
 import type { TargetFailureCause } from '../../core/errors.ts';
 import { type RotationError, TargetRefusedError, TargetUnreachableError } from '../../core/errors.ts';
 import type { StepContext } from '../../core/target.ts';
+import { NETWORK_ERROR_CODES, scrubSecrets } from '../database/connection.ts';
 import { detectFlavour, type MysqlFlavour } from './flavour.ts';
 import type { MysqlSettings } from './settings.ts';
 import { type Account, type SqlMode, type Statement, sessionTimeoutStatements } from './sql.ts';
@@ -376,17 +377,7 @@ const AUTHENTICATION_ERRNOS = new Set([1045, 1698, 1862, 1820, 3118, 4151, 1131,
 const PERMISSION_ERRNOS = new Set([1044, 1130, 1142, 1143, 1211, 1227, 1370, 1410, 1132, 3530]);
 const TIMEOUT_ERRNOS = new Set([1205, 1969, 3024, 1317]);
 const TLS_ERRNOS = new Set([3159, 2026]);
-const NETWORK_CODES = new Set([
-  'ECONNREFUSED',
-  'ECONNRESET',
-  'ENOTFOUND',
-  'EAI_AGAIN',
-  'EHOSTUNREACH',
-  'ENETUNREACH',
-  'EPIPE',
-  'PROTOCOL_CONNECTION_LOST',
-  'ER_SERVER_SHUTDOWN',
-]);
+const NETWORK_CODES = new Set([...NETWORK_ERROR_CODES, 'PROTOCOL_CONNECTION_LOST', 'ER_SERVER_SHUTDOWN']);
 const TIMEOUT_CODES = new Set(['ETIMEDOUT', 'PROTOCOL_SEQUENCE_TIMEOUT', 'STATEMENT_TIMEOUT']);
 
 /** What a few server errors mean for an operator, by error number. */
@@ -444,13 +435,7 @@ export function sanitizeMysqlError(
   const code = typeof details.code === 'string' ? details.code : undefined;
   const sqlState = typeof details.sqlState === 'string' ? details.sqlState : undefined;
   const failure = classify(errno, code, details.message);
-  const scrub = (value: string) => {
-    let result = value;
-    for (const secret of context.secrets) {
-      if (secret.length > 0) result = result.split(secret).join('[REDACTED]');
-    }
-    return result;
-  };
+  const scrub = (value: string, maxLength?: number) => scrubSecrets(value, context.secrets, maxLength);
 
   const parts: string[] = [];
   if (errno !== undefined) {
@@ -466,18 +451,18 @@ export function sanitizeMysqlError(
     );
   } else if (failure === 'tls') {
     // Node's TLS messages name certificates and host names, never credentials.
-    const message = typeof details.message === 'string' ? scrub(details.message).slice(0, 300) : '';
+    const message = typeof details.message === 'string' ? scrub(details.message) : '';
     if (message) parts.push(message);
     parts.push(
       'set MYSQL_CA_BUNDLE to the CA that signed the server certificate, or MYSQL_TLS_SERVERNAME to the name in it',
     );
   } else if (errno !== undefined && !context.sensitive && typeof details.sqlMessage === 'string') {
-    parts.push(`server said: ${scrub(details.sqlMessage).slice(0, 300)}`);
+    parts.push(`server said: ${scrub(details.sqlMessage)}`);
   } else if (errno !== undefined && context.sensitive) {
     parts.push("the server's message is withheld because it may quote the statement, which holds a password");
   } else if (errno === undefined && failure !== 'rejected' && typeof details.message === 'string') {
     // Network errors from Node (ECONNREFUSED 127.0.0.1:3306) name addresses only.
-    parts.push(scrub(details.message).slice(0, 200));
+    parts.push(scrub(details.message, 200));
   }
   const message = `${context.action}: ${parts.join('; ') || 'failed'}`;
   return failure === 'network' || failure === 'timeout' || failure === 'tls'

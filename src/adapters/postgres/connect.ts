@@ -7,6 +7,7 @@ import {
   TargetUnreachableError,
 } from '../../core/errors.ts';
 import type { StepContext } from '../../core/target.ts';
+import { NETWORK_ERROR_CODES, scrubSecrets } from '../database/connection.ts';
 import type { PostgresSettings } from './settings.ts';
 
 /**
@@ -303,20 +304,6 @@ function tlsOptions(settings: PostgresSettings) {
 
 // SQLSTATEs that say the login itself was refused.
 const AUTHENTICATION_STATES = new Set(['28P01', '28000']);
-const NETWORK_CODES = new Set([
-  'ECONNREFUSED',
-  'ECONNRESET',
-  'ENOTFOUND',
-  'EAI_AGAIN',
-  'EAI_FAIL',
-  'EHOSTUNREACH',
-  'EHOSTDOWN',
-  'ENETUNREACH',
-  'ENETDOWN',
-  'EPIPE',
-  'ETIMEDOUT',
-  'EADDRNOTAVAIL',
-]);
 const UNTRUSTED_CERTIFICATE_CODES = new Set([
   'DEPTH_ZERO_SELF_SIGNED_CERT',
   'SELF_SIGNED_CERT_IN_CHAIN',
@@ -348,11 +335,7 @@ export function sanitizePostgresError(
   secrets: readonly string[] = [],
 ): RotationError {
   if (error instanceof RotationError) return error;
-  const scrub = (text: string) => {
-    let result = text;
-    for (const secret of secrets) if (secret.length > 0) result = result.split(secret).join('[REDACTED]');
-    return result.length > 300 ? `${result.slice(0, 300)}…` : result;
-  };
+  const scrub = (text: string) => scrubSecrets(text, secrets);
   const refused = (failure: TargetFailureCause, reason: string) =>
     new TargetRefusedError(failure, `${doing}: ${reason}`);
   const unreachable = (failure: TargetFailureCause, reason: string) =>
@@ -377,7 +360,7 @@ export function sanitizePostgresError(
   const code = typeof err?.code === 'string' ? err.code : undefined;
   const message = err?.message ?? '';
 
-  if (code && NETWORK_CODES.has(code)) {
+  if (code && NETWORK_ERROR_CODES.has(code)) {
     const hint =
       code === 'ECONNREFUSED'
         ? 'nothing accepts connections there; check "host", "port" and security groups'
