@@ -4,7 +4,7 @@
  * their own. Everything written passes through the process-wide redactor: a secret value the engine
  * or an adapter has seen never reaches the terminal, even inside an error message.
  */
-import type { Env } from '../core/config.ts';
+import { type Env, processEnv } from '../core/config.ts';
 import { redactor } from '../core/observability.ts';
 import type { HandlerEntry } from './handlers.ts';
 
@@ -57,7 +57,7 @@ export interface CliIo {
  * process.exitCode = await runCli(process.argv.slice(2), processIo());
  * ```
  */
-export function processIo(env: Env = process.env): CliIo {
+export function processIo(env: Env = processEnv()): CliIo {
   return { stdout: process.stdout, stderr: process.stderr, stdin: process.stdin, env };
 }
 

@@ -6,11 +6,12 @@
  */
 import { Logger, type LogItem } from '@aws-lambda-powertools/logger';
 import { Metrics } from '@aws-lambda-powertools/metrics';
-import { GetSecretValueCommand, type SecretsManagerClient } from '@aws-sdk/client-secrets-manager';
+import type { SecretsManagerClient } from '@aws-sdk/client-secrets-manager';
 import type { Env } from '../core/config.ts';
-import { ProtocolStateError } from '../core/errors.ts';
-import { redactJsonSecret, redactor } from '../core/observability.ts';
-import type { RotationLogger, RotationStep, StepContext } from '../core/target.ts';
+import { createStepContext } from '../core/context.ts';
+import { redactor } from '../core/observability.ts';
+import { SecretStore } from '../core/stages.ts';
+import type { RotationStep, StepContext } from '../core/target.ts';
 
 /**
  * A Powertools Logger whose JSON lines (redacted) go to `print`, or nowhere unless `verbose`.
@@ -55,22 +56,6 @@ export function cliMetrics(): Metrics {
 }
 
 /**
- * Adapts a Powertools Logger to the adapters' {@link RotationLogger}.
- *
- * @example
- * ```ts
- * const log = rotationLogger(cliLogger(print, verbose));
- * log.info('connected', { tls: 'verified' });
- * ```
- */
-export function rotationLogger(logger: Logger): RotationLogger {
-  const level =
-    (method: 'debug' | 'info' | 'warn' | 'error') => (message: string, extra?: Record<string, unknown>) =>
-      extra ? logger[method](message, extra) : logger[method](message);
-  return { debug: level('debug'), info: level('info'), warn: level('warn'), error: level('error') };
-}
-
-/**
  * Options of {@link cliStepContext}.
  *
  * @example
@@ -100,28 +85,13 @@ export interface CliStepContextOptions {
  * ```
  */
 export function cliStepContext(options: CliStepContextOptions): StepContext {
-  return {
+  return createStepContext({
+    store: new SecretStore(options.client),
     secretArn: options.secretArn,
     versionId: options.versionId,
     step: options.step,
-    logger: rotationLogger(options.logger),
-    metrics: {
-      count: (name, value = 1) => {
-        options.counted?.set(name, (options.counted.get(name) ?? 0) + value);
-      },
-    },
     env: options.env,
-    redact: (...values) => redactor.add(...values),
-    readSecret: async (secretId) => {
-      const answer = await options.client.send(
-        new GetSecretValueCommand({ SecretId: secretId, VersionStage: 'AWSCURRENT' }),
-      );
-      if (answer.SecretString === undefined) {
-        throw new ProtocolStateError(`Secret ${secretId} has no string value in its AWSCURRENT version`);
-      }
-      redactJsonSecret(redactor, answer.SecretString);
-      return answer.SecretString;
-    },
-    remainingTimeMs: () => Number.POSITIVE_INFINITY,
-  };
+    logger: options.logger,
+    count: (name, value) => options.counted?.set(name, (options.counted.get(name) ?? 0) + value),
+  });
 }

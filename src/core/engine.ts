@@ -3,6 +3,7 @@ import { type Metrics, MetricUnit } from '@aws-lambda-powertools/metrics';
 import type { SecretsManagerClient } from '@aws-sdk/client-secrets-manager';
 import type { Context } from 'aws-lambda';
 import { type Env, envList, processEnv, secretsManagerEndpoint } from './config.ts';
+import { createStepContext } from './context.ts';
 import {
   ConfigurationError,
   EventError,
@@ -16,7 +17,7 @@ import {
   type RotationEvent,
   type RotationHandler,
 } from './event.ts';
-import { createLogger, createMetrics, redactJsonSecret, redactor } from './observability.ts';
+import { createLogger, createMetrics, redactor } from './observability.ts';
 import {
   generatePassword,
   type PasswordPolicy,
@@ -38,7 +39,6 @@ import {
   type KnownVersions,
   type NextContext,
   ROTATION_STEPS,
-  type RotationLogger,
   type RotationStep,
   type RotationTarget,
   type StepContext,
@@ -219,7 +219,16 @@ async function runStep<V>(
   if (!tokenStages) {
     throw new ProtocolStateError(`Secret version ${token} has no stage for rotation of secret ${arn}`);
   }
-  const ctx = stepContext(target, event, arn, store, services);
+  const ctx = createStepContext({
+    store,
+    secretArn: arn,
+    versionId: token,
+    step: event.step as RotationStep,
+    env: services.env,
+    logger: services.logger,
+    count: (name, value) => services.metrics.addMetric(name, MetricUnit.Count, value),
+    remainingTimeMs: services.remainingTimeMs,
+  });
   if (tokenStages.includes(AWSCURRENT)) {
     if (event.step === 'finishSecret' && target.afterPromotion) {
       // The promotion went through but the adapter's hook may not have: run it again (it is idempotent).
@@ -375,41 +384,4 @@ function knownVersions<V>(target: RotationTarget<V>, store: SecretStore, arn: st
       return previous;
     },
   };
-}
-
-function stepContext<V>(
-  target: RotationTarget<V>,
-  event: ParsedRotationEvent,
-  arn: string,
-  store: SecretStore,
-  services: Services,
-): StepContext {
-  return {
-    secretArn: arn,
-    versionId: event.token,
-    step: event.step as RotationStep,
-    logger: adaptLogger(services.logger),
-    metrics: {
-      count: (name, value = 1) => {
-        services.metrics.addMetric(name, MetricUnit.Count, value);
-      },
-    },
-    env: services.env,
-    redact: (...values) => redactor.add(...values),
-    readSecret: async (secretId) => {
-      const version = await store.readStage(secretId, AWSCURRENT);
-      if (!version)
-        throw new ProtocolStateError(`Secret ${secretId} (read by ${target.name}) has no AWSCURRENT value`);
-      redactJsonSecret(redactor, version.value);
-      return version.value;
-    },
-    remainingTimeMs: services.remainingTimeMs,
-  };
-}
-
-function adaptLogger(logger: Logger): RotationLogger {
-  const level =
-    (method: 'debug' | 'info' | 'warn' | 'error') => (message: string, extra?: Record<string, unknown>) =>
-      extra ? logger[method](message, extra) : logger[method](message);
-  return { debug: level('debug'), info: level('info'), warn: level('warn'), error: level('error') };
 }

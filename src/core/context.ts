@@ -1,0 +1,74 @@
+import type { Logger } from '@aws-lambda-powertools/logger';
+import type { Env } from './config.ts';
+import { ProtocolStateError } from './errors.ts';
+import { redactJsonSecret, redactor } from './observability.ts';
+import { AWSCURRENT, type SecretStore } from './stages.ts';
+import type { RotationLogger, RotationStep, StepContext } from './target.ts';
+
+/**
+ * Adapts a Powertools Logger to the {@link RotationLogger} adapters receive.
+ *
+ * @example
+ * ```ts
+ * const log = toRotationLogger(new Logger());
+ * log.info('connected', { tls: 'verified' });
+ * ```
+ */
+export function toRotationLogger(logger: Logger): RotationLogger {
+  const level =
+    (method: 'debug' | 'info' | 'warn' | 'error') => (message: string, extra?: Record<string, unknown>) =>
+      extra ? logger[method](message, extra) : logger[method](message);
+  return { debug: level('debug'), info: level('info'), warn: level('warn'), error: level('error') };
+}
+
+/**
+ * Options of {@link createStepContext}.
+ *
+ * @example
+ * ```ts
+ * const options: StepContextOptions = { store, secretArn, versionId, step: 'finishSecret', env, logger, count };
+ * ```
+ */
+export interface StepContextOptions {
+  /** Reads other secrets (the master credentials) with the engine's retries. */
+  readonly store: SecretStore;
+  readonly secretArn: string;
+  readonly versionId: string;
+  readonly step: RotationStep;
+  readonly env: Env;
+  readonly logger: Logger;
+  /** Where `ctx.metrics.count` goes. */
+  readonly count: (name: string, value: number) => void;
+  /** Milliseconds left in the invocation. Default: no deadline. */
+  readonly remainingTimeMs?: () => number;
+}
+
+/**
+ * The {@link StepContext} an adapter receives: the engine builds one per step, and tools that run
+ * adapter code outside a step (the CLI's `rotate --emergency` and `check`) build theirs the same
+ * way, so secrets read through it are redacted everywhere alike.
+ *
+ * @example
+ * ```ts
+ * const ctx = createStepContext({ store, secretArn, versionId, step: 'finishSecret', env, logger, count: () => {} });
+ * await target.revoke?.(previous, ctx);
+ * ```
+ */
+export function createStepContext(options: StepContextOptions): StepContext {
+  return {
+    secretArn: options.secretArn,
+    versionId: options.versionId,
+    step: options.step,
+    logger: toRotationLogger(options.logger),
+    metrics: { count: (name, value = 1) => options.count(name, value) },
+    env: options.env,
+    redact: (...values) => redactor.add(...values),
+    readSecret: async (secretId) => {
+      const version = await options.store.readStage(secretId, AWSCURRENT);
+      if (!version) throw new ProtocolStateError(`Secret ${secretId} has no AWSCURRENT value`);
+      redactJsonSecret(redactor, version.value);
+      return version.value;
+    },
+    remainingTimeMs: options.remainingTimeMs ?? (() => Number.POSITIVE_INFINITY),
+  };
+}
