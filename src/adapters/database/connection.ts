@@ -41,3 +41,31 @@ export function scrubSecrets(text: string, secrets: readonly string[], maxLength
   for (const secret of secrets) if (secret.length > 0) result = result.split(secret).join('[REDACTED]');
   return result.length > maxLength ? `${result.slice(0, maxLength)}…` : result;
 }
+
+/**
+ * Kept free at the end of a Lambda invocation: a step that runs out of time then fails with its
+ * own sanitised error, and the server has given up the statement, before Lambda ends the process.
+ *
+ * @example
+ * ```ts
+ * ctx.remainingTimeMs() - DEADLINE_RESERVE_MS; // what a connection or statement may still use
+ * ```
+ */
+export const DEADLINE_RESERVE_MS = 2_000;
+
+// Less than this is no real attempt; a step that far past its budget fails fast instead.
+const MIN_WAIT_MS = 1_000;
+
+/**
+ * A configured time limit, shortened so that it ends {@link DEADLINE_RESERVE_MS} before the
+ * invocation does (but not below one second, unless the limit itself is shorter). Outside Lambda
+ * the time left is infinite and the limit stands.
+ *
+ * @example
+ * ```ts
+ * withinDeadline(15_000, ctx.remainingTimeMs()); // 15000 with a minute left, 3000 with 5 s left
+ * ```
+ */
+export function withinDeadline(limitMs: number, remainingTimeMs: number): number {
+  return Math.min(limitMs, Math.max(MIN_WAIT_MS, remainingTimeMs - DEADLINE_RESERVE_MS));
+}

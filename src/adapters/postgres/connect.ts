@@ -1,5 +1,5 @@
 import { checkServerIdentity, type PeerCertificate } from 'node:tls';
-import { Client, DatabaseError } from 'pg';
+import { Client, DatabaseError, type QueryConfig } from 'pg';
 import {
   RotationError,
   type TargetFailureCause,
@@ -7,7 +7,7 @@ import {
   TargetUnreachableError,
 } from '../../core/errors.ts';
 import type { StepContext } from '../../core/target.ts';
-import { NETWORK_ERROR_CODES, scrubSecrets } from '../database/connection.ts';
+import { NETWORK_ERROR_CODES, scrubSecrets, withinDeadline } from '../database/connection.ts';
 import type { PostgresSettings } from './settings.ts';
 
 /**
@@ -96,12 +96,24 @@ export class PostgresSession {
   readonly where: string;
   readonly #client: Client;
   readonly #scrub: readonly string[];
+  readonly #answerWithinMs: (() => number) | undefined;
 
-  constructor(client: Client, tls: TlsOutcome, where: string, scrub: readonly string[]) {
+  /**
+   * @param answerWithinMs - how long the next statement may wait for its answer, asked before each
+   *   one (the invocation's deadline draws nearer); default: the client's `query_timeout`.
+   */
+  constructor(
+    client: Client,
+    tls: TlsOutcome,
+    where: string,
+    scrub: readonly string[],
+    answerWithinMs?: () => number,
+  ) {
     this.#client = client;
     this.tls = tls;
     this.where = where;
     this.#scrub = scrub;
+    this.#answerWithinMs = answerWithinMs;
   }
 
   /**
@@ -115,7 +127,9 @@ export class PostgresSession {
     alsoSecret: readonly string[] = [],
   ): Promise<Row[]> {
     try {
-      const result = await this.#client.query<Row>(text, values as unknown[]);
+      // pg reads `query_timeout` per query too; its types only declare it on the connection.
+      const query = { text, values: values as unknown[], query_timeout: this.#answerWithinMs?.() };
+      const result = await this.#client.query<Row>(query as QueryConfig);
       return result.rows;
     } catch (error) {
       throw sanitizePostgresError(error, `${purpose} (${this.where})`, [...this.#scrub, ...alsoSecret]);
@@ -167,10 +181,10 @@ export async function connectPostgres(
       user: login.username,
       password: login.password,
       ssl: tls ? tlsOptions(settings) : false,
-      connectionTimeoutMillis: connectTimeout(settings, ctx),
-      statement_timeout: settings.statementTimeoutMs,
-      // The client's own limit, in case the server (or the network) never answers at all.
-      query_timeout: settings.statementTimeoutMs + 5_000,
+      connectionTimeoutMillis: withinDeadline(settings.connectTimeoutMs, ctx.remainingTimeMs()),
+      // The server gives up a statement by itself, at the latest when the invocation is about to
+      // end, so that nothing it started runs on (holding locks) after the function is gone.
+      statement_timeout: withinDeadline(settings.statementTimeoutMs, ctx.remainingTimeMs()),
       application_name: 'secrets-rotator',
     });
     // A server that ends the session later emits 'error' on the client; without a listener Node
@@ -182,7 +196,9 @@ export async function connectPostgres(
       await client.end().catch(() => {});
       throw error;
     }
-    return new PostgresSession(client, tls ? 'verified' : 'none', where, scrub);
+    // The client's own limit, in case the server (or the network) never answers at all.
+    const answerWithinMs = () => withinDeadline(settings.statementTimeoutMs + 5_000, ctx.remainingTimeMs());
+    return new PostgresSession(client, tls ? 'verified' : 'none', where, scrub, answerWithinMs);
   };
 
   let session: PostgresSession;
@@ -280,12 +296,6 @@ export async function tryConnect(
   }
 }
 
-function connectTimeout(settings: PostgresSettings, ctx: ConnectContext): number {
-  // Leave the invocation time to report the failure rather than be killed mid-connect.
-  const remaining = Math.max(1_000, ctx.remainingTimeMs() - 2_000);
-  return Math.min(settings.connectTimeoutMs, remaining);
-}
-
 function tlsOptions(settings: PostgresSettings) {
   const serverName = settings.tlsServerName;
   return {
@@ -347,7 +357,10 @@ export function sanitizePostgresError(
     if (AUTHENTICATION_STATES.has(state)) return refused('authentication', server);
     if (state === '42501') return refused('permission', server);
     if (state === '57014') {
-      return unreachable('timeout', `${server}; the statement ran longer than PG_STATEMENT_TIMEOUT_MS`);
+      return unreachable(
+        'timeout',
+        `${server}; the statement ran longer than PG_STATEMENT_TIMEOUT_MS, or than the time left before the function's deadline`,
+      );
     }
     if (state.startsWith('08') || state === '57P01' || state === '57P02' || state === '57P03') {
       return unreachable('network', server);
@@ -397,8 +410,8 @@ export function sanitizePostgresError(
     return unreachable(
       'timeout',
       /query read timeout/i.test(message)
-        ? 'no answer within PG_STATEMENT_TIMEOUT_MS (plus 5 s)'
-        : 'no connection within PG_CONNECT_TIMEOUT_MS',
+        ? "no answer within PG_STATEMENT_TIMEOUT_MS (plus 5 s), or before the function's deadline"
+        : "no connection within PG_CONNECT_TIMEOUT_MS, or before the function's deadline",
     );
   }
   if (/^Connection terminated/.test(message)) {

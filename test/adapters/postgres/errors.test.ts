@@ -83,6 +83,23 @@ describe.each(VERSIONS)('sanitised connection failures against PostgreSQL %i', (
     expect(error.message).toContain('PG_STATEMENT_TIMEOUT_MS');
   });
 
+  it("gives a statement up before the function's deadline, however long PG_STATEMENT_TIMEOUT_MS is", async () => {
+    const password = setupPassword();
+    await rig.createRole('err_deadline', password);
+    const target = postgresSingleUser();
+    // Three seconds left in the invocation; the statement would take twenty.
+    const ctx = {
+      ...directContext({ PG_TEST_QUERY: 'SELECT pg_sleep(20)', PG_STATEMENT_TIMEOUT_MS: '60000' }),
+      remainingTimeMs: () => 3_000,
+    };
+    const error = await rejection(
+      target.verify(target.parse(JSON.stringify(rig.secretFor('err_deadline', password))), ctx),
+    );
+    expect(error).toBeInstanceOf(TargetUnreachableError);
+    expect((error as TargetUnreachableError).failure).toBe('timeout');
+    expect(error.message).toContain("the function's deadline");
+  });
+
   it('keeps every secret out of the captured output of a failing alternating rotation', async () => {
     const initial = setupPassword();
     await rig.createRole('err_leak', initial);
