@@ -579,7 +579,7 @@ function clientRotationService(options: RotateSecretOptions): RotationService {
  */
 export async function callLocalExtension(
   client: SecretsManagerClient,
-  operation: 'LocalRegisterPendingVersion' | 'LocalCompleteRotation',
+  operation: 'LocalRegisterPendingVersion' | 'LocalCompleteRotation' | 'LocalDescribeRotation',
   input: Record<string, unknown>,
 ): Promise<Record<string, unknown>> {
   const endpoint = client.config.endpoint ? await client.config.endpoint() : undefined;

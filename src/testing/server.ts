@@ -146,13 +146,16 @@ interface ActiveFault {
 /**
  * Starts a local Secrets Manager endpoint on loopback.
  *
- * Besides the AWS operations it implements two endpoint-only extensions the rotation driver uses, so
+ * Besides the AWS operations it implements three endpoint-only extensions the rotation driver and the CLI use, so
  * that it can play the service against an endpoint in another process (they are not part of the AWS
  * API and no AWS SDK command exists for them):
  * - `secretsmanager.LocalRegisterPendingVersion` `{ SecretId, ClientRequestToken, CopyCurrentValue? }`:
  *   registers the AWSPENDING placeholder (a version with no value), as RotateSecret does before
  *   invoking the function; with `CopyCurrentValue: true`, the test version of a RotateImmediately=false
  *   run, holding a copy of the AWSCURRENT value.
+ * - `secretsmanager.LocalDescribeRotation` `{ SecretId }`: `{ ARN, Running: { VersionId } | null, Last:
+ *   { VersionId, Ok, FailedStep, Error } | null }`, the outcome of the rotations RotateSecret ran (the
+ *   real service reports a failed rotation only in the function's logs and CloudTrail).
  * - `secretsmanager.LocalCompleteRotation` `{ SecretId, ClientRequestToken, Outcome: 'rotated' | 'tested' }`:
  *   ends a rotation as the service does (clears AWSPENDING and sets LastRotatedDate, or drops a test version).
  *
@@ -367,7 +370,11 @@ class LocalEndpoint implements LocalSecretsManager {
 
     try {
       const output =
-        operation === 'RotateSecret' ? await this.#rotateSecret(input) : this.#store.handle(operation, input);
+        operation === 'RotateSecret'
+          ? await this.#rotateSecret(input)
+          : operation === 'LocalDescribeRotation'
+            ? this.#describeRotation(input)
+            : this.#store.handle(operation, input);
       if (fault?.dropConnectionAfterApply) {
         call.error = 'ConnectionDropped';
         call.injected = true;
@@ -389,6 +396,26 @@ class LocalEndpoint implements LocalSecretsManager {
             );
       this.#answerError(response, call, serviceError);
     }
+  }
+
+  /** The `LocalDescribeRotation` extension: what only the service knows, a rotation's outcome. */
+  #describeRotation(input: WireInput): Record<string, unknown> {
+    const description = this.#store.handle('DescribeSecret', { SecretId: input.SecretId }) as { ARN: string };
+    const arn = description.ARN;
+    const running = this.#running.get(arn);
+    const last = this.rotations.findLast((run) => run.secretArn === arn);
+    return {
+      ARN: arn,
+      Running: running ? { VersionId: running.versionId } : null,
+      Last: last
+        ? {
+            VersionId: last.versionId,
+            Ok: last.ok,
+            FailedStep: last.failedStep ?? null,
+            Error: last.error ?? null,
+          }
+        : null,
+    };
   }
 
   #answerError(response: ServerResponse, call: RecordedCall | undefined, error: ServiceError): void {

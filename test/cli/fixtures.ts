@@ -19,6 +19,8 @@ import { TestClock } from './run.ts';
 
 export const GOOD_ROTATOR = 'arn:aws:lambda:us-east-1:123456789012:function:good-rotator';
 export const BROKEN_ROTATOR = 'arn:aws:lambda:us-east-1:123456789012:function:broken-rotator';
+/** A rotation function still busy after the CLI's --timeout (it fails 2 s into setSecret). */
+export const SLOW_ROTATOR = 'arn:aws:lambda:us-east-1:123456789012:function:slow-rotator';
 
 export interface CliFixture {
   readonly local: LocalSecretsManager;
@@ -53,6 +55,13 @@ export async function startCliFixture(): Promise<CliFixture> {
   local.registerRotationFunction(GOOD_ROTATOR, async (event, context) => {
     if (fixture.goodRotatorBroken && event.Step === 'setSecret') {
       throw new Error('setSecret failed: the target refused the change (simulated)');
+    }
+    return works(event, context);
+  });
+  local.registerRotationFunction(SLOW_ROTATOR, async (event, context) => {
+    if (event.Step === 'setSecret') {
+      await new Promise((resolve) => setTimeout(resolve, 2_000));
+      throw new Error('setSecret failed after a long wait (simulated)');
     }
     return works(event, context);
   });

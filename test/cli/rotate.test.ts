@@ -10,6 +10,7 @@ import {
   configureRotation,
   createSecret,
   GOOD_ROTATOR,
+  SLOW_ROTATOR,
   startCliFixture,
   trackCurrent,
 } from './fixtures.ts';
@@ -191,9 +192,36 @@ describe('rotate --via-service and repair', () => {
     expect(result.stdout).toMatch(/Rotated service\/ok: AWSCURRENT is version/);
   });
 
+  it('reports a failed rotation at once, with its step and reason, on the local endpoint (exit 1)', async () => {
+    await createSecret(fixture.client, 'service/failing');
+    await configureRotation(fixture, 'service/failing', { lambda: BROKEN_ROTATOR, rotateImmediately: false });
+    fixture.clock.advance(HOUR);
+    const result = await run([
+      'rotate',
+      'service/failing',
+      '--via-service',
+      '--timeout',
+      '60',
+      '--poll-interval',
+      '20',
+      '--output',
+      'json',
+    ]);
+    fixture.clock.advance(-HOUR);
+    await fixture.local.idle();
+    await trackPending('service/failing');
+    expect(result.code).toBe(1);
+    const json = result.json<{ ok: boolean; outcome: string; error: string; fix: string }>();
+    expect(json).toMatchObject({ ok: false, outcome: 'failed' });
+    expect(json.error).toMatch(
+      /failed at setSecret: .*setSecret failed: the target refused the change \(simulated\)/,
+    );
+    expect(json.fix).toContain('secrets-rotator repair service/failing');
+  });
+
   it('gives up after --timeout with where the rotation stands and where to look (exit 1)', async () => {
     await createSecret(fixture.client, 'service/broken');
-    await configureRotation(fixture, 'service/broken', { lambda: BROKEN_ROTATOR, rotateImmediately: false });
+    await configureRotation(fixture, 'service/broken', { lambda: SLOW_ROTATOR, rotateImmediately: false });
     fixture.clock.advance(HOUR);
     const result = await run([
       'rotate',
@@ -216,7 +244,7 @@ describe('rotate --via-service and repair', () => {
     expect(json.error).toContain(
       'createSecret stored the new value, but setSecret, testSecret or finishSecret has not completed',
     );
-    expect(json.fix).toContain('aws logs tail /aws/lambda/broken-rotator');
+    expect(json.fix).toContain('aws logs tail /aws/lambda/slow-rotator');
     expect(json.fix).toContain('secrets-rotator repair service/broken');
   });
 

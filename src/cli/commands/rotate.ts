@@ -22,7 +22,7 @@ import { type Command, Option } from 'commander';
 import { redactor } from '../../core/observability.ts';
 import { AWSCURRENT, AWSPENDING, AWSPREVIOUS } from '../../core/stages.ts';
 import type { RotationTarget } from '../../core/target.ts';
-import { RotationIncompleteError } from '../../testing/driver.ts';
+import { callLocalExtension, RotationIncompleteError } from '../../testing/driver.ts';
 import { fixFor } from '../advice.ts';
 import { awsErrorCode, awsFailure, type GlobalFlags, isLocalSecretsManager } from '../aws.ts';
 import type { CommandContext } from '../context.ts';
@@ -290,7 +290,27 @@ function sleep(ms: number, signal: AbortSignal | undefined): Promise<void> {
   });
 }
 
-type FollowOutcome = 'rotated' | 'abandoned' | 'timeout' | 'interrupted';
+type FollowOutcome = 'rotated' | 'abandoned' | 'failed' | 'timeout' | 'interrupted';
+
+/** A failed rotation as the local endpoint reports it (AWS reports it only in the function's logs). */
+interface ReportedFailure {
+  readonly failedStep: string | null;
+  readonly error: string | null;
+}
+
+async function localRotationFailure(
+  client: SecretsManagerClient,
+  arn: string,
+  versionId: string,
+): Promise<ReportedFailure | undefined> {
+  const answer = (await callLocalExtension(client, 'LocalDescribeRotation', { SecretId: arn })) as {
+    Running?: unknown;
+    Last?: { VersionId?: string; Ok?: boolean; FailedStep?: string | null; Error?: string | null } | null;
+  };
+  const last = answer.Last;
+  if (answer.Running || !last || last.VersionId !== versionId || last.Ok) return undefined;
+  return { failedStep: last.FailedStep ?? null, error: last.Error ?? null };
+}
 
 async function rotateViaService(
   context: CommandContext,
@@ -361,6 +381,9 @@ async function rotateViaService(
   let last: VersionLabels = before.labels;
   let outcome: FollowOutcome = 'timeout';
   const signal = context.io.signal;
+  // The local endpoint can say a rotation failed, and why; on AWS only the timeout tells.
+  const local = flags.endpointUrl !== undefined && (await isLocalSecretsManager(flags.endpointUrl));
+  let reported: ReportedFailure | undefined;
   for (let first = true; ; first = false) {
     if (!first) await sleep(options.pollInterval, signal);
     if (signal?.aborted) {
@@ -389,6 +412,13 @@ async function rotateViaService(
       outcome = 'abandoned';
       break;
     }
+    if (local) {
+      reported = await localRotationFailure(client, before.arn, versionId);
+      if (reported) {
+        outcome = 'failed';
+        break;
+      }
+    }
     if (performance.now() >= deadline) break;
   }
   const totalMs = performance.now() - started;
@@ -400,7 +430,7 @@ async function rotateViaService(
   const failure =
     outcome === 'rotated'
       ? undefined
-      : await explainFailure(client, before.arn, versionId, outcome, options, lambdaArn, secretId);
+      : await explainFailure(client, before.arn, versionId, outcome, options, lambdaArn, secretId, reported);
   if (json) {
     out.json({
       name: secretId,
@@ -434,11 +464,18 @@ async function explainFailure(
   options: RotateOptions,
   lambdaArn: string | undefined,
   secretId: string,
+  reported?: ReportedFailure,
 ): Promise<{ message: string; fix: string }> {
   const functionName = lambdaArn ? /function:([^:]+)/.exec(lambdaArn)?.[1] : undefined;
   const logs = functionName
     ? `aws logs tail /aws/lambda/${functionName} --since 30m`
     : "the rotation function's logs";
+  if (outcome === 'failed') {
+    return {
+      message: `the rotation of ${secretId} (version ${shortId(versionId)}) failed${reported?.failedStep ? ` at ${reported.failedStep}` : ''}: ${reported?.error ?? 'no reason reported'}`,
+      fix: `fix the cause, then \`secrets-rotator rotate ${secretId} --via-service\` re-runs the same version, or \`secrets-rotator repair ${secretId}\` abandons it`,
+    };
+  }
   if (outcome === 'abandoned') {
     return {
       message: `the rotation of ${secretId} was abandoned: AWSPENDING left version ${shortId(versionId)} before AWSCURRENT moved to it`,
