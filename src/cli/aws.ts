@@ -3,8 +3,10 @@
  * builds it (default credential chain, `--region`, `--profile`, `--endpoint-url`), and AWS errors
  * turned into one line saying what went wrong and what to do.
  */
+
 import { SecretsManagerClient } from '@aws-sdk/client-secrets-manager';
 import { type Env, envString } from '../core/config.ts';
+import { errorCode } from '../core/stages.ts';
 import { CliError, EXIT, UsageError } from './exit.ts';
 
 /**
@@ -157,15 +159,7 @@ export async function isLocalSecretsManager(endpoint: string): Promise<boolean> 
  * awsErrorCode(error) === 'ResourceNotFoundException';
  * ```
  */
-export function awsErrorCode(error: unknown): string {
-  if (error && typeof error === 'object') {
-    const candidate = error as { name?: unknown; code?: unknown; Code?: unknown };
-    for (const value of [candidate.Code, candidate.name, candidate.code]) {
-      if (typeof value === 'string' && value !== 'Error') return value;
-    }
-  }
-  return 'UnknownError';
-}
+export const awsErrorCode = errorCode;
 
 const NETWORK_CODES = new Set([
   'ECONNREFUSED',

@@ -55,7 +55,16 @@ const RETRYABLE_CODES = new Set([
 // own timeout kills it mid-call.
 const DEADLINE_RESERVE_MS = 1_500;
 
-function errorCode(error: unknown): string {
+/**
+ * The error code of an AWS SDK error (`ResourceNotFoundException`, `ThrottlingException`…) or a
+ * Node network error (`ECONNRESET`); `UnknownError` when there is none.
+ *
+ * @example
+ * ```ts
+ * if (errorCode(error) === 'ResourceNotFoundException') return undefined;
+ * ```
+ */
+export function errorCode(error: unknown): string {
   if (error && typeof error === 'object') {
     const candidate = error as { name?: unknown; code?: unknown; Code?: unknown };
     for (const value of [candidate.Code, candidate.code, candidate.name]) {
