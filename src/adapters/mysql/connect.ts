@@ -9,7 +9,7 @@ import mysql from 'mysql2/promise';
 import type { TargetFailureCause } from '../../core/errors.ts';
 import { type RotationError, TargetRefusedError, TargetUnreachableError } from '../../core/errors.ts';
 import type { StepContext } from '../../core/target.ts';
-import { NETWORK_ERROR_CODES, scrubSecrets } from '../database/connection.ts';
+import { NETWORK_ERROR_CODES, scrubSecrets, withinDeadline } from '../database/connection.ts';
 import { detectFlavour, type MysqlFlavour } from './flavour.ts';
 import type { MysqlSettings } from './settings.ts';
 import { type Account, type SqlMode, type Statement, sessionTimeoutStatements } from './sql.ts';
@@ -108,6 +108,7 @@ export class MysqlSession {
   readonly #connection: mysql.Connection;
   readonly #where: string;
   readonly #statementTimeoutMs: number;
+  readonly #remainingTimeMs: () => number;
   readonly #secrets: readonly string[];
 
   constructor(parts: {
@@ -118,6 +119,8 @@ export class MysqlSession {
     mode: SqlMode;
     where: string;
     statementTimeoutMs: number;
+    /** The time left in the invocation, asked before each statement; default: no deadline. */
+    remainingTimeMs?: () => number;
     secrets: readonly string[];
   }) {
     this.#connection = parts.connection;
@@ -127,6 +130,7 @@ export class MysqlSession {
     this.mode = parts.mode;
     this.#where = parts.where;
     this.#statementTimeoutMs = parts.statementTimeoutMs;
+    this.#remainingTimeMs = parts.remainingTimeMs ?? (() => Number.POSITIVE_INFINITY);
     this.#secrets = parts.secrets;
   }
 
@@ -146,25 +150,18 @@ export class MysqlSession {
   }
 
   async #guard(statement: Statement, send: () => Promise<[unknown, unknown]>): Promise<Row[]> {
-    let timer: NodeJS.Timeout | undefined;
-    const timeout = new Promise<never>((_, reject) => {
-      timer = setTimeout(() => {
-        // The connection's state is unknown after a timeout: drop it.
-        this.#connection.destroy();
-        reject(Object.assign(new Error('statement timed out'), { code: 'STATEMENT_TIMEOUT' }));
-      }, this.#statementTimeoutMs + 1_000);
-    });
     try {
-      const [rows] = await Promise.race([send(), timeout]);
-      return Array.isArray(rows) ? (rows as Row[]) : [];
+      return await answerWithin(
+        this.#connection,
+        send,
+        withinDeadline(this.#statementTimeoutMs + 1_000, this.#remainingTimeMs()),
+      );
     } catch (error) {
       throw sanitizeMysqlError(error, {
         action: `${statement.label} (${this.#where})`,
         sensitive: statement.sensitive,
         secrets: this.#secrets,
       });
-    } finally {
-      clearTimeout(timer);
     }
   }
 
@@ -227,10 +224,15 @@ export async function openSession(
   }
 
   try {
-    const [rows] = await connection.query(
-      'SELECT VERSION() AS version, @@version_comment AS versionComment, CURRENT_USER() AS account, @@SESSION.sql_mode AS sqlMode',
+    const rows = await answerWithin(
+      connection,
+      () =>
+        connection.query(
+          'SELECT VERSION() AS version, @@version_comment AS versionComment, CURRENT_USER() AS account, @@SESSION.sql_mode AS sqlMode',
+        ),
+      withinDeadline(settings.statementTimeoutMs + 1_000, ctx.remainingTimeMs()),
     );
-    const row = (rows as Row[])[0] ?? {};
+    const row = rows[0] ?? {};
     const flavour = detectFlavour({ version: text(row.version), versionComment: text(row.versionComment) });
     const account = splitAccount(text(row.account));
     if (account.user !== login.username) {
@@ -248,9 +250,13 @@ export async function openSession(
       mode,
       where,
       statementTimeoutMs: settings.statementTimeoutMs,
+      remainingTimeMs: () => ctx.remainingTimeMs(),
       secrets,
     });
-    for (const statement of sessionTimeoutStatements(flavour, settings.statementTimeoutMs)) {
+    // The server gives up a statement by itself, at the latest when the invocation is about to
+    // end, so that nothing it started runs on (holding locks) after the function is gone.
+    const serverLimitMs = withinDeadline(settings.statementTimeoutMs, ctx.remainingTimeMs());
+    for (const statement of sessionTimeoutStatements(flavour, serverLimitMs)) {
       await session.run(statement);
     }
     ctx.logger.info('connected to the database', {
@@ -312,8 +318,7 @@ async function connectOnce(
   where: string,
   secrets: readonly string[],
 ): Promise<mysql.Connection> {
-  const remaining = ctx.remainingTimeMs();
-  const connectTimeout = Math.max(100, Math.min(settings.connectTimeoutMs, remaining - 1_000));
+  const connectTimeout = withinDeadline(settings.connectTimeoutMs, ctx.remainingTimeMs());
   const options: mysql.ConnectionOptions = {
     // With MYSQL_TLS_SERVERNAME, mysql2 checks the certificate against `host`, so `host` carries
     // that name while the socket itself goes to the secret's host.
@@ -344,6 +349,37 @@ async function connectOnce(
     // The caller decides about HANDSHAKE_NO_SSL_SUPPORT; everything else is sanitised here.
     if ((error as { code?: unknown }).code === 'HANDSHAKE_NO_SSL_SUPPORT') throw error;
     throw sanitizeMysqlError(error, { action: `log in to ${where}`, sensitive: true, secrets });
+  }
+}
+
+/**
+ * The rows `send` answers, or a `STATEMENT_TIMEOUT` error after `timeoutMs`, when the connection is
+ * dropped: its state is unknown once a statement is abandoned.
+ */
+async function answerWithin(
+  connection: mysql.Connection,
+  send: () => Promise<[unknown, unknown]>,
+  timeoutMs: number,
+): Promise<Row[]> {
+  let timer: NodeJS.Timeout | undefined;
+  const timeout = new Promise<never>((_, reject) => {
+    timer = setTimeout(() => {
+      connection.destroy();
+      reject(
+        Object.assign(
+          new Error(
+            "no answer within MYSQL_STATEMENT_TIMEOUT_MS (plus 1 s), or before the function's deadline",
+          ),
+          { code: 'STATEMENT_TIMEOUT' },
+        ),
+      );
+    }, timeoutMs);
+  });
+  try {
+    const [rows] = await Promise.race([send(), timeout]);
+    return Array.isArray(rows) ? (rows as Row[]) : [];
+  } finally {
+    clearTimeout(timer);
   }
 }
 
@@ -401,8 +437,8 @@ const HINTS: Readonly<Record<number, string>> = {
   1064: 'the server could not parse the statement',
   3159: 'the server requires TLS for this account; remove "ssl": false from the secret',
   1205: 'a lock wait timed out (another session holds the account tables)',
-  1969: 'the statement timed out (MYSQL_STATEMENT_TIMEOUT_MS)',
-  3024: 'the statement timed out (MYSQL_STATEMENT_TIMEOUT_MS)',
+  1969: "the statement ran longer than MYSQL_STATEMENT_TIMEOUT_MS, or than the time left before the function's deadline",
+  3024: "the statement ran longer than MYSQL_STATEMENT_TIMEOUT_MS, or than the time left before the function's deadline",
   1040: 'the server has too many connections',
 };
 

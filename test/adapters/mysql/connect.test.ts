@@ -1,5 +1,5 @@
 import { mkdtemp, rm } from 'node:fs/promises';
-import { createServer, type Server } from 'node:net';
+import { connect, createServer, type Server, type Socket } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
@@ -286,6 +286,44 @@ describe('connections to private MariaDB servers', () => {
     }
   });
 
+  it("gives a statement up before the function's deadline, however long MYSQL_STATEMENT_TIMEOUT_MS is", async () => {
+    // Three seconds left in the invocation; the statement would take twenty.
+    const session = await openSession(
+      endpoint(rig.db, false),
+      rootLogin(rig.db),
+      readMysqlSettings({ MYSQL_STATEMENT_TIMEOUT_MS: '60000' }),
+      { ...directContext({}), remainingTimeMs: () => 3_000 },
+    );
+    try {
+      const error = await rejection(
+        session.run({ label: 'sleep', text: 'SELECT SLEEP(20)', sensitive: false }),
+      );
+      expect(error).toBeInstanceOf(TargetUnreachableError);
+      expect(error.message).toContain('timeout failure: sleep');
+      expect(error.message).toContain("the function's deadline");
+    } finally {
+      await session.close();
+    }
+  });
+
+  it("gives up a server that logs in and then never answers, before the function's deadline", async () => {
+    const stalling = await stallAfterLogin(rig.db);
+    try {
+      const error = await rejection(
+        openSession(
+          { host: '127.0.0.1', port: stalling.port, database: undefined, ssl: false },
+          rootLogin(rig.db),
+          readMysqlSettings({}),
+          { ...directContext({}), remainingTimeMs: () => 3_000 },
+        ),
+      );
+      expect(error).toBeInstanceOf(TargetUnreachableError);
+      expect(error.message).toContain('timeout failure: read the server version');
+    } finally {
+      await stalling.close();
+    }
+  }, 20_000);
+
   it('rotates alternating users over verified TLS and copies the REQUIRE SSL of the original to the clone', async () => {
     const initial = setupPassword();
     const original = quoteAccount({ user: 'app_tls', host: '%' });
@@ -324,3 +362,43 @@ describe('connections to private MariaDB servers', () => {
     ).toBeUndefined();
   });
 });
+
+/**
+ * A proxy to a MariaDB server that passes the login through and then never forwards a statement:
+ * a server that authenticates and hangs.
+ */
+async function stallAfterLogin(upstream: { host: string; port: number }) {
+  const sockets = new Set<Socket>();
+  const proxy = createServer((client) => {
+    const server = connect(upstream.port, upstream.host);
+    for (const socket of [client, server]) {
+      sockets.add(socket);
+      socket.on('error', () => undefined);
+    }
+    server.pipe(client);
+    client.on('close', () => server.destroy());
+    let pending = Buffer.alloc(0);
+    let stalled = false;
+    client.on('data', (chunk: Buffer) => {
+      pending = Buffer.concat([pending, chunk]);
+      // MySQL packets: 3-byte length, sequence number, payload. The login's packets carry
+      // sequence numbers 1 and up; a command (COM_QUERY is 0x03) starts again at 0.
+      while (!stalled && pending.length >= 4) {
+        const end = 4 + pending.readUIntLE(0, 3);
+        if (pending.length < end) break;
+        const packet = pending.subarray(0, end);
+        pending = pending.subarray(end);
+        if (packet[3] === 0 && packet[4] === 0x03) stalled = true;
+        else server.write(packet);
+      }
+    });
+  });
+  await new Promise<void>((resolve) => proxy.listen(0, '127.0.0.1', resolve));
+  return {
+    port: (proxy.address() as { port: number }).port,
+    close: async () => {
+      for (const socket of sockets) socket.destroy();
+      await new Promise((resolve) => proxy.close(resolve));
+    },
+  };
+}
