@@ -1,4 +1,5 @@
 import pg from 'pg';
+import { certificateNaming } from '../adapters/database/connection.ts';
 import { loginKey } from './database-secret.ts';
 import {
   type DatabaseTlsOptions,
@@ -203,7 +204,10 @@ function pgTls(mode: TlsMode, tls: DatabaseTlsOptions): pg.PoolConfig['ssl'] {
   return {
     rejectUnauthorized: true,
     ...(tls.ca === undefined ? {} : { ca: tls.ca }),
-    ...(tls.servername === undefined ? {} : { servername: tls.servername }),
+    // pg replaces `servername` by the host whenever that is a name, so the name is checked here.
+    ...(tls.servername === undefined
+      ? {}
+      : { servername: tls.servername, ...certificateNaming(tls.servername) }),
   };
 }
 

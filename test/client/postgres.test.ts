@@ -1,9 +1,13 @@
+import { mkdtemp, rm } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 import pg from 'pg';
 import { ConfigurationError, SecretShapeError } from 'secrets-rotator';
 import { scramSha256Verifier } from 'secrets-rotator/adapters/postgres';
 import { createPgPool, isPgAuthError, type RotatingPgPool, SecretCache } from 'secrets-rotator/client';
 import { afterAll, afterEach, beforeAll, describe, expect, it, vi } from 'vitest';
 import { type PostgresInstance, startPostgres } from '../support/postgres.ts';
+import { makeTestCertificates, type TestCertificates } from '../support/tls.ts';
 import { newPassword, recordingLogger, SecretsRig } from './rig.ts';
 
 let db: PostgresInstance;
@@ -278,5 +282,62 @@ describe('createPgPool', () => {
     await whoAmI(pool);
     await pool.end();
     await expect(pool.query('SELECT 1')).rejects.toThrow(/has been ended/);
+  });
+});
+
+describe('createPgPool over TLS', () => {
+  let certDir: string;
+  let certs: TestCertificates;
+  let tlsDb: PostgresInstance;
+
+  beforeAll(async () => {
+    certDir = await mkdtemp(join(tmpdir(), 'client-pg-tls-'));
+    // The certificate names only db.test, as the server behind a CNAME would.
+    certs = await makeTestCertificates(certDir, { commonName: 'db.test', altNames: ['db.test'] });
+    tlsDb = await startPostgres({ tls: { cert: certs.certPath, key: certs.keyPath } });
+  });
+  afterAll(async () => {
+    await tlsDb?.stop();
+    await rm(certDir, { recursive: true, force: true });
+  });
+
+  async function tlsPool(servername: string): Promise<RotatingPgPool> {
+    roleCounter += 1;
+    const role = `client_tls_${roleCounter}`;
+    const password = newPassword('pg');
+    await tlsDb.query(
+      `CREATE ROLE ${pg.escapeIdentifier(role)} LOGIN PASSWORD ${pg.escapeLiteral(scramSha256Verifier(password))}`,
+    );
+    // A host name, not an IP address: the name pg connects to differs from the one in the certificate.
+    const { name } = await rig.create('pg-tls', {
+      engine: 'postgres',
+      host: 'localhost',
+      port: tlsDb.port,
+      username: role,
+      password,
+      ssl: true,
+    });
+    return track(
+      createPgPool({
+        cache: new SecretCache({ client: rig.sdk }),
+        secretId: name,
+        tls: { ca: certs.caCert, servername },
+      }),
+    );
+  }
+
+  it('checks the certificate against tls.servername, not the host connected to', async () => {
+    const pool = await tlsPool('db.test');
+    const { rows } = await pool.query<{ ssl: boolean }>(
+      'SELECT ssl FROM pg_stat_ssl WHERE pid = pg_backend_pid()',
+    );
+    expect(rows[0]?.ssl).toBe(true);
+  });
+
+  it('refuses a certificate that does not name tls.servername', async () => {
+    const pool = await tlsPool('other.test');
+    const error = await pool.query('SELECT 1').catch((caught: unknown) => caught);
+    expect((error as { code?: string }).code).toBe('ERR_TLS_CERT_ALTNAME_INVALID');
+    expect(pool.stats().plaintextFallbacks).toBe(0);
   });
 });

@@ -1,8 +1,10 @@
 /**
- * What the database adapters' connections share when they turn a driver's failure into one of
- * the library's errors: the system error codes that mean the network, and the blanking of secrets
- * in whatever text of the driver's is passed on.
+ * What the database connections (adapters and client pools) share: the time limits bounded by the
+ * Lambda deadline, the check of a configured name in the server's certificate, and, when a
+ * driver's failure becomes one of the library's errors, the system error codes that mean the
+ * network and the blanking of secrets in whatever text of the driver's is passed on.
  */
+import { checkServerIdentity, type PeerCertificate } from 'node:tls';
 
 /**
  * Node's system error codes that mean the server could not be reached or the connection broke.
@@ -68,4 +70,20 @@ const MIN_WAIT_MS = 1_000;
  */
 export function withinDeadline(limitMs: number, remainingTimeMs: number): number {
   return Math.min(limitMs, Math.max(MIN_WAIT_MS, remainingTimeMs - DEADLINE_RESERVE_MS));
+}
+
+/**
+ * TLS options that check the server's certificate against `serverName` instead of the host
+ * connected to (a CNAME, an IP address). node-postgres sets `servername` to the host it connects
+ * to whenever that is a name, overriding one given in `ssl`, so the name is checked here.
+ *
+ * @example
+ * ```ts
+ * new pg.Client({ host, ssl: { rejectUnauthorized: true, ca, ...certificateNaming('db.example.com') } });
+ * ```
+ */
+export function certificateNaming(serverName: string): {
+  checkServerIdentity: (host: string, certificate: PeerCertificate) => Error | undefined;
+} {
+  return { checkServerIdentity: (_host, certificate) => checkServerIdentity(serverName, certificate) };
 }

@@ -1,4 +1,3 @@
-import { checkServerIdentity, type PeerCertificate } from 'node:tls';
 import { Client, DatabaseError, type QueryConfig } from 'pg';
 import {
   RotationError,
@@ -7,7 +6,12 @@ import {
   TargetUnreachableError,
 } from '../../core/errors.ts';
 import type { StepContext } from '../../core/target.ts';
-import { NETWORK_ERROR_CODES, scrubSecrets, withinDeadline } from '../database/connection.ts';
+import {
+  certificateNaming,
+  NETWORK_ERROR_CODES,
+  scrubSecrets,
+  withinDeadline,
+} from '../database/connection.ts';
 import type { PostgresSettings } from './settings.ts';
 
 /**
@@ -301,14 +305,8 @@ function tlsOptions(settings: PostgresSettings) {
   return {
     rejectUnauthorized: true,
     ...(settings.caBundle ? { ca: settings.caBundle } : {}),
-    // pg sets `servername` to the connection host itself, so a configured name is checked here
-    // instead: the certificate must then name PG_TLS_SERVERNAME rather than the (CNAME) host.
-    ...(serverName
-      ? {
-          checkServerIdentity: (_host: string, certificate: PeerCertificate) =>
-            checkServerIdentity(serverName, certificate),
-        }
-      : {}),
+    // The certificate must then name PG_TLS_SERVERNAME rather than the (CNAME) host.
+    ...(serverName ? certificateNaming(serverName) : {}),
   };
 }
 
