@@ -6,7 +6,7 @@ import { randomBytes } from 'node:crypto';
 import type { Env } from '../../core/config.ts';
 import { ConfigurationError, SecretShapeError, TargetRefusedError } from '../../core/errors.ts';
 import type { KnownVersions, RotationTarget, StepContext } from '../../core/target.ts';
-import { readMasterSecret, refuseMasterAmong } from '../database/secret.ts';
+import { type MasterCredentials, readMasterSecret, refuseMasterAmong } from '../database/secret.ts';
 import {
   type Endpoint,
   type Login,
@@ -369,13 +369,7 @@ async function applyAlternating(
   secrets.push(master.password);
   refuseMasterAmong(master, masterarn, [pair.original, pair.clone]);
 
-  const session = await openSession(
-    endpointOf(current),
-    { username: master.username, password: master.password, source: 'the master secret' },
-    config,
-    ctx,
-    secrets,
-  );
+  const session = await openSession(endpointOf(current), masterLogin(master), config, ctx, secrets);
   try {
     const { flavour } = session;
     checkPairLength(current.username, flavour.maxUserNameLength, flavour.label);
@@ -397,14 +391,7 @@ async function applyAlternating(
     }
 
     ctx.redact(nativePasswordHash(pending.password));
-    const plugin = await accountPlugin(session, pendingAccount);
-    await session.run(
-      adminPasswordStatement(flavour, pendingAccount, {
-        password: pending.password,
-        plugin,
-        mode: session.mode,
-      }),
-    );
+    await setAccountPassword(session, pendingAccount, pending.password);
     ctx.logger.info('set the password of the alternate user', {
       user: pendingAccount.user,
       accountHost: pendingAccount.host,
@@ -429,22 +416,13 @@ async function revokeAlternating(value: MysqlSecret, ctx: StepContext, config: M
   const unusable = randomBytes(32).toString('base64url');
   ctx.redact(unusable, nativePasswordHash(unusable));
   const secrets = [value.password, master.password, unusable];
-  const session = await openSession(
-    endpointOf(value),
-    { username: master.username, password: master.password, source: 'the master secret' },
-    config,
-    ctx,
-    secrets,
-  );
+  const session = await openSession(endpointOf(value), masterLogin(master), config, ctx, secrets);
   try {
-    const plugin = await accountPlugin(session, account);
-    await session.run(
-      adminPasswordStatement(session.flavour, account, {
-        password: unusable,
-        plugin,
-        mode: session.mode,
-        label: `replace the password of ${account.user} with an unusable random one`,
-      }),
+    await setAccountPassword(
+      session,
+      account,
+      unusable,
+      `replace the password of ${account.user} with an unusable random one`,
     );
   } finally {
     await session.close();
@@ -453,6 +431,19 @@ async function revokeAlternating(value: MysqlSecret, ctx: StepContext, config: M
     throw new TargetRefusedError('rejected', `the revoked password of "${value.username}" still logs in`);
   }
   ctx.logger.warn('revoked the password of a user', { user: account.user, accountHost: account.host });
+}
+
+/** Sets another account's password as the master, keeping the account's plugin. */
+async function setAccountPassword(
+  session: MysqlSession,
+  account: Account,
+  password: string,
+  label?: string,
+): Promise<void> {
+  const plugin = await accountPlugin(session, account);
+  await session.run(
+    adminPasswordStatement(session.flavour, account, { password, plugin, mode: session.mode, label }),
+  );
 }
 
 /** Creates the clone if it does not exist yet, with a throw-away password and the original's plugin. */
@@ -649,6 +640,10 @@ function endpointOf(secret: MysqlSecret): Endpoint {
 
 function login(secret: MysqlSecret, source: string): Login {
   return { username: secret.username, password: secret.password, source };
+}
+
+function masterLogin(master: MasterCredentials): Login {
+  return { username: master.username, password: master.password, source: 'the master secret' };
 }
 
 function firstText(rows: ReadonlyArray<Record<string, unknown>>): string {

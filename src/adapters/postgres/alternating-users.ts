@@ -11,7 +11,7 @@ import {
   SettingsHolder,
   verifyPending,
 } from './common.ts';
-import { connectPostgres, type PostgresSession, tryConnect } from './connect.ts';
+import { connectPostgres, type PostgresLogin, type PostgresSession, tryConnect } from './connect.ts';
 import { changeOwnPassword, ensureClone, findRole, setPassword } from './roles.ts';
 import { type MasterCredentials, type PostgresSecret, sameHost, withCredentials } from './secret.ts';
 import type { PostgresSettings } from './settings.ts';
@@ -150,12 +150,7 @@ export function postgresAlternatingUsers(
         );
       }
       const master = await readMaster(value, ctx, [value.username]);
-      const session = await connectPostgres(
-        endpointOf(value),
-        { username: master.username, password: master.password, label: 'master' },
-        config,
-        ctx,
-      );
+      const session = await connectPostgres(endpointOf(value), masterLogin(master), config, ctx);
       try {
         if (!(await findRole(session, value.username))) {
           ctx.logger.warn('role to revoke does not exist; nothing to do', { role: value.username });
@@ -219,6 +214,10 @@ async function readMaster(
   return master;
 }
 
+function masterLogin(master: MasterCredentials): PostgresLogin {
+  return { username: master.username, password: master.password, label: 'master' };
+}
+
 async function withMasterTransaction(
   target: PostgresSecret,
   master: MasterCredentials,
@@ -226,12 +225,7 @@ async function withMasterTransaction(
   ctx: StepContext,
   work: (session: PostgresSession) => Promise<void>,
 ): Promise<void> {
-  const session = await connectPostgres(
-    endpointOf(target),
-    { username: master.username, password: master.password, label: 'master' },
-    settings,
-    ctx,
-  );
+  const session = await connectPostgres(endpointOf(target), masterLogin(master), settings, ctx);
   try {
     // One transaction: the clone, its membership, its settings and the password all change
     // together or not at all, so a failure part-way leaves nothing to repair.
