@@ -272,6 +272,24 @@ export function sameHost(a: string, b: string): boolean {
 }
 
 /**
+ * Whether two values of a secret point at the same server: the same host, as {@link sameHost}
+ * compares them, and the same port. Credentials checked on one server prove nothing on another,
+ * even on the same host.
+ *
+ * @example
+ * ```ts
+ * sameServer({ host: 'db.internal', port: 5432 }, { host: 'DB.internal.', port: 5432 }); // true
+ * sameServer({ host: 'db.internal', port: 5432 }, { host: 'db.internal', port: 5433 }); // false
+ * ```
+ */
+export function sameServer(
+  a: { readonly host: string; readonly port: number },
+  b: { readonly host: string; readonly port: number },
+): boolean {
+  return sameHost(a.host, b.host) && a.port === b.port;
+}
+
+/**
  * The next version's value: every stored field kept, with new credentials.
  *
  * @example

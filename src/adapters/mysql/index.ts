@@ -6,7 +6,12 @@ import { randomBytes } from 'node:crypto';
 import type { Env } from '../../core/config.ts';
 import { ConfigurationError, SecretShapeError, TargetRefusedError } from '../../core/errors.ts';
 import type { KnownVersions, RotationTarget, StepContext } from '../../core/target.ts';
-import { type MasterCredentials, readMasterSecret, refuseMasterAmong } from '../database/secret.ts';
+import {
+  type MasterCredentials,
+  readMasterSecret,
+  refuseMasterAmong,
+  sameServer,
+} from '../database/secret.ts';
 import {
   type Endpoint,
   type Login,
@@ -31,7 +36,6 @@ import {
   type MysqlSecret,
   otherUser,
   parseMysqlSecret,
-  sameHost,
   serializeMysqlSecret,
   withCredentials,
 } from './secret.ts';
@@ -328,7 +332,7 @@ async function applyAlternating(
   config: MysqlSettings,
 ): Promise<void> {
   const current = await known.current();
-  if (!sameHost(pending.host, current.host) || pending.port !== current.port) {
+  if (!sameServer(pending, current)) {
     throw new SecretShapeError(
       'host',
       `of the pending version (${pending.host}:${pending.port}) differs from the current one (${current.host}:${current.port})`,
@@ -618,7 +622,7 @@ function requireSameAccount(pending: MysqlSecret, other: MysqlSecret, label: str
       'make both versions name the same user, or clear AWSPENDING and rotate again',
     );
   }
-  if (!sameHost(pending.host, other.host) || pending.port !== other.port) {
+  if (!sameServer(pending, other)) {
     throw new SecretShapeError(
       'host',
       `of the pending version (${pending.host}:${pending.port}) differs from the ${label} version (${other.host}:${other.port})`,

@@ -1,7 +1,7 @@
 import { randomBytes } from 'node:crypto';
 import { ProtocolStateError, SecretShapeError, TargetRefusedError } from '../../core/errors.ts';
 import type { RotationTarget, StepContext } from '../../core/target.ts';
-import { readMasterSecret, refuseMasterAmong } from '../database/secret.ts';
+import { readMasterSecret, refuseMasterAmong, sameServer } from '../database/secret.ts';
 import {
   checkPairFits,
   commonTargetParts,
@@ -13,7 +13,7 @@ import {
 } from './common.ts';
 import { connectPostgres, type PostgresLogin, type PostgresSession, tryConnect } from './connect.ts';
 import { changeOwnPassword, ensureClone, findRole, setPassword } from './roles.ts';
-import { type MasterCredentials, type PostgresSecret, sameHost, withCredentials } from './secret.ts';
+import { type MasterCredentials, type PostgresSecret, withCredentials } from './secret.ts';
 import type { PostgresSettings } from './settings.ts';
 import { TERMINATE_SESSIONS } from './sql.ts';
 
@@ -78,9 +78,11 @@ export function postgresAlternatingUsers(
       if (await pendingAlreadyWorks(pending, config, ctx)) return;
 
       const current = await known.current();
-      if (current.username !== pair.other || !sameHost(current.host, pending.host)) {
+      // The current-login guard proves something only about the server it logged in to, which must
+      // be the one the master is about to act on (SPEC 4.2).
+      if (current.username !== pair.other || !sameServer(current, pending)) {
         throw new ProtocolStateError(
-          `alternating users: the AWSPENDING version names user "${pending.username}" at ${pending.host}, the AWSCURRENT version user "${current.username}" at ${current.host}; pending must be the other user of the pair ("${pair.other}") on the same host. Fix the AWSPENDING version (or remove its label) and rotate again`,
+          `alternating users: the AWSPENDING version names user "${pending.username}" at ${pending.host}:${pending.port}, the AWSCURRENT version user "${current.username}" at ${current.host}:${current.port}; pending must be the other user of the pair ("${pair.other}") on the same server (host and port). Fix the AWSPENDING version (or remove its label) and rotate again`,
         );
       }
 
@@ -88,7 +90,7 @@ export function postgresAlternatingUsers(
         // Least privilege first (SPEC 2.3): the pending user's previous password, if stored, lets
         // it change its own password without the master.
         const previous = await known.previous();
-        if (previous && previous.username === pending.username && sameHost(previous.host, pending.host)) {
+        if (previous && previous.username === pending.username && sameServer(previous, pending)) {
           const session = await tryConnect(endpointOf(previous), loginOf(previous, 'previous'), config, ctx);
           if (session) {
             try {

@@ -1,5 +1,6 @@
 import { ProtocolStateError, TargetRefusedError } from '../../core/errors.ts';
 import type { RotationTarget } from '../../core/target.ts';
+import { sameServer } from '../database/secret.ts';
 import {
   commonTargetParts,
   endpointOf,
@@ -10,7 +11,7 @@ import {
 } from './common.ts';
 import { tryConnect } from './connect.ts';
 import { changeOwnPassword } from './roles.ts';
-import { type PostgresSecret, sameHost, withCredentials } from './secret.ts';
+import { type PostgresSecret, withCredentials } from './secret.ts';
 
 /**
  * Options of {@link postgresSingleUser}. None yet: every setting comes from the environment (see
@@ -26,7 +27,7 @@ export type PostgresSingleUserOptions = Record<string, never>;
 /**
  * Single-user rotation for PostgreSQL and Aurora PostgreSQL (SPEC 4.1): the user changes its own
  * password, logged in with the pending, else the current, else the previous credentials, each
- * checked to name the same user and host before connecting. The new password reaches the server
+ * checked to name the same user, host and port before connecting. The new password reaches the server
  * only as a SCRAM-SHA-256 verifier.
  *
  * @example
@@ -65,10 +66,10 @@ export function postgresSingleUser(_options: PostgresSingleUserOptions = {}): Ro
           tried.push(`${label}: none stored`);
           continue;
         }
-        if (value.username !== pending.username || !sameHost(value.host, pending.host)) {
+        if (value.username !== pending.username || !sameServer(value, pending)) {
           // Checked before connecting: these credentials are for another user or server.
           if (label === 'current') throw mismatch(value, pending);
-          tried.push(`previous: names user "${value.username}" at ${value.host}, not tried`);
+          tried.push(`previous: names user "${value.username}" at ${value.host}:${value.port}, not tried`);
           continue;
         }
         const session = await tryConnect(endpointOf(value), loginOf(value, label), config, ctx);
@@ -98,6 +99,6 @@ export function postgresSingleUser(_options: PostgresSingleUserOptions = {}): Ro
 
 function mismatch(current: PostgresSecret, pending: PostgresSecret): ProtocolStateError {
   return new ProtocolStateError(
-    `single-user rotation: the AWSCURRENT version names user "${current.username}" at ${current.host}, the AWSPENDING version user "${pending.username}" at ${pending.host}; they must be the same user and host. Fix the AWSPENDING version (or remove its label) and rotate again`,
+    `single-user rotation: the AWSCURRENT version names user "${current.username}" at ${current.host}:${current.port}, the AWSPENDING version user "${pending.username}" at ${pending.host}:${pending.port}; they must be the same user and host (and port). Fix the AWSPENDING version (or remove its label) and rotate again`,
   );
 }

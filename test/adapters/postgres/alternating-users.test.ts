@@ -1,10 +1,11 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { postgresAlternatingUsers } from '../../../src/adapters/postgres/index.ts';
 import { scramSha256Verifier } from '../../../src/adapters/postgres/scram.ts';
-import { quoteIdentifier } from '../../../src/adapters/postgres/sql.ts';
+import { quoteIdentifier, quoteLiteral } from '../../../src/adapters/postgres/sql.ts';
 import type { RotationTarget } from '../../../src/core/target.ts';
 import { AWSPENDING } from '../../../src/testing/index.ts';
-import { capturedOutput } from '../../support/leak-scan.ts';
+import { capturedOutput, trackSecrets } from '../../support/leak-scan.ts';
+import { type PostgresInstance, startPostgres } from '../../support/postgres.ts';
 import { directContext, Rig, type StoredSecret, setupPassword, VERSIONS } from './rig.ts';
 
 const q = quoteIdentifier;
@@ -366,5 +367,52 @@ describe.each(VERSIONS)('postgres alternating users on PostgreSQL %i', (version)
       expect(result.error).toContain('role "lonely_clone" does not exist');
       expect(await rig.db.query("SELECT 1 FROM pg_roles WHERE rolname = 'lonely_clone'")).toEqual([]);
     });
+  });
+});
+
+describe('postgres alternating users: the current-login guard and the master act on the same server', () => {
+  let rig: Rig;
+  let other: PostgresInstance;
+
+  beforeAll(async () => {
+    // Two servers on one host, told apart by their ports only.
+    [rig, other] = await Promise.all([Rig.start({ version: 18 }), startPostgres({ version: 18 })]);
+    trackSecrets(other.superuser.password);
+  });
+  afterAll(async () => {
+    await Promise.allSettled([rig?.stop(), other?.stop()]);
+  });
+
+  it('refuses a pending version on another port before the master touches anything', async () => {
+    // A secret's writer who knows a password of "victim_clone" on this server but nothing on the
+    // other one, and points masterarn at the other server's master.
+    const clonePassword = setupPassword();
+    await rig.createRole('victim_clone', clonePassword);
+    const victimPassword = setupPassword();
+    await other.query(
+      `CREATE ROLE victim LOGIN PASSWORD ${quoteLiteral(scramSha256Verifier(victimPassword))}`,
+    );
+    const otherMaster = await rig.createSecret('other-master', {
+      username: other.superuser.username,
+      password: other.superuser.password,
+    });
+    const current = rig.secretFor('victim_clone', clonePassword, { masterarn: otherMaster });
+    const arn = await rig.createSecret('port-switch', current);
+    const versionId = crypto.randomUUID();
+    await rig.sm.registerPendingVersion(arn, versionId);
+    const chosen = setupPassword();
+    await rig.sm.fillPendingVersion(
+      arn,
+      versionId,
+      JSON.stringify({ ...current, port: other.port, username: 'victim', password: chosen }),
+    );
+
+    const result = await rig.rotate(arn, rig.handler(postgresAlternatingUsers()), true);
+    expect(result.ok).toBe(false);
+    expect(result.failedStep).toBe('setSecret');
+    expect(result.error).toContain('on the same server');
+    expect(await other.canLogin('victim', victimPassword)).toBe(true);
+    expect(await other.canLogin('victim', chosen)).toBe(false);
+    expect(await other.query("SELECT 1 FROM pg_roles WHERE rolname = 'victim_clone'")).toEqual([]);
   });
 });
