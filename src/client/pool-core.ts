@@ -112,6 +112,10 @@ export interface RotatingPoolBaseOptions {
  * Refuses driver settings that say where or as whom to connect: those come from the secret.
  *
  * @param option - how the settings were passed, for the error (`createPgPool poolConfig`).
+ * @example
+ * ```ts
+ * refuseConnectionSettings('createMysqlPool poolOptions', poolOptions, ['user', 'password', 'host']);
+ * ```
  */
 export function refuseConnectionSettings(option: string, settings: object, fields: readonly string[]): void {
   for (const field of fields) {
