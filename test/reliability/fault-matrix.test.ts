@@ -1,0 +1,197 @@
+/**
+ * The fault matrix (issue 9): for every adapter, every step, every I/O point of the step (each
+ * Secrets Manager call, each database statement or login exchange, each HTTP request), a failure
+ * as an error, a timeout and a process crash; then the service's retries with the same version id.
+ * Every case must converge, and after the failure some stored version must authenticate against
+ * the real target (for alternating users, AWSCURRENT must).
+ *
+ * The I/O points come from a clean probe rotation per adapter, counted by fault proxies (see
+ * test/support/fault-proxy.ts); each case checks that its fault hit the point the probe saw there.
+ */
+import pg from 'pg';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { postgresSingleUser } from '../../src/adapters/postgres/index.ts';
+import { scramSha256Verifier } from '../../src/adapters/postgres/scram.ts';
+import type { PostgresSecret } from '../../src/adapters/postgres/secret.ts';
+import { quoteIdentifier } from '../../src/adapters/postgres/sql.ts';
+import { ROTATION_STEPS, type RotationStep, type RotationTarget } from '../../src/core/target.ts';
+import { leaksFoundSoFar, trackSecrets } from '../support/leak-scan.ts';
+import { type MariaDbInstance, startMariaDb } from '../support/mariadb.ts';
+import { type PostgresInstance, startPostgres } from '../support/postgres.ts';
+import { ContainerPool } from './support/containers.ts';
+import {
+  type CaseOutcome,
+  caseName,
+  casesForStep,
+  type FaultCase,
+  type FaultKind,
+  inPool,
+  probePoints,
+  runFaultCase,
+} from './support/fault-case.ts';
+import {
+  ADAPTERS,
+  type AdapterName,
+  httpApiKeyScenario,
+  mysqlScenario,
+  postgresScenario,
+  randomSecretScenario,
+  type Scenario,
+} from './support/scenarios.ts';
+import { recordSuiteResult } from './support/summary.ts';
+
+/**
+ * Cases in flight at once. A timeout case spends seconds waiting for a client's timer and almost
+ * no CPU, so those run in a wider pool beside the others.
+ */
+const CONCURRENCY = 4;
+const TIMEOUT_CONCURRENCY = 10;
+
+/** Runs cases in two pools (timeouts, the rest), answering outcomes in the cases' order. */
+async function runCases(scenario: Scenario, cases: readonly FaultCase[]): Promise<CaseOutcome[]> {
+  const run = (fault: FaultCase) => runFaultCase(scenario, fault, containers);
+  const waiting = cases.filter((fault) => fault.kind === 'timeout');
+  const busy = cases.filter((fault) => fault.kind !== 'timeout');
+  const [slow, fast] = await Promise.all([
+    inPool(waiting, TIMEOUT_CONCURRENCY, run),
+    inPool(busy, CONCURRENCY, run),
+  ]);
+  const byCase = new Map<FaultCase, CaseOutcome>();
+  for (const outcome of [...slow, ...fast]) byCase.set(outcome.fault, outcome);
+  return cases.map((fault) => byCase.get(fault)!);
+}
+
+let postgres: PostgresInstance;
+let mariadb: MariaDbInstance;
+let containers: ContainerPool;
+const suiteStarted = performance.now();
+const results = new Map<AdapterName, { outcomes: CaseOutcome[]; durationMs: number }>();
+
+beforeAll(async () => {
+  [postgres, mariadb] = await Promise.all([startPostgres(), startMariaDb()]);
+  trackSecrets(postgres.superuser.password, mariadb.root.password);
+  containers = new ContainerPool((text) => process.stdout.write(text));
+});
+
+afterAll(async () => {
+  await containers?.close();
+  await Promise.allSettled([postgres?.stop(), mariadb?.stop()]);
+  const all = [...results.values()].flatMap((entry) => entry.outcomes);
+  const converged = all.filter((outcome) => outcome.converged).length;
+  const leaks = leaksFoundSoFar();
+  const lines = [
+    `fault matrix: ${all.length} cases run, ${converged} converged, ${leaks} leaks found (${((performance.now() - suiteStarted) / 1000).toFixed(0)} s)`,
+  ];
+  for (const [adapter, { outcomes, durationMs }] of results)
+    lines.push(`  ${breakdown(adapter, outcomes, durationMs)}`);
+  lines.push(
+    '  kinds: error = connection reset / lost answer, timeout = stalled connection (the client times out), crash = the container process is SIGKILLed',
+    '  positions: every I/O point before its request reaches the server and after the server acted (answer lost); a crash after an answer equals a crash before the next point, so only the last point of a step gets one',
+  );
+  console.info(lines.join('\n'));
+  recordSuiteResult('fault matrix', { cases: all.length, converged, leaks });
+});
+
+function scenarioFor(adapter: AdapterName): Scenario {
+  switch (adapter) {
+    case 'random-secret':
+      return randomSecretScenario();
+    case 'postgres-single-user':
+      return postgresScenario(postgres, false);
+    case 'postgres-alternating-users':
+      return postgresScenario(postgres, true);
+    case 'mysql-single-user':
+      return mysqlScenario(mariadb, false);
+    case 'mysql-alternating-users':
+      return mysqlScenario(mariadb, true);
+    case 'http-api-key':
+      return httpApiKeyScenario();
+  }
+}
+
+function breakdown(adapter: string, outcomes: readonly CaseOutcome[], durationMs: number): string {
+  const count = (predicate: (outcome: CaseOutcome) => boolean) => outcomes.filter(predicate).length;
+  const steps = ROTATION_STEPS.map((step) => `${step} ${count((outcome) => outcome.fault.step === step)}`);
+  const kinds = (['error', 'timeout', 'crash'] as FaultKind[]).map(
+    (kind) => `${kind} ${count((outcome) => outcome.fault.kind === kind)}`,
+  );
+  const points = new Set(outcomes.map((outcome) => `${outcome.fault.step}#${outcome.fault.point.index}`))
+    .size;
+  const survived = count((outcome) => outcome.firstOk);
+  return `${adapter}: ${outcomes.length} cases over ${points} I/O points (${steps.join(', ')}; ${kinds.join(', ')}), ${count((outcome) => outcome.converged)} converged, ${survived} completed despite the fault, ${(durationMs / 1000).toFixed(1)} s`;
+}
+
+describe('fault matrix', () => {
+  it.each(ADAPTERS)(
+    '%s: an error, a timeout and a crash at every I/O point of every step converge',
+    async (adapter) => {
+      const started = performance.now();
+      const scenario = scenarioFor(adapter);
+      const probed = await probePoints(scenario);
+      const cases = ROTATION_STEPS.flatMap((step: RotationStep) => casesForStep(step, probed[step] ?? []));
+      expect(cases.length).toBeGreaterThan(0);
+      const outcomes = await runCases(scenario, cases);
+      results.set(adapter, { outcomes, durationMs: performance.now() - started });
+      const failures = outcomes
+        .filter((outcome) => !outcome.converged)
+        .map((outcome) => `${caseName(outcome.fault)}: ${outcome.violations.join('; ')}`);
+      expect(failures).toEqual([]);
+    },
+    600_000,
+  );
+});
+
+/**
+ * A single-user PostgreSQL target that breaks SPEC 2.3 the way AWS's templates once did: setSecret
+ * logs in with the current password and changes it, without first trying the pending one. A
+ * retried setSecret after a lost answer then finds the current password gone.
+ */
+function notRetrySafeSingleUser(): RotationTarget<PostgresSecret> {
+  const real = postgresSingleUser();
+  return {
+    ...real,
+    async apply(pending, known) {
+      const current = await known.current();
+      const client = new pg.Client({
+        host: current.host,
+        port: current.port,
+        user: current.username,
+        password: current.password,
+        database: current.dbname,
+        connectionTimeoutMillis: 1_000,
+        query_timeout: 2_000,
+      });
+      client.on('error', () => {});
+      try {
+        await client.connect();
+        await client.query(
+          `ALTER ROLE ${quoteIdentifier(pending.username)} PASSWORD '${scramSha256Verifier(pending.password)}'`,
+        );
+      } finally {
+        await client.end().catch(() => {});
+      }
+    },
+  };
+}
+
+describe('the matrix itself', () => {
+  it('fails a setSecret that is not safe to retry: a lost answer to its ALTER ROLE never converges', async () => {
+    const scenario: Scenario = {
+      ...postgresScenario(postgres, false),
+      target: notRetrySafeSingleUser as () => RotationTarget<unknown>,
+    };
+    const probed = await probePoints(scenario);
+    const cases = casesForStep('setSecret', probed.setSecret ?? []).filter((fault) => fault.kind === 'error');
+    const outcomes = await runCases(scenario, cases);
+    const failed = outcomes.filter((outcome) => !outcome.converged).map((outcome) => caseName(outcome.fault));
+    expect(failed).toContain(
+      `setSecret #${probed.setSecret!.findIndex((point) => point.description === 'pg:query ALTER ROLE') + 1} pg:query ALTER ROLE error@answer`,
+    );
+    const lostAnswer = outcomes.find((outcome) =>
+      caseName(outcome.fault).endsWith('ALTER ROLE error@answer'),
+    );
+    // The invariant still held (the pending password works); convergence is what broke.
+    expect(lostAnswer?.violations.join('; ')).toMatch(/did not converge/);
+    expect(lostAnswer?.violations.join('; ')).not.toMatch(/no stored version authenticates/);
+  });
+});

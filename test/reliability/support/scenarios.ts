@@ -1,0 +1,320 @@
+/**
+ * One scenario per adapter for the reliability suite: how to build its target, set up a case (a
+ * user or key, and the secret pointing at a fault proxy in front of the real server), and ask the
+ * real server which stored versions authenticate. Shared by the test files and by the child
+ * process that plays a Lambda container killed mid-step.
+ */
+import { randomBytes } from 'node:crypto';
+import type { HttpApiKeyConfig } from '../../../src/adapters/http-api-key/config.ts';
+import { httpApiKey } from '../../../src/adapters/http-api-key/index.ts';
+import { mysqlAlternatingUsers, mysqlSingleUser } from '../../../src/adapters/mysql/index.ts';
+import { quoteAccount } from '../../../src/adapters/mysql/sql.ts';
+import { postgresAlternatingUsers, postgresSingleUser } from '../../../src/adapters/postgres/index.ts';
+import { scramSha256Verifier } from '../../../src/adapters/postgres/scram.ts';
+import { quoteIdentifier } from '../../../src/adapters/postgres/sql.ts';
+import { randomSecret } from '../../../src/adapters/random-secret/index.ts';
+import type { Env } from '../../../src/core/config.ts';
+import type { RotationTarget } from '../../../src/core/target.ts';
+import type { PointDescriber } from '../../support/fault-proxy.ts';
+import { describeHttp, describeMysql, describePostgres } from '../../support/fault-proxy.ts';
+import type { KeyApi } from '../../support/key-api.ts';
+import { startKeyApi } from '../../support/key-api.ts';
+import type { MariaDbInstance } from '../../support/mariadb.ts';
+import type { PostgresInstance } from '../../support/postgres.ts';
+
+/** The adapters (and strategies) the suite covers. */
+export const ADAPTERS = [
+  'random-secret',
+  'postgres-single-user',
+  'postgres-alternating-users',
+  'mysql-single-user',
+  'mysql-alternating-users',
+  'http-api-key',
+] as const;
+
+export type AdapterName = (typeof ADAPTERS)[number];
+
+/**
+ * Builds a fresh target for an adapter, as a new Lambda container would.
+ *
+ * @example
+ * ```ts
+ * const handler = createRotationHandler(makeTarget('postgres-single-user'), { client, env });
+ * ```
+ */
+export function makeTarget(name: AdapterName): RotationTarget<unknown> {
+  switch (name) {
+    case 'random-secret':
+      return randomSecret() as RotationTarget<unknown>;
+    case 'postgres-single-user':
+      return postgresSingleUser() as RotationTarget<unknown>;
+    case 'postgres-alternating-users':
+      return postgresAlternatingUsers() as RotationTarget<unknown>;
+    case 'mysql-single-user':
+      return mysqlSingleUser() as RotationTarget<unknown>;
+    case 'mysql-alternating-users':
+      return mysqlAlternatingUsers() as RotationTarget<unknown>;
+    case 'http-api-key':
+      return httpApiKey() as RotationTarget<unknown>;
+  }
+}
+
+/**
+ * The environment of every handler in the fault suite. One Secrets Manager attempt per call, so an
+ * injected failure fails the step (the throttling tests cover the engine's own retries), and the
+ * adapters' timeouts short, so a stalled connection is noticed within a second or two.
+ */
+export const FAULT_ENV: Env = {
+  SECRETS_MANAGER_MAX_ATTEMPTS: '1',
+  PG_CONNECT_TIMEOUT_MS: '1000',
+  PG_STATEMENT_TIMEOUT_MS: '1000',
+  MYSQL_CONNECT_TIMEOUT_MS: '1000',
+  MYSQL_STATEMENT_TIMEOUT_MS: '1000',
+};
+
+/** What a scenario needs from the case that runs it. */
+export interface CaseTools {
+  /** Starts a fault proxy in front of `target` on the case's ledger; returns its address. */
+  proxy(
+    label: string,
+    target: { host: string; port: number },
+    describe: PointDescriber,
+  ): Promise<{ host: string; port: number; url: string }>;
+  /** Creates a secret in the case's endpoint (tracked by the leak scan); returns its ARN. */
+  createSecret(name: string, value: string): Promise<string>;
+  /** Registers secret values with the leak scan. */
+  track(...values: Array<string | undefined>): void;
+}
+
+/** A case's target, once set up. */
+export interface PreparedCase {
+  /** The ARN of the secret to rotate. */
+  readonly secretArn: string;
+  /** Whether a stored value authenticates against the real server (not through the proxy). */
+  authenticates(value: string): Promise<boolean>;
+  /** Checks after convergence beyond the generic ones; returns violations. */
+  extraChecks?(current: string): Promise<string[]>;
+  /** Every secret the target made that the case did not read from a version (minted keys). */
+  secretsSeen?(): string[];
+  close(): Promise<void>;
+}
+
+/**
+ * A scenario: an adapter and how to set up one case of it.
+ *
+ * @example
+ * ```ts
+ * const prepared = await scenario.prepare('c17', tools);
+ * expect(await prepared.authenticates(currentValue)).toBe(true);
+ * ```
+ */
+export interface Scenario {
+  readonly adapter: AdapterName;
+  /** AWSCURRENT must authenticate at every point (alternating users); else some stored version must. */
+  readonly currentAlwaysWorks: boolean;
+  /** There is a target to authenticate against (false for random-secret). */
+  readonly hasTarget: boolean;
+  readonly env: Env;
+  /** Builds the target instead of {@link makeTarget} (in-process cases only: a container knows adapters by name). */
+  readonly target?: () => RotationTarget<unknown>;
+  prepare(id: string, tools: CaseTools): Promise<PreparedCase>;
+}
+
+/** The servers the database scenarios run against (one each per test file). */
+export interface Servers {
+  readonly postgres?: PostgresInstance;
+  readonly mariadb?: MariaDbInstance;
+}
+
+function casePassword(): string {
+  return `Init-${randomBytes(12).toString('base64url')}-Pw1`;
+}
+
+function parsed(value: string): Record<string, unknown> {
+  return JSON.parse(value) as Record<string, unknown>;
+}
+
+/**
+ * The random-secret scenario: no target outside Secrets Manager, so "authenticates" means the
+ * version holds a usable (non-empty) value.
+ */
+export function randomSecretScenario(): Scenario {
+  return {
+    adapter: 'random-secret',
+    currentAlwaysWorks: true,
+    hasTarget: false,
+    env: FAULT_ENV,
+    async prepare(id, tools) {
+      const initial = `initial-${randomBytes(16).toString('hex')}`;
+      const secretArn = await tools.createSecret(`fm-random-${id}`, initial);
+      return {
+        secretArn,
+        authenticates: async (value) => value.length > 0,
+        close: async () => {},
+      };
+    },
+  };
+}
+
+/** PostgreSQL, single user or alternating users (master = the server's superuser). */
+export function postgresScenario(db: PostgresInstance, alternating: boolean): Scenario {
+  return {
+    adapter: alternating ? 'postgres-alternating-users' : 'postgres-single-user',
+    currentAlwaysWorks: alternating,
+    hasTarget: true,
+    env: FAULT_ENV,
+    async prepare(id, tools) {
+      const username = `fm_${id}`;
+      const password = casePassword();
+      tools.track(password);
+      await db.query(
+        `CREATE ROLE ${quoteIdentifier(username)} LOGIN PASSWORD '${scramSha256Verifier(password)}'`,
+      );
+      const proxy = await tools.proxy('pg', { host: db.host, port: db.port }, describePostgres);
+      const extra: Record<string, unknown> = {};
+      if (alternating) {
+        extra.masterarn = await tools.createSecret(
+          `fm-pg-master-${id}`,
+          JSON.stringify({ username: db.superuser.username, password: db.superuser.password }),
+        );
+      }
+      const value = {
+        engine: 'postgres',
+        host: proxy.host,
+        port: proxy.port,
+        username,
+        password,
+        dbname: 'postgres',
+        ssl: false,
+        team: 'reliability',
+        ...extra,
+      };
+      const secretArn = await tools.createSecret(`fm-pg-${id}`, JSON.stringify(value));
+      return {
+        secretArn,
+        async authenticates(raw) {
+          const secret = parsed(raw);
+          return db.canLogin(String(secret.username), String(secret.password));
+        },
+        close: async () => {},
+      };
+    },
+  };
+}
+
+/** MariaDB through the MySQL adapter, single user or alternating users (master = root). */
+export function mysqlScenario(db: MariaDbInstance, alternating: boolean): Scenario {
+  return {
+    adapter: alternating ? 'mysql-alternating-users' : 'mysql-single-user',
+    currentAlwaysWorks: alternating,
+    hasTarget: true,
+    env: FAULT_ENV,
+    async prepare(id, tools) {
+      const username = `fm_${id}`;
+      const password = casePassword();
+      tools.track(password);
+      const account = quoteAccount({ user: username, host: '%' });
+      await db.query(`CREATE USER ${account} IDENTIFIED BY ?`, [password]);
+      // A grant for the alternating strategy to copy onto the clone.
+      await db.query(`GRANT SELECT ON mysql.help_topic TO ${account}`);
+      const proxy = await tools.proxy('mysql', { host: db.host, port: db.port }, describeMysql);
+      const extra: Record<string, unknown> = {};
+      if (alternating) {
+        extra.masterarn = await tools.createSecret(
+          `fm-my-master-${id}`,
+          JSON.stringify({ username: db.root.username, password: db.root.password }),
+        );
+      }
+      const value = {
+        engine: 'mariadb',
+        host: proxy.host,
+        port: proxy.port,
+        username,
+        password,
+        ssl: false,
+        team: 'reliability',
+        ...extra,
+      };
+      const secretArn = await tools.createSecret(`fm-my-${id}`, JSON.stringify(value));
+      return {
+        secretArn,
+        async authenticates(raw) {
+          const secret = parsed(raw);
+          return db.canLogin(String(secret.username), String(secret.password));
+        },
+        close: async () => {},
+      };
+    },
+  };
+}
+
+/** The key API's configuration for the fault suite: idempotent minting, revocation at finish, one attempt per request. */
+export function faultKeyApiConfig(url: string): HttpApiKeyConfig {
+  return {
+    baseUrl: url,
+    auth: { type: 'bearer' },
+    mint: {
+      request: { method: 'POST', path: '/keys', body: { label: 'rotation {{versionId}}' } },
+      keyPointer: '/key',
+      keyIdPointer: '/id',
+      idempotencyHeader: 'Idempotency-Key',
+    },
+    test: {
+      request: { method: 'GET', path: '/whoami' },
+      successStatus: [200],
+      propagation: { maxWaitMs: 2_000, initialDelayMs: 5, maxDelayMs: 40 },
+    },
+    revoke: { when: 'finish', request: { method: 'DELETE', path: '/keys/{{revokedKeyId}}' } },
+    http: { timeoutMs: 1_000, attempts: 1, initialDelayMs: 5, maxDelayMs: 40 },
+  };
+}
+
+/**
+ * The HTTP API-key scenario: a key API per case (its own keys), reached through a proxy. After
+ * convergence exactly one key may be active: the current one.
+ */
+export function httpApiKeyScenario(): Scenario {
+  return {
+    adapter: 'http-api-key',
+    currentAlwaysWorks: false,
+    hasTarget: true,
+    env: FAULT_ENV,
+    async prepare(id, tools) {
+      const api: KeyApi = await startKeyApi();
+      const address = new URL(api.url);
+      const proxy = await tools.proxy(
+        'http',
+        { host: address.hostname, port: Number(address.port) },
+        describeHttp,
+      );
+      tools.track(api.seed.key);
+      const value = {
+        apiKey: api.seed.key,
+        keyId: api.seed.id,
+        owner: 'reliability',
+        rotation: faultKeyApiConfig(proxy.url),
+      };
+      const secretArn = await tools.createSecret(`fm-key-${id}`, JSON.stringify(value));
+      return {
+        secretArn,
+        authenticates: async (raw) => api.accepts(String(parsed(raw).apiKey)),
+        async extraChecks(current) {
+          const key = String(parsed(current).apiKey);
+          const active = api.keys().filter((record) => !record.revoked);
+          const problems: string[] = [];
+          if (active.length !== 1 || active[0]?.key !== key) {
+            problems.push(
+              `expected only the current key to be active, found ${active.length} active key(s): ${active.map((record) => record.id).join(', ')}`,
+            );
+          }
+          if (api.minted().length > 1) {
+            problems.push(`the rotation minted ${api.minted().length} keys`);
+          }
+          return problems;
+        },
+        secretsSeen: () => api.keys().map((record) => record.key),
+        close: () => api.close(),
+      };
+    },
+  };
+}

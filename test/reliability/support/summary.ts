@@ -1,0 +1,65 @@
+/**
+ * The reliability suite's summary line. Each test file runs in its own worker process, so each
+ * records its counts in a directory shared by the run (named after the vitest main process, the
+ * workers' parent); the file that completes the set prints the total:
+ *
+ *   reliability suite: N cases run, N converged, N leaks found (fault matrix …, concurrency …)
+ *
+ * Each file also prints its own line, so a single file run still reports.
+ */
+import { mkdirSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+
+/** The suites of test/reliability that report, one per test file. */
+export const RELIABILITY_SUITES = ['fault matrix', 'concurrency', 'throttling', 'bad input'] as const;
+
+export type SuiteName = (typeof RELIABILITY_SUITES)[number];
+
+/** One suite's counts. */
+export interface SuiteCounts {
+  /** Cases (scenarios, inputs, races) run. */
+  readonly cases: number;
+  /** Cases that ended as they must: converged, refused cleanly, unchanged. */
+  readonly converged: number;
+  /** Tracked secret values found in captured output (test/support/leak-scan.ts). */
+  readonly leaks: number;
+}
+
+/**
+ * Records a suite's counts and, when every suite of this run has reported, prints the total line.
+ *
+ * @example
+ * ```ts
+ * afterAll(() => recordSuiteResult('concurrency', { cases: 4, converged: 4, leaks: leaksFoundSoFar() }));
+ * ```
+ */
+export function recordSuiteResult(suite: SuiteName, counts: SuiteCounts): void {
+  console.info(
+    `${suite}: ${counts.cases} cases run, ${counts.converged} converged, ${counts.leaks} leaks found`,
+  );
+  const directory = join(tmpdir(), `secrets-rotator-reliability-${process.ppid}`);
+  mkdirSync(directory, { recursive: true });
+  writeFileSync(join(directory, `${suite.replace(/\s+/g, '-')}.json`), JSON.stringify({ suite, ...counts }));
+  const recorded = readdirSync(directory)
+    .filter((name) => name.endsWith('.json'))
+    .map(
+      (name) => JSON.parse(readFileSync(join(directory, name), 'utf8')) as SuiteCounts & { suite: string },
+    );
+  if (recorded.length < RELIABILITY_SUITES.length) return;
+  try {
+    // Exactly one file prints the total: the one that claims the marker first.
+    mkdirSync(join(directory, 'printed'));
+  } catch {
+    return;
+  }
+  const total = (key: keyof SuiteCounts) => recorded.reduce((sum, entry) => sum + entry[key], 0);
+  const parts = RELIABILITY_SUITES.map((name) => {
+    const entry = recorded.find((candidate) => candidate.suite === name);
+    return `${name} ${entry?.converged ?? 0}/${entry?.cases ?? 0}`;
+  });
+  console.info(
+    `reliability suite: ${total('cases')} cases run, ${total('converged')} converged, ${total('leaks')} leaks found (${parts.join(', ')})`,
+  );
+  rmSync(directory, { recursive: true, force: true });
+}
