@@ -59,9 +59,23 @@ export interface RotatingPoolStats {
   readonly failedOperations: number;
   /** Driver pools created (one per user and server; for mysql2 also per password). */
   readonly poolsCreated: number;
-  /** Times a server without TLS was accepted for a secret without `ssl` (each also logged as a warning). */
+  /**
+   * Times a server without TLS was accepted for a secret without `ssl` (each also logged as a
+   * warning). TLS is tried again every 5 minutes, so a server that still has none counts again.
+   */
   readonly plaintextFallbacks: number;
 }
+
+/**
+ * How long a server's answer that it offers no TLS is trusted before TLS is tried again (each
+ * fallback is logged and counted again).
+ *
+ * @example
+ * ```ts
+ * PLAINTEXT_RECHECK_MS; // 300000: five minutes
+ * ```
+ */
+export const PLAINTEXT_RECHECK_MS = 300_000;
 
 /** How a pool reaches its server: verified TLS, or none. */
 export type TlsMode = 'verified' | 'none';
@@ -141,7 +155,9 @@ export class RotatingPoolCore<P> {
   readonly #maxAttempts: number;
   readonly #logger: ClientLogger;
   readonly #generations = new Map<string, PoolGeneration<P>>();
-  readonly #plaintextServers = new Set<string>();
+  /** Servers found to offer no TLS, and until when (cache clock) that finding is trusted. */
+  readonly #plaintextServers = new Map<string, number>();
+  readonly #now: () => number;
   #active: PoolGeneration<P> | undefined;
   #ended = false;
   readonly #stats = {
@@ -176,6 +192,7 @@ export class RotatingPoolCore<P> {
     this.#secretId = options.secretId;
     this.#maxAttempts = maxAttempts;
     this.#logger = options.logger ?? console;
+    this.#now = () => options.cache.now();
   }
 
   stats(): RotatingPoolStats {
@@ -281,7 +298,7 @@ export class RotatingPoolCore<P> {
   #tlsFor(secret: DatabaseSecret): TlsMode | 'caller' {
     if (this.#driver.callerTls) return 'caller';
     if (secret.ssl === false) return 'none';
-    if (secret.ssl === undefined && this.#plaintextServers.has(this.#server(secret))) return 'none';
+    if (secret.ssl === undefined && this.#knownWithoutTls(this.#server(secret))) return 'none';
     return 'verified';
   }
 
@@ -325,13 +342,26 @@ export class RotatingPoolCore<P> {
     });
   }
 
+  /**
+   * Whether `server` answered recently that it offers no TLS. The finding expires, so that TLS is
+   * tried again: a server that starts offering TLS gets it, and a single forged "no TLS" answer
+   * does not keep the process in plaintext for good.
+   */
+  #knownWithoutTls(server: string): boolean {
+    const until = this.#plaintextServers.get(server);
+    if (until === undefined) return false;
+    if (this.#now() < until) return true;
+    this.#plaintextServers.delete(server);
+    return false;
+  }
+
   /** SPEC 6: no `ssl` in the secret means TLS unless the server offers none at all. */
   #mayFallBackToPlaintext(secret: DatabaseSecret, error: unknown): boolean {
     if (secret.ssl !== undefined || this.#driver.callerTls || !this.#driver.isServerWithoutTls(error))
       return false;
     const server = this.#server(secret);
-    if (this.#plaintextServers.has(server)) return false;
-    this.#plaintextServers.add(server);
+    if (this.#knownWithoutTls(server)) return false;
+    this.#plaintextServers.set(server, this.#now() + PLAINTEXT_RECHECK_MS);
     this.#stats.plaintextFallbacks += 1;
     this.#logger.warn(
       `${this.#driver.name}: database ${server} (secret "${this.#secretId}") offers no TLS; connecting without it. ` +

@@ -1,4 +1,5 @@
 import { mkdtemp, rm } from 'node:fs/promises';
+import { connect, createServer, type Socket } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import pg from 'pg';
@@ -334,6 +335,53 @@ describe('createPgPool over TLS', () => {
     expect(rows[0]?.ssl).toBe(true);
   });
 
+  it('after falling back to plaintext, tries TLS again later: a server that starts offering TLS gets it', async () => {
+    roleCounter += 1;
+    const role = `client_recheck_${roleCounter}`;
+    const password = newPassword('pg');
+    const create = `CREATE ROLE ${pg.escapeIdentifier(role)} LOGIN PASSWORD ${pg.escapeLiteral(scramSha256Verifier(password))}`;
+    await Promise.all([db.query(create), tlsDb.query(create)]);
+    // One address for the database, served first by a server without TLS, then by one with TLS.
+    const front = await switchableProxy(db.port);
+    try {
+      const { name } = await rig.create('pg-recheck', {
+        engine: 'postgres',
+        host: '127.0.0.1',
+        port: front.port,
+        username: role,
+        password,
+      });
+      let now = 1_000_000;
+      const logger = recordingLogger();
+      const pool = track(
+        createPgPool({
+          cache: new SecretCache({ client: rig.sdk, clock: () => now, ttlMs: 3_600_000 }),
+          secretId: name,
+          tls: { ca: certs.caCert, servername: 'db.test' },
+          poolConfig: { idleTimeoutMillis: 1 },
+          logger,
+        }),
+      );
+      const overTls = async () => {
+        const { rows } = await pool.query<{ ssl: boolean }>(
+          'SELECT ssl FROM pg_stat_ssl WHERE pid = pg_backend_pid()',
+        );
+        return rows[0]?.ssl;
+      };
+
+      expect(await overTls()).toBe(false);
+      expect(pool.stats().plaintextFallbacks).toBe(1);
+
+      front.switchTo(tlsDb.port);
+      now += 600_000;
+      expect(await overTls()).toBe(true);
+      expect(pool.stats().plaintextFallbacks).toBe(1);
+      expect(logger.lines).toHaveLength(1);
+    } finally {
+      await front.close();
+    }
+  });
+
   it('refuses a certificate that does not name tls.servername', async () => {
     const pool = await tlsPool('other.test');
     const error = await pool.query('SELECT 1').catch((caught: unknown) => caught);
@@ -341,3 +389,29 @@ describe('createPgPool over TLS', () => {
     expect(pool.stats().plaintextFallbacks).toBe(0);
   });
 });
+
+/** A TCP front whose connections go to the upstream port of the moment. */
+async function switchableProxy(upstreamPort: number) {
+  let upstream = upstreamPort;
+  const sockets = new Set<Socket>();
+  const proxy = createServer((client) => {
+    const server = connect(upstream, '127.0.0.1');
+    for (const socket of [client, server]) {
+      sockets.add(socket);
+      socket.on('error', () => undefined);
+      socket.on('close', () => sockets.delete(socket));
+    }
+    client.pipe(server).pipe(client);
+  });
+  await new Promise<void>((resolve) => proxy.listen(0, '127.0.0.1', resolve));
+  return {
+    port: (proxy.address() as { port: number }).port,
+    switchTo(port: number) {
+      upstream = port;
+    },
+    close: async () => {
+      for (const socket of sockets) socket.destroy();
+      await new Promise((resolve) => proxy.close(resolve));
+    },
+  };
+}
