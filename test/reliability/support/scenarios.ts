@@ -307,9 +307,11 @@ export function httpApiKeyScenario(): Scenario {
               `expected only the current key to be active, found ${active.length} active key(s): ${active.map((record) => record.id).join(', ')}`,
             );
           }
-          if (api.minted().length > 1) {
-            problems.push(`the rotation minted ${api.minted().length} keys`);
-          }
+          // No rotation (one version id, one label) may have minted two keys.
+          const labels = api.minted().map((record) => record.label);
+          const repeated = labels.filter((label, index) => labels.indexOf(label) !== index);
+          if (repeated.length > 0)
+            problems.push(`keys minted twice for: ${[...new Set(repeated)].join(', ')}`);
           return problems;
         },
         secretsSeen: () => api.keys().map((record) => record.key),
