@@ -5,6 +5,7 @@
  */
 
 import { SecretsManagerClient } from '@aws-sdk/client-secrets-manager';
+import { NETWORK_ERROR_CODES } from '../adapters/database/connection.ts';
 import { type Env, envString } from '../core/config.ts';
 import { errorCode } from '../core/stages.ts';
 import { CliError, EXIT, UsageError } from './exit.ts';
@@ -161,14 +162,9 @@ export async function isLocalSecretsManager(endpoint: string): Promise<boolean> 
  */
 export const awsErrorCode = errorCode;
 
-const NETWORK_CODES = new Set([
-  'ECONNREFUSED',
-  'ECONNRESET',
-  'ENOTFOUND',
-  'EAI_AGAIN',
-  'EHOSTUNREACH',
-  'ENETUNREACH',
-  'ETIMEDOUT',
+// The socket-level codes the database adapters know, plus the SDK's own timeout names.
+const NETWORK_CODES: ReadonlySet<string> = new Set([
+  ...NETWORK_ERROR_CODES,
   'TimeoutError',
   'RequestTimeout',
 ]);
