@@ -11,6 +11,7 @@ import {
   GetSecretValueCommand,
   type SecretsManagerClient,
 } from '@aws-sdk/client-secrets-manager';
+import type { Env } from '../../../src/core/config.ts';
 import { createRotationHandler } from '../../../src/core/engine.ts';
 import type { RotationHandler } from '../../../src/core/event.ts';
 import type { RotationStep } from '../../../src/core/target.ts';
@@ -178,19 +179,29 @@ export class CaseRig {
     return this.smProxy.url;
   }
 
-  /** A fresh handler (a new Lambda container, in this process) talking through the proxies. */
-  handler(): RotationHandler {
-    const client = this.sm.client({
-      endpoint: this.smProxy.url,
-      maxAttempts: 1,
-      requestHandler: {
-        requestTimeout: SM_REQUEST_TIMEOUT_MS,
-        connectionTimeout: SM_REQUEST_TIMEOUT_MS,
-        throwOnRequestTimeout: true,
-      },
-    });
+  /**
+   * A fresh handler (a new Lambda container, in this process) talking through the proxies. `env`
+   * adds to the scenario's environment; `client` replaces the Secrets Manager client.
+   */
+  handler(options: { env?: Env; client?: SecretsManagerClient } = {}): RotationHandler {
+    const client =
+      options.client ??
+      this.sm.client({
+        endpoint: this.smProxy.url,
+        maxAttempts: 1,
+        requestHandler: {
+          requestTimeout: SM_REQUEST_TIMEOUT_MS,
+          connectionTimeout: SM_REQUEST_TIMEOUT_MS,
+          throwOnRequestTimeout: true,
+        },
+      });
     const target = this.scenario.target?.() ?? makeTarget(this.scenario.adapter);
-    return createRotationHandler(target, { client, env: this.scenario.env });
+    return createRotationHandler(target, { client, env: { ...this.scenario.env, ...options.env } });
+  }
+
+  /** Every version's labels and value, and the target's fingerprint: what a refused step must not change. */
+  async state(rotating?: string): Promise<{ versions: VersionView[]; target: string }> {
+    return { versions: await this.versions(), target: await this.prepared.fingerprint(rotating) };
   }
 
   /** Every version: labels and value (tracked with the leak scan). */
@@ -208,7 +219,7 @@ export class CaseRig {
         value = undefined; // the AWSPENDING placeholder has no value yet
       }
       trackValue(value);
-      views.push({ id, stages: [...stages], value });
+      views.push({ id, stages: [...stages].sort(), value });
     }
     return views;
   }

@@ -92,6 +92,13 @@ export interface PreparedCase {
   readonly secretArn: string;
   /** Whether a stored value authenticates against the real server (not through the proxy). */
   authenticates(value: string): Promise<boolean>;
+  /**
+   * The target's state for this case, to compare before and after a refused step: the users (with
+   * their password hashes, compared, never printed) or the API's keys. Empty without a target.
+   * `rotating`: the version id of the rotation in progress, whose own new credential a minting
+   * provider may hold already (createSecret mints, then stores; the retry reuses that key).
+   */
+  fingerprint(rotating?: string): Promise<string>;
   /** Checks after convergence beyond the generic ones; returns violations. */
   extraChecks?(current: string): Promise<string[]>;
   /** Every secret the target made that the case did not read from a version (minted keys). */
@@ -150,6 +157,7 @@ export function randomSecretScenario(): Scenario {
       return {
         secretArn,
         authenticates: async (value) => value.length > 0,
+        fingerprint: async () => '',
         close: async () => {},
       };
     },
@@ -196,6 +204,19 @@ export function postgresScenario(db: PostgresInstance, alternating: boolean): Sc
           const secret = parsed(raw);
           return db.canLogin(String(secret.username), String(secret.password));
         },
+        async fingerprint() {
+          // Every role of this case (the user and its clone), with settings and memberships; the
+          // verifier only as a digest, so a failing comparison prints nothing derived from a password.
+          const rows = await db.query<Record<string, unknown>>(
+            `SELECT r.rolname, md5(a.rolpassword) AS password_digest, r.rolcanlogin, r.rolconfig,
+                    ARRAY(SELECT b.rolname FROM pg_auth_members m JOIN pg_roles b ON b.oid = m.roleid
+                           WHERE m.member = r.oid ORDER BY 1) AS member_of
+               FROM pg_roles r JOIN pg_authid a ON a.oid = r.oid
+              WHERE r.rolname LIKE $1 ORDER BY r.rolname`,
+            [`${username}%`],
+          );
+          return JSON.stringify(rows);
+        },
         close: async () => {},
       };
     },
@@ -241,6 +262,20 @@ export function mysqlScenario(db: MariaDbInstance, alternating: boolean): Scenar
         async authenticates(raw) {
           const secret = parsed(raw);
           return db.canLogin(String(secret.username), String(secret.password));
+        },
+        async fingerprint() {
+          const users = await db.query<Record<string, unknown>>(
+            'SELECT User, Host, SHA2(authentication_string, 256) AS password_digest, plugin FROM mysql.user WHERE User LIKE ? ORDER BY User, Host',
+            [`${username}%`],
+          );
+          const grants: string[] = [];
+          for (const user of users) {
+            const rows = await db.query<Record<string, string>>(
+              `SHOW GRANTS FOR ${quoteAccount({ user: String(user.User), host: String(user.Host) })}`,
+            );
+            grants.push(...rows.map((row) => Object.values(row)[0] ?? ''));
+          }
+          return JSON.stringify({ users, grants });
         },
         close: async () => {},
       };
@@ -298,6 +333,13 @@ export function httpApiKeyScenario(): Scenario {
       return {
         secretArn,
         authenticates: async (raw) => api.accepts(String(parsed(raw).apiKey)),
+        fingerprint: async (rotating) =>
+          JSON.stringify(
+            api
+              .keys()
+              .filter((record) => rotating === undefined || record.label !== `rotation ${rotating}`)
+              .map((record) => ({ id: record.id, revoked: record.revoked })),
+          ),
         async extraChecks(current) {
           const key = String(parsed(current).apiKey);
           const active = api.keys().filter((record) => !record.revoked);
