@@ -46,7 +46,7 @@ export const FAULT_KINDS: readonly FaultKind[] = ['error', 'timeout', 'crash'];
 const ACTION: Record<FaultKind, FaultAction> = { error: 'reset', timeout: 'stall', crash: 'crash' };
 
 /** Time the handler's Secrets Manager client waits for an answer before giving up. */
-export const SM_REQUEST_TIMEOUT_MS = 1_000;
+export const SM_REQUEST_TIMEOUT_MS = 2_000;
 
 /** One I/O point of a step, as a clean rotation meets it. */
 export interface ProbedPoint {
@@ -152,6 +152,15 @@ export class CaseRig {
         },
         track: (...values) => trackSecrets(...values),
       });
+      for (let rotation = 0; rotation < (scenario.warmup ?? 0); rotation += 1) {
+        const result = await rotateSecret({
+          client: rig.direct,
+          secretId: rig.secretArn,
+          handler: rig.handler(),
+        });
+        if (!result.ok) throw new Error(`warm-up rotation ${rotation + 1} failed: ${result.error}`);
+        await rig.settle();
+      }
     } catch (error) {
       await rig.close();
       throw error;

@@ -62,14 +62,15 @@ export function makeTarget(name: AdapterName): RotationTarget<unknown> {
 /**
  * The environment of every handler in the fault suite. One Secrets Manager attempt per call, so an
  * injected failure fails the step (the throttling tests cover the engine's own retries), and the
- * adapters' timeouts short, so a stalled connection is noticed within a second or two.
+ * adapters' timeouts short, so a stalled connection is noticed within seconds, yet long enough
+ * that a busy CI machine never trips them by itself (a spurious failure would move the I/O points).
  */
 export const FAULT_ENV: Env = {
   SECRETS_MANAGER_MAX_ATTEMPTS: '1',
-  PG_CONNECT_TIMEOUT_MS: '1000',
-  PG_STATEMENT_TIMEOUT_MS: '1000',
-  MYSQL_CONNECT_TIMEOUT_MS: '1000',
-  MYSQL_STATEMENT_TIMEOUT_MS: '1000',
+  PG_CONNECT_TIMEOUT_MS: '2000',
+  PG_STATEMENT_TIMEOUT_MS: '2000',
+  MYSQL_CONNECT_TIMEOUT_MS: '2000',
+  MYSQL_STATEMENT_TIMEOUT_MS: '2000',
 };
 
 /** What a scenario needs from the case that runs it. */
@@ -122,9 +123,24 @@ export interface Scenario {
   /** There is a target to authenticate against (false for random-secret). */
   readonly hasTarget: boolean;
   readonly env: Env;
+  /** Clean rotations run when a case is set up, before the faulted one (e.g. 1: the clone exists). */
+  readonly warmup?: number;
   /** Builds the target instead of {@link makeTarget} (in-process cases only: a container knows adapters by name). */
   readonly target?: () => RotationTarget<unknown>;
   prepare(id: string, tools: CaseTools): Promise<PreparedCase>;
+}
+
+/**
+ * The same scenario, with `rotations` clean rotations done at set-up: for alternating users, one
+ * means the clone exists and the faulted rotation sets the original user's password.
+ *
+ * @example
+ * ```ts
+ * const second = afterRotations(postgresScenario(db, true), 1);
+ * ```
+ */
+export function afterRotations(scenario: Scenario, rotations: number): Scenario {
+  return { ...scenario, warmup: rotations };
 }
 
 /** The servers the database scenarios run against (one each per test file). */
@@ -297,10 +313,10 @@ export function faultKeyApiConfig(url: string): HttpApiKeyConfig {
     test: {
       request: { method: 'GET', path: '/whoami' },
       successStatus: [200],
-      propagation: { maxWaitMs: 2_000, initialDelayMs: 5, maxDelayMs: 40 },
+      propagation: { maxWaitMs: 4_000, initialDelayMs: 5, maxDelayMs: 40 },
     },
     revoke: { when: 'finish', request: { method: 'DELETE', path: '/keys/{{revokedKeyId}}' } },
-    http: { timeoutMs: 1_000, attempts: 1, initialDelayMs: 5, maxDelayMs: 40 },
+    http: { timeoutMs: 2_000, attempts: 1, initialDelayMs: 5, maxDelayMs: 40 },
   };
 }
 
