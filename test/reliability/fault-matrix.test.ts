@@ -15,7 +15,7 @@ import { scramSha256Verifier } from '../../src/adapters/postgres/scram.ts';
 import type { PostgresSecret } from '../../src/adapters/postgres/secret.ts';
 import { quoteIdentifier } from '../../src/adapters/postgres/sql.ts';
 import { ROTATION_STEPS, type RotationStep, type RotationTarget } from '../../src/core/target.ts';
-import { leaksFoundSoFar, trackSecrets } from '../support/leak-scan.ts';
+import { capturedOutput, leaksFoundSoFar, trackSecrets } from '../support/leak-scan.ts';
 import { type MariaDbInstance, startMariaDb } from '../support/mariadb.ts';
 import { type PostgresInstance, startPostgres } from '../support/postgres.ts';
 import { ContainerPool } from './support/containers.ts';
@@ -202,6 +202,26 @@ function notRetrySafeSingleUser(): RotationTarget<PostgresSecret> {
 }
 
 describe('the matrix itself', () => {
+  it('hands every line a killed container printed to the leak scan, which would fail on a tracked value', async () => {
+    const scenario = postgresScenario(postgres, false);
+    const probed = await probePoints(scenario);
+    const points = probed.setSecret ?? [];
+    const last = points.filter((point) => point.answered).at(-1)!;
+    const outcome = await runFaultCase(
+      scenario,
+      { step: 'setSecret', point: last, position: 'answer', kind: 'crash' },
+      containers,
+    );
+    expect(outcome.violations).toEqual([]);
+    expect(outcome.hit).toBe(last.description);
+    // Lines the container wrote before it was killed mid-step reached the captured output.
+    const lines = capturedOutput()
+      .split('\n')
+      .filter((line) => line.includes('"service":"lambda-container"'));
+    expect(lines.some((line) => line.includes('connected to PostgreSQL'))).toBe(true);
+    expect(lines.some((line) => line.includes('step failed') || line.includes('step succeeded'))).toBe(false);
+  });
+
   it('fails a setSecret that is not safe to retry: a lost answer to its ALTER ROLE never converges', async () => {
     const scenario: Scenario = {
       ...postgresScenario(postgres, false),

@@ -41,7 +41,9 @@ process.on('message', (message: CrashChildJob) => {
       throwOnRequestTimeout: true,
     },
   });
-  const handler = createRotationHandler(makeTarget(message.adapter), { client, env: message.env });
+  // Its log lines name the service "lambda-container", so a test can tell them from in-process ones.
+  const env = { ...message.env, POWERTOOLS_SERVICE_NAME: 'lambda-container' };
+  const handler = createRotationHandler(makeTarget(message.adapter), { client, env });
   handler(message.event).then(
     () => send({ type: 'done', ok: true }),
     (error: unknown) =>
