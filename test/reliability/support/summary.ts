@@ -27,6 +27,21 @@ export interface SuiteCounts {
 }
 
 /**
+ * The vitest run this worker belongs to: its parent's pid, with the parent's start time where the
+ * system tells it (so a reused pid never meets the files of an earlier, interrupted run).
+ */
+function runId(): string {
+  try {
+    // /proc/<pid>/stat: field 22 is the start time; the command name (field 2) may hold spaces.
+    const stat = readFileSync(`/proc/${process.ppid}/stat`, 'utf8');
+    const fields = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
+    return `${process.ppid}-${fields[19] ?? '0'}`;
+  } catch {
+    return String(process.ppid);
+  }
+}
+
+/**
  * Records a suite's counts and, when every suite of this run has reported, prints the total line.
  *
  * @example
@@ -38,7 +53,7 @@ export function recordSuiteResult(suite: SuiteName, counts: SuiteCounts): void {
   console.info(
     `${suite}: ${counts.cases} cases run, ${counts.converged} converged, ${counts.leaks} leaks found`,
   );
-  const directory = join(tmpdir(), `secrets-rotator-reliability-${process.ppid}`);
+  const directory = join(tmpdir(), `secrets-rotator-reliability-${runId()}`);
   mkdirSync(directory, { recursive: true });
   writeFileSync(join(directory, `${suite.replace(/\s+/g, '-')}.json`), JSON.stringify({ suite, ...counts }));
   const recorded = readdirSync(directory)
