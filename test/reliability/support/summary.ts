@@ -7,7 +7,7 @@
  *
  * Each file also prints its own line, so a single file run still reports.
  */
-import { mkdirSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { mkdirSync, readdirSync, readFileSync, rmSync, statSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 
@@ -24,6 +24,22 @@ export interface SuiteCounts {
   readonly converged: number;
   /** Tracked secret values found in captured output (test/support/leak-scan.ts). */
   readonly leaks: number;
+}
+
+const PREFIX = 'secrets-rotator-reliability-';
+
+/** Runs of only some of the files never print a total: their directories go after a few hours. */
+function removeStaleRuns(): void {
+  const cutoff = Date.now() - 6 * 3_600_000;
+  for (const name of readdirSync(tmpdir())) {
+    if (!name.startsWith(PREFIX)) continue;
+    const path = join(tmpdir(), name);
+    try {
+      if (statSync(path).mtimeMs < cutoff) rmSync(path, { recursive: true, force: true });
+    } catch {
+      // Another worker removed it first.
+    }
+  }
 }
 
 /**
@@ -53,7 +69,8 @@ export function recordSuiteResult(suite: SuiteName, counts: SuiteCounts): void {
   console.info(
     `${suite}: ${counts.cases} cases run, ${counts.converged} converged, ${counts.leaks} leaks found`,
   );
-  const directory = join(tmpdir(), `secrets-rotator-reliability-${runId()}`);
+  removeStaleRuns();
+  const directory = join(tmpdir(), `${PREFIX}${runId()}`);
   mkdirSync(directory, { recursive: true });
   writeFileSync(join(directory, `${suite.replace(/\s+/g, '-')}.json`), JSON.stringify({ suite, ...counts }));
   const recorded = readdirSync(directory)
