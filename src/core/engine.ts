@@ -33,6 +33,7 @@ import {
   requireCurrent,
   type SecretDescription,
   SecretStore,
+  sharedClientTimeouts,
   sharedSecretsManagerClient,
 } from './stages.ts';
 import {
@@ -88,8 +89,11 @@ function readSettings<V>(
     allowedSecretIds: options.allowedSecretIds ?? envList(env, 'ALLOWED_SECRET_IDS'),
     maxAttempts: maxAttemptsFromEnv(env),
   };
-  // Checked now so a bad endpoint fails at start, although the client is created on first use.
-  if (!options.client) secretsManagerEndpoint(env);
+  // Checked now so a bad endpoint or timeout fails at start, although the client is created on first use.
+  if (!options.client) {
+    secretsManagerEndpoint(env);
+    sharedClientTimeouts(env);
+  }
   target.init?.(env);
   return settings;
 }

@@ -292,13 +292,44 @@ const sharedClients = new Map<string, SecretsManagerClient>();
  */
 export function sharedSecretsManagerClient(env: Env): SecretsManagerClient {
   const endpoint = secretsManagerEndpoint(env);
-  const key = endpoint ?? '(default)';
+  const timeouts = sharedClientTimeouts(env);
+  const key = `${endpoint ?? '(default)'} ${timeouts.connectionTimeout} ${timeouts.requestTimeout}`;
   let client = sharedClients.get(key);
   if (!client) {
-    client = new SecretsManagerClient({ maxAttempts: 1, ...(endpoint ? { endpoint } : {}) });
+    client = new SecretsManagerClient({
+      maxAttempts: 1,
+      // The SDK sets no timeouts by default: a half-open connection would hang the step until
+      // Lambda kills it, and the deadline-aware retry above would never run. TimeoutError is retried.
+      requestHandler: { ...timeouts, throwOnRequestTimeout: true },
+      ...(endpoint ? { endpoint } : {}),
+    });
     sharedClients.set(key, client);
   }
   return client;
+}
+
+/**
+ * `SECRETS_MANAGER_CONNECT_TIMEOUT_MS` (default 3000) and `SECRETS_MANAGER_REQUEST_TIMEOUT_MS`
+ * (default 10000): the shared client's limits for opening a connection and for an answer.
+ *
+ * @example
+ * ```ts
+ * sharedClientTimeouts({ SECRETS_MANAGER_REQUEST_TIMEOUT_MS: '5000' }); // { connectionTimeout: 3000, requestTimeout: 5000 }
+ * ```
+ */
+export function sharedClientTimeouts(env: Env): { connectionTimeout: number; requestTimeout: number } {
+  return {
+    connectionTimeout: envInteger(env, 'SECRETS_MANAGER_CONNECT_TIMEOUT_MS', {
+      default: 3_000,
+      min: 100,
+      max: 60_000,
+    }),
+    requestTimeout: envInteger(env, 'SECRETS_MANAGER_REQUEST_TIMEOUT_MS', {
+      default: 10_000,
+      min: 100,
+      max: 300_000,
+    }),
+  };
 }
 
 /**

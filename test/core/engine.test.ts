@@ -598,4 +598,47 @@ describe('the shared Secrets Manager client', () => {
       }
     },
   );
+
+  it('gives up on a stalled Secrets Manager answer after SECRETS_MANAGER_REQUEST_TIMEOUT_MS and retries', async () => {
+    const arn = await createSecret('value-stalled-answer');
+    await registerPending(arn, 'token-stalled');
+    vi.stubEnv('AWS_REGION', sm.region);
+    vi.stubEnv('AWS_ACCESS_KEY_ID', 'local');
+    vi.stubEnv('AWS_SECRET_ACCESS_KEY', 'local');
+    try {
+      const handler = createRotationHandler(randomSecret(), {
+        env: {
+          AWS_ENDPOINT_URL_SECRETS_MANAGER: sm.endpoint,
+          PASSWORD_GENERATOR: 'local',
+          SECRETS_MANAGER_REQUEST_TIMEOUT_MS: '300',
+        },
+      });
+      sm.inject({
+        operation: 'DescribeSecret',
+        delayMs: 3_000,
+        times: 1,
+        when: (input) => input.SecretId === arn,
+      });
+      await handler(event('createSecret', arn, 'token-stalled'));
+      expect(
+        sm.calls.filter((call) => call.operation === 'DescribeSecret' && call.input.SecretId === arn),
+      ).toHaveLength(2);
+      expect(await describeStages(arn)).toMatchObject({ 'token-stalled': ['AWSPENDING'] });
+      const pending = await client.send(
+        new GetSecretValueCommand({ SecretId: arn, VersionId: 'token-stalled', VersionStage: 'AWSPENDING' }),
+      );
+      trackSecrets(pending.SecretString);
+    } finally {
+      vi.unstubAllEnvs();
+    }
+  });
+
+  it.each(['SECRETS_MANAGER_REQUEST_TIMEOUT_MS', 'SECRETS_MANAGER_CONNECT_TIMEOUT_MS'])(
+    '%s=soon fails at start naming the variable',
+    (name) => {
+      expect(() => createRotationHandler(randomSecret(), { env: { [name]: 'soon' } })).toThrow(
+        new RegExp(`^${name} `),
+      );
+    },
+  );
 });
