@@ -5,10 +5,10 @@
  */
 
 import { type MysqlSession, openSession, type TlsOutcome } from '../../adapters/mysql/connect.ts';
-import { alternatingPair, type MysqlSecret, parseMasterSecret } from '../../adapters/mysql/secret.ts';
+import { alternatingPair, type MysqlSecret } from '../../adapters/mysql/secret.ts';
 import { type MysqlSettings, readMysqlSettings } from '../../adapters/mysql/settings.ts';
 import { TargetRefusedError, TargetUnreachableError } from '../../core/errors.ts';
-import { failure, type Preflight, type PreflightFinding } from './types.ts';
+import { failure, masterFinding, type Preflight, type PreflightFinding } from './types.ts';
 
 // USER_PRIVILEGES lists the logged-in account's own global privileges to any user.
 const OWN_GLOBAL_PRIVILEGES =
@@ -158,24 +158,8 @@ async function alternatingFindings(
     });
     return findings;
   }
-  let master: ReturnType<typeof parseMasterSecret>;
-  try {
-    master = parseMasterSecret(await input.ctx.readSecret(secret.masterarn), secret.masterarn);
-    findings.push({
-      check: 'master secret',
-      status: 'ok',
-      detail: `${secret.masterarn} readable, user "${master.username}"`,
-    });
-  } catch (error) {
-    findings.push(
-      failure(
-        'master secret',
-        error,
-        'let the rotation function read it (secretsmanager:GetSecretValue, kms:Decrypt) and store {"username", "password"} in it',
-      ),
-    );
-    return findings;
-  }
+  const master = await masterFinding(input.ctx, secret.masterarn, findings);
+  if (!master) return findings;
   let session: MysqlSession;
   try {
     session = await openSession(

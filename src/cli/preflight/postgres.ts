@@ -7,10 +7,10 @@
 
 import { connectPostgres, type PostgresSession } from '../../adapters/postgres/connect.ts';
 import { alternatingPair } from '../../adapters/postgres/roles.ts';
-import { type PostgresSecret, parseMasterSecret } from '../../adapters/postgres/secret.ts';
+import type { PostgresSecret } from '../../adapters/postgres/secret.ts';
 import { readPostgresSettings } from '../../adapters/postgres/settings.ts';
 import { TargetRefusedError, TargetUnreachableError } from '../../core/errors.ts';
-import { failure, type Preflight, type PreflightFinding } from './types.ts';
+import { failure, masterFinding, type Preflight, type PreflightFinding } from './types.ts';
 
 interface RoleFacts extends Record<string, unknown> {
   name: string;
@@ -157,24 +157,8 @@ async function alternatingFindings(
     });
     return findings;
   }
-  let master: ReturnType<typeof parseMasterSecret>;
-  try {
-    master = parseMasterSecret(await input.ctx.readSecret(secret.masterarn), secret.masterarn);
-    findings.push({
-      check: 'master secret',
-      status: 'ok',
-      detail: `${secret.masterarn} readable, user "${master.username}"`,
-    });
-  } catch (error) {
-    findings.push(
-      failure(
-        'master secret',
-        error,
-        'let the rotation function read it (secretsmanager:GetSecretValue, kms:Decrypt) and store {"username", "password"} in it',
-      ),
-    );
-    return findings;
-  }
+  const master = await masterFinding(input.ctx, secret.masterarn, findings);
+  if (!master) return findings;
   if (master.username === pair.original || master.username === pair.clone) {
     findings.push({
       check: 'master secret',

@@ -1,6 +1,8 @@
 /**
  * The shape of `check`'s findings, shared by the target-specific preflights.
  */
+
+import { type MasterCredentials, parseMasterSecret } from '../../adapters/database/secret.ts';
 import type { Env } from '../../core/config.ts';
 import type { StepContext } from '../../core/target.ts';
 
@@ -66,4 +68,39 @@ export type Preflight = (value: unknown, input: PreflightInput) => Promise<Prefl
  */
 export function failure(check: string, error: unknown, fix: string): PreflightFinding {
   return { check, status: 'fail', detail: error instanceof Error ? error.message : String(error), fix };
+}
+
+/**
+ * Reads and checks the master secret named by `masterarn`, adding its finding; `undefined` when it
+ * cannot be used (the finding says why and how to fix it).
+ *
+ * @example
+ * ```ts
+ * const master = await masterFinding(input.ctx, secret.masterarn, findings);
+ * if (!master) return findings;
+ * ```
+ */
+export async function masterFinding(
+  ctx: StepContext,
+  masterArn: string,
+  findings: PreflightFinding[],
+): Promise<MasterCredentials | undefined> {
+  try {
+    const master = parseMasterSecret(await ctx.readSecret(masterArn), masterArn);
+    findings.push({
+      check: 'master secret',
+      status: 'ok',
+      detail: `${masterArn} readable, user "${master.username}"`,
+    });
+    return master;
+  } catch (error) {
+    findings.push(
+      failure(
+        'master secret',
+        error,
+        'let the rotation function read it (secretsmanager:GetSecretValue, kms:Decrypt) and store {"username", "password"} in it',
+      ),
+    );
+    return undefined;
+  }
 }
