@@ -236,7 +236,11 @@ async function withMasterTransaction(
       await work(session);
       await session.query('COMMIT', [], 'committing the role changes');
     } catch (error) {
-      await session.query('ROLLBACK', [], 'rolling back the role changes').catch(() => {});
+      // After a timeout or a broken connection the session was given up: the server rolls back
+      // when the connection ends, and a ROLLBACK would only wait out another timeout.
+      if (session.usable) {
+        await session.query('ROLLBACK', [], 'rolling back the role changes').catch(() => {});
+      }
       throw error;
     }
   } finally {

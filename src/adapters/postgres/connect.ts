@@ -83,6 +83,12 @@ const SERVER_WITHOUT_TLS = 'The server does not support SSL connections';
  * {@link TargetRefusedError} or {@link TargetUnreachableError} that never carries the driver's raw
  * error, the SQL text or a secret value.
  *
+ * A statement that times out or loses the connection (a {@link TargetUnreachableError}) leaves the
+ * connection in an unknown state: the statement may still run, or its answer may never come. The
+ * session then gives the connection up at once (the server rolls back any open transaction when it
+ * ends) and sends nothing more on it; {@link PostgresSession.usable} turns false, and callers skip
+ * their `ROLLBACK`.
+ *
  * @example
  * ```ts
  * const session = await connectPostgres(endpoint, login, settings, ctx);
@@ -101,6 +107,7 @@ export class PostgresSession {
   readonly #client: Client;
   readonly #scrub: readonly string[];
   readonly #answerWithinMs: (() => number) | undefined;
+  #abandoned = false;
 
   /**
    * @param answerWithinMs - how long the next statement may wait for its answer, asked before each
@@ -121,8 +128,18 @@ export class PostgresSession {
   }
 
   /**
+   * Whether the connection still takes statements: false once one timed out or the connection
+   * failed, when it has been given up. A caller then rethrows its error instead of rolling back.
+   */
+  get usable(): boolean {
+    return !this.#abandoned;
+  }
+
+  /**
    * Runs one statement. `purpose` says what it was for in an error message ("changing the password
    * of role "app""); `alsoSecret` lists strings of this statement that must not appear in one.
+   * On a session that is no longer {@link PostgresSession.usable}, sends nothing and throws a
+   * `network` {@link TargetUnreachableError} at once.
    */
   async query<Row extends Record<string, unknown> = Record<string, unknown>>(
     text: string,
@@ -130,23 +147,45 @@ export class PostgresSession {
     purpose: string,
     alsoSecret: readonly string[] = [],
   ): Promise<Row[]> {
+    if (this.#abandoned) {
+      throw new TargetUnreachableError(
+        'network',
+        `${purpose} (${this.where}): not sent, because the connection was given up after an earlier timeout or network failure`,
+      );
+    }
     try {
       // pg reads `query_timeout` per query too; its types only declare it on the connection.
       const query = { text, values: values as unknown[], query_timeout: this.#answerWithinMs?.() };
       const result = await this.#client.query<Row>(query as QueryConfig);
       return result.rows;
     } catch (error) {
-      throw sanitizePostgresError(error, `${purpose} (${this.where})`, [...this.#scrub, ...alsoSecret]);
+      const failure = sanitizePostgresError(error, `${purpose} (${this.where})`, [
+        ...this.#scrub,
+        ...alsoSecret,
+      ]);
+      if (failure instanceof TargetUnreachableError) this.#abandon();
+      throw failure;
     }
   }
 
   /** Closes the connection; never throws (a connection that broke is already closed). */
   async close(): Promise<void> {
+    if (this.#abandoned) return;
     try {
       await this.#client.end();
     } catch {
       // Nothing to do: the socket is gone either way.
     }
+  }
+
+  /**
+   * Ends the connection without a goodbye. pg keeps a timed-out statement active and queues every
+   * later one behind it, each waiting out its own timeout; a destroyed socket ends all of that, and
+   * the server rolls back whatever the connection had open.
+   */
+  #abandon(): void {
+    this.#abandoned = true;
+    this.#client.connection.stream.destroy();
   }
 }
 

@@ -262,6 +262,9 @@ async function syncSettings(
         );
         await session.query('RELEASE SAVEPOINT copy_setting', [], 'releasing a savepoint');
       } catch (error) {
+        // A timeout or a broken connection: the session was given up and the server rolls the
+        // whole transaction back; the statement that failed is what the error must name.
+        if (!session.usable) throw error;
         await session.query('ROLLBACK TO SAVEPOINT copy_setting', [], 'rolling back a savepoint');
         if (name.toLowerCase() === 'role') throw error;
         ctx.logger.warn('could not copy a role setting to the clone', {
