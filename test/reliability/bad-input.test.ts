@@ -176,8 +176,6 @@ interface BadValue {
   readonly error: RegExp;
   /** Store the bad value as AWSPREVIOUS too, so that no stored version holds working credentials. */
   readonly alsoPrevious?: boolean;
-  /** An adapter defect this case shows (run with `it.fails` until fixed; see the report). */
-  readonly knownGap?: string;
 }
 
 function edit(change: (fields: Record<string, unknown>) => void): (good: string) => string {
@@ -255,22 +253,6 @@ function databaseCorpus(family: 'postgres' | 'mysql', alternating: boolean): Bad
     },
   ];
   if (alternating) corpus.push(shape('masterarn missing', without('masterarn'), 'masterarn'));
-  if (family === 'mysql') {
-    return corpus.map((entry) => {
-      if (entry.name.startsWith('username huge')) {
-        return {
-          ...entry,
-          knownGap: alternating
-            ? 'the MySQL adapter quotes an over-long user name whole, twice, in its error message'
-            : "the MySQL adapter checks a single user's name length only at setSecret, and quotes it whole",
-        };
-      }
-      // A single user's name that is too long is refused at setSecret, naming the field, the server
-      // untouched: acceptable, though createSecret has stored a pending version by then.
-      if (entry.name.startsWith('username longer') && !alternating) return { ...entry, step: 'setSecret' };
-      return entry;
-    });
-  }
   return corpus;
 }
 
@@ -438,20 +420,12 @@ describe.each(ADAPTERS)('%s: bad secret values', (adapter) => {
   const corpus = corpusFor(adapter);
   const rows = (entries: BadValue[]) => entries.map((entry) => [entry.name, entry] as const);
 
-  it.each(rows(corpus.filter((entry) => !entry.knownGap)))(
+  it.each(rows(corpus))(
     'AWSCURRENT %s: refused with a clear error, nothing changed, the retry refused the same way',
     async (_name, entry) => {
       await countCase(() => badCurrent(entry));
     },
   );
-
-  const gaps = corpus.filter((entry) => entry.knownGap);
-  if (gaps.length > 0) {
-    // Known adapter gaps: these fail today and will flip to a failure of this test once fixed.
-    it.fails.each(rows(gaps))('known gap, AWSCURRENT %s', async (_name, entry) => {
-      await badCurrent(entry);
-    });
-  }
 
   const pendingCorpus: Array<[string, (good: string) => string, string]> = [
     ['not JSON', () => 'garbage, not JSON', '(value)'],

@@ -461,3 +461,30 @@ export function alternatingPair(username: string): {
 export function otherUser(username: string): string {
   return alternatingPair(username).other;
 }
+
+/**
+ * The longest part of a name that messages quote; the rest is cut off, so that a huge value never
+ * fills an error message or a log line.
+ *
+ * @example
+ * ```ts
+ * quotedName('u'.repeat(60_000)).length < SHOWN_NAME_CHARACTERS + 40; // true
+ * ```
+ */
+export const SHOWN_NAME_CHARACTERS = 64;
+
+/**
+ * A user or role name quoted for a message: whole when short, else its first
+ * {@link SHOWN_NAME_CHARACTERS} characters, `…` and its length.
+ *
+ * @example
+ * ```ts
+ * quotedName('app'); // '"app"'
+ * quotedName('u'.repeat(100)); // the first 64 "u", then '…" (100 characters)'
+ * ```
+ */
+export function quotedName(name: string): string {
+  const characters = [...name];
+  if (characters.length <= SHOWN_NAME_CHARACTERS) return `"${name}"`;
+  return `"${characters.slice(0, SHOWN_NAME_CHARACTERS).join('')}…" (${characters.length} characters)`;
+}

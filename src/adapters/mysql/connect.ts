@@ -10,6 +10,7 @@ import type { TargetFailureCause } from '../../core/errors.ts';
 import { type RotationError, TargetRefusedError, TargetUnreachableError } from '../../core/errors.ts';
 import type { StepContext } from '../../core/target.ts';
 import { NETWORK_ERROR_CODES, scrubSecrets, withinDeadline } from '../database/connection.ts';
+import { quotedName } from '../database/secret.ts';
 import { detectFlavour, type MysqlFlavour } from './flavour.ts';
 import type { MysqlSettings } from './settings.ts';
 import { type Account, type SqlMode, type Statement, sessionTimeoutStatements } from './sql.ts';
@@ -197,7 +198,7 @@ export async function openSession(
   ctx: SessionContext,
   secrets: readonly string[] = [login.password],
 ): Promise<MysqlSession> {
-  const where = `${endpoint.host}:${endpoint.port} as "${login.username}" with ${login.source}`;
+  const where = `${endpoint.host}:${endpoint.port} as ${quotedName(login.username)} with ${login.source}`;
   let tls: TlsOutcome;
   let connection: mysql.Connection;
   if (endpoint.ssl === false) {
@@ -238,7 +239,7 @@ export async function openSession(
     if (account.user !== login.username) {
       throw new TargetRefusedError(
         'authentication',
-        `${where}: the server authenticated the account "${account.user}"@"${account.host}" instead of user "${login.username}" (an anonymous or wildcard account matched); drop that account or fix the user name`,
+        `${where}: the server authenticated the account "${account.user}"@"${account.host}" instead of user ${quotedName(login.username)} (an anonymous or wildcard account matched); drop that account or fix the user name`,
       );
     }
     const mode: SqlMode = { noBackslashEscapes: /NO_BACKSLASH_ESCAPES/i.test(text(row.sqlMode)) };

@@ -5,6 +5,7 @@ import {
   parseDatabaseSecretValue,
   serializeDatabaseSecretValue,
 } from '../database/secret.ts';
+import { userNameLimitForEngine } from './flavour.ts';
 
 export {
   alternatingPair,
@@ -61,7 +62,9 @@ export type MysqlSecret = DatabaseSecretValue<MysqlEngine>;
 
 /**
  * Parses and checks a stored MySQL/MariaDB secret. Every problem is a {@link SecretShapeError}
- * naming the field and the fix; no message quotes the password or the raw JSON.
+ * naming the field and the fix; no message quotes the password or the raw JSON. A user name longer
+ * than its `engine` allows (MySQL and Aurora MySQL 32 characters, MariaDB 80) is refused here, so
+ * that no pending version is made for a user the server cannot have.
  *
  * @param adapter - the adapter's name, used in the message about an unsupported engine.
  * @example
@@ -74,13 +77,41 @@ export type MysqlSecret = DatabaseSecretValue<MysqlEngine>;
  * ```
  */
 export function parseMysqlSecret(raw: string, adapter: string): MysqlSecret {
-  return parseDatabaseSecretValue(raw, adapter, MYSQL_RULES);
+  const secret = parseDatabaseSecretValue(raw, adapter, MYSQL_RULES);
+  checkAccountNameLength(
+    secret.username,
+    userNameLimitForEngine(secret.engine),
+    `engine "${secret.engine}"`,
+    'username',
+  );
+  return secret;
+}
+
+/**
+ * Refuses a user name longer than `limit` characters (as {@link accountNameLength} counts them),
+ * with a message that names the field and the limit and never quotes the name.
+ *
+ * @param where - whose limit it is, for the message: `engine "mysql"`, `MySQL 8.0.36`.
+ * @example
+ * ```ts
+ * checkAccountNameLength('app', 32, 'engine "mysql"', 'username'); // passes
+ * checkAccountNameLength('u'.repeat(33), 32, 'engine "mysql"', 'username'); // throws SecretShapeError
+ * ```
+ */
+export function checkAccountNameLength(name: string, limit: number, where: string, field: string): void {
+  const length = accountNameLength(name);
+  if (length <= limit) return;
+  throw new SecretShapeError(
+    field,
+    `is ${length} characters long, more than the ${limit} allowed for ${where}`,
+    `use the name exactly as the server stores it: MySQL and Aurora MySQL keep user names of up to 32 characters, MariaDB up to 80 (set "engine" to "mariadb" for a MariaDB server)`,
+  );
 }
 
 /**
  * Checks that a user name can be stored by MySQL and MariaDB at all: no NUL, and only characters of
  * the Basic Multilingual Plane (account names are kept in 3-byte UTF-8 columns). Length limits
- * depend on the server and are checked by the adapter before anything changes.
+ * depend on the engine and the server: see {@link checkAccountNameLength}.
  *
  * @example
  * ```ts

@@ -1,4 +1,5 @@
 import { describe, expect, it } from 'vitest';
+import { quotedName } from '../../../src/adapters/database/secret.ts';
 import {
   accountNameLength,
   alternatingPair,
@@ -98,6 +99,40 @@ describe('parseMysqlSecret', () => {
   });
 });
 
+describe('user name length, by engine', () => {
+  trackSecrets(PASSWORD);
+
+  it.each([
+    ['mysql', 32],
+    ['aurora-mysql', 32],
+    ['mariadb', 80],
+  ] as const)(
+    'engine %s accepts %i characters and refuses one more, naming the field and the limit',
+    (engine, limit) => {
+      expect(parse({ ...base, engine, username: 'u'.repeat(limit) }).username).toHaveLength(limit);
+      const error = shapeError(() => parse({ ...base, engine, username: 'u'.repeat(limit + 1) }));
+      expect(error.field).toBe('username');
+      expect(error.message).toContain(
+        `is ${limit + 1} characters long, more than the ${limit} allowed for engine "${engine}"`,
+      );
+    },
+  );
+
+  it('counts characters as the server does, not bytes', () => {
+    expect(parse({ ...base, engine: 'mysql', username: 'ü'.repeat(32) }).username).toBe('ü'.repeat(32));
+  });
+
+  it('never quotes a huge name whole', () => {
+    const error = shapeError(() => parse({ ...base, username: 'u'.repeat(60_000) }));
+    expect(error.field).toBe('username');
+    expect(error.message).toContain(
+      'is 60000 characters long, more than the 80 allowed for engine "mariadb"',
+    );
+    expect(error.message).not.toContain('u'.repeat(65));
+    expect(error.message.length).toBeLessThan(400);
+  });
+});
+
 describe('names', () => {
   it('compares hosts case-insensitively, ignoring a trailing dot', () => {
     expect(sameHost('DB.Example.com.', 'db.example.com')).toBe(true);
@@ -110,6 +145,12 @@ describe('names', () => {
     expect(otherUser('app')).toBe('app_clone');
     expect(otherUser('app_clone')).toBe('app');
     expect(otherUser('_clone')).toBe('_clone_clone');
+  });
+
+  it('quotes a long name in messages only up to 64 characters, with its length', () => {
+    expect(quotedName('app')).toBe('"app"');
+    expect(quotedName('ü'.repeat(64))).toBe(`"${'ü'.repeat(64)}"`);
+    expect(quotedName('u'.repeat(60_000))).toBe(`"${'u'.repeat(64)}…" (60000 characters)`);
   });
 
   it('counts characters, not bytes or UTF-16 units', () => {

@@ -89,6 +89,25 @@ describe('mysql single user on a private MariaDB', () => {
     expect(await rig.hostsOf(name)).toEqual(['%']);
   });
 
+  it.each([
+    ['81 characters, one over the MariaDB limit', 81],
+    ['60 000 characters', 60_000],
+  ])(
+    'refuses a user name of %s at createSecret, naming the field and the limit, storing nothing',
+    async (_kind, length) => {
+      const initial = setupPassword();
+      const arn = await rig.createSecret('too-long', rig.secretFor('u'.repeat(length), initial));
+      const result = await rig.rotate(arn, rig.handler(mysqlSingleUser()));
+      expect(result.ok).toBe(false);
+      expect(result.failedStep).toBe('createSecret');
+      expect(result.error).toContain(
+        `Secret field "username" is ${length} characters long, more than the 80 allowed for engine "mariadb"`,
+      );
+      expect(result.error).not.toContain('u'.repeat(65));
+      await expect(rig.value(arn, AWSPENDING)).rejects.toThrow();
+    },
+  );
+
   it('keeps an account bound to a host other than % on that host', async () => {
     const initial = setupPassword();
     await rig.createUser('app_local_host', initial, '127.0.0.1');
