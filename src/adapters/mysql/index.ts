@@ -29,10 +29,9 @@ import {
   roleAccountText,
 } from './grants.ts';
 import {
-  accountNameLength,
   alternatingPair,
-  CLONE_SUFFIX,
   checkAccountName,
+  checkPairLength,
   type MysqlSecret,
   otherUser,
   parseMysqlSecret,
@@ -598,20 +597,6 @@ async function pendingAlreadyWorks(
 
 function missingMasterArn(): SecretShapeError {
   return new SecretShapeError('masterarn', 'is missing', 'set "masterarn" to the ARN of the master secret');
-}
-
-function checkPairLength(username: string, limit: number, where: string): void {
-  const pair = alternatingPair(username);
-  for (const candidate of [pair.original, pair.clone]) {
-    const length = accountNameLength(candidate);
-    if (length > limit) {
-      throw new SecretShapeError(
-        'username',
-        `is "${username}", whose alternating partner "${candidate}" would be ${length} characters long, more than the ${limit} allowed for ${where}`,
-        `shorten the user name to at most ${limit - CLONE_SUFFIX.length} characters (the "${CLONE_SUFFIX}" suffix takes ${CLONE_SUFFIX.length}), or use single-user rotation`,
-      );
-    }
-  }
 }
 
 function requireSameAccount(pending: MysqlSecret, other: MysqlSecret, label: string): void {

@@ -1,8 +1,11 @@
 import { SecretShapeError } from '../../core/errors.ts';
 import {
+  alternatingPair,
+  CLONE_SUFFIX,
   type DatabaseSecretRules,
   type DatabaseSecretValue,
   parseDatabaseSecretValue,
+  quotedName,
   serializeDatabaseSecretValue,
 } from '../database/secret.ts';
 import { userNameLimitForEngine } from './flavour.ts';
@@ -167,4 +170,38 @@ const MYSQL_RULES: DatabaseSecretRules<MysqlEngine> = {
  */
 export function serializeMysqlSecret(secret: MysqlSecret): string {
   return serializeDatabaseSecretValue(secret);
+}
+
+/**
+ * Checks that both users of an alternating pair fit the server's user-name limit, before anything
+ * changes: the given name itself, and, when it is the original, its clone (`name_clone`). Messages
+ * name the field and the limit and quote a name only up to 64 characters.
+ *
+ * @param where - whose limit it is, for the message: `engine "mysql"`, `MySQL 8.0.36`.
+ * @example
+ * ```ts
+ * checkPairLength('app', 32, 'engine "mysql"'); // passes: "app_clone" is 9 characters
+ * checkPairLength('u'.repeat(27), 32, 'engine "mysql"'); // throws: its clone would be 33
+ * ```
+ */
+export function checkPairLength(username: string, limit: number, where: string): void {
+  const shorten = `shorten the user name to at most ${limit - CLONE_SUFFIX.length} characters (the clone adds "${CLONE_SUFFIX}", ${CLONE_SUFFIX.length} more), or use single-user rotation`;
+  const length = accountNameLength(username);
+  if (length > limit) {
+    throw new SecretShapeError(
+      'username',
+      `is ${length} characters long, more than the ${limit} allowed for ${where}`,
+      shorten,
+    );
+  }
+  // The original is the clone's name without its suffix, so only a clone can be too long here.
+  const { clone } = alternatingPair(username);
+  const cloneLength = accountNameLength(clone);
+  if (cloneLength > limit) {
+    throw new SecretShapeError(
+      'username',
+      `is ${quotedName(username)}, whose alternating partner ${quotedName(clone)} would be ${cloneLength} characters long, more than the ${limit} allowed for ${where}`,
+      shorten,
+    );
+  }
 }

@@ -4,6 +4,7 @@ import {
   accountNameLength,
   alternatingPair,
   checkAccountName,
+  checkPairLength,
   otherUser,
   parseMasterSecret,
   parseMysqlSecret,
@@ -125,6 +126,41 @@ describe('user name length, by engine', () => {
   it('never quotes a huge name whole', () => {
     const error = shapeError(() => parse({ ...base, username: 'u'.repeat(60_000) }));
     expect(error.field).toBe('username');
+    expect(error.message).toContain(
+      'is 60000 characters long, more than the 80 allowed for engine "mariadb"',
+    );
+    expect(error.message).not.toContain('u'.repeat(65));
+    expect(error.message.length).toBeLessThan(400);
+  });
+});
+
+describe('checkPairLength', () => {
+  it('passes a pair that fits, from either side', () => {
+    expect(() => checkPairLength('u'.repeat(26), 32, 'engine "mysql"')).not.toThrow();
+    expect(() => checkPairLength(`${'u'.repeat(26)}_clone`, 32, 'engine "mysql"')).not.toThrow();
+  });
+
+  it("names the partner when only the clone's name would be too long", () => {
+    const error = shapeError(() => checkPairLength('u'.repeat(27), 32, 'engine "mysql"'));
+    expect(error.field).toBe('username');
+    expect(error.message).toContain(
+      `is "${'u'.repeat(27)}", whose alternating partner "${'u'.repeat(27)}_clone" would be 33 characters long, more than the 32 allowed for engine "mysql"`,
+    );
+    expect(error.message).toContain('shorten the user name to at most 26 characters');
+  });
+
+  it('calls a name that is too long itself too long, not its own partner', () => {
+    const name = 'u'.repeat(40);
+    const error = shapeError(() => checkPairLength(name, 32, 'MySQL 8.0.36'));
+    expect(error.field).toBe('username');
+    expect(error.message).toContain('is 40 characters long, more than the 32 allowed for MySQL 8.0.36');
+    expect(error.message).not.toContain('partner');
+    expect(error.message).not.toContain(name);
+    expect(error.message).toContain('at most 26 characters');
+  });
+
+  it('keeps the message short for a huge name', () => {
+    const error = shapeError(() => checkPairLength('u'.repeat(60_000), 80, 'engine "mariadb"'));
     expect(error.message).toContain(
       'is 60000 characters long, more than the 80 allowed for engine "mariadb"',
     );
