@@ -17,15 +17,7 @@ import { leaksFoundSoFar, trackSecrets } from '../support/leak-scan.ts';
 import { type MariaDbInstance, startMariaDb } from '../support/mariadb.ts';
 import { type PostgresInstance, startPostgres } from '../support/postgres.ts';
 import { CaseRig, trackValue } from './support/fault-case.ts';
-import {
-  ADAPTERS,
-  type AdapterName,
-  httpApiKeyScenario,
-  mysqlScenario,
-  postgresScenario,
-  randomSecretScenario,
-  type Scenario,
-} from './support/scenarios.ts';
+import { ADAPTERS, type AdapterName, scenarioFor } from './support/scenarios.ts';
 import { recordSuiteResult } from './support/summary.ts';
 
 let postgres: PostgresInstance;
@@ -42,23 +34,6 @@ afterAll(async () => {
   await Promise.allSettled([postgres?.stop(), mariadb?.stop()]);
   recordSuiteResult('bad input', { cases, converged: clean, leaks: leaksFoundSoFar() });
 });
-
-function scenarioFor(adapter: AdapterName): Scenario {
-  switch (adapter) {
-    case 'random-secret':
-      return randomSecretScenario();
-    case 'postgres-single-user':
-      return postgresScenario(postgres, false);
-    case 'postgres-alternating-users':
-      return postgresScenario(postgres, true);
-    case 'mysql-single-user':
-      return mysqlScenario(mariadb, false);
-    case 'mysql-alternating-users':
-      return mysqlScenario(mariadb, true);
-    case 'http-api-key':
-      return httpApiKeyScenario();
-  }
-}
 
 /** The message a SecretShapeError gives for a field. */
 function namesField(field: string): RegExp {
@@ -113,7 +88,7 @@ describe.each(ADAPTERS)('%s: malformed events', (adapter) => {
   let good: RotationEvent;
 
   beforeAll(async () => {
-    rig = await CaseRig.open(scenarioFor(adapter));
+    rig = await CaseRig.open(scenarioFor(adapter, { postgres, mariadb }));
     handler = rig.handler();
     const versionId = randomUUID();
     await rig.sm.registerPendingVersion(rig.secretArn, versionId);
@@ -395,7 +370,7 @@ function secretsOf(value: string): string[] {
 
 describe.each(ADAPTERS)('%s: bad secret values', (adapter) => {
   const badCurrent = async (entry: BadValue): Promise<void> => {
-    const rig = await CaseRig.open(scenarioFor(adapter));
+    const rig = await CaseRig.open(scenarioFor(adapter, { postgres, mariadb }));
     try {
       const good = (await rig.current()).value!;
       const base = adapter === 'random-secret' ? JSON.stringify({ token: good, owner: 'reliability' }) : good;
@@ -442,7 +417,7 @@ describe.each(ADAPTERS)('%s: bad secret values', (adapter) => {
     'an AWSPENDING value %s (a manual edit mid-rotation): createSecret refuses it and says how to clear it, never regenerates',
     async (_name, make, field) => {
       await countCase(async () => {
-        const rig = await CaseRig.open(scenarioFor(adapter));
+        const rig = await CaseRig.open(scenarioFor(adapter, { postgres, mariadb }));
         try {
           const good = (await rig.current()).value!;
           const base =
@@ -495,7 +470,7 @@ describe.each(['postgres-alternating-users', 'mysql-alternating-users'] as const
       'a master secret %s: setSecret refuses before any change to users',
       async (_name, make, error) => {
         await countCase(async () => {
-          const rig = await CaseRig.open(scenarioFor(adapter));
+          const rig = await CaseRig.open(scenarioFor(adapter, { postgres, mariadb }));
           try {
             const good = (await rig.current()).value!;
             const masterArn = String((JSON.parse(good) as Record<string, unknown>).masterarn);
@@ -518,7 +493,7 @@ describe.each(['postgres-alternating-users', 'mysql-alternating-users'] as const
 
     it('a masterarn naming no secret: setSecret refuses, nothing changed', async () => {
       await countCase(async () => {
-        const rig = await CaseRig.open(scenarioFor(adapter));
+        const rig = await CaseRig.open(scenarioFor(adapter, { postgres, mariadb }));
         try {
           const good = (await rig.current()).value!;
           const bad = set('masterarn', `${rig.secretArn}-no-such-master`)(good);

@@ -18,15 +18,7 @@ import { leaksFoundSoFar, trackSecrets } from '../support/leak-scan.ts';
 import { type MariaDbInstance, startMariaDb } from '../support/mariadb.ts';
 import { type PostgresInstance, startPostgres } from '../support/postgres.ts';
 import { CaseRig } from './support/fault-case.ts';
-import {
-  ADAPTERS,
-  type AdapterName,
-  httpApiKeyScenario,
-  mysqlScenario,
-  postgresScenario,
-  randomSecretScenario,
-  type Scenario,
-} from './support/scenarios.ts';
+import { ADAPTERS, scenarioFor } from './support/scenarios.ts';
 import { recordSuiteResult } from './support/summary.ts';
 
 const ROUNDS = 3;
@@ -69,23 +61,6 @@ afterAll(async () => {
   }
   recordSuiteResult('concurrency', { cases, converged: clean, leaks: leaksFoundSoFar() });
 });
-
-function scenarioFor(adapter: AdapterName): Scenario {
-  switch (adapter) {
-    case 'random-secret':
-      return randomSecretScenario();
-    case 'postgres-single-user':
-      return postgresScenario(postgres, false);
-    case 'postgres-alternating-users':
-      return postgresScenario(postgres, true);
-    case 'mysql-single-user':
-      return mysqlScenario(mariadb, false);
-    case 'mysql-alternating-users':
-      return mysqlScenario(mariadb, true);
-    case 'http-api-key':
-      return httpApiKeyScenario();
-  }
-}
 
 /** How one of the racing runs ended: completed, or a clean refusal or failure (one of our errors). */
 function describeRun(run: PromiseSettledResult<RotationResult>): {
@@ -140,7 +115,7 @@ async function checkAfterRace(
 describe.each(ADAPTERS)('%s: two rotations started together', (adapter) => {
   it('with their own version ids: one completes, the other is refused, nothing is lost', async () => {
     for (let round = 0; round < ROUNDS; round += 1) {
-      const rig = await CaseRig.open(scenarioFor(adapter));
+      const rig = await CaseRig.open(scenarioFor(adapter, { postgres, mariadb }));
       try {
         const initial = await rig.current();
         const runs = await Promise.allSettled([
@@ -159,7 +134,7 @@ describe.each(ADAPTERS)('%s: two rotations started together', (adapter) => {
 
   it('as one rotation invoked twice at once (same version id): one completes, nothing is lost', async () => {
     for (let round = 0; round < ROUNDS; round += 1) {
-      const rig = await CaseRig.open(scenarioFor(adapter));
+      const rig = await CaseRig.open(scenarioFor(adapter, { postgres, mariadb }));
       try {
         const initial = await rig.current();
         const versionId = randomUUID();
@@ -182,7 +157,7 @@ describe.each(ADAPTERS)('%s: two rotations started together', (adapter) => {
 
   it('with every step delivered twice at once to two containers: the rotation completes, nothing is lost', async () => {
     for (let round = 0; round < ROUNDS; round += 1) {
-      const rig = await CaseRig.open(scenarioFor(adapter));
+      const rig = await CaseRig.open(scenarioFor(adapter, { postgres, mariadb }));
       try {
         const initial = await rig.current();
         const [first, second] = [rig.handler(), rig.handler()];
@@ -217,7 +192,7 @@ describe.each(ADAPTERS)('%s: two rotations started together', (adapter) => {
   });
 
   it('through RotateSecret twice at once: the endpoint refuses the second, the first completes', async () => {
-    const rig = await CaseRig.open(scenarioFor(adapter));
+    const rig = await CaseRig.open(scenarioFor(adapter, { postgres, mariadb }));
     try {
       const initial = await rig.current();
       rig.sm.registerRotationFunction('fault-suite-rotator', rig.handler());

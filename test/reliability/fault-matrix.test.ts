@@ -34,11 +34,9 @@ import {
   ADAPTERS,
   type AdapterName,
   afterRotations,
-  httpApiKeyScenario,
-  mysqlScenario,
   postgresScenario,
-  randomSecretScenario,
   type Scenario,
+  scenarioFor,
 } from './support/scenarios.ts';
 import { recordSuiteResult } from './support/summary.ts';
 
@@ -113,23 +111,6 @@ afterAll(async () => {
   recordSuiteResult('fault matrix', { cases: all.length, converged, leaks });
 });
 
-function scenarioFor(adapter: AdapterName): Scenario {
-  switch (adapter) {
-    case 'random-secret':
-      return randomSecretScenario();
-    case 'postgres-single-user':
-      return postgresScenario(postgres, false);
-    case 'postgres-alternating-users':
-      return postgresScenario(postgres, true);
-    case 'mysql-single-user':
-      return mysqlScenario(mariadb, false);
-    case 'mysql-alternating-users':
-      return mysqlScenario(mariadb, true);
-    case 'http-api-key':
-      return httpApiKeyScenario();
-  }
-}
-
 function breakdown(adapter: string, outcomes: readonly CaseOutcome[], durationMs: number): string {
   const count = (predicate: (outcome: CaseOutcome) => boolean) => outcomes.filter(predicate).length;
   const steps = ROTATION_STEPS.map((step) => `${step} ${count((outcome) => outcome.fault.step === step)}`);
@@ -151,7 +132,7 @@ describe('fault matrix', () => {
     '%s: a failure of each kind at every I/O point of every step converges',
     async (label, row) => {
       const started = performance.now();
-      const scenario = afterRotations(scenarioFor(row.adapter), row.warmup);
+      const scenario = afterRotations(scenarioFor(row.adapter, { postgres, mariadb }), row.warmup);
       const probed = await probePoints(scenario);
       const cases = ROTATION_STEPS.flatMap((step: RotationStep) =>
         casesForStep(step, probed[step] ?? []).filter((fault) => row.kinds.includes(fault.kind)),

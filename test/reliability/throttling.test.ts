@@ -31,11 +31,9 @@ import { CaseRig, probePoints } from './support/fault-case.ts';
 import {
   ADAPTERS,
   type AdapterName,
-  httpApiKeyScenario,
-  mysqlScenario,
-  postgresScenario,
   randomSecretScenario,
   type Scenario,
+  scenarioFor,
 } from './support/scenarios.ts';
 import { recordSuiteResult } from './support/summary.ts';
 
@@ -63,23 +61,6 @@ afterAll(async () => {
   await Promise.allSettled([postgres?.stop(), mariadb?.stop()]);
   recordSuiteResult('throttling', { cases, converged: clean, leaks: leaksFoundSoFar() });
 });
-
-function scenarioFor(adapter: AdapterName): Scenario {
-  switch (adapter) {
-    case 'random-secret':
-      return randomSecretScenario();
-    case 'postgres-single-user':
-      return postgresScenario(postgres, false);
-    case 'postgres-alternating-users':
-      return postgresScenario(postgres, true);
-    case 'mysql-single-user':
-      return mysqlScenario(mariadb, false);
-    case 'mysql-alternating-users':
-      return mysqlScenario(mariadb, true);
-    case 'http-api-key':
-      return httpApiKeyScenario();
-  }
-}
 
 /** Counts a case; `check` throws on failure (the case stays unclean). */
 async function countCase<T>(check: () => Promise<T>): Promise<T> {
@@ -159,7 +140,7 @@ describe('retried within the step', () => {
   it('every Secrets Manager call of every step throttled, then a 500, then a dropped connection or a lost answer: each rotation completes in one run', async () => {
     await forEveryAdapter((adapter) =>
       countCase(async () => {
-        const rig = await CaseRig.open(scenarioFor(adapter));
+        const rig = await CaseRig.open(scenarioFor(adapter, { postgres, mariadb }));
         try {
           const initial = await rig.current();
           const wrapped = stepAware(rig.handler({ env: RETRYING }));
@@ -291,10 +272,14 @@ async function throttledStep(
 describe('a step that cannot finish', () => {
   it('fails cleanly after SECRETS_MANAGER_MAX_ATTEMPTS when its last Secrets Manager call stays throttled, with nothing half-applied; the retry converges', async () => {
     await forEveryAdapter(async (adapter) => {
-      const calls = await secretsManagerCallsPerStep(scenarioFor(adapter));
+      const calls = await secretsManagerCallsPerStep(scenarioFor(adapter, { postgres, mariadb }));
       for (const step of ['createSecret', 'setSecret', 'testSecret', 'finishSecret'] as const) {
         await countCase(async () => {
-          const { error, attempts } = await throttledStep(scenarioFor(adapter), step, calls[step]);
+          const { error, attempts } = await throttledStep(
+            scenarioFor(adapter, { postgres, mariadb }),
+            step,
+            calls[step],
+          );
           expect(attempts).toBe(5);
           expect((error as Error).message).toMatch(
             /failed with ThrottlingException: Rate exceeded \(after 5 attempts\)/,
@@ -312,10 +297,10 @@ describe('a step that cannot finish', () => {
       getRemainingTimeInMillis: () => 5_000 - 1_500 * attemptsSoFar(),
     });
     await forEveryAdapter(async (adapter) => {
-      const calls = await secretsManagerCallsPerStep(scenarioFor(adapter));
+      const calls = await secretsManagerCallsPerStep(scenarioFor(adapter, { postgres, mariadb }));
       await countCase(async () => {
         const { error, attempts } = await throttledStep(
-          scenarioFor(adapter),
+          scenarioFor(adapter, { postgres, mariadb }),
           'setSecret',
           calls.setSecret,
           remaining,

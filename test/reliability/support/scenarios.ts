@@ -378,3 +378,31 @@ export function httpApiKeyScenario(): Scenario {
     },
   };
 }
+
+/**
+ * The scenario of one adapter, against the suite file's own database servers.
+ *
+ * @example
+ * ```ts
+ * const scenario = scenarioFor('postgres-alternating-users', { postgres, mariadb });
+ * ```
+ */
+export function scenarioFor(
+  adapter: AdapterName,
+  servers: { readonly postgres: PostgresInstance; readonly mariadb: MariaDbInstance },
+): Scenario {
+  switch (adapter) {
+    case 'random-secret':
+      return randomSecretScenario();
+    case 'postgres-single-user':
+      return postgresScenario(servers.postgres, false);
+    case 'postgres-alternating-users':
+      return postgresScenario(servers.postgres, true);
+    case 'mysql-single-user':
+      return mysqlScenario(servers.mariadb, false);
+    case 'mysql-alternating-users':
+      return mysqlScenario(servers.mariadb, true);
+    case 'http-api-key':
+      return httpApiKeyScenario();
+  }
+}
