@@ -117,6 +117,134 @@ function mariaDbSecret(db: MariaDbInstance, username: string, password: string, 
   });
 }
 
+/** A database the fixtures rotate against, started with a login `app` that owns its database. */
+interface DatabaseWithApp {
+  canLogin(username: string, password: string): Promise<boolean>;
+  stop(): Promise<void>;
+}
+
+/** What differs between the database engines the single-user and alternating-users fixtures use. */
+interface DatabaseKind<Db extends DatabaseWithApp> {
+  readonly target: string;
+  startWithApp(password: string): Promise<Db>;
+  /** The administrator the alternating-users strategy's master secret holds. */
+  admin(db: Db): { username: string; password: string };
+  /** A secret value for this database; `extra` adds fields such as `dbname` and `masterarn`. */
+  secret(db: Db, username: string, password: string, extra?: object): string;
+  /** The database `app` owns, named in the rotated secret. */
+  readonly appDatabase: string;
+  /** Makes the login counter for one started target (it may keep state between readings). */
+  loginCounter(db: Db): () => Promise<{ ok: number; failed: number }>;
+}
+
+function postgresSecret(
+  db: PostgresInstance,
+  username: string,
+  password: string,
+  extra: object = {},
+): string {
+  return JSON.stringify({
+    engine: 'postgres',
+    host: db.host,
+    port: db.port,
+    username,
+    password,
+    ssl: false,
+    ...extra,
+  });
+}
+
+const POSTGRES: DatabaseKind<PostgresInstance> = {
+  target: 'PostgreSQL 18',
+  startWithApp: startPostgresWithApp,
+  admin: (db) => db.superuser,
+  secret: postgresSecret,
+  appDatabase: 'postgres',
+  loginCounter: (db) => () => postgresLogins(db),
+};
+
+const MARIADB: DatabaseKind<MariaDbInstance> = {
+  target: 'MariaDB',
+  startWithApp: startMariaDbWithApp,
+  admin: (db) => db.root,
+  secret: mariaDbSecret,
+  appDatabase: 'appdb',
+  loginCounter: mariaDbLoginCounter,
+};
+
+/** Single user: `app` gets a new password; the old one must stop working. */
+function singleUserFixture<Db extends DatabaseWithApp>(kind: DatabaseKind<Db>): DeployedFixture {
+  return {
+    target: kind.target,
+    async start() {
+      const initial = randomPassword();
+      const db = await kind.startWithApp(initial);
+      return {
+        settings: {},
+        async createSecret(client, name) {
+          const value = kind.secret(db, 'app', initial, { dbname: kind.appDatabase });
+          const created = await client.send(new CreateSecretCommand({ Name: name, SecretString: value }));
+          return { secretId: created.ARN!, secrets: [value, initial] };
+        },
+        secretsIn: (value) => [value, parse(value).password as string],
+        async checkRotated(before, after) {
+          const old = parse(before);
+          const next = parse(after);
+          expectThat(next.username === 'app', 'the user changed');
+          expectThat(await db.canLogin('app', next.password as string), 'the new password is refused');
+          expectThat(!(await db.canLogin('app', old.password as string)), 'the old password still works');
+        },
+        logins: kind.loginCounter(db),
+        stop: () => db.stop(),
+      };
+    },
+  };
+}
+
+/** Alternating users: `app` and `app_clone` take turns; the previous credentials keep working. */
+function alternatingUsersFixture<Db extends DatabaseWithApp>(kind: DatabaseKind<Db>): DeployedFixture {
+  return {
+    target: kind.target,
+    async start() {
+      const initial = randomPassword();
+      const db = await kind.startWithApp(initial);
+      return {
+        settings: {},
+        async createSecret(client, name) {
+          const admin = kind.admin(db);
+          const master = kind.secret(db, admin.username, admin.password);
+          const masterSecret = await client.send(
+            new CreateSecretCommand({ Name: `${name}-master`, SecretString: master }),
+          );
+          const value = kind.secret(db, 'app', initial, {
+            dbname: kind.appDatabase,
+            masterarn: masterSecret.ARN,
+          });
+          const created = await client.send(new CreateSecretCommand({ Name: name, SecretString: value }));
+          return { secretId: created.ARN!, secrets: [value, master, initial, admin.password] };
+        },
+        secretsIn: (value) => [value, parse(value).password as string],
+        async checkRotated(before, after) {
+          const old = parse(before);
+          const next = parse(after);
+          expectThat(next.username !== old.username, 'the user did not alternate');
+          expectThat(['app', 'app_clone'].includes(next.username as string), 'unexpected user name');
+          expectThat(
+            await db.canLogin(next.username as string, next.password as string),
+            'the new credentials are refused',
+          );
+          expectThat(
+            await db.canLogin(old.username as string, old.password as string),
+            'the previous credentials stopped working (alternating users must keep them)',
+          );
+        },
+        logins: kind.loginCounter(db),
+        stop: () => db.stop(),
+      };
+    },
+  };
+}
+
 function randomPassword(): string {
   return `Init-${crypto.randomUUID()}`;
 }
@@ -194,153 +322,8 @@ export const DEPLOYED_FIXTURES: Readonly<Record<string, DeployedFixture>> = {
     },
   },
 
-  'postgres-single-user': {
-    target: 'PostgreSQL 18',
-    async start() {
-      const initial = randomPassword();
-      const db = await startPostgresWithApp(initial);
-      return {
-        settings: {},
-        async createSecret(client, name) {
-          const value = JSON.stringify({
-            engine: 'postgres',
-            host: db.host,
-            port: db.port,
-            username: 'app',
-            password: initial,
-            dbname: 'postgres',
-            ssl: false,
-          });
-          const created = await client.send(new CreateSecretCommand({ Name: name, SecretString: value }));
-          return { secretId: created.ARN!, secrets: [value, initial] };
-        },
-        secretsIn: (value) => [value, parse(value).password as string],
-        async checkRotated(before, after) {
-          const old = parse(before);
-          const next = parse(after);
-          expectThat(next.username === 'app', 'the user changed');
-          expectThat(await db.canLogin('app', next.password as string), 'the new password is refused');
-          expectThat(!(await db.canLogin('app', old.password as string)), 'the old password still works');
-        },
-        logins: () => postgresLogins(db),
-        stop: () => db.stop(),
-      };
-    },
-  },
-
-  'postgres-alternating-users': {
-    target: 'PostgreSQL 18',
-    async start() {
-      const initial = randomPassword();
-      const db = await startPostgresWithApp(initial);
-      return {
-        settings: {},
-        async createSecret(client, name) {
-          const master = JSON.stringify({
-            engine: 'postgres',
-            host: db.host,
-            port: db.port,
-            username: db.superuser.username,
-            password: db.superuser.password,
-            ssl: false,
-          });
-          const masterSecret = await client.send(
-            new CreateSecretCommand({ Name: `${name}-master`, SecretString: master }),
-          );
-          const value = JSON.stringify({
-            engine: 'postgres',
-            host: db.host,
-            port: db.port,
-            username: 'app',
-            password: initial,
-            dbname: 'postgres',
-            ssl: false,
-            masterarn: masterSecret.ARN,
-          });
-          const created = await client.send(new CreateSecretCommand({ Name: name, SecretString: value }));
-          return { secretId: created.ARN!, secrets: [value, master, initial, db.superuser.password] };
-        },
-        secretsIn: (value) => [value, parse(value).password as string],
-        async checkRotated(before, after) {
-          const old = parse(before);
-          const next = parse(after);
-          expectThat(next.username !== old.username, 'the user did not alternate');
-          expectThat(['app', 'app_clone'].includes(next.username as string), 'unexpected user name');
-          expectThat(
-            await db.canLogin(next.username as string, next.password as string),
-            'the new credentials are refused',
-          );
-          expectThat(
-            await db.canLogin(old.username as string, old.password as string),
-            'the previous credentials stopped working (alternating users must keep them)',
-          );
-        },
-        logins: () => postgresLogins(db),
-        stop: () => db.stop(),
-      };
-    },
-  },
-
-  'mysql-single-user': {
-    target: 'MariaDB',
-    async start() {
-      const initial = randomPassword();
-      const db = await startMariaDbWithApp(initial);
-      return {
-        settings: {},
-        async createSecret(client, name) {
-          const value = mariaDbSecret(db, 'app', initial, { dbname: 'appdb' });
-          const created = await client.send(new CreateSecretCommand({ Name: name, SecretString: value }));
-          return { secretId: created.ARN!, secrets: [value, initial] };
-        },
-        secretsIn: (value) => [value, parse(value).password as string],
-        async checkRotated(before, after) {
-          const old = parse(before);
-          const next = parse(after);
-          expectThat(next.username === 'app', 'the user changed');
-          expectThat(await db.canLogin('app', next.password as string), 'the new password is refused');
-          expectThat(!(await db.canLogin('app', old.password as string)), 'the old password still works');
-        },
-        logins: mariaDbLoginCounter(db),
-        stop: () => db.stop(),
-      };
-    },
-  },
-
-  'mysql-alternating-users': {
-    target: 'MariaDB',
-    async start() {
-      const initial = randomPassword();
-      const db = await startMariaDbWithApp(initial);
-      return {
-        settings: {},
-        async createSecret(client, name) {
-          const master = mariaDbSecret(db, db.root.username, db.root.password);
-          const masterSecret = await client.send(
-            new CreateSecretCommand({ Name: `${name}-master`, SecretString: master }),
-          );
-          const value = mariaDbSecret(db, 'app', initial, { dbname: 'appdb', masterarn: masterSecret.ARN });
-          const created = await client.send(new CreateSecretCommand({ Name: name, SecretString: value }));
-          return { secretId: created.ARN!, secrets: [value, master, initial, db.root.password] };
-        },
-        secretsIn: (value) => [value, parse(value).password as string],
-        async checkRotated(before, after) {
-          const old = parse(before);
-          const next = parse(after);
-          expectThat(next.username !== old.username, 'the user did not alternate');
-          expectThat(['app', 'app_clone'].includes(next.username as string), 'unexpected user name');
-          expectThat(
-            await db.canLogin(next.username as string, next.password as string),
-            'the new credentials are refused',
-          );
-          expectThat(
-            await db.canLogin(old.username as string, old.password as string),
-            'the previous credentials stopped working (alternating users must keep them)',
-          );
-        },
-        logins: mariaDbLoginCounter(db),
-        stop: () => db.stop(),
-      };
-    },
-  },
+  'postgres-single-user': singleUserFixture(POSTGRES),
+  'postgres-alternating-users': alternatingUsersFixture(POSTGRES),
+  'mysql-single-user': singleUserFixture(MARIADB),
+  'mysql-alternating-users': alternatingUsersFixture(MARIADB),
 };
