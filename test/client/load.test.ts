@@ -185,62 +185,140 @@ afterAll(async () => {
   await Promise.allSettled([postgres?.stop(), mariadb?.stop(), rig?.close()]);
 });
 
-describe('client under load on PostgreSQL', () => {
-  async function postgresScenario(
-    role: string,
+/** A PostgreSQL role `role` that may read `load_items`, its secret, and a pool on it. */
+async function postgresScenario(
+  role: string,
+  target: RotationTarget<unknown>,
+  extra: Record<string, unknown>,
+) {
+  const password = newPassword('load-pg');
+  await postgres.query(
+    `CREATE ROLE ${pg.escapeIdentifier(role)} LOGIN PASSWORD ${pg.escapeLiteral(scramSha256Verifier(password))}`,
+  );
+  await postgres.query(`GRANT SELECT ON load_items TO ${pg.escapeIdentifier(role)}`);
+  const { name } = await rig.create(`load-${role}`, {
+    engine: 'postgres',
+    host: postgres.host,
+    port: postgres.port,
+    username: role,
+    password,
+    dbname: 'postgres',
+    ssl: false,
+    ...extra,
+  });
+  const cache = new SecretCache({ client: rig.sdk, ttlMs: 50 });
+  const pool = createPgPool({ cache, secretId: name, poolConfig: { max: WORKER_LOOPS, maxUses: 1 } });
+  return {
+    secretId: name,
+    target,
+    cache,
+    query: async () => {
+      const { rows } = await pool.query<{ who: string; n: number }>(
+        // session_user: who logged in (a clone's sessions act as the original role, SPEC 4.3).
+        'SELECT session_user AS who, (SELECT count(*)::int FROM load_items) AS n',
+      );
+      expect(rows[0]?.n).toBe(10);
+      return rows[0]!.who;
+    },
+    stats: () => pool.stats(),
+    end: () => pool.end(),
+  } satisfies LoadScenario;
+}
+
+/** A MariaDB account `user` that may read `loaddb`, its secret, and a pool on it. */
+async function mariadbScenario(
+  user: string,
+  target: RotationTarget<unknown>,
+  extra: Record<string, unknown>,
+) {
+  const password = newPassword('load-my');
+  await mariadb.query("CREATE USER ?@'%' IDENTIFIED BY ?", [user, password]);
+  await mariadb.query("GRANT SELECT ON loaddb.* TO ?@'%'", [user]);
+  const { name } = await rig.create(`load-${user}`, {
+    engine: 'mariadb',
+    host: mariadb.host,
+    port: mariadb.port,
+    username: user,
+    password,
+    dbname: 'loaddb',
+    ssl: false,
+    ...extra,
+  });
+  const cache = new SecretCache({ client: rig.sdk, ttlMs: 50 });
+  const pool = createMysqlPool({ cache, secretId: name, poolOptions: { connectionLimit: WORKER_LOOPS } });
+  return {
+    secretId: name,
+    target,
+    cache,
+    query: async () => {
+      // A connection per query, closed afterwards: the next query logs in again.
+      const connection = await pool.getConnection();
+      try {
+        const [rows] = await connection.query<RowDataPacket[]>(
+          "SELECT SUBSTRING_INDEX(CURRENT_USER(), '@', 1) AS who, (SELECT COUNT(*) FROM items) AS n",
+        );
+        expect(Number(rows[0]?.n)).toBe(10);
+        return String(rows[0]?.who);
+      } finally {
+        connection.destroy();
+      }
+    },
+    stats: () => pool.stats(),
+    end: () => pool.end(),
+  } satisfies LoadScenario;
+}
+
+/** One database engine under load: how to set up a scenario and which rotation targets it has. */
+interface EngineUnderLoad {
+  readonly name: string;
+  /** The prefix of the login names the two scenarios create. */
+  readonly userPrefix: string;
+  scenario(
+    user: string,
     target: RotationTarget<unknown>,
     extra: Record<string, unknown>,
-  ) {
-    const password = newPassword('load-pg');
-    await postgres.query(
-      `CREATE ROLE ${pg.escapeIdentifier(role)} LOGIN PASSWORD ${pg.escapeLiteral(scramSha256Verifier(password))}`,
-    );
-    await postgres.query(`GRANT SELECT ON load_items TO ${pg.escapeIdentifier(role)}`);
-    const { name } = await rig.create(`load-${role}`, {
-      engine: 'postgres',
-      host: postgres.host,
-      port: postgres.port,
-      username: role,
-      password,
-      dbname: 'postgres',
-      ssl: false,
-      ...extra,
-    });
-    const cache = new SecretCache({ client: rig.sdk, ttlMs: 50 });
-    const pool = createPgPool({ cache, secretId: name, poolConfig: { max: WORKER_LOOPS, maxUses: 1 } });
-    return {
-      secretId: name,
-      target,
-      cache,
-      query: async () => {
-        const { rows } = await pool.query<{ who: string; n: number }>(
-          // session_user: who logged in (a clone's sessions act as the original role, SPEC 4.3).
-          'SELECT session_user AS who, (SELECT count(*)::int FROM load_items) AS n',
-        );
-        expect(rows[0]?.n).toBe(10);
-        return rows[0]!.who;
-      },
-      stats: () => pool.stats(),
-      end: () => pool.end(),
-    } satisfies LoadScenario;
-  }
+  ): Promise<LoadScenario>;
+  alternatingUsers(): RotationTarget<unknown>;
+  singleUser(): RotationTarget<unknown>;
+  /** The master secret's name (known once beforeAll has run). */
+  masterArn(): string;
+}
 
+const ENGINES: EngineUnderLoad[] = [
+  {
+    name: 'PostgreSQL',
+    userPrefix: 'load_pg',
+    scenario: postgresScenario,
+    alternatingUsers: () => postgresAlternatingUsers() as RotationTarget<unknown>,
+    singleUser: () => postgresSingleUser() as RotationTarget<unknown>,
+    masterArn: () => postgresMasterArn,
+  },
+  {
+    name: 'MariaDB',
+    userPrefix: 'load_my',
+    scenario: mariadbScenario,
+    alternatingUsers: () => mysqlAlternatingUsers() as RotationTarget<unknown>,
+    singleUser: () => mysqlSingleUser() as RotationTarget<unknown>,
+    masterArn: () => mariadbMasterArn,
+  },
+];
+
+describe.each(ENGINES)('client under load on $name', (engine) => {
   it(
     'alternating users: 20 rotations, zero failed queries and no refused login',
     async () => {
-      const scenario = await postgresScenario(
-        'load_pg_alt',
-        postgresAlternatingUsers() as RotationTarget<unknown>,
-        { masterarn: postgresMasterArn },
-      );
+      const user = `${engine.userPrefix}_alt`;
+      const scenario = await engine.scenario(user, engine.alternatingUsers(), {
+        masterarn: engine.masterArn(),
+      });
       const { report, stats } = await runUnderLoad(scenario);
-      printFigures('PostgreSQL alternating users', report, stats);
+      printFigures(`${engine.name} alternating users`, report, stats);
 
       expect(report.failureCodes).toEqual([]);
       expect(report.failedQueries).toBe(0);
       expect(stats.authRefusals).toBe(0);
       expect(stats.failedOperations).toBe(0);
-      expect(report.users).toEqual(new Set(['load_pg_alt', 'load_pg_alt_clone']));
+      expect(report.users).toEqual(new Set([user, `${user}_clone`]));
       expect(report.queries).toBeGreaterThan(ROTATIONS * 2 * WORKER_LOOPS);
     },
     LOAD_TEST_TIMEOUT_MS,
@@ -249,13 +327,10 @@ describe('client under load on PostgreSQL', () => {
   it(
     'single user: 20 rotations, every refused query retried to success',
     async () => {
-      const scenario = await postgresScenario(
-        'load_pg_single',
-        postgresSingleUser() as RotationTarget<unknown>,
-        {},
-      );
+      const user = `${engine.userPrefix}_single`;
+      const scenario = await engine.scenario(user, engine.singleUser(), {});
       const { report, stats } = await runUnderLoad(scenario);
-      printFigures('PostgreSQL single user', report, stats);
+      printFigures(`${engine.name} single user`, report, stats);
 
       expect(report.failureCodes).toEqual([]);
       expect(report.failedQueries).toBe(0);
@@ -264,93 +339,7 @@ describe('client under load on PostgreSQL', () => {
       expect(stats.retriedOperations).toBeGreaterThanOrEqual(ROTATIONS);
       // …and every query that met it was retried to success.
       expect(stats.recoveredOperations).toBe(stats.retriedOperations);
-      expect(report.users).toEqual(new Set(['load_pg_single']));
-    },
-    LOAD_TEST_TIMEOUT_MS,
-  );
-});
-
-describe('client under load on MariaDB', () => {
-  async function mariadbScenario(
-    user: string,
-    target: RotationTarget<unknown>,
-    extra: Record<string, unknown>,
-  ) {
-    const password = newPassword('load-my');
-    await mariadb.query("CREATE USER ?@'%' IDENTIFIED BY ?", [user, password]);
-    await mariadb.query("GRANT SELECT ON loaddb.* TO ?@'%'", [user]);
-    const { name } = await rig.create(`load-${user}`, {
-      engine: 'mariadb',
-      host: mariadb.host,
-      port: mariadb.port,
-      username: user,
-      password,
-      dbname: 'loaddb',
-      ssl: false,
-      ...extra,
-    });
-    const cache = new SecretCache({ client: rig.sdk, ttlMs: 50 });
-    const pool = createMysqlPool({ cache, secretId: name, poolOptions: { connectionLimit: WORKER_LOOPS } });
-    return {
-      secretId: name,
-      target,
-      cache,
-      query: async () => {
-        // A connection per query, closed afterwards: the next query logs in again.
-        const connection = await pool.getConnection();
-        try {
-          const [rows] = await connection.query<RowDataPacket[]>(
-            "SELECT SUBSTRING_INDEX(CURRENT_USER(), '@', 1) AS who, (SELECT COUNT(*) FROM items) AS n",
-          );
-          expect(Number(rows[0]?.n)).toBe(10);
-          return String(rows[0]?.who);
-        } finally {
-          connection.destroy();
-        }
-      },
-      stats: () => pool.stats(),
-      end: () => pool.end(),
-    } satisfies LoadScenario;
-  }
-
-  it(
-    'alternating users: 20 rotations, zero failed queries and no refused login',
-    async () => {
-      const scenario = await mariadbScenario(
-        'load_my_alt',
-        mysqlAlternatingUsers() as RotationTarget<unknown>,
-        { masterarn: mariadbMasterArn },
-      );
-      const { report, stats } = await runUnderLoad(scenario);
-      printFigures('MariaDB alternating users', report, stats);
-
-      expect(report.failureCodes).toEqual([]);
-      expect(report.failedQueries).toBe(0);
-      expect(stats.authRefusals).toBe(0);
-      expect(stats.failedOperations).toBe(0);
-      expect(report.users).toEqual(new Set(['load_my_alt', 'load_my_alt_clone']));
-      expect(report.queries).toBeGreaterThan(ROTATIONS * 2 * WORKER_LOOPS);
-    },
-    LOAD_TEST_TIMEOUT_MS,
-  );
-
-  it(
-    'single user: 20 rotations, every refused query retried to success',
-    async () => {
-      const scenario = await mariadbScenario(
-        'load_my_single',
-        mysqlSingleUser() as RotationTarget<unknown>,
-        {},
-      );
-      const { report, stats } = await runUnderLoad(scenario);
-      printFigures('MariaDB single user', report, stats);
-
-      expect(report.failureCodes).toEqual([]);
-      expect(report.failedQueries).toBe(0);
-      expect(stats.failedOperations).toBe(0);
-      expect(stats.retriedOperations).toBeGreaterThanOrEqual(ROTATIONS);
-      expect(stats.recoveredOperations).toBe(stats.retriedOperations);
-      expect(report.users).toEqual(new Set(['load_my_single']));
+      expect(report.users).toEqual(new Set([user]));
     },
     LOAD_TEST_TIMEOUT_MS,
   );
