@@ -19,6 +19,7 @@ import {
   UntagResourceCommand,
   UpdateSecretCommand,
   UpdateSecretVersionStageCommand,
+  type UpdateSecretVersionStageCommandInput,
 } from '@aws-sdk/client-secrets-manager';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { type LocalSecretsManager, startLocalSecretsManager } from '../../src/testing/index.ts';
@@ -307,110 +308,59 @@ describe('PutSecretValue', () => {
   });
 });
 
+/** A secret whose first version (`current`) is AWSCURRENT, with a version `pending` holding `value` as AWSPENDING. */
+async function createWithPending(pending: string, value: string): Promise<{ arn: string; current: string }> {
+  const { arn, versionId } = await create();
+  await client.send(
+    new PutSecretValueCommand({
+      SecretId: arn,
+      ClientRequestToken: pending,
+      SecretString: value,
+      VersionStages: ['AWSPENDING'],
+    }),
+  );
+  return { arn, current: versionId };
+}
+
+/** Sends UpdateSecretVersionStage for the secret `arn`. */
+function updateStage(arn: string, input: Omit<UpdateSecretVersionStageCommandInput, 'SecretId'>) {
+  return client.send(new UpdateSecretVersionStageCommand({ SecretId: arn, ...input }));
+}
+
 describe('UpdateSecretVersionStage', () => {
   it('moves AWSCURRENT with RemoveFromVersionId and sets AWSPREVIOUS on the version that lost it', async () => {
-    const { arn, versionId: v1 } = await create();
     const pending = 'bbbbbbbb-0000-4000-8000-000000000004';
-    await client.send(
-      new PutSecretValueCommand({
-        SecretId: arn,
-        ClientRequestToken: pending,
-        SecretString: 'new-one-1',
-        VersionStages: ['AWSPENDING'],
-      }),
-    );
-    await client.send(
-      new UpdateSecretVersionStageCommand({
-        SecretId: arn,
-        VersionStage: 'AWSCURRENT',
-        MoveToVersionId: pending,
-        RemoveFromVersionId: v1,
-      }),
-    );
+    const { arn, current: v1 } = await createWithPending(pending, 'new-one-1');
+    await updateStage(arn, { VersionStage: 'AWSCURRENT', MoveToVersionId: pending, RemoveFromVersionId: v1 });
     expect(await stagesOf(arn)).toEqual({ [v1]: ['AWSPREVIOUS'], [pending]: ['AWSPENDING', 'AWSCURRENT'] });
   });
 
   it('requires RemoveFromVersionId when the label is attached to another version, and changes nothing', async () => {
-    const { arn, versionId: v1 } = await create();
     const v2 = 'cccccccc-0000-4000-8000-000000000005';
-    await client.send(
-      new PutSecretValueCommand({
-        SecretId: arn,
-        ClientRequestToken: v2,
-        SecretString: 'other-1',
-        VersionStages: ['AWSPENDING'],
-      }),
-    );
-    const error = await rejection(
-      client.send(
-        new UpdateSecretVersionStageCommand({
-          SecretId: arn,
-          VersionStage: 'AWSCURRENT',
-          MoveToVersionId: v2,
-        }),
-      ),
-    );
+    const { arn, current: v1 } = await createWithPending(v2, 'other-1');
+    const error = await rejection(updateStage(arn, { VersionStage: 'AWSCURRENT', MoveToVersionId: v2 }));
     expect(error).toBeInstanceOf(InvalidParameterException);
     expect(error.message).toContain(`RemoveFromVersionId=${v1}`);
     expect(await stagesOf(arn)).toEqual({ [v1]: ['AWSCURRENT'], [v2]: ['AWSPENDING'] });
   });
 
   it('refuses a RemoveFromVersionId that does not hold the label', async () => {
-    const { arn, versionId: v1 } = await create();
     const v2 = 'dddddddd-0000-4000-8000-000000000006';
-    await client.send(
-      new PutSecretValueCommand({
-        SecretId: arn,
-        ClientRequestToken: v2,
-        SecretString: 'other-2',
-        VersionStages: ['AWSPENDING'],
-      }),
-    );
+    const { arn, current: v1 } = await createWithPending(v2, 'other-2');
     const error = await rejection(
-      client.send(
-        new UpdateSecretVersionStageCommand({
-          SecretId: arn,
-          VersionStage: 'AWSCURRENT',
-          MoveToVersionId: v1,
-          RemoveFromVersionId: v2,
-        }),
-      ),
+      updateStage(arn, { VersionStage: 'AWSCURRENT', MoveToVersionId: v1, RemoveFromVersionId: v2 }),
     );
     expect(error).toBeInstanceOf(InvalidParameterException);
     expect(error.message).toContain(`not attached to version ${v2}`);
   });
 
   it('detaches a label, attaches a free custom label, and never leaves the secret without AWSCURRENT', async () => {
-    const { arn, versionId: v1 } = await create();
     const v2 = 'eeeeeeee-0000-4000-8000-000000000007';
-    await client.send(
-      new PutSecretValueCommand({
-        SecretId: arn,
-        ClientRequestToken: v2,
-        SecretString: 'other-3',
-        VersionStages: ['AWSPENDING'],
-      }),
-    );
-    await client.send(
-      new UpdateSecretVersionStageCommand({
-        SecretId: arn,
-        VersionStage: 'AWSPENDING',
-        RemoveFromVersionId: v2,
-      }),
-    );
-    await client.send(
-      new UpdateSecretVersionStageCommand({ SecretId: arn, VersionStage: 'BLUE', MoveToVersionId: v1 }),
-    );
+    const { arn, current: v1 } = await createWithPending(v2, 'other-3');
+    await updateStage(arn, { VersionStage: 'AWSPENDING', RemoveFromVersionId: v2 });
+    await updateStage(arn, { VersionStage: 'BLUE', MoveToVersionId: v1 });
     expect(await stagesOf(arn)).toEqual({ [v1]: ['AWSCURRENT', 'BLUE'] });
-    const error = await rejection(
-      client.send(
-        new UpdateSecretVersionStageCommand({
-          SecretId: arn,
-          VersionStage: 'AWSCURRENT',
-          RemoveFromVersionId: v1,
-        }),
-      ),
-    );
+    const error = await rejection(updateStage(arn, { VersionStage: 'AWSCURRENT', RemoveFromVersionId: v1 }));
     expect(error).toBeInstanceOf(InvalidParameterException);
     expect(await stagesOf(arn)).toEqual({ [v1]: ['AWSCURRENT', 'BLUE'] });
   });
