@@ -180,10 +180,27 @@ export function randomSecretScenario(): Scenario {
   };
 }
 
-/** PostgreSQL, single user or alternating users (master = the server's superuser). */
-export function postgresScenario(db: PostgresInstance, alternating: boolean): Scenario {
+/** What differs between the engines of the database scenarios; the case's set-up is otherwise the same. */
+interface DatabaseEngine {
+  readonly adapters: { readonly single: AdapterName; readonly alternating: AdapterName };
+  /** The fault proxy's label, and the short name in the case's secret names. */
+  readonly proxyLabel: string;
+  readonly secretPrefix: string;
+  readonly describePoints: PointDescriber;
+  readonly server: { readonly host: string; readonly port: number };
+  /** The administrator the alternating strategy's master secret holds. */
+  readonly admin: { readonly username: string; readonly password: string };
+  /** The engine's own fields of the rotated secret (`engine`, `dbname`). */
+  readonly secretFields: Readonly<Record<string, unknown>>;
+  createUser(username: string, password: string): Promise<void>;
+  canLogin(username: string, password: string): Promise<boolean>;
+  /** The state of every user of the case (`username` and its clone), password hashes as digests only. */
+  fingerprint(username: string): Promise<string>;
+}
+
+function databaseScenario(engine: DatabaseEngine, alternating: boolean): Scenario {
   return {
-    adapter: alternating ? 'postgres-alternating-users' : 'postgres-single-user',
+    adapter: alternating ? engine.adapters.alternating : engine.adapters.single,
     currentAlwaysWorks: alternating,
     hasTarget: true,
     env: FAULT_ENV,
@@ -191,112 +208,109 @@ export function postgresScenario(db: PostgresInstance, alternating: boolean): Sc
       const username = `fm_${id}`;
       const password = casePassword();
       tools.track(password);
-      await db.query(
-        `CREATE ROLE ${quoteIdentifier(username)} LOGIN PASSWORD '${scramSha256Verifier(password)}'`,
-      );
-      const proxy = await tools.proxy('pg', { host: db.host, port: db.port }, describePostgres);
+      await engine.createUser(username, password);
+      const proxy = await tools.proxy(engine.proxyLabel, engine.server, engine.describePoints);
       const extra: Record<string, unknown> = {};
       if (alternating) {
         extra.masterarn = await tools.createSecret(
-          `fm-pg-master-${id}`,
-          JSON.stringify({ username: db.superuser.username, password: db.superuser.password }),
+          `fm-${engine.secretPrefix}-master-${id}`,
+          JSON.stringify({ username: engine.admin.username, password: engine.admin.password }),
         );
       }
       const value = {
-        engine: 'postgres',
+        ...engine.secretFields,
         host: proxy.host,
         port: proxy.port,
         username,
         password,
-        dbname: 'postgres',
         ssl: false,
         team: 'reliability',
         ...extra,
       };
-      const secretArn = await tools.createSecret(`fm-pg-${id}`, JSON.stringify(value));
+      const secretArn = await tools.createSecret(`fm-${engine.secretPrefix}-${id}`, JSON.stringify(value));
       return {
         secretArn,
         async authenticates(raw) {
           const secret = parsed(raw);
-          return db.canLogin(String(secret.username), String(secret.password));
+          return engine.canLogin(String(secret.username), String(secret.password));
         },
-        async fingerprint() {
-          // Every role of this case (the user and its clone), with settings and memberships; the
-          // verifier only as a digest, so a failing comparison prints nothing derived from a password.
-          const rows = await db.query<Record<string, unknown>>(
-            `SELECT r.rolname, md5(a.rolpassword) AS password_digest, r.rolcanlogin, r.rolconfig,
-                    ARRAY(SELECT b.rolname FROM pg_auth_members m JOIN pg_roles b ON b.oid = m.roleid
-                           WHERE m.member = r.oid ORDER BY 1) AS member_of
-               FROM pg_roles r JOIN pg_authid a ON a.oid = r.oid
-              WHERE r.rolname LIKE $1 ORDER BY r.rolname`,
-            [`${username}%`],
-          );
-          return JSON.stringify(rows);
-        },
+        fingerprint: () => engine.fingerprint(username),
         close: async () => {},
       };
     },
   };
 }
 
+/** PostgreSQL, single user or alternating users (master = the server's superuser). */
+export function postgresScenario(db: PostgresInstance, alternating: boolean): Scenario {
+  return databaseScenario(
+    {
+      adapters: { single: 'postgres-single-user', alternating: 'postgres-alternating-users' },
+      proxyLabel: 'pg',
+      secretPrefix: 'pg',
+      describePoints: describePostgres,
+      server: { host: db.host, port: db.port },
+      admin: db.superuser,
+      secretFields: { engine: 'postgres', dbname: 'postgres' },
+      async createUser(username, password) {
+        await db.query(
+          `CREATE ROLE ${quoteIdentifier(username)} LOGIN PASSWORD '${scramSha256Verifier(password)}'`,
+        );
+      },
+      canLogin: (username, password) => db.canLogin(username, password),
+      async fingerprint(username) {
+        // Every role of this case (the user and its clone), with settings and memberships; the
+        // verifier only as a digest, so a failing comparison prints nothing derived from a password.
+        const rows = await db.query<Record<string, unknown>>(
+          `SELECT r.rolname, md5(a.rolpassword) AS password_digest, r.rolcanlogin, r.rolconfig,
+                  ARRAY(SELECT b.rolname FROM pg_auth_members m JOIN pg_roles b ON b.oid = m.roleid
+                         WHERE m.member = r.oid ORDER BY 1) AS member_of
+             FROM pg_roles r JOIN pg_authid a ON a.oid = r.oid
+            WHERE r.rolname LIKE $1 ORDER BY r.rolname`,
+          [`${username}%`],
+        );
+        return JSON.stringify(rows);
+      },
+    },
+    alternating,
+  );
+}
+
 /** MariaDB through the MySQL adapter, single user or alternating users (master = root). */
 export function mysqlScenario(db: MariaDbInstance, alternating: boolean): Scenario {
-  return {
-    adapter: alternating ? 'mysql-alternating-users' : 'mysql-single-user',
-    currentAlwaysWorks: alternating,
-    hasTarget: true,
-    env: FAULT_ENV,
-    async prepare(id, tools) {
-      const username = `fm_${id}`;
-      const password = casePassword();
-      tools.track(password);
-      const account = quoteAccount({ user: username, host: '%' });
-      await db.query(`CREATE USER ${account} IDENTIFIED BY ?`, [password]);
-      // A grant for the alternating strategy to copy onto the clone.
-      await db.query(`GRANT SELECT ON mysql.help_topic TO ${account}`);
-      const proxy = await tools.proxy('mysql', { host: db.host, port: db.port }, describeMysql);
-      const extra: Record<string, unknown> = {};
-      if (alternating) {
-        extra.masterarn = await tools.createSecret(
-          `fm-my-master-${id}`,
-          JSON.stringify({ username: db.root.username, password: db.root.password }),
+  return databaseScenario(
+    {
+      adapters: { single: 'mysql-single-user', alternating: 'mysql-alternating-users' },
+      proxyLabel: 'mysql',
+      secretPrefix: 'my',
+      describePoints: describeMysql,
+      server: { host: db.host, port: db.port },
+      admin: db.root,
+      secretFields: { engine: 'mariadb' },
+      async createUser(username, password) {
+        const account = quoteAccount({ user: username, host: '%' });
+        await db.query(`CREATE USER ${account} IDENTIFIED BY ?`, [password]);
+        // A grant for the alternating strategy to copy onto the clone.
+        await db.query(`GRANT SELECT ON mysql.help_topic TO ${account}`);
+      },
+      canLogin: (username, password) => db.canLogin(username, password),
+      async fingerprint(username) {
+        const users = await db.query<Record<string, unknown>>(
+          'SELECT User, Host, SHA2(authentication_string, 256) AS password_digest, plugin FROM mysql.user WHERE User LIKE ? ORDER BY User, Host',
+          [`${username}%`],
         );
-      }
-      const value = {
-        engine: 'mariadb',
-        host: proxy.host,
-        port: proxy.port,
-        username,
-        password,
-        ssl: false,
-        team: 'reliability',
-        ...extra,
-      };
-      const secretArn = await tools.createSecret(`fm-my-${id}`, JSON.stringify(value));
-      return {
-        secretArn,
-        async authenticates(raw) {
-          const secret = parsed(raw);
-          return db.canLogin(String(secret.username), String(secret.password));
-        },
-        async fingerprint() {
-          const users = await db.query<Record<string, unknown>>(
-            'SELECT User, Host, SHA2(authentication_string, 256) AS password_digest, plugin FROM mysql.user WHERE User LIKE ? ORDER BY User, Host',
-            [`${username}%`],
+        const grants: string[] = [];
+        for (const user of users) {
+          const rows = await db.query<Record<string, string>>(
+            `SHOW GRANTS FOR ${quoteAccount({ user: String(user.User), host: String(user.Host) })}`,
           );
-          const grants: string[] = [];
-          for (const user of users) {
-            const rows = await db.query<Record<string, string>>(
-              `SHOW GRANTS FOR ${quoteAccount({ user: String(user.User), host: String(user.Host) })}`,
-            );
-            grants.push(...rows.map((row) => Object.values(row)[0] ?? ''));
-          }
-          return JSON.stringify({ users, grants });
-        },
-        close: async () => {},
-      };
+          grants.push(...rows.map((row) => Object.values(row)[0] ?? ''));
+        }
+        return JSON.stringify({ users, grants });
+      },
     },
-  };
+    alternating,
+  );
 }
 
 /** The key API's configuration for the fault suite: idempotent minting, revocation at finish, one attempt per request. */
