@@ -10,9 +10,7 @@
 import { readFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import mysql from 'mysql2/promise';
-import { freePort } from './ports.ts';
 import {
-  logTail,
   makeInstanceDir,
   randomPassword,
   readPem,
@@ -23,8 +21,8 @@ import {
   type ServiceAccount,
   serverEnvironment,
   serviceAccount,
+  startOnFreePort,
   startServerProcess,
-  waitUntil,
   writePrivateFile,
 } from './server-process.ts';
 
@@ -139,7 +137,6 @@ export interface MariaDbInstance {
 
 const INSTALL_DB = '/usr/bin/mariadb-install-db';
 const MARIADBD = '/usr/sbin/mariadbd';
-const START_ATTEMPTS = 3;
 const ACCESS_DENIED_ERRORS = new Set([1045, 1698, 1130]);
 
 /**
@@ -218,66 +215,49 @@ async function installAndStart(
     }
   }
 
-  let lastError: unknown;
-  for (let attempt = 1; attempt <= START_ATTEMPTS; attempt += 1) {
-    const port = await freePort();
-    const server = startServerProcess({
-      command: MARIADBD,
-      args: [
-        '--no-defaults',
-        `--datadir=${dataDir}`,
-        `--socket=${socketPath}`,
-        `--pid-file=${join(dir, 'mysqld.pid')}`,
-        `--tmpdir=${dir}`,
-        `--port=${port}`,
-        '--bind-address=127.0.0.1',
-        '--skip-name-resolve',
-        '--skip-log-bin',
-        '--character-set-server=utf8mb4',
-        '--collation-server=utf8mb4_general_ci',
-        '--performance-schema=OFF',
-        '--innodb-buffer-pool-size=32M',
-        '--innodb-flush-log-at-trx-commit=0',
-        '--innodb-doublewrite=0',
-        '--innodb-use-native-aio=0',
-        '--innodb-log-file-size=8M',
-        `--general-log-file=${statementLogPath}`,
-        ...tlsArgs,
-      ],
-      account,
-      logPath,
-      instanceDir: dir,
-      stopSignal: 'SIGTERM',
-    });
-    try {
-      await waitUntil(
-        async () => {
-          const log = await readFile(logPath, 'utf8').catch(() => '');
-          return log.includes('ready for connections') ? true : undefined;
-        },
-        server,
-        60_000,
-        () => logTail(logPath),
-      );
-    } catch (error) {
-      lastError = error;
-      await server.stop();
-      const log = await readFile(logPath, 'utf8').catch(() => '');
-      if (/Address already in use|Can't start server: Bind/.test(log)) continue;
-      throw new Error(`startMariaDb: ${(error as Error).message}`);
-    }
-    const root: MariaDbCredentials = { username: 'root', password: randomPassword() };
-    try {
-      await requirePasswords(socketPath, root.password, Boolean(options.logStatements));
-    } catch (error) {
-      await server.stop();
-      throw error;
-    }
-    return makeInstance({ dir, port, root, logPath, statementLogPath, server, tls: Boolean(options.tls) });
+  const { server, port } = await startOnFreePort({
+    name: 'startMariaDb',
+    logPath,
+    readyText: 'ready for connections',
+    portTaken: /Address already in use|Can't start server: Bind/,
+    start: (port) =>
+      startServerProcess({
+        command: MARIADBD,
+        args: [
+          '--no-defaults',
+          `--datadir=${dataDir}`,
+          `--socket=${socketPath}`,
+          `--pid-file=${join(dir, 'mysqld.pid')}`,
+          `--tmpdir=${dir}`,
+          `--port=${port}`,
+          '--bind-address=127.0.0.1',
+          '--skip-name-resolve',
+          '--skip-log-bin',
+          '--character-set-server=utf8mb4',
+          '--collation-server=utf8mb4_general_ci',
+          '--performance-schema=OFF',
+          '--innodb-buffer-pool-size=32M',
+          '--innodb-flush-log-at-trx-commit=0',
+          '--innodb-doublewrite=0',
+          '--innodb-use-native-aio=0',
+          '--innodb-log-file-size=8M',
+          `--general-log-file=${statementLogPath}`,
+          ...tlsArgs,
+        ],
+        account,
+        logPath,
+        instanceDir: dir,
+        stopSignal: 'SIGTERM',
+      }),
+  });
+  const root: MariaDbCredentials = { username: 'root', password: randomPassword() };
+  try {
+    await requirePasswords(socketPath, root.password, Boolean(options.logStatements));
+  } catch (error) {
+    await server.stop();
+    throw error;
   }
-  throw new Error(
-    `startMariaDb: no free port after ${START_ATTEMPTS} attempts: ${(lastError as Error).message}`,
-  );
+  return makeInstance({ dir, port, root, logPath, statementLogPath, server, tls: Boolean(options.tls) });
 }
 
 /**

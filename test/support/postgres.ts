@@ -16,9 +16,7 @@
 import { readFile, rm } from 'node:fs/promises';
 import { join } from 'node:path';
 import pg from 'pg';
-import { freePort } from './ports.ts';
 import {
-  logTail,
   makeInstanceDir,
   randomPassword,
   readPem,
@@ -29,8 +27,8 @@ import {
   type ServiceAccount,
   serverEnvironment,
   serviceAccount,
+  startOnFreePort,
   startServerProcess,
-  waitUntil,
   writePrivateFile,
 } from './server-process.ts';
 
@@ -138,7 +136,6 @@ export interface PostgresInstance {
 
 const SYSTEM_POSTGRES_15 = '/usr/lib/postgresql/15/bin';
 const SUPERUSER_NAME = 'postgres';
-const START_ATTEMPTS = 3;
 
 type ClientExtras = Omit<pg.ClientConfig, 'host' | 'port' | 'user' | 'password' | 'database'>;
 
@@ -272,45 +269,28 @@ async function initialiseAndStart(
     Object.assign(settings, { ssl: 'on', ssl_cert_file: certFile, ssl_key_file: keyFile });
   }
 
-  let lastError: unknown;
-  for (let attempt = 1; attempt <= START_ATTEMPTS; attempt += 1) {
-    const port = await freePort();
-    const server = startServerProcess({
-      command: binaries.postgres,
-      args: [
-        '-D',
-        dataDir,
-        '-p',
-        String(port),
-        ...Object.entries(settings).flatMap(([name, value]) => ['-c', `${name}=${value}`]),
-      ],
-      account,
-      logPath,
-      instanceDir: dir,
-      stopSignal: 'SIGINT',
-    });
-    try {
-      await waitUntil(
-        async () => {
-          const log = await readFile(logPath, 'utf8').catch(() => '');
-          return log.includes('database system is ready to accept connections') ? true : undefined;
-        },
-        server,
-        60_000,
-        () => logTail(logPath),
-      );
-    } catch (error) {
-      lastError = error;
-      await server.stop();
-      const log = await readFile(logPath, 'utf8').catch(() => '');
-      if (/could not bind|Address already in use|could not create any TCP\/IP sockets/.test(log)) continue;
-      throw new Error(`startPostgres: ${(error as Error).message}`);
-    }
-    return makeInstance({ dir, port, superuser, logPath, server, tls: Boolean(options.tls) });
-  }
-  throw new Error(
-    `startPostgres: no free port after ${START_ATTEMPTS} attempts: ${(lastError as Error).message}`,
-  );
+  const { server, port } = await startOnFreePort({
+    name: 'startPostgres',
+    logPath,
+    readyText: 'database system is ready to accept connections',
+    portTaken: /could not bind|Address already in use|could not create any TCP\/IP sockets/,
+    start: (port) =>
+      startServerProcess({
+        command: binaries.postgres,
+        args: [
+          '-D',
+          dataDir,
+          '-p',
+          String(port),
+          ...Object.entries(settings).flatMap(([name, value]) => ['-c', `${name}=${value}`]),
+        ],
+        account,
+        logPath,
+        instanceDir: dir,
+        stopSignal: 'SIGINT',
+      }),
+  });
+  return makeInstance({ dir, port, superuser, logPath, server, tls: Boolean(options.tls) });
 }
 
 async function makeInstance(parts: {

@@ -15,6 +15,7 @@ import { closeSync, constants, openSync, rmSync, writeFileSync } from 'node:fs';
 import { access, chmod, chown, mkdtemp, readFile, rm, statfs, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import { freePort } from './ports.ts';
 
 /**
  * The operating-system account a server runs as. Only used when the tests run as root, because
@@ -406,6 +407,57 @@ export async function waitUntil<T>(
     }
     await new Promise((resolve) => setTimeout(resolve, 25));
   }
+}
+
+/**
+ * Starts a server on a free loopback port and waits until its log says it is ready. Another
+ * process can take the port between {@link freePort} and the server's bind, so when the log shows
+ * the port was taken the server is started again on a new one (up to `attempts` times).
+ *
+ * @param options.name the harness function, prefixed to every error (e.g. `startPostgres`).
+ * @param options.start starts the server on `port` (with {@link startServerProcess}, output to `logPath`).
+ * @param options.readyText the log line that says the server accepts connections.
+ * @param options.portTaken matches the log when the server failed because the port was taken.
+ * @throws Error naming `name`, with the tail of the log, when the server fails to start otherwise,
+ *   or when every attempt found its port taken.
+ * @example
+ * ```ts
+ * const { server, port } = await startOnFreePort({
+ *   name: 'startMariaDb', logPath, readyText: 'ready for connections', portTaken: /Address already in use/,
+ *   start: (port) => startServerProcess({ command, args: [`--port=${port}`], account, logPath, instanceDir, stopSignal: 'SIGTERM' }),
+ * });
+ * ```
+ */
+export async function startOnFreePort(options: {
+  name: string;
+  start(port: number): ServerProcess;
+  logPath: string;
+  readyText: string;
+  portTaken: RegExp;
+  attempts?: number;
+}): Promise<{ server: ServerProcess; port: number }> {
+  const { name, logPath, attempts = 3 } = options;
+  const readLog = () => readFile(logPath, 'utf8').catch(() => '');
+  let lastError: unknown;
+  for (let attempt = 1; attempt <= attempts; attempt += 1) {
+    const port = await freePort();
+    const server = options.start(port);
+    try {
+      await waitUntil(
+        async () => ((await readLog()).includes(options.readyText) ? true : undefined),
+        server,
+        60_000,
+        () => logTail(logPath),
+      );
+      return { server, port };
+    } catch (error) {
+      lastError = error;
+      await server.stop();
+      if (options.portTaken.test(await readLog())) continue;
+      throw new Error(`${name}: ${(error as Error).message}`);
+    }
+  }
+  throw new Error(`${name}: no free port after ${attempts} attempts: ${(lastError as Error).message}`);
 }
 
 /**
