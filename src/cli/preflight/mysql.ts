@@ -4,50 +4,30 @@
  * `information_schema`, nothing else.
  */
 
-import { type MysqlSession, openSession, type TlsOutcome } from '../../adapters/mysql/connect.ts';
+import { type MysqlSession, openSession } from '../../adapters/mysql/connect.ts';
 import { alternatingPair, type MysqlSecret } from '../../adapters/mysql/secret.ts';
 import { type MysqlSettings, readMysqlSettings } from '../../adapters/mysql/settings.ts';
-import { TargetRefusedError, TargetUnreachableError } from '../../core/errors.ts';
-import { failure, masterFinding, type Preflight, type PreflightFinding } from './types.ts';
+import { TargetUnreachableError } from '../../core/errors.ts';
+import {
+  connectionFix,
+  type EngineFixes,
+  failure,
+  masterFinding,
+  type Preflight,
+  type PreflightFinding,
+  tlsFinding,
+} from './types.ts';
 
 // USER_PRIVILEGES lists the logged-in account's own global privileges to any user.
 const OWN_GLOBAL_PRIVILEGES =
   "SELECT PRIVILEGE_TYPE AS privilege, IS_GRANTABLE AS grantable FROM information_schema.USER_PRIVILEGES WHERE GRANTEE = CONCAT('''', ?, '''@''', ?, '''')";
 const ACCOUNT_EXISTS = 'SELECT COUNT(*) AS n FROM mysql.user WHERE User = ?';
 
-function connectionFix(error: unknown, who: string): string {
-  if (error instanceof TargetUnreachableError) {
-    return error.failure === 'tls'
-      ? 'fix TLS: trust the server\'s CA (MYSQL_CA_BUNDLE), set MYSQL_TLS_SERVERNAME for CNAME hosts, or set "ssl": false if the server has no TLS'
-      : 'check host and port in the secret, security groups / firewall and DNS from where the rotation function runs';
-  }
-  if (error instanceof TargetRefusedError && error.failure === 'authentication') {
-    return `the ${who} password does not log in: put the working password in that secret (aws secretsmanager put-secret-value), or, after an interrupted rotation, finish it (rotate --via-service) rather than abandon it`;
-  }
-  return 'grant the account access to the database named by "dbname", or fix "dbname"';
-}
-
-function tlsFinding(tls: TlsOutcome): PreflightFinding {
-  switch (tls) {
-    case 'verified':
-      return { check: 'TLS', status: 'ok', detail: 'verified TLS (certificate and host name checked)' };
-    case 'disabled':
-      return {
-        check: 'TLS',
-        status: 'warn',
-        detail: 'no TLS: the secret sets "ssl": false',
-        fix: 'enable TLS on the server and remove "ssl" (or set it to true) so credentials never travel in plaintext',
-      };
-    default:
-      return {
-        check: 'TLS',
-        status: 'warn',
-        detail:
-          'the server offers no TLS: rotations fall back to plaintext (logged with a warning and the TlsPlaintextFallback metric)',
-        fix: 'enable TLS on the server; or set "ssl": false to make plaintext explicit',
-      };
-  }
-}
+const MYSQL_FIXES: EngineFixes = {
+  caVariable: 'MYSQL_CA_BUNDLE',
+  serverNameVariable: 'MYSQL_TLS_SERVERNAME',
+  accessFix: 'grant the account access to the database named by "dbname", or fix "dbname"',
+};
 
 async function ownPrivileges(session: MysqlSession): Promise<Map<string, boolean>> {
   const rows = await session.lookup("read the account's global privileges", OWN_GLOBAL_PRIVILEGES, [
@@ -83,14 +63,14 @@ export const mysqlPreflight: Preflight = async (value, input) => {
     );
   } catch (error) {
     if (error instanceof TargetUnreachableError && error.failure !== 'tls') {
-      findings.push(failure('database reachable', error, connectionFix(error, 'AWSCURRENT')));
+      findings.push(failure('database reachable', error, connectionFix(error, 'AWSCURRENT', MYSQL_FIXES)));
     } else {
       findings.push({ check: 'database reachable', status: 'ok', detail: `${where} answers` });
       findings.push(
         failure(
           error instanceof TargetUnreachableError ? 'TLS' : 'current login',
           error,
-          connectionFix(error, 'AWSCURRENT'),
+          connectionFix(error, 'AWSCURRENT', MYSQL_FIXES),
         ),
       );
     }
@@ -102,7 +82,7 @@ export const mysqlPreflight: Preflight = async (value, input) => {
       status: 'ok',
       detail: `${where}, ${session.flavour.label}`,
     });
-    findings.push(tlsFinding(session.tls));
+    findings.push(tlsFinding(session.tls === 'plaintext-fallback' ? 'fallback' : session.tls));
     findings.push({
       check: 'current login',
       status: 'ok',
@@ -170,7 +150,7 @@ async function alternatingFindings(
       [master.password],
     );
   } catch (error) {
-    findings.push(failure('master login', error, connectionFix(error, 'master')));
+    findings.push(failure('master login', error, connectionFix(error, 'master', MYSQL_FIXES)));
     return findings;
   }
   try {

@@ -9,8 +9,16 @@ import { connectPostgres, type PostgresSession } from '../../adapters/postgres/c
 import { alternatingPair } from '../../adapters/postgres/roles.ts';
 import type { PostgresSecret } from '../../adapters/postgres/secret.ts';
 import { readPostgresSettings } from '../../adapters/postgres/settings.ts';
-import { TargetRefusedError, TargetUnreachableError } from '../../core/errors.ts';
-import { failure, masterFinding, type Preflight, type PreflightFinding } from './types.ts';
+import { TargetUnreachableError } from '../../core/errors.ts';
+import {
+  connectionFix,
+  type EngineFixes,
+  failure,
+  masterFinding,
+  type Preflight,
+  type PreflightFinding,
+  tlsFinding,
+} from './types.ts';
 
 interface RoleFacts extends Record<string, unknown> {
   name: string;
@@ -28,17 +36,11 @@ const ROLE_FACTS = `SELECT r.rolname::text AS name, r.rolcanlogin AS can_login, 
 const ROLE_EXISTS = 'SELECT 1 FROM pg_catalog.pg_roles WHERE rolname = $1';
 const HAS_ADMIN = "SELECT pg_catalog.pg_has_role(session_user, $1, 'MEMBER WITH ADMIN OPTION') AS admin";
 
-function connectionFix(error: unknown, who: string): string {
-  if (error instanceof TargetUnreachableError) {
-    return error.failure === 'tls'
-      ? 'fix TLS: trust the server\'s CA (PG_CA_BUNDLE), set PG_TLS_SERVERNAME for CNAME hosts, or set "ssl": false if the server has no TLS'
-      : 'check host and port in the secret, security groups / firewall and DNS from where the rotation function runs';
-  }
-  if (error instanceof TargetRefusedError && error.failure === 'authentication') {
-    return `the ${who} password does not log in: put the working password in that secret (aws secretsmanager put-secret-value), or, after an interrupted rotation, finish it (rotate --via-service) rather than abandon it`;
-  }
-  return 'grant the user CONNECT on the database named by "dbname", or fix "dbname"';
-}
+const POSTGRES_FIXES: EngineFixes = {
+  caVariable: 'PG_CA_BUNDLE',
+  serverNameVariable: 'PG_TLS_SERVERNAME',
+  accessFix: 'grant the user CONNECT on the database named by "dbname", or fix "dbname"',
+};
 
 /**
  * The PostgreSQL preflight.
@@ -66,13 +68,13 @@ export const postgresPreflight: Preflight = async (value, input) => {
     );
   } catch (error) {
     if (error instanceof TargetUnreachableError && error.failure !== 'tls') {
-      findings.push(failure('database reachable', error, connectionFix(error, 'AWSCURRENT')));
+      findings.push(failure('database reachable', error, connectionFix(error, 'AWSCURRENT', POSTGRES_FIXES)));
     } else if (error instanceof TargetUnreachableError) {
       findings.push({ check: 'database reachable', status: 'ok', detail: `${where} answers` });
-      findings.push(failure('TLS', error, connectionFix(error, 'AWSCURRENT')));
+      findings.push(failure('TLS', error, connectionFix(error, 'AWSCURRENT', POSTGRES_FIXES)));
     } else {
       findings.push({ check: 'database reachable', status: 'ok', detail: `${where} answers` });
-      findings.push(failure('current login', error, connectionFix(error, 'AWSCURRENT')));
+      findings.push(failure('current login', error, connectionFix(error, 'AWSCURRENT', POSTGRES_FIXES)));
     }
     return findings;
   }
@@ -82,7 +84,9 @@ export const postgresPreflight: Preflight = async (value, input) => {
       status: 'ok',
       detail: `${where}, database "${secret.dbname}"`,
     });
-    findings.push(tlsFinding(session.tls, secret.ssl));
+    findings.push(
+      tlsFinding(session.tls === 'verified' ? 'verified' : secret.ssl === false ? 'disabled' : 'fallback'),
+    );
     const [role] = await session.query<RoleFacts>(ROLE_FACTS, [], 'reading the role');
     findings.push({
       check: 'current login',
@@ -118,26 +122,6 @@ export const postgresPreflight: Preflight = async (value, input) => {
   findings.push(...(await alternatingFindings(secret, input, settings)));
   return findings;
 };
-
-function tlsFinding(tls: 'verified' | 'none', ssl: boolean | undefined): PreflightFinding {
-  if (tls === 'verified')
-    return { check: 'TLS', status: 'ok', detail: 'verified TLS (certificate and host name checked)' };
-  if (ssl === false) {
-    return {
-      check: 'TLS',
-      status: 'warn',
-      detail: 'no TLS: the secret sets "ssl": false',
-      fix: 'enable TLS on the server and remove "ssl" (or set it to true) so credentials never travel in plaintext',
-    };
-  }
-  return {
-    check: 'TLS',
-    status: 'warn',
-    detail:
-      'the server offers no TLS: rotations fall back to plaintext (logged with a warning and the TlsPlaintextFallback metric)',
-    fix: 'enable TLS on the server; or set "ssl": false to make plaintext explicit',
-  };
-}
 
 async function alternatingFindings(
   secret: PostgresSecret,
@@ -177,7 +161,7 @@ async function alternatingFindings(
       input.ctx,
     );
   } catch (error) {
-    findings.push(failure('master login', error, connectionFix(error, 'master')));
+    findings.push(failure('master login', error, connectionFix(error, 'master', POSTGRES_FIXES)));
     return findings;
   }
   try {

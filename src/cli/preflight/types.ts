@@ -4,6 +4,7 @@
 
 import { type MasterCredentials, parseMasterSecret } from '../../adapters/database/secret.ts';
 import type { Env } from '../../core/config.ts';
+import { TargetRefusedError, TargetUnreachableError } from '../../core/errors.ts';
 import type { StepContext } from '../../core/target.ts';
 
 /**
@@ -102,5 +103,66 @@ export async function masterFinding(
       ),
     );
     return undefined;
+  }
+}
+
+/** What a connection fix says for one engine. */
+export interface EngineFixes {
+  /** The adapter's CA bundle variable, e.g. `PG_CA_BUNDLE`. */
+  readonly caVariable: string;
+  /** The adapter's certificate-name variable, e.g. `PG_TLS_SERVERNAME`. */
+  readonly serverNameVariable: string;
+  /** The fix when the login works but the database refuses access. */
+  readonly accessFix: string;
+}
+
+/**
+ * The fix for a failed database connection, by the adapter's sanitised cause.
+ *
+ * @example
+ * ```ts
+ * connectionFix(error, 'master', { caVariable: 'PG_CA_BUNDLE', serverNameVariable: 'PG_TLS_SERVERNAME', accessFix: 'fix "dbname"' });
+ * ```
+ */
+export function connectionFix(error: unknown, who: string, engine: EngineFixes): string {
+  if (error instanceof TargetUnreachableError) {
+    return error.failure === 'tls'
+      ? `fix TLS: trust the server's CA (${engine.caVariable}), set ${engine.serverNameVariable} for CNAME hosts, or set "ssl": false if the server has no TLS`
+      : 'check host and port in the secret, security groups / firewall and DNS from where the rotation function runs';
+  }
+  if (error instanceof TargetRefusedError && error.failure === 'authentication') {
+    return `the ${who} password does not log in: put the working password in that secret (aws secretsmanager put-secret-value), or, after an interrupted rotation, finish it (rotate --via-service) rather than abandon it`;
+  }
+  return engine.accessFix;
+}
+
+/**
+ * The TLS finding for how a connection ended up: verified, turned off by the secret, or the
+ * plaintext fallback of SPEC 6.
+ *
+ * @example
+ * ```ts
+ * findings.push(tlsFinding('verified'));
+ * ```
+ */
+export function tlsFinding(mode: 'verified' | 'disabled' | 'fallback'): PreflightFinding {
+  switch (mode) {
+    case 'verified':
+      return { check: 'TLS', status: 'ok', detail: 'verified TLS (certificate and host name checked)' };
+    case 'disabled':
+      return {
+        check: 'TLS',
+        status: 'warn',
+        detail: 'no TLS: the secret sets "ssl": false',
+        fix: 'enable TLS on the server and remove "ssl" (or set it to true) so credentials never travel in plaintext',
+      };
+    case 'fallback':
+      return {
+        check: 'TLS',
+        status: 'warn',
+        detail:
+          'the server offers no TLS: rotations fall back to plaintext (logged with a warning and the TlsPlaintextFallback metric)',
+        fix: 'enable TLS on the server; or set "ssl": false to make plaintext explicit',
+      };
   }
 }
