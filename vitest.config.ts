@@ -19,5 +19,7 @@ export default defineConfig({
     hookTimeout: 180_000,
     pool: 'forks',
     setupFiles: ['test/support/leak-scan.ts'],
+    // Prints the security suite's line: security: N attacks tried, N blocked, N credentials leaked.
+    globalSetup: ['test/security/support/summary.ts'],
   },
 });
