@@ -6,9 +6,10 @@
  *
  *   security: N attacks tried, N blocked, N credentials leaked
  */
+
+import { randomUUID } from 'node:crypto';
 import { mkdirSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { randomUUID } from 'node:crypto';
 
 /** The environment variable naming the run's ledger directory (set by the summary's global setup). */
 export const LEDGER_DIR_VARIABLE = 'SECRETS_ROTATOR_SECURITY_LEDGER';
