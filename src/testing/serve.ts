@@ -8,13 +8,14 @@ import { fileURLToPath } from 'node:url';
 import { parseArgs } from 'node:util';
 import { type LocalSecretsManager, startLocalSecretsManager } from './server.ts';
 
-const USAGE = `Usage: serve [--port N] [--host ADDRESS] [--region REGION] [--account-id ID] [--verbose]
+const USAGE = `Usage: serve [--port N] [--host ADDRESS] [--region REGION] [--account-id ID] [--latency-ms MS] [--verbose]
 
 Starts a local AWS Secrets Manager endpoint (in memory, nothing persisted).
   --port        TCP port (default 4566; 0 picks a free one)
   --host        address to listen on (default 127.0.0.1)
   --region      region used in ARNs (default us-east-1)
   --account-id  account id used in ARNs (default 123456789012)
+  --latency-ms  milliseconds added to every call, to play the network (default 0)
   --verbose     print one line per request (operation, status, error code; never values)
 
 Point a client at it: AWS_ENDPOINT_URL_SECRETS_MANAGER=<printed URL>, any credentials.`;
@@ -59,6 +60,7 @@ export async function runLocalSecretsManagerCli(
       host: { type: 'string', default: '127.0.0.1' },
       region: { type: 'string', default: 'us-east-1' },
       'account-id': { type: 'string', default: '123456789012' },
+      'latency-ms': { type: 'string', default: '0' },
       verbose: { type: 'boolean', default: false },
       help: { type: 'boolean', short: 'h', default: false },
     },
@@ -75,8 +77,13 @@ export async function runLocalSecretsManagerCli(
   if (!/^\d{12}$/.test(values['account-id'])) {
     throw new Error(`--account-id must be 12 digits, got "${values['account-id']}"`);
   }
+  const latencyMs = Number(values['latency-ms']);
+  if (!/^\d+$/.test(values['latency-ms']) || latencyMs > 60_000) {
+    throw new Error(`--latency-ms must be a whole number from 0 to 60000, got "${values['latency-ms']}"`);
+  }
   const local = await startLocalSecretsManager({
     port,
+    latencyMs,
     host: values.host,
     region: values.region,
     accountId: values['account-id'],

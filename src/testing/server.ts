@@ -96,6 +96,13 @@ export interface LocalSecretsManagerOptions {
   readonly rotation?: 'background' | 'inline';
   /** Receives one line per request: operation, status and error code, never a body. */
   readonly log?: (line: string) => void;
+  /**
+   * Milliseconds added to every Secrets Manager operation before it runs (default 0), to play the
+   * service's network round trip: in a real account a call from Lambda costs 10–30 ms, and the time
+   * a rotation spends waiting on them only shows with a latency like that. Calls in flight together
+   * wait together, as they would on the network.
+   */
+  readonly latencyMs?: number;
 }
 
 /**
@@ -197,8 +204,10 @@ class LocalEndpoint implements LocalSecretsManager {
   >();
   readonly #clients: SecretsManagerClient[] = [];
   readonly #storeService: RotationService;
+  readonly #latencyMs: number;
 
   constructor(options: LocalSecretsManagerOptions) {
+    this.#latencyMs = checkedLatency(options.latencyMs);
     this.region = options.region ?? 'us-east-1';
     this.accountId = options.accountId ?? '123456789012';
     this.#mode = options.rotation ?? 'background';
@@ -346,6 +355,7 @@ class LocalEndpoint implements LocalSecretsManager {
     }
     const call: RecordedCall = { operation, input, status: 0 };
     this.calls.push(call);
+    if (this.#latencyMs > 0) await new Promise((resolve) => setTimeout(resolve, this.#latencyMs));
 
     const fault = this.#takeFault(operation, input);
     if (fault) {
@@ -515,6 +525,17 @@ class LocalEndpoint implements LocalSecretsManager {
     else settled.catch(() => undefined);
     return { ARN: plan.secretArn, Name: plan.secretName, VersionId: plan.versionId };
   }
+}
+
+/** The `latencyMs` option, checked: a whole number of milliseconds from 0 to 60 000. */
+function checkedLatency(latencyMs: number | undefined): number {
+  if (latencyMs === undefined) return 0;
+  if (!Number.isInteger(latencyMs) || latencyMs < 0 || latencyMs > 60_000) {
+    throw new TypeError(
+      `startLocalSecretsManager: latencyMs must be a whole number of milliseconds from 0 to 60000, got ${String(latencyMs)}`,
+    );
+  }
+  return latencyMs;
 }
 
 /** `arn:aws:lambda:<region>:<account>:function:<name>[:qualifier]` → `<name>`; a plain name is returned as is. */

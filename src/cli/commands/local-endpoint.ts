@@ -17,6 +17,7 @@ interface LocalEndpointOptions {
   readonly port: number;
   readonly host: string;
   readonly accountId: string;
+  readonly latencyMs: number;
   readonly rotationFunction: Array<{ name: string; handler: string }>;
 }
 
@@ -73,6 +74,14 @@ export function registerLocalEndpoint(program: Command, context: CommandContext)
     )
     .option('--host <address>', 'address to listen on', '127.0.0.1')
     .option('--account-id <id>', 'account id in ARNs', '123456789012')
+    .addOption(
+      new Option(
+        '--latency-ms <ms>',
+        'milliseconds added to every Secrets Manager call, to play the network (a call from Lambda costs 10-30 ms)',
+      )
+        .argParser(wholeNumber(0, 60_000))
+        .default(0),
+    )
     .option(
       '--rotation-function <function=handler>',
       'serve RotateSecret for this Lambda function name with a built-in handler (repeatable)',
@@ -125,6 +134,7 @@ async function runLocalEndpoint(
       host: options.host,
       region,
       accountId: options.accountId,
+      latencyMs: options.latencyMs,
       ...(flags.verbose ? { log: (line: string) => out.note(line) } : {}),
     });
   } catch (error) {

@@ -99,9 +99,31 @@ export interface DeployedLambda {
   output(): string;
   /** The process's peak resident set size so far, in kilobytes. */
   maxRssKb(): Promise<number>;
+  /**
+   * Peak and current resident set size, and the heap left after a full garbage collection (only
+   * when the process was started with `--expose-gc` in `execArgv`), in kilobytes.
+   */
+  memory(): Promise<DeployedMemory>;
   /** Ends the process. */
   close(): Promise<void>;
 }
+
+/** What {@link DeployedLambda.memory} reports, in kilobytes. */
+export interface DeployedMemory {
+  readonly maxRssKb: number;
+  readonly rssKb: number;
+  /** Heap used after `gc()`; undefined without `--expose-gc`. */
+  readonly heapAfterGcKb: number | undefined;
+}
+
+/**
+ * The Node flags the Lambda runtime starts a 128 MB function with (its heap is sized from the
+ * memory setting), for tests and benchmarks that must hold in that size.
+ */
+export const LAMBDA_128MB_EXEC_ARGV: readonly string[] = [
+  '--max-semi-space-size=6',
+  '--max-old-space-size=116',
+];
 
 /** Options of {@link startDeployedLambda}. */
 export interface StartDeployedLambdaOptions {
@@ -110,13 +132,21 @@ export interface StartDeployedLambdaOptions {
   /** The whole environment of the process (see {@link lambdaEnvironment}). */
   readonly env: Readonly<Record<string, string>>;
   readonly timeoutMs?: number;
+  /** Extra Node flags for the function's process, e.g. {@link LAMBDA_128MB_EXEC_ARGV} or `--expose-gc`. */
+  readonly execArgv?: readonly string[];
 }
 
 type RunnerMessage =
   | { type: 'ready'; initMs: number }
   | { type: 'init-error'; error: { name: string; message: string } }
   | { type: 'result'; id: number; ok: boolean; error?: { name: string; message: string } }
-  | { type: 'stats'; id: number; maxRssKb: number };
+  | {
+      type: 'stats';
+      id: number;
+      maxRssKb: number;
+      rssKb: number;
+      heapAfterGcKb: number | null;
+    };
 
 /**
  * Starts a fresh Node process (the same Node 22 binary as the tests) on an unpacked zip and waits
@@ -135,7 +165,7 @@ export async function startDeployedLambda(options: StartDeployedLambdaOptions): 
     cwd: options.dir,
     env: { ...options.env },
     execPath: process.execPath,
-    execArgv: [],
+    execArgv: [...(options.execArgv ?? [])],
     stdio: ['ignore', 'pipe', 'pipe', 'ipc'],
     serialization: 'json',
   });
@@ -210,6 +240,15 @@ export async function startDeployedLambda(options: StartDeployedLambdaOptions): 
     maxRssKb: async () => {
       const answer = await request({ type: 'stats' });
       return answer.type === 'stats' ? answer.maxRssKb : Number.NaN;
+    },
+    memory: async () => {
+      const answer = await request({ type: 'stats', collect: true });
+      if (answer.type !== 'stats') throw new Error('the function did not answer a stats request');
+      return {
+        maxRssKb: answer.maxRssKb,
+        rssKb: answer.rssKb,
+        heapAfterGcKb: answer.heapAfterGcKb ?? undefined,
+      };
     },
     close: async () => {
       if (!exited && child.connected) child.disconnect();

@@ -43,8 +43,20 @@ if (handler) {
 
 async function handle(message) {
   if (message.type === 'stats') {
-    // maxRSS is in kilobytes: the peak resident set of this process since it started.
-    send({ type: 'stats', id: message.id, maxRssKb: process.resourceUsage().maxRSS });
+    // maxRSS is in kilobytes: the peak resident set of this process since it started. The heap after
+    // a full collection (what the function keeps between invocations) needs --expose-gc.
+    let heapAfterGcKb = null;
+    if (message.collect && typeof globalThis.gc === 'function') {
+      globalThis.gc();
+      heapAfterGcKb = Math.round(process.memoryUsage().heapUsed / 1024);
+    }
+    send({
+      type: 'stats',
+      id: message.id,
+      maxRssKb: process.resourceUsage().maxRSS,
+      rssKb: Math.round(process.memoryUsage.rss() / 1024),
+      heapAfterGcKb,
+    });
     return;
   }
   if (message.type !== 'invoke') return;

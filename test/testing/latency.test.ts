@@ -1,0 +1,97 @@
+/**
+ * The endpoint's injected per-call latency (`latencyMs`, `--latency-ms`): every operation waits that
+ * long before it runs, and calls in flight together wait together, as they would on a network.
+ */
+import {
+  CreateSecretCommand,
+  GetSecretValueCommand,
+  SecretsManagerClient,
+} from '@aws-sdk/client-secrets-manager';
+import { describe, expect, it } from 'vitest';
+import { runLocalSecretsManagerCli, startLocalSecretsManager } from '../../src/testing/index.ts';
+import { cli } from '../cli/run.ts';
+
+const LATENCY_MS = 400;
+
+describe('latencyMs', () => {
+  it('delays every call by the latency, and parallel calls overlap instead of queueing', async () => {
+    const local = await startLocalSecretsManager({ latencyMs: LATENCY_MS });
+    try {
+      const client = local.client({ maxAttempts: 1 });
+      let started = performance.now();
+      await client.send(new CreateSecretCommand({ Name: 'latency/one', SecretString: 'latency-v1' }));
+      // Timers may fire up to a millisecond early; the lower bound is what proves the delay.
+      expect(performance.now() - started).toBeGreaterThanOrEqual(LATENCY_MS - 2);
+
+      started = performance.now();
+      await Promise.all(
+        [1, 2, 3].map(() => client.send(new GetSecretValueCommand({ SecretId: 'latency/one' }))),
+      );
+      const elapsed = performance.now() - started;
+      expect(elapsed).toBeGreaterThanOrEqual(LATENCY_MS - 2);
+      // Queued one after another, three calls could not finish before three latencies.
+      expect(elapsed).toBeLessThan(3 * LATENCY_MS);
+      expect(local.callsTo('GetSecretValue').map((call) => call.status)).toEqual([200, 200, 200]);
+    } finally {
+      await local.close();
+    }
+  });
+
+  it('refuses a latency that is not a whole number of milliseconds, naming the option', async () => {
+    for (const latencyMs of [-1, 1.5, Number.NaN, 60_001]) {
+      await expect(startLocalSecretsManager({ latencyMs })).rejects.toThrow(
+        /latencyMs must be a whole number of milliseconds from 0 to 60000/,
+      );
+    }
+  });
+
+  it('is set by --latency-ms in serve and in secrets-rotator local-endpoint, and a bad value names the flag', async () => {
+    const output = { out: () => undefined, err: () => undefined };
+    const local = await runLocalSecretsManagerCli(
+      ['--port', '0', '--latency-ms', String(LATENCY_MS)],
+      output,
+    );
+    try {
+      const started = performance.now();
+      await local!.client().send(new CreateSecretCommand({ Name: 'latency/cli', SecretString: 'cli-v1' }));
+      expect(performance.now() - started).toBeGreaterThanOrEqual(LATENCY_MS - 2);
+    } finally {
+      await local?.close();
+    }
+    await expect(runLocalSecretsManagerCli(['--latency-ms', 'slow'], output)).rejects.toThrow(
+      /--latency-ms must be a whole number from 0 to 60000, got "slow"/,
+    );
+
+    const refused = await cli(['local-endpoint', '--port', '0', '--latency-ms', '-5']);
+    expect(refused.code).toBe(2);
+    expect(refused.stderr).toContain("option '--latency-ms <ms>' argument '-5' is invalid");
+
+    const stop = new AbortController();
+    let announced: (url: string) => void = () => {};
+    const listening = new Promise<string>((resolve) => {
+      announced = resolve;
+    });
+    const running = cli(['local-endpoint', '--port', '0', '--latency-ms', String(LATENCY_MS)], {
+      signal: stop.signal,
+      onStdout: (chunk) => {
+        const match = /listening on (http:\/\/\S+)/.exec(chunk);
+        if (match) announced(match[1]!);
+      },
+    });
+    const endpoint = await listening;
+    const client = new SecretsManagerClient({
+      endpoint,
+      region: 'us-east-1',
+      credentials: { accessKeyId: 'AKIDEXAMPLE', secretAccessKey: 'not-checked' },
+    });
+    try {
+      const started = performance.now();
+      await client.send(new CreateSecretCommand({ Name: 'latency/flag', SecretString: 'flag-v1' }));
+      expect(performance.now() - started).toBeGreaterThanOrEqual(LATENCY_MS - 2);
+    } finally {
+      client.destroy();
+      stop.abort();
+      expect((await running).code).toBe(0);
+    }
+  });
+});
