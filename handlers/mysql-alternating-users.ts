@@ -2,7 +2,7 @@ import { mysqlAlternatingUsers } from '../src/adapters/mysql/index.ts';
 import { createRotationHandler } from '../src/core/engine.ts';
 
 /**
- * MySQL, Aurora MySQL or MariaDB, alternating users with exact grant re-sync (SPEC 4.2, 4.3); `MYSQL_PREPROVISIONED_PAIR=true` for a pair that already exists.
+ * MySQL, Aurora MySQL or MariaDB, alternating users with exact grant re-sync (docs/protocol.md#alternating-users and docs/protocol.md#shared-ownership-and-exact-grants); `MYSQL_PREPROVISIONED_PAIR=true` for a pair that already exists.
  *
  * @example
  * ```ts

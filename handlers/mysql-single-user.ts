@@ -2,7 +2,7 @@ import { mysqlSingleUser } from '../src/adapters/mysql/index.ts';
 import { createRotationHandler } from '../src/core/engine.ts';
 
 /**
- * MySQL, Aurora MySQL or MariaDB, single user: the user changes its own password (SPEC 4.1).
+ * MySQL, Aurora MySQL or MariaDB, single user: the user changes its own password (docs/protocol.md#single-user).
  *
  * @example
  * ```ts

@@ -2,7 +2,7 @@ import { postgresAlternatingUsers } from '../src/adapters/postgres/index.ts';
 import { createRotationHandler } from '../src/core/engine.ts';
 
 /**
- * PostgreSQL, alternating users `name`/`name_clone` (SPEC 4.2); `PG_PREPROVISIONED_PAIR=true` for a pair that already exists.
+ * PostgreSQL, alternating users `name`/`name_clone` (docs/protocol.md#alternating-users); `PG_PREPROVISIONED_PAIR=true` for a pair that already exists.
  *
  * @example
  * ```ts

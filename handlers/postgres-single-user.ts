@@ -2,7 +2,7 @@ import { postgresSingleUser } from '../src/adapters/postgres/index.ts';
 import { createRotationHandler } from '../src/core/engine.ts';
 
 /**
- * PostgreSQL, single user: the user changes its own password (SPEC 4.1).
+ * PostgreSQL, single user: the user changes its own password (docs/protocol.md#single-user).
  *
  * @example
  * ```ts

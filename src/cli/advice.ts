@@ -1,6 +1,6 @@
 /**
  * What to tell an operator after a failed rotation step: the fix, derived from the kind of error
- * the engine or adapter threw (SPEC 7 gives each failure a sanitised cause).
+ * the engine or adapter threw (docs/protocol.md#security-rules gives each failure a sanitised cause).
  */
 import { RotationError, TargetRefusedError, TargetUnreachableError } from '../core/errors.ts';
 

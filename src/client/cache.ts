@@ -6,7 +6,7 @@ import {
 import { ConfigurationError, SecretShapeError, SecretsManagerCallError } from '../core/errors.ts';
 
 /**
- * The staging labels an application may read (SPEC 1.1).
+ * The staging labels an application may read (docs/protocol.md#versions-and-labels).
  *
  * @example
  * ```ts

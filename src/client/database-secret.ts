@@ -10,7 +10,7 @@ import {
 import { SecretShapeError } from '../core/errors.ts';
 
 /**
- * The connection fields of a database secret (SPEC 3), as the client uses them. Fields the client
+ * The connection fields of a database secret (docs/protocol.md#the-database-secret), as the client uses them. Fields the client
  * does not need (`masterarn`, your own) are ignored here and left untouched in the secret.
  *
  * @example
@@ -30,12 +30,12 @@ export interface DatabaseSecret {
   readonly password: string;
   /** The database to connect to, if the secret names one. */
   readonly dbname: string | undefined;
-  /** SPEC 6: `true` TLS required, `false` no TLS, `undefined` TLS unless the server offers none. */
+  /** docs/protocol.md#tls-to-databases: `true` TLS required, `false` no TLS, `undefined` TLS unless the server offers none. */
   readonly ssl: boolean | undefined;
 }
 
 /**
- * Reads the JSON of a database secret (SPEC 3) with clear errors that name the field at fault and
+ * Reads the JSON of a database secret (docs/protocol.md#the-database-secret) with clear errors that name the field at fault and
  * never quote the secret. Pass it as `parse` to {@link SecretCache.get}: it then runs once per
  * version.
  *
@@ -47,7 +47,10 @@ export interface DatabaseSecret {
  * ```
  */
 export function parseDatabaseSecret(value: string): DatabaseSecret {
-  const fields = databaseSecretFields(value, 'store the secret as a JSON object (SPEC 3)');
+  const fields = databaseSecretFields(
+    value,
+    'store the secret as a JSON object (docs/protocol.md#the-database-secret)',
+  );
   // Unlike the rotators, the client also reads secrets written by other tools, which sometimes
   // hold "" for a field they leave unset: read it as absent.
   for (const name of ['engine', 'port', 'dbname']) if (fields[name] === '') delete fields[name];

@@ -66,7 +66,7 @@ export const DEFAULT_MAX_ATTEMPTS = 4;
  * 1. the cached AWSCURRENT version;
  * 2. after a refusal, AWSCURRENT fetched again (the secret was rotated since it was cached);
  * 3. if that is the same version, AWSPENDING: during a single-user rotation the database already
- *    accepts the pending password before Secrets Manager promotes it (SPEC 4.1);
+ *    accepts the pending password before Secrets Manager promotes it (docs/protocol.md#single-user);
  * 4. then AWSPREVIOUS.
  *
  * A version that worked in place of AWSCURRENT is remembered (for this cache and secret, shared

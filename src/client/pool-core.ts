@@ -23,7 +23,7 @@ export interface ClientLogger {
 }
 
 /**
- * TLS settings used when the secret asks for TLS (`ssl` true or absent, SPEC 6).
+ * TLS settings used when the secret asks for TLS (`ssl` true or absent, docs/protocol.md#tls-to-databases).
  *
  * @example
  * ```ts
@@ -112,7 +112,7 @@ export interface PoolDriver<P> {
 export interface RotatingPoolBaseOptions {
   /** The {@link SecretCache} to read the secret through (share one per process). */
   readonly cache: SecretCache;
-  /** Name or ARN of the database secret (SPEC 3 JSON). */
+  /** Name or ARN of the database secret (JSON as in docs/protocol.md#the-database-secret). */
   readonly secretId: string;
   /** Which errors mean a refused login. Default: the driver's (`isPgAuthError`, `isMysqlAuthError`). */
   readonly isAuthError?: (error: unknown) => boolean;
@@ -145,7 +145,7 @@ export function refuseConnectionSettings(option: string, settings: object, field
 /**
  * The engine-independent part of a rotating pool: picks the version (through the shared
  * {@link VersionSelector}), keeps one driver pool per login, retires pools whose login went away
- * once nobody uses them, retries refused logins with fresher versions, and applies SPEC 6 for a
+ * once nobody uses them, retries refused logins with fresher versions, and applies docs/protocol.md#tls-to-databases for a
  * secret without `ssl`.
  */
 export class RotatingPoolCore<P> {
@@ -355,7 +355,7 @@ export class RotatingPoolCore<P> {
     return false;
   }
 
-  /** SPEC 6: no `ssl` in the secret means TLS unless the server offers none at all. */
+  /** docs/protocol.md#tls-to-databases: no `ssl` in the secret means TLS unless the server offers none at all. */
   #mayFallBackToPlaintext(secret: DatabaseSecret, error: unknown): boolean {
     if (secret.ssl !== undefined || this.#driver.callerTls || !this.#driver.isServerWithoutTls(error))
       return false;

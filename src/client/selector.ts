@@ -27,7 +27,7 @@ interface Override {
 
 /**
  * Decides which version of one secret to use: AWSCURRENT normally; after a refusal, a refreshed
- * AWSCURRENT, then AWSPENDING, then AWSPREVIOUS (SPEC 4.1's single-user window). A version that
+ * AWSCURRENT, then AWSPENDING, then AWSPREVIOUS (the single-user window of docs/protocol.md#single-user). A version that
  * worked in place of AWSCURRENT stays chosen until AWSCURRENT itself moves. Shared by every
  * integration using the same cache and secret, so one refusal teaches them all.
  */

@@ -42,7 +42,7 @@ const FALSE_WORDS = new Set(['false', '0', 'n', 'no']);
 
 /**
  * A boolean variable: true/1/y/yes or false/0/n/no (any case). Anything else is an error naming
- * the variable, never a silent `false` (SPEC 5).
+ * the variable, never a silent `false` (docs/protocol.md#password-policy).
  *
  * @example
  * ```ts

@@ -102,7 +102,7 @@ function readSettings<V>(
  * Builds the Lambda handler that Secrets Manager invokes for each rotation step. Settings are read
  * and checked here, so a bad environment variable fails the function at start-up, not mid-rotation.
  *
- * The engine owns the protocol: the SPEC 2.1 checks in order, reading and writing versions, every
+ * The engine owns the protocol: the checks of docs/protocol.md#checks-before-every-step in order, reading and writing versions, every
  * idempotency rule, RotationToken, logs and metrics. The target only builds values and talks to
  * the system whose credential the secret holds.
  *
@@ -211,7 +211,7 @@ async function runStep<V>(
   settings: EngineSettings,
   services: Services,
 ): Promise<StepOutcome> {
-  // SPEC 2.1, in this order.
+  // docs/protocol.md#checks-before-every-step, in this order.
   const description = await store.describe(event.secretId);
   checkAllowed(settings, event, description);
   const arn = description.ARN ?? event.secretId;

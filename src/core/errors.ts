@@ -99,7 +99,7 @@ export class SecretShapeError extends RotationError {
 }
 
 /**
- * The secret's versions and labels do not allow the requested step (SPEC 2.1), or a stored
+ * The secret's versions and labels do not allow the requested step (docs/protocol.md#checks-before-every-step), or a stored
  * version contradicts the rotation in progress.
  *
  * @example

@@ -2,7 +2,7 @@ import type { Context } from 'aws-lambda';
 import { EventError } from './errors.ts';
 
 /**
- * The event Secrets Manager sends a rotation function (SPEC 1.2). `Step` is typed as a string
+ * The event Secrets Manager sends a rotation function (docs/protocol.md#rotatesecret). `Step` is typed as a string
  * because an unknown step must reach the engine's checks, which report it in their own order.
  *
  * @example
@@ -18,7 +18,7 @@ export interface RotationEvent {
   Step: string;
   SecretId: string;
   ClientRequestToken: string;
-  /** Present when the service wants it passed on to PutSecretValue (SPEC 1.3). */
+  /** Present when the service wants it passed on to PutSecretValue (docs/protocol.md#rotationtoken). */
   RotationToken?: string;
 }
 

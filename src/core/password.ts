@@ -3,7 +3,7 @@ import { type Env, envBoolean, envChoice, envInteger } from './config.ts';
 import { ConfigurationError } from './errors.ts';
 
 /**
- * How new passwords are made (SPEC 5). Field names follow Secrets Manager's GetRandomPassword.
+ * How new passwords are made (docs/protocol.md#password-policy). Field names follow Secrets Manager's GetRandomPassword.
  *
  * @example
  * ```ts

@@ -11,7 +11,7 @@ import { type Env, envInteger, secretsManagerEndpoint } from './config.ts';
 import { ProtocolStateError, SecretShapeError, SecretsManagerCallError } from './errors.ts';
 import type { PasswordPolicy } from './password.ts';
 
-/** The staging labels of SPEC 1.1. */
+/** The staging labels of docs/protocol.md#versions-and-labels. */
 export const AWSCURRENT = 'AWSCURRENT';
 export const AWSPENDING = 'AWSPENDING';
 export const AWSPREVIOUS = 'AWSPREVIOUS';
@@ -92,7 +92,7 @@ function messageOf(error: unknown): string {
 }
 
 /**
- * Reads and writes the versions of secrets (SPEC 1.4, 2.2, 2.5), with retries on throttling and
+ * Reads and writes the versions of secrets (docs/protocol.md#reading-the-pending-version, docs/protocol.md#createsecret and docs/protocol.md#finishsecret), with retries on throttling and
  * transient errors that respect the invocation's remaining time.
  *
  * @example
@@ -119,7 +119,7 @@ export class SecretStore {
 
   /**
    * The value of version `token` under AWSPENDING, naming both so that a manual edit mid-rotation is
-   * detected (SPEC 1.4); `undefined` when the service answers ResourceNotFoundException.
+   * detected (docs/protocol.md#reading-the-pending-version); `undefined` when the service answers ResourceNotFoundException.
    */
   async readPending(secretId: string, token: string): Promise<string | undefined> {
     const version = await this.#get(secretId, { VersionId: token, VersionStage: AWSPENDING });
@@ -136,7 +136,7 @@ export class SecretStore {
     return this.#get(secretId, { VersionId: versionId, VersionStage: stage });
   }
 
-  /** Stores the pending value under AWSPENDING, passing RotationToken on when present (SPEC 1.3). */
+  /** Stores the pending value under AWSPENDING, passing RotationToken on when present (docs/protocol.md#rotationtoken). */
   async putPending(
     secretId: string,
     token: string,
@@ -157,7 +157,7 @@ export class SecretStore {
   }
 
   /**
-   * Moves AWSCURRENT to `token` from `fromVersionId` (SPEC 2.5). When the call fails but a fresh
+   * Moves AWSCURRENT to `token` from `fromVersionId` (docs/protocol.md#finishsecret). When the call fails but a fresh
    * DescribeSecret shows `token` already current, an earlier attempt went through: success.
    */
   async promote(secretId: string, token: string, fromVersionId: string | undefined): Promise<void> {

@@ -1,7 +1,7 @@
 import type { Env } from './config.ts';
 import type { PasswordPolicy } from './password.ts';
 
-/** The four steps Secrets Manager invokes, in order (SPEC 1.2). */
+/** The four steps Secrets Manager invokes, in order (docs/protocol.md#rotatesecret). */
 export type RotationStep = 'createSecret' | 'setSecret' | 'testSecret' | 'finishSecret';
 
 /** All steps, in the order the service runs them. */
@@ -85,7 +85,7 @@ export interface StepContext {
  */
 export interface NextContext extends StepContext {
   /**
-   * A new password under the configured policy (SPEC 5), from GetRandomPassword or the local
+   * A new password under the configured policy (docs/protocol.md#password-policy), from GetRandomPassword or the local
    * generator per `PASSWORD_GENERATOR`. Already registered for redaction.
    */
   newPassword(overrides?: Partial<PasswordPolicy>): Promise<string>;
@@ -110,7 +110,7 @@ export interface KnownVersions<Value> {
 
 /**
  * What an adapter implements: a target system whose credential a secret holds. The engine owns
- * every protocol and idempotency rule of SPEC 2; the adapter only builds values and talks to its
+ * every protocol and idempotency rule of docs/protocol.md#what-the-function-does-at-each-step; the adapter only builds values and talks to its
  * target. Hand one to `createRotationHandler`.
  *
  * @typeParam Value - the parsed secret value.
@@ -143,7 +143,7 @@ export interface RotationTarget<Value> {
   init?(env: Env): void;
   /** Validates a stored value; throws a `SecretShapeError` naming the field and the fix. */
   parse(raw: string): Value;
-  /** The string stored in Secrets Manager. Must keep every field it was given (SPEC 3). */
+  /** The string stored in Secrets Manager. Must keep every field it was given (as docs/protocol.md#the-database-secret asks of database secrets). */
   serialize(value: Value): string;
   /** The secret strings inside a value (passwords, keys), registered for redaction. */
   secrets(value: Value): Array<string | undefined>;

@@ -1,5 +1,5 @@
 /**
- * The rotation driver: plays the Secrets Manager service's side of a rotation (SPEC 1.2) against a
+ * The rotation driver: plays the Secrets Manager service's side of a rotation (docs/protocol.md#rotatesecret) against a
  * rotation function called in-process. One implementation serves two callers: `rotateSecret`, which
  * drives a rotation through an SDK client (tests, the CLI), and the local endpoint's RotateSecret,
  * which drives it against its own store.
@@ -107,7 +107,7 @@ export class RotationIncompleteError extends ProtocolStateError {
 }
 
 /**
- * Decides the version a rotation runs with, as the service does (SPEC 1.2): an unfinished rotation
+ * Decides the version a rotation runs with, as the service does (docs/protocol.md#rotatesecret): an unfinished rotation
  * (AWSPENDING on a version other than AWSCURRENT) is resumed when `resume` is set or `versionId`
  * names it, and refused otherwise; else the rotation uses `versionId` or a new UUID. AWSPENDING left
  * on the AWSCURRENT version (finishSecret promoted it, then the rotation failed before completing)

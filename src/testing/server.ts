@@ -1,7 +1,7 @@
 /**
  * The local Secrets Manager endpoint: an HTTP server on loopback speaking the service's JSON
  * protocol (`X-Amz-Target: secretsmanager.<Operation>`, `application/x-amz-json-1.1`), reached
- * through the real AWS SDK client with an endpoint override (SPEC 8). It records every call, can
+ * through the real AWS SDK client with an endpoint override (docs/protocol.md#the-local-endpoint). It records every call, can
  * inject faults, and runs RotateSecret against rotation functions registered in-process.
  *
  * It never logs request bodies: secret values stay in memory, in `calls` and the store only.
@@ -508,7 +508,7 @@ class LocalEndpoint implements LocalSecretsManager {
     const run = executeRotation(this.#storeService, plan, {
       handler,
       rotateImmediately: request.rotateImmediately,
-      // The service passes an opaque RotationToken in every event of one rotation (SPEC 1.3).
+      // The service passes an opaque RotationToken in every event of one rotation (docs/protocol.md#rotationtoken).
       rotationToken: randomUUID(),
       context: {
         functionName: functionName(request.rotationLambdaArn),

@@ -1,6 +1,6 @@
 /**
  * The in-memory state of the local Secrets Manager endpoint and the semantics of each operation,
- * following the service's API reference: versions and staging labels (SPEC 1.1), idempotency
+ * following the service's API reference: versions and staging labels (docs/protocol.md#versions-and-labels), idempotency
  * tokens, deletion with a recovery window, tags, rotation configuration and dates.
  *
  * The HTTP layer (server.ts) parses requests and hands them to {@link SecretStore.handle}; RotateSecret
@@ -546,7 +546,7 @@ export class SecretStore {
       maxItems: 20,
       item: STAGE_RULE,
     }) ?? [AWSCURRENT];
-    // Accepted and checked for shape; it is what a cross-account rotation proves itself with (SPEC 1.3).
+    // Accepted and checked for shape; it is what a cross-account rotation proves itself with (docs/protocol.md#rotationtoken).
     optionalString(input, 'RotationToken', { min: 1, max: 256 });
     const versionId = this.#writeValue(secret, token, value, stages);
     return {

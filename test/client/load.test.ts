@@ -214,7 +214,7 @@ async function postgresScenario(
     cache,
     query: async () => {
       const { rows } = await pool.query<{ who: string; n: number }>(
-        // session_user: who logged in (a clone's sessions act as the original role, SPEC 4.3).
+        // session_user: who logged in (a clone's sessions act as the original role, docs/protocol.md#shared-ownership-and-exact-grants).
         'SELECT session_user AS who, (SELECT count(*)::int FROM load_items) AS n',
       );
       expect(rows[0]?.n).toBe(10);

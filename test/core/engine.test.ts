@@ -75,7 +75,7 @@ function event(step: string, arn: string, token: string, rotationToken?: string)
   };
 }
 
-describe('SPEC 2.1 checks, in order, with their exact errors', () => {
+describe('the checks before every step (docs/protocol.md#checks-before-every-step), in order, with their exact errors', () => {
   it('fails "not enabled for rotation" when RotationEnabled is present and false', async () => {
     const arn = await createSecret('initial-value-aaaa');
     await registerPending(arn, 'token-disabled');

@@ -42,7 +42,7 @@ describe('rotation event parsing', () => {
     expect((error as EventError).message).toContain(field);
   });
 
-  it('leaves an unknown step for the engine to report in SPEC order', () => {
+  it('leaves an unknown step for the engine to report in the order of docs/protocol.md#checks-before-every-step', () => {
     expect(parseRotationEvent({ ...valid, Step: 'dropTables' }).step).toBe('dropTables');
   });
 });

@@ -12,7 +12,7 @@ import {
 
 const POSTGRES_EXCLUDE = ':/@"\'\\';
 
-describe('password policy from the environment (SPEC 5)', () => {
+describe('password policy from the environment (docs/protocol.md#password-policy)', () => {
   it('uses the AWS template defaults with the adapter exclude set', () => {
     expect(passwordPolicyFromEnv({}, POSTGRES_EXCLUDE)).toEqual({
       ...DEFAULT_PASSWORD_POLICY,

@@ -150,7 +150,7 @@ describe('fault matrix', () => {
 });
 
 /**
- * A single-user PostgreSQL target that breaks SPEC 2.3 the way AWS's templates once did: setSecret
+ * A single-user PostgreSQL target that breaks docs/protocol.md#setsecret the way AWS's templates once did: setSecret
  * logs in with the current password and changes it, without first trying the pending one. A
  * retried setSecret after a lost answer then finds the current password gone.
  */

@@ -17,7 +17,7 @@ import type { RotationTarget, StepContext } from '../../src/core/target.ts';
 import { type LocalSecretsManager, type RotationResult, rotateSecret } from '../../src/testing/index.ts';
 import { trackSecrets } from './leak-scan.ts';
 
-/** A secret value as stored (SPEC 3). */
+/** A secret value as stored (docs/protocol.md#the-database-secret). */
 export type StoredSecret = Record<string, unknown> & { username: string; password: string };
 
 let counter = 0;

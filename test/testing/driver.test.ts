@@ -1,5 +1,5 @@
 /**
- * The rotation driver (SPEC 1.2), driving a small SDK-only rotation function through the real SDK
+ * The rotation driver (docs/protocol.md#rotatesecret), driving a small SDK-only rotation function through the real SDK
  * client and the local endpoint's extension operations.
  */
 import {

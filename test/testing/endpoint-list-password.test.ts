@@ -1,6 +1,6 @@
 /**
  * ListSecrets (pagination, filters, sorting) and GetRandomPassword (every option) on the local
- * endpoint, through the real SDK client (SPEC 8).
+ * endpoint, through the real SDK client (docs/protocol.md#the-local-endpoint).
  */
 import {
   CreateSecretCommand,

@@ -1,5 +1,5 @@
 /**
- * RotateSecret and CancelRotateSecret on the local endpoint (SPEC 1.2, 8): the placeholder first,
+ * RotateSecret and CancelRotateSecret on the local endpoint (docs/protocol.md#rotatesecret and docs/protocol.md#the-local-endpoint): the placeholder first,
  * the four steps against a function registered in-process, refusal of a second rotation while one
  * is unfinished, RotateImmediately=false, and the rotation dates.
  */

@@ -1,5 +1,5 @@
 /**
- * The local endpoint's secret and version operations (SPEC 8), each through the real SDK client.
+ * The local endpoint's secret and version operations (docs/protocol.md#the-local-endpoint), each through the real SDK client.
  */
 import {
   CreateSecretCommand,
@@ -149,7 +149,7 @@ describe('DescribeSecret', () => {
         CreatedDate: new Date('2030-02-01T08:30:00.000Z'),
         LastChangedDate: new Date('2030-02-01T08:30:00.000Z'),
       });
-      // Never configured for rotation: the field is absent, not false (SPEC 2.1 relies on the difference).
+      // Never configured for rotation: the field is absent, not false (docs/protocol.md#checks-before-every-step relies on the difference).
       expect(described.RotationEnabled).toBeUndefined();
       expect(described.NextRotationDate).toBeUndefined();
     }

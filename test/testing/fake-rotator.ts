@@ -1,6 +1,6 @@
 /**
  * A minimal rotation function for the endpoint's and the driver's own tests, written against the
- * SDK only (not the engine): it follows SPEC 2.1 and 2.2-2.5 closely enough to exercise the
+ * SDK only (not the engine): it follows docs/protocol.md#checks-before-every-step and docs/protocol.md#what-the-function-does-at-each-step closely enough to exercise the
  * service's side, and records every event it receives.
  */
 import {

@@ -1,5 +1,5 @@
 /**
- * The database secret of SPEC 3 as every database adapter and the client's pools read it: the
+ * The database secret of docs/protocol.md#the-database-secret as every database adapter and the client's pools read it: the
  * fields, their defaults and their errors, the master secret, host comparison and the names of
  * the two users of alternating users. Each engine supplies its own rules (engines, default port,
  * which user names it can store).
@@ -36,7 +36,7 @@ export interface DatabaseSecretRules<Engine extends string> {
 }
 
 /**
- * A database secret of SPEC 3, parsed and checked. `fields` is the JSON object exactly as stored,
+ * A database secret of docs/protocol.md#the-database-secret, parsed and checked. `fields` is the JSON object exactly as stored,
  * so every field the adapter does not know is carried into the next version unchanged.
  *
  * @example
@@ -54,7 +54,7 @@ export interface DatabaseSecretValue<Engine extends string> {
   readonly password: string;
   /** `dbname`, `undefined` when absent. */
   readonly dbname: string | undefined;
-  /** `ssl`: `true` (TLS required), `false` (no TLS) or `undefined` (TLS preferred, see SPEC 6). */
+  /** `ssl`: `true` (TLS required), `false` (no TLS) or `undefined` (TLS preferred, see docs/protocol.md#tls-to-databases). */
   readonly ssl: boolean | undefined;
   /** ARN of the secret holding credentials that may manage users (alternating users). */
   readonly masterarn: string | undefined;
@@ -75,7 +75,7 @@ const REQUIRED_FIELD_FIXES = {
  * @param fix - how to put it right, e.g. `store a JSON object with engine, host, username and password`.
  * @example
  * ```ts
- * const fields = databaseSecretFields(raw, 'store the secret as a JSON object (SPEC 3)');
+ * const fields = databaseSecretFields(raw, 'store the secret as a JSON object (docs/protocol.md#the-database-secret)');
  * ```
  */
 export function databaseSecretFields(raw: string, fix: string): Record<string, unknown> {
@@ -223,7 +223,7 @@ export function portField(value: unknown, defaultPort: number | undefined): numb
 }
 
 /**
- * The `ssl` field of SPEC 6: `true`/`"true"`, `false`/`"false"` (any case), or `undefined` when
+ * The `ssl` field of docs/protocol.md#tls-to-databases: `true`/`"true"`, `false`/`"false"` (any case), or `undefined` when
  * absent (TLS when the server offers it).
  *
  * @example
@@ -248,7 +248,7 @@ export function sslField(value: unknown): boolean | undefined {
 }
 
 /**
- * A host name as SPEC 3 compares it: lower case, without surrounding blanks or one trailing dot.
+ * A host name as docs/protocol.md#the-database-secret compares it: lower case, without surrounding blanks or one trailing dot.
  *
  * @example
  * ```ts
@@ -260,7 +260,7 @@ export function normalHost(host: string): string {
 }
 
 /**
- * Compares two host names as SPEC 3 asks: case-insensitively and ignoring one trailing dot.
+ * Compares two host names as docs/protocol.md#the-database-secret asks: case-insensitively and ignoring one trailing dot.
  *
  * @example
  * ```ts
@@ -325,7 +325,7 @@ export function serializeDatabaseSecretValue(secret: DatabaseSecretValue<string>
 /**
  * The master credentials named by `masterarn`. Only `username` and `password` are required: an
  * RDS-managed master secret holds nothing else. The connection always goes to the rotated
- * secret's host, which the current-login guard has just checked (SPEC 4.2).
+ * secret's host, which the current-login guard has just checked (docs/protocol.md#alternating-users).
  *
  * @example
  * ```ts

@@ -1,5 +1,5 @@
 /**
- * Connections to MySQL and MariaDB through mysql2: TLS as SPEC 6 asks, time limits on connecting
+ * Connections to MySQL and MariaDB through mysql2: TLS as docs/protocol.md#tls-to-databases asks, time limits on connecting
  * and on every statement, and errors turned into the library's own kinds with messages built from
  * the error code and a statement label, never from the server's text about a statement that
  * carries a password (MySQL's syntax errors quote the statement).
@@ -27,7 +27,7 @@ export interface Endpoint {
   readonly host: string;
   readonly port: number;
   readonly database: string | undefined;
-  /** The secret's `ssl`: `true` required, `false` off, `undefined` preferred (SPEC 6). */
+  /** The secret's `ssl`: `true` required, `false` off, `undefined` preferred (docs/protocol.md#tls-to-databases). */
   readonly ssl: boolean | undefined;
 }
 
@@ -77,7 +77,7 @@ export type SessionContext = Pick<StepContext, 'logger' | 'metrics' | 'remaining
 export type Row = Record<string, unknown>;
 
 /**
- * The metric counted when a connection falls back to plaintext (SPEC 6).
+ * The metric counted when a connection falls back to plaintext (docs/protocol.md#tls-to-databases).
  *
  * @example
  * ```ts
@@ -180,7 +180,7 @@ export class MysqlSession {
  * Opens a session with these credentials, or throws a sanitised error: authentication,
  * permission, TLS, network or timeout.
  *
- * TLS (SPEC 6): `ssl: true` requires verified TLS; `ssl: false` uses none; without `ssl`, verified
+ * TLS (docs/protocol.md#tls-to-databases): `ssl: true` requires verified TLS; `ssl: false` uses none; without `ssl`, verified
  * TLS is used whenever the server offers it, and plaintext only when the server has no TLS at all
  * (never after a certificate or authentication failure), with a warning and the
  * `TlsPlaintextFallback` metric. Every connection logs the TLS mode it ended with.

@@ -128,7 +128,7 @@ export function detectFlavour(server: {
 
 /**
  * The user-name limit to check before a server has been asked, from the secret's `engine` alone:
- * MariaDB 80 characters, MySQL and Aurora MySQL 32 (SPEC 4.2).
+ * MariaDB 80 characters, MySQL and Aurora MySQL 32 (docs/protocol.md#alternating-users).
  *
  * @example
  * ```ts

@@ -1,5 +1,5 @@
 /**
- * Reading `SHOW GRANTS` and re-syncing a clone's privileges to its original's, exactly (SPEC 4.3).
+ * Reading `SHOW GRANTS` and re-syncing a clone's privileges to its original's, exactly (docs/protocol.md#shared-ownership-and-exact-grants).
  *
  * Each line is tokenized (so quotes, backticks, semicolons and keywords inside names cannot
  * confuse it), its grantee is checked to be the account asked about, and its parts are rendered

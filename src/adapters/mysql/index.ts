@@ -1,6 +1,6 @@
 /**
  * `secrets-rotator/adapters/mysql`: rotation of MySQL, Aurora MySQL and MariaDB user passwords,
- * as a single user (SPEC 4.1) or alternating users (SPEC 4.2, 4.3).
+ * as a single user (docs/protocol.md#single-user) or alternating users (docs/protocol.md#alternating-users and docs/protocol.md#shared-ownership-and-exact-grants).
  */
 import { randomBytes } from 'node:crypto';
 import type { Env } from '../../core/config.ts';
@@ -105,7 +105,7 @@ export interface MysqlAlternatingUsersOptions {
 }
 
 /**
- * Single-user rotation (SPEC 4.1): the user changes its own password, logged in with the pending,
+ * Single-user rotation (docs/protocol.md#single-user): the user changes its own password, logged in with the pending,
  * current or previous version. MariaDB gets `SET PASSWORD = '<hash>'` (the plaintext never reaches
  * the server), MySQL 5.7 `ALTER USER USER() IDENTIFIED BY`, MySQL 8 `ALTER USER CURRENT_USER()
  * IDENTIFIED BY`, with dual passwords when asked.
@@ -234,7 +234,7 @@ export function mysqlSingleUser(options: MysqlSingleUserOptions = {}): RotationT
 }
 
 /**
- * Alternating-users rotation (SPEC 4.2, 4.3): users `name` and `name_clone`; the master
+ * Alternating-users rotation (docs/protocol.md#alternating-users and docs/protocol.md#shared-ownership-and-exact-grants): users `name` and `name_clone`; the master
  * credentials (`masterarn`) set the password of whichever is not current. Unless the pair is
  * pre-provisioned, the clone is created on first use with the original's real host and plugin,
  * and on every rotation its grants, roles, default roles, TLS requirements and resource limits
@@ -350,7 +350,7 @@ async function applyAlternating(
   const secrets = [pending.password, current.password];
   if (await pendingAlreadyWorks(pending, config, ctx, secrets)) return;
 
-  // SPEC 4.2: the master is used only once the current credentials have proved themselves.
+  // docs/protocol.md#alternating-users: the master is used only once the current credentials have proved themselves.
   const guard = await tryOpenSession(
     endpointOf(current),
     login(current, 'the current version'),
@@ -575,7 +575,7 @@ async function preProvisionedAccount(session: MysqlSession, wanted: Account): Pr
   );
 }
 
-/** setSecret's first move (SPEC 2.3): nothing to change when the pending password already logs in. */
+/** setSecret's first move (docs/protocol.md#setsecret): nothing to change when the pending password already logs in. */
 async function pendingAlreadyWorks(
   pending: MysqlSecret,
   config: MysqlSettings,

@@ -21,7 +21,7 @@ export {
 } from '../database/secret.ts';
 
 /**
- * The `engine` values this adapter accepts (SPEC 3).
+ * The `engine` values this adapter accepts (docs/protocol.md#the-database-secret).
  *
  * @example
  * ```ts
@@ -51,7 +51,7 @@ export type MysqlEngine = (typeof MYSQL_ENGINES)[number];
 export const DEFAULT_MYSQL_PORT = 3306;
 
 /**
- * A MySQL or MariaDB database secret of SPEC 3, parsed and checked. `fields` is the JSON object
+ * A MySQL or MariaDB database secret of docs/protocol.md#the-database-secret, parsed and checked. `fields` is the JSON object
  * exactly as stored, so every field this adapter does not know is carried into the next version
  * unchanged.
  *

@@ -163,7 +163,7 @@ export function mariaDbAuthPlugin(createUser: string): string {
 }
 
 /**
- * The statements that make a logged-in user change its own password (single user, SPEC 4.1):
+ * The statements that make a logged-in user change its own password (single user, docs/protocol.md#single-user):
  * - MariaDB: `SET PASSWORD = '<native hash>'` (MariaDB refuses `ALTER USER CURRENT_USER()` to
  *   users without the CREATE USER privilege), or `SET PASSWORD = PASSWORD('…')` for other plugins;
  * - MySQL 5.7: `ALTER USER USER() IDENTIFIED BY '…'`, the only self-service form it has;

@@ -35,7 +35,7 @@ export interface PostgresAlternatingUsersOptions {
 }
 
 /**
- * Alternating-users rotation for PostgreSQL and Aurora PostgreSQL (SPEC 4.2, 4.3): two users,
+ * Alternating-users rotation for PostgreSQL and Aurora PostgreSQL (docs/protocol.md#alternating-users and docs/protocol.md#shared-ownership-and-exact-grants): two users,
  * `app` and `app_clone`; each rotation sets a new password on the one that is not current, so the
  * previous user keeps working until clients move on.
  *
@@ -45,7 +45,7 @@ export interface PostgresAlternatingUsersOptions {
  * creates is owned by the original and fully usable by both. With `preProvisionedPair`, both users
  * exist already and only their passwords alternate.
  *
- * Master credentials are used only after the current credentials log in (SPEC 4.2).
+ * Master credentials are used only after the current credentials log in (docs/protocol.md#alternating-users).
  *
  * @example
  * ```ts
@@ -79,7 +79,7 @@ export function postgresAlternatingUsers(
 
       const current = await known.current();
       // The current-login guard proves something only about the server it logged in to, which must
-      // be the one the master is about to act on (SPEC 4.2).
+      // be the one the master is about to act on (docs/protocol.md#alternating-users).
       if (current.username !== pair.other || !sameServer(current, pending)) {
         throw new ProtocolStateError(
           `alternating users: the AWSPENDING version names user "${pending.username}" at ${pending.host}:${pending.port}, the AWSCURRENT version user "${current.username}" at ${current.host}:${current.port}; pending must be the other user of the pair ("${pair.other}") on the same server (host and port). Fix the AWSPENDING version (or remove its label) and rotate again`,
@@ -87,7 +87,7 @@ export function postgresAlternatingUsers(
       }
 
       if (config.preProvisionedPair) {
-        // Least privilege first (SPEC 2.3): the pending user's previous password, if stored, lets
+        // Least privilege first (docs/protocol.md#setsecret): the pending user's previous password, if stored, lets
         // it change its own password without the master.
         const previous = await known.previous();
         if (previous && previous.username === pending.username && sameServer(previous, pending)) {
@@ -191,7 +191,7 @@ function missingMasterArn(): SecretShapeError {
   );
 }
 
-/** SPEC 4.2: before the master touches anything, the current credentials must log in. */
+/** docs/protocol.md#alternating-users: before the master touches anything, the current credentials must log in. */
 async function guardCurrent(current: PostgresSecret, settings: PostgresSettings, ctx: StepContext) {
   const session = await tryConnect(endpointOf(current), loginOf(current, 'current'), settings, ctx);
   if (!session) {

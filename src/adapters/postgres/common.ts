@@ -87,7 +87,7 @@ export function commonTargetParts(adapter: string) {
 }
 
 /**
- * setSecret's first move (SPEC 2.3): if the pending credentials already log in, there is nothing
+ * setSecret's first move (docs/protocol.md#setsecret): if the pending credentials already log in, there is nothing
  * to do. This is what makes a re-run after any failure safe.
  *
  * @example
@@ -107,9 +107,9 @@ export async function pendingAlreadyWorks(
 }
 
 /**
- * testSecret (SPEC 2.4): log in with the pending credentials, check the server agrees who that is,
+ * testSecret (docs/protocol.md#testsecret): log in with the pending credentials, check the server agrees who that is,
  * and run `PG_TEST_QUERY` when set. For the clone of alternating users, also check that its
- * sessions act as the original role, which is what keeps ownership shared (SPEC 4.3).
+ * sessions act as the original role, which is what keeps ownership shared (docs/protocol.md#shared-ownership-and-exact-grants).
  *
  * @example
  * ```ts

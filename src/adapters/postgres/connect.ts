@@ -46,7 +46,7 @@ export interface PostgresEndpoint {
   readonly host: string;
   readonly port: number;
   readonly dbname: string;
-  /** SPEC 6: `true` TLS required, `false` no TLS, `undefined` TLS unless the server offers none. */
+  /** docs/protocol.md#tls-to-databases: `true` TLS required, `false` no TLS, `undefined` TLS unless the server offers none. */
   readonly ssl: boolean | undefined;
 }
 
@@ -75,7 +75,7 @@ export interface PostgresLogin {
 export type ConnectContext = Pick<StepContext, 'logger' | 'metrics' | 'remainingTimeMs'>;
 
 // pg's own error for a server that answers 'N' to the SSLRequest: the only case where the
-// absent-`ssl` mode may continue without TLS (SPEC 6).
+// absent-`ssl` mode may continue without TLS (docs/protocol.md#tls-to-databases).
 const SERVER_WITHOUT_TLS = 'The server does not support SSL connections';
 
 /**
@@ -190,7 +190,7 @@ export class PostgresSession {
 }
 
 /**
- * Opens a connection under the TLS rules of SPEC 6 and logs the TLS mode it ended up with:
+ * Opens a connection under the TLS rules of docs/protocol.md#tls-to-databases and logs the TLS mode it ended up with:
  * - `ssl: true`: TLS, verified against `PG_CA_BUNDLE` (or Node's trust store), or a `tls` failure;
  * - `ssl: false`: no TLS;
  * - `ssl` absent: verified TLS; plaintext only when the server answers that it offers no TLS at all,
@@ -365,7 +365,7 @@ const UNTRUSTED_CERTIFICATE_CODES = new Set([
 ]);
 
 /**
- * Turns any error of the driver into one of ours, with a cause an operator can act on (SPEC 7):
+ * Turns any error of the driver into one of ours, with a cause an operator can act on (docs/protocol.md#security-rules):
  * `network`, `timeout`, `tls`, `authentication`, `permission` or `rejected`. The driver's own
  * message is used only when it comes from the server (which never sees a password: logins use
  * SCRAM and passwords travel as verifiers), and even then every string in `secrets` is blanked.

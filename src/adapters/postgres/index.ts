@@ -1,6 +1,6 @@
 /**
- * PostgreSQL and Aurora PostgreSQL rotation: single user (SPEC 4.1) and alternating users with a
- * clone or a pre-provisioned pair (SPEC 4.2, 4.3).
+ * PostgreSQL and Aurora PostgreSQL rotation: single user (docs/protocol.md#single-user) and alternating users with a
+ * clone or a pre-provisioned pair (docs/protocol.md#alternating-users and docs/protocol.md#shared-ownership-and-exact-grants).
  *
  * @example
  * ```ts

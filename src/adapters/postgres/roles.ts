@@ -1,5 +1,5 @@
 /**
- * What the master credentials do to the two users of alternating users (SPEC 4.2, 4.3): set a
+ * What the master credentials do to the two users of alternating users (docs/protocol.md#alternating-users and docs/protocol.md#shared-ownership-and-exact-grants): set a
  * password, make sure a role exists, and keep the clone a true stand-in for the original.
  */
 import { TargetRefusedError } from '../../core/errors.ts';
@@ -78,7 +78,7 @@ export async function setPassword(
 }
 
 /**
- * The single-user change (SPEC 4.1): the session's own user sets its own password. Checks first
+ * The single-user change (docs/protocol.md#single-user): the session's own user sets its own password. Checks first
  * that the server agrees who logged in, and drops any `role` the session started with, so that the
  * statement acts as the user itself.
  *
@@ -124,7 +124,7 @@ export async function serverVersion(session: PostgresSession): Promise<number> {
 
 /**
  * Makes the clone a stand-in for the original, so that objects either user creates are usable by
- * the other (SPEC 4.3). Idempotent: each part is checked and only missing parts are made.
+ * the other (docs/protocol.md#shared-ownership-and-exact-grants). Idempotent: each part is checked and only missing parts are made.
  *
  * 1. The clone exists, can log in and is a member of the original with SET (and INHERIT).
  * 2. The clone's role settings are exactly the original's, per database, plus `role=<original>`

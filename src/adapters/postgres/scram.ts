@@ -35,7 +35,7 @@ export interface ScramOptions {
  * Sent as `ALTER ROLE … PASSWORD '<verifier>'`, the server stores it as it is, so the password
  * itself never travels in SQL text that `log_statement` or `pg_stat_statements` could record.
  *
- * Passwords must be printable ASCII (every password policy of SPEC 5 produces one). The server
+ * Passwords must be printable ASCII (every password policy of docs/protocol.md#password-policy produces one). The server
  * runs SASLprep over non-ASCII passwords before hashing them, and a client-side verifier that
  * skipped or approximated it would lock the user out, so those are refused here instead.
  *

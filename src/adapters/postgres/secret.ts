@@ -9,7 +9,7 @@ import {
 export { type MasterCredentials, parseMasterSecret, sameHost, withCredentials } from '../database/secret.ts';
 
 /**
- * The `engine` values this adapter accepts (SPEC 3).
+ * The `engine` values this adapter accepts (docs/protocol.md#the-database-secret).
  *
  * @example
  * ```ts
@@ -60,7 +60,7 @@ export const DEFAULT_POSTGRES_DATABASE = 'postgres';
 export const MAX_IDENTIFIER_BYTES = 63;
 
 /**
- * A database secret of SPEC 3, parsed and checked. `fields` is the JSON object exactly as stored,
+ * A database secret of docs/protocol.md#the-database-secret, parsed and checked. `fields` is the JSON object exactly as stored,
  * so every field this adapter does not know is carried into the next version unchanged.
  *
  * @example

@@ -25,7 +25,7 @@ import { type PostgresSecret, withCredentials } from './secret.ts';
 export type PostgresSingleUserOptions = Record<string, never>;
 
 /**
- * Single-user rotation for PostgreSQL and Aurora PostgreSQL (SPEC 4.1): the user changes its own
+ * Single-user rotation for PostgreSQL and Aurora PostgreSQL (docs/protocol.md#single-user): the user changes its own
  * password, logged in with the pending, else the current, else the previous credentials, each
  * checked to name the same user, host and port before connecting. The new password reaches the server
  * only as a SCRAM-SHA-256 verifier.

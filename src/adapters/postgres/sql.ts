@@ -80,7 +80,7 @@ export const TERMINATE_SESSIONS = `WITH targets AS MATERIALIZED (
 
 /**
  * Sets a role's password to a SCRAM-SHA-256 verifier. PostgreSQL stores a verifier it is given as
- * it is, so the password itself never appears in the statement (SPEC 7).
+ * it is, so the password itself never appears in the statement (docs/protocol.md#security-rules).
  *
  * @example
  * ```ts

@@ -25,7 +25,7 @@ export type RandomSecretValue =
 
 /**
  * Rotates a secret whose value is a random string, or one field of a JSON secret, with no external
- * system: the job of AWS's generic rotation template. Passwords follow the policy of SPEC 5.
+ * system: the job of AWS's generic rotation template. Passwords follow the policy of docs/protocol.md#password-policy.
  *
  * @example
  * ```ts

@@ -60,7 +60,7 @@ export type Preflight = (value: unknown, input: PreflightInput) => Promise<Prefl
 
 /**
  * The finding for an error thrown by a connection attempt: the message is already sanitised by the
- * adapter (SPEC 7), the fix is ours.
+ * adapter (docs/protocol.md#security-rules), the fix is ours.
  *
  * @example
  * ```ts
@@ -138,7 +138,7 @@ export function connectionFix(error: unknown, who: string, engine: EngineFixes):
 
 /**
  * The TLS finding for how a connection ended up: verified, turned off by the secret, or the
- * plaintext fallback of SPEC 6.
+ * plaintext fallback of docs/protocol.md#tls-to-databases.
  *
  * @example
  * ```ts

@@ -182,7 +182,7 @@ describe('mysql alternating users on a private MariaDB', () => {
     expect(await rig.hostsOf(`${name}_clone`)).toEqual([]);
   });
 
-  it('does not use the master when the current credentials fail to log in (SPEC 4.2 guard)', async () => {
+  it('does not use the master when the current credentials fail to log in (the guard of docs/protocol.md#alternating-users)', async () => {
     const initial = setupPassword();
     const outOfBand = setupPassword();
     await rig.createUser('app_guard', initial);

@@ -69,7 +69,7 @@ export class Rig extends RotationRig {
     return rows.map((row) => row.Host);
   }
 
-  /** The secret value of SPEC 3 for a user of this server. */
+  /** The secret value of docs/protocol.md#the-database-secret for a user of this server. */
   secretFor(username: string, password: string, extra: Record<string, unknown> = {}): StoredSecret {
     return {
       engine: 'mariadb',

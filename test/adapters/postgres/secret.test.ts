@@ -27,7 +27,7 @@ function shapeError(value: unknown): SecretShapeError {
 }
 
 describe('parsePostgresSecret', () => {
-  it('reads the required fields and applies the defaults of SPEC 3', () => {
+  it('reads the required fields and applies the defaults of docs/protocol.md#the-database-secret', () => {
     trackSecrets(PASSWORD);
     const secret = parse(base);
     expect(secret).toMatchObject({

@@ -282,7 +282,7 @@ export class CaseRig {
         problems.push('alternating users: the AWSPREVIOUS user no longer authenticates');
       }
     }
-    // Fields the adapter does not own are carried over (SPEC 3).
+    // Fields the adapter does not own are carried over (docs/protocol.md#the-database-secret).
     if (initial.value?.startsWith('{')) {
       const before = JSON.parse(initial.value) as Record<string, unknown>;
       const after = JSON.parse(rotated.value) as Record<string, unknown>;
