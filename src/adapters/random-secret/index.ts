@@ -13,7 +13,8 @@ import type { RotationTarget } from '../../core/target.ts';
 export interface RandomSecretOptions {
   /**
    * Rotate this field of a JSON object secret and keep every other field. Unset: the whole
-   * SecretString is the random value. Default: `RANDOM_SECRET_FIELD` from the environment.
+   * SecretString is the random value, and a secret that is a JSON object is refused (rotating it
+   * whole would drop its other fields). Default: `RANDOM_SECRET_FIELD` from the environment.
    */
   readonly field?: string;
 }
@@ -43,6 +44,14 @@ export function randomSecret(options: RandomSecretOptions = {}): RotationTarget<
     parse(raw) {
       if (field === undefined) {
         if (raw.length === 0) throw new SecretShapeError('(value)', 'is empty', 'store any initial string');
+        // Replacing a JSON object whole would silently drop its other fields (username, host …).
+        if (isJsonObject(raw)) {
+          throw new SecretShapeError(
+            '(value)',
+            'is a JSON object, and RANDOM_SECRET_FIELD is not set, so rotating would replace the whole object with a random string',
+            'set RANDOM_SECRET_FIELD to the field to rotate (e.g. RANDOM_SECRET_FIELD=password), or store a plain string',
+          );
+        }
         return { kind: 'string', value: raw };
       }
       let object: unknown;
@@ -93,4 +102,14 @@ export function randomSecret(options: RandomSecretOptions = {}): RotationTarget<
       }
     },
   };
+}
+
+function isJsonObject(raw: string): boolean {
+  if (!raw.trimStart().startsWith('{')) return false;
+  try {
+    const value: unknown = JSON.parse(raw);
+    return value !== null && typeof value === 'object' && !Array.isArray(value);
+  } catch {
+    return false;
+  }
 }

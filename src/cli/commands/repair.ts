@@ -115,7 +115,10 @@ async function runRepair(
     for (const warning of warnings) out.line(`warning: ${warning}`);
   }
 
-  if (assessment.verdict === 'rotating' && !options.force) {
+  // Checked on the findings, not the verdict: a more urgent verdict (rotation-disabled, overdue)
+  // does not make a young rotation any less likely to be running.
+  const mayBeRunning = assessment.findings.some((finding) => finding.verdict === 'rotating');
+  if (mayBeRunning && !options.force) {
     throw new UsageError(
       `the rotation of ${facts.name} started${since} and may still be running`,
       `wait until it is older than ${options.stuckAfter} minutes (then it counts as stuck), or pass --force`,
