@@ -133,6 +133,7 @@ variable "settings" {
   description = "Environment variables of the function, by name; null leaves a variable unset."
   type = object({
     ALLOWED_SECRET_IDS                 = optional(string)
+    ALLOWED_SECRET_TAG                 = optional(string)
     AWS_ENDPOINT_URL_SECRETS_MANAGER   = optional(string)
     SECRETS_MANAGER_MAX_ATTEMPTS       = optional(string)
     SECRETS_MANAGER_CONNECT_TIMEOUT_MS = optional(string)

@@ -2,15 +2,10 @@ import type { Logger } from '@aws-lambda-powertools/logger';
 import { type Metrics, MetricUnit } from '@aws-lambda-powertools/metrics';
 import type { SecretsManagerClient } from '@aws-sdk/client-secrets-manager';
 import type { Context } from 'aws-lambda';
-import { type Env, envList, processEnv, secretsManagerEndpoint } from './config.ts';
+import { readSecretAllowlist, type SecretAllowlist } from './allowed-secrets.ts';
+import { type Env, processEnv, secretsManagerEndpoint } from './config.ts';
 import { createStepContext } from './context.ts';
-import {
-  ConfigurationError,
-  EventError,
-  ProtocolStateError,
-  RotationError,
-  SecretShapeError,
-} from './errors.ts';
+import { EventError, ProtocolStateError, RotationError, SecretShapeError } from './errors.ts';
 import {
   type ParsedRotationEvent,
   parseRotationEvent,
@@ -31,7 +26,6 @@ import {
   AWSPREVIOUS,
   maxAttemptsFromEnv,
   requireCurrent,
-  type SecretDescription,
   SecretStore,
   sharedClientTimeouts,
   sharedSecretsManagerClient,
@@ -62,7 +56,10 @@ export interface RotationHandlerOptions {
   readonly client?: SecretsManagerClient;
   /** The environment to read settings from. Default: `process.env`. */
   readonly env?: Env;
-  /** Secret ids (ARNs or names) this function may rotate. Default: `ALLOWED_SECRET_IDS`, else any. */
+  /**
+   * Secrets this function may rotate: names, ARNs, name prefixes (`prod/*`) or ARN patterns.
+   * Default: `ALLOWED_SECRET_IDS`, else any. `ALLOWED_SECRET_TAG` (`key=value`) applies as well.
+   */
   readonly allowedSecretIds?: readonly string[];
   /** Powertools Logger to use. Default: a JSON logger that redacts secret values. */
   readonly logger?: Logger;
@@ -74,7 +71,7 @@ export interface RotationHandlerOptions {
 interface EngineSettings {
   readonly policy: PasswordPolicy;
   readonly passwordSource: PasswordSource;
-  readonly allowedSecretIds: readonly string[] | undefined;
+  readonly allowed: SecretAllowlist;
   readonly maxAttempts: number;
 }
 
@@ -86,7 +83,7 @@ function readSettings<V>(
   const settings: EngineSettings = {
     policy: passwordPolicyFromEnv(env, target.defaultExcludeCharacters ?? ''),
     passwordSource: passwordSourceFromEnv(env),
-    allowedSecretIds: options.allowedSecretIds ?? envList(env, 'ALLOWED_SECRET_IDS'),
+    allowed: readSecretAllowlist(env, options.allowedSecretIds),
     maxAttempts: maxAttemptsFromEnv(env),
   };
   // Checked now so a bad endpoint or timeout fails at start, although the client is created on first use.
@@ -189,21 +186,6 @@ type StepOutcome =
   | 'promoted'
   | 'after-promotion-rerun';
 
-function checkAllowed(
-  settings: EngineSettings,
-  event: ParsedRotationEvent,
-  description: SecretDescription,
-): void {
-  const allowed = settings.allowedSecretIds;
-  if (!allowed || allowed.length === 0) return;
-  const names = [event.secretId, description.ARN, description.Name];
-  if (names.some((name) => name !== undefined && allowed.includes(name))) return;
-  throw new ConfigurationError(
-    'ALLOWED_SECRET_IDS',
-    `does not list secret ${description.ARN ?? event.secretId}; this function is not configured to rotate it (add its ARN or name to rotate it here)`,
-  );
-}
-
 async function runStep<V>(
   target: RotationTarget<V>,
   event: ParsedRotationEvent,
@@ -213,7 +195,8 @@ async function runStep<V>(
 ): Promise<StepOutcome> {
   // docs/protocol.md#checks-before-every-step, in this order.
   const description = await store.describe(event.secretId);
-  checkAllowed(settings, event, description);
+  // The tag and name rules read this answer: a shared function pays no extra call for them.
+  settings.allowed.check(event.secretId, description);
   const arn = description.ARN ?? event.secretId;
   const token = event.token;
   if (description.RotationEnabled === false) {

@@ -32,6 +32,7 @@ export {
   type SecretVersionsState,
   type StepResult,
 } from './driver.ts';
+export { parseRateLimits, type RateLimits } from './rate-limit.ts';
 export { type CliOutput, runLocalSecretsManagerCli } from './serve.ts';
 export {
   type Fault,

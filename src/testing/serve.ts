@@ -6,9 +6,10 @@
 import { realpathSync } from 'node:fs';
 import { fileURLToPath } from 'node:url';
 import { parseArgs } from 'node:util';
+import { parseRateLimits } from './rate-limit.ts';
 import { type LocalSecretsManager, startLocalSecretsManager } from './server.ts';
 
-const USAGE = `Usage: serve [--port N] [--host ADDRESS] [--region REGION] [--account-id ID] [--latency-ms MS] [--verbose]
+const USAGE = `Usage: serve [--port N] [--host ADDRESS] [--region REGION] [--account-id ID] [--latency-ms MS] [--rate-limit OP=N,…] [--verbose]
 
 Starts a local AWS Secrets Manager endpoint (in memory, nothing persisted).
   --port        TCP port (default 4566; 0 picks a free one)
@@ -16,6 +17,8 @@ Starts a local AWS Secrets Manager endpoint (in memory, nothing persisted).
   --region      region used in ARNs (default us-east-1)
   --account-id  account id used in ARNs (default 123456789012)
   --latency-ms  milliseconds added to every call, to play the network (default 0)
+  --rate-limit  requests per second per operation, e.g. RotateSecret=50,GetSecretValue=100;
+                requests over the rate get ThrottlingException, as from the service
   --verbose     print one line per request (operation, status, error code; never values)
 
 Point a client at it: AWS_ENDPOINT_URL_SECRETS_MANAGER=<printed URL>, any credentials.`;
@@ -61,6 +64,7 @@ export async function runLocalSecretsManagerCli(
       region: { type: 'string', default: 'us-east-1' },
       'account-id': { type: 'string', default: '123456789012' },
       'latency-ms': { type: 'string', default: '0' },
+      'rate-limit': { type: 'string' },
       verbose: { type: 'boolean', default: false },
       help: { type: 'boolean', short: 'h', default: false },
     },
@@ -81,7 +85,9 @@ export async function runLocalSecretsManagerCli(
   if (!/^\d+$/.test(values['latency-ms']) || latencyMs > 60_000) {
     throw new Error(`--latency-ms must be a whole number from 0 to 60000, got "${values['latency-ms']}"`);
   }
+  const rateLimits = values['rate-limit'] === undefined ? undefined : parseRateLimits(values['rate-limit']);
   const local = await startLocalSecretsManager({
+    ...(rateLimits ? { rateLimits } : {}),
     port,
     latencyMs,
     host: values.host,

@@ -19,6 +19,7 @@ import {
   type RotationResult,
   type RotationService,
 } from './driver.ts';
+import { checkRateLimits, RateLimiter, type RateLimits, THROTTLING_MESSAGE } from './rate-limit.ts';
 import { ServiceError, type WireInput } from './service-error.ts';
 import { INCOMPLETE_ROTATION_MESSAGE, SecretStore } from './store.ts';
 
@@ -103,6 +104,12 @@ export interface LocalSecretsManagerOptions {
    * wait together, as they would on the network.
    */
   readonly latencyMs?: number;
+  /**
+   * Requests per second per operation, e.g. `{ RotateSecret: 50, GetSecretValue: 100 }`: a request
+   * over its operation's rate is answered `ThrottlingException` (HTTP 400, "Rate exceeded") and
+   * changes nothing, as the service's quotas do. Operations not named are not limited.
+   */
+  readonly rateLimits?: RateLimits;
 }
 
 /**
@@ -205,6 +212,7 @@ class LocalEndpoint implements LocalSecretsManager {
   readonly #clients: SecretsManagerClient[] = [];
   readonly #storeService: RotationService;
   readonly #latencyMs: number;
+  readonly #rateLimiter: RateLimiter | undefined;
 
   constructor(options: LocalSecretsManagerOptions) {
     this.#latencyMs = checkedLatency(options.latencyMs);
@@ -218,6 +226,14 @@ class LocalEndpoint implements LocalSecretsManager {
       clock: options.clock ?? (() => new Date()),
     });
     const store = this.#store;
+    if (options.rateLimits) {
+      checkRateLimits(
+        options.rateLimits,
+        (operation) =>
+          operation === 'RotateSecret' || (store.supports(operation) && !operation.startsWith('Local')),
+      );
+      this.#rateLimiter = new RateLimiter(options.rateLimits);
+    }
     this.#storeService = {
       describe: async (secretId) => store.rotationState(secretId),
       registerPending: async (secretArn, versionId, options) =>
@@ -356,6 +372,11 @@ class LocalEndpoint implements LocalSecretsManager {
     const call: RecordedCall = { operation, input, status: 0 };
     this.calls.push(call);
     if (this.#latencyMs > 0) await new Promise((resolve) => setTimeout(resolve, this.#latencyMs));
+
+    if (this.#rateLimiter && !this.#rateLimiter.take(operation)) {
+      this.#answerError(response, call, new ServiceError('ThrottlingException', THROTTLING_MESSAGE));
+      return;
+    }
 
     const fault = this.#takeFault(operation, input);
     if (fault) {

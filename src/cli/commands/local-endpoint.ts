@@ -6,6 +6,7 @@
  */
 import { type Command, InvalidArgumentError, Option } from 'commander';
 import { createRotationHandler } from '../../core/engine.ts';
+import { parseRateLimits } from '../../testing/rate-limit.ts';
 import { startLocalSecretsManager } from '../../testing/server.ts';
 import type { CommandContext } from '../context.ts';
 import { EXIT, type ExitCode, UsageError } from '../exit.ts';
@@ -19,6 +20,15 @@ interface LocalEndpointOptions {
   readonly accountId: string;
   readonly latencyMs: number;
   readonly rotationFunction: Array<{ name: string; handler: string }>;
+  readonly rateLimit?: Record<string, number>;
+}
+
+function rateLimitOption(value: string): Record<string, number> {
+  try {
+    return parseRateLimits(value);
+  } catch (error) {
+    throw new InvalidArgumentError((error as Error).message.replace(/^--rate-limit:? ?/, ''));
+  }
 }
 
 function parseRotationFunction(
@@ -88,12 +98,18 @@ export function registerLocalEndpoint(program: Command, context: CommandContext)
       parseRotationFunction,
       [],
     )
+    .option(
+      '--rate-limit <operation=rate,...>',
+      'requests per second per operation (e.g. RotateSecret=50,GetSecretValue=100); over it: ThrottlingException',
+      rateLimitOption,
+    )
     .addHelpText(
       'after',
       [
         '',
         'Example:',
         '  secrets-rotator local-endpoint --port 4566 --rotation-function demo-rotator=random-secret',
+        '  secrets-rotator local-endpoint --rate-limit RotateSecret=50,PutSecretValue=50,GetSecretValue=100',
         '  aws --endpoint-url http://127.0.0.1:4566 secretsmanager create-secret --name app/key --secret-string first',
         '  secrets-rotator rotate app/key --via-service --endpoint-url http://127.0.0.1:4566 \\',
         '    --rotation-lambda-arn arn:aws:lambda:us-east-1:123456789012:function:demo-rotator',
@@ -130,6 +146,7 @@ async function runLocalEndpoint(
   let local: Awaited<ReturnType<typeof startLocalSecretsManager>>;
   try {
     local = await startLocalSecretsManager({
+      ...(options.rateLimit ? { rateLimits: options.rateLimit } : {}),
       port: options.port,
       host: options.host,
       region,
@@ -138,6 +155,12 @@ async function runLocalEndpoint(
       ...(flags.verbose ? { log: (line: string) => out.note(line) } : {}),
     });
   } catch (error) {
+    if (error instanceof TypeError) {
+      throw new UsageError(
+        `--rate-limit: ${error.message}`,
+        'e.g. --rate-limit RotateSecret=50,GetSecretValue=100',
+      );
+    }
     const code = (error as NodeJS.ErrnoException).code;
     throw new UsageError(
       `cannot listen on ${options.host}:${options.port}${code ? ` (${code})` : ''}`,

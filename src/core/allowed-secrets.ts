@@ -1,0 +1,145 @@
+/**
+ * Which secrets a rotation function may rotate: `ALLOWED_SECRET_IDS` (exact names or ARNs, name
+ * prefixes, ARN patterns) and `ALLOWED_SECRET_TAG` (`key=value`). Both are checked against the
+ * DescribeSecret answer the engine reads first anyway, so a shared function pays no extra call.
+ */
+import { type Env, envList, envString } from './config.ts';
+import { ConfigurationError } from './errors.ts';
+import type { SecretDescription } from './stages.ts';
+
+/**
+ * The secrets one function may rotate. `check` throws a {@link ConfigurationError} naming the
+ * variable that refuses the secret; it passes when neither variable is set.
+ *
+ * @example
+ * ```ts
+ * const allowed = readSecretAllowlist({ ALLOWED_SECRET_IDS: 'prod/*', ALLOWED_SECRET_TAG: 'team=payments' });
+ * allowed.check('prod/app/db', description); // throws when the name or the tag does not match
+ * ```
+ */
+export interface SecretAllowlist {
+  /** The `ALLOWED_SECRET_IDS` entries as written; undefined when unset. */
+  readonly ids: readonly string[] | undefined;
+  /** The required tag; undefined when `ALLOWED_SECRET_TAG` is unset. */
+  readonly tag: { readonly key: string; readonly value: string } | undefined;
+  /** Throws when `description` (the secret the event names as `secretId`) is not allowed. */
+  check(secretId: string, description: SecretDescription): void;
+}
+
+interface IdRule {
+  readonly raw: string;
+  matches(secretId: string, arn: string | undefined, name: string | undefined): boolean;
+}
+
+const ARN_PREFIX = /^arn:[a-z-]+:secretsmanager:/;
+// A full secret ARN ends with "-" and six random characters the service adds to the name.
+const ARN_SUFFIX = /-[A-Za-z0-9]{6}$/;
+
+/** `*` matches any run of characters, `?` one character, as in IAM resource patterns. */
+function wildcard(pattern: string): RegExp {
+  const body = pattern
+    .split('')
+    .map((char) => (char === '*' ? '.*' : char === '?' ? '.' : char.replace(/[\\^$.|+()[\]{}]/g, '\\$&')))
+    .join('');
+  return new RegExp(`^${body}$`, 's');
+}
+
+function parseIdRule(raw: string): IdRule {
+  if (/\s/.test(raw)) {
+    throw new ConfigurationError(
+      'ALLOWED_SECRET_IDS',
+      `has the entry "${raw}", which contains a space; separate entries with commas`,
+    );
+  }
+  const isArn = raw.startsWith('arn:');
+  if (isArn && !ARN_PREFIX.test(raw)) {
+    throw new ConfigurationError(
+      'ALLOWED_SECRET_IDS',
+      `has the entry "${raw}", which is not a Secrets Manager ARN (arn:<partition>:secretsmanager:<region>:<account>:secret:<name>); use a secret's ARN, an ARN pattern with * or ?, or a name`,
+    );
+  }
+  if (raw === '*') {
+    throw new ConfigurationError(
+      'ALLOWED_SECRET_IDS',
+      'is "*", which allows every secret; unset it to allow any secret, or list names, prefixes (prod/*) or ARN patterns',
+    );
+  }
+  if (raw.includes('*') || raw.includes('?')) {
+    const pattern = wildcard(raw);
+    return {
+      raw,
+      matches: (_secretId, arn, name) =>
+        isArn ? arn !== undefined && pattern.test(arn) : name !== undefined && pattern.test(name),
+    };
+  }
+  return {
+    raw,
+    matches: (secretId, arn, name) =>
+      raw === secretId ||
+      raw === arn ||
+      raw === name ||
+      // A partial ARN (without the random suffix) names the secret as well.
+      (isArn && arn !== undefined && ARN_SUFFIX.test(arn) && raw === arn.replace(ARN_SUFFIX, '')),
+  };
+}
+
+function parseTag(raw: string): { key: string; value: string } {
+  const at = raw.indexOf('=');
+  const key = at > 0 ? raw.slice(0, at).trim() : '';
+  if (at <= 0 || key.length === 0 || key.length > 128) {
+    throw new ConfigurationError(
+      'ALLOWED_SECRET_TAG',
+      `must be key=value (the tag a secret needs to be rotated by this function), e.g. team=payments; got "${raw}"`,
+    );
+  }
+  return { key, value: raw.slice(at + 1).trim() };
+}
+
+/**
+ * Reads `ALLOWED_SECRET_IDS` and `ALLOWED_SECRET_TAG`; a malformed entry throws a
+ * {@link ConfigurationError} naming the variable, so a bad deployment fails at start-up.
+ * `ids` (the engine's `allowedSecretIds` option) replaces the variable when given.
+ *
+ * `ALLOWED_SECRET_IDS` entries, comma-separated:
+ * - a name or full ARN, matched exactly; a partial ARN (no random suffix) matches its secret;
+ * - a name pattern with `*` / `?`, e.g. `prod/*` (every name starting `prod/`);
+ * - an ARN pattern, e.g. `arn:aws:secretsmanager:eu-west-1:123456789012:secret:prod/*`.
+ *
+ * @example
+ * ```ts
+ * readSecretAllowlist({ ALLOWED_SECRET_IDS: 'prod/*, arn:aws:secretsmanager:*:123456789012:secret:shared/*' });
+ * ```
+ */
+export function readSecretAllowlist(env: Env, ids?: readonly string[]): SecretAllowlist {
+  const entries = ids ?? envList(env, 'ALLOWED_SECRET_IDS');
+  const rules = entries && entries.length > 0 ? entries.map(parseIdRule) : undefined;
+  const rawTag = envString(env, 'ALLOWED_SECRET_TAG');
+  const tag = rawTag === undefined ? undefined : parseTag(rawTag);
+  return {
+    ids: rules?.map((rule) => rule.raw),
+    tag,
+    check(secretId, description) {
+      const shown = description.ARN ?? secretId;
+      if (rules && !rules.some((rule) => rule.matches(secretId, description.ARN, description.Name))) {
+        throw new ConfigurationError(
+          'ALLOWED_SECRET_IDS',
+          `does not list secret ${shown}; this function is not configured to rotate it (add its ARN, its name, or a matching prefix such as ${suggestPrefix(description.Name)} to rotate it here)`,
+        );
+      }
+      if (
+        tag &&
+        !(description.Tags ?? []).some((item) => item.Key === tag.key && (item.Value ?? '') === tag.value)
+      ) {
+        throw new ConfigurationError(
+          'ALLOWED_SECRET_TAG',
+          `requires the tag ${tag.key}=${tag.value}, which secret ${shown} does not carry; this function is not configured to rotate it (tag the secret, or attach it to another function)`,
+        );
+      }
+    },
+  };
+}
+
+function suggestPrefix(name: string | undefined): string {
+  const slash = name?.indexOf('/') ?? -1;
+  return name && slash > 0 ? `${name.slice(0, slash + 1)}*` : 'name/*';
+}

@@ -1,0 +1,125 @@
+/**
+ * Per-operation request rates for the local endpoint, so that fleet tools meet the service's quotas
+ * in tests: a request over its operation's rate is answered `ThrottlingException` ("Rate exceeded",
+ * HTTP 400), as Secrets Manager answers it, and changes nothing.
+ */
+
+/**
+ * Requests per second allowed for each operation, e.g. `{ RotateSecret: 50, GetSecretValue: 100 }`.
+ * Operations not named are not limited.
+ *
+ * @example
+ * ```ts
+ * const limits: RateLimits = { RotateSecret: 50, PutSecretValue: 50 };
+ * ```
+ */
+export type RateLimits = Readonly<Record<string, number>>;
+
+/** The service's message for a throttled request. */
+export const THROTTLING_MESSAGE = 'Rate exceeded';
+
+const OPERATION = /^[A-Z][A-Za-z]{1,63}$/;
+const MAX_RATE = 1_000_000;
+
+/**
+ * Checks a {@link RateLimits} object: operation names as the service spells them, rates positive
+ * and finite. Throws a TypeError naming the bad entry.
+ *
+ * @example
+ * ```ts
+ * checkRateLimits({ RotateSecret: 50 }, (operation) => operation !== 'Nope');
+ * ```
+ */
+export function checkRateLimits(limits: RateLimits, known: (operation: string) => boolean): void {
+  for (const [operation, rate] of Object.entries(limits)) {
+    if (!OPERATION.test(operation) || !known(operation)) {
+      throw new TypeError(
+        `rate limit: "${operation}" is not an operation of the local endpoint; name one such as RotateSecret, GetSecretValue, PutSecretValue`,
+      );
+    }
+    if (typeof rate !== 'number' || !Number.isFinite(rate) || rate <= 0 || rate > MAX_RATE) {
+      throw new TypeError(
+        `rate limit of ${operation} must be a number of requests per second above 0 and at most ${MAX_RATE}, got ${String(rate)}`,
+      );
+    }
+  }
+}
+
+/**
+ * Parses the `--rate-limit` flag: `Operation=rate[,Operation=rate…]`, rates in requests per second.
+ * Throws an Error that names the bad part and shows the expected form.
+ *
+ * @example
+ * ```ts
+ * parseRateLimits('RotateSecret=50,GetSecretValue=100'); // { RotateSecret: 50, GetSecretValue: 100 }
+ * ```
+ */
+export function parseRateLimits(text: string): Record<string, number> {
+  const limits: Record<string, number> = {};
+  const parts = text
+    .split(',')
+    .map((part) => part.trim())
+    .filter((part) => part.length > 0);
+  if (parts.length === 0) {
+    throw new Error(
+      '--rate-limit expects Operation=rate[,Operation=rate…], e.g. RotateSecret=50,GetSecretValue=100',
+    );
+  }
+  for (const part of parts) {
+    const match = /^([A-Za-z]+)\s*=\s*(\d+(?:\.\d+)?)$/.exec(part);
+    if (!match) {
+      throw new Error(
+        `--rate-limit: "${part}" is not Operation=rate (requests per second), e.g. RotateSecret=50`,
+      );
+    }
+    const operation = match[1]!;
+    const rate = Number(match[2]);
+    if (rate <= 0 || rate > MAX_RATE) {
+      throw new Error(
+        `--rate-limit: the rate of ${operation} must be above 0 and at most ${MAX_RATE}, got ${match[2]}`,
+      );
+    }
+    if (Object.hasOwn(limits, operation)) {
+      throw new Error(`--rate-limit names ${operation} twice; give each operation one rate`);
+    }
+    limits[operation] = rate;
+  }
+  return limits;
+}
+
+/**
+ * Token buckets, one per limited operation: each holds up to one second's worth of requests and
+ * refills continuously at the operation's rate, so short bursts pass and a sustained excess is
+ * throttled.
+ *
+ * @example
+ * ```ts
+ * const limiter = new RateLimiter({ RotateSecret: 50 });
+ * if (!limiter.take('RotateSecret')) answerThrottling();
+ * ```
+ */
+export class RateLimiter {
+  readonly #buckets = new Map<string, { rate: number; capacity: number; tokens: number; at: number }>();
+  readonly #now: () => number;
+
+  constructor(limits: RateLimits, now: () => number = () => performance.now()) {
+    this.#now = now;
+    const at = now();
+    for (const [operation, rate] of Object.entries(limits)) {
+      const capacity = Math.max(1, rate);
+      this.#buckets.set(operation, { rate, capacity, tokens: capacity, at });
+    }
+  }
+
+  /** Takes one request's token for `operation`; false means the request is over the rate. */
+  take(operation: string): boolean {
+    const bucket = this.#buckets.get(operation);
+    if (!bucket) return true;
+    const now = this.#now();
+    bucket.tokens = Math.min(bucket.capacity, bucket.tokens + ((now - bucket.at) / 1000) * bucket.rate);
+    bucket.at = now;
+    if (bucket.tokens < 1) return false;
+    bucket.tokens -= 1;
+    return true;
+  }
+}
