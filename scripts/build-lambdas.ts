@@ -2,7 +2,9 @@
  * Builds one deployable Lambda zip per file of `handlers/`: `dist/lambda/<name>.zip` holding a single
  * `index.mjs` that exports `handler`, bundled by esbuild for the `nodejs22.x` runtime with every
  * dependency inside (the AWS SDK included: the SDK version Lambda ships is not pinned, so bundling is
- * what makes a build reproducible). Source maps and license notes stay beside the zip, not in it.
+ * what makes a build reproducible). Licence notes stay beside the zip, not in it. Source maps hold
+ * the full sources, so they go to a separate folder, `dist/lambda-source-maps-do-not-upload/`, that
+ * a "deploy everything in dist/lambda" step never picks up.
  *
  * Two builds of the same tree give byte-identical zips: esbuild's output depends only on its inputs
  * (the build runs against a fixed virtual output directory whatever the real destination is), and
@@ -89,15 +91,33 @@ function leaveOutUnusedModules(): esbuild.Plugin {
   };
 }
 
-/** The files a build writes into its output directory. */
+/** The files a build writes into its output directory (source maps only in older builds). */
 const BUILD_OUTPUT = /^(manifest\.json|[\w.-]+\.(zip|index\.mjs\.map|licenses\.txt))$/;
+
+/** The files a build writes into its source-map directory. */
+const SOURCE_MAP_OUTPUT = /^[\w.-]+\.index\.mjs\.map$/;
+
+/**
+ * Where source maps go for a given output directory: a sibling folder whose name says what it is,
+ * because the maps embed every bundled source file and must never be uploaded with the zips.
+ *
+ * @example
+ * ```ts
+ * sourceMapDirFor('/repo/dist/lambda'); // '/repo/dist/lambda-source-maps-do-not-upload'
+ * ```
+ */
+export function sourceMapDirFor(outDir: string): string {
+  return join(dirname(outDir), `${basename(outDir)}-source-maps-do-not-upload`);
+}
 
 const SECRETS_MANAGER_COMMAND = /@aws-sdk\/client-secrets-manager\/dist-\w+\/commands\/(\w+)Command\.js$/;
 
 /** Options of {@link buildLambdas}. */
 export interface BuildLambdasOptions {
-  /** Where the zips, source maps and manifest go. Default `dist/lambda` in the repository. */
+  /** Where the zips and manifest go. Default `dist/lambda` in the repository. */
   readonly outDir?: string;
+  /** Where the source maps go. Default {@link sourceMapDirFor}(outDir), never inside `outDir`. */
+  readonly sourceMapDir?: string;
   /** The folder of handler entry files. Default `handlers/` in the repository. */
   readonly handlersDir?: string;
   /** Build only these handlers (names without extension). Default: every file of `handlersDir`. */
@@ -222,6 +242,12 @@ export function budgetFor(budgets: Budgets, name: string): number {
  */
 export async function buildLambdas(options: BuildLambdasOptions = {}): Promise<BuildResult> {
   const outDir = resolve(options.outDir ?? join(REPO_ROOT, 'dist', 'lambda'));
+  const sourceMapDir = resolve(options.sourceMapDir ?? sourceMapDirFor(outDir));
+  if (`${sourceMapDir}/`.startsWith(`${outDir}/`)) {
+    throw new Error(
+      `sourceMapDir ${sourceMapDir} is inside ${outDir}: source maps hold the full sources and must stay out of the folder that is deployed`,
+    );
+  }
   const handlersDir = resolve(options.handlersDir ?? join(REPO_ROOT, 'handlers'));
   const available = await listHandlers(handlersDir);
   const names = options.only ? [...options.only].sort() : available;
@@ -251,6 +277,9 @@ export async function buildLambdas(options: BuildLambdasOptions = {}): Promise<B
     mainFields: ['module', 'main'],
     conditions: ['module'],
     minify: true,
+    // Class and function names survive minification: `error.name` of a TargetRefusedError is what
+    // Lambda reports as the error type and what operators search for (costs a few KB per zip).
+    keepNames: true,
     treeShaking: true,
     sourcemap: 'external',
     // The few legal comments in our dependencies are lint pragmas; licences are listed instead in
@@ -265,11 +294,15 @@ export async function buildLambdas(options: BuildLambdasOptions = {}): Promise<B
   });
 
   await mkdir(outDir, { recursive: true });
+  await mkdir(sourceMapDir, { recursive: true });
   // A full build removes what earlier builds left (only files of the kinds it writes), so a removed
   // handler leaves no stale zip behind.
   if (!options.only) {
     for (const entry of await readdir(outDir)) {
       if (BUILD_OUTPUT.test(entry)) await rm(join(outDir, entry), { force: true });
+    }
+    for (const entry of await readdir(sourceMapDir)) {
+      if (SOURCE_MAP_OUTPUT.test(entry)) await rm(join(sourceMapDir, entry), { force: true });
     }
   }
   const lambdas: BuiltLambda[] = [];
@@ -283,7 +316,7 @@ export async function buildLambdas(options: BuildLambdasOptions = {}): Promise<B
 
     const zip = await zipSingleFile(index.contents, 'index.mjs');
     const zipPath = join(outDir, `${name}.zip`);
-    const sourceMapPath = join(outDir, `${name}.index.mjs.map`);
+    const sourceMapPath = join(sourceMapDir, `${name}.index.mjs.map`);
     await writeFile(zipPath, zip);
     await writeFile(sourceMapPath, map.contents);
     const outputPath = relative(REPO_ROOT, index.path);
@@ -338,6 +371,7 @@ function manifest(lambdas: readonly BuiltLambda[]) {
         sha256: lambda.sha256,
         indexBytes: lambda.indexBytes,
         budgetBytes: lambda.budgetBytes,
+        // File name only, in the source-map folder (not in this one): see sourceMapDirFor.
         sourceMap: basename(lambda.sourceMapPath),
         secretsManagerOperations: lambda.secretsManagerOperations,
       },

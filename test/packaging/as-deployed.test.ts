@@ -6,7 +6,11 @@
 import { mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { GetSecretValueCommand, type SecretsManagerClient } from '@aws-sdk/client-secrets-manager';
+import {
+  GetSecretValueCommand,
+  PutSecretValueCommand,
+  type SecretsManagerClient,
+} from '@aws-sdk/client-secrets-manager';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { type BuildResult, buildLambdas, listHandlers } from '../../scripts/build-lambdas.ts';
 import { type LocalSecretsManager, rotateSecret, startLocalSecretsManager } from '../../src/testing/index.ts';
@@ -61,7 +65,10 @@ describe.each(handlers)('%s, as deployed', (name) => {
     });
     const started = startDeployedLambda({ dir, env });
     await expect(started).rejects.toBeInstanceOf(DeployedInitError);
-    await expect(started).rejects.toThrow(/PASSWORD_LENGTH must be a whole number/);
+    // The error's class name as Lambda reports it (errorType), kept through minification.
+    await expect(started).rejects.toThrow(
+      /^init failed: ConfigurationError: PASSWORD_LENGTH must be a whole number/,
+    );
   });
 
   const fixture = DEPLOYED_FIXTURES[name];
@@ -131,6 +138,49 @@ describe.each(handlers)('%s, as deployed', (name) => {
     }
   });
 
+  if (name.endsWith('-single-user')) {
+    it('reports a refused login as TargetRefusedError, the name operators search for', async () => {
+      const dir = await unpackLambda(zipOf(name), join(workDir, `${name}-refused`));
+      const target = await fixture.start();
+      const client = sm.client();
+      let deployed: Awaited<ReturnType<typeof startDeployedLambda>> | undefined;
+      try {
+        const { secretId, secrets } = await target.createSecret(client, `as-deployed-refused/${name}`);
+        trackSecrets(...secrets);
+        // Neither the current nor the previous version holds the database's password, so every
+        // login the single-user strategy tries is refused.
+        const stored = JSON.parse(await currentValue(client, secretId)) as Record<string, unknown>;
+        for (const attempt of ['wrong-previous', 'wrong-current']) {
+          const wrong = `${attempt}-${String(stored.password)}`;
+          trackSecrets(wrong);
+          await client.send(
+            new PutSecretValueCommand({
+              SecretId: secretId,
+              SecretString: JSON.stringify({ ...stored, password: wrong }),
+            }),
+          );
+        }
+        deployed = await startDeployedLambda({
+          dir,
+          env: lambdaEnvironment({
+            endpoint: sm.endpoint,
+            functionName: `${name}-refused`,
+            taskRoot: dir,
+            settings: { ...target.settings, ALLOWED_SECRET_IDS: secretId },
+          }),
+        });
+        const result = await rotateSecret({ client, secretId, handler: deployed.handler });
+        expect(result.ok).toBe(false);
+        expect(result.failedStep).toBe('setSecret');
+        expect((result.cause as Error).name).toBe('TargetRefusedError');
+        expect(result.error).toMatch(/^TargetRefusedError: authentication failure/);
+      } finally {
+        await deployed?.close();
+        await target.stop();
+      }
+    });
+  }
+
   it('refuses a secret that ALLOWED_SECRET_IDS does not list, changing nothing', async () => {
     const dir = await unpackLambda(zipOf(name), join(workDir, `${name}-allow-list`));
     const target = await fixture.start();
@@ -155,7 +205,8 @@ describe.each(handlers)('%s, as deployed', (name) => {
       const result = await rotateSecret({ client, secretId, handler: deployed.handler });
       expect(result.ok).toBe(false);
       expect(result.failedStep).toBe('createSecret');
-      expect(result.error).toMatch(/ALLOWED_SECRET_IDS/);
+      expect(result.error).toMatch(/^ConfigurationError: ALLOWED_SECRET_IDS/);
+      expect((result.cause as Error).name).toBe('ConfigurationError');
       expect(await currentValue(client, secretId)).toBe(before);
     } finally {
       await deployed?.close();

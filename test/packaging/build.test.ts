@@ -4,9 +4,9 @@
  */
 import { execFile } from 'node:child_process';
 import { createHash } from 'node:crypto';
-import { mkdir, mkdtemp, readFile, rm, stat, writeFile } from 'node:fs/promises';
+import { mkdir, mkdtemp, readdir, readFile, rm, stat, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
-import { basename, join } from 'node:path';
+import { basename, dirname, join } from 'node:path';
 import { promisify } from 'node:util';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import {
@@ -75,6 +75,8 @@ describe('npm run build', () => {
   });
 
   it('zips exactly index.mjs with a fixed date and rw-r--r-- permissions; the source map stays outside', async () => {
+    const inOutDir = await readdir(first.outDir);
+    expect(inOutDir.filter((entry) => entry.endsWith('.map'))).toEqual([]);
     for (const lambda of first.lambdas) {
       const { stdout } = await execFileAsync('zipinfo', ['-l', lambda.zipPath]);
       const entries = stdout.split('\n').filter((line) => /^[-d]r/.test(line));
@@ -88,7 +90,31 @@ describe('npm run build', () => {
       expect(code.includes(REPO_ROOT), `${lambda.name} holds the path ${REPO_ROOT}`).toBe(false);
       const map = JSON.parse(await readFile(lambda.sourceMapPath, 'utf8')) as { sources: string[] };
       expect(map.sources.some((source) => source.endsWith('src/core/engine.ts'))).toBe(true);
+      // Beside the deployed folder, never in it, in a folder whose name says not to upload it.
+      expect(dirname(lambda.sourceMapPath)).toBe(join(workDir, 'a-source-maps-do-not-upload'));
     }
+  });
+
+  it('keeps class names in the minified code, so errors are reported as TargetRefusedError, not `_e`', async () => {
+    for (const lambda of first.lambdas) {
+      const { stdout: code } = await execFileAsync('unzip', ['-p', lambda.zipPath, 'index.mjs'], {
+        maxBuffer: 64 * 1024 * 1024,
+      });
+      const names = ['ConfigurationError', 'EventError', 'SecretShapeError', 'ProtocolStateError'];
+      if (lambda.name !== 'random-secret') names.push('TargetRefusedError', 'TargetUnreachableError');
+      const missing = names.filter((name) => !code.includes(`"${name}"`));
+      expect(missing, `${lambda.name}: class names minified away`).toEqual([]);
+    }
+  });
+
+  it('refuses a source-map folder inside the deployed folder', async () => {
+    await expect(
+      buildLambdas({
+        outDir: join(workDir, 'c'),
+        sourceMapDir: join(workDir, 'c', 'maps'),
+        only: ['random-secret'],
+      }),
+    ).rejects.toThrow(/must stay out of the folder that is deployed/);
   });
 
   it('keeps every zip within its size budget; every exception to the default says why', async () => {
