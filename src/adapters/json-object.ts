@@ -3,6 +3,7 @@
  * secret strings; `JSON.parse`'s own errors quote the text around the fault (a password, often),
  * so this is the one place where that error is caught and dropped.
  */
+import { depthProblem, jsonDepthExcess } from '../core/json-depth.ts';
 
 /**
  * What is wrong with a text that should hold a JSON object, worded to follow `is`.
@@ -13,12 +14,15 @@
  * new SecretShapeError('(value)', `is ${problem}`);
  * ```
  */
-export type JsonObjectProblem = 'not valid JSON' | 'not a JSON object';
+export type JsonObjectProblem =
+  | 'not valid JSON'
+  | 'not a JSON object'
+  | `nested more than ${number} levels deep${string}`;
 
 /**
- * Parses `text` as a JSON object (not an array, not `null`, not a scalar). On failure it throws
- * what `reject` builds from the problem: the parser's own message, which quotes the text, is
- * never passed on, not even as a `cause`.
+ * Parses `text` as a JSON object (not an array, not `null`, not a scalar) nested at most
+ * 64 levels deep (`MAX_JSON_DEPTH`). On failure it throws what `reject` builds from the problem:
+ * the parser's own message, which quotes the text, is never passed on, not even as a `cause`.
  *
  * @example
  * ```ts
@@ -31,6 +35,8 @@ export function parseJsonObject(
   text: string,
   reject: (problem: JsonObjectProblem) => Error,
 ): Record<string, unknown> {
+  const excess = jsonDepthExcess(text);
+  if (excess) throw reject(depthProblem(excess));
   let parsed: unknown;
   try {
     parsed = JSON.parse(text);

@@ -29,6 +29,7 @@ import {
   SecretStore,
   sharedClientTimeouts,
   sharedSecretsManagerClient,
+  stagesOfVersion,
 } from './stages.ts';
 import {
   type KnownVersions,
@@ -202,7 +203,7 @@ async function runStep<V>(
   if (description.RotationEnabled === false) {
     throw new ProtocolStateError(`Secret ${arn} is not enabled for rotation`);
   }
-  const tokenStages = description.VersionIdsToStages?.[token];
+  const tokenStages = stagesOfVersion(description, token);
   if (!tokenStages) {
     throw new ProtocolStateError(`Secret version ${token} has no stage for rotation of secret ${arn}`);
   }
@@ -296,8 +297,51 @@ async function createSecret<V>(
   const next = await target.next(currentValue, nextCtx);
   const serialized = target.serialize(next);
   redactor.add(serialized, ...target.secrets(next));
+  checkValueSize(current.value, serialized);
   await store.putPending(arn, event.token, serialized, event.rotationToken);
   return 'pending-created';
+}
+
+/** Secrets Manager's limit on a SecretString, in bytes of UTF-8. */
+const SECRET_VALUE_MAX_BYTES = 65_536;
+
+/**
+ * Refuses a new value the service would refuse, before PutSecretValue, naming the field that grew
+ * the most (for JSON objects) so the operator knows what to shorten.
+ */
+function checkValueSize(currentRaw: string, nextRaw: string): void {
+  const size = Buffer.byteLength(nextRaw, 'utf8');
+  if (size <= SECRET_VALUE_MAX_BYTES) return;
+  throw new SecretShapeError(
+    grownField(currentRaw, nextRaw) ?? '(value)',
+    `would make the new version ${size} bytes long (the current one is ${Buffer.byteLength(currentRaw, 'utf8')}), over Secrets Manager's limit of ${SECRET_VALUE_MAX_BYTES} bytes`,
+    'make the secret smaller (shorten its other fields, or the generated value) so the new version fits, then rotate again',
+  );
+}
+
+function jsonFields(raw: string): Record<string, unknown> | undefined {
+  try {
+    const parsed: unknown = JSON.parse(raw);
+    return parsed !== null && typeof parsed === 'object' && !Array.isArray(parsed)
+      ? (parsed as Record<string, unknown>)
+      : undefined;
+  } catch {
+    return undefined;
+  }
+}
+
+/** The top-level field whose JSON grew the most from `currentRaw` to `nextRaw`, if both are objects. */
+function grownField(currentRaw: string, nextRaw: string): string | undefined {
+  const before = jsonFields(currentRaw);
+  const after = jsonFields(nextRaw);
+  if (!before || !after) return undefined;
+  const bytes = (value: unknown) => Buffer.byteLength(JSON.stringify(value) ?? '', 'utf8');
+  let found: { field: string; growth: number } | undefined;
+  for (const [field, value] of Object.entries(after)) {
+    const growth = bytes(value) - (Object.hasOwn(before, field) ? bytes(before[field]) : 0);
+    if (growth > 0 && (!found || growth > found.growth)) found = { field, growth };
+  }
+  return found?.field;
 }
 
 function pendingFix(arn: string): string {

@@ -174,7 +174,7 @@ export class SecretStore {
       );
     } catch (error) {
       const after = await this.describe(secretId);
-      if (after.VersionIdsToStages?.[token]?.includes(AWSCURRENT)) return;
+      if (stagesOfVersion(after, token)?.includes(AWSCURRENT)) return;
       throw error;
     }
   }
@@ -257,9 +257,36 @@ export class SecretStore {
   }
 }
 
+/**
+ * The labels of one version in a DescribeSecret answer; `undefined` when the version has none.
+ * The lookup goes through a `Map` of the answer's own entries, so a version id that is also a
+ * built-in property name (`constructor`, `__proto__`, `toString`) finds nothing rather than a
+ * function inherited from `Object.prototype`.
+ *
+ * @example
+ * ```ts
+ * stagesOfVersion(description, event.token); // ['AWSPENDING'], or undefined
+ * stagesOfVersion(description, 'constructor'); // undefined
+ * ```
+ */
+export function stagesOfVersion(
+  description: SecretDescription,
+  versionId: string,
+): readonly string[] | undefined {
+  return versionLabels(description).get(versionId);
+}
+
+function versionLabels(description: SecretDescription): Map<string, readonly string[]> {
+  const labels = new Map<string, readonly string[]>();
+  for (const [versionId, stages] of Object.entries(description.VersionIdsToStages ?? {})) {
+    if (Array.isArray(stages)) labels.set(versionId, stages);
+  }
+  return labels;
+}
+
 /** The id of the version holding `stage` in a DescribeSecret answer, if any. */
 export function versionWithStage(description: SecretDescription, stage: string): string | undefined {
-  for (const [versionId, stages] of Object.entries(description.VersionIdsToStages ?? {})) {
+  for (const [versionId, stages] of versionLabels(description)) {
     if (stages.includes(stage)) return versionId;
   }
   return undefined;

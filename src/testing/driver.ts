@@ -320,7 +320,10 @@ export async function executeRotation(
       await service.complete(secretArn, versionId, 'tested');
     } else if (!failure) {
       const state = await service.describe(secretArn);
-      if (!state.versionIdsToStages[versionId]?.includes(AWSCURRENT)) {
+      const stages = Object.hasOwn(state.versionIdsToStages, versionId)
+        ? state.versionIdsToStages[versionId]
+        : undefined;
+      if (!stages?.includes(AWSCURRENT)) {
         const error = `finishSecret returned without moving AWSCURRENT to version ${versionId}; AWSPENDING stays so the rotation can be resumed`;
         failure = { step: 'finishSecret', error, cause: new ProtocolStateError(error) };
       } else {

@@ -3,6 +3,7 @@
  * validation that turns untrusted JSON (from the secret or the environment) into a resolved
  * configuration, or into an error naming the field path and the fix.
  */
+import { MAX_JSON_DEPTH } from '../../core/json-depth.ts';
 import { placeholdersIn } from './template.ts';
 
 /**
@@ -373,6 +374,31 @@ export const TEMPLATE_VARIABLES = {
 
 const METHODS: readonly HttpMethod[] = ['GET', 'POST', 'PUT', 'PATCH', 'DELETE'];
 const HEADER_NAME = /^[!#$%&'*+\-.^_`|~0-9A-Za-z]+$/;
+// HTTP header values are bytes: Node sends characters up to U+00FF as Latin-1 and refuses others.
+
+/**
+ * Whether `text` has a character above U+00FF, which cannot be sent in an HTTP header.
+ *
+ * @example
+ * ```ts
+ * hasNonLatin1('Token {{key}}'); // false
+ * hasNonLatin1('Jeton→{{key}}'); // true
+ * ```
+ */
+export function hasNonLatin1(text: string): boolean {
+  for (const char of text) if (char.codePointAt(0)! > 0xff) return true;
+  return false;
+}
+
+function headerValueCheck(text: string, path: string): void {
+  if (/[\r\n]/.test(text)) throw new ConfigProblem(path, 'must not contain line breaks');
+  if (hasNonLatin1(text)) {
+    throw new ConfigProblem(
+      path,
+      'has a character above U+00FF, which an HTTP header cannot carry; use plain ASCII text',
+    );
+  }
+}
 const TOP_LEVEL_FIELDS = [
   'baseUrl',
   'auth',
@@ -498,7 +524,7 @@ function headerMap(
     const fieldPath = join(path, name);
     if (!HEADER_NAME.test(name)) throw new ConfigProblem(fieldPath, 'is not a valid HTTP header name');
     if (typeof headerValue !== 'string') throw new ConfigProblem(fieldPath, 'must be a string');
-    if (/[\r\n]/.test(headerValue)) throw new ConfigProblem(fieldPath, 'must not contain line breaks');
+    headerValueCheck(headerValue, fieldPath);
     checkPlaceholders(headerValue, fieldPath, allowed, purpose);
     result[name] = headerValue;
   }
@@ -533,21 +559,35 @@ function auth(value: unknown, path: string, allowed: readonly string[], purpose:
       if (!HEADER_NAME.test(name))
         throw new ConfigProblem(join(path, 'name'), 'is not a valid HTTP header name');
       const headerValue = string(value.value, join(path, 'value'), { optional: true }) ?? '{{key}}';
-      if (/[\r\n]/.test(headerValue))
-        throw new ConfigProblem(join(path, 'value'), 'must not contain line breaks');
+      headerValueCheck(headerValue, join(path, 'value'));
       checkPlaceholders(headerValue, join(path, 'value'), allowed, purpose);
       return { type, name, value: headerValue };
     }
   }
 }
 
-function checkBody(value: unknown, path: string, allowed: readonly string[], purpose: string): void {
+function checkBody(
+  value: unknown,
+  path: string,
+  allowed: readonly string[],
+  purpose: string,
+  depth = 1,
+  bodyPath = path,
+): void {
+  if ((Array.isArray(value) || isObject(value)) && depth > MAX_JSON_DEPTH) {
+    // A configuration given in code was never parsed from text, so its depth is checked here.
+    throw new ConfigProblem(bodyPath, `nests objects and arrays more than ${MAX_JSON_DEPTH} levels deep`);
+  }
   if (typeof value === 'string') {
     checkPlaceholders(value, path, allowed, purpose);
   } else if (Array.isArray(value)) {
-    for (const [index, item] of value.entries()) checkBody(item, `${path}[${index}]`, allowed, purpose);
+    for (const [index, item] of value.entries()) {
+      checkBody(item, `${path}[${index}]`, allowed, purpose, depth + 1, bodyPath);
+    }
   } else if (isObject(value)) {
-    for (const [field, item] of Object.entries(value)) checkBody(item, join(path, field), allowed, purpose);
+    for (const [field, item] of Object.entries(value)) {
+      checkBody(item, join(path, field), allowed, purpose, depth + 1, bodyPath);
+    }
   } else if (value !== null && typeof value !== 'number' && typeof value !== 'boolean') {
     throw new ConfigProblem(path, 'must be JSON');
   }

@@ -7,8 +7,9 @@
  * and errors name the operation, the method, the path *template* and the status.
  */
 import { ConfigurationError, TargetRefusedError, TargetUnreachableError } from '../../core/errors.ts';
+import { jsonDepthExcess } from '../../core/json-depth.ts';
 import type { StepContext } from '../../core/target.ts';
-import type { AuthTemplate, ResolvedConfig, ResolvedRequest } from './config.ts';
+import { type AuthTemplate, hasNonLatin1, type ResolvedConfig, type ResolvedRequest } from './config.ts';
 import { MissingVariableError, render, renderJson, type TemplateVariables } from './template.ts';
 
 /**
@@ -242,6 +243,13 @@ export class ProviderClient {
           'would contain a line break once filled in',
         );
       }
+      if (hasNonLatin1(value)) {
+        // Values come from templates checked at start and from keys; a minted key may still carry one.
+        throw new ConfigurationError(
+          `${call.operation} request header ${name}`,
+          'would contain a character above U+00FF once filled in, which an HTTP header cannot carry',
+        );
+      }
       headers.set(name, value);
     };
     for (const [name, template] of Object.entries({ ...this.#config.headers, ...call.request.headers })) {
@@ -322,7 +330,8 @@ export function sleep(ms: number): Promise<void> {
 }
 
 function parseJson(text: string): unknown {
-  if (text.trim() === '') return undefined;
+  // A hostile provider could nest its answer deep enough to overflow code that walks it.
+  if (text.trim() === '' || jsonDepthExcess(text) !== undefined) return undefined;
   try {
     return JSON.parse(text);
   } catch {

@@ -10,11 +10,13 @@ import {
   SecretShapeError,
   TargetRefusedError,
 } from '../../core/errors.ts';
+import { depthProblem, jsonDepthExcess } from '../../core/json-depth.ts';
 import { DEFAULT_PASSWORD_POLICY, generatePassword } from '../../core/password.ts';
 import type { KnownVersions, NextContext, RotationTarget, StepContext } from '../../core/target.ts';
 import {
   ConfigProblem,
   type HttpApiKeyConfig,
+  hasNonLatin1,
   type ResolvedConfig,
   requestUses,
   resolveConfig,
@@ -126,6 +128,13 @@ export function httpApiKey(options: HttpApiKeyOptions = {}): RotationTarget<ApiK
         throw new ConfigurationError(
           HTTP_API_KEY_CONFIG,
           'is set, but httpApiKey({ config }) was given in code too: keep one',
+        );
+      }
+      const excess = jsonDepthExcess(text);
+      if (excess) {
+        throw new ConfigurationError(
+          HTTP_API_KEY_CONFIG,
+          `is ${depthProblem(excess)}: no configuration block needs that; flatten the request bodies`,
         );
       }
       let parsed: unknown;
@@ -382,11 +391,11 @@ async function mintKey(
   const key = readPointer(response.json, create.keyPointer);
   const keyId = idOf(readPointer(response.json, create.keyIdPointer));
   if (typeof key === 'string') ctx.redact(key);
-  if (typeof key !== 'string' || key.length === 0 || keyId === undefined) {
-    const missing =
-      typeof key !== 'string' || key.length === 0
-        ? `no key (a non-empty string) at mint.keyPointer "${create.keyPointer}"`
-        : `no key id at mint.keyIdPointer "${create.keyIdPointer}"`;
+  const usableKey = typeof key === 'string' && key.length > 0 && !hasNonLatin1(key);
+  if (!usableKey || keyId === undefined) {
+    const missing = !usableKey
+      ? `no key (a non-empty string of characters up to U+00FF, which HTTP headers can carry) at mint.keyPointer "${create.keyPointer}"`
+      : `no key id at mint.keyIdPointer "${create.keyIdPointer}"`;
     ctx.metrics.count('OrphanedKeyDetected');
     throw new TargetRefusedError(
       'rejected',

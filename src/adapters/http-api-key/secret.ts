@@ -5,7 +5,7 @@
  */
 import { SecretShapeError } from '../../core/errors.ts';
 import { parseJsonObject } from '../json-object.ts';
-import { ConfigProblem, type ResolvedConfig, resolveConfig } from './config.ts';
+import { ConfigProblem, hasNonLatin1, type ResolvedConfig, resolveConfig } from './config.ts';
 
 /**
  * Field holding the id of the key this version replaced, used to revoke it one rotation later.
@@ -110,6 +110,13 @@ export function parseApiKeySecret(raw: string, fixedConfig: ResolvedConfig | und
   const key = fields[config.keyField];
   if (typeof key !== 'string' || key.length === 0) {
     throw new SecretShapeError(config.keyField, 'is required: the API key, a non-empty string');
+  }
+  if (hasNonLatin1(key)) {
+    throw new SecretShapeError(
+      config.keyField,
+      'has a character above U+00FF, which an HTTP header cannot carry',
+      'store the key exactly as the provider issued it (API keys are ASCII)',
+    );
   }
   return {
     key,

@@ -1,5 +1,6 @@
 import { type Env, envString } from '../../core/config.ts';
 import { SecretShapeError } from '../../core/errors.ts';
+import { depthProblem, jsonDepthExcess } from '../../core/json-depth.ts';
 import type { RotationTarget } from '../../core/target.ts';
 
 /**
@@ -53,6 +54,14 @@ export function randomSecret(options: RandomSecretOptions = {}): RotationTarget<
           );
         }
         return { kind: 'string', value: raw };
+      }
+      const excess = jsonDepthExcess(raw);
+      if (excess) {
+        throw new SecretShapeError(
+          excess.field ?? '(value)',
+          `is ${depthProblem(excess)}`,
+          'store a flatter JSON object',
+        );
       }
       let object: unknown;
       try {

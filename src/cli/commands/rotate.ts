@@ -403,7 +403,7 @@ async function rotateViaService(
       events.push({ atMs, changes });
       if (!json) out.line(`  ${`+${(atMs / 1000).toFixed(1)}`.padStart(6)} s  ${changes.join(', ')}`);
     }
-    const stages = labels[versionId] ?? [];
+    const stages = (Object.hasOwn(labels, versionId) ? labels[versionId] : undefined) ?? [];
     if (stages.includes(AWSCURRENT) && !stages.includes(AWSPENDING)) {
       outcome = 'rotated';
       break;
