@@ -4,6 +4,9 @@
  * turned into one line saying what went wrong and what to do.
  */
 
+import { readFileSync } from 'node:fs';
+import { homedir } from 'node:os';
+import { join } from 'node:path';
 import { SecretsManagerClient } from '@aws-sdk/client-secrets-manager';
 import { NETWORK_ERROR_CODES } from '../adapters/database/connection.ts';
 import { type Env, envString } from '../core/config.ts';
@@ -114,6 +117,8 @@ export function secretsManagerClient(flags: GlobalFlags, env: Env): SecretsManag
   if (flags.region !== undefined && !/^[a-z0-9]+(-[a-z0-9]+)+$/.test(flags.region)) {
     throw new UsageError(`--region must be an AWS region such as eu-west-1, got "${flags.region}"`);
   }
+  const profile = flags.profile ?? envString(env, 'AWS_PROFILE');
+  if (profile !== undefined) checkProfileExists(profile, flags.profile !== undefined, env);
   const hasCredentials =
     flags.profile !== undefined ||
     envString(env, 'AWS_PROFILE') !== undefined ||
@@ -131,6 +136,52 @@ export function secretsManagerClient(flags: GlobalFlags, env: Env): SecretsManag
         }
       : {}),
   });
+}
+
+/**
+ * The profile names defined in the AWS CLI's files, as the SDK reads them: `[profile NAME]` or
+ * `[NAME]` in `AWS_CONFIG_FILE` (default ~/.aws/config), `[NAME]` in `AWS_SHARED_CREDENTIALS_FILE`
+ * (default ~/.aws/credentials). Missing files count as empty.
+ *
+ * @example
+ * ```ts
+ * configuredProfiles({ HOME: '/home/me' }); // ['default', 'prod']
+ * ```
+ */
+export function configuredProfiles(env: Env): string[] {
+  const home = envString(env, 'HOME') ?? homedir();
+  const files = [
+    envString(env, 'AWS_CONFIG_FILE') ?? join(home, '.aws', 'config'),
+    envString(env, 'AWS_SHARED_CREDENTIALS_FILE') ?? join(home, '.aws', 'credentials'),
+  ];
+  const names = new Set<string>();
+  for (const file of files) {
+    let text: string;
+    try {
+      text = readFileSync(file, 'utf8');
+    } catch {
+      continue;
+    }
+    for (const match of text.matchAll(/^\s*\[\s*(?:profile\s+)?([^\]\s]+)\s*\]/gm)) {
+      if (match[1] && !match[1].startsWith('sso-session') && !match[1].startsWith('services'))
+        names.add(match[1]);
+    }
+  }
+  return [...names];
+}
+
+/** Refuses a profile that no AWS configuration file defines, before the SDK says only "no credentials". */
+function checkProfileExists(profile: string, fromFlag: boolean, env: Env): void {
+  const known = configuredProfiles(env);
+  if (known.includes(profile)) return;
+  const source = fromFlag ? '--profile' : 'AWS_PROFILE';
+  throw new CliError(
+    EXIT.AWS,
+    `AWS profile "${profile}" (${source}) is not defined in ${envString(env, 'AWS_CONFIG_FILE') ?? '~/.aws/config'} or ${envString(env, 'AWS_SHARED_CREDENTIALS_FILE') ?? '~/.aws/credentials'}`,
+    known.length > 0
+      ? `use one of the defined profiles (${known.join(', ')}), or create it: aws configure --profile ${profile}`
+      : `create it (aws configure --profile ${profile}, or aws configure sso), or drop ${source} to use the default credential chain`,
+  );
 }
 
 /**
@@ -197,11 +248,20 @@ export function awsFailure(error: unknown, doing: string, flags: GlobalFlags): C
   const message = error instanceof Error ? error.message : String(error);
   const where = flags.endpointUrl ? `endpoint ${flags.endpointUrl}` : 'AWS Secrets Manager';
   if (/region is missing/i.test(message)) {
-    return new UsageError(
+    // A missing region is AWS configuration (exit 3), like missing credentials; a malformed --region is usage (2).
+    return new CliError(
+      EXIT.AWS,
       `${doing}: no AWS region is configured`,
       'pass --region (e.g. --region eu-west-1), or set AWS_REGION, or a region in your profile',
     );
   }
+  const wrongEndpoint = wrongKindOfEndpoint(
+    error,
+    doing,
+    flags.endpointUrl ? where : 'the Secrets Manager endpoint the SDK resolved',
+    flags,
+  );
+  if (wrongEndpoint) return wrongEndpoint;
   const network = networkCode(error);
   if (network) {
     return new CliError(
@@ -251,4 +311,82 @@ export function awsFailure(error: unknown, doing: string, flags: GlobalFlags): C
     default:
       return new CliError(EXIT.AWS, `${doing}: ${code}: ${message}`);
   }
+}
+
+const ENDPOINT_FIX =
+  'point --endpoint-url (or AWS_ENDPOINT_URL_SECRETS_MANAGER) at a Secrets Manager endpoint: the local endpoint prints its URL ' +
+  '(secrets-rotator local-endpoint, e.g. http://127.0.0.1:4566); drop it to use AWS';
+
+// TLS handshake failures that say the peer is not an HTTPS server at all.
+const PLAINTEXT_TLS = /wrong version number|packet length too long|unknown protocol|http request/i;
+// Certificate problems: the peer speaks TLS but its certificate is not trusted here.
+const CERTIFICATE_CODES: ReadonlySet<string> = new Set([
+  'DEPTH_ZERO_SELF_SIGNED_CERT',
+  'SELF_SIGNED_CERT_IN_CHAIN',
+  'UNABLE_TO_VERIFY_LEAF_SIGNATURE',
+  'UNABLE_TO_GET_ISSUER_CERT_LOCALLY',
+  'CERT_HAS_EXPIRED',
+  'ERR_TLS_CERT_ALTNAME_INVALID',
+]);
+
+/**
+ * An answer that did not come from Secrets Manager (another web server, a plain-HTTP port spoken
+ * to with TLS, an untrusted certificate), turned into a message and fix instead of the SDK's raw
+ * parser or OpenSSL error.
+ */
+function wrongKindOfEndpoint(
+  error: unknown,
+  doing: string,
+  where: string,
+  flags: GlobalFlags,
+): CliError | undefined {
+  const chain: Array<{ code?: unknown; message?: unknown; name?: unknown }> = [];
+  let current: unknown = error;
+  for (let depth = 0; depth < 4 && current && typeof current === 'object'; depth++) {
+    chain.push(current as { code?: unknown; message?: unknown; name?: unknown });
+    current = (current as { cause?: unknown }).cause;
+  }
+  const text = (value: unknown) => (typeof value === 'string' ? value : '');
+  const tls = chain.find(
+    (link) =>
+      (text(link.code) === 'EPROTO' || text(link.code).startsWith('ERR_SSL')) &&
+      PLAINTEXT_TLS.test(text(link.message)),
+  );
+  if (tls) {
+    const http = flags.endpointUrl?.replace(/^https:/, 'http:');
+    return new CliError(
+      EXIT.AWS,
+      `${doing}: ${where} does not speak HTTPS on that port (the TLS handshake got a plain-HTTP answer)`,
+      http && http !== flags.endpointUrl
+        ? `use http:// for a plain-HTTP endpoint: --endpoint-url ${http}`
+        : 'check the port and scheme of the endpoint',
+      { cause: error },
+    );
+  }
+  const certificate = chain.find((link) => CERTIFICATE_CODES.has(text(link.code)));
+  if (certificate) {
+    return new CliError(
+      EXIT.AWS,
+      `${doing}: the TLS certificate of ${where} is not trusted (${text(certificate.code)})`,
+      'set AWS_CA_BUNDLE to the CA that signed it (a corporate proxy, a private endpoint), or check that the URL names the right host',
+      { cause: error },
+    );
+  }
+  const status = (error as { $metadata?: { httpStatusCode?: unknown } } | null)?.$metadata?.httpStatusCode;
+  const message = text((error as { message?: unknown } | null)?.message);
+  const name = text((error as { name?: unknown } | null)?.name);
+  const unparsable = /Deserialization error/i.test(message) || name === 'SyntaxError';
+  const unknown = name === 'Unknown' || message === 'UnknownError';
+  if (unparsable || unknown || status === 404 || status === 405) {
+    const answered = typeof status === 'number' ? `HTTP ${status}` : 'an answer';
+    return new CliError(
+      EXIT.AWS,
+      `${doing}: ${where} answered ${answered}${unparsable ? ' that is not a Secrets Manager response' : ' without a Secrets Manager error'}: it is not a Secrets Manager endpoint`,
+      flags.endpointUrl
+        ? ENDPOINT_FIX
+        : 'check AWS_ENDPOINT_URL_SECRETS_MANAGER / AWS_ENDPOINT_URL and proxy settings (HTTPS_PROXY): something other than Secrets Manager answered',
+      { cause: error },
+    );
+  }
+  return undefined;
 }

@@ -9,9 +9,9 @@
  * | code | meaning |
  * |---|---|
  * | 0 | success: the command did what was asked, or found nothing wrong |
- * | 1 | a finding: a secret fails the policy (`audit`, `status`), a rotation failed or timed out (`rotate`), a preflight check failed (`check`), the demo failed |
- * | 2 | usage error: unknown command or flag, bad flag value, missing argument, a combination of flags that cannot work |
- * | 3 | AWS or endpoint error: credentials, permissions, region, a secret that does not exist, an endpoint that cannot be reached |
+ * | 1 | a finding: a secret fails the policy (`audit`, `status`), a rotation failed, timed out or cannot start with the secret's rotation set-up (`rotate`: no rotation function, an unknown function), a preflight check failed (`check`), the demo failed |
+ * | 2 | usage error: unknown command or flag, bad flag value (a malformed `--region` too), missing argument, a combination of flags that cannot work |
+ * | 3 | AWS or endpoint error: no credentials, an undefined profile, no region configured, access denied, a secret that does not exist, an endpoint that cannot be reached or is not a Secrets Manager endpoint |
  *
  * @example
  * ```ts

@@ -21,10 +21,13 @@ import { type CliIo, processIo } from './io.ts';
 const EXIT_CODES_HELP = `
 Exit codes:
   0  success, nothing wrong found
-  1  a finding: a secret fails the policy (status, audit), a rotation failed or timed out (rotate),
+  1  a finding: a secret fails the policy (status, audit), a rotation failed, timed out or cannot
+     start with the secret's rotation set-up (rotate: no rotation function, an unknown function),
      a preflight check failed (check), the demo failed
-  2  usage error: unknown command or flag, bad flag value, flags that do not go together
-  3  AWS or endpoint error: credentials, permissions, region, secret not found, endpoint unreachable
+  2  usage error: unknown command or flag, bad flag value (e.g. a malformed --region), flags that
+     do not go together
+  3  AWS or endpoint error: no credentials, an undefined profile, no region configured, access
+     denied, secret not found, endpoint unreachable or not a Secrets Manager endpoint
 
 AWS settings work as in the AWS CLI: the default credential chain, --profile / AWS_PROFILE,
 --region / AWS_REGION, --endpoint-url (a loopback URL needs no credentials).`;

@@ -488,7 +488,7 @@ class LocalEndpoint implements LocalSecretsManager {
     if (!handler) {
       throw new ServiceError(
         'InvalidRequestException',
-        `No rotation function is registered with this local endpoint for ${request.rotationLambdaArn}: call registerRotationFunction() with that ARN or function name first.`,
+        `No rotation function is registered with this local endpoint for ${request.rotationLambdaArn}: in code, call registerRotationFunction() with that ARN or function name first; from the command line, restart secrets-rotator local-endpoint with --rotation-function <name>=<handler>.`,
       );
     }
     const token = request.clientRequestToken;

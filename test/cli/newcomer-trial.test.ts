@@ -2,6 +2,12 @@
  * A newcomer's first trial of the CLI against the real local endpoint, replayed: each case is one
  * surprise they reported, driven through the CLI exactly as they ran it.
  */
+
+import { mkdir, mkdtemp, rm, writeFile } from 'node:fs/promises';
+import { createServer, type Server } from 'node:http';
+import type { AddressInfo } from 'node:net';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 import {
   CreateSecretCommand,
   GetSecretValueCommand,
@@ -97,5 +103,126 @@ describe('random-secret on a JSON secret', () => {
     trackSecrets(parsed.password);
     expect(parsed.username).toBe('svc');
     expect(parsed.password).not.toBe(password);
+  });
+});
+
+/** A loopback HTTP server that is not Secrets Manager, answering every request the same way. */
+async function fakeServer(status: number, contentType: string, body: string): Promise<Server> {
+  const server = createServer((request, response) => {
+    request.resume();
+    response.writeHead(status, { 'content-type': contentType });
+    response.end(body);
+  });
+  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
+  return server;
+}
+
+function urlOf(server: Server, scheme = 'http'): string {
+  return `${scheme}://127.0.0.1:${(server.address() as AddressInfo).port}`;
+}
+
+const RAW_SDK_WORDING =
+  /Deserialization error|\$response|UnknownError|wrong version number|OpenSSL|ssl3_get_record|tls_validate/;
+
+describe('a wrong kind of endpoint', () => {
+  const servers: Server[] = [];
+  afterAll(async () => {
+    await Promise.all(servers.map((server) => new Promise((resolve) => server.close(resolve))));
+  });
+
+  it('an HTTP server that is not Secrets Manager: a clear message and a fix, exit 3', async () => {
+    const web = await fakeServer(200, 'text/html', '<html><body>It works!</body></html>');
+    const missing = await fakeServer(404, 'text/html', '<html>Not Found</html>');
+    const broken = await fakeServer(500, 'text/plain', '');
+    servers.push(web, missing, broken);
+    for (const server of [web, missing, broken]) {
+      const result = await cli(['status', 'app/db', '--endpoint-url', urlOf(server)]);
+      expect(result.code).toBe(3);
+      expect(result.stderr).toContain(`endpoint ${urlOf(server)} answered HTTP`);
+      expect(result.stderr).toContain('not a Secrets Manager endpoint');
+      expect(result.stderr).toMatch(/fix: point --endpoint-url .* at a Secrets Manager endpoint/);
+      expect(result.stderr).not.toMatch(RAW_SDK_WORDING);
+    }
+  });
+
+  it('https:// to a plain-HTTP port: says so and gives the http:// URL, exit 3', async () => {
+    const endpointUrl = fixture.local.endpoint.replace(/^http:/, 'https:');
+    const result = await cli(['status', 'app/db', '--endpoint-url', endpointUrl]);
+    expect(result.code).toBe(3);
+    expect(result.stderr).toContain('does not speak HTTPS on that port');
+    expect(result.stderr).toContain(
+      `fix: use http:// for a plain-HTTP endpoint: --endpoint-url ${fixture.local.endpoint}`,
+    );
+    expect(result.stderr).not.toMatch(RAW_SDK_WORDING);
+  });
+});
+
+describe('AWS configuration problems (exit 3)', () => {
+  let home: string;
+  beforeAll(async () => {
+    home = await mkdtemp(join(tmpdir(), 'newcomer-home-'));
+    await mkdir(join(home, '.aws'));
+    await writeFile(
+      join(home, '.aws', 'config'),
+      '[default]\nregion = eu-west-1\n\n[profile dev]\nregion = eu-west-1\n',
+    );
+  });
+  afterAll(async () => {
+    await rm(home, { recursive: true, force: true });
+  });
+
+  it('--profile nosuch names the missing profile and the defined ones', async () => {
+    const result = await cli(['status', 'app/db', '--profile', 'nosuch', '--region', 'eu-west-1'], {
+      env: { HOME: home },
+    });
+    expect(result.code).toBe(3);
+    expect(result.stderr).toContain(
+      'AWS profile "nosuch" (--profile) is not defined in ~/.aws/config or ~/.aws/credentials',
+    );
+    expect(result.stderr).toContain('use one of the defined profiles (default, dev)');
+    expect(result.stderr).not.toContain('no AWS credentials found');
+  });
+
+  it('no region configured exits 3, as the README says', async () => {
+    // The SDK reads the region from the process environment and files too: make sure it finds none.
+    const saved = { ...process.env };
+    for (const name of ['AWS_REGION', 'AWS_DEFAULT_REGION', 'AWS_PROFILE']) delete process.env[name];
+    process.env.AWS_CONFIG_FILE = join(home, 'no-config');
+    process.env.AWS_SHARED_CREDENTIALS_FILE = join(home, 'no-credentials');
+    const result = await cli(['status', 'app/db', '--endpoint-url', 'http://192.0.2.1:4566'], {
+      env: { HOME: home, AWS_ACCESS_KEY_ID: 'AKIDEXAMPLE', AWS_SECRET_ACCESS_KEY: 'example' },
+    }).finally(() => {
+      process.env = saved;
+    });
+    expect(result.code).toBe(3);
+    expect(result.stderr).toContain('no AWS region is configured');
+    expect(result.stderr).toContain('fix: pass --region');
+  });
+});
+
+describe('rotate --via-service without a usable rotation function', () => {
+  it('exits 1 for a secret with no rotation function and for a function the endpoint does not know', async () => {
+    await createSecret(fixture.client, 'newcomer/no-function');
+    const none = await run(['rotate', 'newcomer/no-function', '--via-service', '--poll-interval', '20']);
+    expect(none.code).toBe(1);
+    expect(none.stderr).toContain('pass --rotation-lambda-arn');
+
+    const unknown = await run([
+      'rotate',
+      'newcomer/no-function',
+      '--via-service',
+      '--poll-interval',
+      '20',
+      '--rotation-lambda-arn',
+      'arn:aws:lambda:us-east-1:123456789012:function:my-rotator',
+    ]);
+    expect(unknown.code).toBe(1);
+    expect(unknown.stderr).toContain(
+      `the local endpoint at ${fixture.local.endpoint} has no rotation function my-rotator`,
+    );
+    expect(unknown.stderr).toContain(
+      'fix: restart it with the function attached: secrets-rotator local-endpoint --rotation-function my-rotator=<handler>',
+    );
+    expect(unknown.stderr).not.toContain('registerRotationFunction');
   });
 });

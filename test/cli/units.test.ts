@@ -91,7 +91,7 @@ describe('formats', () => {
 
 describe('AWS errors', () => {
   const flags = { output: 'table' as const };
-  it("maps the service's errors to exit 3 with a fix, and a missing region to a usage error", () => {
+  it("maps the service's errors and a missing region to exit 3 with a fix", () => {
     const notFound = awsFailure(
       Object.assign(new Error("can't find the secret"), { name: 'ResourceNotFoundException' }),
       'reading secret x',
@@ -106,7 +106,7 @@ describe('AWS errors', () => {
     );
     expect(denied.message).toBe('listing secrets: access denied (not authorized)');
     const region = awsFailure(new Error('Region is missing'), 'listing secrets', flags);
-    expect(region.exitCode).toBe(2);
+    expect(region.exitCode).toBe(3);
     expect(region.fix).toContain('--region');
   });
 

@@ -364,13 +364,10 @@ async function rotateViaService(
         `if that rotation failed, find why in the function's logs and fix it; to abandon it: secrets-rotator repair ${secretId}, then rotate again`,
       );
     }
-    if (awsErrorCode(error) === 'InvalidRequestException' && !lambdaArn) {
-      throw new CliError(
-        EXIT.POLICY_FAILURE,
-        `Secrets Manager refused: ${message}`,
-        'the secret has no rotation function: pass --rotation-lambda-arn <ARN of the function>',
-      );
-    }
+    // The secret's rotation set-up cannot run (no function, a function the endpoint does not know or
+    // may not invoke, a secret being deleted): exit 1, as for a failed rotation.
+    const refusal = rotationSetupRefusal(error, lambdaArn, flags);
+    if (refusal) throw refusal;
     throw awsFailure(error, `starting the rotation of ${secretId} (RotateSecret)`, flags);
   }
   if (!json) out.line(`RotateSecret accepted: version ${versionId}`);
@@ -454,6 +451,49 @@ async function rotateViaService(
     out.error(failure.message, failure.fix);
   }
   return outcome === 'rotated' ? EXIT.OK : EXIT.POLICY_FAILURE;
+}
+
+/** RotateSecret refused because of the secret's rotation configuration, with the fix for each case. */
+function rotationSetupRefusal(
+  error: unknown,
+  lambdaArn: string | undefined,
+  flags: GlobalFlags,
+): CliError | undefined {
+  const code = awsErrorCode(error);
+  const message = error instanceof Error ? error.message : String(error);
+  const functionName = lambdaArn ? (/function:([^:]+)/.exec(lambdaArn)?.[1] ?? lambdaArn) : undefined;
+  if (code === 'InvalidRequestException' && /no rotation function is registered/i.test(message)) {
+    const name = functionName ?? 'my-rotator';
+    return new CliError(
+      EXIT.POLICY_FAILURE,
+      `the local endpoint at ${flags.endpointUrl ?? '(AWS_ENDPOINT_URL_SECRETS_MANAGER)'} has no rotation function ${name}`,
+      `restart it with the function attached: secrets-rotator local-endpoint --rotation-function ${name}=<handler> (e.g. ${name}=random-secret), ` +
+        `or pass --rotation-lambda-arn naming a function it serves`,
+    );
+  }
+  if (code === 'InvalidRequestException' && !lambdaArn) {
+    return new CliError(
+      EXIT.POLICY_FAILURE,
+      `Secrets Manager refused: ${message}`,
+      'the secret has no rotation function: pass --rotation-lambda-arn <ARN of the function>',
+    );
+  }
+  if (code === 'InvalidRequestException') {
+    return new CliError(
+      EXIT.POLICY_FAILURE,
+      `Secrets Manager refused to rotate: ${message}`,
+      'fix what the message names on the secret or its rotation configuration, then rotate again',
+    );
+  }
+  if (code === 'AccessDeniedException' && /lambda/i.test(message) && lambdaArn) {
+    return new CliError(
+      EXIT.POLICY_FAILURE,
+      `Secrets Manager cannot invoke the rotation function ${lambdaArn}: ${message}`,
+      `check that the function exists in this account and region, and that its resource policy lets secretsmanager.amazonaws.com invoke it ` +
+        `(aws lambda add-permission --function-name ${functionName} --statement-id SecretsManagerAccess --action lambda:InvokeFunction --principal secretsmanager.amazonaws.com)`,
+    );
+  }
+  return undefined;
 }
 
 async function explainFailure(
