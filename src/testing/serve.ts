@@ -7,9 +7,10 @@ import { realpathSync } from 'node:fs';
 import { fileURLToPath } from 'node:url';
 import { parseArgs } from 'node:util';
 import { parseRateLimits } from './rate-limit.ts';
+import { readSeedFile } from './seed.ts';
 import { type LocalSecretsManager, startLocalSecretsManager } from './server.ts';
 
-const USAGE = `Usage: serve [--port N] [--host ADDRESS] [--region REGION] [--account-id ID] [--latency-ms MS] [--rate-limit OP=N,…] [--verbose]
+const USAGE = `Usage: serve [--port N] [--host ADDRESS] [--region REGION] [--account-id ID] [--latency-ms MS] [--rate-limit OP=N,…] [--seed FILE] [--verbose]
 
 Starts a local AWS Secrets Manager endpoint (in memory, nothing persisted).
   --port        TCP port (default 4566; 0 picks a free one)
@@ -19,6 +20,7 @@ Starts a local AWS Secrets Manager endpoint (in memory, nothing persisted).
   --latency-ms  milliseconds added to every call, to play the network (default 0)
   --rate-limit  requests per second per operation, e.g. RotateSecret=50,GetSecretValue=100;
                 requests over the rate get ThrottlingException, as from the service
+  --seed        JSON file of secrets to start with: {"name": "value", ...} or [{"Name", "SecretString"}, ...]
   --verbose     print one line per request (operation, status, error code; never values)
 
 Point a client at it: AWS_ENDPOINT_URL_SECRETS_MANAGER=<printed URL>, any credentials.`;
@@ -65,6 +67,7 @@ export async function runLocalSecretsManagerCli(
       'account-id': { type: 'string', default: '123456789012' },
       'latency-ms': { type: 'string', default: '0' },
       'rate-limit': { type: 'string' },
+      seed: { type: 'string' },
       verbose: { type: 'boolean', default: false },
       help: { type: 'boolean', short: 'h', default: false },
     },
@@ -86,10 +89,12 @@ export async function runLocalSecretsManagerCli(
     throw new Error(`--latency-ms must be a whole number from 0 to 60000, got "${values['latency-ms']}"`);
   }
   const rateLimits = values['rate-limit'] === undefined ? undefined : parseRateLimits(values['rate-limit']);
+  const seed = values.seed === undefined ? undefined : await readSeedFile(values.seed);
   const local = await startLocalSecretsManager({
     ...(rateLimits ? { rateLimits } : {}),
     port,
     latencyMs,
+    ...(seed ? { seed } : {}),
     host: values.host,
     region: values.region,
     accountId: values['account-id'],

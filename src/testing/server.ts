@@ -20,6 +20,7 @@ import {
   type RotationService,
 } from './driver.ts';
 import { checkRateLimits, RateLimiter, type RateLimits, THROTTLING_MESSAGE } from './rate-limit.ts';
+import { type Seed, seedRequests } from './seed.ts';
 import { ServiceError, type WireInput } from './service-error.ts';
 import { INCOMPLETE_ROTATION_MESSAGE, SecretStore } from './store.ts';
 
@@ -110,6 +111,11 @@ export interface LocalSecretsManagerOptions {
    * changes nothing, as the service's quotas do. Operations not named are not limited.
    */
   readonly rateLimits?: RateLimits;
+  /**
+   * Secrets to start with, each created as by CreateSecret: `{ 'app/key': 'v1' }` or
+   * `[{ Name: 'app/key', SecretString: 'v1', Tags: [...] }]`. A bad entry fails the start, naming it.
+   */
+  readonly seed?: Seed;
 }
 
 /**
@@ -192,6 +198,18 @@ export async function startLocalSecretsManager(
   return endpoint;
 }
 
+/** Creates the seed's secrets, before the endpoint listens; a refused entry is named with its reason. */
+function seedStore(store: SecretStore, seed: Seed): void {
+  for (const request of seedRequests(seed)) {
+    try {
+      store.handle('CreateSecret', request);
+    } catch (error) {
+      if (!(error instanceof ServiceError)) throw error;
+      throw new Error(`seed secret "${String(request.Name)}" refused: ${error.type}: ${error.message}`);
+    }
+  }
+}
+
 class LocalEndpoint implements LocalSecretsManager {
   readonly region: string;
   readonly accountId: string;
@@ -234,6 +252,7 @@ class LocalEndpoint implements LocalSecretsManager {
       );
       this.#rateLimiter = new RateLimiter(options.rateLimits);
     }
+    if (options.seed) seedStore(store, options.seed);
     this.#storeService = {
       describe: async (secretId) => store.rotationState(secretId),
       registerPending: async (secretArn, versionId, options) =>

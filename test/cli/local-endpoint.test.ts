@@ -1,3 +1,6 @@
+import { mkdtemp, rm, writeFile } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 import { CreateSecretCommand, SecretsManagerClient } from '@aws-sdk/client-secrets-manager';
 import { describe, expect, it } from 'vitest';
 import { secretValue } from './fixtures.ts';
@@ -84,5 +87,46 @@ describe('local-endpoint', () => {
     expect(malformed.stderr).toContain(
       "option '--rotation-function <function=handler>' argument 'random-secret' is invalid",
     );
+  });
+});
+
+describe('local-endpoint --seed', () => {
+  it('starts with the secrets of a JSON file, and refuses a broken file naming the flag (exit 2)', async () => {
+    const dir = await mkdtemp(join(tmpdir(), 'seed-cli-'));
+    try {
+      const value = secretValue();
+      const seedFile = join(dir, 'secrets.json');
+      await writeFile(seedFile, JSON.stringify({ 'offline/seeded': value }));
+      const stop = new AbortController();
+      let announced: (url: string) => void = () => {};
+      const listening = new Promise<string>((resolve) => {
+        announced = resolve;
+      });
+      let printed = '';
+      const running = cli(['local-endpoint', '--port', '0', '--seed', seedFile], {
+        signal: stop.signal,
+        onStdout: (chunk) => {
+          printed += chunk;
+          const match = /listening on (http:\/\/\S+)/.exec(printed);
+          if (match) announced(match[1]!);
+        },
+      });
+      const endpoint = await listening;
+      expect(printed).toContain(`seeded 1 secret(s) from ${seedFile}`);
+      const status = await cli(['status', 'offline/seeded', '--endpoint-url', endpoint, '--output', 'json']);
+      stop.abort();
+      await running;
+      expect(status.stdout).toContain('"name": "offline/seeded"');
+      expect(status.stdout).not.toContain(value);
+
+      const broken = join(dir, 'broken.json');
+      await writeFile(broken, `[{"Name": "x", "SecretString": "${value}"`);
+      const refused = await cli(['local-endpoint', '--port', '0', '--seed', broken]);
+      expect(refused.code).toBe(2);
+      expect(refused.stderr).toContain(`the seed file ${broken} is not valid JSON`);
+      expect(refused.stderr).not.toContain(value);
+    } finally {
+      await rm(dir, { recursive: true, force: true });
+    }
   });
 });

@@ -7,6 +7,7 @@
 import { type Command, InvalidArgumentError, Option } from 'commander';
 import { createRotationHandler } from '../../core/engine.ts';
 import { parseRateLimits } from '../../testing/rate-limit.ts';
+import { readSeedFile, type Seed, seedRequests } from '../../testing/seed.ts';
 import { startLocalSecretsManager } from '../../testing/server.ts';
 import type { CommandContext } from '../context.ts';
 import { EXIT, type ExitCode, UsageError } from '../exit.ts';
@@ -19,6 +20,7 @@ interface LocalEndpointOptions {
   readonly host: string;
   readonly accountId: string;
   readonly latencyMs: number;
+  readonly seed?: string;
   readonly rotationFunction: Array<{ name: string; handler: string }>;
   readonly rateLimit?: Record<string, number>;
 }
@@ -40,6 +42,17 @@ function parseRotationFunction(
     throw new InvalidArgumentError('Expected FUNCTION=HANDLER, e.g. my-rotator=random-secret.');
   }
   return [...previous, { name: match[1]!, handler: match[2]! }];
+}
+
+/** The seed file, or a usage error naming the flag (never the file's content). */
+async function readSeed(path: string): Promise<Seed> {
+  try {
+    const seed = await readSeedFile(path);
+    seedRequests(seed, `--seed ${path}`);
+    return seed;
+  } catch (error) {
+    throw new UsageError((error as Error).message, 'fix the file or drop --seed');
+  }
 }
 
 /** Resolves when `signal` aborts, or on SIGINT / SIGTERM when no signal is given. */
@@ -93,6 +106,10 @@ export function registerLocalEndpoint(program: Command, context: CommandContext)
         .default(0),
     )
     .option(
+      '--seed <file>',
+      'JSON file of secrets to start with: {"name": "value", ...} or [{"Name": ..., "SecretString": ...}, ...]',
+    )
+    .option(
       '--rotation-function <function=handler>',
       'serve RotateSecret for this Lambda function name with a built-in handler (repeatable)',
       parseRotationFunction,
@@ -108,9 +125,9 @@ export function registerLocalEndpoint(program: Command, context: CommandContext)
       [
         '',
         'Example:',
-        '  secrets-rotator local-endpoint --port 4566 --rotation-function demo-rotator=random-secret',
+        '  echo \'{"app/key": "first"}\' > secrets.json',
+        '  secrets-rotator local-endpoint --port 4566 --seed secrets.json --rotation-function demo-rotator=random-secret',
         '  secrets-rotator local-endpoint --rate-limit RotateSecret=50,PutSecretValue=50,GetSecretValue=100',
-        '  aws --endpoint-url http://127.0.0.1:4566 secretsmanager create-secret --name app/key --secret-string first',
         '  secrets-rotator rotate app/key --via-service --endpoint-url http://127.0.0.1:4566 \\',
         '    --rotation-lambda-arn arn:aws:lambda:us-east-1:123456789012:function:demo-rotator',
       ].join('\n'),
@@ -143,10 +160,12 @@ async function runLocalEndpoint(
       target: await findHandler(entry.handler, context.io.handlers).load(),
     })),
   );
+  const seed = options.seed === undefined ? undefined : await readSeed(options.seed);
   let local: Awaited<ReturnType<typeof startLocalSecretsManager>>;
   try {
     local = await startLocalSecretsManager({
       ...(options.rateLimit ? { rateLimits: options.rateLimit } : {}),
+      ...(seed ? { seed } : {}),
       port: options.port,
       host: options.host,
       region,
@@ -155,6 +174,12 @@ async function runLocalEndpoint(
       ...(flags.verbose ? { log: (line: string) => out.note(line) } : {}),
     });
   } catch (error) {
+    if (seed && /^seed /.test((error as Error).message)) {
+      throw new UsageError(
+        `--seed ${options.seed}: ${(error as Error).message}`,
+        'fix that entry of the file',
+      );
+    }
     if (error instanceof TypeError) {
       throw new UsageError(
         `--rate-limit: ${error.message}`,
@@ -181,6 +206,7 @@ async function runLocalEndpoint(
       `rotation function ${name} → ${handler}: arn:aws:lambda:${region}:${options.accountId}:function:${name}`,
     );
   }
+  if (seed) out.line(`seeded ${seedRequests(seed).length} secret(s) from ${options.seed}`);
   out.line(`Local Secrets Manager endpoint listening on ${local.endpoint}`);
   out.line(
     `Use it with --endpoint-url ${local.endpoint} or AWS_ENDPOINT_URL_SECRETS_MANAGER=${local.endpoint} (any credentials). Ctrl-C stops it.`,
