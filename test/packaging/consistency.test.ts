@@ -1,7 +1,7 @@
 /**
  * The deployment templates agree with the code they deploy: each grants exactly the Secrets Manager
  * operations the bundles send, lets every environment variable the bundled code reads be set, lists
- * every handler, and the README documents every variable.
+ * every handler, and docs/environment.md documents exactly the variables the code reads.
  */
 import { execFile } from 'node:child_process';
 import { mkdtemp, readFile, rm } from 'node:fs/promises';
@@ -11,6 +11,7 @@ import { promisify } from 'node:util';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { type BuildResult, buildLambdas, listHandlers, REPO_ROOT } from '../../scripts/build-lambdas.ts';
 import {
+  documentedVariables,
   environmentVariablesRead,
   operationsInBundle,
   samEnvironmentVariables,
@@ -132,12 +133,42 @@ describe('environment variables', () => {
       terraformEnvironmentVariables(terraformVariables, terraformMain).filter((name) => !known.has(name)),
     ).toEqual([]);
   });
+});
 
-  it('every variable the bundled code reads is documented in README.md', async () => {
-    const { names } = await variablesReadByBundles();
-    const readme = await read('README.md');
-    const undocumented = names.filter((name) => !readme.includes(`\`${name}\``));
-    expect(undocumented, 'document them in README.md (as `NAME`)').toEqual([]);
+/** Every source file of the package: the Lambda code, the CLI, the client and the testing tools. */
+async function variablesReadByPackage() {
+  const { stdout } = await execFileAsync('git', ['ls-files', 'src'], { cwd: REPO_ROOT });
+  const files = stdout.split('\n').filter((path) => path.endsWith('.ts'));
+  return environmentVariablesRead(files);
+}
+
+describe('docs/environment.md, the one environment-variable reference', () => {
+  it('the scan of the whole package resolves every read', async () => {
+    const scan = await variablesReadByPackage();
+    expect(scan.unresolved).toEqual([]);
+    expect(scan.processEnvOutsideConfig).toEqual([]);
+    expect(scan.names).toContain('AWS_PROFILE');
+  });
+
+  it('has a row for every variable the code reads (the bundles, the CLI, the client)', async () => {
+    const { names } = await variablesReadByPackage();
+    const documented = documentedVariables(await read('docs/environment.md'));
+    const bundled = (await variablesReadByBundles()).names;
+    const missing = [...new Set([...names, ...bundled])].filter((name) => !documented.has(name)).sort();
+    expect(missing, 'add a row to docs/environment.md (first column: `NAME`)').toEqual([]);
+  });
+
+  it('has no row for a variable that neither the code nor the runtime reads', async () => {
+    const { names } = await variablesReadByPackage();
+    const known = new Set([...names, ...RUNTIME_VARIABLES]);
+    const documented = documentedVariables(await read('docs/environment.md'));
+    expect([...documented].filter((name) => !known.has(name)).sort()).toEqual([]);
+  });
+
+  it('lists the runtime-only variables in its own table', async () => {
+    const page = await read('docs/environment.md');
+    const runtimeTable = page.slice(page.indexOf('## Read by the runtime'));
+    expect([...documentedVariables(runtimeTable)].sort()).toEqual([...RUNTIME_VARIABLES].sort());
   });
 });
 

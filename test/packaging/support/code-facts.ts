@@ -13,7 +13,8 @@ import { join } from 'node:path';
 import { REPO_ROOT } from '../../../scripts/build-lambdas.ts';
 
 const ENV_NAME = /^[A-Z][A-Z0-9_]*$/;
-const HELPER_CALL = /\benv(?:String|Boolean|Integer|List|Choice)\(\s*[\w.]+\s*,\s*([^,)]+?)\s*[,)]/g;
+const HELPER_CALL =
+  /\b(?:env(?:String|Boolean|Integer|List|Choice)|readHostAllowlist)\(\s*[\w.]+\s*,\s*([^,)]+?)\s*[,)]/g;
 const DIRECT_READ = /\benv(?:\.([A-Z][A-Z0-9_]*)\b|\[\s*['"]([A-Z][A-Z0-9_]*)['"]\s*\])/g;
 const PROCESS_ENV_READ = /\bprocess\.env\b/g;
 const STRING_CONST = /\b(?:const|let)\s+(\w+)\s*(?::\s*[\w<>]+\s*)?=\s*['"]([A-Z][A-Z0-9_]*)['"]/g;
@@ -21,8 +22,10 @@ const ALIAS_CONST = /\b(?:const|let)\s+(\w+)\s*=\s*(\w+)\.(\w+)\s*;/g;
 const OBJECT_CONST = /\bconst\s+(\w+)\s*=\s*\{([^{}]*)\}\s*(?:as const)?/g;
 const OBJECT_ENTRY = /(\w+)\s*:\s*['"]([A-Z][A-Z0-9_]*)['"]/g;
 
-/** The helper module itself passes names through (`envString(env, name)` inside `envBoolean`). */
-const HELPER_MODULE = 'src/core/config.ts';
+/** The helper modules pass names through (`envString(env, name)` inside `envBoolean`). */
+const HELPER_MODULES = new Set(['src/core/config.ts', 'src/core/allowed-hosts.ts']);
+/** The one module allowed to touch `process.env`. */
+const CONFIG_MODULE = 'src/core/config.ts';
 
 /** Source text without comments (TSDoc examples mention `process.env` and helper calls). */
 function withoutComments(text: string): string {
@@ -99,10 +102,10 @@ export async function environmentVariablesRead(files: readonly string[]): Promis
       const expression = match[1]!.trim();
       const names = resolve(expression);
       if (names) names.forEach(record);
-      else if (file !== HELPER_MODULE) unresolved.push(`${file}: ${match[0].trim()}`);
+      else if (!HELPER_MODULES.has(file)) unresolved.push(`${file}: ${match[0].trim()}`);
     }
     for (const [, dotted, bracketed] of text.matchAll(DIRECT_READ)) record((dotted ?? bracketed)!);
-    if (file !== HELPER_MODULE && PROCESS_ENV_READ.test(text)) processEnvOutsideConfig.push(file);
+    if (file !== CONFIG_MODULE && PROCESS_ENV_READ.test(text)) processEnvOutsideConfig.push(file);
     PROCESS_ENV_READ.lastIndex = 0;
   }
 
@@ -223,4 +226,22 @@ export async function samDefaultSettings(stackName: string): Promise<Record<stri
     settings[name] = filled[name] ?? '';
   }
   return settings;
+}
+
+/**
+ * The variables a Markdown reference documents: every `NAME` in the first cell of a table row.
+ *
+ * @example
+ * ```ts
+ * documentedVariables('| `PG_CA_BUNDLE` | … |'); // Set { 'PG_CA_BUNDLE' }
+ * ```
+ */
+export function documentedVariables(markdown: string): Set<string> {
+  const names = new Set<string>();
+  for (const line of markdown.split('\n')) {
+    const firstCell = /^\|([^|]*)\|/.exec(line)?.[1];
+    if (!firstCell) continue;
+    for (const [, name] of firstCell.matchAll(/`([A-Z][A-Z0-9_]*)`/g)) names.add(name!);
+  }
+  return names;
 }
