@@ -26,7 +26,7 @@ describe('references to the contract', () => {
     expect(offenders).toEqual([]);
   });
 
-  it('every docs/protocol.md#section link names a heading of docs/protocol.md', async () => {
+  it('every link to a section of docs/protocol.md names one of its headings', async () => {
     const anchors = headingAnchors(await read('docs/protocol.md'));
     const broken: string[] = [];
     for (const path of trackedFiles()) {
