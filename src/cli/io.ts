@@ -99,13 +99,20 @@ export class Printer {
     if (fix) this.note(`  fix: ${fix}`);
   }
 
-  /** Writes a JSON document to stdout. */
+  /** Writes a JSON document to stdout; durations (fields ending in `Ms`) rounded to 0.1 ms. */
   json(value: unknown): void {
-    this.raw(`${JSON.stringify(value, null, 2)}\n`);
+    this.raw(`${JSON.stringify(value, roundDurations, 2)}\n`);
   }
 
   /** The current time. */
   now(): Date {
     return this.io.now?.() ?? new Date();
   }
+}
+
+/** `performance.now()` differences carry float noise (13.233361000000059): 0.1 ms is plenty. */
+function roundDurations(key: string, value: unknown): unknown {
+  return typeof value === 'number' && key.endsWith('Ms') && !Number.isInteger(value)
+    ? Math.round(value * 10) / 10
+    : value;
 }

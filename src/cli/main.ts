@@ -17,6 +17,7 @@ import { registerStatus } from './commands/status.ts';
 import { CommandContext } from './context.ts';
 import { CliError, EXIT, type ExitCode } from './exit.ts';
 import { type CliIo, processIo } from './io.ts';
+import { packageVersion } from './version.ts';
 
 const EXIT_CODES_HELP = `
 Exit codes:
@@ -47,7 +48,7 @@ export function buildProgram(context: CommandContext): Command {
     .description(
       'Operate AWS Secrets Manager rotation: rotate, inspect, audit, repair and preflight secrets; run a local endpoint and a demo.',
     )
-    .version('0.1.0', '-V, --version')
+    .version(packageVersion(), '-V, --version')
     .option('--region <region>', "AWS region (default: AWS_REGION, then the profile's region)")
     .option(
       '--profile <name>',

@@ -3,7 +3,7 @@
  * surprise they reported, driven through the CLI exactly as they ran it.
  */
 
-import { mkdir, mkdtemp, rm, writeFile } from 'node:fs/promises';
+import { mkdir, mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
 import { createServer, type Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { tmpdir } from 'node:os';
@@ -14,8 +14,9 @@ import {
   ListSecretVersionIdsCommand,
 } from '@aws-sdk/client-secrets-manager';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { packageVersion } from '../../src/cli/version.ts';
 import { trackSecrets } from '../support/leak-scan.ts';
-import { type CliFixture, createSecret, startCliFixture } from './fixtures.ts';
+import { type CliFixture, createSecret, startCliFixture, trackCurrent } from './fixtures.ts';
 import { cli } from './run.ts';
 
 let fixture: CliFixture;
@@ -224,5 +225,55 @@ describe('rotate --via-service without a usable rotation function', () => {
       'fix: restart it with the function attached: secrets-rotator local-endpoint --rotation-function my-rotator=<handler>',
     );
     expect(unknown.stderr).not.toContain('registerRotationFunction');
+  });
+});
+
+describe('JSON durations and --version', () => {
+  it('rounds every duration in JSON output to 0.1 ms', async () => {
+    await createSecret(fixture.client, 'newcomer/durations');
+    const result = await run([
+      'rotate',
+      'newcomer/durations',
+      '--handler',
+      'random-secret',
+      '--output',
+      'json',
+    ]);
+    await trackCurrent(fixture.client, 'newcomer/durations');
+    expect(result.code).toBe(0);
+    const durations = [...result.stdout.matchAll(/"(\w+Ms)": (-?[\d.e+-]+)/g)];
+    expect(durations.map(([, key]) => key)).toEqual(expect.arrayContaining(['durationMs', 'totalMs']));
+    for (const [, key, value] of durations) {
+      expect(`${key}: ${value}`).toMatch(/: \d+(\.\d)?$/);
+    }
+  });
+
+  it('prints the version of package.json', async () => {
+    const manifest = JSON.parse(await readFile(new URL('../../package.json', import.meta.url), 'utf8')) as {
+      version: string;
+    };
+    const result = await cli(['--version']);
+    expect(result.code).toBe(0);
+    expect(result.stdout.trim()).toBe(manifest.version);
+  });
+
+  it('finds package.json from an installed package, where the compiled CLI sits in dist/lib/cli', async () => {
+    const root = await mkdtemp(join(tmpdir(), 'installed-'));
+    try {
+      const pkg = join(root, 'node_modules', 'secrets-rotator');
+      await mkdir(join(pkg, 'dist', 'lib', 'cli'), { recursive: true });
+      await writeFile(join(root, 'package.json'), JSON.stringify({ name: 'their-app', version: '9.9.9' }));
+      await writeFile(
+        join(pkg, 'package.json'),
+        JSON.stringify({ name: 'secrets-rotator', version: '1.2.3' }),
+      );
+      // A package.json that is not the package's own (a nested type marker) is walked past.
+      await writeFile(join(pkg, 'dist', 'package.json'), JSON.stringify({ type: 'module' }));
+      expect(packageVersion(join(pkg, 'dist', 'lib', 'cli', 'version.js'))).toBe('1.2.3');
+      expect(packageVersion(join(pkg, 'src', 'cli', 'version.ts'))).toBe('1.2.3');
+      expect(packageVersion(join(root, 'elsewhere', 'x.js'))).toBe('unknown');
+    } finally {
+      await rm(root, { recursive: true, force: true });
+    }
   });
 });

@@ -1,0 +1,37 @@
+/**
+ * The CLI's own version, read from the package's package.json so that `--version` can never drift
+ * from the release. Found by walking up from this file, which works from a checkout (src/cli) and
+ * from an installed package (src/cli or dist/lib/cli) alike.
+ */
+import { readFileSync } from 'node:fs';
+import { dirname, join } from 'node:path';
+import { fileURLToPath } from 'node:url';
+
+const PACKAGE_NAME = 'secrets-rotator';
+
+/**
+ * The `version` of the secrets-rotator package.json above `from` (default: this module), or
+ * `unknown` when none is found (a bundle that left package.json behind).
+ *
+ * @example
+ * ```ts
+ * program.version(packageVersion(), '-V, --version');
+ * ```
+ */
+export function packageVersion(from: string = fileURLToPath(import.meta.url)): string {
+  let directory = dirname(from);
+  for (;;) {
+    try {
+      const manifest = JSON.parse(readFileSync(join(directory, 'package.json'), 'utf8')) as {
+        name?: unknown;
+        version?: unknown;
+      };
+      if (manifest.name === PACKAGE_NAME && typeof manifest.version === 'string') return manifest.version;
+    } catch {
+      // No package.json here, or not ours: keep walking up.
+    }
+    const parent = dirname(directory);
+    if (parent === directory) return 'unknown';
+    directory = parent;
+  }
+}
