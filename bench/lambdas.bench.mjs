@@ -1,21 +1,30 @@
-// Per handler, as deployed: zip size, cold start (fresh Node process until `handler` is ready),
-// full-rotation time (median over N rotations against the local endpoint and the real database or
-// test API), Secrets Manager calls and database logins per rotation, peak RSS of the function's
-// process. Uses the same build, harness and fixtures as test/packaging/as-deployed.test.ts.
-import { mkdtemp, rm } from 'node:fs/promises';
+// Per handler, as deployed (the built zip in a fresh Node process started with the flags Lambda uses
+// for a 128 MB function), against the local Secrets Manager endpoint and the real database or test
+// API of test/packaging/support/fixtures.ts:
+// - per rotation at 0 and 15 ms of Secrets Manager latency: the function's Secrets Manager calls,
+//   its sequential round trips, database logins (ok / refused) and the time the function ran;
+// - cold start beside a bare Node process started the same way, peak RSS over the first rotations,
+//   RSS and the heap after a full collection as rotations go on in one warm process.
+// bench/baseline.json holds an earlier run's figures; each figure is printed with its ratio to it.
+// `npm run bench -- lambdas --save-baseline` replaces the baseline with this run.
+import { mkdir, mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
 import { cpus, tmpdir } from 'node:os';
-import { join } from 'node:path';
+import { dirname, join } from 'node:path';
+import { fileURLToPath } from 'node:url';
 import { buildLambdas } from '../scripts/build-lambdas.ts';
-import { rotateSecret, startLocalSecretsManager } from '../src/testing/index.ts';
+import { rotateSecret, sequentialRounds, startLocalSecretsManager } from '../src/testing/index.ts';
 import { samDefaultSettings } from '../test/packaging/support/code-facts.ts';
 import {
+  LAMBDA_128MB_EXEC_ARGV,
   lambdaEnvironment,
   startDeployedLambda,
   unpackLambda,
 } from '../test/packaging/support/deployed-lambda.ts';
 import { DEPLOYED_FIXTURES } from '../test/packaging/support/fixtures.ts';
 
-const COLD_STARTS = 5;
+const BASELINE = join(dirname(fileURLToPath(import.meta.url)), 'baseline.json');
+const COLD_STARTS = 7;
+const LATENCIES_MS = [0, 15];
 
 function median(values) {
   const sorted = [...values].sort((a, b) => a - b);
@@ -23,19 +32,91 @@ function median(values) {
   return sorted.length % 2 ? sorted[middle] : (sorted[middle - 1] + sorted[middle]) / 2;
 }
 
-const round = (value, digits = 0) => value.toFixed(digits);
+const fixed = (value, digits = 1) => Number(value.toFixed(digits));
+
+/** `12.3 (0.50×)` against the baseline's figure, or the figure alone when there is none. */
+function withRatio(value, base, digits = 1) {
+  const shown = value.toFixed(digits);
+  if (typeof base !== 'number' || base === 0) return shown;
+  return `${shown} (${(value / base).toFixed(2)}×)`;
+}
 
 /** PostgreSQL writes its log through a pipe: give the last lines a moment to land before counting. */
 const settle = () => new Promise((resolve) => setTimeout(resolve, 300));
 
-async function benchHandler(lambda, sm, workDir, rotations) {
+/** A folder holding an index.mjs whose handler does nothing: bare Node, started as a function is. */
+async function bareFunction(workDir) {
+  const dir = join(workDir, 'bare-node');
+  await mkdir(dir, { recursive: true });
+  await writeFile(join(dir, 'index.mjs'), 'export const handler = async () => {};\n');
+  return dir;
+}
+
+/** Cold starts of the handler and of bare Node, alternated so that both see the same machine load. */
+async function coldStarts(dir, bareDir, env) {
+  const handler = [];
+  const bare = [];
+  for (let i = 0; i < COLD_STARTS; i++) {
+    for (const [into, from] of [
+      [bare, bareDir],
+      [handler, dir],
+    ]) {
+      const started = await startDeployedLambda({
+        dir: from,
+        env: { ...env, LAMBDA_TASK_ROOT: from },
+        execArgv: LAMBDA_128MB_EXEC_ARGV,
+      });
+      into.push(started.coldStartMs);
+      await started.close();
+    }
+  }
+  return { handlerMs: median(handler), bareMs: median(bare) };
+}
+
+/** Rotations through a warm function, counting the function's own calls, rounds, logins and time. */
+async function rotations(count, { deployed, sm, client, secretId, target, name }) {
+  let calls = 0;
+  let rounds = 0;
+  let functionMs = 0;
+  const counted = async (event, context) => {
+    const before = sm.calls.length;
+    const started = performance.now();
+    try {
+      await deployed.handler(event, context);
+    } finally {
+      functionMs += performance.now() - started;
+      const own = sm.calls.slice(before);
+      calls += own.length;
+      rounds += sequentialRounds(own);
+    }
+  };
+  const loginsBefore = target.logins ? await target.logins() : undefined;
+  for (let i = 0; i < count; i++) {
+    const result = await rotateSecret({ client, secretId, handler: counted });
+    if (!result.ok)
+      throw new Error(`${name}: rotation ${i + 1} failed at ${result.failedStep}: ${result.error}`);
+  }
+  let logins;
+  if (loginsBefore) {
+    await settle();
+    const after = await target.logins();
+    logins = {
+      ok: (after.ok - loginsBefore.ok) / count,
+      refused: (after.failed - loginsBefore.failed) / count,
+    };
+  }
+  return { calls: calls / count, rounds: rounds / count, ms: functionMs / count, logins };
+}
+
+async function benchHandler(lambda, workDir, bareDir, options) {
   const name = lambda.name;
   const fixture = DEPLOYED_FIXTURES[name];
-  const row = { handler: name, 'zip KB': round(lambda.zipBytes / 1024, 1) };
-  if (!fixture) return { ...row, note: 'no fixture in test/packaging/support/fixtures.ts: not measured' };
+  const figures = { zipKb: fixed(lambda.zipBytes / 1024) };
+  if (!fixture) return { figures, note: 'no fixture in test/packaging/support/fixtures.ts: not measured' };
 
   const dir = await unpackLambda(lambda.zipPath, join(workDir, name));
   const target = await fixture.start();
+  const sm = await startLocalSecretsManager();
   const client = sm.client();
   try {
     const { secretId } = await target.createSecret(client, `bench/${name}`);
@@ -43,81 +124,175 @@ async function benchHandler(lambda, sm, workDir, rotations) {
       endpoint: sm.endpoint,
       functionName: `${name}-bench`,
       taskRoot: dir,
-      settings: { ...(await samDefaultSettings(name)), ...target.settings, ALLOWED_SECRET_IDS: secretId },
+      settings: {
+        ...(await samDefaultSettings(name)),
+        ...target.settings,
+        ALLOWED_SECRET_IDS: secretId,
+        AWS_LAMBDA_FUNCTION_MEMORY_SIZE: '128',
+      },
     });
+    const cold = await coldStarts(dir, bareDir, env);
+    figures.coldStartMs = fixed(cold.handlerMs);
+    figures.bareNodeMs = fixed(cold.bareMs);
+    const common = { sm, client, secretId, target, name };
 
-    const coldStarts = [];
-    for (let i = 0; i < COLD_STARTS; i++) {
-      const deployed = await startDeployedLambda({ dir, env });
-      coldStarts.push(deployed.coldStartMs);
-      await deployed.close();
+    // Time and counts at each latency, in one warm function; latency is a delay on every call.
+    const timed = await startDeployedLambda({ dir, env, execArgv: LAMBDA_128MB_EXEC_ARGV });
+    try {
+      figures.latency = {};
+      for (const latencyMs of LATENCIES_MS) {
+        sm.clearFaults();
+        if (latencyMs > 0) sm.inject({ operation: '*', delayMs: latencyMs });
+        const measured = await rotations(options.rotations, { ...common, deployed: timed });
+        figures.latency[latencyMs] = {
+          smCalls: fixed(measured.calls),
+          rounds: fixed(measured.rounds),
+          loginsOk: measured.logins ? fixed(measured.logins.ok) : undefined,
+          loginsRefused: measured.logins ? fixed(measured.logins.refused) : undefined,
+          ms: fixed(measured.ms),
+        };
+      }
+      sm.clearFaults();
+    } finally {
+      await timed.close();
     }
 
-    const deployed = await startDeployedLambda({ dir, env });
+    // Memory of another warm function as it rotates on, at 0 ms latency.
+    const deployed = await startDeployedLambda({
+      dir,
+      env,
+      execArgv: [...LAMBDA_128MB_EXEC_ARGV, '--expose-gc'],
+    });
     try {
-      // Count only the function's own Secrets Manager calls: those made while a step runs.
-      let functionCalls = 0;
-      const counted = async (event, context) => {
-        const before = sm.calls.length;
-        try {
-          await deployed.handler(event, context);
-        } finally {
-          functionCalls += sm.calls.length - before;
-        }
-      };
-      const times = [];
-      const loginsBefore = target.logins ? await target.logins() : undefined;
-      for (let i = 0; i < rotations; i++) {
-        const result = await rotateSecret({ client, secretId, handler: counted });
-        if (!result.ok)
-          throw new Error(`${name}: rotation ${i + 1} failed at ${result.failedStep}: ${result.error}`);
-        times.push(result.totalMs);
+      figures.memory = {};
+      let done = 0;
+      for (const mark of options.memoryRotations) {
+        await rotations(mark - done, { ...common, deployed });
+        done = mark;
+        const memory = await deployed.memory();
+        if (mark === options.memoryRotations[0]) figures.peakRssMb = fixed(memory.maxRssKb / 1024);
+        figures.memory[mark] = {
+          rssMb: fixed(memory.rssKb / 1024),
+          heapAfterGcMb: fixed(memory.heapAfterGcKb / 1024, 2),
+        };
       }
-      await settle();
-      const loginsAfter = target.logins ? await target.logins() : undefined;
-      const logins = loginsBefore
-        ? `${round((loginsAfter.ok - loginsBefore.ok) / rotations, 1)} ok + ${round((loginsAfter.failed - loginsBefore.failed) / rotations, 1)} refused`
-        : undefined;
-      return {
-        ...row,
-        target: fixture.target,
-        'cold start ms': round(median(coldStarts)),
-        'rotation ms': round(median(times), 1),
-        'SM calls/rotation': round(functionCalls / rotations, 1),
-        'DB logins/rotation': logins,
-        'peak RSS MB': round((await deployed.maxRssKb()) / 1024, 1),
-      };
+      return { figures };
     } finally {
       await deployed.close();
     }
   } finally {
+    await sm.close();
     await target.stop();
   }
 }
 
-export default async function bench({ rotations }) {
+async function readBaseline() {
+  try {
+    return JSON.parse(await readFile(BASELINE, 'utf8'));
+  } catch {
+    return undefined;
+  }
+}
+
+export default async function bench(options) {
   const workDir = await mkdtemp(join(tmpdir(), 'bench-lambdas-'));
-  const sm = await startLocalSecretsManager();
+  const baseline = await readBaseline();
   try {
     const build = await buildLambdas({ outDir: join(workDir, 'dist'), enforceBudgets: false });
-    const rows = [];
-    for (const lambda of build.lambdas) rows.push(await benchHandler(lambda, sm, workDir, rotations));
+    const bareDir = await bareFunction(workDir);
+    const results = {};
+    for (const lambda of build.lambdas) {
+      results[lambda.name] = await benchHandler(lambda, workDir, bareDir, options);
+    }
+
+    const base = (name) => baseline?.handlers?.[name];
+    const perRotation = [];
+    const process = [];
+    for (const [name, { figures, note }] of Object.entries(results)) {
+      const was = base(name);
+      if (note) {
+        process.push({ handler: name, 'zip KB': figures.zipKb, note });
+        continue;
+      }
+      for (const latencyMs of LATENCIES_MS) {
+        const now = figures.latency[latencyMs];
+        const then = was?.latency?.[latencyMs];
+        perRotation.push({
+          handler: name,
+          'latency ms': latencyMs,
+          'SM calls': withRatio(now.smCalls, then?.smCalls),
+          'SM rounds': withRatio(now.rounds, then?.rounds),
+          'DB logins ok': now.loginsOk === undefined ? undefined : now.loginsOk.toFixed(1),
+          'DB refused': now.loginsRefused === undefined ? undefined : now.loginsRefused.toFixed(1),
+          'function ms': withRatio(now.ms, then?.ms),
+        });
+      }
+      const marks = options.memoryRotations;
+      const row = {
+        handler: name,
+        'zip KB': withRatio(figures.zipKb, was?.zipKb),
+        'cold ms': withRatio(figures.coldStartMs, was?.coldStartMs),
+        'bare node ms': figures.bareNodeMs.toFixed(1),
+        'cold − bare ms': withRatio(
+          figures.coldStartMs - figures.bareNodeMs,
+          was ? was.coldStartMs - was.bareNodeMs : undefined,
+        ),
+        [`peak RSS MB @${marks[0]}`]: withRatio(figures.peakRssMb, was?.peakRssMb),
+      };
+      for (const mark of marks) row[`RSS MB @${mark}`] = figures.memory[mark].rssMb.toFixed(1);
+      for (const mark of marks) {
+        row[`heap after GC MB @${mark}`] = withRatio(
+          figures.memory[mark].heapAfterGcMb,
+          was?.memory?.[mark]?.heapAfterGcMb,
+          2,
+        );
+      }
+      process.push(row);
+    }
+
+    const environment = `Node ${globalThis.process.version} on ${cpus().length} × ${cpus()[0]?.model ?? 'CPU'}`;
+    if (options.saveBaseline) {
+      const handlers = Object.fromEntries(
+        Object.entries(results).map(([name, { figures }]) => [name, figures]),
+      );
+      await writeFile(
+        BASELINE,
+        `${JSON.stringify({ recorded: new Date().toISOString(), environment, options, handlers }, null, 2)}\n`,
+      );
+    }
+    const comparedTo = baseline
+      ? `(×) ratio to bench/baseline.json, recorded ${baseline.recorded}${options.saveBaseline ? ' (now replaced by this run)' : ''}.`
+      : 'No bench/baseline.json yet: run with --save-baseline to record one.';
     return {
-      title: `Lambda handlers as deployed (rotation: median of ${rotations}; cold start: median of ${COLD_STARTS})`,
-      rows,
-      notes: [
-        '',
-        `Node ${process.version} on ${cpus().length} × ${cpus()[0]?.model ?? 'CPU'}; Secrets Manager endpoint and databases on loopback.`,
-        'cold start: spawning a fresh Node process until index.mjs is imported and the handler created.',
-        'rotation: the four steps through IPC to a warm function process, plus the driver playing the service.',
-        "SM calls: the function's own requests (PASSWORD_GENERATOR=service, so createSecret includes GetRandomPassword).",
-        "DB logins: counted by the server (PostgreSQL log_connections; MariaDB Connections/Aborted_connects); 'refused' are",
-        '  expected first tries with credentials not yet valid (e.g. setSecret trying the pending password first).',
-        'peak RSS: maxRSS of the function process after all rotations.',
+      tables: [
+        {
+          title: `Per rotation, as deployed at 128 MB (mean of ${options.rotations} rotations per latency)`,
+          rows: perRotation,
+          notes: [
+            '',
+            `${environment}; Secrets Manager endpoint and databases on loopback, latency injected on every call.`,
+            "SM calls: the function's own requests (PASSWORD_GENERATOR=service: createSecret includes GetRandomPassword).",
+            'SM rounds: sequential round trips, calls in flight together counted once (at 0 ms overlap is rarely seen).',
+            'DB logins: counted by the server (PostgreSQL log_connections; MariaDB Connections/Aborted_connects).',
+            'function ms: time inside the function per rotation (its four invocations), what Lambda bills.',
+            comparedTo,
+          ],
+        },
+        {
+          title: `Cold start and memory at Lambda's 128 MB flags (${LAMBDA_128MB_EXEC_ARGV.join(' ')})`,
+          rows: process,
+          notes: [
+            '',
+            `cold: fresh process until index.mjs is imported and the handler created (median of ${COLD_STARTS});`,
+            '  bare node: the same runner and flags with an empty handler, alternated with the handler.',
+            'peak RSS, RSS, heap after GC: one warm function process (0 ms latency) after that many rotations;',
+            '  peak RSS is its maxRSS so far, the heap is measured after gc() (--expose-gc).',
+            comparedTo,
+          ],
+        },
       ],
     };
   } finally {
-    await sm.close();
     await rm(workDir, { recursive: true, force: true });
   }
 }

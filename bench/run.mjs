@@ -4,9 +4,11 @@
 // To add a figure, add a file bench/<name>.bench.mjs whose default export is
 //   async function bench({ rotations }) { return { title, rows, notes } }
 // where `rows` is an array of objects with the same keys (the columns, in order) and `notes` an
-// optional array of lines printed under the table. Nothing here needs to change.
+// optional array of lines printed under the table; or `{ tables: [{ title, rows, notes }, ...] }` for
+// several tables. Nothing here needs to change.
 //
-// Usage: npm run bench [-- <name filter>...] [-- --rotations=N]   (default N = 20)
+// Usage: npm run bench [-- <name filter>...] [-- --rotations=N] [-- --memory-rotations=20,200,600]
+//        [-- --save-baseline]   (default N = 20; --save-baseline writes bench/baseline.json)
 import { readdir } from 'node:fs/promises';
 import { dirname, join } from 'node:path';
 import { fileURLToPath, pathToFileURL } from 'node:url';
@@ -20,6 +22,15 @@ if (!Number.isInteger(rotations) || rotations < 1) {
   process.exit(2);
 }
 const filters = args.filter((arg) => !arg.startsWith('--'));
+const memoryArg = args.find((arg) => arg.startsWith('--memory-rotations='));
+const memoryRotations = (memoryArg ? memoryArg.split('=')[1] : '20,200,600').split(',').map(Number);
+if (memoryRotations.some((count) => !Number.isInteger(count) || count < 1)) {
+  console.error(
+    `--memory-rotations must be whole numbers of at least 1, e.g. 20,200,600; got "${memoryArg}"`,
+  );
+  process.exit(2);
+}
+const saveBaseline = args.includes('--save-baseline');
 
 const files = (await readdir(here))
   .filter((file) => /\.bench\.(mjs|ts)$/.test(file))
@@ -65,10 +76,12 @@ for (const file of files) {
   try {
     const module = await import(pathToFileURL(join(here, file)).href);
     if (typeof module.default !== 'function') throw new TypeError(`${file} has no default export function`);
-    const { title, rows, notes = [] } = await module.default({ rotations });
-    console.log(`\n## ${title}\n`);
-    if (rows.length > 0) printTable(rows);
-    for (const note of notes) console.log(note);
+    const result = await module.default({ rotations, memoryRotations, saveBaseline });
+    for (const { title, rows, notes = [] } of result.tables ?? [result]) {
+      console.log(`\n## ${title}\n`);
+      if (rows.length > 0) printTable(rows);
+      for (const note of notes) console.log(note);
+    }
     console.log(`\n(${file}: ${((performance.now() - started) / 1000).toFixed(1)} s)`);
   } catch (error) {
     failed = true;

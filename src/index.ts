@@ -31,7 +31,7 @@ export {
   type RotationEvent,
   type RotationHandler,
 } from './core/event.ts';
-export { REDACTED, Redactor, redactor } from './core/observability.ts';
+export { REDACTED, Redactor, redactor, withRedactionScope } from './core/observability.ts';
 export {
   CHARACTER_CLASSES,
   DEFAULT_PASSWORD_POLICY,

@@ -12,7 +12,7 @@ import {
   type RotationEvent,
   type RotationHandler,
 } from './event.ts';
-import { createLogger, createMetrics, redactor } from './observability.ts';
+import { createLogger, createMetrics, redactor, withRedactionScope } from './observability.ts';
 import {
   generatePassword,
   type PasswordPolicy,
@@ -122,7 +122,12 @@ export function createRotationHandler<Value>(
   const metrics = options.metrics ?? createMetrics(env);
   let client = options.client;
 
-  return async function rotationHandler(event: RotationEvent, context?: Partial<Context>): Promise<void> {
+  // Each invocation redacts the credentials it read, and forgets them when it ends.
+  return function rotationHandler(event: RotationEvent, context?: Partial<Context>): Promise<void> {
+    return withRedactionScope(() => invoke(event, context));
+  };
+
+  async function invoke(event: RotationEvent, context?: Partial<Context>): Promise<void> {
     const started = performance.now();
     const remainingTimeMs = () => context?.getRemainingTimeInMillis?.() ?? Number.POSITIVE_INFINITY;
     let parsed: ParsedRotationEvent | undefined;
@@ -167,7 +172,7 @@ export function createRotationHandler<Value>(
       metrics.publishStoredMetrics();
       logger.resetKeys();
     }
-  };
+  }
 }
 
 interface Services {

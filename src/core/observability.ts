@@ -1,3 +1,4 @@
+import { AsyncLocalStorage } from 'node:async_hooks';
 import { Logger } from '@aws-lambda-powertools/logger';
 import { Metrics } from '@aws-lambda-powertools/metrics';
 import { type Env, envString } from './config.ts';
@@ -5,13 +6,19 @@ import { type Env, envString } from './config.ts';
 /** What replaces a redacted value in logs and error messages. */
 export const REDACTED = '[REDACTED]';
 
-// Values shorter than this are not redacted: they would blank out ordinary words, and no policy
-// this library accepts makes credentials that short.
-const MIN_REDACTED_LENGTH = 4;
+/** Replaces each of `ordered` (longest first) in `text`. */
+function replaceAll(text: string, ordered: readonly string[]): string {
+  let result = text;
+  for (const value of ordered) {
+    if (result.includes(value)) result = result.split(value).join(REDACTED);
+  }
+  return result;
+}
 
 /**
- * The set of strings that must never be printed. Process-wide on purpose: a Lambda container runs
- * one invocation at a time, and a value seen once stays secret for the life of the process.
+ * A set of strings that must never be printed. Every non-empty value is redacted, however short:
+ * a credential of one character is still a credential (a short one blanks more of the text around
+ * it, which is the lesser harm).
  *
  * @example
  * ```ts
@@ -22,13 +29,13 @@ const MIN_REDACTED_LENGTH = 4;
  */
 export class Redactor {
   readonly #values = new Set<string>();
-  #ordered: string[] = [];
+  #ordered: readonly string[] = [];
 
-  /** Registers values; empty and very short ones are ignored. */
+  /** Registers values; empty ones and non-strings are ignored. */
   add(...values: Array<string | undefined | null>): void {
     let changed = false;
     for (const value of values) {
-      if (typeof value === 'string' && value.length >= MIN_REDACTED_LENGTH && !this.#values.has(value)) {
+      if (typeof value === 'string' && value.length > 0 && !this.#values.has(value)) {
         this.#values.add(value);
         changed = true;
       }
@@ -37,13 +44,19 @@ export class Redactor {
     if (changed) this.#ordered = [...this.#values].sort((a, b) => b.length - a.length);
   }
 
+  /** How many values a scrub scans: what each log line costs. */
+  get size(): number {
+    return this.ordered().length;
+  }
+
+  /** The values, longest first (what {@link scrub} replaces, in that order). @internal */
+  ordered(): readonly string[] {
+    return this.#ordered;
+  }
+
   /** Replaces every registered value in `text`. */
   scrub(text: string): string {
-    let result = text;
-    for (const value of this.#ordered) {
-      if (result.includes(value)) result = result.split(value).join(REDACTED);
-    }
-    return result;
+    return replaceAll(text, this.ordered());
   }
 
   /** Scrubs an error's message and stack in place and returns it. */
@@ -57,15 +70,60 @@ export class Redactor {
   }
 }
 
+/** The redaction scope of the invocation running now (see {@link withRedactionScope}). */
+const invocationScope = new AsyncLocalStorage<Redactor>();
+
 /**
- * The process-wide redactor every logger built by {@link createLogger} consults.
+ * The redactor of whatever runs now: inside {@link withRedactionScope} (every invocation of a
+ * rotation handler) values go to that invocation's own set and are dropped with it; outside any
+ * scope (a CLI command, one short process) they go to a set of the process's own.
+ */
+class ScopedRedactor extends Redactor {
+  readonly #outside = new Redactor();
+
+  override add(...values: Array<string | undefined | null>): void {
+    (invocationScope.getStore() ?? this.#outside).add(...values);
+  }
+
+  override ordered(): readonly string[] {
+    const scope = invocationScope.getStore();
+    const outside = this.#outside.ordered();
+    if (!scope) return outside;
+    const inside = scope.ordered();
+    if (outside.length === 0) return inside;
+    return [...outside, ...inside].sort((a, b) => b.length - a.length);
+  }
+}
+
+/**
+ * The redactor every logger built by {@link createLogger}, the engine and the CLI consult. Within
+ * an invocation of a rotation handler it holds that invocation's values only: a credential is
+ * redacted for as long as it can appear in output (the invocation that read it), is not kept in
+ * memory after it, and the cost of a log line does not grow with the rotations a container ran.
  *
  * @example
  * ```ts
  * redactor.add(secret.password);
  * ```
  */
-export const redactor = new Redactor();
+export const redactor: Redactor = new ScopedRedactor();
+
+/**
+ * Runs `work` in a redaction scope of its own: values {@link redactor} is given while it runs
+ * (awaits included) are redacted in everything it prints, and forgotten when it is done. The engine
+ * runs every invocation in one; concurrent scopes do not see each other's values.
+ *
+ * @example
+ * ```ts
+ * await withRedactionScope(async () => {
+ *   redactor.add(password);
+ *   logger.info(`tried ${password}`); // "tried [REDACTED]"
+ * });
+ * ```
+ */
+export function withRedactionScope<T>(work: () => T): T {
+  return invocationScope.run(new Redactor(), work);
+}
 
 /**
  * A Powertools Logger (JSON lines) whose every string value passes through {@link redactor}.

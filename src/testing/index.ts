@@ -33,6 +33,7 @@ export {
   type StepResult,
 } from './driver.ts';
 export { parseRateLimits, type RateLimits } from './rate-limit.ts';
+export { sequentialRounds } from './rounds.ts';
 export { readSeedFile, type Seed, type SeedSecret } from './seed.ts';
 export { type CliOutput, runLocalSecretsManagerCli } from './serve.ts';
 export {

@@ -43,6 +43,10 @@ export interface RecordedCall {
   error?: string;
   /** Whether an injected fault decided the answer. */
   injected?: boolean;
+  /** When the request arrived (`performance.now()` of this process), before any latency or fault delay. */
+  readonly receivedAt: number;
+  /** When the answer was sent or the connection dropped; undefined while the call is in flight. */
+  answeredAt?: number;
 }
 
 /**
@@ -352,7 +356,18 @@ class LocalEndpoint implements LocalSecretsManager {
     });
   }
 
+  /** Adds a call to `calls`; its `answeredAt` is set when the answer has gone or the socket closed. */
+  #record(operation: string, input: WireInput, receivedAt: number, response: ServerResponse): RecordedCall {
+    const call: RecordedCall = { operation, input, status: 0, receivedAt };
+    this.calls.push(call);
+    response.once('close', () => {
+      call.answeredAt = performance.now();
+    });
+    return call;
+  }
+
   async #onRequest(request: IncomingMessage, response: ServerResponse): Promise<void> {
+    const receivedAt = performance.now();
     const body = await readBody(request);
     if (request.method === 'GET' && (request.url === '/' || request.url === '/health')) {
       send(response, 200, { service: 'secrets-rotator local Secrets Manager endpoint', region: this.region });
@@ -379,8 +394,7 @@ class LocalEndpoint implements LocalSecretsManager {
         throw new SyntaxError('not an object');
       input = parsed as WireInput;
     } catch {
-      const call: RecordedCall = { operation, input: {}, status: 0 };
-      this.calls.push(call);
+      const call = this.#record(operation, {}, receivedAt, response);
       this.#answerError(
         response,
         call,
@@ -388,8 +402,7 @@ class LocalEndpoint implements LocalSecretsManager {
       );
       return;
     }
-    const call: RecordedCall = { operation, input, status: 0 };
-    this.calls.push(call);
+    const call = this.#record(operation, input, receivedAt, response);
     if (this.#latencyMs > 0) await new Promise((resolve) => setTimeout(resolve, this.#latencyMs));
 
     if (this.#rateLimiter && !this.#rateLimiter.take(operation)) {

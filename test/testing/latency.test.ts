@@ -8,7 +8,11 @@ import {
   SecretsManagerClient,
 } from '@aws-sdk/client-secrets-manager';
 import { describe, expect, it } from 'vitest';
-import { runLocalSecretsManagerCli, startLocalSecretsManager } from '../../src/testing/index.ts';
+import {
+  runLocalSecretsManagerCli,
+  sequentialRounds,
+  startLocalSecretsManager,
+} from '../../src/testing/index.ts';
 import { cli } from '../cli/run.ts';
 
 const LATENCY_MS = 400;
@@ -32,6 +36,25 @@ describe('latencyMs', () => {
       // Queued one after another, three calls could not finish before three latencies.
       expect(elapsed).toBeLessThan(3 * LATENCY_MS);
       expect(local.callsTo('GetSecretValue').map((call) => call.status)).toEqual([200, 200, 200]);
+    } finally {
+      await local.close();
+    }
+  });
+
+  it('sequentialRounds counts calls in flight together once and calls one after another each', async () => {
+    const local = await startLocalSecretsManager({ latencyMs: 30 });
+    try {
+      const client = local.client({ maxAttempts: 1 });
+      await client.send(new CreateSecretCommand({ Name: 'rounds/one', SecretString: 'rounds-v1' }));
+      const read = () => client.send(new GetSecretValueCommand({ SecretId: 'rounds/one' }));
+      await Promise.all([read(), read(), read()]);
+      await read();
+      await Promise.all([read(), read()]);
+      expect(local.calls).toHaveLength(7);
+      expect(local.calls.every((call) => call.answeredAt! >= call.receivedAt + 30 - 2)).toBe(true);
+      expect(sequentialRounds(local.calls)).toBe(4);
+      expect(sequentialRounds(local.calls.slice(1, 4))).toBe(1);
+      expect(sequentialRounds([])).toBe(0);
     } finally {
       await local.close();
     }

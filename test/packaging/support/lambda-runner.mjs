@@ -3,6 +3,7 @@
 // time as the parent asks over IPC, with a Lambda-like context whose deadline is real. Deliberately
 // plain JavaScript with no imports from the project: the bundle must stand on its own.
 import { randomUUID } from 'node:crypto';
+import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { pathToFileURL } from 'node:url';
 
@@ -41,10 +42,24 @@ if (handler) {
   send({ type: 'ready', initMs: performance.now() - initStarted });
 }
 
+/**
+ * Linux's VmHWM: the peak of this program's own memory. getrusage's maxRSS is no use here: Linux
+ * carries it over exec, so a forked child reports at least the parent's size at the fork.
+ */
+function peakRssKb() {
+  try {
+    const match = /^VmHWM:\s+(\d+) kB$/m.exec(readFileSync('/proc/self/status', 'utf8'));
+    if (match) return Number(match[1]);
+  } catch {
+    // Not Linux: fall back to maxRSS.
+  }
+  return process.resourceUsage().maxRSS;
+}
+
 async function handle(message) {
   if (message.type === 'stats') {
-    // maxRSS is in kilobytes: the peak resident set of this process since it started. The heap after
-    // a full collection (what the function keeps between invocations) needs --expose-gc.
+    // The peak resident set of this process, in kilobytes. The heap after a full collection (what
+    // the function keeps between invocations) needs --expose-gc.
     let heapAfterGcKb = null;
     if (message.collect && typeof globalThis.gc === 'function') {
       globalThis.gc();
@@ -53,7 +68,7 @@ async function handle(message) {
     send({
       type: 'stats',
       id: message.id,
-      maxRssKb: process.resourceUsage().maxRSS,
+      maxRssKb: peakRssKb(),
       rssKb: Math.round(process.memoryUsage.rss() / 1024),
       heapAfterGcKb,
     });
