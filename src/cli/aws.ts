@@ -7,7 +7,7 @@
 import { readFileSync } from 'node:fs';
 import { homedir } from 'node:os';
 import { join } from 'node:path';
-import { SecretsManagerClient } from '@aws-sdk/client-secrets-manager';
+import { SecretsManagerClient, type SecretsManagerClientConfig } from '@aws-sdk/client-secrets-manager';
 import { NETWORK_ERROR_CODES } from '../adapters/database/connection.ts';
 import { type Env, envString } from '../core/config.ts';
 import { errorCode } from '../core/stages.ts';
@@ -104,9 +104,14 @@ export function checkEndpointUrl(url: string): string {
  * @example
  * ```ts
  * const client = secretsManagerClient({ endpointUrl: local.endpoint, output: 'table' }, {});
+ * const oneShot = secretsManagerClient(flags, env, { maxAttempts: 1 }); // retries decided by the caller
  * ```
  */
-export function secretsManagerClient(flags: GlobalFlags, env: Env): SecretsManagerClient {
+export function secretsManagerClient(
+  flags: GlobalFlags,
+  env: Env,
+  overrides: Partial<SecretsManagerClientConfig> = {},
+): SecretsManagerClient {
   const endpoint = flags.endpointUrl ? checkEndpointUrl(flags.endpointUrl) : undefined;
   const local = endpoint !== undefined && isLoopbackUrl(endpoint);
   const region =
@@ -135,6 +140,7 @@ export function secretsManagerClient(flags: GlobalFlags, env: Env): SecretsManag
           },
         }
       : {}),
+    ...overrides,
   });
 }
 

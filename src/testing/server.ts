@@ -150,6 +150,16 @@ export interface LocalSecretsManager {
   registerPendingVersion(secretId: string, versionId: string): Promise<void>;
   /** Test set-up: sets RotationEnabled without running a rotation. */
   setRotationEnabled(secretId: string, enabled: boolean): Promise<void>;
+  /**
+   * Test set-up: attaches a rotation function (RotationLambdaARN, RotationEnabled, optional rules)
+   * without running a rotation, as a secret attached to a shared function by its schedule looks
+   * before its first rotation. Sends no request, so rate limits and faults do not apply.
+   */
+  attachRotationFunction(
+    secretId: string,
+    rotationLambdaArn: string,
+    rules?: { AutomaticallyAfterDays?: number; ScheduleExpression?: string },
+  ): void;
   /** Test set-up: gives a version without a value (the AWSPENDING placeholder) a string value, labels unchanged. */
   fillPendingVersion(secretId: string, versionId: string, secretString: string): Promise<void>;
   /** Makes RotateSecret invoke `handler` for a RotationLambdaARN equal to, or naming the function of, `arnOrName`. */
@@ -310,6 +320,19 @@ class LocalEndpoint implements LocalSecretsManager {
 
   async setRotationEnabled(secretId: string, enabled: boolean): Promise<void> {
     this.#store.setRotationEnabled(secretId, enabled);
+  }
+
+  attachRotationFunction(
+    secretId: string,
+    rotationLambdaArn: string,
+    rules?: { AutomaticallyAfterDays?: number; ScheduleExpression?: string },
+  ): void {
+    const request = this.#store.parseRotateSecret({
+      SecretId: secretId,
+      RotationLambdaARN: rotationLambdaArn,
+      ...(rules ? { RotationRules: rules } : {}),
+    });
+    this.#store.configureRotation(request);
   }
 
   async fillPendingVersion(secretId: string, versionId: string, secretString: string): Promise<void> {

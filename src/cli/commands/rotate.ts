@@ -27,6 +27,8 @@ import { fixFor } from '../advice.ts';
 import { awsErrorCode, awsFailure, type GlobalFlags, isLocalSecretsManager } from '../aws.ts';
 import type { CommandContext } from '../context.ts';
 import { CliError, EXIT, type ExitCode, UsageError } from '../exit.ts';
+import { DEFAULT_FLEET_CONCURRENCY, runRotateAll } from '../fleet/rotate-all.ts';
+import { parseFilter, type SecretFilter } from '../fleet/select.ts';
 import { formatDuration } from '../format.ts';
 import { findHandler, type HandlerEntry } from '../handlers.ts';
 import { labelChanges, labelSummary, shortId, unfinishedPending, type VersionLabels } from '../labels.ts';
@@ -35,6 +37,12 @@ import { wholeNumber } from '../options.ts';
 import { cliLogger, cliStepContext } from '../runtime.ts';
 
 interface RotateOptions {
+  readonly all?: boolean;
+  readonly filter?: SecretFilter[];
+  readonly dryRun?: boolean;
+  readonly yes?: boolean;
+  readonly concurrency?: number;
+  readonly journal?: string;
   readonly viaService?: boolean;
   readonly handler?: string;
   readonly emergency?: boolean;
@@ -64,7 +72,25 @@ export function registerRotate(program: Command, context: CommandContext): void 
         'function and follows the labels until the rotation finishes or fails. --handler runs the four steps on this ' +
         'machine (local endpoint only). --emergency also revokes the previous credential after promotion.',
     )
-    .argument('<secret>', 'secret name or ARN')
+    .argument('[secret]', 'secret name or ARN (or --all with --filter)')
+    .option('--all', 'rotate every secret matching the --filter options (see docs/fleet.md)')
+    .option(
+      '--filter <filter>',
+      '--all: name=<prefix>, tag:<key>=<value> or tag:<key> (repeatable; every filter must match)',
+      parseFilter,
+    )
+    .option('--dry-run', '--all: list the matching secrets and stop')
+    .option('-y, --yes', '--all: do not ask for confirmation')
+    .addOption(
+      new Option(
+        '--concurrency <n>',
+        `--all: rotations in flight at most (default ${DEFAULT_FLEET_CONCURRENCY}, within the service's documented rate limits; narrowed on throttling)`,
+      ).argParser(wholeNumber(1, 500)),
+    )
+    .option(
+      '--journal <file>',
+      '--all: the journal to resume from (default: one per command, under ~/.local/state/secrets-rotator)',
+    )
     .option('--via-service', "rotate through Secrets Manager's RotateSecret and follow it")
     .option(
       '--handler <name>',
@@ -99,9 +125,32 @@ export function registerRotate(program: Command, context: CommandContext): void 
         '  secrets-rotator rotate prod/app/db --via-service',
         '  secrets-rotator rotate prod/app/db --via-service --emergency --handler postgres-alternating-users',
         '  secrets-rotator rotate app/db --handler postgres-single-user --endpoint-url http://127.0.0.1:4566',
+        '  secrets-rotator rotate --all --filter name=prod/ --filter tag:team=payments --via-service --dry-run',
+        '  secrets-rotator rotate --all --filter tag:team=payments --via-service --emergency --handler postgres-alternating-users --yes',
+        '',
+        'rotate --all exit codes: 0 every secret rotated, 1 some failed or were already rotating, 2 usage, 3 nothing could be reached.',
       ].join('\n'),
     )
-    .action(async (secret: string, options: RotateOptions, self: Command) => {
+    .action(async (secret: string | undefined, options: RotateOptions, self: Command) => {
+      if (options.all) {
+        context.exitCode = await runRotateAll(context, self, secret, options, revokePrevious);
+        return;
+      }
+      if (secret === undefined) {
+        throw new UsageError(
+          'rotate needs a secret name or ARN, or --all with --filter',
+          'e.g. secrets-rotator rotate prod/app/db --via-service, or secrets-rotator rotate --all --filter name=prod/ --via-service',
+        );
+      }
+      const fleetOnly = (['filter', 'dryRun', 'yes', 'concurrency', 'journal'] as const).filter(
+        (name) => options[name] !== undefined,
+      );
+      if (fleetOnly.length > 0) {
+        throw new UsageError(
+          `${fleetOnly.map((name) => `--${name.replace(/[A-Z]/g, (c) => `-${c.toLowerCase()}`)}`).join(', ')} go with --all`,
+          'add --all, or drop them',
+        );
+      }
       context.exitCode = await runRotate(context, self, secret, options);
     });
 }
@@ -550,7 +599,15 @@ async function explainFailure(
 // ---------------------------------------------------------------------------------------------
 // --emergency
 
-async function revokePrevious(
+/**
+ * `--emergency`: reads AWSPREVIOUS and has the adapter revoke it; shared with `rotate --all`.
+ *
+ * @example
+ * ```ts
+ * const previousId = await revokePrevious(context, flags, client, target, arn, versionId, true);
+ * ```
+ */
+export async function revokePrevious(
   context: CommandContext,
   flags: GlobalFlags,
   client: SecretsManagerClient,

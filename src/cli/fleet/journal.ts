@@ -1,0 +1,142 @@
+/**
+ * The journal of `rotate --all`: one JSON line per event, appended as it happens, so that running
+ * the same command again after an interruption (Ctrl-C, kill -9, a laptop closing) knows which
+ * secrets are done and which version each started rotation uses. A `started` line reaches the disk
+ * (fdatasync) before RotateSecret is sent: a secret is never given a second version id.
+ *
+ * The journal holds names, ARNs, version ids and error messages; never a secret value.
+ */
+import { createHash } from 'node:crypto';
+import { closeSync, fdatasyncSync, mkdirSync, openSync, readFileSync, renameSync, writeSync } from 'node:fs';
+import { dirname, join } from 'node:path';
+import type { Env } from '../../core/config.ts';
+import { envString } from '../../core/config.ts';
+
+/**
+ * One journal line.
+ *
+ * @example
+ * ```ts
+ * const entry: JournalEntry = { kind: 'started', arn, name: 'prod/db', versionId, at: new Date().toISOString() };
+ * ```
+ */
+export type JournalEntry =
+  | { readonly kind: 'run'; readonly at: string; readonly command: string }
+  | {
+      readonly kind: 'started';
+      readonly at: string;
+      readonly arn: string;
+      readonly name: string;
+      readonly versionId: string;
+    }
+  | { readonly kind: 'rotated'; readonly at: string; readonly arn: string; readonly versionId: string }
+  | {
+      readonly kind: 'failed';
+      readonly at: string;
+      readonly arn: string;
+      readonly versionId: string;
+      readonly step: string | null;
+      readonly error: string;
+    }
+  | {
+      readonly kind: 'already-rotating';
+      readonly at: string;
+      readonly arn: string;
+      readonly pendingVersionId: string;
+    };
+
+/** What the journal says about one secret: its last entry. */
+export type SecretRecord = Exclude<JournalEntry, { kind: 'run' }>;
+
+/**
+ * The default journal file for one selection: the same command (endpoint, region, profile, filters,
+ * mode) maps to the same file, so running it again resumes.
+ *
+ * @example
+ * ```ts
+ * defaultJournalPath({ HOME: '/home/me' }, 'key'); // '/home/me/.local/state/secrets-rotator/rotate-all-<hash>.jsonl'
+ * ```
+ */
+export function defaultJournalPath(env: Env, key: string): string {
+  const base =
+    envString(env, 'XDG_STATE_HOME') ??
+    join(envString(env, 'HOME') ?? envString(env, 'USERPROFILE') ?? '.', '.local', 'state');
+  const hash = createHash('sha256').update(key).digest('hex').slice(0, 16);
+  return join(base, 'secrets-rotator', `rotate-all-${hash}.jsonl`);
+}
+
+/**
+ * An open journal: what earlier runs recorded, and an appender for this run.
+ *
+ * @example
+ * ```ts
+ * const journal = Journal.open(path, 'secrets-rotator rotate --all …');
+ * journal.record({ kind: 'rotated', at, arn, versionId });
+ * journal.close();
+ * ```
+ */
+export class Journal {
+  readonly path: string;
+  /** The last entry of each secret, by ARN, from earlier runs. */
+  readonly earlier: ReadonlyMap<string, SecretRecord>;
+  /** How many earlier runs wrote to this journal. */
+  readonly earlierRuns: number;
+  #fd: number | undefined;
+
+  private constructor(path: string, earlier: Map<string, SecretRecord>, runs: number, fd: number) {
+    this.path = path;
+    this.earlier = earlier;
+    this.earlierRuns = runs;
+    this.#fd = fd;
+  }
+
+  /** Reads the journal at `path` (if any) and opens it for appending; creates the folder. */
+  static open(path: string, command: string): Journal {
+    const earlier = new Map<string, SecretRecord>();
+    let runs = 0;
+    let text = '';
+    try {
+      text = readFileSync(path, 'utf8');
+    } catch (error) {
+      if ((error as NodeJS.ErrnoException).code !== 'ENOENT') throw error;
+    }
+    for (const line of text.split('\n')) {
+      if (!line.trim()) continue;
+      let entry: JournalEntry;
+      try {
+        entry = JSON.parse(line) as JournalEntry;
+      } catch {
+        // A line cut short by kill -9 or a full disk: the entries before it stand.
+        continue;
+      }
+      if (entry.kind === 'run') runs += 1;
+      else if (typeof entry.arn === 'string') earlier.set(entry.arn, entry);
+    }
+    mkdirSync(dirname(path), { recursive: true, mode: 0o700 });
+    const fd = openSync(path, 'a', 0o600);
+    const journal = new Journal(path, earlier, runs, fd);
+    journal.record({ kind: 'run', at: new Date().toISOString(), command }, true);
+    return journal;
+  }
+
+  /** Appends one entry; `durable` waits until it is on the disk. */
+  record(entry: JournalEntry, durable = false): void {
+    if (this.#fd === undefined) return;
+    writeSync(this.#fd, `${JSON.stringify(entry)}\n`);
+    if (durable) fdatasyncSync(this.#fd);
+  }
+
+  close(): void {
+    if (this.#fd === undefined) return;
+    closeSync(this.#fd);
+    this.#fd = undefined;
+  }
+
+  /** Closes it and renames it `*.done`: the next run of the same command starts afresh. */
+  retire(): string {
+    this.close();
+    const done = `${this.path.replace(/\.jsonl$/, '')}.${new Date().toISOString().replace(/[:.]/g, '-')}.done.jsonl`;
+    renameSync(this.path, done);
+    return done;
+  }
+}

@@ -1,0 +1,920 @@
+/**
+ * `secrets-rotator rotate --all --filter …`: rotate every matching secret in one command, e.g. after
+ * a leak. Lists the selection first (`--dry-run` stops there) and asks for confirmation on a terminal
+ * (`--yes` otherwise); rotates with bounded, adaptive concurrency; never starts a secret whose
+ * rotation is already in progress; writes a journal so that the same command run again after an
+ * interruption resumes instead of rotating anything twice; ends with a table or a JSON document.
+ */
+import { randomUUID } from 'node:crypto';
+import {
+  DescribeSecretCommand,
+  ListSecretVersionIdsCommand,
+  RotateSecretCommand,
+  type SecretsManagerClient,
+} from '@aws-sdk/client-secrets-manager';
+import { SingleBar } from 'cli-progress';
+import type { Command } from 'commander';
+import { createRotationHandler } from '../../core/engine.ts';
+import type { RotationHandler } from '../../core/event.ts';
+import { AWSCURRENT, AWSPENDING } from '../../core/stages.ts';
+import type { RotationTarget } from '../../core/target.ts';
+import { callLocalExtension, RotationIncompleteError, rotateSecret } from '../../testing/driver.ts';
+import { fixFor } from '../advice.ts';
+import {
+  awsErrorCode,
+  awsFailure,
+  type GlobalFlags,
+  isLocalSecretsManager,
+  secretsManagerClient,
+} from '../aws.ts';
+import type { CommandContext } from '../context.ts';
+import { CliError, EXIT, type ExitCode, UsageError } from '../exit.ts';
+import { formatDuration, renderTable } from '../format.ts';
+import { findHandler, type HandlerEntry } from '../handlers.ts';
+import { shortId, unfinishedPending, type VersionLabels } from '../labels.ts';
+import { confirm } from '../prompt.ts';
+import { cliLogger, cliMetrics } from '../runtime.ts';
+import { defaultJournalPath, Journal } from './journal.ts';
+import { listSelected, type SecretFilter, type SelectedSecret } from './select.ts';
+import { AdaptiveThrottle, isThrottling, StillThrottledError, sleep } from './throttle.ts';
+
+/**
+ * Rotations in flight by default. Secrets Manager allows 50 write requests per second per Region
+ * (PutSecretValue, UpdateSecretVersionStage and UpdateSecret combined) and 50 RotateSecret per
+ * second; a rotation writes twice and takes well over a second, so 25 in flight stays under both.
+ */
+export const DEFAULT_FLEET_CONCURRENCY = 25;
+
+/** The options of `rotate` that `--all` uses. */
+export interface RotateAllOptions {
+  readonly viaService?: boolean;
+  readonly handler?: string;
+  readonly emergency?: boolean;
+  readonly filter?: SecretFilter[];
+  readonly dryRun?: boolean;
+  readonly yes?: boolean;
+  readonly concurrency?: number;
+  readonly journal?: string;
+  readonly timeout: number;
+  readonly pollInterval: number;
+}
+
+/** What happened to one secret. */
+type Outcome =
+  | {
+      readonly kind: 'rotated';
+      readonly name: string;
+      readonly arn: string;
+      readonly versionId: string;
+      readonly ms: number;
+      /** Finished by an earlier, interrupted run of the same command. */
+      readonly earlier: boolean;
+      readonly resumed: boolean;
+      readonly revokedPrevious?: string;
+    }
+  | {
+      readonly kind: 'already-rotating';
+      readonly name: string;
+      readonly arn: string;
+      readonly pendingVersionId: string;
+    }
+  | {
+      readonly kind: 'failed';
+      readonly name: string;
+      readonly arn: string;
+      readonly versionId: string | null;
+      readonly step: string | null;
+      readonly error: string;
+      readonly fix: string;
+      /** Nothing was reached (network, credentials, permissions): counts toward exit code 3. */
+      readonly unreachable?: boolean;
+    }
+  | { readonly kind: 'interrupted'; readonly name: string; readonly arn: string; readonly versionId: string };
+
+interface Run {
+  readonly context: CommandContext;
+  readonly flags: GlobalFlags;
+  readonly options: RotateAllOptions;
+  readonly client: SecretsManagerClient;
+  readonly throttle: AdaptiveThrottle;
+  readonly journal: Journal;
+  readonly signal: AbortSignal;
+  readonly local: boolean;
+  readonly entry: (HandlerEntry & { name: string }) | undefined;
+  readonly target: RotationTarget<unknown> | undefined;
+  readonly handler: RotationHandler | undefined;
+  readonly handlerClient: SecretsManagerClient | undefined;
+  readonly commandLine: string;
+}
+
+function checkCombination(options: RotateAllOptions, secretId: string | undefined): void {
+  if (secretId !== undefined) {
+    throw new UsageError(
+      `rotate --all selects secrets with --filter; it takes no secret name (got "${secretId}")`,
+      `drop "${secretId}", or drop --all to rotate that one secret`,
+    );
+  }
+  if (!options.viaService && !options.handler) {
+    throw new UsageError(
+      'rotate --all needs --via-service or --handler <name>',
+      '--via-service asks Secrets Manager to run each secret’s rotation function; --handler <name> runs the steps on this machine (local endpoint)',
+    );
+  }
+  if (options.viaService && options.handler && !options.emergency) {
+    throw new UsageError(
+      '--handler with --via-service is only used by --emergency (to revoke the previous credential)',
+      'drop --handler, or add --emergency',
+    );
+  }
+  if (options.emergency && !options.handler) {
+    throw new UsageError(
+      '--emergency needs --handler <name>: the adapter that can revoke the previous credential',
+      'e.g. --handler postgres-alternating-users',
+    );
+  }
+}
+
+/**
+ * Runs `rotate --all`. Called by `rotate` when `--all` is given.
+ *
+ * @example
+ * ```ts
+ * context.exitCode = await runRotateAll(context, command, undefined, options, revokePrevious);
+ * ```
+ */
+export async function runRotateAll(
+  context: CommandContext,
+  command: Command,
+  secretId: string | undefined,
+  options: RotateAllOptions,
+  revoke: RevokePrevious,
+): Promise<ExitCode> {
+  const flags = context.flags(command);
+  context.requireOutput(flags, ['table', 'json'], 'rotate --all');
+  checkCombination(options, secretId);
+  const out = context.out;
+  const json = flags.output === 'json';
+  const entry = options.handler ? findHandler(options.handler, context.io.handlers) : undefined;
+  const target = entry ? await entry.load() : undefined;
+  if (options.emergency && target && typeof target.revoke !== 'function') {
+    throw new UsageError(
+      `--emergency: handler ${entry!.name} cannot revoke the previous credential`,
+      entry!.strategy === 'single-user'
+        ? 'drop --emergency'
+        : 'drop --emergency, or use an alternating-users handler',
+    );
+  }
+  const local = flags.endpointUrl !== undefined && (await isLocalSecretsManager(flags.endpointUrl));
+  if (!options.viaService && !local) {
+    throw new UsageError(
+      `rotate --all --handler runs the rotations on this machine, which only the local endpoint allows${flags.endpointUrl ? ` (${flags.endpointUrl} is not one)` : ''}`,
+      'against AWS use --via-service (the service runs each secret’s rotation function)',
+    );
+  }
+  const concurrency = options.concurrency ?? DEFAULT_FLEET_CONCURRENCY;
+  const interrupt = new AbortController();
+  const stopOnSignal = () => interrupt.abort();
+  if (context.io.signal) context.io.signal.addEventListener('abort', stopOnSignal, { once: true });
+  else process.once('SIGINT', stopOnSignal);
+  context.cleanups.push(() => {
+    process.off('SIGINT', stopOnSignal);
+  });
+  const throttle = new AdaptiveThrottle({ maxConcurrency: concurrency, signal: interrupt.signal });
+  // maxAttempts 1: throttling is answered by the shared adaptive window, not by each call alone.
+  const client = secretsManagerClient(flags, context.io.env, { maxAttempts: 1 });
+  context.cleanups.push(() => client.destroy());
+
+  let selected: SelectedSecret[];
+  try {
+    selected = await listSelected(client, options.filter ?? [], throttle);
+  } catch (error) {
+    throw awsFailure(error, 'listing the secrets to rotate (ListSecrets)', flags);
+  }
+  const filters = (options.filter ?? []).map((filter) => filter.text);
+  const described = filters.length > 0 ? filters.join(' and ') : 'no filter: every secret';
+  if (selected.length === 0) {
+    if (json) out.json({ selected: [], rotated: [], alreadyRotating: [], failed: [], interrupted: [] });
+    else
+      out.error(
+        `no secret matches (${described})`,
+        'check --filter (name=<prefix>, tag:<key>=<value>) and --region / --endpoint-url',
+      );
+    return EXIT.POLICY_FAILURE;
+  }
+  printSelection(context, json, selected, described, options.dryRun === true);
+  if (options.dryRun) return EXIT.OK;
+  if (!options.yes) {
+    if (!context.io.stdin?.isTTY) {
+      throw new UsageError(
+        `rotate --all would rotate ${selected.length} secret(s) and there is no terminal to confirm on`,
+        'pass --yes to confirm, or --dry-run to only list them',
+      );
+    }
+    if (!(await confirm(context.io, `Rotate these ${selected.length} secret(s) now?`))) {
+      out.line('Not confirmed: nothing changed.');
+      return EXIT.OK;
+    }
+  }
+
+  const journalKey = JSON.stringify({
+    endpoint: flags.endpointUrl ?? 'aws',
+    region: flags.region ?? null,
+    profile: flags.profile ?? null,
+    filters: [...filters].sort(),
+    mode: options.viaService ? 'service' : 'handler',
+    handler: options.handler ?? null,
+    emergency: options.emergency === true,
+  });
+  const journalPath = options.journal ?? defaultJournalPath(context.io.env, journalKey);
+  const commandLine =
+    `secrets-rotator rotate --all ${filters.map((filter) => `--filter ${filter}`).join(' ')}${options.viaService ? ' --via-service' : ''}${options.handler ? ` --handler ${options.handler}` : ''}${options.emergency ? ' --emergency' : ''}${flags.endpointUrl ? ` --endpoint-url ${flags.endpointUrl}` : ''}`.replace(
+      /\s+/g,
+      ' ',
+    );
+  let journal: Journal;
+  try {
+    journal = Journal.open(journalPath, commandLine);
+  } catch (error) {
+    throw new UsageError(
+      `cannot write the journal ${journalPath}: ${(error as Error).message}`,
+      'pass --journal <file> in a writable folder',
+    );
+  }
+  context.cleanups.push(() => journal.close());
+  const note = (text: string) => (json ? out.note(text) : out.line(text));
+  if (journal.earlierRuns > 0) {
+    const done = selected.filter((secret) => journal.earlier.get(secret.arn)?.kind === 'rotated').length;
+    note(
+      `Resuming from the journal ${journalPath}: ${done} secret(s) finished by an earlier run are not rotated again.`,
+    );
+  } else {
+    note(`Journal: ${journalPath} (run the same command again to resume after an interruption)`);
+  }
+
+  const handlerClient =
+    !options.viaService && target
+      ? secretsManagerClient(flags, context.io.env, { maxAttempts: 8 })
+      : undefined;
+  if (handlerClient) context.cleanups.push(() => handlerClient.destroy());
+  const handler =
+    handlerClient && target
+      ? createRotationHandler(target, {
+          client: handlerClient,
+          env: context.io.env,
+          logger: cliLogger((line) => out.note(line), flags.verbose === true),
+          metrics: cliMetrics(),
+        })
+      : undefined;
+  const run: Run = {
+    context,
+    flags,
+    options,
+    client,
+    throttle,
+    journal,
+    signal: interrupt.signal,
+    local,
+    entry,
+    target,
+    handler,
+    handlerClient,
+    commandLine,
+  };
+
+  const started = performance.now();
+  const progress = new Progress(context, json, selected.length, throttle);
+  const outcomes = await Promise.all(
+    selected.map((secret) =>
+      throttle.slot(async () => {
+        const outcome = interrupt.signal.aborted
+          ? ({ kind: 'interrupted', name: secret.name, arn: secret.arn, versionId: '' } as const)
+          : await rotateOne(run, secret, revoke);
+        progress.done(outcome);
+        return outcome;
+      }),
+    ),
+  );
+  progress.stop();
+  const totalMs = performance.now() - started;
+  return finish(run, outcomes, totalMs, selected.length);
+}
+
+/** The `--emergency` revocation of rotate.ts, handed in to avoid an import cycle. */
+export type RevokePrevious = (
+  context: CommandContext,
+  flags: GlobalFlags,
+  client: SecretsManagerClient,
+  target: RotationTarget<unknown>,
+  arn: string,
+  versionId: string,
+  json: boolean,
+) => Promise<string>;
+
+function printSelection(
+  context: CommandContext,
+  json: boolean,
+  selected: readonly SelectedSecret[],
+  described: string,
+  dryRun: boolean,
+): void {
+  const out = context.out;
+  if (json) {
+    if (dryRun) {
+      out.json({
+        dryRun: true,
+        selected: selected.map((secret) => ({
+          name: secret.name,
+          arn: secret.arn,
+          rotationLambdaArn: secret.rotationLambdaArn ?? null,
+          alreadyRotating: unfinishedPending(secret.labels) ?? null,
+        })),
+      });
+    } else {
+      out.note(`${selected.length} secret(s) match (${described})`);
+    }
+    return;
+  }
+  out.line(`${selected.length} secret(s) match (${described}):`);
+  const rows = selected.map((secret) => {
+    const pending = unfinishedPending(secret.labels);
+    return [
+      secret.name,
+      secret.rotationLambdaArn
+        ? (/function:([^:]+)/.exec(secret.rotationLambdaArn)?.[1] ?? secret.rotationLambdaArn)
+        : '(none)',
+      secret.lastRotatedDate ? secret.lastRotatedDate.toISOString().slice(0, 10) : 'never',
+      pending ? `already rotating (version ${shortId(pending)})` : '',
+    ];
+  });
+  out.raw(renderTable(['secret', 'rotation function', 'last rotated', 'note'], rows));
+  if (dryRun) out.line('Dry run: nothing rotated.');
+}
+
+// ---------------------------------------------------------------------------------------------
+// One secret.
+
+async function describeLabels(run: Run, arn: string) {
+  const answer = await run.throttle.call('DescribeSecret', () =>
+    run.client.send(new DescribeSecretCommand({ SecretId: arn })),
+  );
+  return { labels: (answer.VersionIdsToStages ?? {}) as VersionLabels, lambdaArn: answer.RotationLambdaARN };
+}
+
+async function versionExists(run: Run, arn: string, versionId: string): Promise<boolean> {
+  let nextToken: string | undefined;
+  do {
+    const page = await run.throttle.call('ListSecretVersionIds', () =>
+      run.client.send(
+        new ListSecretVersionIdsCommand({
+          SecretId: arn,
+          IncludeDeprecated: true,
+          ...(nextToken ? { NextToken: nextToken } : {}),
+        }),
+      ),
+    );
+    if ((page.Versions ?? []).some((version) => version.VersionId === versionId)) return true;
+    nextToken = page.NextToken;
+  } while (nextToken);
+  return false;
+}
+
+function errorText(error: unknown): string {
+  if (error instanceof StillThrottledError) return error.message;
+  return error instanceof Error ? error.message : String(error);
+}
+
+const UNREACHABLE_CODES = new Set([
+  'CredentialsProviderError',
+  'AccessDeniedException',
+  'AccessDenied',
+  'UnrecognizedClientException',
+  'InvalidSignatureException',
+  'ExpiredTokenException',
+  'ECONNREFUSED',
+  'ENOTFOUND',
+  'ETIMEDOUT',
+  'ECONNRESET',
+  'TimeoutError',
+]);
+
+function failedCall(
+  run: Run,
+  secret: SelectedSecret,
+  versionId: string | null,
+  step: string,
+  doing: string,
+  error: unknown,
+): Outcome {
+  const explained = awsFailure(error, doing, run.flags);
+  const code = awsErrorCode(error);
+  const nested = (error as { code?: unknown; cause?: { code?: unknown } } | null) ?? {};
+  const unreachable =
+    UNREACHABLE_CODES.has(code) ||
+    (typeof nested.code === 'string' && UNREACHABLE_CODES.has(nested.code)) ||
+    (typeof nested.cause?.code === 'string' && UNREACHABLE_CODES.has(nested.cause.code));
+  return {
+    kind: 'failed',
+    name: secret.name,
+    arn: secret.arn,
+    versionId,
+    step,
+    error:
+      error instanceof StillThrottledError
+        ? `${error.message}; the run slowed down but the service kept refusing`
+        : explained.message,
+    fix:
+      error instanceof StillThrottledError
+        ? `lower --concurrency, then run the same command again: ${run.commandLine}`
+        : (explained.fix ?? `run the same command again to retry it: ${run.commandLine}`),
+    unreachable,
+  };
+}
+
+async function rotateOne(run: Run, secret: SelectedSecret, revoke: RevokePrevious): Promise<Outcome> {
+  const { journal } = run;
+  const at = () => new Date().toISOString();
+  const record = journal.earlier.get(secret.arn);
+  if (record?.kind === 'rotated') {
+    return {
+      kind: 'rotated',
+      name: secret.name,
+      arn: secret.arn,
+      versionId: record.versionId,
+      ms: 0,
+      earlier: true,
+      resumed: false,
+    };
+  }
+  let labels: VersionLabels;
+  let lambdaArn: string | undefined;
+  try {
+    ({ labels, lambdaArn } = await describeLabels(run, secret.arn));
+  } catch (error) {
+    return failedCall(run, secret, null, 'DescribeSecret', `reading secret ${secret.name}`, error);
+  }
+
+  // A rotation this command started earlier keeps its version id: resumed, never replaced.
+  let versionId: string | undefined;
+  let resume = false;
+  if (record && (record.kind === 'started' || record.kind === 'failed')) {
+    const stages = labels[record.versionId] ?? [];
+    if (stages.includes(AWSCURRENT) && !stages.includes(AWSPENDING)) {
+      journal.record({ kind: 'rotated', at: at(), arn: secret.arn, versionId: record.versionId });
+      return {
+        kind: 'rotated',
+        name: secret.name,
+        arn: secret.arn,
+        versionId: record.versionId,
+        ms: 0,
+        earlier: true,
+        resumed: false,
+      };
+    }
+    if (stages.includes(AWSPENDING)) {
+      versionId = record.versionId;
+      resume = true;
+    } else {
+      let exists: boolean;
+      try {
+        exists = await versionExists(run, secret.arn, record.versionId);
+      } catch (error) {
+        return failedCall(
+          run,
+          secret,
+          record.versionId,
+          'ListSecretVersionIds',
+          `reading the versions of ${secret.name}`,
+          error,
+        );
+      }
+      if (exists) {
+        return {
+          kind: 'failed',
+          name: secret.name,
+          arn: secret.arn,
+          versionId: record.versionId,
+          step: null,
+          error: `the rotation an earlier run started (version ${shortId(record.versionId)}) was abandoned since: the version lost AWSPENDING before it became AWSCURRENT`,
+          fix: `check why (secrets-rotator status ${secret.name}); rotate it on its own: secrets-rotator rotate ${secret.name} ${run.options.viaService ? '--via-service' : `--handler ${run.options.handler}`}`,
+        };
+      }
+      // The earlier run was stopped before the service saw the request: start it with the same id.
+      versionId = record.versionId;
+    }
+  }
+  const pending = unfinishedPending(labels);
+  if (pending && pending !== versionId) {
+    journal.record({ kind: 'already-rotating', at: at(), arn: secret.arn, pendingVersionId: pending });
+    return { kind: 'already-rotating', name: secret.name, arn: secret.arn, pendingVersionId: pending };
+  }
+  versionId ??= randomUUID();
+  // On the disk before the request leaves: a re-run after kill -9 reuses this id.
+  journal.record({ kind: 'started', at: at(), arn: secret.arn, name: secret.name, versionId }, true);
+
+  const started = performance.now();
+  const result = run.options.viaService
+    ? await rotateViaService(run, secret, versionId, lambdaArn)
+    : await rotateWithHandler(run, secret, versionId, resume);
+  if (result.kind !== 'rotated') {
+    if (result.kind === 'failed') {
+      journal.record({
+        kind: 'failed',
+        at: at(),
+        arn: secret.arn,
+        versionId,
+        step: result.step,
+        error: result.error,
+      });
+    } else if (result.kind === 'already-rotating') {
+      journal.record({
+        kind: 'already-rotating',
+        at: at(),
+        arn: secret.arn,
+        pendingVersionId: result.pendingVersionId,
+      });
+    }
+    return result;
+  }
+  journal.record({ kind: 'rotated', at: at(), arn: secret.arn, versionId });
+  let revokedPrevious: string | undefined;
+  if (run.options.emergency && run.target) {
+    try {
+      revokedPrevious = await revoke(
+        run.context,
+        run.flags,
+        run.client,
+        run.target,
+        secret.arn,
+        versionId,
+        true,
+      );
+    } catch (error) {
+      return {
+        kind: 'failed',
+        name: secret.name,
+        arn: secret.arn,
+        versionId,
+        step: 'revoke previous',
+        error: errorText(error),
+        fix: error instanceof CliError && error.fix ? error.fix : 'revoke the previous credential by hand',
+      };
+    }
+  }
+  return {
+    ...result,
+    ms: performance.now() - started,
+    resumed: resume,
+    ...(revokedPrevious ? { revokedPrevious } : {}),
+  };
+}
+
+async function rotateViaService(
+  run: Run,
+  secret: SelectedSecret,
+  versionId: string,
+  lambdaArn: string | undefined,
+): Promise<Outcome> {
+  if (!lambdaArn) {
+    return {
+      kind: 'failed',
+      name: secret.name,
+      arn: secret.arn,
+      versionId,
+      step: 'RotateSecret',
+      error: `${secret.name} has no rotation function configured`,
+      fix: `attach one (deploy/sam/attach-secret.yaml or the Terraform attach-secret module), or rotate it alone: secrets-rotator rotate ${secret.name} --via-service --rotation-lambda-arn <ARN>`,
+    };
+  }
+  try {
+    await run.throttle.call('RotateSecret', () =>
+      run.client.send(
+        new RotateSecretCommand({
+          SecretId: secret.arn,
+          ClientRequestToken: versionId,
+          RotateImmediately: true,
+        }),
+      ),
+    );
+  } catch (error) {
+    const message = errorText(error);
+    if (
+      awsErrorCode(error) === 'InvalidRequestException' &&
+      /previous rotation isn.t complete/i.test(message)
+    ) {
+      let pending = 'unknown';
+      try {
+        pending = unfinishedPending((await describeLabels(run, secret.arn)).labels) ?? pending;
+      } catch {
+        // The refusal says enough.
+      }
+      return { kind: 'already-rotating', name: secret.name, arn: secret.arn, pendingVersionId: pending };
+    }
+    return failedCall(
+      run,
+      secret,
+      versionId,
+      'RotateSecret',
+      `starting the rotation of ${secret.name} (RotateSecret)`,
+      error,
+    );
+  }
+
+  const functionName = /function:([^:]+)/.exec(lambdaArn)?.[1];
+  const logs = functionName
+    ? `aws logs tail /aws/lambda/${functionName} --since 30m`
+    : "the rotation function's logs";
+  const deadline = performance.now() + run.options.timeout * 1000;
+  let wait = Math.min(100, run.options.pollInterval);
+  for (;;) {
+    await sleep(wait, run.signal);
+    wait = Math.min(wait * 2, run.options.pollInterval);
+    if (run.signal.aborted) return { kind: 'interrupted', name: secret.name, arn: secret.arn, versionId };
+    let labels: VersionLabels;
+    try {
+      labels = (await describeLabels(run, secret.arn)).labels;
+    } catch (error) {
+      return failedCall(
+        run,
+        secret,
+        versionId,
+        'DescribeSecret',
+        `following the rotation of ${secret.name}`,
+        error,
+      );
+    }
+    const stages = labels[versionId] ?? [];
+    if (stages.includes(AWSCURRENT) && !stages.includes(AWSPENDING)) {
+      return {
+        kind: 'rotated',
+        name: secret.name,
+        arn: secret.arn,
+        versionId,
+        ms: 0,
+        earlier: false,
+        resumed: false,
+      };
+    }
+    if (!stages.includes(AWSPENDING) && !stages.includes(AWSCURRENT)) {
+      return {
+        kind: 'failed',
+        name: secret.name,
+        arn: secret.arn,
+        versionId,
+        step: null,
+        error: `the rotation was abandoned: AWSPENDING left version ${shortId(versionId)} before AWSCURRENT moved to it`,
+        fix: `someone removed the label; rotate it again: secrets-rotator rotate ${secret.name} --via-service`,
+      };
+    }
+    if (run.local) {
+      // The local endpoint says when a rotation failed and why; on AWS only the timeout tells.
+      const answer = (await callLocalExtension(run.client, 'LocalDescribeRotation', {
+        SecretId: secret.arn,
+      }).catch(() => ({}))) as {
+        Running?: unknown;
+        Last?: { VersionId?: string; Ok?: boolean; FailedStep?: string | null; Error?: string | null } | null;
+      };
+      const last = answer.Last;
+      if (!answer.Running && last && last.VersionId === versionId && last.Ok === false) {
+        return {
+          kind: 'failed',
+          name: secret.name,
+          arn: secret.arn,
+          versionId,
+          step: last.FailedStep ?? null,
+          error: last.Error ?? 'no reason reported',
+          fix: `fix the cause, then run the same command again: it resumes version ${shortId(versionId)} (${run.commandLine}); or abandon it: secrets-rotator repair ${secret.name}`,
+        };
+      }
+    }
+    if (performance.now() >= deadline) {
+      return {
+        kind: 'failed',
+        name: secret.name,
+        arn: secret.arn,
+        versionId,
+        step: null,
+        error: `not finished after ${run.options.timeout} s: AWSPENDING is still on version ${shortId(versionId)}; the rotation function failed or is still running`,
+        fix: `read why in ${logs}; fix it and run the same command again (it resumes this version), or abandon it: secrets-rotator repair ${secret.name}`,
+      };
+    }
+  }
+}
+
+async function rotateWithHandler(
+  run: Run,
+  secret: SelectedSecret,
+  versionId: string,
+  resume: boolean,
+): Promise<Outcome> {
+  const resumeCommand = run.commandLine;
+  try {
+    const result = await rotateSecret({
+      client: run.handlerClient!,
+      secretId: secret.arn,
+      handler: run.handler!,
+      versionId,
+      ...(resume ? { resume: true } : {}),
+    });
+    if (result.ok) {
+      return {
+        kind: 'rotated',
+        name: secret.name,
+        arn: secret.arn,
+        versionId,
+        ms: 0,
+        earlier: false,
+        resumed: result.resumed,
+      };
+    }
+    return {
+      kind: 'failed',
+      name: secret.name,
+      arn: secret.arn,
+      versionId,
+      step: result.failedStep ?? 'completing the rotation',
+      error: result.error ?? 'no reason reported',
+      fix: fixFor(result.cause, resumeCommand),
+    };
+  } catch (error) {
+    if (error instanceof RotationIncompleteError) {
+      return {
+        kind: 'already-rotating',
+        name: secret.name,
+        arn: secret.arn,
+        pendingVersionId: error.pendingVersionId,
+      };
+    }
+    if (isThrottling(error)) run.throttle.throttled += 1;
+    return failedCall(run, secret, versionId, 'start', `starting the rotation of ${secret.name}`, error);
+  }
+}
+
+// ---------------------------------------------------------------------------------------------
+// Progress and the final report.
+
+class Progress {
+  readonly #context: CommandContext;
+  readonly #json: boolean;
+  readonly #total: number;
+  readonly #throttle: AdaptiveThrottle;
+  readonly #bar: SingleBar | undefined;
+  #count = 0;
+  readonly #tally = { rotated: 0, rotating: 0, failed: 0 };
+
+  constructor(context: CommandContext, json: boolean, total: number, throttle: AdaptiveThrottle) {
+    this.#context = context;
+    this.#json = json;
+    this.#total = total;
+    this.#throttle = throttle;
+    const stderr = context.io.stderr;
+    if (stderr.isTTY) {
+      this.#bar = new SingleBar({
+        stream: stderr as unknown as NodeJS.WritableStream,
+        format:
+          'rotating |{bar}| {value}/{total} · {rotated} rotated · {rotating} already rotating · {failed} failed · {window} in flight max · throttled {throttled}×',
+        hideCursor: true,
+        clearOnComplete: true,
+        barsize: 30,
+      });
+      this.#bar.start(total, 0, this.#payload());
+    }
+  }
+
+  #payload() {
+    return { ...this.#tally, window: this.#throttle.window, throttled: this.#throttle.throttled };
+  }
+
+  done(outcome: Outcome): void {
+    this.#count += 1;
+    if (outcome.kind === 'rotated') this.#tally.rotated += 1;
+    else if (outcome.kind === 'already-rotating') this.#tally.rotating += 1;
+    else if (outcome.kind === 'failed') this.#tally.failed += 1;
+    if (this.#bar) {
+      this.#bar.update(this.#count, this.#payload());
+      return;
+    }
+    const width = String(this.#total).length;
+    const line = `[${String(this.#count).padStart(width)}/${this.#total}] ${describe(outcome)}`;
+    if (this.#json) this.#context.out.note(line);
+    else this.#context.out.line(line);
+  }
+
+  stop(): void {
+    this.#bar?.stop();
+  }
+}
+
+function describe(outcome: Outcome): string {
+  switch (outcome.kind) {
+    case 'rotated':
+      return outcome.earlier
+        ? `rotated ${outcome.name} (version ${shortId(outcome.versionId)}, by an earlier run)`
+        : `rotated ${outcome.name} (version ${shortId(outcome.versionId)}${outcome.resumed ? ', resumed' : ''}, ${formatDuration(outcome.ms)})`;
+    case 'already-rotating':
+      return `already rotating ${outcome.name} (AWSPENDING on version ${shortId(outcome.pendingVersionId)}): not started`;
+    case 'failed':
+      return `FAILED ${outcome.name}${outcome.step ? ` at ${outcome.step}` : ''}: ${outcome.error}`;
+    case 'interrupted':
+      return `interrupted ${outcome.name}`;
+  }
+}
+
+function finish(run: Run, outcomes: readonly Outcome[], totalMs: number, selectedCount: number): ExitCode {
+  const { context, journal, throttle } = run;
+  const out = context.out;
+  const json = run.flags.output === 'json';
+  const rotated = outcomes.filter((o) => o.kind === 'rotated');
+  const rotating = outcomes.filter((o) => o.kind === 'already-rotating');
+  const failed = outcomes.filter((o) => o.kind === 'failed');
+  const interrupted = outcomes.filter((o) => o.kind === 'interrupted');
+  const rotatedNow = rotated.filter((o) => !o.earlier).length;
+  const perSecond = totalMs > 0 ? rotatedNow / (totalMs / 1000) : 0;
+  const complete = rotated.length === selectedCount;
+  let journalNote: string;
+  if (complete) {
+    const retired = journal.retire();
+    journalNote = `every secret is rotated; the journal is closed (${retired})`;
+  } else {
+    journal.close();
+    journalNote = `run the same command again to resume (journal ${journal.path})`;
+  }
+  const unreachable =
+    failed.length > 0 && failed.length === outcomes.length && failed.every((o) => o.unreachable);
+  const code: ExitCode = complete ? EXIT.OK : unreachable ? EXIT.AWS : EXIT.POLICY_FAILURE;
+
+  if (json) {
+    out.json({
+      selected: selectedCount,
+      rotated: rotated.map((o) => ({
+        name: o.name,
+        arn: o.arn,
+        versionId: o.versionId,
+        earlierRun: o.earlier,
+        resumed: o.resumed,
+        ms: Math.round(o.ms),
+        revokedPrevious: o.revokedPrevious ?? null,
+      })),
+      alreadyRotating: rotating.map((o) => ({
+        name: o.name,
+        arn: o.arn,
+        pendingVersionId: o.pendingVersionId,
+      })),
+      failed: failed.map((o) => ({
+        name: o.name,
+        arn: o.arn,
+        versionId: o.versionId,
+        step: o.step,
+        error: o.error,
+        fix: o.fix,
+      })),
+      interrupted: interrupted.map((o) => ({ name: o.name, arn: o.arn, versionId: o.versionId || null })),
+      throttled: throttle.throttled,
+      lowestConcurrency: throttle.lowestWindow,
+      totalMs: Math.round(totalMs),
+      secretsPerSecond: Number(perSecond.toFixed(2)),
+      journal: complete ? null : journal.path,
+      exitCode: code,
+    });
+    return code;
+  }
+  const rows: string[][] = [];
+  for (const o of rotating)
+    rows.push([
+      o.name,
+      'already rotating',
+      shortId(o.pendingVersionId),
+      '',
+      'not started: AWSPENDING is on another version',
+    ]);
+  for (const o of failed)
+    rows.push([o.name, 'FAILED', o.versionId ? shortId(o.versionId) : '', o.step ?? '', o.error]);
+  for (const o of interrupted)
+    rows.push([
+      o.name,
+      'interrupted',
+      o.versionId ? shortId(o.versionId) : '',
+      '',
+      'resumed by the next run',
+    ]);
+  if (rotated.length <= 20)
+    for (const o of rotated)
+      rows.push([
+        o.name,
+        'rotated',
+        shortId(o.versionId),
+        '',
+        o.earlier ? 'by an earlier run' : formatDuration(o.ms),
+      ]);
+  out.line('');
+  if (rows.length > 0) out.raw(renderTable(['secret', 'outcome', 'version', 'step', 'detail'], rows));
+  for (const o of failed) out.line(`fix for ${o.name}: ${o.fix}`);
+  for (const o of rotating)
+    out.line(
+      `fix for ${o.name}: let the running rotation finish (secrets-rotator status ${o.name}), or abandon it (secrets-rotator repair ${o.name}) and run the same command again`,
+    );
+  out.line(
+    `${rotated.length} rotated${rotated.length > rotatedNow ? ` (${rotated.length - rotatedNow} by an earlier run)` : ''}, ${rotating.length} already rotating, ${failed.length} failed${interrupted.length ? `, ${interrupted.length} interrupted` : ''} of ${selectedCount} in ${formatDuration(totalMs)} (${perSecond.toFixed(1)} secrets/s); throttled ${throttle.throttled} time(s), concurrency ${throttle.lowestWindow}–${throttle.maxConcurrency}`,
+  );
+  out.line(journalNote);
+  return code;
+}
