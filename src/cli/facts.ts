@@ -8,7 +8,10 @@ import {
   type SecretListEntry,
   type SecretsManagerClient,
 } from '@aws-sdk/client-secrets-manager';
-import type { SecretFacts } from './verdict.ts';
+import { callLocalExtension } from '../testing/driver.ts';
+import { isLocalSecretsManager } from './aws.ts';
+import { unfinishedPending } from './labels.ts';
+import type { FailedRotation, SecretFacts } from './verdict.ts';
 
 /**
  * One version of a secret as `status` lists it.
@@ -115,4 +118,53 @@ export function factsFromListEntry(entry: SecretListEntry): SecretFacts {
     nextRotationDate: entry.NextRotationDate,
     versions: entry.SecretVersionsToStages ?? {},
   };
+}
+
+/**
+ * The local endpoint's report of a rotation of `versionId` that failed (its `LocalDescribeRotation`
+ * extension), or undefined when it is running, succeeded, or the endpoint knows nothing of it.
+ *
+ * @example
+ * ```ts
+ * const failed = await localRotationFailure(client, arn, versionId);
+ * if (failed) console.log(failed.failedStep, failed.error);
+ * ```
+ */
+export async function localRotationFailure(
+  client: SecretsManagerClient,
+  arn: string,
+  versionId: string,
+): Promise<FailedRotation | undefined> {
+  const answer = (await callLocalExtension(client, 'LocalDescribeRotation', { SecretId: arn })) as {
+    Running?: unknown;
+    Last?: { VersionId?: string; Ok?: boolean; FailedStep?: string | null; Error?: string | null } | null;
+  };
+  const last = answer.Last;
+  if (answer.Running || !last || last.VersionId !== versionId || last.Ok) return undefined;
+  return { versionId, failedStep: last.FailedStep ?? null, error: last.Error ?? null };
+}
+
+/**
+ * Adds what only the local endpoint can tell to a secret's facts: whether its unfinished rotation
+ * already failed. Against any other endpoint (AWS) the facts come back unchanged.
+ *
+ * @example
+ * ```ts
+ * const facts = await withReportedFailure(client, (await describeFacts(client, 'app/db')).facts, flags.endpointUrl);
+ * ```
+ */
+export async function withReportedFailure(
+  client: SecretsManagerClient,
+  facts: SecretFacts,
+  endpointUrl: string | undefined,
+): Promise<SecretFacts> {
+  const pending = unfinishedPending(facts.versions);
+  if (!pending || !endpointUrl || !(await isLocalSecretsManager(endpointUrl))) return facts;
+  try {
+    const failedRotation = await localRotationFailure(client, facts.arn, pending);
+    return failedRotation ? { ...facts, failedRotation } : facts;
+  } catch {
+    // The report is extra knowledge; without it the verdict falls back to the pending version's age.
+    return facts;
+  }
 }

@@ -93,6 +93,25 @@ export interface SecretFacts {
   readonly versions: VersionLabels;
   /** Creation dates of versions, when known (ListSecretVersionIds). */
   readonly versionCreated?: Readonly<Record<string, Date | undefined>> | undefined;
+  /**
+   * A rotation the endpoint reports as failed (the local endpoint does; AWS reports a rotation
+   * function's failure only in its logs). Makes an unfinished rotation of that version `stuck` at once.
+   */
+  readonly failedRotation?: FailedRotation | undefined;
+}
+
+/**
+ * A failed rotation as an endpoint reported it.
+ *
+ * @example
+ * ```ts
+ * const failed: FailedRotation = { versionId, failedStep: 'setSecret', error: 'the target refused the change' };
+ * ```
+ */
+export interface FailedRotation {
+  readonly versionId: string;
+  readonly failedStep?: string | null | undefined;
+  readonly error?: string | null | undefined;
 }
 
 /**
@@ -186,7 +205,14 @@ export function assessSecret(facts: SecretFacts, policy: VerdictPolicy): Assessm
   if (pendingVersionId) {
     const age = pendingSince ? now.getTime() - pendingSince.getTime() : Number.POSITIVE_INFINITY;
     const since = pendingSince ? ` since ${relativeDate(pendingSince, now)}` : '';
-    if (age >= stuckAfterMs) {
+    const failed = facts.failedRotation?.versionId === pendingVersionId ? facts.failedRotation : undefined;
+    if (failed) {
+      findings.push({
+        verdict: 'stuck',
+        message: `the rotation to version ${shortId(pendingVersionId)} failed${failed.failedStep ? ` at ${failed.failedStep}` : ''}${failed.error ? `: ${failed.error}` : ''}; AWSPENDING stays on it`,
+        fix: `fix the cause, then \`secrets-rotator rotate ${name} --via-service\` re-runs the same version, or \`secrets-rotator repair ${name}\` abandons it`,
+      });
+    } else if (age >= stuckAfterMs) {
       findings.push({
         verdict: 'stuck',
         message: `AWSPENDING is on version ${shortId(pendingVersionId)}, which is not AWSCURRENT,${since || ' since an unknown time'}: an earlier rotation did not finish`,
@@ -195,8 +221,8 @@ export function assessSecret(facts: SecretFacts, policy: VerdictPolicy): Assessm
     } else {
       findings.push({
         verdict: 'rotating',
-        message: `a rotation is in progress: AWSPENDING on version ${shortId(pendingVersionId)}${since}`,
-        fix: `wait; it counts as stuck after ${humanSpan(stuckAfterMs)}`,
+        message: `a rotation started${since} and has not finished (AWSPENDING on version ${shortId(pendingVersionId)}): still running, or failed`,
+        fix: `wait, or read the rotation function's logs for a failure (the service reports it nowhere else); it counts as stuck after ${humanSpan(stuckAfterMs)}`,
       });
     }
   }

@@ -3,6 +3,7 @@
  * surprise they reported, driven through the CLI exactly as they ran it.
  */
 
+import { randomUUID } from 'node:crypto';
 import { mkdir, mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
 import { createServer, type Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
@@ -15,8 +16,9 @@ import {
 } from '@aws-sdk/client-secrets-manager';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { packageVersion } from '../../src/cli/version.ts';
+import { callLocalExtension } from '../../src/testing/driver.ts';
 import { trackSecrets } from '../support/leak-scan.ts';
-import { type CliFixture, createSecret, startCliFixture, trackCurrent } from './fixtures.ts';
+import { BROKEN_ROTATOR, type CliFixture, createSecret, startCliFixture, trackCurrent } from './fixtures.ts';
 import { cli } from './run.ts';
 
 let fixture: CliFixture;
@@ -277,3 +279,66 @@ describe('JSON durations and --version', () => {
     }
   });
 });
+
+describe('status right after a failed rotate --via-service', () => {
+  it('says the rotation failed at setSecret (stuck), not "rotating … wait", and repair needs no --force', async () => {
+    const name = 'newcomer/failed-via-service';
+    await createSecret(fixture.client, name);
+    const rotated = await run([
+      'rotate',
+      name,
+      '--via-service',
+      '--rotation-lambda-arn',
+      BROKEN_ROTATOR,
+      '--poll-interval',
+      '20',
+    ]);
+    await fixture.local.idle();
+    await trackPending(name);
+    expect(rotated.code).toBe(1);
+    expect(rotated.stderr).toContain('failed at setSecret');
+
+    const table = await run(['status', name]);
+    expect(table.code).toBe(1);
+    expect(table.stdout).toMatch(/Verdict\s+STUCK/);
+    expect(table.stdout).toMatch(
+      /stuck: the rotation to version [0-9a-f]{8} failed at setSecret: .*the target refused the change/,
+    );
+    expect(table.stdout).not.toMatch(/rotating|wait/i);
+    expect(table.stdout).toContain(`secrets-rotator repair ${name}`);
+
+    const json = (await run(['status', name, '--output', 'json'])).json<{ verdict: string }>();
+    expect(json.verdict).toBe('stuck');
+
+    // Known to have failed, so not "may still be running".
+    const repaired = await run(['repair', name, '--yes']);
+    expect(repaired.code).toBe(0);
+    expect(repaired.stdout).toContain('Repaired: AWSPENDING removed');
+  });
+
+  it('still calls a young rotation with no reported outcome "rotating", and says it may have failed', async () => {
+    const name = 'newcomer/young-unknown';
+    await createSecret(fixture.client, name);
+    await callLocalExtension(fixture.client, 'LocalRegisterPendingVersion', {
+      SecretId: name,
+      ClientRequestToken: randomUUID(),
+    });
+    const json = (await run(['status', name, '--output', 'json'])).json<{
+      findings: Array<{ verdict: string; message: string; fix: string }>;
+    }>();
+    const rotating = json.findings.find((finding) => finding.verdict === 'rotating');
+    expect(rotating?.message).toContain('still running, or failed');
+    expect(rotating?.fix).toContain("rotation function's logs");
+  });
+});
+
+async function trackPending(name: string): Promise<void> {
+  try {
+    const pending = await fixture.client.send(
+      new GetSecretValueCommand({ SecretId: name, VersionStage: 'AWSPENDING' }),
+    );
+    trackSecrets(pending.SecretString);
+  } catch {
+    // No pending value stored.
+  }
+}

@@ -14,7 +14,7 @@ import { AWSCURRENT, AWSPENDING } from '../../core/stages.ts';
 import { awsErrorCode, awsFailure } from '../aws.ts';
 import type { CommandContext } from '../context.ts';
 import { EXIT, type ExitCode, UsageError } from '../exit.ts';
-import { describeFacts } from '../facts.ts';
+import { describeFacts, withReportedFailure } from '../facts.ts';
 import { relativeDate } from '../format.ts';
 import { holderOf, labelChanges, shortId } from '../labels.ts';
 import { wholeNumber } from '../options.ts';
@@ -82,7 +82,7 @@ async function runRepair(
   } catch (error) {
     throw awsFailure(error, `reading secret ${secretId}`, flags);
   }
-  const { facts } = read;
+  const facts = await withReportedFailure(client, read.facts, flags.endpointUrl);
   const assessment = assessSecret(facts, { now, stuckAfterMinutes: options.stuckAfter });
   const pendingId = assessment.pendingVersionId;
   if (!pendingId) {

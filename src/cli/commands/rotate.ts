@@ -22,11 +22,12 @@ import { type Command, Option } from 'commander';
 import { redactor } from '../../core/observability.ts';
 import { AWSCURRENT, AWSPENDING, AWSPREVIOUS } from '../../core/stages.ts';
 import type { RotationTarget } from '../../core/target.ts';
-import { callLocalExtension, RotationIncompleteError } from '../../testing/driver.ts';
+import { RotationIncompleteError } from '../../testing/driver.ts';
 import { fixFor } from '../advice.ts';
 import { awsErrorCode, awsFailure, type GlobalFlags, isLocalSecretsManager } from '../aws.ts';
 import type { CommandContext } from '../context.ts';
 import { CliError, EXIT, type ExitCode, UsageError } from '../exit.ts';
+import { localRotationFailure } from '../facts.ts';
 import { DEFAULT_FLEET_CONCURRENCY, runRotateAll } from '../fleet/rotate-all.ts';
 import { parseFilter, type SecretFilter } from '../fleet/select.ts';
 import { formatDuration } from '../format.ts';
@@ -35,6 +36,7 @@ import { labelChanges, labelSummary, shortId, unfinishedPending, type VersionLab
 import { traceLocalRotation } from '../local-rotation.ts';
 import { wholeNumber } from '../options.ts';
 import { cliLogger, cliStepContext } from '../runtime.ts';
+import type { FailedRotation } from '../verdict.ts';
 
 interface RotateOptions {
   readonly all?: boolean;
@@ -342,24 +344,7 @@ function sleep(ms: number, signal: AbortSignal | undefined): Promise<void> {
 type FollowOutcome = 'rotated' | 'abandoned' | 'failed' | 'timeout' | 'interrupted';
 
 /** A failed rotation as the local endpoint reports it (AWS reports it only in the function's logs). */
-interface ReportedFailure {
-  readonly failedStep: string | null;
-  readonly error: string | null;
-}
-
-async function localRotationFailure(
-  client: SecretsManagerClient,
-  arn: string,
-  versionId: string,
-): Promise<ReportedFailure | undefined> {
-  const answer = (await callLocalExtension(client, 'LocalDescribeRotation', { SecretId: arn })) as {
-    Running?: unknown;
-    Last?: { VersionId?: string; Ok?: boolean; FailedStep?: string | null; Error?: string | null } | null;
-  };
-  const last = answer.Last;
-  if (answer.Running || !last || last.VersionId !== versionId || last.Ok) return undefined;
-  return { failedStep: last.FailedStep ?? null, error: last.Error ?? null };
-}
+type ReportedFailure = FailedRotation;
 
 async function rotateViaService(
   context: CommandContext,

@@ -6,7 +6,7 @@ import type { Command } from 'commander';
 import { awsFailure } from '../aws.ts';
 import type { CommandContext } from '../context.ts';
 import { EXIT, type ExitCode } from '../exit.ts';
-import { describeFacts } from '../facts.ts';
+import { describeFacts, withReportedFailure } from '../facts.ts';
 import { relativeDate, renderTable, shortDate } from '../format.ts';
 import { verdictOptions } from '../options.ts';
 import { assessSecret } from '../verdict.ts';
@@ -60,7 +60,8 @@ async function runStatus(
   } catch (error) {
     throw awsFailure(error, `reading secret ${secretId}`, flags);
   }
-  const { facts, versions } = read;
+  const { versions } = read;
+  const facts = await withReportedFailure(client, read.facts, flags.endpointUrl);
   const assessment = assessSecret(facts, {
     now,
     maxAgeDays: options.maxAge,
