@@ -149,6 +149,7 @@ variable "settings" {
     REQUIRE_EACH_INCLUDED_TYPE         = optional(string)
     RANDOM_SECRET_FIELD                = optional(string)
     HTTP_API_KEY_CONFIG                = optional(string)
+    HTTP_API_KEY_ALLOWED_HOSTS         = optional(string)
     PG_CA_BUNDLE                       = optional(string)
     PG_TLS_SERVERNAME                  = optional(string)
     PG_CONNECT_TIMEOUT_MS              = optional(string)

@@ -86,3 +86,98 @@ export function parseHostAllowlist(variable: string, raw: string | undefined): H
 export function readHostAllowlist(env: Env, variable: string): HostAllowlist | undefined {
   return parseHostAllowlist(variable, envString(env, variable));
 }
+
+/**
+ * What kind of non-public address an IP address is: `loopback` (127.0.0.0/8, ::1), `link-local`
+ * (169.254.0.0/16 with the cloud metadata service, fe80::/10), `private` (10/8, 172.16/12,
+ * 192.168/16, 100.64/10, fc00::/7) or `reserved` (unspecified, multicast, benchmarking and other
+ * special-use blocks); `undefined` for a public address. IPv4 addresses written inside IPv6
+ * (`::ffff:127.0.0.1`, NAT64 `64:ff9b::…`) are judged by the IPv4 address they carry.
+ *
+ * @example
+ * ```ts
+ * specialAddressKind('169.254.169.254'); // 'link-local'
+ * specialAddressKind('::ffff:7f00:1'); // 'loopback'
+ * specialAddressKind('93.184.215.14'); // undefined
+ * ```
+ */
+export function specialAddressKind(address: string): SpecialAddressKind | undefined {
+  const normalized = normalizeHost(address);
+  const family = isIP(normalized);
+  if (family === 4) return ipv4Kind(ipv4Number(normalized));
+  if (family === 6) return ipv6Kind(ipv6Words(normalized));
+  return undefined;
+}
+
+/**
+ * The kinds of address {@link specialAddressKind} reports.
+ *
+ * @example
+ * ```ts
+ * const kind: SpecialAddressKind = 'link-local';
+ * ```
+ */
+export type SpecialAddressKind = 'loopback' | 'link-local' | 'private' | 'reserved';
+
+const IPV4_BLOCKS: ReadonlyArray<readonly [string, number, SpecialAddressKind]> = [
+  ['127.0.0.0', 8, 'loopback'],
+  ['169.254.0.0', 16, 'link-local'],
+  ['10.0.0.0', 8, 'private'],
+  ['172.16.0.0', 12, 'private'],
+  ['192.168.0.0', 16, 'private'],
+  ['100.64.0.0', 10, 'private'],
+  ['0.0.0.0', 8, 'reserved'],
+  ['192.0.0.0', 24, 'reserved'],
+  ['192.0.2.0', 24, 'reserved'],
+  ['198.18.0.0', 15, 'reserved'],
+  ['198.51.100.0', 24, 'reserved'],
+  ['203.0.113.0', 24, 'reserved'],
+  ['224.0.0.0', 3, 'reserved'],
+];
+
+function ipv4Number(address: string): number {
+  return address.split('.').reduce((value, part) => value * 256 + Number(part), 0);
+}
+
+function ipv4Kind(value: number): SpecialAddressKind | undefined {
+  for (const [base, bits, kind] of IPV4_BLOCKS) {
+    const size = 2 ** (32 - bits);
+    const start = ipv4Number(base);
+    if (value >= start && value < start + size) return kind;
+  }
+  return undefined;
+}
+
+/** The eight 16-bit words of an IPv6 address (a trailing dotted IPv4 part counts as two). */
+function ipv6Words(address: string): number[] {
+  let text = address.replace(/%.*$/, '');
+  const dotted = /(\d+\.\d+\.\d+\.\d+)$/.exec(text);
+  if (dotted) {
+    const value = ipv4Number(dotted[1]!);
+    text = `${text.slice(0, dotted.index)}${(value >>> 16).toString(16)}:${(value & 0xffff).toString(16)}`;
+  }
+  const [head = '', tail] = text.split('::');
+  const parse = (part: string) =>
+    part === '' ? [] : part.split(':').map((word) => Number.parseInt(word, 16));
+  const front = parse(head);
+  const back = tail === undefined ? [] : parse(tail);
+  return [...front, ...new Array(8 - front.length - back.length).fill(0), ...back];
+}
+
+function ipv6Kind(words: number[]): SpecialAddressKind | undefined {
+  const [first = 0] = words;
+  const embeddedV4 = ((words[6]! << 16) + words[7]!) >>> 0;
+  const zeroUntil = (index: number) => words.slice(0, index).every((word) => word === 0);
+  if (zeroUntil(7) && words[7] === 1) return 'loopback';
+  if (zeroUntil(8)) return 'reserved';
+  // IPv4-mapped (::ffff:a.b.c.d), IPv4-compatible (::a.b.c.d) and NAT64 (64:ff9b::a.b.c.d).
+  if ((zeroUntil(5) && words[5] === 0xffff) || zeroUntil(6)) return ipv4Kind(embeddedV4);
+  if (first === 0x64 && words[1] === 0xff9b && words.slice(2, 6).every((word) => word === 0)) {
+    return ipv4Kind(embeddedV4);
+  }
+  if ((first & 0xffc0) === 0xfe80) return 'link-local';
+  if ((first & 0xfe00) === 0xfc00) return 'private';
+  if ((first & 0xff00) === 0xff00) return 'reserved';
+  if (first === 0x2001 && words[1] === 0x0db8) return 'reserved';
+  return undefined;
+}

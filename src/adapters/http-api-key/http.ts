@@ -6,10 +6,16 @@
  * Nothing here logs or throws a key, a header value, a rendered path or a response body: log lines
  * and errors name the operation, the method, the path *template* and the status.
  */
+
+import type { LookupAddress } from 'node:dns';
+import { request as httpRequest, type IncomingMessage } from 'node:http';
+import { request as httpsRequest } from 'node:https';
+import type { LookupFunction } from 'node:net';
 import { ConfigurationError, TargetRefusedError, TargetUnreachableError } from '../../core/errors.ts';
 import { jsonDepthExcess } from '../../core/json-depth.ts';
 import type { StepContext } from '../../core/target.ts';
 import { type AuthTemplate, hasNonLatin1, type ResolvedConfig, type ResolvedRequest } from './config.ts';
+import { checkedDestination, type Destination, type DestinationPolicy } from './destination.ts';
 import { MissingVariableError, render, renderJson, type TemplateVariables } from './template.ts';
 
 /**
@@ -69,17 +75,23 @@ const DEADLINE_RESERVE_MS = 1_500;
  *
  * @example
  * ```ts
- * const provider = new ProviderClient(config, ctx);
+ * const provider = new ProviderClient(config, ctx, policy);
  * const response = await provider.send({ operation: 'test', request: config.test.request, variables: { key, versionId } });
  * ```
  */
 export class ProviderClient {
   readonly #config: ResolvedConfig;
   readonly #ctx: StepContext;
+  readonly #policy: DestinationPolicy;
+  #destination: Promise<Destination> | undefined;
 
-  constructor(config: ResolvedConfig, ctx: StepContext) {
+  /**
+   * @param policy - which hosts and addresses `config.baseUrl` may reach (see {@link checkedDestination}).
+   */
+  constructor(config: ResolvedConfig, ctx: StepContext, policy: DestinationPolicy) {
     this.#config = config;
     this.#ctx = ctx;
+    this.#policy = policy;
   }
 
   /**
@@ -105,8 +117,9 @@ export class ProviderClient {
    */
   async attempt(call: ProviderCall, attemptNumber: number): Promise<AttemptOutcome> {
     const { request } = call;
-    const url =
-      this.#config.baseUrl + this.#fill(call, () => render(request.path, call.variables, encodeURIComponent));
+    const url = new URL(
+      this.#config.baseUrl + this.#fill(call, () => render(request.path, call.variables, encodeURIComponent)),
+    );
     const headers = this.#headers(call);
     const body =
       request.body === undefined
@@ -116,31 +129,42 @@ export class ProviderClient {
     if (timeoutMs <= 0) {
       return { kind: 'retryable', failure: 'timeout', reason: 'no time left in this invocation' };
     }
-    let response: Response;
+    const signal = AbortSignal.timeout(timeoutMs);
+    let destination: Destination;
+    let response: IncomingMessage;
     try {
-      response = await fetch(url, {
-        method: request.method,
-        headers,
-        body,
-        redirect: 'manual',
-        signal: AbortSignal.timeout(timeoutMs),
-      });
+      // Checked before anything is sent; refusals are configuration errors and are not retried.
+      this.#destination ??= checkedDestination(new URL(this.#config.baseUrl), this.#policy).catch(
+        (error: unknown) => {
+          this.#destination = undefined;
+          if (error instanceof ConfigurationError) this.#ctx.metrics.count('ProviderHostRefused');
+          throw error;
+        },
+      );
+      destination = await this.#destination;
+      response = await sendRequest(url, destination, request.method, headers, body, signal);
     } catch (error) {
+      if (error instanceof ConfigurationError) throw error;
       const name = (error as { name?: string }).name;
-      if (name === 'TimeoutError' || name === 'AbortError') {
+      if (name === 'TimeoutError' || name === 'AbortError' || signal.aborted) {
         return { kind: 'retryable', failure: 'timeout', reason: `no answer within ${timeoutMs} ms` };
       }
       return { kind: 'retryable', failure: 'network', reason: `network error ${networkCode(error)}` };
     }
+    const status = response.statusCode ?? 0;
     let text: string;
     try {
-      text = await response.text();
+      text = await readCapped(response, signal);
     } catch (error) {
-      const name = (error as { name?: string }).name;
-      const failure = name === 'TimeoutError' || name === 'AbortError' ? 'timeout' : 'network';
+      if (error instanceof ResponseTooLargeError) {
+        throw new TargetRefusedError(
+          'rejected',
+          `${call.operation} request ${request.method} ${request.path} answered ${status} with a body over ${MAX_RESPONSE_BYTES} bytes (1 MiB), the most this adapter reads; an API-key endpoint never needs that much, so the answer was dropped`,
+        );
+      }
+      const failure = signal.aborted ? 'timeout' : 'network';
       return { kind: 'retryable', failure, reason: `the answer was cut off (${failure})` };
     }
-    const { status } = response;
     this.#ctx.logger.info('provider request', {
       operation: call.operation,
       method: request.method,
@@ -149,12 +173,13 @@ export class ProviderClient {
       attempt: attemptNumber,
     });
     if (status === 429 || status >= 500) {
+      const retryAfter = response.headers['retry-after'];
       return {
         kind: 'retryable',
         failure: 'status',
         status,
         reason: `status ${status}`,
-        retryAfterMs: parseRetryAfter(response.headers.get('retry-after')),
+        retryAfterMs: parseRetryAfter(typeof retryAfter === 'string' ? retryAfter : null),
       };
     }
     return { kind: 'response', response: { status, json: parseJson(text) } };
@@ -234,8 +259,8 @@ export class ProviderClient {
     }
   }
 
-  #headers(call: ProviderCall): Headers {
-    const headers = new Headers({ accept: 'application/json' });
+  #headers(call: ProviderCall): Record<string, string> {
+    const headers: Record<string, string> = { accept: 'application/json' };
     const set = (name: string, value: string) => {
       if (/[\r\n\0]/.test(value)) {
         throw new ConfigurationError(
@@ -250,7 +275,7 @@ export class ProviderClient {
           'would contain a character above U+00FF once filled in, which an HTTP header cannot carry',
         );
       }
-      headers.set(name, value);
+      headers[name.toLowerCase()] = value;
     };
     for (const [name, template] of Object.entries({ ...this.#config.headers, ...call.request.headers })) {
       set(
@@ -272,7 +297,7 @@ export class ProviderClient {
       );
     }
     for (const [name, value] of Object.entries(call.extraHeaders ?? {})) set(name, value);
-    if (call.request.body !== undefined) headers.set('content-type', 'application/json');
+    if (call.request.body !== undefined) headers['content-type'] = 'application/json';
     return headers;
   }
 }
@@ -327,6 +352,79 @@ export function parseRetryAfter(header: string | null): number | undefined {
  */
 export function sleep(ms: number): Promise<void> {
   return new Promise((resolve) => setTimeout(resolve, ms));
+}
+
+/**
+ * The most of a provider's answer the adapter reads: 1 MiB. Key endpoints answer a few hundred
+ * bytes; a hostile or broken server could otherwise fill the function's memory.
+ *
+ * @example
+ * ```ts
+ * MAX_RESPONSE_BYTES; // 1048576
+ * ```
+ */
+export const MAX_RESPONSE_BYTES = 1_048_576;
+
+class ResponseTooLargeError extends Error {}
+
+/** Sends one request to the checked address (never to a fresh DNS answer) and waits for the status. */
+function sendRequest(
+  url: URL,
+  destination: Destination,
+  method: string,
+  headers: Record<string, string>,
+  body: string | undefined,
+  signal: AbortSignal,
+): Promise<IncomingMessage> {
+  const pinned: LookupFunction = (_hostname, options, callback) => {
+    if ((options as { all?: boolean }).all) {
+      (callback as unknown as (error: null, addresses: LookupAddress[]) => void)(null, [
+        { address: destination.address, family: destination.family },
+      ]);
+    } else {
+      callback(null, destination.address, destination.family);
+    }
+  };
+  const send = url.protocol === 'https:' ? httpsRequest : httpRequest;
+  return new Promise((resolve, reject) => {
+    const outgoing = send(url, {
+      method,
+      headers: body === undefined ? headers : { ...headers, 'content-length': Buffer.byteLength(body) },
+      lookup: pinned,
+      // No shared agent: a pooled socket could have been opened to another address.
+      agent: false,
+      signal,
+    });
+    outgoing.once('response', resolve);
+    outgoing.once('error', reject);
+    outgoing.end(body);
+  });
+}
+
+/** Reads the whole answer, refusing more than {@link MAX_RESPONSE_BYTES}. */
+async function readCapped(response: IncomingMessage, signal: AbortSignal): Promise<string> {
+  const declared = Number(response.headers['content-length']);
+  if (Number.isFinite(declared) && declared > MAX_RESPONSE_BYTES) {
+    response.destroy();
+    throw new ResponseTooLargeError();
+  }
+  const chunks: Buffer[] = [];
+  let size = 0;
+  const abort = () => response.destroy(Object.assign(new Error('aborted'), { name: 'AbortError' }));
+  signal.addEventListener('abort', abort, { once: true });
+  try {
+    for await (const chunk of response) {
+      size += (chunk as Buffer).length;
+      if (size > MAX_RESPONSE_BYTES) {
+        response.destroy();
+        throw new ResponseTooLargeError();
+      }
+      chunks.push(chunk as Buffer);
+    }
+  } finally {
+    signal.removeEventListener('abort', abort);
+  }
+  return Buffer.concat(chunks).toString('utf8');
 }
 
 function parseJson(text: string): unknown {

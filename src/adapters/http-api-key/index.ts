@@ -3,6 +3,7 @@
  * configured declaratively (no code per provider). See {@link HttpApiKeyConfig} for the
  * configuration block and README "HTTP API keys" for a complete example.
  */
+import { type HostAllowlist, readHostAllowlist } from '../../core/allowed-hosts.ts';
 import { type Env, envString } from '../../core/config.ts';
 import {
   ConfigurationError,
@@ -21,9 +22,11 @@ import {
   requestUses,
   resolveConfig,
 } from './config.ts';
+import { type AddressLookup, HTTP_API_KEY_ALLOWED_HOSTS } from './destination.ts';
 import {
   backoffDelay,
   jitter,
+  MAX_RESPONSE_BYTES,
   type ProviderCall,
   ProviderClient,
   type ProviderResponse,
@@ -77,6 +80,11 @@ export interface HttpApiKeyOptions {
    * each secret's `"rotation"` block. Only one of the three may be used for a secret.
    */
   readonly config?: HttpApiKeyConfig;
+  /**
+   * How host names are resolved before the allowlist check of their addresses. Default: the
+   * system resolver. Tests replace it to play a hostile DNS server.
+   */
+  readonly lookup?: AddressLookup;
 }
 
 function fromProblem(setting: string, error: unknown): never {
@@ -118,10 +126,21 @@ export function httpApiKey(options: HttpApiKeyOptions = {}): RotationTarget<ApiK
     }
   }
 
+  let allowlist: HostAllowlist | undefined;
+  const providerFor = (config: ResolvedConfig, ctx: StepContext) =>
+    new ProviderClient(config, ctx, {
+      allowlist,
+      // Without a configuration of the deployer's own, baseUrl comes from the secret's writer.
+      requireAllowlist: fixedConfig === undefined,
+      baseUrlFrom: fixedConfig === undefined ? "the secret's rotation.baseUrl" : 'baseUrl',
+      ...(options.lookup ? { lookup: options.lookup } : {}),
+    });
+
   return {
     name: 'http-api-key',
 
     init(env: Env): void {
+      allowlist = readHostAllowlist(env, HTTP_API_KEY_ALLOWED_HOSTS);
       const text = envString(env, HTTP_API_KEY_CONFIG);
       if (text === undefined) return;
       if (options.config) {
@@ -160,7 +179,7 @@ export function httpApiKey(options: HttpApiKeyOptions = {}): RotationTarget<ApiK
     async next(current: ApiKeySecret, ctx: NextContext): Promise<ApiKeySecret> {
       const { config } = current;
       requireIdsFor(current, config);
-      const provider = new ProviderClient(config, ctx);
+      const provider = providerFor(config, ctx);
       const { key, keyId } =
         config.create.mode === 'mint' ? await mintKey(current, provider, ctx) : generateKey(config, ctx);
       return { ...current, key, keyId, previousKeyId: current.keyId };
@@ -172,7 +191,7 @@ export function httpApiKey(options: HttpApiKeyOptions = {}): RotationTarget<ApiK
         ctx.logger.info('key was minted by the provider; nothing to register', { keyId: pending.keyId });
         return;
       }
-      const provider = new ProviderClient(config, ctx);
+      const provider = providerFor(config, ctx);
       const check = await provider.send(testCall(pending, ctx));
       if (config.test.successStatus.includes(check.status)) {
         ctx.logger.info('new key already works; registration not needed', { keyId: pending.keyId });
@@ -206,7 +225,7 @@ export function httpApiKey(options: HttpApiKeyOptions = {}): RotationTarget<ApiK
 
     async verify(pending: ApiKeySecret, ctx: StepContext): Promise<void> {
       const { test } = pending.config;
-      const provider = new ProviderClient(pending.config, ctx);
+      const provider = providerFor(pending.config, ctx);
       const started = Date.now();
       for (let check = 1; ; check++) {
         const response = await provider.send(testCall(pending, ctx));
@@ -254,7 +273,7 @@ export function httpApiKey(options: HttpApiKeyOptions = {}): RotationTarget<ApiK
         ctx.logger.info('no previous version; no key to revoke');
         return;
       }
-      const provider = new ProviderClient(promoted.config, ctx);
+      const provider = providerFor(promoted.config, ctx);
       if (revoke.when === 'finish') {
         if (previous.key === promoted.key) return;
         await revokeKey(provider, promoted.config, ctx, {
@@ -525,4 +544,5 @@ async function revokeKey(
   }
 }
 
-export { PREVIOUS_KEY_ID_FIELD };
+export type { AddressLookup } from './destination.ts';
+export { HTTP_API_KEY_ALLOWED_HOSTS, MAX_RESPONSE_BYTES, PREVIOUS_KEY_ID_FIELD };

@@ -19,6 +19,8 @@ import { trackSecrets } from '../../support/leak-scan.ts';
 import { generateConfig, mintConfig, orphanCheckedConfig } from './fixtures.ts';
 
 const URL_ = 'https://api.example.com/v1';
+/** The key API listens on loopback, which a key reaches only when listed exactly. */
+const LOOPBACK_ALLOWED = { HTTP_API_KEY_ALLOWED_HOSTS: '127.0.0.1' };
 
 /** A valid configuration, loosened to plain JSON so tests can break it. */
 function valid(): Record<string, unknown> {
@@ -301,7 +303,7 @@ describe('where the configuration comes from', () => {
     const config = JSON.parse(JSON.stringify(mintConfig(api.url)));
     config.mint.keyPointer = 'key';
     const secretId = await secretWith({ apiKey: api.seed.key, keyId: api.seed.id, rotation: config });
-    const handler = createRotationHandler(httpApiKey(), { client: sm.client(), env: {} });
+    const handler = createRotationHandler(httpApiKey(), { client: sm.client(), env: LOOPBACK_ALLOWED });
     const callsBefore = api.calls.length;
     const result = await rotateSecret({ client: sm.client(), secretId, handler });
     expect(result.failedStep).toBe('createSecret');
@@ -316,7 +318,7 @@ describe('where the configuration comes from', () => {
     const secretId = await secretWith({ apiKey: api.seed.key, keyId: api.seed.id, rotation: config });
     const handler = createRotationHandler(httpApiKey(), {
       client: sm.client(),
-      env: { HTTP_API_KEY_CONFIG: JSON.stringify(config) },
+      env: { ...LOOPBACK_ALLOWED, HTTP_API_KEY_CONFIG: JSON.stringify(config) },
     });
     const result = await rotateSecret({ client: sm.client(), secretId, handler });
     expect((result.cause as SecretShapeError).field).toBe('rotation');
@@ -324,7 +326,7 @@ describe('where the configuration comes from', () => {
   });
 
   it('refuses a secret without its key, or without the key id its revocation will need, before minting', async () => {
-    const handler = createRotationHandler(httpApiKey(), { client: sm.client(), env: {} });
+    const handler = createRotationHandler(httpApiKey(), { client: sm.client(), env: LOOPBACK_ALLOWED });
     const noKey = await secretWith({
       token: api.seed.key,
       keyId: api.seed.id,
@@ -345,7 +347,7 @@ describe('where the configuration comes from', () => {
   it('uses the configured field names for the key and its id', async () => {
     const config = { ...mintConfig(api.url), keyField: 'token', keyIdField: 'tokenId' };
     const secretId = await secretWith({ token: api.seed.key, tokenId: api.seed.id, rotation: config });
-    const handler = createRotationHandler(httpApiKey(), { client: sm.client(), env: {} });
+    const handler = createRotationHandler(httpApiKey(), { client: sm.client(), env: LOOPBACK_ALLOWED });
     const result = await rotateSecret({ client: sm.client(), secretId, handler });
     trackSecrets(...api.keys().map((record) => record.key));
     expect(result.ok).toBe(true);

@@ -125,7 +125,11 @@ export async function scenario(
   trackSecrets(api.seed.key, serialized);
   const secretId = `http-api-key-${++counter}-${Date.now()}`;
   await client.send(new CreateSecretCommand({ Name: secretId, SecretString: serialized }));
-  const env = inSecret ? {} : { HTTP_API_KEY_CONFIG: JSON.stringify(config) };
+  // The key API listens on loopback, which a key reaches only when listed exactly.
+  const env = {
+    HTTP_API_KEY_ALLOWED_HOSTS: '127.0.0.1',
+    ...(inSecret ? {} : { HTTP_API_KEY_CONFIG: JSON.stringify(config) }),
+  };
   const handler = createRotationHandler(httpApiKey(), { client, env });
   const trackKeys = () => trackSecrets(...api.keys().map((record) => record.key));
   return {

@@ -303,7 +303,8 @@ export const DEPLOYED_FIXTURES: Readonly<Record<string, DeployedFixture>> = {
       };
       return {
         // The configuration comes from the environment here (it may also live in the secret).
-        settings: { HTTP_API_KEY_CONFIG: JSON.stringify(config) },
+        // The key API listens on loopback, which a key reaches only when listed exactly.
+        settings: { HTTP_API_KEY_CONFIG: JSON.stringify(config), HTTP_API_KEY_ALLOWED_HOSTS: '127.0.0.1' },
         async createSecret(client, name) {
           const initial = JSON.stringify({ apiKey: api.seed.key, keyId: api.seed.id });
           const created = await client.send(new CreateSecretCommand({ Name: name, SecretString: initial }));

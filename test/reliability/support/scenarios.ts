@@ -71,6 +71,8 @@ export const FAULT_ENV: Env = {
   PG_STATEMENT_TIMEOUT_MS: '2000',
   MYSQL_CONNECT_TIMEOUT_MS: '2000',
   MYSQL_STATEMENT_TIMEOUT_MS: '2000',
+  // The key API listens on loopback, which an API key reaches only when listed exactly.
+  HTTP_API_KEY_ALLOWED_HOSTS: '127.0.0.1',
 };
 
 /** What a scenario needs from the case that runs it. */
