@@ -30,3 +30,43 @@ export function headingAnchors(markdown: string): Set<string> {
   for (const match of markdown.matchAll(/<a (?:id|name)="([^"]+)"/g)) anchors.add(match[1]!);
   return anchors;
 }
+
+/** A command block the docs mark as runnable: `<!-- test: run -->` on the line before its fence. */
+export interface RunnableBlock {
+  /** The Markdown file, relative to the repository. */
+  readonly file: string;
+  /** Line of the opening fence (1-based). */
+  readonly line: number;
+  /** The commands, as written. */
+  readonly code: string;
+  /** Commands the block needs that may not be installed (`<!-- test: run requires=aws -->`). */
+  readonly requires: readonly string[];
+}
+
+const MARKER = /^<!--\s*test:\s*run(?:\s+requires=([\w,-]+))?\s*-->\s*$/;
+
+/**
+ * The runnable blocks of a Markdown document. A marker not followed by a `sh`/`bash` fence is an
+ * error, so a marker cannot silently stop testing anything.
+ */
+export function runnableBlocks(file: string, markdown: string): RunnableBlock[] {
+  const lines = markdown.split('\n');
+  const blocks: RunnableBlock[] = [];
+  lines.forEach((text, index) => {
+    const marker = MARKER.exec(text);
+    if (!marker) return;
+    const fence = lines[index + 1] ?? '';
+    if (!/^```(sh|bash|shell)\s*$/.test(fence)) {
+      throw new Error(`${file}:${index + 1}: "test: run" must be followed by a \`\`\`sh fence`);
+    }
+    const end = lines.findIndex((candidate, at) => at > index + 1 && /^```\s*$/.test(candidate));
+    if (end < 0) throw new Error(`${file}:${index + 2}: the fence is never closed`);
+    blocks.push({
+      file,
+      line: index + 2,
+      code: lines.slice(index + 2, end).join('\n'),
+      requires: marker[1] ? marker[1].split(',') : [],
+    });
+  });
+  return blocks;
+}
