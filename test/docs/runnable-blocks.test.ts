@@ -123,3 +123,15 @@ describe('runnable command blocks in the docs', () => {
     });
   }
 });
+
+describe('finding runnable blocks', () => {
+  it('takes the fence after a marker, with its requirements, and refuses a marker without a fence', () => {
+    const markdown = ['<!-- test: run requires=aws -->', '```sh', 'echo one', '```', 'text'].join('\n');
+    expect(runnableBlocks('x.md', markdown)).toEqual([
+      { file: 'x.md', line: 2, code: 'echo one', requires: ['aws'] },
+    ]);
+    expect(() => runnableBlocks('y.md', '<!-- test: run -->\n\n```sh\necho\n```')).toThrow(
+      'y.md:1: "test: run" must be followed by a ```sh fence',
+    );
+  });
+});
