@@ -1,6 +1,23 @@
 #!/usr/bin/env node
-// The `secrets-rotator` command. The CLI lives in src/cli (TypeScript, run by Node 22's type
-// stripping); this launcher only hands it the arguments and sets the exit code it returns.
-import { runCli } from '../src/cli/main.ts';
+// The `secrets-rotator` command: hands the arguments to the CLI and sets the exit code it returns.
+// Installed from npm, it runs the compiled JavaScript of dist/lib (Node never strips TypeScript
+// types under node_modules); in a checkout, it runs src/ directly (Node 22 strips the types), so
+// no build step is needed while developing.
+import { existsSync, realpathSync } from 'node:fs';
+import { sep } from 'node:path';
+import { fileURLToPath } from 'node:url';
 
+const here = realpathSync(fileURLToPath(import.meta.url));
+const installed = here.split(sep).includes('node_modules');
+const source = new URL('../src/cli/main.ts', import.meta.url);
+const compiled = new URL('../dist/lib/cli/main.js', import.meta.url);
+const entry = !installed && existsSync(source) ? source : compiled;
+if (!existsSync(entry)) {
+  console.error(
+    `secrets-rotator: ${fileURLToPath(entry)} is missing.\n` +
+      'fix: in a checkout, run it with Node 22 or later; an installed package is incomplete: reinstall it',
+  );
+  process.exit(2);
+}
+const { runCli } = await import(entry.href);
 process.exitCode = await runCli(process.argv.slice(2));

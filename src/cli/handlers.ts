@@ -39,15 +39,23 @@ export interface HandlerEntry {
 
 type AdapterFactory = (options?: Record<string, unknown>) => RotationTarget<unknown>;
 
-/** Imports `module` (relative to src/adapters) and calls its factory `exportName`. */
-function lazyAdapter(module: string, exportName: string): () => Promise<RotationTarget<unknown>> {
+/**
+ * Builds the adapter `exportName` of a module imported by `importModule`. The import is a literal
+ * `import('../adapters/x/index.ts')` at each call site, so the TypeScript build rewrites it to the
+ * compiled `.js` file and bundlers see it: a computed path would point at source files that an
+ * installed package cannot run.
+ */
+function lazyAdapter(
+  module: string,
+  importModule: () => Promise<Record<string, unknown>>,
+  exportName: string,
+): () => Promise<RotationTarget<unknown>> {
   return async () => {
-    // A computed specifier: adapters that are not installed fail here, for this handler only.
-    const specifier = new URL(`../adapters/${module}/index.ts`, import.meta.url).href;
     let loaded: Record<string, unknown>;
     try {
-      loaded = (await import(specifier)) as Record<string, unknown>;
+      loaded = await importModule();
     } catch (error) {
+      // An adapter whose dependencies are missing or broken fails here, for this handler only.
       const reason = error instanceof Error ? error.message.split('\n')[0] : String(error);
       throw new UsageError(
         `the ${module} adapter could not be loaded (${reason})`,
@@ -77,36 +85,36 @@ export const BUILT_IN_HANDLERS: Readonly<Record<string, HandlerEntry>> = {
   'random-secret': {
     description: 'a random string, or one field of a JSON secret; no external system',
     family: 'random-secret',
-    load: lazyAdapter('random-secret', 'randomSecret'),
+    load: lazyAdapter('random-secret', () => import('../adapters/random-secret/index.ts'), 'randomSecret'),
   },
   'postgres-single-user': {
     description: 'PostgreSQL / Aurora PostgreSQL: the user changes its own password',
     family: 'postgres',
     strategy: 'single-user',
-    load: lazyAdapter('postgres', 'postgresSingleUser'),
+    load: lazyAdapter('postgres', () => import('../adapters/postgres/index.ts'), 'postgresSingleUser'),
   },
   'postgres-alternating-users': {
     description: 'PostgreSQL / Aurora PostgreSQL: two users alternate, managed with the master secret',
     family: 'postgres',
     strategy: 'alternating-users',
-    load: lazyAdapter('postgres', 'postgresAlternatingUsers'),
+    load: lazyAdapter('postgres', () => import('../adapters/postgres/index.ts'), 'postgresAlternatingUsers'),
   },
   'mysql-single-user': {
     description: 'MySQL / Aurora MySQL / MariaDB: the user changes its own password',
     family: 'mysql',
     strategy: 'single-user',
-    load: lazyAdapter('mysql', 'mysqlSingleUser'),
+    load: lazyAdapter('mysql', () => import('../adapters/mysql/index.ts'), 'mysqlSingleUser'),
   },
   'mysql-alternating-users': {
     description: 'MySQL / Aurora MySQL / MariaDB: two users alternate, managed with the master secret',
     family: 'mysql',
     strategy: 'alternating-users',
-    load: lazyAdapter('mysql', 'mysqlAlternatingUsers'),
+    load: lazyAdapter('mysql', () => import('../adapters/mysql/index.ts'), 'mysqlAlternatingUsers'),
   },
   'http-api-key': {
     description: "an HTTP API key minted and revoked through the provider's API",
     family: 'http-api-key',
-    load: lazyAdapter('http-api-key', 'httpApiKey'),
+    load: lazyAdapter('http-api-key', () => import('../adapters/http-api-key/index.ts'), 'httpApiKey'),
   },
 };
 
