@@ -41,30 +41,58 @@ import {
 } from './target.ts';
 
 /**
- * Options of {@link createRotationHandler}. Everything has a production default; tests pass a
- * client pointed at the local endpoint and an environment of their own.
+ * Options of {@link createRotationHandler}. Everything has a production default, so a deployed
+ * handler needs none; tests and local runs pass a client pointed at the local endpoint, an
+ * environment of their own, and a logger and metrics of their choice.
+ *
+ * Running a rotation locally prints the default logger's JSON lines (one or two per step) and the
+ * metrics' EMF lines on stdout. To quiet them, either set `POWERTOOLS_LOG_LEVEL=silent` and
+ * `POWERTOOLS_METRICS_DISABLED=true` in the process environment (Powertools' own variables; the
+ * log level is also read from `env`), or pass a `logger` and `metrics` of your own.
  *
  * @example
  * ```ts
+ * import { Logger } from '@aws-lambda-powertools/logger';
+ * import { Metrics } from '@aws-lambda-powertools/metrics';
+ * import { createRotationHandler } from 'secrets-rotator';
+ * import { randomSecret } from 'secrets-rotator/adapters/random-secret';
+ *
  * const handler = createRotationHandler(randomSecret(), {
- *   client: localSecretsManager.client(),
- *   env: { PASSWORD_GENERATOR: 'local' },
+ *   client: local.client(),                    // the local endpoint of secrets-rotator/testing
+ *   env: { PASSWORD_GENERATOR: 'local', RANDOM_SECRET_FIELD: 'token' },
+ *   allowedSecretIds: ['app/*'],               // refuse any other secret, as ALLOWED_SECRET_IDS would
+ *   logger: new Logger({ logLevel: 'ERROR' }), // only failures
+ *   metrics: new Metrics({ namespace: 'MyRotatorTests' }),
  * });
  * ```
  */
 export interface RotationHandlerOptions {
-  /** Secrets Manager client. Default: one per container, endpoint from the environment. */
+  /**
+   * Secrets Manager client. Default: one per container, endpoint from the environment
+   * (`AWS_ENDPOINT_URL_SECRETS_MANAGER`, else `SECRETS_MANAGER_ENDPOINT`, else AWS's).
+   */
   readonly client?: SecretsManagerClient;
   /** The environment to read settings from. Default: `process.env`. */
   readonly env?: Env;
   /**
-   * Secrets this function may rotate: names, ARNs, name prefixes (`prod/*`) or ARN patterns.
-   * Default: `ALLOWED_SECRET_IDS`, else any. `ALLOWED_SECRET_TAG` (`key=value`) applies as well.
+   * Secrets this function may rotate: names, ARNs, name prefixes (`prod/*`) or ARN patterns; any
+   * other secret's event is refused before anything is read or written. Default:
+   * `ALLOWED_SECRET_IDS`, else any. `ALLOWED_SECRET_TAG` (`key=value`) applies as well.
    */
   readonly allowedSecretIds?: readonly string[];
-  /** Powertools Logger to use. Default: a JSON logger that redacts secret values. */
+  /**
+   * Powertools Logger for the step lines (`step succeeded`, `step failed`, retries), with the
+   * secret ARN, step, version and adapter appended. Default: a JSON logger on stdout that redacts
+   * secret values in every string it prints, level from `POWERTOOLS_LOG_LEVEL` (`silent` turns it
+   * off).
+   */
   readonly logger?: Logger;
-  /** Powertools Metrics to use. Default: EMF, namespace `SecretsRotator`. */
+  /**
+   * Powertools Metrics for `RotationStepSucceeded`, `RotationStepFailed` and
+   * `RotationStepDuration`, published after every step. Default: EMF on stdout, namespace
+   * `SecretsRotator` (`POWERTOOLS_METRICS_NAMESPACE`); `POWERTOOLS_METRICS_DISABLED=true` in the
+   * process environment turns them off.
+   */
   readonly metrics?: Metrics;
 }
 

@@ -1,7 +1,8 @@
 import { AsyncLocalStorage } from 'node:async_hooks';
 import { Logger } from '@aws-lambda-powertools/logger';
+import type { LogLevel } from '@aws-lambda-powertools/logger/types';
 import { Metrics } from '@aws-lambda-powertools/metrics';
-import { type Env, envString } from './config.ts';
+import { type Env, envString, processEnv } from './config.ts';
 
 /** What replaces a redacted value in logs and error messages. */
 export const REDACTED = '[REDACTED]';
@@ -136,8 +137,12 @@ export function withRedactionScope<T>(work: () => T): T {
  * ```
  */
 export function createLogger(env: Env): Logger {
+  // Passed explicitly so that `env` is honoured and any case works (silent, SILENT); Powertools
+  // itself reads only process.env, and only upper case.
+  const logLevel = envString(env, 'POWERTOOLS_LOG_LEVEL') ?? envString(processEnv(), 'POWERTOOLS_LOG_LEVEL');
   return new Logger({
     serviceName: envString(env, 'POWERTOOLS_SERVICE_NAME') ?? 'secrets-rotator',
+    ...(logLevel ? { logLevel: logLevel.toUpperCase() as LogLevel } : {}),
     jsonReplacerFn: (_key: string, value: unknown) =>
       typeof value === 'string' ? redactor.scrub(value) : value,
   });

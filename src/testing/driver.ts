@@ -7,6 +7,7 @@
 import { randomUUID } from 'node:crypto';
 import { DescribeSecretCommand, type SecretsManagerClient } from '@aws-sdk/client-secrets-manager';
 import type { Context } from 'aws-lambda';
+import { processEnv, secretsManagerEndpoint } from '../core/config.ts';
 import { ProtocolStateError, SecretsManagerCallError } from '../core/errors.ts';
 import type { RotationEvent, RotationHandler } from '../core/event.ts';
 import { ROTATION_STEPS, type RotationStep } from '../core/target.ts';
@@ -384,7 +385,11 @@ export class RotationFailedError extends Error {
  * ```
  */
 export interface RotateSecretOptions {
-  /** A client for the endpoint holding the secret (usually `local.client()`). */
+  /**
+   * A client for the endpoint holding the secret: usually `local.client()`; a plain
+   * `new SecretsManagerClient({...})` works too when `AWS_ENDPOINT_URL_SECRETS_MANAGER` points at
+   * the local endpoint (e.g. one started with `secrets-rotator local-endpoint`).
+   */
   readonly client: SecretsManagerClient;
   /** ARN or name of the secret. */
   readonly secretId: string;
@@ -585,16 +590,15 @@ export async function callLocalExtension(
   operation: 'LocalRegisterPendingVersion' | 'LocalCompleteRotation' | 'LocalDescribeRotation',
   input: Record<string, unknown>,
 ): Promise<Record<string, unknown>> {
-  const endpoint = client.config.endpoint ? await client.config.endpoint() : undefined;
-  if (!endpoint) {
+  const url = await clientEndpointUrl(client);
+  if (!url) {
     throw new SecretsManagerCallError(
       operation,
       'NoLocalEndpoint',
-      'the client has no endpoint override; the rotation driver needs the local endpoint (startLocalSecretsManager) or the registerPending and completeRotation options',
+      'the client has no endpoint override and AWS_ENDPOINT_URL_SECRETS_MANAGER is not set; the rotation driver needs the local endpoint ' +
+        '(local.client(), a client with endpoint: local.endpoint, or AWS_ENDPOINT_URL_SECRETS_MANAGER=<its URL>) or the registerPending and completeRotation options',
     );
   }
-  const port = endpoint.port ? `:${endpoint.port}` : '';
-  const url = `${endpoint.protocol}//${endpoint.hostname}${port}${endpoint.path || '/'}`;
   let response: Response;
   try {
     response = await fetch(url, {
@@ -625,6 +629,32 @@ export async function callLocalExtension(
     throw new SecretsManagerCallError(operation, type, message);
   }
   return body;
+}
+
+/**
+ * Where the client sends its calls: its `endpoint` override, else the endpoint the SDK configures
+ * from the environment or config file (AWS_ENDPOINT_URL_SECRETS_MANAGER, AWS_ENDPOINT_URL), else
+ * AWS_ENDPOINT_URL_SECRETS_MANAGER read here, for SDK versions that do not expose that setting.
+ */
+async function clientEndpointUrl(client: SecretsManagerClient): Promise<string | undefined> {
+  const endpoint = client.config.endpoint ? await client.config.endpoint() : undefined;
+  if (endpoint) {
+    const port = endpoint.port ? `:${endpoint.port}` : '';
+    return `${endpoint.protocol}//${endpoint.hostname}${port}${endpoint.path || '/'}`;
+  }
+  const configured = (client.config as { serviceConfiguredEndpoint?: unknown }).serviceConfiguredEndpoint;
+  let url: string | undefined;
+  if (typeof configured === 'function') {
+    try {
+      const value: unknown = await configured();
+      if (typeof value === 'string' && value) url = value;
+    } catch {
+      // Fall back to the variables below.
+    }
+  }
+  url ??= secretsManagerEndpoint(processEnv());
+  if (!url) return undefined;
+  return url.endsWith('/') ? url : `${url}/`;
 }
 
 function describeError(error: unknown): string {

@@ -13,10 +13,13 @@ import {
   CreateSecretCommand,
   GetSecretValueCommand,
   ListSecretVersionIdsCommand,
+  SecretsManagerClient,
 } from '@aws-sdk/client-secrets-manager';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { afterAll, beforeAll, describe, expect, it, vi } from 'vitest';
+import { randomSecret } from '../../src/adapters/random-secret/index.ts';
 import { packageVersion } from '../../src/cli/version.ts';
-import { callLocalExtension } from '../../src/testing/driver.ts';
+import { createRotationHandler } from '../../src/core/engine.ts';
+import { callLocalExtension, rotateSecret } from '../../src/testing/driver.ts';
 import { trackSecrets } from '../support/leak-scan.ts';
 import { BROKEN_ROTATOR, type CliFixture, createSecret, startCliFixture, trackCurrent } from './fixtures.ts';
 import { cli } from './run.ts';
@@ -342,3 +345,64 @@ async function trackPending(name: string): Promise<void> {
     // No pending value stored.
   }
 }
+
+describe('a custom rotator run locally with secrets-rotator/testing', () => {
+  /** Runs `work` and returns the JSON lines written to stdout meanwhile (Powertools logs and EMF). */
+  async function jsonLinesOnStdout(work: () => Promise<void>): Promise<string[]> {
+    const lines: string[] = [];
+    const write = process.stdout.write.bind(process.stdout);
+    process.stdout.write = ((chunk: string | Uint8Array, ...rest: unknown[]) => {
+      lines.push(
+        ...String(chunk)
+          .split('\n')
+          .filter((line) => line.startsWith('{')),
+      );
+      return (write as (...args: unknown[]) => boolean)(chunk, ...rest);
+    }) as typeof process.stdout.write;
+    try {
+      await work();
+    } finally {
+      process.stdout.write = write;
+    }
+    return lines;
+  }
+
+  async function rotateAsNewcomer(name: string, quiet: boolean): Promise<string[]> {
+    vi.stubEnv('AWS_ENDPOINT_URL_SECRETS_MANAGER', fixture.local.endpoint);
+    vi.stubEnv('AWS_REGION', 'us-east-1');
+    vi.stubEnv('AWS_ACCESS_KEY_ID', 'AKIDLOCAL');
+    vi.stubEnv('AWS_SECRET_ACCESS_KEY', 'local-endpoint-ignores-signatures');
+    vi.stubEnv('PASSWORD_GENERATOR', 'local');
+    if (quiet) {
+      vi.stubEnv('POWERTOOLS_LOG_LEVEL', 'silent');
+      vi.stubEnv('POWERTOOLS_METRICS_DISABLED', 'true');
+    }
+    try {
+      await createSecret(fixture.client, name);
+      // As the newcomer wrote it: default options, a plain SDK client, the endpoint from the environment.
+      const handler = createRotationHandler(randomSecret());
+      const client = new SecretsManagerClient({});
+      let ok = false;
+      const lines = await jsonLinesOnStdout(async () => {
+        ok = (await rotateSecret({ client, secretId: name, handler })).ok;
+      });
+      client.destroy();
+      await trackCurrent(fixture.client, name);
+      expect(ok).toBe(true);
+      return lines;
+    } finally {
+      vi.unstubAllEnvs();
+    }
+  }
+
+  it('rotateSecret follows AWS_ENDPOINT_URL_SECRETS_MANAGER (a client with no endpoint option)', async () => {
+    const lines = await rotateAsNewcomer('newcomer/custom-loud', false);
+    // Without the quiet settings the run prints its log and metric lines (the capture works).
+    expect(lines.some((line) => line.includes('"step succeeded"'))).toBe(true);
+    expect(lines.some((line) => line.includes('"CloudWatchMetrics"'))).toBe(true);
+  });
+
+  it('POWERTOOLS_LOG_LEVEL=silent and POWERTOOLS_METRICS_DISABLED=true quiet it completely', async () => {
+    expect(await rotateAsNewcomer('newcomer/custom-quiet', true)).toEqual([]);
+  });
+});

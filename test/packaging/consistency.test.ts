@@ -31,8 +31,8 @@ const ALIASES: Readonly<Record<string, string>> = {
   SECRETS_MANAGER_ENDPOINT: 'AWS_ENDPOINT_URL_SECRETS_MANAGER',
 };
 
-/** Variables the templates set that our code does not read itself: the runtime and Powertools read them. */
-const RUNTIME_VARIABLES = ['NODE_EXTRA_CA_CERTS', 'POWERTOOLS_LOG_LEVEL'];
+/** Variables the templates (or a local run) set that our code does not read itself: the runtime and Powertools read them. */
+const RUNTIME_VARIABLES = ['NODE_EXTRA_CA_CERTS', 'POWERTOOLS_METRICS_DISABLED'];
 
 const read = (path: string) => readFile(join(REPO_ROOT, path), 'utf8');
 
