@@ -1,6 +1,6 @@
 import { isIP } from 'node:net';
-import { type Env, envString } from './config.js';
-import { ConfigurationError } from './errors.js';
+import { type Env, envString } from './config.ts';
+import { ConfigurationError } from './errors.ts';
 
 /**
  * A deployer's list of host names a credential may be sent to: exact names, IP addresses, or

@@ -69,6 +69,10 @@ export function createStepContext(options: StepContextOptions): StepContext {
       redactJsonSecret(redactor, version.value);
       return version.value;
     },
+    readSecretTags: async (secretId) => {
+      const description = await options.store.describe(secretId);
+      return new Map((description.Tags ?? []).map((tag) => [tag.Key ?? '', tag.Value ?? '']));
+    },
     remainingTimeMs: options.remainingTimeMs ?? (() => Number.POSITIVE_INFINITY),
   };
 }

@@ -69,6 +69,11 @@ export interface StepContext {
    * users. String fields whose names look secret (password, key, token, secret) are redacted.
    */
   readSecret(secretId: string): Promise<string>;
+  /**
+   * The tags of another secret (DescribeSecret), such as the `aws:rds:*` tags RDS puts on the master
+   * secrets it manages. Keys map to values; an untagged secret gives an empty map.
+   */
+  readSecretTags(secretId: string): Promise<ReadonlyMap<string, string>>;
   /** Milliseconds left before the Lambda invocation times out; `Infinity` outside Lambda. */
   remainingTimeMs(): number;
 }

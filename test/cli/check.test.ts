@@ -70,13 +70,20 @@ describe('check, PostgreSQL', () => {
       await client.query(
         `CREATE ROLE limited_admin LOGIN CREATEROLE PASSWORD ${client.escapeLiteral(limited)}`,
       );
-      await putSecret('pg/limited-master', { username: 'limited_admin', password: limited });
+      await putSecret('pg/limited-master', {
+        username: 'limited_admin',
+        password: limited,
+        host: '127.0.0.1',
+        port: pg.port,
+      });
     } finally {
       await client.end();
     }
     masterArn = await putSecret('pg/master', {
       username: pg.superuser.username,
       password: pg.superuser.password,
+      host: '127.0.0.1',
+      port: pg.port,
     });
   });
 
@@ -189,7 +196,12 @@ describe('check, MariaDB', () => {
     appPassword = password();
     await maria.query('CREATE USER ?@? IDENTIFIED BY ?', ['shop', '%', appPassword]);
     await maria.query('GRANT SELECT ON mysql.db TO ?@?', ['shop', '%']);
-    rootArn = await putSecret('maria/root', { username: maria.root.username, password: maria.root.password });
+    rootArn = await putSecret('maria/root', {
+      username: maria.root.username,
+      password: maria.root.password,
+      host: base().host,
+      port: base().port,
+    });
   });
 
   const base = () => ({
@@ -219,7 +231,12 @@ describe('check, MariaDB', () => {
 
     const weakPassword = password();
     await maria.query('CREATE USER ?@? IDENTIFIED BY ?', ['weak_admin', '%', weakPassword]);
-    const weakArn = await putSecret('maria/weak-master', { username: 'weak_admin', password: weakPassword });
+    const weakArn = await putSecret('maria/weak-master', {
+      username: 'weak_admin',
+      password: weakPassword,
+      host: base().host,
+      port: base().port,
+    });
     await putSecret('maria/alternating-weak', { ...base(), ssl: false, masterarn: weakArn });
     const weak = await check('maria/alternating-weak', 'mysql-alternating-users');
     expect(weak.code).toBe(1);

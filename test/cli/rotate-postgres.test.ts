@@ -80,6 +80,8 @@ describe('rotate --handler against a real PostgreSQL', () => {
     const masterArn = await putSecret('pg/master', {
       username: pg.superuser.username,
       password: pg.superuser.password,
+      host: '127.0.0.1',
+      port: pg.port,
     });
     await putSecret('pg/team', {
       engine: 'postgres',

@@ -166,12 +166,16 @@ beforeAll(async () => {
     await rig.create('load-pg-master', {
       username: postgres.superuser.username,
       password: postgres.superuser.password,
+      host: postgres.host,
+      port: postgres.port,
     })
   ).name;
   mariadbMasterArn = (
     await rig.create('load-maria-master', {
       username: mariadb.root.username,
       password: mariadb.root.password,
+      host: mariadb.host,
+      port: mariadb.port,
     })
   ).name;
   await postgres.query('CREATE TABLE load_items (id int PRIMARY KEY)');

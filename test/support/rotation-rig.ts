@@ -6,6 +6,7 @@
  */
 import {
   CreateSecretCommand,
+  DescribeSecretCommand,
   GetSecretValueCommand,
   type SecretsManagerClient,
 } from '@aws-sdk/client-secrets-manager';
@@ -111,6 +112,11 @@ export function directContext(env: Env, client?: SecretsManagerClient): DirectCo
       const answer = await client.send(new GetSecretValueCommand({ SecretId: secretId }));
       redactor.add(answer.SecretString);
       return answer.SecretString!;
+    },
+    async readSecretTags(secretId) {
+      if (!client) throw new Error('directContext: no Secrets Manager client given');
+      const answer = await client.send(new DescribeSecretCommand({ SecretId: secretId }));
+      return new Map((answer.Tags ?? []).map((tag) => [tag.Key ?? '', tag.Value ?? '']));
     },
     remainingTimeMs: () => Number.POSITIVE_INFINITY,
     lines,

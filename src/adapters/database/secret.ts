@@ -6,6 +6,7 @@
  */
 import { SecretShapeError } from '../../core/errors.ts';
 import type { StepContext } from '../../core/target.ts';
+import { requireMasterServer, type ServerAddress } from '../../database/hosts.ts';
 import { parseJsonObject } from '../json-object.ts';
 
 /**
@@ -247,47 +248,8 @@ export function sslField(value: unknown): boolean | undefined {
   );
 }
 
-/**
- * A host name as docs/protocol.md#the-database-secret compares it: lower case, without surrounding blanks or one trailing dot.
- *
- * @example
- * ```ts
- * normalHost(' DB.Example.com. '); // 'db.example.com'
- * ```
- */
-export function normalHost(host: string): string {
-  return host.trim().toLowerCase().replace(/\.$/, '');
-}
-
-/**
- * Compares two host names as docs/protocol.md#the-database-secret asks: case-insensitively and ignoring one trailing dot.
- *
- * @example
- * ```ts
- * sameHost('DB.example.com.', 'db.example.com'); // true
- * ```
- */
-export function sameHost(a: string, b: string): boolean {
-  return normalHost(a) === normalHost(b);
-}
-
-/**
- * Whether two values of a secret point at the same server: the same host, as {@link sameHost}
- * compares them, and the same port. Credentials checked on one server prove nothing on another,
- * even on the same host.
- *
- * @example
- * ```ts
- * sameServer({ host: 'db.internal', port: 5432 }, { host: 'DB.internal.', port: 5432 }); // true
- * sameServer({ host: 'db.internal', port: 5432 }, { host: 'db.internal', port: 5433 }); // false
- * ```
- */
-export function sameServer(
-  a: { readonly host: string; readonly port: number },
-  b: { readonly host: string; readonly port: number },
-): boolean {
-  return sameHost(a.host, b.host) && a.port === b.port;
-}
+export { normalizeHost as normalHost } from '../../core/allowed-hosts.ts';
+export { describeServer, type ServerAddress, sameHost, sameServer } from '../../database/hosts.ts';
 
 /**
  * The next version's value: every stored field kept, with new credentials.
@@ -324,8 +286,9 @@ export function serializeDatabaseSecretValue(secret: DatabaseSecretValue<string>
 
 /**
  * The master credentials named by `masterarn`. Only `username` and `password` are required: an
- * RDS-managed master secret holds nothing else. The connection always goes to the rotated
- * secret's host, which the current-login guard has just checked (docs/protocol.md#alternating-users).
+ * RDS-managed master secret holds nothing else (its server comes from its RDS tags). They are
+ * used only on the master's own server, or one RDS reports as part of it (see
+ * `requireMasterServer`).
  *
  * @example
  * ```ts
@@ -335,8 +298,10 @@ export function serializeDatabaseSecretValue(secret: DatabaseSecretValue<string>
 export interface MasterCredentials {
   readonly username: string;
   readonly password: string;
-  /** The master secret's own `host`, when it has one (only compared, never connected to). */
+  /** The master secret's own `host`, when it has one. */
   readonly host: string | undefined;
+  /** The master secret's own `port`, when it has one. */
+  readonly port: number | undefined;
 }
 
 /**
@@ -365,36 +330,44 @@ export function parseMasterSecret(raw: string, arn: string): MasterCredentials {
     return value;
   };
   const host = fields.host;
+  let port: number | undefined;
+  try {
+    port = portField(fields.port, undefined);
+  } catch {
+    throw new SecretShapeError(
+      'masterarn',
+      `names secret ${arn}, whose "port" is not a port number`,
+      "store the master's port as a number from 1 to 65535",
+    );
+  }
   return {
     username: pick('username'),
     password: pick('password'),
     host: typeof host === 'string' && host.length > 0 ? host : undefined,
+    port,
   };
 }
 
 /**
  * Reads and parses the master secret through the step's context, registers its password for
- * redaction at once, and warns when it names another host than the rotated secret (the rotated
- * secret's host is the one connected to).
+ * redaction at once, and refuses it unless `target` is the master's own server or one RDS reports
+ * as part of it (`requireMasterServer`): nothing has been sent anywhere with it when this throws.
  *
+ * @param defaultPort - the engine's default port, for a master secret with a host but no port.
  * @example
  * ```ts
- * const master = await readMasterSecret(ctx, current.masterarn, current.host);
+ * const master = await readMasterSecret(ctx, current.masterarn, current, 5432);
  * ```
  */
 export async function readMasterSecret(
-  ctx: Pick<StepContext, 'readSecret' | 'redact' | 'logger'>,
+  ctx: Pick<StepContext, 'readSecret' | 'readSecretTags' | 'redact' | 'logger'>,
   arn: string,
-  rotatedHost: string,
+  target: ServerAddress,
+  defaultPort: number,
 ): Promise<MasterCredentials> {
   const master = parseMasterSecret(await ctx.readSecret(arn), arn);
   ctx.redact(master.password);
-  if (master.host !== undefined && !sameHost(master.host, rotatedHost)) {
-    ctx.logger.warn("master secret names another host; connecting to the rotated secret's host", {
-      masterHost: master.host,
-      host: rotatedHost,
-    });
-  }
+  await requireMasterServer(ctx, { masterArn: arn, master, target, defaultPort });
   return master;
 }
 

@@ -9,6 +9,7 @@ import mysql from 'mysql2/promise';
 import type { TargetFailureCause } from '../../core/errors.ts';
 import { type RotationError, TargetRefusedError, TargetUnreachableError } from '../../core/errors.ts';
 import type { StepContext } from '../../core/target.ts';
+import { refuseUnlistedHost } from '../../database/hosts.ts';
 import { NETWORK_ERROR_CODES, scrubSecrets, withinDeadline } from '../database/connection.ts';
 import { quotedName } from '../database/secret.ts';
 import { detectFlavour, type MysqlFlavour } from './flavour.ts';
@@ -198,6 +199,7 @@ export async function openSession(
   ctx: SessionContext,
   secrets: readonly string[] = [login.password],
 ): Promise<MysqlSession> {
+  refuseUnlistedHost(endpoint.host, settings.allowedHosts);
   const where = `${endpoint.host}:${endpoint.port} as ${quotedName(login.username)} with ${login.source}`;
   let tls: TlsOutcome;
   let connection: mysql.Connection;

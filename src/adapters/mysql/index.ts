@@ -32,6 +32,7 @@ import {
   alternatingPair,
   checkAccountName,
   checkPairLength,
+  DEFAULT_MYSQL_PORT,
   type MysqlSecret,
   otherUser,
   parseMysqlSecret,
@@ -368,7 +369,7 @@ async function applyAlternating(
   await guard.close();
 
   const pair = alternatingPair(current.username);
-  const master = await readMasterSecret(ctx, masterarn, current.host);
+  const master = await readMasterSecret(ctx, masterarn, current, DEFAULT_MYSQL_PORT);
   secrets.push(master.password);
   refuseMasterAmong(master, masterarn, [pair.original, pair.clone]);
 
@@ -415,7 +416,7 @@ async function revokeAlternating(value: MysqlSecret, ctx: StepContext, config: M
   const account = probe.account;
   await probe.close();
   if (value.masterarn === undefined) throw missingMasterArn();
-  const master = await readMasterSecret(ctx, value.masterarn, value.host);
+  const master = await readMasterSecret(ctx, value.masterarn, value, DEFAULT_MYSQL_PORT);
   const unusable = randomBytes(32).toString('base64url');
   ctx.redact(unusable, nativePasswordHash(unusable));
   const secrets = [value.password, master.password, unusable];

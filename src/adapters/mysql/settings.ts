@@ -1,4 +1,6 @@
+import type { HostAllowlist } from '../../core/allowed-hosts.ts';
 import { type Env, envBoolean, envInteger, envString } from '../../core/config.ts';
+import { readDatabaseAllowedHosts } from '../../database/hosts.ts';
 import {
   CONNECT_TIMEOUT_RANGE,
   caBundleFrom,
@@ -30,6 +32,8 @@ export interface MysqlSettings {
   readonly dualPassword: boolean;
   /** Alternating users only: both users already exist; only their passwords alternate. */
   readonly preProvisionedPair: boolean;
+  /** `DATABASE_ALLOWED_HOSTS`: the hosts a secret may name; `undefined`: any host. */
+  readonly allowedHosts?: HostAllowlist | undefined;
 }
 
 /**
@@ -76,6 +80,7 @@ export interface MysqlSettingsOverrides {
  */
 export function readMysqlSettings(env: Env, overrides: MysqlSettingsOverrides = {}): MysqlSettings {
   return {
+    allowedHosts: readDatabaseAllowedHosts(env),
     caBundle: caBundleFrom(envString(env, MYSQL_ENV.caBundle), MYSQL_ENV.caBundle),
     // mysql2 checks certificates against a host name only; an IP address belongs in the secret's host.
     tlsServerName: tlsServerNameFrom(envString(env, MYSQL_ENV.tlsServerName), MYSQL_ENV.tlsServerName, {

@@ -13,7 +13,12 @@ import {
 } from './common.ts';
 import { connectPostgres, type PostgresLogin, type PostgresSession, tryConnect } from './connect.ts';
 import { changeOwnPassword, ensureClone, findRole, setPassword } from './roles.ts';
-import { type MasterCredentials, type PostgresSecret, withCredentials } from './secret.ts';
+import {
+  DEFAULT_POSTGRES_PORT,
+  type MasterCredentials,
+  type PostgresSecret,
+  withCredentials,
+} from './secret.ts';
 import type { PostgresSettings } from './settings.ts';
 import { TERMINATE_SESSIONS } from './sql.ts';
 
@@ -151,6 +156,14 @@ export function postgresAlternatingUsers(
           'revoking a user of alternating users needs master credentials: set "masterarn"',
         );
       }
+      // The credentials being revoked log in first: only a server that holds this user with this
+      // password is one whose user the master may lock out.
+      const probe = await tryConnect(endpointOf(value), loginOf(value, 'previous'), config, ctx);
+      if (!probe) {
+        ctx.logger.info('the revoked password no longer logs in; nothing to do', { role: value.username });
+        return;
+      }
+      await probe.close();
       const master = await readMaster(value, ctx, [value.username]);
       const session = await connectPostgres(endpointOf(value), masterLogin(master), config, ctx);
       try {
@@ -211,7 +224,7 @@ async function readMaster(
 ): Promise<MasterCredentials> {
   const arn = value.masterarn;
   if (arn === undefined) throw missingMasterArn();
-  const master = await readMasterSecret(ctx, arn, value.host);
+  const master = await readMasterSecret(ctx, arn, value, DEFAULT_POSTGRES_PORT);
   refuseMasterAmong(master, arn, rotated);
   return master;
 }

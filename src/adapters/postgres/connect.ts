@@ -6,6 +6,7 @@ import {
   TargetUnreachableError,
 } from '../../core/errors.ts';
 import type { StepContext } from '../../core/target.ts';
+import { refuseUnlistedHost } from '../../database/hosts.ts';
 import {
   certificateNaming,
   NETWORK_ERROR_CODES,
@@ -213,6 +214,7 @@ export async function connectPostgres(
   settings: PostgresSettings,
   ctx: ConnectContext,
 ): Promise<PostgresSession> {
+  refuseUnlistedHost(endpoint.host, settings.allowedHosts);
   const where = `user "${login.username}" at ${endpoint.host}:${endpoint.port}`;
   const doing = `logging in as ${where} with the ${login.label} credentials`;
   const scrub = [login.password];

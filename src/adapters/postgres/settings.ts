@@ -1,4 +1,6 @@
+import type { HostAllowlist } from '../../core/allowed-hosts.ts';
 import { type Env, envBoolean, envInteger, envString } from '../../core/config.ts';
+import { readDatabaseAllowedHosts } from '../../database/hosts.ts';
 import {
   CONNECT_TIMEOUT_RANGE,
   caBundleFrom,
@@ -31,6 +33,8 @@ export interface PostgresSettings {
   readonly scramIterations: number;
   /** Alternating users only: both users already exist; only their passwords alternate. */
   readonly preProvisionedPair: boolean;
+  /** `DATABASE_ALLOWED_HOSTS`: the hosts a secret may name; `undefined`: any host. */
+  readonly allowedHosts?: HostAllowlist | undefined;
 }
 
 /**
@@ -73,6 +77,7 @@ export function readPostgresSettings(
 ): PostgresSettings {
   const testQuery = envString(env, POSTGRES_ENV.testQuery);
   return {
+    allowedHosts: readDatabaseAllowedHosts(env),
     caBundle: caBundleFrom(envString(env, POSTGRES_ENV.caBundle), POSTGRES_ENV.caBundle),
     tlsServerName: tlsServerNameFrom(envString(env, POSTGRES_ENV.tlsServerName), POSTGRES_ENV.tlsServerName, {
       allowIpAddress: true,

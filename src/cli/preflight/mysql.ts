@@ -5,7 +5,7 @@
  */
 
 import { type MysqlSession, openSession } from '../../adapters/mysql/connect.ts';
-import { alternatingPair, type MysqlSecret } from '../../adapters/mysql/secret.ts';
+import { alternatingPair, DEFAULT_MYSQL_PORT, type MysqlSecret } from '../../adapters/mysql/secret.ts';
 import { type MysqlSettings, readMysqlSettings } from '../../adapters/mysql/settings.ts';
 import { TargetUnreachableError } from '../../core/errors.ts';
 import {
@@ -138,7 +138,7 @@ async function alternatingFindings(
     });
     return findings;
   }
-  const master = await masterFinding(input.ctx, secret.masterarn, findings);
+  const master = await masterFinding(input.ctx, secret.masterarn, findings, secret, DEFAULT_MYSQL_PORT);
   if (!master) return findings;
   let session: MysqlSession;
   try {

@@ -7,7 +7,7 @@
 
 import { connectPostgres, type PostgresSession } from '../../adapters/postgres/connect.ts';
 import { alternatingPair } from '../../adapters/postgres/roles.ts';
-import type { PostgresSecret } from '../../adapters/postgres/secret.ts';
+import { DEFAULT_POSTGRES_PORT, type PostgresSecret } from '../../adapters/postgres/secret.ts';
 import { readPostgresSettings } from '../../adapters/postgres/settings.ts';
 import { TargetUnreachableError } from '../../core/errors.ts';
 import {
@@ -141,7 +141,7 @@ async function alternatingFindings(
     });
     return findings;
   }
-  const master = await masterFinding(input.ctx, secret.masterarn, findings);
+  const master = await masterFinding(input.ctx, secret.masterarn, findings, secret, DEFAULT_POSTGRES_PORT);
   if (!master) return findings;
   if (master.username === pair.original || master.username === pair.clone) {
     findings.push({

@@ -6,6 +6,7 @@ import { type MasterCredentials, parseMasterSecret } from '../../adapters/databa
 import type { Env } from '../../core/config.ts';
 import { TargetRefusedError, TargetUnreachableError } from '../../core/errors.ts';
 import type { StepContext } from '../../core/target.ts';
+import { describeServer, requireMasterServer, type ServerAddress } from '../../database/hosts.ts';
 
 /**
  * How a check came out: `fail` makes `check` exit 1; `warn` does not.
@@ -77,7 +78,7 @@ export function failure(check: string, error: unknown, fix: string): PreflightFi
  *
  * @example
  * ```ts
- * const master = await masterFinding(input.ctx, secret.masterarn, findings);
+ * const master = await masterFinding(input.ctx, secret.masterarn, findings, secret, 5432);
  * if (!master) return findings;
  * ```
  */
@@ -85,21 +86,46 @@ export async function masterFinding(
   ctx: StepContext,
   masterArn: string,
   findings: PreflightFinding[],
+  target: ServerAddress,
+  defaultPort: number,
 ): Promise<MasterCredentials | undefined> {
+  let master: MasterCredentials;
   try {
-    const master = parseMasterSecret(await ctx.readSecret(masterArn), masterArn);
+    master = parseMasterSecret(await ctx.readSecret(masterArn), masterArn);
+    ctx.redact(master.password);
     findings.push({
       check: 'master secret',
       status: 'ok',
       detail: `${masterArn} readable, user "${master.username}"`,
     });
-    return master;
   } catch (error) {
     findings.push(
       failure(
         'master secret',
         error,
         'let the rotation function read it (secretsmanager:GetSecretValue, kms:Decrypt) and store {"username", "password"} in it',
+      ),
+    );
+    return undefined;
+  }
+  // The same rule as the rotation: the master logs in nowhere but its own server.
+  try {
+    const verdict = await requireMasterServer(ctx, { masterArn, master, target, defaultPort });
+    findings.push({
+      check: 'master server',
+      status: 'ok',
+      detail:
+        verdict.via === 'own server'
+          ? `${describeServer(target)} is the master secret's own server`
+          : `RDS reports ${describeServer(target)} as the ${verdict.role} of ${verdict.resource}`,
+    });
+    return master;
+  } catch (error) {
+    findings.push(
+      failure(
+        'master server',
+        error,
+        'store the master\'s own "host" and "port" in the master secret (or let RDS manage it), and point the secret at that server',
       ),
     );
     return undefined;

@@ -280,7 +280,10 @@ describe('mysql alternating users on a private MariaDB', () => {
     const weak = setupPassword();
     await rig.createUser('app_weak', initial);
     await rig.createUser('weak_master', weak);
-    const weakArn = await rig.createSecret('weak-master', { username: 'weak_master', password: weak });
+    const weakArn = await rig.createSecret(
+      'weak-master',
+      rig.masterFor({ username: 'weak_master', password: weak }),
+    );
     const arn = await rig.createSecret('alt', rig.secretFor('app_weak', initial, { masterarn: weakArn }));
     const result = await rig.rotate(arn, rig.handler(mysqlAlternatingUsers()));
     const pending = await rig.value(arn, AWSPENDING);

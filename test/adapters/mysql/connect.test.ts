@@ -328,10 +328,10 @@ describe('connections to private MariaDB servers', () => {
     const initial = setupPassword();
     const original = quoteAccount({ user: 'app_tls', host: '%' });
     await secured.query(`CREATE USER ${original} IDENTIFIED BY ? REQUIRE SSL`, [initial]);
-    const masterArn = await rig.createSecret('tls-master', {
-      username: 'root',
-      password: secured.root.password,
-    });
+    const masterArn = await rig.createSecret(
+      'tls-master',
+      rig.masterFor({ username: 'root', password: secured.root.password }, secured),
+    );
     const arn = await rig.createSecret('tls', {
       engine: 'mariadb',
       host: secured.host,

@@ -30,12 +30,16 @@ export class Rig extends RotationRig {
     const [db, sm] = await Promise.all([startMariaDb(options), startLocalSecretsManager()]);
     trackSecrets(db.root.password);
     const rig = new Rig(db, sm);
-    // An RDS-managed master secret holds only these two fields.
-    rig.masterArn = await rig.createSecret('master', {
-      username: db.root.username,
-      password: db.root.password,
-    });
+    rig.masterArn = await rig.createSecret('master', rig.masterFor(db.root));
     return rig;
+  }
+
+  /** A master secret for this server: its credentials and the server's own host and port. */
+  masterFor(
+    login: { username: string; password: string },
+    at: { host: string; port: number } = this.db,
+  ): StoredSecret {
+    return { username: login.username, password: login.password, host: at.host, port: at.port };
   }
 
   async stop(): Promise<void> {

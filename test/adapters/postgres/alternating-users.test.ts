@@ -252,10 +252,10 @@ describe.each(VERSIONS)('postgres alternating users on PostgreSQL %i', (version)
   it('works with a master that is not a superuser but created the users (as on RDS)', async () => {
     const masterPassword = setupPassword();
     await rig.createRole('rds_admin', masterPassword, 'CREATEROLE');
-    const masterArn = await rig.createSecret('rds-master', {
-      username: 'rds_admin',
-      password: masterPassword,
-    });
+    const masterArn = await rig.createSecret(
+      'rds-master',
+      rig.masterFor({ username: 'rds_admin', password: masterPassword }),
+    );
     const initial = setupPassword();
     await rig.as({ username: 'rds_admin', password: masterPassword }, async (client) => {
       await client.query(`CREATE ROLE managed LOGIN PASSWORD '${scramSha256Verifier(initial)}'`);
@@ -322,10 +322,10 @@ describe.each(VERSIONS)('postgres alternating users on PostgreSQL %i', (version)
       await rig.createRole('pair', first);
       await rig.createRole('pair_clone', second);
       await rig.createRole('pair_admin', adminPassword, 'SUPERUSER');
-      const masterarn = await rig.createSecret('pair-admin', {
-        username: 'pair_admin',
-        password: adminPassword,
-      });
+      const masterarn = await rig.createSecret(
+        'pair-admin',
+        rig.masterFor({ username: 'pair_admin', password: adminPassword }),
+      );
       const arn = await rig.createSecret('pair', rig.secretFor('pair', first, { masterarn }));
       const handler = rig.handler(postgresAlternatingUsers({ preProvisionedPair: true }));
 
@@ -392,10 +392,7 @@ describe('postgres alternating users: the current-login guard and the master act
     await other.query(
       `CREATE ROLE victim LOGIN PASSWORD ${quoteLiteral(scramSha256Verifier(victimPassword))}`,
     );
-    const otherMaster = await rig.createSecret('other-master', {
-      username: other.superuser.username,
-      password: other.superuser.password,
-    });
+    const otherMaster = await rig.createSecret('other-master', rig.masterFor(other.superuser, other));
     const current = rig.secretFor('victim_clone', clonePassword, { masterarn: otherMaster });
     const arn = await rig.createSecret('port-switch', current);
     const versionId = crypto.randomUUID();

@@ -42,6 +42,14 @@ describe.each(VERSIONS)('postgres: a dead connection is given up, on PostgreSQL 
     return { current, pending, known };
   }
 
+  /** A master secret whose own server is the proxy the tests connect through. */
+  function proxyMaster(login: { username: string; password: string }): Promise<string> {
+    return rig.createSecret(
+      `dc-master-${login.username}-${crypto.randomUUID()}`,
+      rig.masterFor(login, proxy),
+    );
+  }
+
   /** Waits until the server has no session of the rotator left (the abandoned one has ended). */
   async function rotatorSessionsGone(): Promise<void> {
     await expect
@@ -61,7 +69,12 @@ describe.each(VERSIONS)('postgres: a dead connection is given up, on PostgreSQL 
     const password = setupPassword();
     await rig.createRole('dc_stall', password);
     const target = postgresAlternatingUsers();
-    const { pending, known } = pairThroughProxy(target, 'dc_stall', password, rig.masterArn);
+    const { pending, known } = pairThroughProxy(
+      target,
+      'dc_stall',
+      password,
+      await proxyMaster(rig.db.superuser),
+    );
     // Three seconds left in the invocation: every wait is cut to one second.
     const ctx = { ...directContext({}, rig.client), remainingTimeMs: () => 3_000 };
 
@@ -95,7 +108,12 @@ describe.each(VERSIONS)('postgres: a dead connection is given up, on PostgreSQL 
     await rig.createRole('dc_lock', first);
     await rig.createRole('dc_lock_clone', second);
     const target = postgresAlternatingUsers({ preProvisionedPair: true });
-    const { pending, known } = pairThroughProxy(target, 'dc_lock', first, rig.masterArn);
+    const { pending, known } = pairThroughProxy(
+      target,
+      'dc_lock',
+      first,
+      await proxyMaster(rig.db.superuser),
+    );
     // Another transaction holds the clone's row, so the master's ALTER ROLE waits until the
     // server's statement timeout cancels it (SQLSTATE 57014); the connection itself is fine.
     const blocker = await rig.db.connect();
@@ -126,7 +144,7 @@ describe.each(VERSIONS)('postgres: a dead connection is given up, on PostgreSQL 
     // A master that may create roles but not alter a superuser: its ALTER ROLE is refused (42501).
     const masterPassword = setupPassword();
     await rig.createRole('dc_admin', masterPassword, 'CREATEROLE');
-    const masterArn = await rig.createSecret('dc-admin', { username: 'dc_admin', password: masterPassword });
+    const masterArn = await proxyMaster({ username: 'dc_admin', password: masterPassword });
     const first = setupPassword();
     await rig.createRole('dc_super', first, 'SUPERUSER');
     await rig.createRole('dc_super_clone', setupPassword(), 'SUPERUSER');
@@ -145,10 +163,7 @@ describe.each(VERSIONS)('postgres: a dead connection is given up, on PostgreSQL 
   it('after a setting the master may not copy, it rolls back to the savepoint and carries on', async () => {
     const masterPassword = setupPassword();
     await rig.createRole('dc_rds_admin', masterPassword, 'CREATEROLE');
-    const masterArn = await rig.createSecret('dc-rds-admin', {
-      username: 'dc_rds_admin',
-      password: masterPassword,
-    });
+    const masterArn = await proxyMaster({ username: 'dc_rds_admin', password: masterPassword });
     const initial = setupPassword();
     await rig.as({ username: 'dc_rds_admin', password: masterPassword }, (client) =>
       client.query(`CREATE ROLE dc_managed LOGIN`),

@@ -36,11 +36,16 @@ export class Rig extends RotationRig {
     const [db, sm] = await Promise.all([startPostgres(options), startLocalSecretsManager()]);
     trackSecrets(db.superuser.password);
     const rig = new Rig(db, sm);
-    rig.masterArn = await rig.createSecret(`master-${db.version}`, {
-      username: db.superuser.username,
-      password: db.superuser.password,
-    });
+    rig.masterArn = await rig.createSecret(`master-${db.version}`, rig.masterFor(db.superuser));
     return rig;
+  }
+
+  /** A master secret for this server: its credentials and the server's own host and port. */
+  masterFor(
+    login: { username: string; password: string },
+    at: { host: string; port: number } = this.db,
+  ): StoredSecret {
+    return { username: login.username, password: login.password, host: at.host, port: at.port };
   }
 
   async stop(): Promise<void> {

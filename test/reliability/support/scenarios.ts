@@ -216,7 +216,12 @@ function databaseScenario(engine: DatabaseEngine, alternating: boolean): Scenari
       if (alternating) {
         extra.masterarn = await tools.createSecret(
           `fm-${engine.secretPrefix}-master-${id}`,
-          JSON.stringify({ username: engine.admin.username, password: engine.admin.password }),
+          JSON.stringify({
+            username: engine.admin.username,
+            password: engine.admin.password,
+            host: proxy.host,
+            port: proxy.port,
+          }),
         );
       }
       const value = {

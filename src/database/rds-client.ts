@@ -1,0 +1,188 @@
+/**
+ * The RDS API calls of the master rule (see `hosts.ts`): which servers belong to an RDS instance or
+ * cluster. Imported lazily, only when a master credential is about to be used on a server other
+ * than the master secret's own, so that `@aws-sdk/client-rds` costs nothing elsewhere.
+ */
+import {
+  type DBCluster,
+  type DBInstance,
+  DescribeDBClustersCommand,
+  DescribeDBInstancesCommand,
+  RDSClient,
+} from '@aws-sdk/client-rds';
+import { SecretShapeError, TargetRefusedError, TargetUnreachableError } from '../core/errors.ts';
+
+/**
+ * An RDS DB instance or cluster, by identifier and region.
+ *
+ * @example
+ * ```ts
+ * const resource: RdsResource = { kind: 'cluster', id: 'orders', region: 'eu-west-1' };
+ * ```
+ */
+export interface RdsResource {
+  readonly kind: 'instance' | 'cluster';
+  readonly id: string;
+  readonly region: string;
+  /** The ARN, when the resource came from one (a tag). */
+  readonly arn?: string;
+}
+
+/**
+ * A server RDS reports for a resource, and what it is to it.
+ *
+ * @example
+ * ```ts
+ * const endpoint: RdsEndpoint = { host: 'orders.cluster-ro-abc.eu-west-1.rds.amazonaws.com', port: 5432, role: 'cluster reader endpoint' };
+ * ```
+ */
+export interface RdsEndpoint {
+  readonly host: string;
+  readonly port: number;
+  readonly role: string;
+}
+
+/** The IAM actions these calls need; named in the error when one is denied. */
+export const RDS_ACTIONS = ['rds:DescribeDBInstances', 'rds:DescribeDBClusters'] as const;
+
+const clients = new Map<string, RDSClient>();
+
+function clientFor(region: string): RDSClient {
+  let client = clients.get(region);
+  if (!client) {
+    client = new RDSClient({ region, maxAttempts: 3 });
+    clients.set(region, client);
+  }
+  return client;
+}
+
+/**
+ * Every server of an RDS resource that master credentials may be used on: an instance's endpoint
+ * and its read replicas' (and its cluster's, when it is a cluster member); a cluster's writer,
+ * reader and custom endpoints and its members' instance endpoints.
+ *
+ * @throws SecretShapeError when RDS knows no such resource; TargetRefusedError when the call is
+ *   denied; TargetUnreachableError when RDS throttles or cannot be reached.
+ * @example
+ * ```ts
+ * const servers = await rdsEndpoints({ kind: 'instance', id: 'orders', region: 'eu-west-1' });
+ * ```
+ */
+export async function rdsEndpoints(resource: RdsResource): Promise<RdsEndpoint[]> {
+  const endpoints: RdsEndpoint[] = [];
+  if (resource.kind === 'instance') {
+    const instance = await describeInstance(resource, resource.arn ?? resource.id);
+    addInstance(endpoints, instance, 'instance');
+    for (const replica of instance.ReadReplicaDBInstanceIdentifiers ?? []) {
+      addInstance(endpoints, await describeInstance(resource, replica), 'read replica');
+    }
+    if (instance.DBClusterIdentifier) {
+      await addCluster(endpoints, resource, instance.DBClusterIdentifier);
+    }
+  } else {
+    await addCluster(endpoints, resource, resource.arn ?? resource.id);
+  }
+  return endpoints;
+}
+
+function addInstance(endpoints: RdsEndpoint[], instance: DBInstance, role: string): void {
+  const address = instance.Endpoint?.Address;
+  const port = instance.Endpoint?.Port;
+  if (address && port) endpoints.push({ host: address, port, role });
+}
+
+async function addCluster(endpoints: RdsEndpoint[], resource: RdsResource, id: string): Promise<void> {
+  const cluster = await describeCluster(resource, id);
+  const port = cluster.Port;
+  if (port === undefined) return;
+  if (cluster.Endpoint) endpoints.push({ host: cluster.Endpoint, port, role: 'cluster writer endpoint' });
+  if (cluster.ReaderEndpoint) {
+    endpoints.push({ host: cluster.ReaderEndpoint, port, role: 'cluster reader endpoint' });
+  }
+  for (const custom of cluster.CustomEndpoints ?? []) {
+    endpoints.push({ host: custom, port, role: 'cluster custom endpoint' });
+  }
+  for (const member of cluster.DBClusterMembers ?? []) {
+    if (!member.DBInstanceIdentifier) continue;
+    const role = member.IsClusterWriter ? 'cluster writer instance' : 'cluster reader instance';
+    addInstance(endpoints, await describeInstance(resource, member.DBInstanceIdentifier), role);
+  }
+}
+
+async function describeInstance(resource: RdsResource, id: string): Promise<DBInstance> {
+  const answer = await call(resource, 'DescribeDBInstances', id, () =>
+    clientFor(regionOf(id, resource.region)).send(
+      new DescribeDBInstancesCommand({ DBInstanceIdentifier: id }),
+    ),
+  );
+  const instance = answer.DBInstances?.[0];
+  if (!instance) throw notFound(resource, 'instance', id);
+  return instance;
+}
+
+async function describeCluster(resource: RdsResource, id: string): Promise<DBCluster> {
+  const answer = await call(resource, 'DescribeDBClusters', id, () =>
+    clientFor(regionOf(id, resource.region)).send(new DescribeDBClustersCommand({ DBClusterIdentifier: id })),
+  );
+  const cluster = answer.DBClusters?.[0];
+  if (!cluster) throw notFound(resource, 'cluster', id);
+  return cluster;
+}
+
+/** A replica named by ARN may live in another region. */
+function regionOf(idOrArn: string, fallback: string): string {
+  return /^arn:aws[a-z-]*:rds:([a-z0-9-]+):/.exec(idOrArn)?.[1] ?? fallback;
+}
+
+function notFound(resource: RdsResource, kind: string, id: string): SecretShapeError {
+  const source = resource.arn ? `the master secret's RDS tag (${resource.arn})` : "the master secret's host";
+  return new SecretShapeError(
+    'masterarn',
+    `leads, through ${source}, to the RDS ${kind} "${id}", which RDS reports does not exist in ${regionOf(id, resource.region)}`,
+    'point masterarn at the master secret of the database this secret belongs to',
+  );
+}
+
+async function call<T>(
+  resource: RdsResource,
+  operation: string,
+  id: string,
+  send: () => Promise<T>,
+): Promise<T> {
+  try {
+    return await send();
+  } catch (error) {
+    const name = error instanceof Error ? error.name : 'unknown';
+    if (name === 'DBInstanceNotFoundFault' || name === 'DBInstanceNotFound') {
+      throw notFound(resource, 'instance', id);
+    }
+    if (name === 'DBClusterNotFoundFault' || name === 'DBClusterNotFound') {
+      throw notFound(resource, 'cluster', id);
+    }
+    const status = (error as { $metadata?: { httpStatusCode?: number } }).$metadata?.httpStatusCode;
+    if (
+      name === 'AccessDenied' ||
+      name === 'AccessDeniedException' ||
+      name === 'UnauthorizedOperation' ||
+      status === 403
+    ) {
+      throw new TargetRefusedError(
+        'permission',
+        `RDS ${operation} for "${id}" was denied (${name}); the master rule needs ${RDS_ACTIONS.join(' and ')} on the master's instance or cluster and its replicas (deploy/ grants them); the master credentials were not used`,
+      );
+    }
+    const throttled =
+      (error as { $retryable?: { throttling?: boolean } }).$retryable?.throttling === true ||
+      /Throttl|RequestLimitExceeded|TooManyRequests/.test(name);
+    if (throttled) {
+      throw new TargetUnreachableError(
+        'network',
+        `RDS ${operation} for "${id}" was throttled (${name}) after retries; the master credentials were not used. Secrets Manager retries the step; if it keeps failing, ask for a higher RDS API rate`,
+      );
+    }
+    throw new TargetUnreachableError(
+      'network',
+      `RDS ${operation} for "${id}" failed (${name}); the master credentials were not used`,
+    );
+  }
+}
