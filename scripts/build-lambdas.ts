@@ -112,6 +112,9 @@ export function sourceMapDirFor(outDir: string): string {
 
 const SECRETS_MANAGER_COMMAND = /@aws-sdk\/client-secrets-manager\/dist-\w+\/commands\/(\w+)Command\.js$/;
 
+/** `import { …Command … } from '@aws-sdk/client-rds'` in our own source. */
+const RDS_IMPORT = /import\s*\{([^}]*)\}\s*from\s*['"]@aws-sdk\/client-rds['"]/g;
+
 /** Options of {@link buildLambdas}. */
 export interface BuildLambdasOptions {
   /** Where the zips and manifest go. Default `dist/lambda` in the repository. */
@@ -154,6 +157,12 @@ export interface BuiltLambda {
   readonly projectInputs: readonly string[];
   /** The Secrets Manager operations whose command module is in the bundle (from esbuild's metafile), sorted. */
   readonly secretsManagerOperations: readonly string[];
+  /**
+   * The RDS operations our bundled source sends (the master rule's lookups), sorted. Read from the
+   * source's imports: the client is imported lazily, which keeps every command module of the
+   * package in the bundle, so the bundle cannot tell which are called.
+   */
+  readonly rdsOperations: readonly string[];
 }
 
 /** The outcome of {@link buildLambdas}. */
@@ -323,6 +332,9 @@ export async function buildLambdas(options: BuildLambdasOptions = {}): Promise<B
     const parts = contributors(result.metafile, outputPath);
     const inputs = result.metafile.outputs[outputPath]?.inputs ?? {};
     await writeFile(join(outDir, `${name}.licenses.txt`), await licenceList(name, parts));
+    const projectInputs = Object.keys(inputs)
+      .filter((input) => !input.includes('node_modules/') && !input.startsWith(`${LEFT_OUT_NAMESPACE}:`))
+      .sort();
 
     lambdas.push({
       name,
@@ -333,14 +345,9 @@ export async function buildLambdas(options: BuildLambdasOptions = {}): Promise<B
       indexBytes: index.contents.length,
       budgetBytes: budgetFor(budgets, name),
       contributors: parts,
-      projectInputs: Object.keys(inputs)
-        .filter((input) => !input.includes('node_modules/') && !input.startsWith(`${LEFT_OUT_NAMESPACE}:`))
-        .sort(),
-      secretsManagerOperations: Object.entries(inputs)
-        .filter(([, { bytesInOutput }]) => bytesInOutput > 0)
-        .map(([input]) => SECRETS_MANAGER_COMMAND.exec(input)?.[1])
-        .filter((operation): operation is string => operation !== undefined)
-        .sort(),
+      projectInputs,
+      secretsManagerOperations: operationsIn(inputs, SECRETS_MANAGER_COMMAND),
+      rdsOperations: await rdsOperationsImported(projectInputs),
     });
   }
 
@@ -374,9 +381,34 @@ function manifest(lambdas: readonly BuiltLambda[]) {
         // File name only, in the source-map folder (not in this one): see sourceMapDirFor.
         sourceMap: basename(lambda.sourceMapPath),
         secretsManagerOperations: lambda.secretsManagerOperations,
+        rdsOperations: lambda.rdsOperations,
       },
     ]);
   return { runtime: LAMBDA_RUNTIME, handler: LAMBDA_HANDLER, lambdas: Object.fromEntries(entries) };
+}
+
+/** The RDS commands imported by our own source files (paths relative to the repository), sorted. */
+async function rdsOperationsImported(files: readonly string[]): Promise<string[]> {
+  const operations = new Set<string>();
+  for (const file of files) {
+    const text = await readFile(join(REPO_ROOT, file), 'utf8');
+    for (const [, names] of text.matchAll(RDS_IMPORT)) {
+      for (const name of names!.split(',')) {
+        const operation = /^\s*(?:type\s+)?(\w+)Command\s*$/.exec(name)?.[1];
+        if (operation) operations.add(operation);
+      }
+    }
+  }
+  return [...operations].sort();
+}
+
+/** The operations of one AWS client whose command modules contributed to a bundle, sorted. */
+function operationsIn(inputs: esbuild.Metafile['outputs'][string]['inputs'], command: RegExp): string[] {
+  return Object.entries(inputs)
+    .filter(([, { bytesInOutput }]) => bytesInOutput > 0)
+    .map(([input]) => command.exec(input)?.[1])
+    .filter((operation): operation is string => operation !== undefined)
+    .sort();
 }
 
 async function handlerFiles(handlersDir: string): Promise<Map<string, string>> {

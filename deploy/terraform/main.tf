@@ -6,6 +6,12 @@ locals {
   zip_path    = "${local.package_dir}/${var.handler}.zip"
   has_vpc     = length(var.subnet_ids) > 0
 
+  # Every DB instance and cluster of the secret's account and region.
+  account_rds_resources = [
+    for kind in ["db", "cluster"] :
+    "arn:${data.aws_partition.current.partition}:rds:${split(":", var.secret_arn)[3]}:${split(":", var.secret_arn)[4]}:${kind}:*"
+  ]
+
   # Variables the module sets itself; `settings` may override the first.
   module_environment = {
     ALLOWED_SECRET_IDS           = var.secret_arn
@@ -45,10 +51,19 @@ locals {
     ],
     var.master_secret_arn == null ? [] : [
       {
-        Sid      = "ReadTheMasterSecret"
-        Effect   = "Allow"
-        Action   = ["secretsmanager:GetSecretValue"]
+        Sid    = "ReadTheMasterSecret"
+        Effect = "Allow"
+        # DescribeSecret: the aws:rds:* tags that locate an RDS-managed master.
+        Action   = ["secretsmanager:DescribeSecret", "secretsmanager:GetSecretValue"]
         Resource = var.master_secret_arn
+      },
+      # The master rule: which servers RDS reports as the master's own (replicas, readers, cluster
+      # members). Read-only calls, on the deployer's resources when listed.
+      {
+        Sid      = "FindTheMastersServers"
+        Effect   = "Allow"
+        Action   = ["rds:DescribeDBClusters", "rds:DescribeDBInstances"]
+        Resource = var.master_database_arns != null ? var.master_database_arns : local.account_rds_resources
       },
     ],
     var.kms_key_arn == null ? [] : [
@@ -61,6 +76,8 @@ locals {
           StringEquals = {
             # The secret's region, from its ARN.
             "kms:ViaService" = "secretsmanager.${split(":", var.secret_arn)[3]}.amazonaws.com"
+            # Only for this function's secrets, not every secret under the same key.
+            "kms:EncryptionContext:SecretARN" = compact([var.secret_arn, var.master_secret_arn])
           }
         }
       },
@@ -137,6 +154,8 @@ resource "aws_lambda_permission" "secrets_manager" {
   function_name  = aws_lambda_function.rotation.function_name
   principal      = "secretsmanager.amazonaws.com"
   source_account = data.aws_caller_identity.current.account_id
+  # Only rotations of this secret may invoke the function (no confused deputy).
+  source_arn = var.secret_arn
 }
 
 resource "aws_secretsmanager_secret_rotation" "this" {

@@ -14,6 +14,7 @@ import {
   documentedVariables,
   environmentVariablesRead,
   operationsInBundle,
+  rdsActions,
   samEnvironmentVariables,
   secretsManagerActions,
   secretsManagerOperations,
@@ -83,13 +84,42 @@ describe('IAM actions', () => {
     }
   });
 
-  it('limits KMS to use through Secrets Manager (kms:ViaService) in both templates', () => {
+  it('each template grants exactly the RDS operations the bundles send (the master rule), only with a master secret', () => {
+    const inBundles = [...new Set(build.lambdas.flatMap((lambda) => lambda.rdsOperations))].sort();
+    expect(inBundles).toEqual(['DescribeDBClusters', 'DescribeDBInstances']);
+    // Only the alternating-users handlers use master credentials, so only they ask RDS.
+    for (const lambda of build.lambdas) {
+      expect(lambda.rdsOperations.length > 0, lambda.name).toBe(lambda.name.endsWith('-alternating-users'));
+    }
+    expect(rdsActions(sam)).toEqual(inBundles);
+    expect(rdsActions(terraform)).toEqual(inBundles);
+    expect(sam).toMatch(/- HasMasterSecret\n\s+- Sid: FindTheMastersServers/);
+    expect(terraformMain).toMatch(
+      /var\.master_secret_arn == null \? \[\] : \[[\s\S]*?Sid += "FindTheMastersServers"/,
+    );
+  });
+
+  it('limits KMS to use through Secrets Manager (kms:ViaService) for these secrets only (kms:EncryptionContext:SecretARN) in both templates', () => {
     expect(sam).toMatch(/kms:ViaService: !Sub secretsmanager\.\$\{AWS::Region\}\.amazonaws\.com/);
     expect(terraform).toMatch(/"kms:ViaService" = "secretsmanager\.\$\{[^}]+\}\.amazonaws\.com"/);
-    expect([...sam.matchAll(/kms:(\w+)/g)].map((m) => m[1]).filter((a) => a !== 'ViaService')).toEqual([
-      'Decrypt',
-      'GenerateDataKey',
-    ]);
+    expect(sam).toMatch(
+      /kms:EncryptionContext:SecretARN: !If\n\s+- HasMasterSecret\n\s+- \[!Ref SecretArn, !Ref MasterSecretArn\]\n\s+- \[!Ref SecretArn\]/,
+    );
+    expect(terraform).toContain(
+      '"kms:EncryptionContext:SecretARN" = compact([var.secret_arn, var.master_secret_arn])',
+    );
+    expect(
+      [...sam.matchAll(/kms:(\w+)/g)]
+        .map((m) => m[1])
+        .filter((a) => a !== 'ViaService' && a !== 'EncryptionContext'),
+    ).toEqual(['Decrypt', 'GenerateDataKey']);
+  });
+
+  it('lets Secrets Manager invoke the function only for this secret (SourceArn) in both templates', () => {
+    expect(sam).toMatch(/SecretsManagerInvokePermission:[\s\S]*?SourceArn: !Ref SecretArn\n/);
+    expect(terraformMain).toMatch(
+      /resource "aws_lambda_permission" "secrets_manager" \{[\s\S]*?source_arn += var\.secret_arn\n/,
+    );
   });
 });
 

@@ -148,6 +148,21 @@ export function operationsInBundle(code: string, operations: readonly string[]):
   return operations.filter((operation) => code.includes(`"${operation}"`)).sort();
 }
 
+/**
+ * The `rds:*` actions a template grants, sorted and without duplicates.
+ *
+ * @example
+ * ```ts
+ * rdsActions(sam); // ['DescribeDBClusters', 'DescribeDBInstances']
+ * ```
+ */
+export function rdsActions(template: string): string[] {
+  const actions = new Set<string>();
+  for (const [, action] of template.matchAll(/\brds:(Describe[A-Za-z*]+|[A-Z][A-Za-z*]+)/g))
+    actions.add(action!);
+  return [...actions].sort();
+}
+
 /** The `secretsmanager:*` actions a template grants, sorted and without duplicates. */
 export function secretsManagerActions(template: string): string[] {
   const actions = new Set<string>();
