@@ -24,6 +24,12 @@ export interface SecretAllowlist {
   readonly tag: { readonly key: string; readonly value: string } | undefined;
   /** Throws when `description` (the secret the event names as `secretId`) is not allowed. */
   check(secretId: string, description: SecretDescription): void;
+  /**
+   * Whether the id alone, before DescribeSecret, shows the secret allowed: only then does the
+   * engine read its versions alongside DescribeSecret. False whenever `ALLOWED_SECRET_TAG` is set
+   * (only DescribeSecret shows tags), so a refused secret's versions are never read.
+   */
+  allowsBeforeDescribe(secretId: string): boolean;
 }
 
 interface IdRule {
@@ -118,6 +124,18 @@ export function readSecretAllowlist(env: Env, ids?: readonly string[]): SecretAl
   return {
     ids: rules?.map((rule) => rule.raw),
     tag,
+    allowsBeforeDescribe(secretId) {
+      if (tag) return false;
+      if (!rules) return true;
+      const arn = ARN_PREFIX.test(secretId) ? secretId : undefined;
+      // A full ARN ends with the service's random suffix; the name is what comes before it.
+      const name = arn
+        ? ARN_SUFFIX.test(arn)
+          ? arn.slice(arn.indexOf(':secret:') + ':secret:'.length).replace(ARN_SUFFIX, '')
+          : undefined
+        : secretId;
+      return rules.some((rule) => rule.matches(secretId, arn, name));
+    },
     check(secretId, description) {
       const shown = description.ARN ?? secretId;
       if (rules && !rules.some((rule) => rule.matches(secretId, description.ARN, description.Name))) {

@@ -5,6 +5,7 @@ import type { Context } from 'aws-lambda';
 import { readSecretAllowlist, type SecretAllowlist } from './allowed-secrets.ts';
 import { type Env, processEnv, secretsManagerEndpoint } from './config.ts';
 import { createStepContext } from './context.ts';
+import { EarlyReadingStore } from './early-reads.ts';
 import { EventError, ProtocolStateError, RotationError, SecretShapeError } from './errors.ts';
 import {
   type ParsedRotationEvent,
@@ -26,7 +27,7 @@ import {
   AWSPREVIOUS,
   maxAttemptsFromEnv,
   requireCurrent,
-  SecretStore,
+  type SecretStore,
   sharedClientTimeouts,
   sharedSecretsManagerClient,
   stagesOfVersion,
@@ -170,7 +171,7 @@ export function createRotationHandler<Value>(
         adapter: target.name,
       });
       client ??= sharedSecretsManagerClient(env);
-      const store = new SecretStore(client, {
+      const store = new EarlyReadingStore(client, {
         maxAttempts: settings.maxAttempts,
         remainingTimeMs,
         onRetry: (operation, code, attempt, delayMs) =>
@@ -220,15 +221,55 @@ type StepOutcome =
   | 'promoted'
   | 'after-promotion-rerun';
 
+/** Starts the reads `event.step` needs in the common path (see {@link EarlyReadingStore}). */
+function startEarlyReads<V>(
+  target: RotationTarget<V>,
+  event: ParsedRotationEvent,
+  store: EarlyReadingStore,
+  settings: EngineSettings,
+): void {
+  const { secretId, token } = event;
+  // A secret the allowlists may refuse is described first, and read only once they allowed it.
+  if (!settings.allowed.allowsBeforeDescribe(secretId)) return;
+  switch (event.step) {
+    case 'createSecret':
+      store.startReadPending(secretId, token);
+      store.startReadStage(secretId, AWSCURRENT);
+      if (target.generatesPassword && settings.passwordSource === 'service') {
+        store.startRandomPassword(settings.policy);
+      }
+      return;
+    case 'setSecret':
+      store.startReadPending(secretId, token);
+      if (target.appliesFromCurrent) store.startReadStage(secretId, AWSCURRENT);
+      return;
+    case 'testSecret':
+      store.startReadPending(secretId, token);
+      return;
+    case 'finishSecret':
+      if (target.afterPromotion) {
+        store.startReadPending(secretId, token);
+        store.startReadStage(secretId, AWSCURRENT);
+      }
+      return;
+  }
+}
+
 async function runStep<V>(
   target: RotationTarget<V>,
   event: ParsedRotationEvent,
-  store: SecretStore,
+  store: EarlyReadingStore,
   settings: EngineSettings,
   services: Services,
 ): Promise<StepOutcome> {
+  // The reads this step will need go out with DescribeSecret; the checks below still decide, in
+  // their order, and a refused step never looks at what was read.
+  // (A master secret is not among them: it is read only once the current credentials proved
+  // themselves, docs/protocol.md#alternating-users.)
+  startEarlyReads(target, event, store, settings);
   // docs/protocol.md#checks-before-every-step, in this order.
   const description = await store.describe(event.secretId);
+  store.sameSecret(event.secretId, description.ARN);
   // The tag and name rules read this answer: a shared function pays no extra call for them.
   settings.allowed.check(event.secretId, description);
   const arn = description.ARN ?? event.secretId;

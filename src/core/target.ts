@@ -146,6 +146,17 @@ export interface RotationTarget<Value> {
    * environment variable fails at start-up (throw a `ConfigurationError` naming it).
    */
   init?(env: Env): void;
+  /**
+   * True when `next()` asks `ctx.newPassword()` once without overrides: with
+   * `PASSWORD_GENERATOR=service` the engine then asks for the password alongside its first reads
+   * of createSecret instead of after them (one round trip less).
+   */
+  readonly generatesPassword?: boolean;
+  /**
+   * True when `apply()` reads `known.current()` in the common path: the engine then reads the
+   * AWSCURRENT version alongside its first reads of setSecret instead of after them.
+   */
+  readonly appliesFromCurrent?: boolean;
   /** Validates a stored value; throws a `SecretShapeError` naming the field and the fix. */
   parse(raw: string): Value;
   /** The string stored in Secrets Manager. Must keep every field it was given (as docs/protocol.md#the-database-secret asks of database secrets). */

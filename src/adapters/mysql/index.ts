@@ -138,7 +138,10 @@ export function mysqlSingleUser(options: MysqlSingleUserOptions = {}): RotationT
       const current = await known.current();
       requireSameAccount(pending, current, 'AWSCURRENT');
       const secrets = [pending.password, current.password];
-      if (await pendingAlreadyWorks(pending, config, ctx, secrets)) return;
+      // The current version first: it works in the common path, so a rotation makes no refused
+      // login; the pending one works only when an earlier try already changed the password. With
+      // dual passwords the pending one goes first: changing again would retain the wrong password.
+      if (config.dualPassword && (await pendingAlreadyWorks(pending, config, ctx, secrets))) return;
       let loggedInWith: 'current' | 'previous' = 'current';
       let session = await tryOpenSession(
         endpointOf(current),
@@ -147,6 +150,9 @@ export function mysqlSingleUser(options: MysqlSingleUserOptions = {}): RotationT
         ctx,
         secrets,
       );
+      if (!session && !config.dualPassword && (await pendingAlreadyWorks(pending, config, ctx, secrets))) {
+        return;
+      }
       if (!session) {
         const previous = await known.previous();
         if (previous) {
@@ -293,6 +299,8 @@ function commonParts(name: string, settingsFor: (env: Env) => MysqlSettings) {
   return {
     name,
     defaultExcludeCharacters: MYSQL_DEFAULT_EXCLUDE_CHARACTERS,
+    generatesPassword: true,
+    appliesFromCurrent: true,
     parse: (raw: string) => parseMysqlSecret(raw, name),
     serialize: serializeMysqlSecret,
     secrets: (value: MysqlSecret) => [value.password],
@@ -349,8 +357,27 @@ async function applyAlternating(
   const masterarn = pending.masterarn ?? current.masterarn;
   if (masterarn === undefined) throw missingMasterArn();
   const secrets = [pending.password, current.password];
-  if (await pendingAlreadyWorks(pending, config, ctx, secrets)) return;
+  // The current-login guard and the master log in first: in the common path they work, so a
+  // rotation makes no refused login (setting the same password again is harmless). The pending
+  // credentials are tried only when the database refused that way; they work when an earlier try
+  // already set the password, and then nothing is left to do.
+  try {
+    await setWithMaster(pending, current, masterarn, secrets, ctx, config);
+  } catch (error) {
+    if (error instanceof TargetRefusedError && (await pendingAlreadyWorks(pending, config, ctx, secrets)))
+      return;
+    throw error;
+  }
+}
 
+async function setWithMaster(
+  pending: MysqlSecret,
+  current: MysqlSecret,
+  masterarn: string,
+  secrets: string[],
+  ctx: StepContext,
+  config: MysqlSettings,
+): Promise<void> {
   // docs/protocol.md#alternating-users: the master is used only once the current credentials have proved themselves.
   const guard = await tryOpenSession(
     endpointOf(current),

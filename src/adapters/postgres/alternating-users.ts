@@ -68,6 +68,8 @@ export function postgresAlternatingUsers(
   return {
     name,
     ...commonTargetParts(name),
+    generatesPassword: true,
+    appliesFromCurrent: true,
     init: (env) => settings.init(env),
 
     async next(current, ctx) {
@@ -80,66 +82,78 @@ export function postgresAlternatingUsers(
     async apply(pending, known, ctx) {
       const config = settings.get(ctx);
       const pair = checkPairFits(pending.username);
-      if (await pendingAlreadyWorks(pending, config, ctx)) return;
-
-      const current = await known.current();
-      // The current-login guard proves something only about the server it logged in to, which must
-      // be the one the master is about to act on (docs/protocol.md#alternating-users).
-      if (current.username !== pair.other || !sameServer(current, pending)) {
-        throw new ProtocolStateError(
-          `alternating users: the AWSPENDING version names user "${pending.username}" at ${pending.host}:${pending.port}, the AWSCURRENT version user "${current.username}" at ${current.host}:${current.port}; pending must be the other user of the pair ("${pair.other}") on the same server (host and port). Fix the AWSPENDING version (or remove its label) and rotate again`,
-        );
-      }
-
-      if (config.preProvisionedPair) {
-        // Least privilege first (docs/protocol.md#setsecret): the pending user's previous password, if stored, lets
-        // it change its own password without the master.
-        const previous = await known.previous();
-        if (previous && previous.username === pending.username && sameServer(previous, pending)) {
-          const session = await tryConnect(endpointOf(previous), loginOf(previous, 'previous'), config, ctx);
-          if (session) {
-            try {
-              await changeOwnPassword(
-                session,
-                pending.username,
-                pending.password,
-                config.scramIterations,
-                ctx,
-              );
-            } finally {
-              await session.close();
-            }
-            return;
-          }
-        }
-        if (pending.masterarn === undefined) {
-          throw new TargetRefusedError(
-            'authentication',
-            `pre-provisioned pair: user "${pending.username}" could not log in with a stored previous password to change its own, and the secret has no "masterarn"; add "masterarn" (credentials allowed to set its password) or store its working password as the AWSPREVIOUS version`,
+      // The current-login guard and the master log in first: in the common path they work, so a
+      // rotation makes no refused login (setting the same password again is harmless). The pending
+      // credentials are tried only when the database refused that way; they work when an earlier
+      // try already set the password, and then nothing is left to do.
+      try {
+        const current = await known.current();
+        // The current-login guard proves something only about the server it logged in to, which must
+        // be the one the master is about to act on (docs/protocol.md#alternating-users).
+        if (current.username !== pair.other || !sameServer(current, pending)) {
+          throw new ProtocolStateError(
+            `alternating users: the AWSPENDING version names user "${pending.username}" at ${pending.host}:${pending.port}, the AWSCURRENT version user "${current.username}" at ${current.host}:${current.port}; pending must be the other user of the pair ("${pair.other}") on the same server (host and port). Fix the AWSPENDING version (or remove its label) and rotate again`,
           );
         }
-      }
 
-      await guardCurrent(current, config, ctx);
-      const master = await readMaster(pending, ctx, [pair.original, pair.clone]);
-      await withMasterTransaction(pending, master, config, ctx, async (session) => {
         if (config.preProvisionedPair) {
-          if (!(await findRole(session, pending.username))) {
+          // Least privilege first (docs/protocol.md#setsecret): the pending user's previous password, if stored, lets
+          // it change its own password without the master.
+          const previous = await known.previous();
+          if (previous && previous.username === pending.username && sameServer(previous, pending)) {
+            const session = await tryConnect(
+              endpointOf(previous),
+              loginOf(previous, 'previous'),
+              config,
+              ctx,
+            );
+            if (session) {
+              try {
+                await changeOwnPassword(
+                  session,
+                  pending.username,
+                  pending.password,
+                  config.scramIterations,
+                  ctx,
+                );
+              } finally {
+                await session.close();
+              }
+              return;
+            }
+          }
+          if (pending.masterarn === undefined) {
             throw new TargetRefusedError(
-              'rejected',
-              `pre-provisioned pair: role "${pending.username}" does not exist on ${session.where}; create it (both users of the pair must exist), or unset PG_PREPROVISIONED_PAIR to let the rotator create the clone`,
+              'authentication',
+              `pre-provisioned pair: user "${pending.username}" could not log in with a stored previous password to change its own, and the secret has no "masterarn"; add "masterarn" (credentials allowed to set its password) or store its working password as the AWSPREVIOUS version`,
             );
           }
-        } else {
-          await ensureClone(session, pair.original, pair.clone, ctx);
         }
-        await setPassword(session, pending.username, pending.password, config.scramIterations, ctx);
-      });
-      ctx.logger.info('set the pending password', {
-        user: pending.username,
-        loggedInWith: 'master',
-        mode: config.preProvisionedPair ? 'pre-provisioned pair' : 'clone',
-      });
+
+        await guardCurrent(current, config, ctx);
+        const master = await readMaster(pending, ctx, [pair.original, pair.clone]);
+        await withMasterTransaction(pending, master, config, ctx, async (session) => {
+          if (config.preProvisionedPair) {
+            if (!(await findRole(session, pending.username))) {
+              throw new TargetRefusedError(
+                'rejected',
+                `pre-provisioned pair: role "${pending.username}" does not exist on ${session.where}; create it (both users of the pair must exist), or unset PG_PREPROVISIONED_PAIR to let the rotator create the clone`,
+              );
+            }
+          } else {
+            await ensureClone(session, pair.original, pair.clone, ctx);
+          }
+          await setPassword(session, pending.username, pending.password, config.scramIterations, ctx);
+        });
+        ctx.logger.info('set the pending password', {
+          user: pending.username,
+          loggedInWith: 'master',
+          mode: config.preProvisionedPair ? 'pre-provisioned pair' : 'clone',
+        });
+      } catch (error) {
+        if (error instanceof TargetRefusedError && (await pendingAlreadyWorks(pending, config, ctx))) return;
+        throw error;
+      }
     },
 
     async verify(pending, ctx) {

@@ -1,5 +1,5 @@
 import { ProtocolStateError, TargetRefusedError } from '../../core/errors.ts';
-import type { RotationTarget } from '../../core/target.ts';
+import type { RotationTarget, StepContext } from '../../core/target.ts';
 import { sameServer } from '../database/secret.ts';
 import {
   commonTargetParts,
@@ -44,6 +44,8 @@ export function postgresSingleUser(_options: PostgresSingleUserOptions = {}): Ro
   return {
     name,
     ...commonTargetParts(name),
+    generatesPassword: true,
+    appliesFromCurrent: true,
     init: (env) => settings.init(env),
 
     async next(current, ctx) {
@@ -53,41 +55,32 @@ export function postgresSingleUser(_options: PostgresSingleUserOptions = {}): Ro
 
     async apply(pending, known, ctx) {
       const config = settings.get(ctx);
+      // The current version first: it is the one that works in the common path, so a rotation
+      // makes no refused login. The pending one works only when an earlier try already changed the
+      // password (a retry); the previous one only when the last rotation stopped half-way.
+      const tried = { pending: '', current: '', previous: '' };
+      const current = await known.current();
+      const currentFits = current.username === pending.username && sameServer(current, pending);
+      if (currentFits && (await changeWith(current, 'current', pending, config, ctx))) return;
+      tried.current = 'current: authentication failed';
       if (await pendingAlreadyWorks(pending, config, ctx)) return;
+      tried.pending = 'pending: authentication failed';
+      // Checked before connecting: these credentials are for another user or server.
+      if (!currentFits) throw mismatch(current, pending);
 
-      const tried: string[] = ['pending: authentication failed'];
-      const candidates: Array<['current' | 'previous', () => Promise<PostgresSecret | undefined>]> = [
-        ['current', () => known.current()],
-        ['previous', () => known.previous()],
-      ];
-      for (const [label, read] of candidates) {
-        const value = await read();
-        if (!value) {
-          tried.push(`${label}: none stored`);
-          continue;
-        }
-        if (value.username !== pending.username || !sameServer(value, pending)) {
-          // Checked before connecting: these credentials are for another user or server.
-          if (label === 'current') throw mismatch(value, pending);
-          tried.push(`previous: names user "${value.username}" at ${value.host}:${value.port}, not tried`);
-          continue;
-        }
-        const session = await tryConnect(endpointOf(value), loginOf(value, label), config, ctx);
-        if (!session) {
-          tried.push(`${label}: authentication failed`);
-          continue;
-        }
-        try {
-          await changeOwnPassword(session, pending.username, pending.password, config.scramIterations, ctx);
-        } finally {
-          await session.close();
-        }
-        ctx.logger.info('set the pending password', { user: pending.username, loggedInWith: label });
+      const previous = await known.previous();
+      if (!previous) {
+        tried.previous = 'previous: none stored';
+      } else if (previous.username !== pending.username || !sameServer(previous, pending)) {
+        tried.previous = `previous: names user "${previous.username}" at ${previous.host}:${previous.port}, not tried`;
+      } else if (await changeWith(previous, 'previous', pending, config, ctx)) {
         return;
+      } else {
+        tried.previous = 'previous: authentication failed';
       }
       throw new TargetRefusedError(
         'authentication',
-        `user "${pending.username}" at ${pending.host}:${pending.port} could not log in with any stored version (${tried.join('; ')}); someone changed the password outside rotation: put the working password in the AWSCURRENT version and rotate again`,
+        `user "${pending.username}" at ${pending.host}:${pending.port} could not log in with any stored version (${[tried.pending, tried.current, tried.previous].join('; ')}); someone changed the password outside rotation: put the working password in the AWSCURRENT version and rotate again`,
       );
     },
 
@@ -95,6 +88,25 @@ export function postgresSingleUser(_options: PostgresSingleUserOptions = {}): Ro
       await verifyPending(pending, settings.get(ctx), ctx, { cloneMustActAsOriginal: false });
     },
   };
+}
+
+/** Logs in with `value` and sets the pending password; false when the login is refused. */
+async function changeWith(
+  value: PostgresSecret,
+  label: 'current' | 'previous',
+  pending: PostgresSecret,
+  config: ReturnType<SettingsHolder['get']>,
+  ctx: StepContext,
+): Promise<boolean> {
+  const session = await tryConnect(endpointOf(value), loginOf(value, label), config, ctx);
+  if (!session) return false;
+  try {
+    await changeOwnPassword(session, pending.username, pending.password, config.scramIterations, ctx);
+  } finally {
+    await session.close();
+  }
+  ctx.logger.info('set the pending password', { user: pending.username, loggedInWith: label });
+  return true;
 }
 
 function mismatch(current: PostgresSecret, pending: PostgresSecret): ProtocolStateError {

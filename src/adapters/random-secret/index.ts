@@ -39,6 +39,7 @@ export function randomSecret(options: RandomSecretOptions = {}): RotationTarget<
   let field = options.field;
   return {
     name: 'random-secret',
+    generatesPassword: true,
     init(env: Env) {
       field ??= envString(env, 'RANDOM_SECRET_FIELD');
     },
