@@ -10,6 +10,7 @@ import { join } from 'node:path';
 import { SecretsManagerClient, type SecretsManagerClientConfig } from '@aws-sdk/client-secrets-manager';
 import { NETWORK_ERROR_CODES } from '../adapters/database/connection.ts';
 import { type Env, envString } from '../core/config.ts';
+import { ConfigurationError } from '../core/errors.ts';
 import { errorCode } from '../core/stages.ts';
 import { CliError, EXIT, UsageError } from './exit.ts';
 
@@ -250,6 +251,10 @@ function networkCode(error: unknown): string | undefined {
  */
 export function awsFailure(error: unknown, doing: string, flags: GlobalFlags): CliError {
   if (error instanceof CliError) return error;
+  // A bad setting in the environment the command reads (PASSWORD_LENGTH=abc): usage, as in main.ts.
+  if (error instanceof ConfigurationError) {
+    return new UsageError(`${doing}: ${error.message}`, `fix ${error.setting} and run again`);
+  }
   const code = awsErrorCode(error);
   const message = error instanceof Error ? error.message : String(error);
   const where = flags.endpointUrl ? `endpoint ${flags.endpointUrl}` : 'AWS Secrets Manager';
@@ -287,11 +292,18 @@ export function awsFailure(error: unknown, doing: string, flags: GlobalFlags): C
         'check the secret name or ARN, and the region (--region) or --endpoint-url',
       );
     case 'CredentialsProviderError':
-      return new CliError(
-        EXIT.AWS,
-        `${doing}: no AWS credentials found`,
-        'pass --profile, set AWS_PROFILE, run `aws sso login`, or set AWS_ACCESS_KEY_ID and AWS_SECRET_ACCESS_KEY',
-      );
+      // A named profile exists (checked when the client was built) but gave no credentials.
+      return flags.profile
+        ? new CliError(
+            EXIT.AWS,
+            `${doing}: AWS profile "${flags.profile}" gave no credentials`,
+            `log in (aws sso login --profile ${flags.profile}), or give the profile credentials (aws configure --profile ${flags.profile})`,
+          )
+        : new CliError(
+            EXIT.AWS,
+            `${doing}: no AWS credentials found`,
+            'pass --profile, set AWS_PROFILE, run `aws sso login`, or set AWS_ACCESS_KEY_ID and AWS_SECRET_ACCESS_KEY',
+          );
     case 'AccessDeniedException':
     case 'AccessDenied':
       return new CliError(

@@ -26,7 +26,7 @@ Exit codes:
      start with the secret's rotation set-up (rotate: no rotation function, an unknown function),
      a preflight check failed (check), the demo failed
   2  usage error: unknown command or flag, bad flag value (e.g. a malformed --region), flags that
-     do not go together
+     do not go together, an environment variable with a bad value
   3  AWS or endpoint error: no credentials, an undefined profile, no region configured, access
      denied, secret not found, endpoint unreachable or not a Secrets Manager endpoint
 

@@ -17,6 +17,7 @@ import {
 } from '@aws-sdk/client-secrets-manager';
 import { afterAll, beforeAll, describe, expect, it, vi } from 'vitest';
 import { randomSecret } from '../../src/adapters/random-secret/index.ts';
+import { awsFailure } from '../../src/cli/aws.ts';
 import { packageVersion } from '../../src/cli/version.ts';
 import { createRotationHandler } from '../../src/core/engine.ts';
 import { callLocalExtension, rotateSecret } from '../../src/testing/driver.ts';
@@ -404,5 +405,30 @@ describe('a custom rotator run locally with secrets-rotator/testing', () => {
 
   it('POWERTOOLS_LOG_LEVEL=silent and POWERTOOLS_METRICS_DISABLED=true quiet it completely', async () => {
     expect(await rotateAsNewcomer('newcomer/custom-quiet', true)).toEqual([]);
+  });
+});
+
+describe('more of the exit-code contract', () => {
+  it('a bad setting in the environment is a usage error (2) naming the variable, not an AWS error', async () => {
+    await createSecret(fixture.client, 'newcomer/bad-setting');
+    const result = await run(['rotate', 'newcomer/bad-setting', '--handler', 'random-secret'], {
+      PASSWORD_LENGTH: 'abc',
+    });
+    expect(result.code).toBe(2);
+    expect(result.stderr).toContain('PASSWORD_LENGTH must be a whole number');
+    expect(result.stderr).toContain('fix: fix PASSWORD_LENGTH and run again');
+  });
+
+  it('a defined profile that yields no credentials is named in the message', () => {
+    const failure = awsFailure(
+      Object.assign(new Error('Could not load credentials from any providers'), {
+        name: 'CredentialsProviderError',
+      }),
+      'reading secret app/db',
+      { output: 'table', profile: 'dev' },
+    );
+    expect(failure.exitCode).toBe(3);
+    expect(failure.message).toBe('reading secret app/db: AWS profile "dev" gave no credentials');
+    expect(failure.fix).toContain('aws sso login --profile dev');
   });
 });

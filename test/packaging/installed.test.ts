@@ -119,6 +119,13 @@ describe('the package installed from its tarball', () => {
     expect(help.code).toBe(0);
     expect(help.stdout).toContain('Usage: secrets-rotator');
     expect(help.stdout).toContain('local-endpoint');
+    // --version comes from the installed package.json, found from dist/lib/cli.
+    const manifest = JSON.parse(await readFile(join(REPO_ROOT, 'package.json'), 'utf8')) as {
+      version: string;
+    };
+    const version = await cli(['--version']);
+    expect(version.code).toBe(0);
+    expect(version.stdout.trim()).toBe(manifest.version);
   });
 
   it('runs local-endpoint, then rotate --handler random-secret against it, and RotateSecret through a named function', async () => {
