@@ -10,17 +10,20 @@ import { parseRateLimits } from './rate-limit.ts';
 import { readSeedFile } from './seed.ts';
 import { type LocalSecretsManager, startLocalSecretsManager } from './server.ts';
 
-const USAGE = `Usage: serve [--port N] [--host ADDRESS] [--region REGION] [--account-id ID] [--latency-ms MS] [--rate-limit OP=N,…] [--seed FILE] [--verbose]
+const USAGE = `Usage: serve [--port N] [--host ADDRESS] [--region REGION] [--account-id ID] [--latency-ms MS] [--rate-limit OP=N,…] [--seed FILE] [--allow-origin ORIGIN]… [--allow-host NAME]… [--verbose]
 
 Starts a local AWS Secrets Manager endpoint (in memory, nothing persisted).
   --port        TCP port (default 4566; 0 picks a free one)
-  --host        address to listen on (default 127.0.0.1)
+  --host        address to listen on (default 127.0.0.1; anything but loopback prints a warning)
   --region      region used in ARNs (default us-east-1)
   --account-id  account id used in ARNs (default 123456789012)
   --latency-ms  milliseconds added to every call, to play the network (default 0)
   --rate-limit  requests per second per operation, e.g. RotateSecret=50,GetSecretValue=100;
                 requests over the rate get ThrottlingException, as from the service
   --seed        JSON file of secrets to start with: {"name": "value", ...} or [{"Name", "SecretString"}, ...]
+  --allow-origin  let web pages from this origin call it, e.g. http://localhost:3000 (repeatable);
+                requests carrying any other Origin header are refused
+  --allow-host  serve requests addressed to this host name too (repeatable); loopback names always are
   --verbose     print one line per request (operation, status, error code; never values)
 
 Point a client at it: AWS_ENDPOINT_URL_SECRETS_MANAGER=<printed URL>, any credentials.`;
@@ -69,6 +72,8 @@ export async function runLocalSecretsManagerCli(
       'rate-limit': { type: 'string' },
       seed: { type: 'string' },
       verbose: { type: 'boolean', default: false },
+      'allow-origin': { type: 'string', multiple: true, default: [] },
+      'allow-host': { type: 'string', multiple: true, default: [] },
       help: { type: 'boolean', short: 'h', default: false },
     },
     strict: true,
@@ -96,6 +101,9 @@ export async function runLocalSecretsManagerCli(
     latencyMs,
     ...(seed ? { seed } : {}),
     host: values.host,
+    allowedOrigins: values['allow-origin'],
+    allowedHosts: values['allow-host'],
+    onWarning: (message) => output.err(`warning: ${message}`),
     region: values.region,
     accountId: values['account-id'],
     log: values.verbose ? (line) => output.err(line) : undefined,

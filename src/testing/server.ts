@@ -20,6 +20,7 @@ import {
   type RotationService,
 } from './driver.ts';
 import { checkRateLimits, RateLimiter, type RateLimits, THROTTLING_MESSAGE } from './rate-limit.ts';
+import { isLoopbackHost, MAX_REQUEST_BODY_BYTES, RequestGuard } from './request-guard.ts';
 import { type Seed, seedRequests } from './seed.ts';
 import { ServiceError, type WireInput } from './service-error.ts';
 import { INCOMPLETE_ROTATION_MESSAGE, SecretStore } from './store.ts';
@@ -86,8 +87,23 @@ export interface Fault {
 export interface LocalSecretsManagerOptions {
   /** TCP port; 0 (default) picks a free one. */
   readonly port?: number;
-  /** Interface to listen on; default 127.0.0.1 (loopback only). */
+  /**
+   * Interface to listen on; default 127.0.0.1 (loopback only). Another address makes the endpoint
+   * reachable from the network, with a warning through `onWarning`.
+   */
   readonly host?: string;
+  /**
+   * Origins (`scheme://host[:port]`) whose web pages may call the endpoint; a request carrying any
+   * other `Origin` header is refused. Default: none (SDKs outside browsers send no `Origin`).
+   */
+  readonly allowedOrigins?: readonly string[];
+  /**
+   * Host names served besides loopback ones and `host`, e.g. `host.docker.internal`. Any other
+   * `Host` header is refused, so a page using DNS rebinding cannot reach the endpoint.
+   */
+  readonly allowedHosts?: readonly string[];
+  /** Receives warnings (listening beyond loopback). Default: `process.emitWarning`. */
+  readonly onWarning?: (message: string) => void;
   /** Region in ARNs and of `client()`; default us-east-1. */
   readonly region?: string;
   /** Account id in ARNs; default 123456789012. */
@@ -207,8 +223,16 @@ interface ActiveFault {
 export async function startLocalSecretsManager(
   options: LocalSecretsManagerOptions = {},
 ): Promise<LocalSecretsManager> {
+  const host = options.host ?? '127.0.0.1';
   const endpoint = new LocalEndpoint(options);
-  await endpoint.listen(options.port ?? 0, options.host ?? '127.0.0.1');
+  await endpoint.listen(options.port ?? 0, host);
+  if (!isLoopbackHost(host)) {
+    const warn =
+      options.onWarning ?? ((message: string) => process.emitWarning(message, 'SecretsRotatorWarning'));
+    warn(
+      `the local Secrets Manager endpoint listens on ${host}, beyond this machine: anyone who can reach ${endpoint.endpoint} can read and change its secrets. Listen on 127.0.0.1 unless other machines must reach it`,
+    );
+  }
   return endpoint;
 }
 
@@ -245,8 +269,14 @@ class LocalEndpoint implements LocalSecretsManager {
   readonly #storeService: RotationService;
   readonly #latencyMs: number;
   readonly #rateLimiter: RateLimiter | undefined;
+  readonly #guard: RequestGuard;
 
   constructor(options: LocalSecretsManagerOptions) {
+    this.#guard = new RequestGuard({
+      listenHost: options.host ?? '127.0.0.1',
+      ...(options.allowedHosts ? { allowedHosts: options.allowedHosts } : {}),
+      ...(options.allowedOrigins ? { allowedOrigins: options.allowedOrigins } : {}),
+    });
     this.#latencyMs = checkedLatency(options.latencyMs);
     this.region = options.region ?? 'us-east-1';
     this.accountId = options.accountId ?? '123456789012';
@@ -391,7 +421,44 @@ class LocalEndpoint implements LocalSecretsManager {
 
   async #onRequest(request: IncomingMessage, response: ServerResponse): Promise<void> {
     const receivedAt = performance.now();
+    // Decided on the headers, before a byte of the body is read.
+    const verdict = this.#guard.check(request.headers.host, headerValue(request, 'origin'));
+    if (!verdict.ok) {
+      this.#refuse(
+        request,
+        response,
+        verdict.status,
+        new ServiceError(verdict.type, verdict.message, verdict.status),
+      );
+      return;
+    }
+    if (verdict.corsOrigin) {
+      response.setHeader('access-control-allow-origin', verdict.corsOrigin);
+      response.setHeader('vary', 'Origin');
+      if (request.method === 'OPTIONS') {
+        response.writeHead(204, {
+          'access-control-allow-methods': 'POST, GET',
+          'access-control-allow-headers': headerValue(request, 'access-control-request-headers') ?? '',
+          'access-control-max-age': '600',
+        });
+        response.end();
+        return;
+      }
+    }
     const body = await readBody(request);
+    if (body === undefined) {
+      this.#refuse(
+        request,
+        response,
+        413,
+        new ServiceError(
+          'RequestEntityTooLargeException',
+          `The request body is larger than ${MAX_REQUEST_BODY_BYTES} bytes, more than any request the service accepts (a SecretString holds at most 65536 bytes).`,
+          413,
+        ),
+      );
+      return;
+    }
     if (request.method === 'GET' && (request.url === '/' || request.url === '/health')) {
       send(response, 200, { service: 'secrets-rotator local Secrets Manager endpoint', region: this.region });
       return;
@@ -502,6 +569,22 @@ class LocalEndpoint implements LocalSecretsManager {
           }
         : null,
     };
+  }
+
+  /** Answers a request the endpoint will not serve, then closes the connection without reading on. */
+  #refuse(request: IncomingMessage, response: ServerResponse, status: number, error: ServiceError): void {
+    this.#log?.(`(refused) ${status} ${error.type}`);
+    response.shouldKeepAlive = false;
+    send(
+      response,
+      status,
+      { __type: error.type, message: error.message },
+      {
+        'x-amzn-errortype': error.type,
+        connection: 'close',
+      },
+    );
+    response.once('finish', () => request.socket.destroySoon());
   }
 
   #answerError(response: ServerResponse, call: RecordedCall | undefined, error: ServiceError): void {
@@ -625,10 +708,29 @@ function headerValue(request: IncomingMessage, name: string): string | undefined
   return Array.isArray(value) ? value[0] : value;
 }
 
-async function readBody(request: IncomingMessage): Promise<Buffer> {
-  const chunks: Buffer[] = [];
-  for await (const chunk of request) chunks.push(chunk as Buffer);
-  return Buffer.concat(chunks);
+/** The body, or `undefined` when it is (or says it will be) over {@link MAX_REQUEST_BODY_BYTES}. */
+function readBody(request: IncomingMessage): Promise<Buffer | undefined> {
+  const declared = Number(request.headers['content-length']);
+  if (Number.isFinite(declared) && declared > MAX_REQUEST_BODY_BYTES) return Promise.resolve(undefined);
+  return new Promise((resolve, reject) => {
+    const chunks: Buffer[] = [];
+    let size = 0;
+    const onData = (chunk: Buffer) => {
+      size += chunk.length;
+      if (size <= MAX_REQUEST_BODY_BYTES) {
+        chunks.push(chunk);
+        return;
+      }
+      // Stop reading (the socket stays open for the refusal) and drop what was kept.
+      request.off('data', onData);
+      request.pause();
+      chunks.length = 0;
+      resolve(undefined);
+    };
+    request.on('data', onData);
+    request.once('end', () => resolve(Buffer.concat(chunks)));
+    request.once('error', reject);
+  });
 }
 
 function send(

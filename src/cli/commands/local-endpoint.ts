@@ -7,6 +7,7 @@
 import { type Command, InvalidArgumentError, Option } from 'commander';
 import { createRotationHandler } from '../../core/engine.ts';
 import { parseRateLimits } from '../../testing/rate-limit.ts';
+import { normalizeOrigin } from '../../testing/request-guard.ts';
 import { readSeedFile, type Seed, seedRequests } from '../../testing/seed.ts';
 import { startLocalSecretsManager } from '../../testing/server.ts';
 import type { CommandContext } from '../context.ts';
@@ -23,6 +24,19 @@ interface LocalEndpointOptions {
   readonly seed?: string;
   readonly rotationFunction: Array<{ name: string; handler: string }>;
   readonly rateLimit?: Record<string, number>;
+  readonly allowOrigin: string[];
+  readonly allowHost: string[];
+}
+
+function collect(value: string, previous: string[] = []): string[] {
+  return [...previous, value];
+}
+
+function originOption(value: string, previous: string[] = []): string[] {
+  if (!normalizeOrigin(value)) {
+    throw new InvalidArgumentError('Expected an origin: scheme://host[:port], e.g. http://localhost:3000.');
+  }
+  return [...previous, value];
 }
 
 function rateLimitOption(value: string): Record<string, number> {
@@ -95,7 +109,19 @@ export function registerLocalEndpoint(program: Command, context: CommandContext)
         .argParser(wholeNumber(0, 65_535))
         .default(4566),
     )
-    .option('--host <address>', 'address to listen on', '127.0.0.1')
+    .option('--host <address>', 'address to listen on (anything but loopback prints a warning)', '127.0.0.1')
+    .option(
+      '--allow-origin <origin>',
+      'let web pages from this origin call the endpoint, e.g. http://localhost:3000 (repeatable); requests from other pages are refused',
+      originOption,
+      [],
+    )
+    .option(
+      '--allow-host <name>',
+      'serve requests addressed to this host name too, e.g. host.docker.internal (repeatable); loopback names always are',
+      collect,
+      [],
+    )
     .option('--account-id <id>', 'account id in ARNs', '123456789012')
     .addOption(
       new Option(
@@ -168,6 +194,9 @@ async function runLocalEndpoint(
       ...(seed ? { seed } : {}),
       port: options.port,
       host: options.host,
+      allowedOrigins: options.allowOrigin,
+      allowedHosts: options.allowHost,
+      onWarning: (message: string) => out.note(`warning: ${message}`),
       region,
       accountId: options.accountId,
       latencyMs: options.latencyMs,
