@@ -249,7 +249,7 @@ describe('check, MariaDB', () => {
 describe('check, other handlers', () => {
   it("runs the handler's own testSecret on the current value", async () => {
     await putSecret('plain/random', { apiToken: password() });
-    const result = await cli([
+    const argv = [
       'check',
       'plain/random',
       '--handler',
@@ -258,11 +258,16 @@ describe('check, other handlers', () => {
       fixture.local.endpoint,
       '--output',
       'json',
-    ]);
+    ];
+    const result = await cli(argv, { env: { RANDOM_SECRET_FIELD: 'apiToken' } });
     expect(result.code).toBe(0);
     expect(result.json<CheckJson>().findings.find((f) => f.check === 'current value works')?.status).toBe(
       'ok',
     );
+    // A JSON object with no field named would be replaced whole: the preflight says so.
+    const unnamed = await cli(argv);
+    expect(unnamed.code).toBe(1);
+    expect(JSON.stringify(unnamed.json<CheckJson>().findings)).toContain('RANDOM_SECRET_FIELD');
   });
 
   it('requires --handler and reports a missing secret as a failed finding', async () => {
