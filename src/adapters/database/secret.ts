@@ -6,7 +6,7 @@
  */
 import { SecretShapeError } from '../../core/errors.ts';
 import type { StepContext } from '../../core/target.ts';
-import { requireMasterServer, type ServerAddress } from '../../database/hosts.ts';
+import { describeServer, requireMasterServer, type ServerAddress, sameServer } from '../../database/hosts.ts';
 import { parseJsonObject } from '../json-object.ts';
 
 /**
@@ -388,6 +388,56 @@ export function refuseMasterAmong(master: MasterCredentials, arn: string, rotate
       'point masterarn at a separate administrative user',
     );
   }
+}
+
+/**
+ * Refuses to revoke a user that is not the other user of the pair the current version names, or
+ * that sits on another server: an emergency revocation runs with the master's (or an operator's)
+ * wider rights, so it acts only on the rotated pair.
+ *
+ * @throws SecretShapeError naming `username` or `host`.
+ * @example
+ * ```ts
+ * refuseRevokingOutsidePair(previous, current); // previous "app" with current "app_clone": fine
+ * ```
+ */
+export function refuseRevokingOutsidePair(
+  revoked: { readonly username: string; readonly host: string; readonly port: number },
+  current: { readonly username: string; readonly host: string; readonly port: number },
+): void {
+  const partner = otherUser(current.username);
+  if (revoked.username !== partner) {
+    throw new SecretShapeError(
+      'username',
+      `of the version to revoke is ${quotedName(revoked.username)}, which is not the other user of the current version's pair (${quotedName(partner)}), so nothing was revoked`,
+      'revoke only the previous user of the pair; check who changed the AWSPREVIOUS version',
+    );
+  }
+  if (!sameServer(revoked, current)) {
+    throw new SecretShapeError(
+      'host',
+      `of the version to revoke is ${describeServer(revoked)}, not the current version's server ${describeServer(current)}, so nothing was revoked`,
+      'revoke only on the server the pair lives on; check who changed the AWSPREVIOUS version',
+    );
+  }
+}
+
+/**
+ * Whether a parsed value is a database secret of this module's shape (username, host, port).
+ *
+ * @example
+ * ```ts
+ * if (isDatabaseSecretValue(previous) && isDatabaseSecretValue(current)) refuseRevokingOutsidePair(previous, current);
+ * ```
+ */
+export function isDatabaseSecretValue(
+  value: unknown,
+): value is { readonly username: string; readonly host: string; readonly port: number } {
+  if (typeof value !== 'object' || value === null) return false;
+  const fields = value as Record<string, unknown>;
+  return (
+    typeof fields.username === 'string' && typeof fields.host === 'string' && typeof fields.port === 'number'
+  );
 }
 
 /**

@@ -13,6 +13,7 @@ import {
   grantMembershipStatement,
   inheritStatement,
   membershipQuery,
+  ROLE_POWERS,
   ROLE_SETTINGS,
   resetRoleSettingsStatement,
   roleSettingStatement,
@@ -171,6 +172,8 @@ export async function ensureClone(
       'rejected',
       `role "${clone}" exists but cannot log in (NOLOGIN); it is not a clone this rotator made. Rename or drop it, or give it LOGIN`,
     );
+  } else {
+    await refuseMorePowerfulClone(session, originalRole.oid, original, cloneRole.oid, clone);
   }
 
   const [membership] = await session.query<{ grants: number; inherit: boolean; can_set: boolean }>(
@@ -192,6 +195,68 @@ export async function ensureClone(
 
   await syncSettings(session, originalRole.oid, clone, cloneRole.oid, original, ctx);
   return { created };
+}
+
+interface PowersRow extends Record<string, unknown> {
+  superuser: boolean;
+  createrole: boolean;
+  createdb: boolean;
+  replication: boolean;
+  bypassrls: boolean;
+  member_of: string[] | null;
+}
+
+/** The role attributes a clone may hold only when the original holds them too. */
+const POWER_ATTRIBUTES = [
+  ['superuser', 'SUPERUSER'],
+  ['createrole', 'CREATEROLE'],
+  ['createdb', 'CREATEDB'],
+  ['replication', 'REPLICATION'],
+  ['bypassrls', 'BYPASSRLS'],
+] as const;
+
+/**
+ * A clone that already exists gets the pending password, which every reader of the secret then
+ * holds: refused when it can do more than the original (an attribute or a membership the original
+ * lacks), whoever made it so. Nothing is changed; the fix is the operator's.
+ */
+async function refuseMorePowerfulClone(
+  session: PostgresSession,
+  originalOid: number,
+  original: string,
+  cloneOid: number,
+  clone: string,
+): Promise<void> {
+  const [originalPowers] = await session.query<PowersRow>(
+    ROLE_POWERS,
+    [originalOid],
+    `reading the attributes of role "${original}"`,
+  );
+  const [clonePowers] = await session.query<PowersRow>(
+    ROLE_POWERS,
+    [cloneOid],
+    `reading the attributes of role "${clone}"`,
+  );
+  if (!originalPowers || !clonePowers) return;
+  const attributes = POWER_ATTRIBUTES.filter(
+    ([column]) => clonePowers[column] && !originalPowers[column],
+  ).map(([, keyword]) => keyword);
+  const originalMemberships = new Set(originalPowers.member_of ?? []);
+  const memberships = (clonePowers.member_of ?? []).filter(
+    (role) => role !== original && !originalMemberships.has(role),
+  );
+  if (attributes.length === 0 && memberships.length === 0) return;
+  const extras = [...attributes, ...memberships.map((role) => `membership in "${role}"`)];
+  const fixes = [
+    ...(attributes.length > 0
+      ? [`ALTER ROLE "${clone}" ${attributes.map((keyword) => `NO${keyword}`).join(' ')}`]
+      : []),
+    ...memberships.map((role) => `REVOKE "${role}" FROM "${clone}"`),
+  ];
+  throw new TargetRefusedError(
+    'rejected',
+    `role "${clone}" already exists with ${extras.join(', ')}, which "${original}" does not have; the rotator will not hand its password to the secret's readers, and changed nothing. Run ${fixes.join('; ')} (or drop the role and let the rotator create it), then rotate again`,
+  );
 }
 
 interface SettingRow extends Record<string, unknown> {

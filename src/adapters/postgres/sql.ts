@@ -47,6 +47,16 @@ export const FIND_ROLE =
   'SELECT oid::int AS oid, rolcanlogin AS can_login, rolinherit AS inherit FROM pg_catalog.pg_roles WHERE rolname = $1';
 
 /**
+ * The powers of one role beyond logging in: its attributes, and the roles it is a member of.
+ * `$1`: the role's oid.
+ */
+export const ROLE_POWERS = `SELECT r.rolsuper AS superuser, r.rolcreaterole AS createrole, r.rolcreatedb AS createdb,
+    r.rolreplication AS replication, r.rolbypassrls AS bypassrls,
+    array(SELECT g.rolname::text FROM pg_catalog.pg_auth_members m
+      JOIN pg_catalog.pg_roles g ON g.oid = m.roleid WHERE m.member = r.oid ORDER BY 1) AS member_of
+  FROM pg_catalog.pg_roles r WHERE r.oid = $1`;
+
+/**
  * The role settings (`ALTER ROLE … SET`) of one role, per database (oid 0: all databases).
  * `$1`: the role's oid.
  */

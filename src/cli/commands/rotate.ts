@@ -19,6 +19,7 @@ import {
   type SecretsManagerClient,
 } from '@aws-sdk/client-secrets-manager';
 import { type Command, Option } from 'commander';
+import { isDatabaseSecretValue, refuseRevokingOutsidePair } from '../../adapters/database/secret.ts';
 import { redactor } from '../../core/observability.ts';
 import { AWSCURRENT, AWSPENDING, AWSPREVIOUS } from '../../core/stages.ts';
 import type { RotationTarget } from '../../core/target.ts';
@@ -619,6 +620,38 @@ export async function revokePrevious(
   target.init?.(context.io.env);
   const previous = target.parse(previousRaw);
   redactor.add(...target.secrets(previous));
+  // Alternating users: revoke only the other user of the promoted version's pair, on its server.
+  if (isDatabaseSecretValue(previous)) {
+    let currentRaw: string | undefined;
+    try {
+      const answer = await client.send(
+        new GetSecretValueCommand({ SecretId: arn, VersionId: versionId, VersionStage: AWSCURRENT }),
+      );
+      currentRaw = answer.SecretString;
+    } catch (error) {
+      throw awsFailure(error, `reading the AWSCURRENT version of ${arn} before revoking`, flags);
+    }
+    if (currentRaw === undefined) {
+      throw new CliError(
+        EXIT.POLICY_FAILURE,
+        `--emergency: ${arn} has no AWSCURRENT value to check the revocation against`,
+      );
+    }
+    redactor.add(currentRaw);
+    const current = target.parse(currentRaw);
+    redactor.add(...target.secrets(current));
+    if (isDatabaseSecretValue(current)) {
+      try {
+        refuseRevokingOutsidePair(previous, current);
+      } catch (error) {
+        throw new CliError(
+          EXIT.POLICY_FAILURE,
+          `the rotation succeeded, but the previous credential (version ${shortId(previousId)}) was not revoked: ${error instanceof Error ? error.message : String(error)}`,
+          'check the versions with `secrets-rotator status`; revoke by hand only a user of the pair',
+        );
+      }
+    }
+  }
   const logger = cliLogger((line) => out.note(line), flags.verbose === true);
   const ctx = cliStepContext({
     client,

@@ -1,5 +1,6 @@
 import { describe, expect, it } from 'vitest';
-import { sameServer } from '../../../src/adapters/database/secret.ts';
+import { refuseRevokingOutsidePair, sameServer } from '../../../src/adapters/database/secret.ts';
+import { SecretShapeError } from '../../../src/core/errors.ts';
 
 describe('sameServer', () => {
   it('needs the same host (case and a trailing dot aside) and the same port', () => {
@@ -7,6 +8,27 @@ describe('sameServer', () => {
     expect(sameServer({ host: 'db.internal', port: 5432 }, { host: 'db.internal', port: 5433 })).toBe(false);
     expect(sameServer({ host: 'db1.internal', port: 5432 }, { host: 'db2.internal', port: 5432 })).toBe(
       false,
+    );
+  });
+});
+
+describe('refuseRevokingOutsidePair', () => {
+  const current = { username: 'app_clone', host: 'db.internal', port: 5432 };
+
+  it('allows the other user of the pair on the same server', () => {
+    expect(() => refuseRevokingOutsidePair({ ...current, username: 'app' }, current)).not.toThrow();
+    expect(() =>
+      refuseRevokingOutsidePair({ ...current, username: 'app_clone' }, { ...current, username: 'app' }),
+    ).not.toThrow();
+  });
+
+  it('refuses another user, the current user itself, or another server', () => {
+    expect(() => refuseRevokingOutsidePair({ ...current, username: 'payments' }, current)).toThrow(
+      /"payments", which is not the other user of the current version's pair \("app"\)/,
+    );
+    expect(() => refuseRevokingOutsidePair(current, current)).toThrow(SecretShapeError);
+    expect(() => refuseRevokingOutsidePair({ ...current, username: 'app', port: 6543 }, current)).toThrow(
+      /db\.internal:6543, not the current version's server db\.internal:5432/,
     );
   });
 });
