@@ -6,11 +6,12 @@
 
 /**
  * Requests per second allowed for each operation, e.g. `{ RotateSecret: 50, GetSecretValue: 100 }`.
- * Operations not named are not limited.
+ * A key joining operations with `+` gives them one shared rate, as the service's combined quotas
+ * do (`'PutSecretValue+UpdateSecretVersionStage': 50`). Operations not named are not limited.
  *
  * @example
  * ```ts
- * const limits: RateLimits = { RotateSecret: 50, PutSecretValue: 50 };
+ * const limits: RateLimits = { RotateSecret: 50, 'PutSecretValue+UpdateSecretVersionStage': 50 };
  * ```
  */
 export type RateLimits = Readonly<Record<string, number>>;
@@ -31,27 +32,34 @@ const MAX_RATE = 1_000_000;
  * ```
  */
 export function checkRateLimits(limits: RateLimits, known: (operation: string) => boolean): void {
-  for (const [operation, rate] of Object.entries(limits)) {
-    if (!OPERATION.test(operation) || !known(operation)) {
-      throw new TypeError(
-        `rate limit: "${operation}" is not an operation of the local endpoint; name one such as RotateSecret, GetSecretValue, PutSecretValue`,
-      );
+  const seen = new Set<string>();
+  for (const [key, rate] of Object.entries(limits)) {
+    for (const part of key.split('+')) {
+      if (!OPERATION.test(part) || !known(part)) {
+        throw new TypeError(
+          `rate limit: "${part}" is not an operation of the local endpoint; name one such as RotateSecret, GetSecretValue, PutSecretValue`,
+        );
+      }
+      if (seen.has(part)) throw new TypeError(`rate limit: ${part} has two rates; give each operation one`);
+      seen.add(part);
     }
     if (typeof rate !== 'number' || !Number.isFinite(rate) || rate <= 0 || rate > MAX_RATE) {
       throw new TypeError(
-        `rate limit of ${operation} must be a number of requests per second above 0 and at most ${MAX_RATE}, got ${String(rate)}`,
+        `rate limit of ${key} must be a number of requests per second above 0 and at most ${MAX_RATE}, got ${String(rate)}`,
       );
     }
   }
 }
 
 /**
- * Parses the `--rate-limit` flag: `Operation=rate[,Operation=rate…]`, rates in requests per second.
+ * Parses the `--rate-limit` flag: `Operation=rate[,Operation=rate…]`, rates in requests per second;
+ * `OperationA+OperationB=rate` gives several operations one shared rate.
  * Throws an Error that names the bad part and shows the expected form.
  *
  * @example
  * ```ts
  * parseRateLimits('RotateSecret=50,GetSecretValue=100'); // { RotateSecret: 50, GetSecretValue: 100 }
+ * parseRateLimits('PutSecretValue+UpdateSecretVersionStage=50'); // one rate shared by both
  * ```
  */
 export function parseRateLimits(text: string): Record<string, number> {
@@ -66,7 +74,7 @@ export function parseRateLimits(text: string): Record<string, number> {
     );
   }
   for (const part of parts) {
-    const match = /^([A-Za-z]+)\s*=\s*(\d+(?:\.\d+)?)$/.exec(part);
+    const match = /^([A-Za-z]+(?:\+[A-Za-z]+)*)\s*=\s*(\d+(?:\.\d+)?)$/.exec(part);
     if (!match) {
       throw new Error(
         `--rate-limit: "${part}" is not Operation=rate (requests per second), e.g. RotateSecret=50`,
@@ -79,8 +87,10 @@ export function parseRateLimits(text: string): Record<string, number> {
         `--rate-limit: the rate of ${operation} must be above 0 and at most ${MAX_RATE}, got ${match[2]}`,
       );
     }
-    if (Object.hasOwn(limits, operation)) {
-      throw new Error(`--rate-limit names ${operation} twice; give each operation one rate`);
+    for (const name of operation.split('+')) {
+      if (Object.keys(limits).some((key) => key.split('+').includes(name))) {
+        throw new Error(`--rate-limit names ${name} twice; give each operation one rate`);
+      }
     }
     limits[operation] = rate;
   }
@@ -105,9 +115,11 @@ export class RateLimiter {
   constructor(limits: RateLimits, now: () => number = () => performance.now()) {
     this.#now = now;
     const at = now();
-    for (const [operation, rate] of Object.entries(limits)) {
+    for (const [key, rate] of Object.entries(limits)) {
       const capacity = Math.max(1, rate);
-      this.#buckets.set(operation, { rate, capacity, tokens: capacity, at });
+      // Operations of a combined key share one bucket object.
+      const bucket = { rate, capacity, tokens: capacity, at };
+      for (const operation of key.split('+')) this.#buckets.set(operation, bucket);
     }
   }
 

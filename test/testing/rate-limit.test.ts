@@ -100,6 +100,24 @@ describe('local endpoint rate limits', () => {
     expect(limiter.take('GetSecretValue')).toBe(true);
   });
 
+  it('shares one rate between the operations of a combined quota', () => {
+    let now = 0;
+    const limiter = new RateLimiter(
+      { 'PutSecretValue+UpdateSecretVersionStage': 2, RotateSecret: 1 },
+      () => now,
+    );
+    expect([
+      limiter.take('PutSecretValue'),
+      limiter.take('UpdateSecretVersionStage'),
+      limiter.take('PutSecretValue'),
+      limiter.take('UpdateSecretVersionStage'),
+      limiter.take('RotateSecret'),
+    ]).toEqual([true, true, false, false, true]);
+    now = 500;
+    expect(limiter.take('UpdateSecretVersionStage')).toBe(true);
+    expect(limiter.take('PutSecretValue')).toBe(false);
+  });
+
   it('parses --rate-limit and names what is wrong', async () => {
     expect(parseRateLimits('RotateSecret=50, GetSecretValue=100')).toEqual({
       RotateSecret: 50,
@@ -109,6 +127,12 @@ describe('local endpoint rate limits', () => {
     expect(() => parseRateLimits('RotateSecret')).toThrow(/"RotateSecret" is not Operation=rate/);
     expect(() => parseRateLimits('RotateSecret=0')).toThrow(/rate of RotateSecret must be above 0/);
     expect(() => parseRateLimits('RotateSecret=1,RotateSecret=2')).toThrow(/names RotateSecret twice/);
+    expect(parseRateLimits('PutSecretValue+UpdateSecretVersionStage=50')).toEqual({
+      'PutSecretValue+UpdateSecretVersionStage': 50,
+    });
+    expect(() => parseRateLimits('PutSecretValue+UpdateSecretVersionStage=50,PutSecretValue=5')).toThrow(
+      /names PutSecretValue twice/,
+    );
     expect(() => parseRateLimits('')).toThrow(/expects Operation=rate/);
     await expect(startLocalSecretsManager({ rateLimits: { RotateSecrets: 5 } })).rejects.toThrow(
       /"RotateSecrets" is not an operation of the local endpoint/,

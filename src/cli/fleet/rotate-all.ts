@@ -105,6 +105,8 @@ interface Run {
   readonly handler: RotationHandler | undefined;
   readonly handlerClient: SecretsManagerClient | undefined;
   readonly commandLine: string;
+  /** How long a rotation typically takes from RotateSecret to AWSCURRENT moving, in this run (ms). */
+  typicalMs: number;
 }
 
 function checkCombination(options: RotateAllOptions, secretId: string | undefined): void {
@@ -279,6 +281,7 @@ export async function runRotateAll(
     handler,
     handlerClient,
     commandLine,
+    typicalMs: 100,
   };
 
   const started = performance.now();
@@ -624,10 +627,18 @@ async function rotateViaService(
     ? `aws logs tail /aws/lambda/${functionName} --since 30m`
     : "the rotation function's logs";
   const deadline = performance.now() + run.options.timeout * 1000;
-  let wait = Math.min(100, run.options.pollInterval);
+  const followed = performance.now();
+  let lastOutcomeCheck = followed;
+  // The first look comes when rotations have typically finished so far in this run; then close
+  // polling while the rotation is young (DescribeSecret's quota is 10,000 per second), then slower
+  // up to --poll-interval.
+  let wait = Math.min(Math.max(100, run.typicalMs * 0.9), run.options.pollInterval);
   for (;;) {
     await sleep(wait, run.signal);
-    wait = Math.min(wait * 2, run.options.pollInterval);
+    wait =
+      performance.now() - followed < 5_000
+        ? Math.min(200, run.options.pollInterval)
+        : Math.min(wait * 2, run.options.pollInterval);
     if (run.signal.aborted) return { kind: 'interrupted', name: secret.name, arn: secret.arn, versionId };
     let labels: VersionLabels;
     try {
@@ -644,6 +655,8 @@ async function rotateViaService(
     }
     const stages = labels[versionId] ?? [];
     if (stages.includes(AWSCURRENT) && !stages.includes(AWSPENDING)) {
+      // A moving average of how long rotations take, for the first look at the next ones.
+      run.typicalMs = run.typicalMs * 0.8 + (performance.now() - followed) * 0.2;
       return {
         kind: 'rotated',
         name: secret.name,
@@ -665,7 +678,8 @@ async function rotateViaService(
         fix: `someone removed the label; rotate it again: secrets-rotator rotate ${secret.name} --via-service`,
       };
     }
-    if (run.local) {
+    if (run.local && performance.now() - lastOutcomeCheck >= 1_000) {
+      lastOutcomeCheck = performance.now();
       // The local endpoint says when a rotation failed and why; on AWS only the timeout tells.
       const answer = (await callLocalExtension(run.client, 'LocalDescribeRotation', {
         SecretId: secret.arn,

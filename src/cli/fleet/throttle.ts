@@ -1,8 +1,8 @@
 /**
  * Adaptive concurrency for `rotate --all`: at most `window` rotations in flight, the window halved
- * whenever Secrets Manager answers ThrottlingException and widened by one after a window's worth
- * of rotations finish without one (additive increase, multiplicative decrease), and each throttled
- * call retried after an exponential back-off with full jitter.
+ * when Secrets Manager answers ThrottlingException (once per burst of refusals) and widened by one
+ * for each rotation that finishes after a second without one, and each throttled call retried
+ * after an exponential back-off with jitter.
  */
 import { errorCode } from '../../core/stages.ts';
 
@@ -20,6 +20,47 @@ const THROTTLING_CODES = new Set(['ThrottlingException', 'TooManyRequestsExcepti
 export function isThrottling(error: unknown): boolean {
   return THROTTLING_CODES.has(errorCode(error));
 }
+
+const TRANSIENT_CODES = new Set([
+  'ECONNRESET',
+  'EPIPE',
+  'ETIMEDOUT',
+  'TimeoutError',
+  'RequestTimeout',
+  'InternalServiceError',
+  'InternalFailure',
+  'ServiceUnavailable',
+]);
+
+/**
+ * Whether `error` is a transient failure worth one more try: a connection reset (a keep-alive
+ * socket the server just closed), a timeout, or the service's own 5xx.
+ *
+ * @example
+ * ```ts
+ * if (isTransient(error)) await sleep(100);
+ * ```
+ */
+export function isTransient(error: unknown): boolean {
+  let current: unknown = error;
+  for (let depth = 0; depth < 3 && current && typeof current === 'object'; depth++) {
+    const candidate = current as { code?: unknown; $metadata?: { httpStatusCode?: number }; cause?: unknown };
+    if (typeof candidate.code === 'string' && TRANSIENT_CODES.has(candidate.code)) return true;
+    const status = candidate.$metadata?.httpStatusCode;
+    if (typeof status === 'number' && status >= 500) return true;
+    current = candidate.cause;
+  }
+  return TRANSIENT_CODES.has(errorCode(error));
+}
+
+/** How long without a throttled answer before the window widens again. */
+const CALM_MS = 1_000;
+
+/** Throttled answers closer together than this narrow the window once. */
+const DECREASE_GAP_MS = 500;
+
+/** Tries of one call that fails with a transient error. */
+const TRANSIENT_TRIES = 4;
 
 /**
  * Options of {@link AdaptiveThrottle}.
@@ -81,7 +122,8 @@ export class AdaptiveThrottle {
   lowestWindow: number;
   #window: number;
   #inFlight = 0;
-  #calmFinishes = 0;
+  #lastThrottle = Number.NEGATIVE_INFINITY;
+  #lastDecrease = Number.NEGATIVE_INFINITY;
   readonly #waiting: Array<() => void> = [];
   readonly #options: Required<Omit<AdaptiveThrottleOptions, 'signal'>> & { signal?: AbortSignal | undefined };
 
@@ -116,25 +158,35 @@ export class AdaptiveThrottle {
       return await task();
     } finally {
       this.#inFlight -= 1;
-      this.#calmFinishes += 1;
-      if (this.#calmFinishes >= this.#window && this.#window < this.maxConcurrency) {
+      // Widen by one per rotation finished while the service has not throttled for a while: the
+      // window regains its size within a few rounds, and the next throttle halves it again.
+      if (performance.now() - this.#lastThrottle >= CALM_MS && this.#window < this.maxConcurrency) {
         this.#window += 1;
-        this.#calmFinishes = 0;
       }
       this.#wake();
     }
   }
 
   /**
-   * Sends one request; on throttling, narrows the window, waits and tries again (the request must
-   * be idempotent: RotateSecret with its ClientRequestToken, a read).
+   * Sends one request; on throttling, narrows the window, waits and tries again; on a transient
+   * network error, tries again at once a few times (the request must be idempotent: RotateSecret
+   * with its ClientRequestToken, a read).
    */
   async call<T>(operation: string, send: () => Promise<T>): Promise<T> {
+    let transient = 0;
     for (let retry = 0; ; retry++) {
       try {
         return await send();
       } catch (error) {
-        if (!isThrottling(error)) throw error;
+        if (!isThrottling(error)) {
+          // A reset connection says nothing about the rate: retry without narrowing the window.
+          if (isTransient(error) && ++transient < TRANSIENT_TRIES && !this.#options.signal?.aborted) {
+            await sleep(50 * transient, this.#options.signal);
+            retry -= 1;
+            continue;
+          }
+          throw error;
+        }
         this.#onThrottled();
         if (retry >= this.#options.maxRetries || this.#options.signal?.aborted) {
           throw new StillThrottledError(operation, retry, error);
@@ -147,7 +199,11 @@ export class AdaptiveThrottle {
 
   #onThrottled(): void {
     this.throttled += 1;
-    this.#calmFinishes = 0;
+    this.#lastThrottle = performance.now();
+    // Requests in flight together are refused together: halve once per burst, not once per answer.
+    const now = performance.now();
+    if (now - this.#lastDecrease < DECREASE_GAP_MS) return;
+    this.#lastDecrease = now;
     this.#window = Math.max(1, Math.floor(this.#window / 2));
     this.lowestWindow = Math.min(this.lowestWindow, this.#window);
   }
