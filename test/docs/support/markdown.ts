@@ -70,3 +70,19 @@ export function runnableBlocks(file: string, markdown: string): RunnableBlock[] 
   });
   return blocks;
 }
+
+/** The TypeScript blocks a document marks `<!-- test: typecheck -->`: complete modules that must compile. */
+export function typecheckBlocks(file: string, markdown: string): RunnableBlock[] {
+  const lines = markdown.split('\n');
+  const blocks: RunnableBlock[] = [];
+  lines.forEach((text, index) => {
+    if (!/^<!--\s*test:\s*typecheck\s*-->\s*$/.test(text)) return;
+    if (!/^```(ts|typescript)\s*$/.test(lines[index + 1] ?? '')) {
+      throw new Error(`${file}:${index + 1}: "test: typecheck" must be followed by a \`\`\`ts fence`);
+    }
+    const end = lines.findIndex((candidate, at) => at > index + 1 && /^```\s*$/.test(candidate));
+    if (end < 0) throw new Error(`${file}:${index + 2}: the fence is never closed`);
+    blocks.push({ file, line: index + 2, code: lines.slice(index + 2, end).join('\n'), requires: [] });
+  });
+  return blocks;
+}
