@@ -4,6 +4,7 @@
  */
 import type { SecretsManagerClient } from '@aws-sdk/client-secrets-manager';
 import type { Command } from 'commander';
+import { envString } from '../core/config.ts';
 import { type GlobalFlags, type OutputFormat, secretsManagerClient } from './aws.ts';
 import { EXIT, type ExitCode, UsageError } from './exit.ts';
 import { type CliIo, Printer } from './io.ts';
@@ -44,7 +45,9 @@ export class CommandContext {
     return {
       region: options.region,
       profile: options.profile,
-      endpointUrl: options.endpointUrl,
+      // As the SDK and the AWS CLI do; taken here so that a loopback endpoint set this way gets the
+      // same treatment as --endpoint-url (no credentials or region needed, failures reported).
+      endpointUrl: options.endpointUrl ?? envString(this.io.env, 'AWS_ENDPOINT_URL_SECRETS_MANAGER'),
       output: options.output ?? 'table',
       verbose: options.verbose ?? false,
     };

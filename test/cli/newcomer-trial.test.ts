@@ -432,3 +432,15 @@ describe('more of the exit-code contract', () => {
     expect(failure.fix).toContain('aws sso login --profile dev');
   });
 });
+
+describe('the CLI with AWS_ENDPOINT_URL_SECRETS_MANAGER instead of --endpoint-url', () => {
+  it('treats it as --endpoint-url: no credentials or region needed for the local endpoint', async () => {
+    await createSecret(fixture.client, 'newcomer/env-endpoint');
+    const result = await cli(['status', 'newcomer/env-endpoint', '--output', 'json'], {
+      now: fixture.clock.now,
+      env: { AWS_ENDPOINT_URL_SECRETS_MANAGER: fixture.local.endpoint },
+    });
+    expect(result.stderr).toBe('');
+    expect(result.json<{ name: string }>().name).toBe('newcomer/env-endpoint');
+  });
+});

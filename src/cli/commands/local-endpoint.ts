@@ -173,7 +173,8 @@ async function runLocalEndpoint(
   if (!/^\d{12}$/.test(options.accountId)) {
     throw new UsageError(`--account-id must be 12 digits, got "${options.accountId}"`);
   }
-  if (flags.endpointUrl) {
+  // The flag only: AWS_ENDPOINT_URL_SECRETS_MANAGER may well be exported for the clients of this endpoint.
+  if ((command.optsWithGlobals() as { endpointUrl?: string }).endpointUrl) {
     throw new UsageError(
       '--endpoint-url makes no sense for local-endpoint: it is the endpoint',
       'drop --endpoint-url',
