@@ -1,0 +1,127 @@
+/**
+ * `rotate --all` against a real PostgreSQL: 50 alternating-users secrets (one master secret) rotated
+ * in one command, each on this machine with the postgres-alternating-users handler; afterwards every
+ * AWSCURRENT logs in.
+ */
+import { randomBytes } from 'node:crypto';
+import { mkdtemp, rm } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { CreateSecretCommand, GetSecretValueCommand } from '@aws-sdk/client-secrets-manager';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { eachLimited } from '../support/fleet-scenario.ts';
+import { trackSecrets } from '../support/leak-scan.ts';
+import { type PostgresInstance, startPostgres } from '../support/postgres.ts';
+import { type CliFixture, startCliFixture } from './fixtures.ts';
+import { cli } from './run.ts';
+
+const COUNT = 50;
+let fixture: CliFixture;
+let pg: PostgresInstance;
+let stateDir: string;
+
+function password(): string {
+  const value = `Pw-${randomBytes(12).toString('base64url')}`;
+  trackSecrets(value);
+  return value;
+}
+
+async function putSecret(name: string, value: Record<string, unknown>): Promise<string> {
+  const text = JSON.stringify(value);
+  trackSecrets(text);
+  return (await fixture.client.send(new CreateSecretCommand({ Name: name, SecretString: text }))).ARN!;
+}
+
+beforeAll(async () => {
+  [fixture, pg] = await Promise.all([startCliFixture(), startPostgres({ version: 18 })]);
+  trackSecrets(pg.superuser.password);
+  stateDir = await mkdtemp(join(tmpdir(), 'rotate-all-pg-'));
+}, 120_000);
+afterAll(async () => {
+  await Promise.all([
+    fixture?.close(),
+    pg?.stop(),
+    stateDir ? rm(stateDir, { recursive: true, force: true }) : undefined,
+  ]);
+});
+
+describe('rotate --all against a real PostgreSQL', () => {
+  it(`rotates ${COUNT} alternating-users secrets in one command; every AWSCURRENT logs in`, async () => {
+    const masterArn = await putSecret('pg-fleet-master', {
+      engine: 'postgres',
+      host: '127.0.0.1',
+      port: pg.port,
+      username: pg.superuser.username,
+      password: pg.superuser.password,
+    });
+    const users = Array.from({ length: COUNT }, (_, i) => `fleet_${String(i).padStart(2, '0')}`);
+    const admin = await pg.connect();
+    try {
+      for (const user of users) {
+        const initial = password();
+        await admin.query(
+          `CREATE ROLE ${admin.escapeIdentifier(user)} LOGIN PASSWORD ${admin.escapeLiteral(initial)}`,
+        );
+        await putSecret(`pg-fleet/${user}`, {
+          engine: 'postgres',
+          host: '127.0.0.1',
+          port: pg.port,
+          username: user,
+          password: initial,
+          ssl: false,
+          masterarn: masterArn,
+        });
+      }
+    } finally {
+      await admin.end();
+    }
+
+    const result = await cli(
+      [
+        'rotate',
+        '--all',
+        '--filter',
+        'name=pg-fleet/',
+        '--handler',
+        'postgres-alternating-users',
+        '--yes',
+        '--concurrency',
+        '10',
+        '--output',
+        'json',
+        '--endpoint-url',
+        fixture.local.endpoint,
+      ],
+      {
+        // Plaintext on loopback is what this test database offers; the deployer's settings say so.
+        env: {
+          PASSWORD_GENERATOR: 'local',
+          PG_TLS_MODE: 'disable',
+          DATABASE_ALLOWED_HOSTS: '127.0.0.1',
+          XDG_STATE_HOME: stateDir,
+        },
+      },
+    );
+    const report = result.json<{
+      rotated: Array<{ name: string }>;
+      failed: unknown[];
+      alreadyRotating: unknown[];
+    }>();
+    expect(report.failed).toEqual([]);
+    expect(report.alreadyRotating).toEqual([]);
+    expect(result.code).toBe(0);
+    expect(report.rotated.map((entry) => entry.name).sort()).toEqual(users.map((user) => `pg-fleet/${user}`));
+
+    const logins: string[] = [];
+    await eachLimited(users, 5, async (user) => {
+      const answer = await fixture.client.send(new GetSecretValueCommand({ SecretId: `pg-fleet/${user}` }));
+      trackSecrets(answer.SecretString);
+      const current = JSON.parse(answer.SecretString!) as { username: string; password: string };
+      trackSecrets(current.password);
+      // Alternating users: the first rotation moves each secret to its clone.
+      expect(current.username).toBe(`${user}_clone`);
+      if (await pg.canLogin(current.username, current.password)) logins.push(user);
+    });
+    expect(logins.sort()).toEqual(users);
+  }, 300_000);
+});
