@@ -91,6 +91,31 @@ function leaveOutUnusedModules(): esbuild.Plugin {
   };
 }
 
+const THROUGH_REQUIRE_NAMESPACE = 'builtin-through-require';
+
+/**
+ * The esbuild plugin that loads `node:http` and `node:https` with `require` instead of `import`.
+ * Node builds the ES-module view of a built-in by reading every export, and `node:http`'s include
+ * lazy getters that load the whole undici fetch client: importing it costs a cold start several
+ * times what requiring it does (measured: 130-330 ms against 9-28 ms on a busy machine).
+ */
+function builtinsThroughRequire(): esbuild.Plugin {
+  return {
+    name: 'builtins-through-require',
+    setup(build) {
+      build.onResolve({ filter: /^(node:)?https?$/ }, (args) =>
+        args.kind === 'import-statement' || args.kind === 'dynamic-import'
+          ? { path: args.path.replace(/^(node:)?/, 'node:'), namespace: THROUGH_REQUIRE_NAMESPACE }
+          : undefined,
+      );
+      build.onLoad({ filter: /.*/, namespace: THROUGH_REQUIRE_NAMESPACE }, (args) => ({
+        contents: `module.exports = require(${JSON.stringify(args.path)});\n`,
+        loader: 'js',
+      }));
+    },
+  };
+}
+
 /** The files a build writes into its output directory (source maps only in older builds). */
 const BUILD_OUTPUT = /^(manifest\.json|[\w.-]+\.(zip|index\.mjs\.map|licenses\.txt))$/;
 
@@ -296,7 +321,7 @@ export async function buildLambdas(options: BuildLambdasOptions = {}): Promise<B
     legalComments: 'none',
     // pg loads its optional native binding only when asked for `pg.native`, which we never use.
     external: ['pg-native'],
-    plugins: [leaveOutUnusedModules()],
+    plugins: [leaveOutUnusedModules(), builtinsThroughRequire()],
     banner: { js: REQUIRE_BANNER },
     metafile: true,
     logLevel: 'silent',
@@ -333,7 +358,12 @@ export async function buildLambdas(options: BuildLambdasOptions = {}): Promise<B
     const inputs = result.metafile.outputs[outputPath]?.inputs ?? {};
     await writeFile(join(outDir, `${name}.licenses.txt`), await licenceList(name, parts));
     const projectInputs = Object.keys(inputs)
-      .filter((input) => !input.includes('node_modules/') && !input.startsWith(`${LEFT_OUT_NAMESPACE}:`))
+      .filter(
+        (input) =>
+          !input.includes('node_modules/') &&
+          !input.startsWith(`${LEFT_OUT_NAMESPACE}:`) &&
+          !input.startsWith(`${THROUGH_REQUIRE_NAMESPACE}:`),
+      )
       .sort();
 
     lambdas.push({

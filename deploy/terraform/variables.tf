@@ -85,8 +85,9 @@ variable "architecture" {
 }
 
 variable "memory_size" {
-  type    = number
-  default = 256
+  description = "MB. 128 holds every handler (npm run bench: peak RSS at Lambda's 128 MB Node flags); a rotation mostly waits on the network, so more memory barely shortens it."
+  type        = number
+  default     = 128
 }
 
 variable "timeout" {

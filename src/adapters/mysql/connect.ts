@@ -5,7 +5,7 @@
  * carries a password (MySQL's syntax errors quote the statement).
  */
 import { connect as netConnect } from 'node:net';
-import mysql from 'mysql2/promise';
+import type mysql from 'mysql2/promise';
 import type { TargetFailureCause } from '../../core/errors.ts';
 import { type RotationError, TargetRefusedError, TargetUnreachableError } from '../../core/errors.ts';
 import type { StepContext } from '../../core/target.ts';
@@ -15,6 +15,17 @@ import { quotedName } from '../database/secret.ts';
 import { detectFlavour, type MysqlFlavour } from './flavour.ts';
 import type { MysqlSettings } from './settings.ts';
 import { type Account, type SqlMode, type Statement, sessionTimeoutStatements } from './sql.ts';
+
+let mysql2: Promise<typeof mysql> | undefined;
+
+/**
+ * mysql2, loaded on the first connection: createSecret and finishSecret never connect, and loading
+ * it costs a cold start several megabytes and milliseconds.
+ */
+function loadMysql2(): Promise<typeof mysql> {
+  mysql2 ??= import('mysql2/promise').then((loaded) => loaded.default);
+  return mysql2;
+}
 
 /**
  * Where to connect: the secret's endpoint.
@@ -344,7 +355,7 @@ async function connectOnce(
       : {}),
   };
   try {
-    const connection = await mysql.createConnection(options);
+    const connection = await (await loadMysql2()).createConnection(options);
     // A server closing the connection later must not crash the process with an unhandled event.
     connection.on('error', () => undefined);
     return connection;

@@ -65,7 +65,7 @@ export function lambdaEnvironment(options: LambdaEnvironmentOptions): Record<str
     AWS_SECRET_ACCESS_KEY: 'local-test-secret-access-key',
     AWS_SESSION_TOKEN: 'local-test-session-token',
     AWS_LAMBDA_FUNCTION_NAME: options.functionName,
-    AWS_LAMBDA_FUNCTION_MEMORY_SIZE: '256',
+    AWS_LAMBDA_FUNCTION_MEMORY_SIZE: '128',
     AWS_LAMBDA_FUNCTION_VERSION: '$LATEST',
     AWS_EXECUTION_ENV: 'AWS_Lambda_nodejs22.x',
     LAMBDA_TASK_ROOT: options.taskRoot,
@@ -114,6 +114,9 @@ export interface DeployedMemory {
   readonly rssKb: number;
   /** Heap used after `gc()`; undefined without `--expose-gc`. */
   readonly heapAfterGcKb: number | undefined;
+  /** V8's heap as reserved (used or not), and memory of buffers outside it. */
+  readonly heapTotalKb: number;
+  readonly externalKb: number;
 }
 
 /**
@@ -146,6 +149,8 @@ type RunnerMessage =
       maxRssKb: number;
       rssKb: number;
       heapAfterGcKb: number | null;
+      heapTotalKb: number;
+      externalKb: number;
     };
 
 /**
@@ -248,6 +253,8 @@ export async function startDeployedLambda(options: StartDeployedLambdaOptions): 
         maxRssKb: answer.maxRssKb,
         rssKb: answer.rssKb,
         heapAfterGcKb: answer.heapAfterGcKb ?? undefined,
+        heapTotalKb: answer.heapTotalKb,
+        externalKb: answer.externalKb,
       };
     },
     close: async () => {

@@ -70,6 +70,9 @@ async function handle(message) {
       id: message.id,
       maxRssKb: peakRssKb(),
       rssKb: Math.round(process.memoryUsage.rss() / 1024),
+      // Where memory outside the JavaScript heap goes: buffers, and V8's total heap reservation.
+      heapTotalKb: Math.round(process.memoryUsage().heapTotal / 1024),
+      externalKb: Math.round(process.memoryUsage().external / 1024),
       heapAfterGcKb,
     });
     return;
