@@ -186,6 +186,30 @@ describe('check, PostgreSQL', () => {
     expect(none.code).toBe(1);
     expect(none.body.findings.find((f) => f.check === 'master secret')?.detail).toContain('no "masterarn"');
   });
+
+  it('fails the master server check when the secret names another server than the master, without logging in as the master', async () => {
+    const elsewhere = await putSecret('pg/master-elsewhere', {
+      username: pg.superuser.username,
+      password: pg.superuser.password,
+      host: 'db.internal.example.com',
+      port: 5432,
+    });
+    await putSecret('pg/alternating-elsewhere', { ...base(), ssl: false, masterarn: elsewhere });
+    const { code, body } = await check('pg/alternating-elsewhere', 'postgres-alternating-users');
+    expect(code).toBe(1);
+    const finding = body.findings.find((f) => f.check === 'master server')!;
+    expect(finding.status).toBe('fail');
+    expect(finding.detail).toContain('db.internal.example.com:5432');
+    expect(finding.detail).toContain(`127.0.0.1:${pg.port}`);
+    expect(body.findings.some((f) => f.check === 'master login')).toBe(false);
+
+    await putSecret('pg/alternating-home', { ...base(), ssl: false, masterarn: masterArn });
+    const home = await check('pg/alternating-home', 'postgres-alternating-users');
+    expect(home.body.findings.find((f) => f.check === 'master server')).toMatchObject({
+      status: 'ok',
+      detail: `127.0.0.1:${pg.port} is the master secret's own server`,
+    });
+  });
 });
 
 describe('check, MariaDB', () => {
