@@ -94,7 +94,14 @@ export function sameServer(a: ServerAddress, b: ServerAddress): boolean {
   return sameHost(a.host, b.host) && a.port === b.port;
 }
 
-/** `host:port`, with brackets around an IPv6 address. */
+/**
+ * `host:port` for messages, with brackets around an IPv6 address.
+ *
+ * @example
+ * ```ts
+ * describeServer({ host: '::1', port: 5432 }); // '[::1]:5432'
+ * ```
+ */
 export function describeServer(server: ServerAddress): string {
   const host = server.host.includes(':') ? `[${server.host}]` : server.host;
   return `${host.slice(0, 255)}:${server.port}`;
@@ -111,7 +118,14 @@ export function describeServer(server: ServerAddress): string {
  */
 export const RDS_PRIMARY_INSTANCE_TAG = 'aws:rds:primaryDBInstanceArn';
 
-/** See {@link RDS_PRIMARY_INSTANCE_TAG}: the tag naming an Aurora (or Multi-AZ DB) cluster. */
+/**
+ * See {@link RDS_PRIMARY_INSTANCE_TAG}: the tag naming an Aurora (or Multi-AZ DB) cluster.
+ *
+ * @example
+ * ```ts
+ * tags.get(RDS_PRIMARY_CLUSTER_TAG); // 'arn:aws:rds:eu-west-1:123456789012:cluster:orders'
+ * ```
+ */
 export const RDS_PRIMARY_CLUSTER_TAG = 'aws:rds:primaryDBClusterArn';
 
 /**
@@ -187,7 +201,14 @@ export function rdsResourceOfArn(arn: string): RdsResource | undefined {
   return { kind: match[2] === 'db' ? 'instance' : 'cluster', id: match[3]!, region: match[1]!, arn };
 }
 
-/** What {@link requireMasterServer} needs. */
+/**
+ * What {@link requireMasterServer} needs.
+ *
+ * @example
+ * ```ts
+ * const rule: MasterServerRule = { masterArn, master, target: { host: 'db.internal', port: 5432 }, defaultPort: 5432 };
+ * ```
+ */
 export interface MasterServerRule {
   /** The master secret's ARN (`masterarn`). */
   readonly masterArn: string;

@@ -42,7 +42,14 @@ export interface RdsEndpoint {
   readonly role: string;
 }
 
-/** The IAM actions these calls need; named in the error when one is denied. */
+/**
+ * The IAM actions these calls need; named in the error when one is denied.
+ *
+ * @example
+ * ```ts
+ * RDS_ACTIONS.join(', '); // 'rds:DescribeDBInstances, rds:DescribeDBClusters'
+ * ```
+ */
 export const RDS_ACTIONS = ['rds:DescribeDBInstances', 'rds:DescribeDBClusters'] as const;
 
 const clients = new Map<string, RDSClient>();
