@@ -1,0 +1,159 @@
+variable "handler" {
+  description = "Which rotation function to deploy: the zip <package_dir>/<handler>.zip built by `npm run build`."
+  type        = string
+
+  validation {
+    condition = contains([
+      "http-api-key",
+      "mysql-alternating-users",
+      "mysql-single-user",
+      "postgres-alternating-users",
+      "postgres-single-user",
+      "random-secret",
+    ], var.handler)
+    error_message = "handler must be one of the files of handlers/: http-api-key, mysql-alternating-users, mysql-single-user, postgres-alternating-users, postgres-single-user, random-secret."
+  }
+}
+
+variable "name" {
+  description = "Name of the shared function and prefix of everything else this module creates."
+  type        = string
+}
+
+variable "package_dir" {
+  description = "Folder holding the built zips. Default: dist/lambda of this repository."
+  type        = string
+  default     = null
+}
+
+variable "rotation_group" {
+  description = "When set, the role may rotate only secrets tagged rotation-group=<value> (besides naming this function), and the function checks the same tag. null: any secret attached to the function."
+  type        = string
+  default     = null
+}
+
+variable "master_secret_arns" {
+  description = "Alternating-users handlers only: full ARNs of the master secrets the rotated secrets name in \"masterarn\"."
+  type        = list(string)
+  default     = []
+}
+
+variable "master_secret_group" {
+  description = "Alternating-users handlers only: also read master secrets tagged rotation-master=<value>. null for none."
+  type        = string
+  default     = null
+}
+
+variable "kms_key_arns" {
+  description = "The customer managed KMS keys encrypting the secrets, if any (empty for aws/secretsmanager)."
+  type        = list(string)
+  default     = []
+}
+
+variable "subnet_ids" {
+  description = "Private subnets that reach the database (and Secrets Manager, by VPC endpoint or NAT). Empty for no VPC."
+  type        = list(string)
+  default     = []
+}
+
+variable "security_group_ids" {
+  description = "Security groups of the function; the database's group must allow them in."
+  type        = list(string)
+  default     = []
+}
+
+variable "architecture" {
+  description = "arm64 or x86_64: the bundles are plain JavaScript and run on both."
+  type        = string
+  default     = "arm64"
+}
+
+variable "memory_size" {
+  type    = number
+  default = 256
+}
+
+variable "timeout" {
+  description = "Seconds per rotation step."
+  type        = number
+  default     = 60
+}
+
+variable "log_level" {
+  type    = string
+  default = "INFO"
+}
+
+variable "log_retention_days" {
+  type    = number
+  default = 30
+}
+
+variable "trust_amazon_ca_certificates" {
+  description = "Load the Lambda runtime's Amazon CA bundle (/var/runtime/ca-cert.pem, RDS included) so TLS to RDS verifies."
+  type        = bool
+  default     = true
+}
+
+variable "alarm_email" {
+  description = "Address subscribed to the alerts topic (confirm the subscription e-mail). null for none."
+  type        = string
+  default     = null
+}
+
+variable "metrics_namespace" {
+  type    = string
+  default = "SecretsRotator"
+}
+
+variable "tags" {
+  type    = map(string)
+  default = {}
+}
+
+# The function's settings, by environment variable name (the README explains each). Unset
+# (null) means the code's default applies.
+variable "settings" {
+  description = "Environment variables of the function, by name; null leaves a variable unset."
+  type = object({
+    ALLOWED_SECRET_IDS                 = optional(string)
+    AWS_ENDPOINT_URL_SECRETS_MANAGER   = optional(string)
+    SECRETS_MANAGER_MAX_ATTEMPTS       = optional(string)
+    SECRETS_MANAGER_CONNECT_TIMEOUT_MS = optional(string)
+    SECRETS_MANAGER_REQUEST_TIMEOUT_MS = optional(string)
+    PASSWORD_GENERATOR                 = optional(string)
+    PASSWORD_LENGTH                    = optional(string)
+    EXCLUDE_CHARACTERS                 = optional(string)
+    EXCLUDE_NUMBERS                    = optional(string)
+    EXCLUDE_PUNCTUATION                = optional(string)
+    EXCLUDE_UPPERCASE                  = optional(string)
+    EXCLUDE_LOWERCASE                  = optional(string)
+    INCLUDE_SPACE                      = optional(string)
+    REQUIRE_EACH_INCLUDED_TYPE         = optional(string)
+    RANDOM_SECRET_FIELD                = optional(string)
+    HTTP_API_KEY_CONFIG                = optional(string)
+    HTTP_API_KEY_ALLOWED_HOSTS         = optional(string)
+    PG_CA_BUNDLE                       = optional(string)
+    PG_TLS_SERVERNAME                  = optional(string)
+    PG_CONNECT_TIMEOUT_MS              = optional(string)
+    PG_STATEMENT_TIMEOUT_MS            = optional(string)
+    PG_TEST_QUERY                      = optional(string)
+    PG_SCRAM_ITERATIONS                = optional(string)
+    PG_PREPROVISIONED_PAIR             = optional(string)
+    MYSQL_CA_BUNDLE                    = optional(string)
+    MYSQL_TLS_SERVERNAME               = optional(string)
+    MYSQL_CONNECT_TIMEOUT_MS           = optional(string)
+    MYSQL_STATEMENT_TIMEOUT_MS         = optional(string)
+    MYSQL_TEST_QUERY                   = optional(string)
+    MYSQL_DUAL_PASSWORD                = optional(string)
+    MYSQL_PREPROVISIONED_PAIR          = optional(string)
+    DATABASE_ALLOWED_HOSTS             = optional(string)
+  })
+  default = {}
+}
+
+variable "master_database_arns" {
+  description = "Alternating-users handlers only: ARNs of the master's RDS DB instance or cluster and of the replicas and cluster members the rotated secret may name (rds:DescribeDBInstances, rds:DescribeDBClusters). null allows those calls on any DB instance and cluster of the secret's account and region."
+  type        = list(string)
+  default     = null
+}
