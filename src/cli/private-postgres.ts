@@ -250,7 +250,8 @@ export async function startPrivatePostgres(options: StartPrivatePostgresOptions)
     await writeFile(pwfile, `${superuser.password}\n`, { mode: 0o600 });
     if (account) await chown(pwfile, account.uid, account.gid);
     const ids = account ? { uid: account.uid, gid: account.gid } : {};
-    const env = { ...process.env, LC_ALL: 'C', LANG: 'C' };
+    // The children inherit this process's environment; messages are in English whatever the
+    // locale, because the cluster is created with --locale=C (lc_messages included).
     try {
       await runToEnd(
         binaries.initdb,
@@ -264,7 +265,7 @@ export async function startPrivatePostgres(options: StartPrivatePostgresOptions)
           '--no-sync',
           '--no-instructions',
         ],
-        { ...ids, env },
+        ids,
         options.onLog,
       );
     } finally {
@@ -285,7 +286,7 @@ export async function startPrivatePostgres(options: StartPrivatePostgresOptions)
         '-c',
         'fsync=off',
       ],
-      { ...ids, env, stdio: ['ignore', 'pipe', 'pipe'] },
+      { ...ids, stdio: ['ignore', 'pipe', 'pipe'] },
     );
     await untilReady(server, options.port, options.readyTimeoutMs ?? 60_000, options.onLog);
     const running = server;
@@ -307,7 +308,7 @@ export async function startPrivatePostgres(options: StartPrivatePostgresOptions)
 function runToEnd(
   command: string,
   args: readonly string[],
-  options: { uid?: number; gid?: number; env: NodeJS.ProcessEnv },
+  options: { uid?: number; gid?: number },
   onLog: ((line: string) => void) | undefined,
 ): Promise<void> {
   return new Promise((resolve, reject) => {
