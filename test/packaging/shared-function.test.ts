@@ -19,6 +19,7 @@ import { type BuildResult, buildLambdas, REPO_ROOT } from '../../scripts/build-l
 import {
   environmentVariablesRead,
   operationsInBundle,
+  rdsActions,
   samEnvironmentVariables,
   secretsManagerOperations,
   terraformEnvironmentVariables,
@@ -88,6 +89,9 @@ function statements(template: string, start: string, end: string): Statement[] {
 }
 
 function checkForm(all: Statement[], functionArn: RegExp) {
+  // The master rule's RDS reads: exactly those the alternating-users bundles import.
+  const rdsInBundles = [...new Set(build.lambdas.flatMap((lambda) => lambda.rdsOperations))].sort();
+  expect(rdsActions(all.map((statement) => statement.text).join('\n'))).toEqual(rdsInBundles);
   const bySid = new Map(all.map((statement) => [statement.sid, statement]));
   // Nothing more: the only statements with Secrets Manager actions are these.
   expect(
@@ -121,9 +125,9 @@ function checkForm(all: Statement[], functionArn: RegExp) {
   expect(passwords.text).toMatch(/Resource\s*[:=]\s*'?"?\*/);
 
   // Master secrets: read only, listed by ARN or matched by their tag.
-  expect(bySid.get('ReadListedMasterSecrets')!.actions).toEqual(['GetSecretValue']);
+  expect(bySid.get('ReadListedMasterSecrets')!.actions).toEqual(['DescribeSecret', 'GetSecretValue']);
   expect(bySid.get('ReadListedMasterSecrets')!.text).toMatch(/MasterSecretArns|master_secret_arns/);
-  expect(bySid.get('ReadTaggedMasterSecrets')!.actions).toEqual(['GetSecretValue']);
+  expect(bySid.get('ReadTaggedMasterSecrets')!.actions).toEqual(['DescribeSecret', 'GetSecretValue']);
   expect(bySid.get('ReadTaggedMasterSecrets')!.text).toMatch(/secretsmanager:ResourceTag\/rotation-master/);
 }
 

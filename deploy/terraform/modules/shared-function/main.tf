@@ -16,6 +16,8 @@ locals {
   region      = data.aws_region.current.name
   account_id  = data.aws_caller_identity.current.account_id
   any_secret  = "arn:${local.partition}:secretsmanager:${local.region}:${local.account_id}:secret:*"
+  # Every DB instance and cluster of this account and region.
+  account_rds_resources = [for kind in ["db", "cluster"] : "arn:${local.partition}:rds:${local.region}:${local.account_id}:${kind}:*"]
   # Built from the name: referring to the function resource here would make a dependency cycle.
   function_arn = "arn:${local.partition}:lambda:${local.region}:${local.account_id}:function:${var.name}"
 
@@ -66,9 +68,10 @@ locals {
     ],
     length(var.master_secret_arns) == 0 ? [] : [
       {
-        Sid      = "ReadListedMasterSecrets"
-        Effect   = "Allow"
-        Action   = ["secretsmanager:GetSecretValue"]
+        Sid    = "ReadListedMasterSecrets"
+        Effect = "Allow"
+        # DescribeSecret: the aws:rds:* tags that locate an RDS-managed master.
+        Action   = ["secretsmanager:DescribeSecret", "secretsmanager:GetSecretValue"]
         Resource = var.master_secret_arns
       },
     ],
@@ -76,9 +79,19 @@ locals {
       {
         Sid       = "ReadTaggedMasterSecrets"
         Effect    = "Allow"
-        Action    = ["secretsmanager:GetSecretValue"]
+        Action    = ["secretsmanager:DescribeSecret", "secretsmanager:GetSecretValue"]
         Resource  = local.any_secret
         Condition = { StringEquals = { "secretsmanager:ResourceTag/rotation-master" = var.master_secret_group } }
+      },
+    ],
+    # The master rule: which servers RDS reports as the masters' own (replicas, readers, cluster
+    # members). Read-only calls, on the deployer's resources when listed.
+    length(var.master_secret_arns) == 0 && var.master_secret_group == null ? [] : [
+      {
+        Sid      = "FindTheMastersServers"
+        Effect   = "Allow"
+        Action   = ["rds:DescribeDBClusters", "rds:DescribeDBInstances"]
+        Resource = var.master_database_arns != null ? var.master_database_arns : local.account_rds_resources
       },
     ],
     length(var.kms_key_arns) == 0 ? [] : [
@@ -162,6 +175,8 @@ resource "aws_lambda_permission" "secrets_manager" {
   function_name  = aws_lambda_function.rotation.function_name
   principal      = "secretsmanager.amazonaws.com"
   source_account = local.account_id
+  # Only rotations of this account's secrets in this region; the role decides which secrets.
+  source_arn = local.any_secret
 }
 
 resource "aws_sns_topic" "alerts" {

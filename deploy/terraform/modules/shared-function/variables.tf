@@ -44,6 +44,12 @@ variable "master_secret_group" {
   default     = null
 }
 
+variable "master_database_arns" {
+  description = "Alternating-users handlers only: ARNs of the RDS DB instances and clusters behind the master secrets (rds:DescribeDBInstances, rds:DescribeDBClusters). null allows those read-only calls on any DB instance and cluster of this account and region."
+  type        = list(string)
+  default     = null
+}
+
 variable "kms_key_arns" {
   description = "The customer managed KMS keys encrypting the secrets, if any (empty for aws/secretsmanager)."
   type        = list(string)
@@ -69,8 +75,9 @@ variable "architecture" {
 }
 
 variable "memory_size" {
-  type    = number
-  default = 256
+  description = "MB. 128 holds every handler (npm run bench: peak RSS at Lambda's 128 MB Node flags); a rotation mostly waits on the network, so more memory barely shortens it."
+  type        = number
+  default     = 128
 }
 
 variable "timeout" {
