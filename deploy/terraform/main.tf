@@ -3,7 +3,7 @@ data "aws_partition" "current" {}
 
 locals {
   package_dir = coalesce(var.package_dir, "${path.module}/../../dist/lambda")
-  zip_path    = "${local.package_dir}/${var.handler}.zip"
+  zip_path    = coalesce(var.zip_path, "${local.package_dir}/${var.handler}.zip")
   has_vpc     = length(var.subnet_ids) > 0
 
   # Every DB instance and cluster of the secret's account and region.
@@ -127,6 +127,13 @@ resource "aws_lambda_function" "rotation" {
   memory_size      = var.memory_size
   timeout          = var.timeout
   role             = aws_iam_role.rotation.arn
+
+  lifecycle {
+    precondition {
+      condition     = var.handler != "custom" || var.zip_path != null
+      error_message = "handler = \"custom\" needs zip_path: the zip that `secrets-rotator build` wrote."
+    }
+  }
 
   environment {
     variables = local.environment

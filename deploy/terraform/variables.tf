@@ -1,5 +1,5 @@
 variable "handler" {
-  description = "Which rotation function to deploy: the zip <package_dir>/<handler>.zip built by `npm run build`."
+  description = "Which rotation function to deploy: a built-in handler, the zip <package_dir>/<handler>.zip built by `npm run build`; or \"custom\", your own rotator's zip given by zip_path."
   type        = string
 
   validation {
@@ -10,14 +10,21 @@ variable "handler" {
       "postgres-alternating-users",
       "postgres-single-user",
       "random-secret",
+      "custom",
     ], var.handler)
-    error_message = "handler must be one of the files of handlers/: http-api-key, mysql-alternating-users, mysql-single-user, postgres-alternating-users, postgres-single-user, random-secret."
+    error_message = "handler must be one of the files of handlers/ (http-api-key, mysql-alternating-users, mysql-single-user, postgres-alternating-users, postgres-single-user, random-secret), or custom with zip_path."
   }
 }
 
 variable "name" {
   description = "Name of the function and prefix of everything else this module creates."
   type        = string
+}
+
+variable "zip_path" {
+  description = "Your own rotator's zip, built by `secrets-rotator build path/to/rotator.ts` (with handler = \"custom\"). Default: <package_dir>/<handler>.zip."
+  type        = string
+  default     = null
 }
 
 variable "package_dir" {

@@ -8,6 +8,7 @@ import { ConfigurationError, RotationError, SecretsManagerCallError } from '../c
 import { redactor } from '../core/observability.ts';
 import { OUTPUT_FORMATS } from './aws.ts';
 import { registerAudit } from './commands/audit.ts';
+import { registerBuild } from './commands/build.ts';
 import { registerCheck } from './commands/check.ts';
 import { registerDemo } from './commands/demo.ts';
 import { registerLocalEndpoint } from './commands/local-endpoint.ts';
@@ -78,6 +79,7 @@ export function buildProgram(context: CommandContext): Command {
   registerCheck(program, context);
   registerDemo(program, context);
   registerLocalEndpoint(program, context);
+  registerBuild(program, context);
   for (const command of program.commands) {
     command.exitOverride().configureOutput({
       writeOut: (text) => io.stdout.write(text),

@@ -205,8 +205,8 @@ describe('docs/environment.md, the one environment-variable reference', () => {
 });
 
 describe('handlers and runtime', () => {
-  it('both templates offer exactly the handlers of handlers/', async () => {
-    const handlers = await listHandlers();
+  it('both templates offer exactly the handlers of handlers/, and custom for a zip of `secrets-rotator build`', async () => {
+    const handlers = [...(await listHandlers()), 'custom'].sort();
     const samBlock = /HandlerName:[\s\S]*?AllowedValues:\n((?:\s+- [\w-]+\n)+)/.exec(sam);
     expect(samBlock, 'HandlerName AllowedValues in the SAM template').not.toBeNull();
     expect([...samBlock![1]!.matchAll(/- ([\w-]+)/g)].map((m) => m[1]).sort()).toEqual(handlers);
