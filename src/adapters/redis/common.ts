@@ -1,0 +1,195 @@
+/** What the Redis strategies share: parsing, endpoints, the pending-first check, testSecret, the master. */
+import type { Env } from '../../core/config.ts';
+import { ProtocolStateError, SecretShapeError, TargetRefusedError } from '../../core/errors.ts';
+import type { StepContext } from '../../core/target.ts';
+import { type MasterCredentials, readMasterSecret, refuseMasterAmong } from '../database/secret.ts';
+import { canLogIn, openRedis, type RedisEndpoint, type RedisLogin, type RedisSession } from './connect.ts';
+import { DEFAULT_REDIS_PORT, parseRedisSecret, type RedisSecret, serializeRedisSecret } from './secret.ts';
+import { type RedisSettings, readRedisSettings } from './settings.ts';
+
+/**
+ * `EXCLUDE_CHARACTERS` default for Redis: Redis takes any byte in a password, but clients often
+ * put it in a `redis://user:password@host` URL, where these characters would need escaping.
+ *
+ * @example
+ * ```ts
+ * redisSingleUser().defaultExcludeCharacters === REDIS_EXCLUDE_CHARACTERS; // true
+ * ```
+ */
+export const REDIS_EXCLUDE_CHARACTERS = ':/@"\'\\';
+
+/**
+ * The endpoint a secret value names.
+ *
+ * @example
+ * ```ts
+ * const endpoint = endpointOf(pending);
+ * ```
+ */
+export function endpointOf(secret: RedisSecret): RedisEndpoint {
+  return { host: secret.host, port: secret.port, ssl: secret.ssl };
+}
+
+/**
+ * The login a secret value holds, under a label for logs.
+ *
+ * @example
+ * ```ts
+ * const login = loginOf(current, 'current');
+ * ```
+ */
+export function loginOf(secret: RedisSecret, label: RedisLogin['label']): RedisLogin {
+  return { username: secret.username, password: secret.password, label };
+}
+
+/** Settings read by `init`, or from the step's environment when a target is used without the engine. */
+export class SettingsHolder {
+  #settings: RedisSettings | undefined;
+  readonly #preProvisionedPair: boolean | undefined;
+
+  constructor(preProvisionedPair?: boolean) {
+    this.#preProvisionedPair = preProvisionedPair;
+  }
+
+  init(env: Env): void {
+    this.#settings = readRedisSettings(env, { preProvisionedPair: this.#preProvisionedPair });
+  }
+
+  get(ctx: Pick<StepContext, 'env'>): RedisSettings {
+    this.#settings ??= readRedisSettings(ctx.env, { preProvisionedPair: this.#preProvisionedPair });
+    return this.#settings;
+  }
+}
+
+/** The parts of `RotationTarget` that every strategy implements the same way. */
+export function commonTargetParts(adapter: string) {
+  return {
+    defaultExcludeCharacters: REDIS_EXCLUDE_CHARACTERS,
+    parse: (raw: string) => parseRedisSecret(raw, adapter),
+    serialize: serializeRedisSecret,
+    secrets: (value: RedisSecret) => [value.password],
+  };
+}
+
+/**
+ * setSecret's check that makes a re-run safe: when the pending credentials already log in, there
+ * is nothing to do.
+ *
+ * @example
+ * ```ts
+ * if (await pendingAlreadyWorks(pending, settings, ctx)) return;
+ * ```
+ */
+export async function pendingAlreadyWorks(
+  pending: RedisSecret,
+  settings: RedisSettings,
+  ctx: StepContext,
+): Promise<boolean> {
+  const works = await canLogIn(endpointOf(pending), loginOf(pending, 'pending'), settings, ctx);
+  if (works)
+    ctx.logger.info('pending credentials already log in; nothing to change', { user: pending.username });
+  return works;
+}
+
+/**
+ * testSecret: log in with the pending credentials (`AUTH <user> <password>` answers OK only for
+ * that user with that password, switched on).
+ *
+ * @example
+ * ```ts
+ * await verifyPending(pending, settings, ctx);
+ * ```
+ */
+export async function verifyPending(
+  pending: RedisSecret,
+  settings: RedisSettings,
+  ctx: StepContext,
+): Promise<void> {
+  const session = await openRedis(endpointOf(pending), loginOf(pending, 'pending'), settings, ctx);
+  session.close();
+  ctx.logger.info('pending credentials verified', { user: pending.username, tls: session.tls });
+}
+
+/**
+ * Master credentials act only for a secret whose own credentials log in first: then the secret
+ * proves it belongs to this server. Throws when they are refused.
+ *
+ * @example
+ * ```ts
+ * await guardWith(current, 'current', settings, ctx);
+ * ```
+ */
+export async function guardWith(
+  value: RedisSecret,
+  label: 'current' | 'pending',
+  settings: RedisSettings,
+  ctx: StepContext,
+): Promise<void> {
+  if (await canLogIn(endpointOf(value), loginOf(value, label), settings, ctx)) return;
+  throw new TargetRefusedError(
+    'authentication',
+    `the ${label} credentials of user "${value.username}" do not log in at ${value.host}:${value.port}, so the master credentials were not used (they act only for a secret whose own credentials prove it belongs to this server); put the working password in the AWSCURRENT version and rotate again`,
+  );
+}
+
+/**
+ * Reads the master credentials `masterarn` names, refused when they belong to one of the `rotated`
+ * users or to another server, and logs in with them.
+ *
+ * @example
+ * ```ts
+ * const session = await openMaster(pending, [pair.original, pair.clone], settings, ctx);
+ * ```
+ */
+export async function openMaster(
+  value: RedisSecret,
+  rotated: readonly string[],
+  settings: RedisSettings,
+  ctx: StepContext,
+): Promise<RedisSession> {
+  const arn = value.masterarn;
+  if (arn === undefined) throw missingMasterArn('this step');
+  const master: MasterCredentials = await readMasterSecret(ctx, arn, value, DEFAULT_REDIS_PORT);
+  refuseMasterAmong(master, arn, rotated);
+  return openRedis(
+    endpointOf(value),
+    { username: master.username, password: master.password, label: 'master' },
+    settings,
+    ctx,
+  );
+}
+
+/**
+ * The error for a secret without `masterarn` where one is needed.
+ *
+ * @example
+ * ```ts
+ * throw missingMasterArn('alternating users');
+ * ```
+ */
+export function missingMasterArn(needs: string): SecretShapeError {
+  return new SecretShapeError(
+    'masterarn',
+    'is missing',
+    `${needs} needs the ARN of a secret holding a Redis user allowed to run ACL SETUSER and ACL LIST (or use the pre-provisioned pair)`,
+  );
+}
+
+/**
+ * The error for an AWSPENDING version that names another user or server than the AWSCURRENT one.
+ *
+ * @example
+ * ```ts
+ * throw mismatch('single-user rotation', current, pending, 'the same user');
+ * ```
+ */
+export function mismatch(
+  strategy: string,
+  current: RedisSecret,
+  pending: RedisSecret,
+  expected: string,
+): ProtocolStateError {
+  return new ProtocolStateError(
+    `${strategy}: the AWSCURRENT version names user "${current.username}" at ${current.host}:${current.port}, the AWSPENDING version user "${pending.username}" at ${pending.host}:${pending.port}; pending must be ${expected} on the same server (host and port). Fix the AWSPENDING version (or remove its label) and rotate again`,
+  );
+}
