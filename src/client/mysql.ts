@@ -1,13 +1,16 @@
 import mysql from 'mysql2/promise';
+import { mysqlTlsConnectionOptions, serverPublicKeyFrom } from '../adapters/database/mysql-tls.ts';
+import { envString, processEnv } from '../core/config.ts';
 import { credentialKey } from './database-secret.ts';
 import {
   type DatabaseTlsOptions,
   type PoolDriver,
+  poolTlsMode,
   type RotatingPoolBaseOptions,
   RotatingPoolCore,
   type RotatingPoolStats,
   refuseConnectionSettings,
-  type TlsMode,
+  refuseDriverTls,
 } from './pool-core.ts';
 
 /**
@@ -20,7 +23,7 @@ import {
  */
 export type MysqlPoolConfig = Omit<
   mysql.PoolOptions,
-  'user' | 'password' | 'host' | 'port' | 'database' | 'uri'
+  'user' | 'password' | 'host' | 'port' | 'database' | 'uri' | 'ssl' | 'stream' | 'authPlugins'
 >;
 
 /**
@@ -58,12 +61,16 @@ export type MysqlExecuteValues = Parameters<mysql.Pool['execute']>[1];
  */
 export interface MysqlPoolOptions extends RotatingPoolBaseOptions {
   /**
-   * mysql2 pool settings (`connectionLimit`, `maxIdle`, `idleTimeout`, `timezone`…). An `ssl` here
-   * replaces the secret's `ssl` field entirely.
+   * mysql2 pool settings (`connectionLimit`, `maxIdle`, `idleTimeout`, `timezone`…). `ssl`,
+   * `stream` and `authPlugins` are refused: TLS and password handling follow `tls`.
    */
   readonly poolOptions?: MysqlPoolConfig;
-  /** TLS trust settings used when the secret asks for TLS (`servername` does not apply to mysql2). */
-  readonly tls?: Pick<DatabaseTlsOptions, 'ca'>;
+  /**
+   * The TLS mode (default `MYSQL_TLS_MODE`, else verify-full) and the CA (`servername` does not
+   * apply to mysql2); `serverPublicKey` pins the server's RSA key (PEM; default
+   * `MYSQL_SERVER_PUBLIC_KEY`), the only key a password is encrypted to without TLS.
+   */
+  readonly tls?: Pick<DatabaseTlsOptions, 'ca' | 'mode'> & { readonly serverPublicKey?: string };
 }
 
 /**
@@ -116,27 +123,46 @@ export class RotatingMysqlPool {
       'database',
       'uri',
     ]);
+    refuseDriverTls('createMysqlPool poolOptions', poolOptions);
+    refuseConnectionSettings('createMysqlPool poolOptions', poolOptions, ['stream', 'authPlugins']);
     const tls = options?.tls ?? {};
+    const tlsVariable = tls.mode === undefined ? 'MYSQL_TLS_MODE' : 'createMysqlPool tls.mode';
+    const serverPublicKey =
+      tls.serverPublicKey === undefined
+        ? serverPublicKeyFrom(envString(processEnv(), 'MYSQL_SERVER_PUBLIC_KEY'), 'MYSQL_SERVER_PUBLIC_KEY')
+        : serverPublicKeyFrom(tls.serverPublicKey, 'createMysqlPool tls.serverPublicKey');
     const driver: PoolDriver<mysql.Pool> = {
       name: 'createMysqlPool',
       engines: ['mysql', 'aurora-mysql', 'mariadb'],
       defaultPort: 3306,
-      callerTls: 'ssl' in poolOptions,
+      tlsMode: poolTlsMode(
+        'createMysqlPool',
+        tls,
+        envString(processEnv(), 'MYSQL_TLS_MODE'),
+        'MYSQL_TLS_MODE',
+      ),
+      tlsVariable,
       // mysql2 cannot change a pool's password: every password gets its own pool.
       poolKey: credentialKey,
       isAuthError: options?.isAuthError ?? isMysqlAuthError,
       isServerWithoutTls: (error) =>
         (error as { code?: unknown } | null)?.code === 'HANDSHAKE_NO_SSL_SUPPORT',
-      create: ({ secret }, mode) =>
-        mysql.createPool({
+      create: ({ secret }, mode, onPlaintext) => {
+        const port = secret.port ?? 3306;
+        return mysql.createPool({
           ...poolOptions,
           host: secret.host,
-          port: secret.port ?? 3306,
+          port,
           user: secret.username,
           password: secret.password,
           ...(secret.dbname === undefined ? {} : { database: secret.dbname }),
-          ...(mode === 'caller' ? {} : mysqlTls(mode, tls)),
-        }),
+          // Every connection of the pool makes its own TLS decision, whichever comes first.
+          ...mysqlTlsConnectionOptions(
+            { mode, variable: tlsVariable, ca: tls.ca, serverPublicKey, onPlaintext },
+            { host: secret.host, port },
+          ),
+        });
+      },
       end: (pool) => pool.end(),
     };
     this.#core = new RotatingPoolCore(driver, options);
@@ -238,17 +264,6 @@ export class RotatingMysqlPool {
   end(): Promise<void> {
     return this.#core.end();
   }
-}
-
-function mysqlTls(mode: TlsMode, tls: Pick<DatabaseTlsOptions, 'ca'>): Pick<mysql.PoolOptions, 'ssl'> {
-  if (mode === 'none') return {};
-  return {
-    ssl: {
-      rejectUnauthorized: true,
-      verifyIdentity: true,
-      ...(tls.ca === undefined ? {} : { ca: tls.ca as string | string[] | Buffer | Buffer[] }),
-    },
-  };
 }
 
 /**

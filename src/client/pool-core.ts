@@ -3,6 +3,12 @@
  * (the option and statistics types are exported from the package; the classes are not).
  */
 import { normalHost } from '../adapters/database/secret.ts';
+import {
+  effectiveTlsMode,
+  parseTlsMode,
+  serverWithoutTlsError,
+  type TlsMode,
+} from '../adapters/database/tls.ts';
 import { ConfigurationError } from '../core/errors.ts';
 import type { CachedSecret, SecretCache } from './cache.ts';
 import { type DatabaseSecret, parseDatabaseSecret, requireEngine } from './database-secret.ts';
@@ -10,8 +16,8 @@ import { DEFAULT_MAX_ATTEMPTS } from './fresh-secret.ts';
 import { selectorFor, type VersionChoice, type VersionSelector } from './selector.ts';
 
 /**
- * Where the pool integrations write the one warning they have (a server that offers no TLS). A
- * Powertools `Logger` or `console` fits.
+ * Where the pool integrations write the one warning they have (a connection that goes on without
+ * TLS under the `prefer` mode). A Powertools `Logger` or `console` fits.
  *
  * @example
  * ```ts
@@ -23,14 +29,22 @@ export interface ClientLogger {
 }
 
 /**
- * TLS settings used when the secret asks for TLS (`ssl` true or absent, docs/protocol.md#tls-to-databases).
+ * How the pool's connections are protected. `mode` works as `PG_TLS_MODE` / `MYSQL_TLS_MODE` do
+ * for the rotation functions (and defaults to that variable of the process, else `verify-full`);
+ * a secret's `"ssl": true` makes it verify-full, `"ssl": false` cannot loosen it.
  *
  * @example
  * ```ts
  * const tls: DatabaseTlsOptions = { ca: readFileSync('/opt/rds-global-bundle.pem', 'utf8') };
+ * const local: DatabaseTlsOptions = { mode: 'prefer' }; // a local database without TLS
  * ```
  */
 export interface DatabaseTlsOptions {
+  /**
+   * `verify-full` (TLS with the certificate and host name checked), `prefer` (that when the
+   * server offers TLS, else plaintext with a warning, per connection) or `disable`.
+   */
+  readonly mode?: TlsMode;
   /** CA certificates to trust instead of Node's defaults, e.g. the RDS bundle (PEM). */
   readonly ca?: string | Buffer | Array<string | Buffer>;
   /** pg only: the name to check in the server's certificate when `host` is a CNAME or an IP. */
@@ -60,25 +74,49 @@ export interface RotatingPoolStats {
   /** Driver pools created (one per user and server; for mysql2 also per password). */
   readonly poolsCreated: number;
   /**
-   * Times a server without TLS was accepted for a secret without `ssl` (each also logged as a
-   * warning). TLS is tried again every 5 minutes, so a server that still has none counts again.
+   * Connections that went on without TLS because the server offered none (mode `prefer`), each
+   * also logged as a warning. Every new connection asks again: no answer is remembered.
    */
   readonly plaintextFallbacks: number;
 }
 
 /**
- * How long a server's answer that it offers no TLS is trusted before TLS is tried again (each
- * fallback is logged and counted again).
+ * The TLS mode a pool follows: `tls.mode` when given, else the value of the process's variable
+ * (`PG_TLS_MODE`, `MYSQL_TLS_MODE`, read by the caller), else `verify-full`.
+ *
+ * @throws ConfigurationError naming the option or variable for an unknown mode.
+ * @example
+ * ```ts
+ * poolTlsMode('createPgPool', { mode: 'prefer' }, envString(processEnv(), 'PG_TLS_MODE'), 'PG_TLS_MODE'); // 'prefer'
+ * ```
+ */
+export function poolTlsMode(
+  name: string,
+  tls: DatabaseTlsOptions | undefined,
+  variableValue: string | undefined,
+  variable: string,
+): TlsMode {
+  if (tls?.mode !== undefined) return parseTlsMode(String(tls.mode), `${name} tls.mode`);
+  return parseTlsMode(variableValue, variable);
+}
+
+/**
+ * Refuses a driver `ssl` setting: TLS follows the pool's mode, so that no setting can switch off
+ * what the mode demands.
  *
  * @example
  * ```ts
- * PLAINTEXT_RECHECK_MS; // 300000: five minutes
+ * refuseDriverTls('createPgPool poolConfig', poolConfig);
  * ```
  */
-export const PLAINTEXT_RECHECK_MS = 300_000;
-
-/** How a pool reaches its server: verified TLS, or none. */
-export type TlsMode = 'verified' | 'none';
+export function refuseDriverTls(option: string, settings: object): void {
+  if ('ssl' in settings) {
+    throw new ConfigurationError(
+      `${option}.ssl`,
+      'must not be set: TLS follows tls.mode (verify-full, prefer or disable) and tls.ca',
+    );
+  }
+}
 
 /** One driver pool, for one login (and TLS mode); retired when the secret moves elsewhere. */
 export interface PoolGeneration<P> {
@@ -99,13 +137,19 @@ export interface PoolDriver<P> {
   readonly defaultPort: number;
   /** The part of the pool key that decides whether two versions can share a driver pool. */
   poolKey(secret: DatabaseSecret): string;
-  create(generation: Omit<PoolGeneration<P>, 'pool'>, tls: TlsMode | 'caller'): P;
+  /**
+   * A driver pool whose every connection follows `tls`; `onPlaintext` is called for each one that
+   * goes on without TLS (mode `prefer`, a server without TLS).
+   */
+  create(generation: Omit<PoolGeneration<P>, 'pool'>, tls: TlsMode, onPlaintext: (server: string) => void): P;
   end(pool: P): Promise<void>;
   isAuthError(error: unknown): boolean;
-  /** The driver's error for a server that answered it offers no TLS at all. */
+  /** The driver's error for a server that answered it offers no TLS at all (under verify-full). */
   isServerWithoutTls(error: unknown): boolean;
-  /** Whether the caller set TLS options on the pool themselves (then the secret's `ssl` is not used). */
-  readonly callerTls: boolean;
+  /** The mode configured for the pool (a secret with `"ssl": true` tightens it). */
+  readonly tlsMode: TlsMode;
+  /** The variable or option that sets the mode, for messages (`PG_TLS_MODE`). */
+  readonly tlsVariable: string;
 }
 
 /** Options shared by the pg and mysql2 integrations. */
@@ -118,7 +162,7 @@ export interface RotatingPoolBaseOptions {
   readonly isAuthError?: (error: unknown) => boolean;
   /** Most tries per operation, the first included. Default 4: current, refreshed current, pending, previous. */
   readonly maxAttempts?: number;
-  /** Where the plaintext-fallback warning goes. Default `console`. */
+  /** Where the warning about a connection without TLS goes. Default `console`. */
   readonly logger?: ClientLogger;
 }
 
@@ -145,8 +189,8 @@ export function refuseConnectionSettings(option: string, settings: object, field
 /**
  * The engine-independent part of a rotating pool: picks the version (through the shared
  * {@link VersionSelector}), keeps one driver pool per login, retires pools whose login went away
- * once nobody uses them, retries refused logins with fresher versions, and applies docs/protocol.md#tls-to-databases for a
- * secret without `ssl`.
+ * once nobody uses them, retries refused logins with fresher versions, and gives each driver pool
+ * the TLS mode its connections follow.
  */
 export class RotatingPoolCore<P> {
   readonly #driver: PoolDriver<P>;
@@ -155,9 +199,6 @@ export class RotatingPoolCore<P> {
   readonly #maxAttempts: number;
   readonly #logger: ClientLogger;
   readonly #generations = new Map<string, PoolGeneration<P>>();
-  /** Servers found to offer no TLS, and until when (cache clock) that finding is trusted. */
-  readonly #plaintextServers = new Map<string, number>();
-  readonly #now: () => number;
   #active: PoolGeneration<P> | undefined;
   #ended = false;
   readonly #stats = {
@@ -192,7 +233,6 @@ export class RotatingPoolCore<P> {
     this.#secretId = options.secretId;
     this.#maxAttempts = maxAttempts;
     this.#logger = options.logger ?? console;
-    this.#now = () => options.cache.now();
   }
 
   stats(): RotatingPoolStats {
@@ -223,7 +263,6 @@ export class RotatingPoolCore<P> {
 
   async #attempts<R>(operation: (pool: P) => Promise<R>): Promise<R> {
     let refusals = 0;
-    let fallbacks = 0;
     for (let attempt = 1; ; ) {
       this.#checkOpen();
       const choice = await this.pick();
@@ -234,9 +273,11 @@ export class RotatingPoolCore<P> {
         if (refusals > 0) this.#stats.recoveredOperations += 1;
         return result;
       } catch (error) {
-        if (fallbacks === 0 && this.#mayFallBackToPlaintext(choice.secret.parsed, error)) {
-          fallbacks += 1;
-          continue;
+        if (this.#driver.isServerWithoutTls(error)) {
+          throw serverWithoutTlsError(
+            `${this.#driver.name}: connecting to ${this.#server(choice.secret.parsed)} (secret "${this.#secretId}")`,
+            this.#driver.tlsVariable,
+          );
         }
         if (!this.#driver.isAuthError(error)) throw error;
         this.#stats.authRefusals += 1;
@@ -295,11 +336,8 @@ export class RotatingPoolCore<P> {
     return `${normalHost(secret.host)}:${secret.port ?? this.#driver.defaultPort}`;
   }
 
-  #tlsFor(secret: DatabaseSecret): TlsMode | 'caller' {
-    if (this.#driver.callerTls) return 'caller';
-    if (secret.ssl === false) return 'none';
-    if (secret.ssl === undefined && this.#knownWithoutTls(this.#server(secret))) return 'none';
-    return 'verified';
+  #tlsFor(secret: DatabaseSecret): TlsMode {
+    return effectiveTlsMode(this.#driver.tlsMode, secret.ssl);
   }
 
   #keyOf(secret: DatabaseSecret): string {
@@ -312,7 +350,7 @@ export class RotatingPoolCore<P> {
     let generation = this.#generations.get(key);
     if (!generation) {
       const base = { key, secret, users: 0, retired: false };
-      const pool = this.#driver.create(base, this.#tlsFor(secret));
+      const pool = this.#driver.create(base, this.#tlsFor(secret), (server) => this.#notePlaintext(server));
       // The driver's callbacks hold `base`; the generation must be that same object.
       generation = Object.assign(base, { pool });
       this.#generations.set(key, generation);
@@ -342,31 +380,13 @@ export class RotatingPoolCore<P> {
     });
   }
 
-  /**
-   * Whether `server` answered recently that it offers no TLS. The finding expires, so that TLS is
-   * tried again: a server that starts offering TLS gets it, and a single forged "no TLS" answer
-   * does not keep the process in plaintext for good.
-   */
-  #knownWithoutTls(server: string): boolean {
-    const until = this.#plaintextServers.get(server);
-    if (until === undefined) return false;
-    if (this.#now() < until) return true;
-    this.#plaintextServers.delete(server);
-    return false;
-  }
-
-  /** docs/protocol.md#tls-to-databases: no `ssl` in the secret means TLS unless the server offers none at all. */
-  #mayFallBackToPlaintext(secret: DatabaseSecret, error: unknown): boolean {
-    if (secret.ssl !== undefined || this.#driver.callerTls || !this.#driver.isServerWithoutTls(error))
-      return false;
-    const server = this.#server(secret);
-    if (this.#knownWithoutTls(server)) return false;
-    this.#plaintextServers.set(server, this.#now() + PLAINTEXT_RECHECK_MS);
+  /** One connection went on without TLS (mode `prefer`): counted and logged, never remembered. */
+  #notePlaintext(server: string): void {
     this.#stats.plaintextFallbacks += 1;
+    const variable = this.#driver.tlsVariable;
     this.#logger.warn(
-      `${this.#driver.name}: database ${server} (secret "${this.#secretId}") offers no TLS; connecting without it. ` +
-        'Set "ssl": true in the secret to refuse plaintext, or "ssl": false to say it is expected.',
+      `${this.#driver.name}: database ${server} (secret "${this.#secretId}") offers no TLS; this connection goes on without it (${variable} is prefer). ` +
+        `Enable TLS on the server and set ${variable} to verify-full.`,
     );
-    return true;
   }
 }

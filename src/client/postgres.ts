@@ -1,14 +1,16 @@
 import pg from 'pg';
-import { certificateNaming } from '../adapters/database/connection.ts';
+import { pgClientFor } from '../adapters/database/postgres-tls.ts';
+import { envString, processEnv } from '../core/config.ts';
 import { loginKey } from './database-secret.ts';
 import {
   type DatabaseTlsOptions,
   type PoolDriver,
+  poolTlsMode,
   type RotatingPoolBaseOptions,
   RotatingPoolCore,
   type RotatingPoolStats,
   refuseConnectionSettings,
-  type TlsMode,
+  refuseDriverTls,
 } from './pool-core.ts';
 
 /**
@@ -21,7 +23,7 @@ import {
  */
 export type PgPoolConfig = Omit<
   pg.PoolConfig,
-  'user' | 'password' | 'host' | 'port' | 'database' | 'connectionString'
+  'user' | 'password' | 'host' | 'port' | 'database' | 'connectionString' | 'ssl' | 'Client'
 >;
 
 /**
@@ -39,11 +41,11 @@ export type PgPoolConfig = Omit<
  */
 export interface PgPoolOptions extends RotatingPoolBaseOptions {
   /**
-   * pg pool settings (`max`, `idleTimeoutMillis`, `maxUses`, `statement_timeout`…). An `ssl` here
-   * replaces the secret's `ssl` field entirely.
+   * pg pool settings (`max`, `idleTimeoutMillis`, `maxUses`, `statement_timeout`…). `ssl` is
+   * refused: TLS follows `tls`.
    */
   readonly poolConfig?: PgPoolConfig;
-  /** TLS trust settings used when the secret asks for TLS. */
+  /** The TLS mode (default `PG_TLS_MODE`, else verify-full), the CA and the certificate name. */
   readonly tls?: DatabaseTlsOptions;
   /**
    * Told about errors of idle connections (a server restart, a terminated session); pg would
@@ -66,8 +68,12 @@ export function isPgAuthError(error: unknown): boolean {
   return code === '28P01' || code === '28000';
 }
 
-// pg's own message for a server that answers 'N' to the SSLRequest.
+// pg's own message for a server that answers 'N' to the SSLRequest while TLS is required.
 const SERVER_WITHOUT_TLS = 'The server does not support SSL connections';
+
+// How long a new connection may take to learn whether the server offers TLS (mode prefer), when
+// the pool sets no connectionTimeoutMillis.
+const DEFAULT_PROBE_TIMEOUT_MS = 10_000;
 
 /**
  * A pg pool that takes host, port, database, user and password from a Secrets Manager secret and
@@ -106,17 +112,29 @@ export class RotatingPgPool {
     const onIdleError =
       options?.onIdleError ??
       ((error: Error) => logger.warn(`createPgPool: an idle connection failed: ${error.message}`));
+    refuseDriverTls('createPgPool poolConfig', poolConfig);
     const tls = options?.tls ?? {};
+    const tlsVariable = tls.mode === undefined ? 'PG_TLS_MODE' : 'createPgPool tls.mode';
     const driver: PoolDriver<pg.Pool> = {
       name: 'createPgPool',
       engines: ['postgres', 'aurora-postgresql'],
       defaultPort: 5432,
-      callerTls: 'ssl' in poolConfig,
+      tlsMode: poolTlsMode('createPgPool', tls, envString(processEnv(), 'PG_TLS_MODE'), 'PG_TLS_MODE'),
+      tlsVariable,
       poolKey: loginKey,
       isAuthError,
       isServerWithoutTls: (error) => error instanceof Error && error.message === SERVER_WITHOUT_TLS,
-      create: (generation, mode) => {
+      create: (generation, mode, onPlaintext) => {
         const { secret } = generation;
+        // Every connection of the pool makes its own TLS decision, whichever comes first.
+        const Client = pgClientFor({
+          mode,
+          variable: tlsVariable,
+          ca: tls.ca,
+          serverName: tls.servername,
+          probeTimeoutMs: poolConfig.connectionTimeoutMillis || DEFAULT_PROBE_TIMEOUT_MS,
+          onPlaintext,
+        });
         const pool = new pg.Pool({
           ...poolConfig,
           host: secret.host,
@@ -124,7 +142,7 @@ export class RotatingPgPool {
           database: secret.dbname ?? 'postgres',
           user: secret.username,
           password: () => this.#core.passwordFor(generation),
-          ...(mode === 'caller' ? {} : { ssl: pgTls(mode, tls) }),
+          Client: Client as unknown as new () => pg.ClientBase,
         });
         pool.on('error', onIdleError);
         return pool;
@@ -197,18 +215,6 @@ export class RotatingPgPool {
   end(): Promise<void> {
     return this.#core.end();
   }
-}
-
-function pgTls(mode: TlsMode, tls: DatabaseTlsOptions): pg.PoolConfig['ssl'] {
-  if (mode === 'none') return false;
-  return {
-    rejectUnauthorized: true,
-    ...(tls.ca === undefined ? {} : { ca: tls.ca }),
-    // pg replaces `servername` by the host whenever that is a name, so the name is checked here.
-    ...(tls.servername === undefined
-      ? {}
-      : { servername: tls.servername, ...certificateNaming(tls.servername) }),
-  };
 }
 
 /**

@@ -1,10 +1,12 @@
 import { randomBytes } from 'node:crypto';
 import { CreateSecretCommand } from '@aws-sdk/client-secrets-manager';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import type { Env } from '../../src/core/config.ts';
 import { trackSecrets } from '../support/leak-scan.ts';
 import { type MariaDbInstance, startMariaDb } from '../support/mariadb.ts';
 import { freePort } from '../support/ports.ts';
 import { type PostgresInstance, startPostgres } from '../support/postgres.ts';
+import { LOCAL_PLAINTEXT_DATABASES } from '../support/rotation-rig.ts';
 import { type CliFixture, startCliFixture } from './fixtures.ts';
 import { cli } from './run.ts';
 
@@ -30,17 +32,12 @@ async function putSecret(name: string, value: Record<string, unknown>): Promise<
   return answer.ARN!;
 }
 
-const check = async (name: string, handler: string) => {
-  const result = await cli([
-    'check',
-    name,
-    '--handler',
-    handler,
-    '--endpoint-url',
-    fixture.local.endpoint,
-    '--output',
-    'json',
-  ]);
+// The private test databases offer no TLS: plaintext is allowed explicitly, as a deployer would for a local database.
+const check = async (name: string, handler: string, env: Env = LOCAL_PLAINTEXT_DATABASES) => {
+  const result = await cli(
+    ['check', name, '--handler', handler, '--endpoint-url', fixture.local.endpoint, '--output', 'json'],
+    { env },
+  );
   return { ...result, body: result.json<CheckJson>() };
 };
 const statusOf = (body: CheckJson, name: string) => body.findings.find((f) => f.check === name)?.status;
@@ -106,10 +103,10 @@ describe('check, PostgreSQL', () => {
     expect(statusOf(body, 'database reachable')).toBe('ok');
     expect(statusOf(body, 'current login')).toBe('ok');
     expect(statusOf(body, 'privilege')).toBe('ok');
-    expect(body.findings.find((f) => f.check === 'TLS')).toMatchObject({
-      status: 'warn',
-      detail: 'no TLS: the secret sets "ssl": false',
-    });
+    const tls = body.findings.find((f) => f.check === 'TLS');
+    expect(tls?.status).toBe('warn');
+    expect(tls?.detail).toContain('PG_TLS_MODE=prefer: the server offers no TLS');
+    expect(tls?.fix).toContain('set PG_TLS_MODE=verify-full');
     expect(body.findings.find((f) => f.check === 'rotation settings')?.status).toBe('warn');
     expect(stdout).not.toContain(appPassword);
   });
@@ -119,6 +116,15 @@ describe('check, PostgreSQL', () => {
     const { code, body } = await check('pg/no-ssl-field', 'postgres-single-user');
     expect(code).toBe(0);
     expect(body.findings.find((f) => f.check === 'TLS')?.detail).toContain('the server offers no TLS');
+  });
+
+  it('under the default PG_TLS_MODE (verify-full) fails TLS, saying how to allow plaintext for a local database', async () => {
+    const { code, body } = await check('pg/no-ssl-field', 'postgres-single-user', {});
+    expect(code).toBe(1);
+    const tls = body.findings.find((f) => f.check === 'TLS');
+    expect(tls?.status).toBe('fail');
+    expect(tls?.detail).toContain('PG_TLS_MODE is verify-full');
+    expect(tls?.fix).toContain('for a local database without TLS, set PG_TLS_MODE=prefer (or disable)');
   });
 
   it('fails a stale password with the fix, and an unreachable server, in table form too', async () => {

@@ -3,12 +3,13 @@ import { CreateSecretCommand, GetSecretValueCommand } from '@aws-sdk/client-secr
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { trackSecrets } from '../support/leak-scan.ts';
 import { type PostgresInstance, startPostgres } from '../support/postgres.ts';
+import { LOCAL_PLAINTEXT_DATABASES } from '../support/rotation-rig.ts';
 import { type CliFixture, startCliFixture } from './fixtures.ts';
 import { cli } from './run.ts';
 
 let fixture: CliFixture;
 let pg: PostgresInstance;
-const env = { PASSWORD_GENERATOR: 'local' };
+const env = { PASSWORD_GENERATOR: 'local', ...LOCAL_PLAINTEXT_DATABASES };
 
 function password(): string {
   const value = `Pw-${randomBytes(12).toString('base64url')}`;

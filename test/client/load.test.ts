@@ -113,7 +113,11 @@ interface LoadScenario {
 async function runUnderLoad(
   scenario: LoadScenario,
 ): Promise<{ report: WorkerReport; stats: RotatingPoolStats }> {
-  const handler = createRotationHandler(scenario.target, { client: rig.sdk, env: {} });
+  // The private test servers have no certificate: plaintext, said explicitly.
+  const handler = createRotationHandler(scenario.target, {
+    client: rig.sdk,
+    env: { PG_TLS_MODE: 'disable', MYSQL_TLS_MODE: 'disable' },
+  });
   const worker = startWorker(scenario.query);
   const gated = pausingAfterSetSecret(handler, () => worker.settle());
   let failure: unknown;
@@ -211,7 +215,13 @@ async function postgresScenario(
     ...extra,
   });
   const cache = new SecretCache({ client: rig.sdk, ttlMs: 50 });
-  const pool = createPgPool({ cache, secretId: name, poolConfig: { max: WORKER_LOOPS, maxUses: 1 } });
+  // The private test server has no certificate: plaintext, said explicitly.
+  const pool = createPgPool({
+    cache,
+    secretId: name,
+    poolConfig: { max: WORKER_LOOPS, maxUses: 1 },
+    tls: { mode: 'disable' },
+  });
   return {
     secretId: name,
     target,
@@ -249,7 +259,12 @@ async function mariadbScenario(
     ...extra,
   });
   const cache = new SecretCache({ client: rig.sdk, ttlMs: 50 });
-  const pool = createMysqlPool({ cache, secretId: name, poolOptions: { connectionLimit: WORKER_LOOPS } });
+  const pool = createMysqlPool({
+    cache,
+    secretId: name,
+    poolOptions: { connectionLimit: WORKER_LOOPS },
+    tls: { mode: 'disable' },
+  });
   return {
     secretId: name,
     target,

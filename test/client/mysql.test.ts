@@ -1,14 +1,23 @@
 import type { RowDataPacket } from 'mysql2/promise';
 import { ConfigurationError, SecretShapeError } from 'secrets-rotator';
 import {
-  createMysqlPool,
   isMysqlAuthError,
+  type MysqlPoolOptions,
   type RotatingMysqlPool,
+  createMysqlPool as rotatingMysqlPool,
   SecretCache,
 } from 'secrets-rotator/client';
 import { afterAll, afterEach, beforeAll, describe, expect, it, vi } from 'vitest';
 import { type MariaDbInstance, startMariaDb } from '../support/mariadb.ts';
 import { newPassword, recordingLogger, SecretsRig } from './rig.ts';
+
+/**
+ * The private test server offers no TLS: these pools allow plaintext explicitly, as an application
+ * would for a local database. Tests about TLS pass their own `tls`.
+ */
+function createMysqlPool(options: MysqlPoolOptions): RotatingMysqlPool {
+  return rotatingMysqlPool({ tls: { mode: 'prefer' }, ...options });
+}
 
 let db: MariaDbInstance;
 let rig: SecretsRig;
@@ -187,7 +196,7 @@ describe('createMysqlPool', () => {
     expect(pool.stats()).toMatchObject({ authRefusals: 0, failedOperations: 1 });
   });
 
-  it('with no "ssl" in the secret, uses plaintext only because the server offers no TLS, and says so once', async () => {
+  it('under prefer, uses plaintext only because the server offers no TLS, and says so for each new connection', async () => {
     const { user, password } = await newUser();
     const { name } = await rig.create('my-no-ssl-field', secretFor(user, password, { ssl: undefined }));
     const logger = recordingLogger();
@@ -198,9 +207,11 @@ describe('createMysqlPool', () => {
     expect(await whoAmIOnNewLogin(pool)).toBe(user);
     expect(await whoAmIOnNewLogin(pool)).toBe(user);
 
-    expect(pool.stats().plaintextFallbacks).toBe(1);
-    expect(logger.lines).toHaveLength(1);
+    // Two connections, each of which asked and was told "no TLS": nothing is remembered between them.
+    expect(pool.stats().plaintextFallbacks).toBe(2);
+    expect(logger.lines).toHaveLength(2);
     expect(logger.lines[0]).toContain('offers no TLS');
+    expect(logger.lines[0]).toContain('set createMysqlPool tls.mode to verify-full');
   });
 
   it('with "ssl": true, refuses a server without TLS instead of falling back', async () => {
@@ -211,9 +222,51 @@ describe('createMysqlPool', () => {
       createMysqlPool({ cache: new SecretCache({ client: rig.sdk }), secretId: name, logger }),
     );
 
-    await expect(pool.query('SELECT 1')).rejects.toMatchObject({ code: 'HANDSHAKE_NO_SSL_SUPPORT' });
+    await expect(pool.query('SELECT 1')).rejects.toThrow(
+      /offers no TLS, and createMysqlPool tls.mode is verify-full/,
+    );
     expect(pool.stats().plaintextFallbacks).toBe(0);
     expect(logger.lines).toEqual([]);
+  });
+
+  it('8 operations started together on a fresh pool: all succeed under prefer, all refuse under verify-full', async () => {
+    const { user, password } = await newUser();
+    const { name } = await rig.create('my-race', secretFor(user, password, { ssl: undefined }));
+    const together = (pool: RotatingMysqlPool) =>
+      Promise.allSettled(
+        Array.from({ length: 8 }, () => pool.query<RowDataPacket[]>('SELECT CURRENT_USER() AS who')),
+      );
+
+    const preferring = track(
+      createMysqlPool({
+        cache: new SecretCache({ client: rig.sdk }),
+        secretId: name,
+        logger: recordingLogger(),
+        poolOptions: { connectionLimit: 8 },
+      }),
+    );
+    const preferred = await together(preferring);
+    expect(preferred.map((result) => result.status)).toEqual(Array(8).fill('fulfilled'));
+    expect(preferring.stats().plaintextFallbacks).toBeGreaterThanOrEqual(1);
+    expect(preferring.stats().failedOperations).toBe(0);
+
+    const strict = track(
+      rotatingMysqlPool({
+        cache: new SecretCache({ client: rig.sdk }),
+        secretId: name,
+        tls: { mode: 'verify-full' },
+        logger: recordingLogger(),
+        poolOptions: { connectionLimit: 8 },
+      }),
+    );
+    const refused = await together(strict);
+    expect(refused.map((result) => result.status)).toEqual(Array(8).fill('rejected'));
+    for (const result of refused) {
+      expect(String((result as PromiseRejectedResult).reason)).toMatch(
+        /offers no TLS, and createMysqlPool tls.mode is verify-full/,
+      );
+    }
+    expect(strict.stats().plaintextFallbacks).toBe(0);
   });
 
   it('rejects connection fields in poolOptions and a secret for another engine', async () => {
@@ -225,6 +278,13 @@ describe('createMysqlPool', () => {
         poolOptions: { password: 'nope' } as unknown as { connectionLimit: 1 },
       }),
     ).toThrow(ConfigurationError);
+    expect(() =>
+      createMysqlPool({
+        cache,
+        secretId: 'x',
+        poolOptions: { ssl: {} } as unknown as { connectionLimit: 1 },
+      }),
+    ).toThrow(/poolOptions.ssl must not be set: TLS follows tls.mode/);
 
     const { name } = await rig.create(
       'my-wrong-engine',

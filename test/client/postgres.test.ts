@@ -5,11 +5,25 @@ import { join } from 'node:path';
 import pg from 'pg';
 import { ConfigurationError, SecretShapeError } from 'secrets-rotator';
 import { scramSha256Verifier } from 'secrets-rotator/adapters/postgres';
-import { createPgPool, isPgAuthError, type RotatingPgPool, SecretCache } from 'secrets-rotator/client';
+import {
+  isPgAuthError,
+  type PgPoolOptions,
+  type RotatingPgPool,
+  createPgPool as rotatingPgPool,
+  SecretCache,
+} from 'secrets-rotator/client';
 import { afterAll, afterEach, beforeAll, describe, expect, it, vi } from 'vitest';
 import { type PostgresInstance, startPostgres } from '../support/postgres.ts';
 import { makeTestCertificates, type TestCertificates } from '../support/tls.ts';
 import { newPassword, recordingLogger, SecretsRig } from './rig.ts';
+
+/**
+ * The private test server offers no TLS: these pools allow plaintext explicitly, as an application
+ * would for a local database. Tests about TLS pass their own `tls`.
+ */
+function createPgPool(options: PgPoolOptions): RotatingPgPool {
+  return rotatingPgPool({ tls: { mode: 'prefer' }, ...options });
+}
 
 let db: PostgresInstance;
 let rig: SecretsRig;
@@ -234,7 +248,7 @@ describe('createPgPool', () => {
     expect(pool.stats()).toMatchObject({ authRefusals: 0, failedOperations: 1 });
   });
 
-  it('with no "ssl" in the secret, uses plaintext only because the server offers no TLS, and says so once', async () => {
+  it('under prefer, uses plaintext only because the server offers no TLS, and says so for the connection', async () => {
     const { role, password } = await newRole();
     const { name } = await rig.create('pg-no-ssl-field', secretFor(role, password, { ssl: undefined }));
     const logger = recordingLogger();
@@ -254,9 +268,52 @@ describe('createPgPool', () => {
     const logger = recordingLogger();
     const pool = track(createPgPool({ cache: new SecretCache({ client: rig.sdk }), secretId: name, logger }));
 
-    await expect(pool.query('SELECT 1')).rejects.toThrow('The server does not support SSL connections');
+    await expect(pool.query('SELECT 1')).rejects.toThrow(
+      /offers no TLS, and createPgPool tls.mode is verify-full/,
+    );
     expect(pool.stats().plaintextFallbacks).toBe(0);
     expect(logger.lines).toEqual([]);
+  });
+
+  it('8 operations started together on a fresh pool: all succeed under prefer, all refuse under verify-full', async () => {
+    const { role, password } = await newRole();
+    const { name } = await rig.create('pg-race', secretFor(role, password, { ssl: undefined }));
+    const together = (pool: RotatingPgPool) =>
+      Promise.allSettled(
+        Array.from({ length: 8 }, () => pool.query<{ who: string }>('SELECT current_user AS who')),
+      );
+
+    const preferring = track(
+      createPgPool({
+        cache: new SecretCache({ client: rig.sdk }),
+        secretId: name,
+        logger: recordingLogger(),
+        poolConfig: { max: 8 },
+      }),
+    );
+    const preferred = await together(preferring);
+    expect(preferred.map((result) => result.status)).toEqual(Array(8).fill('fulfilled'));
+    // Each connection decided for itself: as many fallbacks as connections, none of them an error.
+    expect(preferring.stats().plaintextFallbacks).toBeGreaterThanOrEqual(1);
+    expect(preferring.stats().failedOperations).toBe(0);
+
+    const strict = track(
+      rotatingPgPool({
+        cache: new SecretCache({ client: rig.sdk }),
+        secretId: name,
+        tls: { mode: 'verify-full' },
+        logger: recordingLogger(),
+        poolConfig: { max: 8 },
+      }),
+    );
+    const refused = await together(strict);
+    expect(refused.map((result) => result.status)).toEqual(Array(8).fill('rejected'));
+    for (const result of refused) {
+      expect(String((result as PromiseRejectedResult).reason)).toMatch(
+        /offers no TLS, and createPgPool tls.mode is verify-full/,
+      );
+    }
+    expect(strict.stats().plaintextFallbacks).toBe(0);
   });
 
   it('rejects connection fields in poolConfig and a secret for another engine', async () => {
@@ -265,6 +322,12 @@ describe('createPgPool', () => {
       createPgPool({ cache, secretId: 'x', poolConfig: { user: 'someone' } as unknown as pg.PoolConfig }),
     ).toThrow(ConfigurationError);
     expect(() => createPgPool({ cache, secretId: '' })).toThrow(/secretId/);
+    expect(() =>
+      createPgPool({ cache, secretId: 'x', poolConfig: { ssl: false } as unknown as pg.PoolConfig }),
+    ).toThrow(/poolConfig.ssl must not be set: TLS follows tls.mode/);
+    expect(() => createPgPool({ cache, secretId: 'x', tls: { mode: 'allow' as 'prefer' } })).toThrow(
+      /createPgPool tls.mode must be verify-full/,
+    );
 
     const { name } = await rig.create(
       'pg-wrong-engine',
@@ -335,7 +398,7 @@ describe('createPgPool over TLS', () => {
     expect(rows[0]?.ssl).toBe(true);
   });
 
-  it('after falling back to plaintext, tries TLS again later: a server that starts offering TLS gets it', async () => {
+  it('under prefer every new connection asks again: a server that starts offering TLS gets it at once', async () => {
     roleCounter += 1;
     const role = `client_recheck_${roleCounter}`;
     const password = newPassword('pg');
@@ -351,13 +414,12 @@ describe('createPgPool over TLS', () => {
         username: role,
         password,
       });
-      let now = 1_000_000;
       const logger = recordingLogger();
       const pool = track(
         createPgPool({
-          cache: new SecretCache({ client: rig.sdk, clock: () => now, ttlMs: 3_600_000 }),
+          cache: new SecretCache({ client: rig.sdk, ttlMs: 3_600_000 }),
           secretId: name,
-          tls: { ca: certs.caCert, servername: 'db.test' },
+          tls: { mode: 'prefer', ca: certs.caCert, servername: 'db.test' },
           poolConfig: { idleTimeoutMillis: 1 },
           logger,
         }),
@@ -373,7 +435,9 @@ describe('createPgPool over TLS', () => {
       expect(pool.stats().plaintextFallbacks).toBe(1);
 
       front.switchTo(tlsDb.port);
-      now += 600_000;
+      // The idle connection has closed (idleTimeoutMillis 1): the next one is new, and nothing
+      // the first one was told is remembered.
+      await new Promise((resolve) => setTimeout(resolve, 50));
       expect(await overTls()).toBe(true);
       expect(pool.stats().plaintextFallbacks).toBe(1);
       expect(logger.lines).toHaveLength(1);

@@ -18,6 +18,13 @@ import type { RotationTarget, StepContext } from '../../src/core/target.ts';
 import { type LocalSecretsManager, type RotationResult, rotateSecret } from '../../src/testing/index.ts';
 import { trackSecrets } from './leak-scan.ts';
 
+/**
+ * The TLS modes for the private test databases, which offer no TLS unless a test starts them with
+ * certificates: without them every connection would stop at the default, verify-full. Tests that
+ * prove TLS set their own mode over these.
+ */
+export const LOCAL_PLAINTEXT_DATABASES = { PG_TLS_MODE: 'prefer', MYSQL_TLS_MODE: 'prefer' } as const;
+
 /** A secret value as stored (docs/protocol.md#the-database-secret). */
 export type StoredSecret = Record<string, unknown> & { username: string; password: string };
 
@@ -66,7 +73,10 @@ export class RotationRig {
   }
 
   handler<V>(target: RotationTarget<V>, env: Env = {}): RotationHandler {
-    return createRotationHandler(target, { client: this.client, env });
+    return createRotationHandler(target, {
+      client: this.client,
+      env: { ...LOCAL_PLAINTEXT_DATABASES, ...env },
+    });
   }
 
   async rotate(arn: string, handler: RotationHandler, resume = false): Promise<RotationResult> {
@@ -105,7 +115,7 @@ export function directContext(env: Env, client?: SecretsManagerClient): DirectCo
         counted[name] = (counted[name] ?? 0) + value;
       },
     },
-    env,
+    env: { ...LOCAL_PLAINTEXT_DATABASES, ...env },
     redact: (...values) => redactor.add(...values),
     async readSecret(secretId) {
       if (!client) throw new Error('directContext: no Secrets Manager client given');

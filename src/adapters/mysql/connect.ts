@@ -4,16 +4,24 @@
  * the error code and a statement label, never from the server's text about a statement that
  * carries a password (MySQL's syntax errors quote the statement).
  */
-import { connect as netConnect } from 'node:net';
 import type mysql from 'mysql2/promise';
 import type { TargetFailureCause } from '../../core/errors.ts';
 import { type RotationError, TargetRefusedError, TargetUnreachableError } from '../../core/errors.ts';
 import type { StepContext } from '../../core/target.ts';
 import { refuseUnlistedHost } from '../../database/hosts.ts';
 import { NETWORK_ERROR_CODES, scrubSecrets, withinDeadline } from '../database/connection.ts';
+import { mysqlTlsConnectionOptions, mysqlTlsOutcome } from '../database/mysql-tls.ts';
 import { quotedName } from '../database/secret.ts';
+import {
+  effectiveTlsMode,
+  serverWithoutTlsError,
+  sslFieldIgnored,
+  TLS_PLAINTEXT_FALLBACK_METRIC,
+  type TlsMode,
+  type TlsOutcome,
+} from '../database/tls.ts';
 import { detectFlavour, type MysqlFlavour } from './flavour.ts';
-import type { MysqlSettings } from './settings.ts';
+import { MYSQL_ENV, type MysqlSettings } from './settings.ts';
 import { type Account, type SqlMode, type Statement, sessionTimeoutStatements } from './sql.ts';
 
 let mysql2: Promise<typeof mysql> | undefined;
@@ -39,7 +47,7 @@ export interface Endpoint {
   readonly host: string;
   readonly port: number;
   readonly database: string | undefined;
-  /** The secret's `ssl`: `true` required, `false` off, `undefined` preferred (docs/protocol.md#tls-to-databases). */
+  /** The secret's `ssl`: `true` makes `MYSQL_TLS_MODE` verify-full; `false` cannot loosen it. */
   readonly ssl: boolean | undefined;
 }
 
@@ -58,15 +66,7 @@ export interface Login {
   readonly source: string;
 }
 
-/**
- * How a connection ended up protected: verified TLS, no TLS on request, or plaintext fallback.
- *
- * @example
- * ```ts
- * if (session.tls === 'plaintext-fallback') console.warn('enable TLS on the server');
- * ```
- */
-export type TlsOutcome = 'verified' | 'disabled' | 'plaintext-fallback';
+export type { TlsOutcome } from '../database/tls.ts';
 
 /**
  * What a connection needs from the step: logs, metrics and the time left.
@@ -89,14 +89,14 @@ export type SessionContext = Pick<StepContext, 'logger' | 'metrics' | 'remaining
 export type Row = Record<string, unknown>;
 
 /**
- * The metric counted when a connection falls back to plaintext (docs/protocol.md#tls-to-databases).
+ * The metric counted when a connection goes on in plaintext under `MYSQL_TLS_MODE=prefer`.
  *
  * @example
  * ```ts
  * ctx.metrics.count(TLS_FALLBACK_METRIC);
  * ```
  */
-export const TLS_FALLBACK_METRIC = 'TlsPlaintextFallback';
+export const TLS_FALLBACK_METRIC = TLS_PLAINTEXT_FALLBACK_METRIC;
 
 /**
  * An open connection that knows its server's flavour, the account it logged in as, how it is
@@ -212,30 +212,19 @@ export async function openSession(
 ): Promise<MysqlSession> {
   refuseUnlistedHost(endpoint.host, settings.allowedHosts);
   const where = `${endpoint.host}:${endpoint.port} as ${quotedName(login.username)} with ${login.source}`;
-  let tls: TlsOutcome;
-  let connection: mysql.Connection;
-  if (endpoint.ssl === false) {
-    connection = await connectOnce(endpoint, login, settings, ctx, false, where, secrets);
-    tls = 'disabled';
-  } else {
-    try {
-      connection = await connectOnce(endpoint, login, settings, ctx, true, where, secrets);
-      tls = 'verified';
-    } catch (error) {
-      const code = (error as { code?: unknown }).code;
-      if (endpoint.ssl === true || code !== 'HANDSHAKE_NO_SSL_SUPPORT') {
-        throw sanitizeMysqlError(error, { action: `log in to ${where}`, sensitive: true, secrets });
-      }
-      ctx.logger.warn('server offers no TLS; connecting in plaintext because the secret does not set "ssl"', {
-        host: endpoint.host,
-        port: endpoint.port,
-        fix: 'enable TLS on the server, or set "ssl": false in the secret to make plaintext explicit',
-      });
-      ctx.metrics.count(TLS_FALLBACK_METRIC);
-      connection = await connectOnce(endpoint, login, settings, ctx, false, where, secrets);
-      tls = 'plaintext-fallback';
-    }
+  const mode = effectiveTlsMode(settings.tlsMode, endpoint.ssl);
+  if (sslFieldIgnored(settings.tlsMode, endpoint.ssl)) {
+    ctx.logger.warn('the secret sets "ssl": false, which cannot loosen MYSQL_TLS_MODE; ignored', {
+      host: endpoint.host,
+      port: endpoint.port,
+      tlsMode: settings.tlsMode,
+    });
   }
+  const connection = await connectOnce(endpoint, login, settings, ctx, mode, where, secrets);
+  const tls: TlsOutcome = mysqlTlsOutcome(
+    (connection as unknown as { connection: { stream?: unknown } }).connection,
+    mode,
+  );
 
   try {
     const rows = await answerWithin(
@@ -328,31 +317,41 @@ async function connectOnce(
   login: Login,
   settings: MysqlSettings,
   ctx: SessionContext,
-  useTls: boolean,
+  mode: TlsMode,
   where: string,
   secrets: readonly string[],
 ): Promise<mysql.Connection> {
   const connectTimeout = withinDeadline(settings.connectTimeoutMs, ctx.remainingTimeMs());
+  const tlsOptions = mysqlTlsConnectionOptions(
+    {
+      mode,
+      variable: MYSQL_ENV.tlsMode,
+      ca: settings.caBundle,
+      serverPublicKey: settings.serverPublicKey,
+      onPlaintext: () => {
+        ctx.logger.warn('server offers no TLS; connecting in plaintext (MYSQL_TLS_MODE=prefer)', {
+          host: endpoint.host,
+          port: endpoint.port,
+          user: login.username,
+          credentials: login.source,
+          fix: 'enable TLS on the server and set MYSQL_TLS_MODE=verify-full',
+        });
+        ctx.metrics.count(TLS_FALLBACK_METRIC);
+      },
+    },
+    { host: endpoint.host, port: endpoint.port },
+  );
   const options: mysql.ConnectionOptions = {
     // With MYSQL_TLS_SERVERNAME, mysql2 checks the certificate against `host`, so `host` carries
     // that name while the socket itself goes to the secret's host.
-    host: useTls && settings.tlsServerName ? settings.tlsServerName : endpoint.host,
+    host: mode !== 'disable' && settings.tlsServerName ? settings.tlsServerName : endpoint.host,
     port: endpoint.port,
-    stream: () => netConnect({ host: endpoint.host, port: endpoint.port }),
     user: login.username,
     password: login.password,
     connectTimeout,
     charset: 'utf8mb4',
     ...(endpoint.database === undefined ? {} : { database: endpoint.database }),
-    ...(useTls
-      ? {
-          ssl: {
-            ...(settings.caBundle === undefined ? {} : { ca: settings.caBundle }),
-            rejectUnauthorized: true,
-            verifyIdentity: true,
-          },
-        }
-      : {}),
+    ...tlsOptions,
   };
   try {
     const connection = await (await loadMysql2()).createConnection(options);
@@ -360,8 +359,9 @@ async function connectOnce(
     connection.on('error', () => undefined);
     return connection;
   } catch (error) {
-    // The caller decides about HANDSHAKE_NO_SSL_SUPPORT; everything else is sanitised here.
-    if ((error as { code?: unknown }).code === 'HANDSHAKE_NO_SSL_SUPPORT') throw error;
+    if ((error as { code?: unknown }).code === 'HANDSHAKE_NO_SSL_SUPPORT') {
+      throw serverWithoutTlsError(`log in to ${where}`, MYSQL_ENV.tlsMode);
+    }
     throw sanitizeMysqlError(error, { action: `log in to ${where}`, sensitive: true, secrets });
   }
 }
@@ -449,7 +449,7 @@ const HINTS: Readonly<Record<number, string>> = {
   1290: 'the server is read-only (a replica, or read_only is on); connect to the writer',
   1396: 'the account does not exist or already exists',
   1064: 'the server could not parse the statement',
-  3159: 'the server requires TLS for this account; remove "ssl": false from the secret',
+  3159: 'the server requires TLS for this account; set MYSQL_TLS_MODE=verify-full (or prefer)',
   1205: 'a lock wait timed out (another session holds the account tables)',
   1969: "the statement ran longer than MYSQL_STATEMENT_TIMEOUT_MS, or than the time left before the function's deadline",
   3024: "the statement ran longer than MYSQL_STATEMENT_TIMEOUT_MS, or than the time left before the function's deadline",
@@ -497,7 +497,7 @@ export function sanitizeMysqlError(
   if (hint) parts.push(hint);
   if (code === 'HANDSHAKE_NO_SSL_SUPPORT') {
     parts.push(
-      'the server offers no TLS, but the secret sets "ssl": true; enable TLS on the server or set "ssl": false',
+      'the server offers no TLS; enable TLS on the server, or for a local database without TLS set MYSQL_TLS_MODE=prefer (or disable)',
     );
   } else if (failure === 'tls') {
     // Node's TLS messages name certificates and host names, never credentials.

@@ -1,12 +1,14 @@
 import type { HostAllowlist } from '../../core/allowed-hosts.ts';
 import { type Env, envBoolean, envInteger, envString } from '../../core/config.ts';
 import { readDatabaseAllowedHosts } from '../../database/hosts.ts';
+import { serverPublicKeyFrom } from '../database/mysql-tls.ts';
 import {
   CONNECT_TIMEOUT_RANGE,
   caBundleFrom,
   STATEMENT_TIMEOUT_RANGE,
   tlsServerNameFrom,
 } from '../database/settings.ts';
+import { parseTlsMode, type TlsMode } from '../database/tls.ts';
 
 /**
  * The MySQL adapter's settings, read from the environment once, when the handler is created.
@@ -18,6 +20,10 @@ import {
  * ```
  */
 export interface MysqlSettings {
+  /** `MYSQL_TLS_MODE`: verify-full (default), prefer or disable; a secret's `"ssl": true` tightens it. */
+  readonly tlsMode: TlsMode;
+  /** `MYSQL_SERVER_PUBLIC_KEY`: the server's RSA key (PEM); without TLS, passwords are encrypted only to it. */
+  readonly serverPublicKey: string | undefined;
   /** PEM text of the CA certificates trusted for TLS; `undefined`: Node's default trust store. */
   readonly caBundle: string | undefined;
   /** The name checked in the server's certificate instead of the secret's `host` (CNAME hosts). */
@@ -45,6 +51,8 @@ export interface MysqlSettings {
  * ```
  */
 export const MYSQL_ENV = {
+  tlsMode: 'MYSQL_TLS_MODE',
+  serverPublicKey: 'MYSQL_SERVER_PUBLIC_KEY',
   caBundle: 'MYSQL_CA_BUNDLE',
   tlsServerName: 'MYSQL_TLS_SERVERNAME',
   connectTimeoutMs: 'MYSQL_CONNECT_TIMEOUT_MS',
@@ -81,6 +89,11 @@ export interface MysqlSettingsOverrides {
 export function readMysqlSettings(env: Env, overrides: MysqlSettingsOverrides = {}): MysqlSettings {
   return {
     allowedHosts: readDatabaseAllowedHosts(env),
+    tlsMode: parseTlsMode(envString(env, MYSQL_ENV.tlsMode), MYSQL_ENV.tlsMode),
+    serverPublicKey: serverPublicKeyFrom(
+      envString(env, MYSQL_ENV.serverPublicKey),
+      MYSQL_ENV.serverPublicKey,
+    ),
     caBundle: caBundleFrom(envString(env, MYSQL_ENV.caBundle), MYSQL_ENV.caBundle),
     // mysql2 checks certificates against a host name only; an IP address belongs in the secret's host.
     tlsServerName: tlsServerNameFrom(envString(env, MYSQL_ENV.tlsServerName), MYSQL_ENV.tlsServerName, {

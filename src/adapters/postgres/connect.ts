@@ -1,4 +1,4 @@
-import { Client, DatabaseError, type QueryConfig } from 'pg';
+import { type Client, DatabaseError, type QueryConfig } from 'pg';
 import {
   RotationError,
   type TargetFailureCause,
@@ -7,23 +7,18 @@ import {
 } from '../../core/errors.ts';
 import type { StepContext } from '../../core/target.ts';
 import { refuseUnlistedHost } from '../../database/hosts.ts';
+import { NETWORK_ERROR_CODES, scrubSecrets, withinDeadline } from '../database/connection.ts';
+import { pgClientFor, tlsOutcomeOf } from '../database/postgres-tls.ts';
 import {
-  certificateNaming,
-  NETWORK_ERROR_CODES,
-  scrubSecrets,
-  withinDeadline,
-} from '../database/connection.ts';
-import type { PostgresSettings } from './settings.ts';
+  effectiveTlsMode,
+  serverWithoutTlsError,
+  sslFieldIgnored,
+  TLS_PLAINTEXT_FALLBACK_METRIC,
+  type TlsOutcome,
+} from '../database/tls.ts';
+import { POSTGRES_ENV, type PostgresSettings } from './settings.ts';
 
-/**
- * The TLS outcome of one connection, as logged: verified TLS, or none at all.
- *
- * @example
- * ```ts
- * ctx.logger.info('connected to PostgreSQL', { tls: session.tls satisfies TlsOutcome });
- * ```
- */
-export type TlsOutcome = 'verified' | 'none';
+export type { TlsOutcome } from '../database/tls.ts';
 
 /**
  * Which credentials a connection uses, for log lines and error messages.
@@ -47,7 +42,7 @@ export interface PostgresEndpoint {
   readonly host: string;
   readonly port: number;
   readonly dbname: string;
-  /** docs/protocol.md#tls-to-databases: `true` TLS required, `false` no TLS, `undefined` TLS unless the server offers none. */
+  /** The secret's `ssl`: `true` makes `PG_TLS_MODE` verify-full; `false` cannot loosen it. */
   readonly ssl: boolean | undefined;
 }
 
@@ -75,8 +70,7 @@ export interface PostgresLogin {
  */
 export type ConnectContext = Pick<StepContext, 'logger' | 'metrics' | 'remainingTimeMs'>;
 
-// pg's own error for a server that answers 'N' to the SSLRequest: the only case where the
-// absent-`ssl` mode may continue without TLS (docs/protocol.md#tls-to-databases).
+// pg's own error for a server that answers 'N' to the SSLRequest when TLS is required.
 const SERVER_WITHOUT_TLS = 'The server does not support SSL connections';
 
 /**
@@ -191,12 +185,14 @@ export class PostgresSession {
 }
 
 /**
- * Opens a connection under the TLS rules of docs/protocol.md#tls-to-databases and logs the TLS mode it ended up with:
- * - `ssl: true`: TLS, verified against `PG_CA_BUNDLE` (or Node's trust store), or a `tls` failure;
- * - `ssl: false`: no TLS;
- * - `ssl` absent: verified TLS; plaintext only when the server answers that it offers no TLS at all,
- *   with a warning line and the metric `TlsPlaintextFallback`. A certificate or authentication
- *   failure never leads to a plaintext retry.
+ * Opens a connection under `PG_TLS_MODE` (made verify-full by a secret with `"ssl": true`) and
+ * logs the TLS outcome:
+ * - `verify-full`: TLS verified against `PG_CA_BUNDLE` (or Node's trust store), else a `tls`
+ *   failure before any credential is sent;
+ * - `prefer`: verified TLS when the server offers it; plaintext when it offers none, with a warning
+ *   line and the metric `TlsPlaintextFallback`. A certificate failure never leads to plaintext;
+ * - `disable`: plaintext.
+ * Without TLS, a request for a cleartext or MD5 password is refused (only SCRAM goes ahead).
  *
  * @example
  * ```ts
@@ -218,63 +214,60 @@ export async function connectPostgres(
   const where = `user "${login.username}" at ${endpoint.host}:${endpoint.port}`;
   const doing = `logging in as ${where} with the ${login.label} credentials`;
   const scrub = [login.password];
-  const attempt = async (tls: boolean): Promise<PostgresSession> => {
-    const client = new Client({
+  const mode = effectiveTlsMode(settings.tlsMode, endpoint.ssl);
+  if (sslFieldIgnored(settings.tlsMode, endpoint.ssl)) {
+    ctx.logger.warn('the secret sets "ssl": false, which cannot loosen PG_TLS_MODE; ignored', {
       host: endpoint.host,
       port: endpoint.port,
-      database: endpoint.dbname,
-      user: login.username,
-      password: login.password,
-      ssl: tls ? tlsOptions(settings) : false,
-      connectionTimeoutMillis: withinDeadline(settings.connectTimeoutMs, ctx.remainingTimeMs()),
-      // The server gives up a statement by itself, at the latest when the invocation is about to
-      // end, so that nothing it started runs on (holding locks) after the function is gone.
-      statement_timeout: withinDeadline(settings.statementTimeoutMs, ctx.remainingTimeMs()),
-      application_name: 'secrets-rotator',
+      tlsMode: settings.tlsMode,
     });
-    // A server that ends the session later emits 'error' on the client; without a listener Node
-    // would crash the process. The next query reports the failure, sanitised.
-    client.on('error', () => {});
-    try {
-      await client.connect();
-    } catch (error) {
-      await client.end().catch(() => {});
-      throw error;
-    }
-    // The client's own limit, in case the server (or the network) never answers at all.
-    const answerWithinMs = () => withinDeadline(settings.statementTimeoutMs + 5_000, ctx.remainingTimeMs());
-    return new PostgresSession(client, tls ? 'verified' : 'none', where, scrub, answerWithinMs);
-  };
-
-  let session: PostgresSession;
+  }
+  const connectTimeoutMs = withinDeadline(settings.connectTimeoutMs, ctx.remainingTimeMs());
+  const TlsModeClient = pgClientFor({
+    mode,
+    variable: POSTGRES_ENV.tlsMode,
+    ca: settings.caBundle,
+    serverName: settings.tlsServerName,
+    probeTimeoutMs: connectTimeoutMs,
+    onPlaintext: () => {
+      ctx.logger.warn('PostgreSQL server offers no TLS; connecting without encryption (PG_TLS_MODE=prefer)', {
+        host: endpoint.host,
+        port: endpoint.port,
+        user: login.username,
+        credentials: login.label,
+        fix: 'enable TLS on the server and set PG_TLS_MODE=verify-full',
+      });
+      ctx.metrics.count(TLS_PLAINTEXT_FALLBACK_METRIC);
+    },
+  });
+  const client: Client = new TlsModeClient({
+    host: endpoint.host,
+    port: endpoint.port,
+    database: endpoint.dbname,
+    user: login.username,
+    password: login.password,
+    connectionTimeoutMillis: connectTimeoutMs,
+    // The server gives up a statement by itself, at the latest when the invocation is about to
+    // end, so that nothing it started runs on (holding locks) after the function is gone.
+    statement_timeout: withinDeadline(settings.statementTimeoutMs, ctx.remainingTimeMs()),
+    application_name: 'secrets-rotator',
+  });
+  // A server that ends the session later emits 'error' on the client; without a listener Node
+  // would crash the process. The next query reports the failure, sanitised.
+  client.on('error', () => {});
   try {
-    if (endpoint.ssl === false) {
-      session = await attempt(false);
-    } else {
-      try {
-        session = await attempt(true);
-      } catch (error) {
-        if (!(error instanceof Error && error.message === SERVER_WITHOUT_TLS)) throw error;
-        if (endpoint.ssl === true) {
-          throw new TargetUnreachableError(
-            'tls',
-            `${doing}: the server does not offer TLS, and the secret has "ssl": true; enable TLS on the server, or set "ssl": false to allow an unencrypted connection`,
-          );
-        }
-        ctx.logger.warn('PostgreSQL server offers no TLS; connecting without encryption', {
-          host: endpoint.host,
-          port: endpoint.port,
-          user: login.username,
-          credentials: login.label,
-          fix: 'enable TLS on the server, or set "ssl": false in the secret to make plaintext explicit',
-        });
-        ctx.metrics.count('TlsPlaintextFallback');
-        session = await attempt(false);
-      }
-    }
+    await client.connect();
   } catch (error) {
+    await client.end().catch(() => {});
+    if (error instanceof Error && error.message === SERVER_WITHOUT_TLS) {
+      throw serverWithoutTlsError(doing, POSTGRES_ENV.tlsMode);
+    }
     throw sanitizePostgresError(error, doing, scrub);
   }
+  // The client's own limit, in case the server (or the network) never answers at all.
+  const answerWithinMs = () => withinDeadline(settings.statementTimeoutMs + 5_000, ctx.remainingTimeMs());
+  const tls: TlsOutcome = tlsOutcomeOf(client);
+  const session = new PostgresSession(client, tls, where, scrub, answerWithinMs);
   ctx.logger.info('connected to PostgreSQL', {
     host: endpoint.host,
     port: endpoint.port,
@@ -339,16 +332,6 @@ export async function tryConnect(
     }
     throw error;
   }
-}
-
-function tlsOptions(settings: PostgresSettings) {
-  const serverName = settings.tlsServerName;
-  return {
-    rejectUnauthorized: true,
-    ...(settings.caBundle ? { ca: settings.caBundle } : {}),
-    // The certificate must then name PG_TLS_SERVERNAME rather than the (CNAME) host.
-    ...(serverName ? certificateNaming(serverName) : {}),
-  };
 }
 
 // SQLSTATEs that say the login itself was refused.

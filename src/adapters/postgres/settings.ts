@@ -7,6 +7,7 @@ import {
   STATEMENT_TIMEOUT_RANGE,
   tlsServerNameFrom,
 } from '../database/settings.ts';
+import { parseTlsMode, type TlsMode } from '../database/tls.ts';
 import { DEFAULT_SCRAM_ITERATIONS } from './scram.ts';
 
 /**
@@ -19,6 +20,8 @@ import { DEFAULT_SCRAM_ITERATIONS } from './scram.ts';
  * ```
  */
 export interface PostgresSettings {
+  /** `PG_TLS_MODE`: verify-full (default), prefer or disable; a secret's `"ssl": true` tightens it. */
+  readonly tlsMode: TlsMode;
   /** PEM text of the CA certificates trusted for TLS; `undefined`: Node's default trust store. */
   readonly caBundle: string | undefined;
   /** The name checked in the server's certificate instead of the secret's `host` (CNAME hosts). */
@@ -46,6 +49,7 @@ export interface PostgresSettings {
  * ```
  */
 export const POSTGRES_ENV = {
+  tlsMode: 'PG_TLS_MODE',
   caBundle: 'PG_CA_BUNDLE',
   tlsServerName: 'PG_TLS_SERVERNAME',
   connectTimeoutMs: 'PG_CONNECT_TIMEOUT_MS',
@@ -78,6 +82,7 @@ export function readPostgresSettings(
   const testQuery = envString(env, POSTGRES_ENV.testQuery);
   return {
     allowedHosts: readDatabaseAllowedHosts(env),
+    tlsMode: parseTlsMode(envString(env, POSTGRES_ENV.tlsMode), POSTGRES_ENV.tlsMode),
     caBundle: caBundleFrom(envString(env, POSTGRES_ENV.caBundle), POSTGRES_ENV.caBundle),
     tlsServerName: tlsServerNameFrom(envString(env, POSTGRES_ENV.tlsServerName), POSTGRES_ENV.tlsServerName, {
       allowIpAddress: true,

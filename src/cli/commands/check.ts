@@ -265,7 +265,13 @@ function describeValue(value: unknown, handler: string): string {
       dbname?: string;
       ssl?: boolean;
     };
-    const ssl = v.ssl === undefined ? 'ssl absent (TLS preferred)' : `ssl ${v.ssl}`;
+    // The secret's ssl can only tighten the deployer's TLS mode (PG_TLS_MODE / MYSQL_TLS_MODE).
+    const ssl =
+      v.ssl === undefined
+        ? 'ssl absent (the TLS mode decides)'
+        : v.ssl
+          ? 'ssl true (TLS required)'
+          : 'ssl false (ignored: it cannot loosen the TLS mode)';
     return `engine ${v.engine ?? '?'}, ${v.host}:${v.port ?? '?'}, user "${v.username}"${v.dbname ? `, dbname "${v.dbname}"` : ''}, ${ssl}`;
   }
   return `valid for ${handler}`;

@@ -12,7 +12,7 @@ import { createServer } from 'node:net';
 import { CreateSecretCommand, GetSecretValueCommand } from '@aws-sdk/client-secrets-manager';
 import type { Command } from 'commander';
 import pg from 'pg';
-import { postgresSingleUser, scramSha256Verifier } from '../../adapters/postgres/index.ts';
+import { POSTGRES_ENV, postgresSingleUser, scramSha256Verifier } from '../../adapters/postgres/index.ts';
 import { redactor } from '../../core/observability.ts';
 import { startLocalSecretsManager } from '../../testing/server.ts';
 import type { CommandContext } from '../context.ts';
@@ -92,6 +92,9 @@ async function tryLogin(port: number, password: string): Promise<{ ok: boolean; 
   }
 }
 
+// The variable that lets the demo talk to its certificate-less local server in plaintext.
+const DEMO_TLS_MODE = POSTGRES_ENV.tlsMode;
+
 async function runDemo(context: CommandContext, command: Command, options: DemoOptions): Promise<ExitCode> {
   const flags = context.flags(command);
   context.requireOutput(flags, ['table'], 'demo');
@@ -154,16 +157,15 @@ async function runDemo(context: CommandContext, command: Command, options: DemoO
       username: ROLE,
       password: initialPassword,
       dbname: 'postgres',
-      // The embedded server has no certificate: say so explicitly rather than rely on the fallback.
-      ssl: false,
     };
     const created = await client.send(
       new CreateSecretCommand({ Name: SECRET_NAME, SecretString: JSON.stringify(secret) }),
     );
     redactor.add(JSON.stringify(secret));
     out.line(`  ${created.ARN}`);
+    out.line(`  fields: engine, host, port, username, password, dbname (values of password never shown)`);
     out.line(
-      `  fields: engine, host, port, username, password, dbname, ssl=false (values of password never shown)`,
+      `  TLS: ${DEMO_TLS_MODE}=disable, said explicitly: this local server has no certificate (deployed functions keep the default, verify-full)`,
     );
 
     const target = postgresSingleUser();
@@ -184,7 +186,8 @@ async function runDemo(context: CommandContext, command: Command, options: DemoO
         client,
         secretId: SECRET_NAME,
         target: target as Parameters<typeof traceLocalRotation>[0]['target'],
-        env: {},
+        // The embedded server has no certificate; the deployer's setting, not the secret, allows plaintext.
+        env: { [DEMO_TLS_MODE]: 'disable' },
         onLine: (line) => out.line(line),
         onLog: verbose ? (line) => out.note(line) : undefined,
       });

@@ -4,6 +4,7 @@
  * `information_schema`, nothing else.
  */
 
+import { effectiveTlsMode } from '../../adapters/database/tls.ts';
 import { type MysqlSession, openSession } from '../../adapters/mysql/connect.ts';
 import { alternatingPair, DEFAULT_MYSQL_PORT, type MysqlSecret } from '../../adapters/mysql/secret.ts';
 import { type MysqlSettings, readMysqlSettings } from '../../adapters/mysql/settings.ts';
@@ -26,6 +27,7 @@ const ACCOUNT_EXISTS = 'SELECT COUNT(*) AS n FROM mysql.user WHERE User = ?';
 const MYSQL_FIXES: EngineFixes = {
   caVariable: 'MYSQL_CA_BUNDLE',
   serverNameVariable: 'MYSQL_TLS_SERVERNAME',
+  tlsModeVariable: 'MYSQL_TLS_MODE',
   accessFix: 'grant the account access to the database named by "dbname", or fix "dbname"',
 };
 
@@ -82,7 +84,7 @@ export const mysqlPreflight: Preflight = async (value, input) => {
       status: 'ok',
       detail: `${where}, ${session.flavour.label}`,
     });
-    findings.push(tlsFinding(session.tls === 'plaintext-fallback' ? 'fallback' : session.tls));
+    findings.push(tlsFinding(session.tls, effectiveTlsMode(settings.tlsMode, secret.ssl), 'MYSQL_TLS_MODE'));
     findings.push({
       check: 'current login',
       status: 'ok',
@@ -154,7 +156,11 @@ async function alternatingFindings(
     return findings;
   }
   try {
-    findings.push({ check: 'master login', status: 'ok', detail: `user "${master.username}" logs in` });
+    findings.push({
+      check: 'master login',
+      status: 'ok',
+      detail: `user "${master.username}" logs in (TLS: ${session.tls})`,
+    });
     const privileges = await ownPrivileges(session);
     const all = privileges.has('ALL PRIVILEGES');
     const missing: string[] = [];

@@ -5,6 +5,7 @@
  * it logs in and reads catalogs, nothing else.
  */
 
+import { effectiveTlsMode } from '../../adapters/database/tls.ts';
 import { connectPostgres, type PostgresSession } from '../../adapters/postgres/connect.ts';
 import { alternatingPair } from '../../adapters/postgres/roles.ts';
 import { DEFAULT_POSTGRES_PORT, type PostgresSecret } from '../../adapters/postgres/secret.ts';
@@ -39,6 +40,7 @@ const HAS_ADMIN = "SELECT pg_catalog.pg_has_role(session_user, $1, 'MEMBER WITH 
 const POSTGRES_FIXES: EngineFixes = {
   caVariable: 'PG_CA_BUNDLE',
   serverNameVariable: 'PG_TLS_SERVERNAME',
+  tlsModeVariable: 'PG_TLS_MODE',
   accessFix: 'grant the user CONNECT on the database named by "dbname", or fix "dbname"',
 };
 
@@ -84,9 +86,7 @@ export const postgresPreflight: Preflight = async (value, input) => {
       status: 'ok',
       detail: `${where}, database "${secret.dbname}"`,
     });
-    findings.push(
-      tlsFinding(session.tls === 'verified' ? 'verified' : secret.ssl === false ? 'disabled' : 'fallback'),
-    );
+    findings.push(tlsFinding(session.tls, effectiveTlsMode(settings.tlsMode, secret.ssl), 'PG_TLS_MODE'));
     const [role] = await session.query<RoleFacts>(ROLE_FACTS, [], 'reading the role');
     findings.push({
       check: 'current login',
@@ -165,7 +165,11 @@ async function alternatingFindings(
     return findings;
   }
   try {
-    findings.push({ check: 'master login', status: 'ok', detail: `user "${master.username}" logs in` });
+    findings.push({
+      check: 'master login',
+      status: 'ok',
+      detail: `user "${master.username}" logs in (TLS: ${session.tls})`,
+    });
     const [role] = await session.query<RoleFacts>(ROLE_FACTS, [], 'reading the master role');
     const exists = async (name: string) =>
       (await session.query(ROLE_EXISTS, [name], `looking up role "${name}"`)).length > 0;

@@ -3,6 +3,7 @@
  */
 
 import { type MasterCredentials, parseMasterSecret } from '../../adapters/database/secret.ts';
+import { allowPlaintextHint, type TlsMode, type TlsOutcome } from '../../adapters/database/tls.ts';
 import type { Env } from '../../core/config.ts';
 import { TargetRefusedError, TargetUnreachableError } from '../../core/errors.ts';
 import type { StepContext } from '../../core/target.ts';
@@ -138,6 +139,8 @@ export interface EngineFixes {
   readonly caVariable: string;
   /** The adapter's certificate-name variable, e.g. `PG_TLS_SERVERNAME`. */
   readonly serverNameVariable: string;
+  /** The adapter's TLS mode variable, e.g. `PG_TLS_MODE`. */
+  readonly tlsModeVariable: string;
   /** The fix when the login works but the database refuses access. */
   readonly accessFix: string;
 }
@@ -147,13 +150,13 @@ export interface EngineFixes {
  *
  * @example
  * ```ts
- * connectionFix(error, 'master', { caVariable: 'PG_CA_BUNDLE', serverNameVariable: 'PG_TLS_SERVERNAME', accessFix: 'fix "dbname"' });
+ * connectionFix(error, 'master', { caVariable: 'PG_CA_BUNDLE', serverNameVariable: 'PG_TLS_SERVERNAME', tlsModeVariable: 'PG_TLS_MODE', accessFix: 'fix "dbname"' });
  * ```
  */
 export function connectionFix(error: unknown, who: string, engine: EngineFixes): string {
   if (error instanceof TargetUnreachableError) {
     return error.failure === 'tls'
-      ? `fix TLS: trust the server's CA (${engine.caVariable}), set ${engine.serverNameVariable} for CNAME hosts, or set "ssl": false if the server has no TLS`
+      ? `fix TLS: trust the server's CA (${engine.caVariable}), set ${engine.serverNameVariable} for CNAME hosts; ${allowPlaintextHint(engine.tlsModeVariable)}`
       : 'check host and port in the secret, security groups / firewall and DNS from where the rotation function runs';
   }
   if (error instanceof TargetRefusedError && error.failure === 'authentication') {
@@ -163,32 +166,36 @@ export function connectionFix(error: unknown, who: string, engine: EngineFixes):
 }
 
 /**
- * The TLS finding for how a connection ended up: verified, turned off by the secret, or the
- * plaintext fallback of docs/protocol.md#tls-to-databases.
+ * The TLS finding for how a connection ended up, naming the mode it followed: verified TLS, or
+ * plaintext because the mode allowed it (with how to get TLS, and for a local database how to
+ * keep plaintext).
  *
  * @example
  * ```ts
- * findings.push(tlsFinding('verified'));
+ * findings.push(tlsFinding('verified', 'verify-full', 'PG_TLS_MODE'));
  * ```
  */
-export function tlsFinding(mode: 'verified' | 'disabled' | 'fallback'): PreflightFinding {
-  switch (mode) {
+export function tlsFinding(outcome: TlsOutcome, mode: TlsMode, variable: string): PreflightFinding {
+  switch (outcome) {
     case 'verified':
-      return { check: 'TLS', status: 'ok', detail: 'verified TLS (certificate and host name checked)' };
+      return {
+        check: 'TLS',
+        status: 'ok',
+        detail: `${variable}=${mode}: verified TLS (certificate and host name checked)`,
+      };
     case 'disabled':
       return {
         check: 'TLS',
         status: 'warn',
-        detail: 'no TLS: the secret sets "ssl": false',
-        fix: 'enable TLS on the server and remove "ssl" (or set it to true) so credentials never travel in plaintext',
+        detail: `${variable}=disable: no TLS, credentials travel unencrypted (only SCRAM or hashed logins are allowed)`,
+        fix: `enable TLS on the server and set ${variable}=verify-full; keep disable only for a local database`,
       };
-    case 'fallback':
+    case 'plaintext':
       return {
         check: 'TLS',
         status: 'warn',
-        detail:
-          'the server offers no TLS: rotations fall back to plaintext (logged with a warning and the TlsPlaintextFallback metric)',
-        fix: 'enable TLS on the server; or set "ssl": false to make plaintext explicit',
+        detail: `${variable}=prefer: the server offers no TLS, so rotations go on in plaintext (a warning line and the TlsPlaintextFallback metric each time)`,
+        fix: `enable TLS on the server and set ${variable}=verify-full; prefer is meant for a local database`,
       };
   }
 }

@@ -14,6 +14,9 @@ import { freePort } from '../../support/ports.ts';
 import { makeTestCertificates, type TestCertificates } from '../../support/tls.ts';
 import { directContext, Rig, rejection, setupPassword } from './rig.ts';
 
+// The private test MariaDB without certificates offers no TLS: plaintext, said explicitly.
+const PLAIN = { MYSQL_TLS_MODE: 'disable' } as const;
+
 describe('sanitizeMysqlError', () => {
   const secret = 'Leaky-Password-91';
   trackSecrets(secret);
@@ -195,34 +198,57 @@ describe('connections to private MariaDB servers', () => {
     expect(ctx.counted[TLS_FALLBACK_METRIC]).toBeUndefined();
   });
 
-  it('falls back to plaintext only when the server has no TLS, with a warning and a metric', async () => {
+  it('MYSQL_TLS_MODE=prefer: plaintext only when the server has no TLS, with a warning and a metric', async () => {
     const ctx = directContext({});
-    const session = await openSession(endpoint(rig.db), rootLogin(rig.db), readMysqlSettings({}), ctx);
-    expect(session.tls).toBe('plaintext-fallback');
+    const session = await openSession(
+      endpoint(rig.db),
+      rootLogin(rig.db),
+      readMysqlSettings({ MYSQL_TLS_MODE: 'prefer' }),
+      ctx,
+    );
+    expect(session.tls).toBe('plaintext');
     await session.close();
     expect(ctx.counted[TLS_FALLBACK_METRIC]).toBe(1);
     expect(
       ctx.lines.some((line) => line.level === 'warn' && line.message.includes('server offers no TLS')),
     ).toBe(true);
     expect(ctx.lines.find((line) => line.message === 'connected to the database')?.extra?.tls).toBe(
-      'plaintext-fallback',
+      'plaintext',
     );
   });
 
-  it('with "ssl": true refuses a server without TLS; with "ssl": false uses none', async () => {
-    const error = await rejection(
-      openSession(endpoint(rig.db, true), rootLogin(rig.db), readMysqlSettings({}), directContext({})),
-    );
-    expect(error).toBeInstanceOf(TargetUnreachableError);
-    expect(error.message).toContain('the server offers no TLS, but the secret sets "ssl": true');
+  it('MYSQL_TLS_MODE unset (verify-full) or "ssl": true refuses a server without TLS; "ssl": false cannot loosen it', async () => {
+    for (const [env, ssl] of [
+      [{}, undefined],
+      [{ MYSQL_TLS_MODE: 'prefer' }, true],
+    ] as const) {
+      const error = await rejection(
+        openSession(endpoint(rig.db, ssl), rootLogin(rig.db), readMysqlSettings(env), directContext({})),
+      );
+      expect(error).toBeInstanceOf(TargetUnreachableError);
+      expect(error.message).toContain('the server offers no TLS, and MYSQL_TLS_MODE is verify-full');
+      expect(error.message).toContain('set MYSQL_TLS_MODE=prefer');
+    }
+    const ctx = directContext({});
     const session = await openSession(
       endpoint(secured, false),
       rootLogin(secured),
-      readMysqlSettings({}),
-      directContext({}),
+      readMysqlSettings({ MYSQL_CA_BUNDLE: certs.caPath }),
+      ctx,
     );
+    expect(session.tls).toBe('verified');
+    await session.close();
+    expect(ctx.lines.some((line) => line.level === 'warn' && line.message.includes('"ssl": false'))).toBe(
+      true,
+    );
+  });
+
+  it('MYSQL_TLS_MODE=disable uses no TLS, even with a server that offers it', async () => {
+    const ctx = directContext({});
+    const session = await openSession(endpoint(secured), rootLogin(secured), readMysqlSettings(PLAIN), ctx);
     expect(session.tls).toBe('disabled');
     await session.close();
+    expect(ctx.lines.filter((line) => line.level === 'warn')).toEqual([]);
   });
 
   it('checks the certificate against MYSQL_TLS_SERVERNAME (CNAME hosts)', async () => {
@@ -248,7 +274,7 @@ describe('connections to private MariaDB servers', () => {
       openSession(
         { host: '127.0.0.1', port: closed, database: undefined, ssl: false },
         rootLogin(rig.db),
-        readMysqlSettings({}),
+        readMysqlSettings(PLAIN),
         directContext({}),
       ),
     );
@@ -260,7 +286,7 @@ describe('connections to private MariaDB servers', () => {
       openSession(
         { host: '127.0.0.1', port: silentPort, database: undefined, ssl: false },
         rootLogin(rig.db),
-        readMysqlSettings({ MYSQL_CONNECT_TIMEOUT_MS: '300' }),
+        readMysqlSettings({ ...PLAIN, MYSQL_CONNECT_TIMEOUT_MS: '300' }),
         directContext({}),
       ),
     );
@@ -272,7 +298,7 @@ describe('connections to private MariaDB servers', () => {
     const session = await openSession(
       endpoint(rig.db, false),
       rootLogin(rig.db),
-      readMysqlSettings({ MYSQL_STATEMENT_TIMEOUT_MS: '300' }),
+      readMysqlSettings({ ...PLAIN, MYSQL_STATEMENT_TIMEOUT_MS: '300' }),
       directContext({}),
     );
     try {
@@ -291,7 +317,7 @@ describe('connections to private MariaDB servers', () => {
     const session = await openSession(
       endpoint(rig.db, false),
       rootLogin(rig.db),
-      readMysqlSettings({ MYSQL_STATEMENT_TIMEOUT_MS: '60000' }),
+      readMysqlSettings({ ...PLAIN, MYSQL_STATEMENT_TIMEOUT_MS: '60000' }),
       { ...directContext({}), remainingTimeMs: () => 3_000 },
     );
     try {
@@ -313,7 +339,7 @@ describe('connections to private MariaDB servers', () => {
         openSession(
           { host: '127.0.0.1', port: stalling.port, database: undefined, ssl: false },
           rootLogin(rig.db),
-          readMysqlSettings({}),
+          readMysqlSettings(PLAIN),
           { ...directContext({}), remainingTimeMs: () => 3_000 },
         ),
       );

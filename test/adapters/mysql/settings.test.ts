@@ -1,3 +1,4 @@
+import { generateKeyPairSync } from 'node:crypto';
 import { mkdtemp, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -23,9 +24,16 @@ afterAll(async () => {
   await rm(dir, { recursive: true, force: true });
 });
 
+// A throw-away RSA key, as MYSQL_SERVER_PUBLIC_KEY would pin a server's.
+const RSA_PUBLIC_KEY = generateKeyPairSync('rsa', { modulusLength: 2048 })
+  .publicKey.export({ type: 'spki', format: 'pem' })
+  .toString();
+
 describe('readMysqlSettings', () => {
   it('has defaults for everything', () => {
     expect(readMysqlSettings({})).toEqual({
+      tlsMode: 'verify-full',
+      serverPublicKey: undefined,
       caBundle: undefined,
       tlsServerName: undefined,
       connectTimeoutMs: DEFAULT_CONNECT_TIMEOUT_MS,
@@ -45,8 +53,12 @@ describe('readMysqlSettings', () => {
       MYSQL_TEST_QUERY: 'SELECT 1 FROM shop.orders LIMIT 1',
       MYSQL_DUAL_PASSWORD: 'yes',
       MYSQL_PREPROVISIONED_PAIR: '1',
+      MYSQL_TLS_MODE: 'disable',
+      MYSQL_SERVER_PUBLIC_KEY: RSA_PUBLIC_KEY,
     });
     expect(settings).toEqual({
+      tlsMode: 'disable',
+      serverPublicKey: RSA_PUBLIC_KEY.trim(),
       caBundle: PEM,
       tlsServerName: 'db.example.com',
       connectTimeoutMs: 2500,
@@ -71,6 +83,9 @@ describe('readMysqlSettings', () => {
   });
 
   it.each([
+    ['MYSQL_TLS_MODE', 'required', 'must be verify-full'],
+    ['MYSQL_SERVER_PUBLIC_KEY', '/nonexistent/key.pem', 'cannot be read (ENOENT)'],
+    ['MYSQL_SERVER_PUBLIC_KEY', 'EMPTY', 'holds no RSA public key'],
     ['MYSQL_CA_BUNDLE', '/nonexistent/ca.pem', 'cannot be read (ENOENT)'],
     ['MYSQL_CA_BUNDLE', 'EMPTY', 'holds no PEM certificate'],
     ['MYSQL_TLS_SERVERNAME', 'not a host!', 'must be a host name'],

@@ -286,7 +286,7 @@ describe('mysql single user on a private MariaDB', () => {
     const session = await openSession(
       { host: rig.db.host, port: rig.db.port, database: undefined, ssl: false },
       { username: rig.db.root.username, password: rig.db.root.password, source: 'the test' },
-      readMysqlSettings({}),
+      readMysqlSettings({ MYSQL_TLS_MODE: 'disable' }),
       ctx,
     );
     try {

@@ -12,6 +12,7 @@ const PEM = '-----BEGIN CERTIFICATE-----\nMIIBfake\n-----END CERTIFICATE-----\n'
 describe('readPostgresSettings', () => {
   it('has defaults for everything', () => {
     expect(readPostgresSettings({})).toEqual({
+      tlsMode: 'verify-full',
       caBundle: undefined,
       tlsServerName: undefined,
       connectTimeoutMs: 5000,
@@ -34,8 +35,10 @@ describe('readPostgresSettings', () => {
       PG_TEST_QUERY: 'SELECT 1 FROM orders LIMIT 1',
       PG_SCRAM_ITERATIONS: '10000',
       PG_PREPROVISIONED_PAIR: 'yes',
+      PG_TLS_MODE: ' Prefer ',
     });
     expect(settings).toEqual({
+      tlsMode: 'prefer',
       caBundle: PEM,
       tlsServerName: 'db.example.com',
       connectTimeoutMs: 2500,
@@ -59,6 +62,7 @@ describe('readPostgresSettings', () => {
   });
 
   it.each([
+    ['PG_TLS_MODE', 'require', /must be verify-full .*, prefer .* or disable .*, got "require"/],
     ['PG_CA_BUNDLE', '/nonexistent/bundle.pem', /cannot be read \(ENOENT\)/],
     ['PG_CA_BUNDLE', '-----BEGIN NOTHING-----', /no PEM certificate/],
     ['PG_TLS_SERVERNAME', 'db example', /host name or IP address/],

@@ -84,7 +84,7 @@ describe.each(VERSIONS)('postgres TLS on PostgreSQL %i', (version) => {
     expect(await tlsRig.canLogin(await tlsRig.value(arn))).toBe(true);
     const output = capturedOutput();
     expect(output).toContain('"tls":"verified"');
-    expect(output).not.toContain('"tls":"none"');
+    expect(output).not.toContain('"tls":"plaintext"');
   });
 
   it('"ssl" absent with the CA configured (inline PEM): verified TLS, no fallback', async () => {
@@ -143,29 +143,51 @@ describe.each(VERSIONS)('postgres TLS on PostgreSQL %i', (version) => {
     expect(ctx.lines).toEqual([]);
   });
 
-  it('"ssl": false against a TLS server: plaintext, as asked, without a warning', async () => {
+  it('"ssl": false cannot loosen the mode: against a TLS server TLS is still used and verified', async () => {
     const secret = await userOn(tlsRig, 'tls_off', false);
     const target = postgresSingleUser();
-    const ctx = directContext({});
+    const ctx = directContext({ ...VERIFIED, PG_CA_BUNDLE: cert.pem, PG_TEST_QUERY: SERVER_SEES_TLS });
     await target.verify(target.parse(JSON.stringify(secret)), ctx);
-    expect(ctx.lines.find((line) => line.message === 'connected to PostgreSQL')?.extra?.tls).toBe('none');
+    expect(ctx.lines.find((line) => line.message === 'connected to PostgreSQL')?.extra?.tls).toBe('verified');
+    expect(ctx.lines.filter((line) => line.level === 'warn').map((line) => line.message)).toEqual([
+      'the secret sets "ssl": false, which cannot loosen PG_TLS_MODE; ignored',
+    ]);
+  });
+
+  it('PG_TLS_MODE=disable against a TLS server: plaintext, as the deployer asked, without a warning', async () => {
+    const secret = await userOn(tlsRig, 'tls_disabled', undefined);
+    const target = postgresSingleUser();
+    const ctx = directContext({ PG_TLS_MODE: 'disable' });
+    await target.verify(target.parse(JSON.stringify(secret)), ctx);
+    expect(ctx.lines.find((line) => line.message === 'connected to PostgreSQL')?.extra?.tls).toBe('disabled');
     expect(ctx.lines.filter((line) => line.level === 'warn')).toEqual([]);
   });
 
-  it('"ssl" absent against a server without TLS: plaintext, with a warning line and a metric', async () => {
+  it('PG_TLS_MODE unset (verify-full) against a server without TLS: refused before any login', async () => {
+    const secret = await userOn(plainRig, 'plain_default', undefined);
+    const target = postgresSingleUser();
+    const ctx = directContext({ PG_TLS_MODE: undefined });
+    const error = await rejection(target.verify(target.parse(JSON.stringify(secret)), ctx));
+    expect((error as TargetUnreachableError).failure).toBe('tls');
+    expect(error.message).toContain('PG_TLS_MODE is verify-full');
+    expect(error.message).toContain('set PG_TLS_MODE=prefer');
+    expect(ctx.counted.TlsPlaintextFallback).toBeUndefined();
+  });
+
+  it('PG_TLS_MODE=prefer, "ssl" absent, against a server without TLS: plaintext, with a warning line and a metric', async () => {
     const secret = await userOn(plainRig, 'plain_preferred', undefined);
     const arn = await plainRig.createSecret('plain', secret);
     const result = await plainRig.rotate(
       arn,
-      plainRig.handler(postgresSingleUser(), { PG_CA_BUNDLE: cert.pem }),
+      plainRig.handler(postgresSingleUser(), { PG_TLS_MODE: 'prefer', PG_CA_BUNDLE: cert.pem }),
     );
     expect(result.error).toBeUndefined();
     expect(await plainRig.canLogin(await plainRig.value(arn))).toBe(true);
     const output = capturedOutput();
     expect(output).toMatch(
-      /"level":"WARN","message":"PostgreSQL server offers no TLS; connecting without encryption"/,
+      /"level":"WARN","message":"PostgreSQL server offers no TLS; connecting without encryption \(PG_TLS_MODE=prefer\)"/,
     );
-    expect(output).toContain('"tls":"none"');
+    expect(output).toContain('"tls":"plaintext"');
     expect(output).toMatch(/"TlsPlaintextFallback":\d/);
   });
 
@@ -175,7 +197,7 @@ describe.each(VERSIONS)('postgres TLS on PostgreSQL %i', (version) => {
     const ctx = directContext({});
     const error = await rejection(target.verify(target.parse(JSON.stringify(secret)), ctx));
     expect((error as TargetUnreachableError).failure).toBe('tls');
-    expect(error.message).toContain('does not offer TLS');
+    expect(error.message).toContain('offers no TLS');
     expect(ctx.counted.TlsPlaintextFallback).toBeUndefined();
   });
 });

@@ -135,6 +135,8 @@ interface DatabaseKind<Db extends DatabaseWithApp> {
   readonly appDatabase: string;
   /** Makes the login counter for one started target (it may keep state between readings). */
   loginCounter(db: Db): () => Promise<{ ok: number; failed: number }>;
+  /** The TLS mode that lets the function reach the test server, which has no certificate. */
+  readonly localTls: Readonly<Record<string, string>>;
 }
 
 function postgresSecret(
@@ -161,6 +163,7 @@ const POSTGRES: DatabaseKind<PostgresInstance> = {
   secret: postgresSecret,
   appDatabase: 'postgres',
   loginCounter: (db) => () => postgresLogins(db),
+  localTls: { PG_TLS_MODE: 'prefer' },
 };
 
 const MARIADB: DatabaseKind<MariaDbInstance> = {
@@ -170,6 +173,7 @@ const MARIADB: DatabaseKind<MariaDbInstance> = {
   secret: mariaDbSecret,
   appDatabase: 'appdb',
   loginCounter: mariaDbLoginCounter,
+  localTls: { MYSQL_TLS_MODE: 'prefer' },
 };
 
 /** Single user: `app` gets a new password; the old one must stop working. */
@@ -180,7 +184,7 @@ function singleUserFixture<Db extends DatabaseWithApp>(kind: DatabaseKind<Db>): 
       const initial = randomPassword();
       const db = await kind.startWithApp(initial);
       return {
-        settings: {},
+        settings: { ...kind.localTls },
         async createSecret(client, name) {
           const value = kind.secret(db, 'app', initial, { dbname: kind.appDatabase });
           const created = await client.send(new CreateSecretCommand({ Name: name, SecretString: value }));
@@ -209,7 +213,7 @@ function alternatingUsersFixture<Db extends DatabaseWithApp>(kind: DatabaseKind<
       const initial = randomPassword();
       const db = await kind.startWithApp(initial);
       return {
-        settings: {},
+        settings: { ...kind.localTls },
         async createSecret(client, name) {
           const admin = kind.admin(db);
           const master = kind.secret(db, admin.username, admin.password);

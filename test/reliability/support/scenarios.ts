@@ -73,6 +73,10 @@ export const FAULT_ENV: Env = {
   MYSQL_STATEMENT_TIMEOUT_MS: '2000',
   // The key API listens on loopback, which an API key reaches only when listed exactly.
   HTTP_API_KEY_ALLOWED_HOSTS: '127.0.0.1',
+  // The private test databases have no certificate: plaintext, said explicitly (and no TLS probe,
+  // so the connections the fault proxies count are the ones the rotation makes).
+  PG_TLS_MODE: 'disable',
+  MYSQL_TLS_MODE: 'disable',
 };
 
 /** What a scenario needs from the case that runs it. */

@@ -1,0 +1,256 @@
+/**
+ * mysql2 connections that follow a {@link TlsMode}, one connection at a time: used by the MySQL
+ * adapters, `check` and the client's mysql2 pools alike. Also the password methods that would
+ * give the password away on a connection without TLS (the cleartext plugin, and an RSA key the
+ * server itself supplies) are refused there, unless `MYSQL_SERVER_PUBLIC_KEY` pins the key.
+ */
+import { createHash, createPublicKey, constants as cryptoConstants, publicEncrypt } from 'node:crypto';
+import { readFileSync } from 'node:fs';
+import { connect as netConnect, type Socket } from 'node:net';
+import { TLSSocket } from 'node:tls';
+import type mysql from 'mysql2/promise';
+import { ConfigurationError } from '../../core/errors.ts';
+import { plaintextPasswordRefused, type TlsMode, type TlsOutcome } from './tls.ts';
+
+/**
+ * What a MySQL or MariaDB connection needs to follow its mode.
+ *
+ * @example
+ * ```ts
+ * const policy: MysqlTlsPolicy = { mode: 'verify-full', variable: 'MYSQL_TLS_MODE', ca, serverPublicKey: undefined };
+ * ```
+ */
+export interface MysqlTlsPolicy {
+  /** The mode this connection follows (after the secret's `ssl` had its say). */
+  readonly mode: TlsMode;
+  /** The variable or option that set the mode, named in errors (`MYSQL_TLS_MODE`). */
+  readonly variable: string;
+  /** CA certificates to trust instead of Node's defaults. */
+  readonly ca: string | Buffer | Array<string | Buffer> | undefined;
+  /** The server's RSA public key (PEM), pinned: without TLS, passwords are encrypted only to it. */
+  readonly serverPublicKey: string | undefined;
+  /** Called when a connection goes on without TLS because the server offered none (`prefer`). */
+  readonly onPlaintext?: ((server: string) => void) | undefined;
+}
+
+/**
+ * The name of the variable that pins the server's RSA public key.
+ *
+ * @example
+ * ```ts
+ * env[SERVER_PUBLIC_KEY_VARIABLE]; // PEM text or a file path
+ * ```
+ */
+export const SERVER_PUBLIC_KEY_VARIABLE = 'MYSQL_SERVER_PUBLIC_KEY';
+
+/**
+ * The pinned RSA public key a variable names: PEM text (line breaks may be written as `\n`) or the
+ * path of a PEM file; `undefined` when unset.
+ *
+ * @throws ConfigurationError naming the variable for an unreadable file or text that is no public key.
+ * @example
+ * ```ts
+ * const key = serverPublicKeyFrom(envString(env, 'MYSQL_SERVER_PUBLIC_KEY'), 'MYSQL_SERVER_PUBLIC_KEY');
+ * ```
+ */
+export function serverPublicKeyFrom(value: string | undefined, variable: string): string | undefined {
+  if (value === undefined) return undefined;
+  let pem: string;
+  if (value.startsWith('-----BEGIN')) {
+    pem = value.includes('\n') ? value : value.replaceAll('\\n', '\n');
+  } else {
+    try {
+      pem = readFileSync(value, 'utf8');
+    } catch (error) {
+      const code = (error as NodeJS.ErrnoException).code ?? 'unreadable';
+      throw new ConfigurationError(
+        variable,
+        `names a file that cannot be read (${code}): "${value}"; give the path of the server's RSA public key (PEM) or the PEM text itself`,
+      );
+    }
+  }
+  try {
+    const key = createPublicKey(pem);
+    if (key.asymmetricKeyType !== 'rsa') throw new Error('not RSA');
+  } catch {
+    throw new ConfigurationError(
+      variable,
+      "holds no RSA public key in PEM form; give the server's key (the file named by caching_sha2_password_public_key_path, or SHOW STATUS LIKE 'Caching_sha2_password_rsa_public_key')",
+    );
+  }
+  return pem;
+}
+
+// CLIENT_SSL in the capability flags of the server's greeting.
+const CLIENT_SSL = 0x0800;
+
+/**
+ * The lower capability flags of a server greeting (protocol 10) once enough bytes have arrived:
+ * a number, `undefined` for a packet that is no greeting (an error packet), or `'incomplete'`.
+ */
+function greetingCapabilities(bytes: Buffer): number | undefined | 'incomplete' {
+  if (bytes.length < 5) return 'incomplete';
+  if (bytes[4] !== 10) return undefined;
+  const versionEnd = bytes.indexOf(0, 5);
+  if (versionEnd < 0) return 'incomplete';
+  // After the version: connection id (4), first part of the scramble (8), a filler byte.
+  const flagsAt = versionEnd + 1 + 4 + 8 + 1;
+  if (bytes.length < flagsAt + 2) return 'incomplete';
+  return bytes.readUInt16LE(flagsAt);
+}
+
+/**
+ * Reads the server's greeting as it passes (before mysql2 sees it) and reports whether the server
+ * offers TLS.
+ */
+function watchGreeting(socket: Socket, decide: (offersTls: boolean) => void): void {
+  let received = Buffer.alloc(0);
+  const onData = (chunk: Buffer) => {
+    received = Buffer.concat([received, chunk]);
+    const flags = greetingCapabilities(received);
+    if (flags === 'incomplete') return;
+    socket.off('data', onData);
+    if (flags !== undefined) decide((flags & CLIENT_SSL) !== 0);
+  };
+  socket.on('data', onData);
+}
+
+/**
+ * How a connection of {@link mysqlTlsConnectionOptions} ended up.
+ *
+ * @example
+ * ```ts
+ * const tls = mysqlTlsOutcome(connection.connection, policy.mode);
+ * ```
+ */
+export function mysqlTlsOutcome(connection: { readonly stream?: unknown }, mode: TlsMode): TlsOutcome {
+  if (connection.stream instanceof TLSSocket) return 'verified';
+  return mode === 'disable' ? 'disabled' : 'plaintext';
+}
+
+/**
+ * The mysql2 connection options that make each connection follow `policy`:
+ * - `ssl` (verified: certificate and host name) unless the mode is `disable`;
+ * - under `prefer`, a socket that reads the server's greeting and, when it offers no TLS, turns
+ *   TLS off for that connection alone (mysql2 gives each pooled connection its own settings);
+ * - password plugins that refuse, on a connection without TLS, the cleartext plugin and an RSA
+ *   key chosen by the server, and encrypt to the pinned key instead when there is one.
+ *
+ * @param target - where the socket goes (the certificate is checked against mysql2's `host`).
+ * @example
+ * ```ts
+ * const connection = await mysql.createConnection({ host, port, user, password, ...mysqlTlsConnectionOptions(policy, { host, port }) });
+ * ```
+ */
+export function mysqlTlsConnectionOptions(
+  policy: MysqlTlsPolicy,
+  target: { readonly host: string; readonly port: number },
+): Pick<mysql.ConnectionOptions, 'ssl' | 'stream' | 'authPlugins'> {
+  const server = `${target.host}:${target.port}`;
+  const stream = (options: { config: { ssl?: unknown } }) => {
+    const socket = netConnect({ host: target.host, port: target.port });
+    if (policy.mode === 'prefer') {
+      watchGreeting(socket, (offersTls) => {
+        if (offersTls) return;
+        // This connection's own copy of the settings: the others keep asking for TLS.
+        options.config.ssl = false;
+        policy.onPlaintext?.(server);
+      });
+    }
+    return socket;
+  };
+  return {
+    ...(policy.mode === 'disable'
+      ? {}
+      : {
+          ssl: {
+            rejectUnauthorized: true,
+            verifyIdentity: true,
+            ...(policy.ca === undefined ? {} : { ca: policy.ca as string | string[] | Buffer | Buffer[] }),
+          },
+        }),
+    stream,
+    authPlugins: guardedAuthPlugins(policy, server),
+  };
+}
+
+type PluginConnection = { readonly stream?: unknown; readonly config: { readonly password?: string } };
+
+function guardedAuthPlugins(policy: MysqlTlsPolicy, server: string): Record<string, mysql.AuthPlugin> {
+  const secure = (connection: PluginConnection) => connection.stream instanceof TLSSocket;
+  const passwordOf = (connection: PluginConnection) => connection.config.password ?? '';
+
+  const clearPassword: mysql.AuthPlugin =
+    ({ connection }) =>
+    () => {
+      const conn = connection as unknown as PluginConnection;
+      if (!secure(conn)) throw refusal(policy, server, 'the password in cleartext (mysql_clear_password)');
+      return Buffer.from(`${passwordOf(conn)}\0`, 'utf8');
+    };
+
+  // Without TLS: the pinned key, else refused (never a key the server sends).
+  const encryptedPassword = (conn: PluginConnection, scramble: Buffer, plugin: string) => {
+    if (secure(conn)) return Buffer.from(`${passwordOf(conn)}\0`, 'utf8');
+    if (policy.serverPublicKey === undefined) {
+      throw refusal(policy, server, `its own RSA key to encrypt the password to (${plugin})`);
+    }
+    return rsaEncryptedPassword(passwordOf(conn), scramble, policy.serverPublicKey);
+  };
+
+  const sha256Password: mysql.AuthPlugin =
+    ({ connection }) =>
+    (data) => {
+      const conn = connection as unknown as PluginConnection;
+      return encryptedPassword(conn, data.subarray(0, 20), 'sha256_password');
+    };
+
+  const cachingSha2Password: mysql.AuthPlugin = ({ connection }) => {
+    const conn = connection as unknown as PluginConnection;
+    let scramble: Buffer | undefined;
+    return (data) => {
+      if (scramble === undefined) {
+        scramble = Buffer.from(data.subarray(0, 20));
+        return scrambledSha256(passwordOf(conn), scramble);
+      }
+      // 3: the server found the password in its cache; 4: it wants the whole password.
+      if (data.length === 1 && data[0] === 3) return null;
+      if (data.length === 1 && data[0] === 4)
+        return encryptedPassword(conn, scramble, 'caching_sha2_password');
+      throw refusal(policy, server, 'an unexpected caching_sha2_password exchange');
+    };
+  };
+  return {
+    mysql_clear_password: clearPassword,
+    sha256_password: sha256Password,
+    caching_sha2_password: cachingSha2Password,
+  };
+}
+
+function refusal(policy: MysqlTlsPolicy, server: string, request: string): Error {
+  return plaintextPasswordRefused(
+    `logging in to ${server}`,
+    request,
+    `keep ${policy.variable} at verify-full with TLS on the server${request.includes('RSA') ? `, or pin the server's RSA public key in ${SERVER_PUBLIC_KEY_VARIABLE}` : ''}`,
+  );
+}
+
+function sha256(...parts: Buffer[]): Buffer {
+  const hash = createHash('sha256');
+  for (const part of parts) hash.update(part);
+  return hash.digest();
+}
+
+/** caching_sha2_password's first answer: SHA256(p) XOR SHA256(SHA256(SHA256(p)), scramble). */
+function scrambledSha256(password: string, scramble: Buffer): Buffer {
+  if (password.length === 0) return Buffer.alloc(0);
+  const once = sha256(Buffer.from(password, 'utf8'));
+  const mixed = sha256(sha256(once), scramble);
+  return Buffer.from(once.map((byte, index) => byte ^ (mixed[index] ?? 0)));
+}
+
+/** The password (NUL-terminated, XOR the scramble repeated) encrypted to the pinned key, RSA-OAEP. */
+function rsaEncryptedPassword(password: string, scramble: Buffer, publicKey: string): Buffer {
+  const plain = Buffer.from(`${password}\0`, 'utf8');
+  const mixed = Buffer.from(plain.map((byte, index) => byte ^ (scramble[index % scramble.length] ?? 0)));
+  return publicEncrypt({ key: publicKey, padding: cryptoConstants.RSA_PKCS1_OAEP_PADDING }, mixed);
+}
