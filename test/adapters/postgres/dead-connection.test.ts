@@ -15,6 +15,10 @@ import type { RotationTarget } from '../../../src/core/target.ts';
 import { directContext, Rig, rejection, type StoredSecret, setupPassword, VERSIONS } from './rig.ts';
 import { StallProxy } from './stall-proxy.ts';
 
+// Plaintext without asking for TLS first: the proxy's log then holds only the rotation's own
+// connections.
+const PLAIN = { PG_TLS_MODE: 'disable' } as const;
+
 describe.each(VERSIONS)('postgres: a dead connection is given up, on PostgreSQL %i', (version) => {
   let rig: Rig;
   let proxy: StallProxy;
@@ -76,7 +80,7 @@ describe.each(VERSIONS)('postgres: a dead connection is given up, on PostgreSQL 
       await proxyMaster(rig.db.superuser),
     );
     // Three seconds left in the invocation: every wait is cut to one second.
-    const ctx = { ...directContext({}, rig.client), remainingTimeMs: () => 3_000 };
+    const ctx = { ...directContext(PLAIN, rig.client), remainingTimeMs: () => 3_000 };
 
     // The first rotation creates the clone and copies the `role` setting inside a savepoint.
     proxy.begin(/^RELEASE SAVEPOINT\b/);
@@ -98,7 +102,7 @@ describe.each(VERSIONS)('postgres: a dead connection is given up, on PostgreSQL 
     // and the retry (which creates the clone again) is not blocked by it.
     await rotatorSessionsGone();
     expect(await rig.db.query("SELECT 1 FROM pg_roles WHERE rolname = 'dc_stall_clone'")).toEqual([]);
-    await target.apply(pending, known, directContext({}, rig.client));
+    await target.apply(pending, known, directContext(PLAIN, rig.client));
     expect(await rig.canLogin(pending)).toBe(true);
   });
 
@@ -122,7 +126,7 @@ describe.each(VERSIONS)('postgres: a dead connection is given up, on PostgreSQL 
       await blocker.query("ALTER ROLE dc_lock_clone VALID UNTIL 'infinity'");
       proxy.begin();
       const error = await rejection(
-        target.apply(pending, known, directContext({ PG_STATEMENT_TIMEOUT_MS: '300' }, rig.client)),
+        target.apply(pending, known, directContext({ ...PLAIN, PG_STATEMENT_TIMEOUT_MS: '300' }, rig.client)),
       );
       expect(error).toBeInstanceOf(TargetUnreachableError);
       expect((error as TargetUnreachableError).failure).toBe('timeout');
@@ -152,7 +156,7 @@ describe.each(VERSIONS)('postgres: a dead connection is given up, on PostgreSQL 
     const { pending, known } = pairThroughProxy(target, 'dc_super', first, masterArn);
 
     proxy.begin();
-    const error = await rejection(target.apply(pending, known, directContext({}, rig.client)));
+    const error = await rejection(target.apply(pending, known, directContext(PLAIN, rig.client)));
     expect(error).toBeInstanceOf(TargetRefusedError);
     expect((error as TargetRefusedError).failure).toBe('permission');
     expect(error.message).toContain('changing the password of role "dc_super_clone"');
@@ -175,7 +179,7 @@ describe.each(VERSIONS)('postgres: a dead connection is given up, on PostgreSQL 
     const { pending, known } = pairThroughProxy(target, 'dc_managed', initial, masterArn);
 
     proxy.begin();
-    await target.apply(pending, known, directContext({}, rig.client));
+    await target.apply(pending, known, directContext(PLAIN, rig.client));
     const sent = proxy.sent.map((message) => message.what);
     expect(sent).toContain('ROLLBACK TO SAVEPOINT COPY');
     expect(sent).toContain('COMMIT');

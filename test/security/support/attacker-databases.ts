@@ -1,6 +1,7 @@
 /**
- * Fake database servers on loopback that play the attacker: they accept logins (PostgreSQL asks
- * for the password in clear text, which node-postgres answers), record every byte they receive, and answer
+ * Fake database servers on loopback that play the attacker: they accept logins (PostgreSQL without
+ * asking for a password at all, as `trust` does: a server without TLS asking for one in clear text
+ * is refused by the rotator, see test/security/tls.test.ts), record every byte they receive, and answer
  * just enough of each protocol for the rotator's "current credentials log in" guard to pass, so
  * that the master credentials would come next. `refuseUsers` lets the attacker fail one login
  * (the pending user's), so that the rotator does not stop at "pending already works".
@@ -111,8 +112,8 @@ function pgError(code: string, message: string): Buffer {
 }
 
 /**
- * A fake PostgreSQL server: refuses TLS, asks for a clear-text password, accepts the login and
- * answers every simple query with an empty result.
+ * A fake PostgreSQL server: refuses TLS, accepts the login without asking for a password (as
+ * `trust` authentication does) and answers every simple query with an empty result.
  *
  * @example
  * ```ts
@@ -143,11 +144,6 @@ export function startAttackerPostgres(options: AttackerOptions = {}): Promise<At
         break;
       }
       state.logins.push(user);
-      socket.write(pgMessage('R', int32(3))); // AuthenticationCleartextPassword
-      const type = await reader.take(1);
-      const length = await reader.take(4);
-      if (!type || !length) return;
-      await reader.take(length.readInt32BE() - 4);
       if (options.refuseUsers?.includes(user)) {
         socket.end(pgError('28P01', `password authentication failed for user "${user}"`));
         return;
