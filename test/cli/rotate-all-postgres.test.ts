@@ -123,5 +123,63 @@ describe('rotate --all against a real PostgreSQL', () => {
       if (await pg.canLogin(current.username, current.password)) logins.push(user);
     });
     expect(logins.sort()).toEqual(users);
+
+    // After a leak: the same secrets again with --emergency; each previous credential dies at once.
+    const emergency = await cli(
+      [
+        'rotate',
+        '--all',
+        '--filter',
+        'name=pg-fleet/',
+        '--handler',
+        'postgres-alternating-users',
+        '--emergency',
+        '--yes',
+        '--concurrency',
+        '10',
+        '--output',
+        'json',
+        '--endpoint-url',
+        fixture.local.endpoint,
+      ],
+      {
+        env: {
+          PASSWORD_GENERATOR: 'local',
+          PG_TLS_MODE: 'disable',
+          DATABASE_ALLOWED_HOSTS: '127.0.0.1',
+          XDG_STATE_HOME: stateDir,
+        },
+      },
+    );
+    const revoked = emergency.json<{
+      rotated: Array<{ name: string; revokedPrevious: string | null }>;
+      failed: unknown[];
+    }>();
+    expect(revoked.failed).toEqual([]);
+    expect(emergency.code).toBe(0);
+    expect(revoked.rotated.every((entry) => entry.revokedPrevious !== null)).toBe(true);
+    const outcomes: string[] = [];
+    await eachLimited(users, 5, async (user) => {
+      const read = async (stage: string) => {
+        const answer = await fixture.client.send(
+          new GetSecretValueCommand({ SecretId: `pg-fleet/${user}`, VersionStage: stage }),
+        );
+        trackSecrets(answer.SecretString);
+        const value = JSON.parse(answer.SecretString!) as { username: string; password: string };
+        trackSecrets(value.password);
+        return value;
+      };
+      const [current, previous] = [await read('AWSCURRENT'), await read('AWSPREVIOUS')];
+      const currentWorks = await pg.canLogin(current.username, current.password);
+      const previousWorks = await pg.canLogin(previous.username, previous.password);
+      if (
+        current.username === user &&
+        previous.username === `${user}_clone` &&
+        currentWorks &&
+        !previousWorks
+      )
+        outcomes.push(user);
+    });
+    expect(outcomes.sort()).toEqual(users);
   }, 300_000);
 });

@@ -1,12 +1,14 @@
 import { mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import { Readable, Writable } from 'node:stream';
 import {
   CreateSecretCommand,
   DescribeSecretCommand,
   ListSecretVersionIdsCommand,
 } from '@aws-sdk/client-secrets-manager';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { runCli } from '../../src/cli/main.ts';
 import { startLocalSecretsManager } from '../../src/testing/server.ts';
 import {
   BROKEN_ROTATOR,
@@ -400,6 +402,131 @@ describe('rotate --all against rate limits', () => {
       expect(report.throttled).toBeGreaterThan(0);
       expect(report.lowestConcurrency).toBeLessThan(20);
       expect(local.callsTo('RotateSecret').some((call) => call.error === 'ThrottlingException')).toBe(true);
+      for (const arn of arns)
+        expect(local.rotations.filter((run) => run.secretArn === arn && run.ok)).toHaveLength(1);
+    } finally {
+      await local.close();
+    }
+  });
+});
+
+describe('rotate --all on a terminal, and interrupted', () => {
+  /** A terminal: stdin answers `answer` to the prompt, stderr is a TTY 100 columns wide. */
+  function terminal(answer: string) {
+    let stdout = '';
+    let errors = '';
+    // readline writes the prompt to a real stream.
+    const stderr = Object.assign(
+      new Writable({
+        write(chunk: Buffer | string, _encoding, done) {
+          errors += chunk.toString();
+          done();
+        },
+      }),
+      { isTTY: true, columns: 100 },
+    );
+    const stdin = Readable.from([`${answer}\n`]) as Readable & { isTTY?: boolean };
+    stdin.isTTY = true;
+    return {
+      io: {
+        stdout: {
+          write: (chunk: string) => {
+            stdout += chunk;
+            return true;
+          },
+        },
+        stderr,
+        stdin,
+        env,
+      },
+      output: () => ({ stdout, stderr: errors }),
+    };
+  }
+
+  it('asks on the terminal and draws a progress bar instead of a line per secret', async () => {
+    const arns = await Promise.all(Array.from({ length: 6 }, (_, i) => create(`tty/${i}`)));
+    const declined = terminal('n');
+    const no = await runCli(
+      ['rotate', '--all', '--filter', 'name=tty/', '--via-service', '--endpoint-url', fixture.local.endpoint],
+      declined.io,
+    );
+    expect(no, declined.output().stderr).toBe(0);
+    expect(declined.output().stderr).toContain('Rotate these 6 secret(s) now? [y/N]');
+    expect(declined.output().stdout).toContain('Not confirmed: nothing changed.');
+    for (const arn of arns) expect(rotationsOf(arn)).toBe(0);
+
+    const accepted = terminal('y');
+    const yes = await runCli(
+      [
+        'rotate',
+        '--all',
+        '--filter',
+        'name=tty/',
+        '--via-service',
+        '--journal',
+        join(stateDir, 'tty.jsonl'),
+        '--endpoint-url',
+        fixture.local.endpoint,
+      ],
+      accepted.io,
+    );
+    for (const arn of arns) await trackCurrent(fixture.client, arn);
+    expect(yes).toBe(0);
+    const { stdout, stderr } = accepted.output();
+    expect(stderr).toMatch(/rotating \|=+\| 6\/6 · 6 rotated · 0 already rotating · 0 failed/);
+    expect(stdout).not.toMatch(/\[\d\/6\] rotated/);
+    expect(stdout).toMatch(/6 rotated, 0 already rotating, 0 failed of 6/);
+    for (const arn of arns) expect(rotationsOf(arn)).toBe(1);
+  });
+
+  it('stops starting rotations when interrupted, keeps the journal (no secret value in it), and the same command finishes the rest', async () => {
+    const local = await startLocalSecretsManager({ latencyMs: 20 });
+    try {
+      local.registerRotationFunction(GOOD_ROTATOR, quietHandler(local.client()));
+      const client = local.client();
+      const values: string[] = [];
+      const arns: string[] = [];
+      for (let i = 0; i < 12; i++) {
+        const value = secretValue();
+        values.push(value);
+        const answer = await client.send(new CreateSecretCommand({ Name: `stop/${i}`, SecretString: value }));
+        local.attachRotationFunction(answer.ARN!, GOOD_ROTATOR);
+        arns.push(answer.ARN!);
+      }
+      const journal = join(stateDir, 'stop.jsonl');
+      const argv = [
+        'rotate',
+        '--all',
+        '--filter',
+        'name=stop/',
+        '--via-service',
+        '--yes',
+        '--concurrency',
+        '2',
+        '--journal',
+        journal,
+        '--endpoint-url',
+        local.endpoint,
+      ];
+      const stop = new AbortController();
+      const first = await cli(argv, {
+        env,
+        signal: stop.signal,
+        onStdout: (chunk) => {
+          if (/\] rotated /.test(chunk)) stop.abort();
+        },
+      });
+      expect(first.code).toBe(1);
+      expect(first.stdout).toMatch(/\d+ interrupted of 12/);
+      expect(first.stdout).toContain(`run the same command again to resume (journal ${journal})`);
+      const text = await readFile(journal, 'utf8');
+      for (const value of values) expect(text).not.toContain(value);
+      await local.idle();
+
+      const second = await cli(argv, { env });
+      for (const arn of arns) await trackCurrent(local.client(), arn);
+      expect(second.code).toBe(0);
+      expect(second.stdout).toMatch(/12 rotated \(\d+ by an earlier run\)/);
       for (const arn of arns)
         expect(local.rotations.filter((run) => run.secretArn === arn && run.ok)).toHaveLength(1);
     } finally {
