@@ -1,4 +1,4 @@
-import { mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
+import { mkdtemp, readFile, rm, stat, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { Readable, Writable } from 'node:stream';
@@ -226,6 +226,8 @@ describe('rotate --all: rotating', () => {
       `run the same command again to resume (journal ${join(stateDir, 'many.jsonl')})`,
     );
     expect(rotationsOf(broken)).toBe(0);
+    // Only its owner can read the journal (names and version ids, never values).
+    expect((await stat(join(stateDir, 'many.jsonl'))).mode & 0o777).toBe(0o600);
     expect(rotationsOf(none)).toBe(0);
 
     // Fix the function and run the same command: the failed rotation is resumed with its version,
@@ -356,6 +358,36 @@ describe('rotate --all: rotating', () => {
     expect(rotationsOf(finished)).toBe(0);
     expect((await labels(midway))[midwayVersion]).toEqual(['AWSCURRENT']);
     expect((await labels(unsent))[unsentVersion]).toEqual(['AWSCURRENT']);
+  });
+});
+
+describe('rotate --all --handler resuming', () => {
+  it('resumes on this machine the version an interrupted --handler run left with AWSPENDING', async () => {
+    const arn = await create('hresume/one', {}, null);
+    const version = '55555555-5555-4555-8555-555555555555';
+    await fixture.local.registerPendingVersion(arn, version);
+    const journal = join(stateDir, 'hresume.jsonl');
+    const at = new Date().toISOString();
+    await writeFile(
+      journal,
+      `${JSON.stringify({ kind: 'run', at, command: 'earlier' })}\n${JSON.stringify({ kind: 'started', at, arn, name: 'hresume/one', versionId: version })}\n`,
+    );
+    const result = await run([
+      'rotate',
+      '--all',
+      '--filter',
+      'name=hresume/',
+      '--handler',
+      'random-secret',
+      '--yes',
+      '--journal',
+      journal,
+    ]);
+    await trackCurrent(fixture.client, arn);
+    expect(result.code).toBe(0);
+    expect(result.stdout).toMatch(/rotated hresume\/one \(version 55555555, resumed, /);
+    expect((await labels(arn))[version]).toEqual(['AWSCURRENT']);
+    expect(await versions(arn)).toHaveLength(2);
   });
 });
 
