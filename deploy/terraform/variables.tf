@@ -10,9 +10,12 @@ variable "handler" {
       "postgres-alternating-users",
       "postgres-single-user",
       "random-secret",
+      "redis-alternating-users",
+      "redis-password-overlap",
+      "redis-single-user",
       "custom",
     ], var.handler)
-    error_message = "handler must be one of the files of handlers/ (http-api-key, mysql-alternating-users, mysql-single-user, postgres-alternating-users, postgres-single-user, random-secret), or custom with zip_path."
+    error_message = "handler must be one of the files of handlers/ (http-api-key, mysql-alternating-users, mysql-single-user, postgres-alternating-users, postgres-single-user, random-secret, redis-alternating-users, redis-password-overlap, redis-single-user), or custom with zip_path."
   }
 }
 
@@ -175,6 +178,12 @@ variable "settings" {
     MYSQL_TEST_QUERY                   = optional(string)
     MYSQL_DUAL_PASSWORD                = optional(string)
     MYSQL_PREPROVISIONED_PAIR          = optional(string)
+    REDIS_TLS_MODE                     = optional(string)
+    REDIS_CA_BUNDLE                    = optional(string)
+    REDIS_TLS_SERVERNAME               = optional(string)
+    REDIS_CONNECT_TIMEOUT_MS           = optional(string)
+    REDIS_COMMAND_TIMEOUT_MS           = optional(string)
+    REDIS_PREPROVISIONED_PAIR          = optional(string)
     DATABASE_ALLOWED_HOSTS             = optional(string)
   })
   default = {}

@@ -13,7 +13,7 @@ import { UsageError } from './exit.ts';
  * const family: HandlerFamily = findHandler('mysql-single-user').family; // 'mysql'
  * ```
  */
-export type HandlerFamily = 'postgres' | 'mysql' | 'http-api-key' | 'random-secret' | 'custom';
+export type HandlerFamily = 'postgres' | 'mysql' | 'redis' | 'http-api-key' | 'random-secret' | 'custom';
 
 /**
  * One handler name: what it rotates and how to build its adapter.
@@ -110,6 +110,24 @@ export const BUILT_IN_HANDLERS: Readonly<Record<string, HandlerEntry>> = {
     family: 'mysql',
     strategy: 'alternating-users',
     load: lazyAdapter('mysql', () => import('../adapters/mysql/index.ts'), 'mysqlAlternatingUsers'),
+  },
+  'redis-single-user': {
+    description: 'Redis 6+ / Valkey ACL user: its only password replaced (by itself, or the master)',
+    family: 'redis',
+    strategy: 'single-user',
+    load: lazyAdapter('redis', () => import('../adapters/redis/index.ts'), 'redisSingleUser'),
+  },
+  'redis-password-overlap': {
+    description: 'Redis 6+ / Valkey ACL user: the new password added, the old one removed after finishSecret',
+    family: 'redis',
+    strategy: 'single-user',
+    load: lazyAdapter('redis', () => import('../adapters/redis/index.ts'), 'redisPasswordOverlap'),
+  },
+  'redis-alternating-users': {
+    description: "Redis 6+ / Valkey ACL users: two users alternate, the clone a copy of the original's rules",
+    family: 'redis',
+    strategy: 'alternating-users',
+    load: lazyAdapter('redis', () => import('../adapters/redis/index.ts'), 'redisAlternatingUsers'),
   },
   'http-api-key': {
     description: "an HTTP API key minted and revoked through the provider's API",

@@ -2,7 +2,7 @@
 import type { Env } from '../../core/config.ts';
 import { ProtocolStateError, SecretShapeError, TargetRefusedError } from '../../core/errors.ts';
 import type { StepContext } from '../../core/target.ts';
-import { type MasterCredentials, readMasterSecret, refuseMasterAmong } from '../database/secret.ts';
+import { describeServer, parseMasterSecret, refuseMasterAmong, sameServer } from '../database/secret.ts';
 import { canLogIn, openRedis, type RedisEndpoint, type RedisLogin, type RedisSession } from './connect.ts';
 import { DEFAULT_REDIS_PORT, parseRedisSecret, type RedisSecret, serializeRedisSecret } from './secret.ts';
 import { type RedisSettings, readRedisSettings } from './settings.ts';
@@ -133,8 +133,10 @@ export async function guardWith(
 }
 
 /**
- * Reads the master credentials `masterarn` names, refused when they belong to one of the `rotated`
- * users or to another server, and logs in with them.
+ * Reads the master credentials `masterarn` names and logs in with them. They are refused, before
+ * anything is sent, unless the master secret's own `host` and `port` (default 6379) are the rotated
+ * secret's server, and when they belong to one of the `rotated` users. No cloud API can vouch for
+ * another server here (RDS hosts no Redis), so the master secret must say where it belongs.
  *
  * @example
  * ```ts
@@ -149,7 +151,21 @@ export async function openMaster(
 ): Promise<RedisSession> {
   const arn = value.masterarn;
   if (arn === undefined) throw missingMasterArn('this step');
-  const master: MasterCredentials = await readMasterSecret(ctx, arn, value, DEFAULT_REDIS_PORT);
+  const master = parseMasterSecret(await ctx.readSecret(arn), arn);
+  ctx.redact(master.password);
+  const own =
+    master.host === undefined ? undefined : { host: master.host, port: master.port ?? DEFAULT_REDIS_PORT };
+  if (!own || !sameServer(own, value)) {
+    throw new SecretShapeError(
+      own ? 'host' : 'masterarn',
+      own
+        ? `is ${describeServer(value)}, but the master credentials (masterarn ${arn}) belong to ${describeServer(own)}, so the master credentials were not sent`
+        : `names secret ${arn}, which has no "host", so nothing says which server its credentials belong to; they were not sent to ${describeServer(value)}`,
+      own
+        ? `point the secret at ${describeServer(own)}, or use a master secret for ${describeServer(value)}`
+        : 'store "host" and "port" (the Redis server the master user belongs to) in the master secret',
+    );
+  }
   refuseMasterAmong(master, arn, rotated);
   return openRedis(
     endpointOf(value),

@@ -10,8 +10,11 @@ variable "handler" {
       "postgres-alternating-users",
       "postgres-single-user",
       "random-secret",
+      "redis-alternating-users",
+      "redis-password-overlap",
+      "redis-single-user",
     ], var.handler)
-    error_message = "handler must be one of the files of handlers/: http-api-key, mysql-alternating-users, mysql-single-user, postgres-alternating-users, postgres-single-user, random-secret."
+    error_message = "handler must be one of the files of handlers/: http-api-key, mysql-alternating-users, mysql-single-user, postgres-alternating-users, postgres-single-user, random-secret, redis-alternating-users, redis-password-overlap, redis-single-user."
   }
 }
 
@@ -154,6 +157,12 @@ variable "settings" {
     MYSQL_TEST_QUERY                   = optional(string)
     MYSQL_DUAL_PASSWORD                = optional(string)
     MYSQL_PREPROVISIONED_PAIR          = optional(string)
+    REDIS_TLS_MODE                     = optional(string)
+    REDIS_CA_BUNDLE                    = optional(string)
+    REDIS_TLS_SERVERNAME               = optional(string)
+    REDIS_CONNECT_TIMEOUT_MS           = optional(string)
+    REDIS_COMMAND_TIMEOUT_MS           = optional(string)
+    REDIS_PREPROVISIONED_PAIR          = optional(string)
     DATABASE_ALLOWED_HOSTS             = optional(string)
   })
   default = {}
