@@ -27,7 +27,8 @@ export interface AttackerOptions {
   readonly refuseUsers?: readonly string[];
 }
 
-async function listen(
+/** Runs a fake server on a free loopback port; `handle` plays the protocol on each connection. */
+export async function listen(
   handle: (socket: Socket, state: AttackerDatabase & { logins: string[] }) => void,
 ): Promise<AttackerDatabase> {
   const received: Buffer[] = [];
@@ -61,7 +62,7 @@ async function listen(
 }
 
 /** Reads framed messages from a socket as they arrive. */
-class Reader {
+export class Reader {
   #buffer = Buffer.alloc(0);
   #waiting: (() => void) | undefined;
   #ended = false;
@@ -94,14 +95,16 @@ class Reader {
 // ---------------------------------------------------------------------------------------------
 // PostgreSQL
 
-function pgMessage(type: string, body: Buffer): Buffer {
+/** A PostgreSQL backend message: type byte, length, body. */
+export function pgMessage(type: string, body: Buffer): Buffer {
   const header = Buffer.alloc(5);
   header.write(type, 0, 'latin1');
   header.writeInt32BE(body.length + 4, 1);
   return Buffer.concat([header, body]);
 }
 
-function int32(value: number): Buffer {
+/** A big-endian 32-bit integer. */
+export function int32(value: number): Buffer {
   const buffer = Buffer.alloc(4);
   buffer.writeInt32BE(value);
   return buffer;
@@ -175,7 +178,8 @@ export function startAttackerPostgres(options: AttackerOptions = {}): Promise<At
 // ---------------------------------------------------------------------------------------------
 // MySQL
 
-function mysqlPacket(sequence: number, payload: Buffer): Buffer {
+/** A MySQL packet: 3-byte length, sequence number, payload. */
+export function mysqlPacket(sequence: number, payload: Buffer): Buffer {
   const header = Buffer.alloc(4);
   header.writeUIntLE(payload.length, 0, 3);
   header.writeUInt8(sequence & 0xff, 3);
@@ -208,11 +212,11 @@ function columnDefinition(name: string): Buffer {
   ]);
 }
 
-function greeting(): Buffer {
+/** A MySQL 8.0 server greeting without TLS, with this scramble. */
+export function greeting(scramble = Buffer.from('abcdefghijklmnopqrst', 'latin1')): Buffer {
   // PROTOCOL_41, SECURE_CONNECTION, PLUGIN_AUTH, LONG_PASSWORD, LONG_FLAG, CONNECT_WITH_DB,
   // TRANSACTIONS, MULTI_RESULTS, PLUGIN_AUTH_LENENC_CLIENT_DATA; no SSL.
   const capabilities = 0x1 | 0x4 | 0x8 | 0x200 | 0x2000 | 0x8000 | 0x20000 | 0x80000 | 0x200000;
-  const scramble = Buffer.from('abcdefghijklmnopqrst', 'latin1');
   const middle = Buffer.alloc(2 + 1 + 2 + 2 + 1 + 10);
   middle.writeUInt16LE(capabilities & 0xffff, 0);
   middle.writeUInt8(33, 2);
