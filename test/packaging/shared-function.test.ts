@@ -147,7 +147,14 @@ describe('shared function, SAM form', () => {
   it('lets every variable the bundled code read be set, checks the tag the role requires, and attaches by schedule only', async () => {
     const { names } = await variablesReadByBundles();
     const declared = new Set(samEnvironmentVariables(samShared));
-    expect(names.filter((name) => name !== 'SECRETS_MANAGER_ENDPOINT' && !declared.has(name))).toEqual([]);
+    expect(
+      names.filter((name) => name !== 'SECRETS_MANAGER_ENDPOINT' && !declared.has(name)),
+      'add them to deploy/sam/shared-function.yaml as in template.yaml',
+    ).toEqual([]);
+    // The same settings as the single-secret form, so a new variable is added to both.
+    expect(samEnvironmentVariables(samShared), 'shared-function.yaml vs template.yaml').toEqual(
+      samEnvironmentVariables(await read('deploy/sam/template.yaml')),
+    );
     expect(samShared).toMatch(
       /ALLOWED_SECRET_TAG: !If \[HasRotationGroup, !Sub 'rotation-group=\$\{RotationGroup\}', ''\]/,
     );
@@ -180,7 +187,16 @@ describe('shared function, Terraform form', () => {
   it('lets every variable the bundled code read be set, and attaches by schedule only', async () => {
     const { names } = await variablesReadByBundles();
     const declared = new Set(terraformEnvironmentVariables(tfVariables, tfMain));
-    expect(names.filter((name) => name !== 'SECRETS_MANAGER_ENDPOINT' && !declared.has(name))).toEqual([]);
+    expect(
+      names.filter((name) => name !== 'SECRETS_MANAGER_ENDPOINT' && !declared.has(name)),
+      'add them to the settings variable of deploy/terraform/modules/shared-function/variables.tf',
+    ).toEqual([]);
+    expect([...declared].sort(), 'modules/shared-function vs the root module').toEqual(
+      terraformEnvironmentVariables(
+        await read('deploy/terraform/variables.tf'),
+        await read('deploy/terraform/main.tf'),
+      ),
+    );
     expect(tfMain).not.toMatch(/aws_secretsmanager_secret_rotation/);
     expect([...tfAttach.matchAll(/^resource "(\w+)"/gm)].map((m) => m[1])).toEqual([
       'aws_secretsmanager_secret_rotation',
