@@ -350,6 +350,10 @@ async function connectOnce(
     password: login.password,
     connectTimeout,
     charset: 'utf8mb4',
+    // mysql2 sizes each connection's prepared-statement cache up front (16,000 entries by default,
+    // about 1 MB per connection); a session here prepares a handful of statements. The default
+    // made the MySQL handlers' young heap, and their RSS, grow by about 12 MB.
+    maxPreparedStatements: 16,
     ...(endpoint.database === undefined ? {} : { database: endpoint.database }),
     ...tlsOptions,
   };
