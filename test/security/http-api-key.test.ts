@@ -8,9 +8,10 @@
  */
 import { mkdtemp, rm } from 'node:fs/promises';
 import { createServer as createHttpServer } from 'node:http';
-import { createServer, type Server } from 'node:net';
+import { createServer, type Server, type Socket } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import { createServer as createTlsServer } from 'node:tls';
 import { CreateSecretCommand, type SecretsManagerClient } from '@aws-sdk/client-secrets-manager';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { buildLambdas } from '../../scripts/build-lambdas.ts';
@@ -27,12 +28,17 @@ import {
 } from '../packaging/support/deployed-lambda.ts';
 import { startKeyApi } from '../support/key-api.ts';
 import { capturedOutput, trackSecrets } from '../support/leak-scan.ts';
+import { makeTestCertificates, type TestCertificates } from '../support/tls.ts';
 import { HOSTILE_NETWORK_VARIABLE, installHostileNetwork } from './support/hostile-network.mjs';
 import { credentialsIn, recordAttack } from './support/ledger.ts';
 
 const HOSTILE_NETWORK = new URL('./support/hostile-network.mjs', import.meta.url).href;
 
-/** A fake server that accepts any connection and records every byte (TLS hellos included). */
+/**
+ * A fake server that accepts any connection and records every byte it can read: plain HTTP, or,
+ * with `tls`, what arrives inside TLS once a client trusts its certificate (the deployed function
+ * does, through NODE_EXTRA_CA_CERTS; the test process does not, so there only connections count).
+ */
 interface Recorder {
   readonly port: number;
   readonly connections: () => number;
@@ -40,22 +46,32 @@ interface Recorder {
   close(): Promise<void>;
 }
 
-async function startRecorder(host: string, port = 0): Promise<Recorder> {
+/** Answers like an API would, so that a leaking client would go on sending. */
+function playApi(socket: Socket, received: Buffer[]): void {
+  socket.on('data', (chunk: Buffer) => {
+    received.push(chunk);
+    const text = chunk.toString('latin1');
+    if (text.startsWith('POST') || text.startsWith('GET')) {
+      socket.end(
+        'HTTP/1.1 201 Created\r\ncontent-type: application/json\r\ncontent-length: 25\r\n\r\n{"key":"stolen","id":"1"}',
+      );
+    }
+  });
+  socket.on('error', () => {});
+}
+
+async function startRecorder(host: string, port = 0, tls?: { cert: string; key: string }): Promise<Recorder> {
   const received: Buffer[] = [];
   let connections = 0;
-  const server: Server = createServer((socket) => {
+  const server: Server = tls
+    ? createTlsServer(tls, (socket) => playApi(socket, received))
+    : createServer((socket) => playApi(socket, received));
+  // Counted at TCP level: a connection that never completes its TLS handshake still counts.
+  server.on('connection', (socket: Socket) => {
     connections += 1;
-    socket.on('data', (chunk: Buffer) => {
-      received.push(chunk);
-      // Answer like an API would, so that a leaking client would go on sending.
-      if (chunk.toString('latin1').startsWith('POST') || chunk.toString('latin1').startsWith('GET')) {
-        socket.end(
-          'HTTP/1.1 201 Created\r\ncontent-type: application/json\r\ncontent-length: 25\r\n\r\n{"key":"stolen","id":"1"}',
-        );
-      }
-    });
     socket.on('error', () => {});
   });
+  server.on('tlsClientError', () => {});
   await new Promise<void>((resolve, reject) => {
     server.once('error', reject);
     server.listen(port, host, () => resolve());
@@ -173,6 +189,7 @@ let sm: LocalSecretsManager;
 let client: SecretsManagerClient;
 let workDir: string;
 let zipDir: string;
+let certs: TestCertificates;
 let counter = 0;
 
 beforeAll(async () => {
@@ -187,6 +204,11 @@ beforeAll(async () => {
   const zip = build.lambdas.find((entry) => entry.name === 'http-api-key');
   if (!zip) throw new Error('the build made no http-api-key zip');
   zipDir = await unpackLambda(zip.zipPath, join(workDir, 'http-api-key'));
+  // The attacker's certificate, for every name and address the attacks use.
+  certs = await makeTestCertificates(join(workDir, 'certs'), {
+    commonName: 'api.example.com',
+    altNames: ['*.example.com', 'example.com', '169.254.169.254', '127.0.0.1'],
+  });
 });
 
 afterAll(async () => {
@@ -220,7 +242,13 @@ async function handlerFor(
     endpoint: sm.endpoint,
     functionName: `security-http-${counter}`,
     taskRoot: zipDir,
-    settings: { ...settings, [HOSTILE_NETWORK_VARIABLE]: JSON.stringify(network) },
+    settings: {
+      ...settings,
+      [HOSTILE_NETWORK_VARIABLE]: JSON.stringify(network),
+      // The function trusts the attacker's certificate (say, a CA the attacker got a name from):
+      // only the host rules stand between the key and the attacker.
+      NODE_EXTRA_CA_CERTS: certs.caPath,
+    },
   });
   const deployed = await startDeployedLambda({ dir: zipDir, env, execArgv: ['--import', HOSTILE_NETWORK] });
   return { handler: deployed.handler, close: () => deployed.close() };
@@ -230,7 +258,11 @@ describe.each<Runner>(['source', 'deployed zip'])('the secret chooses where the 
   it.each(ATTACKS.map((attack) => [attack.name, attack] as const))(
     '%s: refused, nothing received',
     async (_name, attack) => {
-      const attacker = await startRecorder('127.0.0.1');
+      const attacker = await startRecorder(
+        '127.0.0.1',
+        0,
+        attack.baseUrl.startsWith('https:') ? { cert: certs.serverCert, key: certs.serverKey } : undefined,
+      );
       // The rebinding case: the stand-in for the real provider listens on the same port elsewhere.
       const provider = attack.routes?.['93.184.215.14']
         ? await startRecorder('127.0.0.2', attacker.port)
