@@ -25,11 +25,13 @@ const run = promisify(execFile);
 
 /** The Node that runs the tests (22 or later) first on PATH, as it is for a user who installed the package. */
 const PATH = [dirname(process.execPath), process.env.PATH ?? ''].join(delimiter);
-/** A user's shell: no AWS settings of this machine, dummy credentials, one region. */
-const USER_ENV = {
+/**
+ * A user's shell: this machine's environment (its proxy and CA settings reach npm) without its AWS
+ * settings, plus dummy credentials and one region.
+ */
+const USER_ENV: NodeJS.ProcessEnv = {
+  ...Object.fromEntries(Object.entries(process.env).filter(([name]) => !name.startsWith('AWS_'))),
   PATH,
-  HOME: process.env.HOME ?? tmpdir(),
-  npm_config_cache: process.env.npm_config_cache ?? join(process.env.HOME ?? tmpdir(), '.npm'),
   AWS_REGION: 'us-east-1',
   AWS_ACCESS_KEY_ID: 'AKIDLOCALTESTONLY',
   AWS_SECRET_ACCESS_KEY: 'local-test-only',
@@ -59,21 +61,31 @@ beforeAll(async () => {
     join(project, 'package.json'),
     `${JSON.stringify({ name: 'consumer', version: '1.0.0', private: true, type: 'module' }, null, 2)}\n`,
   );
-  const nodeTypes = JSON.parse(
-    await readFile(join(REPO_ROOT, 'node_modules/@types/node/package.json'), 'utf8'),
-  ).version as string;
-  await run(
-    'npm',
-    [
-      'install',
-      '--prefer-offline',
-      '--no-audit',
-      '--no-fund',
-      '--loglevel=error',
-      join(packDir, tarball),
-      `@types/node@${nodeTypes}`,
-    ],
-    { cwd: project, env: USER_ENV, maxBuffer: 64 * 1024 * 1024, timeout: 300_000 },
+  const versionOf = async (name: string) =>
+    JSON.parse(await readFile(join(REPO_ROOT, 'node_modules', name, 'package.json'), 'utf8'))
+      .version as string;
+  const nodeTypes = await versionOf('@types/node');
+  // The optional peer dependency `secrets-rotator build` bundles with, as a user adds it.
+  const esbuildVersion = await versionOf('esbuild');
+  const install = (mode: readonly string[]) =>
+    run(
+      'npm',
+      [
+        'install',
+        ...mode,
+        '--no-audit',
+        '--no-fund',
+        '--loglevel=error',
+        join(packDir, tarball),
+        `@types/node@${nodeTypes}`,
+        `esbuild@${esbuildVersion}`,
+      ],
+      { cwd: project, env: USER_ENV, maxBuffer: 64 * 1024 * 1024, timeout: 240_000 },
+    );
+  // From npm's cache alone first (this checkout's npm ci filled it): a registry request that stalls
+  // would otherwise hold the install for npm's 5-minute fetch timeout.
+  await install(['--offline']).catch(() =>
+    install(['--prefer-offline', '--fetch-timeout=20000', '--fetch-retries=1']),
   );
   bin = join(project, 'node_modules', '.bin', 'secrets-rotator');
 }, 600_000);
@@ -203,6 +215,28 @@ describe('the package installed from its tarball', () => {
     expect(Object.keys(counts)).toEqual(specifiers);
     for (const [specifier, count] of Object.entries(counts))
       expect(Number(count), specifier).toBeGreaterThan(0);
+  });
+
+  it('builds a rotator of the project into a Lambda zip that exports handler (secrets-rotator build)', {
+    timeout: 120_000,
+  }, async () => {
+    await writeFile(
+      join(project, 'my-rotator.ts'),
+      [
+        "import { createRotationHandler } from 'secrets-rotator';",
+        "import { randomSecret } from 'secrets-rotator/adapters/random-secret';",
+        'export const handler = createRotationHandler(randomSecret());',
+        '',
+      ].join('\n'),
+    );
+    const built = await cli(['build', 'my-rotator.ts', '--output', 'json']);
+    expect(built.stderr).toBe('');
+    expect(built.code).toBe(0);
+    const { zip } = JSON.parse(built.stdout) as { zip: string };
+    expect(zip).toBe(join(project, 'dist', 'lambda', 'my-rotator.zip'));
+    const { stdout } = await run('unzip', ['-p', zip, 'index.mjs'], { maxBuffer: 64 * 1024 * 1024 });
+    expect(stdout).toMatch(/export\s*\{[^}]*as handler\s*\}/);
+    expect(stdout).toContain('"ConfigurationError"');
   });
 
   it('compiles a TypeScript consumer with strict and skipLibCheck: false', { timeout: 180_000 }, async () => {
