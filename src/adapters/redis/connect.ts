@@ -15,6 +15,13 @@ import {
   scrubSecrets,
   withinDeadline,
 } from '../database/connection.ts';
+import {
+  allowPlaintextHint,
+  effectiveTlsMode,
+  serverWithoutTlsError,
+  TLS_PLAINTEXT_FALLBACK_METRIC,
+  type TlsOutcome,
+} from '../database/tls.ts';
 import { decodeReply, encodeCommand, MAX_REPLY_BYTES, RespError, type RespValue } from './resp.ts';
 import { REDIS_ENV, type RedisSettings, type RedisTlsMode } from './settings.ts';
 
@@ -56,7 +63,7 @@ export interface RedisLogin {
  * ctx.logger.info('connected', { tls: session.tls satisfies RedisTlsOutcome });
  * ```
  */
-export type RedisTlsOutcome = 'verified' | 'plaintext' | 'disabled';
+export type RedisTlsOutcome = TlsOutcome;
 
 /** The parts of a step's context a connection reports to. */
 export type RedisConnectContext = Pick<StepContext, 'logger' | 'metrics' | 'remainingTimeMs'>;
@@ -207,8 +214,7 @@ export class RedisSession {
 
 /**
  * The TLS mode one connection follows: `REDIS_TLS_MODE`, made `verify-full` by a secret's
- * `"ssl": true`. `"ssl": false` never loosens it: whoever may write the secret could otherwise
- * switch TLS off and read passwords on the wire.
+ * `"ssl": true` (the databases' rule, `effectiveTlsMode`).
  *
  * @example
  * ```ts
@@ -217,7 +223,7 @@ export class RedisSession {
  * ```
  */
 export function redisTlsMode(configured: RedisTlsMode, ssl: boolean | undefined): RedisTlsMode {
-  return ssl === true ? 'verify-full' : configured;
+  return effectiveTlsMode(configured, ssl);
 }
 
 /**
@@ -341,7 +347,7 @@ async function openSocket(
       host: endpoint.host,
       port: endpoint.port,
     });
-    ctx.metrics.count('TlsPlaintextFallback');
+    ctx.metrics.count(TLS_PLAINTEXT_FALLBACK_METRIC);
     return { socket: await plainSocket(endpoint, timeoutMs, where), tls: 'plaintext' };
   }
   try {
@@ -352,10 +358,7 @@ async function openSocket(
       error.failure === 'timeout' &&
       (await speaksPlaintext(endpoint, timeoutMs))
     ) {
-      throw new TargetUnreachableError(
-        'tls',
-        `connecting to ${where}: the server speaks no TLS, and ${REDIS_ENV.tlsMode} is verify-full (the default; or the secret sets "ssl": true), so no credentials were sent; enable TLS on the server, or for a local server without TLS set ${REDIS_ENV.tlsMode}=prefer (or disable)`,
-      );
+      throw serverWithoutTlsError(`connecting to ${where}`, REDIS_ENV.tlsMode);
     }
     throw error;
   }
@@ -452,6 +455,6 @@ function tlsError(error: NodeJS.ErrnoException, where: string): TargetUnreachabl
     'tls',
     certificate
       ? `connecting to ${where}: the server's certificate was not accepted (${code}); trust its CA with ${REDIS_ENV.caBundle}, or name the host its certificate holds with ${REDIS_ENV.tlsServerName}`
-      : `connecting to ${where}: no TLS handshake (${code}); enable TLS on the server, or for a local server without TLS set ${REDIS_ENV.tlsMode}=prefer (or disable)`,
+      : `connecting to ${where}: no TLS handshake (${code}); enable TLS on the server, or ${allowPlaintextHint(REDIS_ENV.tlsMode)}`,
   );
 }

@@ -1,5 +1,5 @@
 import type { HostAllowlist } from '../../core/allowed-hosts.ts';
-import { type Env, envBoolean, envChoice, envInteger, envString } from '../../core/config.ts';
+import { type Env, envBoolean, envInteger, envString } from '../../core/config.ts';
 import { readDatabaseAllowedHosts } from '../../database/hosts.ts';
 import {
   CONNECT_TIMEOUT_RANGE,
@@ -7,18 +7,18 @@ import {
   STATEMENT_TIMEOUT_RANGE,
   tlsServerNameFrom,
 } from '../database/settings.ts';
+import { parseTlsMode, type TlsMode } from '../database/tls.ts';
 
 /**
- * How a Redis connection may be protected, the same three modes as the databases: `verify-full`
- * (TLS with the certificate and host name checked; the default), `prefer` (TLS when the server
- * speaks it, else plaintext with a warning) and `disable` (never TLS).
+ * How a Redis connection may be protected: the databases' modes (`src/adapters/database/tls.ts`),
+ * `verify-full` by default.
  *
  * @example
  * ```ts
  * const mode: RedisTlsMode = readRedisSettings({ REDIS_TLS_MODE: 'disable' }).tlsMode;
  * ```
  */
-export type RedisTlsMode = 'verify-full' | 'prefer' | 'disable';
+export type RedisTlsMode = TlsMode;
 
 /**
  * The Redis adapter's settings, read from the environment once, when the handler is created.
@@ -78,7 +78,7 @@ export function readRedisSettings(
   overrides: { readonly preProvisionedPair?: boolean | undefined } = {},
 ): RedisSettings {
   return {
-    tlsMode: envChoice(env, REDIS_ENV.tlsMode, ['verify-full', 'prefer', 'disable'], 'verify-full'),
+    tlsMode: parseTlsMode(envString(env, REDIS_ENV.tlsMode), REDIS_ENV.tlsMode),
     caBundle: caBundleFrom(envString(env, REDIS_ENV.caBundle), REDIS_ENV.caBundle),
     tlsServerName: tlsServerNameFrom(envString(env, REDIS_ENV.tlsServerName), REDIS_ENV.tlsServerName, {
       allowIpAddress: true,

@@ -1,0 +1,201 @@
+/**
+ * Attacks on the Redis adapter, played by a fake Redis server on loopback that records every byte
+ * it receives: it accepts any login (so guards that only ask "do these credentials log in?" pass)
+ * except the pending user's, and answers OK to everything else. Each attack is recorded in the
+ * security ledger with the credentials the fake received.
+ */
+
+import { createServer, type Server, type Socket } from 'node:net';
+import { CreateSecretCommand, type SecretsManagerClient } from '@aws-sdk/client-secrets-manager';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import {
+  redisAlternatingUsers,
+  redisPasswordOverlap,
+  redisSingleUser,
+} from '../../src/adapters/redis/index.ts';
+import { createRotationHandler } from '../../src/core/engine.ts';
+import type { RotationTarget } from '../../src/core/target.ts';
+import { type LocalSecretsManager, rotateSecret, startLocalSecretsManager } from '../../src/testing/index.ts';
+import { trackSecrets } from '../support/leak-scan.ts';
+import { credentialsIn, recordAttack } from './support/ledger.ts';
+
+interface FakeRedis {
+  readonly port: number;
+  readonly received: Buffer[];
+  /** Connections accepted so far. */
+  connections(): number;
+  close(): Promise<void>;
+}
+
+/** A plaintext "Redis" that answers inline and RESP commands; `-WRONGPASS` for users in `refuse`. */
+async function startFakeRedis(refuse: readonly string[]): Promise<FakeRedis> {
+  const received: Buffer[] = [];
+  let connections = 0;
+  const sockets = new Set<Socket>();
+  const server: Server = createServer((socket) => {
+    connections += 1;
+    sockets.add(socket);
+    socket.on('close', () => sockets.delete(socket));
+    socket.on('error', () => undefined);
+    socket.on('data', (chunk: Buffer) => {
+      received.push(chunk);
+      const text = chunk.toString('latin1');
+      if (text.startsWith('PING')) socket.write('+PONG\r\n');
+      else if (text.includes('AUTH')) {
+        socket.write(
+          refuse.some((user) => text.includes(`\r\n${user}\r\n`)) ? '-WRONGPASS invalid\r\n' : '+OK\r\n',
+        );
+      } else if (text.startsWith('*')) socket.write('+OK\r\n');
+      // Anything else (a TLS ClientHello) gets no answer, as from a real plaintext Redis.
+    });
+  });
+  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
+  const address = server.address();
+  if (typeof address !== 'object' || address === null) throw new Error('fake redis: no port');
+  return {
+    port: address.port,
+    received,
+    connections: () => connections,
+    close: () =>
+      new Promise<void>((resolve) => {
+        for (const socket of sockets) socket.destroy();
+        server.close(() => resolve());
+      }),
+  };
+}
+
+let sm: LocalSecretsManager;
+let client: SecretsManagerClient;
+let counter = 0;
+
+beforeAll(async () => {
+  sm = await startLocalSecretsManager();
+  client = sm.client({ maxAttempts: 1 });
+});
+afterAll(async () => {
+  await sm?.close();
+});
+
+function password(label: string): string {
+  const value = `${label}-${crypto.randomUUID()}`;
+  trackSecrets(value);
+  return value;
+}
+
+async function createSecret(name: string, value: object): Promise<string> {
+  counter += 1;
+  const created = await client.send(
+    new CreateSecretCommand({ Name: `${name}-${counter}`, SecretString: JSON.stringify(value) }),
+  );
+  return created.ARN!;
+}
+
+const TARGETS: ReadonlyArray<readonly [string, () => RotationTarget<unknown>]> = [
+  ['redis-single-user', () => redisSingleUser() as RotationTarget<unknown>],
+  ['redis-password-overlap', () => redisPasswordOverlap() as RotationTarget<unknown>],
+  ['redis-alternating-users', () => redisAlternatingUsers() as RotationTarget<unknown>],
+];
+
+describe.each(TARGETS)('%s', (name, makeTarget) => {
+  it("the rotated secret names the attacker's server: the master password never reaches it", async () => {
+    const attacker = await startFakeRedis(['app_clone']);
+    try {
+      const masterPassword = password('master');
+      const masterArn = await createSecret('redis-master', {
+        username: 'admin',
+        password: masterPassword,
+        host: '127.0.0.1',
+        port: 1,
+      });
+      const current = password('current');
+      const arn = await createSecret('redis-attacked', {
+        engine: 'redis',
+        host: '127.0.0.1',
+        port: attacker.port,
+        username: 'app',
+        password: current,
+        masterarn: masterArn,
+      });
+      const handler = createRotationHandler(makeTarget(), { client, env: { REDIS_TLS_MODE: 'disable' } });
+      const result = await rotateSecret({ client, secretId: arn, handler });
+      const leaked = credentialsIn(attacker.received, [masterPassword]);
+      recordAttack({
+        attack: `${name}: rotated secret names the attacker's Redis, masterarn a real master`,
+        blocked: !result.ok,
+        leaked: leaked.length,
+      });
+      expect(result.ok).toBe(false);
+      expect(result.error).toContain('the master credentials were not sent');
+      expect(leaked).toEqual([]);
+    } finally {
+      await attacker.close();
+    }
+  });
+
+  it('a plaintext server under the default REDIS_TLS_MODE (verify-full) receives no password', async () => {
+    const attacker = await startFakeRedis([]);
+    try {
+      const current = password('current');
+      const arn = await createSecret('redis-downgrade', {
+        engine: 'redis',
+        host: '127.0.0.1',
+        port: attacker.port,
+        username: 'app',
+        password: current,
+        ...(name === 'redis-alternating-users'
+          ? { masterarn: 'arn:aws:secretsmanager:us-east-1:123456789012:secret:m' }
+          : {}),
+      });
+      const handler = createRotationHandler(makeTarget(), {
+        client,
+        env: { REDIS_CONNECT_TIMEOUT_MS: '500' },
+      });
+      const result = await rotateSecret({ client, secretId: arn, handler });
+      const leaked = credentialsIn(attacker.received, [current]);
+      recordAttack({
+        attack: `${name}: a plaintext Redis under verify-full (TLS downgrade)`,
+        blocked: !result.ok,
+        leaked: leaked.length,
+      });
+      expect(result.ok).toBe(false);
+      expect(result.error).toContain('tls failure');
+      expect(leaked).toEqual([]);
+    } finally {
+      await attacker.close();
+    }
+  });
+
+  it('a host DATABASE_ALLOWED_HOSTS does not list gets no connection at all', async () => {
+    const attacker = await startFakeRedis([]);
+    try {
+      const current = password('current');
+      const arn = await createSecret('redis-unlisted', {
+        engine: 'redis',
+        host: '127.0.0.1',
+        port: attacker.port,
+        username: 'app',
+        password: current,
+        ...(name === 'redis-alternating-users'
+          ? { masterarn: 'arn:aws:secretsmanager:us-east-1:123456789012:secret:m' }
+          : {}),
+      });
+      const handler = createRotationHandler(makeTarget(), {
+        client,
+        env: { REDIS_TLS_MODE: 'disable', DATABASE_ALLOWED_HOSTS: 'cache.internal.example' },
+      });
+      const result = await rotateSecret({ client, secretId: arn, handler });
+      const leaked = credentialsIn(attacker.received, [current]);
+      recordAttack({
+        attack: `${name}: secret names a host DATABASE_ALLOWED_HOSTS does not list`,
+        blocked: !result.ok,
+        leaked: leaked.length,
+      });
+      expect(result.ok).toBe(false);
+      expect(result.error).toContain('DATABASE_ALLOWED_HOSTS does not list');
+      expect(attacker.connections()).toBe(0);
+      expect(leaked).toEqual([]);
+    } finally {
+      await attacker.close();
+    }
+  });
+});
