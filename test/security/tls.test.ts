@@ -17,7 +17,9 @@ import {
   GetSecretValueCommand,
   type SecretsManagerClient,
 } from '@aws-sdk/client-secrets-manager';
+import mysql from 'mysql2/promise';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { mysqlTlsConnectionOptions } from '../../src/adapters/database/mysql-tls.ts';
 import { mysqlAlternatingUsers, mysqlSingleUser } from '../../src/adapters/mysql/index.ts';
 import {
   postgresAlternatingUsers,
@@ -277,6 +279,52 @@ describe.each(RUNNERS)('TLS stripping attacks, %s', (runner) => {
         }
       } finally {
         await attacker.close();
+      }
+    },
+  );
+});
+
+describe('MYSQL_SERVER_PUBLIC_KEY: without TLS, the password goes only to the pinned key', () => {
+  // The fake server plays the real one here: the pinned key is its own, so it can read the answer.
+  it.each(['caching-sha2-rsa', 'sha256-rsa'] as const)(
+    "%s: encrypted to the pinned key at once, never asking for the server's",
+    async (request) => {
+      const server = await startPlaintextMysql(request);
+      const other = await startPlaintextMysql(request);
+      try {
+        const secret = password('pinned');
+        const attempt = async (pinned: string) => {
+          const options = mysqlTlsConnectionOptions(
+            { mode: 'prefer', variable: 'MYSQL_TLS_MODE', ca: undefined, serverPublicKey: pinned },
+            { host: server.host, port: server.port },
+          );
+          const connection = await mysql
+            .createConnection({
+              host: server.host,
+              port: server.port,
+              user: 'app',
+              password: secret,
+              ...options,
+            })
+            .catch((error: unknown) => error);
+          if (connection && typeof (connection as { end?: unknown }).end === 'function') {
+            await (connection as { end(): Promise<void> }).end();
+          }
+        };
+
+        await attempt(server.publicKeyPem);
+        // The server decrypted the answer with its private key: the client encrypted to it
+        // correctly, and the whole exchange needed no key from the server.
+        expect(credentialsIn(server.received, [secret])).toEqual([secret]);
+        const sent = Buffer.concat(server.received);
+        expect(sent.includes(Buffer.from(server.publicKeyPem))).toBe(false);
+
+        // A key pinned for another server: this one cannot read what it receives.
+        const before = server.received.length;
+        await attempt(other.publicKeyPem);
+        expect(credentialsIn(server.received.slice(before), [secret])).toEqual([]);
+      } finally {
+        await Promise.all([server.close(), other.close()]);
       }
     },
   );

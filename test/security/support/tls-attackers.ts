@@ -92,17 +92,20 @@ const SCRAMBLE = Buffer.from('0123456789abcdefghij', 'latin1');
  * A MySQL server that offers no TLS and then, depending on `request`: nothing more (`no-tls`, to
  * see what a client sends before it notices), switches the login to the cleartext plugin, or to
  * `caching_sha2_password` / `sha256_password` and sends its own RSA key. An RSA answer is
- * decrypted with the attacker's private key and added to `received` in clear.
+ * decrypted with the attacker's private key and added to `received` in clear. `publicKeyPem` is
+ * that key (a test pins it to play the real server).
  *
  * @example
  * ```ts
  * const attacker = await startPlaintextMysql('caching-sha2-rsa');
  * ```
  */
-export function startPlaintextMysql(request: MysqlPasswordRequest): Promise<AttackerDatabase> {
+export async function startPlaintextMysql(
+  request: MysqlPasswordRequest,
+): Promise<AttackerDatabase & { readonly publicKeyPem: string; readonly scramble: Buffer }> {
   const keys = generateKeyPairSync('rsa', { modulusLength: 2048 });
   const publicPem = keys.publicKey.export({ type: 'spki', format: 'pem' }).toString();
-  return listen((socket, state) => {
+  const server = await listen((socket, state) => {
     const reader = new Reader(socket);
     const readPacket = async () => {
       const header = await reader.take(4);
@@ -172,4 +175,5 @@ export function startPlaintextMysql(request: MysqlPasswordRequest): Promise<Atta
       socket.end();
     })();
   });
+  return Object.assign(server, { publicKeyPem: publicPem, scramble: SCRAMBLE });
 }
