@@ -10,7 +10,7 @@ data "aws_region" "current" {}
 
 locals {
   package_dir = coalesce(var.package_dir, "${path.module}/../../../../dist/lambda")
-  zip_path    = "${local.package_dir}/${var.handler}.zip"
+  zip_path    = coalesce(var.zip_path, "${local.package_dir}/${var.handler}.zip")
   has_vpc     = length(var.subnet_ids) > 0
   partition   = data.aws_partition.current.partition
   region      = data.aws_region.current.name
@@ -148,6 +148,13 @@ resource "aws_lambda_function" "rotation" {
   memory_size      = var.memory_size
   timeout          = var.timeout
   role             = aws_iam_role.rotation.arn
+
+  lifecycle {
+    precondition {
+      condition     = var.handler != "custom" || var.zip_path != null
+      error_message = "handler = \"custom\" needs zip_path: the zip that `secrets-rotator build` wrote."
+    }
+  }
 
   environment {
     variables = local.environment

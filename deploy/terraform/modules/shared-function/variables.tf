@@ -1,5 +1,5 @@
 variable "handler" {
-  description = "Which rotation function to deploy: the zip <package_dir>/<handler>.zip built by `npm run build`."
+  description = "Which rotation function to deploy: a built-in handler, the zip <package_dir>/<handler>.zip built by `npm run build`; or \"custom\", your own rotator's zip given by zip_path."
   type        = string
 
   validation {
@@ -13,14 +13,21 @@ variable "handler" {
       "redis-alternating-users",
       "redis-password-overlap",
       "redis-single-user",
+      "custom",
     ], var.handler)
-    error_message = "handler must be one of the files of handlers/: http-api-key, mysql-alternating-users, mysql-single-user, postgres-alternating-users, postgres-single-user, random-secret, redis-alternating-users, redis-password-overlap, redis-single-user."
+    error_message = "handler must be one of the files of handlers/ (http-api-key, mysql-alternating-users, mysql-single-user, postgres-alternating-users, postgres-single-user, random-secret, redis-alternating-users, redis-password-overlap, redis-single-user), or custom with zip_path."
   }
 }
 
 variable "name" {
   description = "Name of the shared function and prefix of everything else this module creates."
   type        = string
+}
+
+variable "zip_path" {
+  description = "Your own rotator's zip, built by `secrets-rotator build path/to/rotator.ts` (with handler = \"custom\"). Default: <package_dir>/<handler>.zip."
+  type        = string
+  default     = null
 }
 
 variable "package_dir" {
