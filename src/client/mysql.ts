@@ -123,8 +123,7 @@ export class RotatingMysqlPool {
       'database',
       'uri',
     ]);
-    refuseDriverTls('createMysqlPool poolOptions', poolOptions);
-    refuseConnectionSettings('createMysqlPool poolOptions', poolOptions, ['stream', 'authPlugins']);
+    refuseDriverTls('createMysqlPool poolOptions', poolOptions, ['ssl', 'stream', 'authPlugins']);
     const tls = options?.tls ?? {};
     const tlsVariable = tls.mode === undefined ? 'MYSQL_TLS_MODE' : 'createMysqlPool tls.mode';
     const serverPublicKey =

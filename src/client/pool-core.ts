@@ -101,20 +101,23 @@ export function poolTlsMode(
 }
 
 /**
- * Refuses a driver `ssl` setting: TLS follows the pool's mode, so that no setting can switch off
+ * Refuses driver settings that decide TLS or how the password travels (`ssl`; for mysql2 also
+ * `stream` and `authPlugins`): those follow the pool's mode, so that no setting can switch off
  * what the mode demands.
  *
  * @example
  * ```ts
- * refuseDriverTls('createPgPool poolConfig', poolConfig);
+ * refuseDriverTls('createMysqlPool poolOptions', poolOptions, ['ssl', 'stream', 'authPlugins']);
  * ```
  */
-export function refuseDriverTls(option: string, settings: object): void {
-  if ('ssl' in settings) {
-    throw new ConfigurationError(
-      `${option}.ssl`,
-      'must not be set: TLS follows tls.mode (verify-full, prefer or disable) and tls.ca',
-    );
+export function refuseDriverTls(option: string, settings: object, fields: readonly string[] = ['ssl']): void {
+  for (const field of fields) {
+    if (field in settings) {
+      throw new ConfigurationError(
+        `${option}.${field}`,
+        'must not be set: TLS and how the password is sent follow tls.mode (verify-full, prefer or disable), tls.ca and, for MySQL, tls.serverPublicKey',
+      );
+    }
   }
 }
 

@@ -284,7 +284,14 @@ describe('createMysqlPool', () => {
         secretId: 'x',
         poolOptions: { ssl: {} } as unknown as { connectionLimit: 1 },
       }),
-    ).toThrow(/poolOptions.ssl must not be set: TLS follows tls.mode/);
+    ).toThrow(/poolOptions.ssl must not be set: TLS and how the password is sent follow tls.mode/);
+    expect(() =>
+      createMysqlPool({
+        cache,
+        secretId: 'x',
+        poolOptions: { authPlugins: {} } as unknown as { connectionLimit: 1 },
+      }),
+    ).toThrow(/poolOptions.authPlugins must not be set/);
 
     const { name } = await rig.create(
       'my-wrong-engine',

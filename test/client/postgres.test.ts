@@ -324,7 +324,7 @@ describe('createPgPool', () => {
     expect(() => createPgPool({ cache, secretId: '' })).toThrow(/secretId/);
     expect(() =>
       createPgPool({ cache, secretId: 'x', poolConfig: { ssl: false } as unknown as pg.PoolConfig }),
-    ).toThrow(/poolConfig.ssl must not be set: TLS follows tls.mode/);
+    ).toThrow(/poolConfig.ssl must not be set: TLS and how the password is sent follow tls.mode/);
     expect(() => createPgPool({ cache, secretId: 'x', tls: { mode: 'allow' as 'prefer' } })).toThrow(
       /createPgPool tls.mode must be verify-full/,
     );
