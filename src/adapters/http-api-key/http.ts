@@ -46,6 +46,11 @@ export interface ProviderCall {
   readonly variables: TemplateVariables;
   /** Headers added by the adapter itself (the idempotency key). */
   readonly extraHeaders?: Readonly<Record<string, string>>;
+  /**
+   * A form body (`application/x-www-form-urlencoded`, values are templates), sent instead of the
+   * request's JSON body: what OAuth token endpoints take.
+   */
+  readonly formBody?: Readonly<Record<string, string>>;
 }
 
 /**
@@ -121,8 +126,14 @@ export class ProviderClient {
       this.#config.baseUrl + this.#fill(call, () => render(request.path, call.variables, encodeURIComponent)),
     );
     const headers = this.#headers(call);
-    const body =
-      request.body === undefined
+    const body = call.formBody
+      ? new URLSearchParams(
+          Object.entries(call.formBody).map(([name, template]): [string, string] => [
+            name,
+            this.#fill(call, () => render(template, call.variables)),
+          ]),
+        ).toString()
+      : request.body === undefined
         ? undefined
         : JSON.stringify(this.#fill(call, () => renderJson(request.body!, call.variables)));
     const timeoutMs = Math.min(this.#config.http.timeoutMs, this.budgetMs());
@@ -297,7 +308,8 @@ export class ProviderClient {
       );
     }
     for (const [name, value] of Object.entries(call.extraHeaders ?? {})) set(name, value);
-    if (call.request.body !== undefined) headers['content-type'] = 'application/json';
+    if (call.formBody) headers['content-type'] = 'application/x-www-form-urlencoded';
+    else if (call.request.body !== undefined) headers['content-type'] = 'application/json';
     return headers;
   }
 }

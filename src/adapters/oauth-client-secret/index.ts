@@ -1,0 +1,433 @@
+/**
+ * The OAuth client-secret adapter: rotates the client secret of an OAuth client at a provider that
+ * issues client secrets through an admin API. It is the HTTP API-key adapter with a fixed shape:
+ * the admin API mints and revokes secrets, and the new secret is tested with a `client_credentials`
+ * request at the token endpoint, which must answer an access token. Destinations follow the same
+ * rules (`HTTP_API_KEY_ALLOWED_HOSTS`, private addresses only when listed exactly).
+ */
+import { type HostAllowlist, readHostAllowlist } from '../../core/allowed-hosts.ts';
+import { type Env, envString } from '../../core/config.ts';
+import { ConfigurationError, TargetRefusedError } from '../../core/errors.ts';
+import type { KnownVersions, NextContext, RotationTarget, StepContext } from '../../core/target.ts';
+import {
+  ConfigProblem,
+  type HttpApiKeyConfig,
+  type HttpSettings,
+  type ResolvedConfig,
+} from '../http-api-key/config.ts';
+import { type AddressLookup, HTTP_API_KEY_ALLOWED_HOSTS } from '../http-api-key/destination.ts';
+import { backoffDelay, jitter, ProviderClient, refusal, sleep } from '../http-api-key/http.ts';
+import { type ApiKeySecret, httpApiKey } from '../http-api-key/index.ts';
+
+export type { ApiKeySecret } from '../http-api-key/index.ts';
+
+/**
+ * The environment variable holding the configuration block as JSON.
+ *
+ * @example
+ * ```ts
+ * const env = { [OAUTH_CLIENT_SECRET_CONFIG]: JSON.stringify(config) };
+ * ```
+ */
+export const OAUTH_CLIENT_SECRET_CONFIG = 'OAUTH_CLIENT_SECRET_CONFIG';
+
+/**
+ * The configuration of {@link oauthClientSecret}. The admin API is called with the client's own
+ * current credentials (HTTP Basic, client id and current secret).
+ *
+ * @example
+ * ```ts
+ * const config: OAuthClientSecretConfig = {
+ *   baseUrl: 'https://auth.example.com',
+ *   clientId: 'billing-service',
+ *   tokenPath: '/oauth2/token',
+ *   secretsPath: '/admin/clients/billing-service/secrets',
+ *   revoke: 'finish',
+ * };
+ * ```
+ */
+export interface OAuthClientSecretConfig {
+  /** `https://…` (plain `http://` only for loopback); the token endpoint and the admin API live under it. */
+  readonly baseUrl: string;
+  /** The OAuth client id. */
+  readonly clientId: string;
+  /** Path of the token endpoint. Default `/oauth/token`. */
+  readonly tokenPath?: string;
+  /** How the token request sends the client's credentials: `basic` (default, RFC 6749 §2.3.1) or `body`. */
+  readonly clientAuth?: 'basic' | 'body';
+  /** `scope` of the token request. Default none. */
+  readonly scope?: string;
+  /**
+   * Path of the client's secrets in the admin API: `POST` mints one (body `{"label": …}`), `GET`
+   * lists them, `DELETE <path>/<id>` revokes one.
+   */
+  readonly secretsPath: string;
+  /** JSON pointer to the new secret in the mint answer. Default `/secret`. */
+  readonly secretPointer?: string;
+  /** JSON pointer to the secret's id, in the mint answer and in each listed item. Default `/id`. */
+  readonly secretIdPointer?: string;
+  /** JSON pointer to the array of secrets in the list answer. Default `/secrets`. */
+  readonly listPointer?: string;
+  /**
+   * Header carrying the version id as idempotency key, for admin APIs that honour one. Without it,
+   * the adapter lists the client's secrets before minting and revokes one labelled with this
+   * rotation's version id (minted by an interrupted attempt, never stored).
+   */
+  readonly idempotencyHeader?: string;
+  /**
+   * When the replaced secret is revoked: `finish` (default; right after the new one becomes
+   * AWSCURRENT) or `next-rotation` (it stays valid until the next rotation, which revokes it before
+   * minting, so at most two secrets are ever active).
+   */
+  readonly revoke?: 'finish' | 'next-rotation';
+  /** Field of the secret's JSON holding the client secret. Default `clientSecret`. */
+  readonly secretField?: string;
+  /** Field of the secret's JSON holding the secret's id at the provider. Default `secretId`. */
+  readonly secretIdField?: string;
+  /** How long testSecret waits for a new secret to be accepted. Defaults as the HTTP adapter's. */
+  readonly propagation?: {
+    readonly maxWaitMs?: number;
+    readonly initialDelayMs?: number;
+    readonly maxDelayMs?: number;
+  };
+  /** Timeouts and retries of every request. */
+  readonly http?: HttpSettings;
+}
+
+/**
+ * Options of {@link oauthClientSecret}.
+ *
+ * @example
+ * ```ts
+ * const target = oauthClientSecret({ config });
+ * ```
+ */
+export interface OAuthClientSecretOptions {
+  /** The configuration in code; when absent it comes from `OAUTH_CLIENT_SECRET_CONFIG`. */
+  readonly config?: OAuthClientSecretConfig;
+  /** How host names are resolved before the allowlist check. Default: the system resolver. */
+  readonly lookup?: AddressLookup;
+}
+
+const FIELDS = new Set([
+  'baseUrl',
+  'clientId',
+  'tokenPath',
+  'clientAuth',
+  'scope',
+  'secretsPath',
+  'secretPointer',
+  'secretIdPointer',
+  'listPointer',
+  'idempotencyHeader',
+  'revoke',
+  'secretField',
+  'secretIdField',
+  'propagation',
+  'http',
+]);
+
+/** Statuses an OAuth token endpoint answers for a client secret it does not (yet) accept. */
+const TOKEN_REFUSED = [400, 401];
+
+interface Settings {
+  readonly clientId: string;
+  readonly clientAuth: 'basic' | 'body';
+  readonly scope: string | undefined;
+  readonly revoke: 'finish' | 'next-rotation';
+  readonly http: HttpApiKeyConfig;
+}
+
+function text(raw: Record<string, unknown>, name: string, fallback?: string): string {
+  const value = raw[name] ?? fallback;
+  if (typeof value !== 'string' || value.length === 0) {
+    throw new ConfigProblem(
+      name,
+      fallback === undefined ? 'is required: a non-empty string' : 'must be a non-empty string',
+    );
+  }
+  if (value.includes('{{')) throw new ConfigProblem(name, 'must not contain "{{" (no placeholders here)');
+  return value;
+}
+
+function choice<T extends string>(raw: Record<string, unknown>, name: string, choices: readonly T[]): T {
+  const value = raw[name] ?? choices[0];
+  if (!choices.includes(value as T)) {
+    throw new ConfigProblem(name, `must be one of ${choices.map((item) => `"${item}"`).join(', ')}`);
+  }
+  return value as T;
+}
+
+/** Validates the block and turns it into the HTTP API-key adapter's configuration. */
+function toSettings(value: unknown): Settings {
+  if (typeof value !== 'object' || value === null || Array.isArray(value)) {
+    throw new ConfigProblem('', 'must be a JSON object');
+  }
+  const raw = value as Record<string, unknown>;
+  for (const name of Object.keys(raw)) {
+    if (!FIELDS.has(name))
+      throw new ConfigProblem(name, `is not a known field (known: ${[...FIELDS].join(', ')})`);
+  }
+  const clientId = text(raw, 'clientId');
+  if (clientId.includes(':') || /[^\x21-\x7e]/.test(clientId)) {
+    throw new ConfigProblem(
+      'clientId',
+      'must be printable ASCII without ":" or spaces (HTTP Basic carries it)',
+    );
+  }
+  const clientAuth = choice(raw, 'clientAuth', ['basic', 'body'] as const);
+  const scope = raw.scope === undefined ? undefined : text(raw, 'scope');
+  const revoke = choice(raw, 'revoke', ['finish', 'next-rotation'] as const);
+  const secretsPath = text(raw, 'secretsPath').replace(/\/+$/, '');
+  const secretIdPointer = text(raw, 'secretIdPointer', '/id');
+  const idempotencyHeader = raw.idempotencyHeader === undefined ? undefined : text(raw, 'idempotencyHeader');
+  const clientBasic = { type: 'basic', username: clientId, password: '{{key}}' } as const;
+  const mintRequest = {
+    method: 'POST',
+    path: secretsPath,
+    body: { label: 'rotation {{versionId}}' },
+  } as const;
+  const http: HttpApiKeyConfig = {
+    baseUrl: text(raw, 'baseUrl'),
+    auth: clientBasic,
+    keyField: text(raw, 'secretField', 'clientSecret'),
+    keyIdField: text(raw, 'secretIdField', 'secretId'),
+    mint: {
+      request: mintRequest,
+      keyPointer: text(raw, 'secretPointer', '/secret'),
+      keyIdPointer: secretIdPointer,
+      ...(idempotencyHeader
+        ? { idempotencyHeader }
+        : {
+            orphanCheck: {
+              request: { method: 'GET', path: secretsPath },
+              itemsPointer: typeof raw.listPointer === 'string' ? raw.listPointer : '/secrets',
+              labelPointer: '/label',
+              idPointer: secretIdPointer,
+            },
+            // An orphan is a secret only this rotation made; revoking it keeps within the provider's limit.
+            onOrphan: 'revoke' as const,
+          }),
+    },
+    test: {
+      request: {
+        method: 'POST',
+        path: text(raw, 'tokenPath', '/oauth/token'),
+        auth: clientAuth === 'basic' ? clientBasic : { type: 'none' },
+      },
+      successStatus: [200],
+      propagation: {
+        ...(raw.propagation as HttpApiKeyConfig['test']['propagation']),
+        waitOnStatus: TOKEN_REFUSED,
+      },
+    },
+    revoke: { when: 'finish', request: { method: 'DELETE', path: `${secretsPath}/{{revokedKeyId}}` } },
+    ...(raw.http === undefined ? {} : { http: raw.http as HttpSettings }),
+  };
+  return { clientId, clientAuth, scope, revoke, http };
+}
+
+function fromProblem(setting: string, error: unknown): never {
+  if (error instanceof ConfigProblem) {
+    throw new ConfigurationError(setting, `field ${error.path || '(root)'} ${error.problem}`);
+  }
+  throw error;
+}
+
+/**
+ * The rotation target for an OAuth client secret. Create the Lambda handler with
+ * `createRotationHandler(oauthClientSecret())`.
+ *
+ * - createSecret: the admin API mints a new secret (with `revoke: "next-rotation"`, the secret
+ *   replaced by the previous rotation is revoked first); retries never leave a second secret;
+ * - setSecret: nothing (the provider made the secret);
+ * - testSecret: a `client_credentials` token request with the new secret must answer an access token;
+ * - finishSecret: the old secret is revoked (`revoke: "finish"`) or kept until the next rotation.
+ *
+ * @example
+ * ```ts
+ * // handlers/oauth-client-secret.ts
+ * import { createRotationHandler } from 'secrets-rotator';
+ * import { oauthClientSecret } from 'secrets-rotator/adapters/oauth-client-secret';
+ * export const handler = createRotationHandler(oauthClientSecret());
+ * ```
+ */
+export function oauthClientSecret(options: OAuthClientSecretOptions = {}): RotationTarget<ApiKeySecret> {
+  let settings: Settings | undefined;
+  let inner: RotationTarget<ApiKeySecret> | undefined;
+  let allowlist: HostAllowlist | undefined;
+
+  const build = (value: unknown, setting: string) => {
+    try {
+      settings = toSettings(value);
+      inner = httpApiKey({ config: settings.http, ...(options.lookup ? { lookup: options.lookup } : {}) });
+    } catch (error) {
+      if (error instanceof ConfigurationError) {
+        // The HTTP adapter names its own entry point; name ours, keeping the field at fault.
+        throw new ConfigurationError(
+          setting,
+          error.message.replace(/^.*?httpApiKey\(\{ config \}\):?\s*/, ''),
+        );
+      }
+      fromProblem(setting, error);
+    }
+  };
+  if (options.config) build(options.config, 'oauthClientSecret({ config })');
+
+  const ready = (): { settings: Settings; inner: RotationTarget<ApiKeySecret> } => {
+    if (!settings || !inner) {
+      throw new ConfigurationError(
+        OAUTH_CLIENT_SECRET_CONFIG,
+        'is not set: set it to the configuration block (a JSON object with baseUrl, clientId, secretsPath)',
+      );
+    }
+    return { settings, inner };
+  };
+  const providerFor = (config: ResolvedConfig, ctx: StepContext) =>
+    new ProviderClient(config, ctx, {
+      allowlist,
+      requireAllowlist: false,
+      baseUrlFrom: 'baseUrl',
+      ...(options.lookup ? { lookup: options.lookup } : {}),
+    });
+
+  return {
+    name: 'oauth-client-secret',
+
+    init(env: Env): void {
+      allowlist = readHostAllowlist(env, HTTP_API_KEY_ALLOWED_HOSTS);
+      const configText = envString(env, OAUTH_CLIENT_SECRET_CONFIG);
+      if (configText !== undefined) {
+        if (options.config) {
+          throw new ConfigurationError(
+            OAUTH_CLIENT_SECRET_CONFIG,
+            'is set, but oauthClientSecret({ config }) was given in code too: keep one',
+          );
+        }
+        let parsed: unknown;
+        try {
+          parsed = JSON.parse(configText);
+        } catch {
+          throw new ConfigurationError(
+            OAUTH_CLIENT_SECRET_CONFIG,
+            'is not valid JSON: set it to the configuration block',
+          );
+        }
+        build(parsed, OAUTH_CLIENT_SECRET_CONFIG);
+      }
+      ready().inner.init?.(env);
+    },
+
+    parse: (raw) => ready().inner.parse(raw),
+    serialize: (value) => ready().inner.serialize(value),
+    secrets: (value) => [value.key],
+
+    async next(current: ApiKeySecret, ctx: NextContext): Promise<ApiKeySecret> {
+      const { settings: active, inner: target } = ready();
+      if (active.revoke === 'next-rotation')
+        await revokeExpired(current, providerFor(current.config, ctx), ctx);
+      return target.next(current, ctx);
+    },
+
+    apply: (pending: ApiKeySecret, known: KnownVersions<ApiKeySecret>, ctx: StepContext) =>
+      ready().inner.apply(pending, known, ctx),
+
+    async verify(pending: ApiKeySecret, ctx: StepContext): Promise<void> {
+      const { settings: active } = ready();
+      const { test } = pending.config;
+      const provider = providerFor(pending.config, ctx);
+      const formBody: Record<string, string> = { grant_type: 'client_credentials' };
+      if (active.scope !== undefined) formBody.scope = active.scope;
+      if (active.clientAuth === 'body') {
+        formBody.client_id = active.clientId;
+        formBody.client_secret = '{{key}}';
+      }
+      const started = Date.now();
+      for (let check = 1; ; check++) {
+        const response = await provider.send({
+          operation: 'token',
+          request: test.request,
+          variables: { key: pending.key, versionId: ctx.versionId },
+          formBody,
+        });
+        if (response.status === 200) {
+          const token = (response.json as { access_token?: unknown } | undefined)?.access_token;
+          if (typeof token === 'string' && token.length > 0) {
+            ctx.redact(token);
+            ctx.logger.info('new client secret obtained an access token', {
+              keyId: pending.keyId,
+              checks: check,
+            });
+            return;
+          }
+          throw new TargetRefusedError(
+            'rejected',
+            `token request POST ${test.request.path} answered 200 without an access_token; is tokenPath the token endpoint?`,
+          );
+        }
+        const delayMs = jitter(backoffDelay(check, test.initialDelayMs, test.maxDelayMs));
+        const waited = Date.now() - started;
+        if (
+          !test.waitOnStatus.includes(response.status) ||
+          waited + delayMs > test.maxWaitMs ||
+          delayMs > provider.budgetMs()
+        ) {
+          throw refusal(
+            'token',
+            test.request,
+            response.status,
+            `the new client secret ${pending.keyId ?? '(no id)'} got no access token after ${check} checks over ${waited} ms`,
+          );
+        }
+        ctx.metrics.count('PropagationWait');
+        ctx.logger.info('new client secret not accepted yet; waiting for the provider to propagate it', {
+          keyId: pending.keyId,
+          status: response.status,
+          check,
+          delayMs,
+        });
+        await sleep(delayMs);
+      }
+    },
+
+    async afterPromotion(promoted: ApiKeySecret, previous: ApiKeySecret | undefined, ctx: StepContext) {
+      const { settings: active, inner: target } = ready();
+      if (active.revoke === 'finish') return target.afterPromotion?.(promoted, previous, ctx);
+      ctx.logger.info('previous client secret stays valid until the next rotation', {
+        keyId: previous?.keyId,
+      });
+    },
+  };
+}
+
+/** Grace period over: the secret replaced by the previous rotation goes before a new one is minted. */
+async function revokeExpired(
+  current: ApiKeySecret,
+  provider: ProviderClient,
+  ctx: NextContext,
+): Promise<void> {
+  const expired = current.previousKeyId;
+  const { revoke } = current.config;
+  if (expired === undefined || expired === current.keyId || !revoke.request) return;
+  const response = await provider.send({
+    operation: 'revoke',
+    request: revoke.request,
+    variables: { key: current.key, revokedKeyId: expired, versionId: ctx.versionId },
+  });
+  if (revoke.successStatus.includes(response.status)) {
+    ctx.metrics.count('ApiKeyRevoked');
+    ctx.logger.info('revoked client secret past its grace period', { keyId: expired });
+  } else if (revoke.goneStatus.includes(response.status)) {
+    ctx.logger.info('client secret past its grace period was already revoked', { keyId: expired });
+  } else {
+    throw refusal(
+      'revoke',
+      revoke.request,
+      response.status,
+      `client secret "${expired}" was not revoked (grace period over)`,
+    );
+  }
+}
+
+export type { AddressLookup } from '../http-api-key/destination.ts';
+export { HTTP_API_KEY_ALLOWED_HOSTS };
