@@ -280,6 +280,7 @@ export class RotatingPoolCore<P> {
           throw serverWithoutTlsError(
             `${this.#driver.name}: connecting to ${this.#server(choice.secret.parsed)} (secret "${this.#secretId}")`,
             this.#driver.tlsVariable,
+            this.#tlsFor(choice.secret.parsed),
           );
         }
         if (!this.#driver.isAuthError(error)) throw error;

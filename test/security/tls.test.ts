@@ -163,6 +163,15 @@ const ATTACKS: readonly Attack[] = [
     loginSent: true,
   },
   {
+    name: '"TLS offered" to the question, then "no TLS" on the login connection (PG_TLS_MODE=prefer)',
+    handler: 'postgres-single-user',
+    engine: 'postgres',
+    start: () => startPlaintextPostgres('tls-then-cleartext'),
+    settings: { PG_TLS_MODE: 'prefer' },
+    expectError: ['the server said it offers TLS, then refused it', 'no credentials were sent'],
+    loginSent: false,
+  },
+  {
     name: '"no TLS", then a request for an MD5 password hash (PG_TLS_MODE=prefer)',
     handler: 'postgres-alternating-users',
     engine: 'postgres',

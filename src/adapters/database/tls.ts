@@ -128,14 +128,27 @@ export function allowPlaintextHint(variable: string): string {
 
 /**
  * The error for a server that offers no TLS under `verify-full`. Nothing has been sent then.
+ * Under `prefer` the same answer means the server offered TLS when asked and then refused it on
+ * the connection itself: someone on the path is choosing the answers, and nothing is sent either.
  *
  * @param doing - what was being done, e.g. `logging in as user "app" at db:5432`.
+ * @param mode - the mode the connection followed (default `verify-full`).
  * @example
  * ```ts
  * throw serverWithoutTlsError('logging in to db:5432', 'PG_TLS_MODE');
  * ```
  */
-export function serverWithoutTlsError(doing: string, variable: string): TargetUnreachableError {
+export function serverWithoutTlsError(
+  doing: string,
+  variable: string,
+  mode: TlsMode = 'verify-full',
+): TargetUnreachableError {
+  if (mode === 'prefer') {
+    return new TargetUnreachableError(
+      'tls',
+      `${doing}: the server said it offers TLS, then refused it on the connection itself (${variable}=prefer); no credentials were sent. Check the network path to the server`,
+    );
+  }
   return new TargetUnreachableError(
     'tls',
     `${doing}: the server offers no TLS, and ${variable} is verify-full (the default; or the secret sets "ssl": true), so no credentials were sent; enable TLS on the server, or ${allowPlaintextHint(variable)}`,

@@ -364,7 +364,7 @@ async function connectOnce(
     return connection;
   } catch (error) {
     if ((error as { code?: unknown }).code === 'HANDSHAKE_NO_SSL_SUPPORT') {
-      throw serverWithoutTlsError(`log in to ${where}`, MYSQL_ENV.tlsMode);
+      throw serverWithoutTlsError(`log in to ${where}`, MYSQL_ENV.tlsMode, mode);
     }
     throw sanitizeMysqlError(error, { action: `log in to ${where}`, sensitive: true, secrets });
   }

@@ -260,7 +260,7 @@ export async function connectPostgres(
   } catch (error) {
     await client.end().catch(() => {});
     if (error instanceof Error && error.message === SERVER_WITHOUT_TLS) {
-      throw serverWithoutTlsError(doing, POSTGRES_ENV.tlsMode);
+      throw serverWithoutTlsError(doing, POSTGRES_ENV.tlsMode, mode);
     }
     throw sanitizePostgresError(error, doing, scrub);
   }

@@ -16,8 +16,12 @@ import {
   Reader,
 } from './attacker-databases.ts';
 
-/** What the fake PostgreSQL server asks for once the client goes on without TLS. */
-export type PostgresPasswordRequest = 'cleartext' | 'md5';
+/**
+ * What the fake PostgreSQL server asks for once the client goes on without TLS; `tls-then-cleartext`
+ * says "yes, TLS" to the first SSLRequest it gets (a client's question whether TLS is offered),
+ * then "no" to every later one and asks for the cleartext password.
+ */
+export type PostgresPasswordRequest = 'cleartext' | 'md5' | 'tls-then-cleartext';
 
 /** The salt the fake PostgreSQL server sends with its MD5 request. */
 export const MD5_SALT = Buffer.from([0x01, 0x02, 0x03, 0x04]);
@@ -50,6 +54,7 @@ export function md5Answer(password: string, user: string): string {
  * ```
  */
 export function startPlaintextPostgres(request: PostgresPasswordRequest): Promise<AttackerDatabase> {
+  let tlsQuestions = 0;
   return listen((socket, state) => {
     const reader = new Reader(socket);
     void (async () => {
@@ -61,6 +66,8 @@ export function startPlaintextPostgres(request: PostgresPasswordRequest): Promis
         if (!body) return;
         const code = body.readInt32BE(0);
         if (code === 80877103 || code === 80877104) {
+          tlsQuestions += 1;
+          if (request === 'tls-then-cleartext' && tlsQuestions === 1) return void socket.end('S');
           socket.write('N');
           continue;
         }
@@ -72,9 +79,7 @@ export function startPlaintextPostgres(request: PostgresPasswordRequest): Promis
       }
       state.logins.push(user);
       socket.write(
-        request === 'cleartext'
-          ? pgMessage('R', int32(3))
-          : pgMessage('R', Buffer.concat([int32(5), MD5_SALT])),
+        request !== 'md5' ? pgMessage('R', int32(3)) : pgMessage('R', Buffer.concat([int32(5), MD5_SALT])),
       );
       // Whatever comes back is already in `received`; the attacker then hangs up.
       await reader.take(5);
