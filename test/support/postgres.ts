@@ -75,6 +75,12 @@ export interface StartPostgresOptions {
    * harness itself uses the Unix socket (`local` rules) for `query` and `createDatabase`.
    */
   hbaExtra?: readonly string[];
+  /**
+   * `md5`: TCP logins use the `md5` method and new passwords are stored as MD5 hashes
+   * (`password_encryption = md5`), as Amazon Redshift does. The harness's own Unix-socket logins
+   * stay SCRAM. Default `scram-sha-256` everywhere.
+   */
+  passwordAuth?: 'scram-sha-256' | 'md5';
 }
 
 /**
@@ -246,8 +252,8 @@ async function initialiseAndStart(
       '# Written by test/support/postgres.ts: every login needs a password (SCRAM-SHA-256).',
       ...(options.hbaExtra ?? []),
       'local all all scram-sha-256',
-      'host all all 127.0.0.1/32 scram-sha-256',
-      'host all all ::1/128 scram-sha-256',
+      `host all all 127.0.0.1/32 ${options.passwordAuth ?? 'scram-sha-256'}`,
+      `host all all ::1/128 ${options.passwordAuth ?? 'scram-sha-256'}`,
       '',
     ].join('\n'),
     account,
@@ -256,7 +262,7 @@ async function initialiseAndStart(
   const settings: Record<string, string> = {
     listen_addresses: '127.0.0.1',
     unix_socket_directories: dir,
-    password_encryption: 'scram-sha-256',
+    password_encryption: options.passwordAuth ?? 'scram-sha-256',
     fsync: 'off',
     synchronous_commit: 'off',
     full_page_writes: 'off',

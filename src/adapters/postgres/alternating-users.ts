@@ -1,12 +1,19 @@
 import { randomBytes } from 'node:crypto';
-import { ProtocolStateError, SecretShapeError, TargetRefusedError } from '../../core/errors.ts';
+import {
+  ConfigurationError,
+  ProtocolStateError,
+  SecretShapeError,
+  TargetRefusedError,
+} from '../../core/errors.ts';
 import type { RotationTarget, StepContext } from '../../core/target.ts';
 import { readMasterSecret, refuseMasterAmong, sameServer } from '../database/secret.ts';
 import {
   checkPairFits,
+  checkPasswordForEngine,
   commonTargetParts,
   endpointOf,
   loginOf,
+  passwordFormFor,
   pendingAlreadyWorks,
   SettingsHolder,
   verifyPending,
@@ -75,13 +82,18 @@ export function postgresAlternatingUsers(
     async next(current, ctx) {
       const config = settings.get(ctx);
       const pair = checkPairFits(current.username);
+      refuseRedshiftClone(current, config);
       if (!config.preProvisionedPair && current.masterarn === undefined) throw missingMasterArn();
-      return withCredentials(current, { username: pair.other, password: await ctx.newPassword() });
+      const next = withCredentials(current, { username: pair.other, password: await ctx.newPassword() });
+      checkPasswordForEngine(next);
+      return next;
     },
 
     async apply(pending, known, ctx) {
       const config = settings.get(ctx);
       const pair = checkPairFits(pending.username);
+      refuseRedshiftClone(pending, config);
+      checkPasswordForEngine(pending);
       // The current-login guard and the master log in first: in the common path they work, so a
       // rotation makes no refused login (setting the same password again is harmless). The pending
       // credentials are tried only when the database refused that way; they work when an earlier
@@ -113,7 +125,7 @@ export function postgresAlternatingUsers(
                   session,
                   pending.username,
                   pending.password,
-                  config.scramIterations,
+                  passwordFormFor(pending, config),
                   ctx,
                 );
               } finally {
@@ -143,7 +155,13 @@ export function postgresAlternatingUsers(
           } else {
             await ensureClone(session, pair.original, pair.clone, ctx);
           }
-          await setPassword(session, pending.username, pending.password, config.scramIterations, ctx);
+          await setPassword(
+            session,
+            pending.username,
+            pending.password,
+            passwordFormFor(pending, config),
+            ctx,
+          );
         });
         ctx.logger.info('set the pending password', {
           user: pending.username,
@@ -188,7 +206,7 @@ export function postgresAlternatingUsers(
         // A random password nobody stores: the old one stops working at once.
         const unusable = randomBytes(32).toString('base64url');
         ctx.redact(unusable);
-        await setPassword(session, value.username, unusable, config.scramIterations, ctx);
+        await setPassword(session, value.username, unusable, passwordFormFor(value, config), ctx);
         try {
           const [row] = await session.query<{ ended: number }>(
             TERMINATE_SESSIONS,
@@ -208,6 +226,19 @@ export function postgresAlternatingUsers(
       }
     },
   };
+}
+
+/**
+ * The clone mode relies on PostgreSQL role membership and a per-role `role` setting, which Redshift
+ * users do not have; on Redshift both users must exist already and only their passwords alternate.
+ */
+function refuseRedshiftClone(value: PostgresSecret, settings: PostgresSettings): void {
+  if (value.engine === 'redshift' && !settings.preProvisionedPair) {
+    throw new ConfigurationError(
+      'PG_PREPROVISIONED_PAIR',
+      'must be true for an "engine": "redshift" secret: Redshift has no role membership or per-user role setting for the rotator to build a clone with; create both users (e.g. "app" and "app_clone") with the same privileges yourself and set PG_PREPROVISIONED_PAIR=true (nothing was changed)',
+    );
+  }
 }
 
 function missingMasterArn(): SecretShapeError {

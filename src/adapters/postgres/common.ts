@@ -9,7 +9,8 @@ import {
   type PostgresEndpoint,
   type PostgresLogin,
 } from './connect.ts';
-import { alternatingPair, CLONE_SUFFIX } from './roles.ts';
+import { checkRedshiftPassword } from './redshift.ts';
+import { alternatingPair, CLONE_SUFFIX, type PasswordForm } from './roles.ts';
 import {
   identifierBytes,
   MAX_IDENTIFIER_BYTES,
@@ -179,4 +180,32 @@ export function checkPairFits(username: string): { original: string; clone: stri
     );
   }
   return pair;
+}
+
+/**
+ * How the new password of `secret` is sent: a Redshift hash (`PG_REDSHIFT_PASSWORD_HASH`) for
+ * `"engine": "redshift"`, a SCRAM-SHA-256 verifier (`PG_SCRAM_ITERATIONS`) otherwise.
+ *
+ * @example
+ * ```ts
+ * await setPassword(session, pending.username, pending.password, passwordFormFor(pending, settings), ctx);
+ * ```
+ */
+export function passwordFormFor(secret: PostgresSecret, settings: PostgresSettings): PasswordForm {
+  return secret.engine === 'redshift'
+    ? { kind: 'redshift', hash: settings.redshiftPasswordHash }
+    : { kind: 'scram', iterations: settings.scramIterations };
+}
+
+/**
+ * For a Redshift secret, the password about to be set must meet Redshift's rules; checked before
+ * any login, so a bad password changes nothing (the server cannot check a hash).
+ *
+ * @example
+ * ```ts
+ * checkPasswordForEngine(pending);
+ * ```
+ */
+export function checkPasswordForEngine(secret: PostgresSecret): void {
+  if (secret.engine === 'redshift') checkRedshiftPassword(secret.password, 'password');
 }

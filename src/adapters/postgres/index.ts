@@ -23,11 +23,23 @@ export {
   sanitizePostgresError,
   type TlsOutcome,
 } from './connect.ts';
+export {
+  checkRedshiftPassword,
+  REDSHIFT_EXCLUDED_CHARACTERS,
+  REDSHIFT_PASSWORD_HASHES,
+  REDSHIFT_PASSWORD_LENGTH,
+  type RedshiftPasswordHash,
+  type RedshiftSha256Options,
+  redshiftMd5Hash,
+  redshiftPasswordProblems,
+  redshiftSha256Hash,
+} from './redshift.ts';
 export { alternatingPair, CLONE_SUFFIX } from './roles.ts';
 export { DEFAULT_SCRAM_ITERATIONS, type ScramOptions, scramSha256Verifier } from './scram.ts';
 export {
   DEFAULT_POSTGRES_DATABASE,
   DEFAULT_POSTGRES_PORT,
+  DEFAULT_REDSHIFT_PORT,
   MAX_IDENTIFIER_BYTES,
   POSTGRES_ENGINES,
   type PostgresEngine,

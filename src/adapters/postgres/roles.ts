@@ -5,6 +5,7 @@
 import { TargetRefusedError } from '../../core/errors.ts';
 import type { RotationLogger, RotationMetrics } from '../../core/target.ts';
 import type { PostgresSession } from './connect.ts';
+import { type RedshiftPasswordHash, redshiftPasswordHash } from './redshift.ts';
 import { scramSha256Verifier } from './scram.ts';
 import {
   ACT_AS_SESSION_USER,
@@ -15,6 +16,7 @@ import {
   membershipQuery,
   ROLE_POWERS,
   ROLE_SETTINGS,
+  redshiftSetPasswordStatement,
   resetRoleSettingsStatement,
   roleSettingStatement,
   roleSwitchSetting,
@@ -33,6 +35,19 @@ export interface RoleContext {
   /** Registers strings (verifiers) that must never be printed. */
   redact(...values: string[]): void;
 }
+
+/**
+ * How a new password is sent: as a SCRAM-SHA-256 verifier (PostgreSQL, Aurora), or as a Redshift
+ * md5/sha256 hash (secret engine "redshift"). Never as the password itself.
+ *
+ * @example
+ * ```ts
+ * const form: PasswordForm = { kind: 'redshift', hash: 'md5' };
+ * ```
+ */
+export type PasswordForm =
+  | { readonly kind: 'scram'; readonly iterations: number }
+  | { readonly kind: 'redshift'; readonly hash: RedshiftPasswordHash };
 
 interface RoleRow extends Record<string, unknown> {
   oid: number;
@@ -59,16 +74,29 @@ export async function findRole(session: PostgresSession, name: string): Promise<
  *
  * @example
  * ```ts
- * await setPassword(session, 'app', pending.password, 4096, ctx);
+ * await setPassword(session, 'app', pending.password, { kind: 'scram', iterations: 4096 }, ctx);
  * ```
  */
 export async function setPassword(
   session: PostgresSession,
   role: string,
   password: string,
-  iterations: number,
+  form: PasswordForm,
   ctx: RoleContext,
 ): Promise<void> {
+  if (form.kind === 'redshift') {
+    const hash = redshiftPasswordHash(form.hash, password, role);
+    ctx.redact(hash);
+    await session.query(
+      redshiftSetPasswordStatement(role, hash),
+      [],
+      `changing the password of user "${role}"`,
+      [hash, password],
+    );
+    ctx.logger.info('password changed', { role, method: `Redshift ${form.hash} hash` });
+    return;
+  }
+  const { iterations } = form;
   const verifier = scramSha256Verifier(password, { iterations });
   ctx.redact(verifier);
   await session.query(setPasswordStatement(role, verifier), [], `changing the password of role "${role}"`, [
@@ -85,14 +113,14 @@ export async function setPassword(
  *
  * @example
  * ```ts
- * await changeOwnPassword(session, 'app', pending.password, 4096, ctx);
+ * await changeOwnPassword(session, 'app', pending.password, { kind: 'scram', iterations: 4096 }, ctx);
  * ```
  */
 export async function changeOwnPassword(
   session: PostgresSession,
   username: string,
   password: string,
-  iterations: number,
+  form: PasswordForm,
   ctx: RoleContext,
 ): Promise<void> {
   const [who] = await session.query<{ session_user: string; current_user: string }>(
@@ -106,8 +134,9 @@ export async function changeOwnPassword(
       `logged in as user "${username}" but the server reports session user "${who?.session_user}"; check for a connection pooler or proxy that maps users`,
     );
   }
-  await session.query(ACT_AS_SESSION_USER, [], 'acting as the session user');
-  await setPassword(session, username, password, iterations, ctx);
+  // Redshift has no per-user `role` setting to undo (nor SET ROLE NONE); its ALTER USER acts as the session user.
+  if (form.kind === 'scram') await session.query(ACT_AS_SESSION_USER, [], 'acting as the session user');
+  await setPassword(session, username, password, form, ctx);
 }
 
 /**
@@ -139,7 +168,7 @@ export async function serverVersion(session: PostgresSession): Promise<number> {
  * ```ts
  * await session.query('BEGIN', [], 'starting the transaction');
  * await ensureClone(session, 'app', 'app_clone', ctx);
- * await setPassword(session, pendingUser, pendingPassword, 4096, ctx);
+ * await setPassword(session, pendingUser, pendingPassword, { kind: 'scram', iterations: 4096 }, ctx);
  * await session.query('COMMIT', [], 'committing');
  * ```
  */

@@ -16,7 +16,17 @@ export { type MasterCredentials, parseMasterSecret, sameHost, withCredentials } 
  * POSTGRES_ENGINES.includes('aurora-postgresql'); // true
  * ```
  */
-export const POSTGRES_ENGINES = ['postgres', 'aurora-postgresql'] as const;
+export const POSTGRES_ENGINES = ['postgres', 'aurora-postgresql', 'redshift'] as const;
+
+/**
+ * Amazon Redshift's default port, used for an `"engine": "redshift"` secret without `port`.
+ *
+ * @example
+ * ```ts
+ * parsePostgresSecret(redshiftWithoutPort, 'postgres-single-user').port === DEFAULT_REDSHIFT_PORT; // true
+ * ```
+ */
+export const DEFAULT_REDSHIFT_PORT = 5439;
 
 /**
  * One of {@link POSTGRES_ENGINES}.
@@ -104,7 +114,11 @@ export function identifierBytes(name: string): number {
  */
 export function parsePostgresSecret(raw: string, adapter: string): PostgresSecret {
   const secret = parseDatabaseSecretValue(raw, adapter, POSTGRES_RULES);
-  return { ...secret, dbname: secret.dbname ?? DEFAULT_POSTGRES_DATABASE };
+  const port =
+    secret.engine === 'redshift' && (secret.fields.port === undefined || secret.fields.port === null)
+      ? DEFAULT_REDSHIFT_PORT
+      : secret.port;
+  return { ...secret, port, dbname: secret.dbname ?? DEFAULT_POSTGRES_DATABASE };
 }
 
 /**

@@ -1,5 +1,5 @@
 import type { HostAllowlist } from '../../core/allowed-hosts.ts';
-import { type Env, envBoolean, envInteger, envString } from '../../core/config.ts';
+import { type Env, envBoolean, envChoice, envInteger, envString } from '../../core/config.ts';
 import { readDatabaseAllowedHosts } from '../../database/hosts.ts';
 import {
   CONNECT_TIMEOUT_RANGE,
@@ -8,6 +8,7 @@ import {
   tlsServerNameFrom,
 } from '../database/settings.ts';
 import { parseTlsMode, type TlsMode } from '../database/tls.ts';
+import { REDSHIFT_PASSWORD_HASHES, type RedshiftPasswordHash } from './redshift.ts';
 import { DEFAULT_SCRAM_ITERATIONS } from './scram.ts';
 
 /**
@@ -34,6 +35,8 @@ export interface PostgresSettings {
   readonly testQuery: string | undefined;
   /** PBKDF2 iterations of the SCRAM-SHA-256 verifiers this adapter sends. */
   readonly scramIterations: number;
+  /** `PG_REDSHIFT_PASSWORD_HASH`: the hash sent for `"engine": "redshift"` secrets, md5 (default) or sha256. */
+  readonly redshiftPasswordHash: RedshiftPasswordHash;
   /** Alternating users only: both users already exist; only their passwords alternate. */
   readonly preProvisionedPair: boolean;
   /** `DATABASE_ALLOWED_HOSTS`: the hosts a secret may name; `undefined`: any host. */
@@ -56,6 +59,7 @@ export const POSTGRES_ENV = {
   statementTimeoutMs: 'PG_STATEMENT_TIMEOUT_MS',
   testQuery: 'PG_TEST_QUERY',
   scramIterations: 'PG_SCRAM_ITERATIONS',
+  redshiftPasswordHash: 'PG_REDSHIFT_PASSWORD_HASH',
   preProvisionedPair: 'PG_PREPROVISIONED_PAIR',
 } as const;
 
@@ -95,6 +99,7 @@ export function readPostgresSettings(
       min: DEFAULT_SCRAM_ITERATIONS,
       max: MAX_SCRAM_ITERATIONS,
     }),
+    redshiftPasswordHash: envChoice(env, POSTGRES_ENV.redshiftPasswordHash, REDSHIFT_PASSWORD_HASHES, 'md5'),
     preProvisionedPair:
       overrides.preProvisionedPair ?? envBoolean(env, POSTGRES_ENV.preProvisionedPair, false),
   };

@@ -2,9 +2,11 @@ import { ProtocolStateError, TargetRefusedError } from '../../core/errors.ts';
 import type { RotationTarget, StepContext } from '../../core/target.ts';
 import { sameServer } from '../database/secret.ts';
 import {
+  checkPasswordForEngine,
   commonTargetParts,
   endpointOf,
   loginOf,
+  passwordFormFor,
   pendingAlreadyWorks,
   SettingsHolder,
   verifyPending,
@@ -50,11 +52,17 @@ export function postgresSingleUser(_options: PostgresSingleUserOptions = {}): Ro
 
     async next(current, ctx) {
       settings.get(ctx);
-      return withCredentials(current, { username: current.username, password: await ctx.newPassword() });
+      const next = withCredentials(current, {
+        username: current.username,
+        password: await ctx.newPassword(),
+      });
+      checkPasswordForEngine(next);
+      return next;
     },
 
     async apply(pending, known, ctx) {
       const config = settings.get(ctx);
+      checkPasswordForEngine(pending);
       // The current version first: it is the one that works in the common path, so a rotation
       // makes no refused login. The pending one works only when an earlier try already changed the
       // password (a retry); the previous one only when the last rotation stopped half-way.
@@ -101,7 +109,13 @@ async function changeWith(
   const session = await tryConnect(endpointOf(value), loginOf(value, label), config, ctx);
   if (!session) return false;
   try {
-    await changeOwnPassword(session, pending.username, pending.password, config.scramIterations, ctx);
+    await changeOwnPassword(
+      session,
+      pending.username,
+      pending.password,
+      passwordFormFor(pending, config),
+      ctx,
+    );
   } finally {
     await session.close();
   }

@@ -107,6 +107,25 @@ export function setPasswordStatement(role: string, verifier: string): string {
 }
 
 /**
+ * Sets a Redshift user's password to a hash built on the client (`md5…` or `sha256|<digest>|<salt>`):
+ * Redshift has no SCRAM verifiers, and these are the forms it stores without ever seeing the password.
+ * The hash goes as a quoted literal (`ALTER USER` takes no bind parameters); the user name is quoted.
+ *
+ * @example
+ * ```ts
+ * redshiftSetPasswordStatement('app', redshiftMd5Hash(password, 'app'));
+ * // ALTER USER "app" PASSWORD 'md5…'
+ * ```
+ */
+export function redshiftSetPasswordStatement(user: string, hash: string): string {
+  if (!/^md5[0-9a-f]{32}$/.test(hash) && !/^sha256\|[0-9a-f]{64}\|[0-9a-f]{64}$/.test(hash)) {
+    // A guard against ever sending a plain password (or the `sha256|<password>` form) through this statement.
+    throw new RangeError('redshiftSetPasswordStatement takes an md5 or salted sha256 hash, never a password');
+  }
+  return `ALTER USER ${quoteIdentifier(user)} PASSWORD ${quoteLiteral(hash)}`;
+}
+
+/**
  * Creates the clone of alternating users: a login role that is a member of the original, so it can
  * act as the original (see {@link roleSwitchSetting}). Its password is set separately.
  *

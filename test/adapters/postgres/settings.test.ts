@@ -19,6 +19,7 @@ describe('readPostgresSettings', () => {
       statementTimeoutMs: 15000,
       testQuery: undefined,
       scramIterations: 4096,
+      redshiftPasswordHash: 'md5',
       preProvisionedPair: false,
     });
   });
@@ -35,6 +36,7 @@ describe('readPostgresSettings', () => {
       PG_TEST_QUERY: 'SELECT 1 FROM orders LIMIT 1',
       PG_SCRAM_ITERATIONS: '10000',
       PG_PREPROVISIONED_PAIR: 'yes',
+      PG_REDSHIFT_PASSWORD_HASH: 'SHA256',
       PG_TLS_MODE: ' Prefer ',
     });
     expect(settings).toEqual({
@@ -45,6 +47,7 @@ describe('readPostgresSettings', () => {
       statementTimeoutMs: 60000,
       testQuery: 'SELECT 1 FROM orders LIMIT 1',
       scramIterations: 10000,
+      redshiftPasswordHash: 'sha256',
       preProvisionedPair: true,
     });
     expect(readPostgresSettings({ PG_CA_BUNDLE: PEM }).caBundle).toBe(PEM.trim());

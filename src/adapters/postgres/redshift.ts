@@ -1,0 +1,145 @@
+/**
+ * Amazon Redshift through the PostgreSQL handlers (secret `"engine": "redshift"`). Redshift speaks
+ * the PostgreSQL protocol but stores no SCRAM verifiers: `ALTER USER … PASSWORD` takes the
+ * password in clear, an MD5 hash or a SHA-256 hash. This module builds the two hashed forms on the
+ * client, so the password itself never travels in SQL text, and checks Redshift's password rules
+ * before anything changes (the server cannot check them on a hash).
+ */
+import { createHash, randomBytes } from 'node:crypto';
+import { SecretShapeError } from '../../core/errors.ts';
+
+/**
+ * The hashed forms Redshift accepts in `ALTER USER … PASSWORD`, chosen with `PG_REDSHIFT_PASSWORD_HASH`.
+ *
+ * @example
+ * ```ts
+ * const form: RedshiftPasswordHash = 'md5';
+ * ```
+ */
+export type RedshiftPasswordHash = 'md5' | 'sha256';
+
+/** Choices of `PG_REDSHIFT_PASSWORD_HASH`, the default first. */
+export const REDSHIFT_PASSWORD_HASHES = ['md5', 'sha256'] as const;
+
+/** Redshift's limits on a password's length, in characters. */
+export const REDSHIFT_PASSWORD_LENGTH = { min: 8, max: 64 } as const;
+
+/**
+ * Characters Redshift refuses in a password, besides anything outside ASCII 33–126 (so space and
+ * control characters are refused too).
+ *
+ * @example
+ * ```ts
+ * REDSHIFT_EXCLUDED_CHARACTERS.includes('@'); // true
+ * ```
+ */
+export const REDSHIFT_EXCLUDED_CHARACTERS = '\'"\\/@';
+
+/**
+ * What is wrong with a password under Redshift's rules (8–64 characters; at least one upper-case
+ * letter, one lower-case letter and one digit; ASCII 33–126 except `' " \ / @`), as short phrases
+ * that never quote the password. Empty when it passes.
+ *
+ * @example
+ * ```ts
+ * redshiftPasswordProblems('Abcdefg1'); // []
+ * redshiftPasswordProblems('short');    // ['is 5 characters long, …', 'has no upper-case letter', …]
+ * ```
+ */
+export function redshiftPasswordProblems(password: string): string[] {
+  const problems: string[] = [];
+  const length = [...password].length;
+  if (length < REDSHIFT_PASSWORD_LENGTH.min || length > REDSHIFT_PASSWORD_LENGTH.max) {
+    problems.push(
+      `is ${length} characters long, outside Redshift's ${REDSHIFT_PASSWORD_LENGTH.min} to ${REDSHIFT_PASSWORD_LENGTH.max}`,
+    );
+  }
+  if (!/[A-Z]/.test(password)) problems.push('has no upper-case letter');
+  if (!/[a-z]/.test(password)) problems.push('has no lower-case letter');
+  if (!/[0-9]/.test(password)) problems.push('has no digit');
+  if (/[^\x21-\x7e]/.test(password))
+    problems.push('has a character outside printable ASCII 33-126 (space included)');
+  const excluded = [...REDSHIFT_EXCLUDED_CHARACTERS].filter((c) => password.includes(c));
+  if (excluded.length > 0) problems.push(`has characters Redshift refuses (${excluded.join(' ')})`);
+  return problems;
+}
+
+/**
+ * Throws a {@link SecretShapeError} naming the field and every broken rule when `password` does
+ * not meet Redshift's rules. Called before any login or statement, so a bad password changes nothing.
+ *
+ * @example
+ * ```ts
+ * checkRedshiftPassword(pending.password, 'password'); // passes for a generated password
+ * ```
+ */
+export function checkRedshiftPassword(password: string, field: string): void {
+  const problems = redshiftPasswordProblems(password);
+  if (problems.length === 0) return;
+  throw new SecretShapeError(
+    field,
+    `does not meet Amazon Redshift's password rules: it ${problems.join('; ')} (nothing was changed)`,
+    'keep PASSWORD_LENGTH from 8 to 64, leave EXCLUDE_UPPERCASE, EXCLUDE_LOWERCASE and EXCLUDE_NUMBERS unset, REQUIRE_EACH_INCLUDED_TYPE on, and keep \' " \\ / @ in EXCLUDE_CHARACTERS (the default does)',
+  );
+}
+
+/**
+ * Redshift's (and PostgreSQL's) MD5 password form: `md5` followed by the hex MD5 of the password
+ * followed by the user name.
+ *
+ * @example
+ * ```ts
+ * redshiftMd5Hash('Abcdefg1', 'app'); // 'md5' + 32 hex digits
+ * ```
+ */
+export function redshiftMd5Hash(password: string, username: string): string {
+  const digest = createHash('md5')
+    .update(Buffer.from(password + username, 'utf8'))
+    .digest('hex');
+  return `md5${digest}`;
+}
+
+/**
+ * Options of {@link redshiftSha256Hash}.
+ *
+ * @example
+ * ```ts
+ * redshiftSha256Hash(password, { salt: Buffer.alloc(32, 1) });
+ * ```
+ */
+export interface RedshiftSha256Options {
+  /** 32 bytes; random unless given (tests pass a fixed one to compare with a known value). */
+  readonly salt?: Uint8Array;
+}
+
+/**
+ * Redshift's SHA-256 password form with a client-chosen salt: `sha256|<digest>|<salt>`, where the
+ * salt is 256 random bits in hex and the digest is the hex SHA-256 of the password followed by that
+ * salt text. (The shorter `sha256|<password>` form would carry the password itself, so it is never used.)
+ *
+ * @example
+ * ```ts
+ * redshiftSha256Hash('Abcdefg1'); // 'sha256|<64 hex>|<64 hex>'
+ * ```
+ */
+export function redshiftSha256Hash(password: string, options: RedshiftSha256Options = {}): string {
+  const salt = Buffer.from(options.salt ?? randomBytes(32));
+  if (salt.length !== 32) throw new RangeError('a Redshift SHA-256 salt is 32 bytes (256 bits)');
+  const saltHex = salt.toString('hex');
+  const digest = createHash('sha256')
+    .update(Buffer.from(password + saltHex, 'utf8'))
+    .digest('hex');
+  return `sha256|${digest}|${saltHex}`;
+}
+
+/**
+ * The form `ALTER USER … PASSWORD` is sent for a Redshift user.
+ *
+ * @example
+ * ```ts
+ * redshiftPasswordHash('md5', password, 'app'); // 'md5…'
+ * ```
+ */
+export function redshiftPasswordHash(form: RedshiftPasswordHash, password: string, username: string): string {
+  return form === 'md5' ? redshiftMd5Hash(password, username) : redshiftSha256Hash(password);
+}
