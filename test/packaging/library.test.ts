@@ -32,6 +32,7 @@ describe('the library build (npm run build:lib)', () => {
     ['adapters/postgres/index.js', 'postgresSingleUser'],
     ['adapters/mysql/index.js', 'mysqlAlternatingUsers'],
     ['adapters/http-api-key/index.js', 'httpApiKey'],
+    ['adapters/oauth-client-secret/index.js', 'oauthClientSecret'],
     ['adapters/random-secret/index.js', 'randomSecret'],
   ])('%s loads in plain Node and exports %s', async (file, name) => {
     const script = `const m = await import(${JSON.stringify(join(outDir, file))}); console.log(typeof m[${JSON.stringify(name)}]);`;

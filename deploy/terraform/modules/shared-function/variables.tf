@@ -7,6 +7,7 @@ variable "handler" {
       "http-api-key",
       "mysql-alternating-users",
       "mysql-single-user",
+      "oauth-client-secret",
       "postgres-alternating-users",
       "postgres-single-user",
       "random-secret",
@@ -15,7 +16,7 @@ variable "handler" {
       "redis-single-user",
       "custom",
     ], var.handler)
-    error_message = "handler must be one of the files of handlers/ (http-api-key, mysql-alternating-users, mysql-single-user, postgres-alternating-users, postgres-single-user, random-secret, redis-alternating-users, redis-password-overlap, redis-single-user), or custom with zip_path."
+    error_message = "handler must be one of the files of handlers/ (http-api-key, mysql-alternating-users, mysql-single-user, oauth-client-secret, postgres-alternating-users, postgres-single-user, random-secret, redis-alternating-users, redis-password-overlap, redis-single-user), or custom with zip_path."
   }
 }
 
@@ -150,6 +151,7 @@ variable "settings" {
     RANDOM_SECRET_FIELD                = optional(string)
     HTTP_API_KEY_CONFIG                = optional(string)
     HTTP_API_KEY_ALLOWED_HOSTS         = optional(string)
+    OAUTH_CLIENT_SECRET_CONFIG         = optional(string)
     PG_TLS_MODE                        = optional(string)
     PG_CA_BUNDLE                       = optional(string)
     PG_TLS_SERVERNAME                  = optional(string)
