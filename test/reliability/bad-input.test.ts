@@ -16,22 +16,24 @@ import { type RotationResult, rotateSecret } from '../../src/testing/index.ts';
 import { leaksFoundSoFar, trackSecrets } from '../support/leak-scan.ts';
 import { type MariaDbInstance, startMariaDb } from '../support/mariadb.ts';
 import { type PostgresInstance, startPostgres } from '../support/postgres.ts';
+import { type RedisInstance, startRedis } from '../support/redis.ts';
 import { CaseRig, trackValue } from './support/fault-case.ts';
 import { ADAPTERS, type AdapterName, scenarioFor } from './support/scenarios.ts';
 import { recordSuiteResult } from './support/summary.ts';
 
 let postgres: PostgresInstance;
 let mariadb: MariaDbInstance;
+let redis: RedisInstance;
 let cases = 0;
 let clean = 0;
 
 beforeAll(async () => {
-  [postgres, mariadb] = await Promise.all([startPostgres(), startMariaDb()]);
-  trackSecrets(postgres.superuser.password, mariadb.root.password);
+  [postgres, mariadb, redis] = await Promise.all([startPostgres(), startMariaDb(), startRedis()]);
+  trackSecrets(postgres.superuser.password, mariadb.root.password, redis.admin.password);
 });
 
 afterAll(async () => {
-  await Promise.allSettled([postgres?.stop(), mariadb?.stop()]);
+  await Promise.allSettled([postgres?.stop(), mariadb?.stop(), redis?.stop()]);
   recordSuiteResult('bad input', { cases, converged: clean, leaks: leaksFoundSoFar() });
 });
 
@@ -88,7 +90,7 @@ describe.each(ADAPTERS)('%s: malformed events', (adapter) => {
   let good: RotationEvent;
 
   beforeAll(async () => {
-    rig = await CaseRig.open(scenarioFor(adapter, { postgres, mariadb }));
+    rig = await CaseRig.open(scenarioFor(adapter, { postgres, mariadb, redis }));
     handler = rig.handler();
     const versionId = randomUUID();
     await rig.sm.registerPendingVersion(rig.secretArn, versionId);
@@ -180,8 +182,8 @@ function shape(name: string, make: (good: string) => string, field: string): Bad
   return { name, make, step: 'createSecret', error: namesField(field) };
 }
 
-function databaseCorpus(family: 'postgres' | 'mysql', alternating: boolean): BadValue[] {
-  const longestName = family === 'postgres' ? 63 : 80;
+function databaseCorpus(family: 'postgres' | 'mysql' | 'redis', alternating: boolean): BadValue[] {
+  const longestName = family === 'postgres' ? 63 : family === 'mysql' ? 80 : 256;
   const corpus: BadValue[] = [
     shape('not JSON (truncated)', (good) => good.slice(0, -7), '(value)'),
     shape('a JSON array', () => '[1, 2, 3]', '(value)'),
@@ -306,6 +308,11 @@ function corpusFor(adapter: AdapterName): BadValue[] {
       return databaseCorpus('mysql', true);
     case 'http-api-key':
       return apiKeyCorpus();
+    case 'redis-single-user':
+    case 'redis-password-overlap':
+      return databaseCorpus('redis', false);
+    case 'redis-alternating-users':
+      return databaseCorpus('redis', true);
   }
 }
 
@@ -372,7 +379,7 @@ function secretsOf(value: string): string[] {
 
 describe.each(ADAPTERS)('%s: bad secret values', (adapter) => {
   const badCurrent = async (entry: BadValue): Promise<void> => {
-    const rig = await CaseRig.open(scenarioFor(adapter, { postgres, mariadb }));
+    const rig = await CaseRig.open(scenarioFor(adapter, { postgres, mariadb, redis }));
     try {
       const good = (await rig.current()).value!;
       const base = adapter === 'random-secret' ? JSON.stringify({ token: good, owner: 'reliability' }) : good;
@@ -419,7 +426,7 @@ describe.each(ADAPTERS)('%s: bad secret values', (adapter) => {
     'an AWSPENDING value %s (a manual edit mid-rotation): createSecret refuses it and says how to clear it, never regenerates',
     async (_name, make, field) => {
       await countCase(async () => {
-        const rig = await CaseRig.open(scenarioFor(adapter, { postgres, mariadb }));
+        const rig = await CaseRig.open(scenarioFor(adapter, { postgres, mariadb, redis }));
         try {
           const good = (await rig.current()).value!;
           const base =
@@ -472,7 +479,7 @@ describe.each(['postgres-alternating-users', 'mysql-alternating-users'] as const
       'a master secret %s: setSecret refuses before any change to users',
       async (_name, make, error) => {
         await countCase(async () => {
-          const rig = await CaseRig.open(scenarioFor(adapter, { postgres, mariadb }));
+          const rig = await CaseRig.open(scenarioFor(adapter, { postgres, mariadb, redis }));
           try {
             const good = (await rig.current()).value!;
             const masterArn = String((JSON.parse(good) as Record<string, unknown>).masterarn);
@@ -495,7 +502,7 @@ describe.each(['postgres-alternating-users', 'mysql-alternating-users'] as const
 
     it('a masterarn naming no secret: setSecret refuses, nothing changed', async () => {
       await countCase(async () => {
-        const rig = await CaseRig.open(scenarioFor(adapter, { postgres, mariadb }));
+        const rig = await CaseRig.open(scenarioFor(adapter, { postgres, mariadb, redis }));
         try {
           const good = (await rig.current()).value!;
           const bad = set('masterarn', `${rig.secretArn}-no-such-master`)(good);

@@ -17,6 +17,7 @@ import { AWSCURRENT, type RotationResult, rotateSecret } from '../../src/testing
 import { leaksFoundSoFar, trackSecrets } from '../support/leak-scan.ts';
 import { type MariaDbInstance, startMariaDb } from '../support/mariadb.ts';
 import { type PostgresInstance, startPostgres } from '../support/postgres.ts';
+import { type RedisInstance, startRedis } from '../support/redis.ts';
 import { CaseRig } from './support/fault-case.ts';
 import { ADAPTERS, scenarioFor } from './support/scenarios.ts';
 import { recordSuiteResult } from './support/summary.ts';
@@ -25,6 +26,7 @@ const ROUNDS = 3;
 
 let postgres: PostgresInstance;
 let mariadb: MariaDbInstance;
+let redis: RedisInstance;
 let cases = 0;
 /** The steps where one of two duplicate copies failed (cleanly), for the summary. */
 const duplicateFailures: string[] = [];
@@ -45,12 +47,12 @@ function tally(race: string, seen: ReadonlyArray<{ completed: boolean; text: str
 }
 
 beforeAll(async () => {
-  [postgres, mariadb] = await Promise.all([startPostgres(), startMariaDb()]);
-  trackSecrets(postgres.superuser.password, mariadb.root.password);
+  [postgres, mariadb, redis] = await Promise.all([startPostgres(), startMariaDb(), startRedis()]);
+  trackSecrets(postgres.superuser.password, mariadb.root.password, redis.admin.password);
 });
 
 afterAll(async () => {
-  await Promise.allSettled([postgres?.stop(), mariadb?.stop()]);
+  await Promise.allSettled([postgres?.stop(), mariadb?.stop(), redis?.stop()]);
   const copies = new Map<string, number>();
   for (const failure of duplicateFailures) copies.set(failure, (copies.get(failure) ?? 0) + 1);
   console.info(
@@ -115,7 +117,7 @@ async function checkAfterRace(
 describe.each(ADAPTERS)('%s: two rotations started together', (adapter) => {
   it('with their own version ids: one completes, the other is refused, nothing is lost', async () => {
     for (let round = 0; round < ROUNDS; round += 1) {
-      const rig = await CaseRig.open(scenarioFor(adapter, { postgres, mariadb }));
+      const rig = await CaseRig.open(scenarioFor(adapter, { postgres, mariadb, redis }));
       try {
         const initial = await rig.current();
         const runs = await Promise.allSettled([
@@ -134,7 +136,7 @@ describe.each(ADAPTERS)('%s: two rotations started together', (adapter) => {
 
   it('as one rotation invoked twice at once (same version id): one completes, nothing is lost', async () => {
     for (let round = 0; round < ROUNDS; round += 1) {
-      const rig = await CaseRig.open(scenarioFor(adapter, { postgres, mariadb }));
+      const rig = await CaseRig.open(scenarioFor(adapter, { postgres, mariadb, redis }));
       try {
         const initial = await rig.current();
         const versionId = randomUUID();
@@ -157,7 +159,7 @@ describe.each(ADAPTERS)('%s: two rotations started together', (adapter) => {
 
   it('with every step delivered twice at once to two containers: the rotation completes, nothing is lost', async () => {
     for (let round = 0; round < ROUNDS; round += 1) {
-      const rig = await CaseRig.open(scenarioFor(adapter, { postgres, mariadb }));
+      const rig = await CaseRig.open(scenarioFor(adapter, { postgres, mariadb, redis }));
       try {
         const initial = await rig.current();
         const [first, second] = [rig.handler(), rig.handler()];
@@ -192,7 +194,7 @@ describe.each(ADAPTERS)('%s: two rotations started together', (adapter) => {
   });
 
   it('through RotateSecret twice at once: the endpoint refuses the second, the first completes', async () => {
-    const rig = await CaseRig.open(scenarioFor(adapter, { postgres, mariadb }));
+    const rig = await CaseRig.open(scenarioFor(adapter, { postgres, mariadb, redis }));
     try {
       const initial = await rig.current();
       rig.sm.registerRotationFunction('fault-suite-rotator', rig.handler());

@@ -27,6 +27,7 @@ import { type Fault, retryUntilConverged, rotateSecret } from '../../src/testing
 import { capturedOutput, leaksFoundSoFar, trackSecrets } from '../support/leak-scan.ts';
 import { type MariaDbInstance, startMariaDb } from '../support/mariadb.ts';
 import { type PostgresInstance, startPostgres } from '../support/postgres.ts';
+import { type RedisInstance, startRedis } from '../support/redis.ts';
 import { CaseRig, probePoints } from './support/fault-case.ts';
 import {
   ADAPTERS,
@@ -49,16 +50,17 @@ const OPERATIONS = [
 
 let postgres: PostgresInstance;
 let mariadb: MariaDbInstance;
+let redis: RedisInstance;
 let cases = 0;
 let clean = 0;
 
 beforeAll(async () => {
-  [postgres, mariadb] = await Promise.all([startPostgres(), startMariaDb()]);
-  trackSecrets(postgres.superuser.password, mariadb.root.password);
+  [postgres, mariadb, redis] = await Promise.all([startPostgres(), startMariaDb(), startRedis()]);
+  trackSecrets(postgres.superuser.password, mariadb.root.password, redis.admin.password);
 });
 
 afterAll(async () => {
-  await Promise.allSettled([postgres?.stop(), mariadb?.stop()]);
+  await Promise.allSettled([postgres?.stop(), mariadb?.stop(), redis?.stop()]);
   recordSuiteResult('throttling', { cases, converged: clean, leaks: leaksFoundSoFar() });
 });
 
@@ -140,7 +142,7 @@ describe('retried within the step', () => {
   it('every Secrets Manager call of every step throttled, then a 500, then a dropped connection or a lost answer: each rotation completes in one run', async () => {
     await forEveryAdapter((adapter) =>
       countCase(async () => {
-        const rig = await CaseRig.open(scenarioFor(adapter, { postgres, mariadb }));
+        const rig = await CaseRig.open(scenarioFor(adapter, { postgres, mariadb, redis }));
         try {
           const initial = await rig.current();
           const wrapped = stepAware(rig.handler({ env: RETRYING }));
@@ -272,11 +274,11 @@ async function throttledStep(
 describe('a step that cannot finish', () => {
   it('fails cleanly after SECRETS_MANAGER_MAX_ATTEMPTS when its last Secrets Manager call stays throttled, with nothing half-applied; the retry converges', async () => {
     await forEveryAdapter(async (adapter) => {
-      const calls = await secretsManagerCallsPerStep(scenarioFor(adapter, { postgres, mariadb }));
+      const calls = await secretsManagerCallsPerStep(scenarioFor(adapter, { postgres, mariadb, redis }));
       for (const step of ['createSecret', 'setSecret', 'testSecret', 'finishSecret'] as const) {
         await countCase(async () => {
           const { error, attempts } = await throttledStep(
-            scenarioFor(adapter, { postgres, mariadb }),
+            scenarioFor(adapter, { postgres, mariadb, redis }),
             step,
             calls[step],
           );
@@ -297,10 +299,10 @@ describe('a step that cannot finish', () => {
       getRemainingTimeInMillis: () => 5_000 - 1_500 * attemptsSoFar(),
     });
     await forEveryAdapter(async (adapter) => {
-      const calls = await secretsManagerCallsPerStep(scenarioFor(adapter, { postgres, mariadb }));
+      const calls = await secretsManagerCallsPerStep(scenarioFor(adapter, { postgres, mariadb, redis }));
       await countCase(async () => {
         const { error, attempts } = await throttledStep(
-          scenarioFor(adapter, { postgres, mariadb }),
+          scenarioFor(adapter, { postgres, mariadb, redis }),
           'setSecret',
           calls.setSecret,
           remaining,

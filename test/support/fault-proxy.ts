@@ -457,6 +457,25 @@ export function describeMysql(chunk: Buffer, firstOnConnection: boolean): string
 }
 
 /**
+ * Describes a Redis command by its name (and subcommand for ACL): `AUTH`, `ACL SETUSER`, `PING`
+ * (the inline probe); never an argument, which may be a password.
+ *
+ * @example
+ * ```ts
+ * describeRedis(Buffer.from('*2\r\n$3\r\nACL\r\n$4\r\nLIST\r\n'), false); // 'command ACL LIST'
+ * ```
+ */
+export function describeRedis(chunk: Buffer): string {
+  const text = chunk.toString('latin1', 0, Math.min(chunk.length, 512));
+  if (!text.startsWith('*')) return `inline ${/^[A-Za-z]+/.exec(text)?.[0] ?? 'bytes'}`;
+  const parts = text.split('\r\n');
+  const name = (parts[2] ?? '?').toUpperCase();
+  return name === 'ACL' || name === 'CLIENT'
+    ? `command ${name} ${(parts[4] ?? '?').toUpperCase()}`
+    : `command ${name}`;
+}
+
+/**
  * Describes an HTTP request by its method and path, or for the Secrets Manager JSON protocol by
  * its operation (`X-Amz-Target: secretsmanager.<Operation>`).
  *

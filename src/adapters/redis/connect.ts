@@ -226,6 +226,9 @@ export function redisTlsMode(configured: RedisTlsMode, ssl: boolean | undefined)
   return effectiveTlsMode(configured, ssl);
 }
 
+/** The longest argument Redis 7 reads from a client that has not logged in (`ERR Protocol error: unauthenticated bulk length`). */
+const MAX_UNAUTHENTICATED_BULK = 16 * 1024;
+
 /**
  * Opens a connection and logs in; `undefined` when the server refuses the credentials
  * (`WRONGPASS`: wrong password, no such user, or user disabled). Every other failure throws.
@@ -246,6 +249,19 @@ export async function tryOpenRedis(
 ): Promise<RedisSession | undefined> {
   refuseUnlistedHost(endpoint.host, settings.allowedHosts);
   const where = describeServer(endpoint);
+  if (
+    Buffer.byteLength(login.password) > MAX_UNAUTHENTICATED_BULK ||
+    Buffer.byteLength(login.username) > MAX_UNAUTHENTICATED_BULK
+  ) {
+    // Redis 7 drops a client that sends a longer argument before AUTH: such a password can never log in.
+    ctx.logger.info('login refused without trying: longer than Redis reads before AUTH', {
+      host: endpoint.host,
+      port: endpoint.port,
+      user: login.username.slice(0, 64),
+      with: login.label,
+    });
+    return undefined;
+  }
   const mode = redisTlsMode(settings.tlsMode, endpoint.ssl);
   const { socket, tls } = await openSocket(endpoint, mode, settings, ctx);
   // AUTH is part of connecting; later commands get the command timeout.

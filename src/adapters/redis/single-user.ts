@@ -79,6 +79,8 @@ function singleUserTarget(name: string, mode: 'replace' | 'overlap'): RotationTa
       if (current.username !== pending.username || !sameServer(current, pending)) {
         throw mismatch(strategy, current, pending, 'the same user');
       }
+      // Read before anything changes: a step that fails must leave the server as it found it.
+      const previous = mode === 'overlap' ? await known.previous() : undefined;
       const session = await changer(pending, current, known, config, ctx);
       if (!session) return;
       try {
@@ -88,7 +90,6 @@ function singleUserTarget(name: string, mode: 'replace' | 'overlap'): RotationTa
           await addPassword(session, pending.username, pending.password);
           // A password older than the current one should have gone at the last finishSecret;
           // if that step never completed, it goes now, so the user holds at most two.
-          const previous = await known.previous();
           if (
             previous &&
             previous.username === pending.username &&
