@@ -19,7 +19,7 @@ import {
   verifyPending,
 } from './common.ts';
 import { connectPostgres, type PostgresLogin, type PostgresSession, tryConnect } from './connect.ts';
-import { changeOwnPassword, ensureClone, findRole, setPassword } from './roles.ts';
+import { changeOwnPassword, ensureClone, setPassword, userExists } from './roles.ts';
 import {
   DEFAULT_POSTGRES_PORT,
   type MasterCredentials,
@@ -146,10 +146,10 @@ export function postgresAlternatingUsers(
         const master = await readMaster(pending, ctx, [pair.original, pair.clone]);
         await withMasterTransaction(pending, master, config, ctx, async (session) => {
           if (config.preProvisionedPair) {
-            if (!(await findRole(session, pending.username))) {
+            if (!(await userExists(session, pending.username))) {
               throw new TargetRefusedError(
                 'rejected',
-                `pre-provisioned pair: role "${pending.username}" does not exist on ${session.where}; create it (both users of the pair must exist), or unset PG_PREPROVISIONED_PAIR to let the rotator create the clone`,
+                `pre-provisioned pair: role "${pending.username}" does not exist on ${session.where} as a login user; create it with LOGIN (both users of the pair must exist), or unset PG_PREPROVISIONED_PAIR to let the rotator create the clone`,
               );
             }
           } else {
@@ -199,7 +199,7 @@ export function postgresAlternatingUsers(
       const master = await readMaster(value, ctx, [value.username]);
       const session = await connectPostgres(endpointOf(value), masterLogin(master), config, ctx);
       try {
-        if (!(await findRole(session, value.username))) {
+        if (!(await userExists(session, value.username))) {
           ctx.logger.warn('role to revoke does not exist; nothing to do', { role: value.username });
           return;
         }

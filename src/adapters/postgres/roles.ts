@@ -11,6 +11,7 @@ import {
   ACT_AS_SESSION_USER,
   createCloneStatement,
   FIND_ROLE,
+  FIND_USER,
   grantMembershipStatement,
   inheritStatement,
   membershipQuery,
@@ -66,6 +67,19 @@ interface RoleRow extends Record<string, unknown> {
 export async function findRole(session: PostgresSession, name: string): Promise<RoleRow | undefined> {
   const rows = await session.query<RoleRow>(FIND_ROLE, [name], `looking up role "${name}"`);
   return rows[0];
+}
+
+/**
+ * Whether a login user exists, by a query Redshift understands too (`pg_user`).
+ *
+ * @example
+ * ```ts
+ * if (!(await userExists(session, 'app_clone'))) throw …;
+ * ```
+ */
+export async function userExists(session: PostgresSession, name: string): Promise<boolean> {
+  const rows = await session.query(FIND_USER, [name], `looking up user "${name}"`);
+  return rows.length > 0;
 }
 
 /**

@@ -47,6 +47,12 @@ export const FIND_ROLE =
   'SELECT oid::int AS oid, rolcanlogin AS can_login, rolinherit AS inherit FROM pg_catalog.pg_roles WHERE rolname = $1';
 
 /**
+ * Whether a user exists, through `pg_user`, which Redshift has as well as PostgreSQL (Redshift's
+ * catalog differs in `pg_roles`). `$1`: the name.
+ */
+export const FIND_USER = 'SELECT usesysid::int AS oid FROM pg_catalog.pg_user WHERE usename = $1';
+
+/**
  * The powers of one role beyond logging in: its attributes, and the roles it is a member of.
  * `$1`: the role's oid.
  */

@@ -159,6 +159,7 @@ variable "settings" {
     PG_STATEMENT_TIMEOUT_MS            = optional(string)
     PG_TEST_QUERY                      = optional(string)
     PG_SCRAM_ITERATIONS                = optional(string)
+    PG_REDSHIFT_PASSWORD_HASH          = optional(string)
     PG_PREPROVISIONED_PAIR             = optional(string)
     MYSQL_TLS_MODE                     = optional(string)
     MYSQL_SERVER_PUBLIC_KEY            = optional(string)
