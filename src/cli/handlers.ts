@@ -13,7 +13,14 @@ import { UsageError } from './exit.ts';
  * const family: HandlerFamily = findHandler('mysql-single-user').family; // 'mysql'
  * ```
  */
-export type HandlerFamily = 'postgres' | 'mysql' | 'redis' | 'http-api-key' | 'random-secret' | 'custom';
+export type HandlerFamily =
+  | 'postgres'
+  | 'mysql'
+  | 'redis'
+  | 'http-api-key'
+  | 'oauth-client-secret'
+  | 'random-secret'
+  | 'custom';
 
 /**
  * One handler name: what it rotates and how to build its adapter.
@@ -133,6 +140,15 @@ export const BUILT_IN_HANDLERS: Readonly<Record<string, HandlerEntry>> = {
     description: "an HTTP API key minted and revoked through the provider's API",
     family: 'http-api-key',
     load: lazyAdapter('http-api-key', () => import('../adapters/http-api-key/index.ts'), 'httpApiKey'),
+  },
+  'oauth-client-secret': {
+    description: "an OAuth client secret minted and revoked through the provider's admin API",
+    family: 'oauth-client-secret',
+    load: lazyAdapter(
+      'oauth-client-secret',
+      () => import('../adapters/oauth-client-secret/index.ts'),
+      'oauthClientSecret',
+    ),
   },
 };
 
