@@ -139,7 +139,7 @@ variable "tags" {
   default = {}
 }
 
-# The function's settings, by environment variable name (the README explains each). Unset
+# The function's settings, by environment variable name (docs/environment.md explains each). Unset
 # (null) means the code's default applies.
 variable "settings" {
   description = "Environment variables of the function, by name; null leaves a variable unset."

@@ -35,7 +35,7 @@ AWS settings work as in the AWS CLI: the default credential chain, --profile / A
 --region / AWS_REGION, --endpoint-url (a loopback URL needs no credentials).`;
 
 /**
- * Builds the program for one run. Exposed for the README's reference and tests of `--help`.
+ * Builds the program for one run. Exposed for docs/cli.md and tests of `--help`.
  *
  * @example
  * ```ts

@@ -190,7 +190,7 @@ describe('AWS configuration problems (exit 3)', () => {
     expect(result.stderr).not.toContain('no AWS credentials found');
   });
 
-  it('no region configured exits 3, as the README says', async () => {
+  it('no region configured exits 3, as docs/cli.md says', async () => {
     // The SDK reads the region from the process environment and files too: make sure it finds none.
     const saved = { ...process.env };
     for (const name of ['AWS_REGION', 'AWS_DEFAULT_REGION', 'AWS_PROFILE']) delete process.env[name];

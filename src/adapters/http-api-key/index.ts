@@ -1,7 +1,7 @@
 /**
  * The HTTP API-key adapter: rotates an API key kept in a secret, for any provider with an HTTP API,
  * configured declaratively (no code per provider). See {@link HttpApiKeyConfig} for the
- * configuration block and README "HTTP API keys" for a complete example.
+ * configuration block and docs/adapters/http-api-key.md for a complete example.
  */
 import { type HostAllowlist, readHostAllowlist } from '../../core/allowed-hosts.ts';
 import { type Env, envString } from '../../core/config.ts';

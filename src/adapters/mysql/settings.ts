@@ -43,7 +43,7 @@ export interface MysqlSettings {
 }
 
 /**
- * The environment variables of this adapter (the README lists them with their defaults).
+ * The environment variables of this adapter (docs/environment.md lists them with their defaults).
  *
  * @example
  * ```ts

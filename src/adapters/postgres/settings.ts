@@ -44,7 +44,7 @@ export interface PostgresSettings {
 }
 
 /**
- * The names of this adapter's environment variables (the README lists their defaults).
+ * The names of this adapter's environment variables (docs/environment.md lists their defaults).
  *
  * @example
  * ```ts

@@ -17,7 +17,7 @@ import { type PostgresSecret, withCredentials } from './secret.ts';
 
 /**
  * Options of {@link postgresSingleUser}. None yet: every setting comes from the environment (see
- * the README's PostgreSQL section).
+ * docs/adapters/postgres.md).
  *
  * @example
  * ```ts

@@ -174,8 +174,8 @@ describe('resolveConfig', () => {
   });
 });
 
-describe('the README examples', () => {
-  // Kept verbatim in step with README "HTTP API keys".
+describe('the examples of docs/adapters/http-api-key.md', () => {
+  // Kept verbatim in step with docs/adapters/http-api-key.md.
   const minting = {
     baseUrl: 'https://api.example.com/v1',
     auth: { type: 'bearer' },

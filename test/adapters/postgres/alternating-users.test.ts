@@ -101,7 +101,7 @@ describe.each(VERSIONS)('postgres alternating users on PostgreSQL %i', (version)
       expect((await client.query('SHOW search_path')).rows[0].search_path).toBe('app_schema, "$user"');
       expect((await client.query('SHOW statement_timeout')).rows[0].statement_timeout).toBe('5min');
       expect((await client.query('SHOW work_mem')).rows[0].work_mem).toBe('8MB');
-      // What the README promises about session resets: RESET ROLE and DISCARD ALL (poolers) go
+      // What docs/adapters/postgres.md promises about session resets: RESET ROLE and DISCARD ALL (poolers) go
       // back to acting as the original; only an explicit SET ROLE NONE acts as the clone itself.
       const actingAs = async () => (await client.query('SELECT current_user::text AS c')).rows[0].c;
       await client.query('RESET ROLE');
