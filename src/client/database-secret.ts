@@ -20,10 +20,10 @@ import { SecretShapeError } from '../core/errors.ts';
  * ```
  */
 export interface DatabaseSecret {
-  /** `postgres`, `aurora-postgresql`, `mysql`, `aurora-mysql`, `mariadb`; absent if the secret has none. */
+  /** `postgres`, `aurora-postgresql`, `redshift`, `mysql`, `aurora-mysql`, `mariadb`; absent if the secret has none. */
   readonly engine: string | undefined;
   readonly host: string;
-  /** The port, or `undefined` for the engine's default (5432 / 3306). */
+  /** The port, or `undefined` for the engine's default (5432 / 5439 / 3306). */
   readonly port: number | undefined;
   /** Who logs in. With alternating users it changes between versions (`app` / `app_clone`). */
   readonly username: string;

@@ -117,7 +117,7 @@ export class RotatingPgPool {
     const tlsVariable = tls.mode === undefined ? 'PG_TLS_MODE' : 'createPgPool tls.mode';
     const driver: PoolDriver<pg.Pool> = {
       name: 'createPgPool',
-      engines: ['postgres', 'aurora-postgresql'],
+      engines: ['postgres', 'aurora-postgresql', 'redshift'],
       defaultPort: 5432,
       tlsMode: poolTlsMode('createPgPool', tls, envString(processEnv(), 'PG_TLS_MODE'), 'PG_TLS_MODE'),
       tlsVariable,
@@ -138,7 +138,8 @@ export class RotatingPgPool {
         const pool = new pg.Pool({
           ...poolConfig,
           host: secret.host,
-          port: secret.port ?? 5432,
+          // Redshift listens on 5439 unless the secret says otherwise.
+          port: secret.port ?? (secret.engine === 'redshift' ? 5439 : 5432),
           database: secret.dbname ?? 'postgres',
           user: secret.username,
           password: () => this.#core.passwordFor(generation),

@@ -3,13 +3,14 @@
  * like Redshift's password handling: MD5 password storage and `md5` logins over TCP (with TLS, as
  * the handlers never answer an MD5 request without it). No Redshift server is available here.
  */
-import { mkdtemp, rm } from 'node:fs/promises';
+import { mkdtemp, readFile, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { postgresAlternatingUsers, postgresSingleUser } from '../../../src/adapters/postgres/index.ts';
 import { redshiftMd5Hash } from '../../../src/adapters/postgres/redshift.ts';
 import { quoteIdentifier, quoteLiteral } from '../../../src/adapters/postgres/sql.ts';
+import { createPgPool, SecretCache } from '../../../src/client/index.ts';
 import { makeTestCertificates } from '../../support/tls.ts';
 import { Rig, type StoredSecret, setupPassword } from './rig.ts';
 
@@ -17,6 +18,7 @@ describe('redshift engine (md5 hashes) on PostgreSQL 15 with md5 authentication'
   let rig: Rig;
   let dir: string;
   let env: Record<string, string>;
+  let caPath: string;
   const generated: string[] = [];
 
   beforeAll(async () => {
@@ -28,7 +30,8 @@ describe('redshift engine (md5 hashes) on PostgreSQL 15 with md5 authentication'
       logStatements: true,
       tls: { cert: certs.certPath, key: certs.keyPath },
     });
-    env = { PG_TLS_MODE: 'verify-full', PG_CA_BUNDLE: certs.caPath };
+    caPath = certs.caPath;
+    env = { PG_TLS_MODE: 'verify-full', PG_CA_BUNDLE: caPath };
   });
   afterAll(async () => {
     await rig?.stop();
@@ -116,6 +119,24 @@ describe('redshift engine (md5 hashes) on PostgreSQL 15 with md5 authentication'
       expect(replaced.username).toBe(after.username);
       expect(await rig.canLogin(replaced)).toBe(false);
       currents.push(after);
+    }
+  });
+
+  it('the client pool (createPgPool) reads an "engine": "redshift" secret and logs in with the rotated password', async () => {
+    const initial = setupPassword();
+    await createMd5User('rs_client', initial);
+    const arn = await rig.createSecret('rs-client', redshiftSecret('rs_client', initial));
+    expect((await rig.rotate(arn, rig.handler(postgresSingleUser(), env))).ok).toBe(true);
+    const pool = createPgPool({
+      cache: new SecretCache({ client: rig.client }),
+      secretId: arn,
+      tls: { mode: 'verify-full', ca: await readFile(caPath, 'utf8') },
+    });
+    try {
+      const { rows } = await pool.query<{ who: string }>('SELECT current_user AS who');
+      expect(rows[0]?.who).toBe('rs_client');
+    } finally {
+      await pool.end();
     }
   });
 
