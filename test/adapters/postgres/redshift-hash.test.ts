@@ -1,4 +1,6 @@
 import { describe, expect, it } from 'vitest';
+import { passwordFormFor } from '../../../src/adapters/postgres/common.ts';
+import type { PostgresSession } from '../../../src/adapters/postgres/connect.ts';
 import { POSTGRES_EXCLUDE_CHARACTERS, parsePostgresSecret } from '../../../src/adapters/postgres/index.ts';
 import {
   checkRedshiftPassword,
@@ -6,6 +8,8 @@ import {
   redshiftPasswordProblems,
   redshiftSha256Hash,
 } from '../../../src/adapters/postgres/redshift.ts';
+import { changeOwnPassword } from '../../../src/adapters/postgres/roles.ts';
+import { readPostgresSettings } from '../../../src/adapters/postgres/settings.ts';
 import { redshiftSetPasswordStatement } from '../../../src/adapters/postgres/sql.ts';
 import { SecretShapeError } from '../../../src/core/errors.ts';
 import { generatePassword, passwordPolicyFromEnv } from '../../../src/core/password.ts';
@@ -103,5 +107,66 @@ describe('"engine": "redshift" secrets', () => {
       'postgres-single-user',
     );
     expect(withPort.port).toBe(5440);
+  });
+});
+
+describe('what a Redshift user sends to change its own password', () => {
+  /** A session that records every statement and answers WHO_AM_I as `user`. */
+  function recordingSession(user: string) {
+    const sent: Array<{ text: string; values: readonly unknown[] }> = [];
+    const session = {
+      async query(text: string, values: readonly unknown[]) {
+        sent.push({ text, values });
+        return text.includes('session_user') ? [{ session_user: user, current_user: user }] : [];
+      },
+    } as unknown as PostgresSession;
+    return { session, sent };
+  }
+  const ctx = { logger: { info() {}, warn() {}, error() {} }, metrics: { count() {} }, redact() {} } as never;
+  const password = 'Rotated-Pw-42x';
+  const secret = parsePostgresSecret(
+    JSON.stringify({ engine: 'redshift', host: 'h', username: 'etl', password }),
+    'postgres-single-user',
+  );
+
+  it.each([
+    ['md5 (default)', {}, /^ALTER USER "etl" PASSWORD 'md5[0-9a-f]{32}'$/],
+    [
+      'sha256',
+      { PG_REDSHIFT_PASSWORD_HASH: 'sha256' },
+      /^ALTER USER "etl" PASSWORD 'sha256\|[0-9a-f]{64}\|[0-9a-f]{64}'$/,
+    ],
+  ])(
+    '%s: one ALTER USER with the hash, no SET ROLE, and the password nowhere',
+    async (_kind, env, statement) => {
+      const { session, sent } = recordingSession('etl');
+      await changeOwnPassword(
+        session,
+        'etl',
+        password,
+        passwordFormFor(secret, readPostgresSettings(env)),
+        ctx,
+      );
+      const texts = sent.map((entry) => entry.text);
+      expect(texts.some((text) => statement.test(text))).toBe(true);
+      expect(texts.some((text) => /SET ROLE/i.test(text))).toBe(false);
+      expect(JSON.stringify(sent)).not.toContain(password);
+    },
+  );
+
+  it('a postgres secret still gets a SCRAM verifier through ALTER ROLE', async () => {
+    const { session, sent } = recordingSession('etl');
+    const postgres = { ...secret, engine: 'postgres' as const };
+    await changeOwnPassword(
+      session,
+      'etl',
+      password,
+      passwordFormFor(postgres, readPostgresSettings({})),
+      ctx,
+    );
+    expect(sent.some((entry) => /^ALTER ROLE "etl" PASSWORD 'SCRAM-SHA-256\$4096:/.test(entry.text))).toBe(
+      true,
+    );
+    expect(JSON.stringify(sent)).not.toContain(password);
   });
 });
