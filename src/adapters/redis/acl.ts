@@ -117,8 +117,9 @@ export function splitRules(text: string): string[] {
 
 /**
  * Makes `clone` an exact copy of `original`'s rules (on/off, keys, channels, commands, selectors,
- * flags) with `password` as its only password, in one `ACL SETUSER clone reset … >password`, and
- * checks the result with `ACL LIST`: the two users' rules must then be the same, rule for rule.
+ * flags) with `password` as its only password, in one `ACL SETUSER clone <clearing> <rules…> >password`,
+ * and checks the result with `ACL LIST`: the two users' rules must then be the same, rule for rule.
+ * Needs Redis 7 or Valkey (`clearselectors`).
  *
  * @throws TargetRefusedError when the original does not exist, or the copy differs.
  * @example
@@ -139,11 +140,24 @@ export async function copyUser(
       `ACL user "${original}" does not exist on ${session.where}, so its clone "${clone}" cannot copy its rules; create "${original}" (the secret's user), or use REDIS_PREPROVISIONED_PAIR with both users created by you`,
     );
   }
-  await session.call(
-    ['ACL', 'SETUSER', clone, 'reset', ...rules, `>${password}`],
-    `copying the ACL rules of "${original}" to "${clone}"`,
-  );
-  const copied = await aclRules(session, clone);
+  const doing = `copying the ACL rules of "${original}" to "${clone}"`;
+  // Not `reset`: it also sets sanitize-payload, which the original may not have. An existing clone
+  // is cleared rule by rule (its password, keys, channels, selectors, commands; off) instead.
+  const clearing = (await userExists(session, clone))
+    ? ['resetpass', 'resetkeys', 'resetchannels', 'clearselectors', '-@all', 'off']
+    : [];
+  await session.call(['ACL', 'SETUSER', clone, ...clearing, ...rules, `>${password}`], doing);
+  let copied = await aclRules(session, clone);
+  if (copied?.join(' ') !== rules.join(' ') && clearing.length > 0) {
+    // A flag only a fresh user is without (sanitize-payload set by hand or by an earlier reset):
+    // the clone is made again from nothing. Its sessions end; they used a password replaced above.
+    await session.call(
+      ['ACL', 'DELUSER', clone],
+      `deleting "${clone}" to copy the rules of "${original}" afresh`,
+    );
+    await session.call(['ACL', 'SETUSER', clone, ...rules, `>${password}`], doing);
+    copied = await aclRules(session, clone);
+  }
   if (copied === undefined || copied.join(' ') !== rules.join(' ')) {
     throw new TargetRefusedError(
       'rejected',

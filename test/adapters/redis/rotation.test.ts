@@ -148,6 +148,31 @@ describe('Redis ACL users on a private redis-server', () => {
     }
   });
 
+  it('alternating users: an original made without reset (no sanitize-payload flag) is copied exactly too', async () => {
+    const initial = setupPassword();
+    // ACL SETUSER without reset leaves the user with neither sanitize flag; `reset` would set one.
+    expect(
+      await rig.redis.command(['ACL', 'SETUSER', 'app_noflag', 'on', `>${initial}`, '~n:*', '+get']),
+    ).toBe('OK');
+    const arn = await rig.createSecret(
+      'noflag',
+      rig.secretFor('app_noflag', initial, { masterarn: rig.masterArn }),
+    );
+    const handler = rig.handler(redisAlternatingUsers(), PLAINTEXT_ENV);
+    const rules = await rig.redis.rulesOf('app_noflag');
+    expect(rules).not.toContain('sanitize-payload');
+    for (let rotation = 1; rotation <= 4; rotation += 1) {
+      expect((await rig.rotate(arn, handler)).error).toBeUndefined();
+      expect(await rig.redis.rulesOf('app_noflag_clone')).toBe(rules);
+    }
+    // A flag set on the clone by hand is removed at its next rotation.
+    await rig.redis.command(['ACL', 'SETUSER', 'app_noflag_clone', 'skip-sanitize-payload']);
+    expect((await rig.rotate(arn, handler)).error).toBeUndefined();
+    expect((await rig.rotate(arn, handler)).error).toBeUndefined();
+    expect(await rig.redis.rulesOf('app_noflag_clone')).toBe(rules);
+    expect(await rig.canLogin(await rig.value(arn))).toBe(true);
+  });
+
   it('alternating users: a clone given extra permissions behind the rotator is reset to the original rules', async () => {
     const initial = setupPassword();
     await rig.createUser('app_drift', initial);

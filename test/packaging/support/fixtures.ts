@@ -12,6 +12,7 @@ import { scramSha256Verifier } from '../../../src/adapters/postgres/scram.ts';
 import { startKeyApi } from '../../support/key-api.ts';
 import { type MariaDbInstance, startMariaDb } from '../../support/mariadb.ts';
 import { type PostgresInstance, startPostgres } from '../../support/postgres.ts';
+import { startRedis } from '../../support/redis.ts';
 
 /** A started target for one handler. */
 export interface FixtureTarget {
@@ -249,6 +250,69 @@ function alternatingUsersFixture<Db extends DatabaseWithApp>(kind: DatabaseKind<
   };
 }
 
+/**
+ * A private redis-server with an ACL user `app`; single user and overlap give it `+acl|setuser` (it
+ * changes its own password), alternating users use the server's admin as the master.
+ */
+function redisFixture(strategy: 'single' | 'overlap' | 'alternating'): DeployedFixture {
+  return {
+    target: 'Redis 7 (private redis-server)',
+    async start() {
+      const initial = randomPassword();
+      const redis = await startRedis();
+      const own = strategy === 'alternating' ? [] : ['+acl|setuser'];
+      await redis.command(['ACL', 'SETUSER', 'app', 'on', `>${initial}`, '~app:*', '+get', '+set', ...own]);
+      const secretOf = (username: string, password: string, extra: object = {}) =>
+        JSON.stringify({ engine: 'redis', host: redis.host, port: redis.port, username, password, ...extra });
+      return {
+        // The private server has no certificate: plaintext, said explicitly.
+        settings: { REDIS_TLS_MODE: 'disable' },
+        async createSecret(client, name) {
+          const secrets = [initial, redis.admin.password];
+          let extra = {};
+          if (strategy === 'alternating') {
+            const master = JSON.stringify({
+              username: redis.admin.username,
+              password: redis.admin.password,
+              host: redis.host,
+              port: redis.port,
+            });
+            const masterSecret = await client.send(
+              new CreateSecretCommand({ Name: `${name}-master`, SecretString: master }),
+            );
+            secrets.push(master);
+            extra = { masterarn: masterSecret.ARN };
+          }
+          const value = secretOf('app', initial, extra);
+          const created = await client.send(new CreateSecretCommand({ Name: name, SecretString: value }));
+          return { secretId: created.ARN!, secrets: [value, ...secrets] };
+        },
+        secretsIn: (value) => [value, parse(value).password as string],
+        async checkRotated(before, after) {
+          const old = parse(before);
+          const next = parse(after);
+          expectThat(next.password !== old.password, 'the password did not change');
+          expectThat(
+            await redis.canLogin(next.username as string, next.password as string),
+            'the new credentials are refused',
+          );
+          const oldWorks = await redis.canLogin(old.username as string, old.password as string);
+          if (strategy === 'alternating') {
+            expectThat(next.username !== old.username, 'the user did not alternate');
+            expectThat(
+              oldWorks,
+              'the previous credentials stopped working (alternating users must keep them)',
+            );
+          } else {
+            expectThat(!oldWorks, 'the old password still logs in after finishSecret');
+          }
+        },
+        stop: () => redis.stop(),
+      };
+    },
+  };
+}
+
 function randomPassword(): string {
   return `Init-${crypto.randomUUID()}`;
 }
@@ -331,4 +395,7 @@ export const DEPLOYED_FIXTURES: Readonly<Record<string, DeployedFixture>> = {
   'postgres-alternating-users': alternatingUsersFixture(POSTGRES),
   'mysql-single-user': singleUserFixture(MARIADB),
   'mysql-alternating-users': alternatingUsersFixture(MARIADB),
+  'redis-single-user': redisFixture('single'),
+  'redis-password-overlap': redisFixture('overlap'),
+  'redis-alternating-users': redisFixture('alternating'),
 };
