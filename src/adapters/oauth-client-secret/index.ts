@@ -7,7 +7,7 @@
  */
 import { type HostAllowlist, readHostAllowlist } from '../../core/allowed-hosts.ts';
 import { type Env, envString } from '../../core/config.ts';
-import { ConfigurationError, TargetRefusedError } from '../../core/errors.ts';
+import { ConfigurationError, SecretShapeError, TargetRefusedError } from '../../core/errors.ts';
 import type { KnownVersions, NextContext, RotationTarget, StepContext } from '../../core/target.ts';
 import {
   ConfigProblem,
@@ -318,7 +318,20 @@ export function oauthClientSecret(options: OAuthClientSecretOptions = {}): Rotat
       ready().inner.init?.(env);
     },
 
-    parse: (raw) => ready().inner.parse(raw),
+    parse(raw: string): ApiKeySecret {
+      const { settings: active, inner: target } = ready();
+      const parsed = target.parse(raw);
+      // A function configured for one client must not rotate another client's secret.
+      const named = parsed.fields.clientId;
+      if (named !== undefined && named !== active.clientId) {
+        throw new SecretShapeError(
+          'clientId',
+          `names client "${String(named)}", but ${OAUTH_CLIENT_SECRET_CONFIG} is for client "${active.clientId}"`,
+          'rotate this secret with a function configured for its client, or correct the field',
+        );
+      }
+      return parsed;
+    },
     serialize: (value) => ready().inner.serialize(value),
     secrets: (value) => [value.key],
 

@@ -265,6 +265,24 @@ describe('refusals', () => {
     expect(provider.calls).toHaveLength(0);
   });
 
+  it("refuses a secret whose clientId is another client's, changing nothing", async () => {
+    const item = await rig();
+    const value = JSON.stringify({
+      clientId: 'someone-else',
+      clientSecret: item.provider.seed.secret,
+      secretId: 'cs_1',
+    });
+    trackSecrets(value);
+    const secretId = `oauth-client-secret-other-${Date.now()}`;
+    await item.client.send(new CreateSecretCommand({ Name: secretId, SecretString: value }));
+    const result = await rotateSecret({ client: item.client, secretId, handler: item.handler });
+    expect(result.ok).toBe(false);
+    expect(result.error).toContain('clientId');
+    expect(result.error).toContain('someone-else');
+    expect(item.provider.calls).toHaveLength(0);
+    expect(item.provider.secrets()).toHaveLength(1);
+  });
+
   it('names the field at fault in a bad configuration', () => {
     expect(() =>
       oauthClientSecret({ config: { baseUrl: 'http://example.com', clientId: 'a', secretsPath: '/s' } }),
