@@ -1,10 +1,13 @@
+import { randomBytes } from 'node:crypto';
 import { TargetRefusedError } from '../../core/errors.ts';
 import type { RotationTarget } from '../../core/target.ts';
 import { alternatingPair, sameServer, withCredentials } from '../database/secret.ts';
 import { copyUser, replacePassword, userExists } from './acl.ts';
 import {
   commonTargetParts,
+  endpointOf,
   guardWith,
+  loginOf,
   mismatch,
   missingMasterArn,
   openMaster,
@@ -12,6 +15,7 @@ import {
   SettingsHolder,
   verifyPending,
 } from './common.ts';
+import { tryOpenRedis } from './connect.ts';
 import type { RedisSecret } from './secret.ts';
 
 /**
@@ -112,6 +116,42 @@ export function redisAlternatingUsers(
 
     async verify(pending, ctx) {
       await verifyPending(pending, settings.get(ctx), ctx);
+    },
+
+    async revoke(value, ctx) {
+      const config = settings.get(ctx);
+      if (value.masterarn === undefined) throw missingMasterArn('revoking a user of alternating users');
+      // The revoked credentials log in first: only a server that holds this user with this
+      // password is one whose user the master may lock out.
+      const probe = await tryOpenRedis(endpointOf(value), loginOf(value, 'previous'), config, ctx);
+      if (!probe) {
+        ctx.logger.info('the revoked password no longer logs in; nothing to do', { user: value.username });
+        return;
+      }
+      probe.close();
+      const pair = alternatingPair(value.username);
+      const session = await openMaster(value, [pair.original, pair.clone], config, ctx);
+      try {
+        // A random password nobody stores: the old one stops working at once.
+        const unusable = randomBytes(32).toString('base64url');
+        ctx.redact(unusable);
+        await replacePassword(session, value.username, unusable);
+        try {
+          const ended = await session.call(
+            ['CLIENT', 'KILL', 'USER', value.username],
+            `ending the connections of "${value.username}"`,
+          );
+          ctx.logger.info('revoked the user', { user: value.username, connectionsEnded: ended });
+        } catch (error) {
+          ctx.logger.warn('revoked the password but could not end open connections', {
+            user: value.username,
+            reason: error instanceof Error ? error.message : 'unknown',
+            fix: 'give the master +client|kill, or end them by hand',
+          });
+        }
+      } finally {
+        session.close();
+      }
     },
   };
 }

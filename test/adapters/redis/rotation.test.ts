@@ -7,7 +7,7 @@ import {
 } from '../../../src/adapters/redis/index.ts';
 import type { RotationEvent } from '../../../src/core/event.ts';
 import { AWSPENDING } from '../../../src/testing/index.ts';
-import { PLAINTEXT_ENV, Rig, setupPassword } from './rig.ts';
+import { directContext, PLAINTEXT_ENV, Rig, setupPassword } from './rig.ts';
 
 const ROTATIONS = 20;
 
@@ -187,6 +187,29 @@ describe('Redis ACL users on a private redis-server', () => {
     expect(await rig.redis.rulesOf('app_drift_clone')).not.toBe(await rig.redis.rulesOf('app_drift'));
     expect((await rig.rotate(arn, handler)).error).toBeUndefined();
     expect(await rig.redis.rulesOf('app_drift_clone')).toBe(await rig.redis.rulesOf('app_drift'));
+  });
+
+  it('alternating users: revoke (rotate --emergency) locks the previous user out at once, ends its connections, keeps the current one', async () => {
+    const initial = setupPassword();
+    await rig.createUser('app_revoke', initial);
+    const arn = await rig.createSecret(
+      'revoke',
+      rig.secretFor('app_revoke', initial, { masterarn: rig.masterArn }),
+    );
+    const target = redisAlternatingUsers();
+    const handler = rig.handler(target, PLAINTEXT_ENV);
+    expect((await rig.rotate(arn, handler)).error).toBeUndefined();
+    const previous = await rig.value(arn, 'AWSPREVIOUS');
+    const current = await rig.value(arn);
+    expect(await rig.canLogin(previous)).toBe(true);
+    const ctx = directContext(PLAINTEXT_ENV, rig.client);
+    await target.revoke!(target.parse(JSON.stringify(previous)), ctx);
+    expect(await rig.canLogin(previous)).toBe(false);
+    expect(await rig.canLogin(current)).toBe(true);
+    expect(ctx.lines.some((line) => line.message === 'revoked the user')).toBe(true);
+    // Again: the revoked password no longer logs in, so nothing is done.
+    await target.revoke!(target.parse(JSON.stringify(previous)), ctx);
+    expect(ctx.lines.at(-1)?.message).toBe('the revoked password no longer logs in; nothing to do');
   });
 
   it('alternating users with a pre-provisioned pair: only passwords change, each user keeps its own rules', async () => {
