@@ -111,6 +111,32 @@ describe('check, PostgreSQL', () => {
     expect(stdout).not.toContain(appPassword);
   });
 
+  it("checks a Redshift secret against Redshift's password rules and refuses the clone mode", async () => {
+    await putSecret('pg/redshift', { ...base(), engine: 'redshift', ssl: false, masterarn: masterArn });
+    const good = await check('pg/redshift', 'postgres-single-user');
+    expect(statusOf(good.body, 'Redshift rules')).toBe('ok');
+    expect(good.body.findings.find((f) => f.check === 'Redshift rules')?.detail).toContain('md5 hashes');
+    expect(good.code).toBe(0);
+
+    const bad = await check('pg/redshift', 'postgres-single-user', {
+      ...LOCAL_PLAINTEXT_DATABASES,
+      PASSWORD_LENGTH: '80',
+      EXCLUDE_CHARACTERS: ':',
+    });
+    expect(bad.code).not.toBe(0);
+    const rules = bad.body.findings.find((f) => f.check === 'Redshift rules');
+    expect(rules?.status).toBe('fail');
+    expect(rules?.fix).toContain('PASSWORD_LENGTH is 80');
+    expect(rules?.fix).toContain('EXCLUDE_CHARACTERS lets');
+
+    const clone = await check('pg/redshift', 'postgres-alternating-users');
+    expect(statusOf(clone.body, 'Redshift pair')).toBe('fail');
+    expect(clone.body.findings.find((f) => f.check === 'Redshift pair')?.fix).toContain(
+      'PG_PREPROVISIONED_PAIR=true',
+    );
+    expect(clone.stdout).not.toContain(appPassword);
+  });
+
   it('warns that a secret without "ssl" would fall back to plaintext on a server without TLS', async () => {
     await putSecret('pg/no-ssl-field', base());
     const { code, body } = await check('pg/no-ssl-field', 'postgres-single-user');

@@ -7,6 +7,7 @@
  */
 import { createHash, randomBytes } from 'node:crypto';
 import { SecretShapeError } from '../../core/errors.ts';
+import type { PasswordPolicy } from '../../core/password.ts';
 
 /**
  * The hashed forms Redshift accepts in `ALTER USER … PASSWORD`, chosen with `PG_REDSHIFT_PASSWORD_HASH`.
@@ -142,4 +143,34 @@ export function redshiftSha256Hash(password: string, options: RedshiftSha256Opti
  */
 export function redshiftPasswordHash(form: RedshiftPasswordHash, password: string, username: string): string {
   return form === 'md5' ? redshiftMd5Hash(password, username) : redshiftSha256Hash(password);
+}
+
+/**
+ * The settings of a password policy that let it produce passwords Redshift refuses, as phrases
+ * naming the variable and its fix. Empty when every password the policy makes meets the rules.
+ *
+ * @example
+ * ```ts
+ * redshiftPolicyProblems(passwordPolicyFromEnv(env, POSTGRES_EXCLUDE_CHARACTERS)); // []
+ * ```
+ */
+export function redshiftPolicyProblems(policy: PasswordPolicy): string[] {
+  const problems: string[] = [];
+  const { min, max } = REDSHIFT_PASSWORD_LENGTH;
+  if (policy.length < min || policy.length > max) {
+    problems.push(`PASSWORD_LENGTH is ${policy.length}; set it from ${min} to ${max}`);
+  }
+  if (policy.excludeUppercase) problems.push('EXCLUDE_UPPERCASE is set; unset it');
+  if (policy.excludeLowercase) problems.push('EXCLUDE_LOWERCASE is set; unset it');
+  if (policy.excludeNumbers) problems.push('EXCLUDE_NUMBERS is set; unset it');
+  if (policy.includeSpace) problems.push('INCLUDE_SPACE is set; unset it');
+  if (!policy.requireEachIncludedType) {
+    problems.push('REQUIRE_EACH_INCLUDED_TYPE is false; leave it on so every password has each class');
+  }
+  const letThrough = policy.excludePunctuation
+    ? []
+    : [...REDSHIFT_EXCLUDED_CHARACTERS].filter((c) => !policy.excludeCharacters.includes(c));
+  if (letThrough.length > 0)
+    problems.push(`EXCLUDE_CHARACTERS lets ${letThrough.join(' ')} through; add them`);
+  return problems;
 }

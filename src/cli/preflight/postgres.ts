@@ -6,11 +6,14 @@
  */
 
 import { effectiveTlsMode } from '../../adapters/database/tls.ts';
+import { POSTGRES_EXCLUDE_CHARACTERS } from '../../adapters/postgres/common.ts';
 import { connectPostgres, type PostgresSession } from '../../adapters/postgres/connect.ts';
+import { redshiftPolicyProblems } from '../../adapters/postgres/redshift.ts';
 import { alternatingPair } from '../../adapters/postgres/roles.ts';
 import { DEFAULT_POSTGRES_PORT, type PostgresSecret } from '../../adapters/postgres/secret.ts';
 import { readPostgresSettings } from '../../adapters/postgres/settings.ts';
 import { TargetUnreachableError } from '../../core/errors.ts';
+import { passwordPolicyFromEnv } from '../../core/password.ts';
 import {
   connectionFix,
   type EngineFixes,
@@ -59,6 +62,7 @@ export const postgresPreflight: Preflight = async (value, input) => {
   const settings = readPostgresSettings(input.env);
   const endpoint = { host: secret.host, port: secret.port, dbname: secret.dbname, ssl: secret.ssl };
   const where = `${secret.host}:${secret.port}`;
+  if (secret.engine === 'redshift') findings.push(...redshiftFindings(input, settings));
 
   let session: PostgresSession;
   try {
@@ -249,4 +253,38 @@ async function masterPrivilege(
     status: 'ok',
     detail: `"${name}" has CREATEROLE${role.server_version >= 160000 ? ` and ADMIN OPTION on "${original}"` : ''}`,
   };
+}
+
+/** What only a Redshift secret needs: a password policy within Redshift's rules, and no clone mode. */
+function redshiftFindings(
+  input: Parameters<Preflight>[1],
+  settings: ReturnType<typeof readPostgresSettings>,
+): PreflightFinding[] {
+  const findings: PreflightFinding[] = [];
+  const problems = redshiftPolicyProblems(passwordPolicyFromEnv(input.env, POSTGRES_EXCLUDE_CHARACTERS));
+  findings.push(
+    problems.length === 0
+      ? {
+          check: 'Redshift rules',
+          status: 'ok',
+          detail: `new passwords meet Redshift's rules; sent as ${settings.redshiftPasswordHash} hashes (PG_REDSHIFT_PASSWORD_HASH)`,
+        }
+      : {
+          check: 'Redshift rules',
+          status: 'fail',
+          detail:
+            'the password policy can make passwords Redshift refuses (the rotation would stop before changing anything)',
+          fix: problems.join('; '),
+        },
+  );
+  if (input.strategy === 'alternating-users' && !settings.preProvisionedPair) {
+    findings.push({
+      check: 'Redshift pair',
+      status: 'fail',
+      detail:
+        'alternating users on Redshift works only with a pre-provisioned pair (Redshift has no role membership for a clone)',
+      fix: 'create both users yourself and set PG_PREPROVISIONED_PAIR=true',
+    });
+  }
+  return findings;
 }
