@@ -9,6 +9,7 @@
 import { CreateSecretCommand, type SecretsManagerClient } from '@aws-sdk/client-secrets-manager';
 import type { HttpApiKeyConfig } from '../../../src/adapters/http-api-key/config.ts';
 import { scramSha256Verifier } from '../../../src/adapters/postgres/scram.ts';
+import { startOAuthProvider } from '../../support/fake-oauth-provider.ts';
 import { startKeyApi } from '../../support/key-api.ts';
 import { type MariaDbInstance, startMariaDb } from '../../support/mariadb.ts';
 import { type PostgresInstance, startPostgres } from '../../support/postgres.ts';
@@ -387,6 +388,49 @@ export const DEPLOYED_FIXTURES: Readonly<Record<string, DeployedFixture>> = {
           expectThat(!api.accepts(oldKey), 'the API still accepts the revoked key');
         },
         stop: () => api.close(),
+      };
+    },
+  },
+
+  'oauth-client-secret': {
+    target: 'loopback OAuth provider (token endpoint, admin API with two active secrets at most)',
+    async start() {
+      const provider = await startOAuthProvider();
+      const config = {
+        baseUrl: provider.url,
+        clientId: provider.clientId,
+        secretsPath: provider.secretsPath,
+      };
+      return {
+        // The provider listens on loopback, which a client secret reaches only when listed exactly.
+        settings: {
+          OAUTH_CLIENT_SECRET_CONFIG: JSON.stringify(config),
+          HTTP_API_KEY_ALLOWED_HOSTS: '127.0.0.1',
+        },
+        async createSecret(client, name) {
+          const initial = JSON.stringify({
+            clientId: provider.clientId,
+            clientSecret: provider.seed.secret,
+            secretId: provider.seed.id,
+          });
+          const created = await client.send(new CreateSecretCommand({ Name: name, SecretString: initial }));
+          return { secretId: created.ARN!, secrets: [initial, provider.seed.secret] };
+        },
+        secretsIn: (value) => [value, parse(value).clientSecret as string],
+        async checkRotated(before, after) {
+          const oldSecret = parse(before).clientSecret as string;
+          const newSecret = parse(after).clientSecret as string;
+          expectThat(newSecret !== oldSecret, 'clientSecret did not change');
+          expectThat(
+            (await provider.tokenStatus(newSecret)) === 200,
+            'the token endpoint refuses the new secret',
+          );
+          expectThat(
+            (await provider.tokenStatus(oldSecret)) === 401,
+            'the token endpoint still accepts the old secret',
+          );
+        },
+        stop: () => provider.close(),
       };
     },
   },
