@@ -235,6 +235,28 @@ function databaseCorpus(family: 'postgres' | 'mysql' | 'redis', alternating: boo
   return corpus;
 }
 
+/** The field holding the credential, for adapters other than random-secret. */
+function secretFieldOf(adapter: AdapterName): string {
+  return adapter === 'http-api-key'
+    ? 'apiKey'
+    : adapter === 'oauth-client-secret'
+      ? 'clientSecret'
+      : 'password';
+}
+
+function oauthCorpus(): BadValue[] {
+  return [
+    shape('not JSON (truncated)', (good) => good.slice(0, -7), '(value)'),
+    shape('a JSON array', () => '[]', '(value)'),
+    shape('clientSecret missing', without('clientSecret'), 'clientSecret'),
+    shape('clientSecret a number', set('clientSecret', 5), 'clientSecret'),
+    shape('clientSecret empty', set('clientSecret', ''), 'clientSecret'),
+    shape('secretId an object', set('secretId', { id: 1 }), 'secretId'),
+    shape("a rotation block (the configuration is the function's)", set('rotation', {}), 'rotation'),
+    shape('clientId naming another client', set('clientId', 'someone-else'), 'clientId'),
+  ];
+}
+
 function apiKeyCorpus(): BadValue[] {
   const rotation = (change: (config: Record<string, unknown>) => void) =>
     edit((fields) => {
@@ -308,6 +330,8 @@ function corpusFor(adapter: AdapterName): BadValue[] {
       return databaseCorpus('mysql', true);
     case 'http-api-key':
       return apiKeyCorpus();
+    case 'oauth-client-secret':
+      return oauthCorpus();
     case 'redis-single-user':
     case 'redis-password-overlap':
       return databaseCorpus('redis', false);
@@ -418,8 +442,8 @@ describe.each(ADAPTERS)('%s: bad secret values', (adapter) => {
       (good: string): string =>
         adapter === 'random-secret'
           ? JSON.stringify({ owner: 'x', token: 5 })
-          : without(adapter === 'http-api-key' ? 'apiKey' : 'password')(good),
-      adapter === 'random-secret' ? 'token' : adapter === 'http-api-key' ? 'apiKey' : 'password',
+          : without(secretFieldOf(adapter))(good),
+      adapter === 'random-secret' ? 'token' : secretFieldOf(adapter),
     ],
   ];
   it.each(pendingCorpus)(

@@ -205,7 +205,10 @@ export class CaseRig {
         },
       });
     const target = this.scenario.target?.() ?? makeTarget(this.scenario.adapter);
-    return createRotationHandler(target, { client, env: { ...this.scenario.env, ...options.env } });
+    return createRotationHandler(target, {
+      client,
+      env: { ...this.scenario.env, ...this.#prepared?.env, ...options.env },
+    });
   }
 
   /** Every version's labels and value, and the target's fingerprint: what a refused step must not change. */
@@ -414,7 +417,7 @@ export async function runFaultCase(
           outcome = await container.run({
             type: 'run',
             adapter: scenario.adapter,
-            env: scenario.env as Record<string, string>,
+            env: { ...scenario.env, ...rig.prepared.env } as Record<string, string>,
             endpoint: rig.handlerEndpoint,
             region: rig.sm.region,
             requestTimeoutMs: SM_REQUEST_TIMEOUT_MS,

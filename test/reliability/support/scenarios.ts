@@ -9,6 +9,7 @@ import type { HttpApiKeyConfig } from '../../../src/adapters/http-api-key/config
 import { httpApiKey } from '../../../src/adapters/http-api-key/index.ts';
 import { mysqlAlternatingUsers, mysqlSingleUser } from '../../../src/adapters/mysql/index.ts';
 import { quoteAccount } from '../../../src/adapters/mysql/sql.ts';
+import { oauthClientSecret } from '../../../src/adapters/oauth-client-secret/index.ts';
 import { postgresAlternatingUsers, postgresSingleUser } from '../../../src/adapters/postgres/index.ts';
 import { scramSha256Verifier } from '../../../src/adapters/postgres/scram.ts';
 import { quoteIdentifier } from '../../../src/adapters/postgres/sql.ts';
@@ -20,6 +21,7 @@ import {
 } from '../../../src/adapters/redis/index.ts';
 import type { Env } from '../../../src/core/config.ts';
 import type { RotationTarget } from '../../../src/core/target.ts';
+import { startOAuthProvider } from '../../support/fake-oauth-provider.ts';
 import type { PointDescriber } from '../../support/fault-proxy.ts';
 import { describeHttp, describeMysql, describePostgres, describeRedis } from '../../support/fault-proxy.ts';
 import type { KeyApi } from '../../support/key-api.ts';
@@ -36,6 +38,7 @@ export const ADAPTERS = [
   'mysql-single-user',
   'mysql-alternating-users',
   'http-api-key',
+  'oauth-client-secret',
   'redis-single-user',
   'redis-password-overlap',
   'redis-alternating-users',
@@ -65,6 +68,8 @@ export function makeTarget(name: AdapterName): RotationTarget<unknown> {
       return mysqlAlternatingUsers() as RotationTarget<unknown>;
     case 'http-api-key':
       return httpApiKey() as RotationTarget<unknown>;
+    case 'oauth-client-secret':
+      return oauthClientSecret() as RotationTarget<unknown>;
     case 'redis-single-user':
       return redisSingleUser() as RotationTarget<unknown>;
     case 'redis-password-overlap':
@@ -126,6 +131,8 @@ export interface PreparedCase {
   fingerprint(rotating?: string): Promise<string>;
   /** Checks after convergence beyond the generic ones; returns violations. */
   extraChecks?(current: string): Promise<string[]>;
+  /** Function settings this case needs beyond the scenario's `env` (e.g. a configuration naming its proxy). */
+  readonly env?: Env;
   /** Every secret the target made that the case did not read from a version (minted keys). */
   secretsSeen?(): string[];
   close(): Promise<void>;
@@ -501,6 +508,67 @@ export function httpApiKeyScenario(): Scenario {
 }
 
 /**
+ * The OAuth client-secret scenario: a provider per case (token endpoint, admin API with two
+ * active secrets at most), reached through a proxy; its configuration, naming the proxy, is the
+ * case's own function setting. After convergence exactly one secret may be active: the current one.
+ */
+export function oauthClientSecretScenario(): Scenario {
+  return {
+    adapter: 'oauth-client-secret',
+    currentAlwaysWorks: false,
+    hasTarget: true,
+    env: FAULT_ENV,
+    async prepare(id, tools) {
+      const provider = await startOAuthProvider();
+      const address = new URL(provider.url);
+      const proxy = await tools.proxy(
+        'http',
+        { host: address.hostname, port: Number(address.port) },
+        describeHttp,
+      );
+      tools.track(provider.seed.secret);
+      const value = { clientSecret: provider.seed.secret, secretId: provider.seed.id, owner: 'reliability' };
+      const secretArn = await tools.createSecret(`fm-oauth-${id}`, JSON.stringify(value));
+      const config = {
+        baseUrl: proxy.url,
+        clientId: provider.clientId,
+        secretsPath: provider.secretsPath,
+        propagation: { maxWaitMs: 4_000, initialDelayMs: 5, maxDelayMs: 40 },
+        http: { timeoutMs: 2_000, attempts: 1, initialDelayMs: 5, maxDelayMs: 40 },
+      };
+      const accepts = (secret: string) => provider.active().some((record) => record.secret === secret);
+      return {
+        secretArn,
+        env: { OAUTH_CLIENT_SECRET_CONFIG: JSON.stringify(config) },
+        authenticates: async (raw) => accepts(String(parsed(raw).clientSecret)),
+        fingerprint: async (rotating) =>
+          JSON.stringify(
+            provider
+              .secrets()
+              .filter((record) => rotating === undefined || record.label !== `rotation ${rotating}`)
+              .map((record) => ({ id: record.id, revoked: record.revoked })),
+          ),
+        async extraChecks(current) {
+          const secret = String(parsed(current).clientSecret);
+          const active = provider.active();
+          const problems: string[] = [];
+          if (active.length !== 1 || active[0]?.secret !== secret) {
+            problems.push(
+              `expected only the current client secret to be active, found ${active.length}: ${active.map((record) => record.id).join(', ')}`,
+            );
+          }
+          if ((await provider.tokenStatus(secret)) !== 200)
+            problems.push('the current client secret gets no token');
+          return problems;
+        },
+        secretsSeen: () => [...provider.secrets().map((record) => record.secret), ...provider.tokens()],
+        close: () => provider.close(),
+      };
+    },
+  };
+}
+
+/**
  * The scenario of one adapter, against the suite file's own database servers.
  *
  * @example
@@ -529,6 +597,8 @@ export function scenarioFor(
       return mysqlScenario(servers.mariadb, true);
     case 'http-api-key':
       return httpApiKeyScenario();
+    case 'oauth-client-secret':
+      return oauthClientSecretScenario();
     case 'redis-single-user':
     case 'redis-password-overlap':
     case 'redis-alternating-users': {
