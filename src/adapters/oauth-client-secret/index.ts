@@ -150,6 +150,14 @@ function text(raw: Record<string, unknown>, name: string, fallback?: string): st
   return value;
 }
 
+function path(raw: Record<string, unknown>, name: string, fallback?: string): string {
+  const value = text(raw, name, fallback);
+  if (!value.startsWith('/') || value.startsWith('//')) {
+    throw new ConfigProblem(name, 'must be a path starting with a single "/", appended to baseUrl');
+  }
+  return value;
+}
+
 function choice<T extends string>(raw: Record<string, unknown>, name: string, choices: readonly T[]): T {
   const value = raw[name] ?? choices[0];
   if (!choices.includes(value as T)) {
@@ -178,7 +186,7 @@ function toSettings(value: unknown): Settings {
   const clientAuth = choice(raw, 'clientAuth', ['basic', 'body'] as const);
   const scope = raw.scope === undefined ? undefined : text(raw, 'scope');
   const revoke = choice(raw, 'revoke', ['finish', 'next-rotation'] as const);
-  const secretsPath = text(raw, 'secretsPath').replace(/\/+$/, '');
+  const secretsPath = path(raw, 'secretsPath').replace(/\/+$/, '');
   const secretIdPointer = text(raw, 'secretIdPointer', '/id');
   const idempotencyHeader = raw.idempotencyHeader === undefined ? undefined : text(raw, 'idempotencyHeader');
   const clientBasic = { type: 'basic', username: clientId, password: '{{key}}' } as const;
@@ -212,7 +220,7 @@ function toSettings(value: unknown): Settings {
     test: {
       request: {
         method: 'POST',
-        path: text(raw, 'tokenPath', '/oauth/token'),
+        path: path(raw, 'tokenPath', '/oauth/token'),
         auth: clientAuth === 'basic' ? clientBasic : { type: 'none' },
       },
       successStatus: [200],

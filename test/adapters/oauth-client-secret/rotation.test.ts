@@ -292,6 +292,11 @@ describe('refusals', () => {
     ).toThrow(/clientId/);
     expect(() =>
       oauthClientSecret({
+        config: { baseUrl: 'https://a.example', clientId: 'a', secretsPath: 'admin/secrets' },
+      }),
+    ).toThrow(/field secretsPath must be a path starting with a single "\/"/);
+    expect(() =>
+      oauthClientSecret({
         config: {
           baseUrl: 'https://a.example',
           clientId: 'a',
