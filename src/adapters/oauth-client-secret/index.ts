@@ -189,6 +189,12 @@ function toSettings(value: unknown): Settings {
   const secretsPath = path(raw, 'secretsPath').replace(/\/+$/, '');
   const secretIdPointer = text(raw, 'secretIdPointer', '/id');
   const idempotencyHeader = raw.idempotencyHeader === undefined ? undefined : text(raw, 'idempotencyHeader');
+  for (const name of ['propagation', 'http']) {
+    const block = raw[name];
+    if (block !== undefined && (typeof block !== 'object' || block === null || Array.isArray(block))) {
+      throw new ConfigProblem(name, 'must be a JSON object');
+    }
+  }
   const clientBasic = { type: 'basic', username: clientId, password: '{{key}}' } as const;
   const mintRequest = {
     method: 'POST',
@@ -272,10 +278,20 @@ export function oauthClientSecret(options: OAuthClientSecretOptions = {}): Rotat
     } catch (error) {
       if (error instanceof ConfigurationError) {
         // The HTTP adapter names its own entry point; name ours, keeping the field at fault.
-        throw new ConfigurationError(
-          setting,
-          error.message.replace(/^.*?httpApiKey\(\{ config \}\):?\s*/, ''),
-        );
+        // Our field names, not the HTTP adapter's, where they differ.
+        const message = error.message
+          .replace(/^.*?httpApiKey\(\{ config \}\):?\s*/, '')
+          .replace(/field test\.propagation/, 'field propagation')
+          .replace(
+            /field mint\.(keyPointer|keyIdPointer|orphanCheck\.itemsPointer)/,
+            (_match, name: string) =>
+              name === 'keyPointer'
+                ? 'field secretPointer'
+                : name === 'keyIdPointer'
+                  ? 'field secretIdPointer'
+                  : 'field listPointer',
+          );
+        throw new ConfigurationError(setting, message);
       }
       fromProblem(setting, error);
     }

@@ -295,6 +295,16 @@ describe('refusals', () => {
         config: { baseUrl: 'https://a.example', clientId: 'a', secretsPath: 'admin/secrets' },
       }),
     ).toThrow(/field secretsPath must be a path starting with a single "\/"/);
+    const base = { baseUrl: 'https://a.example', clientId: 'a', secretsPath: '/s' };
+    expect(() => oauthClientSecret({ config: { ...base, propagation: { maxWaitMs: -1 } } })).toThrow(
+      /field propagation\.maxWaitMs/,
+    );
+    expect(() => oauthClientSecret({ config: { ...base, secretPointer: 'secret' } })).toThrow(
+      /field secretPointer/,
+    );
+    expect(() => oauthClientSecret({ config: { ...base, http: 'fast' as never } })).toThrow(
+      /field http must be a JSON object/,
+    );
     expect(() =>
       oauthClientSecret({
         config: {
