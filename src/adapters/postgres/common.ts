@@ -1,7 +1,7 @@
 /** What both PostgreSQL strategies share: parsing, endpoints, the pending-first check, testSecret. */
-import type { Env } from '../../core/config.ts';
 import { SecretShapeError, TargetRefusedError } from '../../core/errors.ts';
 import type { StepContext } from '../../core/target.ts';
+import { credentialTargetParts, pendingAlreadyLogsIn, StrategySettings } from '../database/strategy.ts';
 import {
   type CredentialLabel,
   canLogIn,
@@ -59,32 +59,20 @@ export function loginOf(secret: PostgresSecret, label: CredentialLabel): Postgre
  * Settings read by `init`, or from the step's environment when a target is used without the
  * engine (tests, custom rotators).
  */
-export class SettingsHolder {
-  #settings: PostgresSettings | undefined;
-  readonly #preProvisionedPair: boolean | undefined;
-
+export class SettingsHolder extends StrategySettings<PostgresSettings> {
   constructor(preProvisionedPair?: boolean) {
-    this.#preProvisionedPair = preProvisionedPair;
-  }
-
-  init(env: Env): void {
-    this.#settings = readPostgresSettings(env, { preProvisionedPair: this.#preProvisionedPair });
-  }
-
-  get(ctx: Pick<StepContext, 'env'>): PostgresSettings {
-    this.#settings ??= readPostgresSettings(ctx.env, { preProvisionedPair: this.#preProvisionedPair });
-    return this.#settings;
+    super(readPostgresSettings, preProvisionedPair);
   }
 }
 
 /** The parts of `RotationTarget` that both strategies implement the same way. */
 export function commonTargetParts(adapter: string) {
-  return {
-    defaultExcludeCharacters: POSTGRES_EXCLUDE_CHARACTERS,
-    parse: (raw: string) => parsePostgresSecret(raw, adapter),
-    serialize: serializePostgresSecret,
-    secrets: (value: PostgresSecret) => [value.password],
-  };
+  return credentialTargetParts(
+    adapter,
+    POSTGRES_EXCLUDE_CHARACTERS,
+    parsePostgresSecret,
+    serializePostgresSecret,
+  );
 }
 
 /**
@@ -101,10 +89,11 @@ export async function pendingAlreadyWorks(
   settings: PostgresSettings,
   ctx: StepContext,
 ): Promise<boolean> {
-  const works = await canLogIn(endpointOf(pending), loginOf(pending, 'pending'), settings, ctx);
-  if (works)
-    ctx.logger.info('pending credentials already log in; nothing to change', { user: pending.username });
-  return works;
+  return pendingAlreadyLogsIn(
+    pending,
+    () => canLogIn(endpointOf(pending), loginOf(pending, 'pending'), settings, ctx),
+    ctx,
+  );
 }
 
 /**

@@ -1,8 +1,8 @@
 /** What the Redis strategies share: parsing, endpoints, the pending-first check, testSecret, the master. */
-import type { Env } from '../../core/config.ts';
 import { ProtocolStateError, SecretShapeError, TargetRefusedError } from '../../core/errors.ts';
 import type { StepContext } from '../../core/target.ts';
 import { describeServer, parseMasterSecret, refuseMasterAmong, sameServer } from '../database/secret.ts';
+import { credentialTargetParts, pendingAlreadyLogsIn, StrategySettings } from '../database/strategy.ts';
 import { canLogIn, openRedis, type RedisEndpoint, type RedisLogin, type RedisSession } from './connect.ts';
 import { DEFAULT_REDIS_PORT, parseRedisSecret, type RedisSecret, serializeRedisSecret } from './secret.ts';
 import { type RedisSettings, readRedisSettings } from './settings.ts';
@@ -43,32 +43,15 @@ export function loginOf(secret: RedisSecret, label: RedisLogin['label']): RedisL
 }
 
 /** Settings read by `init`, or from the step's environment when a target is used without the engine. */
-export class SettingsHolder {
-  #settings: RedisSettings | undefined;
-  readonly #preProvisionedPair: boolean | undefined;
-
+export class SettingsHolder extends StrategySettings<RedisSettings> {
   constructor(preProvisionedPair?: boolean) {
-    this.#preProvisionedPair = preProvisionedPair;
-  }
-
-  init(env: Env): void {
-    this.#settings = readRedisSettings(env, { preProvisionedPair: this.#preProvisionedPair });
-  }
-
-  get(ctx: Pick<StepContext, 'env'>): RedisSettings {
-    this.#settings ??= readRedisSettings(ctx.env, { preProvisionedPair: this.#preProvisionedPair });
-    return this.#settings;
+    super(readRedisSettings, preProvisionedPair);
   }
 }
 
 /** The parts of `RotationTarget` that every strategy implements the same way. */
 export function commonTargetParts(adapter: string) {
-  return {
-    defaultExcludeCharacters: REDIS_EXCLUDE_CHARACTERS,
-    parse: (raw: string) => parseRedisSecret(raw, adapter),
-    serialize: serializeRedisSecret,
-    secrets: (value: RedisSecret) => [value.password],
-  };
+  return credentialTargetParts(adapter, REDIS_EXCLUDE_CHARACTERS, parseRedisSecret, serializeRedisSecret);
 }
 
 /**
@@ -85,10 +68,11 @@ export async function pendingAlreadyWorks(
   settings: RedisSettings,
   ctx: StepContext,
 ): Promise<boolean> {
-  const works = await canLogIn(endpointOf(pending), loginOf(pending, 'pending'), settings, ctx);
-  if (works)
-    ctx.logger.info('pending credentials already log in; nothing to change', { user: pending.username });
-  return works;
+  return pendingAlreadyLogsIn(
+    pending,
+    () => canLogIn(endpointOf(pending), loginOf(pending, 'pending'), settings, ctx),
+    ctx,
+  );
 }
 
 /**
