@@ -3,13 +3,11 @@
  * refused before any connection, with any credentials. The attacker's server accepts every login
  * and records what it receives; run through the built zips as deployed.
  */
-import { CreateSecretCommand, type SecretsManagerClient } from '@aws-sdk/client-secrets-manager';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { type LocalSecretsManager, rotateSecret, startLocalSecretsManager } from '../../src/testing/index.ts';
-import { trackSecrets } from '../support/leak-scan.ts';
+import { describe, expect, it } from 'vitest';
+import { rotateSecret } from '../../src/testing/index.ts';
 import { startAttackerMysql, startAttackerPostgres } from './support/attacker-databases.ts';
-import { buildDeployedZips, type DeployedZips } from './support/deployed.ts';
 import { credentialsIn, recordAttack } from './support/ledger.ts';
+import { trackedPassword, useDeployedRig } from './support/secrets.ts';
 
 const HANDLERS = [
   { handler: 'postgres-single-user', engine: 'postgres', start: startAttackerPostgres },
@@ -21,53 +19,22 @@ const HANDLERS = [
 const PLAINTEXT = { PG_TLS_MODE: 'disable', MYSQL_TLS_MODE: 'disable' };
 const ALLOWED = 'db.internal.example.com,*.rds.amazonaws.com';
 
-let sm: LocalSecretsManager;
-let zips: DeployedZips;
-let client: SecretsManagerClient;
-let counter = 0;
-
-beforeAll(async () => {
-  sm = await startLocalSecretsManager();
-  client = sm.client();
-  zips = await buildDeployedZips(
-    HANDLERS.map((entry) => entry.handler),
-    sm,
-  );
-});
-
-afterAll(async () => {
-  await zips?.close();
-  await sm?.close();
-});
-
-function password(label: string): string {
-  const value = `${label}-${crypto.randomUUID()}`;
-  trackSecrets(value);
-  return value;
-}
-
-async function createSecret(name: string, value: object): Promise<string> {
-  counter += 1;
-  const created = await client.send(
-    new CreateSecretCommand({ Name: `${name}-${counter}`, SecretString: JSON.stringify(value) }),
-  );
-  return created.ARN!;
-}
+const rig = useDeployedRig(HANDLERS.map((entry) => entry.handler));
 
 describe.each(HANDLERS)('$handler, as deployed', ({ handler, engine, start }) => {
   async function rotateAgainstAttacker(allowedHosts: string) {
     const attacker = await start({});
-    const currentPassword = password('current');
-    const masterPassword = password('master');
+    const currentPassword = trackedPassword('current');
+    const masterPassword = trackedPassword('master');
     try {
       // The master secret names the attacker too: only the deployer's list stands in the way.
-      const masterarn = await createSecret(`${handler}-master`, {
+      const masterarn = await rig.createSecret(`${handler}-master`, {
         username: 'admin',
         password: masterPassword,
         host: attacker.host,
         port: attacker.port,
       });
-      const secretId = await createSecret(`${handler}-app`, {
+      const secretId = await rig.createSecret(`${handler}-app`, {
         engine,
         host: attacker.host,
         port: attacker.port,
@@ -76,12 +43,12 @@ describe.each(HANDLERS)('$handler, as deployed', ({ handler, engine, start }) =>
         ssl: false,
         masterarn,
       });
-      const deployed = await zips.start(handler, {
+      const deployed = await rig.zips.start(handler, {
         ALLOWED_SECRET_IDS: secretId,
         DATABASE_ALLOWED_HOSTS: allowedHosts,
         ...PLAINTEXT,
       });
-      const result = await rotateSecret({ client, secretId, handler: deployed.handler });
+      const result = await rotateSecret({ client: rig.client, secretId, handler: deployed.handler });
       return {
         result,
         connections: attacker.connections(),

@@ -5,18 +5,16 @@
  * stop at "pending already works"): the master credentials would come next. Run through the built
  * zips as deployed; the master password must never reach the attacker.
  */
-import { CreateSecretCommand, type SecretsManagerClient } from '@aws-sdk/client-secrets-manager';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { type LocalSecretsManager, rotateSecret, startLocalSecretsManager } from '../../src/testing/index.ts';
-import { trackSecrets } from '../support/leak-scan.ts';
+import { describe, expect, it } from 'vitest';
+import { rotateSecret } from '../../src/testing/index.ts';
 import {
   type AttackerDatabase,
   type AttackerOptions,
   startAttackerMysql,
   startAttackerPostgres,
 } from './support/attacker-databases.ts';
-import { buildDeployedZips, type DeployedZips } from './support/deployed.ts';
 import { credentialsIn, recordAttack } from './support/ledger.ts';
+import { trackedPassword, useDeployedRig } from './support/secrets.ts';
 
 const ENGINES = [
   {
@@ -36,38 +34,7 @@ const ENGINES = [
 // Plaintext on loopback, explicitly: the attack is about where the password goes, not TLS.
 const PLAINTEXT = { PG_TLS_MODE: 'disable', MYSQL_TLS_MODE: 'disable' };
 
-let sm: LocalSecretsManager;
-let zips: DeployedZips;
-let client: SecretsManagerClient;
-let counter = 0;
-
-beforeAll(async () => {
-  sm = await startLocalSecretsManager();
-  client = sm.client();
-  zips = await buildDeployedZips(
-    ENGINES.map((entry) => entry.handler),
-    sm,
-  );
-});
-
-afterAll(async () => {
-  await zips?.close();
-  await sm?.close();
-});
-
-function password(label: string): string {
-  const value = `${label}-${crypto.randomUUID()}`;
-  trackSecrets(value);
-  return value;
-}
-
-async function createSecret(name: string, value: object): Promise<string> {
-  counter += 1;
-  const created = await client.send(
-    new CreateSecretCommand({ Name: `${name}-${counter}`, SecretString: JSON.stringify(value) }),
-  );
-  return created.ARN!;
-}
+const rig = useDeployedRig(ENGINES.map((entry) => entry.handler));
 
 describe.each(ENGINES)('$handler, as deployed', ({ handler, engine, defaultPort, start }) => {
   async function attack(options: {
@@ -77,15 +44,15 @@ describe.each(ENGINES)('$handler, as deployed', ({ handler, engine, defaultPort,
     readonly settings?: Readonly<Record<string, string>>;
   }) {
     const attacker = await start({ refuseUsers: ['app_clone'] });
-    const masterPassword = password('master');
-    const currentPassword = password('current');
+    const masterPassword = trackedPassword('master');
+    const currentPassword = trackedPassword('current');
     try {
-      const masterarn = await createSecret(`${handler}-master`, {
+      const masterarn = await rig.createSecret(`${handler}-master`, {
         username: 'admin',
         password: masterPassword,
         ...options.master(attacker),
       });
-      const secretId = await createSecret(`${handler}-app`, {
+      const secretId = await rig.createSecret(`${handler}-app`, {
         engine,
         host: attacker.host,
         port: attacker.port,
@@ -94,12 +61,12 @@ describe.each(ENGINES)('$handler, as deployed', ({ handler, engine, defaultPort,
         ssl: false,
         masterarn,
       });
-      const deployed = await zips.start(handler, {
+      const deployed = await rig.zips.start(handler, {
         ALLOWED_SECRET_IDS: secretId,
         ...PLAINTEXT,
         ...options.settings,
       });
-      const result = await rotateSecret({ client, secretId, handler: deployed.handler });
+      const result = await rotateSecret({ client: rig.client, secretId, handler: deployed.handler });
       // A MySQL login carries a scrambled password, crackable offline: any master login attempt
       // counts as a leak, as does the password in any form.
       const masterLogins = attacker.logins.filter((login) => login === 'admin').length;

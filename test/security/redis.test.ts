@@ -6,7 +6,7 @@
  */
 
 import { createServer, type Server, type Socket } from 'node:net';
-import { CreateSecretCommand, type SecretsManagerClient } from '@aws-sdk/client-secrets-manager';
+import type { SecretsManagerClient } from '@aws-sdk/client-secrets-manager';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import {
   redisAlternatingUsers,
@@ -16,8 +16,8 @@ import {
 import { createRotationHandler } from '../../src/core/engine.ts';
 import type { RotationTarget } from '../../src/core/target.ts';
 import { type LocalSecretsManager, rotateSecret, startLocalSecretsManager } from '../../src/testing/index.ts';
-import { trackSecrets } from '../support/leak-scan.ts';
 import { credentialsIn, recordAttack } from './support/ledger.ts';
+import { secretCreator, trackedPassword } from './support/secrets.ts';
 
 interface FakeRedis {
   readonly port: number;
@@ -66,7 +66,6 @@ async function startFakeRedis(refuse: readonly string[]): Promise<FakeRedis> {
 
 let sm: LocalSecretsManager;
 let client: SecretsManagerClient;
-let counter = 0;
 
 beforeAll(async () => {
   sm = await startLocalSecretsManager();
@@ -76,19 +75,7 @@ afterAll(async () => {
   await sm?.close();
 });
 
-function password(label: string): string {
-  const value = `${label}-${crypto.randomUUID()}`;
-  trackSecrets(value);
-  return value;
-}
-
-async function createSecret(name: string, value: object): Promise<string> {
-  counter += 1;
-  const created = await client.send(
-    new CreateSecretCommand({ Name: `${name}-${counter}`, SecretString: JSON.stringify(value) }),
-  );
-  return created.ARN!;
-}
+const createSecret = secretCreator(() => client);
 
 const TARGETS: ReadonlyArray<readonly [string, () => RotationTarget<unknown>]> = [
   ['redis-single-user', () => redisSingleUser() as RotationTarget<unknown>],
@@ -100,14 +87,14 @@ describe.each(TARGETS)('%s', (name, makeTarget) => {
   it("the rotated secret names the attacker's server: the master password never reaches it", async () => {
     const attacker = await startFakeRedis(['app_clone']);
     try {
-      const masterPassword = password('master');
+      const masterPassword = trackedPassword('master');
       const masterArn = await createSecret('redis-master', {
         username: 'admin',
         password: masterPassword,
         host: '127.0.0.1',
         port: 1,
       });
-      const current = password('current');
+      const current = trackedPassword('current');
       const arn = await createSecret('redis-attacked', {
         engine: 'redis',
         host: '127.0.0.1',
@@ -132,11 +119,29 @@ describe.each(TARGETS)('%s', (name, makeTarget) => {
     }
   });
 
-  it('a plaintext server under the default REDIS_TLS_MODE (verify-full) receives no password', async () => {
+  // Attacks that must fail on the app's own credentials, before the master secret matters.
+  it.each([
+    {
+      title: 'a plaintext server under the default REDIS_TLS_MODE (verify-full) receives no password',
+      secretName: 'redis-downgrade',
+      env: { REDIS_CONNECT_TIMEOUT_MS: '500' },
+      attack: 'a plaintext Redis under verify-full (TLS downgrade)',
+      error: 'tls failure',
+      refusedBeforeConnecting: false,
+    },
+    {
+      title: 'a host DATABASE_ALLOWED_HOSTS does not list gets no connection at all',
+      secretName: 'redis-unlisted',
+      env: { REDIS_TLS_MODE: 'disable', DATABASE_ALLOWED_HOSTS: 'cache.internal.example' },
+      attack: 'secret names a host DATABASE_ALLOWED_HOSTS does not list',
+      error: 'DATABASE_ALLOWED_HOSTS does not list',
+      refusedBeforeConnecting: true,
+    },
+  ])('$title', async ({ secretName, env, attack, error, refusedBeforeConnecting }) => {
     const attacker = await startFakeRedis([]);
     try {
-      const current = password('current');
-      const arn = await createSecret('redis-downgrade', {
+      const current = trackedPassword('current');
+      const arn = await createSecret(secretName, {
         engine: 'redis',
         host: '127.0.0.1',
         port: attacker.port,
@@ -146,53 +151,13 @@ describe.each(TARGETS)('%s', (name, makeTarget) => {
           ? { masterarn: 'arn:aws:secretsmanager:us-east-1:123456789012:secret:m' }
           : {}),
       });
-      const handler = createRotationHandler(makeTarget(), {
-        client,
-        env: { REDIS_CONNECT_TIMEOUT_MS: '500' },
-      });
+      const handler = createRotationHandler(makeTarget(), { client, env });
       const result = await rotateSecret({ client, secretId: arn, handler });
       const leaked = credentialsIn(attacker.received, [current]);
-      recordAttack({
-        attack: `${name}: a plaintext Redis under verify-full (TLS downgrade)`,
-        blocked: !result.ok,
-        leaked: leaked.length,
-      });
+      recordAttack({ attack: `${name}: ${attack}`, blocked: !result.ok, leaked: leaked.length });
       expect(result.ok).toBe(false);
-      expect(result.error).toContain('tls failure');
-      expect(leaked).toEqual([]);
-    } finally {
-      await attacker.close();
-    }
-  });
-
-  it('a host DATABASE_ALLOWED_HOSTS does not list gets no connection at all', async () => {
-    const attacker = await startFakeRedis([]);
-    try {
-      const current = password('current');
-      const arn = await createSecret('redis-unlisted', {
-        engine: 'redis',
-        host: '127.0.0.1',
-        port: attacker.port,
-        username: 'app',
-        password: current,
-        ...(name === 'redis-alternating-users'
-          ? { masterarn: 'arn:aws:secretsmanager:us-east-1:123456789012:secret:m' }
-          : {}),
-      });
-      const handler = createRotationHandler(makeTarget(), {
-        client,
-        env: { REDIS_TLS_MODE: 'disable', DATABASE_ALLOWED_HOSTS: 'cache.internal.example' },
-      });
-      const result = await rotateSecret({ client, secretId: arn, handler });
-      const leaked = credentialsIn(attacker.received, [current]);
-      recordAttack({
-        attack: `${name}: secret names a host DATABASE_ALLOWED_HOSTS does not list`,
-        blocked: !result.ok,
-        leaked: leaked.length,
-      });
-      expect(result.ok).toBe(false);
-      expect(result.error).toContain('DATABASE_ALLOWED_HOSTS does not list');
-      expect(attacker.connections()).toBe(0);
+      expect(result.error).toContain(error);
+      if (refusedBeforeConnecting) expect(attacker.connections()).toBe(0);
       expect(leaked).toEqual([]);
     } finally {
       await attacker.close();

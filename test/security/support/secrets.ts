@@ -1,0 +1,73 @@
+/**
+ * Set-up shared by the security tests: a local Secrets Manager (and, where wanted, the built zips),
+ * passwords registered with the leak scan, and secrets created under unique names.
+ */
+import { CreateSecretCommand, type SecretsManagerClient } from '@aws-sdk/client-secrets-manager';
+import { afterAll, beforeAll } from 'vitest';
+import { type LocalSecretsManager, startLocalSecretsManager } from '../../../src/testing/index.ts';
+import { trackSecrets } from '../../support/leak-scan.ts';
+import { buildDeployedZips, type DeployedZips } from './deployed.ts';
+
+/** A fresh password, registered so the leak scan fails the test if it reaches captured output. */
+export function trackedPassword(label: string): string {
+  const value = `${label}-${crypto.randomUUID()}`;
+  trackSecrets(value);
+  return value;
+}
+
+/** Returns `createSecret(name, value)`: stores `value` as JSON under `name-N` (N counts up) and returns the ARN. */
+export function secretCreator(
+  client: () => SecretsManagerClient,
+): (name: string, value: object) => Promise<string> {
+  let counter = 0;
+  return async (name, value) => {
+    counter += 1;
+    const created = await client().send(
+      new CreateSecretCommand({ Name: `${name}-${counter}`, SecretString: JSON.stringify(value) }),
+    );
+    return created.ARN!;
+  };
+}
+
+export interface DeployedRig {
+  readonly sm: LocalSecretsManager;
+  readonly client: SecretsManagerClient;
+  /** The built zips of the handlers passed to `useDeployedRig`. */
+  readonly zips: DeployedZips;
+  readonly createSecret: (name: string, value: object) => Promise<string>;
+}
+
+/**
+ * Registers beforeAll/afterAll hooks that start a local Secrets Manager and build `handlers` as
+ * deployed; the returned rig's fields are readable inside tests (after beforeAll has run).
+ */
+export function useDeployedRig(handlers: readonly string[]): DeployedRig {
+  let sm: LocalSecretsManager | undefined;
+  let client: SecretsManagerClient | undefined;
+  let zips: DeployedZips | undefined;
+  beforeAll(async () => {
+    sm = await startLocalSecretsManager();
+    client = sm.client();
+    zips = await buildDeployedZips(handlers, sm);
+  });
+  afterAll(async () => {
+    await zips?.close();
+    await sm?.close();
+  });
+  const started = <T>(value: T | undefined, what: string): T => {
+    if (value === undefined) throw new Error(`${what} is not started: read it inside a test`);
+    return value;
+  };
+  return {
+    get sm() {
+      return started(sm, 'the local Secrets Manager');
+    },
+    get client() {
+      return started(client, 'the Secrets Manager client');
+    },
+    get zips() {
+      return started(zips, 'the deployed zips');
+    },
+    createSecret: secretCreator(() => started(client, 'the Secrets Manager client')),
+  };
+}
