@@ -8,6 +8,7 @@ import {
 import type { RotationTarget, StepContext } from '../../core/target.ts';
 import { readMasterSecret, refuseMasterAmong, sameServer } from '../database/secret.ts';
 import {
+  changeOwnPasswordWith,
   checkPairFits,
   checkPasswordForEngine,
   commonTargetParts,
@@ -19,7 +20,7 @@ import {
   verifyPending,
 } from './common.ts';
 import { connectPostgres, type PostgresLogin, type PostgresSession, tryConnect } from './connect.ts';
-import { changeOwnPassword, ensureClone, setPassword, userExists } from './roles.ts';
+import { ensureClone, setPassword, userExists } from './roles.ts';
 import {
   DEFAULT_POSTGRES_PORT,
   type MasterCredentials,
@@ -113,26 +114,7 @@ export function postgresAlternatingUsers(
           // it change its own password without the master.
           const previous = await known.previous();
           if (previous && previous.username === pending.username && sameServer(previous, pending)) {
-            const session = await tryConnect(
-              endpointOf(previous),
-              loginOf(previous, 'previous'),
-              config,
-              ctx,
-            );
-            if (session) {
-              try {
-                await changeOwnPassword(
-                  session,
-                  pending.username,
-                  pending.password,
-                  passwordFormFor(pending, config),
-                  ctx,
-                );
-              } finally {
-                await session.close();
-              }
-              return;
-            }
+            if (await changeOwnPasswordWith(previous, 'previous', pending, config, ctx)) return;
           }
           if (pending.masterarn === undefined) {
             throw new TargetRefusedError(

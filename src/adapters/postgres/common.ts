@@ -8,9 +8,10 @@ import {
   connectPostgres,
   type PostgresEndpoint,
   type PostgresLogin,
+  tryConnect,
 } from './connect.ts';
 import { checkRedshiftPassword } from './redshift.ts';
-import { alternatingPair, CLONE_SUFFIX, type PasswordForm } from './roles.ts';
+import { alternatingPair, CLONE_SUFFIX, changeOwnPassword, type PasswordForm } from './roles.ts';
 import {
   identifierBytes,
   MAX_IDENTIFIER_BYTES,
@@ -148,6 +149,38 @@ export async function verifyPending(
   } finally {
     await session.close();
   }
+}
+
+/**
+ * Logs in with the stored version `value` and lets the pending user set its own new password;
+ * false, with nothing changed, when the server refuses that login.
+ *
+ * @example
+ * ```ts
+ * if (await changeOwnPasswordWith(previous, 'previous', pending, settings, ctx)) return;
+ * ```
+ */
+export async function changeOwnPasswordWith(
+  value: PostgresSecret,
+  label: 'current' | 'previous',
+  pending: PostgresSecret,
+  settings: PostgresSettings,
+  ctx: StepContext,
+): Promise<boolean> {
+  const session = await tryConnect(endpointOf(value), loginOf(value, label), settings, ctx);
+  if (!session) return false;
+  try {
+    await changeOwnPassword(
+      session,
+      pending.username,
+      pending.password,
+      passwordFormFor(pending, settings),
+      ctx,
+    );
+  } finally {
+    await session.close();
+  }
+  return true;
 }
 
 /**

@@ -2,17 +2,13 @@ import { ProtocolStateError, TargetRefusedError } from '../../core/errors.ts';
 import type { RotationTarget, StepContext } from '../../core/target.ts';
 import { sameServer } from '../database/secret.ts';
 import {
+  changeOwnPasswordWith,
   checkPasswordForEngine,
   commonTargetParts,
-  endpointOf,
-  loginOf,
-  passwordFormFor,
   pendingAlreadyWorks,
   SettingsHolder,
   verifyPending,
 } from './common.ts';
-import { tryConnect } from './connect.ts';
-import { changeOwnPassword } from './roles.ts';
 import { type PostgresSecret, withCredentials } from './secret.ts';
 
 /**
@@ -106,19 +102,7 @@ async function changeWith(
   config: ReturnType<SettingsHolder['get']>,
   ctx: StepContext,
 ): Promise<boolean> {
-  const session = await tryConnect(endpointOf(value), loginOf(value, label), config, ctx);
-  if (!session) return false;
-  try {
-    await changeOwnPassword(
-      session,
-      pending.username,
-      pending.password,
-      passwordFormFor(pending, config),
-      ctx,
-    );
-  } finally {
-    await session.close();
-  }
+  if (!(await changeOwnPasswordWith(value, label, pending, config, ctx))) return false;
   ctx.logger.info('set the pending password', { user: pending.username, loggedInWith: label });
   return true;
 }
