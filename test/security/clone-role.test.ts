@@ -5,11 +5,7 @@
  * as deployed against the tests' own private PostgreSQL: an existing clone with more powers than
  * the original is refused, and its password is never set.
  */
-import {
-  CreateSecretCommand,
-  GetSecretValueCommand,
-  type SecretsManagerClient,
-} from '@aws-sdk/client-secrets-manager';
+import { GetSecretValueCommand, type SecretsManagerClient } from '@aws-sdk/client-secrets-manager';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { scramSha256Verifier } from '../../src/adapters/postgres/scram.ts';
 import { quoteIdentifier } from '../../src/adapters/postgres/sql.ts';
@@ -19,6 +15,7 @@ import { trackSecrets } from '../support/leak-scan.ts';
 import { type PostgresInstance, startPostgres } from '../support/postgres.ts';
 import { buildDeployedZips, type DeployedZips } from './support/deployed.ts';
 import { recordAttack } from './support/ledger.ts';
+import { secretCreator, trackedPassword } from './support/secrets.ts';
 
 const HANDLER = 'postgres-alternating-users';
 
@@ -27,7 +24,6 @@ let sm: LocalSecretsManager;
 let zips: DeployedZips;
 let client: SecretsManagerClient;
 let masterarn: string;
-let counter = 0;
 
 beforeAll(async () => {
   [db, sm] = await Promise.all([startPostgres(), startLocalSecretsManager()]);
@@ -48,29 +44,24 @@ afterAll(async () => {
   await Promise.allSettled([db?.stop(), sm?.close()]);
 });
 
-function password(): string {
-  const value = `Pw-${crypto.randomUUID()}`;
-  trackSecrets(value);
-  return value;
-}
-
-async function createSecret(name: string, value: object): Promise<string> {
-  counter += 1;
-  const created = await client.send(
-    new CreateSecretCommand({ Name: `${name}-${counter}`, SecretString: JSON.stringify(value) }),
-  );
-  return created.ARN!;
-}
+const createSecret = secretCreator(() => client);
 
 async function createRole(name: string, secret: string, extra = ''): Promise<void> {
   const verifier = scramSha256Verifier(secret);
   await db.query(`CREATE ROLE ${quoteIdentifier(name)} LOGIN PASSWORD '${verifier}' ${extra}`);
 }
 
-/** Rotates `original` once through the deployed zip, its clone made beforehand by `prepare`. */
-async function rotateWithClone(original: string, prepare: (clone: string) => Promise<void>) {
-  const initial = password();
-  await createRole(original, initial);
+/**
+ * Rotates `original` (a login role with `originalPowers`) once through the deployed zip, its clone
+ * made beforehand by `prepare`.
+ */
+async function rotateWithClone(
+  original: string,
+  prepare: (clone: string) => Promise<void>,
+  originalPowers = '',
+) {
+  const initial = trackedPassword('Pw');
+  await createRole(original, initial, originalPowers);
   await prepare(`${original}_clone`);
   const secretId = await createSecret(original, {
     engine: 'postgres',
@@ -92,7 +83,7 @@ const POWERS = ['SUPERUSER', 'CREATEROLE', 'CREATEDB', 'REPLICATION', 'BYPASSRLS
 describe('an existing clone with more powers than the original, as deployed', () => {
   it.each(POWERS)('refuses a clone with $name and never sets its password', async ({ name }) => {
     const original = `cl_${name.toLowerCase()}`;
-    const attackerPassword = password();
+    const attackerPassword = trackedPassword('Pw');
     const { result, output } = await rotateWithClone(original, (clone) =>
       createRole(clone, attackerPassword, name),
     );
@@ -120,7 +111,7 @@ describe('an existing clone with more powers than the original, as deployed', ()
   it('refuses a clone that is a member of a role the original is not, and names the REVOKE', async () => {
     const original = 'cl_member';
     const { result } = await rotateWithClone(original, async (clone) => {
-      await createRole(clone, password());
+      await createRole(clone, trackedPassword('Pw'));
       await db.query(`GRANT payroll_reader TO ${quoteIdentifier(clone)}`);
     });
     recordAttack({
@@ -135,24 +126,15 @@ describe('an existing clone with more powers than the original, as deployed', ()
 
   it('control: a clone with only what the original has is taken and rotated to', async () => {
     const original = 'cl_same';
-    const initial = password();
-    await createRole(original, initial, 'CREATEDB');
-    await db.query(`GRANT payroll_reader TO ${quoteIdentifier(original)}`);
-    const clone = `${original}_clone`;
-    await createRole(clone, password(), 'CREATEDB');
-    await db.query(`GRANT payroll_reader TO ${quoteIdentifier(clone)}`);
-    const secretId = await createSecret(original, {
-      engine: 'postgres',
-      host: db.host,
-      port: db.port,
-      username: original,
-      password: initial,
-      dbname: 'postgres',
-      ssl: false,
-      masterarn,
-    });
-    const deployed = await zips.start(HANDLER, { ALLOWED_SECRET_IDS: secretId, PG_TLS_MODE: 'disable' });
-    const result = await rotateSecret({ client, secretId, handler: deployed.handler });
+    const { result } = await rotateWithClone(
+      original,
+      async (clone) => {
+        await db.query(`GRANT payroll_reader TO ${quoteIdentifier(original)}`);
+        await createRole(clone, trackedPassword('Pw'), 'CREATEDB');
+        await db.query(`GRANT payroll_reader TO ${quoteIdentifier(clone)}`);
+      },
+      'CREATEDB',
+    );
     expect(result.error ?? 'ok').toBe('ok');
   });
 });

@@ -4,7 +4,7 @@
  * finds the master's server by asking RDS (a fake RDS API on loopback) about the tagged instance,
  * never through the rotated secret. The master's "instance" is the tests' own private PostgreSQL.
  */
-import { CreateSecretCommand, type SecretsManagerClient } from '@aws-sdk/client-secrets-manager';
+import type { SecretsManagerClient } from '@aws-sdk/client-secrets-manager';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { scramSha256Verifier } from '../../src/adapters/postgres/scram.ts';
 import { type LocalSecretsManager, rotateSecret, startLocalSecretsManager } from '../../src/testing/index.ts';
@@ -14,6 +14,7 @@ import { startAttackerPostgres } from './support/attacker-databases.ts';
 import { buildDeployedZips, type DeployedZips } from './support/deployed.ts';
 import { type FakeRds, startFakeRds } from './support/fake-rds.ts';
 import { credentialsIn, recordAttack } from './support/ledger.ts';
+import { secretCreator, trackedPassword } from './support/secrets.ts';
 
 const HANDLER = 'postgres-alternating-users';
 const INSTANCE_ARN = 'arn:aws:rds:us-east-1:123456789012:db:orders';
@@ -23,7 +24,6 @@ let sm: LocalSecretsManager;
 let rds: FakeRds;
 let zips: DeployedZips;
 let client: SecretsManagerClient;
-let counter = 0;
 
 beforeAll(async () => {
   [db, sm] = await Promise.all([startPostgres(), startLocalSecretsManager()]);
@@ -42,23 +42,7 @@ afterAll(async () => {
   await Promise.allSettled([db?.stop(), sm?.close(), rds?.close()]);
 });
 
-function password(): string {
-  const value = `Pw-${crypto.randomUUID()}`;
-  trackSecrets(value);
-  return value;
-}
-
-async function createSecret(name: string, value: object, tags: Record<string, string> = {}): Promise<string> {
-  counter += 1;
-  const created = await client.send(
-    new CreateSecretCommand({
-      Name: `${name}-${counter}`,
-      SecretString: JSON.stringify(value),
-      Tags: Object.entries(tags).map(([Key, Value]) => ({ Key, Value })),
-    }),
-  );
-  return created.ARN!;
-}
+const createSecret = secretCreator(() => client);
 
 /** An RDS-managed master secret: the superuser's credentials and the instance tag, nothing else. */
 function rdsManagedMaster(instanceArn = INSTANCE_ARN): Promise<string> {
@@ -89,7 +73,7 @@ describe('RDS-managed master secret, as deployed', () => {
         host: attacker.host,
         port: attacker.port,
         username: 'app',
-        password: password(),
+        password: trackedPassword('Pw'),
         ssl: false,
         masterarn,
       });
@@ -118,7 +102,7 @@ describe('RDS-managed master secret, as deployed', () => {
   });
 
   it('refuses a tag naming an instance RDS does not know', async () => {
-    const initial = password();
+    const initial = trackedPassword('Pw');
     await db.query(`CREATE ROLE rds_gone LOGIN PASSWORD '${scramSha256Verifier(initial)}'`);
     const masterarn = await rdsManagedMaster('arn:aws:rds:us-east-1:123456789012:db:gone');
     const secretId = await createSecret('rds-gone', {
@@ -138,7 +122,7 @@ describe('RDS-managed master secret, as deployed', () => {
   });
 
   it('control: rotates on the instance RDS reports for the tag, the master found through RDS only', async () => {
-    const initial = password();
+    const initial = trackedPassword('Pw');
     await db.query(`CREATE ROLE rds_app LOGIN PASSWORD '${scramSha256Verifier(initial)}'`);
     const masterarn = await rdsManagedMaster();
     const secretId = await createSecret('rds-control', {

@@ -15,15 +15,24 @@ export function trackedPassword(label: string): string {
   return value;
 }
 
-/** Returns `createSecret(name, value)`: stores `value` as JSON under `name-N` (N counts up) and returns the ARN. */
-export function secretCreator(
-  client: () => SecretsManagerClient,
-): (name: string, value: object) => Promise<string> {
+/** Creates a secret: `value` stored as JSON under `name-N` (N counts up), with `tags`; returns its ARN. */
+export type CreateSecret = (
+  name: string,
+  value: object,
+  tags?: Readonly<Record<string, string>>,
+) => Promise<string>;
+
+/** Returns a `CreateSecret` that sends through `client()` (read when called, so after beforeAll). */
+export function secretCreator(client: () => SecretsManagerClient): CreateSecret {
   let counter = 0;
-  return async (name, value) => {
+  return async (name, value, tags = {}) => {
     counter += 1;
     const created = await client().send(
-      new CreateSecretCommand({ Name: `${name}-${counter}`, SecretString: JSON.stringify(value) }),
+      new CreateSecretCommand({
+        Name: `${name}-${counter}`,
+        SecretString: JSON.stringify(value),
+        Tags: Object.entries(tags).map(([Key, Value]) => ({ Key, Value })),
+      }),
     );
     return created.ARN!;
   };
@@ -34,7 +43,7 @@ export interface DeployedRig {
   readonly client: SecretsManagerClient;
   /** The built zips of the handlers passed to `useDeployedRig`. */
   readonly zips: DeployedZips;
-  readonly createSecret: (name: string, value: object) => Promise<string>;
+  readonly createSecret: CreateSecret;
 }
 
 /**
