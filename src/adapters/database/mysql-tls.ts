@@ -5,11 +5,11 @@
  * server itself supplies) are refused there, unless `MYSQL_SERVER_PUBLIC_KEY` pins the key.
  */
 import { createHash, createPublicKey, constants as cryptoConstants, publicEncrypt } from 'node:crypto';
-import { readFileSync } from 'node:fs';
 import { connect as netConnect, type Socket } from 'node:net';
 import { TLSSocket } from 'node:tls';
 import type mysql from 'mysql2/promise';
 import { ConfigurationError } from '../../core/errors.ts';
+import { pemTextFrom } from './settings.ts';
 import { plaintextPasswordRefused, type TlsMode, type TlsOutcome } from './tls.ts';
 
 /**
@@ -55,20 +55,7 @@ export const SERVER_PUBLIC_KEY_VARIABLE = 'MYSQL_SERVER_PUBLIC_KEY';
  */
 export function serverPublicKeyFrom(value: string | undefined, variable: string): string | undefined {
   if (value === undefined) return undefined;
-  let pem: string;
-  if (value.startsWith('-----BEGIN')) {
-    pem = value.includes('\n') ? value : value.replaceAll('\\n', '\n');
-  } else {
-    try {
-      pem = readFileSync(value, 'utf8');
-    } catch (error) {
-      const code = (error as NodeJS.ErrnoException).code ?? 'unreadable';
-      throw new ConfigurationError(
-        variable,
-        `names a file that cannot be read (${code}): "${value}"; give the path of the server's RSA public key (PEM) or the PEM text itself`,
-      );
-    }
-  }
+  const pem = pemTextFrom(value, variable, "the server's RSA public key (PEM)");
   try {
     const key = createPublicKey(pem);
     if (key.asymmetricKeyType !== 'rsa') throw new Error('not RSA');

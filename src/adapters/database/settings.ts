@@ -67,20 +67,7 @@ const PEM_CERTIFICATE = /-----BEGIN CERTIFICATE-----[\s\S]+?-----END CERTIFICATE
  */
 export function caBundleFrom(value: string | undefined, variable: string): string | undefined {
   if (value === undefined) return undefined;
-  let pem: string;
-  if (value.startsWith('-----BEGIN')) {
-    pem = value.includes('\n') ? value : value.replaceAll('\\n', '\n');
-  } else {
-    try {
-      pem = readFileSync(value, 'utf8');
-    } catch (error) {
-      const code = (error as NodeJS.ErrnoException).code ?? 'unreadable';
-      throw new ConfigurationError(
-        variable,
-        `names a file that cannot be read (${code}): "${value}"; give the path of a PEM file or the PEM text itself`,
-      );
-    }
-  }
+  const pem = pemTextFrom(value, variable, 'a PEM file');
   if (!PEM_CERTIFICATE.test(pem)) {
     throw new ConfigurationError(
       variable,
@@ -88,6 +75,31 @@ export function caBundleFrom(value: string | undefined, variable: string): strin
     );
   }
   return pem;
+}
+
+/**
+ * The PEM text a variable gives: the text itself (with its line breaks written as `\n`, as
+ * environment variables often carry it), or read from the file it names. Checks nothing of the
+ * content; the caller does.
+ *
+ * @param fileHint - what the file should be, for the error ("a PEM file").
+ * @throws ConfigurationError naming the variable for a file that cannot be read.
+ * @example
+ * ```ts
+ * const pem = pemTextFrom(value, 'PG_TLS_CA_BUNDLE', 'a PEM file');
+ * ```
+ */
+export function pemTextFrom(value: string, variable: string, fileHint: string): string {
+  if (value.startsWith('-----BEGIN')) return value.includes('\n') ? value : value.replaceAll('\\n', '\n');
+  try {
+    return readFileSync(value, 'utf8');
+  } catch (error) {
+    const code = (error as NodeJS.ErrnoException).code ?? 'unreadable';
+    throw new ConfigurationError(
+      variable,
+      `names a file that cannot be read (${code}): "${value}"; give the path of ${fileHint} or the PEM text itself`,
+    );
+  }
 }
 
 const HOST_NAME = /^[A-Za-z0-9]([A-Za-z0-9.-]*[A-Za-z0-9])?\.?$/;
