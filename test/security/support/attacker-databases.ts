@@ -110,6 +110,40 @@ export function int32(value: number): Buffer {
   return buffer;
 }
 
+/**
+ * Reads a PostgreSQL client's opening: each SSLRequest / GSSENCRequest is answered with
+ * `answerTls()` ('N' = no, go on; 'S' = yes, then the fake hangs up), then the startup message.
+ * Returns the user it names, or undefined when the client (or an 'S' answer) ended the connection.
+ */
+export async function readPostgresStartup(
+  reader: Reader,
+  socket: Socket,
+  answerTls: () => 'N' | 'S' = () => 'N',
+): Promise<string | undefined> {
+  for (;;) {
+    const lengthBytes = await reader.take(4);
+    if (!lengthBytes) return undefined;
+    const body = await reader.take(lengthBytes.readInt32BE() - 4);
+    if (!body) return undefined;
+    const code = body.readInt32BE(0);
+    if (code === 80877103 || code === 80877104) {
+      const answer = answerTls();
+      if (answer === 'S') {
+        socket.end('S');
+        return undefined;
+      }
+      socket.write(answer);
+      continue;
+    }
+    let user = '';
+    const fields = body.subarray(4).toString('utf8').split('\0');
+    for (let index = 0; index + 1 < fields.length; index += 2) {
+      if (fields[index] === 'user') user = fields[index + 1] ?? '';
+    }
+    return user;
+  }
+}
+
 function pgError(code: string, message: string): Buffer {
   return pgMessage('E', Buffer.from(`SFATAL\0VFATAL\0C${code}\0M${message}\0\0`, 'latin1'));
 }
@@ -128,24 +162,8 @@ export function startAttackerPostgres(options: AttackerOptions = {}): Promise<At
   return listen((socket, state) => {
     const reader = new Reader(socket);
     void (async () => {
-      let user = '';
-      // SSLRequest / GSSENCRequest first, then the startup message.
-      for (;;) {
-        const lengthBytes = await reader.take(4);
-        if (!lengthBytes) return;
-        const body = await reader.take(lengthBytes.readInt32BE() - 4);
-        if (!body) return;
-        const code = body.readInt32BE(0);
-        if (code === 80877103 || code === 80877104) {
-          socket.write('N');
-          continue;
-        }
-        const fields = body.subarray(4).toString('utf8').split('\0');
-        for (let index = 0; index + 1 < fields.length; index += 2) {
-          if (fields[index] === 'user') user = fields[index + 1] ?? '';
-        }
-        break;
-      }
+      const user = await readPostgresStartup(reader, socket);
+      if (user === undefined) return;
       state.logins.push(user);
       if (options.refuseUsers?.includes(user)) {
         socket.end(pgError('28P01', `password authentication failed for user "${user}"`));

@@ -14,6 +14,7 @@ import {
   mysqlPacket,
   pgMessage,
   Reader,
+  readPostgresStartup,
 } from './attacker-databases.ts';
 
 /**
@@ -58,25 +59,11 @@ export function startPlaintextPostgres(request: PostgresPasswordRequest): Promis
   return listen((socket, state) => {
     const reader = new Reader(socket);
     void (async () => {
-      let user = '';
-      for (;;) {
-        const lengthBytes = await reader.take(4);
-        if (!lengthBytes) return;
-        const body = await reader.take(lengthBytes.readInt32BE() - 4);
-        if (!body) return;
-        const code = body.readInt32BE(0);
-        if (code === 80877103 || code === 80877104) {
-          tlsQuestions += 1;
-          if (request === 'tls-then-cleartext' && tlsQuestions === 1) return void socket.end('S');
-          socket.write('N');
-          continue;
-        }
-        const fields = body.subarray(4).toString('utf8').split('\0');
-        for (let index = 0; index + 1 < fields.length; index += 2) {
-          if (fields[index] === 'user') user = fields[index + 1] ?? '';
-        }
-        break;
-      }
+      const user = await readPostgresStartup(reader, socket, () => {
+        tlsQuestions += 1;
+        return request === 'tls-then-cleartext' && tlsQuestions === 1 ? 'S' : 'N';
+      });
+      if (user === undefined) return;
       state.logins.push(user);
       socket.write(
         request !== 'md5' ? pgMessage('R', int32(3)) : pgMessage('R', Buffer.concat([int32(5), MD5_SALT])),
