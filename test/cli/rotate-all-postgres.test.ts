@@ -76,32 +76,36 @@ describe('rotate --all against a real PostgreSQL', () => {
       await admin.end();
     }
 
-    const result = await cli(
-      [
-        'rotate',
-        '--all',
-        '--filter',
-        'name=pg-fleet/',
-        '--handler',
-        'postgres-alternating-users',
-        '--yes',
-        '--concurrency',
-        '10',
-        '--output',
-        'json',
-        '--endpoint-url',
-        fixture.local.endpoint,
-      ],
-      {
-        // Plaintext on loopback is what this test database offers; the deployer's settings say so.
-        env: {
-          PASSWORD_GENERATOR: 'local',
-          PG_TLS_MODE: 'disable',
-          DATABASE_ALLOWED_HOSTS: '127.0.0.1',
-          XDG_STATE_HOME: stateDir,
+    // The same fleet rotation twice (the second time with --emergency); plaintext on loopback is
+    // what this test database offers, and the deployer's settings say so.
+    const rotateFleet = (extraArgs: readonly string[]) =>
+      cli(
+        [
+          'rotate',
+          '--all',
+          '--filter',
+          'name=pg-fleet/',
+          '--handler',
+          'postgres-alternating-users',
+          ...extraArgs,
+          '--yes',
+          '--concurrency',
+          '10',
+          '--output',
+          'json',
+          '--endpoint-url',
+          fixture.local.endpoint,
+        ],
+        {
+          env: {
+            PASSWORD_GENERATOR: 'local',
+            PG_TLS_MODE: 'disable',
+            DATABASE_ALLOWED_HOSTS: '127.0.0.1',
+            XDG_STATE_HOME: stateDir,
+          },
         },
-      },
-    );
+      );
+    const result = await rotateFleet([]);
     const report = result.json<{
       rotated: Array<{ name: string }>;
       failed: unknown[];
@@ -125,32 +129,7 @@ describe('rotate --all against a real PostgreSQL', () => {
     expect(logins.sort()).toEqual(users);
 
     // After a leak: the same secrets again with --emergency; each previous credential dies at once.
-    const emergency = await cli(
-      [
-        'rotate',
-        '--all',
-        '--filter',
-        'name=pg-fleet/',
-        '--handler',
-        'postgres-alternating-users',
-        '--emergency',
-        '--yes',
-        '--concurrency',
-        '10',
-        '--output',
-        'json',
-        '--endpoint-url',
-        fixture.local.endpoint,
-      ],
-      {
-        env: {
-          PASSWORD_GENERATOR: 'local',
-          PG_TLS_MODE: 'disable',
-          DATABASE_ALLOWED_HOSTS: '127.0.0.1',
-          XDG_STATE_HOME: stateDir,
-        },
-      },
-    );
+    const emergency = await rotateFleet(['--emergency']);
     const revoked = emergency.json<{
       rotated: Array<{ name: string; revokedPrevious: string | null }>;
       failed: unknown[];
