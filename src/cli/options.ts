@@ -3,6 +3,7 @@
  * `error: option '--max-age <days>' argument 'abc' is invalid. Expected a whole number from 0 to 36500.`
  */
 import { InvalidArgumentError, Option } from 'commander';
+import { UsageError } from './exit.ts';
 import { VERDICTS, type Verdict } from './verdict.ts';
 
 /**
@@ -60,4 +61,33 @@ export function allowVerdict(value: string, previous: Verdict[] = []): Verdict[]
     );
   }
   return [...previous, value as Verdict];
+}
+
+/**
+ * The flag combinations `rotate` and `rotate --all` share: `--handler` goes with `--via-service`
+ * only for `--emergency`, and `--emergency` needs `--handler` (the adapter that revokes).
+ *
+ * @throws UsageError naming the flags and the fix.
+ * @example
+ * ```ts
+ * checkEmergencyFlags({ viaService: true, handler: 'postgres-alternating-users', emergency: true });
+ * ```
+ */
+export function checkEmergencyFlags(options: {
+  readonly viaService?: boolean;
+  readonly handler?: string;
+  readonly emergency?: boolean;
+}): void {
+  if (options.viaService && options.handler && !options.emergency) {
+    throw new UsageError(
+      '--handler with --via-service is only used by --emergency (to revoke the previous credential)',
+      'drop --handler, or add --emergency',
+    );
+  }
+  if (options.emergency && !options.handler) {
+    throw new UsageError(
+      '--emergency needs --handler <name>: the adapter that can revoke the previous credential',
+      'e.g. --handler postgres-alternating-users',
+    );
+  }
 }

@@ -35,7 +35,7 @@ import { formatDuration } from '../format.ts';
 import { findHandler, type HandlerEntry } from '../handlers.ts';
 import { labelChanges, labelSummary, shortId, unfinishedPending, type VersionLabels } from '../labels.ts';
 import { traceLocalRotation } from '../local-rotation.ts';
-import { wholeNumber } from '../options.ts';
+import { checkEmergencyFlags, wholeNumber } from '../options.ts';
 import { cliLogger, cliStepContext } from '../runtime.ts';
 import type { FailedRotation } from '../verdict.ts';
 
@@ -165,18 +165,7 @@ function checkCombination(options: RotateOptions): void {
       '--via-service asks Secrets Manager to run the configured rotation function; --handler <name> runs the steps on this machine (local endpoint)',
     );
   }
-  if (options.viaService && options.handler && !options.emergency) {
-    throw new UsageError(
-      '--handler with --via-service is only used by --emergency (to revoke the previous credential)',
-      'drop --handler, or add --emergency',
-    );
-  }
-  if (options.emergency && !options.handler) {
-    throw new UsageError(
-      '--emergency needs --handler <name>: the adapter that can revoke the previous credential',
-      'e.g. --handler postgres-alternating-users',
-    );
-  }
+  checkEmergencyFlags(options);
   if (options.viaService && options.resume) {
     throw new UsageError(
       '--resume is for --handler',

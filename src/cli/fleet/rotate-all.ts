@@ -32,6 +32,7 @@ import { CliError, EXIT, type ExitCode, UsageError } from '../exit.ts';
 import { formatDuration, renderTable } from '../format.ts';
 import { findHandler, type HandlerEntry } from '../handlers.ts';
 import { shortId, unfinishedPending, type VersionLabels } from '../labels.ts';
+import { checkEmergencyFlags } from '../options.ts';
 import { confirm } from '../prompt.ts';
 import { cliLogger, cliMetrics } from '../runtime.ts';
 import { defaultJournalPath, Journal } from './journal.ts';
@@ -122,18 +123,7 @@ function checkCombination(options: RotateAllOptions, secretId: string | undefine
       '--via-service asks Secrets Manager to run each secret’s rotation function; --handler <name> runs the steps on this machine (local endpoint)',
     );
   }
-  if (options.viaService && options.handler && !options.emergency) {
-    throw new UsageError(
-      '--handler with --via-service is only used by --emergency (to revoke the previous credential)',
-      'drop --handler, or add --emergency',
-    );
-  }
-  if (options.emergency && !options.handler) {
-    throw new UsageError(
-      '--emergency needs --handler <name>: the adapter that can revoke the previous credential',
-      'e.g. --handler postgres-alternating-users',
-    );
-  }
+  checkEmergencyFlags(options);
 }
 
 /**
