@@ -423,20 +423,25 @@ function failedCall(
   };
 }
 
+/** The outcome for a secret an earlier, interrupted run of the same command already rotated. */
+function rotatedEarlier(secret: SelectedSecret, versionId: string): Outcome {
+  return {
+    kind: 'rotated',
+    name: secret.name,
+    arn: secret.arn,
+    versionId,
+    ms: 0,
+    earlier: true,
+    resumed: false,
+  };
+}
+
 async function rotateOne(run: Run, secret: SelectedSecret, revoke: RevokePrevious): Promise<Outcome> {
   const { journal } = run;
   const at = () => new Date().toISOString();
   const record = journal.earlier.get(secret.arn);
   if (record?.kind === 'rotated') {
-    return {
-      kind: 'rotated',
-      name: secret.name,
-      arn: secret.arn,
-      versionId: record.versionId,
-      ms: 0,
-      earlier: true,
-      resumed: false,
-    };
+    return rotatedEarlier(secret, record.versionId);
   }
   let labels: VersionLabels;
   let lambdaArn: string | undefined;
@@ -453,15 +458,7 @@ async function rotateOne(run: Run, secret: SelectedSecret, revoke: RevokePreviou
     const stages = labels[record.versionId] ?? [];
     if (stages.includes(AWSCURRENT) && !stages.includes(AWSPENDING)) {
       journal.record({ kind: 'rotated', at: at(), arn: secret.arn, versionId: record.versionId });
-      return {
-        kind: 'rotated',
-        name: secret.name,
-        arn: secret.arn,
-        versionId: record.versionId,
-        ms: 0,
-        earlier: true,
-        resumed: false,
-      };
+      return rotatedEarlier(secret, record.versionId);
     }
     if (stages.includes(AWSPENDING)) {
       versionId = record.versionId;
