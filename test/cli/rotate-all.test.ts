@@ -186,7 +186,8 @@ describe('rotate --all: rotating', () => {
     const broken = await create('many/broken', {}, BROKEN_ROTATOR);
     const none = await create('many/no-function', {}, null);
 
-    const result = await run([
+    // Run twice, the second time to resume from the same journal.
+    const rotateMany = [
       'rotate',
       '--all',
       '--filter',
@@ -195,7 +196,8 @@ describe('rotate --all: rotating', () => {
       '--yes',
       '--journal',
       join(stateDir, 'many.jsonl'),
-    ]);
+    ];
+    const result = await run(rotateMany);
     for (const arn of good) await trackCurrent(fixture.client, arn);
     expect(result.code).toBe(1);
     for (const arn of good) {
@@ -237,18 +239,7 @@ describe('rotate --all: rotating', () => {
     )?.[0];
     fixture.local.attachRotationFunction(broken, GOOD_ROTATOR);
     fixture.local.attachRotationFunction(none, GOOD_ROTATOR);
-    const again = await run([
-      'rotate',
-      '--all',
-      '--filter',
-      'name=many/',
-      '--via-service',
-      '--yes',
-      '--journal',
-      join(stateDir, 'many.jsonl'),
-      '--output',
-      'json',
-    ]);
+    const again = await run([...rotateMany, '--output', 'json']);
     await trackCurrent(fixture.client, broken);
     await trackCurrent(fixture.client, none);
     const report = again.json<{
