@@ -5,6 +5,7 @@
  * deployer said plaintext is acceptable, and even then never in a form an eavesdropper can use.
  */
 import { ConfigurationError, TargetUnreachableError } from '../../core/errors.ts';
+import type { RotationLogger } from '../../core/target.ts';
 
 /**
  * How a connection may be protected:
@@ -101,6 +102,29 @@ export function effectiveTlsMode(configured: TlsMode, ssl: boolean | undefined):
  */
 export function sslFieldIgnored(configured: TlsMode, ssl: boolean | undefined): boolean {
   return ssl === false && configured !== 'disable';
+}
+
+/**
+ * Logs a warning when the secret's `"ssl": false` is ignored (see {@link sslFieldIgnored}), naming
+ * the adapter's TLS mode variable.
+ *
+ * @example
+ * ```ts
+ * warnIfSslFieldIgnored(settings.tlsMode, endpoint, 'PG_TLS_MODE', ctx.logger);
+ * ```
+ */
+export function warnIfSslFieldIgnored(
+  configured: TlsMode,
+  endpoint: { readonly host: string; readonly port: number; readonly ssl: boolean | undefined },
+  variable: string,
+  logger: RotationLogger,
+): void {
+  if (!sslFieldIgnored(configured, endpoint.ssl)) return;
+  logger.warn(`the secret sets "ssl": false, which cannot loosen ${variable}; ignored`, {
+    host: endpoint.host,
+    port: endpoint.port,
+    tlsMode: configured,
+  });
 }
 
 /**

@@ -15,10 +15,10 @@ import { quotedName } from '../database/secret.ts';
 import {
   effectiveTlsMode,
   serverWithoutTlsError,
-  sslFieldIgnored,
   TLS_PLAINTEXT_FALLBACK_METRIC,
   type TlsMode,
   type TlsOutcome,
+  warnIfSslFieldIgnored,
 } from '../database/tls.ts';
 import { detectFlavour, type MysqlFlavour } from './flavour.ts';
 import { MYSQL_ENV, type MysqlSettings } from './settings.ts';
@@ -213,13 +213,7 @@ export async function openSession(
   refuseUnlistedHost(endpoint.host, settings.allowedHosts);
   const where = `${endpoint.host}:${endpoint.port} as ${quotedName(login.username)} with ${login.source}`;
   const mode = effectiveTlsMode(settings.tlsMode, endpoint.ssl);
-  if (sslFieldIgnored(settings.tlsMode, endpoint.ssl)) {
-    ctx.logger.warn('the secret sets "ssl": false, which cannot loosen MYSQL_TLS_MODE; ignored', {
-      host: endpoint.host,
-      port: endpoint.port,
-      tlsMode: settings.tlsMode,
-    });
-  }
+  warnIfSslFieldIgnored(settings.tlsMode, endpoint, 'MYSQL_TLS_MODE', ctx.logger);
   const connection = await connectOnce(endpoint, login, settings, ctx, mode, where, secrets);
   const tls: TlsOutcome = mysqlTlsOutcome(
     (connection as unknown as { connection: { stream?: unknown } }).connection,

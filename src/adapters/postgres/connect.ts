@@ -12,9 +12,9 @@ import { pgClientFor, tlsOutcomeOf } from '../database/postgres-tls.ts';
 import {
   effectiveTlsMode,
   serverWithoutTlsError,
-  sslFieldIgnored,
   TLS_PLAINTEXT_FALLBACK_METRIC,
   type TlsOutcome,
+  warnIfSslFieldIgnored,
 } from '../database/tls.ts';
 import { POSTGRES_ENV, type PostgresSettings } from './settings.ts';
 
@@ -215,13 +215,7 @@ export async function connectPostgres(
   const doing = `logging in as ${where} with the ${login.label} credentials`;
   const scrub = [login.password];
   const mode = effectiveTlsMode(settings.tlsMode, endpoint.ssl);
-  if (sslFieldIgnored(settings.tlsMode, endpoint.ssl)) {
-    ctx.logger.warn('the secret sets "ssl": false, which cannot loosen PG_TLS_MODE; ignored', {
-      host: endpoint.host,
-      port: endpoint.port,
-      tlsMode: settings.tlsMode,
-    });
-  }
+  warnIfSslFieldIgnored(settings.tlsMode, endpoint, 'PG_TLS_MODE', ctx.logger);
   const connectTimeoutMs = withinDeadline(settings.connectTimeoutMs, ctx.remainingTimeMs());
   const TlsModeClient = pgClientFor({
     mode,
