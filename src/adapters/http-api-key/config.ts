@@ -3,6 +3,7 @@
  * validation that turns untrusted JSON (from the secret or the environment) into a resolved
  * configuration, or into an error naming the field path and the fix.
  */
+import { ConfigurationError } from '../../core/errors.ts';
 import { MAX_JSON_DEPTH } from '../../core/json-depth.ts';
 import { placeholdersIn } from './template.ts';
 
@@ -353,6 +354,22 @@ export class ConfigProblem extends Error {
     this.problem = problem;
     this.name = 'ConfigProblem';
   }
+}
+
+/**
+ * Rethrows a {@link ConfigProblem} in the configuration that `setting` (an environment variable or
+ * option) holds as a `ConfigurationError` naming that setting and the field; any other error as is.
+ *
+ * @example
+ * ```ts
+ * try { resolveConfig(JSON.parse(raw)); } catch (error) { asConfigurationError('HTTP_API_KEY_CONFIG', error); }
+ * ```
+ */
+export function asConfigurationError(setting: string, error: unknown): never {
+  if (error instanceof ConfigProblem) {
+    throw new ConfigurationError(setting, `field ${error.path || '(root)'} ${error.problem}`);
+  }
+  throw error;
 }
 
 /**

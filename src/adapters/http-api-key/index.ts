@@ -15,7 +15,7 @@ import { depthProblem, jsonDepthExcess } from '../../core/json-depth.ts';
 import { DEFAULT_PASSWORD_POLICY, generatePassword } from '../../core/password.ts';
 import type { KnownVersions, NextContext, RotationTarget, StepContext } from '../../core/target.ts';
 import {
-  ConfigProblem,
+  asConfigurationError,
   type HttpApiKeyConfig,
   hasNonLatin1,
   type ResolvedConfig,
@@ -87,13 +87,6 @@ export interface HttpApiKeyOptions {
   readonly lookup?: AddressLookup;
 }
 
-function fromProblem(setting: string, error: unknown): never {
-  if (error instanceof ConfigProblem) {
-    throw new ConfigurationError(setting, `field ${error.path || '(root)'} ${error.problem}`);
-  }
-  throw error;
-}
-
 /**
  * The rotation target for an API key kept in a secret. Create the Lambda handler with
  * `createRotationHandler(httpApiKey())`.
@@ -122,7 +115,7 @@ export function httpApiKey(options: HttpApiKeyOptions = {}): RotationTarget<ApiK
     try {
       fixedConfig = resolveConfig(options.config);
     } catch (error) {
-      fromProblem('httpApiKey({ config })', error);
+      asConfigurationError('httpApiKey({ config })', error);
     }
   }
 
@@ -168,7 +161,7 @@ export function httpApiKey(options: HttpApiKeyOptions = {}): RotationTarget<ApiK
       try {
         fixedConfig = resolveConfig(parsed);
       } catch (error) {
-        fromProblem(HTTP_API_KEY_CONFIG, error);
+        asConfigurationError(HTTP_API_KEY_CONFIG, error);
       }
     },
 

@@ -10,6 +10,7 @@ import { type Env, envString } from '../../core/config.ts';
 import { ConfigurationError, SecretShapeError, TargetRefusedError } from '../../core/errors.ts';
 import type { KnownVersions, NextContext, RotationTarget, StepContext } from '../../core/target.ts';
 import {
+  asConfigurationError,
   ConfigProblem,
   type HttpApiKeyConfig,
   type HttpSettings,
@@ -241,13 +242,6 @@ function toSettings(value: unknown): Settings {
   return { clientId, clientAuth, scope, revoke, http };
 }
 
-function fromProblem(setting: string, error: unknown): never {
-  if (error instanceof ConfigProblem) {
-    throw new ConfigurationError(setting, `field ${error.path || '(root)'} ${error.problem}`);
-  }
-  throw error;
-}
-
 /**
  * The rotation target for an OAuth client secret. Create the Lambda handler with
  * `createRotationHandler(oauthClientSecret())`.
@@ -293,7 +287,7 @@ export function oauthClientSecret(options: OAuthClientSecretOptions = {}): Rotat
           );
         throw new ConfigurationError(setting, message);
       }
-      fromProblem(setting, error);
+      asConfigurationError(setting, error);
     }
   };
   if (options.config) build(options.config, 'oauthClientSecret({ config })');
