@@ -2,47 +2,38 @@ import {
   CreateSecretCommand,
   DescribeSecretCommand,
   GetSecretValueCommand,
-  type SecretsManagerClient,
   UpdateSecretVersionStageCommand,
 } from '@aws-sdk/client-secrets-manager';
-import { afterAll, beforeAll, beforeEach, describe, expect, it, vi } from 'vitest';
+import { beforeEach, describe, expect, it, vi } from 'vitest';
 import { randomSecret } from '../../src/adapters/random-secret/index.ts';
 import { createRotationHandler } from '../../src/core/engine.ts';
 import { ConfigurationError, ProtocolStateError, SecretShapeError } from '../../src/core/errors.ts';
 import type { RotationHandler } from '../../src/core/event.ts';
 import type { RotationStep, RotationTarget } from '../../src/core/target.ts';
-import { type LocalSecretsManager, rotateSecret, startLocalSecretsManager } from '../../src/testing/index.ts';
+import { rotateSecret } from '../../src/testing/index.ts';
 import { capturedOutput, trackSecrets } from '../support/leak-scan.ts';
+import { useLocalSecretsManager } from '../support/local-secrets-manager.ts';
 
-let sm: LocalSecretsManager;
-let client: SecretsManagerClient;
+const local = useLocalSecretsManager();
 let counter = 0;
-
-beforeAll(async () => {
-  sm = await startLocalSecretsManager();
-  client = sm.client();
-});
-afterAll(async () => {
-  await sm?.close();
-});
 beforeEach(() => {
-  sm.clearFaults();
+  local.sm.clearFaults();
 });
 
 async function createSecret(value: string, name = `engine-${++counter}`): Promise<string> {
   trackSecrets(value);
-  const answer = await client.send(new CreateSecretCommand({ Name: name, SecretString: value }));
+  const answer = await local.client.send(new CreateSecretCommand({ Name: name, SecretString: value }));
   return answer.ARN!;
 }
 
 async function describeStages(arn: string): Promise<Record<string, string[]>> {
-  const answer = await client.send(new DescribeSecretCommand({ SecretId: arn }));
+  const answer = await local.client.send(new DescribeSecretCommand({ SecretId: arn }));
   return answer.VersionIdsToStages ?? {};
 }
 
 async function registerPending(arn: string, token: string): Promise<void> {
   // What the service does before invoking the function: an AWSPENDING version with no value.
-  await sm.registerPendingVersion(arn, token);
+  await local.sm.registerPendingVersion(arn, token);
 }
 
 /** Every version's labels and value: the state a repeated step must leave unchanged. */
@@ -52,7 +43,9 @@ async function snapshot(arn: string): Promise<Record<string, { stages: string[];
   for (const [versionId, labels] of Object.entries(stages)) {
     let value: string | null = null;
     try {
-      const answer = await client.send(new GetSecretValueCommand({ SecretId: arn, VersionId: versionId }));
+      const answer = await local.client.send(
+        new GetSecretValueCommand({ SecretId: arn, VersionId: versionId }),
+      );
       value = answer.SecretString ?? null;
     } catch {
       value = null;
@@ -63,7 +56,10 @@ async function snapshot(arn: string): Promise<Record<string, { stages: string[];
 }
 
 function handlerFor(env: Record<string, string> = {}) {
-  return createRotationHandler(randomSecret(), { client, env: { PASSWORD_GENERATOR: 'local', ...env } });
+  return createRotationHandler(randomSecret(), {
+    client: local.client,
+    env: { PASSWORD_GENERATOR: 'local', ...env },
+  });
 }
 
 function event(step: string, arn: string, token: string, rotationToken?: string) {
@@ -79,7 +75,7 @@ describe('the checks before every step (docs/protocol.md#checks-before-every-ste
   it('fails "not enabled for rotation" when RotationEnabled is present and false', async () => {
     const arn = await createSecret('initial-value-aaaa');
     await registerPending(arn, 'token-disabled');
-    await sm.setRotationEnabled(arn, false);
+    await local.sm.setRotationEnabled(arn, false);
     await expect(handlerFor()(event('createSecret', arn, 'token-disabled'))).rejects.toThrow(
       `Secret ${arn} is not enabled for rotation`,
     );
@@ -98,11 +94,11 @@ describe('the checks before every step (docs/protocol.md#checks-before-every-ste
       const arn = await createSecret('initial-value-cccc');
       const [currentId] = Object.keys(await describeStages(arn));
       const before = await snapshot(arn);
-      const callsBefore = sm.calls.length;
+      const callsBefore = local.sm.calls.length;
       await handlerFor()(event(step, arn, currentId!));
       // Only the DescribeSecret of the checks, and the reads started alongside it (discarded).
       expect(
-        sm.calls
+        local.sm.calls
           .slice(callsBefore)
           .map((call) => call.operation)
           .filter((operation) => operation !== 'GetSecretValue'),
@@ -114,7 +110,7 @@ describe('the checks before every step (docs/protocol.md#checks-before-every-ste
   it('fails "not set as AWSPENDING" for a version that holds another label', async () => {
     const arn = await createSecret('initial-value-dddd');
     const [firstId] = Object.keys(await describeStages(arn));
-    await client.send(
+    await local.client.send(
       new (await import('@aws-sdk/client-secrets-manager')).PutSecretValueCommand({
         SecretId: arn,
         SecretString: 'second-value-dddd',
@@ -147,11 +143,11 @@ describe('the checks before every step (docs/protocol.md#checks-before-every-ste
     const arn = await createSecret('initial-value-gggg', 'not-on-the-list');
     await registerPending(arn, 'token-allow');
     const handler = handlerFor({ ALLOWED_SECRET_IDS: 'some-other-secret' });
-    const callsBefore = sm.calls.length;
+    const callsBefore = local.sm.calls.length;
     await expect(handler(event('createSecret', arn, 'token-allow'))).rejects.toThrow(
       /ALLOWED_SECRET_IDS does not list secret/,
     );
-    expect(sm.calls.slice(callsBefore).map((call) => call.operation)).toEqual(['DescribeSecret']);
+    expect(local.sm.calls.slice(callsBefore).map((call) => call.operation)).toEqual(['DescribeSecret']);
     // By name, the same secret is allowed.
     await handlerFor({ ALLOWED_SECRET_IDS: 'not-on-the-list' })(event('createSecret', arn, 'token-allow'));
   });
@@ -194,7 +190,7 @@ describe('idempotency: every step is safe to run again in any later state', () =
       const arn = await createSecret(JSON.stringify(initial));
       trackSecrets(initial.password);
       const handler: RotationHandler = createRotationHandler(recordingTarget(system, []), {
-        client,
+        client: local.client,
         env: { PASSWORD_GENERATOR: 'local' },
       });
       const token = `token-idem-${index}`;
@@ -221,7 +217,7 @@ describe('idempotency: every step is safe to run again in any later state', () =
     const system = new Map<string, string>();
     const arn = await createSecret(JSON.stringify({ user: 'u', password: 'initial-password-keep' }));
     const handler = createRotationHandler(recordingTarget(system, calls), {
-      client,
+      client: local.client,
       env: { PASSWORD_GENERATOR: 'local' },
     });
     await registerPending(arn, 'token-keep');
@@ -233,9 +229,9 @@ describe('idempotency: every step is safe to run again in any later state', () =
   it('an unusable pending value stops createSecret with the way to clear it, and is not regenerated', async () => {
     const arn = await createSecret(JSON.stringify({ apiToken: 'initial-token-unusable' }));
     await registerPending(arn, 'token-bad');
-    await sm.fillPendingVersion(arn, 'token-bad', '{"apiToken": 42}');
+    await local.sm.fillPendingVersion(arn, 'token-bad', '{"apiToken": 42}');
     const handler = createRotationHandler(randomSecret({ field: 'apiToken' }), {
-      client,
+      client: local.client,
       env: { PASSWORD_GENERATOR: 'local' },
     });
     const before = await snapshot(arn);
@@ -252,7 +248,7 @@ describe('a full rotation through the driver and the local endpoint', () => {
   it('moves AWSCURRENT, puts AWSPREVIOUS on the old version and clears AWSPENDING', async () => {
     const arn = await createSecret('first-random-value');
     const [oldId] = Object.keys(await describeStages(arn));
-    const result = await rotateSecret({ client, secretId: arn, handler: handlerFor() });
+    const result = await rotateSecret({ client: local.client, secretId: arn, handler: handlerFor() });
     expect(result.ok).toBe(true);
     expect(result.steps.map((step) => step.step)).toEqual([
       'createSecret',
@@ -264,7 +260,7 @@ describe('a full rotation through the driver and the local endpoint', () => {
       [oldId!]: ['AWSPREVIOUS'],
       [result.versionId]: ['AWSCURRENT'],
     });
-    const current = await client.send(new GetSecretValueCommand({ SecretId: arn }));
+    const current = await local.client.send(new GetSecretValueCommand({ SecretId: arn }));
     trackSecrets(current.SecretString);
     // random-secret has no default exclusions: 32 printable ASCII characters, no space.
     expect(current.SecretString).toMatch(/^[\x21-\x7e]{32}$/);
@@ -275,13 +271,13 @@ describe('a full rotation through the driver and the local endpoint', () => {
     const initial = { apiToken: 'first-token-value', owner: 'team-a', nested: { keep: [1, 2] } };
     const arn = await createSecret(JSON.stringify(initial));
     const handler = createRotationHandler(randomSecret({ field: 'apiToken' }), {
-      client,
+      client: local.client,
       env: { PASSWORD_GENERATOR: 'local', PASSWORD_LENGTH: '20', EXCLUDE_PUNCTUATION: 'true' },
     });
     for (let i = 0; i < 3; i++)
-      expect((await rotateSecret({ client, secretId: arn, handler })).ok).toBe(true);
+      expect((await rotateSecret({ client: local.client, secretId: arn, handler })).ok).toBe(true);
     const current = JSON.parse(
-      (await client.send(new GetSecretValueCommand({ SecretId: arn }))).SecretString!,
+      (await local.client.send(new GetSecretValueCommand({ SecretId: arn }))).SecretString!,
     );
     trackSecrets(current.apiToken);
     expect(current).toEqual({ ...initial, apiToken: expect.stringMatching(/^[A-Za-z0-9]{20}$/) });
@@ -290,12 +286,12 @@ describe('a full rotation through the driver and the local endpoint', () => {
   it('uses GetRandomPassword by default, with the policy from the environment', async () => {
     const arn = await createSecret('value-before-service');
     const handler = createRotationHandler(randomSecret(), {
-      client,
+      client: local.client,
       env: { PASSWORD_LENGTH: '24', EXCLUDE_CHARACTERS: 'abc' },
     });
-    const callsBefore = sm.calls.length;
-    expect((await rotateSecret({ client, secretId: arn, handler })).ok).toBe(true);
-    const call = sm.calls.slice(callsBefore).find((c) => c.operation === 'GetRandomPassword');
+    const callsBefore = local.sm.calls.length;
+    expect((await rotateSecret({ client: local.client, secretId: arn, handler })).ok).toBe(true);
+    const call = local.sm.calls.slice(callsBefore).find((c) => c.operation === 'GetRandomPassword');
     expect(call?.input).toMatchObject({
       PasswordLength: 24,
       ExcludeCharacters: 'abc',
@@ -306,9 +302,9 @@ describe('a full rotation through the driver and the local endpoint', () => {
   it('passes the event RotationToken on to PutSecretValue, and omits it when absent', async () => {
     const arn = await createSecret('value-rotation-token');
     await registerPending(arn, 'token-rt');
-    const callsBefore = sm.calls.length;
+    const callsBefore = local.sm.calls.length;
     await handlerFor()(event('createSecret', arn, 'token-rt', 'opaque-rotation-token-1'));
-    const put = sm.calls.slice(callsBefore).find((c) => c.operation === 'PutSecretValue');
+    const put = local.sm.calls.slice(callsBefore).find((c) => c.operation === 'PutSecretValue');
     expect(put?.input).toMatchObject({
       ClientRequestToken: 'token-rt',
       VersionStages: ['AWSPENDING'],
@@ -317,9 +313,9 @@ describe('a full rotation through the driver and the local endpoint', () => {
 
     const arn2 = await createSecret('value-no-rotation-token');
     await registerPending(arn2, 'token-nort');
-    const before2 = sm.calls.length;
+    const before2 = local.sm.calls.length;
     await handlerFor()(event('createSecret', arn2, 'token-nort'));
-    const put2 = sm.calls.slice(before2).find((c) => c.operation === 'PutSecretValue');
+    const put2 = local.sm.calls.slice(before2).find((c) => c.operation === 'PutSecretValue');
     expect(put2?.input).not.toHaveProperty('RotationToken');
   });
 
@@ -329,10 +325,10 @@ describe('a full rotation through the driver and the local endpoint', () => {
     const handler = handlerFor();
     const perStep: Record<string, string[]> = {};
     for (const step of ['createSecret', 'setSecret', 'testSecret', 'finishSecret']) {
-      const before = sm.calls.length;
+      const before = local.sm.calls.length;
       await handler(event(step, arn, 'token-count'));
       // Reads made together arrive in any order: compare the calls, sorted.
-      perStep[step] = sm.calls
+      perStep[step] = local.sm.calls
         .slice(before)
         .map((call) => call.operation)
         .sort();
@@ -347,8 +343,8 @@ describe('a full rotation through the driver and the local endpoint', () => {
 
   it('logs JSON lines with ARN, step, version and adapter, emits EMF metrics, and never a secret value', async () => {
     const arn = await createSecret('value-for-logging');
-    const result = await rotateSecret({ client, secretId: arn, handler: handlerFor() });
-    const current = (await client.send(new GetSecretValueCommand({ SecretId: arn }))).SecretString!;
+    const result = await rotateSecret({ client: local.client, secretId: arn, handler: handlerFor() });
+    const current = (await local.client.send(new GetSecretValueCommand({ SecretId: arn }))).SecretString!;
     trackSecrets(current);
     const lines = capturedOutput()
       .split('\n')
@@ -408,21 +404,21 @@ describe('Secrets Manager faults', () => {
   it('retries throttling with back-off and succeeds', async () => {
     const arn = await createSecret('value-throttle');
     await registerPending(arn, 'token-throttle');
-    sm.inject({
+    local.sm.inject({
       operation: 'PutSecretValue',
       error: { type: 'ThrottlingException', message: 'Rate exceeded' },
       times: 2,
     });
     await handlerFor()(event('createSecret', arn, 'token-throttle'));
     expect(await describeStages(arn)).toMatchObject({ 'token-throttle': ['AWSPENDING'] });
-    const puts = sm.calls.filter((c) => c.operation === 'PutSecretValue' && c.input.SecretId === arn);
+    const puts = local.sm.calls.filter((c) => c.operation === 'PutSecretValue' && c.input.SecretId === arn);
     expect(puts.map((c) => c.error ?? 'ok')).toEqual(['ThrottlingException', 'ThrottlingException', 'ok']);
   });
 
   it('fails cleanly, with nothing half-applied, when the deadline leaves no room to retry', async () => {
     const arn = await createSecret('value-deadline');
     await registerPending(arn, 'token-deadline');
-    sm.inject({
+    local.sm.inject({
       operation: 'PutSecretValue',
       error: { type: 'ThrottlingException', message: 'Rate exceeded' },
       times: 10,
@@ -441,7 +437,7 @@ describe('Secrets Manager faults', () => {
     for (const step of ['createSecret', 'setSecret', 'testSecret'])
       await handler(event(step, arn, 'token-lost'));
     // The update goes through, but the caller sees a network error.
-    sm.inject({ operation: 'UpdateSecretVersionStage', dropConnectionAfterApply: true, times: 1 });
+    local.sm.inject({ operation: 'UpdateSecretVersionStage', dropConnectionAfterApply: true, times: 1 });
     await handler(event('finishSecret', arn, 'token-lost'));
     expect((await describeStages(arn))['token-lost']).toContain('AWSCURRENT');
   });
@@ -461,7 +457,7 @@ describe('protocol state errors', () => {
     const handler = handlerFor();
     await registerPending(arn, 'token-edit');
     await handler(event('createSecret', arn, 'token-edit'));
-    await client.send(
+    await local.client.send(
       new UpdateSecretVersionStageCommand({
         SecretId: arn,
         VersionStage: 'AWSPENDING',
@@ -485,11 +481,14 @@ describe('secret values never leave the process', () => {
     };
     const arn = await createSecret(JSON.stringify({ user: 'app', password: 'initial-password-leak' }));
     await registerPending(arn, 'token-leak');
-    const handler = createRotationHandler(leaky, { client, env: { PASSWORD_GENERATOR: 'local' } });
+    const handler = createRotationHandler(leaky, {
+      client: local.client,
+      env: { PASSWORD_GENERATOR: 'local' },
+    });
     await handler(event('createSecret', arn, 'token-leak'));
     const pending = JSON.parse(
       (
-        await client.send(
+        await local.client.send(
           new GetSecretValueCommand({ SecretId: arn, VersionId: 'token-leak', VersionStage: 'AWSPENDING' }),
         )
       ).SecretString!,
@@ -507,7 +506,7 @@ describe('secret values never leave the process', () => {
     const arn = await createSecret(raw);
     await registerPending(arn, 'token-notjson');
     const handler = createRotationHandler(recordingTarget(new Map(), []), {
-      client,
+      client: local.client,
       env: { PASSWORD_GENERATOR: 'local' },
     });
     const failure = await handler(event('createSecret', arn, 'token-notjson')).catch((error: Error) => error);
@@ -519,7 +518,7 @@ describe('secret values never leave the process', () => {
   });
 
   it('refuses a binary secret with a clear error', async () => {
-    const answer = await client.send(
+    const answer = await local.client.send(
       new CreateSecretCommand({
         Name: `engine-binary-${++counter}`,
         SecretBinary: new Uint8Array([1, 2, 3, 4]),
@@ -550,14 +549,17 @@ describe('afterPromotion', () => {
     const initial = { user: 'app', password: 'initial-password-after' };
     system.set('app', initial.password);
     const arn = await createSecret(JSON.stringify(initial));
-    const handler = createRotationHandler(target, { client, env: { PASSWORD_GENERATOR: 'local' } });
-    const first = await rotateSecret({ client, secretId: arn, handler });
+    const handler = createRotationHandler(target, {
+      client: local.client,
+      env: { PASSWORD_GENERATOR: 'local' },
+    });
+    const first = await rotateSecret({ client: local.client, secretId: arn, handler });
     expect(first.ok).toBe(false);
     expect(first.failedStep).toBe('finishSecret');
     expect((await describeStages(arn))[first.versionId]).toContain('AWSCURRENT');
     // The service retries the same rotation (same version id), not a new one.
     const retry = await rotateSecret({
-      client,
+      client: local.client,
       secretId: arn,
       handler,
       versionId: first.versionId,
@@ -589,18 +591,18 @@ describe('the shared Secrets Manager client', () => {
     async (variable) => {
       const arn = await createSecret(`value-endpoint-${variable}`);
       // Region and credentials come from the process environment, as in Lambda.
-      vi.stubEnv('AWS_REGION', sm.region);
+      vi.stubEnv('AWS_REGION', local.sm.region);
       vi.stubEnv('AWS_ACCESS_KEY_ID', 'local');
       vi.stubEnv('AWS_SECRET_ACCESS_KEY', 'local');
       try {
         const handler = createRotationHandler(randomSecret(), {
-          env: { [variable]: sm.endpoint, PASSWORD_GENERATOR: 'local' },
+          env: { [variable]: local.sm.endpoint, PASSWORD_GENERATOR: 'local' },
         });
-        const result = await rotateSecret({ client, secretId: arn, handler });
+        const result = await rotateSecret({ client: local.client, secretId: arn, handler });
         expect(result.ok).toBe(true);
-        trackSecrets((await client.send(new GetSecretValueCommand({ SecretId: arn }))).SecretString);
+        trackSecrets((await local.client.send(new GetSecretValueCommand({ SecretId: arn }))).SecretString);
         expect(
-          sm.calls.some((call) => call.operation === 'PutSecretValue' && call.input.SecretId === arn),
+          local.sm.calls.some((call) => call.operation === 'PutSecretValue' && call.input.SecretId === arn),
         ).toBe(true);
       } finally {
         vi.unstubAllEnvs();
@@ -611,18 +613,18 @@ describe('the shared Secrets Manager client', () => {
   it('gives up on a stalled Secrets Manager answer after SECRETS_MANAGER_REQUEST_TIMEOUT_MS and retries', async () => {
     const arn = await createSecret('value-stalled-answer');
     await registerPending(arn, 'token-stalled');
-    vi.stubEnv('AWS_REGION', sm.region);
+    vi.stubEnv('AWS_REGION', local.sm.region);
     vi.stubEnv('AWS_ACCESS_KEY_ID', 'local');
     vi.stubEnv('AWS_SECRET_ACCESS_KEY', 'local');
     try {
       const handler = createRotationHandler(randomSecret(), {
         env: {
-          AWS_ENDPOINT_URL_SECRETS_MANAGER: sm.endpoint,
+          AWS_ENDPOINT_URL_SECRETS_MANAGER: local.sm.endpoint,
           PASSWORD_GENERATOR: 'local',
           SECRETS_MANAGER_REQUEST_TIMEOUT_MS: '300',
         },
       });
-      sm.inject({
+      local.sm.inject({
         operation: 'DescribeSecret',
         delayMs: 3_000,
         times: 1,
@@ -630,10 +632,10 @@ describe('the shared Secrets Manager client', () => {
       });
       await handler(event('createSecret', arn, 'token-stalled'));
       expect(
-        sm.calls.filter((call) => call.operation === 'DescribeSecret' && call.input.SecretId === arn),
+        local.sm.calls.filter((call) => call.operation === 'DescribeSecret' && call.input.SecretId === arn),
       ).toHaveLength(2);
       expect(await describeStages(arn)).toMatchObject({ 'token-stalled': ['AWSPENDING'] });
-      const pending = await client.send(
+      const pending = await local.client.send(
         new GetSecretValueCommand({ SecretId: arn, VersionId: 'token-stalled', VersionStage: 'AWSPENDING' }),
       );
       trackSecrets(pending.SecretString);

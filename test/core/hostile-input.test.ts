@@ -7,9 +7,8 @@ import {
   CreateSecretCommand,
   DescribeSecretCommand,
   GetSecretValueCommand,
-  type SecretsManagerClient,
 } from '@aws-sdk/client-secrets-manager';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { describe, expect, it } from 'vitest';
 import { databaseSecretFields } from '../../src/adapters/database/secret.ts';
 import type { HttpApiKeyConfig } from '../../src/adapters/http-api-key/config.ts';
 import { httpApiKey } from '../../src/adapters/http-api-key/index.ts';
@@ -17,31 +16,23 @@ import { randomSecret } from '../../src/adapters/random-secret/index.ts';
 import { createRotationHandler } from '../../src/core/engine.ts';
 import { ConfigurationError, ProtocolStateError, SecretShapeError } from '../../src/core/errors.ts';
 import { jsonDepthExcess, MAX_JSON_DEPTH } from '../../src/core/json-depth.ts';
-import { type LocalSecretsManager, rotateSecret, startLocalSecretsManager } from '../../src/testing/index.ts';
+import { rotateSecret } from '../../src/testing/index.ts';
 import { capturedOutput, trackSecrets } from '../support/leak-scan.ts';
+import { useLocalSecretsManager } from '../support/local-secrets-manager.ts';
 
-let sm: LocalSecretsManager;
-let client: SecretsManagerClient;
+const local = useLocalSecretsManager();
 let counter = 0;
-
-beforeAll(async () => {
-  sm = await startLocalSecretsManager();
-  client = sm.client();
-});
-afterAll(async () => {
-  await sm?.close();
-});
 
 async function createSecret(value: string): Promise<string> {
   trackSecrets(value);
-  const answer = await client.send(
+  const answer = await local.client.send(
     new CreateSecretCommand({ Name: `hostile-${++counter}-${Date.now()}`, SecretString: value }),
   );
   return answer.ARN!;
 }
 
 async function labels(arn: string): Promise<Record<string, string[]>> {
-  return (await client.send(new DescribeSecretCommand({ SecretId: arn }))).VersionIdsToStages ?? {};
+  return (await local.client.send(new DescribeSecretCommand({ SecretId: arn }))).VersionIdsToStages ?? {};
 }
 
 /** `{"field":{"a":{"a":…"leaf"…}}}` with `depth` levels of objects in all. */
@@ -58,7 +49,7 @@ function nestedText(prefix: string, depth: number): string {
 
 describe('version lookups: a ClientRequestToken that is a built-in property name', () => {
   const handler = () =>
-    createRotationHandler(randomSecret(), { client, env: { PASSWORD_GENERATOR: 'local' } });
+    createRotationHandler(randomSecret(), { client: local.client, env: { PASSWORD_GENERATOR: 'local' } });
 
   it.each(['constructor', '__proto__', 'toString', 'hasOwnProperty', 'valueOf'])(
     '"%s" gets the protocol error "has no stage", for every step',
@@ -78,14 +69,14 @@ describe('version lookups: a ClientRequestToken that is a built-in property name
 
   it('a pending version really named "constructor" rotates normally', async () => {
     const arn = await createSecret('initial-value-ctor');
-    await sm.registerPendingVersion(arn, 'constructor');
+    await local.sm.registerPendingVersion(arn, 'constructor');
     const run = handler();
     for (const step of ['createSecret', 'setSecret', 'testSecret', 'finishSecret']) {
       await run({ Step: step, SecretId: arn, ClientRequestToken: 'constructor' });
     }
     // The engine moves AWSCURRENT; the service itself removes AWSPENDING afterwards.
     expect((await labels(arn)).constructor).toContain('AWSCURRENT');
-    const answer = await client.send(new GetSecretValueCommand({ SecretId: arn }));
+    const answer = await local.client.send(new GetSecretValueCommand({ SecretId: arn }));
     trackSecrets(answer.SecretString);
     expect(answer.VersionId).toBe('constructor');
   });
@@ -106,11 +97,11 @@ describe(`JSON nested more than ${MAX_JSON_DEPTH} levels deep`, () => {
   it('a 5,000-level secret fails createSecret with an error naming the field, writing nothing', async () => {
     const text = nestedText('"password":"initial-deep-value",', 5_000);
     const arn = await createSecret(text);
-    await sm.registerPendingVersion(arn, 'token-deep');
+    await local.sm.registerPendingVersion(arn, 'token-deep');
     const before = await labels(arn);
-    const putsBefore = sm.callsTo('PutSecretValue').length;
+    const putsBefore = local.sm.callsTo('PutSecretValue').length;
     const run = createRotationHandler(randomSecret({ field: 'password' }), {
-      client,
+      client: local.client,
       env: { PASSWORD_GENERATOR: 'local' },
     });
     const attempt = run({ Step: 'createSecret', SecretId: arn, ClientRequestToken: 'token-deep' });
@@ -119,7 +110,7 @@ describe(`JSON nested more than ${MAX_JSON_DEPTH} levels deep`, () => {
       `Secret field "deep" is nested more than ${MAX_JSON_DEPTH} levels deep`,
     );
     expect(await labels(arn)).toEqual(before);
-    expect(sm.callsTo('PutSecretValue')).toHaveLength(putsBefore);
+    expect(local.sm.callsTo('PutSecretValue')).toHaveLength(putsBefore);
   });
 
   it('database secrets refuse the same depth before parsing', () => {
@@ -159,14 +150,14 @@ describe(`JSON nested more than ${MAX_JSON_DEPTH} levels deep`, () => {
 
     const secretText = `{"apiKey":"deep-api-key-value","rotation":${deepText}}`;
     const arn = await createSecret(secretText);
-    await sm.registerPendingVersion(arn, 'token-deep-key');
-    const run = createRotationHandler(httpApiKey(), { client, env: {} });
+    await local.sm.registerPendingVersion(arn, 'token-deep-key');
+    const run = createRotationHandler(httpApiKey(), { client: local.client, env: {} });
     const attempt = run({ Step: 'createSecret', SecretId: arn, ClientRequestToken: 'token-deep-key' });
-    const putsBefore = sm.callsTo('PutSecretValue').length;
+    const putsBefore = local.sm.callsTo('PutSecretValue').length;
     await expect(attempt).rejects.toThrow(
       'Secret field "(value)" is nested more than 64 levels deep (in field "rotation")',
     );
-    expect(sm.callsTo('PutSecretValue')).toHaveLength(putsBefore);
+    expect(local.sm.callsTo('PutSecretValue')).toHaveLength(putsBefore);
   });
 });
 
@@ -204,8 +195,8 @@ describe('http-api-key header text above U+00FF', () => {
   it('a stored key above U+00FF is refused naming the key field, before any request', async () => {
     const secretText = JSON.stringify({ apiKey: 'ключ-api-value', keyId: 'k1', rotation: base });
     const arn = await createSecret(secretText);
-    await sm.registerPendingVersion(arn, 'token-cyrillic');
-    const run = createRotationHandler(httpApiKey(), { client, env: {} });
+    await local.sm.registerPendingVersion(arn, 'token-cyrillic');
+    const run = createRotationHandler(httpApiKey(), { client: local.client, env: {} });
     const attempt = run({ Step: 'createSecret', SecretId: arn, ClientRequestToken: 'token-cyrillic' });
     await expect(attempt).rejects.toBeInstanceOf(SecretShapeError);
     await expect(attempt).rejects.toThrow('Secret field "apiKey" has a character above U+00FF');
@@ -220,10 +211,10 @@ describe("a new value over Secrets Manager's 65,536-byte limit", () => {
     const text = JSON.stringify(fields);
     expect(Buffer.byteLength(text)).toBe(65_536);
     const arn = await createSecret(text);
-    await sm.registerPendingVersion(arn, 'token-grow');
-    const putsBefore = sm.callsTo('PutSecretValue').length;
+    await local.sm.registerPendingVersion(arn, 'token-grow');
+    const putsBefore = local.sm.callsTo('PutSecretValue').length;
     const run = createRotationHandler(randomSecret({ field: 'password' }), {
-      client,
+      client: local.client,
       env: { PASSWORD_GENERATOR: 'local', PASSWORD_LENGTH: '32' },
     });
     const attempt = run({ Step: 'createSecret', SecretId: arn, ClientRequestToken: 'token-grow' });
@@ -231,7 +222,7 @@ describe("a new value over Secrets Manager's 65,536-byte limit", () => {
     await expect(attempt).rejects.toThrow(
       /^Secret field "password" would make the new version 655\d\d bytes long \(the current one is 65536\), over Secrets Manager's limit of 65536 bytes/,
     );
-    expect(sm.callsTo('PutSecretValue')).toHaveLength(putsBefore);
+    expect(local.sm.callsTo('PutSecretValue')).toHaveLength(putsBefore);
     expect(await labels(arn)).toMatchObject({ 'token-grow': ['AWSPENDING'] });
   });
 
@@ -239,12 +230,12 @@ describe("a new value over Secrets Manager's 65,536-byte limit", () => {
     const fields = { password: 'short-enough', padding: 'p'.repeat(1_000) };
     const arn = await createSecret(JSON.stringify(fields));
     const run = createRotationHandler(randomSecret({ field: 'password' }), {
-      client,
+      client: local.client,
       env: { PASSWORD_GENERATOR: 'local' },
     });
-    const result = await rotateSecret({ client, secretId: arn, handler: run });
+    const result = await rotateSecret({ client: local.client, secretId: arn, handler: run });
     expect(result.ok).toBe(true);
-    const answer = await client.send(new GetSecretValueCommand({ SecretId: arn }));
+    const answer = await local.client.send(new GetSecretValueCommand({ SecretId: arn }));
     trackSecrets(answer.SecretString);
   });
 

@@ -5,26 +5,18 @@
  * reaches it; each attack is recorded in the security ledger.
  */
 import { createServer, type Socket } from 'node:net';
-import { CreateSecretCommand, type SecretsManagerClient } from '@aws-sdk/client-secrets-manager';
-import { afterAll, beforeAll, expect, it } from 'vitest';
+import { CreateSecretCommand } from '@aws-sdk/client-secrets-manager';
+import { expect, it } from 'vitest';
 import { type AddressLookup, oauthClientSecret } from '../../src/adapters/oauth-client-secret/index.ts';
 import type { Env } from '../../src/core/config.ts';
 import { createRotationHandler } from '../../src/core/engine.ts';
-import { type LocalSecretsManager, rotateSecret, startLocalSecretsManager } from '../../src/testing/index.ts';
+import { rotateSecret } from '../../src/testing/index.ts';
 import { trackSecrets } from '../support/leak-scan.ts';
+import { useLocalSecretsManager } from '../support/local-secrets-manager.ts';
 import { credentialsIn, recordAttack } from './support/ledger.ts';
 
-let sm: LocalSecretsManager;
-let client: SecretsManagerClient;
+const local = useLocalSecretsManager();
 let counter = 0;
-
-beforeAll(async () => {
-  sm = await startLocalSecretsManager();
-  client = sm.client();
-});
-afterAll(async () => {
-  await sm?.close();
-});
 
 /** A raw TCP listener that records every byte and connection it gets. */
 async function startAttacker() {
@@ -56,13 +48,13 @@ async function attempt(baseUrl: string, env: Env, lookup?: AddressLookup) {
   const value = JSON.stringify({ clientSecret, secretId: 'cs_1' });
   trackSecrets(clientSecret, value);
   const secretId = `oauth-security-${counter}-${Date.now()}`;
-  await client.send(new CreateSecretCommand({ Name: secretId, SecretString: value }));
+  await local.client.send(new CreateSecretCommand({ Name: secretId, SecretString: value }));
   const target = oauthClientSecret({
     config: { baseUrl, clientId: 'billing-service', secretsPath: '/admin/secrets', http: { attempts: 1 } },
     ...(lookup ? { lookup } : {}),
   });
-  const handler = createRotationHandler(target, { client, env });
-  const result = await rotateSecret({ client, secretId, handler });
+  const handler = createRotationHandler(target, { client: local.client, env });
+  const result = await rotateSecret({ client: local.client, secretId, handler });
   // What the attacker could do with a secret: Basic carries "client:secret", so look for that too.
   const credentials = [clientSecret, `billing-service:${clientSecret}`];
   return { result, credentials };
