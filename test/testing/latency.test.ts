@@ -2,18 +2,14 @@
  * The endpoint's injected per-call latency (`latencyMs`, `--latency-ms`): every operation waits that
  * long before it runs, and calls in flight together wait together, as they would on a network.
  */
-import {
-  CreateSecretCommand,
-  GetSecretValueCommand,
-  SecretsManagerClient,
-} from '@aws-sdk/client-secrets-manager';
+import { CreateSecretCommand, GetSecretValueCommand } from '@aws-sdk/client-secrets-manager';
 import { describe, expect, it } from 'vitest';
 import {
   runLocalSecretsManagerCli,
   sequentialRounds,
   startLocalSecretsManager,
 } from '../../src/testing/index.ts';
-import { cli } from '../cli/run.ts';
+import { cli, startCliEndpoint } from '../cli/run.ts';
 
 const LATENCY_MS = 400;
 
@@ -89,32 +85,15 @@ describe('latencyMs', () => {
     expect(refused.code).toBe(2);
     expect(refused.stderr).toContain("option '--latency-ms <ms>' argument '-5' is invalid");
 
-    const stop = new AbortController();
-    let announced: (url: string) => void = () => {};
-    const listening = new Promise<string>((resolve) => {
-      announced = resolve;
-    });
-    const running = cli(['local-endpoint', '--port', '0', '--latency-ms', String(LATENCY_MS)], {
-      signal: stop.signal,
-      onStdout: (chunk) => {
-        const match = /listening on (http:\/\/\S+)/.exec(chunk);
-        if (match) announced(match[1]!);
-      },
-    });
-    const endpoint = await listening;
-    const client = new SecretsManagerClient({
-      endpoint,
-      region: 'us-east-1',
-      credentials: { accessKeyId: 'AKIDEXAMPLE', secretAccessKey: 'not-checked' },
-    });
+    const running = await startCliEndpoint(['--port', '0', '--latency-ms', String(LATENCY_MS)]);
+    const client = running.client();
     try {
       const started = performance.now();
       await client.send(new CreateSecretCommand({ Name: 'latency/flag', SecretString: 'flag-v1' }));
       expect(performance.now() - started).toBeGreaterThanOrEqual(LATENCY_MS - 2);
     } finally {
       client.destroy();
-      stop.abort();
-      expect((await running).code).toBe(0);
+      expect((await running.stop()).code).toBe(0);
     }
   });
 });

@@ -3,13 +3,12 @@ import {
   GetSecretValueCommand,
   ListSecretVersionIdsCommand,
   PutSecretValueCommand,
-  SecretsManagerClient,
 } from '@aws-sdk/client-secrets-manager';
 import { describe, expect, it } from 'vitest';
 import { parseRateLimits, RateLimiter } from '../../src/testing/rate-limit.ts';
 import { runLocalSecretsManagerCli } from '../../src/testing/serve.ts';
 import { startLocalSecretsManager } from '../../src/testing/server.ts';
-import { cli } from '../cli/run.ts';
+import { cli, startCliEndpoint } from '../cli/run.ts';
 
 describe('local endpoint rate limits', () => {
   it('answers ThrottlingException over the rate, as the service does, and applies nothing', async () => {
@@ -150,32 +149,14 @@ describe('local endpoint rate limits', () => {
   });
 
   it('takes --rate-limit on the local-endpoint command and on the serve script', async () => {
-    const stop = new AbortController();
-    let announced: (url: string) => void = () => {};
-    const listening = new Promise<string>((resolve) => {
-      announced = resolve;
-    });
-    const running = cli(['local-endpoint', '--port', '0', '--rate-limit', 'CreateSecret=1'], {
-      signal: stop.signal,
-      onStdout: (chunk) => {
-        const match = /listening on (http:\/\/\S+)/.exec(chunk);
-        if (match) announced(match[1]!);
-      },
-    });
-    const endpoint = await listening;
-    const client = new SecretsManagerClient({
-      endpoint,
-      region: 'us-east-1',
-      maxAttempts: 1,
-      credentials: { accessKeyId: 'AKIDEXAMPLE', secretAccessKey: 'not-checked' },
-    });
+    const running = await startCliEndpoint(['--port', '0', '--rate-limit', 'CreateSecret=1']);
+    const client = running.client({ maxAttempts: 1 });
     await client.send(new CreateSecretCommand({ Name: 'cli/one', SecretString: 'x' }));
     await expect(
       client.send(new CreateSecretCommand({ Name: 'cli/two', SecretString: 'x' })),
     ).rejects.toThrow('Rate exceeded');
     client.destroy();
-    stop.abort();
-    expect((await running).code).toBe(0);
+    expect((await running.stop()).code).toBe(0);
 
     const served = await runLocalSecretsManagerCli(['--port', '0', '--rate-limit', 'CreateSecret=1'], {
       out: () => undefined,
