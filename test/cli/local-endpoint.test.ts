@@ -1,41 +1,25 @@
 import { mkdtemp, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { CreateSecretCommand, SecretsManagerClient } from '@aws-sdk/client-secrets-manager';
+import { CreateSecretCommand } from '@aws-sdk/client-secrets-manager';
 import { describe, expect, it } from 'vitest';
 import { secretValue } from './fixtures.ts';
-import { cli } from './run.ts';
+import { cli, startCliEndpoint } from './run.ts';
 
 describe('local-endpoint', () => {
   it('serves the endpoint in the foreground, with a named rotation function for RotateSecret, until stopped', async () => {
-    const stop = new AbortController();
-    let announced: (url: string) => void = () => {};
-    const listening = new Promise<string>((resolve) => {
-      announced = resolve;
-    });
-    let printed = '';
-    const running = cli(
-      ['local-endpoint', '--port', '0', '--rotation-function', 'demo-rotator=random-secret'],
+    const running = await startCliEndpoint(
+      ['--port', '0', '--rotation-function', 'demo-rotator=random-secret'],
       {
-        signal: stop.signal,
         env: { PASSWORD_GENERATOR: 'local' },
-        onStdout: (chunk) => {
-          printed += chunk;
-          const match = /listening on (http:\/\/\S+)/.exec(printed);
-          if (match) announced(match[1]!);
-        },
       },
     );
-    const endpoint = await listening;
-    expect(printed).toContain(
+    const endpoint = running.endpoint;
+    expect(running.printed()).toContain(
       'rotation function demo-rotator → random-secret: arn:aws:lambda:us-east-1:123456789012:function:demo-rotator',
     );
 
-    const client = new SecretsManagerClient({
-      endpoint,
-      region: 'us-east-1',
-      credentials: { accessKeyId: 'AKIDEXAMPLE', secretAccessKey: 'not-checked' },
-    });
+    const client = running.client();
     await client.send(new CreateSecretCommand({ Name: 'offline/key', SecretString: secretValue() }));
     const rotated = await cli([
       'rotate',
@@ -51,8 +35,7 @@ describe('local-endpoint', () => {
     expect(rotated.code).toBe(0);
     expect(rotated.stdout).toMatch(/AWSCURRENT moved [0-9a-f]{8} → [0-9a-f]{8}/);
 
-    stop.abort();
-    const result = await running;
+    const result = await running.stop();
     expect(result.code).toBe(0);
     expect(result.stderr).toContain('local endpoint stopped');
     await expect(
@@ -62,22 +45,10 @@ describe('local-endpoint', () => {
   });
 
   it('refuses a port in use and a malformed --rotation-function, naming the flag (exit 2)', async () => {
-    const stop = new AbortController();
-    let announced: (url: string) => void = () => {};
-    const listening = new Promise<string>((resolve) => {
-      announced = resolve;
-    });
-    const first = cli(['local-endpoint', '--port', '0'], {
-      signal: stop.signal,
-      onStdout: (chunk) => {
-        const match = /listening on (http:\/\/\S+)/.exec(chunk);
-        if (match) announced(match[1]!);
-      },
-    });
-    const port = new URL(await listening).port;
+    const first = await startCliEndpoint(['--port', '0']);
+    const port = new URL(first.endpoint).port;
     const clash = await cli(['local-endpoint', '--port', port]);
-    stop.abort();
-    await first;
+    await first.stop();
     expect(clash.code).toBe(2);
     expect(clash.stderr).toContain(`cannot listen on 127.0.0.1:${port} (EADDRINUSE)`);
     expect(clash.stderr).toContain('pick another --port');
@@ -97,25 +68,11 @@ describe('local-endpoint --seed', () => {
       const value = secretValue();
       const seedFile = join(dir, 'secrets.json');
       await writeFile(seedFile, JSON.stringify({ 'offline/seeded': value }));
-      const stop = new AbortController();
-      let announced: (url: string) => void = () => {};
-      const listening = new Promise<string>((resolve) => {
-        announced = resolve;
-      });
-      let printed = '';
-      const running = cli(['local-endpoint', '--port', '0', '--seed', seedFile], {
-        signal: stop.signal,
-        onStdout: (chunk) => {
-          printed += chunk;
-          const match = /listening on (http:\/\/\S+)/.exec(printed);
-          if (match) announced(match[1]!);
-        },
-      });
-      const endpoint = await listening;
-      expect(printed).toContain(`seeded 1 secret(s) from ${seedFile}`);
+      const running = await startCliEndpoint(['--port', '0', '--seed', seedFile]);
+      const endpoint = running.endpoint;
+      expect(running.printed()).toContain(`seeded 1 secret(s) from ${seedFile}`);
       const status = await cli(['status', 'offline/seeded', '--endpoint-url', endpoint, '--output', 'json']);
-      stop.abort();
-      await running;
+      await running.stop();
       expect(status.stdout).toContain('"name": "offline/seeded"');
       expect(status.stdout).not.toContain(value);
 
