@@ -423,17 +423,16 @@ function failedCall(
   };
 }
 
-/** The outcome for a secret an earlier, interrupted run of the same command already rotated. */
-function rotatedEarlier(secret: SelectedSecret, versionId: string): Outcome {
-  return {
-    kind: 'rotated',
-    name: secret.name,
-    arn: secret.arn,
-    versionId,
-    ms: 0,
-    earlier: true,
-    resumed: false,
-  };
+/**
+ * The outcome for a rotated secret (its time is filled in by the caller); `earlier` when an
+ * earlier, interrupted run of the same command already finished it.
+ */
+function rotatedOutcome(
+  secret: SelectedSecret,
+  versionId: string,
+  how: { readonly earlier: boolean; readonly resumed: boolean },
+): Outcome {
+  return { kind: 'rotated', name: secret.name, arn: secret.arn, versionId, ms: 0, ...how };
 }
 
 async function rotateOne(run: Run, secret: SelectedSecret, revoke: RevokePrevious): Promise<Outcome> {
@@ -441,7 +440,7 @@ async function rotateOne(run: Run, secret: SelectedSecret, revoke: RevokePreviou
   const at = () => new Date().toISOString();
   const record = journal.earlier.get(secret.arn);
   if (record?.kind === 'rotated') {
-    return rotatedEarlier(secret, record.versionId);
+    return rotatedOutcome(secret, record.versionId, { earlier: true, resumed: false });
   }
   let labels: VersionLabels;
   let lambdaArn: string | undefined;
@@ -458,7 +457,7 @@ async function rotateOne(run: Run, secret: SelectedSecret, revoke: RevokePreviou
     const stages = labels[record.versionId] ?? [];
     if (stages.includes(AWSCURRENT) && !stages.includes(AWSPENDING)) {
       journal.record({ kind: 'rotated', at: at(), arn: secret.arn, versionId: record.versionId });
-      return rotatedEarlier(secret, record.versionId);
+      return rotatedOutcome(secret, record.versionId, { earlier: true, resumed: false });
     }
     if (stages.includes(AWSPENDING)) {
       versionId = record.versionId;
@@ -644,15 +643,7 @@ async function rotateViaService(
     if (stages.includes(AWSCURRENT) && !stages.includes(AWSPENDING)) {
       // A moving average of how long rotations take, for the first look at the next ones.
       run.typicalMs = run.typicalMs * 0.8 + (performance.now() - followed) * 0.2;
-      return {
-        kind: 'rotated',
-        name: secret.name,
-        arn: secret.arn,
-        versionId,
-        ms: 0,
-        earlier: false,
-        resumed: false,
-      };
+      return rotatedOutcome(secret, versionId, { earlier: false, resumed: false });
     }
     if (!stages.includes(AWSPENDING) && !stages.includes(AWSCURRENT)) {
       return {
@@ -717,15 +708,7 @@ async function rotateWithHandler(
       ...(resume ? { resume: true } : {}),
     });
     if (result.ok) {
-      return {
-        kind: 'rotated',
-        name: secret.name,
-        arn: secret.arn,
-        versionId,
-        ms: 0,
-        earlier: false,
-        resumed: result.resumed,
-      };
+      return rotatedOutcome(secret, versionId, { earlier: false, resumed: result.resumed });
     }
     return {
       kind: 'failed',
