@@ -27,6 +27,7 @@ import {
   isLocalSecretsManager,
   secretsManagerClient,
 } from '../aws.ts';
+import type { revokePrevious } from '../commands/rotate.ts';
 import type { CommandContext } from '../context.ts';
 import { CliError, EXIT, type ExitCode, UsageError } from '../exit.ts';
 import { formatDuration, renderTable } from '../format.ts';
@@ -292,16 +293,8 @@ export async function runRotateAll(
   return finish(run, outcomes, totalMs, selected.length);
 }
 
-/** The `--emergency` revocation of rotate.ts, handed in to avoid an import cycle. */
-export type RevokePrevious = (
-  context: CommandContext,
-  flags: GlobalFlags,
-  client: SecretsManagerClient,
-  target: RotationTarget<unknown>,
-  arn: string,
-  versionId: string,
-  json: boolean,
-) => Promise<string>;
+/** The `--emergency` revocation of rotate.ts, handed in (only its type is imported) to avoid an import cycle. */
+export type RevokePrevious = typeof revokePrevious;
 
 function printSelection(
   context: CommandContext,
