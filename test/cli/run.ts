@@ -89,7 +89,7 @@ export interface RunningCliEndpoint {
   printed(): string;
   /** A real AWS SDK client for it (dummy credentials; `config` adds e.g. maxAttempts). */
   client(config?: Partial<SecretsManagerClientConfig>): SecretsManagerClient;
-  /** Stops it (as Ctrl-C would) and returns how it ended. */
+  /** Stops it (as Ctrl-C would) and returns how it ended; calling it again returns the same end. */
   stop(): Promise<CliRun>;
 }
 

@@ -6,16 +6,12 @@
  * whether it was made to run. The same attacks run against `secrets-rotator local-endpoint`.
  */
 import { request } from 'node:http';
-import {
-  CreateSecretCommand,
-  GetSecretValueCommand,
-  SecretsManagerClient,
-} from '@aws-sdk/client-secrets-manager';
+import { CreateSecretCommand, GetSecretValueCommand } from '@aws-sdk/client-secrets-manager';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { RotationEvent } from '../../src/core/event.ts';
 import { type LocalSecretsManager, startLocalSecretsManager } from '../../src/testing/index.ts';
 import { MAX_REQUEST_BODY_BYTES } from '../../src/testing/request-guard.ts';
-import { cli } from '../cli/run.ts';
+import { startCliEndpoint } from '../cli/run.ts';
 import { trackSecrets } from '../support/leak-scan.ts';
 import { credentialsIn, recordAttack } from './support/ledger.ts';
 
@@ -306,15 +302,8 @@ describe('what stays allowed', () => {
 
 describe('secrets-rotator local-endpoint', () => {
   it('refuses rebinding and foreign origins, serves --allow-origin, warns about --host 0.0.0.0', async () => {
-    const stop = new AbortController();
-    let announced: (url: string) => void = () => {};
-    const listening = new Promise<string>((resolve) => {
-      announced = resolve;
-    });
-    let printed = '';
-    const running = cli(
+    const running = await startCliEndpoint(
       [
-        'local-endpoint',
         '--port',
         '0',
         '--host',
@@ -324,23 +313,12 @@ describe('secrets-rotator local-endpoint', () => {
         '--rotation-function',
         'page-target=random-secret',
       ],
-      {
-        signal: stop.signal,
-        env: { PASSWORD_GENERATOR: 'local' },
-        onStdout: (chunk) => {
-          printed += chunk;
-          const match = /listening on http:\/\/0\.0\.0\.0:(\d+)/.exec(printed);
-          if (match) announced(`http://127.0.0.1:${match[1]}`);
-        },
-      },
+      { env: { PASSWORD_GENERATOR: 'local' } },
     );
-    const endpoint = await listening;
-    const cliPort = new URL(endpoint).port;
-    const client = new SecretsManagerClient({
-      endpoint,
-      region: 'us-east-1',
-      credentials: { accessKeyId: 'AKIDEXAMPLE', secretAccessKey: 'not-checked' },
-    });
+    // It listens on every address; the page and the client reach it on loopback.
+    const cliPort = new URL(running.endpoint).port;
+    const endpoint = `http://127.0.0.1:${cliPort}`;
+    const client = running.client({ endpoint });
     const value = `cli-secret-${Math.random().toString(36).slice(2)}`;
     trackSecrets(value);
     try {
@@ -389,9 +367,9 @@ describe('secrets-rotator local-endpoint', () => {
       expect(allowed.status).toBe(200);
     } finally {
       client.destroy();
-      stop.abort();
+      void running.stop();
     }
-    const result = await running;
+    const result = await running.stop();
     expect(result.code).toBe(0);
     expect(result.stderr).toMatch(
       /warning: the local Secrets Manager endpoint listens on 0\.0\.0\.0, beyond this machine/,
