@@ -1,28 +1,16 @@
-import {
-  CreateSecretCommand,
-  DescribeSecretCommand,
-  type SecretsManagerClient,
-} from '@aws-sdk/client-secrets-manager';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { CreateSecretCommand, DescribeSecretCommand } from '@aws-sdk/client-secrets-manager';
+import { describe, expect, it } from 'vitest';
 import { randomSecret } from '../../src/adapters/random-secret/index.ts';
 import { readSecretAllowlist } from '../../src/core/allowed-secrets.ts';
 import { createRotationHandler } from '../../src/core/engine.ts';
 import { ConfigurationError } from '../../src/core/errors.ts';
-import { type LocalSecretsManager, rotateSecret, startLocalSecretsManager } from '../../src/testing/index.ts';
+import { rotateSecret } from '../../src/testing/index.ts';
+import { useLocalSecretsManager } from '../support/local-secrets-manager.ts';
 
-let sm: LocalSecretsManager;
-let client: SecretsManagerClient;
-
-beforeAll(async () => {
-  sm = await startLocalSecretsManager();
-  client = sm.client();
-});
-afterAll(async () => {
-  await sm?.close();
-});
+const local = useLocalSecretsManager();
 
 async function secret(name: string, tags: Record<string, string> = {}) {
-  const answer = await client.send(
+  const answer = await local.client.send(
     new CreateSecretCommand({
       Name: name,
       SecretString: 'initial-allowlist-value',
@@ -31,17 +19,17 @@ async function secret(name: string, tags: Record<string, string> = {}) {
   );
   return {
     arn: answer.ARN!,
-    description: await client.send(new DescribeSecretCommand({ SecretId: answer.ARN! })),
+    description: await local.client.send(new DescribeSecretCommand({ SecretId: answer.ARN! })),
   };
 }
 
 /** Rotates `arn` with a function configured by `env`; returns the error text, or 'rotated'. */
 async function rotateWith(env: Record<string, string>, arn: string): Promise<string> {
   const handler = createRotationHandler(randomSecret(), {
-    client,
+    client: local.client,
     env: { PASSWORD_GENERATOR: 'local', ...env },
   });
-  const result = await rotateSecret({ client, secretId: arn, handler });
+  const result = await rotateSecret({ client: local.client, secretId: arn, handler });
   return result.ok ? 'rotated' : (result.error ?? 'failed');
 }
 
@@ -81,7 +69,7 @@ describe('ALLOWED_SECRET_IDS and ALLOWED_SECRET_TAG', () => {
 
   it('refuse malformed entries at start-up, naming the variable and the fix', () => {
     const read = (env: Record<string, string>) => () =>
-      createRotationHandler(randomSecret(), { client, env });
+      createRotationHandler(randomSecret(), { client: local.client, env });
     expect(read({ ALLOWED_SECRET_IDS: 'prod/* staging/*' })).toThrow(
       /ALLOWED_SECRET_IDS has the entry .* contains a space/,
     );
@@ -97,22 +85,22 @@ describe('ALLOWED_SECRET_IDS and ALLOWED_SECRET_TAG', () => {
     const untagged = await secret('other/db');
     const env = { ALLOWED_SECRET_IDS: 'fleet/*', ALLOWED_SECRET_TAG: 'team=payments' };
 
-    const before = sm.calls.length;
+    const before = local.sm.calls.length;
     expect(await rotateWith(env, paid.arn)).toBe('rotated');
-    const calls = sm.calls.slice(before).map((call) => call.operation);
+    const calls = local.sm.calls.slice(before).map((call) => call.operation);
     // The same calls as without the rules: one DescribeSecret per step, nothing added for the tag.
     const plain = await secret('fleet/payments/plain', { team: 'payments' });
-    const beforePlain = sm.calls.length;
+    const beforePlain = local.sm.calls.length;
     expect(await rotateWith({}, plain.arn)).toBe('rotated');
     // (Sorted: without the rules the reads go out together with DescribeSecret, in any order.)
     expect(
-      sm.calls
+      local.sm.calls
         .slice(beforePlain)
         .map((call) => call.operation)
         .sort(),
     ).toEqual(calls.sort());
 
-    const beforeRefusal = sm.calls.length;
+    const beforeRefusal = local.sm.calls.length;
     expect(await rotateWith(env, other.arn)).toMatch(
       /ALLOWED_SECRET_TAG requires the tag team=payments, which secret .*fleet\/search\/db.* does not carry/,
     );
@@ -120,7 +108,7 @@ describe('ALLOWED_SECRET_IDS and ALLOWED_SECRET_TAG', () => {
       /ALLOWED_SECRET_IDS does not list secret .*other\/db.*a matching prefix such as other\/\*/,
     );
     // The function read only the description: no version value was read or written.
-    const refusedCalls = sm.calls.slice(beforeRefusal).map((call) => call.operation);
+    const refusedCalls = local.sm.calls.slice(beforeRefusal).map((call) => call.operation);
     expect(refusedCalls).not.toContain('GetSecretValue');
     expect(refusedCalls).not.toContain('PutSecretValue');
     expect(refusedCalls).not.toContain('UpdateSecretVersionStage');

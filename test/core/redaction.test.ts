@@ -3,24 +3,16 @@
  * output (the invocation that read it), and the cost of a log line does not grow with the number
  * of rotations a warm container has run.
  */
-import { CreateSecretCommand, type SecretsManagerClient } from '@aws-sdk/client-secrets-manager';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { CreateSecretCommand } from '@aws-sdk/client-secrets-manager';
+import { describe, expect, it } from 'vitest';
 import { createRotationHandler } from '../../src/core/engine.ts';
 import { REDACTED, Redactor, redactor, withRedactionScope } from '../../src/core/observability.ts';
 import type { RotationTarget } from '../../src/core/target.ts';
-import { type LocalSecretsManager, rotateSecret, startLocalSecretsManager } from '../../src/testing/index.ts';
+import { rotateSecret } from '../../src/testing/index.ts';
 import { capturedOutput } from '../support/leak-scan.ts';
+import { useLocalSecretsManager } from '../support/local-secrets-manager.ts';
 
-let sm: LocalSecretsManager;
-let client: SecretsManagerClient;
-
-beforeAll(async () => {
-  sm = await startLocalSecretsManager();
-  client = sm.client();
-});
-afterAll(async () => {
-  await sm?.close();
-});
+const local = useLocalSecretsManager();
 
 type Credential = { readonly password: string };
 
@@ -91,16 +83,16 @@ describe('the engine redacts per invocation', () => {
   it('redacts 1- and 3-character credentials in its log lines, forgets them after, and scans the same few values at rotation 1 and 25', async () => {
     const scanned: number[] = [];
     const handler = createRotationHandler(loudTarget(scanned), {
-      client,
+      client: local.client,
       env: { PASSWORD_GENERATOR: 'local', PASSWORD_LENGTH: '3', REQUIRE_EACH_INCLUDED_TYPE: 'false' },
     });
     // A one-character initial password: as much a credential as a long one.
-    const created = await client.send(
+    const created = await local.client.send(
       new CreateSecretCommand({ Name: 'redaction/loud', SecretString: JSON.stringify({ password: 'Z' }) }),
     );
     const secretId = created.ARN!;
     const outputBefore = capturedOutput().length;
-    const first = await rotateSecret({ client, secretId, handler });
+    const first = await rotateSecret({ client: local.client, secretId, handler });
     expect(first.ok).toBe(true);
 
     const lines = capturedOutput()
@@ -111,7 +103,7 @@ describe('the engine redacts per invocation', () => {
     expect(lines[0]).toContain(`loud apply: from <${REDACTED}> to <${REDACTED}>`);
 
     for (let i = 1; i < 25; i++) {
-      const result = await rotateSecret({ client, secretId, handler });
+      const result = await rotateSecret({ client: local.client, secretId, handler });
       expect(result.ok).toBe(true);
     }
     // The same few values at the 25th rotation as at the first (current and pending, their JSON):

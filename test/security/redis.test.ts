@@ -6,8 +6,7 @@
  */
 
 import { createServer, type Server, type Socket } from 'node:net';
-import type { SecretsManagerClient } from '@aws-sdk/client-secrets-manager';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { describe, expect, it } from 'vitest';
 import {
   redisAlternatingUsers,
   redisPasswordOverlap,
@@ -15,7 +14,8 @@ import {
 } from '../../src/adapters/redis/index.ts';
 import { createRotationHandler } from '../../src/core/engine.ts';
 import type { RotationTarget } from '../../src/core/target.ts';
-import { type LocalSecretsManager, rotateSecret, startLocalSecretsManager } from '../../src/testing/index.ts';
+import { rotateSecret } from '../../src/testing/index.ts';
+import { useLocalSecretsManager } from '../support/local-secrets-manager.ts';
 import { credentialsIn, recordAttack } from './support/ledger.ts';
 import { secretCreator, trackedPassword } from './support/secrets.ts';
 
@@ -64,18 +64,9 @@ async function startFakeRedis(refuse: readonly string[]): Promise<FakeRedis> {
   };
 }
 
-let sm: LocalSecretsManager;
-let client: SecretsManagerClient;
+const local = useLocalSecretsManager({ maxAttempts: 1 });
 
-beforeAll(async () => {
-  sm = await startLocalSecretsManager();
-  client = sm.client({ maxAttempts: 1 });
-});
-afterAll(async () => {
-  await sm?.close();
-});
-
-const createSecret = secretCreator(() => client);
+const createSecret = secretCreator(() => local.client);
 
 const TARGETS: ReadonlyArray<readonly [string, () => RotationTarget<unknown>]> = [
   ['redis-single-user', () => redisSingleUser() as RotationTarget<unknown>],
@@ -103,8 +94,11 @@ describe.each(TARGETS)('%s', (name, makeTarget) => {
         password: current,
         masterarn: masterArn,
       });
-      const handler = createRotationHandler(makeTarget(), { client, env: { REDIS_TLS_MODE: 'disable' } });
-      const result = await rotateSecret({ client, secretId: arn, handler });
+      const handler = createRotationHandler(makeTarget(), {
+        client: local.client,
+        env: { REDIS_TLS_MODE: 'disable' },
+      });
+      const result = await rotateSecret({ client: local.client, secretId: arn, handler });
       const leaked = credentialsIn(attacker.received, [masterPassword]);
       recordAttack({
         attack: `${name}: rotated secret names the attacker's Redis, masterarn a real master`,
@@ -151,8 +145,8 @@ describe.each(TARGETS)('%s', (name, makeTarget) => {
           ? { masterarn: 'arn:aws:secretsmanager:us-east-1:123456789012:secret:m' }
           : {}),
       });
-      const handler = createRotationHandler(makeTarget(), { client, env });
-      const result = await rotateSecret({ client, secretId: arn, handler });
+      const handler = createRotationHandler(makeTarget(), { client: local.client, env });
+      const result = await rotateSecret({ client: local.client, secretId: arn, handler });
       const leaked = credentialsIn(attacker.received, [current]);
       recordAttack({ attack: `${name}: ${attack}`, blocked: !result.ok, leaked: leaked.length });
       expect(result.ok).toBe(false);
