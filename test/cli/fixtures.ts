@@ -9,6 +9,7 @@ import {
   RotateSecretCommand,
   type SecretsManagerClient,
 } from '@aws-sdk/client-secrets-manager';
+import { afterAll, beforeAll } from 'vitest';
 import { randomSecret } from '../../src/adapters/random-secret/index.ts';
 import { cliLogger, cliMetrics } from '../../src/cli/runtime.ts';
 import { createRotationHandler } from '../../src/core/engine.ts';
@@ -71,6 +72,56 @@ export async function startCliFixture(): Promise<CliFixture> {
     return works(event, context);
   });
   return fixture;
+}
+
+/** A CLI fixture started by {@link useCliFixture}, with the `--endpoint-url` arguments for it. */
+export interface SharedCliFixture extends CliFixture {
+  readonly endpointArgs: string[];
+}
+
+/**
+ * Registers beforeAll/afterAll hooks that start one CLI fixture for the file and close it; the
+ * returned object stands for it (read its fields inside tests, after beforeAll has run).
+ *
+ * @example
+ * ```ts
+ * const fixture = useCliFixture();
+ * it('…', async () => { await cli(['status', 'x', ...fixture.endpointArgs]); });
+ * ```
+ */
+export function useCliFixture(): SharedCliFixture {
+  let started: CliFixture | undefined;
+  beforeAll(async () => {
+    started = await startCliFixture();
+  });
+  afterAll(async () => {
+    await started?.close();
+  });
+  const current = (): CliFixture => {
+    if (!started) throw new Error('the CLI fixture is not started: read it inside a test');
+    return started;
+  };
+  return {
+    get local() {
+      return current().local;
+    },
+    get client() {
+      return current().client;
+    },
+    get clock() {
+      return current().clock;
+    },
+    get goodRotatorBroken() {
+      return current().goodRotatorBroken;
+    },
+    set goodRotatorBroken(broken: boolean) {
+      current().goodRotatorBroken = broken;
+    },
+    close: () => current().close(),
+    get endpointArgs() {
+      return ['--endpoint-url', current().local.endpoint];
+    },
+  };
 }
 
 /** A random initial value, registered with the leak scan. */

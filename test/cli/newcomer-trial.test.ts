@@ -22,23 +22,14 @@ import { packageVersion } from '../../src/cli/version.ts';
 import { createRotationHandler } from '../../src/core/engine.ts';
 import { callLocalExtension, rotateSecret } from '../../src/testing/driver.ts';
 import { trackSecrets } from '../support/leak-scan.ts';
-import { BROKEN_ROTATOR, type CliFixture, createSecret, startCliFixture, trackCurrent } from './fixtures.ts';
+import { BROKEN_ROTATOR, createSecret, trackCurrent, useCliFixture } from './fixtures.ts';
 import { cli } from './run.ts';
 
-let fixture: CliFixture;
-let endpoint: string[];
+const fixture = useCliFixture();
 const env = { PASSWORD_GENERATOR: 'local' };
 
-beforeAll(async () => {
-  fixture = await startCliFixture();
-  endpoint = ['--endpoint-url', fixture.local.endpoint];
-});
-afterAll(async () => {
-  await fixture.close();
-});
-
 const run = (argv: string[], extraEnv: Record<string, string> = {}) =>
-  cli([...argv, ...endpoint], { now: fixture.clock.now, env: { ...env, ...extraEnv } });
+  cli([...argv, ...fixture.endpointArgs], { now: fixture.clock.now, env: { ...env, ...extraEnv } });
 
 async function versionLabels(name: string): Promise<Record<string, string[]>> {
   const answer = await fixture.client.send(new ListSecretVersionIdsCommand({ SecretId: name }));

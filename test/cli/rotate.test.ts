@@ -1,6 +1,6 @@
 import { randomUUID } from 'node:crypto';
 import { GetSecretValueCommand } from '@aws-sdk/client-secrets-manager';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { describe, expect, it } from 'vitest';
 import { randomSecret } from '../../src/adapters/random-secret/index.ts';
 import type { HandlerEntry } from '../../src/cli/handlers.ts';
 import type { RotationTarget } from '../../src/core/target.ts';
@@ -8,30 +8,20 @@ import { callLocalExtension } from '../../src/testing/driver.ts';
 import { trackSecrets } from '../support/leak-scan.ts';
 import {
   BROKEN_ROTATOR,
-  type CliFixture,
   configureRotation,
   createSecret,
   GOOD_ROTATOR,
   SLOW_ROTATOR,
-  startCliFixture,
   trackCurrent,
+  useCliFixture,
 } from './fixtures.ts';
 import { cli, HOUR } from './run.ts';
 
-let fixture: CliFixture;
-let endpoint: string[];
+const fixture = useCliFixture();
 const env = { PASSWORD_GENERATOR: 'local' };
 
-beforeAll(async () => {
-  fixture = await startCliFixture();
-  endpoint = ['--endpoint-url', fixture.local.endpoint];
-});
-afterAll(async () => {
-  await fixture.close();
-});
-
 const run = (argv: string[], handlers?: Record<string, HandlerEntry>) =>
-  cli([...argv, ...endpoint], { now: fixture.clock.now, env, ...(handlers ? { handlers } : {}) });
+  cli([...argv, ...fixture.endpointArgs], { now: fixture.clock.now, env, ...(handlers ? { handlers } : {}) });
 
 async function labels(name: string) {
   const { stdout } = await run(['status', name, '--output', 'json']);

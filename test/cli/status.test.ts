@@ -1,22 +1,13 @@
 import { randomUUID } from 'node:crypto';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { describe, expect, it } from 'vitest';
 import { callLocalExtension } from '../../src/testing/driver.ts';
-import { type CliFixture, configureRotation, createSecret, startCliFixture } from './fixtures.ts';
+import { configureRotation, createSecret, useCliFixture } from './fixtures.ts';
 import { cli, HOUR, MINUTE } from './run.ts';
 
-let fixture: CliFixture;
-let endpoint: string[];
-
-beforeAll(async () => {
-  fixture = await startCliFixture();
-  endpoint = ['--endpoint-url', fixture.local.endpoint];
-});
-afterAll(async () => {
-  await fixture.close();
-});
+const fixture = useCliFixture();
 
 const status = (name: string, ...extra: string[]) =>
-  cli(['status', name, ...endpoint, ...extra], { now: fixture.clock.now });
+  cli(['status', name, ...fixture.endpointArgs, ...extra], { now: fixture.clock.now });
 
 interface StatusJson {
   verdict: string;
