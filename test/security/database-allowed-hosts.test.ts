@@ -4,10 +4,9 @@
  * and records what it receives; run through the built zips as deployed.
  */
 import { describe, expect, it } from 'vitest';
-import { rotateSecret } from '../../src/testing/index.ts';
 import { startAttackerMysql, startAttackerPostgres } from './support/attacker-databases.ts';
 import { credentialsIn, recordAttack } from './support/ledger.ts';
-import { trackedPassword, useDeployedRig } from './support/secrets.ts';
+import { rotateAppSecretAt, trackedPassword, useDeployedRig } from './support/secrets.ts';
 
 const HANDLERS = [
   { handler: 'postgres-single-user', engine: 'postgres', start: startAttackerPostgres },
@@ -28,27 +27,14 @@ describe.each(HANDLERS)('$handler, as deployed', ({ handler, engine, start }) =>
     const masterPassword = trackedPassword('master');
     try {
       // The master secret names the attacker too: only the deployer's list stands in the way.
-      const masterarn = await rig.createSecret(`${handler}-master`, {
-        username: 'admin',
-        password: masterPassword,
-        host: attacker.host,
-        port: attacker.port,
-      });
-      const secretId = await rig.createSecret(`${handler}-app`, {
+      const { result, deployed } = await rotateAppSecretAt(rig, {
+        handler,
         engine,
-        host: attacker.host,
-        port: attacker.port,
-        username: 'app',
-        password: currentPassword,
-        ssl: false,
-        masterarn,
+        at: attacker,
+        master: { password: masterPassword, host: attacker.host, port: attacker.port },
+        currentPassword,
+        settings: { DATABASE_ALLOWED_HOSTS: allowedHosts, ...PLAINTEXT },
       });
-      const deployed = await rig.zips.start(handler, {
-        ALLOWED_SECRET_IDS: secretId,
-        DATABASE_ALLOWED_HOSTS: allowedHosts,
-        ...PLAINTEXT,
-      });
-      const result = await rotateSecret({ client: rig.client, secretId, handler: deployed.handler });
       return {
         result,
         connections: attacker.connections(),

@@ -6,7 +6,6 @@
  * zips as deployed; the master password must never reach the attacker.
  */
 import { describe, expect, it } from 'vitest';
-import { rotateSecret } from '../../src/testing/index.ts';
 import {
   type AttackerDatabase,
   type AttackerOptions,
@@ -14,7 +13,7 @@ import {
   startAttackerPostgres,
 } from './support/attacker-databases.ts';
 import { credentialsIn, recordAttack } from './support/ledger.ts';
-import { trackedPassword, useDeployedRig } from './support/secrets.ts';
+import { rotateAppSecretAt, trackedPassword, useDeployedRig } from './support/secrets.ts';
 
 const ENGINES = [
   {
@@ -47,26 +46,14 @@ describe.each(ENGINES)('$handler, as deployed', ({ handler, engine, defaultPort,
     const masterPassword = trackedPassword('master');
     const currentPassword = trackedPassword('current');
     try {
-      const masterarn = await rig.createSecret(`${handler}-master`, {
-        username: 'admin',
-        password: masterPassword,
-        ...options.master(attacker),
-      });
-      const secretId = await rig.createSecret(`${handler}-app`, {
+      const { result, deployed } = await rotateAppSecretAt(rig, {
+        handler,
         engine,
-        host: attacker.host,
-        port: attacker.port,
-        username: 'app',
-        password: currentPassword,
-        ssl: false,
-        masterarn,
+        at: attacker,
+        master: { password: masterPassword, ...options.master(attacker) },
+        currentPassword,
+        settings: { ...PLAINTEXT, ...options.settings },
       });
-      const deployed = await rig.zips.start(handler, {
-        ALLOWED_SECRET_IDS: secretId,
-        ...PLAINTEXT,
-        ...options.settings,
-      });
-      const result = await rotateSecret({ client: rig.client, secretId, handler: deployed.handler });
       // A MySQL login carries a scrambled password, crackable offline: any master login attempt
       // counts as a leak, as does the password in any form.
       const masterLogins = attacker.logins.filter((login) => login === 'admin').length;

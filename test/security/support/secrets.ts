@@ -4,7 +4,13 @@
  */
 import { CreateSecretCommand, type SecretsManagerClient } from '@aws-sdk/client-secrets-manager';
 import { afterAll, beforeAll } from 'vitest';
-import { type LocalSecretsManager, startLocalSecretsManager } from '../../../src/testing/index.ts';
+import {
+  type LocalSecretsManager,
+  type RotationResult,
+  rotateSecret,
+  startLocalSecretsManager,
+} from '../../../src/testing/index.ts';
+import type { DeployedLambda } from '../../packaging/support/deployed-lambda.ts';
 import { trackSecrets } from '../../support/leak-scan.ts';
 import { buildDeployedZips, type DeployedZips } from './deployed.ts';
 
@@ -79,4 +85,41 @@ export function useDeployedRig(handlers: readonly string[]): DeployedRig {
     },
     createSecret: secretCreator(() => started(client, 'the Secrets Manager client')),
   };
+}
+
+/**
+ * The attack both host tests play: a master secret (`master`, user "admin") and the app's secret
+ * (user "app", `currentPassword`, plaintext) naming the attacker's server `at`, rotated once
+ * through `handler`'s deployed zip with `settings` (the secret allowed, nothing else implied).
+ */
+export async function rotateAppSecretAt(
+  rig: DeployedRig,
+  options: {
+    readonly handler: string;
+    readonly engine: string;
+    readonly at: { readonly host: string; readonly port: number };
+    readonly master: Readonly<Record<string, unknown>>;
+    readonly currentPassword: string;
+    readonly settings: Readonly<Record<string, string>>;
+  },
+): Promise<{ readonly result: RotationResult; readonly deployed: DeployedLambda }> {
+  const masterarn = await rig.createSecret(`${options.handler}-master`, {
+    username: 'admin',
+    ...options.master,
+  });
+  const secretId = await rig.createSecret(`${options.handler}-app`, {
+    engine: options.engine,
+    host: options.at.host,
+    port: options.at.port,
+    username: 'app',
+    password: options.currentPassword,
+    ssl: false,
+    masterarn,
+  });
+  const deployed = await rig.zips.start(options.handler, {
+    ALLOWED_SECRET_IDS: secretId,
+    ...options.settings,
+  });
+  const result = await rotateSecret({ client: rig.client, secretId, handler: deployed.handler });
+  return { result, deployed };
 }
