@@ -4,7 +4,6 @@
  * when listed exactly, also after DNS). An attacker's raw TCP server on loopback records whatever
  * reaches it; each attack is recorded in the security ledger.
  */
-import { createServer, type Socket } from 'node:net';
 import { CreateSecretCommand } from '@aws-sdk/client-secrets-manager';
 import { expect, it } from 'vitest';
 import { type AddressLookup, oauthClientSecret } from '../../src/adapters/oauth-client-secret/index.ts';
@@ -13,35 +12,14 @@ import { createRotationHandler } from '../../src/core/engine.ts';
 import { rotateSecret } from '../../src/testing/index.ts';
 import { trackSecrets } from '../support/leak-scan.ts';
 import { useLocalSecretsManager } from '../support/local-secrets-manager.ts';
+import { listen } from './support/attacker-databases.ts';
 import { credentialsIn, recordAttack } from './support/ledger.ts';
 
 const local = useLocalSecretsManager();
 let counter = 0;
 
-/** A raw TCP listener that records every byte and connection it gets. */
-async function startAttacker() {
-  const received: Buffer[] = [];
-  const sockets = new Set<Socket>();
-  let connections = 0;
-  const server = createServer((socket) => {
-    connections++;
-    sockets.add(socket);
-    socket.on('data', (chunk: Buffer) => received.push(chunk));
-    socket.on('close', () => sockets.delete(socket));
-  });
-  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
-  const port = (server.address() as { port: number }).port;
-  return {
-    port,
-    received,
-    connections: () => connections,
-    close: () =>
-      new Promise<void>((resolve) => {
-        for (const socket of sockets) socket.destroy();
-        server.close(() => resolve());
-      }),
-  };
-}
+/** A raw TCP listener that answers nothing and records every byte and connection it gets. */
+const startAttacker = () => listen(() => undefined);
 
 async function attempt(baseUrl: string, env: Env, lookup?: AddressLookup) {
   const clientSecret = `ocs_attack_${++counter}_${Date.now()}_secretvalue`;

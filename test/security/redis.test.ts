@@ -5,7 +5,6 @@
  * security ledger with the credentials the fake received.
  */
 
-import { createServer, type Server, type Socket } from 'node:net';
 import { describe, expect, it } from 'vitest';
 import {
   redisAlternatingUsers,
@@ -16,29 +15,17 @@ import { createRotationHandler } from '../../src/core/engine.ts';
 import type { RotationTarget } from '../../src/core/target.ts';
 import { rotateSecret } from '../../src/testing/index.ts';
 import { useLocalSecretsManager } from '../support/local-secrets-manager.ts';
+import { type AttackerDatabase, listen } from './support/attacker-databases.ts';
 import { credentialsIn, recordAttack } from './support/ledger.ts';
 import { secretCreator, trackedPassword } from './support/secrets.ts';
 
-interface FakeRedis {
-  readonly port: number;
-  readonly received: Buffer[];
-  /** Connections accepted so far. */
-  connections(): number;
-  close(): Promise<void>;
-}
-
-/** A plaintext "Redis" that answers inline and RESP commands; `-WRONGPASS` for users in `refuse`. */
-async function startFakeRedis(refuse: readonly string[]): Promise<FakeRedis> {
-  const received: Buffer[] = [];
-  let connections = 0;
-  const sockets = new Set<Socket>();
-  const server: Server = createServer((socket) => {
-    connections += 1;
-    sockets.add(socket);
-    socket.on('close', () => sockets.delete(socket));
-    socket.on('error', () => undefined);
+/**
+ * A plaintext "Redis" that answers inline and RESP commands; `-WRONGPASS` for users in `refuse`.
+ * Every byte it receives is kept in `received`.
+ */
+function startFakeRedis(refuse: readonly string[]): Promise<AttackerDatabase> {
+  return listen((socket) => {
     socket.on('data', (chunk: Buffer) => {
-      received.push(chunk);
       const text = chunk.toString('latin1');
       if (text.startsWith('PING')) socket.write('+PONG\r\n');
       else if (text.includes('AUTH')) {
@@ -49,19 +36,6 @@ async function startFakeRedis(refuse: readonly string[]): Promise<FakeRedis> {
       // Anything else (a TLS ClientHello) gets no answer, as from a real plaintext Redis.
     });
   });
-  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
-  const address = server.address();
-  if (typeof address !== 'object' || address === null) throw new Error('fake redis: no port');
-  return {
-    port: address.port,
-    received,
-    connections: () => connections,
-    close: () =>
-      new Promise<void>((resolve) => {
-        for (const socket of sockets) socket.destroy();
-        server.close(() => resolve());
-      }),
-  };
 }
 
 const local = useLocalSecretsManager({ maxAttempts: 1 });
