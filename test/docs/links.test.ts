@@ -3,26 +3,19 @@
  * that exists: a page can be renamed or a section retitled only with its links.
  */
 import { existsSync } from 'node:fs';
-import { readdir, readFile } from 'node:fs/promises';
+import { readFile } from 'node:fs/promises';
 import { dirname, join, normalize } from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { REPO_ROOT } from '../../scripts/build-lambdas.ts';
-import { headingAnchors } from './support/markdown.ts';
+import { headingAnchors, markdownFiles } from './support/markdown.ts';
 
-async function markdownFiles(): Promise<string[]> {
-  const files = ['README.md', 'CONTRIBUTING.md', 'SECURITY.md', 'CHANGELOG.md'].filter((file) =>
-    existsSync(join(REPO_ROOT, file)),
+// The top-level files that exist (CHANGELOG.md may not yet), then docs/.
+const documents = () =>
+  markdownFiles(
+    ['README.md', 'CONTRIBUTING.md', 'SECURITY.md', 'CHANGELOG.md'].filter((file) =>
+      existsSync(join(REPO_ROOT, file)),
+    ),
   );
-  const walk = async (dir: string): Promise<void> => {
-    for (const entry of await readdir(join(REPO_ROOT, dir), { withFileTypes: true })) {
-      const path = join(dir, entry.name);
-      if (entry.isDirectory()) await walk(path);
-      else if (entry.name.endsWith('.md')) files.push(path);
-    }
-  };
-  await walk('docs');
-  return files;
-}
 
 /** Markdown links outside code: `[text](target)`. */
 function links(markdown: string): string[] {
@@ -33,7 +26,7 @@ function links(markdown: string): string[] {
 describe('links in the docs', () => {
   it('reach existing files and headings', async () => {
     const broken: string[] = [];
-    for (const file of await markdownFiles()) {
+    for (const file of await documents()) {
       const text = await readFile(join(REPO_ROOT, file), 'utf8');
       for (const link of links(text)) {
         if (/^[a-z]+:/i.test(link)) continue; // https:, mailto:

@@ -6,30 +6,19 @@
  * collide. A block passes when bash exits 0 (it runs with `set -euo pipefail`).
  */
 import { spawn } from 'node:child_process';
-import { mkdir, mkdtemp, readdir, readFile, rm, symlink, writeFile } from 'node:fs/promises';
+import { mkdir, mkdtemp, readFile, rm, symlink, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join, relative } from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { REPO_ROOT } from '../../scripts/build-lambdas.ts';
 import { freePort } from '../support/ports.ts';
-import { type RunnableBlock, runnableBlocks } from './support/markdown.ts';
+import { markdownFiles, type RunnableBlock, runnableBlocks } from './support/markdown.ts';
 
-async function markdownFiles(): Promise<string[]> {
-  const files = ['README.md', 'CONTRIBUTING.md', 'SECURITY.md'];
-  const walk = async (dir: string): Promise<void> => {
-    for (const entry of await readdir(join(REPO_ROOT, dir), { withFileTypes: true })) {
-      const path = join(dir, entry.name);
-      if (entry.isDirectory()) await walk(path);
-      else if (entry.name.endsWith('.md')) files.push(path);
-    }
-  };
-  await walk('docs');
-  return files;
-}
+const documents = () => markdownFiles(['README.md', 'CONTRIBUTING.md', 'SECURITY.md']);
 
 async function collectBlocks(): Promise<RunnableBlock[]> {
   const blocks: RunnableBlock[] = [];
-  for (const file of await markdownFiles()) {
+  for (const file of await documents()) {
     const text = await readFile(join(REPO_ROOT, file), 'utf8').catch(() => undefined);
     if (text !== undefined) blocks.push(...runnableBlocks(file, text));
   }

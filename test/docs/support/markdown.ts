@@ -3,6 +3,24 @@
  * blocks.
  */
 
+import { readdir } from 'node:fs/promises';
+import { join } from 'node:path';
+import { REPO_ROOT } from '../../../scripts/build-lambdas.ts';
+
+/** `topLevel` (paths from the repository root) followed by every .md file under docs/. */
+export async function markdownFiles(topLevel: readonly string[]): Promise<string[]> {
+  const files = [...topLevel];
+  const walk = async (dir: string): Promise<void> => {
+    for (const entry of await readdir(join(REPO_ROOT, dir), { withFileTypes: true })) {
+      const path = join(dir, entry.name);
+      if (entry.isDirectory()) await walk(path);
+      else if (entry.name.endsWith('.md')) files.push(path);
+    }
+  };
+  await walk('docs');
+  return files;
+}
+
 /** GitHub's anchor for a heading: lower case, punctuation dropped, spaces to hyphens. */
 export function slug(heading: string): string {
   return heading
