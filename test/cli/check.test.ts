@@ -1,5 +1,3 @@
-import { randomBytes } from 'node:crypto';
-import { CreateSecretCommand } from '@aws-sdk/client-secrets-manager';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { Env } from '../../src/core/config.ts';
 import { trackSecrets } from '../support/leak-scan.ts';
@@ -7,7 +5,7 @@ import { type MariaDbInstance, startMariaDb } from '../support/mariadb.ts';
 import { freePort } from '../support/ports.ts';
 import { type PostgresInstance, startPostgres } from '../support/postgres.ts';
 import { LOCAL_PLAINTEXT_DATABASES } from '../support/rotation-rig.ts';
-import { type CliFixture, startCliFixture } from './fixtures.ts';
+import { type CliFixture, databasePassword, putJsonSecret, startCliFixture } from './fixtures.ts';
 import { cli } from './run.ts';
 
 let fixture: CliFixture;
@@ -17,19 +15,6 @@ let maria: MariaDbInstance;
 interface CheckJson {
   ok: boolean;
   findings: Array<{ check: string; status: string; detail: string; fix?: string }>;
-}
-
-function password(): string {
-  const value = `Pw-${randomBytes(12).toString('base64url')}`;
-  trackSecrets(value);
-  return value;
-}
-
-async function putSecret(name: string, value: Record<string, unknown>): Promise<string> {
-  const text = JSON.stringify(value);
-  trackSecrets(text);
-  const answer = await fixture.client.send(new CreateSecretCommand({ Name: name, SecretString: text }));
-  return answer.ARN!;
 }
 
 // The private test databases offer no TLS: plaintext is allowed explicitly, as a deployer would for a local database.
@@ -59,15 +44,15 @@ describe('check, PostgreSQL', () => {
   let masterArn: string;
 
   beforeAll(async () => {
-    appPassword = password();
+    appPassword = databasePassword();
     const client = await pg.connect();
     try {
       await client.query(`CREATE ROLE app LOGIN PASSWORD ${client.escapeLiteral(appPassword)}`);
-      const limited = password();
+      const limited = databasePassword();
       await client.query(
         `CREATE ROLE limited_admin LOGIN CREATEROLE PASSWORD ${client.escapeLiteral(limited)}`,
       );
-      await putSecret('pg/limited-master', {
+      await putJsonSecret(fixture.client, 'pg/limited-master', {
         username: 'limited_admin',
         password: limited,
         host: '127.0.0.1',
@@ -76,7 +61,7 @@ describe('check, PostgreSQL', () => {
     } finally {
       await client.end();
     }
-    masterArn = await putSecret('pg/master', {
+    masterArn = await putJsonSecret(fixture.client, 'pg/master', {
       username: pg.superuser.username,
       password: pg.superuser.password,
       host: '127.0.0.1',
@@ -94,7 +79,7 @@ describe('check, PostgreSQL', () => {
   });
 
   it('passes a single-user secret, reporting reachability, the TLS mode and the privilege', async () => {
-    await putSecret('pg/single', { ...base(), ssl: false });
+    await putJsonSecret(fixture.client, 'pg/single', { ...base(), ssl: false });
     const { code, body, stdout } = await check('pg/single', 'postgres-single-user');
     expect(code).toBe(0);
     expect(body.ok).toBe(true);
@@ -112,7 +97,12 @@ describe('check, PostgreSQL', () => {
   });
 
   it("checks a Redshift secret against Redshift's password rules and refuses the clone mode", async () => {
-    await putSecret('pg/redshift', { ...base(), engine: 'redshift', ssl: false, masterarn: masterArn });
+    await putJsonSecret(fixture.client, 'pg/redshift', {
+      ...base(),
+      engine: 'redshift',
+      ssl: false,
+      masterarn: masterArn,
+    });
     const good = await check('pg/redshift', 'postgres-single-user');
     expect(statusOf(good.body, 'Redshift rules')).toBe('ok');
     expect(good.body.findings.find((f) => f.check === 'Redshift rules')?.detail).toContain('md5 hashes');
@@ -138,7 +128,7 @@ describe('check, PostgreSQL', () => {
   });
 
   it('warns that a secret without "ssl" would fall back to plaintext on a server without TLS', async () => {
-    await putSecret('pg/no-ssl-field', base());
+    await putJsonSecret(fixture.client, 'pg/no-ssl-field', base());
     const { code, body } = await check('pg/no-ssl-field', 'postgres-single-user');
     expect(code).toBe(0);
     expect(body.findings.find((f) => f.check === 'TLS')?.detail).toContain('the server offers no TLS');
@@ -154,7 +144,7 @@ describe('check, PostgreSQL', () => {
   });
 
   it('fails a stale password with the fix, and an unreachable server, in table form too', async () => {
-    await putSecret('pg/stale', { ...base(), password: password(), ssl: false });
+    await putJsonSecret(fixture.client, 'pg/stale', { ...base(), password: databasePassword(), ssl: false });
     const stale = await check('pg/stale', 'postgres-single-user');
     expect(stale.code).toBe(1);
     expect(statusOf(stale.body, 'database reachable')).toBe('ok');
@@ -163,7 +153,7 @@ describe('check, PostgreSQL', () => {
     expect(login.detail).toContain('authentication');
     expect(login.fix).toContain('put the working password');
 
-    await putSecret('pg/nowhere', { ...base(), port: await freePort(), ssl: false });
+    await putJsonSecret(fixture.client, 'pg/nowhere', { ...base(), port: await freePort(), ssl: false });
     const table = await cli([
       'check',
       'pg/nowhere',
@@ -179,7 +169,7 @@ describe('check, PostgreSQL', () => {
   });
 
   it('fails a secret that is not valid for the handler, naming the field', async () => {
-    await putSecret('pg/wrong-engine', { ...base(), engine: 'mysql' });
+    await putJsonSecret(fixture.client, 'pg/wrong-engine', { ...base(), engine: 'mysql' });
     const { code, body } = await check('pg/wrong-engine', 'postgres-single-user');
     expect(code).toBe(1);
     const valid = body.findings.find((f) => f.check === 'secret valid')!;
@@ -189,7 +179,7 @@ describe('check, PostgreSQL', () => {
   });
 
   it('checks the master of alternating users: readable, logs in, may manage the pair', async () => {
-    await putSecret('pg/alternating', { ...base(), ssl: false, masterarn: masterArn });
+    await putJsonSecret(fixture.client, 'pg/alternating', { ...base(), ssl: false, masterarn: masterArn });
     const good = await check('pg/alternating', 'postgres-alternating-users');
     expect(good.code).toBe(0);
     expect(statusOf(good.body, 'master secret')).toBe('ok');
@@ -205,7 +195,11 @@ describe('check, PostgreSQL', () => {
     const limitedArn = (
       await cli(['status', 'pg/limited-master', '--endpoint-url', fixture.local.endpoint, '--output', 'json'])
     ).json<{ arn: string }>().arn;
-    await putSecret('pg/alternating-limited', { ...base(), ssl: false, masterarn: limitedArn });
+    await putJsonSecret(fixture.client, 'pg/alternating-limited', {
+      ...base(),
+      ssl: false,
+      masterarn: limitedArn,
+    });
     const limited = await check('pg/alternating-limited', 'postgres-alternating-users');
     expect(limited.code).toBe(1);
     const privilege = limited.body.findings.find((f) => f.check === 'master privilege')!;
@@ -213,20 +207,24 @@ describe('check, PostgreSQL', () => {
     expect(privilege.detail).toContain('not ADMIN OPTION on "app"');
     expect(privilege.fix).toBe('GRANT app TO limited_admin WITH ADMIN OPTION');
 
-    await putSecret('pg/alternating-no-master', { ...base(), ssl: false });
+    await putJsonSecret(fixture.client, 'pg/alternating-no-master', { ...base(), ssl: false });
     const none = await check('pg/alternating-no-master', 'postgres-alternating-users');
     expect(none.code).toBe(1);
     expect(none.body.findings.find((f) => f.check === 'master secret')?.detail).toContain('no "masterarn"');
   });
 
   it('fails the master server check when the secret names another server than the master, without logging in as the master', async () => {
-    const elsewhere = await putSecret('pg/master-elsewhere', {
+    const elsewhere = await putJsonSecret(fixture.client, 'pg/master-elsewhere', {
       username: pg.superuser.username,
       password: pg.superuser.password,
       host: 'db.internal.example.com',
       port: 5432,
     });
-    await putSecret('pg/alternating-elsewhere', { ...base(), ssl: false, masterarn: elsewhere });
+    await putJsonSecret(fixture.client, 'pg/alternating-elsewhere', {
+      ...base(),
+      ssl: false,
+      masterarn: elsewhere,
+    });
     const { code, body } = await check('pg/alternating-elsewhere', 'postgres-alternating-users');
     expect(code).toBe(1);
     const finding = body.findings.find((f) => f.check === 'master server')!;
@@ -235,7 +233,11 @@ describe('check, PostgreSQL', () => {
     expect(finding.detail).toContain(`127.0.0.1:${pg.port}`);
     expect(body.findings.some((f) => f.check === 'master login')).toBe(false);
 
-    await putSecret('pg/alternating-home', { ...base(), ssl: false, masterarn: masterArn });
+    await putJsonSecret(fixture.client, 'pg/alternating-home', {
+      ...base(),
+      ssl: false,
+      masterarn: masterArn,
+    });
     const home = await check('pg/alternating-home', 'postgres-alternating-users');
     expect(home.body.findings.find((f) => f.check === 'master server')).toMatchObject({
       status: 'ok',
@@ -249,10 +251,10 @@ describe('check, MariaDB', () => {
   let rootArn: string;
 
   beforeAll(async () => {
-    appPassword = password();
+    appPassword = databasePassword();
     await maria.query('CREATE USER ?@? IDENTIFIED BY ?', ['shop', '%', appPassword]);
     await maria.query('GRANT SELECT ON mysql.db TO ?@?', ['shop', '%']);
-    rootArn = await putSecret('maria/root', {
+    rootArn = await putJsonSecret(fixture.client, 'maria/root', {
       username: maria.root.username,
       password: maria.root.password,
       host: base().host,
@@ -269,7 +271,7 @@ describe('check, MariaDB', () => {
   });
 
   it('passes a single-user secret and reports the server and the TLS mode', async () => {
-    await putSecret('maria/single', { ...base(), ssl: false });
+    await putJsonSecret(fixture.client, 'maria/single', { ...base(), ssl: false });
     const { code, body } = await check('maria/single', 'mysql-single-user');
     expect(code).toBe(0);
     expect(body.findings.find((f) => f.check === 'database reachable')?.detail).toMatch(/MariaDB/i);
@@ -279,21 +281,25 @@ describe('check, MariaDB', () => {
   });
 
   it('checks the master of alternating users, and fails a master without CREATE USER', async () => {
-    await putSecret('maria/alternating', { ...base(), ssl: false, masterarn: rootArn });
+    await putJsonSecret(fixture.client, 'maria/alternating', { ...base(), ssl: false, masterarn: rootArn });
     const good = await check('maria/alternating', 'mysql-alternating-users');
     expect(good.code).toBe(0);
     expect(statusOf(good.body, 'master login')).toBe('ok');
     expect(statusOf(good.body, 'master privilege')).toBe('ok');
 
-    const weakPassword = password();
+    const weakPassword = databasePassword();
     await maria.query('CREATE USER ?@? IDENTIFIED BY ?', ['weak_admin', '%', weakPassword]);
-    const weakArn = await putSecret('maria/weak-master', {
+    const weakArn = await putJsonSecret(fixture.client, 'maria/weak-master', {
       username: 'weak_admin',
       password: weakPassword,
       host: base().host,
       port: base().port,
     });
-    await putSecret('maria/alternating-weak', { ...base(), ssl: false, masterarn: weakArn });
+    await putJsonSecret(fixture.client, 'maria/alternating-weak', {
+      ...base(),
+      ssl: false,
+      masterarn: weakArn,
+    });
     const weak = await check('maria/alternating-weak', 'mysql-alternating-users');
     expect(weak.code).toBe(1);
     const privilege = weak.body.findings.find((f) => f.check === 'master privilege')!;
@@ -304,7 +310,7 @@ describe('check, MariaDB', () => {
 
 describe('check, other handlers', () => {
   it("runs the handler's own testSecret on the current value", async () => {
-    await putSecret('plain/random', { apiToken: password() });
+    await putJsonSecret(fixture.client, 'plain/random', { apiToken: databasePassword() });
     const argv = [
       'check',
       'plain/random',

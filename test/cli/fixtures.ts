@@ -131,6 +131,25 @@ export function secretValue(): string {
   return value;
 }
 
+/** A database password for a test, registered with the leak scan. */
+export function databasePassword(): string {
+  const value = `Pw-${randomBytes(12).toString('base64url')}`;
+  trackSecrets(value);
+  return value;
+}
+
+/** Stores `value` as JSON under `name` (the JSON registered with the leak scan); returns the ARN. */
+export async function putJsonSecret(
+  client: SecretsManagerClient,
+  name: string,
+  value: Record<string, unknown>,
+): Promise<string> {
+  const text = JSON.stringify(value);
+  trackSecrets(text);
+  const answer = await client.send(new CreateSecretCommand({ Name: name, SecretString: text }));
+  return answer.ARN!;
+}
+
 export async function createSecret(client: SecretsManagerClient, name: string): Promise<string> {
   const answer = await client.send(new CreateSecretCommand({ Name: name, SecretString: secretValue() }));
   return answer.ARN!;

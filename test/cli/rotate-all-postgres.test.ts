@@ -1,36 +1,18 @@
-/**
- * `rotate --all` against a real PostgreSQL: 50 alternating-users secrets (one master secret) rotated
- * in one command, each on this machine with the postgres-alternating-users handler; afterwards every
- * AWSCURRENT logs in.
- */
-import { randomBytes } from 'node:crypto';
 import { mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { CreateSecretCommand, GetSecretValueCommand } from '@aws-sdk/client-secrets-manager';
+import { GetSecretValueCommand } from '@aws-sdk/client-secrets-manager';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { eachLimited } from '../support/fleet-scenario.ts';
 import { trackSecrets } from '../support/leak-scan.ts';
 import { type PostgresInstance, startPostgres } from '../support/postgres.ts';
-import { type CliFixture, startCliFixture } from './fixtures.ts';
+import { type CliFixture, databasePassword, putJsonSecret, startCliFixture } from './fixtures.ts';
 import { cli } from './run.ts';
 
 const COUNT = 50;
 let fixture: CliFixture;
 let pg: PostgresInstance;
 let stateDir: string;
-
-function password(): string {
-  const value = `Pw-${randomBytes(12).toString('base64url')}`;
-  trackSecrets(value);
-  return value;
-}
-
-async function putSecret(name: string, value: Record<string, unknown>): Promise<string> {
-  const text = JSON.stringify(value);
-  trackSecrets(text);
-  return (await fixture.client.send(new CreateSecretCommand({ Name: name, SecretString: text }))).ARN!;
-}
 
 beforeAll(async () => {
   [fixture, pg] = await Promise.all([startCliFixture(), startPostgres({ version: 18 })]);
@@ -47,7 +29,7 @@ afterAll(async () => {
 
 describe('rotate --all against a real PostgreSQL', () => {
   it(`rotates ${COUNT} alternating-users secrets in one command; every AWSCURRENT logs in`, async () => {
-    const masterArn = await putSecret('pg-fleet-master', {
+    const masterArn = await putJsonSecret(fixture.client, 'pg-fleet-master', {
       engine: 'postgres',
       host: '127.0.0.1',
       port: pg.port,
@@ -58,11 +40,11 @@ describe('rotate --all against a real PostgreSQL', () => {
     const admin = await pg.connect();
     try {
       for (const user of users) {
-        const initial = password();
+        const initial = databasePassword();
         await admin.query(
           `CREATE ROLE ${admin.escapeIdentifier(user)} LOGIN PASSWORD ${admin.escapeLiteral(initial)}`,
         );
-        await putSecret(`pg-fleet/${user}`, {
+        await putJsonSecret(fixture.client, `pg-fleet/${user}`, {
           engine: 'postgres',
           host: '127.0.0.1',
           port: pg.port,

@@ -1,21 +1,14 @@
-import { randomBytes } from 'node:crypto';
-import { CreateSecretCommand, GetSecretValueCommand } from '@aws-sdk/client-secrets-manager';
+import { GetSecretValueCommand } from '@aws-sdk/client-secrets-manager';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { trackSecrets } from '../support/leak-scan.ts';
 import { type PostgresInstance, startPostgres } from '../support/postgres.ts';
 import { LOCAL_PLAINTEXT_DATABASES } from '../support/rotation-rig.ts';
-import { type CliFixture, startCliFixture } from './fixtures.ts';
+import { type CliFixture, databasePassword, putJsonSecret, startCliFixture } from './fixtures.ts';
 import { cli } from './run.ts';
 
 let fixture: CliFixture;
 let pg: PostgresInstance;
 const env = { PASSWORD_GENERATOR: 'local', ...LOCAL_PLAINTEXT_DATABASES };
-
-function password(): string {
-  const value = `Pw-${randomBytes(12).toString('base64url')}`;
-  trackSecrets(value);
-  return value;
-}
 
 async function createRole(name: string, secret: string): Promise<void> {
   const client = await pg.connect();
@@ -26,12 +19,6 @@ async function createRole(name: string, secret: string): Promise<void> {
   } finally {
     await client.end();
   }
-}
-
-async function putSecret(name: string, value: Record<string, unknown>): Promise<string> {
-  const text = JSON.stringify(value);
-  trackSecrets(text);
-  return (await fixture.client.send(new CreateSecretCommand({ Name: name, SecretString: text }))).ARN!;
 }
 
 async function read(name: string, stage: string): Promise<{ username: string; password: string }> {
@@ -57,9 +44,9 @@ afterAll(async () => {
 
 describe('rotate --handler against a real PostgreSQL', () => {
   it('postgres-single-user: the old password stops working, the new one logs in', async () => {
-    const initial = password();
+    const initial = databasePassword();
     await createRole('solo', initial);
-    await putSecret('pg/solo', {
+    await putJsonSecret(fixture.client, 'pg/solo', {
       engine: 'postgres',
       host: '127.0.0.1',
       port: pg.port,
@@ -76,15 +63,15 @@ describe('rotate --handler against a real PostgreSQL', () => {
   });
 
   it('postgres-alternating-users --emergency: the previous user is revoked at once, not one rotation later', async () => {
-    const initial = password();
+    const initial = databasePassword();
     await createRole('team', initial);
-    const masterArn = await putSecret('pg/master', {
+    const masterArn = await putJsonSecret(fixture.client, 'pg/master', {
       username: pg.superuser.username,
       password: pg.superuser.password,
       host: '127.0.0.1',
       port: pg.port,
     });
-    await putSecret('pg/team', {
+    await putJsonSecret(fixture.client, 'pg/team', {
       engine: 'postgres',
       host: '127.0.0.1',
       port: pg.port,
