@@ -12,6 +12,7 @@ import {
   rotateSecret,
   startLocalSecretsManager,
 } from '../../../src/testing/index.ts';
+import { putSecretValueCrash } from '../../support/injected-faults.ts';
 import type { KeyApiFault } from '../../support/key-api.ts';
 import { capturedOutput } from '../../support/leak-scan.ts';
 import { FAST_HTTP, mintConfig, orphanCheckedConfig, type Scenario, scenario } from './fixtures.ts';
@@ -65,16 +66,6 @@ async function expectOnlyCurrentKeyActive(item: Scenario): Promise<string> {
   ).toEqual([key]);
   return key;
 }
-
-const putSecretValueCrash = {
-  operation: 'PutSecretValue',
-  error: {
-    type: 'AccessDeniedException',
-    message: 'injected: the function died before storing',
-    status: 400,
-  },
-  times: 1,
-} as const;
 
 describe('retries with back-off on 429 and 5xx', () => {
   it('rides out 500s on every route within one rotation, minting one key', async () => {

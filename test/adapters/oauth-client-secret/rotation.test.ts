@@ -27,6 +27,7 @@ import {
   type OAuthProviderOptions,
   startOAuthProvider,
 } from '../../support/fake-oauth-provider.ts';
+import { putSecretValueCrash } from '../../support/injected-faults.ts';
 import { capturedOutput, trackSecrets } from '../../support/leak-scan.ts';
 
 let sm: LocalSecretsManager;
@@ -177,16 +178,6 @@ describe('client secrets revoked at the next rotation (grace period)', () => {
     );
   });
 });
-
-const putSecretValueCrash = {
-  operation: 'PutSecretValue',
-  error: {
-    type: 'AccessDeniedException',
-    message: 'injected: the function died before storing',
-    status: 400,
-  },
-  times: 1,
-} as const;
 
 describe('a crash between minting and storing', () => {
   it('without idempotency, the retried rotation revokes the orphan and converges', async () => {
