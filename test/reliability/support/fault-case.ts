@@ -286,9 +286,10 @@ export class CaseRig {
       }
     }
     // Fields the adapter does not own are carried over (docs/protocol.md#the-database-secret).
-    if (initial.value?.startsWith('{')) {
-      const before = JSON.parse(initial.value) as Record<string, unknown>;
-      const after = JSON.parse(rotated.value) as Record<string, unknown>;
+    // A random-secret value may itself begin with '{', so only JSON objects count here.
+    const before = parseObject(initial.value);
+    const after = parseObject(rotated.value);
+    if (before && after) {
       for (const field of ['team', 'owner', 'masterarn', 'engine', 'dbname']) {
         if (JSON.stringify(before[field]) !== JSON.stringify(after[field])) {
           problems.push(`field "${field}" changed`);
@@ -528,4 +529,14 @@ export async function inPool<T, R>(
   };
   await Promise.all(Array.from({ length: Math.min(limit, items.length) }, worker));
   return results;
+}
+
+function parseObject(value: string | undefined): Record<string, unknown> | undefined {
+  if (!value?.startsWith('{')) return undefined;
+  try {
+    const parsed: unknown = JSON.parse(value);
+    return parsed && typeof parsed === 'object' ? (parsed as Record<string, unknown>) : undefined;
+  } catch {
+    return undefined;
+  }
 }
