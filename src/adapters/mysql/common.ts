@@ -1,0 +1,104 @@
+/** What both MySQL strategies share: the target parts, testSecret, logins and the pending-first check. */
+import type { Env } from '../../core/config.ts';
+import type { StepContext } from '../../core/target.ts';
+import type { MasterCredentials } from '../database/secret.ts';
+import { type Endpoint, type Login, openSession, rowText, tryOpenSession } from './connect.ts';
+import { type MysqlSecret, parseMysqlSecret, serializeMysqlSecret } from './secret.ts';
+import { MYSQL_ENV, type MysqlSettings } from './settings.ts';
+
+/**
+ * AWS's default `EXCLUDE_CHARACTERS` for MySQL and MariaDB: characters that commonly break
+ * connection strings and shell quoting.
+ *
+ * @example
+ * ```ts
+ * mysqlSingleUser().defaultExcludeCharacters === MYSQL_DEFAULT_EXCLUDE_CHARACTERS; // true
+ * ```
+ */
+export const MYSQL_DEFAULT_EXCLUDE_CHARACTERS = '/@"\'\\';
+
+export function commonParts(name: string, settingsFor: (env: Env) => MysqlSettings) {
+  return {
+    name,
+    defaultExcludeCharacters: MYSQL_DEFAULT_EXCLUDE_CHARACTERS,
+    generatesPassword: true,
+    appliesFromCurrent: true,
+    parse: (raw: string) => parseMysqlSecret(raw, name),
+    serialize: serializeMysqlSecret,
+    secrets: (value: MysqlSecret) => [value.password],
+    async verify(pending: MysqlSecret, ctx: StepContext) {
+      const config = settingsFor(ctx.env);
+      const session = await openSession(
+        endpointOf(pending),
+        login(pending, 'the pending version'),
+        config,
+        ctx,
+      );
+      try {
+        if (config.testQuery !== undefined) {
+          await session.run({
+            label: `run ${MYSQL_ENV.testQuery}`,
+            text: config.testQuery,
+            sensitive: false,
+          });
+        }
+        ctx.logger.info('the pending credentials work', {
+          user: pending.username,
+          server: session.flavour.label,
+          tls: session.tls,
+          testQuery: config.testQuery !== undefined,
+        });
+      } finally {
+        await session.close();
+      }
+    },
+  };
+}
+
+export /** setSecret's first move (docs/protocol.md#setsecret): nothing to change when the pending password already logs in. */
+async function pendingAlreadyWorks(
+  pending: MysqlSecret,
+  config: MysqlSettings,
+  ctx: StepContext,
+  secrets: readonly string[],
+): Promise<boolean> {
+  const session = await tryOpenSession(
+    endpointOf(pending),
+    login(pending, 'the pending version'),
+    config,
+    ctx,
+    secrets,
+  );
+  if (!session) return false;
+  await session.close();
+  ctx.logger.info('the pending password already works; nothing to change', { user: pending.username });
+  return true;
+}
+
+export async function stillLogsIn(
+  value: MysqlSecret,
+  config: MysqlSettings,
+  ctx: StepContext,
+): Promise<boolean> {
+  const session = await tryOpenSession(endpointOf(value), login(value, 'the revoked version'), config, ctx);
+  if (!session) return false;
+  await session.close();
+  return true;
+}
+
+export function endpointOf(secret: MysqlSecret): Endpoint {
+  return { host: secret.host, port: secret.port, database: secret.dbname, ssl: secret.ssl };
+}
+
+export function login(secret: MysqlSecret, source: string): Login {
+  return { username: secret.username, password: secret.password, source };
+}
+
+export function masterLogin(master: MasterCredentials): Login {
+  return { username: master.username, password: master.password, source: 'the master secret' };
+}
+
+export function firstText(rows: ReadonlyArray<Record<string, unknown>>): string {
+  const row = rows[0];
+  return row ? rowText(Object.values(row)[0]) : '';
+}

@@ -1,0 +1,184 @@
+import type { Env } from '../../core/config.ts';
+import { ConfigurationError, SecretShapeError, TargetRefusedError } from '../../core/errors.ts';
+import type { RotationTarget } from '../../core/target.ts';
+import { sameServer } from '../database/secret.ts';
+import { commonParts, endpointOf, firstText, login, pendingAlreadyWorks, stillLogsIn } from './common.ts';
+import { tryOpenSession } from './connect.ts';
+import { type MysqlSecret, withCredentials } from './secret.ts';
+import { MYSQL_ENV, type MysqlSettings, readMysqlSettings } from './settings.ts';
+import {
+  discardOldPasswordStatement,
+  mariaDbAuthPlugin,
+  nativePasswordHash,
+  selfPasswordStatements,
+  showCreateUserStatement,
+} from './sql.ts';
+
+/**
+ * Options of {@link mysqlSingleUser}.
+ *
+ * @example
+ * ```ts
+ * mysqlSingleUser({ dualPassword: true });
+ * ```
+ */
+export interface MysqlSingleUserOptions {
+  /**
+   * MySQL 8.0.14 and later: keep the previous password valid as the account's secondary password
+   * (`RETAIN CURRENT PASSWORD`), and discard it one rotation later, for zero downtime with one user.
+   * Needs the `APPLICATION_PASSWORD_ADMIN` privilege. Default: `MYSQL_DUAL_PASSWORD`, else false.
+   */
+  readonly dualPassword?: boolean;
+}
+
+/**
+ * Single-user rotation (docs/protocol.md#single-user): the user changes its own password, logged in with the pending,
+ * current or previous version. MariaDB gets `SET PASSWORD = '<hash>'` (the plaintext never reaches
+ * the server), MySQL 5.7 `ALTER USER USER() IDENTIFIED BY`, MySQL 8 `ALTER USER CURRENT_USER()
+ * IDENTIFIED BY`, with dual passwords when asked.
+ *
+ * @example
+ * ```ts
+ * // handlers/mysql-single-user.ts
+ * export const handler = createRotationHandler(mysqlSingleUser());
+ * ```
+ */
+export function mysqlSingleUser(options: MysqlSingleUserOptions = {}): RotationTarget<MysqlSecret> {
+  const name = 'mysql-single-user';
+  let settings: MysqlSettings | undefined;
+  const settingsFor = (env: Env) => {
+    settings ??= readMysqlSettings(env, { dualPassword: options.dualPassword });
+    return settings;
+  };
+  return {
+    ...commonParts(name, settingsFor),
+    init(env) {
+      settingsFor(env);
+    },
+    async next(current, ctx) {
+      const password = await ctx.newPassword();
+      return withCredentials(current, { username: current.username, password });
+    },
+    async apply(pending, known, ctx) {
+      const config = settingsFor(ctx.env);
+      const current = await known.current();
+      requireSameAccount(pending, current, 'AWSCURRENT');
+      const secrets = [pending.password, current.password];
+      // The current version first: it works in the common path, so a rotation makes no refused
+      // login; the pending one works only when an earlier try already changed the password. With
+      // dual passwords the pending one goes first: changing again would retain the wrong password.
+      if (config.dualPassword && (await pendingAlreadyWorks(pending, config, ctx, secrets))) return;
+      let loggedInWith: 'current' | 'previous' = 'current';
+      let session = await tryOpenSession(
+        endpointOf(current),
+        login(current, 'the current version'),
+        config,
+        ctx,
+        secrets,
+      );
+      if (!session && !config.dualPassword && (await pendingAlreadyWorks(pending, config, ctx, secrets))) {
+        return;
+      }
+      if (!session) {
+        const previous = await known.previous();
+        if (previous) {
+          requireSameAccount(pending, previous, 'AWSPREVIOUS');
+          secrets.push(previous.password);
+          loggedInWith = 'previous';
+          session = await tryOpenSession(
+            endpointOf(previous),
+            login(previous, 'the previous version'),
+            config,
+            ctx,
+            secrets,
+          );
+        }
+      }
+      if (!session) {
+        throw new TargetRefusedError(
+          'authentication',
+          `user "${pending.username}" could not log in to ${pending.host}:${pending.port} with the pending, current or previous version; reset the password on the server to the AWSCURRENT value, then rotate again`,
+        );
+      }
+      try {
+        const { flavour } = session;
+        if (config.dualPassword && !flavour.dualPasswords) {
+          throw new ConfigurationError(
+            MYSQL_ENV.dualPassword,
+            `is on, but the server is ${flavour.label}, which has no dual passwords (MySQL 8.0.14 or later); turn it off`,
+          );
+        }
+        const plugin =
+          flavour.kind === 'mariadb'
+            ? mariaDbAuthPlugin(firstText(await session.run(showCreateUserStatement(undefined))))
+            : '';
+        ctx.redact(nativePasswordHash(pending.password));
+        const statements = selfPasswordStatements(flavour, {
+          password: pending.password,
+          plugin,
+          mode: session.mode,
+          replacing: loggedInWith === 'current' ? current.password : undefined,
+          retainCurrent: config.dualPassword,
+        });
+        for (const statement of statements) await session.run(statement);
+        ctx.logger.info('changed the password of the logged-in user', {
+          user: pending.username,
+          accountHost: session.account.host,
+          server: flavour.label,
+          loggedInWith,
+          dualPassword: config.dualPassword,
+        });
+      } finally {
+        await session.close();
+      }
+    },
+    async revoke(value, ctx) {
+      const config = settingsFor(ctx.env);
+      const session = await tryOpenSession(
+        endpointOf(value),
+        login(value, 'the revoked version'),
+        config,
+        ctx,
+      );
+      if (!session) {
+        ctx.logger.info('the revoked password no longer logs in; nothing to do', { user: value.username });
+        return;
+      }
+      try {
+        if (!session.flavour.dualPasswords) {
+          throw new TargetRefusedError(
+            'rejected',
+            `the password to revoke is still the only password of "${value.username}"; rotate the secret instead`,
+          );
+        }
+        await session.run(discardOldPasswordStatement());
+      } finally {
+        await session.close();
+      }
+      if (await stillLogsIn(value, config, ctx)) {
+        throw new TargetRefusedError(
+          'rejected',
+          `the password to revoke is the primary password of "${value.username}"; rotate the secret instead`,
+        );
+      }
+      ctx.logger.info('discarded the secondary password', { user: value.username });
+    },
+  };
+}
+
+function requireSameAccount(pending: MysqlSecret, other: MysqlSecret, label: string): void {
+  if (pending.username !== other.username) {
+    throw new SecretShapeError(
+      'username',
+      `of the pending version is "${pending.username}", but the ${label} version names "${other.username}"; single-user rotation keeps one user`,
+      'make both versions name the same user, or clear AWSPENDING and rotate again',
+    );
+  }
+  if (!sameServer(pending, other)) {
+    throw new SecretShapeError(
+      'host',
+      `of the pending version (${pending.host}:${pending.port}) differs from the ${label} version (${other.host}:${other.port})`,
+      'make both versions point at the same server, or clear AWSPENDING and rotate again',
+    );
+  }
+}
