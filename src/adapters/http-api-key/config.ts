@@ -1,41 +1,21 @@
 /**
- * The declarative configuration of the HTTP API-key adapter: its types, its defaults, and the
- * validation that turns untrusted JSON (from the secret or the environment) into a resolved
- * configuration, or into an error naming the field path and the fix.
+ * The HTTP API-key adapter's configuration: its types, defaults, and the validation that turns
+ * untrusted JSON into a resolved configuration or a {@link ConfigProblem} naming the field.
  */
 import { ConfigurationError } from '../../core/errors.ts';
 import { MAX_JSON_DEPTH } from '../../core/json-depth.ts';
 import { placeholdersIn } from './template.ts';
 
-/**
- * HTTP methods a configured request may use.
- *
- * @example
- * ```ts
- * const method: HttpMethod = 'DELETE';
- * ```
- */
+/** HTTP methods a configured request may use. */
 export type HttpMethod = 'GET' | 'POST' | 'PUT' | 'PATCH' | 'DELETE';
 
-/**
- * A JSON value, as a request body template.
- *
- * @example
- * ```ts
- * const body: JsonValue = { name: 'rotated {{versionId}}', scopes: ['read'] };
- * ```
- */
+/** A JSON value, as a request body template. */
 export type JsonValue = string | number | boolean | null | JsonValue[] | { [key: string]: JsonValue };
 
 /**
- * How a request proves who it is. Every string is a template; `{{key}}` is the key the request
- * authenticates with (the current key for minting, the new key for testing, and so on).
- *
- * - `bearer`: `Authorization: Bearer {{key}}`.
- * - `basic`: `Authorization: Basic base64(username:password)`; by default the key is the user name
- *   and the password is empty, as several providers expect.
- * - `header`: a custom header, e.g. `{ "type": "header", "name": "X-Api-Key" }`; `value` defaults to `{{key}}`.
- * - `none`: no authentication (a request that carries the key elsewhere, e.g. in its body).
+ * How a request proves who it is; every string is a template where `{{key}}` is the key the request
+ * authenticates with. `basic` defaults to the key as user name and an empty password; `header`'s
+ * `value` defaults to `{{key}}`.
  *
  * @example
  * ```ts
@@ -49,9 +29,8 @@ export type AuthTemplate =
   | { readonly type: 'none' };
 
 /**
- * One HTTP request to the provider. `path` is appended to `baseUrl` (it must start with `/`);
- * placeholders in the path are URL-encoded, those in headers and string leaves of `body` are
- * inserted as they are. A `body` is sent as JSON.
+ * One request to the provider. `path` (starting with `/`) is appended to `baseUrl`; placeholders in
+ * the path are URL-encoded, those in headers and body strings inserted as they are. `body` goes as JSON.
  *
  * @example
  * ```ts
@@ -68,88 +47,65 @@ export interface RequestTemplate {
 }
 
 /**
- * How the adapter finds a key that an earlier, interrupted attempt of the same rotation minted
- * (for providers without idempotency keys): it lists the keys and looks for one labelled with the
- * rotation's version id, which the mint request must therefore send.
+ * For providers without idempotency keys: list the keys and look for one labelled with the
+ * rotation's version id (so the mint request must send it). Pointers are RFC 6901.
  *
  * @example
  * ```ts
- * const check: OrphanCheck = {
- *   request: { method: 'GET', path: '/v1/keys' },
- *   itemsPointer: '/data', labelPointer: '/name', idPointer: '/id',
- * };
+ * const check: OrphanCheck = { request: { method: 'GET', path: '/v1/keys' }, itemsPointer: '/data', labelPointer: '/name', idPointer: '/id' };
  * ```
  */
 export interface OrphanCheck {
   readonly request: RequestTemplate;
-  /** JSON pointer to the array of keys in the list response (`""` when the response is the array). */
+  /** The array of keys in the list answer (`""`: the answer is the array). */
   readonly itemsPointer: string;
-  /** JSON pointer, inside one item, to the label the mint request set. */
   readonly labelPointer: string;
-  /** JSON pointer, inside one item, to the key's id. */
   readonly idPointer: string;
 }
 
 /**
- * The provider makes the new key: a request authenticated with the current key, whose response
- * holds the key and its id. Exactly one of `idempotencyHeader` and `orphanCheck` is required, so a
- * retried rotation never mints a second key silently.
+ * The provider makes the new key with a request authenticated by the current key. Exactly one of
+ * `idempotencyHeader` and `orphanCheck`, so a retried rotation never mints a second key silently.
  *
  * @example
  * ```ts
- * const mint: MintSettings = {
- *   request: { method: 'POST', path: '/v1/keys', body: { name: '{{versionId}}' } },
- *   keyPointer: '/secret', keyIdPointer: '/id', idempotencyHeader: 'Idempotency-Key',
- * };
+ * const mint: MintSettings = { request: { method: 'POST', path: '/v1/keys' }, keyPointer: '/secret', keyIdPointer: '/id', idempotencyHeader: 'Idempotency-Key' };
  * ```
  */
 export interface MintSettings {
   readonly request: RequestTemplate;
-  /** JSON pointer to the new key in the response. */
   readonly keyPointer: string;
-  /** JSON pointer to the new key's id in the response (used to revoke it later). */
   readonly keyIdPointer: string;
-  /** Header that carries the version id as an idempotency key, for providers that honour one. */
+  /** Header carrying the version id as an idempotency key. */
   readonly idempotencyHeader?: string;
-  /** For providers without idempotency keys: how to find a key minted by an interrupted attempt. */
   readonly orphanCheck?: OrphanCheck;
-  /**
-   * What to do with such an orphaned key: `fail` (default) stops the rotation with an error naming
-   * the key's id; `revoke` revokes it (with a warning and the `OrphanedKeyRevoked` metric) and
-   * mints a fresh one.
-   */
+  /** An orphaned key: `fail` (default, naming its id) or `revoke` it and mint a fresh one. */
   readonly onOrphan?: 'fail' | 'revoke';
 }
 
 /**
- * The adapter makes the new key locally (CSPRNG, letters and digits) and registers it with the
- * provider. Its id is the rotation's version id (`{{newKeyId}}`). Registration must be idempotent
- * at the provider (typically a `PUT`); the adapter first checks whether the key already works.
+ * The adapter makes the key (CSPRNG letters and digits; its id is the version id, `{{newKeyId}}`)
+ * and registers it with an idempotent request, typically a `PUT`.
  *
  * @example
  * ```ts
- * const generate: GenerateSettings = {
- *   length: 48, prefix: 'svc_',
- *   register: { request: { method: 'PUT', path: '/keys/{{newKeyId}}', body: { key: '{{newKey}}' } } },
- * };
+ * const generate: GenerateSettings = { length: 48, prefix: 'svc_', register: { request: { method: 'PUT', path: '/keys/{{newKeyId}}', body: { key: '{{newKey}}' } } } };
  * ```
  */
 export interface GenerateSettings {
-  /** Characters of randomness, 24 to 512. Default 40. */
+  /** 24 to 512, default 40. */
   readonly length?: number;
-  /** Fixed text put before the random part, e.g. `svc_`. Default none. */
   readonly prefix?: string;
   readonly register: {
     readonly request: RequestTemplate;
-    /** Statuses meaning "registered". Default 200, 201, 204. */
+    /** Default 200, 201, 204. */
     readonly successStatus?: readonly number[];
   };
 }
 
 /**
- * How the new key is proven to work: a request authenticated with it, and the statuses that mean
- * success. Statuses in `propagation.waitOnStatus` mean "not propagated yet": the adapter retries
- * with back-off for up to `maxWaitMs` (and never past the invocation's deadline).
+ * A request authenticated with the new key must answer a success status; `waitOnStatus` answers
+ * mean "not propagated yet" and are retried with back-off for up to `maxWaitMs`.
  *
  * @example
  * ```ts
@@ -160,24 +116,19 @@ export interface TestSettings {
   readonly request: RequestTemplate;
   /** Default 200. */
   readonly successStatus?: readonly number[];
+  /** Defaults: 60000, 500, 5000 ms; 401, 403. */
   readonly propagation?: {
-    /** Default 60000. */
     readonly maxWaitMs?: number;
-    /** Default 500. */
     readonly initialDelayMs?: number;
-    /** Default 5000. */
     readonly maxDelayMs?: number;
-    /** Default 401, 403. */
     readonly waitOnStatus?: readonly number[];
   };
 }
 
 /**
- * How and when the old key is revoked.
- *
- * - `finish`: right after the new key becomes AWSCURRENT.
- * - `next-rotation`: a grace period; the old key keeps working until the next rotation finishes.
- * - `never`: the adapter does not revoke (the provider expires keys itself).
+ * When the old key is revoked: at `finish`, at the `next-rotation` (a grace period), or `never`.
+ * `authWith: "revoked"` (only with `finish`) authenticates with the key being revoked, so a 401
+ * counts as revoked.
  *
  * @example
  * ```ts
@@ -186,23 +137,17 @@ export interface TestSettings {
  */
 export interface RevokeSettings {
   readonly when: 'finish' | 'next-rotation' | 'never';
-  /** Required unless `when` is `never` (and `onOrphan` is not `revoke`). */
   readonly request?: RequestTemplate;
-  /**
-   * Which key authenticates the revocation: `current` (default; the key now AWSCURRENT) or
-   * `revoked` (the key being revoked; only with `when: "finish"`). With `revoked`, a 401 answer
-   * means the key no longer works, which is the goal, so it counts as revoked.
-   */
   readonly authWith?: 'current' | 'revoked';
-  /** Statuses meaning "revoked". Default 200, 202, 204. */
+  /** Default 200, 202, 204. */
   readonly successStatus?: readonly number[];
-  /** Statuses meaning "already gone", accepted so that a retried finishSecret succeeds. Default 404, 410. */
+  /** "Already gone", so a retried finishSecret succeeds. Default 404, 410. */
   readonly goneStatus?: readonly number[];
 }
 
 /**
- * Timeouts and retries of every request. Retries (exponential back-off with jitter, honouring
- * `Retry-After`) happen on 429, 5xx, timeouts and network errors.
+ * Timeouts and retries of every request (429, 5xx, timeouts and network errors are retried,
+ * honouring `Retry-After`). Defaults: 10000 ms, 4 attempts, 200 to 5000 ms apart.
  *
  * @example
  * ```ts
@@ -210,20 +155,16 @@ export interface RevokeSettings {
  * ```
  */
 export interface HttpSettings {
-  /** Per request. Default 10000. */
   readonly timeoutMs?: number;
-  /** Attempts per request, the first included. Default 4. */
   readonly attempts?: number;
-  /** Default 200. */
   readonly initialDelayMs?: number;
-  /** Default 5000. */
   readonly maxDelayMs?: number;
 }
 
 /**
- * The whole configuration: kept in the secret's JSON under `"rotation"`, or in the function's
- * `HTTP_API_KEY_CONFIG` environment variable, or passed in code to `httpApiKey({ config })`.
- * Exactly one of `mint` and `generate`.
+ * The whole configuration: in the secret's `"rotation"` block, in `HTTP_API_KEY_CONFIG`, or given to
+ * `httpApiKey({ config })`. Exactly one of `mint` and `generate`. `baseUrl` is `https://` (plain
+ * `http://` only for loopback); `keyField`/`keyIdField` default to `apiKey`/`keyId`.
  *
  * @example
  * ```ts
@@ -240,15 +181,12 @@ export interface HttpSettings {
  * ```
  */
 export interface HttpApiKeyConfig {
-  /** `https://…`; plain `http://` only for loopback hosts. May include a path prefix. */
   readonly baseUrl: string;
   /** Default `{ "type": "bearer" }`. */
   readonly auth?: AuthTemplate;
-  /** Headers sent with every request (templates; `{{key}}` and `{{versionId}}` only). */
+  /** Sent with every request (`{{key}}` and `{{versionId}}` only). */
   readonly headers?: Readonly<Record<string, string>>;
-  /** Field of the secret's JSON holding the key. Default `apiKey`. */
   readonly keyField?: string;
-  /** Field of the secret's JSON holding the provider's id of the key. Default `keyId`. */
   readonly keyIdField?: string;
   readonly mint?: MintSettings;
   readonly generate?: GenerateSettings;
@@ -257,14 +195,6 @@ export interface HttpApiKeyConfig {
   readonly http?: HttpSettings;
 }
 
-/**
- * A request with its validated parts and its authentication resolved.
- *
- * @example
- * ```ts
- * const request: ResolvedRequest = { method: 'GET', path: '/me', headers: {}, body: undefined, auth: { type: 'bearer' } };
- * ```
- */
 export interface ResolvedRequest {
   readonly method: HttpMethod;
   readonly path: string;
@@ -273,42 +203,37 @@ export interface ResolvedRequest {
   readonly auth: AuthTemplate;
 }
 
-/**
- * A validated configuration with every default filled in.
- *
- * @example
- * ```ts
- * const resolved: ResolvedConfig = resolveConfig(JSON.parse(text), 'HTTP_API_KEY_CONFIG');
- * ```
- */
+interface ResolvedOrphanCheck {
+  readonly request: ResolvedRequest;
+  readonly itemsPointer: string;
+  readonly labelPointer: string;
+  readonly idPointer: string;
+}
+
+type ResolvedCreate =
+  | {
+      readonly mode: 'mint';
+      readonly request: ResolvedRequest;
+      readonly keyPointer: string;
+      readonly keyIdPointer: string;
+      readonly idempotencyHeader: string | undefined;
+      readonly orphanCheck: ResolvedOrphanCheck | undefined;
+      readonly onOrphan: 'fail' | 'revoke';
+    }
+  | {
+      readonly mode: 'generate';
+      readonly length: number;
+      readonly prefix: string;
+      readonly register: { readonly request: ResolvedRequest; readonly successStatus: readonly number[] };
+    };
+
+/** A validated configuration with every default filled in. */
 export interface ResolvedConfig {
   readonly baseUrl: string;
   readonly headers: Readonly<Record<string, string>>;
   readonly keyField: string;
   readonly keyIdField: string;
-  readonly create:
-    | {
-        readonly mode: 'mint';
-        readonly request: ResolvedRequest;
-        readonly keyPointer: string;
-        readonly keyIdPointer: string;
-        readonly idempotencyHeader: string | undefined;
-        readonly orphanCheck:
-          | {
-              readonly request: ResolvedRequest;
-              itemsPointer: string;
-              labelPointer: string;
-              idPointer: string;
-            }
-          | undefined;
-        readonly onOrphan: 'fail' | 'revoke';
-      }
-    | {
-        readonly mode: 'generate';
-        readonly length: number;
-        readonly prefix: string;
-        readonly register: { readonly request: ResolvedRequest; readonly successStatus: readonly number[] };
-      };
+  readonly create: ResolvedCreate;
   readonly test: {
     readonly request: ResolvedRequest;
     readonly successStatus: readonly number[];
@@ -332,20 +257,9 @@ export interface ResolvedConfig {
   };
 }
 
-/**
- * A problem in a configuration, with the path of the field at fault (e.g. `mint.keyPointer`).
- * The adapter turns it into a `SecretShapeError` or a `ConfigurationError` depending on where the
- * configuration came from.
- *
- * @example
- * ```ts
- * try { resolveConfig({}); } catch (error) { if (error instanceof ConfigProblem) console.log(error.path); }
- * ```
- */
+/** A problem at `path` (e.g. `mint.keyPointer`); callers turn it into a SecretShapeError or ConfigurationError. */
 export class ConfigProblem extends Error {
-  /** Dotted path of the field at fault, relative to the configuration block. */
   readonly path: string;
-  /** What is wrong and how to fix it, without the path. */
   readonly problem: string;
 
   constructor(path: string, problem: string) {
@@ -356,15 +270,7 @@ export class ConfigProblem extends Error {
   }
 }
 
-/**
- * Rethrows a {@link ConfigProblem} in the configuration that `setting` (an environment variable or
- * option) holds as a `ConfigurationError` naming that setting and the field; any other error as is.
- *
- * @example
- * ```ts
- * try { resolveConfig(JSON.parse(raw)); } catch (error) { asConfigurationError('HTTP_API_KEY_CONFIG', error); }
- * ```
- */
+/** Rethrows a {@link ConfigProblem} as a ConfigurationError naming `setting` and the field. */
 export function asConfigurationError(setting: string, error: unknown): never {
   if (error instanceof ConfigProblem) {
     throw new ConfigurationError(setting, `field ${error.path || '(root)'} ${error.problem}`);
@@ -372,14 +278,7 @@ export function asConfigurationError(setting: string, error: unknown): never {
   throw error;
 }
 
-/**
- * Template variables each kind of request may use. `key` is always the authenticating key.
- *
- * @example
- * ```ts
- * TEMPLATE_VARIABLES.revoke; // ['key', 'versionId', 'revokedKeyId', 'revokedKey']
- * ```
- */
+/** Template variables each kind of request may use. `key` is always the authenticating key. */
 export const TEMPLATE_VARIABLES = {
   common: ['key', 'versionId'],
   mint: ['key', 'versionId', 'currentKey', 'currentKeyId'],
@@ -391,17 +290,20 @@ export const TEMPLATE_VARIABLES = {
 
 const METHODS: readonly HttpMethod[] = ['GET', 'POST', 'PUT', 'PATCH', 'DELETE'];
 const HEADER_NAME = /^[!#$%&'*+\-.^_`|~0-9A-Za-z]+$/;
-// HTTP header values are bytes: Node sends characters up to U+00FF as Latin-1 and refuses others.
+const TOP_LEVEL_FIELDS = [
+  'baseUrl',
+  'auth',
+  'headers',
+  'keyField',
+  'keyIdField',
+  'mint',
+  'generate',
+  'test',
+  'revoke',
+  'http',
+];
 
-/**
- * Whether `text` has a character above U+00FF, which cannot be sent in an HTTP header.
- *
- * @example
- * ```ts
- * hasNonLatin1('Token {{key}}'); // false
- * hasNonLatin1('Jeton→{{key}}'); // true
- * ```
- */
+/** Node sends header characters up to U+00FF as Latin-1 and refuses the others. */
 export function hasNonLatin1(text: string): boolean {
   for (const char of text) if (char.codePointAt(0)! > 0xff) return true;
   return false;
@@ -416,18 +318,6 @@ function headerValueCheck(text: string, path: string): void {
     );
   }
 }
-const TOP_LEVEL_FIELDS = [
-  'baseUrl',
-  'auth',
-  'headers',
-  'keyField',
-  'keyIdField',
-  'mint',
-  'generate',
-  'test',
-  'revoke',
-  'http',
-];
 
 type Json = Record<string, unknown>;
 
@@ -610,7 +500,7 @@ function checkBody(
   }
 }
 
-function request(
+function requestOf(
   value: unknown,
   path: string,
   defaults: { auth: AuthTemplate },
@@ -637,7 +527,8 @@ function request(
   return { method, path: target, headers, body: raw.body as JsonValue | undefined, auth: requestAuth };
 }
 
-function usesPlaceholder(request: ResolvedRequest, name: string): boolean {
+/** Whether a request refers to a template variable anywhere (path, headers, body, auth). */
+export function requestUses(request: ResolvedRequest, name: string): boolean {
   const texts: string[] = [
     request.path,
     ...Object.values(request.headers),
@@ -647,18 +538,6 @@ function usesPlaceholder(request: ResolvedRequest, name: string): boolean {
   if (requestAuth.type === 'basic') texts.push(requestAuth.username ?? '', requestAuth.password ?? '');
   if (requestAuth.type === 'header') texts.push(requestAuth.value ?? '');
   return texts.some((text) => new RegExp(`\\{\\{\\s*${name}\\s*\\}\\}`).test(text));
-}
-
-/**
- * Whether a resolved request refers to a template variable anywhere (path, headers, body, auth).
- *
- * @example
- * ```ts
- * requestUses(config.revoke.request!, 'revokedKeyId'); // true for DELETE /keys/{{revokedKeyId}}
- * ```
- */
-export function requestUses(request: ResolvedRequest, name: string): boolean {
-  return usesPlaceholder(request, name);
 }
 
 function isLoopback(hostname: string): boolean {
@@ -686,253 +565,248 @@ function baseUrl(value: unknown, path: string): string {
   return text.replace(/\/+$/, '');
 }
 
+interface Defaults {
+  readonly auth: AuthTemplate;
+}
+type MintCreate = Extract<ResolvedCreate, { mode: 'mint' }>;
+
 /**
- * Validates a configuration block and fills in every default. Throws a {@link ConfigProblem}
- * naming the field path at fault.
- *
- * @example
- * ```ts
- * const config = resolveConfig({
- *   baseUrl: 'https://api.example.com',
- *   mint: { request: { method: 'POST', path: '/keys' }, keyPointer: '/key', keyIdPointer: '/id', idempotencyHeader: 'Idempotency-Key' },
- *   test: { request: { method: 'GET', path: '/me' } },
- *   revoke: { when: 'finish', request: { method: 'DELETE', path: '/keys/{{revokedKeyId}}' } },
- * });
- * ```
+ * Validates a configuration block and fills in every default; throws a {@link ConfigProblem}
+ * naming the field at fault.
  */
 export function resolveConfig(value: unknown): ResolvedConfig {
   const raw = object(value, '', TOP_LEVEL_FIELDS);
   const base = baseUrl(raw.baseUrl, 'baseUrl');
-  const defaultAuth: AuthTemplate =
-    raw.auth === undefined
-      ? { type: 'bearer' }
-      : auth(raw.auth, 'auth', TEMPLATE_VARIABLES.common, 'all requests');
-  const defaults = { auth: defaultAuth };
+  const defaults: Defaults = {
+    auth:
+      raw.auth === undefined
+        ? { type: 'bearer' }
+        : auth(raw.auth, 'auth', TEMPLATE_VARIABLES.common, 'all requests'),
+  };
   const headers = headerMap(
     raw.headers,
     'headers',
     TEMPLATE_VARIABLES.common,
     'headers sent with every request',
   );
+  const fields = keyFields(raw);
+  const http = httpSettings(raw.http);
+  const revoke = revokePolicy(raw.revoke);
+  const create = createSettings(raw, defaults, revoke.authWith);
+  const revokeRequest = revokeRequestOf(revoke, create, defaults);
+  const test = testSettings(raw.test, defaults);
+  return {
+    baseUrl: base,
+    headers,
+    ...fields,
+    create,
+    test,
+    revoke: {
+      when: revoke.when,
+      request: revokeRequest,
+      authWith: revoke.authWith,
+      successStatus: statuses(revoke.raw.successStatus, 'revoke.successStatus', [200, 202, 204]),
+      goneStatus: statuses(revoke.raw.goneStatus, 'revoke.goneStatus', [404, 410]),
+    },
+    http,
+  };
+}
+
+function keyFields(raw: Json): { keyField: string; keyIdField: string } {
   const keyField = string(raw.keyField, 'keyField', { optional: true }) || 'apiKey';
   const keyIdField = string(raw.keyIdField, 'keyIdField', { optional: true }) || 'keyId';
   if (keyField === keyIdField) throw new ConfigProblem('keyIdField', 'must differ from keyField');
-  for (const [field, name] of [
-    ['keyField', keyField],
-    ['keyIdField', keyIdField],
-  ] as const) {
+  for (const [field, name] of Object.entries({ keyField, keyIdField })) {
     if (name === 'rotation' || name === 'previousKeyId') {
       throw new ConfigProblem(field, `must not be "${name}", which the adapter uses itself`);
     }
   }
+  return { keyField, keyIdField };
+}
 
-  const httpRaw = object(raw.http ?? {}, 'http', ['timeoutMs', 'attempts', 'initialDelayMs', 'maxDelayMs']);
-  const http = {
-    timeoutMs: integer(httpRaw.timeoutMs, 'http.timeoutMs', { default: 10_000, min: 50, max: 900_000 }),
-    attempts: integer(httpRaw.attempts, 'http.attempts', { default: 4, min: 1, max: 20 }),
-    initialDelayMs: integer(httpRaw.initialDelayMs, 'http.initialDelayMs', {
-      default: 200,
-      min: 1,
-      max: 60_000,
-    }),
-    maxDelayMs: integer(httpRaw.maxDelayMs, 'http.maxDelayMs', { default: 5_000, min: 1, max: 300_000 }),
+function httpSettings(value: unknown): ResolvedConfig['http'] {
+  const raw = object(value ?? {}, 'http', ['timeoutMs', 'attempts', 'initialDelayMs', 'maxDelayMs']);
+  return {
+    timeoutMs: integer(raw.timeoutMs, 'http.timeoutMs', { default: 10_000, min: 50, max: 900_000 }),
+    attempts: integer(raw.attempts, 'http.attempts', { default: 4, min: 1, max: 20 }),
+    initialDelayMs: integer(raw.initialDelayMs, 'http.initialDelayMs', { default: 200, min: 1, max: 60_000 }),
+    maxDelayMs: integer(raw.maxDelayMs, 'http.maxDelayMs', { default: 5_000, min: 1, max: 300_000 }),
   };
+}
 
-  const revokeRaw = object(raw.revoke, 'revoke', [
-    'when',
-    'request',
-    'authWith',
-    'successStatus',
-    'goneStatus',
-  ]);
-  const when = choice(revokeRaw.when, 'revoke.when', ['finish', 'next-rotation', 'never']);
-  const authWith = choice(revokeRaw.authWith, 'revoke.authWith', ['current', 'revoked'], 'current');
+interface RevokePolicy {
+  readonly raw: Json;
+  readonly when: ResolvedConfig['revoke']['when'];
+  readonly authWith: ResolvedConfig['revoke']['authWith'];
+}
+
+function revokePolicy(value: unknown): RevokePolicy {
+  const raw = object(value, 'revoke', ['when', 'request', 'authWith', 'successStatus', 'goneStatus']);
+  const when = choice(raw.when, 'revoke.when', ['finish', 'next-rotation', 'never']);
+  const authWith = choice(raw.authWith, 'revoke.authWith', ['current', 'revoked'], 'current');
   if (authWith === 'revoked' && when !== 'finish') {
     throw new ConfigProblem(
       'revoke.authWith',
       '"revoked" needs revoke.when "finish": with a grace period the old key is no longer at hand when it is revoked',
     );
   }
+  return { raw, when, authWith };
+}
 
+function createSettings(raw: Json, defaults: Defaults, authWith: RevokePolicy['authWith']): ResolvedCreate {
   if ((raw.mint === undefined) === (raw.generate === undefined)) {
     throw new ConfigProblem(
       'mint',
       'or generate must be set, not both: "mint" when the provider makes new keys, "generate" when the adapter makes them and registers them',
     );
   }
-  let create: ResolvedConfig['create'];
-  let onOrphan: 'fail' | 'revoke' = 'fail';
-  if (raw.mint !== undefined) {
-    const mint = object(raw.mint, 'mint', [
-      'request',
-      'keyPointer',
-      'keyIdPointer',
-      'idempotencyHeader',
-      'orphanCheck',
-      'onOrphan',
-    ]);
-    const mintRequest = request(
-      mint.request,
-      'mint.request',
-      defaults,
-      TEMPLATE_VARIABLES.mint,
-      'mint requests',
-    );
-    const idempotencyHeader = string(mint.idempotencyHeader, 'mint.idempotencyHeader', { optional: true });
-    if (idempotencyHeader !== undefined && !HEADER_NAME.test(idempotencyHeader)) {
-      throw new ConfigProblem('mint.idempotencyHeader', 'is not a valid HTTP header name');
-    }
-    if ((idempotencyHeader === undefined) === (mint.orphanCheck === undefined)) {
-      throw new ConfigProblem(
-        'mint.idempotencyHeader',
-        'or mint.orphanCheck must be set, not both: the idempotency header when the provider honours one (the version id is sent in it), otherwise orphanCheck, so that a retried rotation never mints a second key silently',
-      );
-    }
-    let orphanCheck:
-      | NonNullable<Extract<ResolvedConfig['create'], { mode: 'mint' }>['orphanCheck']>
-      | undefined;
-    if (mint.orphanCheck !== undefined) {
-      const check = object(mint.orphanCheck, 'mint.orphanCheck', [
-        'request',
-        'itemsPointer',
-        'labelPointer',
-        'idPointer',
-      ]);
-      orphanCheck = {
-        request: request(
-          check.request,
-          'mint.orphanCheck.request',
-          defaults,
-          TEMPLATE_VARIABLES.mint,
-          'orphan checks',
-        ),
-        itemsPointer: pointer(check.itemsPointer, 'mint.orphanCheck.itemsPointer'),
-        labelPointer: pointer(check.labelPointer, 'mint.orphanCheck.labelPointer'),
-        idPointer: pointer(check.idPointer, 'mint.orphanCheck.idPointer'),
-      };
-      if (!usesPlaceholder(mintRequest, 'versionId')) {
-        throw new ConfigProblem(
-          'mint.request',
-          "must send {{versionId}} (as the new key's label or name) when mint.orphanCheck is used: that label is how an orphaned key is recognised",
-        );
-      }
-    }
-    onOrphan = choice(mint.onOrphan, 'mint.onOrphan', ['fail', 'revoke'], 'fail');
-    if (onOrphan === 'revoke' && orphanCheck === undefined) {
-      throw new ConfigProblem('mint.onOrphan', 'only applies with mint.orphanCheck');
-    }
-    if (onOrphan === 'revoke' && authWith === 'revoked') {
-      throw new ConfigProblem(
-        'mint.onOrphan',
-        '"revoke" needs revoke.authWith "current": an orphaned key itself is never at hand',
-      );
-    }
-    create = {
-      mode: 'mint',
-      request: mintRequest,
-      keyPointer: pointer(mint.keyPointer, 'mint.keyPointer'),
-      keyIdPointer: pointer(mint.keyIdPointer, 'mint.keyIdPointer'),
-      idempotencyHeader,
-      orphanCheck,
-      onOrphan,
-    };
-  } else {
-    const generate = object(raw.generate, 'generate', ['length', 'prefix', 'register']);
-    const register = object(generate.register, 'generate.register', ['request', 'successStatus']);
-    const prefix = string(generate.prefix, 'generate.prefix', { optional: true }) ?? '';
-    if (/[\s"\\]/.test(prefix) || prefix.length > 64) {
-      throw new ConfigProblem(
-        'generate.prefix',
-        'must be at most 64 characters without spaces, quotes or backslashes',
-      );
-    }
-    create = {
-      mode: 'generate',
-      length: integer(generate.length, 'generate.length', { default: 40, min: 24, max: 512 }),
-      prefix,
-      register: {
-        request: request(
-          register.request,
-          'generate.register.request',
-          defaults,
-          TEMPLATE_VARIABLES.register,
-          'register requests',
-        ),
-        successStatus: statuses(register.successStatus, 'generate.register.successStatus', [200, 201, 204]),
-      },
-    };
-  }
+  return raw.mint !== undefined
+    ? mintSettings(raw.mint, defaults, authWith)
+    : generateSettings(raw.generate, defaults);
+}
 
-  let revokeRequest: ResolvedRequest | undefined;
-  if (revokeRaw.request !== undefined) {
-    const variables =
-      when === 'finish' && onOrphan === 'fail'
-        ? TEMPLATE_VARIABLES.revoke
-        : TEMPLATE_VARIABLES.revokeWithoutKey;
-    const purpose =
-      when === 'finish' && onOrphan === 'fail'
-        ? 'revoke requests'
-        : 'revoke requests with a grace period or onOrphan "revoke" (the old key is not at hand)';
-    revokeRequest = request(revokeRaw.request, 'revoke.request', defaults, variables, purpose);
-    if (
-      !usesPlaceholder(revokeRequest, 'revokedKeyId') &&
-      !usesPlaceholder(revokeRequest, 'revokedKey') &&
-      authWith !== 'revoked'
-    ) {
-      throw new ConfigProblem(
-        'revoke.request',
-        'must name the key to revoke: use {{revokedKeyId}} (or {{revokedKey}}) in its path or body, or set revoke.authWith to "revoked"',
-      );
-    }
-  } else if (when !== 'never' || onOrphan === 'revoke') {
+function mintSettings(value: unknown, defaults: Defaults, authWith: RevokePolicy['authWith']): MintCreate {
+  const mint = object(value, 'mint', [
+    'request',
+    'keyPointer',
+    'keyIdPointer',
+    'idempotencyHeader',
+    'orphanCheck',
+    'onOrphan',
+  ]);
+  const request = requestOf(mint.request, 'mint.request', defaults, TEMPLATE_VARIABLES.mint, 'mint requests');
+  const idempotencyHeader = string(mint.idempotencyHeader, 'mint.idempotencyHeader', { optional: true });
+  if (idempotencyHeader !== undefined && !HEADER_NAME.test(idempotencyHeader)) {
+    throw new ConfigProblem('mint.idempotencyHeader', 'is not a valid HTTP header name');
+  }
+  if ((idempotencyHeader === undefined) === (mint.orphanCheck === undefined)) {
+    throw new ConfigProblem(
+      'mint.idempotencyHeader',
+      'or mint.orphanCheck must be set, not both: the idempotency header when the provider honours one (the version id is sent in it), otherwise orphanCheck, so that a retried rotation never mints a second key silently',
+    );
+  }
+  const orphanCheck = mint.orphanCheck === undefined ? undefined : orphanCheckOf(mint.orphanCheck, defaults);
+  if (orphanCheck && !requestUses(request, 'versionId')) {
+    throw new ConfigProblem(
+      'mint.request',
+      "must send {{versionId}} (as the new key's label or name) when mint.orphanCheck is used: that label is how an orphaned key is recognised",
+    );
+  }
+  const onOrphan = choice(mint.onOrphan, 'mint.onOrphan', ['fail', 'revoke'], 'fail');
+  if (onOrphan === 'revoke' && orphanCheck === undefined) {
+    throw new ConfigProblem('mint.onOrphan', 'only applies with mint.orphanCheck');
+  }
+  if (onOrphan === 'revoke' && authWith === 'revoked') {
+    throw new ConfigProblem(
+      'mint.onOrphan',
+      '"revoke" needs revoke.authWith "current": an orphaned key itself is never at hand',
+    );
+  }
+  return {
+    mode: 'mint',
+    request,
+    keyPointer: pointer(mint.keyPointer, 'mint.keyPointer'),
+    keyIdPointer: pointer(mint.keyIdPointer, 'mint.keyIdPointer'),
+    idempotencyHeader,
+    orphanCheck,
+    onOrphan,
+  };
+}
+
+function orphanCheckOf(value: unknown, defaults: Defaults): ResolvedOrphanCheck {
+  const path = 'mint.orphanCheck';
+  const check = object(value, path, ['request', 'itemsPointer', 'labelPointer', 'idPointer']);
+  return {
+    request: requestOf(check.request, `${path}.request`, defaults, TEMPLATE_VARIABLES.mint, 'orphan checks'),
+    itemsPointer: pointer(check.itemsPointer, `${path}.itemsPointer`),
+    labelPointer: pointer(check.labelPointer, `${path}.labelPointer`),
+    idPointer: pointer(check.idPointer, `${path}.idPointer`),
+  };
+}
+
+function generateSettings(value: unknown, defaults: Defaults): ResolvedCreate {
+  const generate = object(value, 'generate', ['length', 'prefix', 'register']);
+  const register = object(generate.register, 'generate.register', ['request', 'successStatus']);
+  const prefix = string(generate.prefix, 'generate.prefix', { optional: true }) ?? '';
+  if (/[\s"\\]/.test(prefix) || prefix.length > 64) {
+    throw new ConfigProblem(
+      'generate.prefix',
+      'must be at most 64 characters without spaces, quotes or backslashes',
+    );
+  }
+  return {
+    mode: 'generate',
+    length: integer(generate.length, 'generate.length', { default: 40, min: 24, max: 512 }),
+    prefix,
+    register: {
+      request: requestOf(
+        register.request,
+        'generate.register.request',
+        defaults,
+        TEMPLATE_VARIABLES.register,
+        'register requests',
+      ),
+      successStatus: statuses(register.successStatus, 'generate.register.successStatus', [200, 201, 204]),
+    },
+  };
+}
+
+function revokeRequestOf(
+  { raw, when, authWith }: RevokePolicy,
+  create: ResolvedCreate,
+  defaults: Defaults,
+): ResolvedRequest | undefined {
+  const onOrphan = create.mode === 'mint' ? create.onOrphan : 'fail';
+  if (raw.request === undefined) {
+    if (when === 'never' && onOrphan !== 'revoke') return undefined;
     throw new ConfigProblem(
       'revoke.request',
       `is required when revoke.when is "${when}"${onOrphan === 'revoke' ? ' or mint.onOrphan is "revoke"' : ''}`,
     );
   }
+  // Only a revocation at finish, of a replaced key, has the old key at hand.
+  const withKey = when === 'finish' && onOrphan === 'fail';
+  const request = withKey
+    ? requestOf(raw.request, 'revoke.request', defaults, TEMPLATE_VARIABLES.revoke, 'revoke requests')
+    : requestOf(
+        raw.request,
+        'revoke.request',
+        defaults,
+        TEMPLATE_VARIABLES.revokeWithoutKey,
+        'revoke requests with a grace period or onOrphan "revoke" (the old key is not at hand)',
+      );
+  if (
+    !requestUses(request, 'revokedKeyId') &&
+    !requestUses(request, 'revokedKey') &&
+    authWith !== 'revoked'
+  ) {
+    throw new ConfigProblem(
+      'revoke.request',
+      'must name the key to revoke: use {{revokedKeyId}} (or {{revokedKey}}) in its path or body, or set revoke.authWith to "revoked"',
+    );
+  }
+  return request;
+}
 
-  const testRaw = object(raw.test, 'test', ['request', 'successStatus', 'propagation']);
-  const propagation = object(testRaw.propagation ?? {}, 'test.propagation', [
+function testSettings(value: unknown, defaults: Defaults): ResolvedConfig['test'] {
+  const raw = object(value, 'test', ['request', 'successStatus', 'propagation']);
+  const path = 'test.propagation';
+  const wait = object(raw.propagation ?? {}, path, [
     'maxWaitMs',
     'initialDelayMs',
     'maxDelayMs',
     'waitOnStatus',
   ]);
-  const test = {
-    request: request(testRaw.request, 'test.request', defaults, TEMPLATE_VARIABLES.test, 'test requests'),
-    successStatus: statuses(testRaw.successStatus, 'test.successStatus', [200]),
-    maxWaitMs: integer(propagation.maxWaitMs, 'test.propagation.maxWaitMs', {
-      default: 60_000,
-      min: 0,
-      max: 900_000,
-    }),
-    initialDelayMs: integer(propagation.initialDelayMs, 'test.propagation.initialDelayMs', {
+  return {
+    request: requestOf(raw.request, 'test.request', defaults, TEMPLATE_VARIABLES.test, 'test requests'),
+    successStatus: statuses(raw.successStatus, 'test.successStatus', [200]),
+    maxWaitMs: integer(wait.maxWaitMs, `${path}.maxWaitMs`, { default: 60_000, min: 0, max: 900_000 }),
+    initialDelayMs: integer(wait.initialDelayMs, `${path}.initialDelayMs`, {
       default: 500,
       min: 1,
       max: 60_000,
     }),
-    maxDelayMs: integer(propagation.maxDelayMs, 'test.propagation.maxDelayMs', {
-      default: 5_000,
-      min: 1,
-      max: 300_000,
-    }),
-    waitOnStatus: statuses(propagation.waitOnStatus, 'test.propagation.waitOnStatus', [401, 403]),
-  };
-
-  return {
-    baseUrl: base,
-    headers,
-    keyField,
-    keyIdField,
-    create,
-    test,
-    revoke: {
-      when,
-      request: revokeRequest,
-      authWith,
-      successStatus: statuses(revokeRaw.successStatus, 'revoke.successStatus', [200, 202, 204]),
-      goneStatus: statuses(revokeRaw.goneStatus, 'revoke.goneStatus', [404, 410]),
-    },
-    http,
+    maxDelayMs: integer(wait.maxDelayMs, `${path}.maxDelayMs`, { default: 5_000, min: 1, max: 300_000 }),
+    waitOnStatus: statuses(wait.waitOnStatus, `${path}.waitOnStatus`, [401, 403]),
   };
 }
