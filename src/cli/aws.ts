@@ -11,7 +11,7 @@ import { SecretsManagerClient, type SecretsManagerClientConfig } from '@aws-sdk/
 import { NETWORK_ERROR_CODES } from '../adapters/database/connection.ts';
 import { type Env, envString } from '../core/config.ts';
 import { ConfigurationError } from '../core/errors.ts';
-import { errorCode } from '../core/stages.ts';
+import { errorCode } from '../core/secrets-manager.ts';
 import { CliError, EXIT, UsageError } from './exit.ts';
 
 /**

@@ -10,7 +10,7 @@ import type { SecretsManagerClient } from '@aws-sdk/client-secrets-manager';
 import type { Env } from '../core/config.ts';
 import { createStepContext } from '../core/context.ts';
 import { redactor } from '../core/observability.ts';
-import { SecretStore } from '../core/stages.ts';
+import { SecretsManagerGateway } from '../core/secrets-manager.ts';
 import type { RotationStep, StepContext } from '../core/target.ts';
 
 /**
@@ -86,7 +86,7 @@ export interface CliStepContextOptions {
  */
 export function cliStepContext(options: CliStepContextOptions): StepContext {
   return createStepContext({
-    store: new SecretStore(options.client),
+    secretsManager: new SecretsManagerGateway(options.client),
     secretArn: options.secretArn,
     versionId: options.versionId,
     step: options.step,

@@ -4,27 +4,7 @@ import {
   SecretsManagerClient,
 } from '@aws-sdk/client-secrets-manager';
 import { ConfigurationError, SecretShapeError, SecretsManagerCallError } from '../core/errors.ts';
-
-/**
- * The staging labels an application may read (docs/protocol.md#versions-and-labels).
- *
- * @example
- * ```ts
- * const stage: VersionStage = 'AWSPENDING';
- * const pending = await cache.getVersion('prod/app/db', stage);
- * ```
- */
-export type VersionStage = 'AWSCURRENT' | 'AWSPENDING' | 'AWSPREVIOUS';
-
-/**
- * The three staging labels, in the order the client falls back through them.
- *
- * @example
- * ```ts
- * for (const stage of VERSION_STAGES) console.log(stage, (await cache.getVersion(id, stage))?.versionId);
- * ```
- */
-export const VERSION_STAGES: readonly VersionStage[] = ['AWSCURRENT', 'AWSPENDING', 'AWSPREVIOUS'];
+import { AWSCURRENT, STAGING_LABELS, type StagingLabel } from '../core/stages.ts';
 
 /**
  * Turns a secret's string into the value an application uses. Called once per version: a refresh
@@ -53,7 +33,7 @@ export interface CachedSecret<T = string> {
   /** The version's id. Versions never change value, so the id identifies the value. */
   readonly versionId: string;
   /** The label this version was read under. */
-  readonly stage: VersionStage;
+  readonly stage: StagingLabel;
   /** The secret string. */
   readonly value: string;
   /** `parse(value)`, or `value` itself when no parser was given. */
@@ -108,7 +88,7 @@ interface Entry {
   readonly secretId: string;
   readonly arn: string | undefined;
   readonly versionId: string;
-  readonly stage: VersionStage;
+  readonly stage: StagingLabel;
   readonly value: string;
   readonly fetchedAt: number;
   /** Parsed forms of this version, one per parser (shared across refreshes of the same version). */
@@ -236,7 +216,7 @@ export class SecretCache {
    * ```
    */
   async get<T = string>(secretId: string, options: GetSecretOptions<T> = {}): Promise<CachedSecret<T>> {
-    const key = keyOf(secretId, 'AWSCURRENT');
+    const key = keyOf(secretId, AWSCURRENT);
     const entry = this.#touch(key);
     const now = this.#clock();
     if (entry) {
@@ -247,7 +227,7 @@ export class SecretCache {
         return this.#view(entry, options.parse);
       }
     }
-    const fetched = await this.#fetch(secretId, 'AWSCURRENT');
+    const fetched = await this.#fetch(secretId, AWSCURRENT);
     if (!fetched) throw currentMissing(secretId);
     return this.#view(fetched, options.parse);
   }
@@ -264,7 +244,7 @@ export class SecretCache {
    * ```
    */
   async refresh<T = string>(secretId: string, options: GetSecretOptions<T> = {}): Promise<CachedSecret<T>> {
-    const fetched = await this.#fetch(secretId, 'AWSCURRENT');
+    const fetched = await this.#fetch(secretId, AWSCURRENT);
     if (!fetched) throw currentMissing(secretId);
     return this.#view(fetched, options.parse);
   }
@@ -284,16 +264,16 @@ export class SecretCache {
    */
   async getVersion<T = string>(
     secretId: string,
-    stage: VersionStage,
+    stage: StagingLabel,
     options: GetSecretOptions<T> = {},
   ): Promise<CachedSecret<T> | undefined> {
-    if (!VERSION_STAGES.includes(stage)) {
+    if (!STAGING_LABELS.includes(stage)) {
       throw new ConfigurationError(
         'stage',
-        `must be one of ${VERSION_STAGES.join(', ')}; got "${String(stage)}"`,
+        `must be one of ${STAGING_LABELS.join(', ')}; got "${String(stage)}"`,
       );
     }
-    if (stage === 'AWSCURRENT') return this.get(secretId, options);
+    if (stage === AWSCURRENT) return this.get(secretId, options);
     const fetched = await this.#fetch(secretId, stage);
     return fetched ? this.#view(fetched, options.parse) : undefined;
   }
@@ -308,7 +288,7 @@ export class SecretCache {
    * ```
    */
   peek<T = string>(secretId: string, options: GetSecretOptions<T> = {}): CachedSecret<T> | undefined {
-    const entry = this.#entries.get(keyOf(secretId, 'AWSCURRENT'));
+    const entry = this.#entries.get(keyOf(secretId, AWSCURRENT));
     return entry ? this.#view(entry, options.parse) : undefined;
   }
 
@@ -327,7 +307,7 @@ export class SecretCache {
       this.#entries.clear();
       return;
     }
-    for (const stage of VERSION_STAGES) this.#entries.delete(keyOf(secretId, stage));
+    for (const stage of STAGING_LABELS) this.#entries.delete(keyOf(secretId, stage));
   }
 
   /** Returns the entry and marks it most recently used. */
@@ -369,15 +349,15 @@ export class SecretCache {
   }
 
   #revalidateInBackground(secretId: string): void {
-    const key = keyOf(secretId, 'AWSCURRENT');
+    const key = keyOf(secretId, AWSCURRENT);
     if (this.#inFlight.has(key)) return;
-    this.#fetch(secretId, 'AWSCURRENT').catch((error: unknown) => {
+    this.#fetch(secretId, AWSCURRENT).catch((error: unknown) => {
       this.#onBackgroundError?.(error, secretId);
     });
   }
 
   /** One GetSecretValue per (secret, label) at a time; undefined when the label has no value. */
-  #fetch(secretId: string, stage: VersionStage): Promise<Entry | undefined> {
+  #fetch(secretId: string, stage: StagingLabel): Promise<Entry | undefined> {
     const key = keyOf(secretId, stage);
     const running = this.#inFlight.get(key);
     if (running) return running;
@@ -388,13 +368,13 @@ export class SecretCache {
     return fetching;
   }
 
-  async #load(secretId: string, stage: VersionStage, key: string): Promise<Entry | undefined> {
+  async #load(secretId: string, stage: StagingLabel, key: string): Promise<Entry | undefined> {
     let answer: GetSecretValueCommandOutput;
     try {
       answer = await this.#sdk().send(new GetSecretValueCommand({ SecretId: secretId, VersionStage: stage }));
     } catch (error) {
       const code = errorCode(error);
-      if (code === 'ResourceNotFoundException' && stage !== 'AWSCURRENT') {
+      if (code === 'ResourceNotFoundException' && stage !== AWSCURRENT) {
         this.#entries.delete(key);
         return undefined;
       }
@@ -440,7 +420,7 @@ export class SecretCache {
   }
 }
 
-function keyOf(secretId: string, stage: VersionStage): string {
+function keyOf(secretId: string, stage: StagingLabel): string {
   return `${stage}\u0000${secretId}`;
 }
 

@@ -1,5 +1,6 @@
 import { ConfigurationError } from '../core/errors.ts';
-import type { CachedSecret, SecretCache, SecretParser, VersionStage } from './cache.ts';
+import type { StagingLabel } from '../core/stages.ts';
+import type { CachedSecret, SecretCache, SecretParser } from './cache.ts';
 import { selectorFor } from './selector.ts';
 
 /**
@@ -13,7 +14,7 @@ import { selectorFor } from './selector.ts';
 export interface SecretRefusal {
   readonly secretId: string;
   readonly versionId: string;
-  readonly stage: VersionStage;
+  readonly stage: StagingLabel;
   /** 1 for the first try. */
   readonly attempt: number;
   /** Whether another version will be tried. */

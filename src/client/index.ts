@@ -14,14 +14,14 @@
  * ```
  * @module
  */
+
+export { AWSCURRENT, AWSPENDING, AWSPREVIOUS, type StagingLabel } from '../core/stages.ts';
 export {
   type CachedSecret,
   type GetSecretOptions,
   SecretCache,
   type SecretCacheOptions,
   type SecretParser,
-  VERSION_STAGES,
-  type VersionStage,
 } from './cache.ts';
 export { type DatabaseSecret, parseDatabaseSecret } from './database-secret.ts';
 export {

@@ -2,6 +2,7 @@
  * Internal to `secrets-rotator/client`: which version of a secret to use, shared by
  * withFreshSecret and the pool integrations. Not exported from the package.
  */
+import { AWSPENDING, AWSPREVIOUS } from '../core/stages.ts';
 import type { CachedSecret, SecretCache, SecretParser } from './cache.ts';
 
 /**
@@ -82,8 +83,8 @@ export class VersionSelector {
     this.#refused.add(refusedVersionId);
     const candidates: Array<() => Promise<CachedSecret<string> | undefined>> = [
       async () => fresh,
-      () => this.#cache.getVersion(this.#secretId, 'AWSPENDING'),
-      () => this.#cache.getVersion(this.#secretId, 'AWSPREVIOUS'),
+      () => this.#cache.getVersion(this.#secretId, AWSPENDING),
+      () => this.#cache.getVersion(this.#secretId, AWSPREVIOUS),
     ];
     for (const candidate of candidates) {
       const version = await candidate();

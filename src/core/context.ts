@@ -2,7 +2,8 @@ import type { Logger } from '@aws-lambda-powertools/logger';
 import type { Env } from './config.ts';
 import { ProtocolStateError } from './errors.ts';
 import { redactJsonSecret, redactor } from './observability.ts';
-import { AWSCURRENT, type SecretStore } from './stages.ts';
+import type { SecretsManagerGateway } from './secrets-manager.ts';
+import { AWSCURRENT } from './stages.ts';
 import type { RotationLogger, RotationStep, StepContext } from './target.ts';
 
 /**
@@ -26,12 +27,12 @@ export function toRotationLogger(logger: Logger): RotationLogger {
  *
  * @example
  * ```ts
- * const options: StepContextOptions = { store, secretArn, versionId, step: 'finishSecret', env, logger, count };
+ * const options: StepContextOptions = { secretsManager, secretArn, versionId, step: 'finishSecret', env, logger, count };
  * ```
  */
 export interface StepContextOptions {
   /** Reads other secrets (the master credentials) with the engine's retries. */
-  readonly store: SecretStore;
+  readonly secretsManager: SecretsManagerGateway;
   readonly secretArn: string;
   readonly versionId: string;
   readonly step: RotationStep;
@@ -50,7 +51,7 @@ export interface StepContextOptions {
  *
  * @example
  * ```ts
- * const ctx = createStepContext({ store, secretArn, versionId, step: 'finishSecret', env, logger, count: () => {} });
+ * const ctx = createStepContext({ secretsManager, secretArn, versionId, step: 'finishSecret', env, logger, count: () => {} });
  * await target.revoke?.(previous, ctx);
  * ```
  */
@@ -64,13 +65,13 @@ export function createStepContext(options: StepContextOptions): StepContext {
     env: options.env,
     redact: (...values) => redactor.add(...values),
     readSecret: async (secretId) => {
-      const version = await options.store.readStage(secretId, AWSCURRENT);
+      const version = await options.secretsManager.readStage(secretId, AWSCURRENT);
       if (!version) throw new ProtocolStateError(`Secret ${secretId} has no AWSCURRENT value`);
       redactJsonSecret(redactor, version.value);
       return version.value;
     },
     readSecretTags: async (secretId) => {
-      const description = await options.store.describe(secretId);
+      const description = await options.secretsManager.describe(secretId);
       return new Map((description.Tags ?? []).map((tag) => [tag.Key ?? '', tag.Value ?? '']));
     },
     remainingTimeMs: options.remainingTimeMs ?? (() => Number.POSITIVE_INFINITY),

@@ -8,24 +8,24 @@
  * there. When a check refuses first, the early answers are dropped unread.
  */
 import type { PasswordPolicy } from './password.ts';
-import { SecretStore, type StoredVersion } from './stages.ts';
+import { SecretsManagerGateway, type StoredVersion } from './secrets-manager.ts';
 
 const ignore = () => undefined;
 
 /**
- * A {@link SecretStore} for one invocation whose reads can be started early. Each early read is
- * taken by the first matching read and only once; anything else reads as the plain store does.
+ * A {@link SecretsManagerGateway} for one invocation whose reads can be started early. Each early read is
+ * taken by the first matching read and only once; anything else reads as the plain secretsManager does.
  *
  * @example
  * ```ts
- * const store = new EarlyReadingStore(client);
- * store.startReadStage(event.secretId, AWSCURRENT);
- * const description = await store.describe(event.secretId);
- * store.sameSecret(event.secretId, description.ARN);
- * const current = await store.readStage(description.ARN, AWSCURRENT); // the early answer
+ * const secretsManager = new EarlyReadingGateway(client);
+ * secretsManager.startReadStage(event.secretId, AWSCURRENT);
+ * const description = await secretsManager.describe(event.secretId);
+ * secretsManager.sameSecret(event.secretId, description.ARN);
+ * const current = await secretsManager.readStage(description.ARN, AWSCURRENT); // the early answer
  * ```
  */
-export class EarlyReadingStore extends SecretStore {
+export class EarlyReadingGateway extends SecretsManagerGateway {
   readonly #early = new Map<string, Promise<unknown>>();
   readonly #aliases = new Map<string, string>();
 

@@ -5,7 +5,7 @@ import type { Context } from 'aws-lambda';
 import { readSecretAllowlist, type SecretAllowlist } from './allowed-secrets.ts';
 import { type Env, processEnv, secretsManagerEndpoint } from './config.ts';
 import { createStepContext } from './context.ts';
-import { EarlyReadingStore } from './early-reads.ts';
+import { EarlyReadingGateway } from './early-reads.ts';
 import { EventError, ProtocolStateError, RotationError, SecretShapeError } from './errors.ts';
 import {
   type ParsedRotationEvent,
@@ -22,16 +22,12 @@ import {
   passwordSourceFromEnv,
 } from './password.ts';
 import {
-  AWSCURRENT,
-  AWSPENDING,
-  AWSPREVIOUS,
   maxAttemptsFromEnv,
-  requireCurrent,
-  type SecretStore,
+  type SecretsManagerGateway,
   sharedClientTimeouts,
   sharedSecretsManagerClient,
-  stagesOfVersion,
-} from './stages.ts';
+} from './secrets-manager.ts';
+import { AWSCURRENT, AWSPENDING, AWSPREVIOUS, requireCurrent, stagesOfVersion } from './stages.ts';
 import {
   type KnownVersions,
   type NextContext,
@@ -171,13 +167,13 @@ export function createRotationHandler<Value>(
         adapter: target.name,
       });
       client ??= sharedSecretsManagerClient(env);
-      const store = new EarlyReadingStore(client, {
+      const secretsManager = new EarlyReadingGateway(client, {
         maxAttempts: settings.maxAttempts,
         remainingTimeMs,
         onRetry: (operation, code, attempt, delayMs) =>
           logger.warn('retrying Secrets Manager call', { operation, code, attempt, delayMs }),
       });
-      const outcome = await runStep(target, parsed, store, settings, {
+      const outcome = await runStep(target, parsed, secretsManager, settings, {
         logger,
         metrics,
         env,
@@ -221,11 +217,11 @@ type StepOutcome =
   | 'promoted'
   | 'after-promotion-rerun';
 
-/** Starts the reads `event.step` needs in the common path (see {@link EarlyReadingStore}). */
+/** Starts the reads `event.step` needs in the common path (see {@link EarlyReadingGateway}). */
 function startEarlyReads<V>(
   target: RotationTarget<V>,
   event: ParsedRotationEvent,
-  store: EarlyReadingStore,
+  secretsManager: EarlyReadingGateway,
   settings: EngineSettings,
 ): void {
   const { secretId, token } = event;
@@ -233,23 +229,23 @@ function startEarlyReads<V>(
   if (!settings.allowed.allowsBeforeDescribe(secretId)) return;
   switch (event.step) {
     case 'createSecret':
-      store.startReadPending(secretId, token);
-      store.startReadStage(secretId, AWSCURRENT);
+      secretsManager.startReadPending(secretId, token);
+      secretsManager.startReadStage(secretId, AWSCURRENT);
       if (target.generatesPassword && settings.passwordSource === 'service') {
-        store.startRandomPassword(settings.policy);
+        secretsManager.startRandomPassword(settings.policy);
       }
       return;
     case 'setSecret':
-      store.startReadPending(secretId, token);
-      if (target.appliesFromCurrent) store.startReadStage(secretId, AWSCURRENT);
+      secretsManager.startReadPending(secretId, token);
+      if (target.appliesFromCurrent) secretsManager.startReadStage(secretId, AWSCURRENT);
       return;
     case 'testSecret':
-      store.startReadPending(secretId, token);
+      secretsManager.startReadPending(secretId, token);
       return;
     case 'finishSecret':
       if (target.afterPromotion) {
-        store.startReadPending(secretId, token);
-        store.startReadStage(secretId, AWSCURRENT);
+        secretsManager.startReadPending(secretId, token);
+        secretsManager.startReadStage(secretId, AWSCURRENT);
       }
       return;
   }
@@ -258,7 +254,7 @@ function startEarlyReads<V>(
 async function runStep<V>(
   target: RotationTarget<V>,
   event: ParsedRotationEvent,
-  store: EarlyReadingStore,
+  secretsManager: EarlyReadingGateway,
   settings: EngineSettings,
   services: Services,
 ): Promise<StepOutcome> {
@@ -266,10 +262,10 @@ async function runStep<V>(
   // their order, and a refused step never looks at what was read.
   // (A master secret is not among them: it is read only once the current credentials proved
   // themselves, docs/protocol.md#alternating-users.)
-  startEarlyReads(target, event, store, settings);
+  startEarlyReads(target, event, secretsManager, settings);
   // docs/protocol.md#checks-before-every-step, in this order.
-  const description = await store.describe(event.secretId);
-  store.sameSecret(event.secretId, description.ARN);
+  const description = await secretsManager.describe(event.secretId);
+  secretsManager.sameSecret(event.secretId, description.ARN);
   // The tag and name rules read this answer: a shared function pays no extra call for them.
   settings.allowed.check(event.secretId, description);
   const arn = description.ARN ?? event.secretId;
@@ -282,7 +278,7 @@ async function runStep<V>(
     throw new ProtocolStateError(`Secret version ${token} has no stage for rotation of secret ${arn}`);
   }
   const ctx = createStepContext({
-    store,
+    secretsManager,
     secretArn: arn,
     versionId: token,
     step: event.step as RotationStep,
@@ -294,8 +290,8 @@ async function runStep<V>(
   if (tokenStages.includes(AWSCURRENT)) {
     if (event.step === 'finishSecret' && target.afterPromotion) {
       // The promotion went through but the adapter's hook may not have: run it again (it is idempotent).
-      const promoted = await readRequired(target, store, arn, token, AWSCURRENT);
-      const previous = await readOptional(target, store, arn, AWSPREVIOUS);
+      const promoted = await readRequired(target, secretsManager, arn, token, AWSCURRENT);
+      const previous = await readOptional(target, secretsManager, arn, AWSPREVIOUS);
       await target.afterPromotion(promoted, previous, ctx);
       return 'after-promotion-rerun';
     }
@@ -308,14 +304,14 @@ async function runStep<V>(
   }
   switch (event.step) {
     case 'createSecret':
-      return createSecret(target, store, arn, event, settings, ctx);
+      return createSecret(target, secretsManager, arn, event, settings, ctx);
     case 'setSecret': {
-      const pending = await readPendingRequired(target, store, arn, token);
-      await target.apply(pending, knownVersions(target, store, arn), ctx);
+      const pending = await readPendingRequired(target, secretsManager, arn, token);
+      await target.apply(pending, knownVersions(target, secretsManager, arn), ctx);
       return 'applied';
     }
     case 'testSecret': {
-      const pending = await readPendingRequired(target, store, arn, token);
+      const pending = await readPendingRequired(target, secretsManager, arn, token);
       await target.verify(pending, ctx);
       return 'verified';
     }
@@ -324,11 +320,11 @@ async function runStep<V>(
       // Read before the labels move, and only when the adapter has a hook to give them to.
       const values = target.afterPromotion
         ? {
-            promoted: await readPendingRequired(target, store, arn, token),
-            previous: await readOptional(target, store, arn, AWSCURRENT),
+            promoted: await readPendingRequired(target, secretsManager, arn, token),
+            previous: await readOptional(target, secretsManager, arn, AWSCURRENT),
           }
         : undefined;
-      await store.promote(arn, token, currentId);
+      await secretsManager.promote(arn, token, currentId);
       ctx.logger.info('moved AWSCURRENT', { from: currentId, to: token });
       if (values && target.afterPromotion) await target.afterPromotion(values.promoted, values.previous, ctx);
       return 'promoted';
@@ -343,19 +339,19 @@ async function runStep<V>(
 
 async function createSecret<V>(
   target: RotationTarget<V>,
-  store: SecretStore,
+  secretsManager: SecretsManagerGateway,
   arn: string,
   event: ParsedRotationEvent,
   settings: EngineSettings,
   ctx: StepContext,
 ): Promise<StepOutcome> {
-  const existing = await store.readPending(arn, event.token);
+  const existing = await secretsManager.readPending(arn, event.token);
   if (existing !== undefined) {
     // Validate it: an unusable pending value must stop the rotation, never be regenerated silently.
     parseStored(target, existing, `the AWSPENDING version ${event.token}`, pendingFix(arn));
     return 'pending-exists';
   }
-  const current = await store.readStage(arn, AWSCURRENT);
+  const current = await secretsManager.readStage(arn, AWSCURRENT);
   if (!current) throw new ProtocolStateError(`Secret ${arn} has no AWSCURRENT value to rotate from`);
   const currentValue = parseStored(target, current.value, `the AWSCURRENT version ${current.versionId}`);
   const nextCtx: NextContext = {
@@ -363,7 +359,9 @@ async function createSecret<V>(
     newPassword: async (overrides) => {
       const policy = { ...settings.policy, ...overrides };
       const password =
-        settings.passwordSource === 'local' ? generatePassword(policy) : await store.randomPassword(policy);
+        settings.passwordSource === 'local'
+          ? generatePassword(policy)
+          : await secretsManager.randomPassword(policy);
       redactor.add(password);
       return password;
     },
@@ -372,7 +370,7 @@ async function createSecret<V>(
   const serialized = target.serialize(next);
   redactor.add(serialized, ...target.secrets(next));
   checkValueSize(current.value, serialized);
-  await store.putPending(arn, event.token, serialized, event.rotationToken);
+  await secretsManager.putPending(arn, event.token, serialized, event.rotationToken);
   return 'pending-created';
 }
 
@@ -441,11 +439,11 @@ function parseStored<V>(target: RotationTarget<V>, raw: string, where: string, f
 
 async function readPendingRequired<V>(
   target: RotationTarget<V>,
-  store: SecretStore,
+  secretsManager: SecretsManagerGateway,
   arn: string,
   token: string,
 ) {
-  const raw = await store.readPending(arn, token);
+  const raw = await secretsManager.readPending(arn, token);
   if (raw === undefined) {
     throw new ProtocolStateError(
       `Secret version ${token} of secret ${arn} has no AWSPENDING value yet; createSecret must run first`,
@@ -456,36 +454,45 @@ async function readPendingRequired<V>(
 
 async function readRequired<V>(
   target: RotationTarget<V>,
-  store: SecretStore,
+  secretsManager: SecretsManagerGateway,
   arn: string,
   id: string,
   stage: string,
 ) {
-  const version = await store.readVersion(arn, id, stage);
+  const version = await secretsManager.readVersion(arn, id, stage);
   if (!version) throw new ProtocolStateError(`Secret version ${id} of secret ${arn} has no ${stage} value`);
   return parseStored(target, version.value, `the ${stage} version ${id}`);
 }
 
-async function readOptional<V>(target: RotationTarget<V>, store: SecretStore, arn: string, stage: string) {
-  const version = await store.readStage(arn, stage);
+async function readOptional<V>(
+  target: RotationTarget<V>,
+  secretsManager: SecretsManagerGateway,
+  arn: string,
+  stage: string,
+) {
+  const version = await secretsManager.readStage(arn, stage);
   return version
     ? parseStored(target, version.value, `the ${stage} version ${version.versionId}`)
     : undefined;
 }
 
-function knownVersions<V>(target: RotationTarget<V>, store: SecretStore, arn: string): KnownVersions<V> {
+function knownVersions<V>(
+  target: RotationTarget<V>,
+  secretsManager: SecretsManagerGateway,
+  arn: string,
+): KnownVersions<V> {
   let current: Promise<V> | undefined;
   let previous: Promise<V | undefined> | undefined;
   return {
     current: () => {
-      current ??= store.readStage(arn, AWSCURRENT).then((version) => {
+      current ??= secretsManager.readStage(arn, AWSCURRENT).then((version) => {
         if (!version) throw new ProtocolStateError(`Secret ${arn} has no AWSCURRENT value`);
         return parseStored(target, version.value, `the AWSCURRENT version ${version.versionId}`);
       });
       return current;
     },
     previous: () => {
-      previous ??= readOptional(target, store, arn, AWSPREVIOUS);
+      previous ??= readOptional(target, secretsManager, arn, AWSPREVIOUS);
       return previous;
     },
   };

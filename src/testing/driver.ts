@@ -10,10 +10,8 @@ import type { Context } from 'aws-lambda';
 import { processEnv, secretsManagerEndpoint } from '../core/config.ts';
 import { ProtocolStateError, SecretsManagerCallError } from '../core/errors.ts';
 import type { RotationEvent, RotationHandler } from '../core/event.ts';
+import { AWSCURRENT, AWSPENDING } from '../core/stages.ts';
 import { ROTATION_STEPS, type RotationStep } from '../core/target.ts';
-
-const AWSCURRENT = 'AWSCURRENT';
-const AWSPENDING = 'AWSPENDING';
 
 /**
  * The versions of a secret as the driver needs them: what DescribeSecret answers.

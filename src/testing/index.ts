@@ -14,6 +14,8 @@
  * await local.close();
  * ```
  */
+
+export { AWSCURRENT, AWSPENDING, AWSPREVIOUS } from '../core/stages.ts';
 export {
   type ConvergenceResult,
   callLocalExtension,
@@ -32,6 +34,7 @@ export {
   type SecretVersionsState,
   type StepResult,
 } from './driver.ts';
+export { INCOMPLETE_ROTATION_MESSAGE } from './in-memory-secrets-manager.ts';
 export { parseRateLimits, type RateLimits } from './rate-limit.ts';
 export { sequentialRounds } from './rounds.ts';
 export { readSeedFile, type Seed, type SeedSecret } from './seed.ts';
@@ -44,4 +47,3 @@ export {
   startLocalSecretsManager,
 } from './server.ts';
 export { ServiceError } from './service-error.ts';
-export { AWSCURRENT, AWSPENDING, AWSPREVIOUS, INCOMPLETE_ROTATION_MESSAGE } from './store.ts';

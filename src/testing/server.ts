@@ -19,11 +19,11 @@ import {
   type RotationResult,
   type RotationService,
 } from './driver.ts';
+import { INCOMPLETE_ROTATION_MESSAGE, InMemorySecretsManager } from './in-memory-secrets-manager.ts';
 import { checkRateLimits, RateLimiter, type RateLimits, THROTTLING_MESSAGE } from './rate-limit.ts';
 import { isLoopbackHost, MAX_REQUEST_BODY_BYTES, RequestGuard } from './request-guard.ts';
 import { type Seed, seedRequests } from './seed.ts';
 import { ServiceError, type WireInput } from './service-error.ts';
-import { INCOMPLETE_ROTATION_MESSAGE, SecretStore } from './store.ts';
 
 /**
  * One request the endpoint received, in arrival order. `input` is the parsed JSON body (it holds
@@ -237,7 +237,7 @@ export async function startLocalSecretsManager(
 }
 
 /** Creates the seed's secrets, before the endpoint listens; a refused entry is named with its reason. */
-function seedStore(store: SecretStore, seed: Seed): void {
+function seedStore(store: InMemorySecretsManager, seed: Seed): void {
   for (const request of seedRequests(seed)) {
     try {
       store.handle('CreateSecret', request);
@@ -254,7 +254,7 @@ class LocalEndpoint implements LocalSecretsManager {
   readonly calls: RecordedCall[] = [];
   readonly rotations: RotationResult[] = [];
   #endpoint = '';
-  readonly #store: SecretStore;
+  readonly #store: InMemorySecretsManager;
   readonly #server: Server;
   readonly #mode: 'background' | 'inline';
   readonly #log: ((line: string) => void) | undefined;
@@ -282,7 +282,7 @@ class LocalEndpoint implements LocalSecretsManager {
     this.accountId = options.accountId ?? '123456789012';
     this.#mode = options.rotation ?? 'background';
     this.#log = options.log;
-    this.#store = new SecretStore({
+    this.#store = new InMemorySecretsManager({
       region: this.region,
       accountId: this.accountId,
       clock: options.clock ?? (() => new Date()),

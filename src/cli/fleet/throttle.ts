@@ -4,7 +4,7 @@
  * for each rotation that finishes after a second without one, and each throttled call retried
  * after an exponential back-off with jitter.
  */
-import { errorCode } from '../../core/stages.ts';
+import { errorCode } from '../../core/secrets-manager.ts';
 
 /** The error codes the service uses to say "too many requests". */
 const THROTTLING_CODES = new Set(['ThrottlingException', 'TooManyRequestsException', 'RequestLimitExceeded']);

@@ -3,12 +3,13 @@
  * following the service's API reference: versions and staging labels (docs/protocol.md#versions-and-labels), idempotency
  * tokens, deletion with a recovery window, tags, rotation configuration and dates.
  *
- * The HTTP layer (server.ts) parses requests and hands them to {@link SecretStore.handle}; RotateSecret
+ * The HTTP layer (server.ts) parses requests and hands them to {@link InMemorySecretsManager.handle}; RotateSecret
  * is orchestrated by the server with the rotation driver, which calls back into this store.
  */
 import { randomInt, randomUUID } from 'node:crypto';
 import { ConfigurationError } from '../core/errors.ts';
 import { DEFAULT_PASSWORD_POLICY, generatePassword, type PasswordPolicy } from '../core/password.ts';
+import { AWSCURRENT, AWSPENDING, AWSPREVIOUS } from '../core/stages.ts';
 import {
   optionalBoolean,
   optionalInteger,
@@ -20,34 +21,6 @@ import {
   ServiceError,
   type WireInput,
 } from './service-error.ts';
-
-/**
- * The staging label of the version applications use (exactly one version holds it).
- *
- * @example
- * ```ts
- * await client.send(new GetSecretValueCommand({ SecretId: arn, VersionStage: AWSCURRENT }));
- * ```
- */
-export const AWSCURRENT = 'AWSCURRENT';
-/**
- * The staging label of the version that last held AWSCURRENT; the service moves it.
- *
- * @example
- * ```ts
- * expect(stages[oldVersionId]).toEqual([AWSPREVIOUS]);
- * ```
- */
-export const AWSPREVIOUS = 'AWSPREVIOUS';
-/**
- * The staging label of the version being rotated in.
- *
- * @example
- * ```ts
- * await client.send(new PutSecretValueCommand({ SecretId: arn, ClientRequestToken: token, SecretString: next, VersionStages: [AWSPENDING] }));
- * ```
- */
-export const AWSPENDING = 'AWSPENDING';
 
 /** How many versions a secret keeps before unlabelled (deprecated) ones are pruned, as the service does. */
 const MAX_VERSIONS = 100;
@@ -158,14 +131,14 @@ export interface RotateSecretRequest {
 }
 
 /**
- * Options of {@link SecretStore}.
+ * Options of {@link InMemorySecretsManager}.
  *
  * @example
  * ```ts
- * const options: SecretStoreOptions = { region: 'us-east-1', accountId: '123456789012', clock: () => new Date() };
+ * const options: InMemorySecretsManagerOptions = { region: 'us-east-1', accountId: '123456789012', clock: () => new Date() };
  * ```
  */
-export interface SecretStoreOptions {
+export interface InMemorySecretsManagerOptions {
   readonly region: string;
   readonly accountId: string;
   readonly clock: () => Date;
@@ -179,17 +152,17 @@ type Operation = (input: WireInput) => WireInput;
  *
  * @example
  * ```ts
- * const store = new SecretStore({ region: 'us-east-1', accountId: '123456789012', clock: () => new Date() });
+ * const store = new InMemorySecretsManager({ region: 'us-east-1', accountId: '123456789012', clock: () => new Date() });
  * store.handle('CreateSecret', { Name: 'app/db', SecretString: '{"password":"x"}' });
  * ```
  */
-export class SecretStore {
+export class InMemorySecretsManager {
   readonly #secrets = new Map<string, StoredSecret>();
-  readonly #options: SecretStoreOptions;
+  readonly #options: InMemorySecretsManagerOptions;
   #sequence = 0;
   readonly #operations: Record<string, Operation>;
 
-  constructor(options: SecretStoreOptions) {
+  constructor(options: InMemorySecretsManagerOptions) {
     this.#options = options;
     this.#operations = {
       CreateSecret: (input) => this.#createSecret(input),

@@ -1,0 +1,315 @@
+import {
+  DescribeSecretCommand,
+  GetRandomPasswordCommand,
+  GetSecretValueCommand,
+  PutSecretValueCommand,
+  SecretsManagerClient,
+  UpdateSecretVersionStageCommand,
+} from '@aws-sdk/client-secrets-manager';
+import { type Env, envInteger, secretsManagerEndpoint } from './config.ts';
+import { SecretShapeError, SecretsManagerCallError } from './errors.ts';
+import type { PasswordPolicy } from './password.ts';
+import { AWSCURRENT, AWSPENDING, type SecretDescription, stagesOfVersion } from './stages.ts';
+
+/** One stored version: its id and its string value. */
+export interface StoredVersion {
+  readonly versionId: string;
+  readonly value: string;
+}
+
+/** Options of {@link SecretsManagerGateway}. */
+export interface SecretsManagerGatewayOptions {
+  /** Attempts per call, including the first (retryable errors only). Default 5. */
+  readonly maxAttempts?: number;
+  /** Milliseconds left in the invocation; retries stop when a back-off would not fit. */
+  readonly remainingTimeMs?: () => number;
+  /** Called before each retry, for logs. */
+  readonly onRetry?: (operation: string, code: string, attempt: number, delayMs: number) => void;
+}
+
+const RETRYABLE_CODES = new Set([
+  'ThrottlingException',
+  'TooManyRequestsException',
+  'RequestLimitExceeded',
+  'InternalServiceError',
+  'InternalFailure',
+  'ServiceUnavailable',
+  'RequestTimeout',
+  'RequestTimeoutException',
+  'TimeoutError',
+  'ECONNRESET',
+  'ECONNREFUSED',
+  'EPIPE',
+  'ETIMEDOUT',
+]);
+
+// Time kept in reserve so a step that runs out of retries still fails cleanly before Lambda's
+// own timeout kills it mid-call.
+const DEADLINE_RESERVE_MS = 1_500;
+
+/**
+ * The error code of an AWS SDK error (`ResourceNotFoundException`, `ThrottlingException`…) or a
+ * Node network error (`ECONNRESET`); `UnknownError` when there is none.
+ *
+ * @example
+ * ```ts
+ * if (errorCode(error) === 'ResourceNotFoundException') return undefined;
+ * ```
+ */
+export function errorCode(error: unknown): string {
+  if (error && typeof error === 'object') {
+    const candidate = error as { name?: unknown; code?: unknown; Code?: unknown };
+    for (const value of [candidate.Code, candidate.code, candidate.name]) {
+      if (typeof value === 'string' && value !== 'Error') return value;
+    }
+  }
+  return 'UnknownError';
+}
+
+function isRetryable(error: unknown): boolean {
+  const code = errorCode(error);
+  if (RETRYABLE_CODES.has(code)) return true;
+  const meta = (error as { $metadata?: { httpStatusCode?: number }; $retryable?: unknown } | null) ?? {};
+  if (meta.$retryable) return true;
+  const status = meta.$metadata?.httpStatusCode;
+  return typeof status === 'number' && status >= 500;
+}
+
+function isNotFound(error: unknown): boolean {
+  return errorCode(error) === 'ResourceNotFoundException';
+}
+
+function messageOf(error: unknown): string {
+  return error instanceof Error ? error.message : String(error);
+}
+
+/**
+ * Reads and writes the versions of secrets (docs/protocol.md#reading-the-pending-version, docs/protocol.md#createsecret and docs/protocol.md#finishsecret), with retries on throttling and
+ * transient errors that respect the invocation's remaining time.
+ *
+ * @example
+ * ```ts
+ * const store = new SecretsManagerGateway(new SecretsManagerClient({}));
+ * const pending = await store.readPending(arn, token); // undefined when not created yet
+ * ```
+ */
+export class SecretsManagerGateway {
+  readonly client: SecretsManagerClient;
+  readonly #options: SecretsManagerGatewayOptions;
+
+  constructor(client: SecretsManagerClient, options: SecretsManagerGatewayOptions = {}) {
+    this.client = client;
+    this.#options = options;
+  }
+
+  /** DescribeSecret; the engine keeps the answer for the whole step. */
+  describe(secretId: string): Promise<SecretDescription> {
+    return this.#call('DescribeSecret', () =>
+      this.client.send(new DescribeSecretCommand({ SecretId: secretId })),
+    );
+  }
+
+  /**
+   * The value of version `token` under AWSPENDING, naming both so that a manual edit mid-rotation is
+   * detected (docs/protocol.md#reading-the-pending-version); `undefined` when the service answers ResourceNotFoundException.
+   */
+  async readPending(secretId: string, token: string): Promise<string | undefined> {
+    const version = await this.#get(secretId, { VersionId: token, VersionStage: AWSPENDING });
+    return version?.value;
+  }
+
+  /** The version holding `stage`, or `undefined` when no version holds it. */
+  readStage(secretId: string, stage: string): Promise<StoredVersion | undefined> {
+    return this.#get(secretId, { VersionStage: stage });
+  }
+
+  /** A version by id and label (for example, the promoted version under AWSCURRENT). */
+  readVersion(secretId: string, versionId: string, stage: string): Promise<StoredVersion | undefined> {
+    return this.#get(secretId, { VersionId: versionId, VersionStage: stage });
+  }
+
+  /** Stores the pending value under AWSPENDING, passing RotationToken on when present (docs/protocol.md#rotationtoken). */
+  async putPending(
+    secretId: string,
+    token: string,
+    value: string,
+    rotationToken: string | undefined,
+  ): Promise<void> {
+    await this.#call('PutSecretValue', () =>
+      this.client.send(
+        new PutSecretValueCommand({
+          SecretId: secretId,
+          ClientRequestToken: token,
+          SecretString: value,
+          VersionStages: [AWSPENDING],
+          ...(rotationToken === undefined ? {} : { RotationToken: rotationToken }),
+        }),
+      ),
+    );
+  }
+
+  /**
+   * Moves AWSCURRENT to `token` from `fromVersionId` (docs/protocol.md#finishsecret). When the call fails but a fresh
+   * DescribeSecret shows `token` already current, an earlier attempt went through: success.
+   */
+  async promote(secretId: string, token: string, fromVersionId: string | undefined): Promise<void> {
+    try {
+      await this.#call('UpdateSecretVersionStage', () =>
+        this.client.send(
+          new UpdateSecretVersionStageCommand({
+            SecretId: secretId,
+            VersionStage: AWSCURRENT,
+            MoveToVersionId: token,
+            ...(fromVersionId === undefined ? {} : { RemoveFromVersionId: fromVersionId }),
+          }),
+        ),
+      );
+    } catch (error) {
+      const after = await this.describe(secretId);
+      if (stagesOfVersion(after, token)?.includes(AWSCURRENT)) return;
+      throw error;
+    }
+  }
+
+  /** GetRandomPassword with the policy's options. */
+  async randomPassword(policy: PasswordPolicy): Promise<string> {
+    const answer = await this.#call('GetRandomPassword', () =>
+      this.client.send(
+        new GetRandomPasswordCommand({
+          PasswordLength: policy.length,
+          ...(policy.excludeCharacters ? { ExcludeCharacters: policy.excludeCharacters } : {}),
+          ExcludeNumbers: policy.excludeNumbers,
+          ExcludePunctuation: policy.excludePunctuation,
+          ExcludeUppercase: policy.excludeUppercase,
+          ExcludeLowercase: policy.excludeLowercase,
+          IncludeSpace: policy.includeSpace,
+          RequireEachIncludedType: policy.requireEachIncludedType,
+        }),
+      ),
+    );
+    if (!answer.RandomPassword) {
+      throw new SecretsManagerCallError(
+        'GetRandomPassword',
+        'EmptyAnswer',
+        'the service returned no password',
+      );
+    }
+    return answer.RandomPassword;
+  }
+
+  async #get(
+    secretId: string,
+    selector: { VersionId?: string; VersionStage?: string },
+  ): Promise<StoredVersion | undefined> {
+    try {
+      const answer = await this.#call(
+        'GetSecretValue',
+        () => this.client.send(new GetSecretValueCommand({ SecretId: secretId, ...selector })),
+        isNotFound,
+      );
+      if (answer.SecretString === undefined) {
+        throw new SecretShapeError(
+          '(value)',
+          `of version ${answer.VersionId ?? '?'} is binary (SecretBinary)`,
+          'this rotator handles SecretString values only; store the secret as a string',
+        );
+      }
+      return { versionId: answer.VersionId ?? '', value: answer.SecretString };
+    } catch (error) {
+      if (isNotFound(error)) return undefined;
+      throw error;
+    }
+  }
+
+  async #call<T>(
+    operation: string,
+    send: () => Promise<T>,
+    passThrough?: (error: unknown) => boolean,
+  ): Promise<T> {
+    const maxAttempts = this.#options.maxAttempts ?? 5;
+    for (let attempt = 1; ; attempt++) {
+      try {
+        return await send();
+      } catch (error) {
+        if (passThrough?.(error)) throw error;
+        const code = errorCode(error);
+        const delayMs = Math.min(2_000, 100 * 2 ** (attempt - 1)) * (0.5 + Math.random() / 2);
+        const remaining = this.#options.remainingTimeMs?.() ?? Number.POSITIVE_INFINITY;
+        const canRetry =
+          isRetryable(error) && attempt < maxAttempts && remaining - delayMs > DEADLINE_RESERVE_MS;
+        if (!canRetry) {
+          if (error instanceof SecretsManagerCallError) throw error;
+          const reason = isRetryable(error) && attempt >= maxAttempts ? ` (after ${attempt} attempts)` : '';
+          throw new SecretsManagerCallError(operation, code, `${messageOf(error)}${reason}`);
+        }
+        this.#options.onRetry?.(operation, code, attempt, Math.round(delayMs));
+        await new Promise((resolve) => setTimeout(resolve, delayMs));
+      }
+    }
+  }
+}
+
+const sharedClients = new Map<string, SecretsManagerClient>();
+
+/**
+ * One Secrets Manager client per container and endpoint, created on first use. Retries are left to
+ * {@link SecretsManagerGateway} (`maxAttempts: 1` here) so they can respect the invocation's deadline.
+ *
+ * @example
+ * ```ts
+ * const client = sharedSecretsManagerClient(process.env);
+ * ```
+ */
+export function sharedSecretsManagerClient(env: Env): SecretsManagerClient {
+  const endpoint = secretsManagerEndpoint(env);
+  const timeouts = sharedClientTimeouts(env);
+  const key = `${endpoint ?? '(default)'} ${timeouts.connectionTimeout} ${timeouts.requestTimeout}`;
+  let client = sharedClients.get(key);
+  if (!client) {
+    client = new SecretsManagerClient({
+      maxAttempts: 1,
+      // The SDK sets no timeouts by default: a half-open connection would hang the step until
+      // Lambda kills it, and the deadline-aware retry above would never run. TimeoutError is retried.
+      requestHandler: { ...timeouts, throwOnRequestTimeout: true },
+      ...(endpoint ? { endpoint } : {}),
+    });
+    sharedClients.set(key, client);
+  }
+  return client;
+}
+
+/**
+ * `SECRETS_MANAGER_CONNECT_TIMEOUT_MS` (default 3000) and `SECRETS_MANAGER_REQUEST_TIMEOUT_MS`
+ * (default 10000): the shared client's limits for opening a connection and for an answer.
+ *
+ * @example
+ * ```ts
+ * sharedClientTimeouts({ SECRETS_MANAGER_REQUEST_TIMEOUT_MS: '5000' }); // { connectionTimeout: 3000, requestTimeout: 5000 }
+ * ```
+ */
+export function sharedClientTimeouts(env: Env): { connectionTimeout: number; requestTimeout: number } {
+  return {
+    connectionTimeout: envInteger(env, 'SECRETS_MANAGER_CONNECT_TIMEOUT_MS', {
+      default: 3_000,
+      min: 100,
+      max: 60_000,
+    }),
+    requestTimeout: envInteger(env, 'SECRETS_MANAGER_REQUEST_TIMEOUT_MS', {
+      default: 10_000,
+      min: 100,
+      max: 300_000,
+    }),
+  };
+}
+
+/**
+ * `SECRETS_MANAGER_MAX_ATTEMPTS` (default 5, 1 to 20): attempts per Secrets Manager call.
+ *
+ * @example
+ * ```ts
+ * maxAttemptsFromEnv({ SECRETS_MANAGER_MAX_ATTEMPTS: '3' }); // 3
+ * ```
+ */
+export function maxAttemptsFromEnv(env: Env): number {
+  return envInteger(env, 'SECRETS_MANAGER_MAX_ATTEMPTS', { default: 5, min: 1, max: 20 });
+}
