@@ -3,39 +3,16 @@
  * provider did the work), and a crash between minting a key and storing it. Retries must converge,
  * and no rotation may mint two keys without reporting it.
  */
-import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
+import { describe, expect, it } from 'vitest';
 import type { HttpApiKeyConfig } from '../../../src/adapters/http-api-key/config.ts';
-import {
-  type LocalSecretsManager,
-  type RotationResult,
-  retryUntilConverged,
-  rotateSecret,
-  startLocalSecretsManager,
-} from '../../../src/testing/index.ts';
+import { type RotationResult, retryUntilConverged, rotateSecret } from '../../../src/testing/index.ts';
 import { putSecretValueCrash } from '../../support/injected-faults.ts';
 import type { KeyApiFault } from '../../support/key-api.ts';
 import { capturedOutput } from '../../support/leak-scan.ts';
-import { FAST_HTTP, mintConfig, orphanCheckedConfig, type Scenario, scenario } from './fixtures.ts';
+import { FAST_HTTP, mintConfig, orphanCheckedConfig, type Scenario, useScenarios } from './fixtures.ts';
 
-let sm: LocalSecretsManager;
-const open: Scenario[] = [];
-
-beforeAll(async () => {
-  sm = await startLocalSecretsManager();
-});
-afterEach(async () => {
-  sm.clearFaults();
-  for (const item of open.splice(0)) await item.close();
-});
-afterAll(async () => {
-  await sm?.close();
-});
-
-async function start(options: Parameters<typeof scenario>[1]): Promise<Scenario> {
-  const item = await scenario(sm, options);
-  open.push(item);
-  return item;
-}
+const scenarios = useScenarios();
+const start = scenarios.start;
 
 /** Short timeouts, for the tests that make the provider hang. */
 function withShortTimeout(config: (url: string) => HttpApiKeyConfig) {
@@ -164,7 +141,7 @@ describe('timeouts', () => {
 describe('a crash between minting and storing', () => {
   it('with an idempotency key, the retried rotation stores the key minted the first time', async () => {
     const item = await start({ config: mintConfig });
-    sm.inject(putSecretValueCrash);
+    scenarios.sm.inject(putSecretValueCrash);
     const first = await rotate(item);
     expect(first.ok).toBe(false);
     expect(first.failedStep).toBe('createSecret');
@@ -177,7 +154,7 @@ describe('a crash between minting and storing', () => {
 
   it('without an idempotency key, the retried rotation reports the orphan instead of minting; after the operator revokes it, it converges', async () => {
     const item = await start({ config: (url) => orphanCheckedConfig(url, 'fail') });
-    sm.inject(putSecretValueCrash);
+    scenarios.sm.inject(putSecretValueCrash);
     const first = await rotate(item);
     expect(first.failedStep).toBe('createSecret');
     const [orphan] = item.api.minted();
@@ -196,7 +173,7 @@ describe('a crash between minting and storing', () => {
 
   it('without an idempotency key and onOrphan "revoke", the retried rotation revokes the orphan and converges', async () => {
     const item = await start({ config: (url) => orphanCheckedConfig(url, 'revoke') });
-    sm.inject(putSecretValueCrash);
+    scenarios.sm.inject(putSecretValueCrash);
     expect((await rotate(item)).ok).toBe(false);
     const [orphan] = item.api.minted();
     const second = await rotate(item, true);
@@ -272,36 +249,41 @@ describe('20 rotations under a storm of faults', () => {
     { api: { route: 'GET /whoami', kind: 'throttle', times: 3 } },
   ];
 
+  /** One rotation with this round's fault, retried as the service would until it converges. */
+  async function rotateUnderFault(item: Scenario, rotation: number): Promise<void> {
+    const fault = faults[rotation % faults.length]!;
+    if (fault.api) item.api.inject(fault.api);
+    if (fault.putCrash) scenarios.sm.inject(putSecretValueCrash);
+    const outcome = await retryUntilConverged({
+      client: item.client,
+      secretId: item.secretId,
+      handler: async (event, context) => {
+        try {
+          await item.handler(event, context);
+        } finally {
+          item.trackKeys();
+        }
+      },
+      attempts: 4,
+    });
+    // A rotation that failed in finishSecret after promoting is done on the service's next try.
+    const finishFailed = outcome.results.find((result) => result.failedStep === 'finishSecret');
+    if (!outcome.ok && finishFailed) {
+      await item.handler({
+        Step: 'finishSecret',
+        SecretId: item.secretId,
+        ClientRequestToken: finishFailed.versionId,
+      });
+    } else {
+      expect(outcome.last.error).toBeUndefined();
+    }
+  }
+
   it('with an idempotency key: every rotation converges with exactly one new key, the old one revoked', async () => {
     const item = await start({ config: withShortTimeout(mintConfig) });
     let previousKey = item.api.seed.key;
     for (let rotation = 1; rotation <= 20; rotation++) {
-      const fault = faults[rotation % faults.length]!;
-      if (fault.api) item.api.inject(fault.api);
-      if (fault.putCrash) sm.inject(putSecretValueCrash);
-      const outcome = await retryUntilConverged({
-        client: item.client,
-        secretId: item.secretId,
-        handler: async (event, context) => {
-          try {
-            await item.handler(event, context);
-          } finally {
-            item.trackKeys();
-          }
-        },
-        attempts: 4,
-      });
-      // A rotation that failed in finishSecret after promoting is done on the service's next try.
-      const finishFailed = outcome.results.find((result) => result.failedStep === 'finishSecret');
-      if (!outcome.ok && finishFailed) {
-        await item.handler({
-          Step: 'finishSecret',
-          SecretId: item.secretId,
-          ClientRequestToken: finishFailed.versionId,
-        });
-      } else {
-        expect(outcome.last.error).toBeUndefined();
-      }
+      await rotateUnderFault(item, rotation);
       expect(item.api.minted()).toHaveLength(rotation);
       const key = await expectOnlyCurrentKeyActive(item);
       expect(item.api.find(previousKey)?.revoked).toBe(true);
@@ -314,31 +296,7 @@ describe('20 rotations under a storm of faults', () => {
     const stored = new Set<string>();
     let previousKey = item.api.seed.key;
     for (let rotation = 1; rotation <= 20; rotation++) {
-      const fault = faults[rotation % faults.length]!;
-      if (fault.api) item.api.inject(fault.api);
-      if (fault.putCrash) sm.inject(putSecretValueCrash);
-      const outcome = await retryUntilConverged({
-        client: item.client,
-        secretId: item.secretId,
-        handler: async (event, context) => {
-          try {
-            await item.handler(event, context);
-          } finally {
-            item.trackKeys();
-          }
-        },
-        attempts: 4,
-      });
-      const finishFailed = outcome.results.find((result) => result.failedStep === 'finishSecret');
-      if (!outcome.ok && finishFailed) {
-        await item.handler({
-          Step: 'finishSecret',
-          SecretId: item.secretId,
-          ClientRequestToken: finishFailed.versionId,
-        });
-      } else {
-        expect(outcome.last.error).toBeUndefined();
-      }
+      await rotateUnderFault(item, rotation);
       const key = await expectOnlyCurrentKeyActive(item);
       expect(item.api.find(previousKey)?.revoked).toBe(true);
       stored.add(key);

@@ -7,6 +7,7 @@ import {
   GetSecretValueCommand,
   type SecretsManagerClient,
 } from '@aws-sdk/client-secrets-manager';
+import { afterEach } from 'vitest';
 import type { HttpApiKeyConfig } from '../../../src/adapters/http-api-key/config.ts';
 import { httpApiKey } from '../../../src/adapters/http-api-key/index.ts';
 import { createRotationHandler } from '../../../src/core/engine.ts';
@@ -14,6 +15,7 @@ import type { RotationHandler } from '../../../src/core/event.ts';
 import type { LocalSecretsManager } from '../../../src/testing/index.ts';
 import { type KeyApi, type KeyApiOptions, startKeyApi } from '../../support/key-api.ts';
 import { trackSecrets } from '../../support/leak-scan.ts';
+import { useLocalSecretsManager } from '../../support/local-secrets-manager.ts';
 
 /** Fast, test-sized timing: no assertion depends on it. */
 export const FAST_HTTP = { timeoutMs: 2_000, attempts: 4, initialDelayMs: 5, maxDelayMs: 40 } as const;
@@ -146,6 +148,32 @@ export async function scenario(
     close: async () => {
       trackKeys();
       await api.close();
+    },
+  };
+}
+
+/**
+ * Registers the hooks of a test file: one local Secrets Manager for the file; after each test its
+ * faults cleared and the scenarios it started closed.
+ */
+export function useScenarios(): {
+  readonly sm: LocalSecretsManager;
+  start(options: Parameters<typeof scenario>[1]): Promise<Scenario>;
+} {
+  const local = useLocalSecretsManager();
+  const open: Scenario[] = [];
+  afterEach(async () => {
+    local.sm.clearFaults();
+    for (const item of open.splice(0)) await item.close();
+  });
+  return {
+    get sm() {
+      return local.sm;
+    },
+    async start(options) {
+      const item = await scenario(local.sm, options);
+      open.push(item);
+      return item;
     },
   };
 }

@@ -2,34 +2,13 @@
  * The HTTP API-key adapter, end to end: the real engine, the local Secrets Manager endpoint through
  * the real SDK client, and a key-issuing API on loopback that enforces keys.
  */
-import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
-import {
-  type LocalSecretsManager,
-  rotateSecret,
-  startLocalSecretsManager,
-} from '../../../src/testing/index.ts';
+import { describe, expect, it } from 'vitest';
+import { rotateSecret } from '../../../src/testing/index.ts';
 import { capturedOutput } from '../../support/leak-scan.ts';
-import { generateConfig, mintConfig, type Scenario, scenario } from './fixtures.ts';
+import { generateConfig, mintConfig, type Scenario, useScenarios } from './fixtures.ts';
 
-let sm: LocalSecretsManager;
-const open: Scenario[] = [];
-
-beforeAll(async () => {
-  sm = await startLocalSecretsManager();
-});
-afterEach(async () => {
-  sm.clearFaults();
-  for (const item of open.splice(0)) await item.close();
-});
-afterAll(async () => {
-  await sm?.close();
-});
-
-async function start(options: Parameters<typeof scenario>[1]): Promise<Scenario> {
-  const item = await scenario(sm, options);
-  open.push(item);
-  return item;
-}
+const scenarios = useScenarios();
+const start = scenarios.start;
 
 async function rotateOk(item: Scenario): Promise<string> {
   const result = await rotateSecret({ client: item.client, secretId: item.secretId, handler: item.handler });
