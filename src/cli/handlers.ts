@@ -1,62 +1,24 @@
-/**
- * Handler names the CLI accepts (`--handler <name>`) and the adapter each one builds. Adapters are
- * imported only when a command needs one, so a missing or broken adapter never breaks the others.
- */
+// Handler names the CLI accepts (`--handler <name>`) and the adapter each one builds. Adapters are
+// imported only when a command needs one, so a missing or broken adapter never breaks the others.
 import type { RotationTarget } from '../core/target.ts';
 import { UsageError } from './exit.ts';
 
-/**
- * Which kind of target a handler rotates: decides the preflight of `check`.
- *
- * @example
- * ```ts
- * const family: HandlerFamily = findHandler('mysql-single-user').family; // 'mysql'
- * ```
- */
-export type HandlerFamily =
-  | 'postgres'
-  | 'mysql'
-  | 'redis'
-  | 'http-api-key'
-  | 'oauth-client-secret'
-  | 'random-secret'
-  | 'custom';
-
-/**
- * One handler name: what it rotates and how to build its adapter.
- *
- * @example
- * ```ts
- * const entry: HandlerEntry = {
- *   description: "my team's rotator",
- *   family: 'custom',
- *   load: async () => myTarget(),
- * };
- * ```
- */
+/** One handler name: what it rotates and how to build its adapter. */
 export interface HandlerEntry {
   /** One line for `--help` and errors. */
   readonly description: string;
-  readonly family: HandlerFamily;
   /** For database handlers: whether the secret's user changes its own password, or users alternate. */
   readonly strategy?: 'single-user' | 'alternating-users';
-  /** Builds the adapter (imports its module on first use). */
   load(): Promise<RotationTarget<unknown>>;
 }
 
-type AdapterFactory = (options?: Record<string, unknown>) => RotationTarget<unknown>;
+type AdapterModule = () => Promise<Record<string, unknown>>;
 
 /**
- * Builds the adapter `exportName` of a module imported by `importModule`. The import is a literal
- * `import('../adapters/x/index.ts')` at each call site, so the TypeScript build rewrites it to the
- * compiled `.js` file and bundlers see it: a computed path would point at source files that an
- * installed package cannot run.
+ * Builds the adapter `exportName` of a module. Each import is a literal `import('../adapters/x/index.ts')`
+ * so the build rewrites it to the compiled `.js` file and bundlers see it.
  */
-function lazyAdapter(
-  module: string,
-  importModule: () => Promise<Record<string, unknown>>,
-  exportName: string,
-): () => Promise<RotationTarget<unknown>> {
+function lazyAdapter(module: string, importModule: AdapterModule, exportName: string): HandlerEntry['load'] {
   return async () => {
     let loaded: Record<string, unknown>;
     try {
@@ -76,92 +38,109 @@ function lazyAdapter(
         'pick another --handler',
       );
     }
-    return (factory as AdapterFactory)();
+    return (factory as () => RotationTarget<unknown>)();
   };
 }
 
-/**
- * The built-in handler names. They match the Lambda handlers in `handlers/`.
- *
- * @example
- * ```ts
- * const target = await BUILT_IN_HANDLERS['random-secret']!.load();
- * ```
- */
-export const BUILT_IN_HANDLERS: Readonly<Record<string, HandlerEntry>> = {
-  'random-secret': {
-    description: 'a random string, or one field of a JSON secret; no external system',
-    family: 'random-secret',
-    load: lazyAdapter('random-secret', () => import('../adapters/random-secret/index.ts'), 'randomSecret'),
-  },
-  'postgres-single-user': {
-    description: 'PostgreSQL / Aurora PostgreSQL: the user changes its own password',
-    family: 'postgres',
-    strategy: 'single-user',
-    load: lazyAdapter('postgres', () => import('../adapters/postgres/index.ts'), 'postgresSingleUser'),
-  },
-  'postgres-alternating-users': {
-    description: 'PostgreSQL / Aurora PostgreSQL: two users alternate, managed with the master secret',
-    family: 'postgres',
-    strategy: 'alternating-users',
-    load: lazyAdapter('postgres', () => import('../adapters/postgres/index.ts'), 'postgresAlternatingUsers'),
-  },
-  'mysql-single-user': {
-    description: 'MySQL / Aurora MySQL / MariaDB: the user changes its own password',
-    family: 'mysql',
-    strategy: 'single-user',
-    load: lazyAdapter('mysql', () => import('../adapters/mysql/index.ts'), 'mysqlSingleUser'),
-  },
-  'mysql-alternating-users': {
-    description: 'MySQL / Aurora MySQL / MariaDB: two users alternate, managed with the master secret',
-    family: 'mysql',
-    strategy: 'alternating-users',
-    load: lazyAdapter('mysql', () => import('../adapters/mysql/index.ts'), 'mysqlAlternatingUsers'),
-  },
-  'redis-single-user': {
-    description: 'Redis 6+ / Valkey ACL user: its only password replaced (by itself, or the master)',
-    family: 'redis',
-    strategy: 'single-user',
-    load: lazyAdapter('redis', () => import('../adapters/redis/index.ts'), 'redisSingleUser'),
-  },
-  'redis-password-overlap': {
-    description: 'Redis 6+ / Valkey ACL user: the new password added, the old one removed after finishSecret',
-    family: 'redis',
-    strategy: 'single-user',
-    load: lazyAdapter('redis', () => import('../adapters/redis/index.ts'), 'redisPasswordOverlap'),
-  },
-  'redis-alternating-users': {
-    description: "Redis 6+ / Valkey ACL users: two users alternate, the clone a copy of the original's rules",
-    family: 'redis',
-    strategy: 'alternating-users',
-    load: lazyAdapter('redis', () => import('../adapters/redis/index.ts'), 'redisAlternatingUsers'),
-  },
-  'http-api-key': {
-    description: "an HTTP API key minted and revoked through the provider's API",
-    family: 'http-api-key',
-    load: lazyAdapter('http-api-key', () => import('../adapters/http-api-key/index.ts'), 'httpApiKey'),
-  },
-  'oauth-client-secret': {
-    description: "an OAuth client secret minted and revoked through the provider's admin API",
-    family: 'oauth-client-secret',
-    load: lazyAdapter(
-      'oauth-client-secret',
-      () => import('../adapters/oauth-client-secret/index.ts'),
-      'oauthClientSecret',
-    ),
-  },
-};
+const postgres: AdapterModule = () => import('../adapters/postgres/index.ts');
+const mysql: AdapterModule = () => import('../adapters/mysql/index.ts');
+const redis: AdapterModule = () => import('../adapters/redis/index.ts');
 
-/**
- * Finds a handler by name among the built-in ones and any `extra` ones (tests, embedders).
- *
- * @throws UsageError naming `--handler` and listing the accepted names.
- * @example
- * ```ts
- * const entry = findHandler('postgres-single-user');
- * const target = await entry.load();
- * ```
- */
+/** [handler name, adapter module name, module, factory export, strategy, description] */
+const TABLE: ReadonlyArray<
+  readonly [string, string, AdapterModule, string, HandlerEntry['strategy'], string]
+> = [
+  [
+    'random-secret',
+    'random-secret',
+    () => import('../adapters/random-secret/index.ts'),
+    'randomSecret',
+    undefined,
+    'a random string, or one field of a JSON secret; no external system',
+  ],
+  [
+    'postgres-single-user',
+    'postgres',
+    postgres,
+    'postgresSingleUser',
+    'single-user',
+    'PostgreSQL / Aurora PostgreSQL: the user changes its own password',
+  ],
+  [
+    'postgres-alternating-users',
+    'postgres',
+    postgres,
+    'postgresAlternatingUsers',
+    'alternating-users',
+    'PostgreSQL / Aurora PostgreSQL: two users alternate, managed with the master secret',
+  ],
+  [
+    'mysql-single-user',
+    'mysql',
+    mysql,
+    'mysqlSingleUser',
+    'single-user',
+    'MySQL / Aurora MySQL / MariaDB: the user changes its own password',
+  ],
+  [
+    'mysql-alternating-users',
+    'mysql',
+    mysql,
+    'mysqlAlternatingUsers',
+    'alternating-users',
+    'MySQL / Aurora MySQL / MariaDB: two users alternate, managed with the master secret',
+  ],
+  [
+    'redis-single-user',
+    'redis',
+    redis,
+    'redisSingleUser',
+    'single-user',
+    'Redis 6+ / Valkey ACL user: its only password replaced (by itself, or the master)',
+  ],
+  [
+    'redis-password-overlap',
+    'redis',
+    redis,
+    'redisPasswordOverlap',
+    'single-user',
+    'Redis 6+ / Valkey ACL user: the new password added, the old one removed after finishSecret',
+  ],
+  [
+    'redis-alternating-users',
+    'redis',
+    redis,
+    'redisAlternatingUsers',
+    'alternating-users',
+    "Redis 6+ / Valkey ACL users: two users alternate, the clone a copy of the original's rules",
+  ],
+  [
+    'http-api-key',
+    'http-api-key',
+    () => import('../adapters/http-api-key/index.ts'),
+    'httpApiKey',
+    undefined,
+    "an HTTP API key minted and revoked through the provider's API",
+  ],
+  [
+    'oauth-client-secret',
+    'oauth-client-secret',
+    () => import('../adapters/oauth-client-secret/index.ts'),
+    'oauthClientSecret',
+    undefined,
+    "an OAuth client secret minted and revoked through the provider's admin API",
+  ],
+];
+
+/** The built-in handler names. They match the Lambda handlers in `handlers/`. */
+export const BUILT_IN_HANDLERS: Readonly<Record<string, HandlerEntry>> = Object.fromEntries(
+  TABLE.map(([name, module, importModule, exportName, strategy, description]) => [
+    name,
+    { description, ...(strategy ? { strategy } : {}), load: lazyAdapter(module, importModule, exportName) },
+  ]),
+);
+
+/** A built-in handler or one of `extra` (tests, embedders); a UsageError listing the names otherwise. */
 export function findHandler(
   name: string,
   extra: Readonly<Record<string, HandlerEntry>> = {},

@@ -113,6 +113,15 @@ export interface KnownVersions<Value> {
   previous(): Promise<Value | undefined>;
 }
 
+/** One result of a {@link RotationTarget.preflight} check; `fail` makes `check` exit 1. Never holds a secret. */
+export interface PreflightFinding {
+  readonly check: string;
+  readonly status: 'ok' | 'warn' | 'fail' | 'skip';
+  readonly detail: string;
+  /** How to fix it, shown when the status is not `ok`. */
+  readonly fix?: string;
+}
+
 /**
  * What an adapter implements: a target system whose credential a secret holds. The engine owns
  * every protocol and idempotency rule of docs/protocol.md#what-the-function-does-at-each-step; the adapter only builds values and talks to its
@@ -179,6 +188,11 @@ export interface RotationTarget<Value> {
    * runs this hook again.
    */
   afterPromotion?(promoted: Value, previous: Value | undefined, ctx: StepContext): Promise<void>;
+  /**
+   * Read-only checks for `secrets-rotator check` against the current value: what a rotation needs
+   * from the target. Changes nothing. Without it, `check` runs `verify` on the current value.
+   */
+  preflight?(current: Value, ctx: StepContext): Promise<PreflightFinding[]>;
   /**
    * Invalidates the credential a value holds (used by `rotate --emergency` to kill the previous
    * user's password at once). Optional.

@@ -92,7 +92,6 @@ describe('rotate --handler (the four steps on this machine)', () => {
     await createSecret(fixture.client, 'rotate/fails');
     const failing: HandlerEntry = {
       description: 'fails at testSecret',
-      family: 'custom',
       load: async () => {
         const base = randomSecret() as RotationTarget<unknown>;
         return {
@@ -148,7 +147,6 @@ describe('rotate --handler (the four steps on this machine)', () => {
     const revoked: string[] = [];
     const revoking: HandlerEntry = {
       description: 'random secret with a revoke hook',
-      family: 'custom',
       load: async () => ({
         ...(randomSecret() as RotationTarget<unknown>),
         revoke: async (value: unknown) => {

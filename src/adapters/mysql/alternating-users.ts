@@ -21,6 +21,7 @@ import {
   planGrantSync,
   roleAccountText,
 } from './grants.ts';
+import { mysqlPreflight } from './preflight.ts';
 import {
   alternatingPair,
   checkAccountName,
@@ -101,6 +102,7 @@ export function mysqlAlternatingUsers(
     init(env) {
       settingsFor(env);
     },
+    preflight: (current, ctx) => mysqlPreflight(current, ctx, 'alternating-users'),
     async next(current, ctx) {
       const username = otherUser(current.username);
       checkAccountName(username, 'username');

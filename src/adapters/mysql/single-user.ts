@@ -4,6 +4,7 @@ import type { RotationTarget } from '../../core/target.ts';
 import { sameServer } from '../database/secret.ts';
 import { commonParts, endpointOf, firstText, login, pendingAlreadyWorks, stillLogsIn } from './common.ts';
 import { tryOpenSession } from './connect.ts';
+import { mysqlPreflight } from './preflight.ts';
 import { type MysqlSecret, withCredentials } from './secret.ts';
 import { MYSQL_ENV, type MysqlSettings, readMysqlSettings } from './settings.ts';
 import {
@@ -55,6 +56,7 @@ export function mysqlSingleUser(options: MysqlSingleUserOptions = {}): RotationT
     init(env) {
       settingsFor(env);
     },
+    preflight: (current, ctx) => mysqlPreflight(current, ctx, 'single-user'),
     async next(current, ctx) {
       const password = await ctx.newPassword();
       return withCredentials(current, { username: current.username, password });

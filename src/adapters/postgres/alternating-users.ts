@@ -20,6 +20,7 @@ import {
   verifyPending,
 } from './common.ts';
 import { connectPostgres, type PostgresLogin, type PostgresSession, tryConnect } from './connect.ts';
+import { postgresPreflight } from './preflight.ts';
 import { ensureClone, setPassword, userExists } from './roles.ts';
 import {
   DEFAULT_POSTGRES_PORT,
@@ -79,6 +80,7 @@ export function postgresAlternatingUsers(
     generatesPassword: true,
     appliesFromCurrent: true,
     init: (env) => settings.init(env),
+    preflight: (current, ctx) => postgresPreflight(current, ctx, 'alternating-users'),
 
     async next(current, ctx) {
       const config = settings.get(ctx);

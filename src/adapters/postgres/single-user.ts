@@ -9,6 +9,7 @@ import {
   SettingsHolder,
   verifyPending,
 } from './common.ts';
+import { postgresPreflight } from './preflight.ts';
 import { type PostgresSecret, withCredentials } from './secret.ts';
 
 /**
@@ -45,6 +46,7 @@ export function postgresSingleUser(_options: PostgresSingleUserOptions = {}): Ro
     generatesPassword: true,
     appliesFromCurrent: true,
     init: (env) => settings.init(env),
+    preflight: (current, ctx) => postgresPreflight(current, ctx, 'single-user'),
 
     async next(current, ctx) {
       settings.get(ctx);

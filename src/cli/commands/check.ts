@@ -1,32 +1,21 @@
-/**
- * `secrets-rotator check <secret> --handler <name>`: a preflight that changes nothing. It reads the
- * secret and validates it for the handler, reads the rotation configuration, and for databases
- * connects as the current user (and the master, for alternating users) to report reachability, the
- * TLS mode, the login and the privilege the rotation needs. Every finding comes with its fix.
- */
+// `secrets-rotator check <secret> --handler <name>`: a preflight that reads and connects but changes
+// nothing. Every finding comes with its fix.
 import { DescribeSecretCommand, GetSecretValueCommand } from '@aws-sdk/client-secrets-manager';
 import type { Command } from 'commander';
 import { redactor } from '../../core/observability.ts';
-import { awsFailure } from '../aws.ts';
+import type { PreflightFinding, RotationTarget } from '../../core/target.ts';
+import { awsFailure, type GlobalFlags } from '../aws.ts';
 import type { CommandContext } from '../context.ts';
 import { EXIT, type ExitCode } from '../exit.ts';
-import { findHandler, type HandlerEntry } from '../handlers.ts';
+import { findHandler } from '../handlers.ts';
+import type { Printer } from '../io.ts';
 import { shortId, unfinishedPending } from '../labels.ts';
-import type { Preflight, PreflightFinding } from '../preflight/types.ts';
 import { cliLogger, cliStepContext } from '../runtime.ts';
 
 interface CheckOptions {
   readonly handler: string;
 }
 
-/**
- * Adds `check` to the program.
- *
- * @example
- * ```ts
- * registerCheck(program, context);
- * ```
- */
 export function registerCheck(program: Command, context: CommandContext): void {
   program
     .command('check')
@@ -47,15 +36,13 @@ export function registerCheck(program: Command, context: CommandContext): void {
     });
 }
 
-async function loadPreflight(entry: HandlerEntry): Promise<Preflight | undefined> {
-  switch (entry.family) {
-    case 'postgres':
-      return (await import('../preflight/postgres.ts')).postgresPreflight;
-    case 'mysql':
-      return (await import('../preflight/mysql.ts')).mysqlPreflight;
-    default:
-      return undefined;
-  }
+/** What the checks share; `add` records a finding (and prints it at once in table output). */
+interface CheckRun {
+  readonly context: CommandContext;
+  readonly flags: GlobalFlags;
+  readonly secretId: string;
+  readonly handler: ReturnType<typeof findHandler>;
+  readonly add: (finding: PreflightFinding) => void;
 }
 
 async function runCheck(
@@ -66,213 +53,206 @@ async function runCheck(
 ): Promise<ExitCode> {
   const flags = context.flags(command);
   context.requireOutput(flags, ['table', 'json'], 'check');
-  const entry = findHandler(options.handler, context.io.handlers);
-  const client = context.client(flags);
-  const out = context.out;
-  const env = context.io.env;
-  const findings: PreflightFinding[] = [];
+  const handler = findHandler(options.handler, context.io.handlers);
   const json = flags.output === 'json';
+  const out = context.out;
   if (!json)
-    out.line(`Preflight of ${secretId} for ${entry.name} (reads and connects only; changes nothing)`);
-  const report = (finding: PreflightFinding) => {
+    out.line(`Preflight of ${secretId} for ${handler.name} (reads and connects only; changes nothing)`);
+  const findings: PreflightFinding[] = [];
+  const add = (finding: PreflightFinding) => {
     findings.push(finding);
-    if (json) return;
-    out.line(`  ${finding.status.padEnd(4)}  ${finding.check.padEnd(20)} ${finding.detail}`);
-    if (finding.fix && finding.status !== 'ok')
-      out.line(`  ${''.padEnd(4)}  ${''.padEnd(20)} fix: ${finding.fix}`);
+    if (!json) printFinding(out, finding);
   };
+  await runChecks({ context, flags, secretId, handler, add });
 
-  await runChecks(report);
-
-  const failed = findings.filter((f) => f.status === 'fail').length;
-  const warned = findings.filter((f) => f.status === 'warn').length;
-  const verdict = failed > 0 ? 'not ready: fix the failures above' : 'ready to rotate';
+  const failures = findings.filter((f) => f.status === 'fail').length;
+  const warnings = findings.filter((f) => f.status === 'warn').length;
   if (json) {
-    out.json({
-      secret: secretId,
-      handler: entry.name,
-      ok: failed === 0,
-      failures: failed,
-      warnings: warned,
-      findings,
-    });
+    out.json({ secret: secretId, handler: handler.name, ok: failures === 0, failures, warnings, findings });
   } else {
-    out.line(
-      `${failed} failure${failed === 1 ? '' : 's'}, ${warned} warning${warned === 1 ? '' : 's'}: ${verdict}`,
-    );
+    const verdict = failures > 0 ? 'not ready: fix the failures above' : 'ready to rotate';
+    out.line(`${plural(failures, 'failure')}, ${plural(warnings, 'warning')}: ${verdict}`);
   }
-  return failed > 0 ? EXIT.POLICY_FAILURE : EXIT.OK;
+  return failures > 0 ? EXIT.POLICY_FAILURE : EXIT.OK;
+}
 
-  async function runChecks(add: (finding: PreflightFinding) => void): Promise<void> {
-    let arn = secretId;
-    let raw: string | undefined;
-    try {
-      const answer = await client.send(
-        new GetSecretValueCommand({ SecretId: secretId, VersionStage: 'AWSCURRENT' }),
-      );
-      raw = answer.SecretString;
-      arn = answer.ARN ?? secretId;
-      redactor.add(raw);
-      if (raw === undefined) {
-        add({
-          check: 'secret readable',
-          status: 'fail',
-          detail:
-            'the AWSCURRENT version holds a binary value; rotation functions rotate SecretString values',
-          fix: 'store the value as SecretString',
-        });
-        return;
-      }
-      add({
-        check: 'secret readable',
-        status: 'ok',
-        detail: `AWSCURRENT version ${shortId(answer.VersionId ?? '?')}`,
-      });
-    } catch (error) {
-      const problem = awsFailure(error, `reading ${secretId}`, flags);
-      add({
-        check: 'secret readable',
+const plural = (count: number, noun: string) => `${count} ${noun}${count === 1 ? '' : 's'}`;
+
+function printFinding(out: Printer, finding: PreflightFinding): void {
+  out.line(`  ${finding.status.padEnd(4)}  ${finding.check.padEnd(20)} ${finding.detail}`);
+  if (finding.fix && finding.status !== 'ok')
+    out.line(`  ${''.padEnd(4)}  ${''.padEnd(20)} fix: ${finding.fix}`);
+}
+
+/** Each stage stops the run when it fails: the later ones need what it gives. */
+async function runChecks(run: CheckRun): Promise<void> {
+  const current = await readCurrent(run);
+  if (!current) return;
+  const target = await loadTarget(run);
+  if (!target) return;
+  let value: unknown;
+  try {
+    value = target.parse(current.raw);
+    redactor.add(...target.secrets(value));
+    run.add({ check: 'secret valid', status: 'ok', detail: describeValue(value, run.handler.name) });
+  } catch (error) {
+    const fix = `fix the AWSCURRENT value (aws secretsmanager put-secret-value --secret-id ${run.secretId} …) as the message says`;
+    run.add(errorFinding('secret valid', error, fix, 'not valid for this handler'));
+    return;
+  }
+  await rotationSettings(run, current.arn);
+  await targetFindings(run, target, value, current.arn);
+}
+
+async function readCurrent(run: CheckRun): Promise<{ arn: string; raw: string } | undefined> {
+  const check = 'secret readable';
+  try {
+    const answer = await run.context
+      .client(run.flags)
+      .send(new GetSecretValueCommand({ SecretId: run.secretId, VersionStage: 'AWSCURRENT' }));
+    const raw = answer.SecretString;
+    redactor.add(raw);
+    if (raw === undefined) {
+      run.add({
+        check,
         status: 'fail',
-        detail: problem.message,
-        fix: problem.fix ?? 'check the name and permissions',
+        detail: 'the AWSCURRENT version holds a binary value; rotation functions rotate SecretString values',
+        fix: 'store the value as SecretString',
       });
-      return;
+      return undefined;
     }
-
-    let target: Awaited<ReturnType<HandlerEntry['load']>>;
-    try {
-      target = await entry.load();
-      target.init?.(env);
-      add({ check: 'handler settings', status: 'ok', detail: `${entry.name}: environment settings valid` });
-    } catch (error) {
-      redactor.scrubError(error);
-      add({
-        check: 'handler settings',
-        status: 'fail',
-        detail: error instanceof Error ? error.message : String(error),
-        fix: 'fix the variable named (the rotation function reads the same ones at start-up)',
-      });
-      return;
-    }
-
-    let value: unknown;
-    try {
-      value = target.parse(raw);
-      redactor.add(...target.secrets(value));
-      add({ check: 'secret valid', status: 'ok', detail: describeValue(value, entry.name) });
-    } catch (error) {
-      redactor.scrubError(error);
-      add({
-        check: 'secret valid',
-        status: 'fail',
-        detail: error instanceof Error ? error.message : 'not valid for this handler',
-        fix: `fix the AWSCURRENT value (aws secretsmanager put-secret-value --secret-id ${secretId} …) as the message says`,
-      });
-      return;
-    }
-
-    await rotationSettings(arn, add);
-
-    const logger = cliLogger((line) => out.note(line), flags.verbose === true);
-    const ctx = cliStepContext({
-      client,
-      secretArn: arn,
-      versionId: 'preflight',
-      step: 'testSecret',
-      env,
-      logger,
+    run.add({ check, status: 'ok', detail: `AWSCURRENT version ${shortId(answer.VersionId ?? '?')}` });
+    return { arn: answer.ARN ?? run.secretId, raw };
+  } catch (error) {
+    const problem = awsFailure(error, `reading ${run.secretId}`, run.flags);
+    run.add({
+      check,
+      status: 'fail',
+      detail: problem.message,
+      fix: problem.fix ?? 'check the name and permissions',
     });
-    const preflight = await loadPreflight(entry);
-    if (preflight) {
-      try {
-        for (const finding of await preflight(value, { env, ctx, strategy: entry.strategy })) add(finding);
-      } catch (error) {
-        redactor.scrubError(error);
-        add({
-          check: 'target',
-          status: 'fail',
-          detail: error instanceof Error ? error.message : String(error),
-          fix: "run again with --verbose for the adapter's log lines",
-        });
-      }
-      return;
-    }
-    // Other targets: the handler's own testSecret, run on the current value, proves it still works.
-    try {
-      await target.verify(value, ctx);
-      add({
-        check: 'current value works',
-        status: 'ok',
-        detail: `${entry.name}'s testSecret accepts the AWSCURRENT value`,
-      });
-    } catch (error) {
-      redactor.scrubError(error);
-      add({
-        check: 'current value works',
-        status: 'fail',
-        detail: error instanceof Error ? error.message : String(error),
-        fix: 'the current value does not work against its target: fix it before rotating',
-      });
-    }
+    return undefined;
   }
+}
 
-  async function rotationSettings(arn: string, add: (finding: PreflightFinding) => void): Promise<void> {
-    try {
-      const description = await client.send(new DescribeSecretCommand({ SecretId: arn }));
-      if (description.RotationEnabled) {
-        add({
-          check: 'rotation settings',
-          status: 'ok',
-          detail: `enabled, function ${description.RotationLambdaARN ?? '?'}`,
-        });
-      } else {
-        add({
-          check: 'rotation settings',
-          status: 'warn',
-          detail: 'rotation is not enabled on this secret',
-          fix: `aws secretsmanager rotate-secret --secret-id ${secretId} --rotation-lambda-arn <function ARN> --rotation-rules AutomaticallyAfterDays=30`,
-        });
-      }
-      const pending = unfinishedPending(description.VersionIdsToStages ?? {});
-      if (pending) {
-        add({
-          check: 'unfinished rotation',
-          status: 'warn',
-          detail: `version ${shortId(pending)} holds AWSPENDING: the next rotation resumes it (or is refused)`,
-          fix: `secrets-rotator status ${secretId} for details; secrets-rotator repair ${secretId} to abandon it`,
-        });
-      }
-    } catch (error) {
-      const problem = awsFailure(error, `describing ${secretId}`, flags);
-      add({
-        check: 'rotation settings',
+async function loadTarget(run: CheckRun): Promise<RotationTarget<unknown> | undefined> {
+  try {
+    const target = await run.handler.load();
+    target.init?.(run.context.io.env);
+    run.add({
+      check: 'handler settings',
+      status: 'ok',
+      detail: `${run.handler.name}: environment settings valid`,
+    });
+    return target;
+  } catch (error) {
+    const fix = 'fix the variable named (the rotation function reads the same ones at start-up)';
+    run.add(errorFinding('handler settings', error, fix));
+    return undefined;
+  }
+}
+
+async function rotationSettings(run: CheckRun, arn: string): Promise<void> {
+  const { secretId } = run;
+  try {
+    const description = await run.context
+      .client(run.flags)
+      .send(new DescribeSecretCommand({ SecretId: arn }));
+    run.add(
+      description.RotationEnabled
+        ? {
+            check: 'rotation settings',
+            status: 'ok',
+            detail: `enabled, function ${description.RotationLambdaARN ?? '?'}`,
+          }
+        : {
+            check: 'rotation settings',
+            status: 'warn',
+            detail: 'rotation is not enabled on this secret',
+            fix: `aws secretsmanager rotate-secret --secret-id ${secretId} --rotation-lambda-arn <function ARN> --rotation-rules AutomaticallyAfterDays=30`,
+          },
+    );
+    const pending = unfinishedPending(description.VersionIdsToStages ?? {});
+    if (pending) {
+      run.add({
+        check: 'unfinished rotation',
         status: 'warn',
-        detail: problem.message,
-        fix: problem.fix ?? 'grant secretsmanager:DescribeSecret',
+        detail: `version ${shortId(pending)} holds AWSPENDING: the next rotation resumes it (or is refused)`,
+        fix: `secrets-rotator status ${secretId} for details; secrets-rotator repair ${secretId} to abandon it`,
       });
     }
+  } catch (error) {
+    const problem = awsFailure(error, `describing ${secretId}`, run.flags);
+    run.add({
+      check: 'rotation settings',
+      status: 'warn',
+      detail: problem.message,
+      fix: problem.fix ?? 'grant secretsmanager:DescribeSecret',
+    });
   }
+}
+
+/** The adapter's preflight; for a target without one, its testSecret run on the current value. */
+async function targetFindings(
+  run: CheckRun,
+  target: RotationTarget<unknown>,
+  value: unknown,
+  arn: string,
+): Promise<void> {
+  const ctx = cliStepContext({
+    client: run.context.client(run.flags),
+    secretArn: arn,
+    versionId: 'preflight',
+    step: 'testSecret',
+    env: run.context.io.env,
+    logger: cliLogger((line) => run.context.out.note(line), run.flags.verbose === true),
+  });
+  if (target.preflight) {
+    try {
+      for (const finding of await target.preflight(value, ctx)) run.add(finding);
+    } catch (error) {
+      run.add(errorFinding('target', error, "run again with --verbose for the adapter's log lines"));
+    }
+    return;
+  }
+  try {
+    await target.verify(value, ctx);
+    run.add({
+      check: 'current value works',
+      status: 'ok',
+      detail: `${run.handler.name}'s testSecret accepts the AWSCURRENT value`,
+    });
+  } catch (error) {
+    const fix = 'the current value does not work against its target: fix it before rotating';
+    run.add(errorFinding('current value works', error, fix));
+  }
+}
+
+function errorFinding(check: string, error: unknown, fix: string, fallback?: string): PreflightFinding {
+  redactor.scrubError(error);
+  const detail = error instanceof Error ? error.message : (fallback ?? String(error));
+  return { check, status: 'fail', detail, fix };
 }
 
 /** What the parsed value says about its target, without any secret field. */
 function describeValue(value: unknown, handler: string): string {
-  if (value && typeof value === 'object' && 'host' in value && 'username' in value) {
-    const v = value as {
-      engine?: string;
-      host: string;
-      port?: number;
-      username: string;
-      dbname?: string;
-      ssl?: boolean;
-    };
-    // The secret's ssl can only tighten the deployer's TLS mode (PG_TLS_MODE / MYSQL_TLS_MODE).
-    const ssl =
-      v.ssl === undefined
-        ? 'ssl absent (the TLS mode decides)'
-        : v.ssl
-          ? 'ssl true (TLS required)'
-          : 'ssl false (ignored: it cannot loosen the TLS mode)';
-    return `engine ${v.engine ?? '?'}, ${v.host}:${v.port ?? '?'}, user "${v.username}"${v.dbname ? `, dbname "${v.dbname}"` : ''}, ${ssl}`;
+  if (!(value && typeof value === 'object' && 'host' in value && 'username' in value)) {
+    return `valid for ${handler}`;
   }
-  return `valid for ${handler}`;
+  const v = value as {
+    engine?: string;
+    host: string;
+    port?: number;
+    username: string;
+    dbname?: string;
+    ssl?: boolean;
+  };
+  // The secret's ssl can only tighten the deployer's TLS mode (PG_TLS_MODE / MYSQL_TLS_MODE).
+  const ssl =
+    v.ssl === undefined
+      ? 'ssl absent (the TLS mode decides)'
+      : v.ssl
+        ? 'ssl true (TLS required)'
+        : 'ssl false (ignored: it cannot loosen the TLS mode)';
+  return `engine ${v.engine ?? '?'}, ${v.host}:${v.port ?? '?'}, user "${v.username}"${v.dbname ? `, dbname "${v.dbname}"` : ''}, ${ssl}`;
 }

@@ -1,88 +1,18 @@
-/**
- * The shape of `check`'s findings, shared by the target-specific preflights.
- */
-
-import { type MasterCredentials, parseMasterSecret } from '../../adapters/database/secret.ts';
-import { allowPlaintextHint, type TlsMode, type TlsOutcome } from '../../adapters/database/tls.ts';
-import type { Env } from '../../core/config.ts';
+// Findings shared by the PostgreSQL and MySQL preflights of `check`.
 import { TargetRefusedError, TargetUnreachableError } from '../../core/errors.ts';
-import type { StepContext } from '../../core/target.ts';
+import type { PreflightFinding, StepContext } from '../../core/target.ts';
 import { describeServer, requireMasterServer, type ServerAddress } from '../../database/hosts.ts';
+import { type MasterCredentials, parseMasterSecret } from './secret.ts';
+import { allowPlaintextHint, type TlsMode, type TlsOutcome } from './tls.ts';
 
-/**
- * How a check came out: `fail` makes `check` exit 1; `warn` does not.
- *
- * @example
- * ```ts
- * const failed = findings.some((finding) => finding.status === 'fail');
- * ```
- */
-export type FindingStatus = 'ok' | 'warn' | 'fail' | 'skip';
+export type Strategy = 'single-user' | 'alternating-users';
 
-/**
- * One finding of a preflight, with the fix when something is wrong. Never holds a secret value.
- *
- * @example
- * ```ts
- * const finding: PreflightFinding = { check: 'TLS', status: 'warn', detail: 'the server offers no TLS', fix: 'enable TLS on the server' };
- * ```
- */
-export interface PreflightFinding {
-  readonly check: string;
-  readonly status: FindingStatus;
-  readonly detail: string;
-  readonly fix?: string;
-}
-
-/**
- * What a target-specific preflight receives.
- *
- * @example
- * ```ts
- * const findings = await postgresPreflight(value, { env, ctx, strategy: 'single-user' });
- * ```
- */
-export interface PreflightInput {
-  /** The rotation function's environment (adapter settings such as PG_CA_BUNDLE). */
-  readonly env: Env;
-  /** Logger, metrics, redaction and `readSecret` for the master secret. */
-  readonly ctx: StepContext;
-  readonly strategy: 'single-user' | 'alternating-users' | undefined;
-}
-
-/**
- * A target-specific preflight: reads and connects, changes nothing.
- *
- * @example
- * ```ts
- * const preflight: Preflight = async (value, input) => [{ check: 'target', status: 'ok', detail: 'reachable' }];
- * ```
- */
-export type Preflight = (value: unknown, input: PreflightInput) => Promise<PreflightFinding[]>;
-
-/**
- * The finding for an error thrown by a connection attempt: the message is already sanitised by the
- * adapter (docs/protocol.md#security-rules), the fix is ours.
- *
- * @example
- * ```ts
- * findings.push(failure('current login', error, 'put the working password in AWSCURRENT'));
- * ```
- */
+/** The message of a connection error is already sanitised by the adapter; the fix is ours. */
 export function failure(check: string, error: unknown, fix: string): PreflightFinding {
   return { check, status: 'fail', detail: error instanceof Error ? error.message : String(error), fix };
 }
 
-/**
- * Reads and checks the master secret named by `masterarn`, adding its finding; `undefined` when it
- * cannot be used (the finding says why and how to fix it).
- *
- * @example
- * ```ts
- * const master = await masterFinding(input.ctx, secret.masterarn, findings, secret, 5432);
- * if (!master) return findings;
- * ```
- */
+/** Reads the master secret and adds its findings; `undefined` when it cannot be used. */
 export async function masterFinding(
   ctx: StepContext,
   masterArn: string,
@@ -133,26 +63,14 @@ export async function masterFinding(
   }
 }
 
-/** What a connection fix says for one engine. */
+/** The engine's variable names, and the fix when the login works but the database refuses access. */
 export interface EngineFixes {
-  /** The adapter's CA bundle variable, e.g. `PG_CA_BUNDLE`. */
   readonly caVariable: string;
-  /** The adapter's certificate-name variable, e.g. `PG_TLS_SERVERNAME`. */
   readonly serverNameVariable: string;
-  /** The adapter's TLS mode variable, e.g. `PG_TLS_MODE`. */
   readonly tlsModeVariable: string;
-  /** The fix when the login works but the database refuses access. */
   readonly accessFix: string;
 }
 
-/**
- * The fix for a failed database connection, by the adapter's sanitised cause.
- *
- * @example
- * ```ts
- * connectionFix(error, 'master', { caVariable: 'PG_CA_BUNDLE', serverNameVariable: 'PG_TLS_SERVERNAME', tlsModeVariable: 'PG_TLS_MODE', accessFix: 'fix "dbname"' });
- * ```
- */
 export function connectionFix(error: unknown, who: string, engine: EngineFixes): string {
   if (error instanceof TargetUnreachableError) {
     return error.failure === 'tls'
@@ -165,16 +83,18 @@ export function connectionFix(error: unknown, who: string, engine: EngineFixes):
   return engine.accessFix;
 }
 
-/**
- * The TLS finding for how a connection ended up, naming the mode it followed: verified TLS, or
- * plaintext because the mode allowed it (with how to get TLS, and for a local database how to
- * keep plaintext).
- *
- * @example
- * ```ts
- * findings.push(tlsFinding('verified', 'verify-full', 'PG_TLS_MODE'));
- * ```
- */
+/** The findings when the current user's connection fails: which stage failed, with its fix. */
+export function connectFailure(error: unknown, where: string, engine: EngineFixes): PreflightFinding[] {
+  const fix = connectionFix(error, 'AWSCURRENT', engine);
+  if (error instanceof TargetUnreachableError && error.failure !== 'tls') {
+    return [failure('database reachable', error, fix)];
+  }
+  return [
+    { check: 'database reachable', status: 'ok', detail: `${where} answers` },
+    failure(error instanceof TargetUnreachableError ? 'TLS' : 'current login', error, fix),
+  ];
+}
+
 export function tlsFinding(outcome: TlsOutcome, mode: TlsMode, variable: string): PreflightFinding {
   switch (outcome) {
     case 'verified':
