@@ -11,6 +11,7 @@ import {
   tlsFinding,
 } from '../database/preflight.ts';
 import { effectiveTlsMode } from '../database/tls.ts';
+import { endpointOf } from './common.ts';
 import { type MysqlSession, openSession } from './connect.ts';
 import { alternatingPair, DEFAULT_MYSQL_PORT, type MysqlSecret } from './secret.ts';
 import { type MysqlSettings, readMysqlSettings } from './settings.ts';
@@ -26,13 +27,6 @@ const MYSQL_FIXES: EngineFixes = {
   tlsModeVariable: 'MYSQL_TLS_MODE',
   accessFix: 'grant the account access to the database named by "dbname", or fix "dbname"',
 };
-
-const endpointOf = (secret: MysqlSecret) => ({
-  host: secret.host,
-  port: secret.port,
-  database: secret.dbname,
-  ssl: secret.ssl,
-});
 
 async function ownPrivileges(session: MysqlSession): Promise<Map<string, boolean>> {
   const rows = await session.lookup("read the account's global privileges", OWN_GLOBAL_PRIVILEGES, [

@@ -12,7 +12,7 @@ import {
   tlsFinding,
 } from '../database/preflight.ts';
 import { effectiveTlsMode } from '../database/tls.ts';
-import { POSTGRES_EXCLUDE_CHARACTERS } from './common.ts';
+import { endpointOf, POSTGRES_EXCLUDE_CHARACTERS } from './common.ts';
 import { connectPostgres, type PostgresSession } from './connect.ts';
 import { redshiftPolicyProblems } from './redshift.ts';
 import { alternatingPair } from './roles.ts';
@@ -42,13 +42,6 @@ const POSTGRES_FIXES: EngineFixes = {
   tlsModeVariable: 'PG_TLS_MODE',
   accessFix: 'grant the user CONNECT on the database named by "dbname", or fix "dbname"',
 };
-
-const endpointOf = (secret: PostgresSecret) => ({
-  host: secret.host,
-  port: secret.port,
-  dbname: secret.dbname,
-  ssl: secret.ssl,
-});
 
 export async function postgresPreflight(
   secret: PostgresSecret,
