@@ -1,0 +1,93 @@
+import { SecretShapeError } from '../../core/errors.ts';
+import {
+  type DatabaseSecretValue,
+  describeType,
+  parseDatabaseSecretValue,
+  serializeDatabaseSecretValue,
+} from '../database/secret.ts';
+import { checkRedisUsername, DEFAULT_REDIS_PORT, REDIS_ENGINES, type RedisEngine } from '../redis/secret.ts';
+
+/**
+ * An ElastiCache RBAC user's secret: the Redis secret (docs/protocol.md#the-database-secret, `host`
+ * the cluster's or replication group's endpoint) plus `userId`, the ElastiCache user the API changes.
+ *
+ * @example
+ * ```ts
+ * const secret: ElastiCacheSecret = parseElastiCacheSecret(raw);
+ * console.log(secret.userId, secret.username);
+ * ```
+ */
+export interface ElastiCacheSecret extends DatabaseSecretValue<RedisEngine> {
+  readonly userId: string;
+}
+
+/**
+ * ElastiCache's own password rules: 16 to 128 printable ASCII characters, none of `,` `"` `/` `@`.
+ *
+ * @example
+ * ```ts
+ * ELASTICACHE_PASSWORD_RULES.forbidden; // ',"/@'
+ * ```
+ */
+export const ELASTICACHE_PASSWORD_RULES = { minLength: 16, maxLength: 128, forbidden: ',"/@' } as const;
+
+// The API's pattern for a user id; 128 is a sanity cap, not ElastiCache's.
+const USER_ID = /^[a-zA-Z][a-zA-Z0-9-]{0,127}$/;
+
+/**
+ * Parses and checks a stored ElastiCache user secret; every problem names the field and the fix.
+ *
+ * @example
+ * ```ts
+ * const secret = parseElastiCacheSecret('{"engine":"valkey","host":"…","username":"app","password":"…","userId":"app-user"}');
+ * ```
+ */
+export function parseElastiCacheSecret(raw: string): ElastiCacheSecret {
+  const secret = parseDatabaseSecretValue(raw, 'elasticache-user', {
+    engines: REDIS_ENGINES,
+    otherEngines: 'use the PostgreSQL or MySQL adapter for those databases',
+    defaultPort: DEFAULT_REDIS_PORT,
+    server: 'ElastiCache',
+    checkUsername: checkRedisUsername,
+  });
+  const userId = secret.fields.userId;
+  if (typeof userId !== 'string' || !USER_ID.test(userId)) {
+    throw new SecretShapeError(
+      'userId',
+      typeof userId === 'string' ? 'is not an ElastiCache user id' : `is ${describeType(userId)}`,
+      'set "userId" to the ElastiCache user id (a letter, then letters, digits and hyphens), as `aws elasticache describe-users` lists it',
+    );
+  }
+  return { ...secret, userId };
+}
+
+/**
+ * The string stored in Secrets Manager (every stored field kept).
+ *
+ * @example
+ * ```ts
+ * serializeElastiCacheSecret(secret); // '{"engine":"redis",…,"userId":"app-user"}'
+ * ```
+ */
+export function serializeElastiCacheSecret(secret: ElastiCacheSecret): string {
+  return serializeDatabaseSecretValue(secret);
+}
+
+/**
+ * What is wrong with a password ElastiCache would refuse, or `undefined`. Never quotes the password.
+ *
+ * @example
+ * ```ts
+ * elastiCachePasswordProblem('short'); // 'is 5 characters long; ElastiCache takes 16 to 128'
+ * ```
+ */
+export function elastiCachePasswordProblem(password: string): string | undefined {
+  const { minLength, maxLength, forbidden } = ELASTICACHE_PASSWORD_RULES;
+  if (password.length < minLength || password.length > maxLength) {
+    return `is ${password.length} characters long; ElastiCache takes ${minLength} to ${maxLength}`;
+  }
+  if (!/^[\x21-\x7e]+$/.test(password)) return 'holds a space or a character outside printable ASCII';
+  const found = [...forbidden].filter((character) => password.includes(character));
+  if (found.length > 0) return `holds ${found.join(' ')}, which ElastiCache refuses in passwords`;
+  return undefined;
+}
