@@ -107,7 +107,7 @@ describe(`JSON nested more than ${MAX_JSON_DEPTH} levels deep`, () => {
     const attempt = run({ Step: 'createSecret', SecretId: arn, ClientRequestToken: 'token-deep' });
     await expect(attempt).rejects.toBeInstanceOf(SecretShapeError);
     await expect(attempt).rejects.toThrow(
-      `Secret field "deep" is nested more than ${MAX_JSON_DEPTH} levels deep`,
+      `Secret field "(value)" is nested more than ${MAX_JSON_DEPTH} levels deep (in field "deep")`,
     );
     expect(await labels(arn)).toEqual(before);
     expect(local.sm.callsTo('PutSecretValue')).toHaveLength(putsBefore);

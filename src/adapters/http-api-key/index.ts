@@ -11,9 +11,9 @@ import {
   SecretShapeError,
   TargetRefusedError,
 } from '../../core/errors.ts';
-import { depthProblem, jsonDepthExcess } from '../../core/json-depth.ts';
 import { DEFAULT_PASSWORD_POLICY, generatePassword } from '../../core/password.ts';
 import type { KnownVersions, NextContext, RotationTarget, StepContext } from '../../core/target.ts';
+import { parseJsonObject } from '../json-object.ts';
 import {
   asConfigurationError,
   type HttpApiKeyConfig,
@@ -142,22 +142,16 @@ export function httpApiKey(options: HttpApiKeyOptions = {}): RotationTarget<ApiK
           'is set, but httpApiKey({ config }) was given in code too: keep one',
         );
       }
-      const excess = jsonDepthExcess(text);
-      if (excess) {
-        throw new ConfigurationError(
-          HTTP_API_KEY_CONFIG,
-          `is ${depthProblem(excess)}: no configuration block needs that; flatten the request bodies`,
-        );
-      }
-      let parsed: unknown;
-      try {
-        parsed = JSON.parse(text);
-      } catch {
-        throw new ConfigurationError(
-          HTTP_API_KEY_CONFIG,
-          'is not valid JSON: set it to the configuration block, a JSON object',
-        );
-      }
+      const parsed = parseJsonObject(
+        text,
+        (problem) =>
+          new ConfigurationError(
+            HTTP_API_KEY_CONFIG,
+            problem.startsWith('nested')
+              ? `is ${problem}: no configuration block needs that; flatten the request bodies`
+              : `is ${problem}: set it to the configuration block, a JSON object`,
+          ),
+      );
       try {
         fixedConfig = resolveConfig(parsed);
       } catch (error) {

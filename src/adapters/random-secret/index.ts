@@ -1,7 +1,7 @@
 import { type Env, envString } from '../../core/config.ts';
 import { SecretShapeError } from '../../core/errors.ts';
-import { depthProblem, jsonDepthExcess } from '../../core/json-depth.ts';
 import type { RotationTarget } from '../../core/target.ts';
+import { parseJsonObject } from '../json-object.ts';
 
 /**
  * Options of {@link randomSecret}.
@@ -56,36 +56,20 @@ export function randomSecret(options: RandomSecretOptions = {}): RotationTarget<
         }
         return { kind: 'string', value: raw };
       }
-      const excess = jsonDepthExcess(raw);
-      if (excess) {
-        throw new SecretShapeError(
-          excess.field ?? '(value)',
-          `is ${depthProblem(excess)}`,
-          'store a flatter JSON object',
-        );
-      }
-      let object: unknown;
-      try {
-        object = JSON.parse(raw);
-      } catch {
-        throw new SecretShapeError(
-          '(value)',
-          'is not JSON',
-          `RANDOM_SECRET_FIELD is "${field}", so the secret must be a JSON object`,
-        );
-      }
-      if (object === null || typeof object !== 'object' || Array.isArray(object)) {
-        throw new SecretShapeError(
-          '(value)',
-          'is not a JSON object',
-          `store an object with a "${field}" field`,
-        );
-      }
-      const current = (object as Record<string, unknown>)[field];
+      const object = parseJsonObject(
+        raw,
+        (problem) =>
+          new SecretShapeError(
+            '(value)',
+            `is ${problem}`,
+            `RANDOM_SECRET_FIELD is "${field}": store a JSON object with a "${field}" string field`,
+          ),
+      );
+      const current = object[field];
       if (current !== undefined && typeof current !== 'string') {
         throw new SecretShapeError(field, 'must be a string', 'store the value as a JSON string');
       }
-      return { kind: 'json', field, object: object as Record<string, unknown> };
+      return { kind: 'json', field, object };
     },
     serialize(value) {
       return value.kind === 'string' ? value.value : JSON.stringify(value.object);
