@@ -21,6 +21,7 @@ import {
   serverWithoutTlsError,
   TLS_PLAINTEXT_FALLBACK_METRIC,
   type TlsOutcome,
+  warnIfSslFieldIgnored,
 } from '../database/tls.ts';
 import { decodeReply, encodeCommand, MAX_REPLY_BYTES, RespError, type RespValue } from './resp.ts';
 import { REDIS_ENV, type RedisSettings, type RedisTlsMode } from './settings.ts';
@@ -263,6 +264,7 @@ export async function tryOpenRedis(
     return undefined;
   }
   const mode = redisTlsMode(settings.tlsMode, endpoint.ssl);
+  warnIfSslFieldIgnored(settings.tlsMode, endpoint, REDIS_ENV.tlsMode, ctx.logger);
   const { socket, tls } = await openSocket(endpoint, mode, settings, ctx);
   // AUTH is part of connecting; later commands get the command timeout.
   let limitMs = settings.connectTimeoutMs;

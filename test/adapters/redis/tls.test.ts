@@ -3,9 +3,9 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { redisSingleUser } from '../../../src/adapters/redis/index.ts';
-import { capturedOutput } from '../../support/leak-scan.ts';
+import { capturedOutput, trackSecrets } from '../../support/leak-scan.ts';
 import { makeTestCertificates, type TestCertificates } from '../../support/tls.ts';
-import { PLAINTEXT_ENV, Rig, setupPassword } from './rig.ts';
+import { directContext, PLAINTEXT_ENV, Rig, setupPassword } from './rig.ts';
 
 describe('Redis TLS modes against a private TLS-only redis-server and a plaintext one', () => {
   let dir: string;
@@ -107,5 +107,28 @@ describe('Redis TLS modes against a private TLS-only redis-server and a plaintex
     const overTls = await userOn(tlsRig, 'tls_ssl_true', { ssl: true });
     const handler = tlsRig.handler(redisSingleUser(), { ...PLAINTEXT_ENV, REDIS_CA_BUNDLE: certs.caPath });
     expect((await tlsRig.rotate(overTls.arn, handler)).error).toBeUndefined();
+  });
+
+  it('"ssl": false is ignored under a mode that wants TLS, with the databases\' warning; under disable, silently', async () => {
+    const { initial } = await userOn(tlsRig, 'tls_ssl_false', { ssl: false });
+    const secret = JSON.stringify(tlsRig.secretFor('tls_ssl_false', initial, { ssl: false }));
+    trackSecrets(secret);
+    const target = redisSingleUser();
+    const verified = directContext({ REDIS_CA_BUNDLE: certs.caPath });
+    await target.verify(target.parse(secret), verified);
+    expect(verified.lines.find((line) => line.message === 'connected to Redis')?.extra?.tls).toBe('verified');
+    expect(verified.lines.filter((line) => line.level === 'warn').map((line) => line.message)).toEqual([
+      'the secret sets "ssl": false, which cannot loosen REDIS_TLS_MODE; ignored',
+    ]);
+    const plain = await userOn(plainRig, 'plain_ssl_false_disabled', { ssl: false });
+    const disabled = directContext(PLAINTEXT_ENV);
+    const plainSecret = JSON.stringify(
+      plainRig.secretFor('plain_ssl_false_disabled', plain.initial, { ssl: false }),
+    );
+    trackSecrets(plainSecret);
+    const plainTarget = redisSingleUser();
+    await plainTarget.verify(plainTarget.parse(plainSecret), disabled);
+    expect(disabled.lines.find((line) => line.message === 'connected to Redis')?.extra?.tls).toBe('disabled');
+    expect(disabled.lines.filter((line) => line.level === 'warn')).toEqual([]);
   });
 });
