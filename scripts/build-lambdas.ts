@@ -15,6 +15,7 @@ import { mkdir, readdir, readFile, rm, writeFile } from 'node:fs/promises';
 import { basename, dirname, extname, join, relative, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import * as esbuild from 'esbuild';
+import { LAMBDA_CREDENTIALS_NAMESPACE } from '../src/cli/lambda-slimming.ts';
 import {
   checkSourceMapDir,
   LAMBDA_HANDLER,
@@ -234,12 +235,7 @@ export async function buildLambdas(options: BuildLambdasOptions = {}): Promise<B
     const inputs = result.metafile.outputs[outputPath]?.inputs ?? {};
     await writeFile(join(outDir, `${name}.licenses.txt`), await licenceList(name, parts));
     const projectInputs = Object.keys(inputs)
-      .filter(
-        (input) =>
-          !input.includes('node_modules/') &&
-          !input.startsWith(`${LEFT_OUT_NAMESPACE}:`) &&
-          !input.startsWith(`${THROUGH_REQUIRE_NAMESPACE}:`),
-      )
+      .filter((input) => !input.includes('node_modules/') && pluginNamespaceOf(input) === undefined)
       .sort();
 
     lambdas.push({
@@ -344,8 +340,12 @@ function assertExportsHandler(name: string, metafile: esbuild.Metafile, outputPa
 function contributors(metafile: esbuild.Metafile, outputPath: string): BundleContributor[] {
   const totals = new Map<string, { name: string; dir?: string; bytes: number }>();
   for (const [input, { bytesInOutput }] of Object.entries(metafile.outputs[outputPath]?.inputs ?? {})) {
-    const dir = packageDirOf(input);
-    const key = input.startsWith(`${LEFT_OUT_NAMESPACE}:`) ? '(left-out stubs)' : (dir ?? '(project)');
+    const namespace = pluginNamespaceOf(input);
+    const dir = namespace === undefined ? packageDirOf(input) : undefined;
+    const key =
+      namespace === LEFT_OUT_NAMESPACE
+        ? '(left-out stubs)'
+        : (dir ?? (namespace ? `(${namespace})` : '(project)'));
     const entry = totals.get(key) ?? {
       name: dir ? packageOf(input) : key,
       ...(dir ? { dir } : {}),
@@ -371,6 +371,15 @@ async function licenceList(name: string, parts: readonly BundleContributor[]): P
     lines.push(`${part.name}@${pkg.version ?? '?'} ${pkg.license ?? '(no licence field)'}`);
   }
   return `${lines.join('\n')}\n`;
+}
+
+/** The namespace of an input our esbuild plugins made up (`left-out:…`), not a file on disk. */
+function pluginNamespaceOf(input: string): string | undefined {
+  const namespace = /^([\w-]+):/.exec(input)?.[1];
+  return namespace &&
+    [LEFT_OUT_NAMESPACE, THROUGH_REQUIRE_NAMESPACE, LAMBDA_CREDENTIALS_NAMESPACE].includes(namespace)
+    ? namespace
+    : undefined;
 }
 
 /** The package an input file belongs to: the innermost node_modules folder's package (nested copies included). */

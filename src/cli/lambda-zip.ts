@@ -13,6 +13,7 @@ import { basename, dirname, extname, join, relative, resolve } from 'node:path';
 import type * as esbuild from 'esbuild';
 import yazl from 'yazl';
 import { UsageError } from './exit.ts';
+import { lambdaCredentialsOnly } from './lambda-slimming.ts';
 
 /** The Lambda runtime the bundles target; the templates use the same identifier. */
 export const LAMBDA_RUNTIME = 'nodejs22.x';
@@ -58,6 +59,16 @@ export const LEFT_OUT_MODULES: readonly {
     why:
       "iconv-lite's CJK code tables (Shift_JIS, EUC-JP, GBK, Big5, EUC-KR) are not used: the MySQL adapter " +
       'connects with charset utf8mb4, so the server sends all text as UTF-8',
+  },
+  {
+    request: /^@smithy\/core\/event-streams$/,
+    importer: /node_modules\/@smithy\/core\//,
+    why: 'the AWS SDK loads its event-stream codec only for streaming operations, and no Secrets Manager or RDS call the functions make streams',
+  },
+  {
+    request: /^\.\/native$/,
+    importer: /node_modules\/pg\/lib\/index\.js$/,
+    why: "pg's binding to libpq (pg.native, NODE_PG_FORCE_NATIVE) is not used: the PostgreSQL adapter uses pg's JavaScript client",
   },
 ];
 
@@ -142,7 +153,7 @@ export function lambdaBundleOptions(): esbuild.BuildOptions & { metafile: true }
     legalComments: 'none',
     // pg loads its optional native binding only when asked for `pg.native`, which we never use.
     external: ['pg-native'],
-    plugins: [leaveOutUnusedModules(), builtinsThroughRequire()],
+    plugins: [leaveOutUnusedModules(), builtinsThroughRequire(), lambdaCredentialsOnly()],
     banner: { js: REQUIRE_BANNER },
     metafile: true,
     logLevel: 'silent',
