@@ -1,24 +1,20 @@
-/**
- * `secrets-rotator audit`: every secret of the account (or a filtered part of it) with its verdict,
- * as a table, JSON or CSV, and a non-zero exit when any secret fails the policy, for CI pipelines.
- *
- * ListSecrets already carries what a verdict needs (labels, rotation settings and dates), so the
- * audit costs one call per 100 secrets; only secrets with an unfinished rotation need one more call
- * (ListSecretVersionIds, to tell "rotating" from "stuck since …"), made with bounded concurrency.
- */
+// `secrets-rotator audit`: every secret (or a filtered part) with its verdict; exit 1 when any fails
+// the policy. ListSecrets carries what a verdict needs, so the audit costs one call per 100 secrets.
 import {
   type Filter,
   ListSecretsCommand,
   type ListSecretsCommandOutput,
+  type SecretsManagerClient,
 } from '@aws-sdk/client-secrets-manager';
 import cliProgress from 'cli-progress';
 import { type Command, InvalidArgumentError, Option } from 'commander';
-import { awsFailure } from '../aws.ts';
+import { awsFailure, type GlobalFlags } from '../aws.ts';
 import { limiter } from '../concurrency.ts';
 import type { CommandContext } from '../context.ts';
 import { EXIT, type ExitCode } from '../exit.ts';
 import { factsFromListEntry, listVersions } from '../facts.ts';
 import { formatDuration, renderCsv, renderTable, shortDate } from '../format.ts';
+import type { Printer } from '../io.ts';
 import { allowVerdict, verdictOptions, wholeNumber } from '../options.ts';
 import {
   type Assessment,
@@ -44,7 +40,6 @@ interface AuditRow {
   readonly facts: SecretFacts;
   readonly assessment: Assessment;
   readonly passes: boolean;
-  /** Why details could not be read, if they could not. */
   readonly note?: string;
 }
 
@@ -75,14 +70,6 @@ function parseFilter(value: string, previous: Filter[] = []): Filter[] {
   return [...previous, { Key: key, Values: [match[2]!] }];
 }
 
-/**
- * Adds `audit` to the program.
- *
- * @example
- * ```ts
- * registerAudit(program, context);
- * ```
- */
 export function registerAudit(program: Command, context: CommandContext): void {
   const command = program
     .command('audit')
@@ -124,181 +111,196 @@ export function registerAudit(program: Command, context: CommandContext): void {
 
 async function runAudit(context: CommandContext, command: Command, options: AuditOptions): Promise<ExitCode> {
   const flags = context.flags(command);
-  const client = context.client(flags);
-  const now = context.now();
   const started = performance.now();
-  const policy = { now, maxAgeDays: options.maxAge, stuckAfterMinutes: options.stuckAfter };
-  const detail = limiter(options.concurrency);
-  const stderr = context.io.stderr;
-  const bar =
-    options.progress && stderr.isTTY
-      ? new cliProgress.SingleBar(
-          {
-            stream: stderr as unknown as NodeJS.WritableStream,
-            format: 'audit |{bar}| {value}/{total} secrets',
-            clearOnComplete: true,
-            hideCursor: true,
-          },
-          cliProgress.Presets.shades_classic,
-        )
-      : undefined;
-  let listed = 0;
-  let assessed = 0;
-  bar?.start(0, 0);
-  const tick = () => {
-    assessed += 1;
-    bar?.update(assessed);
-  };
+  const rows = await auditRows(context, flags, options);
+  rows.sort((a, b) => (a.facts.name < b.facts.name ? -1 : a.facts.name > b.facts.name ? 1 : 0));
+  const summary = summarize(rows, performance.now() - started);
+  if (flags.output === 'json') printJson(context.out, rows, summary, options);
+  else if (flags.output === 'csv')
+    printCsv(context.out, options.failingOnly ? summary.failing : rows, summary);
+  else printTable(context.out, options.failingOnly ? summary.failing : rows, summary);
+  return summary.failing.length > 0 ? EXIT.POLICY_FAILURE : EXIT.OK;
+}
 
+function progressBar(context: CommandContext, options: AuditOptions): cliProgress.SingleBar | undefined {
+  const stderr = context.io.stderr;
+  if (!options.progress || !stderr.isTTY) return undefined;
+  return new cliProgress.SingleBar(
+    {
+      stream: stderr as unknown as NodeJS.WritableStream,
+      format: 'audit |{bar}| {value}/{total} secrets',
+      clearOnComplete: true,
+      hideCursor: true,
+    },
+    cliProgress.Presets.shades_classic,
+  );
+}
+
+/** Every listed secret assessed; only an unfinished rotation costs a detail call (its versions' dates). */
+async function auditRows(
+  context: CommandContext,
+  flags: GlobalFlags,
+  options: AuditOptions,
+): Promise<AuditRow[]> {
+  const client = context.client(flags);
+  const policy = { now: context.now(), maxAgeDays: options.maxAge, stuckAfterMinutes: options.stuckAfter };
+  const detail = limiter(options.concurrency);
+  const bar = progressBar(context, options);
+  let assessed = 0;
+  const tick = () => bar?.update(++assessed);
+  const assess = async (facts: SecretFacts): Promise<AuditRow> => {
+    const first = assessSecret(facts, policy);
+    if (!first.pendingVersionId) {
+      tick();
+      return row(facts, first, options.allow);
+    }
+    return detail(async () => {
+      try {
+        const versions = await listVersions(client, facts.arn);
+        const versionCreated = Object.fromEntries(versions.map((v) => [v.versionId, v.createdDate]));
+        const detailed = { ...facts, versionCreated };
+        return row(detailed, assessSecret(detailed, policy), options.allow);
+      } catch (error) {
+        const failure = awsFailure(error, `reading the versions of ${facts.name}`, flags);
+        return { ...row(facts, first, options.allow), note: failure.message };
+      } finally {
+        tick();
+      }
+    });
+  };
   const pending: Array<Promise<AuditRow>> = [];
-  let rows: AuditRow[];
+  bar?.start(0, 0);
   try {
     let nextToken: string | undefined;
     do {
-      let page: ListSecretsCommandOutput;
-      try {
-        page = await client.send(
-          new ListSecretsCommand({
-            MaxResults: 100,
-            NextToken: nextToken,
-            ...(options.filter.length ? { Filters: options.filter } : {}),
-          }),
-        );
-      } catch (error) {
-        throw awsFailure(error, 'listing secrets', flags);
-      }
-      for (const entry of page.SecretList ?? []) {
-        listed += 1;
-        const facts = factsFromListEntry(entry);
-        const first = assessSecret(facts, policy);
-        if (!first.pendingVersionId) {
-          pending.push(Promise.resolve(row(facts, first, options.allow)));
-          tick();
-          continue;
-        }
-        // Only an unfinished rotation needs the versions' dates: "rotating" or "stuck since …".
-        pending.push(
-          detail(async () => {
-            try {
-              const versions = await listVersions(client, facts.arn);
-              const detailed = {
-                ...facts,
-                versionCreated: Object.fromEntries(versions.map((v) => [v.versionId, v.createdDate])),
-              };
-              return row(detailed, assessSecret(detailed, policy), options.allow);
-            } catch (error) {
-              const failure = awsFailure(error, `reading the versions of ${facts.name}`, flags);
-              return { ...row(facts, first, options.allow), note: failure.message };
-            } finally {
-              tick();
-            }
-          }),
-        );
-      }
-      bar?.setTotal(listed);
+      const page = await listPage(client, options.filter, nextToken, flags);
+      for (const entry of page.SecretList ?? []) pending.push(assess(factsFromListEntry(entry)));
+      bar?.setTotal(pending.length);
       nextToken = page.NextToken;
     } while (nextToken);
-    rows = await Promise.all(pending);
+    return await Promise.all(pending);
   } finally {
     bar?.stop();
   }
-  rows.sort((a, b) => (a.facts.name < b.facts.name ? -1 : a.facts.name > b.facts.name ? 1 : 0));
-  const elapsedMs = performance.now() - started;
+}
+
+async function listPage(
+  client: SecretsManagerClient,
+  filter: Filter[],
+  nextToken: string | undefined,
+  flags: GlobalFlags,
+): Promise<ListSecretsCommandOutput> {
+  try {
+    return await client.send(
+      new ListSecretsCommand({
+        MaxResults: 100,
+        NextToken: nextToken,
+        ...(filter.length ? { Filters: filter } : {}),
+      }),
+    );
+  } catch (error) {
+    throw awsFailure(error, 'listing secrets', flags);
+  }
+}
+
+interface AuditSummary {
+  readonly failing: AuditRow[];
+  readonly byVerdict: Record<string, number>;
+  readonly elapsedMs: number;
+  readonly line: string;
+}
+
+function summarize(rows: AuditRow[], elapsedMs: number): AuditSummary {
   const failing = rows.filter((r) => !r.passes);
   const byVerdict = Object.fromEntries(
     VERDICTS.map((verdict) => [verdict, rows.filter((r) => r.assessment.verdict === verdict).length]),
   );
-  const summaryLine =
-    `${rows.length} secrets: ` +
-    VERDICTS.filter((verdict) => byVerdict[verdict])
-      .map((verdict) => `${byVerdict[verdict]} ${verdict}`)
-      .join(', ') +
-    ` — ${failing.length} fail the policy (audited in ${formatDuration(elapsedMs)})`;
+  const counts = VERDICTS.filter((verdict) => byVerdict[verdict])
+    .map((verdict) => `${byVerdict[verdict]} ${verdict}`)
+    .join(', ');
+  const line = `${rows.length} secrets: ${counts} — ${failing.length} fail the policy (audited in ${formatDuration(elapsedMs)})`;
+  return { failing, byVerdict, elapsedMs, line };
+}
 
-  const out = context.out;
-  const shown = options.failingOnly ? failing : rows;
-  if (flags.output === 'json') {
-    out.json({
-      summary: {
-        total: rows.length,
-        passing: rows.length - failing.length,
-        failing: failing.length,
-        byVerdict,
-        maxAgeDays: options.maxAge ?? null,
-        allowed: options.allow,
-        durationMs: Math.round(elapsedMs),
-      },
-      secrets: rows.map((r) => ({
-        name: r.facts.name,
-        arn: r.facts.arn,
-        verdict: r.assessment.verdict,
-        passes: r.passes,
-        findings: r.assessment.findings,
-        rotationEnabled: r.facts.rotationEnabled === true,
-        lastRotatedDate: r.facts.lastRotatedDate ?? null,
-        nextRotationDate: r.assessment.nextRotationDue ?? null,
-        ageDays: r.assessment.ageDays ?? null,
-        pendingVersionId: r.assessment.pendingVersionId ?? null,
-        pendingSince: r.assessment.pendingSince ?? null,
-        ...(r.note ? { note: r.note } : {}),
-      })),
-    });
-  } else if (flags.output === 'csv') {
-    out.raw(
-      renderCsv(
-        [
-          'name',
-          'arn',
-          'verdict',
-          'passes',
-          'rotation_enabled',
-          'last_rotated',
-          'next_rotation',
-          'age_days',
-          'pending_version',
-          'pending_since',
-          'findings',
-        ],
-        shown.map((r) => [
-          r.facts.name,
-          r.facts.arn,
-          r.assessment.verdict,
-          String(r.passes),
-          String(r.facts.rotationEnabled === true),
-          r.facts.lastRotatedDate?.toISOString() ?? '',
-          r.assessment.nextRotationDue?.toISOString() ?? '',
-          r.assessment.ageDays === undefined ? '' : String(r.assessment.ageDays),
-          r.assessment.pendingVersionId ?? '',
-          r.assessment.pendingSince?.toISOString() ?? '',
-          r.assessment.findings.map((f) => `${f.verdict}: ${f.message}`).join(' | '),
-        ]),
-      ),
-    );
-    out.note(summaryLine);
-  } else {
-    if (shown.length > 0) {
-      out.raw(
-        renderTable(
-          ['NAME', 'VERDICT', 'POLICY', 'LAST ROTATED', 'NEXT ROTATION', 'AGE', 'DETAIL'],
-          shown.map((r) => [
-            r.facts.name,
-            r.assessment.verdict,
-            r.passes ? 'pass' : 'FAIL',
-            shortDate(r.facts.lastRotatedDate),
-            shortDate(r.assessment.nextRotationDue),
-            r.assessment.ageDays === undefined ? '-' : `${r.assessment.ageDays}d`,
-            r.note ?? (r.assessment.verdict === 'healthy' ? '' : r.assessment.findings[0]!.message),
-          ]),
-        ),
-      );
-      out.line();
-    }
-    out.line(summaryLine);
-    if (failing.length > 0) {
-      out.line(`Details and fixes: secrets-rotator status <name>; exempt a verdict with --allow <verdict>.`);
-    }
+function printJson(out: Printer, rows: AuditRow[], summary: AuditSummary, options: AuditOptions): void {
+  out.json({
+    summary: {
+      total: rows.length,
+      passing: rows.length - summary.failing.length,
+      failing: summary.failing.length,
+      byVerdict: summary.byVerdict,
+      maxAgeDays: options.maxAge ?? null,
+      allowed: options.allow,
+      durationMs: Math.round(summary.elapsedMs),
+    },
+    secrets: rows.map((r) => ({
+      name: r.facts.name,
+      arn: r.facts.arn,
+      verdict: r.assessment.verdict,
+      passes: r.passes,
+      findings: r.assessment.findings,
+      rotationEnabled: r.facts.rotationEnabled === true,
+      lastRotatedDate: r.facts.lastRotatedDate ?? null,
+      nextRotationDate: r.assessment.nextRotationDue ?? null,
+      ageDays: r.assessment.ageDays ?? null,
+      pendingVersionId: r.assessment.pendingVersionId ?? null,
+      pendingSince: r.assessment.pendingSince ?? null,
+      ...(r.note ? { note: r.note } : {}),
+    })),
+  });
+}
+
+const CSV_COLUMNS = [
+  'name',
+  'arn',
+  'verdict',
+  'passes',
+  'rotation_enabled',
+  'last_rotated',
+  'next_rotation',
+  'age_days',
+  'pending_version',
+  'pending_since',
+  'findings',
+];
+
+function printCsv(out: Printer, shown: AuditRow[], summary: AuditSummary): void {
+  const cells = ({ facts, assessment, passes }: AuditRow) => [
+    facts.name,
+    facts.arn,
+    assessment.verdict,
+    String(passes),
+    String(facts.rotationEnabled === true),
+    facts.lastRotatedDate?.toISOString() ?? '',
+    assessment.nextRotationDue?.toISOString() ?? '',
+    assessment.ageDays === undefined ? '' : String(assessment.ageDays),
+    assessment.pendingVersionId ?? '',
+    assessment.pendingSince?.toISOString() ?? '',
+    assessment.findings.map((f) => `${f.verdict}: ${f.message}`).join(' | '),
+  ];
+  out.raw(renderCsv(CSV_COLUMNS, shown.map(cells)));
+  out.note(summary.line);
+}
+
+function printTable(out: Printer, shown: AuditRow[], summary: AuditSummary): void {
+  if (shown.length > 0) {
+    const cells = ({ facts, assessment, passes, note }: AuditRow) => [
+      facts.name,
+      assessment.verdict,
+      passes ? 'pass' : 'FAIL',
+      shortDate(facts.lastRotatedDate),
+      shortDate(assessment.nextRotationDue),
+      assessment.ageDays === undefined ? '-' : `${assessment.ageDays}d`,
+      note ?? (assessment.verdict === 'healthy' ? '' : assessment.findings[0]!.message),
+    ];
+    const columns = ['NAME', 'VERDICT', 'POLICY', 'LAST ROTATED', 'NEXT ROTATION', 'AGE', 'DETAIL'];
+    out.raw(renderTable(columns, shown.map(cells)));
+    out.line();
   }
-  return failing.length > 0 ? EXIT.POLICY_FAILURE : EXIT.OK;
+  out.line(summary.line);
+  if (summary.failing.length > 0) {
+    out.line(`Details and fixes: secrets-rotator status <name>; exempt a verdict with --allow <verdict>.`);
+  }
 }
 
 function row(facts: SecretFacts, assessment: Assessment, allow: readonly Verdict[]): AuditRow {
