@@ -13,6 +13,7 @@ import { request as httpsRequest } from 'node:https';
 import type { LookupFunction } from 'node:net';
 import { ConfigurationError, TargetRefusedError, TargetUnreachableError } from '../../core/errors.ts';
 import { jsonDepthExcess } from '../../core/json-depth.ts';
+import { sleep } from '../../core/sleep.ts';
 import type { StepContext } from '../../core/target.ts';
 import { type AuthTemplate, hasNonLatin1, type ResolvedConfig, type ResolvedRequest } from './config.ts';
 import { checkedDestination, type Destination, type DestinationPolicy } from './destination.ts';
@@ -352,18 +353,6 @@ export function parseRetryAfter(header: string | null): number | undefined {
   if (/^\d+$/.test(trimmed)) return Number(trimmed) * 1000;
   const date = Date.parse(trimmed);
   return Number.isNaN(date) ? undefined : Math.max(0, date - Date.now());
-}
-
-/**
- * Resolves after `ms` milliseconds.
- *
- * @example
- * ```ts
- * await sleep(250);
- * ```
- */
-export function sleep(ms: number): Promise<void> {
-  return new Promise((resolve) => setTimeout(resolve, ms));
 }
 
 /**

@@ -12,6 +12,7 @@ import {
   TargetRefusedError,
 } from '../../core/errors.ts';
 import { DEFAULT_PASSWORD_POLICY, generatePassword } from '../../core/password.ts';
+import { sleep } from '../../core/sleep.ts';
 import type { KnownVersions, NextContext, RotationTarget, StepContext } from '../../core/target.ts';
 import { parseJsonObject } from '../json-object.ts';
 import {
@@ -31,7 +32,6 @@ import {
   ProviderClient,
   type ProviderResponse,
   refusal,
-  sleep,
 } from './http.ts';
 import {
   type ApiKeySecret,

@@ -8,6 +8,7 @@
 import { type HostAllowlist, readHostAllowlist } from '../../core/allowed-hosts.ts';
 import { type Env, envString } from '../../core/config.ts';
 import { ConfigurationError, SecretShapeError, TargetRefusedError } from '../../core/errors.ts';
+import { sleep } from '../../core/sleep.ts';
 import type { KnownVersions, NextContext, RotationTarget, StepContext } from '../../core/target.ts';
 import {
   asConfigurationError,
@@ -17,7 +18,7 @@ import {
   type ResolvedConfig,
 } from '../http-api-key/config.ts';
 import { type AddressLookup, HTTP_API_KEY_ALLOWED_HOSTS } from '../http-api-key/destination.ts';
-import { backoffDelay, jitter, ProviderClient, refusal, sleep } from '../http-api-key/http.ts';
+import { backoffDelay, jitter, ProviderClient, refusal } from '../http-api-key/http.ts';
 import { type ApiKeySecret, httpApiKey } from '../http-api-key/index.ts';
 
 export type { ApiKeySecret } from '../http-api-key/index.ts';

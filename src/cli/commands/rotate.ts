@@ -21,6 +21,7 @@ import {
 import { type Command, Option } from 'commander';
 import { isDatabaseSecretValue, refuseRevokingOutsidePair } from '../../adapters/database/secret.ts';
 import { redactor } from '../../core/observability.ts';
+import { sleep } from '../../core/sleep.ts';
 import { AWSCURRENT, AWSPENDING, AWSPREVIOUS } from '../../core/stages.ts';
 import type { RotationTarget } from '../../core/target.ts';
 import { RotationIncompleteError } from '../../testing/driver.ts';
@@ -315,20 +316,6 @@ async function describeLabels(client: SecretsManagerClient, secretId: string) {
     lambdaArn: answer.RotationLambdaARN,
     labels: answer.VersionIdsToStages ?? {},
   };
-}
-
-function sleep(ms: number, signal: AbortSignal | undefined): Promise<void> {
-  return new Promise((resolve) => {
-    const timer = setTimeout(resolve, ms);
-    signal?.addEventListener(
-      'abort',
-      () => {
-        clearTimeout(timer);
-        resolve();
-      },
-      { once: true },
-    );
-  });
 }
 
 type FollowOutcome = 'rotated' | 'abandoned' | 'failed' | 'timeout' | 'interrupted';

@@ -16,6 +16,7 @@ import { SingleBar } from 'cli-progress';
 import type { Command } from 'commander';
 import { createRotationHandler } from '../../core/engine.ts';
 import type { RotationHandler } from '../../core/event.ts';
+import { sleep } from '../../core/sleep.ts';
 import { AWSCURRENT, AWSPENDING } from '../../core/stages.ts';
 import type { RotationTarget } from '../../core/target.ts';
 import { callLocalExtension, RotationIncompleteError, rotateSecret } from '../../testing/driver.ts';
@@ -38,7 +39,7 @@ import { confirm } from '../prompt.ts';
 import { cliLogger, cliMetrics } from '../runtime.ts';
 import { defaultJournalPath, Journal } from './journal.ts';
 import { listSelected, type SecretFilter, type SelectedSecret } from './select.ts';
-import { AdaptiveThrottle, isThrottling, StillThrottledError, sleep } from './throttle.ts';
+import { AdaptiveThrottle, isThrottling, StillThrottledError } from './throttle.ts';
 
 /**
  * Rotations in flight by default. Secrets Manager allows 50 write requests per second per Region

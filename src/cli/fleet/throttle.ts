@@ -5,6 +5,7 @@
  * after an exponential back-off with jitter.
  */
 import { errorCode } from '../../core/secrets-manager.ts';
+import { sleep } from '../../core/sleep.ts';
 
 /** The error codes the service uses to say "too many requests". */
 const THROTTLING_CODES = new Set(['ThrottlingException', 'TooManyRequestsException', 'RequestLimitExceeded']);
@@ -213,30 +214,4 @@ export class AdaptiveThrottle {
     const woken = this.#waiting.splice(0, Math.max(0, this.#window - this.#inFlight));
     for (const resolve of woken) resolve();
   }
-}
-
-/**
- * Waits `ms`, or less when `signal` aborts.
- *
- * @example
- * ```ts
- * await sleep(250, controller.signal);
- * ```
- */
-export function sleep(ms: number, signal?: AbortSignal): Promise<void> {
-  return new Promise((resolve) => {
-    if (signal?.aborted) {
-      resolve();
-      return;
-    }
-    const timer = setTimeout(resolve, ms);
-    signal?.addEventListener(
-      'abort',
-      () => {
-        clearTimeout(timer);
-        resolve();
-      },
-      { once: true },
-    );
-  });
 }
