@@ -6,38 +6,26 @@
 import type { Env } from '../../core/config.ts';
 import type { StepContext } from '../../core/target.ts';
 
-/** Reads an adapter's settings; `preProvisionedPair` given to the factory wins over the environment. */
-export type SettingsReader<Settings> = (
-  env: Env,
-  overrides: { readonly preProvisionedPair?: boolean | undefined },
-) => Settings;
-
 /**
- * Settings read by `init`, or from the step's environment when a target is used without the
- * engine (tests, custom rotators).
- *
- * @example
- * ```ts
- * const settings = new StrategySettings(readRedisSettings, options.preProvisionedPair);
- * const config = settings.get(ctx);
- * ```
+ * An adapter's settings, read by `init`, or on first use when a target runs without the engine
+ * (tests, custom rotators); the factory's options win over the environment.
  */
-export class StrategySettings<Settings> {
+export class StrategySettings<Settings, Overrides = { readonly preProvisionedPair?: boolean | undefined }> {
   #settings: Settings | undefined;
-  readonly #read: SettingsReader<Settings>;
-  readonly #preProvisionedPair: boolean | undefined;
+  readonly #read: (env: Env, overrides: Overrides) => Settings;
+  readonly #overrides: Overrides;
 
-  constructor(read: SettingsReader<Settings>, preProvisionedPair?: boolean) {
+  constructor(read: (env: Env, overrides: Overrides) => Settings, overrides: Overrides) {
     this.#read = read;
-    this.#preProvisionedPair = preProvisionedPair;
+    this.#overrides = overrides;
   }
 
   init(env: Env): void {
-    this.#settings = this.#read(env, { preProvisionedPair: this.#preProvisionedPair });
+    this.#settings = this.#read(env, this.#overrides);
   }
 
   get(ctx: Pick<StepContext, 'env'>): Settings {
-    this.#settings ??= this.#read(ctx.env, { preProvisionedPair: this.#preProvisionedPair });
+    this.#settings ??= this.#read(ctx.env, this.#overrides);
     return this.#settings;
   }
 }

@@ -1,16 +1,17 @@
 import { randomBytes } from 'node:crypto';
-import type { Env } from '../../core/config.ts';
 import { SecretShapeError, TargetRefusedError } from '../../core/errors.ts';
 import type { KnownVersions, RotationTarget, StepContext } from '../../core/target.ts';
 import { readMasterSecret, refuseMasterAmong, sameServer } from '../database/secret.ts';
+import { StrategySettings } from '../database/strategy.ts';
 import {
-  commonParts,
+  commonTargetParts,
   endpointOf,
   firstText,
   login,
   masterLogin,
   pendingAlreadyWorks,
   stillLogsIn,
+  verifyPending,
 } from './common.ts';
 import { type MysqlSession, openSession, rowText, tryOpenSession } from './connect.ts';
 import { userNameLimitForEngine } from './flavour.ts';
@@ -80,14 +81,16 @@ export function mysqlAlternatingUsers(
   options: MysqlAlternatingUsersOptions = {},
 ): RotationTarget<MysqlSecret> {
   const name = 'mysql-alternating-users';
-  let settings: MysqlSettings | undefined;
-  const settingsFor = (env: Env) => {
-    settings ??= readMysqlSettings(env, { preProvisionedPair: options.preProvisionedPair });
-    return settings;
-  };
-  const common = commonParts(name, settingsFor);
+  const settings = new StrategySettings(readMysqlSettings, {
+    preProvisionedPair: options.preProvisionedPair,
+  });
+  const common = commonTargetParts(name);
   return {
+    name,
     ...common,
+    generatesPassword: true,
+    appliesFromCurrent: true,
+    verify: (pending, ctx) => verifyPending(pending, settings.get(ctx), ctx),
     parse(raw) {
       const secret = common.parse(raw);
       if (secret.masterarn === undefined) {
@@ -99,9 +102,7 @@ export function mysqlAlternatingUsers(
       }
       return secret;
     },
-    init(env) {
-      settingsFor(env);
-    },
+    init: (env) => settings.init(env),
     preflight: (current, ctx) => mysqlPreflight(current, ctx, 'alternating-users'),
     async next(current, ctx) {
       const username = otherUser(current.username);
@@ -111,10 +112,10 @@ export function mysqlAlternatingUsers(
       return withCredentials(current, { username, password });
     },
     async apply(pending, known, ctx) {
-      await applyAlternating(pending, known, ctx, settingsFor(ctx.env));
+      await applyAlternating(pending, known, ctx, settings.get(ctx));
     },
     async revoke(value, ctx) {
-      await revokeAlternating(value, ctx, settingsFor(ctx.env));
+      await revokeAlternating(value, ctx, settings.get(ctx));
     },
   };
 }

@@ -1,7 +1,7 @@
 /** What both MySQL strategies share: the target parts, testSecret, logins and the pending-first check. */
-import type { Env } from '../../core/config.ts';
 import type { StepContext } from '../../core/target.ts';
 import type { MasterCredentials } from '../database/secret.ts';
+import { credentialTargetParts } from '../database/strategy.ts';
 import { type Endpoint, type Login, openSession, rowText, tryOpenSession } from './connect.ts';
 import { type MysqlSecret, parseMysqlSecret, serializeMysqlSecret } from './secret.ts';
 import { MYSQL_ENV, type MysqlSettings } from './settings.ts';
@@ -17,70 +17,57 @@ import { MYSQL_ENV, type MysqlSettings } from './settings.ts';
  */
 export const MYSQL_DEFAULT_EXCLUDE_CHARACTERS = '/@"\'\\';
 
-export function commonParts(name: string, settingsFor: (env: Env) => MysqlSettings) {
-  return {
-    name,
-    defaultExcludeCharacters: MYSQL_DEFAULT_EXCLUDE_CHARACTERS,
-    generatesPassword: true,
-    appliesFromCurrent: true,
-    parse: (raw: string) => parseMysqlSecret(raw, name),
-    serialize: serializeMysqlSecret,
-    secrets: (value: MysqlSecret) => [value.password],
-    async verify(pending: MysqlSecret, ctx: StepContext) {
-      const config = settingsFor(ctx.env);
-      const session = await openSession(
-        endpointOf(pending),
-        login(pending, 'the pending version'),
-        config,
-        ctx,
-      );
-      try {
-        if (config.testQuery !== undefined) {
-          await session.run({
-            label: `run ${MYSQL_ENV.testQuery}`,
-            text: config.testQuery,
-            sensitive: false,
-          });
-        }
-        ctx.logger.info('the pending credentials work', {
-          user: pending.username,
-          server: session.flavour.label,
-          tls: session.tls,
-          testQuery: config.testQuery !== undefined,
-        });
-      } finally {
-        await session.close();
-      }
-    },
-  };
+export function commonTargetParts(adapter: string) {
+  return credentialTargetParts(
+    adapter,
+    MYSQL_DEFAULT_EXCLUDE_CHARACTERS,
+    parseMysqlSecret,
+    serializeMysqlSecret,
+  );
 }
 
-export /** setSecret's first move (docs/protocol.md#setsecret): nothing to change when the pending password already logs in. */
-async function pendingAlreadyWorks(
+/** testSecret: the pending credentials log in, and `MYSQL_TEST_QUERY` runs when set. */
+export async function verifyPending(pending: MysqlSecret, config: MysqlSettings, ctx: StepContext) {
+  const session = await openSession(endpointOf(pending), login(pending, 'the pending version'), config, ctx);
+  try {
+    if (config.testQuery !== undefined) {
+      await session.run({ label: `run ${MYSQL_ENV.testQuery}`, text: config.testQuery, sensitive: false });
+    }
+    ctx.logger.info('the pending credentials work', {
+      user: pending.username,
+      server: session.flavour.label,
+      tls: session.tls,
+      testQuery: config.testQuery !== undefined,
+    });
+  } finally {
+    await session.close();
+  }
+}
+
+/** setSecret's first move (docs/protocol.md#setsecret): nothing to change when the pending password already logs in. */
+export async function pendingAlreadyWorks(
   pending: MysqlSecret,
   config: MysqlSettings,
   ctx: StepContext,
   secrets: readonly string[],
 ): Promise<boolean> {
-  const session = await tryOpenSession(
-    endpointOf(pending),
-    login(pending, 'the pending version'),
-    config,
-    ctx,
-    secrets,
-  );
-  if (!session) return false;
-  await session.close();
+  if (!(await logsIn(pending, 'the pending version', config, ctx, secrets))) return false;
   ctx.logger.info('the pending password already works; nothing to change', { user: pending.username });
   return true;
 }
 
-export async function stillLogsIn(
+export function stillLogsIn(value: MysqlSecret, config: MysqlSettings, ctx: StepContext): Promise<boolean> {
+  return logsIn(value, 'the revoked version', config, ctx);
+}
+
+async function logsIn(
   value: MysqlSecret,
+  source: string,
   config: MysqlSettings,
   ctx: StepContext,
+  secrets?: readonly string[],
 ): Promise<boolean> {
-  const session = await tryOpenSession(endpointOf(value), login(value, 'the revoked version'), config, ctx);
+  const session = await tryOpenSession(endpointOf(value), login(value, source), config, ctx, secrets);
   if (!session) return false;
   await session.close();
   return true;

@@ -1,12 +1,20 @@
-import type { Env } from '../../core/config.ts';
 import { ConfigurationError, SecretShapeError, TargetRefusedError } from '../../core/errors.ts';
 import type { RotationTarget } from '../../core/target.ts';
 import { sameServer } from '../database/secret.ts';
-import { commonParts, endpointOf, firstText, login, pendingAlreadyWorks, stillLogsIn } from './common.ts';
+import { StrategySettings } from '../database/strategy.ts';
+import {
+  commonTargetParts,
+  endpointOf,
+  firstText,
+  login,
+  pendingAlreadyWorks,
+  stillLogsIn,
+  verifyPending,
+} from './common.ts';
 import { tryOpenSession } from './connect.ts';
 import { mysqlPreflight } from './preflight.ts';
 import { type MysqlSecret, withCredentials } from './secret.ts';
-import { MYSQL_ENV, type MysqlSettings, readMysqlSettings } from './settings.ts';
+import { MYSQL_ENV, readMysqlSettings } from './settings.ts';
 import {
   discardOldPasswordStatement,
   mariaDbAuthPlugin,
@@ -46,23 +54,21 @@ export interface MysqlSingleUserOptions {
  */
 export function mysqlSingleUser(options: MysqlSingleUserOptions = {}): RotationTarget<MysqlSecret> {
   const name = 'mysql-single-user';
-  let settings: MysqlSettings | undefined;
-  const settingsFor = (env: Env) => {
-    settings ??= readMysqlSettings(env, { dualPassword: options.dualPassword });
-    return settings;
-  };
+  const settings = new StrategySettings(readMysqlSettings, { dualPassword: options.dualPassword });
   return {
-    ...commonParts(name, settingsFor),
-    init(env) {
-      settingsFor(env);
-    },
+    name,
+    ...commonTargetParts(name),
+    generatesPassword: true,
+    appliesFromCurrent: true,
+    init: (env) => settings.init(env),
+    verify: (pending, ctx) => verifyPending(pending, settings.get(ctx), ctx),
     preflight: (current, ctx) => mysqlPreflight(current, ctx, 'single-user'),
     async next(current, ctx) {
       const password = await ctx.newPassword();
       return withCredentials(current, { username: current.username, password });
     },
     async apply(pending, known, ctx) {
-      const config = settingsFor(ctx.env);
+      const config = settings.get(ctx);
       const current = await known.current();
       requireSameAccount(pending, current, 'AWSCURRENT');
       const secrets = [pending.password, current.password];
@@ -135,7 +141,7 @@ export function mysqlSingleUser(options: MysqlSingleUserOptions = {}): RotationT
       }
     },
     async revoke(value, ctx) {
-      const config = settingsFor(ctx.env);
+      const config = settings.get(ctx);
       const session = await tryOpenSession(
         endpointOf(value),
         login(value, 'the revoked version'),

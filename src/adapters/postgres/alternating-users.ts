@@ -7,6 +7,7 @@ import {
 } from '../../core/errors.ts';
 import type { RotationTarget, StepContext } from '../../core/target.ts';
 import { readMasterSecret, refuseMasterAmong, sameServer } from '../database/secret.ts';
+import { StrategySettings } from '../database/strategy.ts';
 import {
   changeOwnPasswordWith,
   checkPairFits,
@@ -16,7 +17,6 @@ import {
   loginOf,
   passwordFormFor,
   pendingAlreadyWorks,
-  SettingsHolder,
   verifyPending,
 } from './common.ts';
 import { connectPostgres, type PostgresLogin, type PostgresSession, tryConnect } from './connect.ts';
@@ -28,7 +28,7 @@ import {
   type PostgresSecret,
   withCredentials,
 } from './secret.ts';
-import type { PostgresSettings } from './settings.ts';
+import { type PostgresSettings, readPostgresSettings } from './settings.ts';
 import { TERMINATE_SESSIONS } from './sql.ts';
 
 /**
@@ -73,7 +73,9 @@ export function postgresAlternatingUsers(
   options: PostgresAlternatingUsersOptions = {},
 ): RotationTarget<PostgresSecret> {
   const name = 'postgres-alternating-users';
-  const settings = new SettingsHolder(options.preProvisionedPair);
+  const settings = new StrategySettings(readPostgresSettings, {
+    preProvisionedPair: options.preProvisionedPair,
+  });
   return {
     name,
     ...commonTargetParts(name),

@@ -1,7 +1,7 @@
 /** What both PostgreSQL strategies share: parsing, endpoints, the pending-first check, testSecret. */
 import { SecretShapeError, TargetRefusedError } from '../../core/errors.ts';
 import type { StepContext } from '../../core/target.ts';
-import { credentialTargetParts, pendingAlreadyLogsIn, StrategySettings } from '../database/strategy.ts';
+import { credentialTargetParts, pendingAlreadyLogsIn } from '../database/strategy.ts';
 import {
   type CredentialLabel,
   canLogIn,
@@ -19,7 +19,7 @@ import {
   parsePostgresSecret,
   serializePostgresSecret,
 } from './secret.ts';
-import { type PostgresSettings, readPostgresSettings } from './settings.ts';
+import type { PostgresSettings } from './settings.ts';
 import { WHO_AM_I } from './sql.ts';
 
 /**
@@ -54,16 +54,6 @@ export function endpointOf(secret: PostgresSecret): PostgresEndpoint {
  */
 export function loginOf(secret: PostgresSecret, label: CredentialLabel): PostgresLogin {
   return { username: secret.username, password: secret.password, label };
-}
-
-/**
- * Settings read by `init`, or from the step's environment when a target is used without the
- * engine (tests, custom rotators).
- */
-export class SettingsHolder extends StrategySettings<PostgresSettings> {
-  constructor(preProvisionedPair?: boolean) {
-    super(readPostgresSettings, preProvisionedPair);
-  }
 }
 
 /** The parts of `RotationTarget` that both strategies implement the same way. */

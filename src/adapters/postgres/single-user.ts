@@ -1,16 +1,17 @@
 import { ProtocolStateError, TargetRefusedError } from '../../core/errors.ts';
 import type { RotationTarget, StepContext } from '../../core/target.ts';
 import { sameServer } from '../database/secret.ts';
+import { StrategySettings } from '../database/strategy.ts';
 import {
   changeOwnPasswordWith,
   checkPasswordForEngine,
   commonTargetParts,
   pendingAlreadyWorks,
-  SettingsHolder,
   verifyPending,
 } from './common.ts';
 import { postgresPreflight } from './preflight.ts';
 import { type PostgresSecret, withCredentials } from './secret.ts';
+import { type PostgresSettings, readPostgresSettings } from './settings.ts';
 
 /**
  * Options of {@link postgresSingleUser}. None yet: every setting comes from the environment (see
@@ -39,7 +40,7 @@ export type PostgresSingleUserOptions = Record<string, never>;
  */
 export function postgresSingleUser(_options: PostgresSingleUserOptions = {}): RotationTarget<PostgresSecret> {
   const name = 'postgres-single-user';
-  const settings = new SettingsHolder();
+  const settings = new StrategySettings(readPostgresSettings, {});
   return {
     name,
     ...commonTargetParts(name),
@@ -101,7 +102,7 @@ async function changeWith(
   value: PostgresSecret,
   label: 'current' | 'previous',
   pending: PostgresSecret,
-  config: ReturnType<SettingsHolder['get']>,
+  config: PostgresSettings,
   ctx: StepContext,
 ): Promise<boolean> {
   if (!(await changeOwnPasswordWith(value, label, pending, config, ctx))) return false;

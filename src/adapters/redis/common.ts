@@ -45,7 +45,7 @@ export function loginOf(secret: RedisSecret, label: RedisLogin['label']): RedisL
 /** Settings read by `init`, or from the step's environment when a target is used without the engine. */
 export class SettingsHolder extends StrategySettings<RedisSettings> {
   constructor(preProvisionedPair?: boolean) {
-    super(readRedisSettings, preProvisionedPair);
+    super(readRedisSettings, { preProvisionedPair });
   }
 }
 
