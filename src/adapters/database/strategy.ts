@@ -15,7 +15,7 @@ export class StrategySettings<Settings, Overrides = { readonly preProvisionedPai
   readonly #read: (env: Env, overrides: Overrides) => Settings;
   readonly #overrides: Overrides;
 
-  constructor(read: (env: Env, overrides: Overrides) => Settings, overrides: Overrides) {
+  constructor(read: (env: Env, overrides: Overrides) => Settings, overrides = {} as Overrides) {
     this.#read = read;
     this.#overrides = overrides;
   }
