@@ -11,7 +11,7 @@
  * ```
  * @module
  */
-export { type Env, envBoolean, envChoice, envInteger, envList, envString } from './core/config.ts';
+export type { Env } from './core/config.ts';
 export { createRotationHandler, type RotationHandlerOptions } from './core/engine.ts';
 export {
   ConfigurationError,
@@ -25,29 +25,14 @@ export {
   TargetRefusedError,
   TargetUnreachableError,
 } from './core/errors.ts';
-export {
-  type ParsedRotationEvent,
-  parseRotationEvent,
-  type RotationEvent,
-  type RotationHandler,
-} from './core/event.ts';
-export { REDACTED, Redactor, redactor, withRedactionScope } from './core/observability.ts';
-export {
-  CHARACTER_CLASSES,
-  DEFAULT_PASSWORD_POLICY,
-  generatePassword,
-  type PasswordPolicy,
-  type PasswordSource,
-  passwordPolicyFromEnv,
-} from './core/password.ts';
-export { AWSCURRENT, AWSPENDING, AWSPREVIOUS } from './core/stages.ts';
-export {
-  type KnownVersions,
-  type NextContext,
-  ROTATION_STEPS,
-  type RotationLogger,
-  type RotationMetrics,
-  type RotationStep,
-  type RotationTarget,
-  type StepContext,
+export type { RotationEvent, RotationHandler } from './core/event.ts';
+export type { PasswordPolicy } from './core/password.ts';
+export type {
+  KnownVersions,
+  NextContext,
+  RotationLogger,
+  RotationMetrics,
+  RotationStep,
+  RotationTarget,
+  StepContext,
 } from './core/target.ts';

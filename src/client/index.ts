@@ -15,7 +15,7 @@
  * @module
  */
 
-export { AWSCURRENT, AWSPENDING, AWSPREVIOUS, type StagingLabel } from '../core/stages.ts';
+export type { StagingLabel } from '../core/stages.ts';
 export {
   type CachedSecret,
   type GetSecretOptions,
@@ -25,7 +25,6 @@ export {
 } from './cache.ts';
 export { type DatabaseSecret, parseDatabaseSecret } from './database-secret.ts';
 export {
-  DEFAULT_MAX_ATTEMPTS,
   type SecretRefusal,
   type WithFreshSecretOptions,
   withFreshSecret,
@@ -33,10 +32,8 @@ export {
 export {
   createMysqlPool,
   isMysqlAuthError,
-  type MysqlExecuteValues,
   type MysqlPoolConfig,
   type MysqlPoolOptions,
-  type MysqlQueryValues,
   RotatingMysqlPool,
 } from './mysql.ts';
 export type { ClientLogger, DatabaseTlsOptions, RotatingPoolStats } from './pool-core.ts';

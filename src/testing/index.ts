@@ -18,27 +18,14 @@
 export { AWSCURRENT, AWSPENDING, AWSPREVIOUS } from '../core/stages.ts';
 export {
   type ConvergenceResult,
-  callLocalExtension,
-  type ExecuteRotationOptions,
-  executeRotation,
-  planRotation,
   type RotateSecretOptions,
   RotationFailedError,
   RotationIncompleteError,
-  type RotationPlan,
-  type RotationProgress,
   type RotationResult,
-  type RotationService,
   retryUntilConverged,
   rotateSecret,
-  type SecretVersionsState,
   type StepResult,
 } from './driver.ts';
-export { INCOMPLETE_ROTATION_MESSAGE } from './in-memory-secrets-manager.ts';
-export { parseRateLimits, type RateLimits } from './rate-limit.ts';
-export { sequentialRounds } from './rounds.ts';
-export { readSeedFile, type Seed, type SeedSecret } from './seed.ts';
-export { type CliOutput, runLocalSecretsManagerCli } from './serve.ts';
 export {
   type Fault,
   type LocalSecretsManager,
@@ -46,4 +33,3 @@ export {
   type RecordedCall,
   startLocalSecretsManager,
 } from './server.ts';
-export { ServiceError } from './service-error.ts';

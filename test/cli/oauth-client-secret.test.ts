@@ -4,7 +4,6 @@
  */
 import { CreateSecretCommand, GetSecretValueCommand } from '@aws-sdk/client-secrets-manager';
 import { afterAll, beforeAll, expect, it } from 'vitest';
-import { OAUTH_CLIENT_SECRET_CONFIG } from '../../src/adapters/oauth-client-secret/index.ts';
 import { type OAuthProvider, startOAuthProvider } from '../support/fake-oauth-provider.ts';
 import { trackSecrets } from '../support/leak-scan.ts';
 import { type CliFixture, startCliFixture } from './fixtures.ts';
@@ -29,7 +28,7 @@ it('rotates a client secret: the new one gets a token, the old one is refused', 
   await fixture.client.send(new CreateSecretCommand({ Name: 'oauth/cli', SecretString: value }));
   const env = {
     HTTP_API_KEY_ALLOWED_HOSTS: '127.0.0.1',
-    [OAUTH_CLIENT_SECRET_CONFIG]: JSON.stringify({
+    OAUTH_CLIENT_SECRET_CONFIG: JSON.stringify({
       baseUrl: provider.url,
       clientId: provider.clientId,
       secretsPath: provider.secretsPath,

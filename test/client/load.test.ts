@@ -20,14 +20,11 @@ import type { RowDataPacket } from 'mysql2/promise';
 import pg from 'pg';
 import { createRotationHandler, type RotationHandler, type RotationTarget } from 'secrets-rotator';
 import { mysqlAlternatingUsers, mysqlSingleUser } from 'secrets-rotator/adapters/mysql';
-import {
-  postgresAlternatingUsers,
-  postgresSingleUser,
-  scramSha256Verifier,
-} from 'secrets-rotator/adapters/postgres';
+import { postgresAlternatingUsers, postgresSingleUser } from 'secrets-rotator/adapters/postgres';
 import { createMysqlPool, createPgPool, type RotatingPoolStats, SecretCache } from 'secrets-rotator/client';
 import { rotateSecret } from 'secrets-rotator/testing';
 import { afterAll, beforeAll, describe, expect, it, vi } from 'vitest';
+import { scramSha256Verifier } from '../../src/adapters/postgres/scram.ts';
 import { trackSecrets } from '../support/leak-scan.ts';
 import { type MariaDbInstance, startMariaDb } from '../support/mariadb.ts';
 import { type PostgresInstance, startPostgres } from '../support/postgres.ts';

@@ -4,7 +4,6 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import pg from 'pg';
 import { ConfigurationError, SecretShapeError } from 'secrets-rotator';
-import { scramSha256Verifier } from 'secrets-rotator/adapters/postgres';
 import {
   isPgAuthError,
   type PgPoolOptions,
@@ -13,6 +12,7 @@ import {
   SecretCache,
 } from 'secrets-rotator/client';
 import { afterAll, afterEach, beforeAll, describe, expect, it, vi } from 'vitest';
+import { scramSha256Verifier } from '../../src/adapters/postgres/scram.ts';
 import { type PostgresInstance, startPostgres } from '../support/postgres.ts';
 import { makeTestCertificates, type TestCertificates } from '../support/tls.ts';
 import { newPassword, recordingLogger, SecretsRig } from './rig.ts';

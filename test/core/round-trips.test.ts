@@ -8,12 +8,8 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { randomSecret } from '../../src/adapters/random-secret/index.ts';
 import { createRotationHandler } from '../../src/core/engine.ts';
 import type { RotationHandler } from '../../src/core/event.ts';
-import {
-  type LocalSecretsManager,
-  rotateSecret,
-  sequentialRounds,
-  startLocalSecretsManager,
-} from '../../src/testing/index.ts';
+import { type LocalSecretsManager, rotateSecret, startLocalSecretsManager } from '../../src/testing/index.ts';
+import { sequentialRounds } from '../../src/testing/rounds.ts';
 import { trackSecrets } from '../support/leak-scan.ts';
 
 // Long enough that calls sent together certainly overlap at the endpoint, whatever the load.

@@ -9,12 +9,11 @@ import {
   type SecretsManagerClient,
 } from '@aws-sdk/client-secrets-manager';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { planRotation, type RotationProgress } from '../../src/testing/driver.ts';
 import {
   type LocalSecretsManager,
-  planRotation,
   RotationFailedError,
   RotationIncompleteError,
-  type RotationProgress,
   retryUntilConverged,
   rotateSecret,
   startLocalSecretsManager,

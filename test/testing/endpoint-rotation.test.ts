@@ -15,11 +15,8 @@ import {
   type SecretsManagerClient,
 } from '@aws-sdk/client-secrets-manager';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import {
-  INCOMPLETE_ROTATION_MESSAGE,
-  type LocalSecretsManager,
-  startLocalSecretsManager,
-} from '../../src/testing/index.ts';
+import { INCOMPLETE_ROTATION_MESSAGE } from '../../src/testing/in-memory-secrets-manager.ts';
+import { type LocalSecretsManager, startLocalSecretsManager } from '../../src/testing/index.ts';
 import { DAY_MS, FAKE_ROTATOR_ARN, fakeRotator, manualClock, rejection } from './fake-rotator.ts';
 
 const clock = manualClock('2030-06-01T12:00:00.000Z');

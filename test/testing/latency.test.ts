@@ -4,11 +4,9 @@
  */
 import { CreateSecretCommand, GetSecretValueCommand } from '@aws-sdk/client-secrets-manager';
 import { describe, expect, it } from 'vitest';
-import {
-  runLocalSecretsManagerCli,
-  sequentialRounds,
-  startLocalSecretsManager,
-} from '../../src/testing/index.ts';
+import { startLocalSecretsManager } from '../../src/testing/index.ts';
+import { sequentialRounds } from '../../src/testing/rounds.ts';
+import { runLocalSecretsManagerCli } from '../../src/testing/serve.ts';
 import { cli, startCliEndpoint } from '../cli/run.ts';
 
 const LATENCY_MS = 400;

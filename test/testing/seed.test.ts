@@ -8,7 +8,8 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { DescribeSecretCommand, GetSecretValueCommand } from '@aws-sdk/client-secrets-manager';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { readSeedFile, startLocalSecretsManager } from '../../src/testing/index.ts';
+import { startLocalSecretsManager } from '../../src/testing/index.ts';
+import { readSeedFile } from '../../src/testing/seed.ts';
 import { trackSecrets } from '../support/leak-scan.ts';
 
 let dir: string;

@@ -9,7 +9,8 @@ import {
   SecretsManagerClient,
 } from '@aws-sdk/client-secrets-manager';
 import { afterEach, describe, expect, it } from 'vitest';
-import { rotateSecret, runLocalSecretsManagerCli } from '../../src/testing/index.ts';
+import { rotateSecret } from '../../src/testing/index.ts';
+import { runLocalSecretsManagerCli } from '../../src/testing/serve.ts';
 import { fakeRotator } from './fake-rotator.ts';
 
 const serveScript = fileURLToPath(new URL('../../src/testing/serve.ts', import.meta.url));

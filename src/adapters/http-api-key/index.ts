@@ -27,44 +27,18 @@ import { type AddressLookup, HTTP_API_KEY_ALLOWED_HOSTS } from './destination.ts
 import {
   backoffDelay,
   jitter,
-  MAX_RESPONSE_BYTES,
   type ProviderCall,
   ProviderClient,
   type ProviderResponse,
   refusal,
 } from './http.ts';
-import {
-  type ApiKeySecret,
-  PREVIOUS_KEY_ID_FIELD,
-  parseApiKeySecret,
-  serializeApiKeySecret,
-} from './secret.ts';
+import { type ApiKeySecret, parseApiKeySecret, serializeApiKeySecret } from './secret.ts';
 import { readPointer } from './template.ts';
 
-export type {
-  AuthTemplate,
-  GenerateSettings,
-  HttpApiKeyConfig,
-  HttpMethod,
-  HttpSettings,
-  JsonValue,
-  MintSettings,
-  OrphanCheck,
-  RequestTemplate,
-  RevokeSettings,
-  TestSettings,
-} from './config.ts';
+export type { HttpApiKeyConfig } from './config.ts';
 export type { ApiKeySecret } from './secret.ts';
 
-/**
- * The environment variable that may hold the configuration block as JSON.
- *
- * @example
- * ```ts
- * const env = { [HTTP_API_KEY_CONFIG]: JSON.stringify(config) };
- * ```
- */
-export const HTTP_API_KEY_CONFIG = 'HTTP_API_KEY_CONFIG';
+const HTTP_API_KEY_CONFIG = 'HTTP_API_KEY_CONFIG';
 
 /**
  * Options of {@link httpApiKey}.
@@ -532,4 +506,3 @@ async function revokeKey(
 }
 
 export type { AddressLookup } from './destination.ts';
-export { HTTP_API_KEY_ALLOWED_HOSTS, MAX_RESPONSE_BYTES, PREVIOUS_KEY_ID_FIELD };

@@ -23,15 +23,7 @@ import { type ApiKeySecret, httpApiKey } from '../http-api-key/index.ts';
 
 export type { ApiKeySecret } from '../http-api-key/index.ts';
 
-/**
- * The environment variable holding the configuration block as JSON.
- *
- * @example
- * ```ts
- * const env = { [OAUTH_CLIENT_SECRET_CONFIG]: JSON.stringify(config) };
- * ```
- */
-export const OAUTH_CLIENT_SECRET_CONFIG = 'OAUTH_CLIENT_SECRET_CONFIG';
+const OAUTH_CLIENT_SECRET_CONFIG = 'OAUTH_CLIENT_SECRET_CONFIG';
 
 /**
  * The configuration of {@link oauthClientSecret}. The admin API is called with the client's own
@@ -462,4 +454,3 @@ async function revokeExpired(
 }
 
 export type { AddressLookup } from '../http-api-key/destination.ts';
-export { HTTP_API_KEY_ALLOWED_HOSTS };

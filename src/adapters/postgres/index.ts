@@ -11,46 +11,6 @@
  * ```
  * @module
  */
-export {
-  type PostgresAlternatingUsersOptions,
-  postgresAlternatingUsers,
-} from './alternating-users.ts';
-export { POSTGRES_EXCLUDE_CHARACTERS } from './common.ts';
-export {
-  type CredentialLabel,
-  type PostgresEndpoint,
-  type PostgresLogin,
-  sanitizePostgresError,
-  type TlsOutcome,
-} from './connect.ts';
-export {
-  checkRedshiftPassword,
-  REDSHIFT_EXCLUDED_CHARACTERS,
-  REDSHIFT_PASSWORD_HASHES,
-  REDSHIFT_PASSWORD_LENGTH,
-  type RedshiftPasswordHash,
-  type RedshiftSha256Options,
-  redshiftMd5Hash,
-  redshiftPasswordProblems,
-  redshiftSha256Hash,
-} from './redshift.ts';
-export { alternatingPair, CLONE_SUFFIX } from './roles.ts';
-export { DEFAULT_SCRAM_ITERATIONS, type ScramOptions, scramSha256Verifier } from './scram.ts';
-export {
-  DEFAULT_POSTGRES_DATABASE,
-  DEFAULT_POSTGRES_PORT,
-  DEFAULT_REDSHIFT_PORT,
-  MAX_IDENTIFIER_BYTES,
-  POSTGRES_ENGINES,
-  type PostgresEngine,
-  type PostgresSecret,
-  parsePostgresSecret,
-} from './secret.ts';
-export {
-  DEFAULT_CONNECT_TIMEOUT_MS,
-  DEFAULT_STATEMENT_TIMEOUT_MS,
-  POSTGRES_ENV,
-  type PostgresSettings,
-  readPostgresSettings,
-} from './settings.ts';
+export { type PostgresAlternatingUsersOptions, postgresAlternatingUsers } from './alternating-users.ts';
+export type { PostgresSecret } from './secret.ts';
 export { type PostgresSingleUserOptions, postgresSingleUser } from './single-user.ts';

@@ -13,28 +13,6 @@
  * ```
  * @module
  */
-export { aclRules, splitRules } from './acl.ts';
 export { type RedisAlternatingUsersOptions, redisAlternatingUsers } from './alternating-users.ts';
-export { REDIS_EXCLUDE_CHARACTERS } from './common.ts';
-export {
-  canLogIn,
-  openRedis,
-  type RedisEndpoint,
-  type RedisLogin,
-  RedisSession,
-  type RedisTlsOutcome,
-  redisTlsMode,
-  tryOpenRedis,
-} from './connect.ts';
-export { decodeReply, encodeCommand, RespError, type RespValue } from './resp.ts';
-export {
-  checkRedisUsername,
-  DEFAULT_REDIS_PORT,
-  MAX_REDIS_USERNAME_LENGTH,
-  parseRedisSecret,
-  REDIS_ENGINES,
-  type RedisEngine,
-  type RedisSecret,
-} from './secret.ts';
-export { REDIS_ENV, type RedisSettings, type RedisTlsMode, readRedisSettings } from './settings.ts';
+export type { RedisSecret } from './secret.ts';
 export { redisPasswordOverlap, redisSingleUser } from './single-user.ts';

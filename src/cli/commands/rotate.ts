@@ -19,7 +19,7 @@ import {
   type SecretsManagerClient,
 } from '@aws-sdk/client-secrets-manager';
 import { type Command, Option } from 'commander';
-import { isDatabaseSecretValue, refuseRevokingOutsidePair } from '../../adapters/database/secret.ts';
+import { isDatabaseSecretValue, refuseRevokingOutsidePair } from '../../adapters/internal.ts';
 import { redactor } from '../../core/observability.ts';
 import { sleep } from '../../core/sleep.ts';
 import { AWSCURRENT, AWSPENDING, AWSPREVIOUS } from '../../core/stages.ts';

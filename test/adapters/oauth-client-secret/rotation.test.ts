@@ -10,7 +10,6 @@ import {
 } from '@aws-sdk/client-secrets-manager';
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
 import {
-  OAUTH_CLIENT_SECRET_CONFIG,
   type OAuthClientSecretConfig,
   oauthClientSecret,
 } from '../../../src/adapters/oauth-client-secret/index.ts';
@@ -97,7 +96,7 @@ async function rig(
   await client.send(new CreateSecretCommand({ Name: secretId, SecretString: value }));
   const env = {
     HTTP_API_KEY_ALLOWED_HOSTS: '127.0.0.1',
-    [OAUTH_CLIENT_SECRET_CONFIG]: JSON.stringify(configFor(provider, extra)),
+    OAUTH_CLIENT_SECRET_CONFIG: JSON.stringify(configFor(provider, extra)),
   };
   const handler = createRotationHandler(oauthClientSecret(), { client, env });
   return {

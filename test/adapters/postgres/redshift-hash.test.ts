@@ -1,7 +1,6 @@
 import { describe, expect, it } from 'vitest';
-import { passwordFormFor } from '../../../src/adapters/postgres/common.ts';
+import { POSTGRES_EXCLUDE_CHARACTERS, passwordFormFor } from '../../../src/adapters/postgres/common.ts';
 import type { PostgresSession } from '../../../src/adapters/postgres/connect.ts';
-import { POSTGRES_EXCLUDE_CHARACTERS, parsePostgresSecret } from '../../../src/adapters/postgres/index.ts';
 import {
   checkRedshiftPassword,
   redshiftMd5Hash,
@@ -9,6 +8,7 @@ import {
   redshiftSha256Hash,
 } from '../../../src/adapters/postgres/redshift.ts';
 import { changeOwnPassword } from '../../../src/adapters/postgres/roles.ts';
+import { parsePostgresSecret } from '../../../src/adapters/postgres/secret.ts';
 import { readPostgresSettings } from '../../../src/adapters/postgres/settings.ts';
 import { redshiftSetPasswordStatement } from '../../../src/adapters/postgres/sql.ts';
 import { SecretShapeError } from '../../../src/core/errors.ts';

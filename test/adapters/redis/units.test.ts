@@ -1,15 +1,10 @@
 import { createServer } from 'node:net';
 import { describe, expect, it } from 'vitest';
-import { addPassword } from '../../../src/adapters/redis/acl.ts';
-import {
-  decodeReply,
-  encodeCommand,
-  parseRedisSecret,
-  RespError,
-  readRedisSettings,
-  splitRules,
-  tryOpenRedis,
-} from '../../../src/adapters/redis/index.ts';
+import { addPassword, splitRules } from '../../../src/adapters/redis/acl.ts';
+import { tryOpenRedis } from '../../../src/adapters/redis/connect.ts';
+import { decodeReply, encodeCommand, RespError } from '../../../src/adapters/redis/resp.ts';
+import { parseRedisSecret } from '../../../src/adapters/redis/secret.ts';
+import { readRedisSettings } from '../../../src/adapters/redis/settings.ts';
 import { ConfigurationError, SecretShapeError, TargetRefusedError } from '../../../src/core/errors.ts';
 import { trackSecrets } from '../../support/leak-scan.ts';
 import { directContext, rejection } from './rig.ts';
