@@ -94,8 +94,6 @@ interface StoredSecret {
   rotationRules?: RotationRules;
   /** When rotation was last configured: the base of NextRotationDate before a first rotation. */
   rotationConfiguredDate?: Date;
-  deletedDate?: Date;
-  deletionDate?: Date;
   readonly sequence: number;
 }
 
@@ -173,11 +171,6 @@ export class InMemorySecretsManager {
       UpdateSecretVersionStage: (input) => this.#updateSecretVersionStage(input),
       ListSecretVersionIds: (input) => this.#listSecretVersionIds(input),
       ListSecrets: (input) => this.#listSecrets(input),
-      CancelRotateSecret: (input) => this.#cancelRotateSecret(input),
-      DeleteSecret: (input) => this.#deleteSecret(input),
-      RestoreSecret: (input) => this.#restoreSecret(input),
-      TagResource: (input) => this.#tagResource(input),
-      UntagResource: (input) => this.#untagResource(input),
       GetRandomPassword: (input) => this.#getRandomPassword(input),
       LocalRegisterPendingVersion: (input) => this.#localRegisterPendingVersion(input),
       LocalCompleteRotation: (input) => this.#localCompleteRotation(input),
@@ -209,7 +202,7 @@ export class InMemorySecretsManager {
     if (!run) {
       throw new ServiceError(
         'UnknownOperationException',
-        `The local Secrets Manager endpoint does not implement the operation ${operation}`,
+        `The local Secrets Manager endpoint does not implement the operation ${operation}; docs/testing.md lists those it does`,
       );
     }
     return run(input);
@@ -227,7 +220,7 @@ export class InMemorySecretsManager {
    * ```
    */
   parseRotateSecret(input: WireInput): RotateSecretRequest {
-    const secret = this.#live(requireString(input, 'SecretId', SECRET_ID_RULE));
+    const secret = this.#find(requireString(input, 'SecretId', SECRET_ID_RULE));
     const clientRequestToken = optionalString(input, 'ClientRequestToken', TOKEN_RULE);
     const lambdaArn = optionalString(input, 'RotationLambdaARN', { min: 0, max: 2048 }) || undefined;
     const rulesInput = optionalObject(input, 'RotationRules');
@@ -259,7 +252,7 @@ export class InMemorySecretsManager {
    * ```
    */
   configureRotation(request: RotateSecretRequest): void {
-    const secret = this.#live(request.arn);
+    const secret = this.#find(request.arn);
     const now = this.#now();
     secret.rotationEnabled = true;
     secret.rotationLambdaArn = request.rotationLambdaArn;
@@ -277,7 +270,7 @@ export class InMemorySecretsManager {
    * ```
    */
   rotationState(secretId: string): SecretRotationState {
-    const secret = this.#live(secretId);
+    const secret = this.#find(secretId);
     return { arn: secret.arn, name: secret.name, versionIdsToStages: labelledVersions(secret) };
   }
 
@@ -298,7 +291,7 @@ export class InMemorySecretsManager {
     versionId: string,
     options: { copyCurrentValue?: boolean } = {},
   ): SecretRotationState {
-    const secret = this.#live(secretId);
+    const secret = this.#find(secretId);
     const existing = secret.versions.get(versionId);
     if (existing) {
       if (existing.stages.includes(AWSPENDING)) return this.rotationState(secret.arn);
@@ -342,7 +335,7 @@ export class InMemorySecretsManager {
    * ```
    */
   completeRotation(secretId: string, versionId: string, outcome: 'rotated' | 'tested'): void {
-    const secret = this.#live(secretId);
+    const secret = this.#find(secretId);
     const version = secret.versions.get(versionId);
     if (!version) {
       throw new ServiceError('ResourceNotFoundException', `Secrets Manager can't find version ${versionId}.`);
@@ -374,7 +367,7 @@ export class InMemorySecretsManager {
    * ```
    */
   setRotationEnabled(secretId: string, enabled: boolean): void {
-    const secret = this.#live(secretId);
+    const secret = this.#find(secretId);
     secret.rotationEnabled = enabled;
     secret.lastChangedDate = this.#now();
   }
@@ -389,7 +382,7 @@ export class InMemorySecretsManager {
    * ```
    */
   fillVersion(secretId: string, versionId: string, secretString: string): void {
-    const secret = this.#live(secretId);
+    const secret = this.#find(secretId);
     const version = this.#version(secret, versionId, 'versionId');
     if (hasValue(version)) {
       throw new ServiceError(
@@ -416,19 +409,14 @@ export class InMemorySecretsManager {
     const existing = this.#byName(name);
     if (existing) {
       const version = token ? existing.versions.get(token) : undefined;
-      if (!existing.deletedDate && version && value && sameValue(version, value)) {
+      if (version && value && sameValue(version, value)) {
         // A retried CreateSecret with the same token and value is answered as the first one was.
         return { ARN: existing.arn, Name: existing.name, VersionId: version.versionId };
       }
-      throw existing.deletedDate
-        ? new ServiceError(
-            'InvalidRequestException',
-            `You can't create the secret ${name} because a secret with this name is scheduled for deletion: restore it or choose another name.`,
-          )
-        : new ServiceError(
-            'ResourceExistsException',
-            `The operation failed because the secret ${name} already exists.`,
-          );
+      throw new ServiceError(
+        'ResourceExistsException',
+        `The operation failed because the secret ${name} already exists.`,
+      );
     }
 
     const now = this.#now();
@@ -461,7 +449,7 @@ export class InMemorySecretsManager {
   }
 
   #getSecretValue(input: WireInput): WireInput {
-    const secret = this.#live(requireString(input, 'SecretId', SECRET_ID_RULE));
+    const secret = this.#find(requireString(input, 'SecretId', SECRET_ID_RULE));
     const versionId = optionalString(input, 'VersionId', TOKEN_RULE);
     const stage = optionalString(input, 'VersionStage', STAGE_RULE);
     let version: StoredVersion | undefined;
@@ -511,7 +499,7 @@ export class InMemorySecretsManager {
   }
 
   #putSecretValue(input: WireInput): WireInput {
-    const secret = this.#live(requireString(input, 'SecretId', SECRET_ID_RULE));
+    const secret = this.#find(requireString(input, 'SecretId', SECRET_ID_RULE));
     const token = optionalString(input, 'ClientRequestToken', TOKEN_RULE) ?? randomUUID();
     const value = readValue(input, true)!;
     const stages = optionalStringList(input, 'VersionStages', {
@@ -531,7 +519,7 @@ export class InMemorySecretsManager {
   }
 
   #updateSecret(input: WireInput): WireInput {
-    const secret = this.#live(requireString(input, 'SecretId', SECRET_ID_RULE));
+    const secret = this.#find(requireString(input, 'SecretId', SECRET_ID_RULE));
     const token = optionalString(input, 'ClientRequestToken', TOKEN_RULE);
     const description = optionalString(input, 'Description', { max: 2048 });
     const kmsKeyId = optionalString(input, 'KmsKeyId', { max: 2048 });
@@ -545,7 +533,7 @@ export class InMemorySecretsManager {
   }
 
   #updateSecretVersionStage(input: WireInput): WireInput {
-    const secret = this.#live(requireString(input, 'SecretId', SECRET_ID_RULE));
+    const secret = this.#find(requireString(input, 'SecretId', SECRET_ID_RULE));
     const stage = requireString(input, 'VersionStage', STAGE_RULE);
     const moveTo = optionalString(input, 'MoveToVersionId', TOKEN_RULE);
     const removeFrom = optionalString(input, 'RemoveFromVersionId', TOKEN_RULE);
@@ -592,7 +580,7 @@ export class InMemorySecretsManager {
   }
 
   #listSecretVersionIds(input: WireInput): WireInput {
-    const secret = this.#live(requireString(input, 'SecretId', SECRET_ID_RULE));
+    const secret = this.#find(requireString(input, 'SecretId', SECRET_ID_RULE));
     const maxResults = optionalInteger(input, 'MaxResults', 1, 100) ?? 100;
     const nextToken = optionalString(input, 'NextToken', { min: 1, max: 4096 });
     const includeDeprecated = optionalBoolean(input, 'IncludeDeprecated') ?? false;
@@ -614,8 +602,6 @@ export class InMemorySecretsManager {
   }
 
   #listSecrets(input: WireInput): WireInput {
-    this.#purgeExpired();
-    const includePlannedDeletion = optionalBoolean(input, 'IncludePlannedDeletion') ?? false;
     const maxResults = optionalInteger(input, 'MaxResults', 1, 100) ?? 100;
     const nextToken = optionalString(input, 'NextToken', { min: 1, max: 4096 });
     const filters = (optionalObjectList(input, 'Filters', 10) ?? []).map(parseFilter);
@@ -636,7 +622,6 @@ export class InMemorySecretsManager {
     }
     const direction = sortOrder === 'asc' ? 1 : -1;
     const secrets = [...this.#secrets.values()]
-      .filter((secret) => includePlannedDeletion || !secret.deletedDate)
       .filter((secret) => filters.every((filter) => filter(secret)))
       .sort((a, b) => direction * (sortKey(a, b) || a.sequence - b.sequence));
     const { page, next } = paginate(secrets, maxResults, nextToken);
@@ -647,78 +632,6 @@ export class InMemorySecretsManager {
         SecretVersionsToStages: labelledVersions(secret),
       })),
     };
-  }
-
-  #cancelRotateSecret(input: WireInput): WireInput {
-    const secret = this.#live(requireString(input, 'SecretId', SECRET_ID_RULE));
-    secret.rotationEnabled = false;
-    secret.lastChangedDate = this.#now();
-    const pending = findStage(secret, AWSPENDING);
-    return {
-      ARN: secret.arn,
-      Name: secret.name,
-      // The version an interrupted rotation left behind, for the caller to clean up.
-      VersionId: pending && !pending.stages.includes(AWSCURRENT) ? pending.versionId : undefined,
-    };
-  }
-
-  #deleteSecret(input: WireInput): WireInput {
-    const secret = this.#find(requireString(input, 'SecretId', SECRET_ID_RULE));
-    const window = optionalInteger(input, 'RecoveryWindowInDays', 7, 30);
-    const force = optionalBoolean(input, 'ForceDeleteWithoutRecovery') ?? false;
-    if (force && window !== undefined) {
-      throw new ServiceError(
-        'InvalidParameterException',
-        "You can't use ForceDeleteWithoutRecovery in conjunction with RecoveryWindowInDays: choose one.",
-      );
-    }
-    const now = this.#now();
-    if (force) {
-      this.#secrets.delete(secret.arn);
-      return { ARN: secret.arn, Name: secret.name, DeletionDate: now };
-    }
-    if (secret.deletedDate) {
-      throw new ServiceError(
-        'InvalidRequestException',
-        `The secret ${secret.name} is already scheduled for deletion; restore it with RestoreSecret or delete it now with ForceDeleteWithoutRecovery.`,
-      );
-    }
-    secret.deletedDate = now;
-    secret.deletionDate = new Date(now.getTime() + (window ?? 30) * DAY_MS);
-    secret.lastChangedDate = now;
-    return { ARN: secret.arn, Name: secret.name, DeletionDate: secret.deletionDate };
-  }
-
-  #restoreSecret(input: WireInput): WireInput {
-    const secret = this.#find(requireString(input, 'SecretId', SECRET_ID_RULE));
-    secret.deletedDate = undefined;
-    secret.deletionDate = undefined;
-    secret.lastChangedDate = this.#now();
-    return { ARN: secret.arn, Name: secret.name };
-  }
-
-  #tagResource(input: WireInput): WireInput {
-    const secret = this.#live(requireString(input, 'SecretId', SECRET_ID_RULE));
-    const tags = parseTags(optionalObjectList(input, 'Tags', 50) ?? missing('Tags'));
-    const merged = new Map(secret.tags.map((tag) => [tag.Key, tag.Value]));
-    for (const tag of tags) merged.set(tag.Key, tag.Value);
-    if (merged.size > 50) {
-      throw new ServiceError(
-        'LimitExceededException',
-        `A secret can have at most 50 tags; this request would make ${merged.size}.`,
-      );
-    }
-    secret.tags = [...merged].map(([Key, Value]) => ({ Key, Value }));
-    secret.lastChangedDate = this.#now();
-    return {};
-  }
-
-  #untagResource(input: WireInput): WireInput {
-    const secret = this.#live(requireString(input, 'SecretId', SECRET_ID_RULE));
-    const keys = optionalStringList(input, 'TagKeys', { item: { min: 1, max: 128 } }) ?? missing('TagKeys');
-    secret.tags = secret.tags.filter((tag) => !keys.includes(tag.Key));
-    secret.lastChangedDate = this.#now();
-    return {};
   }
 
   #getRandomPassword(input: WireInput): WireInput {
@@ -774,7 +687,7 @@ export class InMemorySecretsManager {
       );
     }
     this.completeRotation(secretId, versionId, outcome);
-    const secret = this.#live(secretId);
+    const secret = this.#find(secretId);
     return { ARN: secret.arn, Name: secret.name, VersionId: versionId };
   }
 
@@ -793,22 +706,13 @@ export class InMemorySecretsManager {
     return `arn:aws:secretsmanager:${region}:${accountId}:secret:${name}-${suffix}`;
   }
 
-  #purgeExpired(): void {
-    const now = this.#now().getTime();
-    for (const [arn, secret] of this.#secrets) {
-      if (secret.deletionDate && secret.deletionDate.getTime() <= now) this.#secrets.delete(arn);
-    }
-  }
-
   #byName(name: string): StoredSecret | undefined {
-    this.#purgeExpired();
     for (const secret of this.#secrets.values()) if (secret.name === name) return secret;
     return undefined;
   }
 
-  /** A secret by full ARN, partial ARN (without the random suffix) or name, deleted or not. */
+  /** A secret by full ARN, partial ARN (without the random suffix) or name. */
   #find(secretId: string): StoredSecret {
-    this.#purgeExpired();
     const byArn = this.#secrets.get(secretId);
     if (byArn) return byArn;
     for (const secret of this.#secrets.values()) {
@@ -817,18 +721,6 @@ export class InMemorySecretsManager {
       }
     }
     throw new ServiceError('ResourceNotFoundException', "Secrets Manager can't find the specified secret.");
-  }
-
-  /** A secret that is not scheduled for deletion. */
-  #live(secretId: string): StoredSecret {
-    const secret = this.#find(secretId);
-    if (secret.deletedDate) {
-      throw new ServiceError(
-        'InvalidRequestException',
-        "You can't perform this operation on the secret because it was marked for deletion; restore it with RestoreSecret first.",
-      );
-    }
-    return secret;
   }
 
   #version(secret: StoredSecret, versionId: string, field: string): StoredVersion {
@@ -854,7 +746,6 @@ export class InMemorySecretsManager {
       LastRotatedDate: secret.lastRotatedDate,
       LastChangedDate: secret.lastChangedDate,
       LastAccessedDate: secret.lastAccessedDate,
-      DeletedDate: secret.deletedDate,
       NextRotationDate: nextRotationDate(secret),
       Tags: secret.tags.length ? secret.tags.map((tag) => ({ ...tag })) : undefined,
       CreatedDate: secret.createdDate,

@@ -4,9 +4,7 @@
  * is unfinished, RotateImmediately=false, and the rotation dates.
  */
 import {
-  CancelRotateSecretCommand,
   CreateSecretCommand,
-  DeleteSecretCommand,
   DescribeSecretCommand,
   GetSecretValueCommand,
   InvalidParameterException,
@@ -314,30 +312,6 @@ describe('RotateSecret in the background (the default, like the service)', () =>
   });
 });
 
-describe('CancelRotateSecret', () => {
-  it('turns rotation off and returns the version an interrupted rotation left behind', async () => {
-    const { arn, versionId: old } = await create();
-    inline.registerRotationFunction(lambdaArn('cancel'), fakeRotator(client, { failAt: 'testSecret' }));
-    const started = await client.send(
-      new RotateSecretCommand({
-        SecretId: arn,
-        RotationLambdaARN: lambdaArn('cancel'),
-        RotationRules: { AutomaticallyAfterDays: 1 },
-      }),
-    );
-    const cancelled = await client.send(new CancelRotateSecretCommand({ SecretId: arn }));
-    expect(cancelled).toMatchObject({ ARN: arn, VersionId: started.VersionId });
-    const described = await describe_(arn);
-    expect(described.RotationEnabled).toBe(false);
-    expect(described.NextRotationDate).toBeUndefined();
-    // Labels are left as they were: cleaning up is the caller's job, as with the service.
-    expect(described.VersionIdsToStages).toEqual({
-      [old]: ['AWSCURRENT'],
-      [started.VersionId!]: ['AWSPENDING'],
-    });
-  });
-});
-
 it('uses FAKE_ROTATOR_ARN-style ARNs and plain function names interchangeably', async () => {
   const { arn } = await create();
   inline.registerRotationFunction(FAKE_ROTATOR_ARN, fakeRotator(client));
@@ -381,16 +355,5 @@ describe('RotateSecret retried with the same ClientRequestToken (as the SDK does
     } finally {
       await background.close();
     }
-  });
-
-  it('refuses to rotate a secret scheduled for deletion', async () => {
-    const { arn } = await create();
-    inline.registerRotationFunction(lambdaArn('deleted'), fakeRotator(client));
-    await client.send(new DeleteSecretCommand({ SecretId: arn }));
-    const error = await rejection(
-      client.send(new RotateSecretCommand({ SecretId: arn, RotationLambdaARN: lambdaArn('deleted') })),
-    );
-    expect(error).toBeInstanceOf(InvalidRequestException);
-    expect(error.message).toContain('marked for deletion');
   });
 });

@@ -2,13 +2,12 @@
  * The local endpoint's secret and version operations (docs/protocol.md#the-local-endpoint), each through the real SDK client.
  */
 import {
+  CancelRotateSecretCommand,
   CreateSecretCommand,
   DeleteSecretCommand,
   DescribeSecretCommand,
   GetSecretValueCommand,
   InvalidParameterException,
-  InvalidRequestException,
-  ListSecretsCommand,
   ListSecretVersionIdsCommand,
   PutSecretValueCommand,
   ResourceExistsException,
@@ -24,7 +23,7 @@ import {
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { type LocalSecretsManager, startLocalSecretsManager } from '../../src/testing/index.ts';
 import { trackSecrets } from '../support/leak-scan.ts';
-import { DAY_MS, manualClock, rejection } from './fake-rotator.ts';
+import { manualClock, rejection } from './fake-rotator.ts';
 
 const clock = manualClock();
 const logLines: string[] = [];
@@ -294,17 +293,11 @@ describe('PutSecretValue', () => {
     expect(put?.input.RotationToken).toBe('opaque-rotation-token');
   });
 
-  it('refuses a call with no value, and any write to a secret scheduled for deletion', async () => {
+  it('refuses a call with no value', async () => {
     const { arn } = await create();
     expect(await rejection(client.send(new PutSecretValueCommand({ SecretId: arn })))).toBeInstanceOf(
       InvalidParameterException,
     );
-    await client.send(new DeleteSecretCommand({ SecretId: arn }));
-    expect(
-      await rejection(
-        client.send(new PutSecretValueCommand({ SecretId: arn, SecretString: 'after-delete' })),
-      ),
-    ).toBeInstanceOf(InvalidRequestException);
   });
 });
 
@@ -437,93 +430,32 @@ describe('UpdateSecret', () => {
   });
 });
 
-describe('DeleteSecret and RestoreSecret', () => {
-  it('schedules deletion after the recovery window; reads are refused until RestoreSecret', async () => {
-    clock.set('2030-04-01T00:00:00.000Z');
-    const { arn, name, value } = await create();
-    const deleted = await client.send(new DeleteSecretCommand({ SecretId: arn, RecoveryWindowInDays: 7 }));
-    expect(deleted.DeletionDate).toEqual(
-      new Date(new Date('2030-04-01T00:00:00.000Z').getTime() + 7 * DAY_MS),
-    );
-    const refused = await rejection(client.send(new GetSecretValueCommand({ SecretId: arn })));
-    expect(refused).toBeInstanceOf(InvalidRequestException);
-    expect(refused.message).toContain('marked for deletion');
-    expect((await client.send(new DescribeSecretCommand({ SecretId: arn }))).DeletedDate).toEqual(
-      new Date('2030-04-01T00:00:00.000Z'),
-    );
-    const listed = async (include: boolean) =>
-      (
-        await client.send(
-          new ListSecretsCommand({
-            IncludePlannedDeletion: include,
-            Filters: [{ Key: 'name', Values: [name] }],
-          }),
-        )
-      ).SecretList?.map((secret) => secret.ARN);
-    expect(await listed(false)).toEqual([]);
-    expect(await listed(true)).toEqual([arn]);
-    expect(
-      await rejection(client.send(new CreateSecretCommand({ Name: name, SecretString: 'reuse-name' }))),
-    ).toBeInstanceOf(InvalidRequestException);
-
-    await client.send(new RestoreSecretCommand({ SecretId: arn }));
-    expect((await client.send(new GetSecretValueCommand({ SecretId: arn }))).SecretString).toBe(value);
-    expect((await client.send(new DescribeSecretCommand({ SecretId: arn }))).DeletedDate).toBeUndefined();
-  });
-
-  it('deletes at once with ForceDeleteWithoutRecovery, purges when the window has passed, and validates options', async () => {
-    const forced = await create();
-    await client.send(new DeleteSecretCommand({ SecretId: forced.arn, ForceDeleteWithoutRecovery: true }));
-    expect(await rejection(client.send(new DescribeSecretCommand({ SecretId: forced.arn })))).toBeInstanceOf(
-      ResourceNotFoundException,
-    );
-
-    const windowed = await create();
-    const both = await rejection(
-      client.send(
-        new DeleteSecretCommand({
-          SecretId: windowed.arn,
-          ForceDeleteWithoutRecovery: true,
-          RecoveryWindowInDays: 7,
-        }),
-      ),
-    );
-    expect(both).toBeInstanceOf(InvalidParameterException);
-    const tooShort = await rejection(
-      client.send(new DeleteSecretCommand({ SecretId: windowed.arn, RecoveryWindowInDays: 3 })),
-    );
-    expect(tooShort.name).toBe('ValidationException');
-    expect(tooShort.message).toContain('RecoveryWindowInDays');
-
-    await client.send(new DeleteSecretCommand({ SecretId: windowed.arn }));
-    clock.advance(31 * DAY_MS);
-    expect(
-      await rejection(client.send(new DescribeSecretCommand({ SecretId: windowed.arn }))),
-    ).toBeInstanceOf(ResourceNotFoundException);
-  });
-});
-
-describe('TagResource and UntagResource', () => {
-  it('adds, overwrites and removes tags', async () => {
-    const { arn } = await create(undefined, { Tags: [{ Key: 'env', Value: 'dev' }] });
-    await client.send(
-      new TagResourceCommand({
-        SecretId: arn,
-        Tags: [
-          { Key: 'env', Value: 'prod' },
-          { Key: 'owner', Value: 'team-a' },
-        ],
-      }),
-    );
-    expect((await client.send(new DescribeSecretCommand({ SecretId: arn }))).Tags).toEqual([
-      { Key: 'env', Value: 'prod' },
-      { Key: 'owner', Value: 'team-a' },
-    ]);
-    await client.send(new UntagResourceCommand({ SecretId: arn, TagKeys: ['env'] }));
-    expect((await client.send(new DescribeSecretCommand({ SecretId: arn }))).Tags).toEqual([
-      { Key: 'owner', Value: 'team-a' },
-    ]);
-  });
+describe('operations the endpoint does not implement (docs/testing.md lists the ones it does)', () => {
+  it.each([
+    [
+      'DeleteSecret',
+      (SecretId: string) => new DeleteSecretCommand({ SecretId, ForceDeleteWithoutRecovery: true }),
+    ],
+    ['RestoreSecret', (SecretId: string) => new RestoreSecretCommand({ SecretId })],
+    [
+      'TagResource',
+      (SecretId: string) => new TagResourceCommand({ SecretId, Tags: [{ Key: 'env', Value: 'prod' }] }),
+    ],
+    ['UntagResource', (SecretId: string) => new UntagResourceCommand({ SecretId, TagKeys: ['env'] })],
+    ['CancelRotateSecret', (SecretId: string) => new CancelRotateSecretCommand({ SecretId })],
+  ] as const)(
+    'answers %s with UnknownOperationException naming it, and changes nothing',
+    async (operation, command) => {
+      const { arn, value } = await create(undefined, { Tags: [{ Key: 'env', Value: 'dev' }] });
+      const before = await client.send(new DescribeSecretCommand({ SecretId: arn }));
+      const error = await rejection(client.send(command(arn) as DeleteSecretCommand));
+      expect(error.name).toBe('UnknownOperationException');
+      expect(error.message).toContain(`does not implement the operation ${operation}`);
+      const after = await client.send(new DescribeSecretCommand({ SecretId: arn }));
+      expect({ ...after, $metadata: undefined }).toEqual({ ...before, $metadata: undefined });
+      expect((await client.send(new GetSecretValueCommand({ SecretId: arn }))).SecretString).toBe(value);
+    },
+  );
 });
 
 describe("errors in the service's shape", () => {
