@@ -1,6 +1,6 @@
 import type { Logger } from '@aws-lambda-powertools/logger';
 import type { Env } from './config.ts';
-import { ProtocolStateError } from './errors.ts';
+import { ProtocolStateError, SecretShapeError } from './errors.ts';
 import { redactJsonSecret, redactor } from './observability.ts';
 import type { SecretsManagerGateway } from './secrets-manager.ts';
 import { AWSCURRENT } from './stages.ts';
@@ -67,6 +67,13 @@ export function createStepContext(options: StepContextOptions): StepContext {
     readSecret: async (secretId) => {
       const version = await options.secretsManager.readStage(secretId, AWSCURRENT);
       if (!version) throw new ProtocolStateError(`Secret ${secretId} has no AWSCURRENT value`);
+      if (typeof version.value !== 'string') {
+        throw new SecretShapeError(
+          '(value)',
+          `of secret ${secretId} is binary (SecretBinary)`,
+          'store it as a JSON string',
+        );
+      }
       redactJsonSecret(redactor, version.value);
       return version.value;
     },

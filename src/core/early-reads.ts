@@ -8,7 +8,7 @@
  * there. When a check refuses first, the early answers are dropped unread.
  */
 import type { PasswordPolicy } from './password.ts';
-import { SecretsManagerGateway, type StoredVersion } from './secrets-manager.ts';
+import { SecretsManagerGateway, type StoredValue, type StoredVersion } from './secrets-manager.ts';
 
 const ignore = () => undefined;
 
@@ -49,9 +49,9 @@ export class EarlyReadingGateway extends SecretsManagerGateway {
     this.#start(`password\0${JSON.stringify(policy)}`, () => super.randomPassword(policy));
   }
 
-  override readPending(secretId: string, token: string): Promise<string | undefined> {
+  override readPending(secretId: string, token: string): Promise<StoredValue | undefined> {
     return (
-      this.#take<string | undefined>(`pending\0${this.#id(secretId)}\0${token}`) ??
+      this.#take<StoredValue | undefined>(`pending\0${this.#id(secretId)}\0${token}`) ??
       super.readPending(secretId, token)
     );
   }

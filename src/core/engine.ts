@@ -24,6 +24,7 @@ import {
 import {
   maxAttemptsFromEnv,
   type SecretsManagerGateway,
+  type StoredValue,
   sharedClientTimeouts,
   sharedSecretsManagerClient,
 } from './secrets-manager.ts';
@@ -368,7 +369,7 @@ async function createSecret<V>(
   };
   const next = await target.next(currentValue, nextCtx);
   const serialized = target.serialize(next);
-  redactor.add(serialized, ...target.secrets(next));
+  redactor.add(...textForms(serialized), ...target.secrets(next));
   checkValueSize(current.value, serialized);
   await secretsManager.putPending(arn, event.token, serialized, event.rotationToken);
   return 'pending-created';
@@ -381,12 +382,14 @@ const SECRET_VALUE_MAX_BYTES = 65_536;
  * Refuses a new value the service would refuse, before PutSecretValue, naming the field that grew
  * the most (for JSON objects) so the operator knows what to shorten.
  */
-function checkValueSize(currentRaw: string, nextRaw: string): void {
-  const size = Buffer.byteLength(nextRaw, 'utf8');
+function checkValueSize(currentRaw: StoredValue, nextRaw: StoredValue): void {
+  const bytes = (raw: StoredValue) => (typeof raw === 'string' ? Buffer.byteLength(raw, 'utf8') : raw.length);
+  const size = bytes(nextRaw);
   if (size <= SECRET_VALUE_MAX_BYTES) return;
   throw new SecretShapeError(
-    grownField(currentRaw, nextRaw) ?? '(value)',
-    `would make the new version ${size} bytes long (the current one is ${Buffer.byteLength(currentRaw, 'utf8')}), over Secrets Manager's limit of ${SECRET_VALUE_MAX_BYTES} bytes`,
+    (typeof currentRaw === 'string' && typeof nextRaw === 'string' && grownField(currentRaw, nextRaw)) ||
+      '(value)',
+    `would make the new version ${size} bytes long (the current one is ${bytes(currentRaw)}), over Secrets Manager's limit of ${SECRET_VALUE_MAX_BYTES} bytes`,
     'make the secret smaller (shorten its other fields, or the generated value) so the new version fits, then rotate again',
   );
 }
@@ -421,11 +424,18 @@ function pendingFix(arn: string): string {
 }
 
 /** Parses a stored value; any failure becomes a SecretShapeError that names the version, never the value. */
-function parseStored<V>(target: RotationTarget<V>, raw: string, where: string, fix?: string): V {
-  redactor.add(raw);
+function parseStored<V>(target: RotationTarget<V>, raw: StoredValue, where: string, fix?: string): V {
+  redactor.add(...textForms(raw));
+  if (typeof raw !== 'string' && !target.parseBinary) {
+    throw new SecretShapeError(
+      '(value)',
+      `of ${where} is binary (SecretBinary)`,
+      'this rotator handles SecretString values only; store the secret as a string',
+    );
+  }
   let value: V;
   try {
-    value = target.parse(raw);
+    value = typeof raw === 'string' ? target.parse(raw) : target.parseBinary!(raw);
   } catch (error) {
     if (error instanceof SecretShapeError) {
       throw new SecretShapeError(error.field, `${error.problem} (in ${where})`, fix ?? error.fix);
@@ -435,6 +445,13 @@ function parseStored<V>(target: RotationTarget<V>, raw: string, where: string, f
   }
   redactor.add(...target.secrets(value));
   return value;
+}
+
+/** A binary value can reach a log as UTF-8 text or as the base64 of the wire format. */
+function textForms(raw: StoredValue): string[] {
+  return typeof raw === 'string'
+    ? [raw]
+    : [Buffer.from(raw).toString('utf8'), Buffer.from(raw).toString('base64')];
 }
 
 async function readPendingRequired<V>(

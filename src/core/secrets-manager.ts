@@ -11,10 +11,13 @@ import { SecretShapeError, SecretsManagerCallError } from './errors.ts';
 import type { PasswordPolicy } from './password.ts';
 import { AWSCURRENT, AWSPENDING, type SecretDescription, stagesOfVersion } from './stages.ts';
 
-/** One stored version: its id and its string value. */
+/** A stored value: SecretString as text, SecretBinary as bytes. */
+export type StoredValue = string | Uint8Array;
+
+/** One stored version: its id and its value. */
 export interface StoredVersion {
   readonly versionId: string;
-  readonly value: string;
+  readonly value: StoredValue;
 }
 
 /** Options of {@link SecretsManagerGateway}. */
@@ -113,7 +116,7 @@ export class SecretsManagerGateway {
    * The value of version `token` under AWSPENDING, naming both so that a manual edit mid-rotation is
    * detected (docs/protocol.md#reading-the-pending-version); `undefined` when the service answers ResourceNotFoundException.
    */
-  async readPending(secretId: string, token: string): Promise<string | undefined> {
+  async readPending(secretId: string, token: string): Promise<StoredValue | undefined> {
     const version = await this.#get(secretId, { VersionId: token, VersionStage: AWSPENDING });
     return version?.value;
   }
@@ -132,7 +135,7 @@ export class SecretsManagerGateway {
   async putPending(
     secretId: string,
     token: string,
-    value: string,
+    value: StoredValue,
     rotationToken: string | undefined,
   ): Promise<void> {
     await this.#call('PutSecretValue', () =>
@@ -140,7 +143,7 @@ export class SecretsManagerGateway {
         new PutSecretValueCommand({
           SecretId: secretId,
           ClientRequestToken: token,
-          SecretString: value,
+          ...(typeof value === 'string' ? { SecretString: value } : { SecretBinary: value }),
           VersionStages: [AWSPENDING],
           ...(rotationToken === undefined ? {} : { RotationToken: rotationToken }),
         }),
@@ -207,14 +210,10 @@ export class SecretsManagerGateway {
         () => this.client.send(new GetSecretValueCommand({ SecretId: secretId, ...selector })),
         isNotFound,
       );
-      if (answer.SecretString === undefined) {
-        throw new SecretShapeError(
-          '(value)',
-          `of version ${answer.VersionId ?? '?'} is binary (SecretBinary)`,
-          'this rotator handles SecretString values only; store the secret as a string',
-        );
-      }
-      return { versionId: answer.VersionId ?? '', value: answer.SecretString };
+      const value = answer.SecretString ?? answer.SecretBinary;
+      if (value === undefined)
+        throw new SecretShapeError('(value)', `of version ${answer.VersionId ?? '?'} is empty`);
+      return { versionId: answer.VersionId ?? '', value };
     } catch (error) {
       if (isNotFound(error)) return undefined;
       throw error;

@@ -168,8 +168,10 @@ export interface RotationTarget<Value> {
   readonly appliesFromCurrent?: boolean;
   /** Validates a stored value; throws a `SecretShapeError` naming the field and the fix. */
   parse(raw: string): Value;
-  /** The string stored in Secrets Manager. Must keep every field it was given (as docs/protocol.md#the-database-secret asks of database secrets). */
-  serialize(value: Value): string;
+  /** Validates a SecretBinary value; without it, a binary secret is refused before anything changes. */
+  parseBinary?(raw: Uint8Array): Value;
+  /** What is stored: a string as SecretString, bytes as SecretBinary. Must keep every field it was given (as docs/protocol.md#the-database-secret asks of database secrets). */
+  serialize(value: Value): string | Uint8Array;
   /** The secret strings inside a value (passwords, keys), registered for redaction. */
   secrets(value: Value): Array<string | undefined>;
   /**

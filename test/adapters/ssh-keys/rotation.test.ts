@@ -1,3 +1,4 @@
+import { GetSecretValueCommand, UntagResourceCommand } from '@aws-sdk/client-secrets-manager';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { sshKeys } from '../../../src/adapters/ssh-keys/index.ts';
 import { AWSPENDING } from '../../../src/testing/index.ts';
@@ -64,6 +65,36 @@ describe('SSH keys on a private sshd', () => {
     expect(blob.length).toBeGreaterThanOrEqual(400);
     expect(blob.length).toBeLessThan(420);
   }, 120_000);
+
+  it('binary secret (the private key file as SecretBinary, hosts in its tags): stays binary, 3 rotations', async () => {
+    const initial = await rig.installedKey();
+    const arn = await rig.createBinarySecret('binary', initial.privateKey);
+    const handler = rig.handler(sshKeys(), rig.pinEnv());
+    let before = initial.privateKey;
+    for (let rotation = 1; rotation <= 3; rotation += 1) {
+      const result = await rig.rotate(arn, handler);
+      expect(result.error).toBeUndefined();
+      const answer = await rig.client.send(new GetSecretValueCommand({ SecretId: arn }));
+      expect(answer.SecretString).toBeUndefined();
+      const after = await rig.privateKey(arn);
+      expect(after).toMatch(
+        /^-----BEGIN OPENSSH PRIVATE KEY-----\n[\s\S]+-----END OPENSSH PRIVATE KEY-----\n$/,
+      );
+      expect(await rig.sshd.canLogin(after)).toBe(true);
+      expect(await rig.sshd.canLogin(before)).toBe(false);
+      before = after;
+    }
+  }, 60_000);
+
+  it('binary secret without its ssh:hosts tag: createSecret fails naming the tag, nothing stored', async () => {
+    const initial = await rig.installedKey();
+    const arn = await rig.createBinarySecret('untagged', initial.privateKey);
+    await rig.client.send(new UntagResourceCommand({ SecretId: arn, TagKeys: ['ssh:hosts'] }));
+    const result = await rig.rotate(arn, rig.handler(sshKeys(), rig.pinEnv()));
+    expect(result.failedStep).toBe('createSecret');
+    expect(result.error).toContain('"ssh:hosts" is not a tag of this binary secret');
+    await expect(rig.value(arn, AWSPENDING)).rejects.toThrow();
+  });
 
   it('a host key other than the pinned one: nothing is sent, the step fails naming both fingerprints', async () => {
     const initial = await rig.installedKey();
