@@ -29,6 +29,7 @@ const SURFACE: Record<string, string[]> = {
     'TargetUnreachableError',
     'createRotationHandler',
   ],
+  'secrets-rotator/adapters/elasticache': ['type ElastiCacheSecret', 'elastiCacheUser'],
   'secrets-rotator/adapters/http-api-key': [
     'type AddressLookup',
     'type ApiKeySecret',

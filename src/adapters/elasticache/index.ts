@@ -11,11 +11,5 @@
  * ```
  * @module
  */
-export { ELASTICACHE_ACTIONS, ELASTICACHE_ENV } from './api.ts';
-export {
-  ELASTICACHE_PASSWORD_RULES,
-  type ElastiCacheSecret,
-  elastiCachePasswordProblem,
-  parseElastiCacheSecret,
-} from './secret.ts';
+export type { ElastiCacheSecret } from './secret.ts';
 export { elastiCacheUser } from './user.ts';

@@ -11,7 +11,7 @@ import { readElastiCacheWait, setPasswords, waitUntilActive } from '../../../src
 import {
   elastiCachePasswordProblem,
   parseElastiCacheSecret,
-} from '../../../src/adapters/elasticache/index.ts';
+} from '../../../src/adapters/elasticache/secret.ts';
 import { rejection } from '../../support/rotation-rig.ts';
 
 const PASSWORD = 'Valid-Password-0123456789';
