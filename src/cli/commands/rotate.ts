@@ -231,21 +231,13 @@ async function rotateLocally(
   entry: HandlerEntry & { name: string },
   target: RotationTarget<unknown>,
 ): Promise<ExitCode> {
-  if (!flags.endpointUrl || !(await isLocalSecretsManager(flags.endpointUrl))) {
-    throw new UsageError(
-      `rotate --handler runs the rotation on this machine, which only the local endpoint allows${flags.endpointUrl ? ` (${flags.endpointUrl} is not one)` : ''}: ` +
-        'a rotation starts with a valueless AWSPENDING version that only the service itself can register',
-      `against AWS use --via-service (the service runs your deployed rotation function); to try a handler locally, start the local endpoint (secrets-rotator local-endpoint) and pass --endpoint-url http://127.0.0.1:4566`,
-    );
-  }
+  const endpoint = await requireLocalEndpoint(flags);
   const client = context.client(flags);
   const out = context.out;
   const json = flags.output === 'json';
-  const resumeCommand = `secrets-rotator rotate ${secretId} --handler ${entry.name} --endpoint-url ${flags.endpointUrl} --resume`;
+  const resumeCommand = `secrets-rotator rotate ${secretId} --handler ${entry.name} --endpoint-url ${endpoint} --resume`;
   if (!json)
-    out.line(
-      `Rotating ${secretId} on this machine with handler ${entry.name} (endpoint ${flags.endpointUrl})`,
-    );
+    out.line(`Rotating ${secretId} on this machine with handler ${entry.name} (endpoint ${endpoint})`);
   let traced: Awaited<ReturnType<typeof traceLocalRotation>>;
   try {
     traced = await traceLocalRotation({
@@ -263,16 +255,16 @@ async function rotateLocally(
       throw new CliError(
         EXIT.POLICY_FAILURE,
         `an earlier rotation of ${secretId} is unfinished: version ${error.pendingVersionId} still holds AWSPENDING`,
-        `resume it: ${resumeCommand}; or abandon it: secrets-rotator repair ${secretId} --endpoint-url ${flags.endpointUrl}`,
+        `resume it: ${resumeCommand}; or abandon it: secrets-rotator repair ${secretId} --endpoint-url ${endpoint}`,
       );
     }
     throw awsFailure(error, `rotating ${secretId}`, flags);
   }
   const { result } = traced;
-  let revoked: string | undefined;
-  if (result.ok && options.emergency) {
-    revoked = await revokePrevious(context, flags, client, target, result.secretArn, result.versionId, json);
-  }
+  const revoked =
+    result.ok && options.emergency
+      ? await revokePrevious(context, flags, client, target, result.secretArn, result.versionId, json)
+      : undefined;
   const fix = result.ok ? undefined : fixFor(result.cause, resumeCommand);
   if (json) {
     out.json({
@@ -297,13 +289,21 @@ async function rotateLocally(
       `Rotated ${secretId}: AWSCURRENT is version ${shortId(result.versionId)} (${formatDuration(result.totalMs)}); ${labelSummary(traced.labelsAfter)}`,
     );
   } else {
-    out.error(
-      `rotation of ${secretId} failed${result.failedStep ? ` at ${result.failedStep}` : ''}: ${result.error}`,
-      fix,
-    );
+    const at = result.failedStep ? ` at ${result.failedStep}` : '';
+    out.error(`rotation of ${secretId} failed${at}: ${result.error}`, fix);
     out.note(`AWSPENDING stays on version ${result.versionId}; AWSCURRENT is unchanged.`);
   }
   return result.ok ? EXIT.OK : EXIT.POLICY_FAILURE;
+}
+
+/** Only the service itself can register the valueless AWSPENDING version that starts a rotation. */
+async function requireLocalEndpoint(flags: GlobalFlags): Promise<string> {
+  if (flags.endpointUrl && (await isLocalSecretsManager(flags.endpointUrl))) return flags.endpointUrl;
+  throw new UsageError(
+    `rotate --handler runs the rotation on this machine, which only the local endpoint allows${flags.endpointUrl ? ` (${flags.endpointUrl} is not one)` : ''}: ` +
+      'a rotation starts with a valueless AWSPENDING version that only the service itself can register',
+    `against AWS use --via-service (the service runs your deployed rotation function); to try a handler locally, start the local endpoint (secrets-rotator local-endpoint) and pass --endpoint-url http://127.0.0.1:4566`,
+  );
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -320,8 +320,23 @@ async function describeLabels(client: SecretsManagerClient, secretId: string) {
 
 type FollowOutcome = 'rotated' | 'abandoned' | 'failed' | 'timeout' | 'interrupted';
 
-/** A failed rotation as the local endpoint reports it (AWS reports it only in the function's logs). */
-type ReportedFailure = FailedRotation;
+interface ServiceRotation {
+  readonly context: CommandContext;
+  readonly flags: GlobalFlags;
+  readonly client: SecretsManagerClient;
+  readonly secretId: string;
+  readonly options: RotateOptions;
+  readonly json: boolean;
+}
+
+interface Followed {
+  readonly outcome: FollowOutcome;
+  readonly events: Array<{ atMs: number; changes: string[] }>;
+  readonly labels: VersionLabels;
+  readonly totalMs: number;
+  /** The local endpoint can say a rotation failed, and why; on AWS only the timeout tells. */
+  readonly reported?: FailedRotation;
+}
 
 async function rotateViaService(
   context: CommandContext,
@@ -330,30 +345,80 @@ async function rotateViaService(
   options: RotateOptions,
   target: RotationTarget<unknown> | undefined,
 ): Promise<ExitCode> {
-  const client = context.client(flags);
-  const out = context.out;
   const json = flags.output === 'json';
+  const run: ServiceRotation = { context, flags, client: context.client(flags), secretId, options, json };
+  const before = await describeBefore(run);
+  const lambdaArn = options.rotationLambdaArn ?? before.lambdaArn;
+  const versionId = await startRotation(run, before, lambdaArn);
+  const followed = await followLabels(run, before.arn, before.labels, versionId);
+  const { outcome, totalMs } = followed;
+  const revoked =
+    outcome === 'rotated' && options.emergency && target
+      ? await revokePrevious(context, flags, run.client, target, before.arn, versionId, json)
+      : undefined;
+  const failure =
+    outcome === 'rotated'
+      ? undefined
+      : await explainFailure(run, before.arn, versionId, outcome, lambdaArn, followed.reported);
+  const out = context.out;
+  if (json) {
+    out.json({
+      name: secretId,
+      arn: before.arn,
+      mode: 'service',
+      versionId,
+      ok: outcome === 'rotated',
+      outcome,
+      events: followed.events.map((event) => ({ atMs: Math.round(event.atMs), changes: event.changes })),
+      labels: followed.labels,
+      error: failure?.message ?? null,
+      fix: failure?.fix ?? null,
+      revokedPrevious: revoked ?? null,
+      totalMs: Math.round(totalMs),
+    });
+  } else if (outcome === 'rotated') {
+    out.line(
+      `Rotated ${secretId}: AWSCURRENT is version ${shortId(versionId)} (${formatDuration(totalMs)}); ${labelSummary(followed.labels)}`,
+    );
+  } else if (failure) {
+    out.error(failure.message, failure.fix);
+  }
+  return outcome === 'rotated' ? EXIT.OK : EXIT.POLICY_FAILURE;
+}
+
+async function describeBefore(run: ServiceRotation): Promise<Awaited<ReturnType<typeof describeLabels>>> {
+  const { secretId, options, context } = run;
   let before: Awaited<ReturnType<typeof describeLabels>>;
   try {
-    before = await describeLabels(client, secretId);
+    before = await describeLabels(run.client, secretId);
   } catch (error) {
-    throw awsFailure(error, `reading secret ${secretId}`, flags);
+    throw awsFailure(error, `reading secret ${secretId}`, run.flags);
   }
+  if (run.json) return before;
   const lambdaArn = options.rotationLambdaArn ?? before.lambdaArn;
-  if (!json) {
-    out.line(
-      `Rotating ${secretId} through Secrets Manager (RotateSecret), function ${lambdaArn ?? '(none configured)'}`,
+  context.out.line(
+    `Rotating ${secretId} through Secrets Manager (RotateSecret), function ${lambdaArn ?? '(none configured)'}`,
+  );
+  context.out.line(`before: ${labelSummary(before.labels)}`);
+  const stuck = unfinishedPending(before.labels);
+  if (stuck) {
+    context.out.line(
+      `note: version ${shortId(stuck)} still holds AWSPENDING from an earlier rotation; the service resumes it or refuses`,
     );
-    out.line(`before: ${labelSummary(before.labels)}`);
-    const stuck = unfinishedPending(before.labels);
-    if (stuck)
-      out.line(
-        `note: version ${shortId(stuck)} still holds AWSPENDING from an earlier rotation; the service resumes it or refuses`,
-      );
   }
+  return before;
+}
+
+/** RotateSecret; the new version's id. */
+async function startRotation(
+  run: ServiceRotation,
+  before: { arn: string; labels: VersionLabels },
+  lambdaArn: string | undefined,
+): Promise<string> {
+  const { options, secretId } = run;
   let versionId: string;
   try {
-    const answer = await client.send(
+    const answer = await run.client.send(
       new RotateSecretCommand({
         SecretId: before.arn,
         ...(options.rotationLambdaArn ? { RotationLambdaARN: options.rotationLambdaArn } : {}),
@@ -375,93 +440,67 @@ async function rotateViaService(
         `if that rotation failed, find why in the function's logs and fix it; to abandon it: secrets-rotator repair ${secretId}, then rotate again`,
       );
     }
-    // The secret's rotation set-up cannot run (no function, a function the endpoint does not know or
-    // may not invoke, a secret being deleted): exit 1, as for a failed rotation.
-    const refusal = rotationSetupRefusal(error, lambdaArn, flags);
+    // A rotation set-up that cannot run exits 1, as a failed rotation does.
+    const refusal = rotationSetupRefusal(error, lambdaArn, run.flags);
     if (refusal) throw refusal;
-    throw awsFailure(error, `starting the rotation of ${secretId} (RotateSecret)`, flags);
+    throw awsFailure(error, `starting the rotation of ${secretId} (RotateSecret)`, run.flags);
   }
-  if (!json) out.line(`RotateSecret accepted: version ${versionId}`);
+  if (!run.json) run.context.out.line(`RotateSecret accepted: version ${versionId}`);
+  return versionId;
+}
 
+/** The outcome the labels show, or `undefined` while the rotation is still going. */
+function labelOutcome(labels: VersionLabels, versionId: string): FollowOutcome | undefined {
+  const stages = (Object.hasOwn(labels, versionId) ? labels[versionId] : undefined) ?? [];
+  if (stages.includes(AWSCURRENT) && !stages.includes(AWSPENDING)) return 'rotated';
+  if (!stages.includes(AWSPENDING) && !stages.includes(AWSCURRENT)) return 'abandoned';
+  return undefined;
+}
+
+/** Reads the labels every poll interval, printing each change, until an outcome or the timeout. */
+async function followLabels(
+  run: ServiceRotation,
+  arn: string,
+  initial: VersionLabels,
+  versionId: string,
+): Promise<Followed> {
+  const { options, flags } = run;
   const started = performance.now();
   const deadline = started + options.timeout * 1000;
   const events: Array<{ atMs: number; changes: string[] }> = [];
-  let last: VersionLabels = before.labels;
-  let outcome: FollowOutcome = 'timeout';
-  const signal = context.io.signal;
-  // The local endpoint can say a rotation failed, and why; on AWS only the timeout tells.
+  let labels = initial;
+  const signal = run.context.io.signal;
   const local = flags.endpointUrl !== undefined && (await isLocalSecretsManager(flags.endpointUrl));
-  let reported: ReportedFailure | undefined;
+  const result = (outcome: FollowOutcome, reported?: FailedRotation): Followed => ({
+    outcome,
+    events,
+    labels,
+    totalMs: performance.now() - started,
+    ...(reported ? { reported } : {}),
+  });
   for (let first = true; ; first = false) {
     if (!first) await sleep(options.pollInterval, signal);
-    if (signal?.aborted) {
-      outcome = 'interrupted';
-      break;
-    }
-    let labels: VersionLabels;
+    if (signal?.aborted) return result('interrupted');
+    let next: VersionLabels;
     try {
-      labels = (await describeLabels(client, before.arn)).labels;
+      next = (await describeLabels(run.client, arn)).labels;
     } catch (error) {
-      throw awsFailure(error, `following the rotation of ${secretId}`, flags);
+      throw awsFailure(error, `following the rotation of ${run.secretId}`, flags);
     }
-    const changes = labelChanges(last, labels);
-    last = labels;
+    const changes = labelChanges(labels, next);
+    labels = next;
     const atMs = performance.now() - started;
     if (changes.length > 0) {
       events.push({ atMs, changes });
-      if (!json) out.line(`  ${`+${(atMs / 1000).toFixed(1)}`.padStart(6)} s  ${changes.join(', ')}`);
+      if (!run.json)
+        run.context.out.line(`  ${`+${(atMs / 1000).toFixed(1)}`.padStart(6)} s  ${changes.join(', ')}`);
     }
-    const stages = (Object.hasOwn(labels, versionId) ? labels[versionId] : undefined) ?? [];
-    if (stages.includes(AWSCURRENT) && !stages.includes(AWSPENDING)) {
-      outcome = 'rotated';
-      break;
-    }
-    if (!stages.includes(AWSPENDING) && !stages.includes(AWSCURRENT)) {
-      outcome = 'abandoned';
-      break;
-    }
-    if (local) {
-      reported = await localRotationFailure(client, before.arn, versionId);
-      if (reported) {
-        outcome = 'failed';
-        break;
-      }
-    }
-    if (performance.now() >= deadline) break;
+    const outcome = labelOutcome(labels, versionId);
+    if (outcome) return result(outcome);
+    const reported = local ? await localRotationFailure(run.client, arn, versionId) : undefined;
+    if (reported) return result('failed', reported);
+    if (performance.now() >= deadline) return result('timeout');
   }
-  const totalMs = performance.now() - started;
-
-  let revoked: string | undefined;
-  if (outcome === 'rotated' && options.emergency && target) {
-    revoked = await revokePrevious(context, flags, client, target, before.arn, versionId, json);
-  }
-  const failure =
-    outcome === 'rotated'
-      ? undefined
-      : await explainFailure(client, before.arn, versionId, outcome, options, lambdaArn, secretId, reported);
-  if (json) {
-    out.json({
-      name: secretId,
-      arn: before.arn,
-      mode: 'service',
-      versionId,
-      ok: outcome === 'rotated',
-      outcome,
-      events: events.map((event) => ({ atMs: Math.round(event.atMs), changes: event.changes })),
-      labels: last,
-      error: failure?.message ?? null,
-      fix: failure?.fix ?? null,
-      revokedPrevious: revoked ?? null,
-      totalMs: Math.round(totalMs),
-    });
-  } else if (outcome === 'rotated') {
-    out.line(
-      `Rotated ${secretId}: AWSCURRENT is version ${shortId(versionId)} (${formatDuration(totalMs)}); ${labelSummary(last)}`,
-    );
-  } else if (failure) {
-    out.error(failure.message, failure.fix);
-  }
-  return outcome === 'rotated' ? EXIT.OK : EXIT.POLICY_FAILURE;
 }
 
 /** RotateSecret refused because of the secret's rotation configuration, with the fix for each case. */
@@ -508,15 +547,14 @@ function rotationSetupRefusal(
 }
 
 async function explainFailure(
-  client: SecretsManagerClient,
+  run: ServiceRotation,
   arn: string,
   versionId: string,
   outcome: Exclude<FollowOutcome, 'rotated'>,
-  options: RotateOptions,
   lambdaArn: string | undefined,
-  secretId: string,
-  reported?: ReportedFailure,
+  reported?: FailedRotation,
 ): Promise<{ message: string; fix: string }> {
+  const { secretId, options } = run;
   const functionName = lambdaArn ? /function:([^:]+)/.exec(lambdaArn)?.[1] : undefined;
   const logs = functionName
     ? `aws logs tail /aws/lambda/${functionName} --since 30m`
@@ -533,16 +571,7 @@ async function explainFailure(
       fix: `someone removed the label, or the rotation was only a test; rotate again: secrets-rotator rotate ${secretId} --via-service`,
     };
   }
-  let stored: boolean | undefined;
-  try {
-    const answer = await client.send(
-      new GetSecretValueCommand({ SecretId: arn, VersionId: versionId, VersionStage: AWSPENDING }),
-    );
-    redactor.add(answer.SecretString);
-    stored = true;
-  } catch (error) {
-    stored = awsErrorCode(error) === 'ResourceNotFoundException' ? false : undefined;
-  }
+  const stored = await pendingStored(run.client, arn, versionId);
   const where =
     stored === false
       ? 'createSecret has not stored the new value'
@@ -558,17 +587,23 @@ async function explainFailure(
   };
 }
 
+/** Whether createSecret stored the pending value; `undefined` when it cannot be told. */
+async function pendingStored(client: SecretsManagerClient, arn: string, versionId: string) {
+  try {
+    const answer = await client.send(
+      new GetSecretValueCommand({ SecretId: arn, VersionId: versionId, VersionStage: AWSPENDING }),
+    );
+    redactor.add(answer.SecretString);
+    return true;
+  } catch (error) {
+    return awsErrorCode(error) === 'ResourceNotFoundException' ? false : undefined;
+  }
+}
+
 // ---------------------------------------------------------------------------------------------
 // --emergency
 
-/**
- * `--emergency`: reads AWSPREVIOUS and has the adapter revoke it; shared with `rotate --all`.
- *
- * @example
- * ```ts
- * const previousId = await revokePrevious(context, flags, client, target, arn, versionId, true);
- * ```
- */
+/** `--emergency`: reads AWSPREVIOUS and has the adapter revoke it; shared with `rotate --all`. */
 export async function revokePrevious(
   context: CommandContext,
   flags: GlobalFlags,
@@ -579,43 +614,24 @@ export async function revokePrevious(
   json: boolean,
 ): Promise<string> {
   const out = context.out;
-  let previousRaw: string | undefined;
-  let previousId: string | undefined;
-  try {
-    const answer = await client.send(new GetSecretValueCommand({ SecretId: arn, VersionStage: AWSPREVIOUS }));
-    previousRaw = answer.SecretString;
-    previousId = answer.VersionId;
-  } catch (error) {
-    throw awsFailure(error, `reading the AWSPREVIOUS version of ${arn} to revoke it`, flags);
-  }
+  const read = (stage: string, id?: string) => readStage(client, flags, arn, stage, id);
+  const { raw: previousRaw, versionId: previousId } = await read(AWSPREVIOUS);
   if (previousRaw === undefined || previousId === undefined) {
     throw new CliError(EXIT.POLICY_FAILURE, `--emergency: ${arn} has no AWSPREVIOUS value to revoke`);
   }
-  redactor.add(previousRaw);
   // The engine read this value with init already run; the CLI's copy of the target needs it too.
   target.init?.(context.io.env);
-  const previous = target.parse(previousRaw);
-  redactor.add(...target.secrets(previous));
+  const previous = parseRedacted(target, previousRaw);
   // Alternating users: revoke only the other user of the promoted version's pair, on its server.
   if (isDatabaseSecretValue(previous)) {
-    let currentRaw: string | undefined;
-    try {
-      const answer = await client.send(
-        new GetSecretValueCommand({ SecretId: arn, VersionId: versionId, VersionStage: AWSCURRENT }),
-      );
-      currentRaw = answer.SecretString;
-    } catch (error) {
-      throw awsFailure(error, `reading the AWSCURRENT version of ${arn} before revoking`, flags);
-    }
+    const { raw: currentRaw } = await read(AWSCURRENT, versionId);
     if (currentRaw === undefined) {
       throw new CliError(
         EXIT.POLICY_FAILURE,
         `--emergency: ${arn} has no AWSCURRENT value to check the revocation against`,
       );
     }
-    redactor.add(currentRaw);
-    const current = target.parse(currentRaw);
-    redactor.add(...target.secrets(current));
+    const current = parseRedacted(target, currentRaw);
     if (isDatabaseSecretValue(current)) {
       try {
         refuseRevokingOutsidePair(previous, current);
@@ -647,9 +663,42 @@ export async function revokePrevious(
       `fix the cause and revoke it by hand, or rotate again with --emergency; until then the previous credential still works`,
     );
   }
-  if (!json)
+  if (!json) {
     out.line(
       `Emergency: revoked the previous credential (version ${shortId(previousId)}, now AWSPREVIOUS); it no longer works.`,
     );
+  }
   return previousId;
+}
+
+async function readStage(
+  client: SecretsManagerClient,
+  flags: GlobalFlags,
+  arn: string,
+  stage: string,
+  versionId?: string,
+): Promise<{ raw: string | undefined; versionId: string | undefined }> {
+  try {
+    const answer = await client.send(
+      new GetSecretValueCommand({
+        SecretId: arn,
+        VersionStage: stage,
+        ...(versionId ? { VersionId: versionId } : {}),
+      }),
+    );
+    redactor.add(answer.SecretString);
+    return { raw: answer.SecretString, versionId: answer.VersionId };
+  } catch (error) {
+    const doing =
+      stage === AWSPREVIOUS
+        ? `reading the AWSPREVIOUS version of ${arn} to revoke it`
+        : `reading the AWSCURRENT version of ${arn} before revoking`;
+    throw awsFailure(error, doing, flags);
+  }
+}
+
+function parseRedacted(target: RotationTarget<unknown>, raw: string): unknown {
+  const value = target.parse(raw);
+  redactor.add(...target.secrets(value));
+  return value;
 }
