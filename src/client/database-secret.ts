@@ -69,10 +69,6 @@ export function parseDatabaseSecret(value: string): DatabaseSecret {
  * Checks that a database secret is for one of `engines` (a secret without `engine` passes).
  *
  * @throws SecretShapeError naming the engine found and the ones accepted.
- * @example
- * ```ts
- * requireEngine(secret, ['postgres', 'aurora-postgresql'], 'createPgPool');
- * ```
  */
 export function requireEngine(secret: DatabaseSecret, engines: readonly string[], user: string): void {
   if (secret.engine !== undefined && !engines.includes(secret.engine)) {
@@ -87,11 +83,6 @@ export function requireEngine(secret: DatabaseSecret, engines: readonly string[]
 /**
  * A key naming where and as whom a secret logs in, without the password: two versions with the
  * same key can share a connection pool whose password is looked up per connection.
- *
- * @example
- * ```ts
- * if (loginKey(next) !== loginKey(previous)) console.log('the user or server changed');
- * ```
  */
 export function loginKey(secret: DatabaseSecret): string {
   return JSON.stringify([
@@ -106,11 +97,6 @@ export function loginKey(secret: DatabaseSecret): string {
 /**
  * Like {@link loginKey} but also distinguishing passwords, through a digest so the key itself can
  * never reveal one.
- *
- * @example
- * ```ts
- * const samePool = credentialKey(a) === credentialKey(b);
- * ```
  */
 export function credentialKey(secret: DatabaseSecret): string {
   const digest = createHash('sha256').update(secret.password).digest('base64url');

@@ -53,11 +53,6 @@ export interface WithFreshSecretOptions<T> {
 
 /**
  * Default {@link WithFreshSecretOptions.maxAttempts}: cached current, refreshed current, pending, previous.
- *
- * @example
- * ```ts
- * await withFreshSecret(cache, id, call, { isAuthError, maxAttempts: DEFAULT_MAX_ATTEMPTS + 1 });
- * ```
  */
 export const DEFAULT_MAX_ATTEMPTS = 4;
 

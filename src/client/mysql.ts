@@ -26,24 +26,10 @@ export type MysqlPoolConfig = Omit<
   'user' | 'password' | 'host' | 'port' | 'database' | 'uri' | 'ssl' | 'stream' | 'authPlugins'
 >;
 
-/**
- * The values mysql2's `query` accepts for `?` placeholders.
- *
- * @example
- * ```ts
- * const values: MysqlQueryValues = [42, 'paid'];
- * ```
- */
+/** The values mysql2's `query` accepts for `?` placeholders. */
 export type MysqlQueryValues = Parameters<mysql.Pool['query']>[1];
 
-/**
- * The values mysql2's `execute` accepts for `?` placeholders.
- *
- * @example
- * ```ts
- * const values: MysqlExecuteValues = [42];
- * ```
- */
+/** The values mysql2's `execute` accepts for `?` placeholders. */
 export type MysqlExecuteValues = Parameters<mysql.Pool['execute']>[1];
 
 /**

@@ -85,10 +85,6 @@ export interface RotatingPoolStats {
  * (`PG_TLS_MODE`, `MYSQL_TLS_MODE`, read by the caller), else `verify-full`.
  *
  * @throws ConfigurationError naming the option or variable for an unknown mode.
- * @example
- * ```ts
- * poolTlsMode('createPgPool', { mode: 'prefer' }, envString(processEnv(), 'PG_TLS_MODE'), 'PG_TLS_MODE'); // 'prefer'
- * ```
  */
 export function poolTlsMode(
   name: string,
@@ -104,11 +100,6 @@ export function poolTlsMode(
  * Refuses driver settings that decide TLS or how the password travels (`ssl`; for mysql2 also
  * `stream` and `authPlugins`): those follow the pool's mode, so that no setting can switch off
  * what the mode demands.
- *
- * @example
- * ```ts
- * refuseDriverTls('createMysqlPool poolOptions', poolOptions, ['ssl', 'stream', 'authPlugins']);
- * ```
  */
 export function refuseDriverTls(option: string, settings: object, fields: readonly string[] = ['ssl']): void {
   for (const field of fields) {
@@ -173,10 +164,6 @@ export interface RotatingPoolBaseOptions {
  * Refuses driver settings that say where or as whom to connect: those come from the secret.
  *
  * @param option - how the settings were passed, for the error (`createPgPool poolConfig`).
- * @example
- * ```ts
- * refuseConnectionSettings('createMysqlPool poolOptions', poolOptions, ['user', 'password', 'host']);
- * ```
  */
 export function refuseConnectionSettings(option: string, settings: object, fields: readonly string[]): void {
   for (const field of fields) {

@@ -5,12 +5,6 @@ import { ConfigurationError } from './errors.ts';
 /**
  * A deployer's list of host names a credential may be sent to: exact names, IP addresses, or
  * `*.suffix` patterns that match any name ending in `.suffix` (never `suffix` itself).
- *
- * @example
- * ```ts
- * const hosts = readHostAllowlist(process.env, 'DATABASE_ALLOWED_HOSTS');
- * if (hosts && !hosts.allows('db.internal.example.com')) throw new Error('refused');
- * ```
  */
 export interface HostAllowlist {
   /** The environment variable the list came from, for error messages. */
@@ -93,13 +87,6 @@ export function readHostAllowlist(env: Env, variable: string): HostAllowlist | u
  * 192.168/16, 100.64/10, fc00::/7) or `reserved` (unspecified, multicast, benchmarking and other
  * special-use blocks); `undefined` for a public address. IPv4 addresses written inside IPv6
  * (`::ffff:127.0.0.1`, NAT64 `64:ff9b::…`) are judged by the IPv4 address they carry.
- *
- * @example
- * ```ts
- * specialAddressKind('169.254.169.254'); // 'link-local'
- * specialAddressKind('::ffff:7f00:1'); // 'loopback'
- * specialAddressKind('93.184.215.14'); // undefined
- * ```
  */
 export function specialAddressKind(address: string): SpecialAddressKind | undefined {
   const normalized = normalizeHost(address);
@@ -109,14 +96,7 @@ export function specialAddressKind(address: string): SpecialAddressKind | undefi
   return undefined;
 }
 
-/**
- * The kinds of address {@link specialAddressKind} reports.
- *
- * @example
- * ```ts
- * const kind: SpecialAddressKind = 'link-local';
- * ```
- */
+/** The kinds of address {@link specialAddressKind} reports. */
 export type SpecialAddressKind = 'loopback' | 'link-local' | 'private' | 'reserved';
 
 const IPV4_BLOCKS: ReadonlyArray<readonly [string, number, SpecialAddressKind]> = [

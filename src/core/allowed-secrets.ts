@@ -10,12 +10,6 @@ import type { SecretDescription } from './stages.ts';
 /**
  * The secrets one function may rotate. `check` throws a {@link ConfigurationError} naming the
  * variable that refuses the secret; it passes when neither variable is set.
- *
- * @example
- * ```ts
- * const allowed = readSecretAllowlist({ ALLOWED_SECRET_IDS: 'prod/*', ALLOWED_SECRET_TAG: 'team=payments' });
- * allowed.check('prod/app/db', description); // throws when the name or the tag does not match
- * ```
  */
 export interface SecretAllowlist {
   /** The `ALLOWED_SECRET_IDS` entries as written; undefined when unset. */
@@ -110,11 +104,6 @@ function parseTag(raw: string): { key: string; value: string } {
  * - a name or full ARN, matched exactly; a partial ARN (no random suffix) matches its secret;
  * - a name pattern with `*` / `?`, e.g. `prod/*` (every name starting `prod/`);
  * - an ARN pattern, e.g. `arn:aws:secretsmanager:eu-west-1:123456789012:secret:prod/*`.
- *
- * @example
- * ```ts
- * readSecretAllowlist({ ALLOWED_SECRET_IDS: 'prod/*, arn:aws:secretsmanager:*:123456789012:secret:shared/*' });
- * ```
  */
 export function readSecretAllowlist(env: Env, ids?: readonly string[]): SecretAllowlist {
   const entries = ids ?? envList(env, 'ALLOWED_SECRET_IDS');

@@ -12,26 +12,12 @@ import { ConfigurationError } from './errors.ts';
  */
 export type Env = Readonly<Record<string, string | undefined>>;
 
-/**
- * The process environment. The only place in the library that touches `process.env`.
- *
- * @example
- * ```ts
- * const length = envInteger(processEnv(), 'PASSWORD_LENGTH', { default: 32, min: 1, max: 4096 });
- * ```
- */
+/** The process environment. The only place in the library that touches `process.env`. */
 export function processEnv(): Env {
   return process.env;
 }
 
-/**
- * A variable's value, trimmed; `undefined` when unset or empty.
- *
- * @example
- * ```ts
- * envString({ REGION: ' eu-west-1 ' }, 'REGION'); // 'eu-west-1'
- * ```
- */
+/** A variable's value, trimmed; `undefined` when unset or empty. */
 export function envString(env: Env, name: string): string | undefined {
   const value = env[name]?.trim();
   return value ? value : undefined;
@@ -43,12 +29,6 @@ const FALSE_WORDS = new Set(['false', '0', 'n', 'no']);
 /**
  * A boolean variable: true/1/y/yes or false/0/n/no (any case). Anything else is an error naming
  * the variable, never a silent `false` (docs/protocol.md#password-policy).
- *
- * @example
- * ```ts
- * envBoolean({ EXCLUDE_NUMBERS: 'yes' }, 'EXCLUDE_NUMBERS', false); // true
- * envBoolean({ EXCLUDE_NUMBERS: 'maybe' }, 'EXCLUDE_NUMBERS', false); // throws ConfigurationError
- * ```
  */
 export function envBoolean(env: Env, name: string, defaultValue: boolean): boolean {
   const raw = envString(env, name);
@@ -59,15 +39,7 @@ export function envBoolean(env: Env, name: string, defaultValue: boolean): boole
   throw new ConfigurationError(name, `must be true/1/y/yes or false/0/n/no, got "${raw}"`);
 }
 
-/**
- * A whole-number variable within bounds.
- *
- * @example
- * ```ts
- * envInteger({ PASSWORD_LENGTH: 'abc' }, 'PASSWORD_LENGTH', { default: 32, min: 1, max: 4096 });
- * // throws: PASSWORD_LENGTH must be a whole number from 1 to 4096, got "abc"
- * ```
- */
+/** A whole-number variable within bounds. */
 export function envInteger(
   env: Env,
   name: string,
@@ -85,14 +57,7 @@ export function envInteger(
   return value;
 }
 
-/**
- * A comma-separated list; empty entries dropped. `undefined` when unset.
- *
- * @example
- * ```ts
- * envList({ ALLOWED_SECRET_IDS: 'a, b,' }, 'ALLOWED_SECRET_IDS'); // ['a', 'b']
- * ```
- */
+/** A comma-separated list; empty entries dropped. `undefined` when unset. */
 export function envList(env: Env, name: string): string[] | undefined {
   const raw = envString(env, name);
   if (raw === undefined) return undefined;
@@ -102,14 +67,7 @@ export function envList(env: Env, name: string): string[] | undefined {
     .filter((item) => item.length > 0);
 }
 
-/**
- * One of a fixed set of words.
- *
- * @example
- * ```ts
- * envChoice({ PASSWORD_GENERATOR: 'local' }, 'PASSWORD_GENERATOR', ['service', 'local'], 'service'); // 'local'
- * ```
- */
+/** One of a fixed set of words. */
 export function envChoice<const T extends string>(
   env: Env,
   name: string,
@@ -129,11 +87,6 @@ export function envChoice<const T extends string>(
  * The Secrets Manager endpoint override, if any: the SDK's standard
  * `AWS_ENDPOINT_URL_SECRETS_MANAGER`, else `SECRETS_MANAGER_ENDPOINT` (the variable AWS's Python
  * templates read), else the SDK's default resolution.
- *
- * @example
- * ```ts
- * secretsManagerEndpoint({ SECRETS_MANAGER_ENDPOINT: 'http://127.0.0.1:4566' }); // 'http://127.0.0.1:4566'
- * ```
  */
 export function secretsManagerEndpoint(env: Env): string | undefined {
   const endpoint =

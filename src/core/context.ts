@@ -6,15 +6,7 @@ import type { SecretsManagerGateway } from './secrets-manager.ts';
 import { AWSCURRENT } from './stages.ts';
 import type { RotationLogger, RotationStep, StepContext } from './target.ts';
 
-/**
- * Adapts a Powertools Logger to the {@link RotationLogger} adapters receive.
- *
- * @example
- * ```ts
- * const log = toRotationLogger(new Logger());
- * log.info('connected', { tls: 'verified' });
- * ```
- */
+/** Adapts a Powertools Logger to the {@link RotationLogger} adapters receive. */
 export function toRotationLogger(logger: Logger): RotationLogger {
   const level =
     (method: 'debug' | 'info' | 'warn' | 'error') => (message: string, extra?: Record<string, unknown>) =>
@@ -22,14 +14,7 @@ export function toRotationLogger(logger: Logger): RotationLogger {
   return { debug: level('debug'), info: level('info'), warn: level('warn'), error: level('error') };
 }
 
-/**
- * Options of {@link createStepContext}.
- *
- * @example
- * ```ts
- * const options: StepContextOptions = { secretsManager, secretArn, versionId, step: 'finishSecret', env, logger, count };
- * ```
- */
+/** Options of {@link createStepContext}. */
 export interface StepContextOptions {
   /** Reads other secrets (the master credentials) with the engine's retries. */
   readonly secretsManager: SecretsManagerGateway;
@@ -48,12 +33,6 @@ export interface StepContextOptions {
  * The {@link StepContext} an adapter receives: the engine builds one per step, and tools that run
  * adapter code outside a step (the CLI's `rotate --emergency` and `check`) build theirs the same
  * way, so secrets read through it are redacted everywhere alike.
- *
- * @example
- * ```ts
- * const ctx = createStepContext({ secretsManager, secretArn, versionId, step: 'finishSecret', env, logger, count: () => {} });
- * await target.revoke?.(previous, ctx);
- * ```
  */
 export function createStepContext(options: StepContextOptions): StepContext {
   return {

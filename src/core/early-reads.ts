@@ -15,15 +15,6 @@ const ignore = () => undefined;
 /**
  * A {@link SecretsManagerGateway} for one invocation whose reads can be started early. Each early read is
  * taken by the first matching read and only once; anything else reads as the plain secretsManager does.
- *
- * @example
- * ```ts
- * const secretsManager = new EarlyReadingGateway(client);
- * secretsManager.startReadStage(event.secretId, AWSCURRENT);
- * const description = await secretsManager.describe(event.secretId);
- * secretsManager.sameSecret(event.secretId, description.ARN);
- * const current = await secretsManager.readStage(description.ARN, AWSCURRENT); // the early answer
- * ```
  */
 export class EarlyReadingGateway extends SecretsManagerGateway {
   readonly #early = new Map<string, Promise<unknown>>();

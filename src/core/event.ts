@@ -46,15 +46,7 @@ export interface ParsedRotationEvent {
 // bound (the service itself accepts any id a caller registered) but refuse absurd sizes.
 const MAX_ID_LENGTH = 2048;
 
-/**
- * Validates the raw event and names the field at fault. Runs before any Secrets Manager call.
- *
- * @example
- * ```ts
- * parseRotationEvent({ Step: 'createSecret', SecretId: 'x', ClientRequestToken: 'y' }).step; // 'createSecret'
- * parseRotationEvent({ Step: 'createSecret' }); // throws EventError: SecretId must be a non-empty string
- * ```
- */
+/** Validates the raw event and names the field at fault. Runs before any Secrets Manager call. */
 export function parseRotationEvent(raw: unknown): ParsedRotationEvent {
   if (raw === null || typeof raw !== 'object' || Array.isArray(raw)) {
     throw new EventError('(event)', 'must be a JSON object with Step, SecretId and ClientRequestToken');

@@ -8,22 +8,12 @@
 /**
  * The deepest nesting of objects and arrays accepted in a secret's JSON, a configuration block or
  * a provider's answer: 64 levels (the outermost object is level 1).
- *
- * @example
- * ```ts
- * if (deepestNesting(text).depth > MAX_JSON_DEPTH) throw new Error('too deep');
- * ```
  */
 export const MAX_JSON_DEPTH = 64;
 
 /**
  * Where a JSON text nests too deeply: the depth reached (at least `limit + 1`) and the top-level
  * field it happened under, when the text is an object.
- *
- * @example
- * ```ts
- * const excess: JsonDepthExcess = { depth: 65, field: 'options' };
- * ```
  */
 export interface JsonDepthExcess {
   readonly depth: number;
@@ -34,12 +24,6 @@ export interface JsonDepthExcess {
  * Scans `text` (without parsing it, and without recursion) and reports the first place where
  * objects and arrays nest deeper than `limit`; `undefined` when they never do. Brackets inside
  * strings are ignored. Malformed JSON is left for the parser to refuse.
- *
- * @example
- * ```ts
- * jsonDepthExcess('{"a":[[1]]}', 2); // { depth: 3, field: 'a' }
- * jsonDepthExcess('{"a":"[[[["}', 2); // undefined
- * ```
  */
 export function jsonDepthExcess(text: string, limit: number = MAX_JSON_DEPTH): JsonDepthExcess | undefined {
   let depth = 0;
@@ -77,12 +61,6 @@ function decodeString(literal: string): string | undefined {
 /**
  * The words for a too-deep value, worded to follow `is`: "nested more than 64 levels deep (in
  * field "options")".
- *
- * @example
- * ```ts
- * const excess = jsonDepthExcess(text);
- * if (excess) throw new SecretShapeError('(value)', `is ${depthProblem(excess)}`);
- * ```
  */
 export function depthProblem(excess: JsonDepthExcess): `nested more than ${number} levels deep${string}` {
   const where = excess.field === undefined ? '' : ` (in field "${excess.field}")`;

@@ -20,13 +20,6 @@ function replaceAll(text: string, ordered: readonly string[]): string {
  * A set of strings that must never be printed. Every non-empty value is redacted, however short:
  * a credential of one character is still a credential (a short one blanks more of the text around
  * it, which is the lesser harm).
- *
- * @example
- * ```ts
- * const redactor = new Redactor();
- * redactor.add('hunter2-hunter2');
- * redactor.scrub('password hunter2-hunter2 refused'); // 'password [REDACTED] refused'
- * ```
  */
 export class Redactor {
   readonly #values = new Set<string>();
@@ -101,11 +94,6 @@ class ScopedRedactor extends Redactor {
  * an invocation of a rotation handler it holds that invocation's values only: a credential is
  * redacted for as long as it can appear in output (the invocation that read it), is not kept in
  * memory after it, and the cost of a log line does not grow with the rotations a container ran.
- *
- * @example
- * ```ts
- * redactor.add(secret.password);
- * ```
  */
 export const redactor: Redactor = new ScopedRedactor();
 
@@ -113,29 +101,12 @@ export const redactor: Redactor = new ScopedRedactor();
  * Runs `work` in a redaction scope of its own: values {@link redactor} is given while it runs
  * (awaits included) are redacted in everything it prints, and forgotten when it is done. The engine
  * runs every invocation in one; concurrent scopes do not see each other's values.
- *
- * @example
- * ```ts
- * await withRedactionScope(async () => {
- *   redactor.add(password);
- *   logger.info(`tried ${password}`); // "tried [REDACTED]"
- * });
- * ```
  */
 export function withRedactionScope<T>(work: () => T): T {
   return invocationScope.run(new Redactor(), work);
 }
 
-/**
- * A Powertools Logger (JSON lines) whose every string value passes through {@link redactor}.
- *
- * @example
- * ```ts
- * const logger = createLogger();
- * logger.appendKeys({ adapter: 'postgres-single-user' });
- * logger.info('step finished', { durationMs: 12 });
- * ```
- */
+/** A Powertools Logger (JSON lines) whose every string value passes through {@link redactor}. */
 export function createLogger(env: Env): Logger {
   // Passed explicitly so that `env` is honoured and any case works (silent, SILENT); Powertools
   // itself reads only process.env, and only upper case.
@@ -151,13 +122,6 @@ export function createLogger(env: Env): Logger {
 /**
  * Powertools Metrics in EMF, namespace `SecretsRotator` unless `POWERTOOLS_METRICS_NAMESPACE` says
  * otherwise.
- *
- * @example
- * ```ts
- * const metrics = createMetrics(process.env);
- * metrics.addMetric('RotationStepSucceeded', MetricUnit.Count, 1);
- * metrics.publishStoredMetrics();
- * ```
  */
 export function createMetrics(env: Env): Metrics {
   return new Metrics({
@@ -171,11 +135,6 @@ const SECRET_FIELD = /pass|secret|key|token|credential/i;
 /**
  * Registers the string fields of a JSON secret whose names look secret (password, apiKey, token…)
  * and the raw text itself. Used for secrets an adapter reads but does not parse itself.
- *
- * @example
- * ```ts
- * redactJsonSecret(redactor, '{"username":"admin","password":"s3cr3t-pass"}');
- * ```
  */
 export function redactJsonSecret(target: Redactor, raw: string): void {
   target.add(raw);

@@ -25,14 +25,7 @@ export interface PasswordPolicy {
   readonly requireEachIncludedType: boolean;
 }
 
-/**
- * The defaults of AWS's templates, except `excludeCharacters`, which each adapter sets.
- *
- * @example
- * ```ts
- * const policy = { ...DEFAULT_PASSWORD_POLICY, excludeCharacters: ':/@"\'\\' };
- * ```
- */
+/** The defaults of AWS's templates, except `excludeCharacters`, which each adapter sets. */
 export const DEFAULT_PASSWORD_POLICY: PasswordPolicy = {
   length: 32,
   excludeCharacters: '',
@@ -61,10 +54,6 @@ export type PasswordSource = 'service' | 'local';
  * templates. A bad value throws a {@link ConfigurationError} naming the variable.
  *
  * @param defaultExclude - the adapter's default for `EXCLUDE_CHARACTERS`.
- * @example
- * ```ts
- * const policy = passwordPolicyFromEnv({ PASSWORD_LENGTH: '40' }, ':/@"\'\\');
- * ```
  */
 export function passwordPolicyFromEnv(env: Env, defaultExclude: string): PasswordPolicy {
   // EXCLUDE_CHARACTERS is read raw: a space may be a character the user wants excluded.
@@ -83,26 +72,12 @@ export function passwordPolicyFromEnv(env: Env, defaultExclude: string): Passwor
   return policy;
 }
 
-/**
- * Reads `PASSWORD_GENERATOR`: `service` (default, GetRandomPassword) or `local`.
- *
- * @example
- * ```ts
- * passwordSourceFromEnv({ PASSWORD_GENERATOR: 'local' }); // 'local'
- * ```
- */
+/** Reads `PASSWORD_GENERATOR`: `service` (default, GetRandomPassword) or `local`. */
 export function passwordSourceFromEnv(env: Env): PasswordSource {
   return envChoice(env, 'PASSWORD_GENERATOR', ['service', 'local'], 'service');
 }
 
-/**
- * The classes a policy draws from, each reduced by `excludeCharacters`.
- *
- * @example
- * ```ts
- * includedClasses({ ...DEFAULT_PASSWORD_POLICY, excludePunctuation: true }); // 3 classes
- * ```
- */
+/** The classes a policy draws from, each reduced by `excludeCharacters`. */
 export function includedClasses(policy: PasswordPolicy): string[] {
   const classes: string[] = [];
   const keep = (chars: string) => [...chars].filter((c) => !policy.excludeCharacters.includes(c)).join('');
@@ -118,10 +93,6 @@ export function includedClasses(policy: PasswordPolicy): string[] {
  * Throws a {@link ConfigurationError} when no password can satisfy the policy.
  *
  * @param source - what to name in the error: `environment` names the variables.
- * @example
- * ```ts
- * checkPasswordPolicy({ ...DEFAULT_PASSWORD_POLICY, length: 2 }, 'environment'); // throws: too short for 4 classes
- * ```
  */
 export function checkPasswordPolicy(policy: PasswordPolicy, source: 'environment' | 'request'): void {
   const name = (env: string, field: string) => (source === 'environment' ? env : field);
@@ -150,11 +121,6 @@ export function checkPasswordPolicy(policy: PasswordPolicy, source: 'environment
  * Generates a password locally with Node's CSPRNG, honouring the policy exactly as
  * GetRandomPassword does: uniform choice over the allowed characters and, when required, at least
  * one character of each included class, at a uniformly random position.
- *
- * @example
- * ```ts
- * const password = generatePassword({ ...DEFAULT_PASSWORD_POLICY, length: 24 });
- * ```
  */
 export function generatePassword(policy: PasswordPolicy): string {
   checkPasswordPolicy(policy, 'request');
@@ -177,14 +143,7 @@ function pick(alphabet: string): string {
   return alphabet[randomInt(alphabet.length)]!;
 }
 
-/**
- * A one-line summary of a policy for logs and `check` output (a policy is not secret).
- *
- * @example
- * ```ts
- * describePolicy(DEFAULT_PASSWORD_POLICY); // 'length 32, excluding none, each type required'
- * ```
- */
+/** A one-line summary of a policy for logs and `check` output (a policy is not secret). */
 export function describePolicy(policy: PasswordPolicy): string {
   const excluded = [
     policy.excludeLowercase && 'lowercase',

@@ -53,11 +53,6 @@ const DEADLINE_RESERVE_MS = 1_500;
 /**
  * The error code of an AWS SDK error (`ResourceNotFoundException`, `ThrottlingException`…) or a
  * Node network error (`ECONNRESET`); `UnknownError` when there is none.
- *
- * @example
- * ```ts
- * if (errorCode(error) === 'ResourceNotFoundException') return undefined;
- * ```
  */
 export function errorCode(error: unknown): string {
   if (error && typeof error === 'object') {
@@ -89,12 +84,6 @@ function messageOf(error: unknown): string {
 /**
  * Reads and writes the versions of secrets (docs/protocol.md#reading-the-pending-version, docs/protocol.md#createsecret and docs/protocol.md#finishsecret), with retries on throttling and
  * transient errors that respect the invocation's remaining time.
- *
- * @example
- * ```ts
- * const store = new SecretsManagerGateway(new SecretsManagerClient({}));
- * const pending = await store.readPending(arn, token); // undefined when not created yet
- * ```
  */
 export class SecretsManagerGateway {
   readonly client: SecretsManagerClient;
@@ -253,11 +242,6 @@ const sharedClients = new Map<string, SecretsManagerClient>();
 /**
  * One Secrets Manager client per container and endpoint, created on first use. Retries are left to
  * {@link SecretsManagerGateway} (`maxAttempts: 1` here) so they can respect the invocation's deadline.
- *
- * @example
- * ```ts
- * const client = sharedSecretsManagerClient(process.env);
- * ```
  */
 export function sharedSecretsManagerClient(env: Env): SecretsManagerClient {
   const endpoint = secretsManagerEndpoint(env);
@@ -280,11 +264,6 @@ export function sharedSecretsManagerClient(env: Env): SecretsManagerClient {
 /**
  * `SECRETS_MANAGER_CONNECT_TIMEOUT_MS` (default 3000) and `SECRETS_MANAGER_REQUEST_TIMEOUT_MS`
  * (default 10000): the shared client's limits for opening a connection and for an answer.
- *
- * @example
- * ```ts
- * sharedClientTimeouts({ SECRETS_MANAGER_REQUEST_TIMEOUT_MS: '5000' }); // { connectionTimeout: 3000, requestTimeout: 5000 }
- * ```
  */
 export function sharedClientTimeouts(env: Env): { connectionTimeout: number; requestTimeout: number } {
   return {
@@ -301,14 +280,7 @@ export function sharedClientTimeouts(env: Env): { connectionTimeout: number; req
   };
 }
 
-/**
- * `SECRETS_MANAGER_MAX_ATTEMPTS` (default 5, 1 to 20): attempts per Secrets Manager call.
- *
- * @example
- * ```ts
- * maxAttemptsFromEnv({ SECRETS_MANAGER_MAX_ATTEMPTS: '3' }); // 3
- * ```
- */
+/** `SECRETS_MANAGER_MAX_ATTEMPTS` (default 5, 1 to 20): attempts per Secrets Manager call. */
 export function maxAttemptsFromEnv(env: Env): number {
   return envInteger(env, 'SECRETS_MANAGER_MAX_ATTEMPTS', { default: 5, min: 1, max: 20 });
 }

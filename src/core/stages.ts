@@ -18,12 +18,6 @@ export type SecretDescription = DescribeSecretCommandOutput;
  * The lookup goes through a `Map` of the answer's own entries, so a version id that is also a
  * built-in property name (`constructor`, `__proto__`, `toString`) finds nothing rather than a
  * function inherited from `Object.prototype`.
- *
- * @example
- * ```ts
- * stagesOfVersion(description, event.token); // ['AWSPENDING'], or undefined
- * stagesOfVersion(description, 'constructor'); // undefined
- * ```
  */
 export function stagesOfVersion(
   description: SecretDescription,

@@ -13,14 +13,7 @@ import type { RotationEvent, RotationHandler } from '../core/event.ts';
 import { AWSCURRENT, AWSPENDING } from '../core/stages.ts';
 import { ROTATION_STEPS, type RotationStep } from '../core/target.ts';
 
-/**
- * The versions of a secret as the driver needs them: what DescribeSecret answers.
- *
- * @example
- * ```ts
- * const state: SecretVersionsState = { arn, name: 'app/db', versionIdsToStages: { [id]: ['AWSCURRENT'] } };
- * ```
- */
+/** The versions of a secret as the driver needs them: what DescribeSecret answers. */
 export interface SecretVersionsState {
   readonly arn: string;
   readonly name: string;
@@ -31,15 +24,6 @@ export interface SecretVersionsState {
  * What the driver asks of "the service" around the rotation function's four steps. The local
  * endpoint implements it on its store; {@link rotateSecret} implements it with an SDK client and
  * the endpoint's extension operations.
- *
- * @example
- * ```ts
- * const service: RotationService = {
- *   describe: async (id) => store.rotationState(id),
- *   registerPending: async (arn, versionId, options) => void store.registerPending(arn, versionId, options),
- *   complete: async (arn, versionId, outcome) => store.completeRotation(arn, versionId, outcome),
- * };
- * ```
  */
 export interface RotationService {
   describe(secretId: string): Promise<SecretVersionsState>;
@@ -59,15 +43,7 @@ export interface RotationService {
   complete(secretArn: string, versionId: string, outcome: 'rotated' | 'tested'): Promise<void>;
 }
 
-/**
- * Which version a rotation works on, and whether it resumes an unfinished one.
- *
- * @example
- * ```ts
- * const plan = planRotation(state, { resume: true });
- * plan.resumed; // true when AWSPENDING was left on a version other than AWSCURRENT
- * ```
- */
+/** Which version a rotation works on, and whether it resumes an unfinished one. */
 export interface RotationPlan {
   readonly secretArn: string;
   readonly secretName: string;
@@ -114,10 +90,6 @@ export class RotationIncompleteError extends ProtocolStateError {
  * (`testOnly`, RotateImmediately=false) never resumes: it would discard the unfinished version.
  *
  * @throws RotationIncompleteError when an earlier rotation is unfinished and not resumed.
- * @example
- * ```ts
- * planRotation({ arn, name, versionIdsToStages: { a: ['AWSCURRENT'] } }, {}).resumed; // false
- * ```
  */
 export function planRotation(
   state: SecretVersionsState,
@@ -191,13 +163,6 @@ export interface RotationResult {
 /**
  * Live progress of a rotation, for displays such as the CLI's. `labels` (after each step) is the
  * secret's VersionIdsToStages, read with one DescribeSecret when an `onStep` listener is given.
- *
- * @example
- * ```ts
- * const onStep = (p: RotationProgress) => {
- *   if (p.kind === 'step-finished') console.log(p.step, p.ok ? 'ok' : p.error, `${p.durationMs} ms`);
- * };
- * ```
  */
 export type RotationProgress =
   | {
@@ -225,14 +190,7 @@ export type RotationProgress =
     }
   | { readonly kind: 'rotation-finished'; readonly result: RotationResult };
 
-/**
- * How to run the steps of a planned rotation.
- *
- * @example
- * ```ts
- * const options: ExecuteRotationOptions = { handler, rotateImmediately: true, rotationToken: randomUUID() };
- * ```
- */
+/** How to run the steps of a planned rotation. */
 export interface ExecuteRotationOptions {
   readonly handler: RotationHandler;
   readonly rotateImmediately?: boolean;
@@ -248,13 +206,6 @@ export interface ExecuteRotationOptions {
  * as the service does: after success AWSPENDING is cleared (and the version must hold AWSCURRENT);
  * a test-only run (RotateImmediately=false) runs testSecret and removes its test version whatever the
  * outcome. Never throws for a step's failure: the result says what failed.
- *
- * @example
- * ```ts
- * const plan = planRotation(await service.describe(secretId), {});
- * await service.registerPending(plan.secretArn, plan.versionId);
- * const result = await executeRotation(service, plan, { handler });
- * ```
  */
 export async function executeRotation(
   service: RotationService,
@@ -578,10 +529,6 @@ function clientRotationService(options: RotateSecretOptions): RotationService {
  * the client is configured with.
  *
  * @throws SecretsManagerCallError with the endpoint's error code when it refuses.
- * @example
- * ```ts
- * await callLocalExtension(client, 'LocalRegisterPendingVersion', { SecretId: arn, ClientRequestToken: id });
- * ```
  */
 export async function callLocalExtension(
   client: SecretsManagerClient,

@@ -40,27 +40,13 @@ const TOKEN_RULE = { min: 1, max: 64 };
 const STAGE_RULE = { min: 1, max: 256 };
 const VALUE_MAX = 65_536;
 
-/**
- * A tag as the API models it.
- *
- * @example
- * ```ts
- * const tag: SecretTag = { Key: 'team', Value: 'payments' };
- * ```
- */
+/** A tag as the API models it. */
 export interface SecretTag {
   Key: string;
   Value: string;
 }
 
-/**
- * Rotation rules as the API models them.
- *
- * @example
- * ```ts
- * const rules: RotationRules = { ScheduleExpression: 'rate(10 days)', Duration: '2h' };
- * ```
- */
+/** Rotation rules as the API models them. */
 export interface RotationRules {
   AutomaticallyAfterDays?: number;
   ScheduleExpression?: string;
@@ -97,28 +83,14 @@ interface StoredSecret {
   readonly sequence: number;
 }
 
-/**
- * The versions of a secret as the rotation driver sees them.
- *
- * @example
- * ```ts
- * const { versionIdsToStages } = store.rotationState('app/db');
- * ```
- */
+/** The versions of a secret as the rotation driver sees them. */
 export interface SecretRotationState {
   readonly arn: string;
   readonly name: string;
   readonly versionIdsToStages: Record<string, string[]>;
 }
 
-/**
- * A RotateSecret request after validation, for the server to orchestrate.
- *
- * @example
- * ```ts
- * const { arn, rotationLambdaArn, rotateImmediately } = store.parseRotateSecret(input);
- * ```
- */
+/** A RotateSecret request after validation, for the server to orchestrate. */
 export interface RotateSecretRequest {
   readonly arn: string;
   readonly name: string;
@@ -128,14 +100,7 @@ export interface RotateSecretRequest {
   readonly rotateImmediately: boolean;
 }
 
-/**
- * Options of {@link InMemorySecretsManager}.
- *
- * @example
- * ```ts
- * const options: InMemorySecretsManagerOptions = { region: 'us-east-1', accountId: '123456789012', clock: () => new Date() };
- * ```
- */
+/** Options of {@link InMemorySecretsManager}. */
 export interface InMemorySecretsManagerOptions {
   readonly region: string;
   readonly accountId: string;
@@ -147,12 +112,6 @@ type Operation = (input: WireInput) => WireInput;
 /**
  * The secrets of one local endpoint and the operations on them. Every method either succeeds
  * completely or throws a {@link ServiceError} having changed nothing.
- *
- * @example
- * ```ts
- * const store = new InMemorySecretsManager({ region: 'us-east-1', accountId: '123456789012', clock: () => new Date() });
- * store.handle('CreateSecret', { Name: 'app/db', SecretString: '{"password":"x"}' });
- * ```
  */
 export class InMemorySecretsManager {
   readonly #secrets = new Map<string, StoredSecret>();
@@ -177,26 +136,12 @@ export class InMemorySecretsManager {
     };
   }
 
-  /**
-   * Whether {@link handle} implements the operation (RotateSecret is the server's).
-   *
-   * @example
-   * ```ts
-   * store.supports('PutSecretValue'); // true
-   * ```
-   */
+  /** Whether {@link handle} implements the operation (RotateSecret is the server's). */
   supports(operation: string): boolean {
     return Object.hasOwn(this.#operations, operation);
   }
 
-  /**
-   * Runs one operation on parsed JSON input and returns the response body (dates as `Date`).
-   *
-   * @example
-   * ```ts
-   * const { ARN } = store.handle('DescribeSecret', { SecretId: 'app/db' });
-   * ```
-   */
+  /** Runs one operation on parsed JSON input and returns the response body (dates as `Date`). */
   handle(operation: string, input: WireInput): WireInput {
     const run = this.#operations[operation];
     if (!run) {
@@ -211,14 +156,7 @@ export class InMemorySecretsManager {
   // ---------------------------------------------------------------------------------------------
   // Rotation support, used by the server's RotateSecret and by the rotation driver's extensions.
 
-  /**
-   * Validates a RotateSecret request and resolves the rotation function's ARN, changing nothing.
-   *
-   * @example
-   * ```ts
-   * const request = store.parseRotateSecret({ SecretId: 'app/db', RotationLambdaARN: arn });
-   * ```
-   */
+  /** Validates a RotateSecret request and resolves the rotation function's ARN, changing nothing. */
   parseRotateSecret(input: WireInput): RotateSecretRequest {
     const secret = this.#find(requireString(input, 'SecretId', SECRET_ID_RULE));
     const clientRequestToken = optionalString(input, 'ClientRequestToken', TOKEN_RULE);
@@ -243,14 +181,7 @@ export class InMemorySecretsManager {
     };
   }
 
-  /**
-   * Stores a rotation configuration and turns rotation on, as RotateSecret does.
-   *
-   * @example
-   * ```ts
-   * store.configureRotation(store.parseRotateSecret(input));
-   * ```
-   */
+  /** Stores a rotation configuration and turns rotation on, as RotateSecret does. */
   configureRotation(request: RotateSecretRequest): void {
     const secret = this.#find(request.arn);
     const now = this.#now();
@@ -261,14 +192,7 @@ export class InMemorySecretsManager {
     secret.lastChangedDate = now;
   }
 
-  /**
-   * The secret's ARN, name and labelled versions, for the rotation driver's plan.
-   *
-   * @example
-   * ```ts
-   * store.rotationState('app/db').versionIdsToStages; // { 'a1…': ['AWSCURRENT'] }
-   * ```
-   */
+  /** The secret's ARN, name and labelled versions, for the rotation driver's plan. */
   rotationState(secretId: string): SecretRotationState {
     const secret = this.#find(secretId);
     return { arn: secret.arn, name: secret.name, versionIdsToStages: labelledVersions(secret) };
@@ -280,11 +204,6 @@ export class InMemorySecretsManager {
    * testSecret-only run of RotateImmediately=false) with a copy of the AWSCURRENT value, so the
    * function's testSecret has credentials to test. Idempotent for a version that already holds
    * AWSPENDING.
-   *
-   * @example
-   * ```ts
-   * store.registerPending(arn, randomUUID());
-   * ```
    */
   registerPending(
     secretId: string,
@@ -328,11 +247,6 @@ export class InMemorySecretsManager {
    * Ends a rotation as the service does. `rotated`: the version must hold AWSCURRENT; AWSPENDING is
    * cleared and LastRotatedDate set. `tested` (RotateImmediately=false): the test version loses
    * AWSPENDING and, left without labels, is removed.
-   *
-   * @example
-   * ```ts
-   * store.completeRotation(arn, versionId, 'rotated');
-   * ```
    */
   completeRotation(secretId: string, versionId: string, outcome: 'rotated' | 'tested'): void {
     const secret = this.#find(secretId);
@@ -360,11 +274,6 @@ export class InMemorySecretsManager {
   /**
    * Test set-up: turns rotation on or off without running one (as CancelRotateSecret or a
    * configured rotation would leave it).
-   *
-   * @example
-   * ```ts
-   * store.setRotationEnabled(arn, false);
-   * ```
    */
   setRotationEnabled(secretId: string, enabled: boolean): void {
     const secret = this.#find(secretId);
@@ -375,11 +284,6 @@ export class InMemorySecretsManager {
   /**
    * Test set-up: gives a version that has no value yet (the AWSPENDING placeholder) a string value,
    * keeping its labels, e.g. to plant an unusable pending value.
-   *
-   * @example
-   * ```ts
-   * store.fillVersion(arn, pendingId, '{"apiToken": 42}');
-   * ```
    */
   fillVersion(secretId: string, versionId: string, secretString: string): void {
     const secret = this.#find(secretId);
@@ -822,11 +726,6 @@ export class InMemorySecretsManager {
 /**
  * The message the service answers RotateSecret with (InvalidRequestException) while an earlier
  * rotation is unfinished.
- *
- * @example
- * ```ts
- * await expect(client.send(new RotateSecretCommand({ SecretId: arn }))).rejects.toThrow(INCOMPLETE_ROTATION_MESSAGE);
- * ```
  */
 export const INCOMPLETE_ROTATION_MESSAGE =
   "A previous rotation isn't complete. That rotation will be reattempted.";

@@ -8,11 +8,6 @@
  * Requests per second allowed for each operation, e.g. `{ RotateSecret: 50, GetSecretValue: 100 }`.
  * A key joining operations with `+` gives them one shared rate, as the service's combined quotas
  * do (`'PutSecretValue+UpdateSecretVersionStage': 50`). Operations not named are not limited.
- *
- * @example
- * ```ts
- * const limits: RateLimits = { RotateSecret: 50, 'PutSecretValue+UpdateSecretVersionStage': 50 };
- * ```
  */
 export type RateLimits = Readonly<Record<string, number>>;
 
@@ -25,11 +20,6 @@ const MAX_RATE = 1_000_000;
 /**
  * Checks a {@link RateLimits} object: operation names as the service spells them, rates positive
  * and finite. Throws a TypeError naming the bad entry.
- *
- * @example
- * ```ts
- * checkRateLimits({ RotateSecret: 50 }, (operation) => operation !== 'Nope');
- * ```
  */
 export function checkRateLimits(limits: RateLimits, known: (operation: string) => boolean): void {
   const seen = new Set<string>();
@@ -55,12 +45,6 @@ export function checkRateLimits(limits: RateLimits, known: (operation: string) =
  * Parses the `--rate-limit` flag: `Operation=rate[,Operation=rate…]`, rates in requests per second;
  * `OperationA+OperationB=rate` gives several operations one shared rate.
  * Throws an Error that names the bad part and shows the expected form.
- *
- * @example
- * ```ts
- * parseRateLimits('RotateSecret=50,GetSecretValue=100'); // { RotateSecret: 50, GetSecretValue: 100 }
- * parseRateLimits('PutSecretValue+UpdateSecretVersionStage=50'); // one rate shared by both
- * ```
  */
 export function parseRateLimits(text: string): Record<string, number> {
   const limits: Record<string, number> = {};
@@ -101,12 +85,6 @@ export function parseRateLimits(text: string): Record<string, number> {
  * Token buckets, one per limited operation: each holds up to one second's worth of requests and
  * refills continuously at the operation's rate, so short bursts pass and a sustained excess is
  * throttled.
- *
- * @example
- * ```ts
- * const limiter = new RateLimiter({ RotateSecret: 50 });
- * if (!limiter.take('RotateSecret')) answerThrottling();
- * ```
  */
 export class RateLimiter {
   readonly #buckets = new Map<string, { rate: number; capacity: number; tokens: number; at: number }>();

@@ -12,34 +12,15 @@ import { normalizeHost, specialAddressKind } from '../core/allowed-hosts.ts';
  * The largest request body the endpoint reads: 512 KiB. The service's largest request is a
  * 65,536-byte SecretString; written entirely as JSON `\uXXXX` escapes it takes 384 KiB, so no
  * request the service accepts is larger. A bigger body is refused without being read.
- *
- * @example
- * ```ts
- * if (declaredLength > MAX_REQUEST_BODY_BYTES) refuse();
- * ```
  */
 export const MAX_REQUEST_BODY_BYTES = 512 * 1024;
 
-/**
- * What the guard decides about a request, before its body is read.
- *
- * @example
- * ```ts
- * const verdict: GuardVerdict = { ok: false, status: 403, type: 'AccessDeniedException', message: '…' };
- * ```
- */
+/** What the guard decides about a request, before its body is read. */
 export type GuardVerdict =
   | { readonly ok: true; readonly corsOrigin: string | undefined }
   | { readonly ok: false; readonly status: number; readonly type: string; readonly message: string };
 
-/**
- * The rules: extra host names served besides loopback ones, and browser origins allowed.
- *
- * @example
- * ```ts
- * const guard = new RequestGuard({ listenHost: '127.0.0.1', allowedOrigins: ['http://localhost:3000'] });
- * ```
- */
+/** The rules: extra host names served besides loopback ones, and browser origins allowed. */
 export interface RequestGuardOptions {
   /** The address or name the endpoint listens on; served as a Host value unless it is a wildcard. */
   readonly listenHost: string;
@@ -49,15 +30,7 @@ export interface RequestGuardOptions {
   readonly allowedOrigins?: readonly string[];
 }
 
-/**
- * Whether `host` names this machine only: `localhost`, a `.localhost` name, or a loopback address.
- *
- * @example
- * ```ts
- * isLoopbackHost('127.0.0.1'); // true
- * isLoopbackHost('0.0.0.0'); // false: every interface
- * ```
- */
+/** Whether `host` names this machine only: `localhost`, a `.localhost` name, or a loopback address. */
 export function isLoopbackHost(host: string): boolean {
   const name = normalizeHost(host);
   if (name === 'localhost' || name.endsWith('.localhost')) return true;
@@ -67,11 +40,6 @@ export function isLoopbackHost(host: string): boolean {
 /**
  * An origin as browsers send it: lower-case scheme and host, the port only when not the default.
  * `undefined` when `text` is not an http(s) origin.
- *
- * @example
- * ```ts
- * normalizeOrigin('HTTP://LocalHost:3000/'); // 'http://localhost:3000'
- * ```
  */
 export function normalizeOrigin(text: string): string | undefined {
   let url: URL;
@@ -93,15 +61,7 @@ export function normalizeOrigin(text: string): string | undefined {
   return url.origin;
 }
 
-/**
- * Decides, from the headers alone, whether the endpoint serves a request.
- *
- * @example
- * ```ts
- * const verdict = guard.check(request.headers.host, request.headers.origin);
- * if (!verdict.ok) answer(verdict.status, verdict.type, verdict.message);
- * ```
- */
+/** Decides, from the headers alone, whether the endpoint serves a request. */
 export class RequestGuard {
   readonly #hosts: ReadonlySet<string>;
   readonly #origins: ReadonlySet<string>;

@@ -8,14 +8,6 @@ import type { RecordedCall } from './server.ts';
  * The number of sequential round trips among `calls`: calls are grouped while they overlap in time
  * (one arrived before every earlier one was answered); each group is one round trip. Count with an
  * injected latency (`latencyMs`) so that calls sent together certainly overlap at the endpoint.
- *
- * @example
- * ```ts
- * const local = await startLocalSecretsManager({ latencyMs: 20 });
- * const before = local.calls.length;
- * await handler(event);
- * expect(sequentialRounds(local.calls.slice(before))).toBeLessThanOrEqual(2);
- * ```
  */
 export function sequentialRounds(calls: readonly RecordedCall[]): number {
   const ordered = [...calls].sort((a, b) => a.receivedAt - b.receivedAt);

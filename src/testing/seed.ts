@@ -18,12 +18,6 @@ export interface SeedSecret {
 /**
  * Secrets to start with: a list of {@link SeedSecret}, or an object mapping each name to its value
  * (a string, or any JSON value stored as its JSON text).
- *
- * @example
- * ```ts
- * const seed: Seed = { 'app/key': 'first-value', 'app/db': { username: 'app', password: 'x' } };
- * const local = await startLocalSecretsManager({ seed });
- * ```
  */
 export type Seed = readonly SeedSecret[] | Readonly<Record<string, unknown>>;
 
@@ -66,11 +60,6 @@ function stringValue(value: unknown): string {
 /**
  * Reads a seed file (JSON: a list of secrets or an object of name → value). Errors name the file and
  * the position of a syntax error, never the file's content.
- *
- * @example
- * ```ts
- * const seed = await readSeedFile('secrets.json');
- * ```
  */
 export async function readSeedFile(path: string): Promise<Seed> {
   let text: string;

@@ -28,15 +28,7 @@ Starts a local AWS Secrets Manager endpoint (in memory, nothing persisted).
 
 Point a client at it: AWS_ENDPOINT_URL_SECRETS_MANAGER=<printed URL>, any credentials.`;
 
-/**
- * Where the CLI writes. Defaults to the process's stdout and stderr.
- *
- * @example
- * ```ts
- * const lines: string[] = [];
- * await runLocalSecretsManagerCli(['--port', '0'], { out: (l) => lines.push(l), err: (l) => lines.push(l) });
- * ```
- */
+/** Where the CLI writes. Defaults to the process's stdout and stderr. */
 export interface CliOutput {
   out(line: string): void;
   err(line: string): void;
@@ -50,12 +42,6 @@ const processOutput: CliOutput = {
 /**
  * Parses the arguments, starts the endpoint and prints its URL. Returns the running endpoint (the
  * caller closes it), or undefined after `--help`. A bad argument throws an Error naming it.
- *
- * @example
- * ```ts
- * const local = await runLocalSecretsManagerCli(['--port', '4566']);
- * // prints: Local Secrets Manager endpoint listening on http://127.0.0.1:4566
- * ```
  */
 export async function runLocalSecretsManagerCli(
   argv: readonly string[],

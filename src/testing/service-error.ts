@@ -7,11 +7,6 @@
  * An error the local Secrets Manager endpoint returns to the caller: HTTP status, the service's
  * error code (`__type`) and a message. Through the SDK it surfaces as the matching exception class
  * (`ResourceNotFoundException`, `InvalidParameterException`, ...).
- *
- * @example
- * ```ts
- * throw new ServiceError('ResourceNotFoundException', "Secrets Manager can't find the specified secret.");
- * ```
  */
 export class ServiceError extends Error {
   /** The service's error code, sent as `__type` and the `x-amzn-errortype` header. */
@@ -44,11 +39,6 @@ function validation(field: string, problem: string): ServiceError {
 /**
  * Reads one field of a request body and checks its type and constraints the way the service's
  * model does (ValidationException naming the field).
- *
- * @example
- * ```ts
- * const secretId = requireString(input, 'SecretId', { max: 2048 });
- * ```
  */
 export function requireString(input: WireInput, field: string, rule: StringRule = {}): string {
   const value = optionalString(input, field, rule);
@@ -56,14 +46,7 @@ export function requireString(input: WireInput, field: string, rule: StringRule 
   return value;
 }
 
-/**
- * Like {@link requireString}, for a field that may be absent.
- *
- * @example
- * ```ts
- * const description = optionalString(input, 'Description', { max: 2048 });
- * ```
- */
+/** Like {@link requireString}, for a field that may be absent. */
 export function optionalString(input: WireInput, field: string, rule: StringRule = {}): string | undefined {
   const value = input[field];
   if (value === undefined || value === null) return undefined;
@@ -84,14 +67,7 @@ export function optionalString(input: WireInput, field: string, rule: StringRule
   return value;
 }
 
-/**
- * Reads an optional boolean field.
- *
- * @example
- * ```ts
- * const force = optionalBoolean(input, 'ForceDeleteWithoutRecovery') ?? false;
- * ```
- */
+/** Reads an optional boolean field. */
 export function optionalBoolean(input: WireInput, field: string): boolean | undefined {
   const value = input[field];
   if (value === undefined || value === null) return undefined;
@@ -99,14 +75,7 @@ export function optionalBoolean(input: WireInput, field: string): boolean | unde
   return value;
 }
 
-/**
- * Reads an optional whole-number field within bounds.
- *
- * @example
- * ```ts
- * const max = optionalInteger(input, 'MaxResults', 1, 100) ?? 100;
- * ```
- */
+/** Reads an optional whole-number field within bounds. */
 export function optionalInteger(
   input: WireInput,
   field: string,
@@ -125,14 +94,7 @@ export function optionalInteger(
   return value;
 }
 
-/**
- * Reads an optional list of strings.
- *
- * @example
- * ```ts
- * const stages = optionalStringList(input, 'VersionStages', { minItems: 1, maxItems: 20, item: { min: 1, max: 256 } });
- * ```
- */
+/** Reads an optional list of strings. */
 export function optionalStringList(
   input: WireInput,
   field: string,
@@ -152,14 +114,7 @@ function optionalStringItem(item: unknown, field: string, rule: StringRule): str
   return requireString({ [field]: item }, field, rule);
 }
 
-/**
- * Reads an optional object field (a structure in the service's model).
- *
- * @example
- * ```ts
- * const rules = optionalObject(input, 'RotationRules');
- * ```
- */
+/** Reads an optional object field (a structure in the service's model). */
 export function optionalObject(input: WireInput, field: string): WireInput | undefined {
   const value = input[field];
   if (value === undefined || value === null) return undefined;
@@ -167,14 +122,7 @@ export function optionalObject(input: WireInput, field: string): WireInput | und
   return value as WireInput;
 }
 
-/**
- * Reads an optional list of objects.
- *
- * @example
- * ```ts
- * const tags = optionalObjectList(input, 'Tags', 50);
- * ```
- */
+/** Reads an optional list of objects. */
 export function optionalObjectList(
   input: WireInput,
   field: string,
