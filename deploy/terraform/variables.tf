@@ -4,6 +4,7 @@ variable "handler" {
 
   validation {
     condition = contains([
+      "elasticache-user",
       "http-api-key",
       "mysql-alternating-users",
       "mysql-single-user",
@@ -16,7 +17,7 @@ variable "handler" {
       "redis-single-user",
       "custom",
     ], var.handler)
-    error_message = "handler must be one of the files of handlers/ (http-api-key, mysql-alternating-users, mysql-single-user, oauth-client-secret, postgres-alternating-users, postgres-single-user, random-secret, redis-alternating-users, redis-password-overlap, redis-single-user), or custom with zip_path."
+    error_message = "handler must be one of the files of handlers/ (elasticache-user, http-api-key, mysql-alternating-users, mysql-single-user, oauth-client-secret, postgres-alternating-users, postgres-single-user, random-secret, redis-alternating-users, redis-password-overlap, redis-single-user), or custom with zip_path."
   }
 }
 
@@ -187,9 +188,17 @@ variable "settings" {
     REDIS_CONNECT_TIMEOUT_MS           = optional(string)
     REDIS_COMMAND_TIMEOUT_MS           = optional(string)
     REDIS_PREPROVISIONED_PAIR          = optional(string)
+    ELASTICACHE_WAIT_TIMEOUT_MS        = optional(string)
+    ELASTICACHE_POLL_INTERVAL_MS       = optional(string)
     DATABASE_ALLOWED_HOSTS             = optional(string)
   })
   default = {}
+}
+
+variable "elasticache_user_arns" {
+  description = "elasticache-user only: ARNs of the ElastiCache users whose passwords the function changes (elasticache:ModifyUser and elasticache:DescribeUsers on exactly these). null grants no ElastiCache permission."
+  type        = list(string)
+  default     = null
 }
 
 variable "master_database_arns" {

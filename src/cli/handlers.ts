@@ -115,6 +115,14 @@ const TABLE: ReadonlyArray<
     "Redis 6+ / Valkey ACL users: two users alternate, the clone a copy of the original's rules",
   ],
   [
+    'elasticache-user',
+    'elasticache',
+    () => import('../adapters/elasticache/index.ts'),
+    'elastiCacheUser',
+    undefined,
+    'ElastiCache RBAC user: passwords changed through the ElastiCache API, the old one kept until finishSecret',
+  ],
+  [
     'http-api-key',
     'http-api-key',
     () => import('../adapters/http-api-key/index.ts'),

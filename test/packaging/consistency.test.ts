@@ -102,6 +102,31 @@ describe('IAM actions', () => {
     );
   });
 
+  it('grants exactly the ElastiCache operations the elasticache-user bundle imports, on the listed users only', async () => {
+    for (const lambda of build.lambdas) {
+      const imported = new Set<string>();
+      for (const file of lambda.projectInputs) {
+        const text = await read(file);
+        for (const [, names] of text.matchAll(
+          /import\s*\{([^}]*)\}\s*from\s*'@aws-sdk\/client-elasticache'/g,
+        ))
+          for (const [, operation] of names!.matchAll(/(\w+)Command\b/g)) imported.add(operation!);
+      }
+      const expected = lambda.name === 'elasticache-user' ? ['DescribeUsers', 'ModifyUser'] : [];
+      expect([...imported].sort(), lambda.name).toEqual(expected);
+    }
+    const granted = (template: string) =>
+      [...new Set([...template.matchAll(/\belasticache:([A-Z]\w+)/g)].map((m) => m[1]))].sort();
+    expect(granted(sam)).toEqual(['DescribeUsers', 'ModifyUser']);
+    expect(granted(terraform)).toEqual(['DescribeUsers', 'ModifyUser']);
+    expect(sam).toMatch(
+      /- HasElastiCacheUsers\n\s+- Sid: ChangeTheElastiCacheUsersPasswords[\s\S]*?Resource: !Ref ElastiCacheUserArns\n/,
+    );
+    expect(terraformMain).toMatch(
+      /var\.elasticache_user_arns == null \? \[\] : \[[\s\S]*?Resource = var\.elasticache_user_arns\n/,
+    );
+  });
+
   it('limits KMS to use through Secrets Manager (kms:ViaService) for these secrets only (kms:EncryptionContext:SecretARN) in both templates', () => {
     expect(sam).toMatch(/kms:ViaService: !Sub secretsmanager\.\$\{AWS::Region\}\.amazonaws\.com/);
     expect(terraform).toMatch(/"kms:ViaService" = "secretsmanager\.\$\{[^}]+\}\.amazonaws\.com"/);

@@ -94,6 +94,15 @@ locals {
         Resource = var.master_database_arns != null ? var.master_database_arns : local.account_rds_resources
       },
     ],
+    # elasticache-user: the users' passwords, changed through the ElastiCache API, on the listed users only.
+    var.elasticache_user_arns == null ? [] : [
+      {
+        Sid      = "ChangeTheElastiCacheUsersPasswords"
+        Effect   = "Allow"
+        Action   = ["elasticache:DescribeUsers", "elasticache:ModifyUser"]
+        Resource = var.elasticache_user_arns
+      },
+    ],
     length(var.kms_key_arns) == 0 ? [] : [
       {
         Sid       = "UseTheSecretsKeysThroughSecretsManagerOnly"
