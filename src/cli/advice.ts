@@ -8,10 +8,6 @@ import { RotationError, TargetRefusedError, TargetUnreachableError } from '../co
  * A fix for a failed rotation, from the error's kind and cause.
  *
  * @param resume - the command that resumes the same rotation once the cause is fixed.
- * @example
- * ```ts
- * fixFor(result.cause, 'secrets-rotator rotate app/db --handler postgres-single-user --resume');
- * ```
  */
 export function fixFor(cause: unknown, resume: string): string {
   const then = `then resume the same version: ${resume}`;

@@ -14,14 +14,7 @@ import { ConfigurationError } from '../core/errors.ts';
 import { errorCode } from '../core/secrets-manager.ts';
 import { CliError, EXIT, UsageError } from './exit.ts';
 
-/**
- * The global flags every command accepts.
- *
- * @example
- * ```ts
- * const flags: GlobalFlags = { region: 'eu-west-1', output: 'table' };
- * ```
- */
+/** The global flags every command accepts. */
 export interface GlobalFlags {
   readonly region?: string | undefined;
   readonly profile?: string | undefined;
@@ -30,34 +23,15 @@ export interface GlobalFlags {
   readonly verbose?: boolean | undefined;
 }
 
-/**
- * `--output`: as the AWS CLI, plus `csv` for `audit`.
- *
- * @example
- * ```ts
- * const format: OutputFormat = 'json';
- * ```
- */
+/** `--output`: as the AWS CLI, plus `csv` for `audit`. */
 export type OutputFormat = 'table' | 'json' | 'csv';
 
-/**
- * Output formats, for the flag's choices.
- *
- * @example
- * ```ts
- * new Option('--output <format>').choices(OUTPUT_FORMATS);
- * ```
- */
+/** Output formats, for the flag's choices. */
 export const OUTPUT_FORMATS: readonly OutputFormat[] = ['table', 'json', 'csv'];
 
 /**
  * Whether a URL points at this machine (the local endpoint, a tunnel): such endpoints get dummy
  * credentials when none are configured, since they do not check signatures.
- *
- * @example
- * ```ts
- * isLoopbackUrl('http://127.0.0.1:4566'); // true
- * ```
  */
 export function isLoopbackUrl(url: string): boolean {
   try {
@@ -72,10 +46,6 @@ export function isLoopbackUrl(url: string): boolean {
  * Checks `--endpoint-url` and returns it normalised (no trailing slash).
  *
  * @throws UsageError naming the flag when it is not an http(s) URL.
- * @example
- * ```ts
- * checkEndpointUrl('http://127.0.0.1:4566/'); // 'http://127.0.0.1:4566'
- * ```
  */
 export function checkEndpointUrl(url: string): string {
   let parsed: URL;
@@ -101,12 +71,6 @@ export function checkEndpointUrl(url: string): string {
  * `AWS_REGION` / `AWS_DEFAULT_REGION`, then the profile's configuration; credentials from the default
  * chain (`--profile` selects a profile). A loopback `--endpoint-url` with no credentials configured
  * gets dummy ones and region `us-east-1`, so the local endpoint works with no AWS set-up at all.
- *
- * @example
- * ```ts
- * const client = secretsManagerClient({ endpointUrl: local.endpoint, output: 'table' }, {});
- * const oneShot = secretsManagerClient(flags, env, { maxAttempts: 1 }); // retries decided by the caller
- * ```
  */
 export function secretsManagerClient(
   flags: GlobalFlags,
@@ -149,11 +113,6 @@ export function secretsManagerClient(
  * The profile names defined in the AWS CLI's files, as the SDK reads them: `[profile NAME]` or
  * `[NAME]` in `AWS_CONFIG_FILE` (default ~/.aws/config), `[NAME]` in `AWS_SHARED_CREDENTIALS_FILE`
  * (default ~/.aws/credentials). Missing files count as empty.
- *
- * @example
- * ```ts
- * configuredProfiles({ HOME: '/home/me' }); // ['default', 'prod']
- * ```
  */
 export function configuredProfiles(env: Env): string[] {
   const home = envString(env, 'HOME') ?? homedir();
@@ -194,11 +153,6 @@ function checkProfileExists(profile: string, fromFlag: boolean, env: Env): void 
 /**
  * Asks an endpoint whether it is the local Secrets Manager endpoint of `secrets-rotator/testing`
  * (it answers `GET /` with its name). Real AWS endpoints answer differently or not at all.
- *
- * @example
- * ```ts
- * if (!(await isLocalSecretsManager('http://127.0.0.1:4566'))) throw new Error('not local');
- * ```
  */
 export async function isLocalSecretsManager(endpoint: string): Promise<boolean> {
   try {
@@ -210,14 +164,7 @@ export async function isLocalSecretsManager(endpoint: string): Promise<boolean> 
   }
 }
 
-/**
- * The error code of an AWS SDK error (`ResourceNotFoundException`, `CredentialsProviderError`…).
- *
- * @example
- * ```ts
- * awsErrorCode(error) === 'ResourceNotFoundException';
- * ```
- */
+/** The error code of an AWS SDK error (`ResourceNotFoundException`, `CredentialsProviderError`…). */
 export const awsErrorCode = errorCode;
 
 // The socket-level codes the database adapters know, plus the SDK's own timeout names.
@@ -244,10 +191,6 @@ function networkCode(error: unknown): string | undefined {
  * region) that says what failed and how to fix it.
  *
  * @param doing - what the CLI was doing, e.g. `reading secret app/db`.
- * @example
- * ```ts
- * try { await client.send(command); } catch (error) { throw awsFailure(error, 'reading secret app/db', flags); }
- * ```
  */
 export function awsFailure(error: unknown, doing: string, flags: GlobalFlags): CliError {
   if (error instanceof CliError) return error;

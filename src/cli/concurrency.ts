@@ -3,15 +3,7 @@
  * Used by `audit` so that thousands of secrets never mean thousands of simultaneous API calls.
  */
 
-/**
- * Returns a function that runs tasks with at most `limit` of them in flight.
- *
- * @example
- * ```ts
- * const run = limiter(8);
- * const results = await Promise.all(ids.map((id) => run(() => fetchDetails(id))));
- * ```
- */
+/** Returns a function that runs tasks with at most `limit` of them in flight. */
 export function limiter(limit: number): <T>(task: () => Promise<T>) => Promise<T> {
   if (!Number.isInteger(limit) || limit < 1)
     throw new RangeError(`limiter: limit must be a whole number ≥ 1, got ${limit}`);

@@ -9,16 +9,7 @@ import { type GlobalFlags, type OutputFormat, secretsManagerClient } from './aws
 import { EXIT, type ExitCode, UsageError } from './exit.ts';
 import { type CliIo, Printer } from './io.ts';
 
-/**
- * The state of one CLI run.
- *
- * @example
- * ```ts
- * const context = new CommandContext(io);
- * const flags = context.flags(command);
- * const client = context.client(flags);
- * ```
- */
+/** The state of one CLI run. */
 export class CommandContext {
   readonly io: CliIo;
   readonly out: Printer;

@@ -12,11 +12,6 @@
  * | 1 | a finding: a secret fails the policy (`audit`, `status`), a rotation failed, timed out or cannot start with the secret's rotation set-up (`rotate`: no rotation function, an unknown function), a preflight check failed (`check`), the demo failed |
  * | 2 | usage error: unknown command or flag, bad flag value (a malformed `--region` too), missing argument, a combination of flags that cannot work |
  * | 3 | AWS or endpoint error: no credentials, an undefined profile, no region configured, access denied, a secret that does not exist, an endpoint that cannot be reached or is not a Secrets Manager endpoint |
- *
- * @example
- * ```ts
- * if (code === EXIT.POLICY_FAILURE) console.error('some secrets fail the rotation policy');
- * ```
  */
 export const EXIT = {
   OK: 0,
@@ -25,24 +20,12 @@ export const EXIT = {
   AWS: 3,
 } as const;
 
-/**
- * One of the values of {@link EXIT}.
- *
- * @example
- * ```ts
- * const code: ExitCode = EXIT.USAGE;
- * ```
- */
+/** One of the values of {@link EXIT}. */
 export type ExitCode = (typeof EXIT)[keyof typeof EXIT];
 
 /**
  * An error the CLI reports as one line (plus an optional fix) and turns into an exit code.
  * Messages never contain secret values.
- *
- * @example
- * ```ts
- * throw new CliError(EXIT.USAGE, '--max-age must be a whole number of days, got "abc"', 'pass e.g. --max-age 90');
- * ```
  */
 export class CliError extends Error {
   /** The exit code this error ends the command with. */
@@ -58,14 +41,7 @@ export class CliError extends Error {
   }
 }
 
-/**
- * A flag or argument is wrong, or flags do not go together (exit code 2).
- *
- * @example
- * ```ts
- * throw new UsageError('--emergency needs --handler', 'name the handler that can revoke the previous user, e.g. --handler postgres-alternating-users');
- * ```
- */
+/** A flag or argument is wrong, or flags do not go together (exit code 2). */
 export class UsageError extends CliError {
   constructor(message: string, fix?: string) {
     super(EXIT.USAGE, message, fix);

@@ -13,28 +13,14 @@ import { isLocalSecretsManager } from './aws.ts';
 import { unfinishedPending } from './labels.ts';
 import type { FailedRotation, SecretFacts } from './verdict.ts';
 
-/**
- * One version of a secret as `status` lists it.
- *
- * @example
- * ```ts
- * const version: VersionInfo = { versionId: 'a1b2…', labels: ['AWSCURRENT'], createdDate: new Date() };
- * ```
- */
+/** One version of a secret as `status` lists it. */
 export interface VersionInfo {
   readonly versionId: string;
   readonly labels: readonly string[];
   readonly createdDate: Date | undefined;
 }
 
-/**
- * Every labelled version of a secret with its creation date, newest first (all pages).
- *
- * @example
- * ```ts
- * const versions = await listVersions(client, 'app/db');
- * ```
- */
+/** Every labelled version of a secret with its creation date, newest first (all pages). */
 export async function listVersions(client: SecretsManagerClient, secretId: string): Promise<VersionInfo[]> {
   const versions: VersionInfo[] = [];
   let nextToken: string | undefined;
@@ -55,14 +41,7 @@ export async function listVersions(client: SecretsManagerClient, secretId: strin
   return versions.sort((a, b) => (b.createdDate?.getTime() ?? 0) - (a.createdDate?.getTime() ?? 0));
 }
 
-/**
- * The facts of one secret: DescribeSecret, plus the versions' creation dates.
- *
- * @example
- * ```ts
- * const { facts, versions } = await describeFacts(client, 'app/db');
- * ```
- */
+/** The facts of one secret: DescribeSecret, plus the versions' creation dates. */
 export async function describeFacts(
   client: SecretsManagerClient,
   secretId: string,
@@ -99,11 +78,6 @@ export async function describeFacts(
 /**
  * The facts of a ListSecrets entry (no version dates: the audit fetches them only where a verdict
  * needs them).
- *
- * @example
- * ```ts
- * const facts = factsFromListEntry(page.SecretList[0]);
- * ```
  */
 export function factsFromListEntry(entry: SecretListEntry): SecretFacts {
   return {
@@ -123,12 +97,6 @@ export function factsFromListEntry(entry: SecretListEntry): SecretFacts {
 /**
  * The local endpoint's report of a rotation of `versionId` that failed (its `LocalDescribeRotation`
  * extension), or undefined when it is running, succeeded, or the endpoint knows nothing of it.
- *
- * @example
- * ```ts
- * const failed = await localRotationFailure(client, arn, versionId);
- * if (failed) console.log(failed.failedStep, failed.error);
- * ```
  */
 export async function localRotationFailure(
   client: SecretsManagerClient,
@@ -147,11 +115,6 @@ export async function localRotationFailure(
 /**
  * Adds what only the local endpoint can tell to a secret's facts: whether its unfinished rotation
  * already failed. Against any other endpoint (AWS) the facts come back unchanged.
- *
- * @example
- * ```ts
- * const facts = await withReportedFailure(client, (await describeFacts(client, 'app/db')).facts, flags.endpointUrl);
- * ```
  */
 export async function withReportedFailure(
   client: SecretsManagerClient,

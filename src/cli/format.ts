@@ -3,16 +3,7 @@
  * operator can read at a glance.
  */
 
-/**
- * Renders rows as an aligned text table with a header line. Cells are single-line strings.
- *
- * @example
- * ```ts
- * renderTable(['NAME', 'VERDICT'], [['app/db', 'healthy']]);
- * // NAME    VERDICT
- * // app/db  healthy
- * ```
- */
+/** Renders rows as an aligned text table with a header line. Cells are single-line strings. */
 export function renderTable(header: readonly string[], rows: readonly (readonly string[])[]): string {
   const widths = header.map((title, column) =>
     Math.max(title.length, ...rows.map((row) => (row[column] ?? '').length)),
@@ -28,11 +19,6 @@ export function renderTable(header: readonly string[], rows: readonly (readonly 
 /**
  * Renders rows as CSV (RFC 4180): fields with a comma, quote or line break are quoted, quotes doubled.
  * Fields that a spreadsheet would run as a formula (`=`, `+`, `-`, `@` first) get a leading `'`.
- *
- * @example
- * ```ts
- * renderCsv(['name', 'verdict'], [['app,db', 'healthy']]); // 'name,verdict\r\n"app,db",healthy\r\n'
- * ```
  */
 export function renderCsv(header: readonly string[], rows: readonly (readonly string[])[]): string {
   return [header, ...rows].map((row) => `${row.map(csvField).join(',')}\r\n`).join('');
@@ -47,14 +33,7 @@ const MINUTE_MS = 60_000;
 const HOUR_MS = 60 * MINUTE_MS;
 const DAY_MS = 24 * HOUR_MS;
 
-/**
- * A span of time in the largest sensible unit: `45 s`, `12 min`, `5 h`, `3 days`.
- *
- * @example
- * ```ts
- * humanSpan(90 * 60_000); // '1.5 h'
- * ```
- */
+/** A span of time in the largest sensible unit: `45 s`, `12 min`, `5 h`, `3 days`. */
 export function humanSpan(ms: number): string {
   const abs = Math.abs(ms);
   if (abs < MINUTE_MS) return `${Math.round(abs / 1000)} s`;
@@ -68,14 +47,7 @@ function trim(value: number): string {
   return value >= 10 ? String(Math.round(value)) : String(Math.round(value * 10) / 10);
 }
 
-/**
- * A date with its distance from now: `2025-03-01 12:00 UTC (3 days ago)`, or `never`.
- *
- * @example
- * ```ts
- * relativeDate(new Date('2025-03-01T12:00:00Z'), new Date('2025-03-04T12:00:00Z')); // '2025-03-01 12:00 UTC (3 days ago)'
- * ```
- */
+/** A date with its distance from now: `2025-03-01 12:00 UTC (3 days ago)`, or `never`. */
 export function relativeDate(date: Date | undefined, now: Date, absent = 'never'): string {
   if (!date) return absent;
   const delta = date.getTime() - now.getTime();
@@ -83,39 +55,18 @@ export function relativeDate(date: Date | undefined, now: Date, absent = 'never'
   return `${shortDate(date)} (${when})`;
 }
 
-/**
- * A date as `YYYY-MM-DD HH:MM UTC`; `-` when absent.
- *
- * @example
- * ```ts
- * shortDate(new Date('2025-03-01T12:00:00Z')); // '2025-03-01 12:00 UTC'
- * ```
- */
+/** A date as `YYYY-MM-DD HH:MM UTC`; `-` when absent. */
 export function shortDate(date: Date | undefined): string {
   if (!date) return '-';
   return `${date.toISOString().slice(0, 16).replace('T', ' ')} UTC`;
 }
 
-/**
- * Whole days between two instants, rounded down.
- *
- * @example
- * ```ts
- * daysBetween(new Date('2025-01-01'), new Date('2025-01-31')); // 30
- * ```
- */
+/** Whole days between two instants, rounded down. */
 export function daysBetween(from: Date, to: Date): number {
   return Math.floor((to.getTime() - from.getTime()) / DAY_MS);
 }
 
-/**
- * Milliseconds, for step timings: `12 ms`, `1.4 s`.
- *
- * @example
- * ```ts
- * formatDuration(1420); // '1.4 s'
- * ```
- */
+/** Milliseconds, for step timings: `12 ms`, `1.4 s`. */
 export function formatDuration(ms: number): string {
   return ms < 1000 ? `${Math.round(ms)} ms` : `${(ms / 1000).toFixed(1)} s`;
 }

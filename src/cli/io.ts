@@ -8,15 +8,7 @@ import { type Env, processEnv } from '../core/config.ts';
 import { redactor } from '../core/observability.ts';
 import type { HandlerEntry } from './handlers.ts';
 
-/**
- * A stream the CLI writes to: `process.stdout`, `process.stderr`, or a test's collector.
- *
- * @example
- * ```ts
- * let text = '';
- * const out: CliOutputStream = { write: (chunk) => { text += chunk; return true; } };
- * ```
- */
+/** A stream the CLI writes to: `process.stdout`, `process.stderr`, or a test's collector. */
 export interface CliOutputStream {
   write(chunk: string): unknown;
   /** True on a terminal: enables the progress bar and interactive prompts. */
@@ -25,15 +17,7 @@ export interface CliOutputStream {
   readonly columns?: number;
 }
 
-/**
- * The CLI's surroundings. Every field has a process default (see {@link processIo}).
- *
- * @example
- * ```ts
- * const io: CliIo = { stdout: collector, stderr: collector, env: { AWS_REGION: 'us-east-1' } };
- * const code = await runCli(['status', 'app/db', '--endpoint-url', local.endpoint], io);
- * ```
- */
+/** The CLI's surroundings. Every field has a process default (see {@link processIo}). */
 export interface CliIo {
   readonly stdout: CliOutputStream;
   readonly stderr: CliOutputStream;
@@ -49,28 +33,12 @@ export interface CliIo {
   readonly handlers?: Readonly<Record<string, HandlerEntry>>;
 }
 
-/**
- * The real process's streams and environment.
- *
- * @example
- * ```ts
- * process.exitCode = await runCli(process.argv.slice(2), processIo());
- * ```
- */
+/** The real process's streams and environment. */
 export function processIo(env: Env = processEnv()): CliIo {
   return { stdout: process.stdout, stderr: process.stderr, stdin: process.stdin, env };
 }
 
-/**
- * Line-oriented, redacting writers over a {@link CliIo}.
- *
- * @example
- * ```ts
- * const out = new Printer(io);
- * out.line('Rotated app/db');
- * out.error('secret app/db not found', 'check the name and --region');
- * ```
- */
+/** Line-oriented, redacting writers over a {@link CliIo}. */
 export class Printer {
   readonly io: CliIo;
 

@@ -4,50 +4,22 @@
  */
 import { AWSCURRENT, AWSPENDING, AWSPREVIOUS } from '../core/stages.ts';
 
-/**
- * A secret's versions and their labels, as DescribeSecret answers (`VersionIdsToStages`).
- *
- * @example
- * ```ts
- * const labels: VersionLabels = { '3f2a5b6c-…': ['AWSCURRENT'], '1b2c3d4e-…': ['AWSPREVIOUS'] };
- * ```
- */
+/** A secret's versions and their labels, as DescribeSecret answers (`VersionIdsToStages`). */
 export type VersionLabels = Readonly<Record<string, readonly string[]>>;
 
 const LABEL_ORDER = [AWSCURRENT, AWSPENDING, AWSPREVIOUS];
 
-/**
- * The first 8 characters of a version id: enough to tell versions apart in a trace.
- *
- * @example
- * ```ts
- * shortId('3f2a5b6c-0d1e-4f70-8a9b-0c1d2e3f4a5b'); // '3f2a5b6c'
- * ```
- */
+/** The first 8 characters of a version id: enough to tell versions apart in a trace. */
 export function shortId(versionId: string): string {
   return versionId.length > 8 ? versionId.slice(0, 8) : versionId;
 }
 
-/**
- * The version holding `label`, if any (labels other than AWSCURRENT may be missing).
- *
- * @example
- * ```ts
- * holderOf({ a: ['AWSCURRENT'] }, 'AWSCURRENT'); // 'a'
- * ```
- */
+/** The version holding `label`, if any (labels other than AWSCURRENT may be missing). */
 export function holderOf(labels: VersionLabels, label: string): string | undefined {
   return Object.keys(labels).find((id) => labels[id]?.includes(label));
 }
 
-/**
- * The version holding AWSPENDING while not AWSCURRENT: an unfinished (or running) rotation.
- *
- * @example
- * ```ts
- * unfinishedPending({ a: ['AWSCURRENT'], b: ['AWSPENDING'] }); // 'b'
- * ```
- */
+/** The version holding AWSPENDING while not AWSCURRENT: an unfinished (or running) rotation. */
 export function unfinishedPending(labels: VersionLabels): string | undefined {
   return Object.keys(labels).find(
     (id) => labels[id]?.includes(AWSPENDING) && !labels[id]?.includes(AWSCURRENT),
@@ -66,12 +38,6 @@ function orderedLabels(before: VersionLabels, after: VersionLabels): string[] {
 /**
  * Describes every label that moved between two readings, one phrase per label:
  * `AWSPENDING added on 3f2a5b6c`, `AWSCURRENT moved 1b2c3d4e → 3f2a5b6c`, `AWSPENDING removed from 3f2a5b6c`.
- *
- * @example
- * ```ts
- * labelChanges({ a: ['AWSCURRENT'] }, { a: ['AWSPREVIOUS'], b: ['AWSCURRENT'] });
- * // ['AWSCURRENT moved a → b', 'AWSPREVIOUS added on a']
- * ```
  */
 export function labelChanges(before: VersionLabels, after: VersionLabels): string[] {
   const changes: string[] = [];
@@ -87,14 +53,7 @@ export function labelChanges(before: VersionLabels, after: VersionLabels): strin
   return changes;
 }
 
-/**
- * One line summarising where the main labels are: `AWSCURRENT=3f2a5b6c AWSPREVIOUS=1b2c3d4e`.
- *
- * @example
- * ```ts
- * labelSummary({ a: ['AWSCURRENT'], b: ['AWSPENDING'] }); // 'AWSCURRENT=a AWSPENDING=b'
- * ```
- */
+/** One line summarising where the main labels are: `AWSCURRENT=3f2a5b6c AWSPREVIOUS=1b2c3d4e`. */
 export function labelSummary(labels: VersionLabels): string {
   return orderedLabels(labels, {})
     .map((label) => `${label}=${shortId(holderOf(labels, label) ?? '-')}`)

@@ -126,11 +126,6 @@ function builtinsThroughRequire(): esbuild.Plugin {
 /**
  * The esbuild settings every rotation-function bundle uses (entry points and folders are the
  * caller's).
- *
- * @example
- * ```ts
- * await esbuild.build({ ...lambdaBundleOptions(), entryPoints: ['rotator.ts'], outdir: 'out', write: false });
- * ```
  */
 export function lambdaBundleOptions(): esbuild.BuildOptions & { metafile: true } {
   return {
@@ -160,14 +155,7 @@ export function lambdaBundleOptions(): esbuild.BuildOptions & { metafile: true }
   };
 }
 
-/**
- * esbuild, or a usage error saying how to install it.
- *
- * @example
- * ```ts
- * const esbuild = await loadEsbuild();
- * ```
- */
+/** esbuild, or a usage error saying how to install it. */
 export async function loadEsbuild(): Promise<typeof esbuild> {
   try {
     return (await import('esbuild')) as typeof esbuild;
@@ -182,11 +170,6 @@ export async function loadEsbuild(): Promise<typeof esbuild> {
 /**
  * Where source maps go for a given output directory: a sibling folder whose name says what it is,
  * because the maps embed every bundled source file and must never be uploaded with the zips.
- *
- * @example
- * ```ts
- * sourceMapDirFor('/repo/dist/lambda'); // '/repo/dist/lambda-source-maps-do-not-upload'
- * ```
  */
 export function sourceMapDirFor(outDir: string): string {
   return join(dirname(outDir), `${basename(outDir)}-source-maps-do-not-upload`);
@@ -202,14 +185,7 @@ export function checkSourceMapDir(outDir: string, sourceMapDir: string): void {
   }
 }
 
-/**
- * A zip of one file, deterministic: fixed time, mode and compression, no extended timestamp field.
- *
- * @example
- * ```ts
- * const zip = await zipSingleFile(code, 'index.mjs');
- * ```
- */
+/** A zip of one file, deterministic: fixed time, mode and compression, no extended timestamp field. */
 export function zipSingleFile(contents: Uint8Array, entryName: string): Promise<Buffer> {
   const zip = new yazl.ZipFile();
   zip.addBuffer(Buffer.from(contents), entryName, {
@@ -259,11 +235,6 @@ export interface BuiltRotatorZip {
  * and Terraform templates deploy it with `Handler: index.handler`.
  *
  * @throws UsageError when the entry is missing, does not bundle, or does not export `handler`.
- * @example
- * ```ts
- * const built = await buildRotatorZip({ entry: 'src/rotator.ts' });
- * built.zipPath; // '<cwd>/dist/lambda/rotator.zip'
- * ```
  */
 export async function buildRotatorZip(options: BuildRotatorZipOptions): Promise<BuiltRotatorZip> {
   const cwd = resolve(options.cwd ?? process.cwd());

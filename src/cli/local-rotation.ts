@@ -12,14 +12,7 @@ import { formatDuration } from './format.ts';
 import { labelChanges, type VersionLabels } from './labels.ts';
 import { cliLogger, cliMetrics } from './runtime.ts';
 
-/**
- * One step as the trace shows it.
- *
- * @example
- * ```ts
- * const step: TracedStep = { step: 'finishSecret', ok: true, durationMs: 5, changes: ['AWSCURRENT moved a → b'] };
- * ```
- */
+/** One step as the trace shows it. */
 export interface TracedStep {
   readonly step: string;
   readonly ok: boolean;
@@ -29,14 +22,7 @@ export interface TracedStep {
   readonly changes: readonly string[];
 }
 
-/**
- * The outcome of {@link traceLocalRotation}.
- *
- * @example
- * ```ts
- * if (!traced.result.ok) console.error(traced.result.failedStep);
- * ```
- */
+/** The outcome of {@link traceLocalRotation}. */
 export interface TracedRotation {
   readonly result: RotationResult;
   readonly steps: readonly TracedStep[];
@@ -46,14 +32,7 @@ export interface TracedRotation {
   readonly labelsAfter: VersionLabels;
 }
 
-/**
- * Options of {@link traceLocalRotation}.
- *
- * @example
- * ```ts
- * const options: TraceOptions = { client, secretId: 'app/db', target, env: {}, onLine: console.log };
- * ```
- */
+/** Options of {@link traceLocalRotation}. */
 export interface TraceOptions {
   readonly client: SecretsManagerClient;
   readonly secretId: string;
@@ -78,10 +57,6 @@ async function labelsOf(client: SecretsManagerClient, secretId: string): Promise
  * The handler is built here with the CLI's quiet logger and metrics, so stdout stays readable.
  *
  * @throws whatever the driver throws before the steps (an unfinished rotation not resumed, a missing secret).
- * @example
- * ```ts
- * const traced = await traceLocalRotation({ client, secretId: 'app/db', target: randomSecret(), env: {}, onLine: print });
- * ```
  */
 export async function traceLocalRotation(options: TraceOptions): Promise<TracedRotation> {
   const { client, secretId } = options;

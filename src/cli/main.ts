@@ -34,15 +34,7 @@ Exit codes:
 AWS settings work as in the AWS CLI: the default credential chain, --profile / AWS_PROFILE,
 --region / AWS_REGION, --endpoint-url (a loopback URL needs no credentials).`;
 
-/**
- * Builds the program for one run. Exposed for docs/cli.md and tests of `--help`.
- *
- * @example
- * ```ts
- * const program = buildProgram(new CommandContext(processIo()));
- * program.helpInformation();
- * ```
- */
+/** Builds the program for one run. Exposed for docs/cli.md and tests of `--help`. */
 export function buildProgram(context: CommandContext): Command {
   const { io } = context;
   const program = new Command('secrets-rotator')
@@ -93,13 +85,6 @@ export function buildProgram(context: CommandContext): Command {
 /**
  * Runs the CLI once with `argv` (the arguments after the program name) and returns the exit code.
  * Never calls `process.exit`; never throws.
- *
- * @example
- * ```ts
- * const code = await runCli(['audit', '--endpoint-url', local.endpoint, '--output', 'json'], {
- *   stdout: collector, stderr: collector, env: {},
- * });
- * ```
  */
 export async function runCli(argv: readonly string[], io: CliIo = processIo()): Promise<ExitCode> {
   const context = new CommandContext(io);

@@ -6,14 +6,7 @@ import { InvalidArgumentError, Option } from 'commander';
 import { UsageError } from './exit.ts';
 import { VERDICTS, type Verdict } from './verdict.ts';
 
-/**
- * A parser for whole numbers within bounds.
- *
- * @example
- * ```ts
- * command.option('--max-age <days>', 'limit', wholeNumber(0, 36_500));
- * ```
- */
+/** A parser for whole numbers within bounds. */
 export function wholeNumber(min: number, max: number): (value: string) => number {
   return (value) => {
     const number = /^\d+$/.test(value.trim()) ? Number(value) : Number.NaN;
@@ -24,14 +17,7 @@ export function wholeNumber(min: number, max: number): (value: string) => number
   };
 }
 
-/**
- * `--max-age <days>` and `--stuck-after <minutes>`, shared by `status` and `audit`.
- *
- * @example
- * ```ts
- * for (const option of verdictOptions()) command.addOption(option);
- * ```
- */
+/** `--max-age <days>` and `--stuck-after <minutes>`, shared by `status` and `audit`. */
 export function verdictOptions(): Option[] {
   return [
     new Option('--max-age <days>', 'also fail when the current value is older than this many days').argParser(
@@ -46,14 +32,7 @@ export function verdictOptions(): Option[] {
   ];
 }
 
-/**
- * A parser for repeatable `--allow <verdict>`.
- *
- * @example
- * ```ts
- * command.option('--allow <verdict>', 'pass this verdict', allowVerdict, []);
- * ```
- */
+/** A parser for repeatable `--allow <verdict>`. */
 export function allowVerdict(value: string, previous: Verdict[] = []): Verdict[] {
   if (!(VERDICTS as readonly string[]).includes(value) || value === 'healthy' || value === 'rotating') {
     throw new InvalidArgumentError(
@@ -68,10 +47,6 @@ export function allowVerdict(value: string, previous: Verdict[] = []): Verdict[]
  * only for `--emergency`, and `--emergency` needs `--handler` (the adapter that revokes).
  *
  * @throws UsageError naming the flags and the fix.
- * @example
- * ```ts
- * checkEmergencyFlags({ viaService: true, handler: 'postgres-alternating-users', emergency: true });
- * ```
  */
 export function checkEmergencyFlags(options: {
   readonly viaService?: boolean;

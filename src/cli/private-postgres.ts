@@ -58,10 +58,6 @@ export class PrivateServerError extends Error {
  * root, `undefined` (run as ourselves) otherwise.
  *
  * @throws PrivateServerError when running as root and none exists.
- * @example
- * ```ts
- * const account = await serverAccount(['postgres', 'nobody']);
- * ```
  */
 export async function serverAccount(candidates: readonly string[]): Promise<ServerAccount | undefined> {
   if (process.getuid?.() !== 0) return undefined;
@@ -122,12 +118,6 @@ export async function embeddedPostgresBinaries(): Promise<PostgresBinaries> {
 /**
  * The binaries at a path `account` can reach: as they are when it can, else a copy in
  * `$TMPDIR/secrets-rotator-cache-<uid>/` made once per binaries version.
- *
- * @example
- * ```ts
- * const account = await serverAccount(['postgres']);
- * const { initdb, postgres } = await reachableBinaries(await embeddedPostgresBinaries(), account);
- * ```
  */
 export async function reachableBinaries(
   binaries: PostgresBinaries,
@@ -225,11 +215,6 @@ export interface StartPrivatePostgresOptions {
  *
  * @throws PrivateServerError saying why and what to do (binaries missing or unreachable, no
  * account, initdb failed, the server exited or did not become ready).
- * @example
- * ```ts
- * const server = await startPrivatePostgres({ port: 54329 });
- * await server.stop();
- * ```
  */
 export async function startPrivatePostgres(options: StartPrivatePostgresOptions): Promise<PrivatePostgres> {
   const account = await serverAccount(['postgres']);

@@ -1,17 +1,10 @@
-/**
- * A yes/no question on the terminal, for commands that change a secret.
- */
+/** A yes/no question on the terminal, for commands that change a secret. */
 import { createInterface } from 'node:readline/promises';
 import type { CliIo } from './io.ts';
 
 /**
  * Asks `question` on stdin/stderr and resolves true only for "y" or "yes". Callers check that
  * stdin is a terminal first.
- *
- * @example
- * ```ts
- * if (!(await confirm(io, 'Remove AWSPENDING from version 3f2a5b6c?'))) return EXIT.OK;
- * ```
  */
 export async function confirm(io: CliIo, question: string): Promise<boolean> {
   if (!io.stdin) return false;

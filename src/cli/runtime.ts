@@ -13,14 +13,7 @@ import { redactor } from '../core/observability.ts';
 import { SecretsManagerGateway } from '../core/secrets-manager.ts';
 import type { RotationStep, StepContext } from '../core/target.ts';
 
-/**
- * A Powertools Logger whose JSON lines (redacted) go to `print`, or nowhere unless `verbose`.
- *
- * @example
- * ```ts
- * const logger = cliLogger((line) => process.stderr.write(`${line}\n`), true);
- * ```
- */
+/** A Powertools Logger whose JSON lines (redacted) go to `print`, or nowhere unless `verbose`. */
 export function cliLogger(print: (line: string) => void, verbose: boolean): Logger {
   class PrintingLogger extends Logger {
     protected override printLog(_logLevel: number, log: LogItem): void {
@@ -38,11 +31,6 @@ export function cliLogger(print: (line: string) => void, verbose: boolean): Logg
 /**
  * Powertools Metrics that keep the engine's bookkeeping working but never print EMF lines (they
  * would land in the middle of the CLI's output).
- *
- * @example
- * ```ts
- * createRotationHandler(target, { client, logger, metrics: cliMetrics() });
- * ```
  */
 export function cliMetrics(): Metrics {
   class QuietMetrics extends Metrics {
@@ -55,14 +43,7 @@ export function cliMetrics(): Metrics {
   return new QuietMetrics({ namespace: 'SecretsRotator', serviceName: 'secrets-rotator' });
 }
 
-/**
- * Options of {@link cliStepContext}.
- *
- * @example
- * ```ts
- * const options: CliStepContextOptions = { client, secretArn, versionId, step: 'finishSecret', env, logger };
- * ```
- */
+/** Options of {@link cliStepContext}. */
 export interface CliStepContextOptions {
   readonly client: SecretsManagerClient;
   readonly secretArn: string;
@@ -77,12 +58,6 @@ export interface CliStepContextOptions {
 /**
  * A {@link StepContext} for adapter work the CLI does outside the engine: reading another secret
  * (the master credentials) registers its secret fields for redaction, as the engine does.
- *
- * @example
- * ```ts
- * const ctx = cliStepContext({ client, secretArn, versionId, step: 'finishSecret', env, logger });
- * await target.revoke?.(previous, ctx);
- * ```
  */
 export function cliStepContext(options: CliStepContextOptions): StepContext {
   return createStepContext({

@@ -17,11 +17,6 @@ import { shortId, unfinishedPending, type VersionLabels } from './labels.ts';
  * - `too-old`: the current value is older than `--max-age`.
  * - `rotating`: a rotation started less than the stuck threshold ago (not a failure).
  * - `healthy`: none of the above.
- *
- * @example
- * ```ts
- * const verdict: Verdict = assessSecret(facts, { now: new Date() }).verdict;
- * ```
  */
 export type Verdict =
   | 'stuck'
@@ -32,14 +27,7 @@ export type Verdict =
   | 'rotating'
   | 'healthy';
 
-/**
- * Every verdict, most urgent first.
- *
- * @example
- * ```ts
- * rows.sort((a, b) => VERDICTS.indexOf(a.verdict) - VERDICTS.indexOf(b.verdict));
- * ```
- */
+/** Every verdict, most urgent first. */
 export const VERDICTS: readonly Verdict[] = [
   'stuck',
   'rotation-disabled',
@@ -50,14 +38,7 @@ export const VERDICTS: readonly Verdict[] = [
   'healthy',
 ];
 
-/**
- * Verdicts that fail the policy unless allowed (`audit --allow`).
- *
- * @example
- * ```ts
- * FAILING_VERDICTS.includes('rotating'); // false
- * ```
- */
+/** Verdicts that fail the policy unless allowed (`audit --allow`). */
 export const FAILING_VERDICTS: readonly Verdict[] = [
   'stuck',
   'rotation-disabled',
@@ -66,14 +47,7 @@ export const FAILING_VERDICTS: readonly Verdict[] = [
   'too-old',
 ];
 
-/**
- * What the service tells about a secret, from DescribeSecret or a ListSecrets entry.
- *
- * @example
- * ```ts
- * const facts: SecretFacts = { name: 'app/db', arn, rotationEnabled: true, versions: { a: ['AWSCURRENT'] } };
- * ```
- */
+/** What the service tells about a secret, from DescribeSecret or a ListSecrets entry. */
 export interface SecretFacts {
   readonly name: string;
   readonly arn: string;
@@ -100,28 +74,14 @@ export interface SecretFacts {
   readonly failedRotation?: FailedRotation | undefined;
 }
 
-/**
- * A failed rotation as an endpoint reported it.
- *
- * @example
- * ```ts
- * const failed: FailedRotation = { versionId, failedStep: 'setSecret', error: 'the target refused the change' };
- * ```
- */
+/** A failed rotation as an endpoint reported it. */
 export interface FailedRotation {
   readonly versionId: string;
   readonly failedStep?: string | null | undefined;
   readonly error?: string | null | undefined;
 }
 
-/**
- * Thresholds of the verdict.
- *
- * @example
- * ```ts
- * const policy: VerdictPolicy = { now: new Date(), maxAgeDays: 90, stuckAfterMinutes: 30 };
- * ```
- */
+/** Thresholds of the verdict. */
 export interface VerdictPolicy {
   readonly now: Date;
   /** Current values older than this many days are `too-old`. Unset: no age limit. */
@@ -130,29 +90,14 @@ export interface VerdictPolicy {
   readonly stuckAfterMinutes?: number | undefined;
 }
 
-/**
- * One reason behind a verdict, with what to do about it.
- *
- * @example
- * ```ts
- * const finding: VerdictFinding = { verdict: 'overdue', message: 'next rotation was due …', fix: 'rotate it now: …' };
- * ```
- */
+/** One reason behind a verdict, with what to do about it. */
 export interface VerdictFinding {
   readonly verdict: Verdict;
   readonly message: string;
   readonly fix?: string;
 }
 
-/**
- * The assessment of one secret.
- *
- * @example
- * ```ts
- * const assessment = assessSecret(facts, { now: new Date(), maxAgeDays: 90 });
- * if (!assessment.passes) console.log(assessment.verdict, assessment.findings[0]?.fix);
- * ```
- */
+/** The assessment of one secret. */
 export interface Assessment {
   /** The most urgent verdict that applies. */
   readonly verdict: Verdict;
@@ -175,25 +120,10 @@ const HOUR_MS = 60 * MINUTE_MS;
 const DAY_MS = 24 * HOUR_MS;
 /**
  * Default of {@link VerdictPolicy.stuckAfterMinutes}: longer than a rotation's four Lambda invocations take in practice.
- *
- * @example
- * ```ts
- * assessSecret(facts, { now, stuckAfterMinutes: DEFAULT_STUCK_AFTER_MINUTES });
- * ```
  */
 export const DEFAULT_STUCK_AFTER_MINUTES = 30;
 
-/**
- * Assesses one secret. Pure: the same facts and policy always give the same answer.
- *
- * @example
- * ```ts
- * assessSecret(
- *   { name: 'app/db', arn, rotationEnabled: false, versions: { a: ['AWSCURRENT'] } },
- *   { now: new Date() },
- * ).verdict; // 'rotation-disabled'
- * ```
- */
+/** Assesses one secret. Pure: the same facts and policy always give the same answer. */
 export function assessSecret(facts: SecretFacts, policy: VerdictPolicy): Assessment {
   const now = policy.now;
   const findings: VerdictFinding[] = [];
@@ -300,14 +230,7 @@ export function assessSecret(facts: SecretFacts, policy: VerdictPolicy): Assessm
   };
 }
 
-/**
- * Whether an assessment passes once some verdicts are allowed (`audit --allow rotation-disabled`).
- *
- * @example
- * ```ts
- * passesPolicy(assessment, ['rotation-disabled']);
- * ```
- */
+/** Whether an assessment passes once some verdicts are allowed (`audit --allow rotation-disabled`). */
 export function passesPolicy(assessment: Assessment, allowed: readonly Verdict[]): boolean {
   return assessment.findings.every(
     (finding) => !FAILING_VERDICTS.includes(finding.verdict) || allowed.includes(finding.verdict),

@@ -12,11 +12,6 @@ const PACKAGE_NAME = 'secrets-rotator';
 /**
  * The `version` of the secrets-rotator package.json above `from` (default: this module), or
  * `unknown` when none is found (a bundle that left package.json behind).
- *
- * @example
- * ```ts
- * program.version(packageVersion(), '-V, --version');
- * ```
  */
 export function packageVersion(from: string = fileURLToPath(import.meta.url)): string {
   let directory = dirname(from);

@@ -13,14 +13,7 @@ interface BuildOptions {
   readonly name?: string;
 }
 
-/**
- * Adds `build` to the program.
- *
- * @example
- * ```ts
- * registerBuild(program, context);
- * ```
- */
+/** Adds `build` to the program. */
 export function registerBuild(program: Command, context: CommandContext): void {
   program
     .command('build')

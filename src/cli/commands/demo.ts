@@ -31,14 +31,7 @@ interface DemoOptions {
 const ROLE = 'demo_app';
 const SECRET_NAME = 'demo/postgres/demo_app';
 
-/**
- * Adds `demo` to the program.
- *
- * @example
- * ```ts
- * registerDemo(program, context);
- * ```
- */
+/** Adds `demo` to the program. */
 export function registerDemo(program: Command, context: CommandContext): void {
   program
     .command('demo')

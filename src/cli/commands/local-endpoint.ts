@@ -87,14 +87,7 @@ function untilStopped(signal: AbortSignal | undefined): Promise<void> {
   });
 }
 
-/**
- * Adds `local-endpoint` to the program.
- *
- * @example
- * ```ts
- * registerLocalEndpoint(program, context);
- * ```
- */
+/** Adds `local-endpoint` to the program. */
 export function registerLocalEndpoint(program: Command, context: CommandContext): void {
   program
     .command('local-endpoint')

@@ -28,14 +28,7 @@ interface RepairOptions {
   readonly stuckAfter: number;
 }
 
-/**
- * Adds `repair` to the program.
- *
- * @example
- * ```ts
- * registerRepair(program, context);
- * ```
- */
+/** Adds `repair` to the program. */
 export function registerRepair(program: Command, context: CommandContext): void {
   program
     .command('repair')

@@ -59,14 +59,7 @@ interface RotateOptions {
 
 const UUID = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/i;
 
-/**
- * Adds `rotate` to the program.
- *
- * @example
- * ```ts
- * registerRotate(program, context);
- * ```
- */
+/** Adds `rotate` to the program. */
 export function registerRotate(program: Command, context: CommandContext): void {
   program
     .command('rotate')

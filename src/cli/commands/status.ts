@@ -16,14 +16,7 @@ interface StatusOptions {
   readonly stuckAfter: number;
 }
 
-/**
- * Adds `status` to the program.
- *
- * @example
- * ```ts
- * registerStatus(program, context);
- * ```
- */
+/** Adds `status` to the program. */
 export function registerStatus(program: Command, context: CommandContext): void {
   const command = program
     .command('status')

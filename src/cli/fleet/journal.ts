@@ -12,14 +12,7 @@ import { dirname, join } from 'node:path';
 import type { Env } from '../../core/config.ts';
 import { envString } from '../../core/config.ts';
 
-/**
- * One journal line.
- *
- * @example
- * ```ts
- * const entry: JournalEntry = { kind: 'started', arn, name: 'prod/db', versionId, at: new Date().toISOString() };
- * ```
- */
+/** One journal line. */
 export type JournalEntry =
   | { readonly kind: 'run'; readonly at: string; readonly command: string }
   | {
@@ -51,11 +44,6 @@ export type SecretRecord = Exclude<JournalEntry, { kind: 'run' }>;
 /**
  * The default journal file for one selection: the same command (endpoint, region, profile, filters,
  * mode) maps to the same file, so running it again resumes.
- *
- * @example
- * ```ts
- * defaultJournalPath({ HOME: '/home/me' }, 'key'); // '/home/me/.local/state/secrets-rotator/rotate-all-<hash>.jsonl'
- * ```
  */
 export function defaultJournalPath(env: Env, key: string): string {
   const base =
@@ -65,16 +53,7 @@ export function defaultJournalPath(env: Env, key: string): string {
   return join(base, 'secrets-rotator', `rotate-all-${hash}.jsonl`);
 }
 
-/**
- * An open journal: what earlier runs recorded, and an appender for this run.
- *
- * @example
- * ```ts
- * const journal = Journal.open(path, 'secrets-rotator rotate --all …');
- * journal.record({ kind: 'rotated', at, arn, versionId });
- * journal.close();
- * ```
- */
+/** An open journal: what earlier runs recorded, and an appender for this run. */
 export class Journal {
   readonly path: string;
   /** The last entry of each secret, by ARN, from earlier runs. */

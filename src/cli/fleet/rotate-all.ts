@@ -128,14 +128,7 @@ function checkCombination(options: RotateAllOptions, secretId: string | undefine
   checkEmergencyFlags(options);
 }
 
-/**
- * Runs `rotate --all`. Called by `rotate` when `--all` is given.
- *
- * @example
- * ```ts
- * context.exitCode = await runRotateAll(context, command, undefined, options, revokePrevious);
- * ```
- */
+/** Runs `rotate --all`. Called by `rotate` when `--all` is given. */
 export async function runRotateAll(
   context: CommandContext,
   command: Command,

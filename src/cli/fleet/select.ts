@@ -13,27 +13,13 @@ import { UsageError } from '../exit.ts';
 import type { VersionLabels } from '../labels.ts';
 import type { AdaptiveThrottle } from './throttle.ts';
 
-/**
- * One `--filter`.
- *
- * @example
- * ```ts
- * const filter: SecretFilter = { kind: 'tag', key: 'team', value: 'payments', text: 'tag:team=payments' };
- * ```
- */
+/** One `--filter`. */
 export type SecretFilter =
   | { readonly kind: 'name'; readonly prefix: string; readonly text: string }
   | { readonly kind: 'tag'; readonly key: string; readonly value: string; readonly text: string }
   | { readonly kind: 'tag-key'; readonly key: string; readonly text: string };
 
-/**
- * A secret `rotate --all` selected, as ListSecrets described it.
- *
- * @example
- * ```ts
- * const secret: SelectedSecret = { name: 'prod/db', arn, labels: {}, rotationLambdaArn: undefined };
- * ```
- */
+/** A secret `rotate --all` selected, as ListSecrets described it. */
 export interface SelectedSecret {
   readonly name: string;
   readonly arn: string;
@@ -42,14 +28,7 @@ export interface SelectedSecret {
   readonly lastRotatedDate: Date | undefined;
 }
 
-/**
- * Parses one `--filter` value (commander collects them).
- *
- * @example
- * ```ts
- * parseFilter('name=prod/'); // { kind: 'name', prefix: 'prod/', text: 'name=prod/' }
- * ```
- */
+/** Parses one `--filter` value (commander collects them). */
 export function parseFilter(text: string, previous: SecretFilter[] = []): SecretFilter[] {
   const name = /^name=(.+)$/.exec(text);
   if (name) return [...previous, { kind: 'name', prefix: name[1]!, text }];
@@ -87,14 +66,7 @@ function serverFilters(filters: readonly SecretFilter[]): Filter[] {
   return result.slice(0, 10);
 }
 
-/**
- * Every secret matching all `filters`, sorted by name (secrets scheduled for deletion excluded).
- *
- * @example
- * ```ts
- * const secrets = await listSelected(client, [{ kind: 'name', prefix: 'prod/', text: 'name=prod/' }], throttle);
- * ```
- */
+/** Every secret matching all `filters`, sorted by name (secrets scheduled for deletion excluded). */
 export async function listSelected(
   client: SecretsManagerClient,
   filters: readonly SecretFilter[],

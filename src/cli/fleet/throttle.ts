@@ -10,14 +10,7 @@ import { sleep } from '../../core/sleep.ts';
 /** The error codes the service uses to say "too many requests". */
 const THROTTLING_CODES = new Set(['ThrottlingException', 'TooManyRequestsException', 'RequestLimitExceeded']);
 
-/**
- * Whether `error` is the service refusing a request for its rate.
- *
- * @example
- * ```ts
- * if (isThrottling(error)) await backOff();
- * ```
- */
+/** Whether `error` is the service refusing a request for its rate. */
 export function isThrottling(error: unknown): boolean {
   return THROTTLING_CODES.has(errorCode(error));
 }
@@ -36,11 +29,6 @@ const TRANSIENT_CODES = new Set([
 /**
  * Whether `error` is a transient failure worth one more try: a connection reset (a keep-alive
  * socket the server just closed), a timeout, or the service's own 5xx.
- *
- * @example
- * ```ts
- * if (isTransient(error)) await sleep(100);
- * ```
  */
 export function isTransient(error: unknown): boolean {
   let current: unknown = error;
@@ -63,14 +51,7 @@ const DECREASE_GAP_MS = 500;
 /** Tries of one call that fails with a transient error. */
 const TRANSIENT_TRIES = 4;
 
-/**
- * Options of {@link AdaptiveThrottle}.
- *
- * @example
- * ```ts
- * const options: AdaptiveThrottleOptions = { maxConcurrency: 25 };
- * ```
- */
+/** Options of {@link AdaptiveThrottle}. */
 export interface AdaptiveThrottleOptions {
   /** The most rotations in flight (`--concurrency`); the window starts here. */
   readonly maxConcurrency: number;
@@ -86,14 +67,7 @@ export interface AdaptiveThrottleOptions {
   readonly signal?: AbortSignal | undefined;
 }
 
-/**
- * The throttled call gave up after its retries.
- *
- * @example
- * ```ts
- * if (error instanceof StillThrottledError) console.log(error.retries);
- * ```
- */
+/** The throttled call gave up after its retries. */
 export class StillThrottledError extends Error {
   readonly retries: number;
 
@@ -104,17 +78,7 @@ export class StillThrottledError extends Error {
   }
 }
 
-/**
- * The concurrency window and the throttling back-off shared by every rotation of one run.
- *
- * @example
- * ```ts
- * const throttle = new AdaptiveThrottle({ maxConcurrency: 25 });
- * await throttle.slot(async () => {
- *   await throttle.call('RotateSecret', () => client.send(command));
- * });
- * ```
- */
+/** The concurrency window and the throttling back-off shared by every rotation of one run. */
 export class AdaptiveThrottle {
   readonly maxConcurrency: number;
   /** ThrottlingException answers met so far. */
