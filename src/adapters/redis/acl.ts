@@ -1,21 +1,12 @@
 /**
- * The ACL commands the strategies run: password changes, and the exact copy of a user's rules to
- * its clone. Every argument goes as its own bulk string, so no name or password is ever parsed as
- * part of a rule.
+ * The ACL commands the strategies run. Every argument goes as its own bulk string, so no name or
+ * password is ever parsed as part of a rule.
  */
 import { TargetRefusedError } from '../../core/errors.ts';
 import type { RedisSession } from './connect.ts';
 import { RespError } from './resp.ts';
 
-/**
- * Sets a user's only password: `ACL SETUSER <user> resetpass ><password>` (one command, so the old
- * password stops and the new one starts at once).
- *
- * @example
- * ```ts
- * await replacePassword(session, 'app', pending.password);
- * ```
- */
+/** `resetpass` and the new password in one command, so the old one stops as the new one starts. */
 export async function replacePassword(
   session: RedisSession,
   username: string,
@@ -27,28 +18,11 @@ export async function replacePassword(
   );
 }
 
-/**
- * Adds a password, keeping the others: `ACL SETUSER <user> ><password>`. Harmless when the user
- * holds it already.
- *
- * @example
- * ```ts
- * await addPassword(session, 'app', pending.password);
- * ```
- */
 export async function addPassword(session: RedisSession, username: string, password: string): Promise<void> {
   await session.call(['ACL', 'SETUSER', username, `>${password}`], `adding a password to "${username}"`);
 }
 
-/**
- * Removes one password: `ACL SETUSER <user> <<password>`. False when the user did not hold it
- * (removed already), true when it was removed.
- *
- * @example
- * ```ts
- * await removePassword(session, 'app', previous.password);
- * ```
- */
+/** False when the user no longer held the password (a retried step removed it already). */
 export async function removePassword(
   session: RedisSession,
   username: string,
@@ -64,14 +38,8 @@ export async function removePassword(
 }
 
 /**
- * The rules of a user as `ACL LIST` prints them (the canonical form that `ACL SETUSER` accepts),
- * without its passwords (`#<sha256>`, `nopass`); `undefined` when there is no such user. A
- * selector `(…)` is one rule.
- *
- * @example
- * ```ts
- * await aclRules(session, 'app'); // ['on', 'sanitize-payload', '~app:*', 'resetchannels', '-@all', '+get']
- * ```
+ * A user's rules as `ACL LIST` prints them (the form `ACL SETUSER` accepts) without its passwords;
+ * `undefined` when there is no such user.
  */
 export async function aclRules(session: RedisSession, username: string): Promise<string[] | undefined> {
   const reply = await session.call(['ACL', 'LIST'], 'reading the ACL users (ACL LIST)');
@@ -89,14 +57,7 @@ export async function aclRules(session: RedisSession, username: string): Promise
   );
 }
 
-/**
- * Splits an `ACL LIST` line into rules at spaces, keeping each selector `(…)` whole.
- *
- * @example
- * ```ts
- * splitRules('on ~a* (~b* +get) +set'); // ['on', '~a*', '(~b* +get)', '+set']
- * ```
- */
+/** Splits an `ACL LIST` line at spaces, keeping each selector `(…)` whole. */
 export function splitRules(text: string): string[] {
   const rules: string[] = [];
   let depth = 0;
@@ -116,16 +77,8 @@ export function splitRules(text: string): string[] {
 }
 
 /**
- * Makes `clone` an exact copy of `original`'s rules (on/off, keys, channels, commands, selectors,
- * flags) with `password` as its only password, in one `ACL SETUSER clone <clearing> <rules…> >password`,
- * and checks the result with `ACL LIST`: the two users' rules must then be the same, rule for rule.
- * Needs Redis 7 or Valkey (`clearselectors`).
- *
- * @throws TargetRefusedError when the original does not exist, or the copy differs.
- * @example
- * ```ts
- * await copyUser(session, 'app', 'app_clone', pending.password);
- * ```
+ * Makes `clone` an exact copy of `original`'s rules with `password` as its only password, and
+ * checks the copy rule for rule with `ACL LIST`. Needs Redis 7 or Valkey (`clearselectors`).
  */
 export async function copyUser(
   session: RedisSession,
@@ -141,16 +94,14 @@ export async function copyUser(
     );
   }
   const doing = `copying the ACL rules of "${original}" to "${clone}"`;
-  // Not `reset`: it also sets sanitize-payload, which the original may not have. An existing clone
-  // is cleared rule by rule (its password, keys, channels, selectors, commands; off) instead.
+  // Not `reset`: it also sets sanitize-payload, which the original may not have.
   const clearing = (await userExists(session, clone))
     ? ['resetpass', 'resetkeys', 'resetchannels', 'clearselectors', '-@all', 'off']
     : [];
   await session.call(['ACL', 'SETUSER', clone, ...clearing, ...rules, `>${password}`], doing);
   let copied = await aclRules(session, clone);
   if (copied?.join(' ') !== rules.join(' ') && clearing.length > 0) {
-    // A flag only a fresh user is without (sanitize-payload set by hand or by an earlier reset):
-    // the clone is made again from nothing. Its sessions end; they used a password replaced above.
+    // A flag only a fresh user is without (e.g. sanitize-payload): make the clone again from nothing.
     await session.call(
       ['ACL', 'DELUSER', clone],
       `deleting "${clone}" to copy the rules of "${original}" afresh`,
@@ -167,14 +118,6 @@ export async function copyUser(
   return rules;
 }
 
-/**
- * Whether an ACL user exists (`ACL GETUSER` answers nil for an unknown one).
- *
- * @example
- * ```ts
- * if (!(await userExists(session, 'app_clone'))) throw new Error('create it');
- * ```
- */
 export async function userExists(session: RedisSession, username: string): Promise<boolean> {
   const reply = await session.call(['ACL', 'GETUSER', username], `looking up ACL user "${username}"`);
   return reply !== null;

@@ -8,61 +8,33 @@ import { DEFAULT_REDIS_PORT, parseRedisSecret, type RedisSecret, serializeRedisS
 import { type RedisSettings, readRedisSettings } from './settings.ts';
 
 /**
- * `EXCLUDE_CHARACTERS` default for Redis: Redis takes any byte in a password, but clients often
- * put it in a `redis://user:password@host` URL, where these characters would need escaping.
- *
- * @example
- * ```ts
- * redisSingleUser().defaultExcludeCharacters === REDIS_EXCLUDE_CHARACTERS; // true
- * ```
+ * `EXCLUDE_CHARACTERS` default: Redis takes any byte in a password, but clients often put it in a
+ * `redis://user:password@host` URL, where these would need escaping.
  */
 export const REDIS_EXCLUDE_CHARACTERS = ':/@"\'\\';
 
-/**
- * The endpoint a secret value names.
- *
- * @example
- * ```ts
- * const endpoint = endpointOf(pending);
- * ```
- */
 export function endpointOf(secret: RedisSecret): RedisEndpoint {
   return { host: secret.host, port: secret.port, ssl: secret.ssl };
 }
 
-/**
- * The login a secret value holds, under a label for logs.
- *
- * @example
- * ```ts
- * const login = loginOf(current, 'current');
- * ```
- */
 export function loginOf(secret: RedisSecret, label: RedisLogin['label']): RedisLogin {
   return { username: secret.username, password: secret.password, label };
 }
 
-/** Settings read by `init`, or from the step's environment when a target is used without the engine. */
-export class SettingsHolder extends StrategySettings<RedisSettings> {
-  constructor(preProvisionedPair?: boolean) {
-    super(readRedisSettings, { preProvisionedPair });
-  }
+export function redisSettings(preProvisionedPair?: boolean) {
+  return new StrategySettings(readRedisSettings, { preProvisionedPair });
 }
 
-/** The parts of `RotationTarget` that every strategy implements the same way. */
+/** The `RotationTarget` parts every strategy shares, and the ones each overrides. */
 export function commonTargetParts(adapter: string) {
-  return credentialTargetParts(adapter, REDIS_EXCLUDE_CHARACTERS, parseRedisSecret, serializeRedisSecret);
+  return {
+    name: adapter,
+    ...credentialTargetParts(adapter, REDIS_EXCLUDE_CHARACTERS, parseRedisSecret, serializeRedisSecret),
+    generatesPassword: true,
+    appliesFromCurrent: true,
+  };
 }
 
-/**
- * setSecret's check that makes a re-run safe: when the pending credentials already log in, there
- * is nothing to do.
- *
- * @example
- * ```ts
- * if (await pendingAlreadyWorks(pending, settings, ctx)) return;
- * ```
- */
 export async function pendingAlreadyWorks(
   pending: RedisSecret,
   settings: RedisSettings,
@@ -75,15 +47,7 @@ export async function pendingAlreadyWorks(
   );
 }
 
-/**
- * testSecret: log in with the pending credentials (`AUTH <user> <password>` answers OK only for
- * that user with that password, switched on).
- *
- * @example
- * ```ts
- * await verifyPending(pending, settings, ctx);
- * ```
- */
+/** testSecret: `AUTH <user> <password>` answers OK only for that user with that password, switched on. */
 export async function verifyPending(
   pending: RedisSecret,
   settings: RedisSettings,
@@ -94,15 +58,7 @@ export async function verifyPending(
   ctx.logger.info('pending credentials verified', { user: pending.username, tls: session.tls });
 }
 
-/**
- * Master credentials act only for a secret whose own credentials log in first: then the secret
- * proves it belongs to this server. Throws when they are refused.
- *
- * @example
- * ```ts
- * await guardWith(current, 'current', settings, ctx);
- * ```
- */
+/** Master credentials act only for a secret whose own credentials log in first, proving it belongs to this server. */
 export async function guardWith(
   value: RedisSecret,
   label: 'current' | 'pending',
@@ -117,15 +73,9 @@ export async function guardWith(
 }
 
 /**
- * Reads the master credentials `masterarn` names and logs in with them. They are refused, before
- * anything is sent, unless the master secret's own `host` and `port` (default 6379) are the rotated
- * secret's server, and when they belong to one of the `rotated` users. No cloud API can vouch for
- * another server here (RDS hosts no Redis), so the master secret must say where it belongs.
- *
- * @example
- * ```ts
- * const session = await openMaster(pending, [pair.original, pair.clone], settings, ctx);
- * ```
+ * Logs in with the master credentials `masterarn` names, only when the master secret's own `host`
+ * and `port` are the rotated secret's server (no cloud API can vouch for a Redis server) and its
+ * user is none of the `rotated` ones.
  */
 export async function openMaster(
   value: RedisSecret,
@@ -159,14 +109,6 @@ export async function openMaster(
   );
 }
 
-/**
- * The error for a secret without `masterarn` where one is needed.
- *
- * @example
- * ```ts
- * throw missingMasterArn('alternating users');
- * ```
- */
 export function missingMasterArn(needs: string): SecretShapeError {
   return new SecretShapeError(
     'masterarn',
@@ -175,14 +117,7 @@ export function missingMasterArn(needs: string): SecretShapeError {
   );
 }
 
-/**
- * The error for an AWSPENDING version that names another user or server than the AWSCURRENT one.
- *
- * @example
- * ```ts
- * throw mismatch('single-user rotation', current, pending, 'the same user');
- * ```
- */
+/** The AWSPENDING version names another user or server than expected from the AWSCURRENT one. */
 export function mismatch(
   strategy: string,
   current: RedisSecret,

@@ -1,8 +1,6 @@
 /**
- * Connections to Redis: TLS per `REDIS_TLS_MODE` (a secret's `"ssl": true` only tightens it), the
- * host checked against `DATABASE_ALLOWED_HOSTS` before anything is sent, `AUTH <user> <password>`,
- * then commands with a time limit each. Error replies and socket errors become the library's
- * errors with every password blanked out (Redis quotes `ACL SETUSER` arguments in its errors).
+ * Connections to Redis: host allowlist and TLS before anything is sent, then AUTH and commands with
+ * a time limit each. Errors are scrubbed of every password: Redis quotes `ACL SETUSER` arguments.
  */
 import { isIP, type Socket, connect as tcpConnect } from 'node:net';
 import { connect as tlsConnect } from 'node:tls';
@@ -26,67 +24,25 @@ import {
 import { decodeReply, encodeCommand, MAX_REPLY_BYTES, RespError, type RespValue } from './resp.ts';
 import { REDIS_ENV, type RedisSettings, type RedisTlsMode } from './settings.ts';
 
-/**
- * Where to connect: the fields of the rotated secret that locate the server.
- *
- * @example
- * ```ts
- * const endpoint: RedisEndpoint = { host: 'cache.internal', port: 6379, ssl: undefined };
- * ```
- */
 export interface RedisEndpoint {
   readonly host: string;
   readonly port: number;
-  /** `true` makes the connection `verify-full` whatever `REDIS_TLS_MODE` says; `false` changes nothing. */
   readonly ssl: boolean | undefined;
 }
 
-/**
- * Who logs in, and under which label the connection is reported.
- *
- * @example
- * ```ts
- * const login: RedisLogin = { username: 'app', password, label: 'pending' };
- * ```
- */
 export interface RedisLogin {
   readonly username: string;
   readonly password: string;
   readonly label: 'pending' | 'current' | 'previous' | 'master';
 }
 
-/**
- * How one connection is protected: `verified` TLS, `plaintext` because the server spoke no TLS
- * under `prefer`, or `disabled` (`REDIS_TLS_MODE=disable`).
- *
- * @example
- * ```ts
- * ctx.logger.info('connected', { tls: session.tls satisfies RedisTlsOutcome });
- * ```
- */
 export type RedisTlsOutcome = TlsOutcome;
-
-/** The parts of a step's context a connection reports to. */
 export type RedisConnectContext = Pick<StepContext, 'logger' | 'metrics' | 'remainingTimeMs'>;
 
-/**
- * One authenticated connection. Commands run one at a time, each within the command timeout;
- * after a timeout or a broken connection the session is unusable and every later command fails.
- *
- * @example
- * ```ts
- * const session = await openRedis(endpoint, login, settings, ctx);
- * try {
- *   await session.call(['ACL', 'SETUSER', 'app', `>${password}`], 'adding the pending password');
- * } finally {
- *   session.close();
- * }
- * ```
- */
+/** One authenticated connection; after a timeout or a broken connection every later command fails. */
 export class RedisSession {
   /** `host:port` for messages. */
   readonly where: string;
-  /** The user this session logged in as. */
   readonly username: string;
   readonly tls: RedisTlsOutcome;
   readonly #socket: Socket;
@@ -117,10 +73,7 @@ export class RedisSession {
     );
   }
 
-  /**
-   * Sends one command and returns the reply, error replies included (as {@link RespError}).
-   * Arguments of `ACL SETUSER` that carry a password (`>…`, `<…`) are blanked in any message.
-   */
+  /** Returns error replies as {@link RespError}; password arguments (`>…`, `<…`) are blanked in any message. */
   send(args: readonly string[], doing: string): Promise<RespValue> {
     for (const arg of args) if (/^[<>]/.test(arg) && arg.length > 1) this.#secrets.push(arg.slice(1));
     if (this.#broken) return Promise.reject(this.#broken);
@@ -148,14 +101,12 @@ export class RedisSession {
     });
   }
 
-  /** Like {@link send}, but an error reply throws a `TargetRefusedError` naming what was being done. */
   async call(args: readonly string[], doing: string): Promise<RespValue> {
     const reply = await this.send(args, doing);
     if (reply instanceof RespError) throw this.refusal(reply, doing);
     return reply;
   }
 
-  /** The error for an error reply: `NOPERM` is a permission failure, the text scrubbed of passwords. */
   refusal(reply: RespError, doing: string): TargetRefusedError {
     const failure: TargetFailureCause =
       reply.code === 'NOPERM' ? 'permission' : reply.code === 'WRONGPASS' ? 'authentication' : 'rejected';
@@ -165,12 +116,11 @@ export class RedisSession {
     );
   }
 
-  /** `text` with every password this session has seen replaced by `[REDACTED]`. */
   scrub(text: string): string {
     return scrubSecrets(text, this.#secrets);
   }
 
-  /** Ends the connection (QUIT is not needed: Redis drops the client's state with the socket). */
+  /** No QUIT needed: Redis drops the client's state with the socket. */
   close(): void {
     this.#broken ??= new TargetUnreachableError('network', `${this.where}: the connection was closed`);
     this.#socket.destroy();
@@ -213,35 +163,14 @@ export class RedisSession {
   }
 }
 
-/**
- * The TLS mode one connection follows: `REDIS_TLS_MODE`, made `verify-full` by a secret's
- * `"ssl": true` (the databases' rule, `effectiveTlsMode`).
- *
- * @example
- * ```ts
- * redisTlsMode('prefer', true); // 'verify-full'
- * redisTlsMode('verify-full', false); // 'verify-full'
- * ```
- */
 export function redisTlsMode(configured: RedisTlsMode, ssl: boolean | undefined): RedisTlsMode {
   return effectiveTlsMode(configured, ssl);
 }
 
-/** The longest argument Redis 7 reads from a client that has not logged in (`ERR Protocol error: unauthenticated bulk length`). */
+/** The longest argument Redis 7 reads before AUTH (`ERR Protocol error: unauthenticated bulk length`). */
 const MAX_UNAUTHENTICATED_BULK = 16 * 1024;
 
-/**
- * Opens a connection and logs in; `undefined` when the server refuses the credentials
- * (`WRONGPASS`: wrong password, no such user, or user disabled). Every other failure throws.
- *
- * @throws SecretShapeError for a host `DATABASE_ALLOWED_HOSTS` does not list (nothing sent).
- * @throws TargetUnreachableError for network, timeout and TLS failures.
- * @example
- * ```ts
- * const session = await tryOpenRedis(endpoint, { username: 'app', password, label: 'current' }, settings, ctx);
- * if (!session) console.log('refused');
- * ```
- */
+/** `undefined` when the server answers WRONGPASS (wrong password, no such user, or user off); other failures throw. */
 export async function tryOpenRedis(
   endpoint: RedisEndpoint,
   login: RedisLogin,
@@ -250,17 +179,14 @@ export async function tryOpenRedis(
 ): Promise<RedisSession | undefined> {
   refuseUnlistedHost(endpoint.host, settings.allowedHosts);
   const where = describeServer(endpoint);
+  const about = { host: endpoint.host, port: endpoint.port, user: login.username, with: login.label };
   if (
     Buffer.byteLength(login.password) > MAX_UNAUTHENTICATED_BULK ||
     Buffer.byteLength(login.username) > MAX_UNAUTHENTICATED_BULK
   ) {
     // Redis 7 drops a client that sends a longer argument before AUTH: such a password can never log in.
-    ctx.logger.info('login refused without trying: longer than Redis reads before AUTH', {
-      host: endpoint.host,
-      port: endpoint.port,
-      user: login.username.slice(0, 64),
-      with: login.label,
-    });
+    const user = login.username.slice(0, 64);
+    ctx.logger.info('login refused without trying: longer than Redis reads before AUTH', { ...about, user });
     return undefined;
   }
   const mode = redisTlsMode(settings.tlsMode, endpoint.ssl);
@@ -286,35 +212,16 @@ export async function tryOpenRedis(
   if (reply instanceof RespError) {
     session.close();
     if (reply.code === 'WRONGPASS') {
-      ctx.logger.info('login refused', {
-        host: endpoint.host,
-        port: endpoint.port,
-        user: login.username,
-        with: login.label,
-      });
+      ctx.logger.info('login refused', about);
       return undefined;
     }
     throw session.refusal(reply, `logging in with the ${login.label} credentials`);
   }
-  ctx.logger.info('connected to Redis', {
-    host: endpoint.host,
-    port: endpoint.port,
-    user: login.username,
-    with: login.label,
-    tls,
-  });
+  ctx.logger.info('connected to Redis', { ...about, tls });
   limitMs = settings.commandTimeoutMs;
   return session;
 }
 
-/**
- * Like {@link tryOpenRedis}, but refused credentials throw a `TargetRefusedError` (authentication).
- *
- * @example
- * ```ts
- * const session = await openRedis(endpoint, { username: 'app', password, label: 'pending' }, settings, ctx);
- * ```
- */
 export async function openRedis(
   endpoint: RedisEndpoint,
   login: RedisLogin,
@@ -329,14 +236,6 @@ export async function openRedis(
   );
 }
 
-/**
- * Whether `login` is accepted; the connection is closed again.
- *
- * @example
- * ```ts
- * if (await canLogIn(endpoint, { username, password, label: 'pending' }, settings, ctx)) return;
- * ```
- */
 export async function canLogIn(
   endpoint: RedisEndpoint,
   login: RedisLogin,
@@ -357,9 +256,8 @@ async function openSocket(
   const where = describeServer(endpoint);
   const timeoutMs = withinDeadline(settings.connectTimeoutMs, ctx.remainingTimeMs());
   if (mode === 'disable') return { socket: await plainSocket(endpoint, timeoutMs, where), tls: 'disabled' };
-  // Redis has no in-protocol TLS upgrade: a port speaks TLS or not, and a plaintext server waits
-  // silently for the end of a line that a TLS handshake never sends. An inline PING (no secret in
-  // it) tells them apart at once: only a plaintext server answers it in RESP.
+  // A port speaks TLS or not, and a plaintext server waits silently through a TLS handshake: an
+  // inline PING (no secret in it) tells them apart, as only a plaintext server answers it.
   if (mode === 'prefer' && (await speaksPlaintext(endpoint, timeoutMs))) {
     ctx.logger.warn('the server speaks no TLS; going on in plaintext (REDIS_TLS_MODE=prefer)', {
       host: endpoint.host,
@@ -426,7 +324,7 @@ function tlsSocket(
   return settle(socket, 'secureConnect', timeoutMs, where, true);
 }
 
-/** Waits for a socket's `ready` event, or fails with a sanitised error; the socket is destroyed then. */
+/** Waits for `ready`, or destroys the socket and fails with a sanitised error. */
 function settle(
   socket: Socket,
   ready: string,

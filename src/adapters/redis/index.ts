@@ -1,16 +1,6 @@
 /**
  * Redis 6+ and Valkey ACL users (self-managed): single user, overlapping passwords and alternating
- * users with an exact copy of the original's ACL rules or a pre-provisioned pair
- * (docs/adapters/redis.md). The adapter speaks RESP itself: no client library in the zip.
- *
- * @example
- * ```ts
- * import { createRotationHandler } from 'secrets-rotator';
- * import { redisAlternatingUsers, redisPasswordOverlap, redisSingleUser } from 'secrets-rotator/adapters/redis';
- * export const single = createRotationHandler(redisSingleUser());
- * export const overlap = createRotationHandler(redisPasswordOverlap());
- * export const alternating = createRotationHandler(redisAlternatingUsers());
- * ```
+ * users (docs/adapters/redis.md). The adapter speaks RESP itself: no client library in the zip.
  * @module
  */
 export { type RedisAlternatingUsersOptions, redisAlternatingUsers } from './alternating-users.ts';

@@ -10,7 +10,7 @@ import {
   mismatch,
   openMaster,
   pendingAlreadyWorks,
-  SettingsHolder,
+  redisSettings,
   verifyPending,
 } from './common.ts';
 import { type RedisSession, tryOpenRedis } from './connect.ts';
@@ -19,17 +19,12 @@ import type { RedisSettings } from './settings.ts';
 
 /**
  * Single-user rotation for Redis 6+ and Valkey ACL users: the user's only password is replaced
- * (`ACL SETUSER <user> resetpass >new`), so the old one is refused from setSecret on.
- *
- * Who changes it: with `masterarn` in the secret, the master user, and only after the current
- * credentials log in; without, the user itself, logged in with the current (else the previous)
- * credentials, which needs `+acl|setuser` in its rules. Redis cannot limit `ACL SETUSER` to the
- * caller's own user, so a user holding it can give itself every permission: prefer `masterarn`
- * (docs/adapters/redis.md).
+ * (`ACL SETUSER <user> resetpass >new`). With `masterarn`, the master user changes it once the
+ * current credentials log in; without, the user itself, which needs `+acl|setuser` and so could
+ * give itself every permission: prefer `masterarn` (docs/adapters/redis.md).
  *
  * @example
  * ```ts
- * // handlers/redis-single-user.ts
  * import { createRotationHandler } from 'secrets-rotator';
  * import { redisSingleUser } from 'secrets-rotator/adapters/redis';
  * export const handler = createRotationHandler(redisSingleUser());
@@ -40,15 +35,12 @@ export function redisSingleUser(): RotationTarget<RedisSecret> {
 }
 
 /**
- * Overlapping passwords for one Redis 6+ or Valkey ACL user, which can hold several passwords at
- * once: setSecret adds the new password (`ACL SETUSER <user> >new`), testSecret logs in with it,
- * and only after finishSecret moved AWSCURRENT is the old one removed (`ACL SETUSER <user> <old`).
- * Clients holding the old password keep working until then. Who changes the passwords: as for
- * {@link redisSingleUser}.
+ * Overlapping passwords for one Redis 6+ or Valkey ACL user: setSecret adds the new password, and
+ * the old one is removed only after finishSecret, so clients holding it keep working until then.
+ * Who changes the passwords: as for {@link redisSingleUser}.
  *
  * @example
  * ```ts
- * // handlers/redis-password-overlap.ts
  * import { createRotationHandler } from 'secrets-rotator';
  * import { redisPasswordOverlap } from 'secrets-rotator/adapters/redis';
  * export const handler = createRotationHandler(redisPasswordOverlap());
@@ -58,15 +50,14 @@ export function redisPasswordOverlap(): RotationTarget<RedisSecret> {
   return singleUserTarget('redis-password-overlap', 'overlap');
 }
 
-function singleUserTarget(name: string, mode: 'replace' | 'overlap'): RotationTarget<RedisSecret> {
-  const settings = new SettingsHolder();
-  const strategy = mode === 'replace' ? 'single-user rotation' : 'overlapping passwords';
+type Mode = 'replace' | 'overlap';
+
+function singleUserTarget(name: string, mode: Mode): RotationTarget<RedisSecret> {
+  const settings = redisSettings();
   const target: RotationTarget<RedisSecret> = {
-    name,
     ...commonTargetParts(name),
-    generatesPassword: true,
-    appliesFromCurrent: true,
     init: (env) => settings.init(env),
+    verify: (pending, ctx) => verifyPending(pending, settings.get(ctx), ctx),
 
     async next(current, ctx) {
       settings.get(ctx);
@@ -76,7 +67,8 @@ function singleUserTarget(name: string, mode: 'replace' | 'overlap'): RotationTa
     async apply(pending, known, ctx) {
       const config = settings.get(ctx);
       const current = await known.current();
-      if (current.username !== pending.username || !sameServer(current, pending)) {
+      if (!sameUser(current, pending)) {
+        const strategy = mode === 'replace' ? 'single-user rotation' : 'overlapping passwords';
         throw mismatch(strategy, current, pending, 'the same user');
       }
       // Read before anything changes: a step that fails must leave the server as it found it.
@@ -84,25 +76,8 @@ function singleUserTarget(name: string, mode: 'replace' | 'overlap'): RotationTa
       const session = await changer(pending, current, known, config, ctx);
       if (!session) return;
       try {
-        if (mode === 'replace') {
-          await replacePassword(session, pending.username, pending.password);
-        } else {
-          await addPassword(session, pending.username, pending.password);
-          // A password older than the current one should have gone at the last finishSecret;
-          // if that step never completed, it goes now, so the user holds at most two.
-          if (
-            previous &&
-            previous.username === pending.username &&
-            sameServer(previous, pending) &&
-            previous.password !== current.password &&
-            previous.password !== pending.password &&
-            (await removePassword(session, pending.username, previous.password))
-          ) {
-            ctx.logger.warn('removed a password older than the current one, left by an unfinished rotation', {
-              user: pending.username,
-            });
-          }
-        }
+        if (mode === 'replace') await replacePassword(session, pending.username, pending.password);
+        else await addPending(session, pending, current, previous, ctx);
       } finally {
         session.close();
       }
@@ -111,24 +86,14 @@ function singleUserTarget(name: string, mode: 'replace' | 'overlap'): RotationTa
         loggedInWith: session.username === pending.username ? 'the user itself' : 'master',
       });
     },
-
-    async verify(pending, ctx) {
-      await verifyPending(pending, settings.get(ctx), ctx);
-    },
   };
   if (mode === 'overlap') {
     target.afterPromotion = async (promoted, previous, ctx) => {
-      if (
-        !previous ||
-        previous.password === promoted.password ||
-        previous.username !== promoted.username ||
-        !sameServer(previous, promoted)
-      ) {
+      if (!previous || previous.password === promoted.password || !sameUser(previous, promoted)) {
         ctx.logger.info('no earlier password of this user to remove', { user: promoted.username });
         return;
       }
-      const config = settings.get(ctx);
-      const session = await sessionFor(promoted, config, ctx);
+      const session = await sessionFor(promoted, settings.get(ctx), ctx);
       try {
         const removed = await removePassword(session, promoted.username, previous.password);
         ctx.logger.info(
@@ -145,10 +110,34 @@ function singleUserTarget(name: string, mode: 'replace' | 'overlap'): RotationTa
   return target;
 }
 
-/**
- * The session that changes the password, or `undefined` when the pending password already works
- * (a retry after the change went through).
- */
+function sameUser(one: RedisSecret, other: RedisSecret): boolean {
+  return one.username === other.username && sameServer(one, other);
+}
+
+async function addPending(
+  session: RedisSession,
+  pending: RedisSecret,
+  current: RedisSecret,
+  previous: RedisSecret | undefined,
+  ctx: StepContext,
+): Promise<void> {
+  await addPassword(session, pending.username, pending.password);
+  // A password older than the current one should have gone at the last finishSecret; if that step
+  // never completed, it goes now, so the user holds at most two.
+  if (
+    previous &&
+    sameUser(previous, pending) &&
+    previous.password !== current.password &&
+    previous.password !== pending.password &&
+    (await removePassword(session, pending.username, previous.password))
+  ) {
+    ctx.logger.warn('removed a password older than the current one, left by an unfinished rotation', {
+      user: pending.username,
+    });
+  }
+}
+
+/** `undefined` when the pending password already works (a retry after the change went through). */
 async function changer(
   pending: RedisSecret,
   current: RedisSecret,
@@ -176,7 +165,7 @@ async function changer(
   const previous = await known.previous();
   if (!previous) {
     tried.push('previous: none stored');
-  } else if (previous.username !== pending.username || !sameServer(previous, pending)) {
+  } else if (!sameUser(previous, pending)) {
     tried.push(`previous: names user "${previous.username}" at ${previous.host}:${previous.port}, not tried`);
   } else {
     const withPrevious = await tryOpenRedis(endpointOf(previous), loginOf(previous, 'previous'), config, ctx);
