@@ -30,6 +30,7 @@ export type { PasswordPolicy } from './core/password.ts';
 export type {
   KnownVersions,
   NextContext,
+  PreflightFinding,
   RotationLogger,
   RotationMetrics,
   RotationStep,

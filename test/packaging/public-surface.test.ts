@@ -11,6 +11,7 @@ const SURFACE: Record<string, string[]> = {
     'type KnownVersions',
     'type NextContext',
     'type PasswordPolicy',
+    'type PreflightFinding',
     'ProtocolStateError',
     'RotationError',
     'type RotationErrorKind',
@@ -70,6 +71,7 @@ const SURFACE: Record<string, string[]> = {
     'redisPasswordOverlap',
     'redisSingleUser',
   ],
+  'secrets-rotator/adapters/ssh-keys': ['type SshKeySecret', 'sshKeys'],
   'secrets-rotator/client': [
     'type CachedSecret',
     'type ClientLogger',

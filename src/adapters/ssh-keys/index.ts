@@ -27,15 +27,7 @@ import {
 } from './secret.ts';
 import { addKeyScript, removeKeyScript, type SshSession, tryOpenSsh } from './session.ts';
 
-export { parseDeployerPins, readSshSettings, SSH_ENV, type SshSettings } from './hosts.ts';
-export { fingerprintOf, generateSshKeyPair } from './keys.ts';
-export {
-  DEFAULT_AUTHORIZED_KEYS_FILE,
-  parseBinarySecret,
-  parseJsonSecret,
-  SSH_TAGS,
-  type SshKeySecret,
-} from './secret.ts';
+export type { SshKeySecret } from './secret.ts';
 
 /**
  * The SSH key rotation target. The old public key keeps working until finishSecret has made the
