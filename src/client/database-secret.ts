@@ -1,4 +1,5 @@
 import { createHash } from 'node:crypto';
+import { SecretShapeError } from '../core/errors.ts';
 import {
   databaseSecretFields,
   normalHost,
@@ -6,8 +7,7 @@ import {
   portField,
   requiredStringField,
   sslField,
-} from '../adapters/database/secret.ts';
-import { SecretShapeError } from '../core/errors.ts';
+} from '../database/secret.ts';
 
 /**
  * The connection fields of a database secret (docs/protocol.md#the-database-secret), as the client uses them. Fields the client

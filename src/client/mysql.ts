@@ -1,6 +1,6 @@
 import mysql from 'mysql2/promise';
-import { mysqlTlsConnectionOptions, serverPublicKeyFrom } from '../adapters/database/mysql-tls.ts';
 import { envString, processEnv } from '../core/config.ts';
+import { mysqlTlsConnectionOptions, serverPublicKeyFrom } from '../database/mysql-tls.ts';
 import { credentialKey } from './database-secret.ts';
 import {
   type DatabaseTlsOptions,

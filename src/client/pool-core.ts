@@ -2,14 +2,10 @@
  * Internal to `secrets-rotator/client`: the engine-independent part of the pg and mysql2 pools
  * (the option and statistics types are exported from the package; the classes are not).
  */
-import { normalHost } from '../adapters/database/secret.ts';
-import {
-  effectiveTlsMode,
-  parseTlsMode,
-  serverWithoutTlsError,
-  type TlsMode,
-} from '../adapters/database/tls.ts';
+
 import { ConfigurationError } from '../core/errors.ts';
+import { normalHost } from '../database/secret.ts';
+import { effectiveTlsMode, parseTlsMode, serverWithoutTlsError, type TlsMode } from '../database/tls.ts';
 import type { CachedSecret, SecretCache } from './cache.ts';
 import { type DatabaseSecret, parseDatabaseSecret, requireEngine } from './database-secret.ts';
 import { DEFAULT_MAX_ATTEMPTS } from './fresh-secret.ts';

@@ -1,6 +1,6 @@
 import pg from 'pg';
-import { pgClientFor } from '../adapters/database/postgres-tls.ts';
 import { envString, processEnv } from '../core/config.ts';
+import { pgClientFor } from '../database/postgres-tls.ts';
 import { loginKey } from './database-secret.ts';
 import {
   type DatabaseTlsOptions,

@@ -9,13 +9,13 @@ import {
   GetSecretValueCommand,
 } from '@aws-sdk/client-secrets-manager';
 import { describe, expect, it } from 'vitest';
-import { databaseSecretFields } from '../../src/adapters/database/secret.ts';
 import type { HttpApiKeyConfig } from '../../src/adapters/http-api-key/config.ts';
 import { httpApiKey } from '../../src/adapters/http-api-key/index.ts';
 import { randomSecret } from '../../src/adapters/random-secret/index.ts';
 import { createRotationHandler } from '../../src/core/engine.ts';
 import { ConfigurationError, ProtocolStateError, SecretShapeError } from '../../src/core/errors.ts';
 import { jsonDepthExcess, MAX_JSON_DEPTH } from '../../src/core/json-depth.ts';
+import { databaseSecretFields } from '../../src/database/secret.ts';
 import { rotateSecret } from '../../src/testing/index.ts';
 import { capturedOutput, trackSecrets } from '../support/leak-scan.ts';
 import { useLocalSecretsManager } from '../support/local-secrets-manager.ts';

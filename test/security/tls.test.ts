@@ -19,12 +19,12 @@ import {
 } from '@aws-sdk/client-secrets-manager';
 import mysql from 'mysql2/promise';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { mysqlTlsConnectionOptions } from '../../src/adapters/database/mysql-tls.ts';
 import { mysqlAlternatingUsers, mysqlSingleUser } from '../../src/adapters/mysql/index.ts';
 import { postgresAlternatingUsers, postgresSingleUser } from '../../src/adapters/postgres/index.ts';
 import { scramSha256Verifier } from '../../src/adapters/postgres/scram.ts';
 import { createRotationHandler } from '../../src/core/engine.ts';
 import type { RotationTarget } from '../../src/core/target.ts';
+import { mysqlTlsConnectionOptions } from '../../src/database/mysql-tls.ts';
 import {
   type LocalSecretsManager,
   type RotationResult,

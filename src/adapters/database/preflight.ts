@@ -2,8 +2,8 @@
 import { TargetRefusedError, TargetUnreachableError } from '../../core/errors.ts';
 import type { PreflightFinding, StepContext } from '../../core/target.ts';
 import { describeServer, requireMasterServer, type ServerAddress } from '../../database/hosts.ts';
-import { type MasterCredentials, parseMasterSecret } from './secret.ts';
-import { allowPlaintextHint, type TlsMode, type TlsOutcome } from './tls.ts';
+import { type MasterCredentials, parseMasterSecret } from '../../database/secret.ts';
+import { allowPlaintextHint, type TlsMode, type TlsOutcome } from '../../database/tls.ts';
 
 export type Strategy = 'single-user' | 'alternating-users';
 

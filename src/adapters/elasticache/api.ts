@@ -11,7 +11,7 @@ import {
 import { type Env, envInteger } from '../../core/config.ts';
 import { SecretShapeError, TargetRefusedError, TargetUnreachableError } from '../../core/errors.ts';
 import type { StepContext } from '../../core/target.ts';
-import { scrubSecrets, withinDeadline } from '../database/connection.ts';
+import { scrubSecrets, withinDeadline } from '../../database/connection.ts';
 
 /**
  * The IAM actions the adapter needs on the user's ARN; named in the error when one is denied.

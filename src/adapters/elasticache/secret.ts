@@ -4,7 +4,7 @@ import {
   describeType,
   parseDatabaseSecretValue,
   serializeDatabaseSecretValue,
-} from '../database/secret.ts';
+} from '../../database/secret.ts';
 import { checkRedisUsername, DEFAULT_REDIS_PORT, REDIS_ENGINES, type RedisEngine } from '../redis/secret.ts';
 
 /**

@@ -1,7 +1,7 @@
 import type { Env } from '../../core/config.ts';
 import { ConfigurationError, ProtocolStateError, SecretShapeError } from '../../core/errors.ts';
 import type { RotationTarget, StepContext } from '../../core/target.ts';
-import { sameServer, withCredentials } from '../database/secret.ts';
+import { sameServer, withCredentials } from '../../database/secret.ts';
 import { credentialTargetParts, StrategySettings } from '../database/strategy.ts';
 import {
   endpointOf,

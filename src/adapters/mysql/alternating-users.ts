@@ -1,7 +1,7 @@
 import { randomBytes } from 'node:crypto';
 import { SecretShapeError, TargetRefusedError } from '../../core/errors.ts';
 import type { KnownVersions, RotationTarget, StepContext } from '../../core/target.ts';
-import { readMasterSecret, refuseMasterAmong, sameServer } from '../database/secret.ts';
+import { readMasterSecret, refuseMasterAmong, sameServer } from '../../database/secret.ts';
 import { StrategySettings } from '../database/strategy.ts';
 import {
   commonTargetParts,

@@ -1,6 +1,6 @@
 /** What both MySQL strategies share: the target parts, testSecret, logins and the pending-first check. */
 import type { StepContext } from '../../core/target.ts';
-import type { MasterCredentials } from '../database/secret.ts';
+import type { MasterCredentials } from '../../database/secret.ts';
 import { credentialTargetParts } from '../database/strategy.ts';
 import { type Endpoint, type Login, openSession, rowText, tryOpenSession } from './connect.ts';
 import { type MysqlSecret, parseMysqlSecret, serializeMysqlSecret } from './secret.ts';

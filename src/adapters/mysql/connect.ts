@@ -8,10 +8,10 @@ import type mysql from 'mysql2/promise';
 import type { TargetFailureCause } from '../../core/errors.ts';
 import { type RotationError, TargetRefusedError, TargetUnreachableError } from '../../core/errors.ts';
 import type { StepContext } from '../../core/target.ts';
+import { NETWORK_ERROR_CODES, scrubSecrets, withinDeadline } from '../../database/connection.ts';
 import { refuseUnlistedHost } from '../../database/hosts.ts';
-import { NETWORK_ERROR_CODES, scrubSecrets, withinDeadline } from '../database/connection.ts';
-import { mysqlTlsConnectionOptions, mysqlTlsOutcome } from '../database/mysql-tls.ts';
-import { quotedName } from '../database/secret.ts';
+import { mysqlTlsConnectionOptions, mysqlTlsOutcome } from '../../database/mysql-tls.ts';
+import { quotedName } from '../../database/secret.ts';
 import {
   effectiveTlsMode,
   serverWithoutTlsError,
@@ -19,7 +19,7 @@ import {
   type TlsMode,
   type TlsOutcome,
   warnIfSslFieldIgnored,
-} from '../database/tls.ts';
+} from '../../database/tls.ts';
 import { detectFlavour, type MysqlFlavour } from './flavour.ts';
 import { MYSQL_ENV, type MysqlSettings } from './settings.ts';
 import { type Account, type SqlMode, type Statement, sessionTimeoutStatements } from './sql.ts';
@@ -66,7 +66,7 @@ export interface Login {
   readonly source: string;
 }
 
-export type { TlsOutcome } from '../database/tls.ts';
+export type { TlsOutcome } from '../../database/tls.ts';
 
 /**
  * What a connection needs from the step: logs, metrics and the time left.

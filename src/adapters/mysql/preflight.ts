@@ -1,6 +1,7 @@
 // `check` for MySQL, Aurora MySQL and MariaDB secrets: reachability, TLS, the current login and the
 // privileges the rotation needs. Read-only: it logs in and reads information_schema.
 import type { PreflightFinding, StepContext } from '../../core/target.ts';
+import { effectiveTlsMode } from '../../database/tls.ts';
 import {
   connectFailure,
   connectionFix,
@@ -10,7 +11,6 @@ import {
   type Strategy,
   tlsFinding,
 } from '../database/preflight.ts';
-import { effectiveTlsMode } from '../database/tls.ts';
 import { endpointOf } from './common.ts';
 import { type MysqlSession, openSession } from './connect.ts';
 import { alternatingPair, DEFAULT_MYSQL_PORT, type MysqlSecret } from './secret.ts';

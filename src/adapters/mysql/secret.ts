@@ -7,7 +7,7 @@ import {
   parseDatabaseSecretValue,
   quotedName,
   serializeDatabaseSecretValue,
-} from '../database/secret.ts';
+} from '../../database/secret.ts';
 import { userNameLimitForEngine } from './flavour.ts';
 
 export {
@@ -18,7 +18,7 @@ export {
   parseMasterSecret,
   sameHost,
   withCredentials,
-} from '../database/secret.ts';
+} from '../../database/secret.ts';
 
 /**
  * The `engine` values this adapter accepts (docs/protocol.md#the-database-secret).

@@ -1,14 +1,14 @@
 import type { HostAllowlist } from '../../core/allowed-hosts.ts';
 import { type Env, envBoolean, envInteger, envString } from '../../core/config.ts';
 import { readDatabaseAllowedHosts } from '../../database/hosts.ts';
-import { serverPublicKeyFrom } from '../database/mysql-tls.ts';
+import { serverPublicKeyFrom } from '../../database/mysql-tls.ts';
 import {
   CONNECT_TIMEOUT_RANGE,
   caBundleFrom,
   STATEMENT_TIMEOUT_RANGE,
   tlsServerNameFrom,
-} from '../database/settings.ts';
-import { parseTlsMode, type TlsMode } from '../database/tls.ts';
+} from '../../database/settings.ts';
+import { parseTlsMode, type TlsMode } from '../../database/tls.ts';
 
 /**
  * The MySQL adapter's settings, read from the environment once, when the handler is created.
@@ -62,7 +62,7 @@ export const MYSQL_ENV = {
   preProvisionedPair: 'MYSQL_PREPROVISIONED_PAIR',
 } as const;
 
-export { DEFAULT_CONNECT_TIMEOUT_MS, DEFAULT_STATEMENT_TIMEOUT_MS } from '../database/settings.ts';
+export { DEFAULT_CONNECT_TIMEOUT_MS, DEFAULT_STATEMENT_TIMEOUT_MS } from '../../database/settings.ts';
 
 /**
  * Values given to a factory; each one wins over its environment variable.

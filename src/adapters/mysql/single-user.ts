@@ -1,6 +1,6 @@
 import { ConfigurationError, SecretShapeError, TargetRefusedError } from '../../core/errors.ts';
 import type { RotationTarget } from '../../core/target.ts';
-import { sameServer } from '../database/secret.ts';
+import { sameServer } from '../../database/secret.ts';
 import { StrategySettings } from '../database/strategy.ts';
 import {
   commonTargetParts,

@@ -6,7 +6,7 @@ import {
   TargetRefusedError,
 } from '../../core/errors.ts';
 import type { RotationTarget, StepContext } from '../../core/target.ts';
-import { readMasterSecret, refuseMasterAmong, sameServer } from '../database/secret.ts';
+import { readMasterSecret, refuseMasterAmong, sameServer } from '../../database/secret.ts';
 import { StrategySettings } from '../database/strategy.ts';
 import {
   changeOwnPasswordWith,

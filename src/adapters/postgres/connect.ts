@@ -6,19 +6,19 @@ import {
   TargetUnreachableError,
 } from '../../core/errors.ts';
 import type { StepContext } from '../../core/target.ts';
+import { NETWORK_ERROR_CODES, scrubSecrets, withinDeadline } from '../../database/connection.ts';
 import { refuseUnlistedHost } from '../../database/hosts.ts';
-import { NETWORK_ERROR_CODES, scrubSecrets, withinDeadline } from '../database/connection.ts';
-import { pgClientFor, tlsOutcomeOf } from '../database/postgres-tls.ts';
+import { pgClientFor, tlsOutcomeOf } from '../../database/postgres-tls.ts';
 import {
   effectiveTlsMode,
   serverWithoutTlsError,
   TLS_PLAINTEXT_FALLBACK_METRIC,
   type TlsOutcome,
   warnIfSslFieldIgnored,
-} from '../database/tls.ts';
+} from '../../database/tls.ts';
 import { POSTGRES_ENV, type PostgresSettings } from './settings.ts';
 
-export type { TlsOutcome } from '../database/tls.ts';
+export type { TlsOutcome } from '../../database/tls.ts';
 
 /**
  * Which credentials a connection uses, for log lines and error messages.

@@ -2,6 +2,7 @@
 // rotation needs. Read-only: it logs in and reads catalogs.
 import { passwordPolicyFromEnv } from '../../core/password.ts';
 import type { PreflightFinding, StepContext } from '../../core/target.ts';
+import { effectiveTlsMode } from '../../database/tls.ts';
 import {
   connectFailure,
   connectionFix,
@@ -11,7 +12,6 @@ import {
   type Strategy,
   tlsFinding,
 } from '../database/preflight.ts';
-import { effectiveTlsMode } from '../database/tls.ts';
 import { endpointOf, POSTGRES_EXCLUDE_CHARACTERS } from './common.ts';
 import { connectPostgres, type PostgresSession } from './connect.ts';
 import { redshiftPolicyProblems } from './redshift.ts';

@@ -27,7 +27,7 @@ import {
   WHO_AM_I,
 } from './sql.ts';
 
-export { alternatingPair, CLONE_SUFFIX } from '../database/secret.ts';
+export { alternatingPair, CLONE_SUFFIX } from '../../database/secret.ts';
 
 /** What these helpers report to. */
 export interface RoleContext {

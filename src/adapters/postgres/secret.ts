@@ -4,9 +4,14 @@ import {
   type DatabaseSecretValue,
   parseDatabaseSecretValue,
   serializeDatabaseSecretValue,
-} from '../database/secret.ts';
+} from '../../database/secret.ts';
 
-export { type MasterCredentials, parseMasterSecret, sameHost, withCredentials } from '../database/secret.ts';
+export {
+  type MasterCredentials,
+  parseMasterSecret,
+  sameHost,
+  withCredentials,
+} from '../../database/secret.ts';
 
 /**
  * The `engine` values this adapter accepts (docs/protocol.md#the-database-secret).

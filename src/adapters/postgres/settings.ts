@@ -6,8 +6,8 @@ import {
   caBundleFrom,
   STATEMENT_TIMEOUT_RANGE,
   tlsServerNameFrom,
-} from '../database/settings.ts';
-import { parseTlsMode, type TlsMode } from '../database/tls.ts';
+} from '../../database/settings.ts';
+import { parseTlsMode, type TlsMode } from '../../database/tls.ts';
 import { REDSHIFT_PASSWORD_HASHES, type RedshiftPasswordHash } from './redshift.ts';
 import { DEFAULT_SCRAM_ITERATIONS } from './scram.ts';
 
@@ -63,7 +63,7 @@ export const POSTGRES_ENV = {
   preProvisionedPair: 'PG_PREPROVISIONED_PAIR',
 } as const;
 
-export { DEFAULT_CONNECT_TIMEOUT_MS, DEFAULT_STATEMENT_TIMEOUT_MS } from '../database/settings.ts';
+export { DEFAULT_CONNECT_TIMEOUT_MS, DEFAULT_STATEMENT_TIMEOUT_MS } from '../../database/settings.ts';
 
 // node-postgres refuses to log in with verifiers above 100 000 iterations (its guard against a
 // hostile server making clients spin), so a higher count would lock our own users out.

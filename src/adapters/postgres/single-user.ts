@@ -1,6 +1,6 @@
 import { ProtocolStateError, TargetRefusedError } from '../../core/errors.ts';
 import type { RotationTarget, StepContext } from '../../core/target.ts';
-import { sameServer } from '../database/secret.ts';
+import { sameServer } from '../../database/secret.ts';
 import { StrategySettings } from '../database/strategy.ts';
 import {
   changeOwnPasswordWith,

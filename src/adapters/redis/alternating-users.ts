@@ -1,7 +1,7 @@
 import { randomBytes } from 'node:crypto';
 import { TargetRefusedError } from '../../core/errors.ts';
 import type { RotationTarget, StepContext } from '../../core/target.ts';
-import { alternatingPair, sameServer, withCredentials } from '../database/secret.ts';
+import { alternatingPair, sameServer, withCredentials } from '../../database/secret.ts';
 import { copyUser, replacePassword, userExists } from './acl.ts';
 import {
   commonTargetParts,

@@ -1,7 +1,7 @@
 /** What the Redis strategies share: parsing, endpoints, the pending-first check, testSecret, the master. */
 import { ProtocolStateError, SecretShapeError, TargetRefusedError } from '../../core/errors.ts';
 import type { StepContext } from '../../core/target.ts';
-import { describeServer, parseMasterSecret, refuseMasterAmong, sameServer } from '../database/secret.ts';
+import { describeServer, parseMasterSecret, refuseMasterAmong, sameServer } from '../../database/secret.ts';
 import { credentialTargetParts, pendingAlreadyLogsIn, StrategySettings } from '../database/strategy.ts';
 import { canLogIn, openRedis, type RedisEndpoint, type RedisLogin, type RedisSession } from './connect.ts';
 import { DEFAULT_REDIS_PORT, parseRedisSecret, type RedisSecret, serializeRedisSecret } from './secret.ts';

@@ -6,13 +6,13 @@ import { isIP, type Socket, connect as tcpConnect } from 'node:net';
 import { connect as tlsConnect } from 'node:tls';
 import { type TargetFailureCause, TargetRefusedError, TargetUnreachableError } from '../../core/errors.ts';
 import type { StepContext } from '../../core/target.ts';
-import { describeServer, refuseUnlistedHost } from '../../database/hosts.ts';
 import {
   certificateNaming,
   NETWORK_ERROR_CODES,
   scrubSecrets,
   withinDeadline,
-} from '../database/connection.ts';
+} from '../../database/connection.ts';
+import { describeServer, refuseUnlistedHost } from '../../database/hosts.ts';
 import {
   allowPlaintextHint,
   effectiveTlsMode,
@@ -20,7 +20,7 @@ import {
   TLS_PLAINTEXT_FALLBACK_METRIC,
   type TlsOutcome,
   warnIfSslFieldIgnored,
-} from '../database/tls.ts';
+} from '../../database/tls.ts';
 import { decodeReply, encodeCommand, MAX_REPLY_BYTES, RespError, type RespValue } from './resp.ts';
 import { REDIS_ENV, type RedisSettings, type RedisTlsMode } from './settings.ts';
 

@@ -5,7 +5,7 @@ import {
   parseDatabaseSecretValue,
   quotedName,
   serializeDatabaseSecretValue,
-} from '../database/secret.ts';
+} from '../../database/secret.ts';
 
 export const REDIS_ENGINES = ['redis', 'valkey'] as const;
 export type RedisEngine = (typeof REDIS_ENGINES)[number];

@@ -6,8 +6,8 @@ import {
   caBundleFrom,
   STATEMENT_TIMEOUT_RANGE,
   tlsServerNameFrom,
-} from '../database/settings.ts';
-import { parseTlsMode, type TlsMode } from '../database/tls.ts';
+} from '../../database/settings.ts';
+import { parseTlsMode, type TlsMode } from '../../database/tls.ts';
 
 /** The databases' TLS modes, `verify-full` by default. */
 export type RedisTlsMode = TlsMode;

@@ -1,6 +1,6 @@
 import { TargetRefusedError } from '../../core/errors.ts';
 import type { KnownVersions, RotationTarget, StepContext } from '../../core/target.ts';
-import { sameServer, withCredentials } from '../database/secret.ts';
+import { sameServer, withCredentials } from '../../database/secret.ts';
 import { addPassword, removePassword, replacePassword } from './acl.ts';
 import {
   commonTargetParts,

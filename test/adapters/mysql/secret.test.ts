@@ -1,5 +1,4 @@
 import { describe, expect, it } from 'vitest';
-import { quotedName } from '../../../src/adapters/database/secret.ts';
 import {
   accountNameLength,
   alternatingPair,
@@ -13,6 +12,7 @@ import {
   withCredentials,
 } from '../../../src/adapters/mysql/secret.ts';
 import { SecretShapeError } from '../../../src/core/errors.ts';
+import { quotedName } from '../../../src/database/secret.ts';
 import { trackSecrets } from '../../support/leak-scan.ts';
 
 const PASSWORD = 'Current-Secret-Pw-42';

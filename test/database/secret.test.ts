@@ -1,6 +1,6 @@
 import { describe, expect, it } from 'vitest';
-import { refuseRevokingOutsidePair, sameServer } from '../../../src/adapters/database/secret.ts';
-import { SecretShapeError } from '../../../src/core/errors.ts';
+import { SecretShapeError } from '../../src/core/errors.ts';
+import { refuseRevokingOutsidePair, sameServer } from '../../src/database/secret.ts';
 
 describe('sameServer', () => {
   it('needs the same host (case and a trailing dot aside) and the same port', () => {

@@ -4,10 +4,11 @@
  * the two users of alternating users. Each engine supplies its own rules (engines, default port,
  * which user names it can store).
  */
-import { SecretShapeError } from '../../core/errors.ts';
-import type { StepContext } from '../../core/target.ts';
-import { describeServer, requireMasterServer, type ServerAddress, sameServer } from '../../database/hosts.ts';
-import { parseJsonObject } from '../json-object.ts';
+
+import { parseJsonObject } from '../adapters/json-object.ts';
+import { SecretShapeError } from '../core/errors.ts';
+import type { StepContext } from '../core/target.ts';
+import { describeServer, requireMasterServer, type ServerAddress, sameServer } from './hosts.ts';
 
 /**
  * What one engine family accepts in its secrets.
@@ -248,8 +249,8 @@ export function sslField(value: unknown): boolean | undefined {
   );
 }
 
-export { normalizeHost as normalHost } from '../../core/allowed-hosts.ts';
-export { describeServer, type ServerAddress, sameHost, sameServer } from '../../database/hosts.ts';
+export { normalizeHost as normalHost } from '../core/allowed-hosts.ts';
+export { describeServer, type ServerAddress, sameHost, sameServer } from './hosts.ts';
 
 /**
  * The next version's value: every stored field kept, with new credentials.

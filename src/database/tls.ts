@@ -4,8 +4,8 @@
  * stricter. Credentials must never be offered to a server that talks in the clear unless the
  * deployer said plaintext is acceptable, and even then never in a form an eavesdropper can use.
  */
-import { ConfigurationError, TargetUnreachableError } from '../../core/errors.ts';
-import type { RotationLogger } from '../../core/target.ts';
+import { ConfigurationError, TargetUnreachableError } from '../core/errors.ts';
+import type { RotationLogger } from '../core/target.ts';
 
 /**
  * How a connection may be protected:

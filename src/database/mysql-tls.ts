@@ -8,7 +8,7 @@ import { createHash, createPublicKey, constants as cryptoConstants, publicEncryp
 import { connect as netConnect, type Socket } from 'node:net';
 import { TLSSocket } from 'node:tls';
 import type mysql from 'mysql2/promise';
-import { ConfigurationError } from '../../core/errors.ts';
+import { ConfigurationError } from '../core/errors.ts';
 import { pemTextFrom } from './settings.ts';
 import { plaintextPasswordRefused, type TlsMode, type TlsOutcome } from './tls.ts';
 

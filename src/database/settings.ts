@@ -6,7 +6,7 @@
  */
 import { readFileSync } from 'node:fs';
 import { isIP } from 'node:net';
-import { ConfigurationError } from '../../core/errors.ts';
+import { ConfigurationError } from '../core/errors.ts';
 
 /**
  * Default of `PG_CONNECT_TIMEOUT_MS` and `MYSQL_CONNECT_TIMEOUT_MS`.

@@ -1,10 +1,6 @@
 import { describe, expect, it } from 'vitest';
-import {
-  DEADLINE_RESERVE_MS,
-  scrubSecrets,
-  withinDeadline,
-} from '../../../src/adapters/database/connection.ts';
-import { trackSecrets } from '../../support/leak-scan.ts';
+import { DEADLINE_RESERVE_MS, scrubSecrets, withinDeadline } from '../../src/database/connection.ts';
+import { trackSecrets } from '../support/leak-scan.ts';
 
 describe('withinDeadline', () => {
   it('keeps the configured limit outside Lambda and while time is plentiful', () => {
