@@ -1,17 +1,6 @@
-/**
- * `secrets-rotator rotate <secret>`: rotate now, and follow the rotation label by label.
- *
- * - `--via-service`: RotateSecret, then DescribeSecret every few seconds, printing each label
- *   change, until AWSCURRENT has moved and AWSPENDING is cleared (success), AWSPENDING disappears
- *   without a promotion (abandoned), or `--timeout` passes (failed or still running: the service
- *   does not report a rotation function's failure, so the command says where the labels stand and
- *   where to look).
- * - `--handler <name>`: runs the four steps on this machine through the driver, with the same
- *   display. Only against the local endpoint: the valueless AWSPENDING placeholder that starts a
- *   rotation can be registered by the service alone, so against AWS use `--via-service`.
- * - `--emergency`: after a successful rotation, revokes the previous credential at once (alternating
- *   users: the previous user's password), so a leaked credential dies now, not one rotation later.
- */
+// `secrets-rotator rotate <secret>`: rotate now and follow the labels. --via-service asks the service
+// (which reports no function failure, so a timeout says where the labels stand); --handler runs the
+// steps here, local endpoint only (only the service can register the valueless AWSPENDING version).
 import {
   DescribeSecretCommand,
   GetSecretValueCommand,
@@ -34,6 +23,7 @@ import { DEFAULT_FLEET_CONCURRENCY, runRotateAll } from '../fleet/rotate-all.ts'
 import { parseFilter, type SecretFilter } from '../fleet/select.ts';
 import { formatDuration } from '../format.ts';
 import { findHandler, type HandlerEntry } from '../handlers.ts';
+import type { Printer } from '../io.ts';
 import { labelChanges, labelSummary, shortId, unfinishedPending, type VersionLabels } from '../labels.ts';
 import { traceLocalRotation } from '../local-rotation.ts';
 import { checkEmergencyFlags, wholeNumber } from '../options.ts';
@@ -59,7 +49,6 @@ interface RotateOptions {
 
 const UUID = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/i;
 
-/** Adds `rotate` to the program. */
 export function registerRotate(program: Command, context: CommandContext): void {
   program
     .command('rotate')
@@ -213,9 +202,6 @@ async function runRotate(
     : rotateLocally(context, flags, secretId, options, entry!, target!);
 }
 
-// ---------------------------------------------------------------------------------------------
-// --handler: the four steps on this machine.
-
 async function rotateLocally(
   context: CommandContext,
   flags: GlobalFlags,
@@ -258,13 +244,35 @@ async function rotateLocally(
     result.ok && options.emergency
       ? await revokePrevious(context, flags, client, target, result.secretArn, result.versionId, json)
       : undefined;
-  const fix = result.ok ? undefined : fixFor(result.cause, resumeCommand);
+  printLocalResult(
+    context.out,
+    json,
+    secretId,
+    entry.name,
+    traced,
+    revoked,
+    fixFor(result.cause, resumeCommand),
+  );
+  return result.ok ? EXIT.OK : EXIT.POLICY_FAILURE;
+}
+
+function printLocalResult(
+  out: Printer,
+  json: boolean,
+  secretId: string,
+  handler: string,
+  traced: Awaited<ReturnType<typeof traceLocalRotation>>,
+  revoked: string | undefined,
+  failureFix: string | undefined,
+): void {
+  const { result } = traced;
+  const fix = result.ok ? undefined : failureFix;
   if (json) {
     out.json({
       name: secretId,
       arn: result.secretArn,
       mode: 'handler',
-      handler: entry.name,
+      handler,
       versionId: result.versionId,
       ok: result.ok,
       resumed: result.resumed,
@@ -286,7 +294,6 @@ async function rotateLocally(
     out.error(`rotation of ${secretId} failed${at}: ${result.error}`, fix);
     out.note(`AWSPENDING stays on version ${result.versionId}; AWSCURRENT is unchanged.`);
   }
-  return result.ok ? EXIT.OK : EXIT.POLICY_FAILURE;
 }
 
 /** Only the service itself can register the valueless AWSPENDING version that starts a rotation. */
@@ -298,9 +305,6 @@ async function requireLocalEndpoint(flags: GlobalFlags): Promise<string> {
     `against AWS use --via-service (the service runs your deployed rotation function); to try a handler locally, start the local endpoint (secrets-rotator local-endpoint) and pass --endpoint-url http://127.0.0.1:4566`,
   );
 }
-
-// ---------------------------------------------------------------------------------------------
-// --via-service: RotateSecret and follow the labels.
 
 async function describeLabels(client: SecretsManagerClient, secretId: string) {
   const answer = await client.send(new DescribeSecretCommand({ SecretId: secretId }));
@@ -471,28 +475,38 @@ async function followLabels(
     totalMs: performance.now() - started,
     ...(reported ? { reported } : {}),
   });
-  for (let first = true; ; first = false) {
-    if (!first) await sleep(options.pollInterval, signal);
+  for (;;) {
     if (signal?.aborted) return result('interrupted');
-    let next: VersionLabels;
-    try {
-      next = (await describeLabels(run.client, arn)).labels;
-    } catch (error) {
-      throw awsFailure(error, `following the rotation of ${run.secretId}`, flags);
-    }
-    const changes = labelChanges(labels, next);
+    const next = await readLabels(run, arn);
+    recordChanges(run, events, started, labelChanges(labels, next));
     labels = next;
-    const atMs = performance.now() - started;
-    if (changes.length > 0) {
-      events.push({ atMs, changes });
-      if (!run.json)
-        run.context.out.line(`  ${`+${(atMs / 1000).toFixed(1)}`.padStart(6)} s  ${changes.join(', ')}`);
-    }
     const outcome = labelOutcome(labels, versionId);
     if (outcome) return result(outcome);
     const reported = local ? await localRotationFailure(run.client, arn, versionId) : undefined;
     if (reported) return result('failed', reported);
     if (performance.now() >= deadline) return result('timeout');
+    await sleep(options.pollInterval, signal);
+  }
+}
+
+function recordChanges(
+  run: ServiceRotation,
+  events: Followed['events'],
+  started: number,
+  changes: string[],
+): void {
+  if (changes.length === 0) return;
+  const atMs = performance.now() - started;
+  events.push({ atMs, changes });
+  if (!run.json)
+    run.context.out.line(`  ${`+${(atMs / 1000).toFixed(1)}`.padStart(6)} s  ${changes.join(', ')}`);
+}
+
+async function readLabels(run: ServiceRotation, arn: string): Promise<VersionLabels> {
+  try {
+    return (await describeLabels(run.client, arn)).labels;
+  } catch (error) {
+    throw awsFailure(error, `following the rotation of ${run.secretId}`, run.flags);
   }
 }
 
@@ -593,9 +607,6 @@ async function pendingStored(client: SecretsManagerClient, arn: string, versionI
   }
 }
 
-// ---------------------------------------------------------------------------------------------
-// --emergency
-
 /** `--emergency`: reads AWSPREVIOUS and has the adapter revoke it; shared with `rotate --all`. */
 export async function revokePrevious(
   context: CommandContext,
@@ -615,27 +626,8 @@ export async function revokePrevious(
   // The engine read this value with init already run; the CLI's copy of the target needs it too.
   target.init?.(context.io.env);
   const previous = parseRedacted(target, previousRaw);
-  // Alternating users: revoke only the other user of the promoted version's pair, on its server.
   if (isDatabaseSecretValue(previous)) {
-    const { raw: currentRaw } = await read(AWSCURRENT, versionId);
-    if (currentRaw === undefined) {
-      throw new CliError(
-        EXIT.POLICY_FAILURE,
-        `--emergency: ${arn} has no AWSCURRENT value to check the revocation against`,
-      );
-    }
-    const current = parseRedacted(target, currentRaw);
-    if (isDatabaseSecretValue(current)) {
-      try {
-        refuseRevokingOutsidePair(previous, current);
-      } catch (error) {
-        throw new CliError(
-          EXIT.POLICY_FAILURE,
-          `the rotation succeeded, but the previous credential (version ${shortId(previousId)}) was not revoked: ${error instanceof Error ? error.message : String(error)}`,
-          'check the versions with `secrets-rotator status`; revoke by hand only a user of the pair',
-        );
-      }
-    }
+    await checkSamePair(target, previous, previousId, () => read(AWSCURRENT, versionId), arn);
   }
   const logger = cliLogger((line) => out.note(line), flags.verbose === true);
   const ctx = cliStepContext({
@@ -662,6 +654,35 @@ export async function revokePrevious(
     );
   }
   return previousId;
+}
+
+/** Alternating users: revoke only the other user of the promoted version's pair, on its server. */
+async function checkSamePair(
+  target: RotationTarget<unknown>,
+  previous: { readonly username: string; readonly host: string; readonly port: number },
+  previousId: string,
+  readCurrent: () => Promise<{ raw: string | undefined }>,
+  arn: string,
+): Promise<void> {
+  const { raw: currentRaw } = await readCurrent();
+  if (currentRaw === undefined) {
+    throw new CliError(
+      EXIT.POLICY_FAILURE,
+      `--emergency: ${arn} has no AWSCURRENT value to check the revocation against`,
+    );
+  }
+  const current = parseRedacted(target, currentRaw);
+  if (isDatabaseSecretValue(current)) {
+    try {
+      refuseRevokingOutsidePair(previous, current);
+    } catch (error) {
+      throw new CliError(
+        EXIT.POLICY_FAILURE,
+        `the rotation succeeded, but the previous credential (version ${shortId(previousId)}) was not revoked: ${error instanceof Error ? error.message : String(error)}`,
+        'check the versions with `secrets-rotator status`; revoke by hand only a user of the pair',
+      );
+    }
+  }
 }
 
 async function readStage(
