@@ -138,6 +138,14 @@ const TABLE: ReadonlyArray<
     undefined,
     "an OAuth client secret minted and revoked through the provider's admin API",
   ],
+  [
+    'ssh-keys',
+    'ssh-keys',
+    () => import('../adapters/ssh-keys/index.ts'),
+    'sshKeys',
+    undefined,
+    'an SSH key pair: the new public key added to authorized_keys on each host, the old one removed',
+  ],
 ];
 
 /** The built-in handler names. They match the Lambda handlers in `handlers/`. */

@@ -146,8 +146,11 @@ export function lambdaBundleOptions(): esbuild.BuildOptions & { metafile: true }
     sourcemap: 'external',
     // The few legal comments in dependencies are lint pragmas; licences are listed beside the zip.
     legalComments: 'none',
-    // pg loads its optional native binding only when asked for `pg.native`, which we never use.
-    external: ['pg-native'],
+    // pg loads its optional native binding only when asked for `pg.native`, which we never use;
+    // ssh2 tries its native parts (cpu-features, sshcrypto.node) and falls back to pure JS without them.
+    external: ['pg-native', 'cpu-features', '*.node'],
+    // ssh2's poly1305 reads `__dirname` when it loads, which an ES module does not have.
+    define: { __dirname: 'import.meta.dirname' },
     plugins: [leaveOutUnusedModules(), builtinsThroughRequire(), lambdaCredentialsOnly()],
     banner: { js: REQUIRE_BANNER },
     metafile: true,

@@ -34,6 +34,7 @@ describe('the library build (npm run build:lib)', () => {
     ['adapters/http-api-key/index.js', 'httpApiKey'],
     ['adapters/oauth-client-secret/index.js', 'oauthClientSecret'],
     ['adapters/random-secret/index.js', 'randomSecret'],
+    ['adapters/ssh-keys/index.js', 'sshKeys'],
   ])('%s loads in plain Node and exports %s', async (file, name) => {
     const script = `const m = await import(${JSON.stringify(join(outDir, file))}); console.log(typeof m[${JSON.stringify(name)}]);`;
     const { stdout } = await run(process.execPath, ['--input-type=module', '-e', script], { cwd: outDir });

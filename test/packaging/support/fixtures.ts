@@ -14,6 +14,7 @@ import { startKeyApi } from '../../support/key-api.ts';
 import { type MariaDbInstance, startMariaDb } from '../../support/mariadb.ts';
 import { type PostgresInstance, startPostgres } from '../../support/postgres.ts';
 import { startRedis } from '../../support/redis.ts';
+import { startSshd } from '../../support/sshd.ts';
 
 /** A started target for one handler. */
 export interface FixtureTarget {
@@ -431,6 +432,36 @@ export const DEPLOYED_FIXTURES: Readonly<Record<string, DeployedFixture>> = {
           );
         },
         stop: () => provider.close(),
+      };
+    },
+  },
+
+  'ssh-keys': {
+    target: 'OpenSSH sshd (private instance)',
+    async start() {
+      const sshd = await startSshd();
+      const initial = await sshd.keyPair();
+      await sshd.setAuthorizedKeys([initial.publicKey]);
+      const keyOf = (value: string) => parse(value).privateKey as string;
+      return {
+        settings: { SSH_HOST_KEYS: `${sshd.host}:${sshd.port} ${sshd.hostKeyFingerprint}` },
+        async createSecret(client, name) {
+          const value = JSON.stringify({
+            privateKey: initial.privateKey,
+            username: sshd.user,
+            hosts: [`${sshd.host}:${sshd.port}`],
+            authorizedKeysFile: sshd.authorizedKeysFile,
+          });
+          const created = await client.send(new CreateSecretCommand({ Name: name, SecretString: value }));
+          return { secretId: created.ARN!, secrets: [value, initial.privateKey] };
+        },
+        secretsIn: (value) => [value, keyOf(value)],
+        async checkRotated(before, after) {
+          expectThat(keyOf(after) !== keyOf(before), 'privateKey did not change');
+          expectThat(await sshd.canLogin(keyOf(after)), 'sshd refuses the new key');
+          expectThat(!(await sshd.canLogin(keyOf(before))), 'sshd still accepts the old key');
+        },
+        stop: () => sshd.stop(),
       };
     },
   },

@@ -15,9 +15,10 @@ variable "handler" {
       "redis-alternating-users",
       "redis-password-overlap",
       "redis-single-user",
+      "ssh-keys",
       "custom",
     ], var.handler)
-    error_message = "handler must be one of the files of handlers/ (elasticache-user, http-api-key, mysql-alternating-users, mysql-single-user, oauth-client-secret, postgres-alternating-users, postgres-single-user, random-secret, redis-alternating-users, redis-password-overlap, redis-single-user), or custom with zip_path."
+    error_message = "handler must be one of the files of handlers/ (elasticache-user, http-api-key, mysql-alternating-users, mysql-single-user, oauth-client-secret, postgres-alternating-users, postgres-single-user, random-secret, redis-alternating-users, redis-password-overlap, redis-single-user, ssh-keys), or custom with zip_path."
   }
 }
 
@@ -186,6 +187,10 @@ variable "settings" {
     ELASTICACHE_WAIT_TIMEOUT_MS        = optional(string)
     ELASTICACHE_POLL_INTERVAL_MS       = optional(string)
     DATABASE_ALLOWED_HOSTS             = optional(string)
+    SSH_HOST_KEYS                      = optional(string)
+    SSH_ALLOWED_HOSTS                  = optional(string)
+    SSH_CONNECT_TIMEOUT_MS             = optional(string)
+    SSH_COMMAND_TIMEOUT_MS             = optional(string)
   })
   default = {}
 }
