@@ -6,14 +6,7 @@
  */
 import { checkServerIdentity, type PeerCertificate } from 'node:tls';
 
-/**
- * Node's system error codes that mean the server could not be reached or the connection broke.
- *
- * @example
- * ```ts
- * if (NETWORK_ERROR_CODES.has(code)) return new TargetUnreachableError('network', `${doing}: ${code}`);
- * ```
- */
+/** Node's system error codes that mean the server could not be reached or the connection broke. */
 export const NETWORK_ERROR_CODES: ReadonlySet<string> = new Set([
   'ECONNREFUSED',
   'ECONNRESET',
@@ -32,11 +25,6 @@ export const NETWORK_ERROR_CODES: ReadonlySet<string> = new Set([
 /**
  * A driver's text made fit for an error message: every secret replaced by `[REDACTED]`, and cut
  * to `maxLength` characters.
- *
- * @example
- * ```ts
- * scrubSecrets('password "hunter22" refused', ['hunter22']); // 'password "[REDACTED]" refused'
- * ```
  */
 export function scrubSecrets(text: string, secrets: readonly string[], maxLength = 300): string {
   let result = text;
@@ -47,11 +35,6 @@ export function scrubSecrets(text: string, secrets: readonly string[], maxLength
 /**
  * Kept free at the end of a Lambda invocation: a step that runs out of time then fails with its
  * own sanitised error, and the server has given up the statement, before Lambda ends the process.
- *
- * @example
- * ```ts
- * ctx.remainingTimeMs() - DEADLINE_RESERVE_MS; // what a connection or statement may still use
- * ```
  */
 export const DEADLINE_RESERVE_MS = 2_000;
 
@@ -62,11 +45,6 @@ const MIN_WAIT_MS = 1_000;
  * A configured time limit, shortened so that it ends {@link DEADLINE_RESERVE_MS} before the
  * invocation does (but not below one second, unless the limit itself is shorter). Outside Lambda
  * the time left is infinite and the limit stands.
- *
- * @example
- * ```ts
- * withinDeadline(15_000, ctx.remainingTimeMs()); // 15000 with a minute left, 3000 with 5 s left
- * ```
  */
 export function withinDeadline(limitMs: number, remainingTimeMs: number): number {
   return Math.min(limitMs, Math.max(MIN_WAIT_MS, remainingTimeMs - DEADLINE_RESERVE_MS));
@@ -76,11 +54,6 @@ export function withinDeadline(limitMs: number, remainingTimeMs: number): number
  * TLS options that check the server's certificate against `serverName` instead of the host
  * connected to (a CNAME, an IP address). node-postgres sets `servername` to the host it connects
  * to whenever that is a name, overriding one given in `ssl`, so the name is checked here.
- *
- * @example
- * ```ts
- * new pg.Client({ host, ssl: { rejectUnauthorized: true, ca, ...certificateNaming('db.example.com') } });
- * ```
  */
 export function certificateNaming(serverName: string): {
   checkServerIdentity: (host: string, certificate: PeerCertificate) => Error | undefined;

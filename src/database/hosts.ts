@@ -13,24 +13,10 @@ import type { RdsEndpoint, RdsResource } from './rds-client.ts';
 /**
  * The variable naming the hosts a database secret may point at: exact host names, IP addresses or
  * `*.suffix` patterns, comma-separated. Unset: any host.
- *
- * @example
- * ```ts
- * const env = { [DATABASE_ALLOWED_HOSTS]: 'db.internal.example.com,*.rds.amazonaws.com' };
- * ```
  */
 export const DATABASE_ALLOWED_HOSTS = 'DATABASE_ALLOWED_HOSTS';
 
-/**
- * The deployer's `DATABASE_ALLOWED_HOSTS`, parsed; `undefined` when unset (every host allowed).
- *
- * @throws ConfigurationError naming the variable for an entry that is not a host, IP or pattern.
- * @example
- * ```ts
- * const allowed = readDatabaseAllowedHosts({ DATABASE_ALLOWED_HOSTS: '*.internal.example.com' });
- * allowed?.allows('db.internal.example.com'); // true
- * ```
- */
+/** The deployer's `DATABASE_ALLOWED_HOSTS`, parsed; `undefined` when unset (every host allowed). */
 export function readDatabaseAllowedHosts(env: Env): HostAllowlist | undefined {
   return parseHostAllowlist(DATABASE_ALLOWED_HOSTS, envString(env, DATABASE_ALLOWED_HOSTS));
 }
@@ -38,13 +24,6 @@ export function readDatabaseAllowedHosts(env: Env): HostAllowlist | undefined {
 /**
  * Refuses a host the deployer's list does not name, before anything is sent to it. Does nothing
  * when no list is set.
- *
- * @param field - the secret field the host came from, for the message.
- * @throws SecretShapeError naming the field, the host and the variable.
- * @example
- * ```ts
- * refuseUnlistedHost(pending.host, settings.allowedHosts); // throws for a host not in the list
- * ```
  */
 export function refuseUnlistedHost(host: string, allowed: HostAllowlist | undefined, field = 'host'): void {
   if (allowed === undefined || allowed.allows(host)) return;
@@ -55,27 +34,13 @@ export function refuseUnlistedHost(host: string, allowed: HostAllowlist | undefi
   );
 }
 
-/**
- * A database server: a host name and a port.
- *
- * @example
- * ```ts
- * const server: ServerAddress = { host: 'db.internal', port: 5432 };
- * ```
- */
+/** A database server: a host name and a port. */
 export interface ServerAddress {
   readonly host: string;
   readonly port: number;
 }
 
-/**
- * Whether two host names are the same: case-insensitively, ignoring one trailing dot and blanks.
- *
- * @example
- * ```ts
- * sameHost('DB.example.com.', 'db.example.com'); // true
- * ```
- */
+/** Whether two host names are the same: case-insensitively, ignoring one trailing dot and blanks. */
 export function sameHost(a: string, b: string): boolean {
   return normalizeHost(a) === normalizeHost(b);
 }
@@ -83,25 +48,12 @@ export function sameHost(a: string, b: string): boolean {
 /**
  * Whether two addresses are the same server: the same host, as {@link sameHost} compares them, and
  * the same port. Credentials checked on one server prove nothing on another, even on the same host.
- *
- * @example
- * ```ts
- * sameServer({ host: 'db.internal', port: 5432 }, { host: 'DB.internal.', port: 5432 }); // true
- * sameServer({ host: 'db.internal', port: 5432 }, { host: 'db.internal', port: 5433 }); // false
- * ```
  */
 export function sameServer(a: ServerAddress, b: ServerAddress): boolean {
   return sameHost(a.host, b.host) && a.port === b.port;
 }
 
-/**
- * `host:port` for messages, with brackets around an IPv6 address.
- *
- * @example
- * ```ts
- * describeServer({ host: '::1', port: 5432 }); // '[::1]:5432'
- * ```
- */
+/** `host:port` for messages, with brackets around an IPv6 address. */
 export function describeServer(server: ServerAddress): string {
   const host = server.host.includes(':') ? `[${server.host}]` : server.host;
   return `${host.slice(0, 255)}:${server.port}`;
@@ -110,32 +62,13 @@ export function describeServer(server: ServerAddress): string {
 /**
  * The tags Secrets Manager puts on a master secret that RDS manages (`ManageMasterUserPassword`):
  * the ARN of the DB instance or the Aurora cluster whose master user it holds.
- *
- * @example
- * ```ts
- * tags.get(RDS_PRIMARY_INSTANCE_TAG); // 'arn:aws:rds:eu-west-1:123456789012:db:orders'
- * ```
  */
 export const RDS_PRIMARY_INSTANCE_TAG = 'aws:rds:primaryDBInstanceArn';
 
-/**
- * See {@link RDS_PRIMARY_INSTANCE_TAG}: the tag naming an Aurora (or Multi-AZ DB) cluster.
- *
- * @example
- * ```ts
- * tags.get(RDS_PRIMARY_CLUSTER_TAG); // 'arn:aws:rds:eu-west-1:123456789012:cluster:orders'
- * ```
- */
+/** See {@link RDS_PRIMARY_INSTANCE_TAG}: the tag naming an Aurora (or Multi-AZ DB) cluster. */
 export const RDS_PRIMARY_CLUSTER_TAG = 'aws:rds:primaryDBClusterArn';
 
-/**
- * The master credentials' own location: the master secret's `host` and `port`, when it has them.
- *
- * @example
- * ```ts
- * const master: MasterLocation = { host: 'db.internal', port: 5432 };
- * ```
- */
+/** The master credentials' own location: the master secret's `host` and `port`, when it has them. */
 export interface MasterLocation {
   /** The master secret's `host`, when it has one. */
   readonly host: string | undefined;
@@ -146,22 +79,12 @@ export interface MasterLocation {
 /**
  * How the servers RDS reports for a resource are found; {@link loadRdsLookup} by default, a fake in
  * tests.
- *
- * @example
- * ```ts
- * const lookup: RdsLookup = async (resource) => [{ host: 'db.x.eu-west-1.rds.amazonaws.com', port: 5432, role: 'instance' }];
- * ```
  */
 export type RdsLookup = (resource: RdsResource) => Promise<readonly RdsEndpoint[]>;
 
 /**
  * The RDS client, imported only when a master rule needs it: single-user rotations and masters
  * used on their own host never load `@aws-sdk/client-rds`.
- *
- * @example
- * ```ts
- * const endpoints = await loadRdsLookup()(resource);
- * ```
  */
 export function loadRdsLookup(): RdsLookup {
   return async (resource) => (await import('./rds-client.ts')).rdsEndpoints(resource);
@@ -175,11 +98,6 @@ const RDS_ENDPOINT =
 /**
  * The RDS instance or cluster an endpoint host name belongs to, from its form; `undefined` for a
  * host that is not an RDS instance endpoint or cluster (writer) endpoint.
- *
- * @example
- * ```ts
- * rdsResourceOfHost('orders.abc123.eu-west-1.rds.amazonaws.com'); // { kind: 'instance', id: 'orders', region: 'eu-west-1' }
- * ```
  */
 export function rdsResourceOfHost(host: string): RdsResource | undefined {
   const match = RDS_ENDPOINT.exec(normalizeHost(host));
@@ -187,28 +105,14 @@ export function rdsResourceOfHost(host: string): RdsResource | undefined {
   return { kind: match[2] ? 'cluster' : 'instance', id: match[1]!, region: match[3]! };
 }
 
-/**
- * The RDS instance or cluster an ARN (from the tags) names.
- *
- * @example
- * ```ts
- * rdsResourceOfArn('arn:aws:rds:eu-west-1:123456789012:cluster:orders'); // { kind: 'cluster', id: 'orders', … }
- * ```
- */
+/** The RDS instance or cluster an ARN (from the tags) names. */
 export function rdsResourceOfArn(arn: string): RdsResource | undefined {
   const match = /^arn:aws[a-z-]*:rds:([a-z0-9-]+):\d{12}:(db|cluster):([A-Za-z0-9-]+)$/.exec(arn);
   if (!match) return undefined;
   return { kind: match[2] === 'db' ? 'instance' : 'cluster', id: match[3]!, region: match[1]!, arn };
 }
 
-/**
- * What {@link requireMasterServer} needs.
- *
- * @example
- * ```ts
- * const rule: MasterServerRule = { masterArn, master, target: { host: 'db.internal', port: 5432 }, defaultPort: 5432 };
- * ```
- */
+/** What {@link requireMasterServer} needs. */
 export interface MasterServerRule {
   /** The master secret's ARN (`masterarn`). */
   readonly masterArn: string;
@@ -225,11 +129,6 @@ export interface MasterServerRule {
 /**
  * How the master rule let the master credentials through: the target is the master's own server,
  * or RDS reports it as one of the master's (a replica, reader, cluster endpoint or member).
- *
- * @example
- * ```ts
- * const verdict: MasterServerVerdict = { via: 'own server' };
- * ```
  */
 export type MasterServerVerdict =
   | { readonly via: 'own server' }
@@ -242,14 +141,6 @@ export type MasterServerVerdict =
  * `password`) is located through its `aws:rds:primaryDBInstanceArn` / `aws:rds:primaryDBClusterArn`
  * tags, never through the rotated secret. Anything else is refused before any connection with the
  * master credentials, naming both servers.
- *
- * @throws SecretShapeError naming `host` (another server) or `masterarn` (a master secret that
- *   says nowhere where it belongs, or whose tag names nothing RDS knows).
- * @example
- * ```ts
- * await requireMasterServer(ctx, { masterArn, master, target: pending, defaultPort: 5432 });
- * await connect(pending, masterLogin); // only now
- * ```
  */
 export async function requireMasterServer(
   ctx: Pick<StepContext, 'readSecretTags' | 'logger'>,

@@ -12,14 +12,7 @@ import { ConfigurationError } from '../core/errors.ts';
 import { pemTextFrom } from './settings.ts';
 import { plaintextPasswordRefused, type TlsMode, type TlsOutcome } from './tls.ts';
 
-/**
- * What a MySQL or MariaDB connection needs to follow its mode.
- *
- * @example
- * ```ts
- * const policy: MysqlTlsPolicy = { mode: 'verify-full', variable: 'MYSQL_TLS_MODE', ca, serverPublicKey: undefined };
- * ```
- */
+/** What a MySQL or MariaDB connection needs to follow its mode. */
 export interface MysqlTlsPolicy {
   /** The mode this connection follows (after the secret's `ssl` had its say). */
   readonly mode: TlsMode;
@@ -33,25 +26,12 @@ export interface MysqlTlsPolicy {
   readonly onPlaintext?: ((server: string) => void) | undefined;
 }
 
-/**
- * The name of the variable that pins the server's RSA public key.
- *
- * @example
- * ```ts
- * env[SERVER_PUBLIC_KEY_VARIABLE]; // PEM text or a file path
- * ```
- */
+/** The name of the variable that pins the server's RSA public key. */
 export const SERVER_PUBLIC_KEY_VARIABLE = 'MYSQL_SERVER_PUBLIC_KEY';
 
 /**
  * The pinned RSA public key a variable names: PEM text (line breaks may be written as `\n`) or the
  * path of a PEM file; `undefined` when unset.
- *
- * @throws ConfigurationError naming the variable for an unreadable file or text that is no public key.
- * @example
- * ```ts
- * const key = serverPublicKeyFrom(envString(env, 'MYSQL_SERVER_PUBLIC_KEY'), 'MYSQL_SERVER_PUBLIC_KEY');
- * ```
  */
 export function serverPublicKeyFrom(value: string | undefined, variable: string): string | undefined {
   if (value === undefined) return undefined;
@@ -102,14 +82,7 @@ function watchGreeting(socket: Socket, decide: (offersTls: boolean) => void): vo
   socket.on('data', onData);
 }
 
-/**
- * How a connection of {@link mysqlTlsConnectionOptions} ended up.
- *
- * @example
- * ```ts
- * const tls = mysqlTlsOutcome(connection.connection, policy.mode);
- * ```
- */
+/** How a connection of {@link mysqlTlsConnectionOptions} ended up. */
 export function mysqlTlsOutcome(connection: { readonly stream?: unknown }, mode: TlsMode): TlsOutcome {
   if (connection.stream instanceof TLSSocket) return 'verified';
   return mode === 'disable' ? 'disabled' : 'plaintext';
@@ -122,12 +95,6 @@ export function mysqlTlsOutcome(connection: { readonly stream?: unknown }, mode:
  *   TLS off for that connection alone (mysql2 gives each pooled connection its own settings);
  * - password plugins that refuse, on a connection without TLS, the cleartext plugin and an RSA
  *   key chosen by the server, and encrypt to the pinned key instead when there is one.
- *
- * @param target - where the socket goes (the certificate is checked against mysql2's `host`).
- * @example
- * ```ts
- * const connection = await mysql.createConnection({ host, port, user, password, ...mysqlTlsConnectionOptions(policy, { host, port }) });
- * ```
  */
 export function mysqlTlsConnectionOptions(
   policy: MysqlTlsPolicy,

@@ -11,14 +11,7 @@ import pg from 'pg';
 import { certificateNaming } from './connection.ts';
 import { plaintextPasswordRefused, type TlsMode, type TlsOutcome } from './tls.ts';
 
-/**
- * What a PostgreSQL connection needs to follow its mode.
- *
- * @example
- * ```ts
- * const policy: PgTlsPolicy = { mode: 'prefer', variable: 'PG_TLS_MODE', ca: undefined, serverName: undefined, probeTimeoutMs: 5_000 };
- * ```
- */
+/** What a PostgreSQL connection needs to follow its mode. */
 export interface PgTlsPolicy {
   /** The mode this connection follows (after the secret's `ssl` had its say). */
   readonly mode: TlsMode;
@@ -43,12 +36,6 @@ const SSL_REQUEST = Buffer.from([0, 0, 0, 8, 0x04, 0xd2, 0x16, 0x2f]);
 /**
  * Asks a PostgreSQL server, on a connection of its own, whether it offers TLS (the one-byte answer
  * to an SSLRequest), then closes it. Nothing else is sent: no user name, no password.
- *
- * @throws the socket's error (ECONNREFUSED…), or a `timeout expired` error after `timeoutMs`.
- * @example
- * ```ts
- * if (!(await postgresOffersTls('db.internal', 5432, 5_000))) console.warn('no TLS offered');
- * ```
  */
 export function postgresOffersTls(host: string, port: number, timeoutMs: number): Promise<boolean> {
   return new Promise((resolve, reject) => {
@@ -79,11 +66,6 @@ export function postgresOffersTls(host: string, port: number, timeoutMs: number)
 /**
  * The TLS options of a verified connection: the CA bundle, and the certificate checked for
  * `serverName` when set (pg replaces `servername` by the host, so the name is checked here).
- *
- * @example
- * ```ts
- * new pg.Client({ ssl: verifiedPgTls(caBundle, 'db.example.com') });
- * ```
  */
 export function verifiedPgTls(ca: PgTlsPolicy['ca'], serverName: string | undefined): TlsConnectionOptions {
   return {
@@ -106,14 +88,6 @@ export function verifiedPgTls(ca: PgTlsPolicy['ca'], serverName: string | undefi
  * On a connection without TLS the password is never sent as cleartext or as MD5 (whatever the
  * server asks for, at whatever point); only SCRAM, which proves the password without revealing it,
  * goes ahead.
- *
- * @example
- * ```ts
- * const Client = pgClientFor({ mode: 'verify-full', variable: 'PG_TLS_MODE', ca, serverName: undefined, probeTimeoutMs: 5_000 });
- * const client = new Client({ host, port, user, password });
- * await client.connect();
- * console.log(tlsOutcomeOf(client)); // 'verified'
- * ```
  */
 export function pgClientFor(policy: PgTlsPolicy): typeof pg.Client {
   return class TlsModeClient extends pg.Client {
@@ -167,11 +141,6 @@ export function pgClientFor(policy: PgTlsPolicy): typeof pg.Client {
 /**
  * How a connected client of {@link pgClientFor} ended up: `verified`, `plaintext` (`prefer`, the
  * server offered no TLS) or `disabled`.
- *
- * @example
- * ```ts
- * logger.info('connected', { tls: tlsOutcomeOf(client) });
- * ```
  */
 export function tlsOutcomeOf(client: pg.Client): TlsOutcome {
   const outcome = (client as unknown as { [TLS_OUTCOME]?: TlsOutcome })[TLS_OUTCOME];

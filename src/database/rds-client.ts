@@ -12,14 +12,7 @@ import {
 } from '@aws-sdk/client-rds';
 import { SecretShapeError, TargetRefusedError, TargetUnreachableError } from '../core/errors.ts';
 
-/**
- * An RDS DB instance or cluster, by identifier and region.
- *
- * @example
- * ```ts
- * const resource: RdsResource = { kind: 'cluster', id: 'orders', region: 'eu-west-1' };
- * ```
- */
+/** An RDS DB instance or cluster, by identifier and region. */
 export interface RdsResource {
   readonly kind: 'instance' | 'cluster';
   readonly id: string;
@@ -28,28 +21,14 @@ export interface RdsResource {
   readonly arn?: string;
 }
 
-/**
- * A server RDS reports for a resource, and what it is to it.
- *
- * @example
- * ```ts
- * const endpoint: RdsEndpoint = { host: 'orders.cluster-ro-abc.eu-west-1.rds.amazonaws.com', port: 5432, role: 'cluster reader endpoint' };
- * ```
- */
+/** A server RDS reports for a resource, and what it is to it. */
 export interface RdsEndpoint {
   readonly host: string;
   readonly port: number;
   readonly role: string;
 }
 
-/**
- * The IAM actions these calls need; named in the error when one is denied.
- *
- * @example
- * ```ts
- * RDS_ACTIONS.join(', '); // 'rds:DescribeDBInstances, rds:DescribeDBClusters'
- * ```
- */
+/** The IAM actions these calls need; named in the error when one is denied. */
 export const RDS_ACTIONS = ['rds:DescribeDBInstances', 'rds:DescribeDBClusters'] as const;
 
 const clients = new Map<string, RDSClient>();
@@ -67,13 +46,6 @@ function clientFor(region: string): RDSClient {
  * Every server of an RDS resource that master credentials may be used on: an instance's endpoint
  * and its read replicas' (and its cluster's, when it is a cluster member); a cluster's writer,
  * reader and custom endpoints and its members' instance endpoints.
- *
- * @throws SecretShapeError when RDS knows no such resource; TargetRefusedError when the call is
- *   denied; TargetUnreachableError when RDS throttles or cannot be reached.
- * @example
- * ```ts
- * const servers = await rdsEndpoints({ kind: 'instance', id: 'orders', region: 'eu-west-1' });
- * ```
  */
 export async function rdsEndpoints(resource: RdsResource): Promise<RdsEndpoint[]> {
   const endpoints: RdsEndpoint[] = [];

@@ -10,20 +10,7 @@ import { SecretShapeError } from '../core/errors.ts';
 import type { StepContext } from '../core/target.ts';
 import { describeServer, requireMasterServer, type ServerAddress, sameServer } from './hosts.ts';
 
-/**
- * What one engine family accepts in its secrets.
- *
- * @example
- * ```ts
- * const rules: DatabaseSecretRules<'postgres' | 'aurora-postgresql'> = {
- *   engines: ['postgres', 'aurora-postgresql'],
- *   otherEngines: 'use the MySQL adapter for MySQL or MariaDB',
- *   defaultPort: 5432,
- *   server: 'PostgreSQL',
- *   checkUsername: checkRoleName,
- * };
- * ```
- */
+/** What one engine family accepts in its secrets. */
 export interface DatabaseSecretRules<Engine extends string> {
   /** The `engine` values accepted. */
   readonly engines: readonly Engine[];
@@ -40,12 +27,6 @@ export interface DatabaseSecretRules<Engine extends string> {
 /**
  * A database secret of docs/protocol.md#the-database-secret, parsed and checked. `fields` is the JSON object exactly as stored,
  * so every field the adapter does not know is carried into the next version unchanged.
- *
- * @example
- * ```ts
- * const secret: DatabaseSecretValue<'mariadb'> = parseDatabaseSecretValue(raw, 'mysql-single-user', rules);
- * console.log(secret.host, secret.port, secret.username);
- * ```
  */
 export interface DatabaseSecretValue<Engine extends string> {
   readonly engine: Engine;
@@ -71,15 +52,7 @@ const REQUIRED_FIELD_FIXES = {
   password: 'set "password" to the user\'s current password',
 } as const;
 
-/**
- * The JSON object of a database secret, or a {@link SecretShapeError} that never quotes the text.
- *
- * @param fix - how to put it right, e.g. `store a JSON object with engine, host, username and password`.
- * @example
- * ```ts
- * const fields = databaseSecretFields(raw, 'store the secret as a JSON object (docs/protocol.md#the-database-secret)');
- * ```
- */
+/** The JSON object of a database secret, or a {@link SecretShapeError} that never quotes the text. */
 export function databaseSecretFields(raw: string, fix: string): Record<string, unknown> {
   return parseJsonObject(raw, (problem) => new SecretShapeError('(value)', `is ${problem}`, fix));
 }
@@ -88,13 +61,6 @@ export function databaseSecretFields(raw: string, fix: string): Record<string, u
  * Parses and checks a stored database secret under one engine family's rules. Every problem is a
  * {@link SecretShapeError} naming the field and the fix; no message quotes the password or the
  * raw JSON.
- *
- * @param adapter - the adapter's name, used in the message about an unsupported engine.
- * @example
- * ```ts
- * const secret = parseDatabaseSecretValue(raw, 'postgres-single-user', POSTGRES_RULES);
- * secret.port; // 5432 when the secret has no port
- * ```
  */
 export function parseDatabaseSecretValue<Engine extends string>(
   raw: string,
@@ -137,12 +103,6 @@ export function parseDatabaseSecretValue<Engine extends string>(
 /**
  * `missing`, `null`, `a number`, `a list`…: how a value that is not what was expected is named
  * in a message, without showing it.
- *
- * @example
- * ```ts
- * describeType(undefined); // 'missing'
- * describeType([1]); // 'a list'
- * ```
  */
 export function describeType(value: unknown): string {
   if (value === undefined) return 'missing';
@@ -150,14 +110,7 @@ export function describeType(value: unknown): string {
   return `a ${Array.isArray(value) ? 'list' : typeof value}`;
 }
 
-/**
- * A required non-empty string field of a database secret: `host`, `username` or `password`.
- *
- * @example
- * ```ts
- * const host = requiredStringField(fields, 'host');
- * ```
- */
+/** A required non-empty string field of a database secret: `host`, `username` or `password`. */
 export function requiredStringField(
   fields: Readonly<Record<string, unknown>>,
   name: keyof typeof REQUIRED_FIELD_FIXES,
@@ -174,11 +127,6 @@ export function requiredStringField(
 /**
  * An optional string field (`dbname`, `masterarn`, `engine`): `undefined` when absent or null,
  * an error when present but empty or not a string.
- *
- * @example
- * ```ts
- * const dbname = optionalStringField(fields, 'dbname') ?? 'postgres';
- * ```
  */
 export function optionalStringField(
   fields: Readonly<Record<string, unknown>>,
@@ -196,16 +144,7 @@ export function optionalStringField(
   return value;
 }
 
-/**
- * The `port` field: a number or a numeric string from 1 to 65535; `undefined` when absent.
- *
- * @param defaultPort - named in the fix ("remove it for 5432"); `undefined` when the engine is unknown.
- * @example
- * ```ts
- * portField('6432', 5432); // 6432
- * portField(undefined, 5432); // undefined
- * ```
- */
+/** The `port` field: a number or a numeric string from 1 to 65535; `undefined` when absent. */
 export function portField(value: unknown, defaultPort: number | undefined): number | undefined {
   if (value === undefined || value === null) return undefined;
   const port =
@@ -227,12 +166,6 @@ export function portField(value: unknown, defaultPort: number | undefined): numb
 /**
  * The `ssl` field of docs/protocol.md#tls-to-databases: `true`/`"true"`, `false`/`"false"` (any case), or `undefined` when
  * absent (TLS when the server offers it).
- *
- * @example
- * ```ts
- * sslField('TRUE'); // true
- * sslField(undefined); // undefined
- * ```
  */
 export function sslField(value: unknown): boolean | undefined {
   if (value === undefined || value === null) return undefined;
@@ -252,14 +185,7 @@ export function sslField(value: unknown): boolean | undefined {
 export { normalizeHost as normalHost } from '../core/allowed-hosts.ts';
 export { describeServer, type ServerAddress, sameHost, sameServer } from './hosts.ts';
 
-/**
- * The next version's value: every stored field kept, with new credentials.
- *
- * @example
- * ```ts
- * const pending = withCredentials(current, { username: current.username, password: newPassword });
- * ```
- */
+/** The next version's value: every stored field kept, with new credentials. */
 export function withCredentials<Secret extends DatabaseSecretValue<string>>(
   secret: Secret,
   credentials: { readonly username: string; readonly password: string },
@@ -275,11 +201,6 @@ export function withCredentials<Secret extends DatabaseSecretValue<string>>(
 /**
  * The string stored in Secrets Manager: the stored object with its fields in their original form
  * (a `port` stored as a string stays a string).
- *
- * @example
- * ```ts
- * serializeDatabaseSecretValue(withCredentials(current, { username: 'app', password })); // '{"engine":…}'
- * ```
  */
 export function serializeDatabaseSecretValue(secret: DatabaseSecretValue<string>): string {
   return JSON.stringify(secret.fields);
@@ -290,11 +211,6 @@ export function serializeDatabaseSecretValue(secret: DatabaseSecretValue<string>
  * RDS-managed master secret holds nothing else (its server comes from its RDS tags). They are
  * used only on the master's own server, or one RDS reports as part of it (see
  * `requireMasterServer`).
- *
- * @example
- * ```ts
- * const master = parseMasterSecret(await ctx.readSecret(secret.masterarn!), secret.masterarn!);
- * ```
  */
 export interface MasterCredentials {
   readonly username: string;
@@ -305,14 +221,7 @@ export interface MasterCredentials {
   readonly port: number | undefined;
 }
 
-/**
- * Parses the master secret. Errors name the master secret's ARN and the field, never a value.
- *
- * @example
- * ```ts
- * parseMasterSecret('{"username":"admin","password":"…"}', 'arn:aws:secretsmanager:…:master');
- * ```
- */
+/** Parses the master secret. Errors name the master secret's ARN and the field, never a value. */
 export function parseMasterSecret(raw: string, arn: string): MasterCredentials {
   const fix = 'point masterarn at a secret holding {"username", "password"}';
   const fields = parseJsonObject(
@@ -353,12 +262,6 @@ export function parseMasterSecret(raw: string, arn: string): MasterCredentials {
  * Reads and parses the master secret through the step's context, registers its password for
  * redaction at once, and refuses it unless `target` is the master's own server or one RDS reports
  * as part of it (`requireMasterServer`): nothing has been sent anywhere with it when this throws.
- *
- * @param defaultPort - the engine's default port, for a master secret with a host but no port.
- * @example
- * ```ts
- * const master = await readMasterSecret(ctx, current.masterarn, current, 5432);
- * ```
  */
 export async function readMasterSecret(
   ctx: Pick<StepContext, 'readSecret' | 'readSecretTags' | 'redact' | 'logger'>,
@@ -375,11 +278,6 @@ export async function readMasterSecret(
 /**
  * Refuses master credentials that belong to one of the users being rotated: the master would then
  * change its own password, or the rotation would change the master's.
- *
- * @example
- * ```ts
- * refuseMasterAmong(master, arn, [pair.original, pair.clone]);
- * ```
  */
 export function refuseMasterAmong(master: MasterCredentials, arn: string, rotated: readonly string[]): void {
   if (rotated.includes(master.username)) {
@@ -395,12 +293,6 @@ export function refuseMasterAmong(master: MasterCredentials, arn: string, rotate
  * Refuses to revoke a user that is not the other user of the pair the current version names, or
  * that sits on another server: an emergency revocation runs with the master's (or an operator's)
  * wider rights, so it acts only on the rotated pair.
- *
- * @throws SecretShapeError naming `username` or `host`.
- * @example
- * ```ts
- * refuseRevokingOutsidePair(previous, current); // previous "app" with current "app_clone": fine
- * ```
  */
 export function refuseRevokingOutsidePair(
   revoked: { readonly username: string; readonly host: string; readonly port: number },
@@ -423,14 +315,7 @@ export function refuseRevokingOutsidePair(
   }
 }
 
-/**
- * Whether a parsed value is a database secret of this module's shape (username, host, port).
- *
- * @example
- * ```ts
- * if (isDatabaseSecretValue(previous) && isDatabaseSecretValue(current)) refuseRevokingOutsidePair(previous, current);
- * ```
- */
+/** Whether a parsed value is a database secret of this module's shape (username, host, port). */
 export function isDatabaseSecretValue(
   value: unknown,
 ): value is { readonly username: string; readonly host: string; readonly port: number } {
@@ -441,24 +326,12 @@ export function isDatabaseSecretValue(
   );
 }
 
-/**
- * The suffix that names the second user of an alternating pair (AWS's convention).
- *
- * @example
- * ```ts
- * `app${CLONE_SUFFIX}`; // 'app_clone'
- * ```
- */
+/** The suffix that names the second user of an alternating pair (AWS's convention). */
 export const CLONE_SUFFIX = '_clone';
 
 /**
  * The two users of an alternating pair, from either one's name: `app` and `app_clone`, and the one
  * that the given name is not.
- *
- * @example
- * ```ts
- * alternatingPair('app_clone'); // { original: 'app', clone: 'app_clone', other: 'app' }
- * ```
  */
 export function alternatingPair(username: string): {
   readonly original: string;
@@ -473,15 +346,7 @@ export function alternatingPair(username: string): {
   return { original: username, clone, other: clone };
 }
 
-/**
- * The user of an alternating pair that the given one is not.
- *
- * @example
- * ```ts
- * otherUser('app'); // 'app_clone'
- * otherUser('app_clone'); // 'app'
- * ```
- */
+/** The user of an alternating pair that the given one is not. */
 export function otherUser(username: string): string {
   return alternatingPair(username).other;
 }
@@ -489,23 +354,12 @@ export function otherUser(username: string): string {
 /**
  * The longest part of a name that messages quote; the rest is cut off, so that a huge value never
  * fills an error message or a log line.
- *
- * @example
- * ```ts
- * quotedName('u'.repeat(60_000)).length < SHOWN_NAME_CHARACTERS + 40; // true
- * ```
  */
 export const SHOWN_NAME_CHARACTERS = 64;
 
 /**
  * A user or role name quoted for a message: whole when short, else its first
  * {@link SHOWN_NAME_CHARACTERS} characters, `…` and its length.
- *
- * @example
- * ```ts
- * quotedName('app'); // '"app"'
- * quotedName('u'.repeat(100)); // the first 64 "u", then '…" (100 characters)'
- * ```
  */
 export function quotedName(name: string): string {
   const characters = [...name];

@@ -8,44 +8,16 @@ import { readFileSync } from 'node:fs';
 import { isIP } from 'node:net';
 import { ConfigurationError } from '../core/errors.ts';
 
-/**
- * Default of `PG_CONNECT_TIMEOUT_MS` and `MYSQL_CONNECT_TIMEOUT_MS`.
- *
- * @example
- * ```ts
- * readPostgresSettings({}).connectTimeoutMs === DEFAULT_CONNECT_TIMEOUT_MS; // true
- * ```
- */
+/** Default of `PG_CONNECT_TIMEOUT_MS` and `MYSQL_CONNECT_TIMEOUT_MS`. */
 export const DEFAULT_CONNECT_TIMEOUT_MS = 5_000;
 
-/**
- * Default of `PG_STATEMENT_TIMEOUT_MS` and `MYSQL_STATEMENT_TIMEOUT_MS`.
- *
- * @example
- * ```ts
- * readMysqlSettings({}).statementTimeoutMs === DEFAULT_STATEMENT_TIMEOUT_MS; // true
- * ```
- */
+/** Default of `PG_STATEMENT_TIMEOUT_MS` and `MYSQL_STATEMENT_TIMEOUT_MS`. */
 export const DEFAULT_STATEMENT_TIMEOUT_MS = 15_000;
 
-/**
- * Default and bounds of a connect timeout (connecting, TLS and authentication), for `envInteger`.
- *
- * @example
- * ```ts
- * envInteger(env, POSTGRES_ENV.connectTimeoutMs, CONNECT_TIMEOUT_RANGE);
- * ```
- */
+/** Default and bounds of a connect timeout (connecting, TLS and authentication), for `envInteger`. */
 export const CONNECT_TIMEOUT_RANGE = { default: DEFAULT_CONNECT_TIMEOUT_MS, min: 100, max: 300_000 } as const;
 
-/**
- * Default and bounds of a statement timeout, for `envInteger`.
- *
- * @example
- * ```ts
- * envInteger(env, MYSQL_ENV.statementTimeoutMs, STATEMENT_TIMEOUT_RANGE);
- * ```
- */
+/** Default and bounds of a statement timeout, for `envInteger`. */
 export const STATEMENT_TIMEOUT_RANGE = {
   default: DEFAULT_STATEMENT_TIMEOUT_MS,
   min: 100,
@@ -57,13 +29,6 @@ const PEM_CERTIFICATE = /-----BEGIN CERTIFICATE-----[\s\S]+?-----END CERTIFICATE
 /**
  * The CA bundle a variable names: the path of a PEM file, or the PEM text itself (with its line
  * breaks written as `\n`, as environment variables often carry it). `undefined` when unset.
- *
- * @param variable - the variable's name, for errors.
- * @throws ConfigurationError for a file that cannot be read or text without a PEM certificate.
- * @example
- * ```ts
- * const caBundle = caBundleFrom(envString(env, POSTGRES_ENV.caBundle), POSTGRES_ENV.caBundle);
- * ```
  */
 export function caBundleFrom(value: string | undefined, variable: string): string | undefined {
   if (value === undefined) return undefined;
@@ -81,13 +46,6 @@ export function caBundleFrom(value: string | undefined, variable: string): strin
  * The PEM text a variable gives: the text itself (with its line breaks written as `\n`, as
  * environment variables often carry it), or read from the file it names. Checks nothing of the
  * content; the caller does.
- *
- * @param fileHint - what the file should be, for the error ("a PEM file").
- * @throws ConfigurationError naming the variable for a file that cannot be read.
- * @example
- * ```ts
- * const pem = pemTextFrom(value, 'PG_TLS_CA_BUNDLE', 'a PEM file');
- * ```
  */
 export function pemTextFrom(value: string, variable: string, fileHint: string): string {
   if (value.startsWith('-----BEGIN')) return value.includes('\n') ? value : value.replaceAll('\\n', '\n');
@@ -107,13 +65,6 @@ const HOST_NAME = /^[A-Za-z0-9]([A-Za-z0-9.-]*[A-Za-z0-9])?\.?$/;
 /**
  * The name to check in the server's certificate instead of the secret's `host` (CNAME hosts),
  * without a trailing dot; `undefined` when unset.
- *
- * @param options.allowIpAddress - whether the driver can check a certificate against an IP address.
- * @throws ConfigurationError for a value that is not a host name (or IP address, when allowed).
- * @example
- * ```ts
- * tlsServerNameFrom('db.example.com.', 'PG_TLS_SERVERNAME', { allowIpAddress: true }); // 'db.example.com'
- * ```
  */
 export function tlsServerNameFrom(
   value: string | undefined,

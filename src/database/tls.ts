@@ -13,55 +13,24 @@ import type { RotationLogger } from '../core/target.ts';
  * - `prefer`: verified TLS when the server offers TLS, else plaintext (logged with a warning and
  *   the `TlsPlaintextFallback` metric);
  * - `disable`: never TLS.
- *
- * @example
- * ```ts
- * const mode: TlsMode = parseTlsMode(envString(env, 'PG_TLS_MODE'), 'PG_TLS_MODE'); // 'prefer'
- * ```
  */
 export type TlsMode = 'verify-full' | 'prefer' | 'disable';
 
-/**
- * Every mode, strictest first.
- *
- * @example
- * ```ts
- * TLS_MODES.join(' | '); // 'verify-full | prefer | disable'
- * ```
- */
+/** Every mode, strictest first. */
 export const TLS_MODES: readonly TlsMode[] = ['verify-full', 'prefer', 'disable'];
 
-/**
- * The mode when the variable is unset.
- *
- * @example
- * ```ts
- * parseTlsMode(undefined, 'MYSQL_TLS_MODE') === DEFAULT_TLS_MODE; // true
- * ```
- */
+/** The mode when the variable is unset. */
 export const DEFAULT_TLS_MODE: TlsMode = 'verify-full';
 
 /**
  * The metric counted each time a connection goes on without TLS because the server offered none
  * (mode `prefer`).
- *
- * @example
- * ```ts
- * ctx.metrics.count(TLS_PLAINTEXT_FALLBACK_METRIC);
- * ```
  */
 export const TLS_PLAINTEXT_FALLBACK_METRIC = 'TlsPlaintextFallback';
 
 /**
  * A TLS mode given as text (a variable's value such as `PG_TLS_MODE`, an option); `undefined`
  * (unset) means `verify-full`. Case and surrounding blanks do not matter.
- *
- * @param setting - the variable or option, for the error.
- * @throws ConfigurationError for a value that is not one of {@link TLS_MODES}.
- * @example
- * ```ts
- * parseTlsMode('disable', 'createPgPool tls.mode'); // 'disable'
- * ```
  */
 export function parseTlsMode(value: string | undefined, setting: string): TlsMode {
   if (value === undefined) return DEFAULT_TLS_MODE;
@@ -80,12 +49,6 @@ export function parseTlsMode(value: string | undefined, setting: string): TlsMod
  * The mode one connection follows: the deployer's mode, made stricter by a secret that sets
  * `"ssl": true`. `"ssl": false` never loosens it (whoever may write the secret could otherwise
  * switch TLS off and read the passwords on the wire).
- *
- * @example
- * ```ts
- * effectiveTlsMode('prefer', true); // 'verify-full'
- * effectiveTlsMode('verify-full', false); // 'verify-full'
- * ```
  */
 export function effectiveTlsMode(configured: TlsMode, ssl: boolean | undefined): TlsMode {
   return ssl === true ? 'verify-full' : configured;
@@ -94,11 +57,6 @@ export function effectiveTlsMode(configured: TlsMode, ssl: boolean | undefined):
 /**
  * Whether a secret sets `"ssl": false` under a mode that still wants TLS: the field is then
  * ignored, and callers say so in a log line.
- *
- * @example
- * ```ts
- * if (sslFieldIgnored('verify-full', secret.ssl)) ctx.logger.warn('"ssl": false ignored', { ... });
- * ```
  */
 export function sslFieldIgnored(configured: TlsMode, ssl: boolean | undefined): boolean {
   return ssl === false && configured !== 'disable';
@@ -107,11 +65,6 @@ export function sslFieldIgnored(configured: TlsMode, ssl: boolean | undefined): 
 /**
  * Logs a warning when the secret's `"ssl": false` is ignored (see {@link sslFieldIgnored}), naming
  * the adapter's TLS mode variable.
- *
- * @example
- * ```ts
- * warnIfSslFieldIgnored(settings.tlsMode, endpoint, 'PG_TLS_MODE', ctx.logger);
- * ```
  */
 export function warnIfSslFieldIgnored(
   configured: TlsMode,
@@ -130,22 +83,10 @@ export function warnIfSslFieldIgnored(
 /**
  * How one connection ended up: `verified` TLS, `plaintext` because the server offered no TLS in
  * mode `prefer`, or `disabled` (mode `disable`).
- *
- * @example
- * ```ts
- * ctx.logger.info('connected', { tls: session.tls satisfies TlsOutcome });
- * ```
  */
 export type TlsOutcome = 'verified' | 'plaintext' | 'disabled';
 
-/**
- * The fix to print when a local database offers no TLS: the variable that allows plaintext.
- *
- * @example
- * ```ts
- * allowPlaintextHint('PG_TLS_MODE'); // 'for a local database without TLS, set PG_TLS_MODE=prefer (or disable)'
- * ```
- */
+/** The fix to print when a local database offers no TLS: the variable that allows plaintext. */
 export function allowPlaintextHint(variable: string): string {
   return `for a local database without TLS, set ${variable}=prefer (or disable)`;
 }
@@ -154,13 +95,6 @@ export function allowPlaintextHint(variable: string): string {
  * The error for a server that offers no TLS under `verify-full`. Nothing has been sent then.
  * Under `prefer` the same answer means the server offered TLS when asked and then refused it on
  * the connection itself: someone on the path is choosing the answers, and nothing is sent either.
- *
- * @param doing - what was being done, e.g. `logging in as user "app" at db:5432`.
- * @param mode - the mode the connection followed (default `verify-full`).
- * @example
- * ```ts
- * throw serverWithoutTlsError('logging in to db:5432', 'PG_TLS_MODE');
- * ```
  */
 export function serverWithoutTlsError(
   doing: string,
@@ -183,13 +117,6 @@ export function serverWithoutTlsError(
  * The error for a server that, on a connection without TLS, asks for the password in a form an
  * eavesdropper or the server itself could reuse (cleartext, MD5, an RSA key it chose). The
  * password has not been sent.
- *
- * @param request - what the server asked for, e.g. `a cleartext password`.
- * @param fix - what to change, naming the setting.
- * @example
- * ```ts
- * throw plaintextPasswordRefused('logging in to db:5432', 'an MD5 password', 'PG_TLS_MODE=verify-full with TLS on the server, or scram-sha-256 in pg_hba.conf');
- * ```
  */
 export function plaintextPasswordRefused(
   doing: string,

@@ -33,11 +33,6 @@ export class StrategySettings<Settings, Overrides = { readonly preProvisionedPai
 /**
  * The parts of `RotationTarget` that every strategy of an adapter implements the same way: they
  * depend only on the adapter's secret format and its `EXCLUDE_CHARACTERS` default.
- *
- * @example
- * ```ts
- * const parts = credentialTargetParts('redis-single-user', REDIS_EXCLUDE_CHARACTERS, parseRedisSecret, serializeRedisSecret);
- * ```
  */
 export function credentialTargetParts<Secret extends { readonly password: string }>(
   adapter: string,
@@ -56,12 +51,6 @@ export function credentialTargetParts<Secret extends { readonly password: string
 /**
  * setSecret's first move (docs/protocol.md#setsecret): if the pending credentials already log in,
  * there is nothing to do. This is what makes a re-run after any failure safe.
- *
- * @param pendingLogsIn - tries the pending credentials; true when the server accepts them.
- * @example
- * ```ts
- * if (await pendingAlreadyLogsIn(pending, () => canLogIn(endpoint, login, settings, ctx), ctx)) return;
- * ```
  */
 export async function pendingAlreadyLogsIn(
   pending: { readonly username: string },

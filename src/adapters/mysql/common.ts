@@ -9,11 +9,6 @@ import { MYSQL_ENV, type MysqlSettings } from './settings.ts';
 /**
  * AWS's default `EXCLUDE_CHARACTERS` for MySQL and MariaDB: characters that commonly break
  * connection strings and shell quoting.
- *
- * @example
- * ```ts
- * mysqlSingleUser().defaultExcludeCharacters === MYSQL_DEFAULT_EXCLUDE_CHARACTERS; // true
- * ```
  */
 export const MYSQL_DEFAULT_EXCLUDE_CHARACTERS = '/@"\'\\';
 

@@ -35,14 +35,7 @@ function loadMysql2(): Promise<typeof mysql> {
   return mysql2;
 }
 
-/**
- * Where to connect: the secret's endpoint.
- *
- * @example
- * ```ts
- * const endpoint: Endpoint = { host: 'db.internal', port: 3306, database: undefined, ssl: undefined };
- * ```
- */
+/** Where to connect: the secret's endpoint. */
 export interface Endpoint {
   readonly host: string;
   readonly port: number;
@@ -51,14 +44,7 @@ export interface Endpoint {
   readonly ssl: boolean | undefined;
 }
 
-/**
- * A user name and password, and which version or secret they come from (for messages).
- *
- * @example
- * ```ts
- * const login: Login = { username: 'app', password, source: 'the current version' };
- * ```
- */
+/** A user name and password, and which version or secret they come from (for messages). */
 export interface Login {
   readonly username: string;
   readonly password: string;
@@ -68,49 +54,18 @@ export interface Login {
 
 export type { TlsOutcome } from '../../database/tls.ts';
 
-/**
- * What a connection needs from the step: logs, metrics and the time left.
- *
- * @example
- * ```ts
- * const ctx: SessionContext = stepContext; // any StepContext will do
- * ```
- */
+/** What a connection needs from the step: logs, metrics and the time left. */
 export type SessionContext = Pick<StepContext, 'logger' | 'metrics' | 'remainingTimeMs'>;
 
-/**
- * A row as mysql2 returns it.
- *
- * @example
- * ```ts
- * const [row]: Row[] = await session.run({ label: 'version', text: 'SELECT VERSION() AS v', sensitive: false });
- * ```
- */
+/** A row as mysql2 returns it. */
 export type Row = Record<string, unknown>;
 
-/**
- * The metric counted when a connection goes on in plaintext under `MYSQL_TLS_MODE=prefer`.
- *
- * @example
- * ```ts
- * ctx.metrics.count(TLS_FALLBACK_METRIC);
- * ```
- */
+/** The metric counted when a connection goes on in plaintext under `MYSQL_TLS_MODE=prefer`. */
 export const TLS_FALLBACK_METRIC = TLS_PLAINTEXT_FALLBACK_METRIC;
 
 /**
  * An open connection that knows its server's flavour, the account it logged in as, how it is
  * protected, and how string literals must be escaped in it.
- *
- * @example
- * ```ts
- * const session = await openSession(endpoint, login, settings, ctx);
- * try {
- *   await session.run({ label: 'check', text: 'SELECT 1', sensitive: false });
- * } finally {
- *   await session.close();
- * }
- * ```
  */
 export class MysqlSession {
   readonly flavour: MysqlFlavour;
@@ -196,12 +151,6 @@ export class MysqlSession {
  * TLS is used whenever the server offers it, and plaintext only when the server has no TLS at all
  * (never after a certificate or authentication failure), with a warning and the
  * `TlsPlaintextFallback` metric. Every connection logs the TLS mode it ended with.
- *
- * @param secrets - every secret in play, scrubbed from any text passed on from an error.
- * @example
- * ```ts
- * const session = await openSession(endpoint, { username, password, source: 'the current version' }, settings, ctx);
- * ```
  */
 export async function openSession(
   endpoint: Endpoint,
@@ -281,12 +230,6 @@ export async function openSession(
  * Like {@link openSession}, but an authentication refusal (wrong password, unknown user) gives
  * `undefined` instead of an error: the answer to "do these credentials already work?". Every
  * other failure (network, TLS, timeout, permission) still throws.
- *
- * @example
- * ```ts
- * const session = await tryOpenSession(endpoint, pendingLogin, settings, ctx);
- * if (session) { await session.close(); return; } // already applied
- * ```
  */
 export async function tryOpenSession(
   endpoint: Endpoint,
@@ -409,14 +352,7 @@ function text(value: unknown): string {
   return String(value);
 }
 
-/**
- * A value from a result row as text (mysql2 returns BLOB and BINARY columns as Buffers).
- *
- * @example
- * ```ts
- * rowText(row.ssl_cipher); // ''
- * ```
- */
+/** A value from a result row as text (mysql2 returns BLOB and BINARY columns as Buffers). */
 export function rowText(value: unknown): string {
   return text(value);
 }
@@ -460,11 +396,6 @@ const HINTS: Readonly<Record<number, string>> = {
  * the action, the error number, code and SQLSTATE, and a hint; the server's own message is added
  * only when `sensitive` is false (it quotes statements), and then scrubbed of `secrets`. The
  * original error is never attached: mysql2 errors carry the statement text in `sql`.
- *
- * @example
- * ```ts
- * throw sanitizeMysqlError(error, { action: 'set the password of app_clone', sensitive: true, secrets: [password] });
- * ```
  */
 export function sanitizeMysqlError(
   error: unknown,

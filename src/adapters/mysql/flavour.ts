@@ -3,24 +3,10 @@ import { TargetRefusedError } from '../../core/errors.ts';
 /**
  * The server families whose statements differ: MariaDB, MySQL 5.7, and MySQL 8 and later (which
  * includes 8.4 and 9.x, and Aurora MySQL 3).
- *
- * @example
- * ```ts
- * const kind: MysqlFlavourKind = session.flavour.kind; // 'mariadb'
- * ```
  */
 export type MysqlFlavourKind = 'mariadb' | 'mysql57' | 'mysql8';
 
-/**
- * What the adapter knows about a server, from `SELECT VERSION(), @@version_comment`.
- *
- * @example
- * ```ts
- * const flavour = detectFlavour({ version: '10.11.6-MariaDB', versionComment: 'MariaDB Server' });
- * flavour.kind; // 'mariadb'
- * flavour.maxUserNameLength; // 80
- * ```
- */
+/** What the adapter knows about a server, from `SELECT VERSION(), @@version_comment`. */
 export interface MysqlFlavour {
   readonly kind: MysqlFlavourKind;
   /** For logs and messages, e.g. `MariaDB 10.11.6` or `MySQL 8.0.36`. */
@@ -44,12 +30,6 @@ const MIN_MARIADB = [10, 2] as const;
 /**
  * Tells the flavour from the server's own answers. Throws a {@link TargetRefusedError} for servers
  * older than MySQL 5.7 or MariaDB 10.2, whose account statements this adapter does not speak.
- *
- * @example
- * ```ts
- * detectFlavour({ version: '5.7.44-log', versionComment: 'MySQL Community Server (GPL)' }).kind; // 'mysql57'
- * detectFlavour({ version: '8.0.mysql_aurora.3.05.2', versionComment: 'Source distribution' }).kind; // 'mysql8'
- * ```
  */
 export function detectFlavour(server: {
   version: string;
@@ -129,11 +109,6 @@ export function detectFlavour(server: {
 /**
  * The user-name limit to check before a server has been asked, from the secret's `engine` alone:
  * MariaDB 80 characters, MySQL and Aurora MySQL 32 (docs/protocol.md#alternating-users).
- *
- * @example
- * ```ts
- * userNameLimitForEngine('mariadb'); // 80
- * ```
  */
 export function userNameLimitForEngine(engine: string): number {
   return engine === 'mariadb' ? 80 : 32;

@@ -21,28 +21,13 @@ import {
 } from './sql.ts';
 import { isPunct, isWord, type Token, tokenize } from './tokens.ts';
 
-/**
- * One privilege: its name and, for column privileges, one column.
- *
- * @example
- * ```ts
- * const privilege: Privilege = { name: 'SELECT', column: 'email' };
- * ```
- */
+/** One privilege: its name and, for column privileges, one column. */
 export interface Privilege {
   readonly name: string;
   readonly column?: string | undefined;
 }
 
-/**
- * The privileges held on one object, and whether they carry the grant option.
- *
- * @example
- * ```ts
- * const shop: ObjectGrants | undefined = grants.objects.get('`shop`.*');
- * shop?.privileges.has('SELECT');
- * ```
- */
+/** The privileges held on one object, and whether they carry the grant option. */
 export interface ObjectGrants {
   /** The object as SQL, re-quoted: `*.*`, `` `db`.* ``, `` PROCEDURE `db`.`p` ``, `''@'%'`. */
   readonly object: string;
@@ -51,15 +36,7 @@ export interface ObjectGrants {
   readonly grantOption: boolean;
 }
 
-/**
- * Everything `SHOW GRANTS` says about one account.
- *
- * @example
- * ```ts
- * const grants = parseGrants(lines, { user: 'app', host: '%' }, mode);
- * grants.objects.get('`shop`.*')?.grantOption; // true
- * ```
- */
+/** Everything `SHOW GRANTS` says about one account. */
 export interface GrantSet {
   /** Privileges per object, keyed by the object's SQL text. */
   readonly objects: ReadonlyMap<string, ObjectGrants>;
@@ -74,24 +51,12 @@ export interface GrantSet {
 /**
  * A line of `SHOW GRANTS` this module cannot read. The message names the line's position and
  * what was expected, never its text (the first line can hold a password hash).
- *
- * @example
- * ```ts
- * try { parseGrants(lines, account, mode); } catch (error) { if (error instanceof GrantParseError) … }
- * ```
  */
 export class GrantParseError extends Error {
   override readonly name = 'GrantParseError';
 }
 
-/**
- * A stable key for a privilege within an object.
- *
- * @example
- * ```ts
- * privilegeKey({ name: 'SELECT', column: 'a' }); // 'SELECT (`a`)'
- * ```
- */
+/** A stable key for a privilege within an object. */
 export function privilegeKey(privilege: Privilege): string {
   return privilege.column === undefined
     ? privilege.name
@@ -101,15 +66,7 @@ export function privilegeKey(privilege: Privilege): string {
 const PRIVILEGE_NAME = /^[A-Z][A-Z0-9_]*( [A-Z][A-Z0-9_]*)*$/;
 const OBJECT_TYPES = new Set(['TABLE', 'FUNCTION', 'PROCEDURE', 'PACKAGE']);
 
-/**
- * Parses the lines of `SHOW GRANTS FOR account`.
- *
- * @throws GrantParseError when a line is not understood or names another account.
- * @example
- * ```ts
- * parseGrants(['GRANT SELECT, INSERT ON `shop`.* TO `app`@`%` WITH GRANT OPTION'], { user: 'app', host: '%' }, mode);
- * ```
- */
+/** Parses the lines of `SHOW GRANTS FOR account`. */
 export function parseGrants(lines: readonly string[], account: Account, mode: SqlMode): GrantSet {
   const objects = new Map<string, MutableObjectGrants>();
   const restrictions = new Map<string, MutableObjectGrants>();
@@ -171,13 +128,6 @@ export function parseGrants(lines: readonly string[], account: Account, mode: Sq
  * The statements that make the clone's privileges, roles and default roles exactly the
  * original's, in a safe order: revoke what the original lacks, then grant what the clone lacks,
  * then default roles. Every statement is idempotent, so a run cut short is finished by the next.
- *
- * @param defaultRoles - MySQL 8 keeps default roles out of SHOW GRANTS; pass them from
- *   `mysql.default_roles` (role SQL text). MariaDB's come from the parsed lines.
- * @example
- * ```ts
- * const statements = planGrantSync(flavour, originalGrants, cloneGrants, { user: 'app_clone', host: '%' });
- * ```
  */
 export function planGrantSync(
   flavour: MysqlFlavour,
@@ -297,11 +247,6 @@ export function planGrantSync(
 /**
  * `SET DEFAULT ROLE` for the flavour: MariaDB has one default role (`… FOR acct`), MySQL 8 a list
  * (`… TO acct`).
- *
- * @example
- * ```ts
- * defaultRoleStatement(flavour, ['`reader`'], { user: 'app_clone', host: '%' });
- * ```
  */
 export function defaultRoleStatement(
   flavour: MysqlFlavour,
@@ -316,14 +261,7 @@ export function defaultRoleStatement(
   return { label: `set the default roles of ${account.user}`, text, sensitive: false };
 }
 
-/**
- * The SQL text of a MySQL 8 role account, as {@link parseGrants} renders roles.
- *
- * @example
- * ```ts
- * roleAccountText({ user: 'reader', host: '%' }); // '`reader`@`%`'
- * ```
- */
+/** The SQL text of a MySQL 8 role account, as {@link parseGrants} renders roles. */
 export function roleAccountText(role: Account): string {
   return quoteAccount(role);
 }

@@ -20,46 +20,19 @@ export {
   withCredentials,
 } from '../../database/secret.ts';
 
-/**
- * The `engine` values this adapter accepts (docs/protocol.md#the-database-secret).
- *
- * @example
- * ```ts
- * MYSQL_ENGINES.includes('mariadb'); // true
- * ```
- */
+/** The `engine` values this adapter accepts (docs/protocol.md#the-database-secret). */
 export const MYSQL_ENGINES = ['mysql', 'aurora-mysql', 'mariadb'] as const;
 
-/**
- * One of {@link MYSQL_ENGINES}.
- *
- * @example
- * ```ts
- * const engine: MysqlEngine = 'aurora-mysql';
- * ```
- */
+/** One of {@link MYSQL_ENGINES}. */
 export type MysqlEngine = (typeof MYSQL_ENGINES)[number];
 
-/**
- * MySQL's and MariaDB's default port, used when the secret has no `port`.
- *
- * @example
- * ```ts
- * parseMysqlSecret(rawWithoutPort, 'mysql-single-user').port === DEFAULT_MYSQL_PORT; // true
- * ```
- */
+/** MySQL's and MariaDB's default port, used when the secret has no `port`. */
 export const DEFAULT_MYSQL_PORT = 3306;
 
 /**
  * A MySQL or MariaDB database secret of docs/protocol.md#the-database-secret, parsed and checked. `fields` is the JSON object
  * exactly as stored, so every field this adapter does not know is carried into the next version
  * unchanged.
- *
- * @example
- * ```ts
- * const secret = parseMysqlSecret(raw, 'mysql-single-user');
- * console.log(secret.host, secret.port, secret.username);
- * ```
  */
 export type MysqlSecret = DatabaseSecretValue<MysqlEngine>;
 
@@ -68,16 +41,6 @@ export type MysqlSecret = DatabaseSecretValue<MysqlEngine>;
  * naming the field and the fix; no message quotes the password or the raw JSON. A user name longer
  * than its `engine` allows (MySQL and Aurora MySQL 32 characters, MariaDB 80) is refused here, so
  * that no pending version is made for a user the server cannot have.
- *
- * @param adapter - the adapter's name, used in the message about an unsupported engine.
- * @example
- * ```ts
- * const secret = parseMysqlSecret(
- *   '{"engine":"mariadb","host":"db.internal","username":"app","password":"…","port":"3306"}',
- *   'mysql-single-user',
- * );
- * secret.port; // 3306
- * ```
  */
 export function parseMysqlSecret(raw: string, adapter: string): MysqlSecret {
   const secret = parseDatabaseSecretValue(raw, adapter, MYSQL_RULES);
@@ -93,13 +56,6 @@ export function parseMysqlSecret(raw: string, adapter: string): MysqlSecret {
 /**
  * Refuses a user name longer than `limit` characters (as {@link accountNameLength} counts them),
  * with a message that names the field and the limit and never quotes the name.
- *
- * @param where - whose limit it is, for the message: `engine "mysql"`, `MySQL 8.0.36`.
- * @example
- * ```ts
- * checkAccountNameLength('app', 32, 'engine "mysql"', 'username'); // passes
- * checkAccountNameLength('u'.repeat(33), 32, 'engine "mysql"', 'username'); // throws SecretShapeError
- * ```
  */
 export function checkAccountNameLength(name: string, limit: number, where: string, field: string): void {
   const length = accountNameLength(name);
@@ -115,12 +71,6 @@ export function checkAccountNameLength(name: string, limit: number, where: strin
  * Checks that a user name can be stored by MySQL and MariaDB at all: no NUL, and only characters of
  * the Basic Multilingual Plane (account names are kept in 3-byte UTF-8 columns). Length limits
  * depend on the engine and the server: see {@link checkAccountNameLength}.
- *
- * @example
- * ```ts
- * checkAccountName('äpp; "x"', 'username'); // passes
- * checkAccountName('app🙂', 'username'); // throws SecretShapeError
- * ```
  */
 export function checkAccountName(name: string, field: string): void {
   if (name.includes('\0')) {
@@ -139,14 +89,7 @@ export function checkAccountName(name: string, field: string): void {
   }
 }
 
-/**
- * A name's length as MySQL and MariaDB count it: in characters, not bytes or UTF-16 units.
- *
- * @example
- * ```ts
- * accountNameLength('äpp'); // 3
- * ```
- */
+/** A name's length as MySQL and MariaDB count it: in characters, not bytes or UTF-16 units. */
 export function accountNameLength(name: string): number {
   return [...name].length;
 }
@@ -162,11 +105,6 @@ const MYSQL_RULES: DatabaseSecretRules<MysqlEngine> = {
 /**
  * The string stored in Secrets Manager: the stored object with its fields in their original form
  * (a `port` stored as a string stays a string).
- *
- * @example
- * ```ts
- * serializeMysqlSecret(withCredentials(current, { username: 'app', password })); // '{"engine":…}'
- * ```
  */
 export function serializeMysqlSecret(secret: MysqlSecret): string {
   return serializeDatabaseSecretValue(secret);
@@ -176,13 +114,6 @@ export function serializeMysqlSecret(secret: MysqlSecret): string {
  * Checks that both users of an alternating pair fit the server's user-name limit, before anything
  * changes: the given name itself, and, when it is the original, its clone (`name_clone`). Messages
  * name the field and the limit and quote a name only up to 64 characters.
- *
- * @param where - whose limit it is, for the message: `engine "mysql"`, `MySQL 8.0.36`.
- * @example
- * ```ts
- * checkPairLength('app', 32, 'engine "mysql"'); // passes: "app_clone" is 9 characters
- * checkPairLength('u'.repeat(27), 32, 'engine "mysql"'); // throws: its clone would be 33
- * ```
  */
 export function checkPairLength(username: string, limit: number, where: string): void {
   const shorten = `shorten the user name to at most ${limit - CLONE_SUFFIX.length} characters (the clone adds "${CLONE_SUFFIX}", ${CLONE_SUFFIX.length} more), or use single-user rotation`;

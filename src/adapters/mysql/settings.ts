@@ -10,15 +10,7 @@ import {
 } from '../../database/settings.ts';
 import { parseTlsMode, type TlsMode } from '../../database/tls.ts';
 
-/**
- * The MySQL adapter's settings, read from the environment once, when the handler is created.
- *
- * @example
- * ```ts
- * const settings = readMysqlSettings({ MYSQL_CA_BUNDLE: '/opt/rds-global-bundle.pem' });
- * settings.connectTimeoutMs; // 5000
- * ```
- */
+/** The MySQL adapter's settings, read from the environment once, when the handler is created. */
 export interface MysqlSettings {
   /** `MYSQL_TLS_MODE`: verify-full (default), prefer or disable; a secret's `"ssl": true` tightens it. */
   readonly tlsMode: TlsMode;
@@ -42,14 +34,7 @@ export interface MysqlSettings {
   readonly allowedHosts?: HostAllowlist | undefined;
 }
 
-/**
- * The environment variables of this adapter (docs/environment.md lists them with their defaults).
- *
- * @example
- * ```ts
- * const env = { [MYSQL_ENV.statementTimeoutMs]: '5000' };
- * ```
- */
+/** The environment variables of this adapter (docs/environment.md lists them with their defaults). */
 export const MYSQL_ENV = {
   tlsMode: 'MYSQL_TLS_MODE',
   serverPublicKey: 'MYSQL_SERVER_PUBLIC_KEY',
@@ -64,14 +49,7 @@ export const MYSQL_ENV = {
 
 export { DEFAULT_CONNECT_TIMEOUT_MS, DEFAULT_STATEMENT_TIMEOUT_MS } from '../../database/settings.ts';
 
-/**
- * Values given to a factory; each one wins over its environment variable.
- *
- * @example
- * ```ts
- * const overrides: MysqlSettingsOverrides = { dualPassword: true };
- * ```
- */
+/** Values given to a factory; each one wins over its environment variable. */
 export interface MysqlSettingsOverrides {
   readonly dualPassword?: boolean | undefined;
   readonly preProvisionedPair?: boolean | undefined;
@@ -80,11 +58,6 @@ export interface MysqlSettingsOverrides {
 /**
  * Reads the adapter's settings. Every bad value throws a {@link ConfigurationError} naming the
  * variable, so the function fails at start-up rather than mid-rotation.
- *
- * @example
- * ```ts
- * readMysqlSettings({ MYSQL_STATEMENT_TIMEOUT_MS: '5000' }, { preProvisionedPair: true });
- * ```
  */
 export function readMysqlSettings(env: Env, overrides: MysqlSettingsOverrides = {}): MysqlSettings {
   return {

@@ -16,11 +16,6 @@ import { isWord, tokenize } from './tokens.ts';
 /**
  * One statement with a label for messages. `sensitive` statements carry a password or a password
  * hash: a server error about them is never passed on, because the server quotes the statement.
- *
- * @example
- * ```ts
- * const statement: Statement = { label: 'read the grants of the original user', text: 'SHOW GRANTS FOR `app`@`%`', sensitive: false };
- * ```
  */
 export interface Statement {
   readonly label: string;
@@ -28,14 +23,7 @@ export interface Statement {
   readonly sensitive: boolean;
 }
 
-/**
- * A MySQL account: user name and host pattern, as stored in `mysql.user`.
- *
- * @example
- * ```ts
- * const account: Account = { user: 'app', host: '10.0.%' };
- * ```
- */
+/** A MySQL account: user name and host pattern, as stored in `mysql.user`. */
 export interface Account {
   readonly user: string;
   readonly host: string;
@@ -44,49 +32,24 @@ export interface Account {
 /**
  * How the session parses string literals: with `NO_BACKSLASH_ESCAPES` a backslash is an ordinary
  * character, otherwise it escapes the next one.
- *
- * @example
- * ```ts
- * const mode: SqlMode = { noBackslashEscapes: sqlModeText.includes('NO_BACKSLASH_ESCAPES') };
- * ```
  */
 export interface SqlMode {
   readonly noBackslashEscapes: boolean;
 }
 
-/**
- * The plugin name of MySQL's and MariaDB's classic password hash.
- *
- * @example
- * ```ts
- * isNativePlugin(NATIVE_PASSWORD_PLUGIN); // true
- * ```
- */
+/** The plugin name of MySQL's and MariaDB's classic password hash. */
 export const NATIVE_PASSWORD_PLUGIN = 'mysql_native_password';
 
 /**
  * Quotes an identifier (database, table, column, role, user or host part) with backticks,
  * doubling any backtick inside. Backtick quoting means the same under every `sql_mode`.
- *
- * @throws TypeError for a name holding NUL, which no identifier may contain.
- * @example
- * ```ts
- * quoteIdentifier('we`ird'); // '`we``ird`'
- * ```
  */
 export function quoteIdentifier(name: string): string {
   if (name.includes('\0')) throw new TypeError('an identifier cannot contain a NUL character');
   return `\`${name.replaceAll('`', '``')}\``;
 }
 
-/**
- * Quotes an account name as `` `user`@`host` ``.
- *
- * @example
- * ```ts
- * quoteAccount({ user: "o'neil", host: '10.0.%' }); // "`o'neil`@`10.0.%`"
- * ```
- */
+/** Quotes an account name as `` `user`@`host` ``. */
 export function quoteAccount(account: Account): string {
   return `${quoteIdentifier(account.user)}@${quoteIdentifier(account.host)}`;
 }
@@ -94,12 +57,6 @@ export function quoteAccount(account: Account): string {
 /**
  * A string literal for the session's `sql_mode`: quotes doubled always, backslashes doubled unless
  * `NO_BACKSLASH_ESCAPES` is on.
- *
- * @throws TypeError for a value holding NUL.
- * @example
- * ```ts
- * stringLiteral("it's \\ here", { noBackslashEscapes: false }); // "'it''s \\\\ here'"
- * ```
  */
 export function stringLiteral(value: string, mode: SqlMode): string {
   if (value.includes('\0')) throw new TypeError('a string literal cannot contain a NUL character here');
@@ -111,26 +68,13 @@ export function stringLiteral(value: string, mode: SqlMode): string {
  * The `mysql_native_password` hash of a password: `*` and the upper-case hex of
  * SHA1(SHA1(password)), as `PASSWORD()` computes it. Knowing it is not enough to log in with the
  * native protocol, but it is still treated as secret.
- *
- * @example
- * ```ts
- * nativePasswordHash('password'); // '*2470C0C06DEE42FD1618BB99005ADCA2EC9D1E19'
- * ```
  */
 export function nativePasswordHash(password: string): string {
   const stage1 = createHash('sha1').update(password, 'utf8').digest();
   return `*${createHash('sha1').update(stage1).digest('hex').toUpperCase()}`;
 }
 
-/**
- * Whether a plugin name means the classic hash (`''` is what old grant tables store for it).
- *
- * @example
- * ```ts
- * isNativePlugin('mysql_native_password'); // true
- * isNativePlugin('caching_sha2_password'); // false
- * ```
- */
+/** Whether a plugin name means the classic hash (`''` is what old grant tables store for it). */
 export function isNativePlugin(plugin: string): boolean {
   return plugin === '' || plugin === NATIVE_PASSWORD_PLUGIN;
 }
@@ -140,12 +84,6 @@ export function isNativePlugin(plugin: string): boolean {
  * `IDENTIFIED BY PASSWORD '…'` and no IDENTIFIED clause are the native plugin; an account with
  * several plugins (`… OR unix_socket`) reports `multiple`, and is changed through `PASSWORD()` so
  * that every plugin keeps working.
- *
- * @example
- * ```ts
- * mariaDbAuthPlugin("CREATE USER `app`@`%` IDENTIFIED BY PASSWORD '*0123…'"); // 'mysql_native_password'
- * mariaDbAuthPlugin('CREATE USER `app`@`%` IDENTIFIED VIA ed25519 USING \'…\''); // 'ed25519'
- * ```
  */
 export function mariaDbAuthPlugin(createUser: string): string {
   const tokens = tokenize(createUser);
@@ -170,11 +108,6 @@ export function mariaDbAuthPlugin(createUser: string): string {
  * - MySQL 8: `ALTER USER CURRENT_USER() IDENTIFIED BY '…'`, with `REPLACE '<current>'` when the
  *   current password is known (servers with `password_require_current` demand it) and, for dual
  *   passwords, `DISCARD OLD PASSWORD` then `RETAIN CURRENT PASSWORD`.
- *
- * @example
- * ```ts
- * selfPasswordStatements(flavour, { password, plugin: 'mysql_native_password', mode });
- * ```
  */
 export function selfPasswordStatements(
   flavour: MysqlFlavour,
@@ -227,11 +160,6 @@ export function selfPasswordStatements(
  * - MySQL 5.7 and 8: `ALTER USER acct IDENTIFIED WITH mysql_native_password AS '<hash>'`, or
  *   `ALTER USER acct IDENTIFIED WITH <plugin> BY '…'` for other plugins (caching_sha2_password
  *   hashes are salted by the server).
- *
- * @example
- * ```ts
- * adminPasswordStatement(flavour, { user: 'app_clone', host: '%' }, { password, plugin, mode });
- * ```
  */
 export function adminPasswordStatement(
   flavour: MysqlFlavour,
@@ -262,11 +190,6 @@ export function adminPasswordStatement(
  * Creates the clone of an alternating pair with a throw-away password (its real one is set last,
  * so a login with the pending password proves the whole set-up finished) and the original's
  * plugin.
- *
- * @example
- * ```ts
- * createUserStatement(flavour, { user: 'app_clone', host: '10.0.%' }, { password: throwaway, plugin, mode });
- * ```
  */
 export function createUserStatement(
   flavour: MysqlFlavour,
@@ -290,14 +213,7 @@ export function createUserStatement(
   return { label, text: `CREATE USER IF NOT EXISTS ${target} ${identified}`, sensitive: true };
 }
 
-/**
- * An account's TLS requirements and resource limits, as `mysql.user` stores them.
- *
- * @example
- * ```ts
- * const requirements: AccountRequirements = { sslType: 'ANY', sslCipher: '', x509Issuer: '', x509Subject: '', limits: {} };
- * ```
- */
+/** An account's TLS requirements and resource limits, as `mysql.user` stores them. */
 export interface AccountRequirements {
   /** `''` (none), `ANY` (REQUIRE SSL), `X509`, or `SPECIFIED` (issuer / subject / cipher). */
   readonly sslType: string;
@@ -308,14 +224,7 @@ export interface AccountRequirements {
   readonly limits: Readonly<Record<string, number>>;
 }
 
-/**
- * The resource-limit columns of `mysql.user` and their `WITH` keywords.
- *
- * @example
- * ```ts
- * LIMIT_COLUMNS.max_user_connections; // 'MAX_USER_CONNECTIONS'
- * ```
- */
+/** The resource-limit columns of `mysql.user` and their `WITH` keywords. */
 export const LIMIT_COLUMNS = {
   max_questions: 'MAX_QUERIES_PER_HOUR',
   max_updates: 'MAX_UPDATES_PER_HOUR',
@@ -323,24 +232,10 @@ export const LIMIT_COLUMNS = {
   max_user_connections: 'MAX_USER_CONNECTIONS',
 } as const;
 
-/**
- * The limit columns of MariaDB, which adds `max_statement_time`.
- *
- * @example
- * ```ts
- * MARIADB_LIMIT_COLUMNS.max_statement_time; // 'MAX_STATEMENT_TIME'
- * ```
- */
+/** The limit columns of MariaDB, which adds `max_statement_time`. */
 export const MARIADB_LIMIT_COLUMNS = { ...LIMIT_COLUMNS, max_statement_time: 'MAX_STATEMENT_TIME' } as const;
 
-/**
- * The `REQUIRE …` clause for a set of requirements.
- *
- * @example
- * ```ts
- * requireClause({ sslType: 'X509', sslCipher: '', x509Issuer: '', x509Subject: '', limits: {} }, mode); // 'REQUIRE X509'
- * ```
- */
+/** The `REQUIRE …` clause for a set of requirements. */
 export function requireClause(requirements: AccountRequirements, mode: SqlMode): string {
   switch (requirements.sslType.toUpperCase()) {
     case '':
@@ -364,11 +259,6 @@ export function requireClause(requirements: AccountRequirements, mode: SqlMode):
 /**
  * Copies TLS requirements and resource limits onto an account:
  * `ALTER USER acct REQUIRE … WITH MAX_… n …`.
- *
- * @example
- * ```ts
- * requirementsStatement({ user: 'app_clone', host: '%' }, original, mode);
- * ```
  */
 export function requirementsStatement(
   account: Account,
@@ -390,11 +280,6 @@ export function requirementsStatement(
  * Statements that bound every later statement of a session: MariaDB's `max_statement_time`
  * (seconds), and on both families `lock_wait_timeout` so that account statements cannot wait
  * forever on a metadata lock.
- *
- * @example
- * ```ts
- * sessionTimeoutStatements(flavour, 15_000); // [SET SESSION max_statement_time = 15, …]
- * ```
  */
 export function sessionTimeoutStatements(flavour: MysqlFlavour, statementTimeoutMs: number): Statement[] {
   const seconds = Math.max(1, Math.ceil(statementTimeoutMs / 1000));
@@ -421,14 +306,7 @@ export function sessionTimeoutStatements(flavour: MysqlFlavour, statementTimeout
   return statements;
 }
 
-/**
- * `SHOW GRANTS FOR acct`.
- *
- * @example
- * ```ts
- * showGrantsStatement({ user: 'app', host: '%' }); // SHOW GRANTS FOR `app`@`%`
- * ```
- */
+/** `SHOW GRANTS FOR acct`. */
 export function showGrantsStatement(account: Account): Statement {
   return {
     label: `read the grants of ${account.user}`,
@@ -440,11 +318,6 @@ export function showGrantsStatement(account: Account): Statement {
 /**
  * `SHOW CREATE USER acct`, or `SHOW CREATE USER CURRENT_USER()` for the logged-in user. The
  * answer holds the password hash, so it is treated as sensitive.
- *
- * @example
- * ```ts
- * showCreateUserStatement(undefined).text; // 'SHOW CREATE USER CURRENT_USER()'
- * ```
  */
 export function showCreateUserStatement(account: Account | undefined): Statement {
   return {
@@ -457,11 +330,6 @@ export function showCreateUserStatement(account: Account | undefined): Statement
 /**
  * MySQL 8.0.14+: `ALTER USER CURRENT_USER() DISCARD OLD PASSWORD`, which ends the secondary
  * password kept by `RETAIN CURRENT PASSWORD`.
- *
- * @example
- * ```ts
- * discardOldPasswordStatement().text; // 'ALTER USER CURRENT_USER() DISCARD OLD PASSWORD'
- * ```
  */
 export function discardOldPasswordStatement(): Statement {
   return {
@@ -471,14 +339,7 @@ export function discardOldPasswordStatement(): Statement {
   };
 }
 
-/**
- * Look-ups sent as server-side prepared statements with real bind parameters (no secret in them).
- *
- * @example
- * ```ts
- * await session.lookup('check that app exists', LOOKUPS.accountExists, ['app', '%']);
- * ```
- */
+/** Look-ups sent as server-side prepared statements with real bind parameters (no secret in them). */
 export const LOOKUPS = {
   accountExists: 'SELECT COUNT(*) AS n FROM mysql.user WHERE User = ? AND Host = ?',
   accountHosts: 'SELECT Host AS host FROM mysql.user WHERE User = ?',

@@ -5,14 +5,7 @@
  * mark, so a user named `x TO y` or `a'b` cannot be mistaken for syntax.
  */
 
-/**
- * One token. `value` is unquoted and unescaped for identifiers and strings.
- *
- * @example
- * ```ts
- * const token: Token = { type: 'ident', value: 'app', start: 0, end: 5 };
- * ```
- */
+/** One token. `value` is unquoted and unescaped for identifiers and strings. */
 export interface Token {
   readonly type: 'word' | 'ident' | 'string' | 'punct';
   readonly value: string;
@@ -32,16 +25,7 @@ const ESCAPES: Readonly<Record<string, string>> = {
   Z: '\x1a',
 };
 
-/**
- * Splits `text` into tokens.
- *
- * @throws SyntaxError for an unterminated identifier or string (the message holds no text).
- * @example
- * ```ts
- * tokenize("GRANT SELECT ON `d`.* TO 'a''b'@'%'").map((t) => t.value);
- * // ['GRANT', 'SELECT', 'ON', 'd', '.', '*', 'TO', "a'b", '@', '%']
- * ```
- */
+/** Splits `text` into tokens. */
 export function tokenize(text: string): Token[] {
   const tokens: Token[] = [];
   let i = 0;
@@ -110,26 +94,12 @@ export function tokenize(text: string): Token[] {
   return tokens;
 }
 
-/**
- * Whether a token is the given keyword (a bare word, any case).
- *
- * @example
- * ```ts
- * isWord(tokenize('grant')[0], 'GRANT'); // true
- * ```
- */
+/** Whether a token is the given keyword (a bare word, any case). */
 export function isWord(token: Token | undefined, word: string): boolean {
   return token?.type === 'word' && token.value.toUpperCase() === word;
 }
 
-/**
- * Whether a token is the given punctuation mark.
- *
- * @example
- * ```ts
- * isPunct(tokenize('@')[0], '@'); // true
- * ```
- */
+/** Whether a token is the given punctuation mark. */
 export function isPunct(token: Token | undefined, mark: string): boolean {
   return token?.type === 'punct' && token.value === mark;
 }

@@ -22,36 +22,15 @@ import {
 import type { PostgresSettings } from './settings.ts';
 import { WHO_AM_I } from './sql.ts';
 
-/**
- * `EXCLUDE_CHARACTERS` default for PostgreSQL, the same as AWS's templates.
- *
- * @example
- * ```ts
- * postgresSingleUser().defaultExcludeCharacters === POSTGRES_EXCLUDE_CHARACTERS; // true
- * ```
- */
+/** `EXCLUDE_CHARACTERS` default for PostgreSQL, the same as AWS's templates. */
 export const POSTGRES_EXCLUDE_CHARACTERS = ':/@"\'\\';
 
-/**
- * The endpoint a secret value names.
- *
- * @example
- * ```ts
- * const endpoint = endpointOf(pending);
- * ```
- */
+/** The endpoint a secret value names. */
 export function endpointOf(secret: PostgresSecret): PostgresEndpoint {
   return { host: secret.host, port: secret.port, dbname: secret.dbname, ssl: secret.ssl };
 }
 
-/**
- * The login a secret value holds, under a label for logs.
- *
- * @example
- * ```ts
- * const login = loginOf(current, 'current');
- * ```
- */
+/** The login a secret value holds, under a label for logs. */
 export function loginOf(secret: PostgresSecret, label: CredentialLabel): PostgresLogin {
   return { username: secret.username, password: secret.password, label };
 }
@@ -69,11 +48,6 @@ export function commonTargetParts(adapter: string) {
 /**
  * setSecret's first move (docs/protocol.md#setsecret): if the pending credentials already log in, there is nothing
  * to do. This is what makes a re-run after any failure safe.
- *
- * @example
- * ```ts
- * if (await pendingAlreadyWorks(pending, settings, ctx)) return;
- * ```
  */
 export async function pendingAlreadyWorks(
   pending: PostgresSecret,
@@ -91,11 +65,6 @@ export async function pendingAlreadyWorks(
  * testSecret (docs/protocol.md#testsecret): log in with the pending credentials, check the server agrees who that is,
  * and run `PG_TEST_QUERY` when set. For the clone of alternating users, also check that its
  * sessions act as the original role, which is what keeps ownership shared (docs/protocol.md#shared-ownership-and-exact-grants).
- *
- * @example
- * ```ts
- * await verifyPending(pending, settings, ctx, { cloneMustActAsOriginal: true });
- * ```
  */
 export async function verifyPending(
   pending: PostgresSecret,
@@ -144,11 +113,6 @@ export async function verifyPending(
 /**
  * Logs in with the stored version `value` and lets the pending user set its own new password;
  * false, with nothing changed, when the server refuses that login.
- *
- * @example
- * ```ts
- * if (await changeOwnPasswordWith(previous, 'previous', pending, settings, ctx)) return;
- * ```
  */
 export async function changeOwnPasswordWith(
   value: PostgresSecret,
@@ -173,14 +137,7 @@ export async function changeOwnPasswordWith(
   return true;
 }
 
-/**
- * The clone's name must fit PostgreSQL's 63-byte limit; checked before anything changes.
- *
- * @example
- * ```ts
- * checkPairFits('app'); // passes: "app_clone" is 9 bytes
- * ```
- */
+/** The clone's name must fit PostgreSQL's 63-byte limit; checked before anything changes. */
 export function checkPairFits(username: string): { original: string; clone: string; other: string } {
   const pair = alternatingPair(username);
   const bytes = identifierBytes(pair.clone);
@@ -197,11 +154,6 @@ export function checkPairFits(username: string): { original: string; clone: stri
 /**
  * How the new password of `secret` is sent: a Redshift hash (`PG_REDSHIFT_PASSWORD_HASH`) for
  * `"engine": "redshift"`, a SCRAM-SHA-256 verifier (`PG_SCRAM_ITERATIONS`) otherwise.
- *
- * @example
- * ```ts
- * await setPassword(session, pending.username, pending.password, passwordFormFor(pending, settings), ctx);
- * ```
  */
 export function passwordFormFor(secret: PostgresSecret, settings: PostgresSettings): PasswordForm {
   return secret.engine === 'redshift'
@@ -212,11 +164,6 @@ export function passwordFormFor(secret: PostgresSecret, settings: PostgresSettin
 /**
  * For a Redshift secret, the password about to be set must meet Redshift's rules; checked before
  * any login, so a bad password changes nothing (the server cannot check a hash).
- *
- * @example
- * ```ts
- * checkPasswordForEngine(pending);
- * ```
  */
 export function checkPasswordForEngine(secret: PostgresSecret): void {
   if (secret.engine === 'redshift') checkRedshiftPassword(secret.password, 'password');

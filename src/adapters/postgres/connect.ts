@@ -20,24 +20,10 @@ import { POSTGRES_ENV, type PostgresSettings } from './settings.ts';
 
 export type { TlsOutcome } from '../../database/tls.ts';
 
-/**
- * Which credentials a connection uses, for log lines and error messages.
- *
- * @example
- * ```ts
- * const label: CredentialLabel = 'master';
- * ```
- */
+/** Which credentials a connection uses, for log lines and error messages. */
 export type CredentialLabel = 'pending' | 'current' | 'previous' | 'master';
 
-/**
- * Where to connect: the fields of the rotated secret that locate the server.
- *
- * @example
- * ```ts
- * const endpoint: PostgresEndpoint = { host: 'db.internal', port: 5432, dbname: 'app', ssl: undefined };
- * ```
- */
+/** Where to connect: the fields of the rotated secret that locate the server. */
 export interface PostgresEndpoint {
   readonly host: string;
   readonly port: number;
@@ -46,28 +32,14 @@ export interface PostgresEndpoint {
   readonly ssl: boolean | undefined;
 }
 
-/**
- * Who logs in, and under which label the connection is reported.
- *
- * @example
- * ```ts
- * const login: PostgresLogin = { username: 'app', password, label: 'pending' };
- * ```
- */
+/** Who logs in, and under which label the connection is reported. */
 export interface PostgresLogin {
   readonly username: string;
   readonly password: string;
   readonly label: CredentialLabel;
 }
 
-/**
- * The parts of a step's context a connection reports to.
- *
- * @example
- * ```ts
- * const ctx: ConnectContext = stepContext; // any StepContext will do
- * ```
- */
+/** The parts of a step's context a connection reports to. */
 export type ConnectContext = Pick<StepContext, 'logger' | 'metrics' | 'remainingTimeMs'>;
 
 // pg's own error for a server that answers 'N' to the SSLRequest when TLS is required.
@@ -83,16 +55,6 @@ const SERVER_WITHOUT_TLS = 'The server does not support SSL connections';
  * session then gives the connection up at once (the server rolls back any open transaction when it
  * ends) and sends nothing more on it; {@link PostgresSession.usable} turns false, and callers skip
  * their `ROLLBACK`.
- *
- * @example
- * ```ts
- * const session = await connectPostgres(endpoint, login, settings, ctx);
- * try {
- *   const rows = await session.query<{ now: Date }>('SELECT now() AS now', [], 'reading the clock');
- * } finally {
- *   await session.close();
- * }
- * ```
  */
 export class PostgresSession {
   /** The TLS outcome this connection ended up with. */
@@ -104,10 +66,6 @@ export class PostgresSession {
   readonly #answerWithinMs: (() => number) | undefined;
   #abandoned = false;
 
-  /**
-   * @param answerWithinMs - how long the next statement may wait for its answer, asked before each
-   *   one (the invocation's deadline draws nearer); default: the client's `query_timeout`.
-   */
   constructor(
     client: Client,
     tls: TlsOutcome,
@@ -193,16 +151,6 @@ export class PostgresSession {
  *   line and the metric `TlsPlaintextFallback`. A certificate failure never leads to plaintext;
  * - `disable`: plaintext.
  * Without TLS, a request for a cleartext or MD5 password is refused (only SCRAM goes ahead).
- *
- * @example
- * ```ts
- * const session = await connectPostgres(
- *   { host: secret.host, port: secret.port, dbname: secret.dbname, ssl: secret.ssl },
- *   { username: secret.username, password: secret.password, label: 'pending' },
- *   settings,
- *   ctx,
- * );
- * ```
  */
 export async function connectPostgres(
   endpoint: PostgresEndpoint,
@@ -277,11 +225,6 @@ export async function connectPostgres(
  * Opens a connection only to find out whether the credentials log in. Authentication failures
  * answer `false`; every other failure (network, TLS, timeout) is thrown, because it says nothing
  * about the credentials.
- *
- * @example
- * ```ts
- * if (await canLogIn(endpoint, { ...pendingLogin, label: 'pending' }, settings, ctx)) return;
- * ```
  */
 export async function canLogIn(
   endpoint: PostgresEndpoint,
@@ -298,12 +241,6 @@ export async function canLogIn(
 /**
  * Like {@link connectPostgres}, but an authentication failure answers `undefined` (logged at info)
  * instead of throwing.
- *
- * @example
- * ```ts
- * const session = await tryConnect(endpoint, currentLogin, settings, ctx);
- * if (!session) // the current password no longer works
- * ```
  */
 export async function tryConnect(
   endpoint: PostgresEndpoint,
@@ -348,12 +285,6 @@ const UNTRUSTED_CERTIFICATE_CODES = new Set([
  * `network`, `timeout`, `tls`, `authentication`, `permission` or `rejected`. The driver's own
  * message is used only when it comes from the server (which never sees a password: logins use
  * SCRAM and passwords travel as verifiers), and even then every string in `secrets` is blanked.
- *
- * @param doing - what was being done, e.g. `logging in as user "app" at db:5432 with the pending credentials`.
- * @example
- * ```ts
- * try { await client.connect(); } catch (error) { throw sanitizePostgresError(error, 'logging in', [password]); }
- * ```
  */
 export function sanitizePostgresError(
   error: unknown,

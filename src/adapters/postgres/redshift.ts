@@ -9,14 +9,7 @@ import { createHash, randomBytes } from 'node:crypto';
 import { SecretShapeError } from '../../core/errors.ts';
 import type { PasswordPolicy } from '../../core/password.ts';
 
-/**
- * The hashed forms Redshift accepts in `ALTER USER … PASSWORD`, chosen with `PG_REDSHIFT_PASSWORD_HASH`.
- *
- * @example
- * ```ts
- * const form: RedshiftPasswordHash = 'md5';
- * ```
- */
+/** The hashed forms Redshift accepts in `ALTER USER … PASSWORD`, chosen with `PG_REDSHIFT_PASSWORD_HASH`. */
 export type RedshiftPasswordHash = 'md5' | 'sha256';
 
 /** Choices of `PG_REDSHIFT_PASSWORD_HASH`, the default first. */
@@ -28,11 +21,6 @@ export const REDSHIFT_PASSWORD_LENGTH = { min: 8, max: 64 } as const;
 /**
  * Characters Redshift refuses in a password, besides anything outside ASCII 33–126 (so space and
  * control characters are refused too).
- *
- * @example
- * ```ts
- * REDSHIFT_EXCLUDED_CHARACTERS.includes('@'); // true
- * ```
  */
 export const REDSHIFT_EXCLUDED_CHARACTERS = '\'"\\/@';
 
@@ -40,12 +28,6 @@ export const REDSHIFT_EXCLUDED_CHARACTERS = '\'"\\/@';
  * What is wrong with a password under Redshift's rules (8–64 characters; at least one upper-case
  * letter, one lower-case letter and one digit; ASCII 33–126 except `' " \ / @`), as short phrases
  * that never quote the password. Empty when it passes.
- *
- * @example
- * ```ts
- * redshiftPasswordProblems('Abcdefg1'); // []
- * redshiftPasswordProblems('short');    // ['is 5 characters long, …', 'has no upper-case letter', …]
- * ```
  */
 export function redshiftPasswordProblems(password: string): string[] {
   const problems: string[] = [];
@@ -68,11 +50,6 @@ export function redshiftPasswordProblems(password: string): string[] {
 /**
  * Throws a {@link SecretShapeError} naming the field and every broken rule when `password` does
  * not meet Redshift's rules. Called before any login or statement, so a bad password changes nothing.
- *
- * @example
- * ```ts
- * checkRedshiftPassword(pending.password, 'password'); // passes for a generated password
- * ```
  */
 export function checkRedshiftPassword(password: string, field: string): void {
   const problems = redshiftPasswordProblems(password);
@@ -87,11 +64,6 @@ export function checkRedshiftPassword(password: string, field: string): void {
 /**
  * Redshift's (and PostgreSQL's) MD5 password form: `md5` followed by the hex MD5 of the password
  * followed by the user name.
- *
- * @example
- * ```ts
- * redshiftMd5Hash('Abcdefg1', 'app'); // 'md5' + 32 hex digits
- * ```
  */
 export function redshiftMd5Hash(password: string, username: string): string {
   const digest = createHash('md5')
@@ -100,14 +72,7 @@ export function redshiftMd5Hash(password: string, username: string): string {
   return `md5${digest}`;
 }
 
-/**
- * Options of {@link redshiftSha256Hash}.
- *
- * @example
- * ```ts
- * redshiftSha256Hash(password, { salt: Buffer.alloc(32, 1) });
- * ```
- */
+/** Options of {@link redshiftSha256Hash}. */
 export interface RedshiftSha256Options {
   /** 32 bytes; random unless given (tests pass a fixed one to compare with a known value). */
   readonly salt?: Uint8Array;
@@ -117,11 +82,6 @@ export interface RedshiftSha256Options {
  * Redshift's SHA-256 password form with a client-chosen salt: `sha256|<digest>|<salt>`, where the
  * salt is 256 random bits in hex and the digest is the hex SHA-256 of the password followed by that
  * salt text. (The shorter `sha256|<password>` form would carry the password itself, so it is never used.)
- *
- * @example
- * ```ts
- * redshiftSha256Hash('Abcdefg1'); // 'sha256|<64 hex>|<64 hex>'
- * ```
  */
 export function redshiftSha256Hash(password: string, options: RedshiftSha256Options = {}): string {
   const salt = Buffer.from(options.salt ?? randomBytes(32));
@@ -133,14 +93,7 @@ export function redshiftSha256Hash(password: string, options: RedshiftSha256Opti
   return `sha256|${digest}|${saltHex}`;
 }
 
-/**
- * The form `ALTER USER … PASSWORD` is sent for a Redshift user.
- *
- * @example
- * ```ts
- * redshiftPasswordHash('md5', password, 'app'); // 'md5…'
- * ```
- */
+/** The form `ALTER USER … PASSWORD` is sent for a Redshift user. */
 export function redshiftPasswordHash(form: RedshiftPasswordHash, password: string, username: string): string {
   return form === 'md5' ? redshiftMd5Hash(password, username) : redshiftSha256Hash(password);
 }
@@ -148,11 +101,6 @@ export function redshiftPasswordHash(form: RedshiftPasswordHash, password: strin
 /**
  * The settings of a password policy that let it produce passwords Redshift refuses, as phrases
  * naming the variable and its fix. Empty when every password the policy makes meets the rules.
- *
- * @example
- * ```ts
- * redshiftPolicyProblems(passwordPolicyFromEnv(env, POSTGRES_EXCLUDE_CHARACTERS)); // []
- * ```
  */
 export function redshiftPolicyProblems(policy: PasswordPolicy): string[] {
   const problems: string[] = [];

@@ -40,11 +40,6 @@ export interface RoleContext {
 /**
  * How a new password is sent: as a SCRAM-SHA-256 verifier (PostgreSQL, Aurora), or as a Redshift
  * md5/sha256 hash (secret engine "redshift"). Never as the password itself.
- *
- * @example
- * ```ts
- * const form: PasswordForm = { kind: 'redshift', hash: 'md5' };
- * ```
  */
 export type PasswordForm =
   | { readonly kind: 'scram'; readonly iterations: number }
@@ -56,27 +51,13 @@ interface RoleRow extends Record<string, unknown> {
   inherit: boolean;
 }
 
-/**
- * Looks a role up; `undefined` when it does not exist.
- *
- * @example
- * ```ts
- * const role = await findRole(session, 'app_clone');
- * ```
- */
+/** Looks a role up; `undefined` when it does not exist. */
 export async function findRole(session: PostgresSession, name: string): Promise<RoleRow | undefined> {
   const rows = await session.query<RoleRow>(FIND_ROLE, [name], `looking up role "${name}"`);
   return rows[0];
 }
 
-/**
- * Whether a login user exists, by a query Redshift understands too (`pg_user`).
- *
- * @example
- * ```ts
- * if (!(await userExists(session, 'app_clone'))) throw …;
- * ```
- */
+/** Whether a login user exists, by a query Redshift understands too (`pg_user`). */
 export async function userExists(session: PostgresSession, name: string): Promise<boolean> {
   const rows = await session.query(FIND_USER, [name], `looking up user "${name}"`);
   return rows.length > 0;
@@ -85,11 +66,6 @@ export async function userExists(session: PostgresSession, name: string): Promis
 /**
  * Sets a role's password with a SCRAM-SHA-256 verifier built here (the password never travels in
  * SQL). Used both by a user on itself and by the master on another role.
- *
- * @example
- * ```ts
- * await setPassword(session, 'app', pending.password, { kind: 'scram', iterations: 4096 }, ctx);
- * ```
  */
 export async function setPassword(
   session: PostgresSession,
@@ -124,11 +100,6 @@ export async function setPassword(
  * The single-user change (docs/protocol.md#single-user): the session's own user sets its own password. Checks first
  * that the server agrees who logged in, and drops any `role` the session started with, so that the
  * statement acts as the user itself.
- *
- * @example
- * ```ts
- * await changeOwnPassword(session, 'app', pending.password, { kind: 'scram', iterations: 4096 }, ctx);
- * ```
  */
 export async function changeOwnPassword(
   session: PostgresSession,
@@ -153,14 +124,7 @@ export async function changeOwnPassword(
   await setPassword(session, username, password, form, ctx);
 }
 
-/**
- * The server's `server_version_num`, e.g. 150020.
- *
- * @example
- * ```ts
- * if ((await serverVersion(session)) >= 160000) { … }
- * ```
- */
+/** The server's `server_version_num`, e.g. 150020. */
 export async function serverVersion(session: PostgresSession): Promise<number> {
   const [row] = await session.query<{ version: number }>(SERVER_VERSION, [], 'reading the server version');
   return row?.version ?? 0;
@@ -177,14 +141,6 @@ export async function serverVersion(session: PostgresSession): Promise<number> {
  *    original, and the original owns what it creates itself.
  *
  * Runs inside the caller's transaction. Returns whether the clone was created.
- *
- * @example
- * ```ts
- * await session.query('BEGIN', [], 'starting the transaction');
- * await ensureClone(session, 'app', 'app_clone', ctx);
- * await setPassword(session, pendingUser, pendingPassword, { kind: 'scram', iterations: 4096 }, ctx);
- * await session.query('COMMIT', [], 'committing');
- * ```
  */
 export async function ensureClone(
   session: PostgresSession,

@@ -1,26 +1,12 @@
 import { createHash, createHmac, pbkdf2Sync, randomBytes } from 'node:crypto';
 
-/**
- * PostgreSQL's default iteration count (`scram_iterations`), and ours.
- *
- * @example
- * ```ts
- * scramSha256Verifier(password, { iterations: DEFAULT_SCRAM_ITERATIONS * 2 });
- * ```
- */
+/** PostgreSQL's default iteration count (`scram_iterations`), and ours. */
 export const DEFAULT_SCRAM_ITERATIONS = 4096;
 
 /** Salt length PostgreSQL uses for the verifiers it builds itself. */
 const SALT_BYTES = 16;
 
-/**
- * Options of {@link scramSha256Verifier}.
- *
- * @example
- * ```ts
- * scramSha256Verifier(password, { iterations: 8192 });
- * ```
- */
+/** Options of {@link scramSha256Verifier}. */
 export interface ScramOptions {
   /** PBKDF2 iterations, 4096 by default. PostgreSQL accepts any count from 1. */
   readonly iterations?: number;
@@ -38,12 +24,6 @@ export interface ScramOptions {
  * Passwords must be printable ASCII (every password policy of docs/protocol.md#password-policy produces one). The server
  * runs SASLprep over non-ASCII passwords before hashing them, and a client-side verifier that
  * skipped or approximated it would lock the user out, so those are refused here instead.
- *
- * @example
- * ```ts
- * const verifier = scramSha256Verifier('correct horse battery staple');
- * // 'SCRAM-SHA-256$4096:…$…:…'
- * ```
  */
 export function scramSha256Verifier(password: string, options: ScramOptions = {}): string {
   if (!/^[\x20-\x7e]+$/.test(password)) {

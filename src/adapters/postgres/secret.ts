@@ -13,76 +13,30 @@ export {
   withCredentials,
 } from '../../database/secret.ts';
 
-/**
- * The `engine` values this adapter accepts (docs/protocol.md#the-database-secret).
- *
- * @example
- * ```ts
- * POSTGRES_ENGINES.includes('aurora-postgresql'); // true
- * ```
- */
+/** The `engine` values this adapter accepts (docs/protocol.md#the-database-secret). */
 export const POSTGRES_ENGINES = ['postgres', 'aurora-postgresql', 'redshift'] as const;
 
-/**
- * Amazon Redshift's default port, used for an `"engine": "redshift"` secret without `port`.
- *
- * @example
- * ```ts
- * parsePostgresSecret(redshiftWithoutPort, 'postgres-single-user').port === DEFAULT_REDSHIFT_PORT; // true
- * ```
- */
+/** Amazon Redshift's default port, used for an `"engine": "redshift"` secret without `port`. */
 export const DEFAULT_REDSHIFT_PORT = 5439;
 
-/**
- * One of {@link POSTGRES_ENGINES}.
- *
- * @example
- * ```ts
- * const engine: PostgresEngine = 'postgres';
- * ```
- */
+/** One of {@link POSTGRES_ENGINES}. */
 export type PostgresEngine = (typeof POSTGRES_ENGINES)[number];
 
-/**
- * PostgreSQL's default port, used when the secret has no `port`.
- *
- * @example
- * ```ts
- * parsePostgresSecret(rawWithoutPort, 'postgres-single-user').port === DEFAULT_POSTGRES_PORT; // true
- * ```
- */
+/** PostgreSQL's default port, used when the secret has no `port`. */
 export const DEFAULT_POSTGRES_PORT = 5432;
 
-/**
- * The database connected to when the secret has no `dbname`.
- *
- * @example
- * ```ts
- * DEFAULT_POSTGRES_DATABASE; // 'postgres'
- * ```
- */
+/** The database connected to when the secret has no `dbname`. */
 export const DEFAULT_POSTGRES_DATABASE = 'postgres';
 
 /**
  * The longest role name PostgreSQL keeps, in bytes (NAMEDATALEN - 1). Longer names are silently
  * truncated by the server, so a longer name would rotate a different role than the one named.
- *
- * @example
- * ```ts
- * identifierBytes(name) <= MAX_IDENTIFIER_BYTES;
- * ```
  */
 export const MAX_IDENTIFIER_BYTES = 63;
 
 /**
  * A database secret of docs/protocol.md#the-database-secret, parsed and checked. `fields` is the JSON object exactly as stored,
  * so every field this adapter does not know is carried into the next version unchanged.
- *
- * @example
- * ```ts
- * const secret = parsePostgresSecret(raw, 'postgres-single-user');
- * console.log(secret.host, secret.port, secret.username, secret.dbname);
- * ```
  */
 export interface PostgresSecret extends DatabaseSecretValue<PostgresEngine> {
   /** `dbname`, {@link DEFAULT_POSTGRES_DATABASE} when absent. */
@@ -92,12 +46,6 @@ export interface PostgresSecret extends DatabaseSecretValue<PostgresEngine> {
 /**
  * The bytes a name takes in PostgreSQL's catalogs (UTF-8), which is what {@link MAX_IDENTIFIER_BYTES}
  * limits: a name of 32 non-ASCII characters can already be too long.
- *
- * @example
- * ```ts
- * identifierBytes('app'); // 3
- * identifierBytes('äpp'); // 4
- * ```
  */
 export function identifierBytes(name: string): number {
   return Buffer.byteLength(name, 'utf8');
@@ -106,16 +54,6 @@ export function identifierBytes(name: string): number {
 /**
  * Parses and checks a stored PostgreSQL secret. Every problem is a {@link SecretShapeError} naming the
  * field and the fix; no message ever quotes the password or the raw JSON.
- *
- * @param adapter - the adapter's name, used in the message about an unsupported engine.
- * @example
- * ```ts
- * const secret = parsePostgresSecret(
- *   '{"engine":"postgres","host":"db.internal","username":"app","password":"…","port":"5432"}',
- *   'postgres-single-user',
- * );
- * secret.port; // 5432
- * ```
  */
 export function parsePostgresSecret(raw: string, adapter: string): PostgresSecret {
   const secret = parseDatabaseSecretValue(raw, adapter, POSTGRES_RULES);
@@ -129,12 +67,6 @@ export function parsePostgresSecret(raw: string, adapter: string): PostgresSecre
 /**
  * Checks that a role name can be used as it is: non-empty, no NUL, at most
  * {@link MAX_IDENTIFIER_BYTES} bytes.
- *
- * @example
- * ```ts
- * checkRoleName('app', 'username'); // passes
- * checkRoleName('x'.repeat(64), 'username'); // throws SecretShapeError
- * ```
  */
 export function checkRoleName(name: string, field: string): void {
   if (name.includes('\0')) {
@@ -161,11 +93,6 @@ const POSTGRES_RULES: DatabaseSecretRules<PostgresEngine> = {
 /**
  * The string stored in Secrets Manager: the stored object with its fields in their original form
  * (a `port` stored as a string stays a string).
- *
- * @example
- * ```ts
- * serializePostgresSecret(withCredentials(current, { username: 'app', password })); // '{"engine":…}'
- * ```
  */
 export function serializePostgresSecret(secret: PostgresSecret): string {
   return serializeDatabaseSecretValue(secret);

@@ -11,15 +11,7 @@ import { parseTlsMode, type TlsMode } from '../../database/tls.ts';
 import { REDSHIFT_PASSWORD_HASHES, type RedshiftPasswordHash } from './redshift.ts';
 import { DEFAULT_SCRAM_ITERATIONS } from './scram.ts';
 
-/**
- * The PostgreSQL adapter's settings, read from the environment once, when the handler is created.
- *
- * @example
- * ```ts
- * const settings = readPostgresSettings({ PG_CA_BUNDLE: '/opt/rds-global-bundle.pem' });
- * settings.connectTimeoutMs; // 5000
- * ```
- */
+/** The PostgreSQL adapter's settings, read from the environment once, when the handler is created. */
 export interface PostgresSettings {
   /** `PG_TLS_MODE`: verify-full (default), prefer or disable; a secret's `"ssl": true` tightens it. */
   readonly tlsMode: TlsMode;
@@ -43,14 +35,7 @@ export interface PostgresSettings {
   readonly allowedHosts?: HostAllowlist | undefined;
 }
 
-/**
- * The names of this adapter's environment variables (docs/environment.md lists their defaults).
- *
- * @example
- * ```ts
- * const env = { [POSTGRES_ENV.caBundle]: '/opt/rds-global-bundle.pem' };
- * ```
- */
+/** The names of this adapter's environment variables (docs/environment.md lists their defaults). */
 export const POSTGRES_ENV = {
   tlsMode: 'PG_TLS_MODE',
   caBundle: 'PG_CA_BUNDLE',
@@ -72,12 +57,6 @@ const MAX_SCRAM_ITERATIONS = 100_000;
 /**
  * Reads the adapter's settings. Every bad value throws a {@link ConfigurationError} naming the
  * variable, so the function fails at start-up rather than mid-rotation.
- *
- * @param overrides - values given to the factory, which win over the environment.
- * @example
- * ```ts
- * readPostgresSettings(ctxEnv, { preProvisionedPair: true });
- * ```
  */
 export function readPostgresSettings(
   env: Env,

@@ -9,25 +9,13 @@ import { escapeIdentifier, escapeLiteral } from 'pg';
 /**
  * Quotes an identifier for PostgreSQL: double quotes around it, inner double quotes doubled. The
  * name is kept exactly (case, spaces, quotes, semicolons, non-ASCII).
- *
- * @example
- * ```ts
- * quoteIdentifier('app "blue"; drop'); // '"app ""blue""; drop"'
- * ```
  */
 export function quoteIdentifier(name: string): string {
   if (name.includes('\0')) throw new RangeError('identifiers cannot contain a NUL character');
   return escapeIdentifier(name);
 }
 
-/**
- * Quotes a string literal for PostgreSQL (single quotes doubled; backslashes handled with `E''`).
- *
- * @example
- * ```ts
- * quoteLiteral("it's"); // "'it''s'"
- * ```
- */
+/** Quotes a string literal for PostgreSQL (single quotes doubled; backslashes handled with `E''`). */
 export function quoteLiteral(value: string): string {
   if (value.includes('\0')) throw new RangeError('literals cannot contain a NUL character');
   return escapeLiteral(value);
@@ -97,12 +85,6 @@ export const TERMINATE_SESSIONS = `WITH targets AS MATERIALIZED (
 /**
  * Sets a role's password to a SCRAM-SHA-256 verifier. PostgreSQL stores a verifier it is given as
  * it is, so the password itself never appears in the statement (docs/protocol.md#security-rules).
- *
- * @example
- * ```ts
- * setPasswordStatement('app', scramSha256Verifier(password));
- * // ALTER ROLE "app" PASSWORD 'SCRAM-SHA-256$4096:…'
- * ```
  */
 export function setPasswordStatement(role: string, verifier: string): string {
   if (!verifier.startsWith('SCRAM-SHA-256$')) {
@@ -116,12 +98,6 @@ export function setPasswordStatement(role: string, verifier: string): string {
  * Sets a Redshift user's password to a hash built on the client (`md5…` or `sha256|<digest>|<salt>`):
  * Redshift has no SCRAM verifiers, and these are the forms it stores without ever seeing the password.
  * The hash goes as a quoted literal (`ALTER USER` takes no bind parameters); the user name is quoted.
- *
- * @example
- * ```ts
- * redshiftSetPasswordStatement('app', redshiftMd5Hash(password, 'app'));
- * // ALTER USER "app" PASSWORD 'md5…'
- * ```
  */
 export function redshiftSetPasswordStatement(user: string, hash: string): string {
   if (!/^md5[0-9a-f]{32}$/.test(hash) && !/^sha256\|[0-9a-f]{64}\|[0-9a-f]{64}$/.test(hash)) {
@@ -134,25 +110,12 @@ export function redshiftSetPasswordStatement(user: string, hash: string): string
 /**
  * Creates the clone of alternating users: a login role that is a member of the original, so it can
  * act as the original (see {@link roleSwitchSetting}). Its password is set separately.
- *
- * @example
- * ```ts
- * createCloneStatement('app_clone', 'app'); // CREATE ROLE "app_clone" WITH LOGIN INHERIT IN ROLE "app"
- * ```
  */
 export function createCloneStatement(clone: string, original: string): string {
   return `CREATE ROLE ${quoteIdentifier(clone)} WITH LOGIN INHERIT IN ROLE ${quoteIdentifier(original)}`;
 }
 
-/**
- * Grants membership in `original` to `clone`, with the options the clone needs to act as it.
- *
- * @example
- * ```ts
- * grantMembershipStatement('app', 'app_clone', 160000);
- * // GRANT "app" TO "app_clone" WITH INHERIT TRUE, SET TRUE
- * ```
- */
+/** Grants membership in `original` to `clone`, with the options the clone needs to act as it. */
 export function grantMembershipStatement(original: string, clone: string, serverVersion: number): string {
   const grant = `GRANT ${quoteIdentifier(original)} TO ${quoteIdentifier(clone)}`;
   return serverVersion >= 160000 ? `${grant} WITH INHERIT TRUE, SET TRUE` : grant;
@@ -166,11 +129,6 @@ export function inheritStatement(role: string): string {
 /**
  * Removes every setting a role has for one database (or for all databases when `database` is
  * undefined).
- *
- * @example
- * ```ts
- * resetRoleSettingsStatement('app_clone', undefined); // ALTER ROLE "app_clone" RESET ALL
- * ```
  */
 export function resetRoleSettingsStatement(role: string, database: string | undefined): string {
   return `ALTER ROLE ${quoteIdentifier(role)}${inDatabase(database)} RESET ALL`;
@@ -190,12 +148,6 @@ const LIST_QUOTE_SETTINGS = new Set([
 /**
  * One role setting as `pg_db_role_setting` stores it (`name=value`), written back with
  * `ALTER ROLE … SET`. The result stores exactly the same `name=value` text.
- *
- * @example
- * ```ts
- * roleSettingStatement('app_clone', undefined, 'search_path="$user", public');
- * // ALTER ROLE "app_clone" SET "search_path" = '$user', 'public'
- * ```
  */
 export function roleSettingStatement(role: string, database: string | undefined, entry: string): string {
   const { name, value } = splitSettingEntry(entry);
@@ -206,26 +158,12 @@ export function roleSettingStatement(role: string, database: string | undefined,
   return `ALTER ROLE ${quoteIdentifier(role)}${inDatabase(database)} SET ${quotedName} = ${values}`;
 }
 
-/**
- * The `role` setting that makes a clone's sessions act as the original role, as stored text.
- *
- * @example
- * ```ts
- * roleSwitchSetting('app'); // 'role=app'
- * ```
- */
+/** The `role` setting that makes a clone's sessions act as the original role, as stored text. */
 export function roleSwitchSetting(original: string): string {
   return `role=${original}`;
 }
 
-/**
- * Splits a stored `name=value` setting at its first `=`.
- *
- * @example
- * ```ts
- * splitSettingEntry('statement_timeout=5min'); // { name: 'statement_timeout', value: '5min' }
- * ```
- */
+/** Splits a stored `name=value` setting at its first `=`. */
 export function splitSettingEntry(entry: string): { name: string; value: string } {
   const at = entry.indexOf('=');
   if (at <= 0) throw new RangeError('a stored role setting has no "name=" part');
@@ -235,11 +173,6 @@ export function splitSettingEntry(entry: string): { name: string; value: string 
 /**
  * Splits a stored list of identifiers (`"$user", public, "My Schema"`) into its elements, undoing
  * the double quotes PostgreSQL put around the ones that needed them.
- *
- * @example
- * ```ts
- * splitQuotedList('"$user", public'); // ['$user', 'public']
- * ```
  */
 export function splitQuotedList(text: string): string[] {
   const elements: string[] = [];
