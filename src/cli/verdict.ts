@@ -126,89 +126,16 @@ export const DEFAULT_STUCK_AFTER_MINUTES = 30;
 /** Assesses one secret. Pure: the same facts and policy always give the same answer. */
 export function assessSecret(facts: SecretFacts, policy: VerdictPolicy): Assessment {
   const now = policy.now;
-  const findings: VerdictFinding[] = [];
-  const name = facts.name;
-  const stuckAfterMs = (policy.stuckAfterMinutes ?? DEFAULT_STUCK_AFTER_MINUTES) * MINUTE_MS;
-
   const pendingVersionId = unfinishedPending(facts.versions);
   const pendingSince = pendingVersionId ? facts.versionCreated?.[pendingVersionId] : undefined;
-  if (pendingVersionId) {
-    const age = pendingSince ? now.getTime() - pendingSince.getTime() : Number.POSITIVE_INFINITY;
-    const since = pendingSince ? ` since ${relativeDate(pendingSince, now)}` : '';
-    const failed = facts.failedRotation?.versionId === pendingVersionId ? facts.failedRotation : undefined;
-    if (failed) {
-      findings.push({
-        verdict: 'stuck',
-        message: `the rotation to version ${shortId(pendingVersionId)} failed${failed.failedStep ? ` at ${failed.failedStep}` : ''}${failed.error ? `: ${failed.error}` : ''}; AWSPENDING stays on it`,
-        fix: `fix the cause, then \`secrets-rotator rotate ${name} --via-service\` re-runs the same version, or \`secrets-rotator repair ${name}\` abandons it`,
-      });
-    } else if (age >= stuckAfterMs) {
-      findings.push({
-        verdict: 'stuck',
-        message: `AWSPENDING is on version ${shortId(pendingVersionId)}, which is not AWSCURRENT,${since || ' since an unknown time'}: an earlier rotation did not finish`,
-        fix: `find why in the rotation function's logs; once fixed, \`secrets-rotator rotate ${name} --via-service\` resumes it (AWS), or \`secrets-rotator repair ${name}\` abandons it`,
-      });
-    } else {
-      findings.push({
-        verdict: 'rotating',
-        message: `a rotation started${since} and has not finished (AWSPENDING on version ${shortId(pendingVersionId)}): still running, or failed`,
-        fix: `wait, or read the rotation function's logs for a failure (the service reports it nowhere else); it counts as stuck after ${humanSpan(stuckAfterMs)}`,
-      });
-    }
-  }
-
+  const findings: VerdictFinding[] = [];
+  if (pendingVersionId) findings.push(pendingFinding(facts, policy, pendingVersionId, pendingSince));
   const enabled = facts.rotationEnabled === true;
-  if (!enabled) {
-    findings.push(
-      facts.rotationLambdaArn
-        ? {
-            verdict: 'rotation-disabled',
-            message: 'rotation was turned off (a rotation function is still set)',
-            fix: `turn it back on: aws secretsmanager rotate-secret --secret-id ${name} --rotation-rules AutomaticallyAfterDays=30`,
-          }
-        : {
-            verdict: 'rotation-disabled',
-            message: 'rotation is not configured',
-            fix: `configure it: aws secretsmanager rotate-secret --secret-id ${name} --rotation-lambda-arn <function ARN> --rotation-rules AutomaticallyAfterDays=30`,
-          },
-    );
-  }
-
-  // A rotation under way is the answer to "overdue" and "never rotated"; a stuck one explains the latter.
-  const rotating = findings.some((finding) => finding.verdict === 'rotating');
-  const stuck = findings.some((finding) => finding.verdict === 'stuck');
+  if (!enabled) findings.push(disabledFinding(facts));
   const nextRotationDue = enabled ? dueDate(facts) : undefined;
-  if (nextRotationDue && !rotating) {
-    const windowMs = windowLength(facts.rotationRules?.Duration);
-    if (now.getTime() > nextRotationDue.getTime() + windowMs) {
-      findings.push({
-        verdict: 'overdue',
-        message: `the scheduled rotation was due ${relativeDate(nextRotationDue, now)} and has not happened`,
-        fix: `check the rotation function's logs and permissions, then rotate now: secrets-rotator rotate ${name} --via-service`,
-      });
-    }
-  }
-
-  if (enabled && !facts.lastRotatedDate && !rotating && !stuck) {
-    findings.push({
-      verdict: 'never-rotated',
-      message: 'rotation is enabled but no rotation has completed yet',
-      fix: `rotate it once to prove the set-up: secrets-rotator rotate ${name} --via-service`,
-    });
-  }
-
-  const currentId = Object.keys(facts.versions).find((id) => facts.versions[id]?.includes(AWSCURRENT));
-  const valueSince =
-    (currentId ? facts.versionCreated?.[currentId] : undefined) ?? facts.lastRotatedDate ?? facts.createdDate;
-  const ageDays = valueSince ? Math.floor((now.getTime() - valueSince.getTime()) / DAY_MS) : undefined;
-  if (policy.maxAgeDays !== undefined && ageDays !== undefined && ageDays > policy.maxAgeDays) {
-    findings.push({
-      verdict: 'too-old',
-      message: `the current value is ${ageDays} days old (since ${shortDate(valueSince)}), above the limit of ${policy.maxAgeDays} days`,
-      fix: `rotate it: secrets-rotator rotate ${name} --via-service`,
-    });
-  }
-
+  findings.push(...scheduleFindings(facts, now, findings, nextRotationDue));
+  const { ageDays, finding: ageFinding } = valueAge(facts, policy);
+  if (ageFinding) findings.push(ageFinding);
   if (findings.length === 0) {
     const last = facts.lastRotatedDate ? `last rotated ${relativeDate(facts.lastRotatedDate, now)}` : '';
     const next = nextRotationDue ? `next rotation ${relativeDate(nextRotationDue, now)}` : '';
@@ -218,15 +145,112 @@ export function assessSecret(facts: SecretFacts, policy: VerdictPolicy): Assessm
     });
   }
   findings.sort((a, b) => VERDICTS.indexOf(a.verdict) - VERDICTS.indexOf(b.verdict));
-  const verdict = findings[0]!.verdict;
   return {
-    verdict,
+    verdict: findings[0]!.verdict,
     findings,
     passes: !findings.some((finding) => FAILING_VERDICTS.includes(finding.verdict)),
     ageDays,
     pendingVersionId,
     pendingSince,
     nextRotationDue,
+  };
+}
+
+function pendingFinding(
+  facts: SecretFacts,
+  policy: VerdictPolicy,
+  pendingVersionId: string,
+  pendingSince: Date | undefined,
+): VerdictFinding {
+  const { name } = facts;
+  const now = policy.now;
+  const stuckAfterMs = (policy.stuckAfterMinutes ?? DEFAULT_STUCK_AFTER_MINUTES) * MINUTE_MS;
+  const age = pendingSince ? now.getTime() - pendingSince.getTime() : Number.POSITIVE_INFINITY;
+  const since = pendingSince ? ` since ${relativeDate(pendingSince, now)}` : '';
+  const failed = facts.failedRotation?.versionId === pendingVersionId ? facts.failedRotation : undefined;
+  if (failed) {
+    const at = failed.failedStep ? ` at ${failed.failedStep}` : '';
+    return {
+      verdict: 'stuck',
+      message: `the rotation to version ${shortId(pendingVersionId)} failed${at}${failed.error ? `: ${failed.error}` : ''}; AWSPENDING stays on it`,
+      fix: `fix the cause, then \`secrets-rotator rotate ${name} --via-service\` re-runs the same version, or \`secrets-rotator repair ${name}\` abandons it`,
+    };
+  }
+  if (age >= stuckAfterMs) {
+    return {
+      verdict: 'stuck',
+      message: `AWSPENDING is on version ${shortId(pendingVersionId)}, which is not AWSCURRENT,${since || ' since an unknown time'}: an earlier rotation did not finish`,
+      fix: `find why in the rotation function's logs; once fixed, \`secrets-rotator rotate ${name} --via-service\` resumes it (AWS), or \`secrets-rotator repair ${name}\` abandons it`,
+    };
+  }
+  return {
+    verdict: 'rotating',
+    message: `a rotation started${since} and has not finished (AWSPENDING on version ${shortId(pendingVersionId)}): still running, or failed`,
+    fix: `wait, or read the rotation function's logs for a failure (the service reports it nowhere else); it counts as stuck after ${humanSpan(stuckAfterMs)}`,
+  };
+}
+
+function disabledFinding({ name, rotationLambdaArn }: SecretFacts): VerdictFinding {
+  return rotationLambdaArn
+    ? {
+        verdict: 'rotation-disabled',
+        message: 'rotation was turned off (a rotation function is still set)',
+        fix: `turn it back on: aws secretsmanager rotate-secret --secret-id ${name} --rotation-rules AutomaticallyAfterDays=30`,
+      }
+    : {
+        verdict: 'rotation-disabled',
+        message: 'rotation is not configured',
+        fix: `configure it: aws secretsmanager rotate-secret --secret-id ${name} --rotation-lambda-arn <function ARN> --rotation-rules AutomaticallyAfterDays=30`,
+      };
+}
+
+/** Overdue and never-rotated; a rotation under way answers both, a stuck one explains the latter. */
+function scheduleFindings(
+  facts: SecretFacts,
+  now: Date,
+  earlier: readonly VerdictFinding[],
+  nextRotationDue: Date | undefined,
+): VerdictFinding[] {
+  const { name } = facts;
+  const rotating = earlier.some((finding) => finding.verdict === 'rotating');
+  const stuck = earlier.some((finding) => finding.verdict === 'stuck');
+  const findings: VerdictFinding[] = [];
+  const windowMs = windowLength(facts.rotationRules?.Duration);
+  if (nextRotationDue && !rotating && now.getTime() > nextRotationDue.getTime() + windowMs) {
+    findings.push({
+      verdict: 'overdue',
+      message: `the scheduled rotation was due ${relativeDate(nextRotationDue, now)} and has not happened`,
+      fix: `check the rotation function's logs and permissions, then rotate now: secrets-rotator rotate ${name} --via-service`,
+    });
+  }
+  if (facts.rotationEnabled === true && !facts.lastRotatedDate && !rotating && !stuck) {
+    findings.push({
+      verdict: 'never-rotated',
+      message: 'rotation is enabled but no rotation has completed yet',
+      fix: `rotate it once to prove the set-up: secrets-rotator rotate ${name} --via-service`,
+    });
+  }
+  return findings;
+}
+
+/** Days since the AWSCURRENT version was created, else the last rotation, else the secret's creation. */
+function valueAge(
+  facts: SecretFacts,
+  policy: VerdictPolicy,
+): { ageDays: number | undefined; finding?: VerdictFinding } {
+  const currentId = Object.keys(facts.versions).find((id) => facts.versions[id]?.includes(AWSCURRENT));
+  const valueSince =
+    (currentId ? facts.versionCreated?.[currentId] : undefined) ?? facts.lastRotatedDate ?? facts.createdDate;
+  const ageDays = valueSince ? Math.floor((policy.now.getTime() - valueSince.getTime()) / DAY_MS) : undefined;
+  if (policy.maxAgeDays === undefined || ageDays === undefined || ageDays <= policy.maxAgeDays)
+    return { ageDays };
+  return {
+    ageDays,
+    finding: {
+      verdict: 'too-old',
+      message: `the current value is ${ageDays} days old (since ${shortDate(valueSince)}), above the limit of ${policy.maxAgeDays} days`,
+      fix: `rotate it: secrets-rotator rotate ${facts.name} --via-service`,
+    },
   };
 }
 

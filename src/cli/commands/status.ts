@@ -1,22 +1,19 @@
-/**
- * `secrets-rotator status <secret>`: versions and labels, rotation configuration, last and next
- * rotation, and the verdict with its reasons and fixes.
- */
+// `secrets-rotator status <secret>`: versions and labels, rotation settings and the verdict with its fixes.
 import type { Command } from 'commander';
 import { awsFailure } from '../aws.ts';
 import type { CommandContext } from '../context.ts';
 import { EXIT, type ExitCode } from '../exit.ts';
 import { describeFacts, withReportedFailure } from '../facts.ts';
 import { relativeDate, renderTable, shortDate } from '../format.ts';
+import type { Printer } from '../io.ts';
 import { verdictOptions } from '../options.ts';
-import { assessSecret } from '../verdict.ts';
+import { type Assessment, assessSecret, type SecretFacts } from '../verdict.ts';
 
 interface StatusOptions {
   readonly maxAge?: number;
   readonly stuckAfter: number;
 }
 
-/** Adds `status` to the program. */
 export function registerStatus(program: Command, context: CommandContext): void {
   const command = program
     .command('status')
@@ -60,73 +57,82 @@ async function runStatus(
     maxAgeDays: options.maxAge,
     stuckAfterMinutes: options.stuckAfter,
   });
-  const out = context.out;
-
-  if (flags.output === 'json') {
-    out.json({
-      name: facts.name,
-      arn: facts.arn,
-      verdict: assessment.verdict,
-      passes: assessment.passes,
-      findings: assessment.findings,
-      ageDays: assessment.ageDays ?? null,
-      rotation: {
-        enabled: facts.rotationEnabled === true,
-        lambdaArn: facts.rotationLambdaArn ?? null,
-        rules: facts.rotationRules ?? null,
-        lastRotatedDate: facts.lastRotatedDate ?? null,
-        nextRotationDate: assessment.nextRotationDue ?? null,
-        lastChangedDate: facts.lastChangedDate ?? null,
-      },
-      pending: assessment.pendingVersionId
-        ? { versionId: assessment.pendingVersionId, since: assessment.pendingSince ?? null }
-        : null,
-      versions: versions.map((version) => ({
-        versionId: version.versionId,
-        labels: version.labels,
-        createdDate: version.createdDate ?? null,
-      })),
-    });
-  } else {
-    const rules = facts.rotationRules;
-    const schedule = rules?.AutomaticallyAfterDays
-      ? `every ${rules.AutomaticallyAfterDays} days`
-      : (rules?.ScheduleExpression ?? 'no schedule');
-    const window = rules?.Duration ? `, window ${rules.Duration}` : '';
-    const rotation =
-      facts.rotationEnabled === true
-        ? `enabled, ${schedule}${window}`
-        : facts.rotationLambdaArn
-          ? 'turned off'
-          : 'not configured';
-    const fields: Array<[string, string]> = [
-      ['Secret', facts.name],
-      ['ARN', facts.arn],
-      ['Verdict', assessment.verdict.toUpperCase()],
-      ['Rotation', rotation],
-      ['Function', facts.rotationLambdaArn ?? '-'],
-      ['Last rotated', relativeDate(facts.lastRotatedDate, now)],
-      ['Next rotation', relativeDate(assessment.nextRotationDue, now, '-')],
-      ['Value age', assessment.ageDays === undefined ? '-' : `${assessment.ageDays} days`],
-    ];
-    const width = Math.max(...fields.map(([label]) => label.length));
-    for (const [label, value] of fields) out.line(`${label.padEnd(width)}  ${value}`);
-    out.line();
-    out.raw(
-      renderTable(
-        ['VERSION', 'LABELS', 'CREATED'],
-        versions.map((version) => [
-          version.versionId,
-          version.labels.join(', ') || '-',
-          shortDate(version.createdDate),
-        ]),
-      ),
-    );
-    out.line();
-    for (const finding of assessment.findings) {
-      out.line(`${finding.verdict}: ${finding.message}`);
-      if (finding.fix && finding.verdict !== 'healthy') out.line(`  fix: ${finding.fix}`);
-    }
-  }
+  const shown = { facts, versions, assessment };
+  if (flags.output === 'json') printJson(context.out, shown);
+  else printTable(context.out, shown, now);
   return assessment.passes ? EXIT.OK : EXIT.POLICY_FAILURE;
+}
+
+interface Shown {
+  readonly facts: SecretFacts;
+  readonly versions: Awaited<ReturnType<typeof describeFacts>>['versions'];
+  readonly assessment: Assessment;
+}
+
+function printJson(out: Printer, { facts, versions, assessment }: Shown): void {
+  out.json({
+    name: facts.name,
+    arn: facts.arn,
+    verdict: assessment.verdict,
+    passes: assessment.passes,
+    findings: assessment.findings,
+    ageDays: assessment.ageDays ?? null,
+    rotation: {
+      enabled: facts.rotationEnabled === true,
+      lambdaArn: facts.rotationLambdaArn ?? null,
+      rules: facts.rotationRules ?? null,
+      lastRotatedDate: facts.lastRotatedDate ?? null,
+      nextRotationDate: assessment.nextRotationDue ?? null,
+      lastChangedDate: facts.lastChangedDate ?? null,
+    },
+    pending: assessment.pendingVersionId
+      ? { versionId: assessment.pendingVersionId, since: assessment.pendingSince ?? null }
+      : null,
+    versions: versions.map((version) => ({
+      versionId: version.versionId,
+      labels: version.labels,
+      createdDate: version.createdDate ?? null,
+    })),
+  });
+}
+
+function rotationState(facts: SecretFacts): string {
+  const rules = facts.rotationRules;
+  const schedule = rules?.AutomaticallyAfterDays
+    ? `every ${rules.AutomaticallyAfterDays} days`
+    : (rules?.ScheduleExpression ?? 'no schedule');
+  const window = rules?.Duration ? `, window ${rules.Duration}` : '';
+  if (facts.rotationEnabled === true) return `enabled, ${schedule}${window}`;
+  return facts.rotationLambdaArn ? 'turned off' : 'not configured';
+}
+
+function printTable(out: Printer, { facts, versions, assessment }: Shown, now: Date): void {
+  const fields: Array<[string, string]> = [
+    ['Secret', facts.name],
+    ['ARN', facts.arn],
+    ['Verdict', assessment.verdict.toUpperCase()],
+    ['Rotation', rotationState(facts)],
+    ['Function', facts.rotationLambdaArn ?? '-'],
+    ['Last rotated', relativeDate(facts.lastRotatedDate, now)],
+    ['Next rotation', relativeDate(assessment.nextRotationDue, now, '-')],
+    ['Value age', assessment.ageDays === undefined ? '-' : `${assessment.ageDays} days`],
+  ];
+  const width = Math.max(...fields.map(([label]) => label.length));
+  for (const [label, value] of fields) out.line(`${label.padEnd(width)}  ${value}`);
+  out.line();
+  out.raw(
+    renderTable(
+      ['VERSION', 'LABELS', 'CREATED'],
+      versions.map((version) => [
+        version.versionId,
+        version.labels.join(', ') || '-',
+        shortDate(version.createdDate),
+      ]),
+    ),
+  );
+  out.line();
+  for (const finding of assessment.findings) {
+    out.line(`${finding.verdict}: ${finding.message}`);
+    if (finding.fix && finding.verdict !== 'healthy') out.line(`  fix: ${finding.fix}`);
+  }
 }
