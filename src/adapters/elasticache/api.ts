@@ -8,8 +8,13 @@ import {
   ModifyUserCommand,
   type User,
 } from '@aws-sdk/client-elasticache';
-import { type Env, envInteger } from '../../core/config.ts';
-import { SecretShapeError, TargetRefusedError, TargetUnreachableError } from '../../core/errors.ts';
+import { type Env, envInteger, envString } from '../../core/config.ts';
+import {
+  ConfigurationError,
+  SecretShapeError,
+  TargetRefusedError,
+  TargetUnreachableError,
+} from '../../core/errors.ts';
 import type { StepContext } from '../../core/target.ts';
 import { scrubSecrets, withinDeadline } from '../../database/connection.ts';
 
@@ -35,17 +40,28 @@ export const ELASTICACHE_ACTIONS = ['elasticache:DescribeUsers', 'elasticache:Mo
 export const ELASTICACHE_ENV = {
   waitTimeoutMs: 'ELASTICACHE_WAIT_TIMEOUT_MS',
   pollIntervalMs: 'ELASTICACHE_POLL_INTERVAL_MS',
+  endpoint: 'AWS_ENDPOINT_URL_ELASTICACHE',
 } as const;
 
-/** How long to wait for a user to become `active` again, and how often to ask. */
-export interface ElastiCacheWait {
+/** Where the API is, how long to wait for a user to become `active` again, and how often to ask. */
+export interface ElastiCacheApiSettings {
   readonly waitTimeoutMs: number;
   readonly pollIntervalMs: number;
+  /** The API endpoint (a VPC endpoint without private DNS, a test's); `undefined`: the region's. */
+  readonly endpoint: string | undefined;
 }
 
-/** Reads {@link ElastiCacheWait} from the environment; a bad value throws naming the variable. */
-export function readElastiCacheWait(env: Env): ElastiCacheWait {
+/** Reads {@link ElastiCacheApiSettings} from the environment; a bad value throws naming the variable. */
+export function readElastiCacheApiSettings(env: Env): ElastiCacheApiSettings {
+  const endpoint = envString(env, ELASTICACHE_ENV.endpoint);
+  if (endpoint !== undefined && !/^https?:\/\/[^/\s]+/.test(endpoint)) {
+    throw new ConfigurationError(
+      ELASTICACHE_ENV.endpoint,
+      `must be an http:// or https:// URL, got "${endpoint.slice(0, 100)}"`,
+    );
+  }
   return {
+    endpoint,
     waitTimeoutMs: envInteger(env, ELASTICACHE_ENV.waitTimeoutMs, {
       default: 240_000,
       min: 1_000,
@@ -55,14 +71,19 @@ export function readElastiCacheWait(env: Env): ElastiCacheWait {
   };
 }
 
-let client: ElastiCacheClient | undefined;
+const clients = new Map<string, ElastiCacheClient>();
 
-// Region and endpoint as the SDK finds them (AWS_REGION, AWS_ENDPOINT_URL_ELASTICACHE).
-function elastiCache(): ElastiCacheClient {
-  client ??= new ElastiCacheClient({
-    maxAttempts: 3,
-    requestHandler: { connectionTimeout: 5_000, requestTimeout: 15_000 },
-  });
+// The region is the function's own (AWS_REGION, read by the SDK).
+function elastiCache(api: ElastiCacheApiSettings): ElastiCacheClient {
+  let client = clients.get(api.endpoint ?? '');
+  if (!client) {
+    client = new ElastiCacheClient({
+      maxAttempts: 3,
+      requestHandler: { connectionTimeout: 5_000, requestTimeout: 15_000 },
+      ...(api.endpoint ? { endpoint: api.endpoint } : {}),
+    });
+    clients.set(api.endpoint ?? '', client);
+  }
   return client;
 }
 
@@ -70,9 +91,13 @@ function elastiCache(): ElastiCacheClient {
  * The user `userId` as DescribeUsers reports it, checked to be `username` with password
  * authentication, so that nothing is changed for a secret that names someone else.
  */
-export async function describeUser(userId: string, username: string): Promise<User> {
+export async function describeUser(
+  api: ElastiCacheApiSettings,
+  userId: string,
+  username: string,
+): Promise<User> {
   const answer = await call('DescribeUsers', userId, [], () =>
-    elastiCache().send(new DescribeUsersCommand({ UserId: userId })),
+    elastiCache(api).send(new DescribeUsersCommand({ UserId: userId })),
   );
   const user = answer.Users?.find((candidate) => candidate.UserId === userId);
   if (!user) throw unknownUser(userId);
@@ -94,9 +119,13 @@ export async function describeUser(userId: string, username: string): Promise<Us
 }
 
 /** Sets the user's passwords to exactly `passwords` (ElastiCache holds two at most). */
-export async function setPasswords(userId: string, passwords: readonly string[]): Promise<void> {
+export async function setPasswords(
+  api: ElastiCacheApiSettings,
+  userId: string,
+  passwords: readonly string[],
+): Promise<void> {
   await call('ModifyUser', userId, passwords, () =>
-    elastiCache().send(
+    elastiCache(api).send(
       new ModifyUserCommand({
         UserId: userId,
         AuthenticationMode: { Type: 'password', Passwords: [...passwords] },
@@ -114,27 +143,27 @@ export async function setPasswords(userId: string, passwords: readonly string[])
 export async function waitUntilActive(
   userId: string,
   username: string,
-  wait: ElastiCacheWait,
+  api: ElastiCacheApiSettings,
   ctx: Pick<StepContext, 'logger' | 'remainingTimeMs'>,
 ): Promise<User> {
-  const limitMs = withinDeadline(wait.waitTimeoutMs, ctx.remainingTimeMs());
+  const limitMs = withinDeadline(api.waitTimeoutMs, ctx.remainingTimeMs());
   const started = Date.now();
   for (;;) {
-    const user = await describeUser(userId, username);
+    const user = await describeUser(api, userId, username);
     const status = user.Status ?? 'unknown';
     if (status === 'active') return user;
     if (status === 'deleting') {
       throw new TargetRefusedError('rejected', `ElastiCache user "${userId}" is being deleted`);
     }
     const waited = Date.now() - started;
-    if (waited + wait.pollIntervalMs > limitMs) {
+    if (waited + api.pollIntervalMs > limitMs) {
       throw new TargetUnreachableError(
         'timeout',
         `ElastiCache user "${userId}" is still "${status}" after ${waited} ms (limit ${limitMs} ms: ${ELASTICACHE_ENV.waitTimeoutMs} or the step's remaining time); Secrets Manager retries the step, which waits again`,
       );
     }
     ctx.logger.debug('waiting for the ElastiCache user to become active', { userId, status });
-    await new Promise((resolve) => setTimeout(resolve, wait.pollIntervalMs));
+    await new Promise((resolve) => setTimeout(resolve, api.pollIntervalMs));
   }
 }
 

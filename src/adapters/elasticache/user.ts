@@ -12,7 +12,12 @@ import {
 } from '../redis/common.ts';
 import { canLogIn } from '../redis/connect.ts';
 import { type RedisSettings, readRedisSettings } from '../redis/settings.ts';
-import { type ElastiCacheWait, readElastiCacheWait, setPasswords, waitUntilActive } from './api.ts';
+import {
+  type ElastiCacheApiSettings,
+  readElastiCacheApiSettings,
+  setPasswords,
+  waitUntilActive,
+} from './api.ts';
 import {
   ELASTICACHE_PASSWORD_RULES,
   type ElastiCacheSecret,
@@ -21,9 +26,12 @@ import {
   serializeElastiCacheSecret,
 } from './secret.ts';
 
-type Settings = RedisSettings & ElastiCacheWait;
+type Settings = RedisSettings & ElastiCacheApiSettings;
 
-const readSettings = (env: Env): Settings => ({ ...readRedisSettings(env), ...readElastiCacheWait(env) });
+const readSettings = (env: Env): Settings => ({
+  ...readRedisSettings(env),
+  ...readElastiCacheApiSettings(env),
+});
 
 /**
  * An ElastiCache (Valkey or Redis OSS) RBAC user, whose password only the ElastiCache API can
@@ -94,7 +102,7 @@ export function elastiCacheUser(): RotationTarget<ElastiCacheSecret> {
       if (await pendingAlreadyWorks(pending, config, ctx)) return;
       const passwords =
         current.password === pending.password ? [pending.password] : [current.password, pending.password];
-      await setPasswords(pending.userId, passwords);
+      await setPasswords(config, pending.userId, passwords);
       ctx.logger.info('set the current and pending passwords through the ElastiCache API', {
         userId: pending.userId,
       });
@@ -123,7 +131,7 @@ export function elastiCacheUser(): RotationTarget<ElastiCacheSecret> {
         ctx.logger.info('the previous password was already removed', { userId: promoted.userId });
         return;
       }
-      await setPasswords(promoted.userId, [promoted.password]);
+      await setPasswords(config, promoted.userId, [promoted.password]);
       await waitUntilActive(promoted.userId, promoted.username, config, ctx);
       ctx.logger.info('removed the previous password', { userId: promoted.userId });
     },

@@ -1,5 +1,5 @@
 /**
- * The elasticache-user handler: the API side answered by aws-sdk-client-mock (fake-api.ts), the
+ * The elasticache-user handler: the API side answered by aws-sdk-client-mock (test/support/elasticache-api.ts), the
  * login side by a private redis-server whose ACL the fake API changes.
  */
 import type { Context } from 'aws-lambda';
@@ -7,22 +7,24 @@ import { afterAll, beforeAll, beforeEach, describe, expect, it } from 'vitest';
 import { elastiCacheUser } from '../../../src/adapters/elasticache/index.ts';
 import type { RotationEvent } from '../../../src/core/event.ts';
 import { AWSPENDING } from '../../../src/testing/index.ts';
+import { ElastiCacheUsers, mockElastiCache } from '../../support/elasticache-api.ts';
 import { PLAINTEXT_ENV, Rig, setupPassword } from '../redis/rig.ts';
-import { FakeElastiCacheApi } from './fake-api.ts';
 
 const ROTATIONS = 20;
 const ENV = { ...PLAINTEXT_ENV, ELASTICACHE_POLL_INTERVAL_MS: '10' } as const;
 
 let rig: Rig;
-let api: FakeElastiCacheApi;
+let api: ElastiCacheUsers;
+let mock: ReturnType<typeof mockElastiCache>;
 let users = 0;
 
 beforeAll(async () => {
   rig = await Rig.start();
-  api = new FakeElastiCacheApi(rig.redis);
+  api = new ElastiCacheUsers(rig.redis);
+  mock = mockElastiCache(api);
 });
 afterAll(async () => {
-  api?.restore();
+  mock?.restore();
   await rig?.stop();
 });
 beforeEach(() => {
@@ -77,7 +79,7 @@ describe('elasticache-user', () => {
     expect(mine.map((change) => change.passwords)).toEqual(
       Array.from({ length: ROTATIONS }, () => [2, 1]).flat(),
     );
-    expect(api.users.get(userId)?.status).toBe('active');
+    expect(api.statusOf(userId)).toBe('active');
   });
 
   it('testSecret logs in only after the user is active again (a slow modifying phase)', async () => {
@@ -122,7 +124,7 @@ describe('elasticache-user', () => {
     expect(named.error).toMatch(/username.*"someone_else".*"app-user-\d+".*"app_\d+"/);
 
     const iam = await newUser();
-    api.users.get(iam.userId)!.type = 'iam';
+    api.setType(iam.userId, 'iam');
     expect((await rig.rotate(iam.arn, handler())).error).toContain('authenticates with "iam"');
 
     const unlisted = await newUser();

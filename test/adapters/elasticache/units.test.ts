@@ -7,7 +7,11 @@ import {
 } from '@aws-sdk/client-elasticache';
 import { mockClient } from 'aws-sdk-client-mock';
 import { afterEach, describe, expect, it } from 'vitest';
-import { readElastiCacheWait, setPasswords, waitUntilActive } from '../../../src/adapters/elasticache/api.ts';
+import {
+  readElastiCacheApiSettings,
+  setPasswords,
+  waitUntilActive,
+} from '../../../src/adapters/elasticache/api.ts';
 import {
   elastiCachePasswordProblem,
   parseElastiCacheSecret,
@@ -68,11 +72,18 @@ describe('the secret', () => {
 
 describe('settings', () => {
   it('defaults, and a bad value names the variable', () => {
-    expect(readElastiCacheWait({})).toEqual({ waitTimeoutMs: 240_000, pollIntervalMs: 3_000 });
-    expect(() => readElastiCacheWait({ ELASTICACHE_POLL_INTERVAL_MS: '0' })).toThrow(
+    expect(readElastiCacheApiSettings({})).toEqual({
+      waitTimeoutMs: 240_000,
+      pollIntervalMs: 3_000,
+      endpoint: undefined,
+    });
+    expect(() => readElastiCacheApiSettings({ AWS_ENDPOINT_URL_ELASTICACHE: 'localhost:1' })).toThrow(
+      /AWS_ENDPOINT_URL_ELASTICACHE must be an http/,
+    );
+    expect(() => readElastiCacheApiSettings({ ELASTICACHE_POLL_INTERVAL_MS: '0' })).toThrow(
       /ELASTICACHE_POLL_INTERVAL_MS/,
     );
-    expect(() => readElastiCacheWait({ ELASTICACHE_WAIT_TIMEOUT_MS: 'soon' })).toThrow(
+    expect(() => readElastiCacheApiSettings({ ELASTICACHE_WAIT_TIMEOUT_MS: 'soon' })).toThrow(
       /ELASTICACHE_WAIT_TIMEOUT_MS/,
     );
   });
@@ -82,7 +93,7 @@ describe('API errors (aws-sdk-client-mock)', () => {
   const mock = mockClient(ElastiCacheClient);
   afterEach(() => mock.reset());
   const ctx = { logger: { debug() {}, info() {}, warn() {}, error() {} }, remainingTimeMs: () => 60_000 };
-  const wait = { waitTimeoutMs: 1_000, pollIntervalMs: 10 };
+  const wait = { waitTimeoutMs: 1_000, pollIntervalMs: 10, endpoint: undefined };
 
   it('access denied names the IAM actions', async () => {
     mock
@@ -97,7 +108,7 @@ describe('API errors (aws-sdk-client-mock)', () => {
     mock
       .on(ModifyUserCommand)
       .rejects(new InvalidParameterValueException({ message: `bad password ${PASSWORD}`, $metadata: {} }));
-    const error = await rejection(setPasswords('app-user', [PASSWORD]));
+    const error = await rejection(setPasswords(wait, 'app-user', [PASSWORD]));
     expect(error.message).toContain('InvalidParameterValueException');
     expect(error.message).not.toContain(PASSWORD);
   });

@@ -9,6 +9,7 @@
 import { CreateSecretCommand, type SecretsManagerClient } from '@aws-sdk/client-secrets-manager';
 import type { HttpApiKeyConfig } from '../../../src/adapters/http-api-key/config.ts';
 import { scramSha256Verifier } from '../../../src/adapters/postgres/scram.ts';
+import { ElastiCacheUsers, startElastiCacheApi } from '../../support/elasticache-api.ts';
 import { startOAuthProvider } from '../../support/fake-oauth-provider.ts';
 import { startKeyApi } from '../../support/key-api.ts';
 import { type MariaDbInstance, startMariaDb } from '../../support/mariadb.ts';
@@ -253,6 +254,53 @@ function alternatingUsersFixture<Db extends DatabaseWithApp>(kind: DatabaseKind<
 }
 
 /**
+ * A private redis-server whose user `app` the ElastiCache API stand-in (test/support/elasticache-api.ts)
+ * changes, reached by the deployed function through AWS_ENDPOINT_URL_ELASTICACHE.
+ */
+const elastiCacheFixture: DeployedFixture = {
+  target: 'Redis 7 (private redis-server) behind an ElastiCache API stand-in',
+  async start() {
+    const initial = randomPassword();
+    const redis = await startRedis();
+    const users = new ElastiCacheUsers(redis);
+    await users.addUser('app-user', 'app', initial);
+    const api = await startElastiCacheApi(users);
+    return {
+      settings: {
+        REDIS_TLS_MODE: 'disable',
+        ELASTICACHE_POLL_INTERVAL_MS: '20',
+        AWS_ENDPOINT_URL_ELASTICACHE: api.url,
+      },
+      async createSecret(client, name) {
+        const value = JSON.stringify({
+          engine: 'valkey',
+          host: redis.host,
+          port: redis.port,
+          username: 'app',
+          password: initial,
+          userId: 'app-user',
+        });
+        const created = await client.send(new CreateSecretCommand({ Name: name, SecretString: value }));
+        return { secretId: created.ARN!, secrets: [value, initial] };
+      },
+      secretsIn: (value) => [value, parse(value).password as string],
+      async checkRotated(before, after) {
+        const old = parse(before).password as string;
+        const next = parse(after).password as string;
+        expectThat(next !== old, 'the password did not change');
+        expectThat(await redis.canLogin('app', next), 'the new password is refused');
+        expectThat(!(await redis.canLogin('app', old)), 'the old password still logs in after finishSecret');
+        expectThat(users.statusOf('app-user') === 'active', 'the user was left modifying');
+      },
+      stop: async () => {
+        await api.close();
+        await redis.stop();
+      },
+    };
+  },
+};
+
+/**
  * A private redis-server with an ACL user `app`; single user and overlap give it `+acl|setuser` (it
  * changes its own password), alternating users use the server's admin as the master.
  */
@@ -473,4 +521,5 @@ export const DEPLOYED_FIXTURES: Readonly<Record<string, DeployedFixture>> = {
   'redis-single-user': redisFixture('single'),
   'redis-password-overlap': redisFixture('overlap'),
   'redis-alternating-users': redisFixture('alternating'),
+  'elasticache-user': elastiCacheFixture,
 };
