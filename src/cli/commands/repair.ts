@@ -1,8 +1,5 @@
-/**
- * `secrets-rotator repair <secret>`: abandons a stuck rotation by removing the AWSPENDING label from
- * the version that holds it without being AWSCURRENT, after showing exactly what it will do.
- * AWSCURRENT and every value stay as they are.
- */
+// `secrets-rotator repair <secret>`: abandons a stuck rotation by removing AWSPENDING from the version
+// that holds it without being AWSCURRENT, after showing what it will do. Every value stays.
 import {
   GetSecretValueCommand,
   type SecretsManagerClient,
@@ -11,12 +8,13 @@ import {
 import type { Command } from 'commander';
 import { redactor } from '../../core/observability.ts';
 import { AWSCURRENT, AWSPENDING } from '../../core/stages.ts';
-import { awsErrorCode, awsFailure } from '../aws.ts';
+import { awsErrorCode, awsFailure, type GlobalFlags } from '../aws.ts';
 import type { CommandContext } from '../context.ts';
 import { EXIT, type ExitCode, UsageError } from '../exit.ts';
 import { describeFacts, withReportedFailure } from '../facts.ts';
 import { relativeDate } from '../format.ts';
-import { holderOf, labelChanges, shortId } from '../labels.ts';
+import type { Printer } from '../io.ts';
+import { holderOf, labelChanges, shortId, type VersionLabels } from '../labels.ts';
 import { wholeNumber } from '../options.ts';
 import { confirm } from '../prompt.ts';
 import { assessSecret } from '../verdict.ts';
@@ -28,7 +26,6 @@ interface RepairOptions {
   readonly stuckAfter: number;
 }
 
-/** Adds `repair` to the program. */
 export function registerRepair(program: Command, context: CommandContext): void {
   program
     .command('repair')
@@ -57,6 +54,19 @@ export function registerRepair(program: Command, context: CommandContext): void 
     });
 }
 
+interface RepairPlan {
+  readonly name: string;
+  readonly arn: string;
+  readonly versions: VersionLabels;
+  readonly pendingId: string;
+  readonly hasValue: boolean | undefined;
+  readonly since: string;
+  readonly action: string;
+  readonly warnings: string[];
+  /** A young rotation may still be running, whatever more urgent verdict applies. */
+  readonly mayBeRunning: boolean;
+}
+
 async function runRepair(
   context: CommandContext,
   command: Command,
@@ -65,9 +75,57 @@ async function runRepair(
 ): Promise<ExitCode> {
   const flags = context.flags(command);
   context.requireOutput(flags, ['table', 'json'], 'repair');
-  const client = context.client(flags);
   const out = context.out;
   const json = flags.output === 'json';
+  const plan = await planRepair(context, flags, secretId, options);
+  if (!('action' in plan)) {
+    if (json) out.json({ name: plan.name, arn: plan.arn, changed: false, reason: 'no unfinished rotation' });
+    else out.line(`Nothing to repair: no version of ${plan.name} holds AWSPENDING apart from AWSCURRENT.`);
+    return EXIT.OK;
+  }
+  if (!json) printPlan(out, plan);
+  if (plan.mayBeRunning && !options.force) {
+    throw new UsageError(
+      `the rotation of ${plan.name} started${plan.since} and may still be running`,
+      `wait until it is older than ${options.stuckAfter} minutes (then it counts as stuck), or pass --force`,
+    );
+  }
+  const report = {
+    name: plan.name,
+    arn: plan.arn,
+    pendingVersionId: plan.pendingId,
+    pendingHasValue: plan.hasValue ?? null,
+    action: plan.action,
+    warnings: plan.warnings,
+  };
+  if (options.dryRun) {
+    if (json) out.json({ ...report, dryRun: true, changed: false });
+    else out.line('Dry run: nothing changed.');
+    return EXIT.OK;
+  }
+  if (!(await confirmed(context, options, plan))) {
+    out.line('Not confirmed: nothing changed.');
+    return EXIT.OK;
+  }
+  const after = await removePending(context, flags, plan);
+  if (json) {
+    out.json({ ...report, dryRun: false, changed: true, labels: after });
+  } else {
+    const changes = labelChanges(plan.versions, after);
+    out.line(`Repaired: ${changes.join(', ') || `AWSPENDING removed from ${shortId(plan.pendingId)}`}.`);
+    out.line(`Next: secrets-rotator rotate ${plan.name} --via-service`);
+  }
+  return EXIT.OK;
+}
+
+/** The repair to make, or only the secret's name and ARN when there is nothing to repair. */
+async function planRepair(
+  context: CommandContext,
+  flags: GlobalFlags,
+  secretId: string,
+  options: RepairOptions,
+): Promise<RepairPlan | { readonly name: string; readonly arn: string }> {
+  const client = context.client(flags);
   const now = context.now();
   let read: Awaited<ReturnType<typeof describeFacts>>;
   try {
@@ -78,17 +136,8 @@ async function runRepair(
   const facts = await withReportedFailure(client, read.facts, flags.endpointUrl);
   const assessment = assessSecret(facts, { now, stuckAfterMinutes: options.stuckAfter });
   const pendingId = assessment.pendingVersionId;
-  if (!pendingId) {
-    if (json)
-      out.json({ name: facts.name, arn: facts.arn, changed: false, reason: 'no unfinished rotation' });
-    else out.line(`Nothing to repair: no version of ${facts.name} holds AWSPENDING apart from AWSCURRENT.`);
-    return EXIT.OK;
-  }
-
-  const currentId = holderOf(facts.versions, AWSCURRENT);
+  if (!pendingId) return { name: facts.name, arn: facts.arn };
   const hasValue = await pendingHasValue(client, facts.arn, pendingId);
-  const since = assessment.pendingSince ? ` since ${relativeDate(assessment.pendingSince, now)}` : '';
-  const action = `aws secretsmanager update-secret-version-stage --secret-id ${facts.arn} --version-stage AWSPENDING --remove-from-version-id ${pendingId}`;
   const warnings: string[] = [];
   if (hasValue === true) {
     warnings.push(
@@ -97,93 +146,74 @@ async function runRepair(
         `abandoning it. After the repair the value stays readable for a while: aws secretsmanager get-secret-value --secret-id ${facts.arn} --version-id ${pendingId}`,
     );
   }
-  if (!json) {
-    out.line(`Secret ${facts.name}: AWSPENDING is on version ${pendingId}${since},`);
-    out.line(`which is not AWSCURRENT (${currentId ?? 'none'}): an unfinished rotation.`);
-    out.line(
-      `Pending value stored: ${hasValue === undefined ? 'unknown (cannot read it)' : hasValue ? 'yes' : 'no (placeholder only)'}`,
-    );
-    out.line('Will remove the AWSPENDING label from that version, and change nothing else:');
-    out.line(`  ${action}`);
-    for (const warning of warnings) out.line(`warning: ${warning}`);
-  }
+  return {
+    name: facts.name,
+    arn: facts.arn,
+    versions: facts.versions,
+    pendingId,
+    hasValue,
+    since: assessment.pendingSince ? ` since ${relativeDate(assessment.pendingSince, now)}` : '',
+    action: `aws secretsmanager update-secret-version-stage --secret-id ${facts.arn} --version-stage AWSPENDING --remove-from-version-id ${pendingId}`,
+    warnings,
+    mayBeRunning: assessment.findings.some((finding) => finding.verdict === 'rotating'),
+  };
+}
 
-  // Checked on the findings, not the verdict: a more urgent verdict (rotation-disabled, overdue)
-  // does not make a young rotation any less likely to be running.
-  const mayBeRunning = assessment.findings.some((finding) => finding.verdict === 'rotating');
-  if (mayBeRunning && !options.force) {
+function printPlan(out: Printer, plan: RepairPlan): void {
+  const stored =
+    plan.hasValue === undefined
+      ? 'unknown (cannot read it)'
+      : plan.hasValue
+        ? 'yes'
+        : 'no (placeholder only)';
+  out.line(`Secret ${plan.name}: AWSPENDING is on version ${plan.pendingId}${plan.since},`);
+  out.line(
+    `which is not AWSCURRENT (${holderOf(plan.versions, AWSCURRENT) ?? 'none'}): an unfinished rotation.`,
+  );
+  out.line(`Pending value stored: ${stored}`);
+  out.line('Will remove the AWSPENDING label from that version, and change nothing else:');
+  out.line(`  ${plan.action}`);
+  for (const warning of plan.warnings) out.line(`warning: ${warning}`);
+}
+
+async function confirmed(
+  context: CommandContext,
+  options: RepairOptions,
+  plan: RepairPlan,
+): Promise<boolean> {
+  if (options.yes) return true;
+  if (!context.io.stdin?.isTTY) {
     throw new UsageError(
-      `the rotation of ${facts.name} started${since} and may still be running`,
-      `wait until it is older than ${options.stuckAfter} minutes (then it counts as stuck), or pass --force`,
+      'repair changes the secret and there is no terminal to confirm on',
+      'pass --yes to confirm, or --dry-run to only look',
     );
   }
-  if (options.dryRun) {
-    if (json) {
-      out.json({
-        name: facts.name,
-        arn: facts.arn,
-        pendingVersionId: pendingId,
-        pendingHasValue: hasValue ?? null,
-        action,
-        warnings,
-        dryRun: true,
-        changed: false,
-      });
-    } else {
-      out.line('Dry run: nothing changed.');
-    }
-    return EXIT.OK;
-  }
-  if (!options.yes) {
-    if (!context.io.stdin?.isTTY) {
-      throw new UsageError(
-        'repair changes the secret and there is no terminal to confirm on',
-        'pass --yes to confirm, or --dry-run to only look',
-      );
-    }
-    if (
-      !(await confirm(context.io, `Remove AWSPENDING from version ${shortId(pendingId)} of ${facts.name}?`))
-    ) {
-      out.line('Not confirmed: nothing changed.');
-      return EXIT.OK;
-    }
-  }
+  return confirm(context.io, `Remove AWSPENDING from version ${shortId(plan.pendingId)} of ${plan.name}?`);
+}
 
+/** Removes the label; the labels after it (empty when they cannot be read: the change is made). */
+async function removePending(
+  context: CommandContext,
+  flags: GlobalFlags,
+  plan: RepairPlan,
+): Promise<VersionLabels> {
+  const client = context.client(flags);
   try {
     await client.send(
       new UpdateSecretVersionStageCommand({
-        SecretId: facts.arn,
+        SecretId: plan.arn,
         VersionStage: AWSPENDING,
-        RemoveFromVersionId: pendingId,
+        RemoveFromVersionId: plan.pendingId,
       }),
     );
   } catch (error) {
-    throw awsFailure(error, `removing AWSPENDING from version ${pendingId} of ${facts.name}`, flags);
+    throw awsFailure(error, `removing AWSPENDING from version ${plan.pendingId} of ${plan.name}`, flags);
   }
-  let after: typeof facts.versions = {};
   try {
-    after = (await describeFacts(client, facts.arn)).facts.versions;
+    return (await describeFacts(client, plan.arn)).facts.versions;
   } catch {
-    // The change is made; the echo of the new labels is a courtesy.
+    return {};
   }
-  const changes = labelChanges(facts.versions, after);
-  if (json) {
-    out.json({
-      name: facts.name,
-      arn: facts.arn,
-      pendingVersionId: pendingId,
-      pendingHasValue: hasValue ?? null,
-      action,
-      warnings,
-      dryRun: false,
-      changed: true,
-      labels: after,
-    });
-  } else {
-    out.line(`Repaired: ${changes.join(', ') || `AWSPENDING removed from ${shortId(pendingId)}`}.`);
-    out.line(`Next: secrets-rotator rotate ${facts.name} --via-service`);
-  }
-  return EXIT.OK;
 }
 
 /** Whether the pending version holds a value: true, false, or undefined when it cannot be read. */
