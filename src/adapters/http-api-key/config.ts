@@ -7,7 +7,7 @@ import { MAX_JSON_DEPTH } from '../../core/json-depth.ts';
 import { placeholdersIn } from './template.ts';
 
 /** HTTP methods a configured request may use. */
-export type HttpMethod = 'GET' | 'POST' | 'PUT' | 'PATCH' | 'DELETE';
+type HttpMethod = 'GET' | 'POST' | 'PUT' | 'PATCH' | 'DELETE';
 
 /** A JSON value, as a request body template. */
 export type JsonValue = string | number | boolean | null | JsonValue[] | { [key: string]: JsonValue };
@@ -16,11 +16,6 @@ export type JsonValue = string | number | boolean | null | JsonValue[] | { [key:
  * How a request proves who it is; every string is a template where `{{key}}` is the key the request
  * authenticates with. `basic` defaults to the key as user name and an empty password; `header`'s
  * `value` defaults to `{{key}}`.
- *
- * @example
- * ```ts
- * const auth: AuthTemplate = { type: 'header', name: 'Authorization', value: 'Token {{key}}' };
- * ```
  */
 export type AuthTemplate =
   | { readonly type: 'bearer' }
@@ -31,13 +26,8 @@ export type AuthTemplate =
 /**
  * One request to the provider. `path` (starting with `/`) is appended to `baseUrl`; placeholders in
  * the path are URL-encoded, those in headers and body strings inserted as they are. `body` goes as JSON.
- *
- * @example
- * ```ts
- * const mint: RequestTemplate = { method: 'POST', path: '/v1/keys', body: { label: 'rotation {{versionId}}' } };
- * ```
  */
-export interface RequestTemplate {
+interface RequestTemplate {
   readonly method: HttpMethod;
   readonly path: string;
   readonly headers?: Readonly<Record<string, string>>;
@@ -49,13 +39,8 @@ export interface RequestTemplate {
 /**
  * For providers without idempotency keys: list the keys and look for one labelled with the
  * rotation's version id (so the mint request must send it). Pointers are RFC 6901.
- *
- * @example
- * ```ts
- * const check: OrphanCheck = { request: { method: 'GET', path: '/v1/keys' }, itemsPointer: '/data', labelPointer: '/name', idPointer: '/id' };
- * ```
  */
-export interface OrphanCheck {
+interface OrphanCheck {
   readonly request: RequestTemplate;
   /** The array of keys in the list answer (`""`: the answer is the array). */
   readonly itemsPointer: string;
@@ -66,13 +51,8 @@ export interface OrphanCheck {
 /**
  * The provider makes the new key with a request authenticated by the current key. Exactly one of
  * `idempotencyHeader` and `orphanCheck`, so a retried rotation never mints a second key silently.
- *
- * @example
- * ```ts
- * const mint: MintSettings = { request: { method: 'POST', path: '/v1/keys' }, keyPointer: '/secret', keyIdPointer: '/id', idempotencyHeader: 'Idempotency-Key' };
- * ```
  */
-export interface MintSettings {
+interface MintSettings {
   readonly request: RequestTemplate;
   readonly keyPointer: string;
   readonly keyIdPointer: string;
@@ -86,13 +66,8 @@ export interface MintSettings {
 /**
  * The adapter makes the key (CSPRNG letters and digits; its id is the version id, `{{newKeyId}}`)
  * and registers it with an idempotent request, typically a `PUT`.
- *
- * @example
- * ```ts
- * const generate: GenerateSettings = { length: 48, prefix: 'svc_', register: { request: { method: 'PUT', path: '/keys/{{newKeyId}}', body: { key: '{{newKey}}' } } } };
- * ```
  */
-export interface GenerateSettings {
+interface GenerateSettings {
   /** 24 to 512, default 40. */
   readonly length?: number;
   readonly prefix?: string;
@@ -106,13 +81,8 @@ export interface GenerateSettings {
 /**
  * A request authenticated with the new key must answer a success status; `waitOnStatus` answers
  * mean "not propagated yet" and are retried with back-off for up to `maxWaitMs`.
- *
- * @example
- * ```ts
- * const test: TestSettings = { request: { method: 'GET', path: '/v1/me' }, successStatus: [200] };
- * ```
  */
-export interface TestSettings {
+interface TestSettings {
   readonly request: RequestTemplate;
   /** Default 200. */
   readonly successStatus?: readonly number[];
@@ -129,13 +99,8 @@ export interface TestSettings {
  * When the old key is revoked: at `finish`, at the `next-rotation` (a grace period), or `never`.
  * `authWith: "revoked"` (only with `finish`) authenticates with the key being revoked, so a 401
  * counts as revoked.
- *
- * @example
- * ```ts
- * const revoke: RevokeSettings = { when: 'finish', request: { method: 'DELETE', path: '/v1/keys/{{revokedKeyId}}' } };
- * ```
  */
-export interface RevokeSettings {
+interface RevokeSettings {
   readonly when: 'finish' | 'next-rotation' | 'never';
   readonly request?: RequestTemplate;
   readonly authWith?: 'current' | 'revoked';
@@ -148,11 +113,6 @@ export interface RevokeSettings {
 /**
  * Timeouts and retries of every request (429, 5xx, timeouts and network errors are retried,
  * honouring `Retry-After`). Defaults: 10000 ms, 4 attempts, 200 to 5000 ms apart.
- *
- * @example
- * ```ts
- * const http: HttpSettings = { timeoutMs: 5000, attempts: 5 };
- * ```
  */
 export interface HttpSettings {
   readonly timeoutMs?: number;
@@ -203,12 +163,7 @@ export interface ResolvedRequest {
   readonly auth: AuthTemplate;
 }
 
-interface ResolvedOrphanCheck {
-  readonly request: ResolvedRequest;
-  readonly itemsPointer: string;
-  readonly labelPointer: string;
-  readonly idPointer: string;
-}
+type ResolvedOrphanCheck = Omit<OrphanCheck, 'request'> & { readonly request: ResolvedRequest };
 
 type ResolvedCreate =
   | {
@@ -234,27 +189,13 @@ export interface ResolvedConfig {
   readonly keyField: string;
   readonly keyIdField: string;
   readonly create: ResolvedCreate;
-  readonly test: {
-    readonly request: ResolvedRequest;
-    readonly successStatus: readonly number[];
-    readonly maxWaitMs: number;
-    readonly initialDelayMs: number;
-    readonly maxDelayMs: number;
-    readonly waitOnStatus: readonly number[];
-  };
-  readonly revoke: {
-    readonly when: 'finish' | 'next-rotation' | 'never';
+  readonly test: { readonly request: ResolvedRequest; readonly successStatus: readonly number[] } & Required<
+    NonNullable<TestSettings['propagation']>
+  >;
+  readonly revoke: Required<Omit<RevokeSettings, 'request'>> & {
     readonly request: ResolvedRequest | undefined;
-    readonly authWith: 'current' | 'revoked';
-    readonly successStatus: readonly number[];
-    readonly goneStatus: readonly number[];
   };
-  readonly http: {
-    readonly timeoutMs: number;
-    readonly attempts: number;
-    readonly initialDelayMs: number;
-    readonly maxDelayMs: number;
-  };
+  readonly http: Required<HttpSettings>;
 }
 
 /** A problem at `path` (e.g. `mint.keyPointer`); callers turn it into a SecretShapeError or ConfigurationError. */
@@ -279,7 +220,7 @@ export function asConfigurationError(setting: string, error: unknown): never {
 }
 
 /** Template variables each kind of request may use. `key` is always the authenticating key. */
-export const TEMPLATE_VARIABLES = {
+const TEMPLATE_VARIABLES = {
   common: ['key', 'versionId'],
   mint: ['key', 'versionId', 'currentKey', 'currentKeyId'],
   register: ['key', 'versionId', 'currentKey', 'currentKeyId', 'newKey', 'newKeyId'],

@@ -12,33 +12,16 @@ import { ConfigurationError } from '../../core/errors.ts';
 /**
  * The environment variable listing the hosts a key may be sent to (exact names, IP addresses,
  * `*.suffix` patterns).
- *
- * @example
- * ```ts
- * const env = { [HTTP_API_KEY_ALLOWED_HOSTS]: 'api.example.com,*.keys.example.net' };
- * ```
  */
 export const HTTP_API_KEY_ALLOWED_HOSTS = 'HTTP_API_KEY_ALLOWED_HOSTS';
 
 /**
  * A DNS lookup returning every address of a name, as `dns.promises.lookup(name, { all: true })`
  * does. Replaceable in tests to play a hostile resolver.
- *
- * @example
- * ```ts
- * const lookup: AddressLookup = async () => [{ address: '127.0.0.1', family: 4 }];
- * ```
  */
 export type AddressLookup = (hostname: string) => Promise<ReadonlyArray<{ address: string; family: number }>>;
 
-/**
- * The rules a provider client applies before it sends anything.
- *
- * @example
- * ```ts
- * const policy: DestinationPolicy = { allowlist, baseUrlFrom: 'the secret\'s rotation.baseUrl', requireAllowlist: true };
- * ```
- */
+/** The rules a provider client applies before it sends anything. */
 export interface DestinationPolicy {
   /** `HTTP_API_KEY_ALLOWED_HOSTS`, parsed; `undefined` when unset. */
   readonly allowlist: HostAllowlist | undefined;
@@ -50,14 +33,7 @@ export interface DestinationPolicy {
   readonly lookup?: AddressLookup;
 }
 
-/**
- * The checked address to connect to for a URL's host.
- *
- * @example
- * ```ts
- * const { address, family } = await checkedDestination(new URL(config.baseUrl), policy);
- * ```
- */
+/** The checked address to connect to for a URL's host. */
 export interface Destination {
   readonly hostname: string;
   readonly address: string;
@@ -71,11 +47,6 @@ const systemLookup: AddressLookup = (hostname) =>
  * Checks `url`'s host against the policy, resolves it, checks every address, and returns the one
  * to connect to. Throws a {@link ConfigurationError} naming `HTTP_API_KEY_ALLOWED_HOSTS` before
  * anything is sent; DNS failures are thrown as they are (network errors, retried by the caller).
- *
- * @example
- * ```ts
- * await checkedDestination(new URL('https://169.254.169.254'), policy); // throws: link-local, not listed
- * ```
  */
 export async function checkedDestination(url: URL, policy: DestinationPolicy): Promise<Destination> {
   const hostname = normalizeHost(url.hostname);

@@ -1,12 +1,8 @@
 /**
- * Sends the configured requests to the provider: templates filled, authentication attached,
- * timeouts, retries with exponential back-off and jitter on 429, 5xx, timeouts and network errors
- * (honouring `Retry-After`), all within the invocation's deadline.
- *
- * Nothing here logs or throws a key, a header value, a rendered path or a response body: log lines
- * and errors name the operation, the method, the path *template* and the status.
+ * Sends the configured requests to the provider, with retries, within the invocation's deadline.
+ * Log lines and errors name the operation, method, path *template* and status: never a key, a
+ * header value, a rendered path or a response body.
  */
-
 import type { LookupAddress } from 'node:dns';
 import { request as httpRequest, type IncomingMessage } from 'node:http';
 import { request as httpsRequest } from 'node:https';
@@ -19,27 +15,13 @@ import { type AuthTemplate, hasNonLatin1, type ResolvedConfig, type ResolvedRequ
 import { checkedDestination, type Destination, type DestinationPolicy } from './destination.ts';
 import { MissingVariableError, render, renderJson, type TemplateVariables } from './template.ts';
 
-/**
- * What the provider answered. `json` is the parsed body, `undefined` when it was empty or not JSON.
- *
- * @example
- * ```ts
- * const { status, json } = await provider.send(call);
- * ```
- */
+/** What the provider answered. `json` is the parsed body, `undefined` when it was empty or not JSON. */
 export interface ProviderResponse {
   readonly status: number;
   readonly json: unknown;
 }
 
-/**
- * One request to send. `variables.key` is the key that authenticates it.
- *
- * @example
- * ```ts
- * const call: ProviderCall = { operation: 'test', request: config.test.request, variables: { key, versionId } };
- * ```
- */
+/** One request to send. `variables.key` is the key that authenticates it. */
 export interface ProviderCall {
   /** Names the request in logs and errors, e.g. `mint` or `revoke`. */
   readonly operation: string;
@@ -54,15 +36,7 @@ export interface ProviderCall {
   readonly formBody?: Readonly<Record<string, string>>;
 }
 
-/**
- * The result of one attempt: an answer to act on, or a failure worth retrying.
- *
- * @example
- * ```ts
- * const outcome = await provider.attempt(call, 1);
- * if (outcome.kind === 'response') console.log(outcome.response.status);
- * ```
- */
+/** The result of one attempt: an answer to act on, or a failure worth retrying. */
 export type AttemptOutcome =
   | { readonly kind: 'response'; readonly response: ProviderResponse }
   | {
@@ -76,84 +50,40 @@ export type AttemptOutcome =
 // Kept in reserve so that a step out of retries fails cleanly before Lambda's own timeout.
 const DEADLINE_RESERVE_MS = 1_500;
 
-/**
- * Sends requests for one step. Create one per step with the step's context.
- *
- * @example
- * ```ts
- * const provider = new ProviderClient(config, ctx, policy);
- * const response = await provider.send({ operation: 'test', request: config.test.request, variables: { key, versionId } });
- * ```
- */
+/** Sends requests for one step. Create one per step with the step's context. */
 export class ProviderClient {
   readonly #config: ResolvedConfig;
   readonly #ctx: StepContext;
   readonly #policy: DestinationPolicy;
   #destination: Promise<Destination> | undefined;
 
-  /**
-   * @param policy - which hosts and addresses `config.baseUrl` may reach (see {@link checkedDestination}).
-   */
   constructor(config: ResolvedConfig, ctx: StepContext, policy: DestinationPolicy) {
     this.#config = config;
     this.#ctx = ctx;
     this.#policy = policy;
   }
 
-  /**
-   * Milliseconds this step may still spend before it must give up.
-   *
-   * @example
-   * ```ts
-   * if (delayMs > provider.budgetMs()) throw new Error('out of time');
-   * ```
-   */
+  /** Milliseconds this step may still spend before it must give up. */
   budgetMs(): number {
     return this.#ctx.remainingTimeMs() - DEADLINE_RESERVE_MS;
   }
 
-  /**
-   * Sends one attempt, without retrying.
-   *
-   * @example
-   * ```ts
-   * const outcome = await provider.attempt(call, 1);
-   * if (outcome.kind === 'retryable') console.log(outcome.reason);
-   * ```
-   */
+  /** Sends one attempt, without retrying. */
   async attempt(call: ProviderCall, attemptNumber: number): Promise<AttemptOutcome> {
     const { request } = call;
     const url = new URL(
       this.#config.baseUrl + this.#fill(call, () => render(request.path, call.variables, encodeURIComponent)),
     );
     const headers = this.#headers(call);
-    const body = call.formBody
-      ? new URLSearchParams(
-          Object.entries(call.formBody).map(([name, template]): [string, string] => [
-            name,
-            this.#fill(call, () => render(template, call.variables)),
-          ]),
-        ).toString()
-      : request.body === undefined
-        ? undefined
-        : JSON.stringify(this.#fill(call, () => renderJson(request.body!, call.variables)));
+    const body = this.#body(call);
     const timeoutMs = Math.min(this.#config.http.timeoutMs, this.budgetMs());
     if (timeoutMs <= 0) {
       return { kind: 'retryable', failure: 'timeout', reason: 'no time left in this invocation' };
     }
     const signal = AbortSignal.timeout(timeoutMs);
-    let destination: Destination;
     let response: IncomingMessage;
     try {
-      // Checked before anything is sent; refusals are configuration errors and are not retried.
-      this.#destination ??= checkedDestination(new URL(this.#config.baseUrl), this.#policy).catch(
-        (error: unknown) => {
-          this.#destination = undefined;
-          if (error instanceof ConfigurationError) this.#ctx.metrics.count('ProviderHostRefused');
-          throw error;
-        },
-      );
-      destination = await this.#destination;
+      const destination = await this.#checkedDestination();
       response = await sendRequest(url, destination, request.method, headers, body, signal);
     } catch (error) {
       if (error instanceof ConfigurationError) throw error;
@@ -163,6 +93,16 @@ export class ProviderClient {
       }
       return { kind: 'retryable', failure: 'network', reason: `network error ${networkCode(error)}` };
     }
+    return this.#outcome(call, attemptNumber, response, signal);
+  }
+
+  async #outcome(
+    call: ProviderCall,
+    attemptNumber: number,
+    response: IncomingMessage,
+    signal: AbortSignal,
+  ): Promise<AttemptOutcome> {
+    const { request } = call;
     const status = response.statusCode ?? 0;
     let text: string;
     try {
@@ -197,14 +137,34 @@ export class ProviderClient {
     return { kind: 'response', response: { status, json: parseJson(text) } };
   }
 
+  /** Checked once, before anything is sent; refusals are configuration errors, never retried. */
+  #checkedDestination(): Promise<Destination> {
+    this.#destination ??= checkedDestination(new URL(this.#config.baseUrl), this.#policy).catch(
+      (error: unknown) => {
+        this.#destination = undefined;
+        if (error instanceof ConfigurationError) this.#ctx.metrics.count('ProviderHostRefused');
+        throw error;
+      },
+    );
+    return this.#destination;
+  }
+
+  #body(call: ProviderCall): string | undefined {
+    const { formBody, request } = call;
+    if (formBody) {
+      const fields = Object.entries(formBody).map(([name, template]): [string, string] => [
+        name,
+        this.#fill(call, () => render(template, call.variables)),
+      ]);
+      return new URLSearchParams(fields).toString();
+    }
+    if (request.body === undefined) return undefined;
+    return JSON.stringify(this.#fill(call, () => renderJson(request.body!, call.variables)));
+  }
+
   /**
    * Sends a request, retrying on 429, 5xx, timeouts and network errors up to `http.attempts`
    * times, and returns the first other answer (whatever its status).
-   *
-   * @example
-   * ```ts
-   * const { status } = await provider.send({ operation: 'revoke', request, variables });
-   * ```
    */
   async send(call: ProviderCall): Promise<ProviderResponse> {
     for (let attemptNumber = 1; ; attemptNumber++) {
@@ -217,11 +177,6 @@ export class ProviderClient {
   /**
    * Waits before the next attempt after a retryable failure, or throws when attempts or time are
    * used up. Exposed for callers that must do something between attempts (the orphan check).
-   *
-   * @example
-   * ```ts
-   * if (outcome.kind === 'retryable') await provider.backOff(call, outcome, attemptNumber);
-   * ```
    */
   async backOff(
     call: ProviderCall,
@@ -273,6 +228,7 @@ export class ProviderClient {
 
   #headers(call: ProviderCall): Record<string, string> {
     const headers: Record<string, string> = { accept: 'application/json' };
+    const fill = (template: string) => this.#fill(call, () => render(template, call.variables));
     const set = (name: string, value: string) => {
       if (/[\r\n\0]/.test(value)) {
         throw new ConfigurationError(
@@ -290,23 +246,17 @@ export class ProviderClient {
       headers[name.toLowerCase()] = value;
     };
     for (const [name, template] of Object.entries({ ...this.#config.headers, ...call.request.headers })) {
-      set(
-        name,
-        this.#fill(call, () => render(template, call.variables)),
-      );
+      set(name, fill(template));
     }
     const auth: AuthTemplate = call.request.auth;
     if (auth.type === 'bearer') {
-      set('authorization', `Bearer ${this.#fill(call, () => render('{{key}}', call.variables))}`);
+      set('authorization', `Bearer ${fill('{{key}}')}`);
     } else if (auth.type === 'basic') {
-      const user = this.#fill(call, () => render(auth.username ?? '{{key}}', call.variables));
-      const password = this.#fill(call, () => render(auth.password ?? '', call.variables));
+      const user = fill(auth.username ?? '{{key}}');
+      const password = fill(auth.password ?? '');
       set('authorization', `Basic ${Buffer.from(`${user}:${password}`).toString('base64')}`);
     } else if (auth.type === 'header') {
-      set(
-        auth.name,
-        this.#fill(call, () => render(auth.value ?? '{{key}}', call.variables)),
-      );
+      set(auth.name, fill(auth.value ?? '{{key}}'));
     }
     for (const [name, value] of Object.entries(call.extraHeaders ?? {})) set(name, value);
     if (call.formBody) headers['content-type'] = 'application/x-www-form-urlencoded';
@@ -315,39 +265,18 @@ export class ProviderClient {
   }
 }
 
-/**
- * The un-jittered exponential delay before attempt `attemptNumber + 1`.
- *
- * @example
- * ```ts
- * backoffDelay(3, 200, 5000); // 800
- * ```
- */
+/** The un-jittered exponential delay before attempt `attemptNumber + 1`. */
 export function backoffDelay(attemptNumber: number, initialMs: number, maxMs: number): number {
   return Math.min(maxMs, initialMs * 2 ** Math.max(0, attemptNumber - 1));
 }
 
-/**
- * Spreads retries of many functions apart: a random delay between half and all of `delayMs`.
- *
- * @example
- * ```ts
- * jitter(1000); // somewhere from 500 to 1000
- * ```
- */
+/** Spreads retries of many functions apart: a random delay between half and all of `delayMs`. */
 export function jitter(delayMs: number): number {
   return Math.round(delayMs / 2 + (Math.random() * delayMs) / 2);
 }
 
-/**
- * Milliseconds asked for by a `Retry-After` header (seconds, or an HTTP date), if any.
- *
- * @example
- * ```ts
- * parseRetryAfter('2'); // 2000
- * ```
- */
-export function parseRetryAfter(header: string | null): number | undefined {
+/** Milliseconds asked for by a `Retry-After` header (seconds, or an HTTP date), if any. */
+function parseRetryAfter(header: string | null): number | undefined {
   if (header === null) return undefined;
   const trimmed = header.trim();
   if (/^\d+$/.test(trimmed)) return Number(trimmed) * 1000;
@@ -355,16 +284,8 @@ export function parseRetryAfter(header: string | null): number | undefined {
   return Number.isNaN(date) ? undefined : Math.max(0, date - Date.now());
 }
 
-/**
- * The most of a provider's answer the adapter reads: 1 MiB. Key endpoints answer a few hundred
- * bytes; a hostile or broken server could otherwise fill the function's memory.
- *
- * @example
- * ```ts
- * MAX_RESPONSE_BYTES; // 1048576
- * ```
- */
-export const MAX_RESPONSE_BYTES = 1_048_576;
+/** Key endpoints answer a few hundred bytes; a hostile server could otherwise fill the memory. */
+const MAX_RESPONSE_BYTES = 1_048_576;
 
 class ResponseTooLargeError extends Error {}
 
@@ -448,14 +369,7 @@ function networkCode(error: unknown): string {
   return '(unknown)';
 }
 
-/**
- * The error for an answer whose status the adapter did not expect, classified by status.
- *
- * @example
- * ```ts
- * throw refusal('mint', request, 403, 'the current key may not mint keys');
- * ```
- */
+/** The error for an answer whose status the adapter did not expect, classified by status. */
 export function refusal(
   operation: string,
   request: ResolvedRequest,

@@ -1,41 +1,15 @@
-/**
- * The secret's JSON for the HTTP API-key adapter: the key, the provider's id of the key, the id of
- * the key it replaced (for a grace period), the optional `"rotation"` configuration block, and any
- * other fields, which are carried over unchanged into every new version.
- */
+/** The secret's JSON: the key, its id, the id it replaced, the optional `"rotation"` block; other fields carried over. */
 import { SecretShapeError } from '../../core/errors.ts';
 import { parseJsonObject } from '../json-object.ts';
 import { ConfigProblem, hasNonLatin1, type ResolvedConfig, resolveConfig } from './config.ts';
 
-/**
- * Field holding the id of the key this version replaced, used to revoke it one rotation later.
- *
- * @example
- * ```ts
- * JSON.parse(secretString)[PREVIOUS_KEY_ID_FIELD]; // 'key_4f2a…'
- * ```
- */
+/** Field holding the id of the key this version replaced, used to revoke it one rotation later. */
 export const PREVIOUS_KEY_ID_FIELD = 'previousKeyId';
 
-/**
- * Field of the secret's JSON that may hold the configuration block.
- *
- * @example
- * ```ts
- * const secret = { apiKey, keyId, [CONFIG_FIELD]: config };
- * ```
- */
+/** Field of the secret's JSON that may hold the configuration block. */
 export const CONFIG_FIELD = 'rotation';
 
-/**
- * One parsed version of an API-key secret.
- *
- * @example
- * ```ts
- * const secret: ApiKeySecret = parseApiKeySecret('{"apiKey":"…","keyId":"k1","rotation":{…}}', undefined);
- * secret.keyId; // 'k1'
- * ```
- */
+/** One parsed version of an API-key secret. */
 export interface ApiKeySecret {
   /** The API key. */
   readonly key: string;
@@ -58,15 +32,7 @@ function optionalId(fields: Record<string, unknown>, name: string): string | und
   return value;
 }
 
-/**
- * Parses and validates a stored version. `fixedConfig` is the configuration given by the
- * environment or in code; when it is absent, the secret's `"rotation"` block is required.
- *
- * @example
- * ```ts
- * const secret = parseApiKeySecret(raw, undefined); // configuration from the secret's "rotation" block
- * ```
- */
+/** `fixedConfig`: the configuration from the environment or code; without it, the secret must hold one. */
 export function parseApiKeySecret(raw: string, fixedConfig: ResolvedConfig | undefined): ApiKeySecret {
   const fields = parseJsonObject(
     raw,
@@ -77,36 +43,7 @@ export function parseApiKeySecret(raw: string, fixedConfig: ResolvedConfig | und
         'store a JSON object holding the key and a "rotation" block',
       ),
   );
-  let config: ResolvedConfig;
-  if (fixedConfig) {
-    if (fields[CONFIG_FIELD] !== undefined) {
-      throw new SecretShapeError(
-        CONFIG_FIELD,
-        'is set, but this function already has its configuration (HTTP_API_KEY_CONFIG or code)',
-        'keep the configuration in one place: remove the "rotation" block from the secret or the configuration from the function',
-      );
-    }
-    config = fixedConfig;
-  } else {
-    if (fields[CONFIG_FIELD] === undefined) {
-      throw new SecretShapeError(
-        CONFIG_FIELD,
-        'is missing',
-        "add the adapter's configuration block to the secret, or set HTTP_API_KEY_CONFIG on the function",
-      );
-    }
-    try {
-      config = resolveConfig(fields[CONFIG_FIELD]);
-    } catch (error) {
-      if (error instanceof ConfigProblem) {
-        throw new SecretShapeError(
-          error.path ? `${CONFIG_FIELD}.${error.path}` : CONFIG_FIELD,
-          error.problem,
-        );
-      }
-      throw error;
-    }
-  }
+  const config = configOf(fields, fixedConfig);
   const key = fields[config.keyField];
   if (typeof key !== 'string' || key.length === 0) {
     throw new SecretShapeError(config.keyField, 'is required: the API key, a non-empty string');
@@ -127,14 +64,33 @@ export function parseApiKeySecret(raw: string, fixedConfig: ResolvedConfig | und
   };
 }
 
-/**
- * The JSON stored for a version: every field it was read with, the key fields updated.
- *
- * @example
- * ```ts
- * serializeApiKeySecret({ ...current, key: newKey, keyId: 'k2', previousKeyId: current.keyId });
- * ```
- */
+/** The function's own configuration (environment or code), else the secret's `"rotation"` block. */
+function configOf(fields: Record<string, unknown>, fixedConfig: ResolvedConfig | undefined): ResolvedConfig {
+  const block = fields[CONFIG_FIELD];
+  if (fixedConfig) {
+    if (block === undefined) return fixedConfig;
+    throw new SecretShapeError(
+      CONFIG_FIELD,
+      'is set, but this function already has its configuration (HTTP_API_KEY_CONFIG or code)',
+      'keep the configuration in one place: remove the "rotation" block from the secret or the configuration from the function',
+    );
+  }
+  if (block === undefined) {
+    throw new SecretShapeError(
+      CONFIG_FIELD,
+      'is missing',
+      "add the adapter's configuration block to the secret, or set HTTP_API_KEY_CONFIG on the function",
+    );
+  }
+  try {
+    return resolveConfig(block);
+  } catch (error) {
+    if (!(error instanceof ConfigProblem)) throw error;
+    throw new SecretShapeError(error.path ? `${CONFIG_FIELD}.${error.path}` : CONFIG_FIELD, error.problem);
+  }
+}
+
+/** The JSON stored for a version: every field it was read with, the key fields updated. */
 export function serializeApiKeySecret(secret: ApiKeySecret): string {
   const fields: Record<string, unknown> = { ...secret.fields, [secret.config.keyField]: secret.key };
   if (secret.keyId === undefined) delete fields[secret.config.keyIdField];

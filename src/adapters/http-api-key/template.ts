@@ -4,14 +4,7 @@
  */
 import type { JsonValue } from './config.ts';
 
-/**
- * Values a template may refer to; an undefined value is an error at render time.
- *
- * @example
- * ```ts
- * const variables: TemplateVariables = { key, versionId: ctx.versionId };
- * ```
- */
+/** Values a template may refer to; an undefined value is an error at render time. */
 export type TemplateVariables = Readonly<Record<string, string | undefined>>;
 
 const PLACEHOLDER = /\{\{\s*([A-Za-z][A-Za-z0-9]*)\s*\}\}/g;
@@ -19,12 +12,6 @@ const PLACEHOLDER = /\{\{\s*([A-Za-z][A-Za-z0-9]*)\s*\}\}/g;
 /**
  * The variable names a template refers to, or `undefined` when it has a malformed placeholder
  * (an unmatched `{{` or `}}`, or a name that is not a plain word).
- *
- * @example
- * ```ts
- * placeholdersIn('/keys/{{revokedKeyId}}'); // ['revokedKeyId']
- * placeholdersIn('/keys/{{ oops'); // undefined
- * ```
  */
 export function placeholdersIn(text: string): string[] | undefined {
   const names = [...text.matchAll(PLACEHOLDER)].map((match) => match[1]!);
@@ -33,14 +20,7 @@ export function placeholdersIn(text: string): string[] | undefined {
   return names;
 }
 
-/**
- * A template the adapter could not fill: it names the variable, never a value.
- *
- * @example
- * ```ts
- * throw new MissingVariableError('revokedKeyId');
- * ```
- */
+/** A template the adapter could not fill: it names the variable, never a value. */
 export class MissingVariableError extends Error {
   /** The variable without a value. */
   readonly variable: string;
@@ -55,11 +35,6 @@ export class MissingVariableError extends Error {
 /**
  * Fills a template. `encode` is applied to every inserted value (e.g. `encodeURIComponent` for
  * paths); literal text is left as it is.
- *
- * @example
- * ```ts
- * render('/keys/{{revokedKeyId}}', { revokedKeyId: 'k 1' }, encodeURIComponent); // '/keys/k%201'
- * ```
  */
 export function render(
   text: string,
@@ -73,14 +48,7 @@ export function render(
   });
 }
 
-/**
- * Fills every string leaf of a JSON body template; object keys are left as they are.
- *
- * @example
- * ```ts
- * renderJson({ label: 'rotation {{versionId}}' }, { versionId: 'v1' }); // { label: 'rotation v1' }
- * ```
- */
+/** Fills every string leaf of a JSON body template; object keys are left as they are. */
 export function renderJson(body: JsonValue, variables: TemplateVariables): JsonValue {
   if (typeof body === 'string') return render(body, variables);
   if (Array.isArray(body)) return body.map((item) => renderJson(item, variables));
@@ -92,15 +60,7 @@ export function renderJson(body: JsonValue, variables: TemplateVariables): JsonV
   return body;
 }
 
-/**
- * Reads a value from parsed JSON by RFC 6901 pointer; `undefined` when the path does not exist.
- *
- * @example
- * ```ts
- * readPointer({ data: [{ key: 'k' }] }, '/data/0/key'); // 'k'
- * readPointer({ 'a/b': 1 }, '/a~1b'); // 1
- * ```
- */
+/** Reads a value from parsed JSON by RFC 6901 pointer; `undefined` when the path does not exist. */
 export function readPointer(document: unknown, pointer: string): unknown {
   if (pointer === '') return document;
   let node: unknown = document;
