@@ -1,8 +1,6 @@
 /**
- * The database secret of docs/protocol.md#the-database-secret as every database adapter and the client's pools read it: the
- * fields, their defaults and their errors, the master secret, host comparison and the names of
- * the two users of alternating users. Each engine supplies its own rules (engines, default port,
- * which user names it can store).
+ * The database secret (docs/protocol.md#the-database-secret) as adapters, client and CLI read it; each
+ * engine supplies its rules.
  */
 
 import { parseJsonObject } from '../adapters/json-object.ts';
@@ -10,58 +8,40 @@ import { SecretShapeError } from '../core/errors.ts';
 import type { StepContext } from '../core/target.ts';
 import { describeServer, requireMasterServer, type ServerAddress, sameServer } from './hosts.ts';
 
-/** What one engine family accepts in its secrets. */
 export interface DatabaseSecretRules<Engine extends string> {
-  /** The `engine` values accepted. */
   readonly engines: readonly Engine[];
-  /** Said after the accepted values when `engine` names another family: where to go instead. */
+  /** Where to go instead when `engine` names another family. */
   readonly otherEngines: string;
-  /** The port when the secret has none. */
   readonly defaultPort: number;
-  /** The server, as named in messages (`PostgreSQL`, `MySQL and MariaDB`). */
   readonly server: string;
-  /** Throws a {@link SecretShapeError} naming `field` for a user name the server cannot store. */
   readonly checkUsername: (name: string, field: string) => void;
 }
 
-/**
- * A database secret of docs/protocol.md#the-database-secret, parsed and checked. `fields` is the JSON object exactly as stored,
- * so every field the adapter does not know is carried into the next version unchanged.
- */
+/** `fields` is the object as stored, so fields the adapter does not know reach the next version unchanged. */
 export interface DatabaseSecretValue<Engine extends string> {
   readonly engine: Engine;
   readonly host: string;
-  /** `port` as a number, the engine's default when absent. */
   readonly port: number;
   readonly username: string;
   readonly password: string;
-  /** `dbname`, `undefined` when absent. */
   readonly dbname: string | undefined;
-  /** `ssl`: `true` (TLS required), `false` (no TLS) or `undefined` (TLS preferred, see docs/protocol.md#tls-to-databases). */
+  /** `undefined`: TLS preferred (docs/protocol.md#tls-to-databases). */
   readonly ssl: boolean | undefined;
-  /** ARN of the secret holding credentials that may manage users (alternating users). */
   readonly masterarn: string | undefined;
-  /** The whole JSON object as stored, unknown fields included. */
   readonly fields: Readonly<Record<string, unknown>>;
 }
 
-/** How to put right a missing or malformed required field. */
 const REQUIRED_FIELD_FIXES = {
   host: 'set "host" to the database endpoint',
   username: 'set "username" to the database user',
   password: 'set "password" to the user\'s current password',
 } as const;
 
-/** The JSON object of a database secret, or a {@link SecretShapeError} that never quotes the text. */
 export function databaseSecretFields(raw: string, fix: string): Record<string, unknown> {
   return parseJsonObject(raw, (problem) => new SecretShapeError('(value)', `is ${problem}`, fix));
 }
 
-/**
- * Parses and checks a stored database secret under one engine family's rules. Every problem is a
- * {@link SecretShapeError} naming the field and the fix; no message quotes the password or the
- * raw JSON.
- */
+/** No message quotes the password or the raw JSON. */
 export function parseDatabaseSecretValue<Engine extends string>(
   raw: string,
   adapter: string,
@@ -100,17 +80,13 @@ export function parseDatabaseSecretValue<Engine extends string>(
   };
 }
 
-/**
- * `missing`, `null`, `a number`, `a list`…: how a value that is not what was expected is named
- * in a message, without showing it.
- */
+/** Names a wrong value in a message without showing it. */
 export function describeType(value: unknown): string {
   if (value === undefined) return 'missing';
   if (value === null) return 'null';
   return `a ${Array.isArray(value) ? 'list' : typeof value}`;
 }
 
-/** A required non-empty string field of a database secret: `host`, `username` or `password`. */
 export function requiredStringField(
   fields: Readonly<Record<string, unknown>>,
   name: keyof typeof REQUIRED_FIELD_FIXES,
@@ -124,10 +100,6 @@ export function requiredStringField(
   return value;
 }
 
-/**
- * An optional string field (`dbname`, `masterarn`, `engine`): `undefined` when absent or null,
- * an error when present but empty or not a string.
- */
 export function optionalStringField(
   fields: Readonly<Record<string, unknown>>,
   name: string,
@@ -144,7 +116,6 @@ export function optionalStringField(
   return value;
 }
 
-/** The `port` field: a number or a numeric string from 1 to 65535; `undefined` when absent. */
 export function portField(value: unknown, defaultPort: number | undefined): number | undefined {
   if (value === undefined || value === null) return undefined;
   const port =
@@ -163,10 +134,6 @@ export function portField(value: unknown, defaultPort: number | undefined): numb
   return port;
 }
 
-/**
- * The `ssl` field of docs/protocol.md#tls-to-databases: `true`/`"true"`, `false`/`"false"` (any case), or `undefined` when
- * absent (TLS when the server offers it).
- */
 export function sslField(value: unknown): boolean | undefined {
   if (value === undefined || value === null) return undefined;
   if (typeof value === 'boolean') return value;
@@ -185,7 +152,6 @@ export function sslField(value: unknown): boolean | undefined {
 export { normalizeHost as normalHost } from '../core/allowed-hosts.ts';
 export { describeServer, type ServerAddress, sameHost, sameServer } from './hosts.ts';
 
-/** The next version's value: every stored field kept, with new credentials. */
 export function withCredentials<Secret extends DatabaseSecretValue<string>>(
   secret: Secret,
   credentials: { readonly username: string; readonly password: string },
@@ -198,30 +164,20 @@ export function withCredentials<Secret extends DatabaseSecretValue<string>>(
   };
 }
 
-/**
- * The string stored in Secrets Manager: the stored object with its fields in their original form
- * (a `port` stored as a string stays a string).
- */
+/** Fields keep their stored form (a string `port` stays a string). */
 export function serializeDatabaseSecretValue(secret: DatabaseSecretValue<string>): string {
   return JSON.stringify(secret.fields);
 }
 
-/**
- * The master credentials named by `masterarn`. Only `username` and `password` are required: an
- * RDS-managed master secret holds nothing else (its server comes from its RDS tags). They are
- * used only on the master's own server, or one RDS reports as part of it (see
- * `requireMasterServer`).
- */
+/** An RDS-managed master secret holds only username and password; its server comes from RDS tags. */
 export interface MasterCredentials {
   readonly username: string;
   readonly password: string;
-  /** The master secret's own `host`, when it has one. */
   readonly host: string | undefined;
-  /** The master secret's own `port`, when it has one. */
   readonly port: number | undefined;
 }
 
-/** Parses the master secret. Errors name the master secret's ARN and the field, never a value. */
+/** Errors name the master ARN and the field, never a value. */
 export function parseMasterSecret(raw: string, arn: string): MasterCredentials {
   const fix = 'point masterarn at a secret holding {"username", "password"}';
   const fields = parseJsonObject(
@@ -258,11 +214,7 @@ export function parseMasterSecret(raw: string, arn: string): MasterCredentials {
   };
 }
 
-/**
- * Reads and parses the master secret through the step's context, registers its password for
- * redaction at once, and refuses it unless `target` is the master's own server or one RDS reports
- * as part of it (`requireMasterServer`): nothing has been sent anywhere with it when this throws.
- */
+/** Refuses before anything is sent with the master unless `target` is its server (requireMasterServer). */
 export async function readMasterSecret(
   ctx: Pick<StepContext, 'readSecret' | 'readSecretTags' | 'redact' | 'logger'>,
   arn: string,
@@ -275,10 +227,7 @@ export async function readMasterSecret(
   return master;
 }
 
-/**
- * Refuses master credentials that belong to one of the users being rotated: the master would then
- * change its own password, or the rotation would change the master's.
- */
+/** Else the master would change its own password, or the rotation the master's. */
 export function refuseMasterAmong(master: MasterCredentials, arn: string, rotated: readonly string[]): void {
   if (rotated.includes(master.username)) {
     throw new SecretShapeError(
@@ -289,11 +238,7 @@ export function refuseMasterAmong(master: MasterCredentials, arn: string, rotate
   }
 }
 
-/**
- * Refuses to revoke a user that is not the other user of the pair the current version names, or
- * that sits on another server: an emergency revocation runs with the master's (or an operator's)
- * wider rights, so it acts only on the rotated pair.
- */
+/** A revocation runs with wider rights, so it acts only on the rotated pair on its server. */
 export function refuseRevokingOutsidePair(
   revoked: { readonly username: string; readonly host: string; readonly port: number },
   current: { readonly username: string; readonly host: string; readonly port: number },
@@ -315,7 +260,6 @@ export function refuseRevokingOutsidePair(
   }
 }
 
-/** Whether a parsed value is a database secret of this module's shape (username, host, port). */
 export function isDatabaseSecretValue(
   value: unknown,
 ): value is { readonly username: string; readonly host: string; readonly port: number } {
@@ -326,13 +270,9 @@ export function isDatabaseSecretValue(
   );
 }
 
-/** The suffix that names the second user of an alternating pair (AWS's convention). */
+/** AWS's convention. */
 export const CLONE_SUFFIX = '_clone';
 
-/**
- * The two users of an alternating pair, from either one's name: `app` and `app_clone`, and the one
- * that the given name is not.
- */
 export function alternatingPair(username: string): {
   readonly original: string;
   readonly clone: string;
@@ -346,21 +286,13 @@ export function alternatingPair(username: string): {
   return { original: username, clone, other: clone };
 }
 
-/** The user of an alternating pair that the given one is not. */
 export function otherUser(username: string): string {
   return alternatingPair(username).other;
 }
 
-/**
- * The longest part of a name that messages quote; the rest is cut off, so that a huge value never
- * fills an error message or a log line.
- */
+/** So that a huge value never fills an error or a log line. */
 export const SHOWN_NAME_CHARACTERS = 64;
 
-/**
- * A user or role name quoted for a message: whole when short, else its first
- * {@link SHOWN_NAME_CHARACTERS} characters, `…` and its length.
- */
 export function quotedName(name: string): string {
   const characters = [...name];
   if (characters.length <= SHOWN_NAME_CHARACTERS) return `"${name}"`;

@@ -1,8 +1,6 @@
 /**
- * Connections to MySQL and MariaDB through mysql2: TLS as docs/protocol.md#tls-to-databases asks, time limits on connecting
- * and on every statement, and errors turned into the library's own kinds with messages built from
- * the error code and a statement label, never from the server's text about a statement that
- * carries a password (MySQL's syntax errors quote the statement).
+ * MySQL/MariaDB connections through mysql2. Error messages come from codes and statement labels, never from
+ * server text about a password-carrying statement (syntax errors quote it).
  */
 import type mysql from 'mysql2/promise';
 import type { TargetFailureCause } from '../../core/errors.ts';
@@ -26,50 +24,36 @@ import { type Account, type SqlMode, type Statement, sessionTimeoutStatements } 
 
 let mysql2: Promise<typeof mysql> | undefined;
 
-/**
- * mysql2, loaded on the first connection: createSecret and finishSecret never connect, and loading
- * it costs a cold start several megabytes and milliseconds.
- */
+/** Loaded on first connect: createSecret and finishSecret never connect, and mysql2 costs cold-start time. */
 function loadMysql2(): Promise<typeof mysql> {
   mysql2 ??= import('mysql2/promise').then((loaded) => loaded.default);
   return mysql2;
 }
 
-/** Where to connect: the secret's endpoint. */
 export interface Endpoint {
   readonly host: string;
   readonly port: number;
   readonly database: string | undefined;
-  /** The secret's `ssl`: `true` makes `MYSQL_TLS_MODE` verify-full; `false` cannot loosen it. */
   readonly ssl: boolean | undefined;
 }
 
-/** A user name and password, and which version or secret they come from (for messages). */
 export interface Login {
   readonly username: string;
   readonly password: string;
-  /** e.g. `the pending version`, `the master secret`. */
   readonly source: string;
 }
 
 export type { TlsOutcome } from '../../database/tls.ts';
 
-/** What a connection needs from the step: logs, metrics and the time left. */
 export type SessionContext = Pick<StepContext, 'logger' | 'metrics' | 'remainingTimeMs'>;
 
-/** A row as mysql2 returns it. */
 export type Row = Record<string, unknown>;
 
-/** The metric counted when a connection goes on in plaintext under `MYSQL_TLS_MODE=prefer`. */
 export const TLS_FALLBACK_METRIC = TLS_PLAINTEXT_FALLBACK_METRIC;
 
-/**
- * An open connection that knows its server's flavour, the account it logged in as, how it is
- * protected, and how string literals must be escaped in it.
- */
 export class MysqlSession {
   readonly flavour: MysqlFlavour;
-  /** The account the server authenticated, from `CURRENT_USER()`: its host is the real one. */
+  /** From CURRENT_USER(): its host is the real one. */
   readonly account: Account;
   readonly tls: TlsOutcome;
   readonly mode: SqlMode;
@@ -87,7 +71,6 @@ export class MysqlSession {
     mode: SqlMode;
     where: string;
     statementTimeoutMs: number;
-    /** The time left in the invocation, asked before each statement; default: no deadline. */
     remainingTimeMs?: () => number;
     secrets: readonly string[];
   }) {
@@ -102,16 +85,11 @@ export class MysqlSession {
     this.#secrets = parts.secrets;
   }
 
-  /**
-   * Runs one statement as text. A failure becomes a {@link TargetRefusedError} or
-   * {@link TargetUnreachableError} whose message names the statement's label; the server's own
-   * message is kept only for statements that carry no secret.
-   */
+  /** The server's message is kept only for statements that carry no secret. */
   async run(statement: Statement): Promise<Row[]> {
     return this.#guard(statement, () => this.#connection.query({ sql: statement.text }));
   }
 
-  /** Runs a look-up as a server-side prepared statement with real bind parameters. */
   async lookup(label: string, sql: string, params: ReadonlyArray<string | number>): Promise<Row[]> {
     const statement: Statement = { label, text: sql, sensitive: false };
     return this.#guard(statement, () => this.#connection.execute(sql, [...params]));
@@ -133,7 +111,6 @@ export class MysqlSession {
     }
   }
 
-  /** Closes the connection; never throws. */
   async close(): Promise<void> {
     try {
       await this.#connection.end();
@@ -144,13 +121,8 @@ export class MysqlSession {
 }
 
 /**
- * Opens a session with these credentials, or throws a sanitised error: authentication,
- * permission, TLS, network or timeout.
- *
- * TLS (docs/protocol.md#tls-to-databases): `ssl: true` requires verified TLS; `ssl: false` uses none; without `ssl`, verified
- * TLS is used whenever the server offers it, and plaintext only when the server has no TLS at all
- * (never after a certificate or authentication failure), with a warning and the
- * `TlsPlaintextFallback` metric. Every connection logs the TLS mode it ended with.
+ * Plaintext under `prefer` only when the server has no TLS at all, never after a certificate or
+ * authentication failure.
  */
 export async function openSession(
   endpoint: Endpoint,
@@ -199,8 +171,7 @@ export async function openSession(
       remainingTimeMs: () => ctx.remainingTimeMs(),
       secrets,
     });
-    // The server gives up a statement by itself, at the latest when the invocation is about to
-    // end, so that nothing it started runs on (holding locks) after the function is gone.
+    // The server gives a statement up itself before the invocation ends, so nothing holds locks after.
     const serverLimitMs = withinDeadline(settings.statementTimeoutMs, ctx.remainingTimeMs());
     for (const statement of sessionTimeoutStatements(flavour, serverLimitMs)) {
       await session.run(statement);
@@ -226,11 +197,7 @@ export async function openSession(
   }
 }
 
-/**
- * Like {@link openSession}, but an authentication refusal (wrong password, unknown user) gives
- * `undefined` instead of an error: the answer to "do these credentials already work?". Every
- * other failure (network, TLS, timeout, permission) still throws.
- */
+/** An authentication refusal answers undefined; any other failure still throws. */
 export async function tryOpenSession(
   endpoint: Endpoint,
   login: Login,
@@ -279,24 +246,22 @@ async function connectOnce(
     { host: endpoint.host, port: endpoint.port },
   );
   const options: mysql.ConnectionOptions = {
-    // With MYSQL_TLS_SERVERNAME, mysql2 checks the certificate against `host`, so `host` carries
-    // that name while the socket itself goes to the secret's host.
+    // mysql2 checks the certificate against `host`, so `host` carries MYSQL_TLS_SERVERNAME while the socket
+    // goes to the secret's host.
     host: mode !== 'disable' && settings.tlsServerName ? settings.tlsServerName : endpoint.host,
     port: endpoint.port,
     user: login.username,
     password: login.password,
     connectTimeout,
     charset: 'utf8mb4',
-    // mysql2 sizes each connection's prepared-statement cache up front (16,000 entries by default,
-    // about 1 MB per connection); a session here prepares a handful of statements. The default
-    // made the MySQL handlers' young heap, and their RSS, grow by about 12 MB.
+    // mysql2's default prepared-statement cache (16,000 entries) grew the handlers' RSS by about 12 MB.
     maxPreparedStatements: 16,
     ...(endpoint.database === undefined ? {} : { database: endpoint.database }),
     ...tlsOptions,
   };
   try {
     const connection = await (await loadMysql2()).createConnection(options);
-    // A server closing the connection later must not crash the process with an unhandled event.
+    // A later server disconnect must not crash the process.
     connection.on('error', () => undefined);
     return connection;
   } catch (error) {
@@ -307,10 +272,7 @@ async function connectOnce(
   }
 }
 
-/**
- * The rows `send` answers, or a `STATEMENT_TIMEOUT` error after `timeoutMs`, when the connection is
- * dropped: its state is unknown once a statement is abandoned.
- */
+/** The connection is dropped on a timeout: its state is unknown once a statement is abandoned. */
 async function answerWithin(
   connection: mysql.Connection,
   send: () => Promise<[unknown, unknown]>,
@@ -338,7 +300,7 @@ async function answerWithin(
   }
 }
 
-/** Splits `CURRENT_USER()` (`user@host`) at its last `@`: host patterns never hold one. */
+/** At the last `@`: host patterns never hold one. */
 function splitAccount(value: string): Account {
   const at = value.lastIndexOf('@');
   if (at < 0) return { user: value, host: '' };
@@ -352,7 +314,7 @@ function text(value: unknown): string {
   return String(value);
 }
 
-/** A value from a result row as text (mysql2 returns BLOB and BINARY columns as Buffers). */
+/** mysql2 returns BLOB and BINARY columns as Buffers. */
 export function rowText(value: unknown): string {
   return text(value);
 }
@@ -364,7 +326,6 @@ const TLS_ERRNOS = new Set([3159, 2026]);
 const NETWORK_CODES = new Set([...NETWORK_ERROR_CODES, 'PROTOCOL_CONNECTION_LOST', 'ER_SERVER_SHUTDOWN']);
 const TIMEOUT_CODES = new Set(['ETIMEDOUT', 'PROTOCOL_SEQUENCE_TIMEOUT', 'STATEMENT_TIMEOUT']);
 
-/** What a few server errors mean for an operator, by error number. */
 const HINTS: Readonly<Record<number, string>> = {
   1045: 'the server refused the user name or password',
   1698: 'the server refused the login (no password or a socket-only account)',
@@ -391,11 +352,8 @@ const HINTS: Readonly<Record<number, string>> = {
 };
 
 /**
- * Turns a mysql2 or network error into a {@link TargetRefusedError} (authentication, permission,
- * rejected) or {@link TargetUnreachableError} (network, timeout, TLS). The message is built from
- * the action, the error number, code and SQLSTATE, and a hint; the server's own message is added
- * only when `sensitive` is false (it quotes statements), and then scrubbed of `secrets`. The
- * original error is never attached: mysql2 errors carry the statement text in `sql`.
+ * The original error is never attached (mysql2 errors carry the SQL); server text only for non-sensitive
+ * statements, scrubbed.
  */
 export function sanitizeMysqlError(
   error: unknown,
@@ -409,7 +367,7 @@ export function sanitizeMysqlError(
     sqlMessage?: unknown;
     message?: unknown;
   };
-  // Node's system errors carry a negative errno (ECONNREFUSED is -111): only the server's count here.
+  // Node's system errors carry a negative errno; only the server's count here.
   const errno = typeof details.errno === 'number' && details.errno > 0 ? details.errno : undefined;
   const code = typeof details.code === 'string' ? details.code : undefined;
   const sqlState = typeof details.sqlState === 'string' ? details.sqlState : undefined;
@@ -429,7 +387,6 @@ export function sanitizeMysqlError(
       'the server offers no TLS; enable TLS on the server, or for a local database without TLS set MYSQL_TLS_MODE=prefer (or disable)',
     );
   } else if (failure === 'tls') {
-    // Node's TLS messages name certificates and host names, never credentials.
     const message = typeof details.message === 'string' ? scrub(details.message) : '';
     if (message) parts.push(message);
     parts.push(
@@ -440,7 +397,6 @@ export function sanitizeMysqlError(
   } else if (errno !== undefined && context.sensitive) {
     parts.push("the server's message is withheld because it may quote the statement, which holds a password");
   } else if (errno === undefined && failure !== 'rejected' && typeof details.message === 'string') {
-    // Network errors from Node (ECONNREFUSED 127.0.0.1:3306) name addresses only.
     parts.push(scrub(details.message, 200));
   }
   const message = `${context.action}: ${parts.join('; ') || 'failed'}`;

@@ -1,21 +1,14 @@
 /**
- * Every statement the MySQL adapter sends, per server flavour, in one place.
- *
- * Neither MySQL nor MariaDB accepts a bind parameter for a password or an account name in account
- * statements (`ALTER USER … IDENTIFIED BY ?` and `GRANT … TO ?@?` are syntax errors even as
- * server-side prepared statements), and mysql2's `?` placeholders are only client-side escaping.
- * So this module quotes everything itself: account names as backtick identifiers (immune to
- * `ANSI_QUOTES` and `NO_BACKSLASH_ESCAPES`), strings as literals escaped for the session's actual
- * `sql_mode`, and, wherever the account uses `mysql_native_password`, the password is replaced by
- * its hash computed here, so the plaintext never appears in statement text the server could log.
+ * Every statement the MySQL adapter sends. Account statements take no bind parameters (not even server-side
+ * prepared), so names are backtick-quoted, strings escaped for the session's sql_mode, and native-plugin
+ * passwords sent only as their hash.
  */
 import { createHash } from 'node:crypto';
 import type { MysqlFlavour } from './flavour.ts';
 import { isWord, tokenize } from './tokens.ts';
 
 /**
- * One statement with a label for messages. `sensitive` statements carry a password or a password
- * hash: a server error about them is never passed on, because the server quotes the statement.
+ * `sensitive`: carries a password or hash, so a server error about it (which quotes it) is never passed on.
  */
 export interface Statement {
   readonly label: string;
@@ -23,67 +16,48 @@ export interface Statement {
   readonly sensitive: boolean;
 }
 
-/** A MySQL account: user name and host pattern, as stored in `mysql.user`. */
 export interface Account {
   readonly user: string;
   readonly host: string;
 }
 
-/**
- * How the session parses string literals: with `NO_BACKSLASH_ESCAPES` a backslash is an ordinary
- * character, otherwise it escapes the next one.
- */
 export interface SqlMode {
   readonly noBackslashEscapes: boolean;
 }
 
-/** The plugin name of MySQL's and MariaDB's classic password hash. */
 export const NATIVE_PASSWORD_PLUGIN = 'mysql_native_password';
 
-/**
- * Quotes an identifier (database, table, column, role, user or host part) with backticks,
- * doubling any backtick inside. Backtick quoting means the same under every `sql_mode`.
- */
+/** Backtick quoting means the same under every sql_mode (ANSI_QUOTES included). */
 export function quoteIdentifier(name: string): string {
   if (name.includes('\0')) throw new TypeError('an identifier cannot contain a NUL character');
   return `\`${name.replaceAll('`', '``')}\``;
 }
 
-/** Quotes an account name as `` `user`@`host` ``. */
 export function quoteAccount(account: Account): string {
   return `${quoteIdentifier(account.user)}@${quoteIdentifier(account.host)}`;
 }
 
-/**
- * A string literal for the session's `sql_mode`: quotes doubled always, backslashes doubled unless
- * `NO_BACKSLASH_ESCAPES` is on.
- */
+/** Backslashes doubled only when the session treats them as escapes (no NO_BACKSLASH_ESCAPES). */
 export function stringLiteral(value: string, mode: SqlMode): string {
   if (value.includes('\0')) throw new TypeError('a string literal cannot contain a NUL character here');
   const escaped = mode.noBackslashEscapes ? value : value.replaceAll('\\', '\\\\');
   return `'${escaped.replaceAll("'", "''")}'`;
 }
 
-/**
- * The `mysql_native_password` hash of a password: `*` and the upper-case hex of
- * SHA1(SHA1(password)), as `PASSWORD()` computes it. Knowing it is not enough to log in with the
- * native protocol, but it is still treated as secret.
- */
+/** `PASSWORD()`'s hash; not enough to log in, but still treated as secret. */
 export function nativePasswordHash(password: string): string {
   const stage1 = createHash('sha1').update(password, 'utf8').digest();
   return `*${createHash('sha1').update(stage1).digest('hex').toUpperCase()}`;
 }
 
-/** Whether a plugin name means the classic hash (`''` is what old grant tables store for it). */
+/** `''` is what old grant tables store for the native plugin. */
 export function isNativePlugin(plugin: string): boolean {
   return plugin === '' || plugin === NATIVE_PASSWORD_PLUGIN;
 }
 
 /**
- * The authentication plugin of an account, read from MariaDB's `SHOW CREATE USER` text.
- * `IDENTIFIED BY PASSWORD '…'` and no IDENTIFIED clause are the native plugin; an account with
- * several plugins (`… OR unix_socket`) reports `multiple`, and is changed through `PASSWORD()` so
- * that every plugin keeps working.
+ * The plugin from MariaDB's SHOW CREATE USER; several plugins (`… OR unix_socket`) give `multiple`, set
+ * through PASSWORD() so each keeps working.
  */
 export function mariaDbAuthPlugin(createUser: string): string {
   const tokens = tokenize(createUser);
@@ -95,30 +69,21 @@ export function mariaDbAuthPlugin(createUser: string): string {
   if (!(isWord(how, 'VIA') || isWord(how, 'WITH')) || !plugin || plugin.type === 'punct') {
     throw new SyntaxError('unexpected IDENTIFIED clause in SHOW CREATE USER');
   }
-  // Several plugins are joined by OR; strings and identifiers never count as the keyword.
   if (tokens.slice(at + 3).some((token) => isWord(token, 'OR'))) return 'multiple';
   return plugin.value.toLowerCase();
 }
 
 /**
- * The statements that make a logged-in user change its own password (single user, docs/protocol.md#single-user):
- * - MariaDB: `SET PASSWORD = '<native hash>'` (MariaDB refuses `ALTER USER CURRENT_USER()` to
- *   users without the CREATE USER privilege), or `SET PASSWORD = PASSWORD('…')` for other plugins;
- * - MySQL 5.7: `ALTER USER USER() IDENTIFIED BY '…'`, the only self-service form it has;
- * - MySQL 8: `ALTER USER CURRENT_USER() IDENTIFIED BY '…'`, with `REPLACE '<current>'` when the
- *   current password is known (servers with `password_require_current` demand it) and, for dual
- *   passwords, `DISCARD OLD PASSWORD` then `RETAIN CURRENT PASSWORD`.
+ * MariaDB refuses ALTER USER CURRENT_USER() without CREATE USER, hence SET PASSWORD; MySQL 8 sends REPLACE
+ * for servers with password_require_current.
  */
 export function selfPasswordStatements(
   flavour: MysqlFlavour,
   options: {
     readonly password: string;
-    /** The account's plugin (MariaDB only; MySQL keeps the account's plugin by itself). */
     readonly plugin: string;
     readonly mode: SqlMode;
-    /** MySQL 8: the password this session logged in with, sent as `REPLACE`. */
     readonly replacing?: string | undefined;
-    /** MySQL 8.0.14+: keep the current password as the secondary one. */
     readonly retainCurrent?: boolean;
   },
 ): Statement[] {
@@ -136,14 +101,7 @@ export function selfPasswordStatements(
         { label, text: `ALTER USER USER() IDENTIFIED BY ${stringLiteral(password, mode)}`, sensitive: true },
       ];
     case 'mysql8': {
-      const statements: Statement[] = [];
-      if (options.retainCurrent) {
-        statements.push({
-          label: 'discard the secondary password of the logged-in user',
-          text: 'ALTER USER CURRENT_USER() DISCARD OLD PASSWORD',
-          sensitive: false,
-        });
-      }
+      const statements = options.retainCurrent ? [discardOldPasswordStatement()] : [];
       let text = `ALTER USER CURRENT_USER() IDENTIFIED BY ${stringLiteral(password, mode)}`;
       if (options.replacing !== undefined) text += ` REPLACE ${stringLiteral(options.replacing, mode)}`;
       if (options.retainCurrent) text += ' RETAIN CURRENT PASSWORD';
@@ -154,12 +112,8 @@ export function selfPasswordStatements(
 }
 
 /**
- * The statement a privileged user runs to set another account's password, keeping its plugin:
- * - MariaDB: `ALTER USER acct IDENTIFIED BY PASSWORD '<native hash>'`, or
- *   `SET PASSWORD FOR acct = PASSWORD('…')` for other or several plugins;
- * - MySQL 5.7 and 8: `ALTER USER acct IDENTIFIED WITH mysql_native_password AS '<hash>'`, or
- *   `ALTER USER acct IDENTIFIED WITH <plugin> BY '…'` for other plugins (caching_sha2_password
- *   hashes are salted by the server).
+ * Keeps the account's plugin; caching_sha2_password hashes are salted by the server, so those get the
+ * password.
  */
 export function adminPasswordStatement(
   flavour: MysqlFlavour,
@@ -186,11 +140,6 @@ export function adminPasswordStatement(
   return { label, text, sensitive: true };
 }
 
-/**
- * Creates the clone of an alternating pair with a throw-away password (its real one is set last,
- * so a login with the pending password proves the whole set-up finished) and the original's
- * plugin.
- */
 export function createUserStatement(
   flavour: MysqlFlavour,
   account: Account,
@@ -213,18 +162,14 @@ export function createUserStatement(
   return { label, text: `CREATE USER IF NOT EXISTS ${target} ${identified}`, sensitive: true };
 }
 
-/** An account's TLS requirements and resource limits, as `mysql.user` stores them. */
 export interface AccountRequirements {
-  /** `''` (none), `ANY` (REQUIRE SSL), `X509`, or `SPECIFIED` (issuer / subject / cipher). */
   readonly sslType: string;
   readonly sslCipher: string;
   readonly x509Issuer: string;
   readonly x509Subject: string;
-  /** Resource limits by their `WITH` keyword, e.g. `MAX_USER_CONNECTIONS: 10`. */
   readonly limits: Readonly<Record<string, number>>;
 }
 
-/** The resource-limit columns of `mysql.user` and their `WITH` keywords. */
 export const LIMIT_COLUMNS = {
   max_questions: 'MAX_QUERIES_PER_HOUR',
   max_updates: 'MAX_UPDATES_PER_HOUR',
@@ -232,10 +177,8 @@ export const LIMIT_COLUMNS = {
   max_user_connections: 'MAX_USER_CONNECTIONS',
 } as const;
 
-/** The limit columns of MariaDB, which adds `max_statement_time`. */
 export const MARIADB_LIMIT_COLUMNS = { ...LIMIT_COLUMNS, max_statement_time: 'MAX_STATEMENT_TIME' } as const;
 
-/** The `REQUIRE …` clause for a set of requirements. */
 export function requireClause(requirements: AccountRequirements, mode: SqlMode): string {
   switch (requirements.sslType.toUpperCase()) {
     case '':
@@ -256,10 +199,6 @@ export function requireClause(requirements: AccountRequirements, mode: SqlMode):
   }
 }
 
-/**
- * Copies TLS requirements and resource limits onto an account:
- * `ALTER USER acct REQUIRE … WITH MAX_… n …`.
- */
 export function requirementsStatement(
   account: Account,
   requirements: AccountRequirements,
@@ -276,37 +215,23 @@ export function requirementsStatement(
   return { label: `copy TLS requirements and limits to ${account.user}`, text, sensitive: false };
 }
 
-/**
- * Statements that bound every later statement of a session: MariaDB's `max_statement_time`
- * (seconds), and on both families `lock_wait_timeout` so that account statements cannot wait
- * forever on a metadata lock.
- */
+/** lock_wait_timeout too: account statements could otherwise wait forever on a metadata lock. */
 export function sessionTimeoutStatements(flavour: MysqlFlavour, statementTimeoutMs: number): Statement[] {
   const seconds = Math.max(1, Math.ceil(statementTimeoutMs / 1000));
-  const statements: Statement[] = [
+  const timeout =
+    flavour.kind === 'mariadb'
+      ? `max_statement_time = ${(statementTimeoutMs / 1000).toFixed(3)}`
+      : `max_execution_time = ${Math.round(statementTimeoutMs)}`;
+  return [
     {
       label: 'set the lock wait timeout',
       text: `SET SESSION lock_wait_timeout = ${seconds}`,
       sensitive: false,
     },
+    { label: 'set the statement timeout', text: `SET SESSION ${timeout}`, sensitive: false },
   ];
-  if (flavour.kind === 'mariadb') {
-    statements.push({
-      label: 'set the statement timeout',
-      text: `SET SESSION max_statement_time = ${(statementTimeoutMs / 1000).toFixed(3)}`,
-      sensitive: false,
-    });
-  } else {
-    statements.push({
-      label: 'set the statement timeout',
-      text: `SET SESSION max_execution_time = ${Math.round(statementTimeoutMs)}`,
-      sensitive: false,
-    });
-  }
-  return statements;
 }
 
-/** `SHOW GRANTS FOR acct`. */
 export function showGrantsStatement(account: Account): Statement {
   return {
     label: `read the grants of ${account.user}`,
@@ -315,10 +240,7 @@ export function showGrantsStatement(account: Account): Statement {
   };
 }
 
-/**
- * `SHOW CREATE USER acct`, or `SHOW CREATE USER CURRENT_USER()` for the logged-in user. The
- * answer holds the password hash, so it is treated as sensitive.
- */
+/** Its answer holds the password hash, hence sensitive. */
 export function showCreateUserStatement(account: Account | undefined): Statement {
   return {
     label: `read the definition of ${account ? account.user : 'the logged-in user'}`,
@@ -327,10 +249,7 @@ export function showCreateUserStatement(account: Account | undefined): Statement
   };
 }
 
-/**
- * MySQL 8.0.14+: `ALTER USER CURRENT_USER() DISCARD OLD PASSWORD`, which ends the secondary
- * password kept by `RETAIN CURRENT PASSWORD`.
- */
+/** Ends the secondary password kept by RETAIN CURRENT PASSWORD. */
 export function discardOldPasswordStatement(): Statement {
   return {
     label: 'discard the secondary password of the logged-in user',
@@ -339,7 +258,7 @@ export function discardOldPasswordStatement(): Statement {
   };
 }
 
-/** Look-ups sent as server-side prepared statements with real bind parameters (no secret in them). */
+/** Sent as server-side prepared statements with real bind parameters. */
 export const LOOKUPS = {
   accountExists: 'SELECT COUNT(*) AS n FROM mysql.user WHERE User = ? AND Host = ?',
   accountHosts: 'SELECT Host AS host FROM mysql.user WHERE User = ?',

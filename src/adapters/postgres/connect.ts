@@ -20,46 +20,32 @@ import { POSTGRES_ENV, type PostgresSettings } from './settings.ts';
 
 export type { TlsOutcome } from '../../database/tls.ts';
 
-/** Which credentials a connection uses, for log lines and error messages. */
 export type CredentialLabel = 'pending' | 'current' | 'previous' | 'master';
 
-/** Where to connect: the fields of the rotated secret that locate the server. */
 export interface PostgresEndpoint {
   readonly host: string;
   readonly port: number;
   readonly dbname: string;
-  /** The secret's `ssl`: `true` makes `PG_TLS_MODE` verify-full; `false` cannot loosen it. */
   readonly ssl: boolean | undefined;
 }
 
-/** Who logs in, and under which label the connection is reported. */
 export interface PostgresLogin {
   readonly username: string;
   readonly password: string;
   readonly label: CredentialLabel;
 }
 
-/** The parts of a step's context a connection reports to. */
 export type ConnectContext = Pick<StepContext, 'logger' | 'metrics' | 'remainingTimeMs'>;
 
 // pg's own error for a server that answers 'N' to the SSLRequest when TLS is required.
 const SERVER_WITHOUT_TLS = 'The server does not support SSL connections';
 
 /**
- * One open connection. Every failure of {@link PostgresSession.query} is sanitised: the caller gets a
- * {@link TargetRefusedError} or {@link TargetUnreachableError} that never carries the driver's raw
- * error, the SQL text or a secret value.
- *
- * A statement that times out or loses the connection (a {@link TargetUnreachableError}) leaves the
- * connection in an unknown state: the statement may still run, or its answer may never come. The
- * session then gives the connection up at once (the server rolls back any open transaction when it
- * ends) and sends nothing more on it; {@link PostgresSession.usable} turns false, and callers skip
- * their `ROLLBACK`.
+ * Failures never carry the driver's raw error, the SQL or a secret. After a timeout or a lost connection the
+ * state is unknown, so the session gives the connection up (the server rolls back) and turns `usable` false.
  */
 export class PostgresSession {
-  /** The TLS outcome this connection ended up with. */
   readonly tls: TlsOutcome;
-  /** `"user" at host:port`, for messages. */
   readonly where: string;
   readonly #client: Client;
   readonly #scrub: readonly string[];
@@ -80,20 +66,11 @@ export class PostgresSession {
     this.#answerWithinMs = answerWithinMs;
   }
 
-  /**
-   * Whether the connection still takes statements: false once one timed out or the connection
-   * failed, when it has been given up. A caller then rethrows its error instead of rolling back.
-   */
   get usable(): boolean {
     return !this.#abandoned;
   }
 
-  /**
-   * Runs one statement. `purpose` says what it was for in an error message ("changing the password
-   * of role "app""); `alsoSecret` lists strings of this statement that must not appear in one.
-   * On a session that is no longer {@link PostgresSession.usable}, sends nothing and throws a
-   * `network` {@link TargetUnreachableError} at once.
-   */
+  /** `alsoSecret`: strings of this statement that must not appear in an error. */
   async query<Row extends Record<string, unknown> = Record<string, unknown>>(
     text: string,
     values: readonly unknown[],
@@ -121,37 +98,23 @@ export class PostgresSession {
     }
   }
 
-  /** Closes the connection; never throws (a connection that broke is already closed). */
   async close(): Promise<void> {
     if (this.#abandoned) return;
     try {
       await this.#client.end();
     } catch {
-      // Nothing to do: the socket is gone either way.
+      // The socket is gone either way.
     }
   }
 
-  /**
-   * Ends the connection without a goodbye. pg keeps a timed-out statement active and queues every
-   * later one behind it, each waiting out its own timeout; a destroyed socket ends all of that, and
-   * the server rolls back whatever the connection had open.
-   */
+  /** pg queues every later statement behind a timed-out one; destroying the socket ends all of that. */
   #abandon(): void {
     this.#abandoned = true;
     this.#client.connection.stream.destroy();
   }
 }
 
-/**
- * Opens a connection under `PG_TLS_MODE` (made verify-full by a secret with `"ssl": true`) and
- * logs the TLS outcome:
- * - `verify-full`: TLS verified against `PG_CA_BUNDLE` (or Node's trust store), else a `tls`
- *   failure before any credential is sent;
- * - `prefer`: verified TLS when the server offers it; plaintext when it offers none, with a warning
- *   line and the metric `TlsPlaintextFallback`. A certificate failure never leads to plaintext;
- * - `disable`: plaintext.
- * Without TLS, a request for a cleartext or MD5 password is refused (only SCRAM goes ahead).
- */
+/** A certificate failure never leads to plaintext; without TLS only SCRAM authentication goes ahead. */
 export async function connectPostgres(
   endpoint: PostgresEndpoint,
   login: PostgresLogin,
@@ -189,13 +152,11 @@ export async function connectPostgres(
     user: login.username,
     password: login.password,
     connectionTimeoutMillis: connectTimeoutMs,
-    // The server gives up a statement by itself, at the latest when the invocation is about to
-    // end, so that nothing it started runs on (holding locks) after the function is gone.
+    // The server gives a statement up itself before the invocation ends, so nothing holds locks after.
     statement_timeout: withinDeadline(settings.statementTimeoutMs, ctx.remainingTimeMs()),
     application_name: 'secrets-rotator',
   });
-  // A server that ends the session later emits 'error' on the client; without a listener Node
-  // would crash the process. The next query reports the failure, sanitised.
+  // Without an 'error' listener a later server disconnect would crash the process.
   client.on('error', () => {});
   try {
     await client.connect();
@@ -206,7 +167,7 @@ export async function connectPostgres(
     }
     throw sanitizePostgresError(error, doing, scrub);
   }
-  // The client's own limit, in case the server (or the network) never answers at all.
+  // In case the server (or the network) never answers.
   const answerWithinMs = () => withinDeadline(settings.statementTimeoutMs + 5_000, ctx.remainingTimeMs());
   const tls: TlsOutcome = tlsOutcomeOf(client);
   const session = new PostgresSession(client, tls, where, scrub, answerWithinMs);
@@ -221,11 +182,7 @@ export async function connectPostgres(
   return session;
 }
 
-/**
- * Opens a connection only to find out whether the credentials log in. Authentication failures
- * answer `false`; every other failure (network, TLS, timeout) is thrown, because it says nothing
- * about the credentials.
- */
+/** Only authentication failures answer false; others say nothing about the credentials. */
 export async function canLogIn(
   endpoint: PostgresEndpoint,
   login: PostgresLogin,
@@ -238,10 +195,6 @@ export async function canLogIn(
   return true;
 }
 
-/**
- * Like {@link connectPostgres}, but an authentication failure answers `undefined` (logged at info)
- * instead of throwing.
- */
 export async function tryConnect(
   endpoint: PostgresEndpoint,
   login: PostgresLogin,
@@ -265,7 +218,6 @@ export async function tryConnect(
   }
 }
 
-// SQLSTATEs that say the login itself was refused.
 const AUTHENTICATION_STATES = new Set(['28P01', '28000']);
 const UNTRUSTED_CERTIFICATE_CODES = new Set([
   'DEPTH_ZERO_SELF_SIGNED_CERT',
@@ -281,10 +233,8 @@ const UNTRUSTED_CERTIFICATE_CODES = new Set([
 ]);
 
 /**
- * Turns any error of the driver into one of ours, with a cause an operator can act on (docs/protocol.md#security-rules):
- * `network`, `timeout`, `tls`, `authentication`, `permission` or `rejected`. The driver's own
- * message is used only when it comes from the server (which never sees a password: logins use
- * SCRAM and passwords travel as verifiers), and even then every string in `secrets` is blanked.
+ * Server messages are passed on (the server never sees a password: SCRAM logins, verifiers), with every
+ * secret blanked.
  */
 export function sanitizePostgresError(
   error: unknown,
