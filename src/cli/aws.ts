@@ -290,6 +290,9 @@ const CERTIFICATE_CODES: ReadonlySet<string> = new Set([
   'ERR_TLS_CERT_ALTNAME_INVALID',
 ]);
 
+type ErrorLink = { code?: unknown; message?: unknown; name?: unknown };
+const text = (value: unknown) => (typeof value === 'string' ? value : '');
+
 /**
  * An answer that did not come from Secrets Manager (another web server, a plain-HTTP port spoken
  * to with TLS, an untrusted certificate), turned into a message and fix instead of the SDK's raw
@@ -301,29 +304,36 @@ function wrongKindOfEndpoint(
   where: string,
   flags: GlobalFlags,
 ): CliError | undefined {
-  const chain: Array<{ code?: unknown; message?: unknown; name?: unknown }> = [];
+  const chain: ErrorLink[] = [];
   let current: unknown = error;
   for (let depth = 0; depth < 4 && current && typeof current === 'object'; depth++) {
-    chain.push(current as { code?: unknown; message?: unknown; name?: unknown });
+    chain.push(current as ErrorLink);
     current = (current as { cause?: unknown }).cause;
   }
-  const text = (value: unknown) => (typeof value === 'string' ? value : '');
   const tls = chain.find(
     (link) =>
       (text(link.code) === 'EPROTO' || text(link.code).startsWith('ERR_SSL')) &&
       PLAINTEXT_TLS.test(text(link.message)),
   );
-  if (tls) {
-    const http = flags.endpointUrl?.replace(/^https:/, 'http:');
-    return new CliError(
-      EXIT.AWS,
-      `${doing}: ${where} does not speak HTTPS on that port (the TLS handshake got a plain-HTTP answer)`,
-      http && http !== flags.endpointUrl
-        ? `use http:// for a plain-HTTP endpoint: --endpoint-url ${http}`
-        : 'check the port and scheme of the endpoint',
-      { cause: error },
-    );
-  }
+  if (!tls) return untrustedOrForeign(chain, error, doing, where, flags);
+  const http = flags.endpointUrl?.replace(/^https:/, 'http:');
+  return new CliError(
+    EXIT.AWS,
+    `${doing}: ${where} does not speak HTTPS on that port (the TLS handshake got a plain-HTTP answer)`,
+    http && http !== flags.endpointUrl
+      ? `use http:// for a plain-HTTP endpoint: --endpoint-url ${http}`
+      : 'check the port and scheme of the endpoint',
+    { cause: error },
+  );
+}
+
+function untrustedOrForeign(
+  chain: ErrorLink[],
+  error: unknown,
+  doing: string,
+  where: string,
+  flags: GlobalFlags,
+): CliError | undefined {
   const certificate = chain.find((link) => CERTIFICATE_CODES.has(text(link.code)));
   if (certificate) {
     return new CliError(

