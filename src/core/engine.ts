@@ -39,14 +39,8 @@ import {
 } from './target.ts';
 
 /**
- * Options of {@link createRotationHandler}. Everything has a production default, so a deployed
- * handler needs none; tests and local runs pass a client pointed at the local endpoint, an
- * environment of their own, and a logger and metrics of their choice.
- *
- * Running a rotation locally prints the default logger's JSON lines (one or two per step) and the
- * metrics' EMF lines on stdout. To quiet them, either set `POWERTOOLS_LOG_LEVEL=silent` and
- * `POWERTOOLS_METRICS_DISABLED=true` in the process environment (Powertools' own variables; the
- * log level is also read from `env`), or pass a `logger` and `metrics` of your own.
+ * Options of {@link createRotationHandler}; a deployed handler needs none. To quiet local runs, set
+ * `POWERTOOLS_LOG_LEVEL=silent` and `POWERTOOLS_METRICS_DISABLED=true`, or pass your own logger and metrics.
  *
  * @example
  * ```ts
@@ -65,36 +59,18 @@ import {
  * ```
  */
 export interface RotationHandlerOptions {
-  /**
-   * Secrets Manager client. Default: one per container, endpoint from the environment
-   * (`AWS_ENDPOINT_URL_SECRETS_MANAGER`, else `SECRETS_MANAGER_ENDPOINT`, else AWS's).
-   */
+  /** Default: one per container, endpoint from `AWS_ENDPOINT_URL_SECRETS_MANAGER` or `SECRETS_MANAGER_ENDPOINT`. */
   readonly client?: SecretsManagerClient;
   /** The environment to read settings from. Default: `process.env`. */
   readonly env?: Env;
-  /**
-   * Secrets this function may rotate: names, ARNs, name prefixes (`prod/*`) or ARN patterns; any
-   * other secret's event is refused before anything is read or written. Default:
-   * `ALLOWED_SECRET_IDS`, else any. `ALLOWED_SECRET_TAG` (`key=value`) applies as well.
-   */
+  /** Names, ARNs or prefixes (`prod/*`) this function may rotate. Default: `ALLOWED_SECRET_IDS`, else any. */
   readonly allowedSecretIds?: readonly string[];
-  /**
-   * Powertools Logger for the step lines (`step succeeded`, `step failed`, retries), with the
-   * secret ARN, step, version and adapter appended. Default: a JSON logger on stdout that redacts
-   * secret values in every string it prints, level from `POWERTOOLS_LOG_LEVEL` (`silent` turns it
-   * off).
-   */
+  /** Default: a redacting JSON logger on stdout, level from `POWERTOOLS_LOG_LEVEL`. */
   readonly logger?: Logger;
-  /**
-   * Powertools Metrics for `RotationStepSucceeded`, `RotationStepFailed` and
-   * `RotationStepDuration`, published after every step. Default: EMF on stdout, namespace
-   * `SecretsRotator` (`POWERTOOLS_METRICS_NAMESPACE`); `POWERTOOLS_METRICS_DISABLED=true` in the
-   * process environment turns them off.
-   */
+  /** Default: EMF on stdout, namespace `SecretsRotator` (`POWERTOOLS_METRICS_NAMESPACE`). */
   readonly metrics?: Metrics;
 }
 
-/** The engine's settings, read once when the handler is created. */
 interface EngineSettings {
   readonly policy: PasswordPolicy;
   readonly passwordSource: PasswordSource;
@@ -123,12 +99,8 @@ function readSettings<V>(
 }
 
 /**
- * Builds the Lambda handler that Secrets Manager invokes for each rotation step. Settings are read
- * and checked here, so a bad environment variable fails the function at start-up, not mid-rotation.
- *
- * The engine owns the protocol: the checks of docs/protocol.md#checks-before-every-step in order, reading and writing versions, every
- * idempotency rule, RotationToken, logs and metrics. The target only builds values and talks to
- * the system whose credential the secret holds.
+ * Builds the Lambda handler Secrets Manager invokes for each step; settings are checked here, so a bad
+ * environment fails at start-up. The engine owns the protocol (docs/protocol.md); the target only builds values.
  *
  * @example
  * ```ts
@@ -168,13 +140,13 @@ export function createRotationHandler<Value>(
         adapter: target.name,
       });
       client ??= sharedSecretsManagerClient(env);
-      const secretsManager = new EarlyReadingGateway(client, {
+      const gateway = new EarlyReadingGateway(client, {
         maxAttempts: settings.maxAttempts,
         remainingTimeMs,
         onRetry: (operation, code, attempt, delayMs) =>
           logger.warn('retrying Secrets Manager call', { operation, code, attempt, delayMs }),
       });
-      const outcome = await runStep(target, parsed, secretsManager, settings, {
+      const outcome = await runStep(target, parsed, gateway, settings, {
         logger,
         metrics,
         env,
@@ -208,7 +180,6 @@ interface Services {
   readonly remainingTimeMs: () => number;
 }
 
-/** What a step did, for the log line that closes it. */
 type StepOutcome =
   | 'already-current'
   | 'pending-exists'
@@ -218,11 +189,10 @@ type StepOutcome =
   | 'promoted'
   | 'after-promotion-rerun';
 
-/** Starts the reads `event.step` needs in the common path (see {@link EarlyReadingGateway}). */
 function startEarlyReads<V>(
   target: RotationTarget<V>,
   event: ParsedRotationEvent,
-  secretsManager: EarlyReadingGateway,
+  gateway: EarlyReadingGateway,
   settings: EngineSettings,
 ): void {
   const { secretId, token } = event;
@@ -230,23 +200,23 @@ function startEarlyReads<V>(
   if (!settings.allowed.allowsBeforeDescribe(secretId)) return;
   switch (event.step) {
     case 'createSecret':
-      secretsManager.startReadPending(secretId, token);
-      secretsManager.startReadStage(secretId, AWSCURRENT);
+      gateway.startReadPending(secretId, token);
+      gateway.startReadStage(secretId, AWSCURRENT);
       if (target.generatesPassword && settings.passwordSource === 'service') {
-        secretsManager.startRandomPassword(settings.policy);
+        gateway.startRandomPassword(settings.policy);
       }
       return;
     case 'setSecret':
-      secretsManager.startReadPending(secretId, token);
-      if (target.appliesFromCurrent) secretsManager.startReadStage(secretId, AWSCURRENT);
+      gateway.startReadPending(secretId, token);
+      if (target.appliesFromCurrent) gateway.startReadStage(secretId, AWSCURRENT);
       return;
     case 'testSecret':
-      secretsManager.startReadPending(secretId, token);
+      gateway.startReadPending(secretId, token);
       return;
     case 'finishSecret':
       if (target.afterPromotion) {
-        secretsManager.startReadPending(secretId, token);
-        secretsManager.startReadStage(secretId, AWSCURRENT);
+        gateway.startReadPending(secretId, token);
+        gateway.startReadStage(secretId, AWSCURRENT);
       }
       return;
   }
@@ -255,18 +225,15 @@ function startEarlyReads<V>(
 async function runStep<V>(
   target: RotationTarget<V>,
   event: ParsedRotationEvent,
-  secretsManager: EarlyReadingGateway,
+  gateway: EarlyReadingGateway,
   settings: EngineSettings,
   services: Services,
 ): Promise<StepOutcome> {
-  // The reads this step will need go out with DescribeSecret; the checks below still decide, in
-  // their order, and a refused step never looks at what was read.
-  // (A master secret is not among them: it is read only once the current credentials proved
-  // themselves, docs/protocol.md#alternating-users.)
-  startEarlyReads(target, event, secretsManager, settings);
+  // The step's reads go out with DescribeSecret; a refused step never looks at them.
+  startEarlyReads(target, event, gateway, settings);
   // docs/protocol.md#checks-before-every-step, in this order.
-  const description = await secretsManager.describe(event.secretId);
-  secretsManager.sameSecret(event.secretId, description.ARN);
+  const description = await gateway.describe(event.secretId);
+  gateway.sameSecret(event.secretId, description.ARN);
   // The tag and name rules read this answer: a shared function pays no extra call for them.
   settings.allowed.check(event.secretId, description);
   const arn = description.ARN ?? event.secretId;
@@ -279,7 +246,7 @@ async function runStep<V>(
     throw new ProtocolStateError(`Secret version ${token} has no stage for rotation of secret ${arn}`);
   }
   const ctx = createStepContext({
-    secretsManager,
+    secretsManager: gateway,
     secretArn: arn,
     versionId: token,
     step: event.step as RotationStep,
@@ -291,8 +258,8 @@ async function runStep<V>(
   if (tokenStages.includes(AWSCURRENT)) {
     if (event.step === 'finishSecret' && target.afterPromotion) {
       // The promotion went through but the adapter's hook may not have: run it again (it is idempotent).
-      const promoted = await readRequired(target, secretsManager, arn, token, AWSCURRENT);
-      const previous = await readOptional(target, secretsManager, arn, AWSPREVIOUS);
+      const promoted = await readRequired(target, gateway, arn, token, AWSCURRENT);
+      const previous = await readOptional(target, gateway, arn, AWSPREVIOUS);
       await target.afterPromotion(promoted, previous, ctx);
       return 'after-promotion-rerun';
     }
@@ -305,14 +272,14 @@ async function runStep<V>(
   }
   switch (event.step) {
     case 'createSecret':
-      return createSecret(target, secretsManager, arn, event, settings, ctx);
+      return createSecret(target, gateway, arn, event, settings, ctx);
     case 'setSecret': {
-      const pending = await readPendingRequired(target, secretsManager, arn, token);
-      await target.apply(pending, knownVersions(target, secretsManager, arn), ctx);
+      const pending = await readPendingRequired(target, gateway, arn, token);
+      await target.apply(pending, knownVersions(target, gateway, arn), ctx);
       return 'applied';
     }
     case 'testSecret': {
-      const pending = await readPendingRequired(target, secretsManager, arn, token);
+      const pending = await readPendingRequired(target, gateway, arn, token);
       await target.verify(pending, ctx);
       return 'verified';
     }
@@ -321,11 +288,11 @@ async function runStep<V>(
       // Read before the labels move, and only when the adapter has a hook to give them to.
       const values = target.afterPromotion
         ? {
-            promoted: await readPendingRequired(target, secretsManager, arn, token),
-            previous: await readOptional(target, secretsManager, arn, AWSCURRENT),
+            promoted: await readPendingRequired(target, gateway, arn, token),
+            previous: await readOptional(target, gateway, arn, AWSCURRENT),
           }
         : undefined;
-      await secretsManager.promote(arn, token, currentId);
+      await gateway.promote(arn, token, currentId);
       ctx.logger.info('moved AWSCURRENT', { from: currentId, to: token });
       if (values && target.afterPromotion) await target.afterPromotion(values.promoted, values.previous, ctx);
       return 'promoted';
@@ -340,19 +307,19 @@ async function runStep<V>(
 
 async function createSecret<V>(
   target: RotationTarget<V>,
-  secretsManager: SecretsManagerGateway,
+  gateway: SecretsManagerGateway,
   arn: string,
   event: ParsedRotationEvent,
   settings: EngineSettings,
   ctx: StepContext,
 ): Promise<StepOutcome> {
-  const existing = await secretsManager.readPending(arn, event.token);
+  const existing = await gateway.readPending(arn, event.token);
   if (existing !== undefined) {
     // Validate it: an unusable pending value must stop the rotation, never be regenerated silently.
     parseStored(target, existing, `the AWSPENDING version ${event.token}`, pendingFix(arn));
     return 'pending-exists';
   }
-  const current = await secretsManager.readStage(arn, AWSCURRENT);
+  const current = await gateway.readStage(arn, AWSCURRENT);
   if (!current) throw new ProtocolStateError(`Secret ${arn} has no AWSCURRENT value to rotate from`);
   const currentValue = parseStored(target, current.value, `the AWSCURRENT version ${current.versionId}`);
   const nextCtx: NextContext = {
@@ -360,9 +327,7 @@ async function createSecret<V>(
     newPassword: async (overrides) => {
       const policy = { ...settings.policy, ...overrides };
       const password =
-        settings.passwordSource === 'local'
-          ? generatePassword(policy)
-          : await secretsManager.randomPassword(policy);
+        settings.passwordSource === 'local' ? generatePassword(policy) : await gateway.randomPassword(policy);
       redactor.add(password);
       return password;
     },
@@ -371,17 +336,13 @@ async function createSecret<V>(
   const serialized = target.serialize(next);
   redactor.add(...textForms(serialized), ...target.secrets(next));
   checkValueSize(current.value, serialized);
-  await secretsManager.putPending(arn, event.token, serialized, event.rotationToken);
+  await gateway.putPending(arn, event.token, serialized, event.rotationToken);
   return 'pending-created';
 }
 
-/** Secrets Manager's limit on a SecretString, in bytes of UTF-8. */
 const SECRET_VALUE_MAX_BYTES = 65_536;
 
-/**
- * Refuses a new value the service would refuse, before PutSecretValue, naming the field that grew
- * the most (for JSON objects) so the operator knows what to shorten.
- */
+/** Refuses a value the service would refuse, naming the field that grew most so the operator knows what to shorten. */
 function checkValueSize(currentRaw: StoredValue, nextRaw: StoredValue): void {
   const bytes = (raw: StoredValue) => (typeof raw === 'string' ? Buffer.byteLength(raw, 'utf8') : raw.length);
   const size = bytes(nextRaw);
@@ -405,7 +366,6 @@ function jsonFields(raw: string): Record<string, unknown> | undefined {
   }
 }
 
-/** The top-level field whose JSON grew the most from `currentRaw` to `nextRaw`, if both are objects. */
 function grownField(currentRaw: string, nextRaw: string): string | undefined {
   const before = jsonFields(currentRaw);
   const after = jsonFields(nextRaw);
@@ -456,11 +416,11 @@ function textForms(raw: StoredValue): string[] {
 
 async function readPendingRequired<V>(
   target: RotationTarget<V>,
-  secretsManager: SecretsManagerGateway,
+  gateway: SecretsManagerGateway,
   arn: string,
   token: string,
 ) {
-  const raw = await secretsManager.readPending(arn, token);
+  const raw = await gateway.readPending(arn, token);
   if (raw === undefined) {
     throw new ProtocolStateError(
       `Secret version ${token} of secret ${arn} has no AWSPENDING value yet; createSecret must run first`,
@@ -471,23 +431,23 @@ async function readPendingRequired<V>(
 
 async function readRequired<V>(
   target: RotationTarget<V>,
-  secretsManager: SecretsManagerGateway,
+  gateway: SecretsManagerGateway,
   arn: string,
   id: string,
   stage: string,
 ) {
-  const version = await secretsManager.readVersion(arn, id, stage);
+  const version = await gateway.readVersion(arn, id, stage);
   if (!version) throw new ProtocolStateError(`Secret version ${id} of secret ${arn} has no ${stage} value`);
   return parseStored(target, version.value, `the ${stage} version ${id}`);
 }
 
 async function readOptional<V>(
   target: RotationTarget<V>,
-  secretsManager: SecretsManagerGateway,
+  gateway: SecretsManagerGateway,
   arn: string,
   stage: string,
 ) {
-  const version = await secretsManager.readStage(arn, stage);
+  const version = await gateway.readStage(arn, stage);
   return version
     ? parseStored(target, version.value, `the ${stage} version ${version.versionId}`)
     : undefined;
@@ -495,21 +455,21 @@ async function readOptional<V>(
 
 function knownVersions<V>(
   target: RotationTarget<V>,
-  secretsManager: SecretsManagerGateway,
+  gateway: SecretsManagerGateway,
   arn: string,
 ): KnownVersions<V> {
   let current: Promise<V> | undefined;
   let previous: Promise<V | undefined> | undefined;
   return {
     current: () => {
-      current ??= secretsManager.readStage(arn, AWSCURRENT).then((version) => {
+      current ??= gateway.readStage(arn, AWSCURRENT).then((version) => {
         if (!version) throw new ProtocolStateError(`Secret ${arn} has no AWSCURRENT value`);
         return parseStored(target, version.value, `the AWSCURRENT version ${version.versionId}`);
       });
       return current;
     },
     previous: () => {
-      previous ??= readOptional(target, secretsManager, arn, AWSPREVIOUS);
+      previous ??= readOptional(target, gateway, arn, AWSPREVIOUS);
       return previous;
     },
   };

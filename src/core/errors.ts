@@ -1,8 +1,5 @@
-/**
- * Named error classes. Each kind tells an operator what to do next, so the CLI, the logs and the
- * metrics can group failures by cause. Messages never contain secret values: callers pass field
- * names, ids and fixes, never the values themselves.
- */
+// One class per kind of failure, so the CLI, logs and metrics group failures by cause. Messages
+// carry field names, ids and fixes, never secret values.
 
 /** What kind of problem a {@link RotationError} reports. */
 export type RotationErrorKind =
@@ -27,7 +24,6 @@ export type RotationErrorKind =
  * ```
  */
 export class RotationError extends Error {
-  /** Which kind of problem this is. */
   readonly kind: RotationErrorKind;
 
   constructor(kind: RotationErrorKind, message: string, options?: { cause?: unknown }) {
@@ -87,7 +83,6 @@ export class SecretShapeError extends RotationError {
   readonly field: string;
   /** What is wrong, without the field name. */
   readonly problem: string;
-  /** How to put it right, when known. */
   readonly fix: string | undefined;
 
   constructor(field: string, problem: string, fix?: string) {
@@ -161,9 +156,7 @@ export class TargetRefusedError extends RotationError {
  * ```
  */
 export class SecretsManagerCallError extends RotationError {
-  /** The API operation that failed. */
   readonly operation: string;
-  /** The service's error code. */
   readonly code: string;
 
   constructor(operation: string, code: string, message: string) {

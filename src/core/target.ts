@@ -4,7 +4,6 @@ import type { PasswordPolicy } from './password.ts';
 /** The four steps Secrets Manager invokes, in order (docs/protocol.md#rotatesecret). */
 export type RotationStep = 'createSecret' | 'setSecret' | 'testSecret' | 'finishSecret';
 
-/** All steps, in the order the service runs them. */
 export const ROTATION_STEPS: readonly RotationStep[] = [
   'createSecret',
   'setSecret',
@@ -13,9 +12,8 @@ export const ROTATION_STEPS: readonly RotationStep[] = [
 ];
 
 /**
- * Structured log methods handed to adapters. Every line already carries the secret ARN, step,
- * version id and adapter name; lines are scrubbed of every value registered with
- * {@link StepContext.redact}.
+ * Structured log methods for adapters; lines carry the secret ARN, step and version, and are
+ * scrubbed of every value registered with {@link StepContext.redact}.
  *
  * @example
  * ```ts
@@ -53,7 +51,6 @@ export interface RotationMetrics {
  * ```
  */
 export interface StepContext {
-  /** ARN of the secret being rotated. */
   readonly secretArn: string;
   /** The version being rotated in (the event's ClientRequestToken). */
   readonly versionId: string;
@@ -64,15 +61,9 @@ export interface StepContext {
   readonly env: Env;
   /** Registers values (passwords, keys) that must never appear in a log line or an error message. */
   redact(...values: Array<string | undefined>): void;
-  /**
-   * Reads the AWSCURRENT value of another secret, such as the master credentials of alternating
-   * users. String fields whose names look secret (password, key, token, secret) are redacted.
-   */
+  /** The AWSCURRENT value of another secret (a master's credentials); secret-looking fields are redacted. */
   readSecret(secretId: string): Promise<string>;
-  /**
-   * The tags of another secret (DescribeSecret), such as the `aws:rds:*` tags RDS puts on the master
-   * secrets it manages. Keys map to values; an untagged secret gives an empty map.
-   */
+  /** The tags of another secret, such as the `aws:rds:*` tags of an RDS-managed master secret. */
   readSecretTags(secretId: string): Promise<ReadonlyMap<string, string>>;
   /** Milliseconds left before the Lambda invocation times out; `Infinity` outside Lambda. */
   remainingTimeMs(): number;
@@ -89,16 +80,12 @@ export interface StepContext {
  * ```
  */
 export interface NextContext extends StepContext {
-  /**
-   * A new password under the configured policy (docs/protocol.md#password-policy), from GetRandomPassword or the local
-   * generator per `PASSWORD_GENERATOR`. Already registered for redaction.
-   */
+  /** A new password under the configured policy (docs/protocol.md#password-policy), already redacted. */
   newPassword(overrides?: Partial<PasswordPolicy>): Promise<string>;
 }
 
 /**
- * The other versions of the secret, read only when an adapter asks (each read is a Secrets Manager
- * call, and most retries never need them).
+ * The other versions of the secret, read only when asked: most retries never need them.
  *
  * @example
  * ```ts
@@ -107,9 +94,7 @@ export interface NextContext extends StepContext {
  * ```
  */
 export interface KnownVersions<Value> {
-  /** The AWSCURRENT value, parsed. */
   current(): Promise<Value>;
-  /** The AWSPREVIOUS value, parsed, or `undefined` when there is none. */
   previous(): Promise<Value | undefined>;
 }
 
@@ -123,9 +108,8 @@ export interface PreflightFinding {
 }
 
 /**
- * What an adapter implements: a target system whose credential a secret holds. The engine owns
- * every protocol and idempotency rule of docs/protocol.md#what-the-function-does-at-each-step; the adapter only builds values and talks to its
- * target. Hand one to `createRotationHandler`.
+ * What an adapter implements: the system whose credential a secret holds. The engine owns every
+ * protocol and idempotency rule; the adapter builds values and talks to its target.
  *
  * @typeParam Value - the parsed secret value.
  * @example
@@ -145,59 +129,32 @@ export interface PreflightFinding {
 export interface RotationTarget<Value> {
   /** Short name for logs and metrics, e.g. `postgres-single-user`. */
   readonly name: string;
-  /**
-   * The default of `EXCLUDE_CHARACTERS` for this target (AWS's templates: Postgres `:/@"'\`,
-   * MySQL `/@"'\`). Empty when unset.
-   */
+  /** The default of `EXCLUDE_CHARACTERS` for this target (Postgres `:/@"'\`, MySQL `/@"'\`). */
   readonly defaultExcludeCharacters?: string;
-  /**
-   * Reads and validates the adapter's own settings when the handler is created, so that a bad
-   * environment variable fails at start-up (throw a `ConfigurationError` naming it).
-   */
+  /** Validates the adapter's settings at start-up; throw a `ConfigurationError` naming the variable. */
   init?(env: Env): void;
-  /**
-   * True when `next()` asks `ctx.newPassword()` once without overrides: with
-   * `PASSWORD_GENERATOR=service` the engine then asks for the password alongside its first reads
-   * of createSecret instead of after them (one round trip less).
-   */
+  /** True when `next()` calls `ctx.newPassword()` once without overrides: the engine fetches it early. */
   readonly generatesPassword?: boolean;
-  /**
-   * True when `apply()` reads `known.current()` in the common path: the engine then reads the
-   * AWSCURRENT version alongside its first reads of setSecret instead of after them.
-   */
+  /** True when `apply()` reads `known.current()`: the engine reads it early. */
   readonly appliesFromCurrent?: boolean;
   /** Validates a stored value; throws a `SecretShapeError` naming the field and the fix. */
   parse(raw: string): Value;
   /** Validates a SecretBinary value; without it, a binary secret is refused before anything changes. */
   parseBinary?(raw: Uint8Array): Value;
-  /** What is stored: a string as SecretString, bytes as SecretBinary. Must keep every field it was given (as docs/protocol.md#the-database-secret asks of database secrets). */
+  /** A string is stored as SecretString, bytes as SecretBinary. Must keep every field it was given. */
   serialize(value: Value): string | Uint8Array;
   /** The secret strings inside a value (passwords, keys), registered for redaction. */
   secrets(value: Value): Array<string | undefined>;
-  /**
-   * createSecret: the pending value built from the current one. Must not change the target, except
-   * to mint a new credential there (an API key); then it must be safe to repeat for the same
-   * `ctx.versionId`.
-   */
+  /** createSecret: the pending value. Changes the target only to mint a credential, repeatably per `ctx.versionId`. */
   next(current: Value, ctx: NextContext): Promise<Value>;
   /** setSecret: make the target accept `pending`. Must succeed when it already does. */
   apply(pending: Value, known: KnownVersions<Value>, ctx: StepContext): Promise<void>;
   /** testSecret: prove `pending` works against the target. */
   verify(pending: Value, ctx: StepContext): Promise<void>;
-  /**
-   * After finishSecret moved AWSCURRENT (for example, revoke an old API key). Must be idempotent:
-   * when it fails, the service's retry of finishSecret finds the version current and the engine
-   * runs this hook again.
-   */
+  /** After finishSecret moved AWSCURRENT (revoke an old key). Idempotent: a retried finishSecret runs it again. */
   afterPromotion?(promoted: Value, previous: Value | undefined, ctx: StepContext): Promise<void>;
-  /**
-   * Read-only checks for `secrets-rotator check` against the current value: what a rotation needs
-   * from the target. Changes nothing. Without it, `check` runs `verify` on the current value.
-   */
+  /** Read-only checks for `secrets-rotator check`; without it, `check` runs `verify` on the current value. */
   preflight?(current: Value, ctx: StepContext): Promise<PreflightFinding[]>;
-  /**
-   * Invalidates the credential a value holds (used by `rotate --emergency` to kill the previous
-   * user's password at once). Optional.
-   */
+  /** Invalidates the credential a value holds (`rotate --emergency`). */
   revoke?(value: Value, ctx: StepContext): Promise<void>;
 }

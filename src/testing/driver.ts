@@ -1,9 +1,5 @@
-/**
- * The rotation driver: plays the Secrets Manager service's side of a rotation (docs/protocol.md#rotatesecret) against a
- * rotation function called in-process. One implementation serves two callers: `rotateSecret`, which
- * drives a rotation through an SDK client (tests, the CLI), and the local endpoint's RotateSecret,
- * which drives it against its own store.
- */
+// Plays the service's side of a rotation (docs/protocol.md#rotatesecret) against a function called
+// in-process; shared by rotateSecret (through an SDK client) and the local endpoint's RotateSecret.
 import { randomUUID } from 'node:crypto';
 import { DescribeSecretCommand, type SecretsManagerClient } from '@aws-sdk/client-secrets-manager';
 import type { Context } from 'aws-lambda';
@@ -13,37 +9,23 @@ import type { RotationEvent, RotationHandler } from '../core/event.ts';
 import { AWSCURRENT, AWSPENDING } from '../core/stages.ts';
 import { ROTATION_STEPS, type RotationStep } from '../core/target.ts';
 
-/** The versions of a secret as the driver needs them: what DescribeSecret answers. */
 export interface SecretVersionsState {
   readonly arn: string;
   readonly name: string;
   readonly versionIdsToStages: Readonly<Record<string, readonly string[]>>;
 }
 
-/**
- * What the driver asks of "the service" around the rotation function's four steps. The local
- * endpoint implements it on its store; {@link rotateSecret} implements it with an SDK client and
- * the endpoint's extension operations.
- */
+/** What the driver asks of "the service" around the four steps: the endpoint's store, or an SDK client. */
 export interface RotationService {
   describe(secretId: string): Promise<SecretVersionsState>;
-  /**
-   * Registers `versionId` with AWSPENDING, as the service does before invoking the function: with no
-   * value, or with a copy of AWSCURRENT's value for a testSecret-only run (`copyCurrentValue`).
-   */
   registerPending(
     secretArn: string,
     versionId: string,
     options: { copyCurrentValue: boolean },
   ): Promise<void>;
-  /**
-   * After success: `rotated` clears AWSPENDING and records LastRotatedDate; `tested` (RotateImmediately=false)
-   * removes the test version.
-   */
   complete(secretArn: string, versionId: string, outcome: 'rotated' | 'tested'): Promise<void>;
 }
 
-/** Which version a rotation works on, and whether it resumes an unfinished one. */
 export interface RotationPlan {
   readonly secretArn: string;
   readonly secretName: string;
@@ -52,8 +34,8 @@ export interface RotationPlan {
 }
 
 /**
- * An earlier rotation left AWSPENDING on a version other than AWSCURRENT, and this request neither
- * resumes it nor names it. The service refuses RotateSecret in this state (the "stuck AWSPENDING").
+ * An earlier rotation left AWSPENDING on a version other than AWSCURRENT, and this request does not
+ * resume it; the service refuses RotateSecret in this state.
  *
  * @example
  * ```ts
@@ -65,7 +47,6 @@ export interface RotationPlan {
  * ```
  */
 export class RotationIncompleteError extends ProtocolStateError {
-  /** The secret's ARN. */
   readonly secretArn: string;
   /** The version that still holds AWSPENDING. */
   readonly pendingVersionId: string;
@@ -82,14 +63,8 @@ export class RotationIncompleteError extends ProtocolStateError {
 }
 
 /**
- * Decides the version a rotation runs with, as the service does (docs/protocol.md#rotatesecret): an unfinished rotation
- * (AWSPENDING on a version other than AWSCURRENT) is resumed when `resume` is set or `versionId`
- * names it, and refused otherwise; else the rotation uses `versionId` or a new UUID. AWSPENDING left
- * on the AWSCURRENT version (finishSecret promoted it, then the rotation failed before completing)
- * is resumed on the same request, and otherwise does not block a new rotation. A test-only run
- * (`testOnly`, RotateImmediately=false) never resumes: it would discard the unfinished version.
- *
- * @throws RotationIncompleteError when an earlier rotation is unfinished and not resumed.
+ * Picks the version a rotation runs with, as the service does: an unfinished rotation is resumed on
+ * request and refused otherwise. A test-only run never resumes: it would discard the unfinished version.
  */
 export function planRotation(
   state: SecretVersionsState,
@@ -101,9 +76,7 @@ export function planRotation(
     const [pendingId, stages] = pending;
     const resumes = request.versionId === pendingId || (request.resume && request.versionId === undefined);
     if (resumes && !request.testOnly) return { ...base, versionId: pendingId, resumed: true };
-    // AWSPENDING on the AWSCURRENT version is a state the service accepts for a new rotation. The
-    // service clears AWSPENDING when a rotation completes, so it also marks a rotation whose
-    // finishSecret promoted the version but failed afterwards: resumable on request, as above.
+    // AWSPENDING on AWSCURRENT (promoted, then failed before completing) does not block a new rotation.
     if (!stages.includes(AWSCURRENT)) throw new RotationIncompleteError(state.arn, pendingId);
   }
   const versionId = request.versionId ?? randomUUID();
@@ -144,26 +117,19 @@ export interface RotationResult {
   readonly secretArn: string;
   readonly versionId: string;
   readonly ok: boolean;
-  /** Whether this run resumed an unfinished rotation. */
   readonly resumed: boolean;
   /** false when only testSecret ran (RotateImmediately=false). */
   readonly rotateImmediately: boolean;
-  /** The RotationToken passed in every event, when one was. */
   readonly rotationToken?: string;
   /** The step that failed; absent when the steps passed but completing the rotation failed. */
   readonly failedStep?: RotationStep;
-  /** `Name: message` of the failure. */
   readonly error?: string;
-  /** What was thrown, for `instanceof` checks. */
   readonly cause?: unknown;
   readonly steps: readonly StepResult[];
   readonly totalMs: number;
 }
 
-/**
- * Live progress of a rotation, for displays such as the CLI's. `labels` (after each step) is the
- * secret's VersionIdsToStages, read with one DescribeSecret when an `onStep` listener is given.
- */
+/** Live progress of a rotation, for displays such as the CLI's; `labels` is read only for an `onStep` listener. */
 export type RotationProgress =
   | {
       readonly kind: 'rotation-started';
@@ -190,23 +156,15 @@ export type RotationProgress =
     }
   | { readonly kind: 'rotation-finished'; readonly result: RotationResult };
 
-/** How to run the steps of a planned rotation. */
 export interface ExecuteRotationOptions {
   readonly handler: RotationHandler;
   readonly rotateImmediately?: boolean;
-  /** Passed as RotationToken in every event; undefined leaves it out. */
   readonly rotationToken?: string | undefined;
   readonly onStep?: ((progress: RotationProgress) => void) | undefined;
-  /** The Lambda context handed to the function (the driver passes none unless given). */
   readonly context?: Partial<Context> | undefined;
 }
 
-/**
- * Runs the steps of a planned rotation in order, stopping at the first failure, then completes it
- * as the service does: after success AWSPENDING is cleared (and the version must hold AWSCURRENT);
- * a test-only run (RotateImmediately=false) runs testSecret and removes its test version whatever the
- * outcome. Never throws for a step's failure: the result says what failed.
- */
+/** Runs the planned steps up to the first failure, then completes as the service does; never throws for a step. */
 export async function executeRotation(
   service: RotationService,
   plan: RotationPlan,
@@ -312,7 +270,6 @@ export async function executeRotation(
  * ```
  */
 export class RotationFailedError extends Error {
-  /** The full outcome, steps and timings included. */
   readonly result: RotationResult;
 
   constructor(result: RotationResult) {
@@ -334,24 +291,15 @@ export class RotationFailedError extends Error {
  * ```
  */
 export interface RotateSecretOptions {
-  /**
-   * A client for the endpoint holding the secret: usually `local.client()`; a plain
-   * `new SecretsManagerClient({...})` works too when `AWS_ENDPOINT_URL_SECRETS_MANAGER` points at
-   * the local endpoint (e.g. one started with `secrets-rotator local-endpoint`).
-   */
+  /** Usually `local.client()`; any client whose endpoint is the local one works. */
   readonly client: SecretsManagerClient;
-  /** ARN or name of the secret. */
   readonly secretId: string;
-  /** The rotation function, called in-process for each step. */
   readonly handler: RotationHandler;
   /** The new version's id, like RotateSecret's ClientRequestToken; naming an unfinished rotation's version resumes it. */
   readonly versionId?: string;
   /** Resume an unfinished rotation (reuse the AWSPENDING version) instead of refusing. */
   readonly resume?: boolean;
-  /**
-   * false runs testSecret only, as the service does when rotation is first configured, on a
-   * temporary AWSPENDING version holding a copy of the AWSCURRENT value, removed afterwards. Default true.
-   */
+  /** false runs testSecret only, on a temporary copy of AWSCURRENT, as RotateImmediately=false does. */
   readonly rotateImmediately?: boolean;
   /** RotationToken for every event: default a random opaque token; null leaves it out. */
   readonly rotationToken?: string | null;
@@ -359,21 +307,14 @@ export interface RotateSecretOptions {
   readonly onStep?: (progress: RotationProgress) => void;
   /** Throw a {@link RotationFailedError} instead of returning `ok: false`. */
   readonly throwOnFailure?: boolean;
-  /** Lambda context handed to the handler. */
   readonly context?: Partial<Context>;
-  /**
-   * Registers the AWSPENDING version (no value; a copy of AWSCURRENT's for a testSecret-only run).
-   * Default: the local endpoint's `LocalRegisterPendingVersion` extension, sent to the client's endpoint.
-   */
+  /** Registers the AWSPENDING version. Default: the local endpoint's `LocalRegisterPendingVersion`. */
   readonly registerPending?: (
     secretId: string,
     versionId: string,
     options: { readonly copyCurrentValue: boolean },
   ) => Promise<void>;
-  /**
-   * Ends the rotation as the service does (clear AWSPENDING, set LastRotatedDate; or drop the test
-   * version). Default: the local endpoint's `LocalCompleteRotation` extension.
-   */
+  /** Ends the rotation as the service does. Default: the local endpoint's `LocalCompleteRotation`. */
   readonly completeRotation?: (
     secretId: string,
     versionId: string,
@@ -382,13 +323,8 @@ export interface RotateSecretOptions {
 }
 
 /**
- * Rotates a secret as Secrets Manager would, calling the rotation function in-process: one
- * DescribeSecret, then (unless resuming) the AWSPENDING placeholder, then the four steps in order
- * with the same version id and RotationToken, stopping at the first failure. The result carries
- * per-step timings; a failure is returned (`ok: false`), not thrown, unless `throwOnFailure`.
- *
- * Errors thrown before the steps (an unfinished earlier rotation, the secret missing, the endpoint
- * unreachable) are thrown.
+ * Rotates a secret as Secrets Manager would, calling the function in-process for the four steps. A
+ * step's failure is returned (`ok: false`) unless `throwOnFailure`; failures before the steps are thrown.
  *
  * @throws RotationIncompleteError when an earlier rotation is unfinished and `resume` is not set.
  * @example
@@ -429,18 +365,15 @@ export async function rotateSecret(options: RotateSecretOptions): Promise<Rotati
  */
 export interface ConvergenceResult {
   readonly ok: boolean;
-  /** How many runs were made. */
   readonly attempts: number;
   /** Each run's result, in order (a run that threw before its steps has `steps: []`). */
   readonly results: readonly RotationResult[];
-  /** The last run's result. */
   readonly last: RotationResult;
 }
 
 /**
- * Runs {@link rotateSecret} until it succeeds or `attempts` runs were made, resuming the same
- * version each time, as the service retries a failed rotation. For fault-injection tests: whatever
- * the faults, the secret must end rotated (or cleanly resumable).
+ * Runs {@link rotateSecret} until it succeeds or `attempts` runs were made, resuming the same version,
+ * as the service retries a failed rotation: for fault-injection tests.
  *
  * @example
  * ```ts
@@ -493,7 +426,6 @@ export async function retryUntilConverged(
   return { ok: last.ok, attempts: results.length, results, last };
 }
 
-/** The driver's view of the service through an SDK client and the local endpoint's extensions. */
 function clientRotationService(options: RotateSecretOptions): RotationService {
   const { client } = options;
   return {
@@ -524,12 +456,7 @@ function clientRotationService(options: RotateSecretOptions): RotationService {
   };
 }
 
-/**
- * Calls one of the local endpoint's extension operations (not part of the AWS API) at the endpoint
- * the client is configured with.
- *
- * @throws SecretsManagerCallError with the endpoint's error code when it refuses.
- */
+/** Calls one of the local endpoint's extension operations (not in the AWS API) at the client's endpoint. */
 export async function callLocalExtension(
   client: SecretsManagerClient,
   operation: 'LocalRegisterPendingVersion' | 'LocalCompleteRotation' | 'LocalDescribeRotation',
@@ -576,11 +503,8 @@ export async function callLocalExtension(
   return body;
 }
 
-/**
- * Where the client sends its calls: its `endpoint` override, else the endpoint the SDK configures
- * from the environment or config file (AWS_ENDPOINT_URL_SECRETS_MANAGER, AWS_ENDPOINT_URL), else
- * AWS_ENDPOINT_URL_SECRETS_MANAGER read here, for SDK versions that do not expose that setting.
- */
+// The client's endpoint override, else the SDK's configured endpoint, else our own read of the
+// variable for SDK versions that do not expose it.
 async function clientEndpointUrl(client: SecretsManagerClient): Promise<string | undefined> {
   const endpoint = client.config.endpoint ? await client.config.endpoint() : undefined;
   if (endpoint) {

@@ -1,11 +1,5 @@
-/**
- * The in-memory state of the local Secrets Manager endpoint and the semantics of each operation,
- * following the service's API reference: versions and staging labels (docs/protocol.md#versions-and-labels), idempotency
- * tokens, deletion with a recovery window, tags, rotation configuration and dates.
- *
- * The HTTP layer (server.ts) parses requests and hands them to {@link InMemorySecretsManager.handle}; RotateSecret
- * is orchestrated by the server with the rotation driver, which calls back into this store.
- */
+// The local endpoint's secrets and the semantics of each operation, after the service's API
+// reference. server.ts parses requests and orchestrates RotateSecret; this holds the state.
 import { randomInt, randomUUID } from 'node:crypto';
 import { ConfigurationError } from '../core/errors.ts';
 import { DEFAULT_PASSWORD_POLICY, generatePassword, type PasswordPolicy } from '../core/password.ts';
@@ -22,7 +16,7 @@ import {
   type WireInput,
 } from './service-error.ts';
 
-/** How many versions a secret keeps before unlabelled (deprecated) ones are pruned, as the service does. */
+// Versions kept before unlabelled ones are pruned, as the service does.
 const MAX_VERSIONS = 100;
 const DAY_MS = 24 * 60 * 60 * 1000;
 const HOUR_MS = 60 * 60 * 1000;
@@ -34,19 +28,16 @@ const NAME_RULE = {
   patternText: 'letters, digits and /_+=.@-',
 };
 const SECRET_ID_RULE = { min: 1, max: 2048 };
-// The API documents 32 to 64 characters (the SDKs fill in a 36-character UUID). The lower bound is
-// relaxed so tests can use readable ids such as 'token-1'; the upper bound is enforced.
+// The API says 32 to 64 characters; the lower bound is relaxed so tests can use ids like 'token-1'.
 const TOKEN_RULE = { min: 1, max: 64 };
 const STAGE_RULE = { min: 1, max: 256 };
 const VALUE_MAX = 65_536;
 
-/** A tag as the API models it. */
 export interface SecretTag {
   Key: string;
   Value: string;
 }
 
-/** Rotation rules as the API models them. */
 export interface RotationRules {
   AutomaticallyAfterDays?: number;
   ScheduleExpression?: string;
@@ -83,14 +74,12 @@ interface StoredSecret {
   readonly sequence: number;
 }
 
-/** The versions of a secret as the rotation driver sees them. */
 export interface SecretRotationState {
   readonly arn: string;
   readonly name: string;
   readonly versionIdsToStages: Record<string, string[]>;
 }
 
-/** A RotateSecret request after validation, for the server to orchestrate. */
 export interface RotateSecretRequest {
   readonly arn: string;
   readonly name: string;
@@ -100,7 +89,6 @@ export interface RotateSecretRequest {
   readonly rotateImmediately: boolean;
 }
 
-/** Options of {@link InMemorySecretsManager}. */
 export interface InMemorySecretsManagerOptions {
   readonly region: string;
   readonly accountId: string;
@@ -109,10 +97,7 @@ export interface InMemorySecretsManagerOptions {
 
 type Operation = (input: WireInput) => WireInput;
 
-/**
- * The secrets of one local endpoint and the operations on them. Every method either succeeds
- * completely or throws a {@link ServiceError} having changed nothing.
- */
+/** Every method either succeeds completely or throws a {@link ServiceError} having changed nothing. */
 export class InMemorySecretsManager {
   readonly #secrets = new Map<string, StoredSecret>();
   readonly #options: InMemorySecretsManagerOptions;
@@ -136,7 +121,6 @@ export class InMemorySecretsManager {
     };
   }
 
-  /** Whether {@link handle} implements the operation (RotateSecret is the server's). */
   supports(operation: string): boolean {
     return Object.hasOwn(this.#operations, operation);
   }
@@ -153,10 +137,6 @@ export class InMemorySecretsManager {
     return run(input);
   }
 
-  // ---------------------------------------------------------------------------------------------
-  // Rotation support, used by the server's RotateSecret and by the rotation driver's extensions.
-
-  /** Validates a RotateSecret request and resolves the rotation function's ARN, changing nothing. */
   parseRotateSecret(input: WireInput): RotateSecretRequest {
     const secret = this.#find(requireString(input, 'SecretId', SECRET_ID_RULE));
     const clientRequestToken = optionalString(input, 'ClientRequestToken', TOKEN_RULE);
@@ -181,7 +161,6 @@ export class InMemorySecretsManager {
     };
   }
 
-  /** Stores a rotation configuration and turns rotation on, as RotateSecret does. */
   configureRotation(request: RotateSecretRequest): void {
     const secret = this.#find(request.arn);
     const now = this.#now();
@@ -192,19 +171,12 @@ export class InMemorySecretsManager {
     secret.lastChangedDate = now;
   }
 
-  /** The secret's ARN, name and labelled versions, for the rotation driver's plan. */
   rotationState(secretId: string): SecretRotationState {
     const secret = this.#find(secretId);
     return { arn: secret.arn, name: secret.name, versionIdsToStages: labelledVersions(secret) };
   }
 
-  /**
-   * Registers the version a rotation works on, labelled AWSPENDING, as RotateSecret does before
-   * invoking the rotation function: with no value for a rotation, or (`copyCurrentValue`, for the
-   * testSecret-only run of RotateImmediately=false) with a copy of the AWSCURRENT value, so the
-   * function's testSecret has credentials to test. Idempotent for a version that already holds
-   * AWSPENDING.
-   */
+  /** The valueless AWSPENDING version RotateSecret registers; with `copyCurrentValue`, RotateImmediately=false's test copy. */
   registerPending(
     secretId: string,
     versionId: string,
@@ -225,9 +197,7 @@ export class InMemorySecretsManager {
     }
     let value: SecretValue | undefined;
     if (options.copyCurrentValue) {
-      // AWS documents only that this test "creates an AWSPENDING version of the secret and then
-      // removes it". A testSecret reads the pending value, so the version must hold one; the current
-      // value is the one that tests the configuration without rotating.
+      // testSecret reads the pending value; the current one tests the configuration without rotating.
       const current = findStage(secret, AWSCURRENT);
       if (!current || !hasValue(current)) {
         throw new ServiceError(
@@ -243,11 +213,7 @@ export class InMemorySecretsManager {
     return this.rotationState(secret.arn);
   }
 
-  /**
-   * Ends a rotation as the service does. `rotated`: the version must hold AWSCURRENT; AWSPENDING is
-   * cleared and LastRotatedDate set. `tested` (RotateImmediately=false): the test version loses
-   * AWSPENDING and, left without labels, is removed.
-   */
+  /** `rotated`: clears AWSPENDING from the new AWSCURRENT; `tested`: removes the test version. */
   completeRotation(secretId: string, versionId: string, outcome: 'rotated' | 'tested'): void {
     const secret = this.#find(secretId);
     const version = secret.versions.get(versionId);
@@ -271,20 +237,13 @@ export class InMemorySecretsManager {
     secret.lastChangedDate = now;
   }
 
-  /**
-   * Test set-up: turns rotation on or off without running one (as CancelRotateSecret or a
-   * configured rotation would leave it).
-   */
   setRotationEnabled(secretId: string, enabled: boolean): void {
     const secret = this.#find(secretId);
     secret.rotationEnabled = enabled;
     secret.lastChangedDate = this.#now();
   }
 
-  /**
-   * Test set-up: gives a version that has no value yet (the AWSPENDING placeholder) a string value,
-   * keeping its labels, e.g. to plant an unusable pending value.
-   */
+  /** Test set-up: gives the valueless AWSPENDING placeholder a value, e.g. an unusable one. */
   fillVersion(secretId: string, versionId: string, secretString: string): void {
     const secret = this.#find(secretId);
     const version = this.#version(secret, versionId, 'versionId');
@@ -297,9 +256,6 @@ export class InMemorySecretsManager {
     version.secretString = secretString;
     secret.lastChangedDate = this.#now();
   }
-
-  // ---------------------------------------------------------------------------------------------
-  // Operations.
 
   #createSecret(input: WireInput): WireInput {
     const name = requireString(input, 'Name', NAME_RULE);
@@ -411,7 +367,7 @@ export class InMemorySecretsManager {
       maxItems: 20,
       item: STAGE_RULE,
     }) ?? [AWSCURRENT];
-    // Accepted and checked for shape; it is what a cross-account rotation proves itself with (docs/protocol.md#rotationtoken).
+    // Only checked for shape (docs/protocol.md#rotationtoken).
     optionalString(input, 'RotationToken', { min: 1, max: 256 });
     const versionId = this.#writeValue(secret, token, value, stages);
     return {
@@ -595,9 +551,6 @@ export class InMemorySecretsManager {
     return { ARN: secret.arn, Name: secret.name, VersionId: versionId };
   }
 
-  // ---------------------------------------------------------------------------------------------
-  // Helpers.
-
   #now(): Date {
     return new Date(this.#options.clock().getTime());
   }
@@ -723,10 +676,7 @@ export class InMemorySecretsManager {
   }
 }
 
-/**
- * The message the service answers RotateSecret with (InvalidRequestException) while an earlier
- * rotation is unfinished.
- */
+/** The service's answer to RotateSecret while an earlier rotation is unfinished. */
 export const INCOMPLETE_ROTATION_MESSAGE =
   "A previous rotation isn't complete. That rotation will be reattempted.";
 
@@ -827,11 +777,7 @@ function parseRotationRules(input: WireInput): RotationRules {
   return rules;
 }
 
-/**
- * When the next scheduled rotation falls: the rotation interval added to the last rotation (or to
- * when rotation was configured, before the first one). Cron schedules are not evaluated locally, so
- * they leave NextRotationDate unset.
- */
+// Cron schedules are not evaluated locally: they leave NextRotationDate unset.
 function nextRotationDate(secret: StoredSecret): Date | undefined {
   if (!secret.rotationEnabled || !secret.rotationRules) return undefined;
   const base = secret.lastRotatedDate ?? secret.rotationConfiguredDate;
@@ -866,11 +812,7 @@ const FILTER_KEYS = [
   'all',
 ];
 
-/**
- * One ListSecrets filter as a predicate. Values are prefix matches (name, tags: case-sensitive;
- * description, all: not); a leading `!` negates a value; values of one filter are alternatives, and
- * all filters must hold.
- */
+// Prefix matches (name and tags case-sensitive); `!` negates; a filter's values are alternatives.
 function parseFilter(input: WireInput, index: number): (secret: StoredSecret) => boolean {
   const key = requireString(input, 'Key', { min: 1 });
   if (!FILTER_KEYS.includes(key)) {

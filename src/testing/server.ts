@@ -1,11 +1,5 @@
-/**
- * The local Secrets Manager endpoint: an HTTP server on loopback speaking the service's JSON
- * protocol (`X-Amz-Target: secretsmanager.<Operation>`, `application/x-amz-json-1.1`), reached
- * through the real AWS SDK client with an endpoint override (docs/protocol.md#the-local-endpoint). It records every call, can
- * inject faults, and runs RotateSecret against rotation functions registered in-process.
- *
- * It never logs request bodies: secret values stay in memory, in `calls` and the store only.
- */
+// The local Secrets Manager endpoint (docs/protocol.md#the-local-endpoint): the service's JSON protocol
+// on loopback, for the real SDK client. It never logs request bodies: they hold secret values.
 import { randomUUID } from 'node:crypto';
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
 import type { AddressInfo } from 'node:net';
@@ -26,8 +20,7 @@ import { type Seed, seedRequests } from './seed.ts';
 import { ServiceError, type WireInput } from './service-error.ts';
 
 /**
- * One request the endpoint received, in arrival order. `input` is the parsed JSON body (it holds
- * secret values: assert on it, never print it).
+ * One request the endpoint received. `input` is the parsed body: it holds secret values, never print it.
  *
  * @example
  * ```ts
@@ -44,17 +37,15 @@ export interface RecordedCall {
   error?: string;
   /** Whether an injected fault decided the answer. */
   injected?: boolean;
-  /** When the request arrived (`performance.now()` of this process), before any latency or fault delay. */
+  /** `performance.now()` on arrival, before any latency or fault delay. */
   readonly receivedAt: number;
-  /** When the answer was sent or the connection dropped; undefined while the call is in flight. */
+  /** When answered or dropped; undefined while in flight. */
   answeredAt?: number;
 }
 
 /**
- * A fault to inject into matching requests, for reliability tests. With `error` the endpoint answers
- * that error instead of running the operation; with `dropConnection` it closes the socket without
- * answering (a network error for the SDK); `delayMs` alone slows the call down. `times` limits how
- * many requests it affects (default: every matching request until {@link LocalSecretsManager.clearFaults}).
+ * A fault for matching requests: answer `error` instead, drop the connection, or only delay. `times`
+ * limits how many requests it affects (default: all until {@link LocalSecretsManager.clearFaults}).
  *
  * @example
  * ```ts
@@ -87,20 +78,11 @@ export interface Fault {
 export interface LocalSecretsManagerOptions {
   /** TCP port; 0 (default) picks a free one. */
   readonly port?: number;
-  /**
-   * Interface to listen on; default 127.0.0.1 (loopback only). Another address makes the endpoint
-   * reachable from the network, with a warning through `onWarning`.
-   */
+  /** Interface to listen on; default 127.0.0.1. Another address warns through `onWarning`. */
   readonly host?: string;
-  /**
-   * Origins (`scheme://host[:port]`) whose web pages may call the endpoint; a request carrying any
-   * other `Origin` header is refused. Default: none (SDKs outside browsers send no `Origin`).
-   */
+  /** Origins whose web pages may call the endpoint; any other `Origin` is refused. Default: none. */
   readonly allowedOrigins?: readonly string[];
-  /**
-   * Host names served besides loopback ones and `host`, e.g. `host.docker.internal`. Any other
-   * `Host` header is refused, so a page using DNS rebinding cannot reach the endpoint.
-   */
+  /** Host names served besides loopback and `host`; any other `Host` is refused (DNS rebinding). */
   readonly allowedHosts?: readonly string[];
   /** Receives warnings (listening beyond loopback). Default: `process.emitWarning`. */
   readonly onWarning?: (message: string) => void;
@@ -110,31 +92,15 @@ export interface LocalSecretsManagerOptions {
   readonly accountId?: string;
   /** Source of "now" for every date the endpoint records. */
   readonly clock?: () => Date;
-  /**
-   * `background` (default, like the service): RotateSecret answers once the AWSPENDING placeholder is
-   * registered and runs the steps afterwards (await {@link LocalSecretsManager.idle}). `inline`:
-   * RotateSecret answers after the steps finished.
-   */
+  /** `background` (default, like the service; await {@link LocalSecretsManager.idle}) or `inline`: answer after the steps. */
   readonly rotation?: 'background' | 'inline';
   /** Receives one line per request: operation, status and error code, never a body. */
   readonly log?: (line: string) => void;
-  /**
-   * Milliseconds added to every Secrets Manager operation before it runs (default 0), to play the
-   * service's network round trip: in a real account a call from Lambda costs 10–30 ms, and the time
-   * a rotation spends waiting on them only shows with a latency like that. Calls in flight together
-   * wait together, as they would on the network.
-   */
+  /** Milliseconds added to every operation (default 0), to play the service's 10–30 ms round trip. */
   readonly latencyMs?: number;
-  /**
-   * Requests per second per operation, e.g. `{ RotateSecret: 50, GetSecretValue: 100 }`: a request
-   * over its operation's rate is answered `ThrottlingException` (HTTP 400, "Rate exceeded") and
-   * changes nothing, as the service's quotas do. Operations not named are not limited.
-   */
+  /** Requests per second per operation, e.g. `{ RotateSecret: 50 }`; beyond, `ThrottlingException`. */
   readonly rateLimits?: RateLimits;
-  /**
-   * Secrets to start with, each created as by CreateSecret: `{ 'app/key': 'v1' }` or
-   * `[{ Name: 'app/key', SecretString: 'v1', Tags: [...] }]`. A bad entry fails the start, naming it.
-   */
+  /** Secrets to start with: `{ 'app/key': 'v1' }` or CreateSecret inputs. A bad entry fails the start. */
   readonly seed?: Seed;
 }
 
@@ -166,11 +132,7 @@ export interface LocalSecretsManager {
   registerPendingVersion(secretId: string, versionId: string): Promise<void>;
   /** Test set-up: sets RotationEnabled without running a rotation. */
   setRotationEnabled(secretId: string, enabled: boolean): Promise<void>;
-  /**
-   * Test set-up: attaches a rotation function (RotationLambdaARN, RotationEnabled, optional rules)
-   * without running a rotation, as a secret attached to a shared function by its schedule looks
-   * before its first rotation. Sends no request, so rate limits and faults do not apply.
-   */
+  /** Test set-up: attaches a rotation function without rotating, as before a first scheduled rotation. */
   attachRotationFunction(
     secretId: string,
     rotationLambdaArn: string,
@@ -194,20 +156,9 @@ interface ActiveFault {
 }
 
 /**
- * Starts a local Secrets Manager endpoint on loopback.
- *
- * Besides the AWS operations it implements three endpoint-only extensions the rotation driver and the CLI use, so
- * that it can play the service against an endpoint in another process (they are not part of the AWS
- * API and no AWS SDK command exists for them):
- * - `secretsmanager.LocalRegisterPendingVersion` `{ SecretId, ClientRequestToken, CopyCurrentValue? }`:
- *   registers the AWSPENDING placeholder (a version with no value), as RotateSecret does before
- *   invoking the function; with `CopyCurrentValue: true`, the test version of a RotateImmediately=false
- *   run, holding a copy of the AWSCURRENT value.
- * - `secretsmanager.LocalDescribeRotation` `{ SecretId }`: `{ ARN, Running: { VersionId } | null, Last:
- *   { VersionId, Ok, FailedStep, Error } | null }`, the outcome of the rotations RotateSecret ran (the
- *   real service reports a failed rotation only in the function's logs and CloudTrail).
- * - `secretsmanager.LocalCompleteRotation` `{ SecretId, ClientRequestToken, Outcome: 'rotated' | 'tested' }`:
- *   ends a rotation as the service does (clears AWSPENDING and sets LastRotatedDate, or drops a test version).
+ * Starts a local Secrets Manager endpoint on loopback. Besides AWS operations it serves the
+ * extensions `LocalRegisterPendingVersion`, `LocalCompleteRotation` and `LocalDescribeRotation`
+ * (docs/testing.md), so the driver can play the service against an endpoint in another process.
  *
  * @example
  * ```ts
@@ -260,7 +211,6 @@ class LocalEndpoint implements LocalSecretsManager {
   readonly #log: ((line: string) => void) | undefined;
   readonly #handlers = new Map<string, RotationHandler>();
   readonly #faults: ActiveFault[] = [];
-  /** Rotations in progress, by secret ARN. */
   readonly #running = new Map<
     string,
     { readonly versionId: string; readonly done: Promise<RotationResult> }
@@ -409,7 +359,6 @@ class LocalEndpoint implements LocalSecretsManager {
     });
   }
 
-  /** Adds a call to `calls`; its `answeredAt` is set when the answer has gone or the socket closed. */
   #record(operation: string, input: WireInput, receivedAt: number, response: ServerResponse): RecordedCall {
     const call: RecordedCall = { operation, input, status: 0, receivedAt };
     this.calls.push(call);
@@ -619,7 +568,6 @@ class LocalEndpoint implements LocalSecretsManager {
     return undefined;
   }
 
-  /** RotateSecret: validate, plan (resume or refuse), register the placeholder, configure, then run the steps. */
   async #rotateSecret(input: WireInput): Promise<WireInput> {
     const request = this.#store.parseRotateSecret(input);
     const handler = this.#handlers.get(functionName(request.rotationLambdaArn));
@@ -686,7 +634,6 @@ class LocalEndpoint implements LocalSecretsManager {
   }
 }
 
-/** The `latencyMs` option, checked: a whole number of milliseconds from 0 to 60 000. */
 function checkedLatency(latencyMs: number | undefined): number {
   if (latencyMs === undefined) return 0;
   if (!Number.isInteger(latencyMs) || latencyMs < 0 || latencyMs > 60_000) {
