@@ -6,35 +6,16 @@ import {
 import { ConfigurationError, SecretShapeError, SecretsManagerCallError } from '../core/errors.ts';
 import { AWSCURRENT, STAGING_LABELS, type StagingLabel } from '../core/stages.ts';
 
-/**
- * Turns a secret's string into the value an application uses. Called once per version: a refresh
- * that finds the same version id reuses the earlier result.
- *
- * @example
- * ```ts
- * const parseJson: SecretParser<{ apiKey: string }> = (value) => JSON.parse(value);
- * ```
- */
+/** Turns a secret's string into the value an application uses; called once per version. */
 export type SecretParser<T> = (value: string) => T;
 
-/**
- * One version of a secret as the cache hands it out. `value` is the secret itself: never log it.
- *
- * @example
- * ```ts
- * const { value, versionId, parsed } = await cache.get('app/db', { parse: parseDatabaseSecret });
- * ```
- */
+/** One version of a secret as the cache hands it out. `value` is the secret itself: never log it. */
 export interface CachedSecret<T = string> {
-  /** The id the caller asked for (name or ARN). */
   readonly secretId: string;
-  /** The secret's ARN, as the service answered. */
   readonly arn: string | undefined;
-  /** The version's id. Versions never change value, so the id identifies the value. */
+  /** Versions never change value, so the id identifies the value. */
   readonly versionId: string;
-  /** The label this version was read under. */
   readonly stage: StagingLabel;
-  /** The secret string. */
   readonly value: string;
   /** `parse(value)`, or `value` itself when no parser was given. */
   readonly parsed: T;
@@ -42,45 +23,25 @@ export interface CachedSecret<T = string> {
   readonly fetchedAt: number;
 }
 
-/**
- * Options of {@link SecretCache}.
- *
- * @example
- * ```ts
- * const cache = new SecretCache({ ttlMs: 60_000, staleWhileRevalidateMs: 30_000, maxEntries: 100 });
- * ```
- */
+/** Options of {@link SecretCache}. */
 export interface SecretCacheOptions {
-  /** Secrets Manager client. Default: `new SecretsManagerClient({})` (region and endpoint from the SDK's usual sources). */
+  /** Default: `new SecretsManagerClient({})`. */
   readonly client?: SecretsManagerClient;
   /** How long a fetched AWSCURRENT value is served without asking again. Default 300 000 (5 minutes). */
   readonly ttlMs?: number;
-  /**
-   * For this long after `ttlMs`, a stale value is still served at once while one background fetch
-   * replaces it. Default 0 (callers wait for the fetch).
-   */
+  /** For this long after `ttlMs`, a stale value is served while one background fetch replaces it. Default 0. */
   readonly staleWhileRevalidateMs?: number;
   /** Most (secret, label) entries kept; the least recently used goes first. Default 1000. */
   readonly maxEntries?: number;
-  /** Milliseconds since the epoch. Default `Date.now`; tests pass their own to move time. */
+  /** Milliseconds since the epoch. Default `Date.now`. */
   readonly clock?: () => number;
-  /**
-   * Told when a background refresh failed (the stale value stays until it expires). Receives the
-   * error (it names the secret and the service's error code, never a value). Default: ignored.
-   */
+  /** Told when a background refresh failed; the stale value stays until it expires. */
   readonly onBackgroundRefreshError?: (error: unknown, secretId: string) => void;
 }
 
-/**
- * Options of {@link SecretCache.get} and {@link SecretCache.getVersion}.
- *
- * @example
- * ```ts
- * const options: GetSecretOptions<DatabaseSecret> = { parse: parseDatabaseSecret };
- * ```
- */
+/** Options of {@link SecretCache.get} and {@link SecretCache.getVersion}. */
 export interface GetSecretOptions<T> {
-  /** Turns the string into the value you use; runs once per version id. Default: none (`parsed` is the string). */
+  /** Runs once per version id. Default: none (`parsed` is the string). */
   readonly parse?: SecretParser<T>;
 }
 
@@ -91,7 +52,7 @@ interface Entry {
   readonly stage: StagingLabel;
   readonly value: string;
   readonly fetchedAt: number;
-  /** Parsed forms of this version, one per parser (shared across refreshes of the same version). */
+  /** One parsed form per parser, kept across refreshes of the same version. */
   readonly parsed: Map<SecretParser<unknown>, unknown>;
 }
 
@@ -128,20 +89,8 @@ function serviceMessage(error: unknown): string {
 }
 
 /**
- * A cache of Secrets Manager secrets for applications whose credentials rotate.
- *
- * - **TTL**: an AWSCURRENT value is served for `ttlMs` without calling the service.
- * - **Version-aware**: a refresh that finds the same version id keeps the parsed value; `parse`
- *   runs again only when the version changed.
- * - **Stale-while-revalidate**: for `staleWhileRevalidateMs` after the TTL, the old value is served
- *   at once while a single background fetch replaces it.
- * - **One fetch for many callers**: concurrent `get`/`refresh` calls for the same secret and label
- *   share one `GetSecretValue` call.
- * - **Bounded**: at most `maxEntries` entries, least recently used evicted first.
- * - **Explicit refresh** ({@link SecretCache.refresh}) for when a credential was refused, and
- *   {@link SecretCache.getVersion} for the AWSPENDING / AWSPREVIOUS versions during a rotation.
- *
- * Values stay in memory only; the cache never logs and its errors never contain a secret value.
+ * A cache of secrets whose credentials rotate: TTL, version-aware parsing, stale-while-revalidate,
+ * one fetch for concurrent callers, LRU-bounded. It never logs, and its errors never hold a value.
  *
  * @example
  * ```ts
@@ -179,36 +128,19 @@ export class SecretCache {
     this.#onBackgroundError = options.onBackgroundRefreshError;
   }
 
-  /**
-   * The cache's clock: milliseconds from `options.clock`, else `Date.now()`.
-   *
-   * @example
-   * ```ts
-   * const age = cache.now() - (cache.peek('prod/app/db')?.fetchedAt ?? cache.now());
-   * ```
-   */
+  /** The cache's clock: `options.clock`, else `Date.now()`. */
   now(): number {
     return this.#clock();
   }
 
-  /**
-   * Number of entries held now (each secret and label counts once).
-   *
-   * @example
-   * ```ts
-   * console.log(`${cache.size} secrets cached`);
-   * ```
-   */
+  /** Entries held now (each secret and label counts once). */
   get size(): number {
     return this.#entries.size;
   }
 
   /**
-   * The AWSCURRENT version: from the cache while fresh, otherwise fetched (one fetch shared by all
-   * concurrent callers).
+   * The AWSCURRENT version: cached while fresh, else fetched once for all concurrent callers.
    *
-   * @throws SecretsManagerCallError when the service refuses or cannot be reached and no usable value is cached.
-   * @throws SecretShapeError when the secret has no `SecretString` (binary secrets are not supported).
    * @example
    * ```ts
    * const { value } = await cache.get('prod/api-key');
@@ -232,17 +164,7 @@ export class SecretCache {
     return this.#view(fetched, options.parse);
   }
 
-  /**
-   * Fetches AWSCURRENT again now, whatever its age, and returns it. Use it when the service holding
-   * the credential refused it. A fetch already under way is shared rather than repeated.
-   *
-   * @example
-   * ```ts
-   * const before = await cache.get('prod/app/db');
-   * const after = await cache.refresh('prod/app/db');
-   * if (after.versionId !== before.versionId) console.log('the secret was rotated');
-   * ```
-   */
+  /** Fetches AWSCURRENT now, whatever its age: for when the credential was refused. */
   async refresh<T = string>(secretId: string, options: GetSecretOptions<T> = {}): Promise<CachedSecret<T>> {
     const fetched = await this.#fetch(secretId, AWSCURRENT);
     if (!fetched) throw currentMissing(secretId);
@@ -250,11 +172,8 @@ export class SecretCache {
   }
 
   /**
-   * The version holding `stage`, or `undefined` when no version holds it with a value (for
-   * AWSPENDING: no rotation under way, or one that has not stored its value yet). AWSCURRENT goes
-   * through {@link SecretCache.get}; AWSPENDING and AWSPREVIOUS are always fetched (concurrent
-   * callers share one fetch), because they matter only while a credential is being refused and
-   * a stale one would be the wrong one.
+   * The version holding `stage`, or `undefined` when none holds it with a value. AWSPENDING and
+   * AWSPREVIOUS are always fetched: they matter only while a credential is refused, when stale is wrong.
    *
    * @example
    * ```ts
@@ -278,30 +197,13 @@ export class SecretCache {
     return fetched ? this.#view(fetched, options.parse) : undefined;
   }
 
-  /**
-   * What is cached for the secret's AWSCURRENT now, fresh or not, without calling the service.
-   *
-   * @example
-   * ```ts
-   * const cached = cache.peek('prod/app/db');
-   * console.log(cached ? `holding version ${cached.versionId}` : 'nothing cached yet');
-   * ```
-   */
+  /** What is cached for AWSCURRENT now, fresh or not, without calling the service. */
   peek<T = string>(secretId: string, options: GetSecretOptions<T> = {}): CachedSecret<T> | undefined {
     const entry = this.#entries.get(keyOf(secretId, AWSCURRENT));
     return entry ? this.#view(entry, options.parse) : undefined;
   }
 
-  /**
-   * Forgets one secret (all its labels), or everything when called without an id. The next `get`
-   * fetches again.
-   *
-   * @example
-   * ```ts
-   * cache.invalidate('prod/app/db');
-   * cache.invalidate();
-   * ```
-   */
+  /** Forgets one secret (all its labels), or everything without an id. */
   invalidate(secretId?: string): void {
     if (secretId === undefined) {
       this.#entries.clear();
@@ -310,7 +212,6 @@ export class SecretCache {
     for (const stage of STAGING_LABELS) this.#entries.delete(keyOf(secretId, stage));
   }
 
-  /** Returns the entry and marks it most recently used. */
   #touch(key: string): Entry | undefined {
     const entry = this.#entries.get(key);
     if (entry) {

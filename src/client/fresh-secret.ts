@@ -3,14 +3,7 @@ import type { StagingLabel } from '../core/stages.ts';
 import type { CachedSecret, SecretCache, SecretParser } from './cache.ts';
 import { selectorFor } from './selector.ts';
 
-/**
- * What {@link withFreshSecret} reports each time a version was refused.
- *
- * @example
- * ```ts
- * const onRefused = (refusal: SecretRefusal) => metrics.count(`refused-${refusal.stage}`);
- * ```
- */
+/** What {@link withFreshSecret} reports each time a version was refused. */
 export interface SecretRefusal {
   readonly secretId: string;
   readonly versionId: string;
@@ -21,29 +14,11 @@ export interface SecretRefusal {
   readonly willRetry: boolean;
 }
 
-/**
- * Options of {@link withFreshSecret}.
- *
- * @example
- * ```ts
- * const options: WithFreshSecretOptions<DatabaseSecret> = {
- *   parse: parseDatabaseSecret,
- *   isAuthError: (error) => (error as { code?: string }).code === '28P01',
- * };
- * ```
- */
+/** Options of {@link withFreshSecret}. */
 export interface WithFreshSecretOptions<T> {
-  /**
-   * Whether an error means the credential was refused (wrong password, revoked key). Only these are
-   * retried with another version; every other error is thrown as it is. Retrying must be safe:
-   * make sure such an error means your operation did not happen (a refused login always does).
-   */
+  /** Whether an error means the credential was refused; only these are retried, so they must mean nothing happened. */
   readonly isAuthError: (error: unknown) => boolean;
-  /**
-   * Turns the secret string into what `fn` receives as `parsed` (once per version). Write its
-   * parameter's type (`(value: string) => …`) or pass a named function, so TypeScript can infer
-   * the type of `parsed` before it looks at `fn`.
-   */
+  /** What `fn` receives as `parsed`; type its parameter so TypeScript infers `parsed` before `fn`. */
   readonly parse?: SecretParser<T>;
   /** Most calls of `fn`, including the first. Default 4: current, refreshed current, pending, previous. */
   readonly maxAttempts?: number;
@@ -51,27 +26,14 @@ export interface WithFreshSecretOptions<T> {
   readonly onRefused?: (refusal: SecretRefusal) => void;
 }
 
-/**
- * Default {@link WithFreshSecretOptions.maxAttempts}: cached current, refreshed current, pending, previous.
- */
 export const DEFAULT_MAX_ATTEMPTS = 4;
 
 /**
- * Calls `fn` with the secret and, when the credential is refused, tries again with a fresher one:
+ * Calls `fn` with the secret and, when the credential is refused, again with cached AWSCURRENT,
+ * refreshed AWSCURRENT, AWSPENDING (a single-user rotation's database accepts it before promotion),
+ * then AWSPREVIOUS. A version that worked is remembered until AWSCURRENT moves; when all are
+ * refused, the last error is thrown and refusals pause briefly, sparing Secrets Manager.
  *
- * 1. the cached AWSCURRENT version;
- * 2. after a refusal, AWSCURRENT fetched again (the secret was rotated since it was cached);
- * 3. if that is the same version, AWSPENDING: during a single-user rotation the database already
- *    accepts the pending password before Secrets Manager promotes it (docs/protocol.md#single-user);
- * 4. then AWSPREVIOUS.
- *
- * A version that worked in place of AWSCURRENT is remembered (for this cache and secret, shared
- * with the pg and mysql2 integrations) until AWSCURRENT moves, so the next call goes straight to it.
- * Concurrent refusals share one refresh. When every version is refused, the last error is thrown
- * unchanged, and for a short pause further refusals are not retried, so a broken credential does
- * not turn every request into Secrets Manager calls.
- *
- * @returns what `fn` returned.
  * @example
  * ```ts
  * import { SecretCache, withFreshSecret } from 'secrets-rotator/client';

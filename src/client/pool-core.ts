@@ -1,8 +1,3 @@
-/**
- * Internal to `secrets-rotator/client`: the engine-independent part of the pg and mysql2 pools
- * (the option and statistics types are exported from the package; the classes are not).
- */
-
 import { ConfigurationError } from '../core/errors.ts';
 import { normalHost } from '../database/secret.ts';
 import { effectiveTlsMode, parseTlsMode, serverWithoutTlsError, type TlsMode } from '../database/tls.ts';
@@ -11,23 +6,14 @@ import { type DatabaseSecret, parseDatabaseSecret, requireEngine } from './datab
 import { DEFAULT_MAX_ATTEMPTS } from './fresh-secret.ts';
 import { selectorFor, type VersionChoice, type VersionSelector } from './selector.ts';
 
-/**
- * Where the pool integrations write the one warning they have (a connection that goes on without
- * TLS under the `prefer` mode). A Powertools `Logger` or `console` fits.
- *
- * @example
- * ```ts
- * const logger: ClientLogger = new Logger({ serviceName: 'orders' });
- * ```
- */
+/** Where the pools warn of a connection without TLS (mode `prefer`); a Powertools `Logger` or `console` fits. */
 export interface ClientLogger {
   warn(message: string, ...details: unknown[]): void;
 }
 
 /**
- * How the pool's connections are protected. `mode` works as `PG_TLS_MODE` / `MYSQL_TLS_MODE` do
- * for the rotation functions (and defaults to that variable of the process, else `verify-full`);
- * a secret's `"ssl": true` makes it verify-full, `"ssl": false` cannot loosen it.
+ * How the pool's connections are protected; `mode` defaults to `PG_TLS_MODE` / `MYSQL_TLS_MODE`, else
+ * `verify-full`. A secret's `"ssl": true` tightens it; `"ssl": false` cannot loosen it.
  *
  * @example
  * ```ts
@@ -36,10 +22,7 @@ export interface ClientLogger {
  * ```
  */
 export interface DatabaseTlsOptions {
-  /**
-   * `verify-full` (TLS with the certificate and host name checked), `prefer` (that when the
-   * server offers TLS, else plaintext with a warning, per connection) or `disable`.
-   */
+  /** `verify-full`, `prefer` (plaintext with a warning when the server offers no TLS) or `disable`. */
   readonly mode?: TlsMode;
   /** CA certificates to trust instead of Node's defaults, e.g. the RDS bundle (PEM). */
   readonly ca?: string | Buffer | Array<string | Buffer>;
@@ -47,19 +30,10 @@ export interface DatabaseTlsOptions {
   readonly servername?: string;
 }
 
-/**
- * What a rotating pool has been through since it was created. Each `query`, `execute`,
- * `connect`/`getConnection` is one operation.
- *
- * @example
- * ```ts
- * const { authRefusals, recoveredOperations } = pool.stats();
- * console.info(`${authRefusals} logins refused, ${recoveredOperations} operations saved by a retry`);
- * ```
- */
+/** What a rotating pool has been through; each `query`, `execute` or `connect` is one operation. */
 export interface RotatingPoolStats {
   readonly operations: number;
-  /** Logins the database refused (each one was followed by a fresher version, or ended the operation). */
+  /** Logins the database refused. */
   readonly authRefusals: number;
   /** Operations that met at least one refused login. */
   readonly retriedOperations: number;
@@ -69,19 +43,10 @@ export interface RotatingPoolStats {
   readonly failedOperations: number;
   /** Driver pools created (one per user and server; for mysql2 also per password). */
   readonly poolsCreated: number;
-  /**
-   * Connections that went on without TLS because the server offered none (mode `prefer`), each
-   * also logged as a warning. Every new connection asks again: no answer is remembered.
-   */
+  /** Connections that went on without TLS (mode `prefer`); never remembered, each new one asks again. */
   readonly plaintextFallbacks: number;
 }
 
-/**
- * The TLS mode a pool follows: `tls.mode` when given, else the value of the process's variable
- * (`PG_TLS_MODE`, `MYSQL_TLS_MODE`, read by the caller), else `verify-full`.
- *
- * @throws ConfigurationError naming the option or variable for an unknown mode.
- */
 export function poolTlsMode(
   name: string,
   tls: DatabaseTlsOptions | undefined,
@@ -92,11 +57,7 @@ export function poolTlsMode(
   return parseTlsMode(variableValue, variable);
 }
 
-/**
- * Refuses driver settings that decide TLS or how the password travels (`ssl`; for mysql2 also
- * `stream` and `authPlugins`): those follow the pool's mode, so that no setting can switch off
- * what the mode demands.
- */
+// Settings that decide TLS or how the password travels follow the pool's mode: none may switch it off.
 export function refuseDriverTls(option: string, settings: object, fields: readonly string[] = ['ssl']): void {
   for (const field of fields) {
     if (field in settings) {
@@ -112,41 +73,31 @@ export function refuseDriverTls(option: string, settings: object, fields: readon
 export interface PoolGeneration<P> {
   readonly key: string;
   readonly pool: P;
-  /** The newest secret version seen for this login (pg reads its password per connection). */
+  /** pg reads its password per connection. */
   secret: DatabaseSecret;
-  /** Operations and handed-out connections still using it. */
   users: number;
   retired: boolean;
 }
 
-/** What an engine integration supplies to {@link RotatingPoolCore}. */
 export interface PoolDriver<P> {
-  /** `createPgPool` or `createMysqlPool`, for messages. */
   readonly name: string;
   readonly engines: readonly string[];
   readonly defaultPort: number;
   /** The part of the pool key that decides whether two versions can share a driver pool. */
   poolKey(secret: DatabaseSecret): string;
-  /**
-   * A driver pool whose every connection follows `tls`; `onPlaintext` is called for each one that
-   * goes on without TLS (mode `prefer`, a server without TLS).
-   */
   create(generation: Omit<PoolGeneration<P>, 'pool'>, tls: TlsMode, onPlaintext: (server: string) => void): P;
   end(pool: P): Promise<void>;
   isAuthError(error: unknown): boolean;
   /** The driver's error for a server that answered it offers no TLS at all (under verify-full). */
   isServerWithoutTls(error: unknown): boolean;
-  /** The mode configured for the pool (a secret with `"ssl": true` tightens it). */
   readonly tlsMode: TlsMode;
-  /** The variable or option that sets the mode, for messages (`PG_TLS_MODE`). */
   readonly tlsVariable: string;
 }
 
-/** Options shared by the pg and mysql2 integrations. */
 export interface RotatingPoolBaseOptions {
-  /** The {@link SecretCache} to read the secret through (share one per process). */
+  /** Share one per process. */
   readonly cache: SecretCache;
-  /** Name or ARN of the database secret (JSON as in docs/protocol.md#the-database-secret). */
+  /** Name or ARN of the database secret (docs/protocol.md#the-database-secret). */
   readonly secretId: string;
   /** Which errors mean a refused login. Default: the driver's (`isPgAuthError`, `isMysqlAuthError`). */
   readonly isAuthError?: (error: unknown) => boolean;
@@ -156,11 +107,7 @@ export interface RotatingPoolBaseOptions {
   readonly logger?: ClientLogger;
 }
 
-/**
- * Refuses driver settings that say where or as whom to connect: those come from the secret.
- *
- * @param option - how the settings were passed, for the error (`createPgPool poolConfig`).
- */
+/** Where and as whom to connect come from the secret, never from driver settings. */
 export function refuseConnectionSettings(option: string, settings: object, fields: readonly string[]): void {
   for (const field of fields) {
     if (field in settings) {
@@ -172,12 +119,7 @@ export function refuseConnectionSettings(option: string, settings: object, field
   }
 }
 
-/**
- * The engine-independent part of a rotating pool: picks the version (through the shared
- * {@link VersionSelector}), keeps one driver pool per login, retires pools whose login went away
- * once nobody uses them, retries refused logins with fresher versions, and gives each driver pool
- * the TLS mode its connections follow.
- */
+/** The engine-independent part of a rotating pool: one driver pool per login, refused logins retried. */
 export class RotatingPoolCore<P> {
   readonly #driver: PoolDriver<P>;
   readonly #selector: VersionSelector;
@@ -225,17 +167,12 @@ export class RotatingPoolCore<P> {
     return { ...this.#stats };
   }
 
-  /** The version to use now, parsed and checked for the engine. */
   async pick(): Promise<VersionChoice<DatabaseSecret>> {
     const choice = await this.#selector.pick(parseDatabaseSecret);
     requireEngine(choice.secret.parsed, this.#driver.engines, this.#driver.name);
     return choice;
   }
 
-  /**
-   * Runs `operation` on the driver pool of the version in use; a refused login is retried with a
-   * fresher version. Operations after {@link RotatingPoolCore.end} fail.
-   */
   async run<R>(operation: (pool: P) => Promise<R>): Promise<R> {
     this.#checkOpen();
     this.#stats.operations += 1;
@@ -297,7 +234,6 @@ export class RotatingPoolCore<P> {
     if (generation.retired && generation.users <= 0) this.#endGeneration(generation);
   }
 
-  /** Ends every driver pool. Operations after this fail. */
   async end(): Promise<void> {
     this.#ended = true;
     const pools = [...this.#generations.values()];
@@ -346,8 +282,7 @@ export class RotatingPoolCore<P> {
       generation.secret = secret;
     }
     if (this.#active !== generation) {
-      // The secret moved to another login: let the old pool finish what it is doing, then end it.
-      // Its user stays valid meanwhile (alternating users keep the previous one working).
+      // Another login now: the old pool finishes its work first (alternating users keep it valid).
       const previous = this.#active;
       this.#active = generation;
       generation.retired = false;
