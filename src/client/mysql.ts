@@ -13,14 +13,7 @@ import {
   refuseDriverTls,
 } from './pool-core.ts';
 
-/**
- * Pool settings you may pass to mysql2; where and as whom to connect come from the secret.
- *
- * @example
- * ```ts
- * const poolOptions: MysqlPoolConfig = { connectionLimit: 10, maxIdle: 5, idleTimeout: 60_000 };
- * ```
- */
+/** Pool settings you may pass to mysql2; where and as whom to connect come from the secret. */
 export type MysqlPoolConfig = Omit<
   mysql.PoolOptions,
   'user' | 'password' | 'host' | 'port' | 'database' | 'uri' | 'ssl' | 'stream' | 'authPlugins'
@@ -32,41 +25,17 @@ export type MysqlQueryValues = Parameters<mysql.Pool['query']>[1];
 /** The values mysql2's `execute` accepts for `?` placeholders. */
 export type MysqlExecuteValues = Parameters<mysql.Pool['execute']>[1];
 
-/**
- * Options of {@link createMysqlPool}.
- *
- * @example
- * ```ts
- * const options: MysqlPoolOptions = {
- *   cache,
- *   secretId: 'prod/app/mysql',
- *   poolOptions: { connectionLimit: 10 },
- *   tls: { ca: readFileSync('/opt/rds-global-bundle.pem', 'utf8') },
- * };
- * ```
- */
+/** Options of {@link createMysqlPool}. */
 export interface MysqlPoolOptions extends RotatingPoolBaseOptions {
-  /**
-   * mysql2 pool settings (`connectionLimit`, `maxIdle`, `idleTimeout`, `timezone`…). `ssl`,
-   * `stream` and `authPlugins` are refused: TLS and password handling follow `tls`.
-   */
+  /** mysql2 pool settings; `ssl`, `stream` and `authPlugins` are refused: TLS follows `tls`. */
   readonly poolOptions?: MysqlPoolConfig;
-  /**
-   * The TLS mode (default `MYSQL_TLS_MODE`, else verify-full) and the CA (`servername` does not
-   * apply to mysql2); `serverPublicKey` pins the server's RSA key (PEM; default
-   * `MYSQL_SERVER_PUBLIC_KEY`), the only key a password is encrypted to without TLS.
-   */
+  /** TLS mode and CA; `serverPublicKey` (default `MYSQL_SERVER_PUBLIC_KEY`) pins the key a password goes to without TLS. */
   readonly tls?: Pick<DatabaseTlsOptions, 'ca' | 'mode'> & { readonly serverPublicKey?: string };
 }
 
 /**
  * Whether a mysql2 error is a refused login: `ER_ACCESS_DENIED_ERROR` (1045) or
  * `ER_ACCESS_DENIED_NO_PASSWORD_ERROR` (1698).
- *
- * @example
- * ```ts
- * try { await connection.connect(); } catch (error) { if (isMysqlAuthError(error)) console.warn('refused'); }
- * ```
  */
 export function isMysqlAuthError(error: unknown): boolean {
   const { errno, code } = (error ?? {}) as { errno?: unknown; code?: unknown };
@@ -79,15 +48,9 @@ export function isMysqlAuthError(error: unknown): boolean {
 }
 
 /**
- * A mysql2 (promise API) pool that takes host, port, database, user and password from a Secrets
- * Manager secret and keeps working while the secret rotates. Create it with {@link createMysqlPool}.
- *
- * mysql2 fixes the password when a pool is created, so this wrapper recreates its pool whenever
- * the secret's credentials change: after a refused login (`ER_ACCESS_DENIED_ERROR`, 1045) it
- * refreshes the secret and retries on a new pool, with the new AWSCURRENT, else AWSPENDING (the
- * single-user rotation window), else AWSPREVIOUS. The old pool is ended once its operations and
- * checked-out connections are done. A refused login happens before any statement runs, so the
- * retry never runs a statement twice.
+ * A mysql2 (promise API) pool whose connection and credentials come from a secret, kept working
+ * through rotations: mysql2 fixes a pool's password, so a refused login moves to a new pool with a
+ * fresher version. A login is refused before any statement runs, so nothing runs twice.
  *
  * @example
  * ```ts
@@ -153,15 +116,7 @@ export class RotatingMysqlPool {
     this.#core = new RotatingPoolCore(driver, options);
   }
 
-  /**
-   * Runs one statement, like mysql2's `pool.query` (values escaped client-side), retrying a refused
-   * login on a pool with fresher credentials.
-   *
-   * @example
-   * ```ts
-   * const [rows] = await pool.query<mysql.RowDataPacket[]>('SELECT * FROM orders WHERE id = ?', [7]);
-   * ```
-   */
+  /** Like mysql2's `pool.query`, retrying a refused login with fresher credentials. */
   query<T extends mysql.QueryResult = mysql.QueryResult>(
     sql: string | mysql.QueryOptions,
     values?: MysqlQueryValues,
@@ -171,15 +126,7 @@ export class RotatingMysqlPool {
     );
   }
 
-  /**
-   * Runs one prepared statement, like mysql2's `pool.execute`, retrying a refused login on a pool
-   * with fresher credentials.
-   *
-   * @example
-   * ```ts
-   * const [result] = await pool.execute<mysql.ResultSetHeader>('UPDATE orders SET paid = 1 WHERE id = ?', [7]);
-   * ```
-   */
+  /** Like mysql2's `pool.execute`, retrying a refused login with fresher credentials. */
   execute<T extends mysql.QueryResult = mysql.QueryResult>(
     sql: string | mysql.QueryOptions,
     values?: MysqlExecuteValues,
@@ -189,23 +136,7 @@ export class RotatingMysqlPool {
     );
   }
 
-  /**
-   * Checks out a connection, like mysql2's `pool.getConnection` (give it back with `release()` or
-   * `destroy()`). The pool it came from stays open until it is given back, even if the secret has
-   * moved on meanwhile.
-   *
-   * @example
-   * ```ts
-   * const connection = await pool.getConnection();
-   * try {
-   *   await connection.beginTransaction();
-   *   await connection.query('UPDATE accounts SET balance = balance - 10 WHERE id = ?', [1]);
-   *   await connection.commit();
-   * } finally {
-   *   connection.release();
-   * }
-   * ```
-   */
+  /** Like mysql2's `pool.getConnection`; its pool stays open until it is released, even after a rotation. */
   getConnection(): Promise<mysql.PoolConnection> {
     return this.#core.run(async (pool) => {
       const connection = await pool.getConnection();
@@ -225,38 +156,20 @@ export class RotatingMysqlPool {
     });
   }
 
-  /**
-   * What the pool has been through: operations, refused logins, retries that saved an operation,
-   * pools created.
-   *
-   * @example
-   * ```ts
-   * console.info(pool.stats());
-   * ```
-   */
+  /** What the pool has been through: operations, refused logins, retries that saved one. */
   stats(): RotatingPoolStats {
     return this.#core.stats();
   }
 
-  /**
-   * Ends every mysql2 pool it created.
-   *
-   * @example
-   * ```ts
-   * process.on('SIGTERM', () => void pool.end());
-   * ```
-   */
+  /** Ends every mysql2 pool it created. */
   end(): Promise<void> {
     return this.#core.end();
   }
 }
 
 /**
- * Creates a {@link RotatingMysqlPool}: a mysql2 pool whose connection settings and credentials come
- * from a database secret through the cache, and that recreates itself with fresh credentials when
- * a login is refused (single user and alternating users).
+ * Creates a {@link RotatingMysqlPool} reading a database secret through the cache.
  *
- * @throws ConfigurationError when `poolOptions` sets connection fields the secret owns, or an option is unusable.
  * @example
  * ```ts
  * import { SecretCache, createMysqlPool } from 'secrets-rotator/client';

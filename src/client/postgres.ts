@@ -13,55 +13,25 @@ import {
   refuseDriverTls,
 } from './pool-core.ts';
 
-/**
- * Pool settings you may pass to pg; where and as whom to connect come from the secret.
- *
- * @example
- * ```ts
- * const poolConfig: PgPoolConfig = { max: 10, idleTimeoutMillis: 30_000, statement_timeout: 5_000 };
- * ```
- */
+/** Pool settings you may pass to pg; where and as whom to connect come from the secret. */
 export type PgPoolConfig = Omit<
   pg.PoolConfig,
   'user' | 'password' | 'host' | 'port' | 'database' | 'connectionString' | 'ssl' | 'Client'
 >;
 
-/**
- * Options of {@link createPgPool}.
- *
- * @example
- * ```ts
- * const options: PgPoolOptions = {
- *   cache,
- *   secretId: 'prod/app/db',
- *   poolConfig: { max: 10, idleTimeoutMillis: 30_000 },
- *   tls: { ca: readFileSync('/opt/rds-global-bundle.pem', 'utf8') },
- * };
- * ```
- */
+/** Options of {@link createPgPool}. */
 export interface PgPoolOptions extends RotatingPoolBaseOptions {
-  /**
-   * pg pool settings (`max`, `idleTimeoutMillis`, `maxUses`, `statement_timeout`…). `ssl` is
-   * refused: TLS follows `tls`.
-   */
+  /** pg pool settings; `ssl` is refused: TLS follows `tls`. */
   readonly poolConfig?: PgPoolConfig;
   /** The TLS mode (default `PG_TLS_MODE`, else verify-full), the CA and the certificate name. */
   readonly tls?: DatabaseTlsOptions;
-  /**
-   * Told about errors of idle connections (a server restart, a terminated session); pg would
-   * otherwise crash the process on them. Default: a warning through `logger`.
-   */
+  /** Errors of idle connections, which would otherwise crash the process. Default: a warning through `logger`. */
   readonly onIdleError?: (error: Error) => void;
 }
 
 /**
  * Whether a pg error is a refused login: SQLSTATE `28P01` (wrong password) or `28000` (no such
  * role, or not allowed to log in).
- *
- * @example
- * ```ts
- * try { await client.connect(); } catch (error) { if (isPgAuthError(error)) console.warn('refused'); }
- * ```
  */
 export function isPgAuthError(error: unknown): boolean {
   const code = (error as { code?: unknown } | null)?.code;
@@ -71,21 +41,13 @@ export function isPgAuthError(error: unknown): boolean {
 // pg's own message for a server that answers 'N' to the SSLRequest while TLS is required.
 const SERVER_WITHOUT_TLS = 'The server does not support SSL connections';
 
-// How long a new connection may take to learn whether the server offers TLS (mode prefer), when
-// the pool sets no connectionTimeoutMillis.
+// How long mode prefer waits to learn whether the server offers TLS, without connectionTimeoutMillis.
 const DEFAULT_PROBE_TIMEOUT_MS = 10_000;
 
 /**
- * A pg pool that takes host, port, database, user and password from a Secrets Manager secret and
- * keeps working while the secret rotates. Create it with {@link createPgPool}.
- *
- * - The password is a function pg calls for each new connection, answered from the cache, so a
- *   rotated password is picked up without recreating anything.
- * - When the secret's user changes (alternating users), a new pg pool is used for new work and
- *   the old one is ended once its connections are released.
- * - A refused login (SQLSTATE 28P01/28000) refreshes the secret and retries: with the new
- *   AWSCURRENT, else AWSPENDING (the single-user rotation window), else AWSPREVIOUS. A refused
- *   login happens before any statement runs, so the retry never runs a statement twice.
+ * A pg pool whose connection and password come from a secret, kept working through rotations: pg
+ * asks the cache for the password per connection, a new user gets a new pool, and a refused login
+ * retries with a fresher version. A login is refused before any statement runs, so nothing runs twice.
  *
  * @example
  * ```ts
@@ -153,16 +115,7 @@ export class RotatingPgPool {
     this.#core = new RotatingPoolCore(driver, options);
   }
 
-  /**
-   * Runs one statement on a pooled connection, like pg's `Pool.query`, retrying a refused login
-   * with a fresher version of the secret.
-   *
-   * @example
-   * ```ts
-   * const { rows } = await pool.query<{ total: string }>('SELECT sum(amount) AS total FROM orders');
-   * const byConfig = await pool.query({ text: 'SELECT $1::int AS n', values: [1] });
-   * ```
-   */
+  /** Like pg's `Pool.query`, retrying a refused login with a fresher version. */
   query<R extends pg.QueryResultRow = pg.QueryResultRow>(
     textOrConfig: string | pg.QueryConfig<unknown[]>,
     values?: unknown[],
@@ -170,60 +123,26 @@ export class RotatingPgPool {
     return this.#core.run((pool) => pool.query<R>(textOrConfig, values));
   }
 
-  /**
-   * Checks out a connection, like pg's `Pool.connect` (release it with `client.release()`). A
-   * refused login is retried with a fresher version; a connection already handed out keeps its
-   * login for its life.
-   *
-   * @example
-   * ```ts
-   * const client = await pool.connect();
-   * try {
-   *   await client.query('BEGIN');
-   *   await client.query('UPDATE accounts SET balance = balance - 10 WHERE id = $1', [1]);
-   *   await client.query('COMMIT');
-   * } finally {
-   *   client.release();
-   * }
-   * ```
-   */
+  /** Like pg's `Pool.connect`; a connection keeps its login for its life. */
   connect(): Promise<pg.PoolClient> {
-    // pg ends a pool's checked-out connections only when they are released, so the pool
-    // generation needs to be held only until the connection is handed out.
+    // pg ends checked-out connections only on release: hold the generation until hand-out only.
     return this.#core.run((pool) => pool.connect());
   }
 
-  /**
-   * What the pool has been through: operations, refused logins, retries that saved an operation.
-   *
-   * @example
-   * ```ts
-   * console.info(pool.stats());
-   * ```
-   */
+  /** What the pool has been through: operations, refused logins, retries that saved an operation. */
   stats(): RotatingPoolStats {
     return this.#core.stats();
   }
 
-  /**
-   * Ends every pg pool it created (waiting for checked-out connections to be released).
-   *
-   * @example
-   * ```ts
-   * process.on('SIGTERM', () => void pool.end());
-   * ```
-   */
+  /** Ends every pg pool it created, once checked-out connections are released. */
   end(): Promise<void> {
     return this.#core.end();
   }
 }
 
 /**
- * Creates a {@link RotatingPgPool}: a pg pool whose connection settings and password come from a
- * database secret through the cache, and that rides through rotations (single user and
- * alternating users).
+ * Creates a {@link RotatingPgPool} reading a database secret through the cache.
  *
- * @throws ConfigurationError when `poolConfig` sets connection fields the secret owns, or an option is unusable.
  * @example
  * ```ts
  * import { SecretCache, createPgPool } from 'secrets-rotator/client';
