@@ -2,16 +2,10 @@ import { isIP } from 'node:net';
 import { type Env, envString } from './config.ts';
 import { ConfigurationError } from './errors.ts';
 
-/**
- * A deployer's list of host names a credential may be sent to: exact names, IP addresses, or
- * `*.suffix` patterns that match any name ending in `.suffix` (never `suffix` itself).
- */
+/** Hosts a credential may be sent to: exact names, IP addresses, or `*.suffix` (never `suffix` itself). */
 export interface HostAllowlist {
-  /** The environment variable the list came from, for error messages. */
   readonly variable: string;
-  /** The entries as written (lower-cased, trailing dots removed). */
   readonly entries: readonly string[];
-  /** Whether `host` is listed exactly or matches a `*.suffix` entry. */
   allows(host: string): boolean;
   /** Whether `host` is listed exactly (patterns do not count). */
   listsExactly(host: string): boolean;
@@ -51,7 +45,6 @@ function parseEntry(variable: string, raw: string): string {
   );
 }
 
-/** Parse a comma-separated host list; `undefined` when the list is empty or absent. */
 export function parseHostAllowlist(variable: string, raw: string | undefined): HostAllowlist | undefined {
   if (raw === undefined || raw.trim() === '') return undefined;
   const entries = raw
@@ -76,18 +69,11 @@ export function parseHostAllowlist(variable: string, raw: string | undefined): H
   };
 }
 
-/** Read and parse the host list held in environment variable `variable`. */
 export function readHostAllowlist(env: Env, variable: string): HostAllowlist | undefined {
   return parseHostAllowlist(variable, envString(env, variable));
 }
 
-/**
- * What kind of non-public address an IP address is: `loopback` (127.0.0.0/8, ::1), `link-local`
- * (169.254.0.0/16 with the cloud metadata service, fe80::/10), `private` (10/8, 172.16/12,
- * 192.168/16, 100.64/10, fc00::/7) or `reserved` (unspecified, multicast, benchmarking and other
- * special-use blocks); `undefined` for a public address. IPv4 addresses written inside IPv6
- * (`::ffff:127.0.0.1`, NAT64 `64:ff9b::…`) are judged by the IPv4 address they carry.
- */
+/** What kind of non-public address an IP is (`undefined`: public); IPv4 inside IPv6 is judged as IPv4. */
 export function specialAddressKind(address: string): SpecialAddressKind | undefined {
   const normalized = normalizeHost(address);
   const family = isIP(normalized);
@@ -96,7 +82,6 @@ export function specialAddressKind(address: string): SpecialAddressKind | undefi
   return undefined;
 }
 
-/** The kinds of address {@link specialAddressKind} reports. */
 export type SpecialAddressKind = 'loopback' | 'link-local' | 'private' | 'reserved';
 
 const IPV4_BLOCKS: ReadonlyArray<readonly [string, number, SpecialAddressKind]> = [

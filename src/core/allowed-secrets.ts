@@ -1,28 +1,14 @@
-/**
- * Which secrets a rotation function may rotate: `ALLOWED_SECRET_IDS` (exact names or ARNs, name
- * prefixes, ARN patterns) and `ALLOWED_SECRET_TAG` (`key=value`). Both are checked against the
- * DescribeSecret answer the engine reads first anyway, so a shared function pays no extra call.
- */
+// ALLOWED_SECRET_IDS and ALLOWED_SECRET_TAG are checked against the DescribeSecret answer the engine
+// reads anyway, so a shared function pays no extra call.
 import { type Env, envList, envString } from './config.ts';
 import { ConfigurationError } from './errors.ts';
 import type { SecretDescription } from './stages.ts';
 
-/**
- * The secrets one function may rotate. `check` throws a {@link ConfigurationError} naming the
- * variable that refuses the secret; it passes when neither variable is set.
- */
 export interface SecretAllowlist {
-  /** The `ALLOWED_SECRET_IDS` entries as written; undefined when unset. */
   readonly ids: readonly string[] | undefined;
-  /** The required tag; undefined when `ALLOWED_SECRET_TAG` is unset. */
   readonly tag: { readonly key: string; readonly value: string } | undefined;
-  /** Throws when `description` (the secret the event names as `secretId`) is not allowed. */
   check(secretId: string, description: SecretDescription): void;
-  /**
-   * Whether the id alone, before DescribeSecret, shows the secret allowed: only then does the
-   * engine read its versions alongside DescribeSecret. False whenever `ALLOWED_SECRET_TAG` is set
-   * (only DescribeSecret shows tags), so a refused secret's versions are never read.
-   */
+  /** Whether the id alone allows the secret (never with a tag rule): only then are versions read early. */
   allowsBeforeDescribe(secretId: string): boolean;
 }
 
@@ -95,16 +81,7 @@ function parseTag(raw: string): { key: string; value: string } {
   return { key, value: raw.slice(at + 1).trim() };
 }
 
-/**
- * Reads `ALLOWED_SECRET_IDS` and `ALLOWED_SECRET_TAG`; a malformed entry throws a
- * {@link ConfigurationError} naming the variable, so a bad deployment fails at start-up.
- * `ids` (the engine's `allowedSecretIds` option) replaces the variable when given.
- *
- * `ALLOWED_SECRET_IDS` entries, comma-separated:
- * - a name or full ARN, matched exactly; a partial ARN (no random suffix) matches its secret;
- * - a name pattern with `*` / `?`, e.g. `prod/*` (every name starting `prod/`);
- * - an ARN pattern, e.g. `arn:aws:secretsmanager:eu-west-1:123456789012:secret:prod/*`.
- */
+/** Names, full or partial ARNs, or `*`/`?` patterns of either; `ids` replaces `ALLOWED_SECRET_IDS`. */
 export function readSecretAllowlist(env: Env, ids?: readonly string[]): SecretAllowlist {
   const entries = ids ?? envList(env, 'ALLOWED_SECRET_IDS');
   const rules = entries && entries.length > 0 ? entries.map(parseIdRule) : undefined;

@@ -1,18 +1,9 @@
 import { ConfigurationError } from './errors.ts';
 
-/**
- * The environment as the library sees it. Every module reads variables through the helpers below,
- * never `process.env` directly, so that tests can hand in an environment and every bad value is
- * reported with the variable's name.
- *
- * @example
- * ```ts
- * const env: Env = { PASSWORD_LENGTH: '40' };
- * ```
- */
+/** The environment as the library reads it: tests hand in their own, bad values are named. */
 export type Env = Readonly<Record<string, string | undefined>>;
 
-/** The process environment. The only place in the library that touches `process.env`. */
+// The only place in the library that touches `process.env`.
 export function processEnv(): Env {
   return process.env;
 }
@@ -26,10 +17,7 @@ export function envString(env: Env, name: string): string | undefined {
 const TRUE_WORDS = new Set(['true', '1', 'y', 'yes']);
 const FALSE_WORDS = new Set(['false', '0', 'n', 'no']);
 
-/**
- * A boolean variable: true/1/y/yes or false/0/n/no (any case). Anything else is an error naming
- * the variable, never a silent `false` (docs/protocol.md#password-policy).
- */
+/** true/1/y/yes or false/0/n/no; anything else is an error naming the variable, never a silent `false`. */
 export function envBoolean(env: Env, name: string, defaultValue: boolean): boolean {
   const raw = envString(env, name);
   if (raw === undefined) return defaultValue;
@@ -39,7 +27,6 @@ export function envBoolean(env: Env, name: string, defaultValue: boolean): boole
   throw new ConfigurationError(name, `must be true/1/y/yes or false/0/n/no, got "${raw}"`);
 }
 
-/** A whole-number variable within bounds. */
 export function envInteger(
   env: Env,
   name: string,
@@ -67,7 +54,6 @@ export function envList(env: Env, name: string): string[] | undefined {
     .filter((item) => item.length > 0);
 }
 
-/** One of a fixed set of words. */
 export function envChoice<const T extends string>(
   env: Env,
   name: string,
@@ -83,11 +69,7 @@ export function envChoice<const T extends string>(
   return found;
 }
 
-/**
- * The Secrets Manager endpoint override, if any: the SDK's standard
- * `AWS_ENDPOINT_URL_SECRETS_MANAGER`, else `SECRETS_MANAGER_ENDPOINT` (the variable AWS's Python
- * templates read), else the SDK's default resolution.
- */
+/** `AWS_ENDPOINT_URL_SECRETS_MANAGER`, else `SECRETS_MANAGER_ENDPOINT` (AWS's Python templates). */
 export function secretsManagerEndpoint(env: Env): string | undefined {
   const endpoint =
     envString(env, 'AWS_ENDPOINT_URL_SECRETS_MANAGER') ?? envString(env, 'SECRETS_MANAGER_ENDPOINT');

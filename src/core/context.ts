@@ -14,7 +14,6 @@ export function toRotationLogger(logger: Logger): RotationLogger {
   return { debug: level('debug'), info: level('info'), warn: level('warn'), error: level('error') };
 }
 
-/** Options of {@link createStepContext}. */
 export interface StepContextOptions {
   /** Reads other secrets (the master credentials) with the engine's retries. */
   readonly secretsManager: SecretsManagerGateway;
@@ -23,17 +22,12 @@ export interface StepContextOptions {
   readonly step: RotationStep;
   readonly env: Env;
   readonly logger: Logger;
-  /** Where `ctx.metrics.count` goes. */
   readonly count: (name: string, value: number) => void;
   /** Milliseconds left in the invocation. Default: no deadline. */
   readonly remainingTimeMs?: () => number;
 }
 
-/**
- * The {@link StepContext} an adapter receives: the engine builds one per step, and tools that run
- * adapter code outside a step (the CLI's `rotate --emergency` and `check`) build theirs the same
- * way, so secrets read through it are redacted everywhere alike.
- */
+/** Built per step by the engine, and alike by the CLI, so secrets read through it are redacted everywhere. */
 export function createStepContext(options: StepContextOptions): StepContext {
   return {
     secretArn: options.secretArn,

@@ -1,21 +1,11 @@
-/**
- * Reads a step will need, started before it has the answers that decide it needs them: a step's
- * reads go out together with its DescribeSecret instead of one after another, because in a real
- * account each Secrets Manager round trip costs 10–30 ms of billed waiting.
- *
- * A read started early is only a head start: the engine still asks for the value at the point of
- * the step where it asked before, after every check, and gets the early answer (or its error)
- * there. When a check refuses first, the early answers are dropped unread.
- */
+// A step's reads go out with its DescribeSecret (each round trip costs 10–30 ms of billed waiting).
+// The engine still asks for each value after every check; a refused step drops them unread.
 import type { PasswordPolicy } from './password.ts';
 import { SecretsManagerGateway, type StoredValue, type StoredVersion } from './secrets-manager.ts';
 
 const ignore = () => undefined;
 
-/**
- * A {@link SecretsManagerGateway} for one invocation whose reads can be started early. Each early read is
- * taken by the first matching read and only once; anything else reads as the plain secretsManager does.
- */
+/** Each early read is taken once, by the first matching read; anything else reads as usual. */
 export class EarlyReadingGateway extends SecretsManagerGateway {
   readonly #early = new Map<string, Promise<unknown>>();
   readonly #aliases = new Map<string, string>();
@@ -25,17 +15,14 @@ export class EarlyReadingGateway extends SecretsManagerGateway {
     if (alias !== undefined && alias !== secretId) this.#aliases.set(alias, secretId);
   }
 
-  /** Starts reading version `token` under AWSPENDING. */
   startReadPending(secretId: string, token: string): void {
     this.#start(`pending\0${secretId}\0${token}`, () => super.readPending(secretId, token));
   }
 
-  /** Starts reading the version holding `stage`. */
   startReadStage(secretId: string, stage: string): void {
     this.#start(`stage\0${secretId}\0${stage}`, () => super.readStage(secretId, stage));
   }
 
-  /** Starts GetRandomPassword with `policy`. */
   startRandomPassword(policy: PasswordPolicy): void {
     this.#start(`password\0${JSON.stringify(policy)}`, () => super.randomPassword(policy));
   }
@@ -65,8 +52,7 @@ export class EarlyReadingGateway extends SecretsManagerGateway {
   #start(key: string, read: () => Promise<unknown>): void {
     if (this.#early.has(key)) return;
     const reading = read();
-    // Handled now so that an early read nobody takes (a check refused first) is no unhandled
-    // rejection; whoever takes it still gets its error.
+    // An early read nobody takes must not be an unhandled rejection; a taker still gets its error.
     reading.catch(ignore);
     this.#early.set(key, reading);
   }

@@ -1,19 +1,7 @@
 import type { Context } from 'aws-lambda';
 import { EventError } from './errors.ts';
 
-/**
- * The event Secrets Manager sends a rotation function (docs/protocol.md#rotatesecret). `Step` is typed as a string
- * because an unknown step must reach the engine's checks, which report it in their own order.
- *
- * @example
- * ```ts
- * const event: RotationEvent = {
- *   Step: 'createSecret',
- *   SecretId: 'arn:aws:secretsmanager:eu-west-1:123456789012:secret:db-AbCdEf',
- *   ClientRequestToken: 'b8f5a1f0-0d7a-4f7e-9a8c-1d2e3f4a5b6c',
- * };
- * ```
- */
+/** The event Secrets Manager sends; `Step` is a string so an unknown step reaches the engine's checks in order. */
 export interface RotationEvent {
   Step: string;
   SecretId: string;
@@ -23,8 +11,7 @@ export interface RotationEvent {
 }
 
 /**
- * A rotation function: what `createRotationHandler` returns and what Lambda invokes. The context is
- * optional so tests and the local driver can call it directly.
+ * What `createRotationHandler` returns and Lambda invokes; the context is optional for direct calls.
  *
  * @example
  * ```ts
@@ -34,7 +21,6 @@ export interface RotationEvent {
  */
 export type RotationHandler = (event: RotationEvent, context?: Partial<Context>) => Promise<void>;
 
-/** The event after validation. */
 export interface ParsedRotationEvent {
   readonly step: string;
   readonly secretId: string;
@@ -42,8 +28,7 @@ export interface ParsedRotationEvent {
   readonly rotationToken: string | undefined;
 }
 
-// Version ids are 32 to 64 characters; the SDK fills in UUIDs. Be a little lenient on the lower
-// bound (the service itself accepts any id a caller registered) but refuse absurd sizes.
+// The service accepts any id a caller registered, so only absurd sizes are refused.
 const MAX_ID_LENGTH = 2048;
 
 /** Validates the raw event and names the field at fault. Runs before any Secrets Manager call. */

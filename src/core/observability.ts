@@ -7,7 +7,6 @@ import { type Env, envString, processEnv } from './config.ts';
 /** What replaces a redacted value in logs and error messages. */
 export const REDACTED = '[REDACTED]';
 
-/** Replaces each of `ordered` (longest first) in `text`. */
 function replaceAll(text: string, ordered: readonly string[]): string {
   let result = text;
   for (const value of ordered) {
@@ -16,16 +15,11 @@ function replaceAll(text: string, ordered: readonly string[]): string {
   return result;
 }
 
-/**
- * A set of strings that must never be printed. Every non-empty value is redacted, however short:
- * a credential of one character is still a credential (a short one blanks more of the text around
- * it, which is the lesser harm).
- */
+/** Strings never to be printed; however short, a credential is a credential (over-blanking is the lesser harm). */
 export class Redactor {
   readonly #values = new Set<string>();
   #ordered: readonly string[] = [];
 
-  /** Registers values; empty ones and non-strings are ignored. */
   add(...values: Array<string | undefined | null>): void {
     let changed = false;
     for (const value of values) {
@@ -43,12 +37,10 @@ export class Redactor {
     return this.ordered().length;
   }
 
-  /** The values, longest first (what {@link scrub} replaces, in that order). @internal */
   ordered(): readonly string[] {
     return this.#ordered;
   }
 
-  /** Replaces every registered value in `text`. */
   scrub(text: string): string {
     return replaceAll(text, this.ordered());
   }
@@ -64,14 +56,9 @@ export class Redactor {
   }
 }
 
-/** The redaction scope of the invocation running now (see {@link withRedactionScope}). */
 const invocationScope = new AsyncLocalStorage<Redactor>();
 
-/**
- * The redactor of whatever runs now: inside {@link withRedactionScope} (every invocation of a
- * rotation handler) values go to that invocation's own set and are dropped with it; outside any
- * scope (a CLI command, one short process) they go to a set of the process's own.
- */
+// Inside withRedactionScope values go to the invocation's own set; outside (the CLI) to the process's.
 class ScopedRedactor extends Redactor {
   readonly #outside = new Redactor();
 
@@ -90,26 +77,19 @@ class ScopedRedactor extends Redactor {
 }
 
 /**
- * The redactor every logger built by {@link createLogger}, the engine and the CLI consult. Within
- * an invocation of a rotation handler it holds that invocation's values only: a credential is
- * redacted for as long as it can appear in output (the invocation that read it), is not kept in
- * memory after it, and the cost of a log line does not grow with the rotations a container ran.
+ * The redactor loggers, the engine and the CLI consult. Per invocation, so credentials are not kept
+ * after it and a log line's cost does not grow with the rotations a container ran.
  */
 export const redactor: Redactor = new ScopedRedactor();
 
-/**
- * Runs `work` in a redaction scope of its own: values {@link redactor} is given while it runs
- * (awaits included) are redacted in everything it prints, and forgotten when it is done. The engine
- * runs every invocation in one; concurrent scopes do not see each other's values.
- */
+/** Runs `work` in a redaction scope of its own: values given to {@link redactor} are forgotten after it. */
 export function withRedactionScope<T>(work: () => T): T {
   return invocationScope.run(new Redactor(), work);
 }
 
 /** A Powertools Logger (JSON lines) whose every string value passes through {@link redactor}. */
 export function createLogger(env: Env): Logger {
-  // Passed explicitly so that `env` is honoured and any case works (silent, SILENT); Powertools
-  // itself reads only process.env, and only upper case.
+  // Powertools reads only process.env and only upper case; this honours `env` and any case.
   const logLevel = envString(env, 'POWERTOOLS_LOG_LEVEL') ?? envString(processEnv(), 'POWERTOOLS_LOG_LEVEL');
   return new Logger({
     serviceName: envString(env, 'POWERTOOLS_SERVICE_NAME') ?? 'secrets-rotator',
@@ -119,10 +99,6 @@ export function createLogger(env: Env): Logger {
   });
 }
 
-/**
- * Powertools Metrics in EMF, namespace `SecretsRotator` unless `POWERTOOLS_METRICS_NAMESPACE` says
- * otherwise.
- */
 export function createMetrics(env: Env): Metrics {
   return new Metrics({
     namespace: envString(env, 'POWERTOOLS_METRICS_NAMESPACE') ?? 'SecretsRotator',
@@ -132,10 +108,7 @@ export function createMetrics(env: Env): Metrics {
 
 const SECRET_FIELD = /pass|secret|key|token|credential/i;
 
-/**
- * Registers the string fields of a JSON secret whose names look secret (password, apiKey, token…)
- * and the raw text itself. Used for secrets an adapter reads but does not parse itself.
- */
+/** Registers a JSON secret's raw text and its secret-looking fields: for secrets an adapter does not parse. */
 export function redactJsonSecret(target: Redactor, raw: string): void {
   target.add(raw);
   let parsed: unknown;

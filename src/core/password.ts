@@ -2,24 +2,14 @@ import { randomInt } from 'node:crypto';
 import { type Env, envBoolean, envChoice, envInteger } from './config.ts';
 import { ConfigurationError } from './errors.ts';
 
-/**
- * How new passwords are made (docs/protocol.md#password-policy). Field names follow Secrets Manager's GetRandomPassword.
- *
- * @example
- * ```ts
- * const policy: PasswordPolicy = { ...DEFAULT_PASSWORD_POLICY, length: 40, excludeCharacters: '/@"\'\\' };
- * ```
- */
+/** How new passwords are made (docs/protocol.md#password-policy), as GetRandomPassword names it. */
 export interface PasswordPolicy {
-  /** Number of characters, 1 to 4096. */
   readonly length: number;
-  /** Characters never used. */
   readonly excludeCharacters: string;
   readonly excludeNumbers: boolean;
   readonly excludePunctuation: boolean;
   readonly excludeUppercase: boolean;
   readonly excludeLowercase: boolean;
-  /** Allow the space character. */
   readonly includeSpace: boolean;
   /** At least one character of every class that is not excluded. */
   readonly requireEachIncludedType: boolean;
@@ -37,7 +27,6 @@ export const DEFAULT_PASSWORD_POLICY: PasswordPolicy = {
   requireEachIncludedType: true,
 };
 
-/** The character classes, as Secrets Manager defines them for GetRandomPassword. */
 export const CHARACTER_CLASSES = {
   lowercase: 'abcdefghijklmnopqrstuvwxyz',
   uppercase: 'ABCDEFGHIJKLMNOPQRSTUVWXYZ',
@@ -46,15 +35,9 @@ export const CHARACTER_CLASSES = {
   space: ' ',
 } as const;
 
-/** Where passwords come from: Secrets Manager's GetRandomPassword, or a local CSPRNG. */
 export type PasswordSource = 'service' | 'local';
 
-/**
- * Reads the password policy from the environment, with the variable names and defaults of AWS's
- * templates. A bad value throws a {@link ConfigurationError} naming the variable.
- *
- * @param defaultExclude - the adapter's default for `EXCLUDE_CHARACTERS`.
- */
+/** The password policy from the environment, with the variable names and defaults of AWS's templates. */
 export function passwordPolicyFromEnv(env: Env, defaultExclude: string): PasswordPolicy {
   // EXCLUDE_CHARACTERS is read raw: a space may be a character the user wants excluded.
   const rawExclude = env.EXCLUDE_CHARACTERS;
@@ -72,12 +55,10 @@ export function passwordPolicyFromEnv(env: Env, defaultExclude: string): Passwor
   return policy;
 }
 
-/** Reads `PASSWORD_GENERATOR`: `service` (default, GetRandomPassword) or `local`. */
 export function passwordSourceFromEnv(env: Env): PasswordSource {
   return envChoice(env, 'PASSWORD_GENERATOR', ['service', 'local'], 'service');
 }
 
-/** The classes a policy draws from, each reduced by `excludeCharacters`. */
 export function includedClasses(policy: PasswordPolicy): string[] {
   const classes: string[] = [];
   const keep = (chars: string) => [...chars].filter((c) => !policy.excludeCharacters.includes(c)).join('');
@@ -89,11 +70,6 @@ export function includedClasses(policy: PasswordPolicy): string[] {
   return classes.filter((chars) => chars.length > 0);
 }
 
-/**
- * Throws a {@link ConfigurationError} when no password can satisfy the policy.
- *
- * @param source - what to name in the error: `environment` names the variables.
- */
 export function checkPasswordPolicy(policy: PasswordPolicy, source: 'environment' | 'request'): void {
   const name = (env: string, field: string) => (source === 'environment' ? env : field);
   if (!Number.isInteger(policy.length) || policy.length < 1 || policy.length > 4096) {
@@ -117,11 +93,7 @@ export function checkPasswordPolicy(policy: PasswordPolicy, source: 'environment
   }
 }
 
-/**
- * Generates a password locally with Node's CSPRNG, honouring the policy exactly as
- * GetRandomPassword does: uniform choice over the allowed characters and, when required, at least
- * one character of each included class, at a uniformly random position.
- */
+/** A password from Node's CSPRNG, honouring the policy exactly as GetRandomPassword does. */
 export function generatePassword(policy: PasswordPolicy): string {
   checkPasswordPolicy(policy, 'request');
   const classes = includedClasses(policy);

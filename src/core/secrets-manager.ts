@@ -14,19 +14,16 @@ import { AWSCURRENT, AWSPENDING, type SecretDescription, stagesOfVersion } from 
 /** A stored value: SecretString as text, SecretBinary as bytes. */
 export type StoredValue = string | Uint8Array;
 
-/** One stored version: its id and its value. */
 export interface StoredVersion {
   readonly versionId: string;
   readonly value: StoredValue;
 }
 
-/** Options of {@link SecretsManagerGateway}. */
 export interface SecretsManagerGatewayOptions {
   /** Attempts per call, including the first (retryable errors only). Default 5. */
   readonly maxAttempts?: number;
   /** Milliseconds left in the invocation; retries stop when a back-off would not fit. */
   readonly remainingTimeMs?: () => number;
-  /** Called before each retry, for logs. */
   readonly onRetry?: (operation: string, code: string, attempt: number, delayMs: number) => void;
 }
 
@@ -46,14 +43,10 @@ const RETRYABLE_CODES = new Set([
   'ETIMEDOUT',
 ]);
 
-// Time kept in reserve so a step that runs out of retries still fails cleanly before Lambda's
-// own timeout kills it mid-call.
+// Kept in reserve so a step out of retries fails cleanly before Lambda's timeout kills it mid-call.
 const DEADLINE_RESERVE_MS = 1_500;
 
-/**
- * The error code of an AWS SDK error (`ResourceNotFoundException`, `ThrottlingException`…) or a
- * Node network error (`ECONNRESET`); `UnknownError` when there is none.
- */
+/** The code of an AWS SDK error or a Node network error; `UnknownError` when there is none. */
 export function errorCode(error: unknown): string {
   if (error && typeof error === 'object') {
     const candidate = error as { name?: unknown; code?: unknown; Code?: unknown };
@@ -81,10 +74,7 @@ function messageOf(error: unknown): string {
   return error instanceof Error ? error.message : String(error);
 }
 
-/**
- * Reads and writes the versions of secrets (docs/protocol.md#reading-the-pending-version, docs/protocol.md#createsecret and docs/protocol.md#finishsecret), with retries on throttling and
- * transient errors that respect the invocation's remaining time.
- */
+/** The engine's Secrets Manager calls, retried on transient errors within the invocation's remaining time. */
 export class SecretsManagerGateway {
   readonly client: SecretsManagerClient;
   readonly #options: SecretsManagerGatewayOptions;
@@ -94,33 +84,26 @@ export class SecretsManagerGateway {
     this.#options = options;
   }
 
-  /** DescribeSecret; the engine keeps the answer for the whole step. */
   describe(secretId: string): Promise<SecretDescription> {
     return this.#call('DescribeSecret', () =>
       this.client.send(new DescribeSecretCommand({ SecretId: secretId })),
     );
   }
 
-  /**
-   * The value of version `token` under AWSPENDING, naming both so that a manual edit mid-rotation is
-   * detected (docs/protocol.md#reading-the-pending-version); `undefined` when the service answers ResourceNotFoundException.
-   */
+  /** Names both id and label so a manual edit mid-rotation is detected (docs/protocol.md#reading-the-pending-version). */
   async readPending(secretId: string, token: string): Promise<StoredValue | undefined> {
     const version = await this.#get(secretId, { VersionId: token, VersionStage: AWSPENDING });
     return version?.value;
   }
 
-  /** The version holding `stage`, or `undefined` when no version holds it. */
   readStage(secretId: string, stage: string): Promise<StoredVersion | undefined> {
     return this.#get(secretId, { VersionStage: stage });
   }
 
-  /** A version by id and label (for example, the promoted version under AWSCURRENT). */
   readVersion(secretId: string, versionId: string, stage: string): Promise<StoredVersion | undefined> {
     return this.#get(secretId, { VersionId: versionId, VersionStage: stage });
   }
 
-  /** Stores the pending value under AWSPENDING, passing RotationToken on when present (docs/protocol.md#rotationtoken). */
   async putPending(
     secretId: string,
     token: string,
@@ -140,10 +123,7 @@ export class SecretsManagerGateway {
     );
   }
 
-  /**
-   * Moves AWSCURRENT to `token` from `fromVersionId` (docs/protocol.md#finishsecret). When the call fails but a fresh
-   * DescribeSecret shows `token` already current, an earlier attempt went through: success.
-   */
+  /** A failed call whose effect DescribeSecret then shows is an earlier attempt that went through: success. */
   async promote(secretId: string, token: string, fromVersionId: string | undefined): Promise<void> {
     try {
       await this.#call('UpdateSecretVersionStage', () =>
@@ -163,7 +143,6 @@ export class SecretsManagerGateway {
     }
   }
 
-  /** GetRandomPassword with the policy's options. */
   async randomPassword(policy: PasswordPolicy): Promise<string> {
     const answer = await this.#call('GetRandomPassword', () =>
       this.client.send(
@@ -239,10 +218,7 @@ export class SecretsManagerGateway {
 
 const sharedClients = new Map<string, SecretsManagerClient>();
 
-/**
- * One Secrets Manager client per container and endpoint, created on first use. Retries are left to
- * {@link SecretsManagerGateway} (`maxAttempts: 1` here) so they can respect the invocation's deadline.
- */
+/** One client per container and endpoint; retries are the gateway's, so they respect the deadline. */
 export function sharedSecretsManagerClient(env: Env): SecretsManagerClient {
   const endpoint = secretsManagerEndpoint(env);
   const timeouts = sharedClientTimeouts(env);
@@ -251,8 +227,7 @@ export function sharedSecretsManagerClient(env: Env): SecretsManagerClient {
   if (!client) {
     client = new SecretsManagerClient({
       maxAttempts: 1,
-      // The SDK sets no timeouts by default: a half-open connection would hang the step until
-      // Lambda kills it, and the deadline-aware retry above would never run. TimeoutError is retried.
+      // The SDK sets no timeouts: a half-open connection would hang the step past any retry.
       requestHandler: { ...timeouts, throwOnRequestTimeout: true },
       ...(endpoint ? { endpoint } : {}),
     });
@@ -261,10 +236,6 @@ export function sharedSecretsManagerClient(env: Env): SecretsManagerClient {
   return client;
 }
 
-/**
- * `SECRETS_MANAGER_CONNECT_TIMEOUT_MS` (default 3000) and `SECRETS_MANAGER_REQUEST_TIMEOUT_MS`
- * (default 10000): the shared client's limits for opening a connection and for an answer.
- */
 export function sharedClientTimeouts(env: Env): { connectionTimeout: number; requestTimeout: number } {
   return {
     connectionTimeout: envInteger(env, 'SECRETS_MANAGER_CONNECT_TIMEOUT_MS', {
@@ -280,7 +251,6 @@ export function sharedClientTimeouts(env: Env): { connectionTimeout: number; req
   };
 }
 
-/** `SECRETS_MANAGER_MAX_ATTEMPTS` (default 5, 1 to 20): attempts per Secrets Manager call. */
 export function maxAttemptsFromEnv(env: Env): number {
   return envInteger(env, 'SECRETS_MANAGER_MAX_ATTEMPTS', { default: 5, min: 1, max: 20 });
 }

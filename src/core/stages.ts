@@ -6,19 +6,13 @@ export const AWSCURRENT = 'AWSCURRENT';
 export const AWSPENDING = 'AWSPENDING';
 export const AWSPREVIOUS = 'AWSPREVIOUS';
 
-/** Any of the three staging labels the rotation protocol moves. */
 export type StagingLabel = typeof AWSCURRENT | typeof AWSPENDING | typeof AWSPREVIOUS;
 export const STAGING_LABELS: readonly StagingLabel[] = [AWSCURRENT, AWSPENDING, AWSPREVIOUS];
 
 /** The answer of DescribeSecret, as the engine keeps it for a step. */
 export type SecretDescription = DescribeSecretCommandOutput;
 
-/**
- * The labels of one version in a DescribeSecret answer; `undefined` when the version has none.
- * The lookup goes through a `Map` of the answer's own entries, so a version id that is also a
- * built-in property name (`constructor`, `__proto__`, `toString`) finds nothing rather than a
- * function inherited from `Object.prototype`.
- */
+/** Through a `Map` of own entries, so an id like `constructor` finds nothing inherited. */
 export function stagesOfVersion(
   description: SecretDescription,
   versionId: string,
@@ -42,10 +36,6 @@ export function versionWithStage(description: SecretDescription, stage: string):
   return undefined;
 }
 
-/**
- * Throws when the secret's labels contradict themselves in a way no rotation can repair.
- * @internal
- */
 export function requireCurrent(description: SecretDescription): string {
   const current = versionWithStage(description, AWSCURRENT);
   if (current === undefined) {
