@@ -1,8 +1,6 @@
 /**
- * mysql2 connections that follow a {@link TlsMode}, one connection at a time: used by the MySQL
- * adapters, `check` and the client's mysql2 pools alike. Also the password methods that would
- * give the password away on a connection without TLS (the cleartext plugin, and an RSA key the
- * server itself supplies) are refused there, unless `MYSQL_SERVER_PUBLIC_KEY` pins the key.
+ * mysql2 connections following a TlsMode, per connection. Without TLS, the cleartext plugin and a
+ * server-supplied RSA key are refused unless MYSQL_SERVER_PUBLIC_KEY pins the key.
  */
 import { createHash, createPublicKey, constants as cryptoConstants, publicEncrypt } from 'node:crypto';
 import { connect as netConnect, type Socket } from 'node:net';
@@ -12,27 +10,16 @@ import { ConfigurationError } from '../core/errors.ts';
 import { pemTextFrom } from './settings.ts';
 import { plaintextPasswordRefused, type TlsMode, type TlsOutcome } from './tls.ts';
 
-/** What a MySQL or MariaDB connection needs to follow its mode. */
 export interface MysqlTlsPolicy {
-  /** The mode this connection follows (after the secret's `ssl` had its say). */
   readonly mode: TlsMode;
-  /** The variable or option that set the mode, named in errors (`MYSQL_TLS_MODE`). */
   readonly variable: string;
-  /** CA certificates to trust instead of Node's defaults. */
   readonly ca: string | Buffer | Array<string | Buffer> | undefined;
-  /** The server's RSA public key (PEM), pinned: without TLS, passwords are encrypted only to it. */
   readonly serverPublicKey: string | undefined;
-  /** Called when a connection goes on without TLS because the server offered none (`prefer`). */
   readonly onPlaintext?: ((server: string) => void) | undefined;
 }
 
-/** The name of the variable that pins the server's RSA public key. */
 export const SERVER_PUBLIC_KEY_VARIABLE = 'MYSQL_SERVER_PUBLIC_KEY';
 
-/**
- * The pinned RSA public key a variable names: PEM text (line breaks may be written as `\n`) or the
- * path of a PEM file; `undefined` when unset.
- */
 export function serverPublicKeyFrom(value: string | undefined, variable: string): string | undefined {
   if (value === undefined) return undefined;
   const pem = pemTextFrom(value, variable, "the server's RSA public key (PEM)");
@@ -48,13 +35,9 @@ export function serverPublicKeyFrom(value: string | undefined, variable: string)
   return pem;
 }
 
-// CLIENT_SSL in the capability flags of the server's greeting.
 const CLIENT_SSL = 0x0800;
 
-/**
- * The lower capability flags of a server greeting (protocol 10) once enough bytes have arrived:
- * a number, `undefined` for a packet that is no greeting (an error packet), or `'incomplete'`.
- */
+/** `undefined` for an error packet, `incomplete` until enough bytes arrived. */
 function greetingCapabilities(bytes: Buffer): number | undefined | 'incomplete' {
   if (bytes.length < 5) return 'incomplete';
   if (bytes[4] !== 10) return undefined;
@@ -66,10 +49,7 @@ function greetingCapabilities(bytes: Buffer): number | undefined | 'incomplete' 
   return bytes.readUInt16LE(flagsAt);
 }
 
-/**
- * Reads the server's greeting as it passes (before mysql2 sees it) and reports whether the server
- * offers TLS.
- */
+/** Before mysql2 sees it. */
 function watchGreeting(socket: Socket, decide: (offersTls: boolean) => void): void {
   let received = Buffer.alloc(0);
   const onData = (chunk: Buffer) => {
@@ -82,19 +62,14 @@ function watchGreeting(socket: Socket, decide: (offersTls: boolean) => void): vo
   socket.on('data', onData);
 }
 
-/** How a connection of {@link mysqlTlsConnectionOptions} ended up. */
 export function mysqlTlsOutcome(connection: { readonly stream?: unknown }, mode: TlsMode): TlsOutcome {
   if (connection.stream instanceof TLSSocket) return 'verified';
   return mode === 'disable' ? 'disabled' : 'plaintext';
 }
 
 /**
- * The mysql2 connection options that make each connection follow `policy`:
- * - `ssl` (verified: certificate and host name) unless the mode is `disable`;
- * - under `prefer`, a socket that reads the server's greeting and, when it offers no TLS, turns
- *   TLS off for that connection alone (mysql2 gives each pooled connection its own settings);
- * - password plugins that refuse, on a connection without TLS, the cleartext plugin and an RSA
- *   key chosen by the server, and encrypt to the pinned key instead when there is one.
+ * Under `prefer`, a server without TLS turns TLS off for that connection alone (mysql2 gives each pooled
+ * connection its own settings).
  */
 export function mysqlTlsConnectionOptions(
   policy: MysqlTlsPolicy,

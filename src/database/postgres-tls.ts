@@ -1,8 +1,6 @@
 /**
- * node-postgres connections that follow a {@link TlsMode}, one connection at a time: used by the
- * PostgreSQL adapters, `check` and the client's pg pools alike, so that every connection (the
- * first of a fresh pool and the hundredth alike) makes its own TLS decision and none trusts what
- * an earlier one was told.
+ * node-postgres connections following a TlsMode, each connection deciding for itself: none trusts what an
+ * earlier one was told.
  */
 import { connect as netConnect } from 'node:net';
 import type { ConnectionOptions as TlsConnectionOptions } from 'node:tls';
@@ -11,32 +9,20 @@ import pg from 'pg';
 import { certificateNaming } from './connection.ts';
 import { plaintextPasswordRefused, type TlsMode, type TlsOutcome } from './tls.ts';
 
-/** What a PostgreSQL connection needs to follow its mode. */
 export interface PgTlsPolicy {
-  /** The mode this connection follows (after the secret's `ssl` had its say). */
   readonly mode: TlsMode;
-  /** The variable or option that set the mode, named in errors (`PG_TLS_MODE`). */
   readonly variable: string;
-  /** CA certificates to trust instead of Node's defaults. */
   readonly ca: string | Buffer | Array<string | Buffer> | undefined;
-  /** The name checked in the server's certificate instead of the host (CNAME hosts). */
   readonly serverName: string | undefined;
-  /** How long the `prefer` mode's question "do you offer TLS?" may take. */
   readonly probeTimeoutMs: number;
-  /** Called when a connection goes on without TLS because the server offered none (`prefer`). */
   readonly onPlaintext?: ((server: string) => void) | undefined;
 }
 
-// Where a client of pgClientFor keeps how its connection ended up.
 const TLS_OUTCOME = Symbol('tlsOutcome');
 
-// The SSLRequest message: length 8, then the request code 1234.5679.
 const SSL_REQUEST = Buffer.from([0, 0, 0, 8, 0x04, 0xd2, 0x16, 0x2f]);
 
-/**
- * Asks a PostgreSQL server, on a connection of its own, whether it offers TLS (the one-byte answer
- * to an SSLRequest), then closes it. Nothing else is sent: no user name, no password.
- */
+/** On a connection of its own; nothing but the SSLRequest is sent. */
 export function postgresOffersTls(host: string, port: number, timeoutMs: number): Promise<boolean> {
   return new Promise((resolve, reject) => {
     const socket = netConnect({ host, port });
@@ -46,7 +32,7 @@ export function postgresOffersTls(host: string, port: number, timeoutMs: number)
       if (outcome instanceof Error) reject(outcome);
       else resolve(outcome);
     };
-    // Worded like pg's own connect timeout, so that callers report both alike.
+    // Worded like pg's own connect timeout, so callers report both alike.
     const timer = setTimeout(
       () => finish(new Error('timeout expired (asking whether the server offers TLS)')),
       timeoutMs,
@@ -63,10 +49,7 @@ export function postgresOffersTls(host: string, port: number, timeoutMs: number)
   });
 }
 
-/**
- * The TLS options of a verified connection: the CA bundle, and the certificate checked for
- * `serverName` when set (pg replaces `servername` by the host, so the name is checked here).
- */
+/** pg replaces `servername` by the host, so the configured name is checked here. */
 export function verifiedPgTls(ca: PgTlsPolicy['ca'], serverName: string | undefined): TlsConnectionOptions {
   return {
     rejectUnauthorized: true,
@@ -76,18 +59,7 @@ export function verifiedPgTls(ca: PgTlsPolicy['ca'], serverName: string | undefi
 }
 
 /**
- * A pg `Client` that follows `policy`, and a type to read how a connection ended up. Give it to
- * `new pg.Pool({ Client })` or construct it directly.
- *
- * - `verify-full`: TLS with the certificate verified; a server without TLS fails the connection
- *   before anything but the SSLRequest is sent.
- * - `prefer`: each connection first asks the server whether it offers TLS; yes: verified TLS
- *   (a certificate failure never falls back), no: plaintext, reported through `onPlaintext`.
- * - `disable`: plaintext.
- *
- * On a connection without TLS the password is never sent as cleartext or as MD5 (whatever the
- * server asks for, at whatever point); only SCRAM, which proves the password without revealing it,
- * goes ahead.
+ * Without TLS a password is never sent as cleartext or MD5, whenever the server asks; only SCRAM goes ahead.
  */
 export function pgClientFor(policy: PgTlsPolicy): typeof pg.Client {
   return class TlsModeClient extends pg.Client {
@@ -98,7 +70,7 @@ export function pgClientFor(policy: PgTlsPolicy): typeof pg.Client {
         ...config,
         ssl: policy.mode === 'disable' ? false : verifiedPgTls(policy.ca, policy.serverName),
       };
-      // pg-pool hands its settings over with the password hidden (not enumerable): copy it too.
+      // pg-pool hands the password over non-enumerable: copy it too.
       if (config && 'password' in config) {
         Object.defineProperty(settings, 'password', { value: config.password, enumerable: false });
       }
@@ -129,7 +101,6 @@ export function pgClientFor(policy: PgTlsPolicy): typeof pg.Client {
       const host = this.host;
       const port = this.port;
       if (await postgresOffersTls(host, port, policy.probeTimeoutMs)) return;
-      // Both pg's Client and its Connection read `ssl` only once connecting starts.
       this.ssl = false;
       (this.connection as unknown as { ssl: unknown }).ssl = false;
       this.#plaintext = true;
@@ -138,20 +109,13 @@ export function pgClientFor(policy: PgTlsPolicy): typeof pg.Client {
   };
 }
 
-/**
- * How a connected client of {@link pgClientFor} ended up: `verified`, `plaintext` (`prefer`, the
- * server offered no TLS) or `disabled`.
- */
 export function tlsOutcomeOf(client: pg.Client): TlsOutcome {
   const outcome = (client as unknown as { [TLS_OUTCOME]?: TlsOutcome })[TLS_OUTCOME];
   if (outcome !== undefined) return outcome;
   return client.connection.stream instanceof TLSSocket ? 'verified' : 'disabled';
 }
 
-/**
- * Makes the connection refuse to send a password message (pg uses it only for the cleartext and
- * MD5 methods) unless it runs over TLS; the connect then fails with an error naming the setting.
- */
+/** pg sends a password message only for cleartext and MD5. */
 function guardPasswordMessages(client: pg.Client, policy: PgTlsPolicy): void {
   const connection = client.connection as unknown as {
     password(value: string): void;

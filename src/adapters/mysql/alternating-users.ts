@@ -58,8 +58,8 @@ import {
  */
 export interface MysqlAlternatingUsersOptions {
   /**
-   * Both users (`name` and `name_clone`) already exist: only their passwords alternate; no user is
-   * created and no grant is copied. Default: `MYSQL_PREPROVISIONED_PAIR`, else false.
+   * Both users already exist: only their passwords alternate; no user is created, no grant copied. Default:
+   * `MYSQL_PREPROVISIONED_PAIR`, else false.
    */
   readonly preProvisionedPair?: boolean;
 }
@@ -144,10 +144,8 @@ async function applyAlternating(
   const masterarn = pending.masterarn ?? current.masterarn;
   if (masterarn === undefined) throw missingMasterArn();
   const secrets = [pending.password, current.password];
-  // The current-login guard and the master log in first: in the common path they work, so a
-  // rotation makes no refused login (setting the same password again is harmless). The pending
-  // credentials are tried only when the database refused that way; they work when an earlier try
-  // already set the password, and then nothing is left to do.
+  // Guard and master first: in the common path they work, so no login is refused; the pending login is tried
+  // only after a refusal (an earlier try may have set it).
   try {
     await setWithMaster(pending, current, masterarn, secrets, ctx, config);
   } catch (error) {
@@ -165,7 +163,8 @@ async function setWithMaster(
   ctx: StepContext,
   config: MysqlSettings,
 ): Promise<void> {
-  // docs/protocol.md#alternating-users: the master is used only once the current credentials have proved themselves.
+  // The master is used only once the current credentials proved themselves (docs/protocol.md#alternating-
+  // users).
   const guard = await tryOpenSession(
     endpointOf(current),
     login(current, 'the current version'),
@@ -251,7 +250,6 @@ async function revokeAlternating(value: MysqlSecret, ctx: StepContext, config: M
   ctx.logger.warn('revoked the password of a user', { user: account.user, accountHost: account.host });
 }
 
-/** Sets another account's password as the master, keeping the account's plugin. */
 async function setAccountPassword(
   session: MysqlSession,
   account: Account,
@@ -264,7 +262,6 @@ async function setAccountPassword(
   );
 }
 
-/** Creates the clone if it does not exist yet, with a throw-away password and the original's plugin. */
 async function ensureClone(
   session: MysqlSession,
   original: Account,

@@ -1,36 +1,23 @@
 import { TargetRefusedError } from '../../core/errors.ts';
 
-/**
- * The server families whose statements differ: MariaDB, MySQL 5.7, and MySQL 8 and later (which
- * includes 8.4 and 9.x, and Aurora MySQL 3).
- */
+/** MySQL 8 includes 8.4, 9.x and Aurora MySQL 3. */
 export type MysqlFlavourKind = 'mariadb' | 'mysql57' | 'mysql8';
 
-/** What the adapter knows about a server, from `SELECT VERSION(), @@version_comment`. */
 export interface MysqlFlavour {
   readonly kind: MysqlFlavourKind;
-  /** For logs and messages, e.g. `MariaDB 10.11.6` or `MySQL 8.0.36`. */
   readonly label: string;
   readonly major: number;
   readonly minor: number;
   readonly patch: number;
-  /** Whether `VERSION()` says Aurora. */
   readonly aurora: boolean;
-  /** The longest user name the server stores, in characters. */
   readonly maxUserNameLength: number;
-  /** `RETAIN CURRENT PASSWORD` / `DISCARD OLD PASSWORD` (MySQL 8.0.14 and later). */
   readonly dualPasswords: boolean;
-  /** Roles exist (MariaDB 10.0.5+, MySQL 8). */
   readonly roles: boolean;
 }
 
-/** The oldest MariaDB this adapter rotates: the first with `ALTER USER` and `SHOW CREATE USER`. */
+/** The first with ALTER USER and SHOW CREATE USER. */
 const MIN_MARIADB = [10, 2] as const;
 
-/**
- * Tells the flavour from the server's own answers. Throws a {@link TargetRefusedError} for servers
- * older than MySQL 5.7 or MariaDB 10.2, whose account statements this adapter does not speak.
- */
 export function detectFlavour(server: {
   version: string;
   versionComment?: string | undefined;
@@ -106,10 +93,7 @@ export function detectFlavour(server: {
   };
 }
 
-/**
- * The user-name limit to check before a server has been asked, from the secret's `engine` alone:
- * MariaDB 80 characters, MySQL and Aurora MySQL 32 (docs/protocol.md#alternating-users).
- */
+/** From the secret's `engine` alone, before a server has been asked. */
 export function userNameLimitForEngine(engine: string): number {
   return engine === 'mariadb' ? 80 : 32;
 }

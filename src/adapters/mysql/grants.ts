@@ -1,14 +1,6 @@
 /**
- * Reading `SHOW GRANTS` and re-syncing a clone's privileges to its original's, exactly (docs/protocol.md#shared-ownership-and-exact-grants).
- *
- * Each line is tokenized (so quotes, backticks, semicolons and keywords inside names cannot
- * confuse it), its grantee is checked to be the account asked about, and its parts are rendered
- * again with this adapter's own quoting. Nothing the server printed is pasted into a statement:
- * privilege names must look like privilege names, and every name is re-quoted.
- *
- * The sync is a difference, not "revoke everything, grant again": the clone is in use whenever it
- * holds AWSCURRENT, so privileges both users hold are never touched, and only what differs is
- * revoked or granted.
+ * SHOW GRANTS read token by token and re-rendered with our quoting (nothing the server printed is pasted
+ * into SQL); the sync revokes and grants only the difference, since the clone may be in use.
  */
 import type { MysqlFlavour } from './flavour.ts';
 import {
@@ -21,42 +13,30 @@ import {
 } from './sql.ts';
 import { isPunct, isWord, type Token, tokenize } from './tokens.ts';
 
-/** One privilege: its name and, for column privileges, one column. */
 export interface Privilege {
   readonly name: string;
   readonly column?: string | undefined;
 }
 
-/** The privileges held on one object, and whether they carry the grant option. */
 export interface ObjectGrants {
-  /** The object as SQL, re-quoted: `*.*`, `` `db`.* ``, `` PROCEDURE `db`.`p` ``, `''@'%'`. */
   readonly object: string;
-  /** Keyed by {@link privilegeKey}. `USAGE` is never listed: it means "no privilege". */
+  /** `USAGE` is never listed: it means no privilege. */
   readonly privileges: ReadonlyMap<string, Privilege>;
   readonly grantOption: boolean;
 }
 
-/** Everything `SHOW GRANTS` says about one account. */
 export interface GrantSet {
-  /** Privileges per object, keyed by the object's SQL text. */
   readonly objects: ReadonlyMap<string, ObjectGrants>;
-  /** MySQL 8 partial revokes (`REVOKE … ON db.* FROM acct` lines), keyed by object. */
   readonly restrictions: ReadonlyMap<string, ObjectGrants>;
-  /** Granted roles (SQL text of the role name) and whether WITH ADMIN OPTION. */
   readonly roles: ReadonlyMap<string, { readonly admin: boolean }>;
-  /** MariaDB's `SET DEFAULT ROLE … FOR` line: the role, or `[]` for none listed. */
   readonly defaultRoles: readonly string[];
 }
 
-/**
- * A line of `SHOW GRANTS` this module cannot read. The message names the line's position and
- * what was expected, never its text (the first line can hold a password hash).
- */
+/** Never quotes the line: the first one can hold a password hash. */
 export class GrantParseError extends Error {
   override readonly name = 'GrantParseError';
 }
 
-/** A stable key for a privilege within an object. */
 export function privilegeKey(privilege: Privilege): string {
   return privilege.column === undefined
     ? privilege.name
@@ -66,7 +46,6 @@ export function privilegeKey(privilege: Privilege): string {
 const PRIVILEGE_NAME = /^[A-Z][A-Z0-9_]*( [A-Z][A-Z0-9_]*)*$/;
 const OBJECT_TYPES = new Set(['TABLE', 'FUNCTION', 'PROCEDURE', 'PACKAGE']);
 
-/** Parses the lines of `SHOW GRANTS FOR account`. */
 export function parseGrants(lines: readonly string[], account: Account, mode: SqlMode): GrantSet {
   const objects = new Map<string, MutableObjectGrants>();
   const restrictions = new Map<string, MutableObjectGrants>();
@@ -125,9 +104,8 @@ export function parseGrants(lines: readonly string[], account: Account, mode: Sq
 }
 
 /**
- * The statements that make the clone's privileges, roles and default roles exactly the
- * original's, in a safe order: revoke what the original lacks, then grant what the clone lacks,
- * then default roles. Every statement is idempotent, so a run cut short is finished by the next.
+ * Revoke, then grant, then default roles; each statement idempotent, so a run cut short is finished by the
+ * next.
  */
 export function planGrantSync(
   flavour: MysqlFlavour,
@@ -244,10 +222,6 @@ export function planGrantSync(
   return [...revokes, ...grants];
 }
 
-/**
- * `SET DEFAULT ROLE` for the flavour: MariaDB has one default role (`… FOR acct`), MySQL 8 a list
- * (`… TO acct`).
- */
 export function defaultRoleStatement(
   flavour: MysqlFlavour,
   roles: readonly string[],
@@ -261,7 +235,6 @@ export function defaultRoleStatement(
   return { label: `set the default roles of ${account.user}`, text, sensitive: false };
 }
 
-/** The SQL text of a MySQL 8 role account, as {@link parseGrants} renders roles. */
 export function roleAccountText(role: Account): string {
   return quoteAccount(role);
 }
@@ -311,7 +284,6 @@ function roleText(item: Item, where: string): string {
     : quoteAccount({ user: item.name, host: item.host });
 }
 
-/** Privileges as SQL, column privileges of one name grouped: `SELECT (`a`, `b`)`. */
 function renderPrivileges(privileges: readonly Privilege[]): string[] {
   const columns = new Map<string, string[]>();
   const rendered: string[] = [];
@@ -358,7 +330,6 @@ class TokenReader {
     if (!this.acceptWord(word)) this.#fail(word);
   }
 
-  /** A comma-separated list of privileges (words, optional column list) or roles (quoted names). */
   readItems(): Item[] {
     const items: Item[] = [];
     for (;;) {
@@ -412,7 +383,6 @@ class TokenReader {
     return isWord(token, 'ON') || isWord(token, 'TO') || isWord(token, 'FROM') || isWord(token, 'FOR');
   }
 
-  /** The object after ON, rendered with our quoting. */
   readObject(mode: SqlMode): string {
     let prefix = '';
     const first = this.#peek();
@@ -456,7 +426,6 @@ class TokenReader {
     this.#fail(expected);
   }
 
-  /** The grantee, which must be the account the grants were asked for. */
   expectGrantee(account: Account): void {
     const user = this.#name('the grantee');
     if (!isPunct(this.#peek(), '@')) this.#fail('"@" in the grantee');
@@ -467,7 +436,6 @@ class TokenReader {
     }
   }
 
-  /** Whether the rest of the line has these words in a row (outside names and strings). */
   restHas(first: string, second: string): boolean {
     for (let i = this.#at; i < this.#tokens.length - 1; i += 1) {
       if (isWord(this.#tokens[i], first) && isWord(this.#tokens[i + 1], second)) return true;

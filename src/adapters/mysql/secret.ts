@@ -20,27 +20,17 @@ export {
   withCredentials,
 } from '../../database/secret.ts';
 
-/** The `engine` values this adapter accepts (docs/protocol.md#the-database-secret). */
 export const MYSQL_ENGINES = ['mysql', 'aurora-mysql', 'mariadb'] as const;
 
-/** One of {@link MYSQL_ENGINES}. */
 export type MysqlEngine = (typeof MYSQL_ENGINES)[number];
 
-/** MySQL's and MariaDB's default port, used when the secret has no `port`. */
 export const DEFAULT_MYSQL_PORT = 3306;
 
-/**
- * A MySQL or MariaDB database secret of docs/protocol.md#the-database-secret, parsed and checked. `fields` is the JSON object
- * exactly as stored, so every field this adapter does not know is carried into the next version
- * unchanged.
- */
 export type MysqlSecret = DatabaseSecretValue<MysqlEngine>;
 
 /**
- * Parses and checks a stored MySQL/MariaDB secret. Every problem is a {@link SecretShapeError}
- * naming the field and the fix; no message quotes the password or the raw JSON. A user name longer
- * than its `engine` allows (MySQL and Aurora MySQL 32 characters, MariaDB 80) is refused here, so
- * that no pending version is made for a user the server cannot have.
+ * Names too long for the engine are refused here, so no pending version is made for a user the server cannot
+ * have.
  */
 export function parseMysqlSecret(raw: string, adapter: string): MysqlSecret {
   const secret = parseDatabaseSecretValue(raw, adapter, MYSQL_RULES);
@@ -53,10 +43,6 @@ export function parseMysqlSecret(raw: string, adapter: string): MysqlSecret {
   return secret;
 }
 
-/**
- * Refuses a user name longer than `limit` characters (as {@link accountNameLength} counts them),
- * with a message that names the field and the limit and never quotes the name.
- */
 export function checkAccountNameLength(name: string, limit: number, where: string, field: string): void {
   const length = accountNameLength(name);
   if (length <= limit) return;
@@ -67,11 +53,7 @@ export function checkAccountNameLength(name: string, limit: number, where: strin
   );
 }
 
-/**
- * Checks that a user name can be stored by MySQL and MariaDB at all: no NUL, and only characters of
- * the Basic Multilingual Plane (account names are kept in 3-byte UTF-8 columns). Length limits
- * depend on the engine and the server: see {@link checkAccountNameLength}.
- */
+/** Account names live in 3-byte UTF-8 columns: only Basic Multilingual Plane characters. */
 export function checkAccountName(name: string, field: string): void {
   if (name.includes('\0')) {
     throw new SecretShapeError(
@@ -89,7 +71,7 @@ export function checkAccountName(name: string, field: string): void {
   }
 }
 
-/** A name's length as MySQL and MariaDB count it: in characters, not bytes or UTF-16 units. */
+/** In characters, not bytes or UTF-16 units. */
 export function accountNameLength(name: string): number {
   return [...name].length;
 }
@@ -102,19 +84,10 @@ const MYSQL_RULES: DatabaseSecretRules<MysqlEngine> = {
   checkUsername: checkAccountName,
 };
 
-/**
- * The string stored in Secrets Manager: the stored object with its fields in their original form
- * (a `port` stored as a string stays a string).
- */
 export function serializeMysqlSecret(secret: MysqlSecret): string {
   return serializeDatabaseSecretValue(secret);
 }
 
-/**
- * Checks that both users of an alternating pair fit the server's user-name limit, before anything
- * changes: the given name itself, and, when it is the original, its clone (`name_clone`). Messages
- * name the field and the limit and quote a name only up to 64 characters.
- */
 export function checkPairLength(username: string, limit: number, where: string): void {
   const shorten = `shorten the user name to at most ${limit - CLONE_SUFFIX.length} characters (the clone adds "${CLONE_SUFFIX}", ${CLONE_SUFFIX.length} more), or use single-user rotation`;
   const length = accountNameLength(username);

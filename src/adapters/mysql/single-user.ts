@@ -33,9 +33,8 @@ import {
  */
 export interface MysqlSingleUserOptions {
   /**
-   * MySQL 8.0.14 and later: keep the previous password valid as the account's secondary password
-   * (`RETAIN CURRENT PASSWORD`), and discard it one rotation later, for zero downtime with one user.
-   * Needs the `APPLICATION_PASSWORD_ADMIN` privilege. Default: `MYSQL_DUAL_PASSWORD`, else false.
+   * MySQL 8.0.14+: keep the previous password as the secondary one until the next rotation (zero downtime
+   * with one user; needs APPLICATION_PASSWORD_ADMIN). Default: `MYSQL_DUAL_PASSWORD`, else false.
    */
   readonly dualPassword?: boolean;
 }
@@ -72,9 +71,8 @@ export function mysqlSingleUser(options: MysqlSingleUserOptions = {}): RotationT
       const current = await known.current();
       requireSameAccount(pending, current, 'AWSCURRENT');
       const secrets = [pending.password, current.password];
-      // The current version first: it works in the common path, so a rotation makes no refused
-      // login; the pending one works only when an earlier try already changed the password. With
-      // dual passwords the pending one goes first: changing again would retain the wrong password.
+      // Current first, so no login is refused in the common path; with dual passwords pending goes first, as
+      // changing again would retain the wrong password.
       if (config.dualPassword && (await pendingAlreadyWorks(pending, config, ctx, secrets))) return;
       let loggedInWith: 'current' | 'previous' = 'current';
       let session = await tryOpenSession(

@@ -1,17 +1,12 @@
 /**
- * A small tokenizer for the statements MySQL and MariaDB print about accounts (`SHOW GRANTS`,
- * `SHOW CREATE USER`). It knows exactly what can hide a keyword: backtick identifiers and quoted
- * strings, with their doubling and backslash escapes. Everything else is a word or a punctuation
- * mark, so a user named `x TO y` or `a'b` cannot be mistaken for syntax.
+ * Tokenizer for SHOW GRANTS / SHOW CREATE USER text, so a user named `x TO y` or `a'b` cannot be mistaken
+ * for syntax.
  */
 
-/** One token. `value` is unquoted and unescaped for identifiers and strings. */
 export interface Token {
   readonly type: 'word' | 'ident' | 'string' | 'punct';
   readonly value: string;
-  /** Offset of the first character in the text. */
   readonly start: number;
-  /** Offset just past the last character. */
   readonly end: number;
 }
 
@@ -25,7 +20,6 @@ const ESCAPES: Readonly<Record<string, string>> = {
   Z: '\x1a',
 };
 
-/** Splits `text` into tokens. */
 export function tokenize(text: string): Token[] {
   const tokens: Token[] = [];
   let i = 0;
@@ -94,12 +88,10 @@ export function tokenize(text: string): Token[] {
   return tokens;
 }
 
-/** Whether a token is the given keyword (a bare word, any case). */
 export function isWord(token: Token | undefined, word: string): boolean {
   return token?.type === 'word' && token.value.toUpperCase() === word;
 }
 
-/** Whether a token is the given punctuation mark. */
 export function isPunct(token: Token | undefined, mark: string): boolean {
   return token?.type === 'punct' && token.value === mark;
 }

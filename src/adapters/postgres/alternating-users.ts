@@ -41,9 +41,8 @@ import { TERMINATE_SESSIONS } from './sql.ts';
  */
 export interface PostgresAlternatingUsersOptions {
   /**
-   * Both users (`app` and `app_clone`) exist already, created by you with whatever privileges and
-   * ownership scheme you chose; the rotator only alternates their passwords and never creates or
-   * alters roles otherwise. Default: `PG_PREPROVISIONED_PAIR` from the environment, else `false`.
+   * Both users exist already; only their passwords alternate, no role is created or altered. Default:
+   * `PG_PREPROVISIONED_PAIR`, else false.
    */
   readonly preProvisionedPair?: boolean;
 }
@@ -99,14 +98,11 @@ export function postgresAlternatingUsers(
       const pair = checkPairFits(pending.username);
       refuseRedshiftClone(pending, config);
       checkPasswordForEngine(pending);
-      // The current-login guard and the master log in first: in the common path they work, so a
-      // rotation makes no refused login (setting the same password again is harmless). The pending
-      // credentials are tried only when the database refused that way; they work when an earlier
-      // try already set the password, and then nothing is left to do.
+      // Guard and master first: in the common path they work, so no login is refused; the pending login is
+      // tried only after a refusal (an earlier try may have set it).
       try {
         const current = await known.current();
-        // The current-login guard proves something only about the server it logged in to, which must
-        // be the one the master is about to act on (docs/protocol.md#alternating-users).
+        // The guard proves something only about the server the master is about to act on.
         if (current.username !== pair.other || !sameServer(current, pending)) {
           throw new ProtocolStateError(
             `alternating users: the AWSPENDING version names user "${pending.username}" at ${pending.host}:${pending.port}, the AWSCURRENT version user "${current.username}" at ${current.host}:${current.port}; pending must be the other user of the pair ("${pair.other}") on the same server (host and port). Fix the AWSPENDING version (or remove its label) and rotate again`,
@@ -114,8 +110,7 @@ export function postgresAlternatingUsers(
         }
 
         if (config.preProvisionedPair) {
-          // Least privilege first (docs/protocol.md#setsecret): the pending user's previous password, if stored, lets
-          // it change its own password without the master.
+          // Least privilege first: a stored previous password lets the user change its own without the master.
           const previous = await known.previous();
           if (previous && previous.username === pending.username && sameServer(previous, pending)) {
             if (await changeOwnPasswordWith(previous, 'previous', pending, config, ctx)) return;
@@ -174,8 +169,7 @@ export function postgresAlternatingUsers(
           'revoking a user of alternating users needs master credentials: set "masterarn"',
         );
       }
-      // The credentials being revoked log in first: only a server that holds this user with this
-      // password is one whose user the master may lock out.
+      // Only a server holding this user with this password is one whose user the master may lock out.
       const probe = await tryConnect(endpointOf(value), loginOf(value, 'previous'), config, ctx);
       if (!probe) {
         ctx.logger.info('the revoked password no longer logs in; nothing to do', { role: value.username });
@@ -214,10 +208,7 @@ export function postgresAlternatingUsers(
   };
 }
 
-/**
- * The clone mode relies on PostgreSQL role membership and a per-role `role` setting, which Redshift
- * users do not have; on Redshift both users must exist already and only their passwords alternate.
- */
+/** Redshift has no role membership or per-role `role` setting to build a clone with. */
 function refuseRedshiftClone(value: PostgresSecret, settings: PostgresSettings): void {
   if (value.engine === 'redshift' && !settings.preProvisionedPair) {
     throw new ConfigurationError(
@@ -235,7 +226,10 @@ function missingMasterArn(): SecretShapeError {
   );
 }
 
-/** docs/protocol.md#alternating-users: before the master touches anything, the current credentials must log in. */
+/**
+ * Before the master touches anything, the current credentials must log in
+ * (docs/protocol.md#alternating-users).
+ */
 async function guardCurrent(current: PostgresSecret, settings: PostgresSettings, ctx: StepContext) {
   const session = await tryConnect(endpointOf(current), loginOf(current, 'current'), settings, ctx);
   if (!session) {
@@ -247,7 +241,6 @@ async function guardCurrent(current: PostgresSecret, settings: PostgresSettings,
   await session.close();
 }
 
-/** The master credentials, refused when they belong to one of the `rotated` users. */
 async function readMaster(
   value: PostgresSecret,
   ctx: StepContext,
@@ -273,15 +266,13 @@ async function withMasterTransaction(
 ): Promise<void> {
   const session = await connectPostgres(endpointOf(target), masterLogin(master), settings, ctx);
   try {
-    // One transaction: the clone, its membership, its settings and the password all change
-    // together or not at all, so a failure part-way leaves nothing to repair.
+    // One transaction, so a failure part-way leaves nothing to repair.
     await session.query('BEGIN', [], 'starting a transaction');
     try {
       await work(session);
       await session.query('COMMIT', [], 'committing the role changes');
     } catch (error) {
-      // After a timeout or a broken connection the session was given up: the server rolls back
-      // when the connection ends, and a ROLLBACK would only wait out another timeout.
+      // A given-up session is rolled back by the server; a ROLLBACK would only wait out another timeout.
       if (session.usable) {
         await session.query('ROLLBACK', [], 'rolling back the role changes').catch(() => {});
       }

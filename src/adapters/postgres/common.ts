@@ -25,17 +25,14 @@ import { WHO_AM_I } from './sql.ts';
 /** `EXCLUDE_CHARACTERS` default for PostgreSQL, the same as AWS's templates. */
 export const POSTGRES_EXCLUDE_CHARACTERS = ':/@"\'\\';
 
-/** The endpoint a secret value names. */
 export function endpointOf(secret: PostgresSecret): PostgresEndpoint {
   return { host: secret.host, port: secret.port, dbname: secret.dbname, ssl: secret.ssl };
 }
 
-/** The login a secret value holds, under a label for logs. */
 export function loginOf(secret: PostgresSecret, label: CredentialLabel): PostgresLogin {
   return { username: secret.username, password: secret.password, label };
 }
 
-/** The parts of `RotationTarget` that both strategies implement the same way. */
 export function commonTargetParts(adapter: string) {
   return credentialTargetParts(
     adapter,
@@ -45,10 +42,7 @@ export function commonTargetParts(adapter: string) {
   );
 }
 
-/**
- * setSecret's first move (docs/protocol.md#setsecret): if the pending credentials already log in, there is nothing
- * to do. This is what makes a re-run after any failure safe.
- */
+/** setSecret's first move (docs/protocol.md#setsecret): what makes a re-run after any failure safe. */
 export async function pendingAlreadyWorks(
   pending: PostgresSecret,
   settings: PostgresSettings,
@@ -61,11 +55,7 @@ export async function pendingAlreadyWorks(
   );
 }
 
-/**
- * testSecret (docs/protocol.md#testsecret): log in with the pending credentials, check the server agrees who that is,
- * and run `PG_TEST_QUERY` when set. For the clone of alternating users, also check that its
- * sessions act as the original role, which is what keeps ownership shared (docs/protocol.md#shared-ownership-and-exact-grants).
- */
+/** For an alternating clone, its sessions must act as the original: that keeps ownership shared. */
 export async function verifyPending(
   pending: PostgresSecret,
   settings: PostgresSettings,
@@ -110,10 +100,7 @@ export async function verifyPending(
   }
 }
 
-/**
- * Logs in with the stored version `value` and lets the pending user set its own new password;
- * false, with nothing changed, when the server refuses that login.
- */
+/** False, with nothing changed, when the server refuses the login. */
 export async function changeOwnPasswordWith(
   value: PostgresSecret,
   label: 'current' | 'previous',
@@ -151,20 +138,13 @@ export function checkPairFits(username: string): { original: string; clone: stri
   return pair;
 }
 
-/**
- * How the new password of `secret` is sent: a Redshift hash (`PG_REDSHIFT_PASSWORD_HASH`) for
- * `"engine": "redshift"`, a SCRAM-SHA-256 verifier (`PG_SCRAM_ITERATIONS`) otherwise.
- */
 export function passwordFormFor(secret: PostgresSecret, settings: PostgresSettings): PasswordForm {
   return secret.engine === 'redshift'
     ? { kind: 'redshift', hash: settings.redshiftPasswordHash }
     : { kind: 'scram', iterations: settings.scramIterations };
 }
 
-/**
- * For a Redshift secret, the password about to be set must meet Redshift's rules; checked before
- * any login, so a bad password changes nothing (the server cannot check a hash).
- */
+/** Checked before any login: the server cannot check a hash. */
 export function checkPasswordForEngine(secret: PostgresSecret): void {
   if (secret.engine === 'redshift') checkRedshiftPassword(secret.password, 'password');
 }

@@ -1,34 +1,21 @@
 /**
- * Amazon Redshift through the PostgreSQL handlers (secret `"engine": "redshift"`). Redshift speaks
- * the PostgreSQL protocol but stores no SCRAM verifiers: `ALTER USER … PASSWORD` takes the
- * password in clear, an MD5 hash or a SHA-256 hash. This module builds the two hashed forms on the
- * client, so the password itself never travels in SQL text, and checks Redshift's password rules
- * before anything changes (the server cannot check them on a hash).
+ * Redshift stores no SCRAM verifiers: its MD5/SHA-256 password forms are built here so the password never
+ * travels in SQL, and its rules are checked first (the server cannot check a hash).
  */
 import { createHash, randomBytes } from 'node:crypto';
 import { SecretShapeError } from '../../core/errors.ts';
 import type { PasswordPolicy } from '../../core/password.ts';
 
-/** The hashed forms Redshift accepts in `ALTER USER … PASSWORD`, chosen with `PG_REDSHIFT_PASSWORD_HASH`. */
 export type RedshiftPasswordHash = 'md5' | 'sha256';
 
-/** Choices of `PG_REDSHIFT_PASSWORD_HASH`, the default first. */
 export const REDSHIFT_PASSWORD_HASHES = ['md5', 'sha256'] as const;
 
-/** Redshift's limits on a password's length, in characters. */
 export const REDSHIFT_PASSWORD_LENGTH = { min: 8, max: 64 } as const;
 
-/**
- * Characters Redshift refuses in a password, besides anything outside ASCII 33–126 (so space and
- * control characters are refused too).
- */
+/** Besides anything outside ASCII 33–126. */
 export const REDSHIFT_EXCLUDED_CHARACTERS = '\'"\\/@';
 
-/**
- * What is wrong with a password under Redshift's rules (8–64 characters; at least one upper-case
- * letter, one lower-case letter and one digit; ASCII 33–126 except `' " \ / @`), as short phrases
- * that never quote the password. Empty when it passes.
- */
+/** Short phrases that never quote the password; empty when it passes. */
 export function redshiftPasswordProblems(password: string): string[] {
   const problems: string[] = [];
   const length = [...password].length;
@@ -47,10 +34,6 @@ export function redshiftPasswordProblems(password: string): string[] {
   return problems;
 }
 
-/**
- * Throws a {@link SecretShapeError} naming the field and every broken rule when `password` does
- * not meet Redshift's rules. Called before any login or statement, so a bad password changes nothing.
- */
 export function checkRedshiftPassword(password: string, field: string): void {
   const problems = redshiftPasswordProblems(password);
   if (problems.length === 0) return;
@@ -61,10 +44,7 @@ export function checkRedshiftPassword(password: string, field: string): void {
   );
 }
 
-/**
- * Redshift's (and PostgreSQL's) MD5 password form: `md5` followed by the hex MD5 of the password
- * followed by the user name.
- */
+/** `md5` + hex MD5 of password followed by user name. */
 export function redshiftMd5Hash(password: string, username: string): string {
   const digest = createHash('md5')
     .update(Buffer.from(password + username, 'utf8'))
@@ -72,16 +52,14 @@ export function redshiftMd5Hash(password: string, username: string): string {
   return `md5${digest}`;
 }
 
-/** Options of {@link redshiftSha256Hash}. */
 export interface RedshiftSha256Options {
-  /** 32 bytes; random unless given (tests pass a fixed one to compare with a known value). */
+  /** Random unless given (tests compare with a known value). */
   readonly salt?: Uint8Array;
 }
 
 /**
- * Redshift's SHA-256 password form with a client-chosen salt: `sha256|<digest>|<salt>`, where the
- * salt is 256 random bits in hex and the digest is the hex SHA-256 of the password followed by that
- * salt text. (The shorter `sha256|<password>` form would carry the password itself, so it is never used.)
+ * `sha256|<digest>|<salt>`; the shorter `sha256|<password>` form would carry the password, so it is never
+ * used.
  */
 export function redshiftSha256Hash(password: string, options: RedshiftSha256Options = {}): string {
   const salt = Buffer.from(options.salt ?? randomBytes(32));
@@ -93,15 +71,10 @@ export function redshiftSha256Hash(password: string, options: RedshiftSha256Opti
   return `sha256|${digest}|${saltHex}`;
 }
 
-/** The form `ALTER USER … PASSWORD` is sent for a Redshift user. */
 export function redshiftPasswordHash(form: RedshiftPasswordHash, password: string, username: string): string {
   return form === 'md5' ? redshiftMd5Hash(password, username) : redshiftSha256Hash(password);
 }
 
-/**
- * The settings of a password policy that let it produce passwords Redshift refuses, as phrases
- * naming the variable and its fix. Empty when every password the policy makes meets the rules.
- */
 export function redshiftPolicyProblems(policy: PasswordPolicy): string[] {
   const problems: string[] = [];
   const { min, max } = REDSHIFT_PASSWORD_LENGTH;

@@ -1,6 +1,6 @@
 /**
- * What the master credentials do to the two users of alternating users (docs/protocol.md#alternating-users and docs/protocol.md#shared-ownership-and-exact-grants): set a
- * password, make sure a role exists, and keep the clone a true stand-in for the original.
+ * What the master does to the pair (docs/protocol.md#shared-ownership-and-exact-grants): passwords, and the
+ * clone kept a stand-in for the original.
  */
 import { TargetRefusedError } from '../../core/errors.ts';
 import type { RotationLogger, RotationMetrics } from '../../core/target.ts';
@@ -29,18 +29,13 @@ import {
 
 export { alternatingPair, CLONE_SUFFIX } from '../../database/secret.ts';
 
-/** What these helpers report to. */
 export interface RoleContext {
   readonly logger: RotationLogger;
   readonly metrics: RotationMetrics;
-  /** Registers strings (verifiers) that must never be printed. */
   redact(...values: string[]): void;
 }
 
-/**
- * How a new password is sent: as a SCRAM-SHA-256 verifier (PostgreSQL, Aurora), or as a Redshift
- * md5/sha256 hash (secret engine "redshift"). Never as the password itself.
- */
+/** Never the password itself. */
 export type PasswordForm =
   | { readonly kind: 'scram'; readonly iterations: number }
   | { readonly kind: 'redshift'; readonly hash: RedshiftPasswordHash };
@@ -51,22 +46,17 @@ interface RoleRow extends Record<string, unknown> {
   inherit: boolean;
 }
 
-/** Looks a role up; `undefined` when it does not exist. */
 export async function findRole(session: PostgresSession, name: string): Promise<RoleRow | undefined> {
   const rows = await session.query<RoleRow>(FIND_ROLE, [name], `looking up role "${name}"`);
   return rows[0];
 }
 
-/** Whether a login user exists, by a query Redshift understands too (`pg_user`). */
 export async function userExists(session: PostgresSession, name: string): Promise<boolean> {
   const rows = await session.query(FIND_USER, [name], `looking up user "${name}"`);
   return rows.length > 0;
 }
 
-/**
- * Sets a role's password with a SCRAM-SHA-256 verifier built here (the password never travels in
- * SQL). Used both by a user on itself and by the master on another role.
- */
+/** The password never travels in SQL. */
 export async function setPassword(
   session: PostgresSession,
   role: string,
@@ -96,11 +86,7 @@ export async function setPassword(
   ctx.logger.info('password changed', { role, method: 'SCRAM-SHA-256 verifier', iterations });
 }
 
-/**
- * The single-user change (docs/protocol.md#single-user): the session's own user sets its own password. Checks first
- * that the server agrees who logged in, and drops any `role` the session started with, so that the
- * statement acts as the user itself.
- */
+/** Drops the session's starting `role` so the statement acts as the user itself. */
 export async function changeOwnPassword(
   session: PostgresSession,
   username: string,
@@ -124,23 +110,14 @@ export async function changeOwnPassword(
   await setPassword(session, username, password, form, ctx);
 }
 
-/** The server's `server_version_num`, e.g. 150020. */
 export async function serverVersion(session: PostgresSession): Promise<number> {
   const [row] = await session.query<{ version: number }>(SERVER_VERSION, [], 'reading the server version');
   return row?.version ?? 0;
 }
 
 /**
- * Makes the clone a stand-in for the original, so that objects either user creates are usable by
- * the other (docs/protocol.md#shared-ownership-and-exact-grants). Idempotent: each part is checked and only missing parts are made.
- *
- * 1. The clone exists, can log in and is a member of the original with SET (and INHERIT).
- * 2. The clone's role settings are exactly the original's, per database, plus `role=<original>`
- *    for all databases (unless the original has its own `role` setting, which is then copied):
- *    the clone's sessions start acting as the original, so whatever they create is owned by the
- *    original, and the original owns what it creates itself.
- *
- * Runs inside the caller's transaction. Returns whether the clone was created.
+ * Idempotent, inside the caller's transaction: the clone is a member of the original and its sessions start
+ * with role=<original>, so what either creates is owned by the original.
  */
 export async function ensureClone(
   session: PostgresSession,
@@ -205,7 +182,6 @@ interface PowersRow extends Record<string, unknown> {
   member_of: string[] | null;
 }
 
-/** The role attributes a clone may hold only when the original holds them too. */
 const POWER_ATTRIBUTES = [
   ['superuser', 'SUPERUSER'],
   ['createrole', 'CREATEROLE'],
@@ -215,9 +191,8 @@ const POWER_ATTRIBUTES = [
 ] as const;
 
 /**
- * A clone that already exists gets the pending password, which every reader of the secret then
- * holds: refused when it can do more than the original (an attribute or a membership the original
- * lacks), whoever made it so. Nothing is changed; the fix is the operator's.
+ * Every reader of the secret gets the clone's password, so a clone that can do more than the original is
+ * refused, unchanged.
  */
 async function refuseMorePowerfulClone(
   session: PostgresSession,

@@ -62,9 +62,8 @@ export function postgresSingleUser(_options: PostgresSingleUserOptions = {}): Ro
     async apply(pending, known, ctx) {
       const config = settings.get(ctx);
       checkPasswordForEngine(pending);
-      // The current version first: it is the one that works in the common path, so a rotation
-      // makes no refused login. The pending one works only when an earlier try already changed the
-      // password (a retry); the previous one only when the last rotation stopped half-way.
+      // Current first: no refused login in the common path; pending works only on a retry, previous only after
+      // a half-finished rotation.
       const tried = { pending: '', current: '', previous: '' };
       const current = await known.current();
       const currentFits = current.username === pending.username && sameServer(current, pending);
@@ -97,7 +96,6 @@ export function postgresSingleUser(_options: PostgresSingleUserOptions = {}): Ro
   };
 }
 
-/** Logs in with `value` and sets the pending password; false when the login is refused. */
 async function changeWith(
   value: PostgresSecret,
   label: 'current' | 'previous',
