@@ -15,7 +15,7 @@ import { mkdir, readdir, readFile, rm, writeFile } from 'node:fs/promises';
 import { basename, dirname, extname, join, relative, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import * as esbuild from 'esbuild';
-import { LAMBDA_CREDENTIALS_NAMESPACE } from '../src/cli/lambda-slimming.ts';
+import { LAMBDA_ONLY_NAMESPACE } from '../src/cli/lambda-slimming.ts';
 import {
   checkSourceMapDir,
   LAMBDA_HANDLER,
@@ -24,7 +24,7 @@ import {
   lambdaBundleOptions,
   sourceMapDirFor,
   THROUGH_REQUIRE_NAMESPACE,
-  zipSingleFile,
+  zipFiles,
 } from '../src/cli/lambda-zip.ts';
 
 export { LAMBDA_HANDLER, LAMBDA_RUNTIME, LEFT_OUT_MODULES, sourceMapDirFor } from '../src/cli/lambda-zip.ts';
@@ -36,7 +36,7 @@ export const REPO_ROOT = resolve(dirname(fileURLToPath(import.meta.url)), '..');
 const BUILD_OUTPUT = /^(manifest\.json|[\w.-]+\.(zip|index\.mjs\.map|licenses\.txt))$/;
 
 /** The files a build writes into its source-map directory. */
-const SOURCE_MAP_OUTPUT = /^[\w.-]+\.index\.mjs\.map$/;
+const SOURCE_MAP_OUTPUT = /^[\w.-]+\.mjs\.map$/;
 
 const SECRETS_MANAGER_COMMAND = /@aws-sdk\/client-secrets-manager\/dist-\w+\/commands\/(\w+)Command\.js$/;
 
@@ -72,12 +72,16 @@ export interface BuiltLambda {
   readonly name: string;
   readonly zipPath: string;
   readonly sourceMapPath: string;
+  /** The files in the zip: `index.mjs` first, then the chunks it imports on first use. */
+  readonly files: readonly string[];
   /** Size of the zip in bytes (what the budget limits). */
   readonly zipBytes: number;
   /** sha256 of the zip, hex. */
   readonly sha256: string;
   /** Size of `index.mjs` inside the zip. */
   readonly indexBytes: number;
+  /** Size of all the code inside the zip, unzipped. */
+  readonly codeBytes: number;
   readonly budgetBytes: number;
   /** The largest contributors to `index.mjs`, biggest first. */
   readonly contributors: readonly BundleContributor[];
@@ -195,14 +199,22 @@ export async function buildLambdas(options: BuildLambdasOptions = {}): Promise<B
   const budgets = await readBudgets();
 
   // The virtual output directory: fixed, so nothing in the output depends on where it is written.
+  // One build per handler: what a handler imports dynamically becomes a chunk of its own zip, loaded
+  // on first use and tree-shaken (a lazy module inlined into one file keeps all of its code).
   const virtualOut = join(REPO_ROOT, 'dist', '.esbuild');
-  const result = await esbuild.build({
-    absWorkingDir: REPO_ROOT,
-    entryPoints: names.map((name) => ({ in: entryFiles.get(name)!, out: `${name}/index` })),
-    outdir: virtualOut,
-    ...lambdaBundleOptions(),
-    write: false,
-  });
+  const results = await Promise.all(
+    names.map((name) =>
+      esbuild.build({
+        absWorkingDir: REPO_ROOT,
+        entryPoints: [{ in: entryFiles.get(name)!, out: 'index' }],
+        outdir: join(virtualOut, name),
+        ...lambdaBundleOptions(),
+        splitting: true,
+        chunkNames: '[name]-[hash]',
+        write: false,
+      }),
+    ),
+  );
 
   await mkdir(outDir, { recursive: true });
   await mkdir(sourceMapDir, { recursive: true });
@@ -217,22 +229,31 @@ export async function buildLambdas(options: BuildLambdasOptions = {}): Promise<B
     }
   }
   const lambdas: BuiltLambda[] = [];
-  for (const name of names) {
-    const file = (suffix: string) =>
-      result.outputFiles.find((output) => output.path === join(virtualOut, name, suffix));
-    const index = file('index.mjs');
-    const map = file('index.mjs.map');
-    if (!index || !map) throw new Error(`esbuild produced no index.mjs for handler "${name}"`);
+  for (const [position, name] of names.entries()) {
+    const result = results[position]!;
+    const reachable = reachableOutputs(
+      result.metafile,
+      relative(REPO_ROOT, join(virtualOut, name, 'index.mjs')),
+    );
+    const code = result.outputFiles
+      .filter((output) => reachable.has(relative(REPO_ROOT, output.path)))
+      .map((output) => ({ name: basename(output.path), output }))
+      .sort((a, b) =>
+        a.name === 'index.mjs' ? -1 : b.name === 'index.mjs' ? 1 : a.name.localeCompare(b.name),
+      );
+    const index = code[0]?.name === 'index.mjs' ? code[0].output : undefined;
+    if (!index) throw new Error(`esbuild produced no index.mjs for handler "${name}"`);
     assertExportsHandler(name, result.metafile, relative(REPO_ROOT, index.path));
 
-    const zip = await zipSingleFile(index.contents, 'index.mjs');
+    const zip = await zipFiles(code.map((file) => ({ name: file.name, contents: file.output.contents })));
     const zipPath = join(outDir, `${name}.zip`);
-    const sourceMapPath = join(sourceMapDir, `${name}.index.mjs.map`);
     await writeFile(zipPath, zip);
-    await writeFile(sourceMapPath, map.contents);
-    const outputPath = relative(REPO_ROOT, index.path);
-    const parts = contributors(result.metafile, outputPath);
-    const inputs = result.metafile.outputs[outputPath]?.inputs ?? {};
+    for (const file of code) {
+      const map = result.outputFiles.find((output) => output.path === `${file.output.path}.map`);
+      if (map) await writeFile(join(sourceMapDir, `${name}.${file.name}.map`), map.contents);
+    }
+    const inputs = bundledInputs([...reachable].map((path) => result.metafile.outputs[path]!));
+    const parts = contributors(inputs);
     await writeFile(join(outDir, `${name}.licenses.txt`), await licenceList(name, parts));
     const projectInputs = Object.keys(inputs)
       .filter((input) => !input.includes('node_modules/') && pluginNamespaceOf(input) === undefined)
@@ -241,10 +262,12 @@ export async function buildLambdas(options: BuildLambdasOptions = {}): Promise<B
     lambdas.push({
       name,
       zipPath,
-      sourceMapPath,
+      sourceMapPath: join(sourceMapDir, `${name}.index.mjs.map`),
+      files: code.map((file) => file.name),
       zipBytes: zip.length,
       sha256: createHash('sha256').update(zip).digest('hex'),
       indexBytes: index.contents.length,
+      codeBytes: code.reduce((total, file) => total + file.output.contents.length, 0),
       budgetBytes: budgetFor(budgets, name),
       contributors: parts,
       projectInputs,
@@ -282,6 +305,7 @@ function manifest(lambdas: readonly BuiltLambda[]) {
         budgetBytes: lambda.budgetBytes,
         // File name only, in the source-map folder (not in this one): see sourceMapDirFor.
         sourceMap: basename(lambda.sourceMapPath),
+        files: lambda.files,
         secretsManagerOperations: lambda.secretsManagerOperations,
         rdsOperations: lambda.rdsOperations,
       },
@@ -305,7 +329,7 @@ async function rdsOperationsImported(files: readonly string[]): Promise<string[]
 }
 
 /** The operations of one AWS client whose command modules contributed to a bundle, sorted. */
-function operationsIn(inputs: esbuild.Metafile['outputs'][string]['inputs'], command: RegExp): string[] {
+function operationsIn(inputs: BundledInputs, command: RegExp): string[] {
   return Object.entries(inputs)
     .filter(([, { bytesInOutput }]) => bytesInOutput > 0)
     .map(([input]) => command.exec(input)?.[1])
@@ -336,10 +360,39 @@ function assertExportsHandler(name: string, metafile: esbuild.Metafile, outputPa
   }
 }
 
+type BundledInputs = esbuild.Metafile['outputs'][string]['inputs'];
+
+/**
+ * The outputs index.mjs loads, at once or on first use. esbuild makes a chunk for every `import()`
+ * it parses, even one in code it then drops as unused: such a chunk is not in the zip.
+ */
+function reachableOutputs(metafile: esbuild.Metafile, indexPath: string): Set<string> {
+  const reachable = new Set<string>();
+  const pending = [indexPath];
+  for (let path = pending.pop(); path !== undefined; path = pending.pop()) {
+    const output = metafile.outputs[path];
+    if (reachable.has(path) || !output) continue;
+    reachable.add(path);
+    for (const imported of output.imports) if (!imported.external) pending.push(imported.path);
+  }
+  return reachable;
+}
+
+/** Every input of a build with the bytes it left in all of its outputs (index.mjs and its chunks). */
+function bundledInputs(outputs: readonly esbuild.Metafile['outputs'][string][]): BundledInputs {
+  const inputs: Record<string, { bytesInOutput: number }> = {};
+  for (const output of outputs) {
+    for (const [input, { bytesInOutput }] of Object.entries(output.inputs)) {
+      inputs[input] = { bytesInOutput: (inputs[input]?.bytesInOutput ?? 0) + bytesInOutput };
+    }
+  }
+  return inputs;
+}
+
 /** Bytes of the output per package, from esbuild's metafile. */
-function contributors(metafile: esbuild.Metafile, outputPath: string): BundleContributor[] {
+function contributors(inputs: BundledInputs): BundleContributor[] {
   const totals = new Map<string, { name: string; dir?: string; bytes: number }>();
-  for (const [input, { bytesInOutput }] of Object.entries(metafile.outputs[outputPath]?.inputs ?? {})) {
+  for (const [input, { bytesInOutput }] of Object.entries(inputs)) {
     const namespace = pluginNamespaceOf(input);
     const dir = namespace === undefined ? packageDirOf(input) : undefined;
     const key =
@@ -377,7 +430,7 @@ async function licenceList(name: string, parts: readonly BundleContributor[]): P
 function pluginNamespaceOf(input: string): string | undefined {
   const namespace = /^([\w-]+):/.exec(input)?.[1];
   return namespace &&
-    [LEFT_OUT_NAMESPACE, THROUGH_REQUIRE_NAMESPACE, LAMBDA_CREDENTIALS_NAMESPACE].includes(namespace)
+    [LEFT_OUT_NAMESPACE, THROUGH_REQUIRE_NAMESPACE, LAMBDA_ONLY_NAMESPACE].includes(namespace)
     ? namespace
     : undefined;
 }

@@ -2,11 +2,12 @@
  * Bundle-only replacements that keep the Lambda zips small: parts of dependencies a function running
  * in Lambda never executes are swapped at bundle time for the few lines it does need.
  */
+import { readFileSync } from 'node:fs';
 import { dirname } from 'node:path';
 import type * as esbuild from 'esbuild';
 
-/** esbuild's namespace for the Lambda credential provider (see {@link lambdaCredentialsOnly}). */
-export const LAMBDA_CREDENTIALS_NAMESPACE = 'lambda-credentials';
+/** esbuild's namespace for the modules {@link lambdaOnlyReplacements} puts in. */
+export const LAMBDA_ONLY_NAMESPACE = 'lambda-only';
 
 /**
  * The AWS SDK's default credential chain, as a Lambda function needs it: the runtime always hands
@@ -24,40 +25,77 @@ const mayExpire = (credentials) => credentials?.expiration !== undefined;
 export const defaultProvider = (init = {}) => memoize(async () => {
   try {
     return await fromEnv(init)();
-  } catch (error) {
-    if (!process.env.AWS_CONTAINER_CREDENTIALS_FULL_URI && !process.env.AWS_CONTAINER_CREDENTIALS_RELATIVE_URI) {
+  } catch {
+    try {
+      return await fromHttp(init)();
+    } catch (error) {
       throw new CredentialsProviderError(
-        'No AWS credentials: this Lambda bundle reads them from AWS_ACCESS_KEY_ID and AWS_SECRET_ACCESS_KEY, which the Lambda runtime sets (or from AWS_CONTAINER_CREDENTIALS_FULL_URI under SnapStart); set them to run it elsewhere',
+        'No AWS credentials: this Lambda bundle reads them from AWS_ACCESS_KEY_ID and AWS_SECRET_ACCESS_KEY, which the Lambda runtime sets, or from the container credentials endpoint under SnapStart (' + error.message + ')',
         { logger: init.logger, tryNextLink: false },
       );
     }
-    return fromHttp(init)();
   }
 }, expiresSoon, mayExpire);
 `;
 
+/** What replaces a module in the bundles, and why. */
+interface Replacement {
+  /** The import as written. */
+  readonly request: RegExp;
+  /** Only when imported from a file whose path matches this. */
+  readonly importer: RegExp;
+  /** The module's code, given the replaced module's path. */
+  readonly contents: (path: string) => string;
+}
+
+const REPLACEMENTS: readonly Replacement[] = [
+  {
+    request: /^@aws-sdk\/credential-provider-node$/,
+    importer: /node_modules\/@aws-sdk\//,
+    contents: () => LAMBDA_CREDENTIALS_SOURCE,
+  },
+  // iconv-lite's single-byte code pages (windows-125x, ISO-8859-x…), registered when it loads: the
+  // MySQL adapter connects with charset utf8mb4, and mysql2 decodes UTF-8, latin1 and ASCII with
+  // Node's own Buffer methods, so no table is ever asked for.
+  {
+    request: /^\.\/sbcs-data-generated$/,
+    importer: /node_modules\/iconv-lite\/encodings\//,
+    contents: () => 'module.exports = {};\n',
+  },
+  // An AWS client reads only `version` (for its user agent) of its package.json, inlined whole otherwise.
+  {
+    request: /^\.\.\/package\.json$/,
+    importer: /node_modules\/@aws-sdk\/client-[\w-]+\/dist-es\/runtimeConfig\.js$/,
+    contents: (path) =>
+      `export default ${JSON.stringify({ version: (JSON.parse(readFileSync(path, 'utf8')) as { version: string }).version })};\n`,
+  },
+];
+
 /**
- * The esbuild plugin that puts {@link LAMBDA_CREDENTIALS_SOURCE} in place of
- * `@aws-sdk/credential-provider-node`. Its imports resolve from the replaced package's own folder,
- * so they find the same versions the real chain would have used.
+ * The esbuild plugin that puts each of {@link REPLACEMENTS} in place of the module it names. A
+ * replacement's own imports resolve from the replaced module's folder, so they find the versions the
+ * original would have used.
  */
-export function lambdaCredentialsOnly(): esbuild.Plugin {
+export function lambdaOnlyReplacements(): esbuild.Plugin {
   return {
-    name: 'lambda-credentials-only',
+    name: 'lambda-only-replacements',
     setup(build) {
-      build.onResolve({ filter: /^@aws-sdk\/credential-provider-node$/ }, async (args) => {
-        if (args.pluginData === LAMBDA_CREDENTIALS_NAMESPACE) return undefined;
-        const real = await build.resolve(args.path, {
-          kind: args.kind,
-          resolveDir: args.resolveDir,
-          importer: args.importer,
-          pluginData: LAMBDA_CREDENTIALS_NAMESPACE,
+      for (const [index, replacement] of REPLACEMENTS.entries()) {
+        build.onResolve({ filter: replacement.request }, async (args) => {
+          if (args.pluginData === LAMBDA_ONLY_NAMESPACE) return undefined;
+          if (!replacement.importer.test(args.importer.replaceAll('\\', '/'))) return undefined;
+          const real = await build.resolve(args.path, {
+            kind: args.kind,
+            resolveDir: args.resolveDir,
+            importer: args.importer,
+            pluginData: LAMBDA_ONLY_NAMESPACE,
+          });
+          if (real.errors.length > 0) return { errors: real.errors };
+          return { path: real.path, namespace: LAMBDA_ONLY_NAMESPACE, pluginData: index };
         });
-        if (real.errors.length > 0) return { errors: real.errors };
-        return { path: real.path, namespace: LAMBDA_CREDENTIALS_NAMESPACE };
-      });
-      build.onLoad({ filter: /.*/, namespace: LAMBDA_CREDENTIALS_NAMESPACE }, (args) => ({
-        contents: LAMBDA_CREDENTIALS_SOURCE,
+      }
+      build.onLoad({ filter: /.*/, namespace: LAMBDA_ONLY_NAMESPACE }, (args) => ({
+        contents: REPLACEMENTS[args.pluginData as number]!.contents(args.path),
         loader: 'js',
         resolveDir: dirname(args.path),
       }));

@@ -13,7 +13,7 @@ import { basename, dirname, extname, join, relative, resolve } from 'node:path';
 import type * as esbuild from 'esbuild';
 import yazl from 'yazl';
 import { UsageError } from './exit.ts';
-import { lambdaCredentialsOnly } from './lambda-slimming.ts';
+import { lambdaOnlyReplacements } from './lambda-slimming.ts';
 
 /** The Lambda runtime the bundles target; the templates use the same identifier. */
 export const LAMBDA_RUNTIME = 'nodejs22.x';
@@ -64,6 +64,11 @@ export const LEFT_OUT_MODULES: readonly {
     request: /^@smithy\/core\/event-streams$/,
     importer: /node_modules\/@smithy\/core\//,
     why: 'the AWS SDK loads its event-stream codec only for streaming operations, and no Secrets Manager or RDS call the functions make streams',
+  },
+  {
+    request: /^bowser$|^bowser\//,
+    importer: /node_modules\/@aws-sdk\/core\//,
+    why: "the AWS SDK parses a browser's user agent with bowser only in browsers",
   },
   {
     request: /^\.\/native$/,
@@ -151,7 +156,7 @@ export function lambdaBundleOptions(): esbuild.BuildOptions & { metafile: true }
     external: ['pg-native', 'cpu-features', '*.node'],
     // ssh2's poly1305 reads `__dirname` when it loads, which an ES module does not have.
     define: { __dirname: 'import.meta.dirname' },
-    plugins: [leaveOutUnusedModules(), builtinsThroughRequire(), lambdaCredentialsOnly()],
+    plugins: [leaveOutUnusedModules(), builtinsThroughRequire(), lambdaOnlyReplacements()],
     banner: { js: REQUIRE_BANNER },
     metafile: true,
     logLevel: 'silent',
@@ -190,14 +195,21 @@ export function checkSourceMapDir(outDir: string, sourceMapDir: string): void {
 
 /** A zip of one file, deterministic: fixed time, mode and compression, no extended timestamp field. */
 export function zipSingleFile(contents: Uint8Array, entryName: string): Promise<Buffer> {
+  return zipFiles([{ name: entryName, contents }]);
+}
+
+/** A zip of several files in the given order, deterministic as {@link zipSingleFile}. */
+export function zipFiles(files: readonly { name: string; contents: Uint8Array }[]): Promise<Buffer> {
   const zip = new yazl.ZipFile();
-  zip.addBuffer(Buffer.from(contents), entryName, {
-    mtime: ZIP_ENTRY_TIME,
-    mode: ZIP_ENTRY_MODE,
-    compress: true,
-    compressionLevel: 9,
-    forceDosTimestamp: true,
-  });
+  for (const file of files) {
+    zip.addBuffer(Buffer.from(file.contents), file.name, {
+      mtime: ZIP_ENTRY_TIME,
+      mode: ZIP_ENTRY_MODE,
+      compress: true,
+      compressionLevel: 9,
+      forceDosTimestamp: true,
+    });
+  }
   zip.end();
   return new Promise((resolvePromise, reject) => {
     const chunks: Buffer[] = [];

@@ -1,5 +1,5 @@
 /**
- * The build: one zip per handler holding only `index.mjs`, byte-identical across builds, within
+ * The build: one zip per handler holding `index.mjs` and its chunks, byte-identical across builds, within
  * its size budget, described by manifest.json, with the source map beside it.
  */
 import { execFile } from 'node:child_process';
@@ -39,6 +39,12 @@ async function sha256(path: string): Promise<string> {
     .digest('hex');
 }
 
+/** Every file of a zip, one after the other. */
+async function zippedCode(zipPath: string): Promise<string> {
+  const { stdout } = await execFileAsync('unzip', ['-p', zipPath], { maxBuffer: 64 * 1024 * 1024 });
+  return stdout;
+}
+
 describe('npm run build', () => {
   it('makes one zip per file of handlers/', async () => {
     const handlers = await listHandlers();
@@ -74,17 +80,19 @@ describe('npm run build', () => {
     }
   });
 
-  it('zips exactly index.mjs with a fixed date and rw-r--r-- permissions; the source map stays outside', async () => {
+  it('zips index.mjs and the chunks it loads, each with a fixed date and rw-r--r--; the source maps stay outside', async () => {
     const inOutDir = await readdir(first.outDir);
     expect(inOutDir.filter((entry) => entry.endsWith('.map'))).toEqual([]);
     for (const lambda of first.lambdas) {
       const { stdout } = await execFileAsync('zipinfo', ['-l', lambda.zipPath]);
       const entries = stdout.split('\n').filter((line) => /^[-d]r/.test(line));
-      expect(entries, lambda.name).toHaveLength(1);
-      expect(entries[0]).toMatch(/^-rw-r--r-- .* 00-Jan-01 00:00 index\.mjs$/);
-      const { stdout: code } = await execFileAsync('unzip', ['-p', lambda.zipPath, 'index.mjs'], {
-        maxBuffer: 64 * 1024 * 1024,
-      });
+      expect(
+        entries.map((entry) => entry.split(' ').at(-1)),
+        lambda.name,
+      ).toEqual(lambda.files);
+      expect(lambda.files[0]).toBe('index.mjs');
+      for (const entry of entries) expect(entry).toMatch(/^-rw-r--r-- .* 00-Jan-01 00:00 [\w-]+\.mjs$/);
+      const code = await zippedCode(lambda.zipPath);
       expect(code).not.toMatch(/sourceMappingURL/);
       // Nothing of the build machine in the code: no absolute path of the checkout.
       expect(code.includes(REPO_ROOT), `${lambda.name} holds the path ${REPO_ROOT}`).toBe(false);
@@ -92,14 +100,34 @@ describe('npm run build', () => {
       expect(map.sources.some((source) => source.endsWith('src/core/engine.ts'))).toBe(true);
       // Beside the deployed folder, never in it, in a folder whose name says not to upload it.
       expect(dirname(lambda.sourceMapPath)).toBe(join(workDir, 'a-source-maps-do-not-upload'));
+      for (const file of lambda.files) {
+        await expect(
+          stat(join(dirname(lambda.sourceMapPath), `${lambda.name}.${file}.map`)),
+        ).resolves.toBeTruthy();
+      }
     }
+  });
+
+  it('zips every chunk the code imports and no chunk it does not', async () => {
+    let chunks = 0;
+    for (const lambda of first.lambdas) {
+      const imported = new Set<string>();
+      for (const file of lambda.files) {
+        const { stdout: code } = await execFileAsync('unzip', ['-p', lambda.zipPath, file], {
+          maxBuffer: 64 * 1024 * 1024,
+        });
+        for (const [, chunk] of code.matchAll(/(?:from|import\()\s*"\.\/([\w-]+\.mjs)"/g))
+          imported.add(chunk!);
+      }
+      expect([...imported].sort(), lambda.name).toEqual(lambda.files.slice(1).sort());
+      chunks += imported.size;
+    }
+    expect(chunks).toBeGreaterThan(0);
   });
 
   it('keeps class names in the minified code, so errors are reported as TargetRefusedError, not `_e`', async () => {
     for (const lambda of first.lambdas) {
-      const { stdout: code } = await execFileAsync('unzip', ['-p', lambda.zipPath, 'index.mjs'], {
-        maxBuffer: 64 * 1024 * 1024,
-      });
+      const code = await zippedCode(lambda.zipPath);
       const names = ['ConfigurationError', 'EventError', 'SecretShapeError', 'ProtocolStateError'];
       if (lambda.name !== 'random-secret') names.push('TargetRefusedError', 'TargetUnreachableError');
       const missing = names.filter((name) => !code.includes(`"${name}"`));
@@ -124,6 +152,21 @@ describe('npm run build', () => {
     }
     const over = first.lambdas.filter((lambda) => lambda.zipBytes > lambda.budgetBytes);
     expect(over.map((lambda) => `${lambda.name}: ${lambda.zipBytes} > ${lambda.budgetBytes}`)).toEqual([]);
+  });
+
+  it('makes no zip larger than before names were kept (bench/zip-baseline.json)', async () => {
+    const baseline = JSON.parse(await readFile(join(REPO_ROOT, 'bench', 'zip-baseline.json'), 'utf8')) as {
+      kb: Record<string, number>;
+    };
+    const compared = first.lambdas.filter((lambda) => baseline.kb[lambda.name] !== undefined);
+    expect(compared.map((lambda) => lambda.name)).toEqual(Object.keys(baseline.kb).sort());
+    const larger = compared
+      .filter((lambda) => lambda.zipBytes > baseline.kb[lambda.name]! * 1024)
+      .map(
+        (lambda) =>
+          `${lambda.name}: ${(lambda.zipBytes / 1024).toFixed(1)} KB > ${baseline.kb[lambda.name]} KB`,
+      );
+    expect(larger, 'find what grew with the "largest parts" column of `npm run build`').toEqual([]);
   });
 
   it('refuses to build a handler that does not export `handler`', async () => {

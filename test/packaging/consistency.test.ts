@@ -58,7 +58,7 @@ afterAll(async () => {
 });
 
 async function bundleCode(zipPath: string): Promise<string> {
-  const { stdout } = await execFileAsync('unzip', ['-p', zipPath, 'index.mjs'], {
+  const { stdout } = await execFileAsync('unzip', ['-p', zipPath], {
     maxBuffer: 64 * 1024 * 1024,
   });
   return stdout;

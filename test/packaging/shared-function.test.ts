@@ -51,7 +51,7 @@ beforeAll(async () => {
   const known = await secretsManagerOperations();
   const perBundle = await Promise.all(
     build.lambdas.map(async (lambda) => {
-      const { stdout } = await execFileAsync('unzip', ['-p', lambda.zipPath, 'index.mjs'], {
+      const { stdout } = await execFileAsync('unzip', ['-p', lambda.zipPath], {
         maxBuffer: 64 * 1024 * 1024,
       });
       return operationsInBundle(stdout, known);

@@ -17,7 +17,8 @@ const RUNNER = fileURLToPath(new URL('./lambda-runner.mjs', import.meta.url));
 const DEFAULT_TIMEOUT_MS = 30_000;
 
 /**
- * Unzips a Lambda zip into `intoDir` with the `unzip` CLI and checks it holds exactly `index.mjs`.
+ * Unzips a Lambda zip into `intoDir` with the `unzip` CLI and checks it holds `index.mjs` and the
+ * chunks it loads on first use, nothing else.
  *
  * @example
  * ```ts
@@ -28,8 +29,8 @@ export async function unpackLambda(zipPath: string, intoDir: string): Promise<st
   await mkdir(intoDir, { recursive: true });
   await execFileAsync('unzip', ['-q', '-o', zipPath, '-d', intoDir]);
   const files = (await readdir(intoDir)).sort();
-  if (files.join(',') !== 'index.mjs') {
-    throw new Error(`${zipPath} should hold only index.mjs, holds: ${files.join(', ')}`);
+  if (!files.includes('index.mjs') || files.some((file) => !/^[\w-]+\.mjs$/.test(file))) {
+    throw new Error(`${zipPath} should hold index.mjs and its chunks only, holds: ${files.join(', ')}`);
   }
   return intoDir;
 }
