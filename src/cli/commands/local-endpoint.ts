@@ -1,9 +1,5 @@
-/**
- * `secrets-rotator local-endpoint`: the local Secrets Manager endpoint in the foreground, for
- * offline use and other tools' tests. Rotation functions can be attached by name
- * (`--rotation-function my-rotator=random-secret`), so that `rotate --via-service` and any AWS SDK's
- * RotateSecret work against it as against the service.
- */
+// `secrets-rotator local-endpoint`: the local Secrets Manager endpoint in the foreground; rotation
+// functions attach by name so `rotate --via-service` and any SDK's RotateSecret work against it.
 import { type Command, InvalidArgumentError, Option } from 'commander';
 import { createRotationHandler } from '../../core/engine.ts';
 import { parseRateLimits } from '../../testing/rate-limit.ts';
@@ -87,7 +83,6 @@ function untilStopped(signal: AbortSignal | undefined): Promise<void> {
   });
 }
 
-/** Adds `local-endpoint` to the program. */
 export function registerLocalEndpoint(program: Command, context: CommandContext): void {
   program
     .command('local-endpoint')
@@ -197,23 +192,7 @@ async function runLocalEndpoint(
       ...(flags.verbose ? { log: (line: string) => out.note(line) } : {}),
     });
   } catch (error) {
-    if (seed && /^seed /.test((error as Error).message)) {
-      throw new UsageError(
-        `--seed ${options.seed}: ${(error as Error).message}`,
-        'fix that entry of the file',
-      );
-    }
-    if (error instanceof TypeError) {
-      throw new UsageError(
-        `--rate-limit: ${error.message}`,
-        'e.g. --rate-limit RotateSecret=50,GetSecretValue=100',
-      );
-    }
-    const code = (error as NodeJS.ErrnoException).code;
-    throw new UsageError(
-      `cannot listen on ${options.host}:${options.port}${code ? ` (${code})` : ''}`,
-      code === 'EADDRINUSE' ? 'pick another --port (0 picks a free one)' : 'check --host and --port',
-    );
+    throw startFailure(error, options, seed !== undefined);
   }
   for (const { name, handler, target } of targets) {
     local.registerRotationFunction(
@@ -241,4 +220,25 @@ async function runLocalEndpoint(
   }
   out.note('local endpoint stopped');
   return EXIT.OK;
+}
+
+/** Why the endpoint could not start, as the flag to fix. */
+function startFailure(error: unknown, options: LocalEndpointOptions, seeded: boolean): UsageError {
+  if (seeded && /^seed /.test((error as Error).message)) {
+    return new UsageError(
+      `--seed ${options.seed}: ${(error as Error).message}`,
+      'fix that entry of the file',
+    );
+  }
+  if (error instanceof TypeError) {
+    return new UsageError(
+      `--rate-limit: ${error.message}`,
+      'e.g. --rate-limit RotateSecret=50,GetSecretValue=100',
+    );
+  }
+  const code = (error as NodeJS.ErrnoException).code;
+  return new UsageError(
+    `cannot listen on ${options.host}:${options.port}${code ? ` (${code})` : ''}`,
+    code === 'EADDRINUSE' ? 'pick another --port (0 picks a free one)' : 'check --host and --port',
+  );
 }
