@@ -17,6 +17,7 @@ import { leaksFoundSoFar, trackSecrets } from '../support/leak-scan.ts';
 import { type MariaDbInstance, startMariaDb } from '../support/mariadb.ts';
 import { type PostgresInstance, startPostgres } from '../support/postgres.ts';
 import { type RedisInstance, startRedis } from '../support/redis.ts';
+import { type SshdInstance, startSshd } from '../support/sshd.ts';
 import { CaseRig, trackValue } from './support/fault-case.ts';
 import { ADAPTERS, type AdapterName, scenarioFor } from './support/scenarios.ts';
 import { recordSuiteResult } from './support/summary.ts';
@@ -24,16 +25,22 @@ import { recordSuiteResult } from './support/summary.ts';
 let postgres: PostgresInstance;
 let mariadb: MariaDbInstance;
 let redis: RedisInstance;
+let sshd: SshdInstance;
 let cases = 0;
 let clean = 0;
 
 beforeAll(async () => {
-  [postgres, mariadb, redis] = await Promise.all([startPostgres(), startMariaDb(), startRedis()]);
+  [postgres, mariadb, redis, sshd] = await Promise.all([
+    startPostgres(),
+    startMariaDb(),
+    startRedis(),
+    startSshd(),
+  ]);
   trackSecrets(postgres.superuser.password, mariadb.root.password, redis.admin.password);
 });
 
 afterAll(async () => {
-  await Promise.allSettled([postgres?.stop(), mariadb?.stop(), redis?.stop()]);
+  await Promise.allSettled([postgres?.stop(), mariadb?.stop(), redis?.stop(), sshd?.stop()]);
   recordSuiteResult('bad input', { cases, converged: clean, leaks: leaksFoundSoFar() });
 });
 
@@ -90,7 +97,7 @@ describe.each(ADAPTERS)('%s: malformed events', (adapter) => {
   let good: RotationEvent;
 
   beforeAll(async () => {
-    rig = await CaseRig.open(scenarioFor(adapter, { postgres, mariadb, redis }));
+    rig = await CaseRig.open(scenarioFor(adapter, { postgres, mariadb, redis, sshd }));
     handler = rig.handler();
     const versionId = randomUUID();
     await rig.sm.registerPendingVersion(rig.secretArn, versionId);
@@ -241,7 +248,9 @@ function secretFieldOf(adapter: AdapterName): string {
     ? 'apiKey'
     : adapter === 'oauth-client-secret'
       ? 'clientSecret'
-      : 'password';
+      : adapter === 'ssh-keys'
+        ? 'privateKey'
+        : 'password';
 }
 
 function oauthCorpus(): BadValue[] {
@@ -308,6 +317,55 @@ function apiKeyCorpus(): BadValue[] {
   ];
 }
 
+function sshKeysCorpus(): BadValue[] {
+  return [
+    shape('not JSON (truncated)', (good) => good.slice(0, -7), '(value)'),
+    shape('a JSON array', () => '[]', '(value)'),
+    shape('privateKey missing', without('privateKey'), 'privateKey'),
+    shape('privateKey a number', set('privateKey', 5), 'privateKey'),
+    shape('privateKey not PEM', set('privateKey', 'not-a-key-at-all'), 'privateKey'),
+    shape(
+      'privateKey a PEM that is no key',
+      set('privateKey', '-----BEGIN OPENSSH PRIVATE KEY-----\nAAAA\n-----END OPENSSH PRIVATE KEY-----\n'),
+      'privateKey',
+    ),
+    shape(
+      'publicKey not the pair of privateKey',
+      set('publicKey', 'ssh-ed25519 AAAAC3NzaC1lZDI1NTE5AAAAIOtherKeyOtherKeyOtherKeyOtherKeyOtherKeyOt'),
+      'publicKey',
+    ),
+    shape('publicKey garbage', set('publicKey', 'ssh-ed25519 !!'), 'publicKey'),
+    shape('username missing', without('username'), 'username'),
+    shape('username with a space', set('username', 'root admin'), 'username'),
+    shape('hosts missing', without('hosts'), 'hosts'),
+    shape('hosts empty', set('hosts', []), 'hosts'),
+    shape('hosts a string', set('hosts', '127.0.0.1'), 'hosts'),
+    shape('a host with a bad port', set('hosts', ['127.0.0.1:99999']), 'hosts[0]'),
+    shape('a host with a space', set('hosts', ['bad host']), 'hosts[0]'),
+    shape('hostKeys a list', set('hostKeys', ['SHA256:x']), 'hostKeys'),
+    {
+      name: 'hostKeys pinning garbage',
+      make: edit((fields) => {
+        fields.hostKeys = { [(fields.hosts as string[])[0]!]: 'md5:00' };
+      }),
+      step: 'createSecret',
+      error: /Secret field "hostKeys\.127\.0\.0\.1:\d+" is not a host with SHA256 fingerprints/,
+    },
+    shape(
+      'authorizedKeysFile with ".."',
+      set('authorizedKeysFile', '~/../../etc/passwd'),
+      'authorizedKeysFile',
+    ),
+    shape(
+      'authorizedKeysFile with a quote',
+      set('authorizedKeysFile', "~/.ssh/keys'; rm -rf ~"),
+      'authorizedKeysFile',
+    ),
+    shape('keyType unknown', set('keyType', 'dsa'), 'keyType'),
+    shape('keyBits too small for RSA', set('keyBits', 1024), 'keyBits'),
+  ];
+}
+
 function randomSecretCorpus(): BadValue[] {
   return [
     shape('not JSON, with RANDOM_SECRET_FIELD set', () => 'token=abc', '(value)'),
@@ -337,6 +395,8 @@ function corpusFor(adapter: AdapterName): BadValue[] {
       return databaseCorpus('redis', false);
     case 'redis-alternating-users':
       return databaseCorpus('redis', true);
+    case 'ssh-keys':
+      return sshKeysCorpus();
   }
 }
 
@@ -391,7 +451,7 @@ function secretsOf(value: string): string[] {
   const found = [value];
   try {
     const fields = JSON.parse(value) as Record<string, unknown>;
-    for (const name of ['password', 'apiKey']) {
+    for (const name of ['password', 'apiKey', 'privateKey']) {
       const field = fields[name];
       if (typeof field === 'string' && field.length >= 6) found.push(field);
     }
@@ -403,7 +463,7 @@ function secretsOf(value: string): string[] {
 
 describe.each(ADAPTERS)('%s: bad secret values', (adapter) => {
   const badCurrent = async (entry: BadValue): Promise<void> => {
-    const rig = await CaseRig.open(scenarioFor(adapter, { postgres, mariadb, redis }));
+    const rig = await CaseRig.open(scenarioFor(adapter, { postgres, mariadb, redis, sshd }));
     try {
       const good = (await rig.current()).value!;
       const base = adapter === 'random-secret' ? JSON.stringify({ token: good, owner: 'reliability' }) : good;
@@ -450,7 +510,7 @@ describe.each(ADAPTERS)('%s: bad secret values', (adapter) => {
     'an AWSPENDING value %s (a manual edit mid-rotation): createSecret refuses it and says how to clear it, never regenerates',
     async (_name, make, field) => {
       await countCase(async () => {
-        const rig = await CaseRig.open(scenarioFor(adapter, { postgres, mariadb, redis }));
+        const rig = await CaseRig.open(scenarioFor(adapter, { postgres, mariadb, redis, sshd }));
         try {
           const good = (await rig.current()).value!;
           const base =
@@ -503,7 +563,7 @@ describe.each(['postgres-alternating-users', 'mysql-alternating-users'] as const
       'a master secret %s: setSecret refuses before any change to users',
       async (_name, make, error) => {
         await countCase(async () => {
-          const rig = await CaseRig.open(scenarioFor(adapter, { postgres, mariadb, redis }));
+          const rig = await CaseRig.open(scenarioFor(adapter, { postgres, mariadb, redis, sshd }));
           try {
             const good = (await rig.current()).value!;
             const masterArn = String((JSON.parse(good) as Record<string, unknown>).masterarn);
@@ -526,7 +586,7 @@ describe.each(['postgres-alternating-users', 'mysql-alternating-users'] as const
 
     it('a masterarn naming no secret: setSecret refuses, nothing changed', async () => {
       await countCase(async () => {
-        const rig = await CaseRig.open(scenarioFor(adapter, { postgres, mariadb, redis }));
+        const rig = await CaseRig.open(scenarioFor(adapter, { postgres, mariadb, redis, sshd }));
         try {
           const good = (await rig.current()).value!;
           const bad = set('masterarn', `${rig.secretArn}-no-such-master`)(good);

@@ -18,6 +18,7 @@ import { leaksFoundSoFar, trackSecrets } from '../support/leak-scan.ts';
 import { type MariaDbInstance, startMariaDb } from '../support/mariadb.ts';
 import { type PostgresInstance, startPostgres } from '../support/postgres.ts';
 import { type RedisInstance, startRedis } from '../support/redis.ts';
+import { type SshdInstance, startSshd } from '../support/sshd.ts';
 import { CaseRig } from './support/fault-case.ts';
 import { ADAPTERS, scenarioFor } from './support/scenarios.ts';
 import { recordSuiteResult } from './support/summary.ts';
@@ -27,6 +28,7 @@ const ROUNDS = 3;
 let postgres: PostgresInstance;
 let mariadb: MariaDbInstance;
 let redis: RedisInstance;
+let sshd: SshdInstance;
 let cases = 0;
 /** The steps where one of two duplicate copies failed (cleanly), for the summary. */
 const duplicateFailures: string[] = [];
@@ -47,12 +49,17 @@ function tally(race: string, seen: ReadonlyArray<{ completed: boolean; text: str
 }
 
 beforeAll(async () => {
-  [postgres, mariadb, redis] = await Promise.all([startPostgres(), startMariaDb(), startRedis()]);
+  [postgres, mariadb, redis, sshd] = await Promise.all([
+    startPostgres(),
+    startMariaDb(),
+    startRedis(),
+    startSshd(),
+  ]);
   trackSecrets(postgres.superuser.password, mariadb.root.password, redis.admin.password);
 });
 
 afterAll(async () => {
-  await Promise.allSettled([postgres?.stop(), mariadb?.stop(), redis?.stop()]);
+  await Promise.allSettled([postgres?.stop(), mariadb?.stop(), redis?.stop(), sshd?.stop()]);
   const copies = new Map<string, number>();
   for (const failure of duplicateFailures) copies.set(failure, (copies.get(failure) ?? 0) + 1);
   console.info(
@@ -117,7 +124,7 @@ async function checkAfterRace(
 describe.each(ADAPTERS)('%s: two rotations started together', (adapter) => {
   it('with their own version ids: one completes, the other is refused, nothing is lost', async () => {
     for (let round = 0; round < ROUNDS; round += 1) {
-      const rig = await CaseRig.open(scenarioFor(adapter, { postgres, mariadb, redis }));
+      const rig = await CaseRig.open(scenarioFor(adapter, { postgres, mariadb, redis, sshd }));
       try {
         const initial = await rig.current();
         const runs = await Promise.allSettled([
@@ -136,7 +143,7 @@ describe.each(ADAPTERS)('%s: two rotations started together', (adapter) => {
 
   it('as one rotation invoked twice at once (same version id): one completes, nothing is lost', async () => {
     for (let round = 0; round < ROUNDS; round += 1) {
-      const rig = await CaseRig.open(scenarioFor(adapter, { postgres, mariadb, redis }));
+      const rig = await CaseRig.open(scenarioFor(adapter, { postgres, mariadb, redis, sshd }));
       try {
         const initial = await rig.current();
         const versionId = randomUUID();
@@ -159,7 +166,7 @@ describe.each(ADAPTERS)('%s: two rotations started together', (adapter) => {
 
   it('with every step delivered twice at once to two containers: the rotation completes, nothing is lost', async () => {
     for (let round = 0; round < ROUNDS; round += 1) {
-      const rig = await CaseRig.open(scenarioFor(adapter, { postgres, mariadb, redis }));
+      const rig = await CaseRig.open(scenarioFor(adapter, { postgres, mariadb, redis, sshd }));
       try {
         const initial = await rig.current();
         const [first, second] = [rig.handler(), rig.handler()];
@@ -194,7 +201,7 @@ describe.each(ADAPTERS)('%s: two rotations started together', (adapter) => {
   });
 
   it('through RotateSecret twice at once: the endpoint refuses the second, the first completes', async () => {
-    const rig = await CaseRig.open(scenarioFor(adapter, { postgres, mariadb, redis }));
+    const rig = await CaseRig.open(scenarioFor(adapter, { postgres, mariadb, redis, sshd }));
     try {
       const initial = await rig.current();
       rig.sm.registerRotationFunction('fault-suite-rotator', rig.handler());

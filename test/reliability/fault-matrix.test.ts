@@ -19,6 +19,7 @@ import { capturedOutput, leaksFoundSoFar, trackSecrets } from '../support/leak-s
 import { type MariaDbInstance, startMariaDb } from '../support/mariadb.ts';
 import { type PostgresInstance, startPostgres } from '../support/postgres.ts';
 import { type RedisInstance, startRedis } from '../support/redis.ts';
+import { type SshdInstance, startSshd } from '../support/sshd.ts';
 import { ContainerPool } from './support/containers.ts';
 import {
   type CaseOutcome,
@@ -65,6 +66,7 @@ async function runCases(scenario: Scenario, cases: readonly FaultCase[]): Promis
 let postgres: PostgresInstance;
 let mariadb: MariaDbInstance;
 let redis: RedisInstance;
+let sshd: SshdInstance;
 let containers: ContainerPool;
 const suiteStarted = performance.now();
 const results = new Map<string, { outcomes: CaseOutcome[]; durationMs: number }>();
@@ -91,14 +93,19 @@ const ROWS: ReadonlyArray<{
 ];
 
 beforeAll(async () => {
-  [postgres, mariadb, redis] = await Promise.all([startPostgres(), startMariaDb(), startRedis()]);
+  [postgres, mariadb, redis, sshd] = await Promise.all([
+    startPostgres(),
+    startMariaDb(),
+    startRedis(),
+    startSshd(),
+  ]);
   trackSecrets(postgres.superuser.password, mariadb.root.password, redis.admin.password);
   containers = new ContainerPool((text) => process.stdout.write(text));
 });
 
 afterAll(async () => {
   await containers?.close();
-  await Promise.allSettled([postgres?.stop(), mariadb?.stop(), redis?.stop()]);
+  await Promise.allSettled([postgres?.stop(), mariadb?.stop(), redis?.stop(), sshd?.stop()]);
   const all = [...results.values()].flatMap((entry) => entry.outcomes);
   const converged = all.filter((outcome) => outcome.converged).length;
   const leaks = leaksFoundSoFar();
@@ -134,7 +141,10 @@ describe('fault matrix', () => {
     '%s: a failure of each kind at every I/O point of every step converges',
     async (label, row) => {
       const started = performance.now();
-      const scenario = afterRotations(scenarioFor(row.adapter, { postgres, mariadb, redis }), row.warmup);
+      const scenario = afterRotations(
+        scenarioFor(row.adapter, { postgres, mariadb, redis, sshd }),
+        row.warmup,
+      );
       const probed = await probePoints(scenario);
       const cases = ROTATION_STEPS.flatMap((step: RotationStep) =>
         casesForStep(step, probed[step] ?? []).filter((fault) => row.kinds.includes(fault.kind)),

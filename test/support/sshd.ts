@@ -22,6 +22,8 @@ const SSHD = '/usr/sbin/sshd';
 const SSH_KEYGEN = '/usr/bin/ssh-keygen';
 const SSH = '/usr/bin/ssh';
 const INSTALL = 'apt-get install openssh-server openssh-client';
+/** sshd allows up to 256 AuthorizedKeysFile entries; more cases than this never run at once. */
+const SLOTS = 48;
 
 export interface SshdInstance {
   readonly host: string;
@@ -34,6 +36,11 @@ export interface SshdInstance {
   readonly hostPublicKey: string;
   /** The file sshd reads the user's authorized keys from. */
   readonly authorizedKeysFile: string;
+  /**
+   * Another file sshd reads the user's keys from, for one case alone (cases in parallel must not
+   * edit one file); empty when claimed, freed by `release`.
+   */
+  claimKeysFile(): Promise<{ file: string; release(): void }>;
   authorizedKeys(): Promise<string[]>;
   setAuthorizedKeys(lines: readonly string[]): Promise<void>;
   /** Whether the OpenSSH client logs in with this private key (and checks the pinned host key). */
@@ -58,6 +65,9 @@ export async function startSshd(): Promise<SshdInstance> {
     await mkdir(join(dir, 'keys'), { mode: 0o700 });
     const authorizedKeysFile = join(dir, 'keys', user);
     await writeFile(authorizedKeysFile, '', { mode: 0o600 });
+    await mkdir(join(dir, 'slots'), { mode: 0o700 });
+    const slotFiles = Array.from({ length: SLOTS }, (_, index) => join(dir, 'slots', String(index)));
+    const freeSlots = [...slotFiles];
     const logPath = join(dir, 'sshd.log');
     const configPath = join(dir, 'sshd_config');
     const { server, port } = await startOnFreePort({
@@ -76,7 +86,7 @@ export async function startSshd(): Promise<SshdInstance> {
           'PermitRootLogin prohibit-password',
           'PasswordAuthentication no',
           'KbdInteractiveAuthentication no',
-          `AuthorizedKeysFile ${join(dir, 'keys', '%u')}`,
+          `AuthorizedKeysFile ${[join(dir, 'keys', '%u'), ...slotFiles].join(' ')}`,
           `AllowUsers ${user}`,
           'LogLevel VERBOSE',
         ];
@@ -104,6 +114,12 @@ export async function startSshd(): Promise<SshdInstance> {
       authorizedKeysFile,
       authorizedKeys: async () =>
         (await readFile(authorizedKeysFile, 'utf8')).split('\n').filter((line) => line.trim() !== ''),
+      async claimKeysFile() {
+        const file = freeSlots.shift();
+        if (!file) throw new Error(`startSshd: all ${SLOTS} authorized_keys slots are claimed`);
+        await writeFile(file, '', { mode: 0o600 });
+        return { file, release: () => freeSlots.push(file) };
+      },
       setAuthorizedKeys: (lines) =>
         writeFile(authorizedKeysFile, lines.map((line) => `${line}\n`).join(''), { mode: 0o600 }),
       async canLogin(privateKey) {

@@ -24,8 +24,10 @@ async function bundleChild(directory: string): Promise<string> {
     platform: 'node',
     format: 'esm',
     target: 'node22',
-    // pg's optional native binding is never used; CommonJS dependencies need `require`.
-    external: ['pg-native'],
+    // pg's optional native binding is never used, ssh2 runs without its native parts (as in the
+    // Lambda bundles: src/cli/lambda-zip.ts); CommonJS dependencies need `require`.
+    external: ['pg-native', 'cpu-features', '*.node'],
+    define: { __dirname: 'import.meta.dirname' },
     banner: {
       js: "import { createRequire as __createRequire } from 'node:module'; const require = __createRequire(import.meta.url);",
     },

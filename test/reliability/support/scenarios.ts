@@ -5,6 +5,7 @@
  * process that plays a Lambda container killed mid-step.
  */
 import { createHash, randomBytes } from 'node:crypto';
+import { readFile, writeFile } from 'node:fs/promises';
 import type { HttpApiKeyConfig } from '../../../src/adapters/http-api-key/config.ts';
 import { httpApiKey } from '../../../src/adapters/http-api-key/index.ts';
 import { mysqlAlternatingUsers, mysqlSingleUser } from '../../../src/adapters/mysql/index.ts';
@@ -19,6 +20,8 @@ import {
   redisPasswordOverlap,
   redisSingleUser,
 } from '../../../src/adapters/redis/index.ts';
+import { sshKeys } from '../../../src/adapters/ssh-keys/index.ts';
+import { pemBody } from '../../../src/adapters/ssh-keys/keys.ts';
 import type { Env } from '../../../src/core/config.ts';
 import type { RotationTarget } from '../../../src/core/target.ts';
 import { startOAuthProvider } from '../../support/fake-oauth-provider.ts';
@@ -29,6 +32,7 @@ import { startKeyApi } from '../../support/key-api.ts';
 import type { MariaDbInstance } from '../../support/mariadb.ts';
 import type { PostgresInstance } from '../../support/postgres.ts';
 import type { RedisInstance } from '../../support/redis.ts';
+import type { SshdInstance } from '../../support/sshd.ts';
 
 /** The adapters (and strategies) the suite covers. */
 export const ADAPTERS = [
@@ -42,6 +46,7 @@ export const ADAPTERS = [
   'redis-single-user',
   'redis-password-overlap',
   'redis-alternating-users',
+  'ssh-keys',
 ] as const;
 
 export type AdapterName = (typeof ADAPTERS)[number];
@@ -76,6 +81,8 @@ export function makeTarget(name: AdapterName): RotationTarget<unknown> {
       return redisPasswordOverlap() as RotationTarget<unknown>;
     case 'redis-alternating-users':
       return redisAlternatingUsers() as RotationTarget<unknown>;
+    case 'ssh-keys':
+      return sshKeys() as RotationTarget<unknown>;
   }
 }
 
@@ -100,6 +107,9 @@ export const FAULT_ENV: Env = {
   REDIS_TLS_MODE: 'disable',
   REDIS_CONNECT_TIMEOUT_MS: '2000',
   REDIS_COMMAND_TIMEOUT_MS: '2000',
+  // An SSH login costs a key exchange and a signature in JavaScript: slower than a database's.
+  SSH_CONNECT_TIMEOUT_MS: '5000',
+  SSH_COMMAND_TIMEOUT_MS: '5000',
 };
 
 /** What a scenario needs from the case that runs it. */
@@ -427,6 +437,67 @@ export function redisScenario(
   };
 }
 
+/**
+ * One point per SSH connection, its first chunk: the rest is encrypted, and how the client's packets
+ * fall into TCP chunks depends on timing, which would move every later point between runs.
+ */
+function describeSshConnection(_chunk: Buffer, first: boolean): string | null {
+  return first ? 'connect' : null;
+}
+
+/**
+ * SSH keys against a private sshd: each case has its own authorized_keys file (one of the files
+ * sshd reads), so parallel cases never edit one file; the host key is pinned in the secret.
+ */
+export function sshKeysScenario(sshd: SshdInstance): Scenario {
+  return {
+    adapter: 'ssh-keys',
+    // True in fact (the old key goes only after the new one is current), but the flag also asks
+    // AWSPREVIOUS to keep working, as alternating users do; the old key must not.
+    currentAlwaysWorks: false,
+    hasTarget: true,
+    env: FAULT_ENV,
+    async prepare(id, tools) {
+      const slot = await sshd.claimKeysFile();
+      const pair = await sshd.keyPair();
+      tools.track(pair.privateKey, pemBody(pair.privateKey));
+      await writeFile(slot.file, `${pair.publicKey}\n`);
+      const proxy = await tools.proxy('ssh', { host: sshd.host, port: sshd.port }, describeSshConnection);
+      const label = `${proxy.host}:${proxy.port}`;
+      const secretArn = await tools.createSecret(
+        `fm-ssh-${id}`,
+        JSON.stringify({
+          privateKey: pair.privateKey,
+          username: sshd.user,
+          hosts: [label],
+          hostKeys: { [label]: sshd.hostKeyFingerprint },
+          authorizedKeysFile: slot.file,
+        }),
+      );
+      const blobs = async () =>
+        (await readFile(slot.file, 'utf8'))
+          .split('\n')
+          .filter((line) => line.trim() !== '')
+          .map((line) => line.split(' ')[1] ?? '');
+      return {
+        secretArn,
+        authenticates: (value) => sshd.canLogin(String(parsed(value).privateKey)),
+        fingerprint: async () => JSON.stringify(await blobs()),
+        async extraChecks(current) {
+          const held = await blobs();
+          const expected = String(parsed(current).publicKey).split(' ')[1];
+          return held.length === 1 && held[0] === expected
+            ? []
+            : [
+                `the case's authorized_keys holds ${held.length} keys after the rotation, expected only the current one`,
+              ];
+        },
+        close: async () => slot.release(),
+      };
+    },
+  };
+}
+
 /** The key API's configuration for the fault suite: idempotent minting, revocation at finish, one attempt per request. */
 export function faultKeyApiConfig(url: string): HttpApiKeyConfig {
   return {
@@ -582,6 +653,7 @@ export function scenarioFor(
     readonly postgres: PostgresInstance;
     readonly mariadb: MariaDbInstance;
     readonly redis?: RedisInstance;
+    readonly sshd?: SshdInstance;
   },
 ): Scenario {
   switch (adapter) {
@@ -612,5 +684,8 @@ export function scenarioFor(
             : 'alternating';
       return redisScenario(servers.redis, strategy);
     }
+    case 'ssh-keys':
+      if (!servers.sshd) throw new Error('scenarioFor(ssh-keys): start an sshd (startSshd) and pass it');
+      return sshKeysScenario(servers.sshd);
   }
 }
