@@ -265,13 +265,51 @@ export class ProviderClient {
   }
 }
 
+/**
+ * testSecret's wait while the provider propagates a new key: `check` is repeated with back-off while
+ * its status is in `test.waitOnStatus`, for up to `test.maxWaitMs` and within the deadline. Answers
+ * the number of checks made.
+ */
+export async function untilAccepted(
+  provider: ProviderClient,
+  test: ResolvedConfig['test'],
+  ctx: StepContext,
+  wait: {
+    readonly what: string;
+    readonly keyId: string | undefined;
+    check(): Promise<number>;
+    accepted(status: number): boolean;
+    refused(status: number, checks: number, waitedMs: number, waiting: boolean): Error;
+  },
+): Promise<number> {
+  const started = Date.now();
+  for (let check = 1; ; check++) {
+    const status = await wait.check();
+    if (wait.accepted(status)) return check;
+    const waiting = test.waitOnStatus.includes(status);
+    const delayMs = jitter(backoffDelay(check, test.initialDelayMs, test.maxDelayMs));
+    const waitedMs = Date.now() - started;
+    if (!waiting || waitedMs + delayMs > test.maxWaitMs || delayMs > provider.budgetMs()) {
+      throw wait.refused(status, check, waitedMs, waiting);
+    }
+    ctx.metrics.count('PropagationWait');
+    ctx.logger.info(`${wait.what} not accepted yet; waiting for the provider to propagate it`, {
+      keyId: wait.keyId,
+      status,
+      check,
+      delayMs,
+    });
+    await sleep(delayMs);
+  }
+}
+
 /** The un-jittered exponential delay before attempt `attemptNumber + 1`. */
-export function backoffDelay(attemptNumber: number, initialMs: number, maxMs: number): number {
+function backoffDelay(attemptNumber: number, initialMs: number, maxMs: number): number {
   return Math.min(maxMs, initialMs * 2 ** Math.max(0, attemptNumber - 1));
 }
 
 /** Spreads retries of many functions apart: a random delay between half and all of `delayMs`. */
-export function jitter(delayMs: number): number {
+function jitter(delayMs: number): number {
   return Math.round(delayMs / 2 + (Math.random() * delayMs) / 2);
 }
 

@@ -12,7 +12,6 @@ import {
   TargetRefusedError,
 } from '../../core/errors.ts';
 import { DEFAULT_PASSWORD_POLICY, generatePassword } from '../../core/password.ts';
-import { sleep } from '../../core/sleep.ts';
 import type { KnownVersions, NextContext, RotationTarget, StepContext } from '../../core/target.ts';
 import { parseJsonObject } from '../json-object.ts';
 import {
@@ -24,14 +23,7 @@ import {
   resolveConfig,
 } from './config.ts';
 import { type AddressLookup, HTTP_API_KEY_ALLOWED_HOSTS } from './destination.ts';
-import {
-  backoffDelay,
-  jitter,
-  type ProviderCall,
-  ProviderClient,
-  type ProviderResponse,
-  refusal,
-} from './http.ts';
+import { type ProviderCall, ProviderClient, type ProviderResponse, refusal, untilAccepted } from './http.ts';
 import { type ApiKeySecret, parseApiKeySecret, serializeApiKeySecret } from './secret.ts';
 import { readPointer } from './template.ts';
 
@@ -187,40 +179,23 @@ export function httpApiKey(options: HttpApiKeyOptions = {}): RotationTarget<ApiK
     async verify(pending: ApiKeySecret, ctx: StepContext): Promise<void> {
       const { test } = pending.config;
       const provider = providerFor(pending.config, ctx);
-      const started = Date.now();
-      for (let check = 1; ; check++) {
-        const response = await provider.send(testCall(pending, ctx));
-        if (test.successStatus.includes(response.status)) {
-          ctx.logger.info('new key works', { keyId: pending.keyId, checks: check });
-          return;
-        }
-        if (!test.waitOnStatus.includes(response.status)) {
-          throw refusal(
+      const key = describeKey(pending.keyId);
+      const checks = await untilAccepted(provider, test, ctx, {
+        what: 'new key',
+        keyId: pending.keyId,
+        check: async () => (await provider.send(testCall(pending, ctx))).status,
+        accepted: (status) => test.successStatus.includes(status),
+        refused: (status, checks, waitedMs, waiting) =>
+          refusal(
             'test',
             test.request,
-            response.status,
-            `the new key ${describeKey(pending.keyId)} does not work`,
-          );
-        }
-        const delayMs = jitter(backoffDelay(check, test.initialDelayMs, test.maxDelayMs));
-        const waited = Date.now() - started;
-        if (waited + delayMs > test.maxWaitMs || delayMs > provider.budgetMs()) {
-          throw refusal(
-            'test',
-            test.request,
-            response.status,
-            `the new key ${describeKey(pending.keyId)} was still refused after ${check} checks over ${waited} ms; if the provider needs longer to propagate new keys, raise test.propagation.maxWaitMs`,
-          );
-        }
-        ctx.metrics.count('PropagationWait');
-        ctx.logger.info('new key not accepted yet; waiting for the provider to propagate it', {
-          keyId: pending.keyId,
-          status: response.status,
-          check,
-          delayMs,
-        });
-        await sleep(delayMs);
-      }
+            status,
+            waiting
+              ? `the new key ${key} was still refused after ${checks} checks over ${waitedMs} ms; if the provider needs longer to propagate new keys, raise test.propagation.maxWaitMs`
+              : `the new key ${key} does not work`,
+          ),
+      });
+      ctx.logger.info('new key works', { keyId: pending.keyId, checks });
     },
 
     async afterPromotion(

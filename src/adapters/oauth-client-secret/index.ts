@@ -1,14 +1,10 @@
 /**
- * The OAuth client-secret adapter: rotates the client secret of an OAuth client at a provider that
- * issues client secrets through an admin API. It is the HTTP API-key adapter with a fixed shape:
- * the admin API mints and revokes secrets, and the new secret is tested with a `client_credentials`
- * request at the token endpoint, which must answer an access token. Destinations follow the same
- * rules (`HTTP_API_KEY_ALLOWED_HOSTS`, private addresses only when listed exactly).
+ * OAuth client secrets at a provider with an admin API: the HTTP API-key adapter with a fixed shape,
+ * tested by a `client_credentials` token request. Destinations follow `HTTP_API_KEY_ALLOWED_HOSTS`.
  */
 import { type HostAllowlist, readHostAllowlist } from '../../core/allowed-hosts.ts';
 import { type Env, envString } from '../../core/config.ts';
 import { ConfigurationError, SecretShapeError, TargetRefusedError } from '../../core/errors.ts';
-import { sleep } from '../../core/sleep.ts';
 import type { KnownVersions, NextContext, RotationTarget, StepContext } from '../../core/target.ts';
 import {
   asConfigurationError,
@@ -18,7 +14,7 @@ import {
   type ResolvedConfig,
 } from '../http-api-key/config.ts';
 import { type AddressLookup, HTTP_API_KEY_ALLOWED_HOSTS } from '../http-api-key/destination.ts';
-import { backoffDelay, jitter, ProviderClient, refusal } from '../http-api-key/http.ts';
+import { ProviderClient, refusal, untilAccepted } from '../http-api-key/http.ts';
 import { type ApiKeySecret, httpApiKey } from '../http-api-key/index.ts';
 
 export type { ApiKeySecret } from '../http-api-key/index.ts';
@@ -27,7 +23,7 @@ const OAUTH_CLIENT_SECRET_CONFIG = 'OAUTH_CLIENT_SECRET_CONFIG';
 
 /**
  * The configuration of {@link oauthClientSecret}. The admin API is called with the client's own
- * current credentials (HTTP Basic, client id and current secret).
+ * current credentials (HTTP Basic). Paths start with `/`; pointers are RFC 6901.
  *
  * @example
  * ```ts
@@ -41,50 +37,36 @@ const OAUTH_CLIENT_SECRET_CONFIG = 'OAUTH_CLIENT_SECRET_CONFIG';
  * ```
  */
 export interface OAuthClientSecretConfig {
-  /** `https://…` (plain `http://` only for loopback); the token endpoint and the admin API live under it. */
+  /** `https://…` (plain `http://` only for loopback). */
   readonly baseUrl: string;
-  /** The OAuth client id. */
   readonly clientId: string;
-  /** Path of the token endpoint. Default `/oauth/token`. */
+  /** Default `/oauth/token`. */
   readonly tokenPath?: string;
-  /** How the token request sends the client's credentials: `basic` (default, RFC 6749 §2.3.1) or `body`. */
+  /** How the token request sends the client's credentials (RFC 6749 §2.3.1). Default `basic`. */
   readonly clientAuth?: 'basic' | 'body';
-  /** `scope` of the token request. Default none. */
   readonly scope?: string;
-  /**
-   * Path of the client's secrets in the admin API: `POST` mints one (body `{"label": …}`), `GET`
-   * lists them, `DELETE <path>/<id>` revokes one.
-   */
+  /** `POST` mints a secret (body `{"label": …}`), `GET` lists them, `DELETE <path>/<id>` revokes one. */
   readonly secretsPath: string;
-  /** JSON pointer to the new secret in the mint answer. Default `/secret`. */
+  /** Default `/secret`. */
   readonly secretPointer?: string;
-  /** JSON pointer to the secret's id, in the mint answer and in each listed item. Default `/id`. */
+  /** In the mint answer and in each listed item. Default `/id`. */
   readonly secretIdPointer?: string;
-  /** JSON pointer to the array of secrets in the list answer. Default `/secrets`. */
+  /** The array of secrets in the list answer. Default `/secrets`. */
   readonly listPointer?: string;
-  /**
-   * Header carrying the version id as idempotency key, for admin APIs that honour one. Without it,
-   * the adapter lists the client's secrets before minting and revokes one labelled with this
-   * rotation's version id (minted by an interrupted attempt, never stored).
-   */
+  /** Without it, secrets minted by an interrupted attempt are found in the list and revoked. */
   readonly idempotencyHeader?: string;
-  /**
-   * When the replaced secret is revoked: `finish` (default; right after the new one becomes
-   * AWSCURRENT) or `next-rotation` (it stays valid until the next rotation, which revokes it before
-   * minting, so at most two secrets are ever active).
-   */
+  /** `finish` (default), or `next-rotation`: revoked before the next mint, so at most two are active. */
   readonly revoke?: 'finish' | 'next-rotation';
-  /** Field of the secret's JSON holding the client secret. Default `clientSecret`. */
+  /** Default `clientSecret`. */
   readonly secretField?: string;
-  /** Field of the secret's JSON holding the secret's id at the provider. Default `secretId`. */
+  /** Default `secretId`. */
   readonly secretIdField?: string;
-  /** How long testSecret waits for a new secret to be accepted. Defaults as the HTTP adapter's. */
+  /** Defaults as the HTTP API-key adapter's. */
   readonly propagation?: {
     readonly maxWaitMs?: number;
     readonly initialDelayMs?: number;
     readonly maxDelayMs?: number;
   };
-  /** Timeouts and retries of every request. */
   readonly http?: HttpSettings;
 }
 
@@ -97,9 +79,9 @@ export interface OAuthClientSecretConfig {
  * ```
  */
 export interface OAuthClientSecretOptions {
-  /** The configuration in code; when absent it comes from `OAUTH_CLIENT_SECRET_CONFIG`. */
+  /** Default: `OAUTH_CLIENT_SECRET_CONFIG`. */
   readonly config?: OAuthClientSecretConfig;
-  /** How host names are resolved before the allowlist check. Default: the system resolver. */
+  /** Default: the system resolver. */
   readonly lookup?: AddressLookup;
 }
 
@@ -120,6 +102,13 @@ const FIELDS = new Set([
   'propagation',
   'http',
 ]);
+
+const OUR_NAMES: Record<string, string> = {
+  'test.propagation': 'propagation',
+  'mint.keyPointer': 'secretPointer',
+  'mint.keyIdPointer': 'secretIdPointer',
+  'mint.orphanCheck.itemsPointer': 'listPointer',
+};
 
 /** Statuses an OAuth token endpoint answers for a client secret it does not (yet) accept. */
 const TOKEN_REFUSED = [400, 401];
@@ -236,14 +225,8 @@ function toSettings(value: unknown): Settings {
 }
 
 /**
- * The rotation target for an OAuth client secret. Create the Lambda handler with
- * `createRotationHandler(oauthClientSecret())`.
- *
- * - createSecret: the admin API mints a new secret (with `revoke: "next-rotation"`, the secret
- *   replaced by the previous rotation is revoked first); retries never leave a second secret;
- * - setSecret: nothing (the provider made the secret);
- * - testSecret: a `client_credentials` token request with the new secret must answer an access token;
- * - finishSecret: the old secret is revoked (`revoke: "finish"`) or kept until the next rotation.
+ * The rotation target for an OAuth client secret: createSecret has the admin API mint a new secret,
+ * testSecret needs an access token for it, finishSecret revokes the old one (`revoke: "finish"`).
  *
  * @example
  * ```ts
@@ -264,19 +247,12 @@ export function oauthClientSecret(options: OAuthClientSecretOptions = {}): Rotat
       inner = httpApiKey({ config: settings.http, ...(options.lookup ? { lookup: options.lookup } : {}) });
     } catch (error) {
       if (error instanceof ConfigurationError) {
-        // The HTTP adapter names its own entry point; name ours, keeping the field at fault.
-        // Our field names, not the HTTP adapter's, where they differ.
+        // The HTTP adapter names its own entry point and fields; name ours.
         const message = error.message
           .replace(/^.*?httpApiKey\(\{ config \}\):?\s*/, '')
-          .replace(/field test\.propagation/, 'field propagation')
           .replace(
-            /field mint\.(keyPointer|keyIdPointer|orphanCheck\.itemsPointer)/,
-            (_match, name: string) =>
-              name === 'keyPointer'
-                ? 'field secretPointer'
-                : name === 'keyIdPointer'
-                  ? 'field secretIdPointer'
-                  : 'field listPointer',
+            /field (test\.propagation|mint\.keyPointer|mint\.keyIdPointer|mint\.orphanCheck\.itemsPointer)/,
+            (_match, name: string) => `field ${OUR_NAMES[name]}`,
           );
         throw new ConfigurationError(setting, message);
       }
@@ -366,52 +342,38 @@ export function oauthClientSecret(options: OAuthClientSecretOptions = {}): Rotat
         formBody.client_id = active.clientId;
         formBody.client_secret = '{{key}}';
       }
-      const started = Date.now();
-      for (let check = 1; ; check++) {
-        const response = await provider.send({
-          operation: 'token',
-          request: test.request,
-          variables: { key: pending.key, versionId: ctx.versionId },
-          formBody,
-        });
-        if (response.status === 200) {
+      const checks = await untilAccepted(provider, test, ctx, {
+        what: 'new client secret',
+        keyId: pending.keyId,
+        accepted: (status) => status === 200,
+        async check() {
+          const variables = { key: pending.key, versionId: ctx.versionId };
+          const response = await provider.send({
+            operation: 'token',
+            request: test.request,
+            variables,
+            formBody,
+          });
+          if (response.status !== 200) return response.status;
           const token = (response.json as { access_token?: unknown } | undefined)?.access_token;
-          if (typeof token === 'string' && token.length > 0) {
-            ctx.redact(token);
-            ctx.logger.info('new client secret obtained an access token', {
-              keyId: pending.keyId,
-              checks: check,
-            });
-            return;
+          if (typeof token !== 'string' || token.length === 0) {
+            throw new TargetRefusedError(
+              'rejected',
+              `token request POST ${test.request.path} answered 200 without an access_token; is tokenPath the token endpoint?`,
+            );
           }
-          throw new TargetRefusedError(
-            'rejected',
-            `token request POST ${test.request.path} answered 200 without an access_token; is tokenPath the token endpoint?`,
-          );
-        }
-        const delayMs = jitter(backoffDelay(check, test.initialDelayMs, test.maxDelayMs));
-        const waited = Date.now() - started;
-        if (
-          !test.waitOnStatus.includes(response.status) ||
-          waited + delayMs > test.maxWaitMs ||
-          delayMs > provider.budgetMs()
-        ) {
-          throw refusal(
+          ctx.redact(token);
+          return 200;
+        },
+        refused: (status, checks, waitedMs) =>
+          refusal(
             'token',
             test.request,
-            response.status,
-            `the new client secret ${pending.keyId ?? '(no id)'} got no access token after ${check} checks over ${waited} ms`,
-          );
-        }
-        ctx.metrics.count('PropagationWait');
-        ctx.logger.info('new client secret not accepted yet; waiting for the provider to propagate it', {
-          keyId: pending.keyId,
-          status: response.status,
-          check,
-          delayMs,
-        });
-        await sleep(delayMs);
-      }
+            status,
+            `the new client secret ${pending.keyId ?? '(no id)'} got no access token after ${checks} checks over ${waitedMs} ms`,
+          ),
+      });
+      ctx.logger.info('new client secret obtained an access token', { keyId: pending.keyId, checks });
     },
 
     async afterPromotion(promoted: ApiKeySecret, previous: ApiKeySecret | undefined, ctx: StepContext) {
