@@ -1,7 +1,6 @@
 /**
- * The RDS API calls of the master rule (see `hosts.ts`): which servers belong to an RDS instance or
- * cluster. Imported lazily, only when a master credential is about to be used on a server other
- * than the master secret's own, so that `@aws-sdk/client-rds` costs nothing elsewhere.
+ * RDS API calls of the master rule (hosts.ts), imported lazily so @aws-sdk/client-rds costs nothing
+ * elsewhere.
  */
 import {
   type DBCluster,
@@ -12,23 +11,20 @@ import {
 } from '@aws-sdk/client-rds';
 import { SecretShapeError, TargetRefusedError, TargetUnreachableError } from '../core/errors.ts';
 
-/** An RDS DB instance or cluster, by identifier and region. */
 export interface RdsResource {
   readonly kind: 'instance' | 'cluster';
   readonly id: string;
   readonly region: string;
-  /** The ARN, when the resource came from one (a tag). */
   readonly arn?: string;
 }
 
-/** A server RDS reports for a resource, and what it is to it. */
 export interface RdsEndpoint {
   readonly host: string;
   readonly port: number;
   readonly role: string;
 }
 
-/** The IAM actions these calls need; named in the error when one is denied. */
+/** Named in the error when one is denied. */
 export const RDS_ACTIONS = ['rds:DescribeDBInstances', 'rds:DescribeDBClusters'] as const;
 
 const clients = new Map<string, RDSClient>();
@@ -42,11 +38,6 @@ function clientFor(region: string): RDSClient {
   return client;
 }
 
-/**
- * Every server of an RDS resource that master credentials may be used on: an instance's endpoint
- * and its read replicas' (and its cluster's, when it is a cluster member); a cluster's writer,
- * reader and custom endpoints and its members' instance endpoints.
- */
 export async function rdsEndpoints(resource: RdsResource): Promise<RdsEndpoint[]> {
   const endpoints: RdsEndpoint[] = [];
   if (resource.kind === 'instance') {

@@ -1,23 +1,19 @@
 /**
- * Settings every database adapter reads the same way, each under its own variable names: the CA
- * bundle, the name checked in the server's certificate, and the ranges of the time limits. Each
- * adapter reads its variables itself (`envString(env, POSTGRES_ENV.caBundle)`) and hands the
- * value here, so that every variable a bundle reads stays visible where it is read.
+ * Settings every database adapter reads alike; each reads its own variables by name, so every variable a
+ * bundle reads stays visible where it is read.
  */
 import { readFileSync } from 'node:fs';
 import { isIP } from 'node:net';
+import type { HostAllowlist } from '../core/allowed-hosts.ts';
 import { ConfigurationError } from '../core/errors.ts';
+import type { TlsMode } from './tls.ts';
 
-/** Default of `PG_CONNECT_TIMEOUT_MS` and `MYSQL_CONNECT_TIMEOUT_MS`. */
 export const DEFAULT_CONNECT_TIMEOUT_MS = 5_000;
 
-/** Default of `PG_STATEMENT_TIMEOUT_MS` and `MYSQL_STATEMENT_TIMEOUT_MS`. */
 export const DEFAULT_STATEMENT_TIMEOUT_MS = 15_000;
 
-/** Default and bounds of a connect timeout (connecting, TLS and authentication), for `envInteger`. */
 export const CONNECT_TIMEOUT_RANGE = { default: DEFAULT_CONNECT_TIMEOUT_MS, min: 100, max: 300_000 } as const;
 
-/** Default and bounds of a statement timeout, for `envInteger`. */
 export const STATEMENT_TIMEOUT_RANGE = {
   default: DEFAULT_STATEMENT_TIMEOUT_MS,
   min: 100,
@@ -26,10 +22,7 @@ export const STATEMENT_TIMEOUT_RANGE = {
 
 const PEM_CERTIFICATE = /-----BEGIN CERTIFICATE-----[\s\S]+?-----END CERTIFICATE-----/;
 
-/**
- * The CA bundle a variable names: the path of a PEM file, or the PEM text itself (with its line
- * breaks written as `\n`, as environment variables often carry it). `undefined` when unset.
- */
+/** A PEM file path, or the PEM text itself with line breaks possibly written as `\n`. */
 export function caBundleFrom(value: string | undefined, variable: string): string | undefined {
   if (value === undefined) return undefined;
   const pem = pemTextFrom(value, variable, 'a PEM file');
@@ -42,11 +35,6 @@ export function caBundleFrom(value: string | undefined, variable: string): strin
   return pem;
 }
 
-/**
- * The PEM text a variable gives: the text itself (with its line breaks written as `\n`, as
- * environment variables often carry it), or read from the file it names. Checks nothing of the
- * content; the caller does.
- */
 export function pemTextFrom(value: string, variable: string, fileHint: string): string {
   if (value.startsWith('-----BEGIN')) return value.includes('\n') ? value : value.replaceAll('\\n', '\n');
   try {
@@ -62,10 +50,6 @@ export function pemTextFrom(value: string, variable: string, fileHint: string): 
 
 const HOST_NAME = /^[A-Za-z0-9]([A-Za-z0-9.-]*[A-Za-z0-9])?\.?$/;
 
-/**
- * The name to check in the server's certificate instead of the secret's `host` (CNAME hosts),
- * without a trailing dot; `undefined` when unset.
- */
 export function tlsServerNameFrom(
   value: string | undefined,
   variable: string,
@@ -82,4 +66,21 @@ export function tlsServerNameFrom(
     );
   }
   return value.replace(/\.$/, '');
+}
+
+/** The settings PostgreSQL and MySQL read alike, each under its own variable names. */
+export interface DatabaseSettings {
+  /** A secret's `"ssl": true` tightens it. */
+  readonly tlsMode: TlsMode;
+  /** PEM text; `undefined`: Node's default trust store. */
+  readonly caBundle: string | undefined;
+  /** Checked in the server's certificate instead of the secret's host (CNAME hosts). */
+  readonly tlsServerName: string | undefined;
+  readonly connectTimeoutMs: number;
+  readonly statementTimeoutMs: number;
+  /** Run by testSecret with the pending credentials, to prove a privilege. */
+  readonly testQuery: string | undefined;
+  readonly preProvisionedPair: boolean;
+  /** `undefined`: any host. */
+  readonly allowedHosts?: HostAllowlist | undefined;
 }

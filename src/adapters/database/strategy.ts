@@ -1,8 +1,4 @@
-/**
- * Pieces the rotation strategies of several database adapters (PostgreSQL, Redis) build the same
- * way: when settings are read, the `RotationTarget` parts that only depend on the secret format,
- * and setSecret's pending-first check.
- */
+/** What the database strategies (PostgreSQL, MySQL, Redis) build alike. */
 import type { Env } from '../../core/config.ts';
 import type { StepContext } from '../../core/target.ts';
 
@@ -30,10 +26,6 @@ export class StrategySettings<Settings, Overrides = { readonly preProvisionedPai
   }
 }
 
-/**
- * The parts of `RotationTarget` that every strategy of an adapter implements the same way: they
- * depend only on the adapter's secret format and its `EXCLUDE_CHARACTERS` default.
- */
 export function credentialTargetParts<Secret extends { readonly password: string }>(
   adapter: string,
   defaultExcludeCharacters: string,
@@ -48,10 +40,7 @@ export function credentialTargetParts<Secret extends { readonly password: string
   };
 }
 
-/**
- * setSecret's first move (docs/protocol.md#setsecret): if the pending credentials already log in,
- * there is nothing to do. This is what makes a re-run after any failure safe.
- */
+/** setSecret's first move (docs/protocol.md#setsecret): what makes a re-run after any failure safe. */
 export async function pendingAlreadyLogsIn(
   pending: { readonly username: string },
   pendingLogsIn: () => Promise<boolean>,

@@ -4,13 +4,10 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { mysqlAlternatingUsers, mysqlSingleUser } from '../../../src/adapters/mysql/index.ts';
-import {
-  DEFAULT_CONNECT_TIMEOUT_MS,
-  DEFAULT_STATEMENT_TIMEOUT_MS,
-  readMysqlSettings,
-} from '../../../src/adapters/mysql/settings.ts';
+import { readMysqlSettings } from '../../../src/adapters/mysql/settings.ts';
 import { createRotationHandler } from '../../../src/core/engine.ts';
 import { ConfigurationError } from '../../../src/core/errors.ts';
+import { DEFAULT_CONNECT_TIMEOUT_MS, DEFAULT_STATEMENT_TIMEOUT_MS } from '../../../src/database/settings.ts';
 
 const PEM = '-----BEGIN CERTIFICATE-----\nMIIB\n-----END CERTIFICATE-----\n';
 let dir: string;
