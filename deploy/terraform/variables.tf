@@ -191,6 +191,7 @@ variable "settings" {
     REDIS_PREPROVISIONED_PAIR          = optional(string)
     ELASTICACHE_WAIT_TIMEOUT_MS        = optional(string)
     ELASTICACHE_POLL_INTERVAL_MS       = optional(string)
+    ELASTICACHE_REQUEST_TIMEOUT_MS     = optional(string)
     AWS_ENDPOINT_URL_ELASTICACHE       = optional(string)
     DATABASE_ALLOWED_HOSTS             = optional(string)
     SSH_HOST_KEYS                      = optional(string)

@@ -41,12 +41,15 @@ export const ELASTICACHE_ENV = {
   waitTimeoutMs: 'ELASTICACHE_WAIT_TIMEOUT_MS',
   pollIntervalMs: 'ELASTICACHE_POLL_INTERVAL_MS',
   endpoint: 'AWS_ENDPOINT_URL_ELASTICACHE',
+  requestTimeoutMs: 'ELASTICACHE_REQUEST_TIMEOUT_MS',
 } as const;
 
 /** Where the API is, how long to wait for a user to become `active` again, and how often to ask. */
 export interface ElastiCacheApiSettings {
   readonly waitTimeoutMs: number;
   readonly pollIntervalMs: number;
+  /** Limit for one API call (connecting included); the SDK tries each call up to twice. */
+  readonly requestTimeoutMs: number;
   /** The API endpoint (a VPC endpoint without private DNS, a test's); `undefined`: the region's. */
   readonly endpoint: string | undefined;
 }
@@ -62,6 +65,11 @@ export function readElastiCacheApiSettings(env: Env): ElastiCacheApiSettings {
   }
   return {
     endpoint,
+    requestTimeoutMs: envInteger(env, ELASTICACHE_ENV.requestTimeoutMs, {
+      default: 10_000,
+      min: 100,
+      max: 300_000,
+    }),
     waitTimeoutMs: envInteger(env, ELASTICACHE_ENV.waitTimeoutMs, {
       default: 240_000,
       min: 1_000,
@@ -75,14 +83,20 @@ const clients = new Map<string, ElastiCacheClient>();
 
 // The region is the function's own (AWS_REGION, read by the SDK).
 function elastiCache(api: ElastiCacheApiSettings): ElastiCacheClient {
-  let client = clients.get(api.endpoint ?? '');
+  const key = `${api.endpoint ?? ''} ${api.requestTimeoutMs}`;
+  let client = clients.get(key);
   if (!client) {
     client = new ElastiCacheClient({
-      maxAttempts: 3,
-      requestHandler: { connectionTimeout: 5_000, requestTimeout: 15_000 },
+      maxAttempts: 2,
+      // Without throwOnRequestTimeout a stalled connection only logs a warning and waits on.
+      requestHandler: {
+        connectionTimeout: api.requestTimeoutMs,
+        requestTimeout: api.requestTimeoutMs,
+        throwOnRequestTimeout: true,
+      },
       ...(api.endpoint ? { endpoint: api.endpoint } : {}),
     });
-    clients.set(api.endpoint ?? '', client);
+    clients.set(key, client);
   }
   return client;
 }

@@ -90,13 +90,22 @@ export function elastiCacheUser(): RotationTarget<ElastiCacheSecret> {
           `elasticache-user: the AWSCURRENT version names user "${current.userId}" ("${current.username}") at ${current.host}:${current.port}, the AWSPENDING version user "${pending.userId}" ("${pending.username}") at ${pending.host}:${pending.port}; pending must be the same user on the same endpoint. Fix the AWSPENDING version (or remove its label) and rotate again`,
         );
       }
-      const problem = elastiCachePasswordProblem(pending.password);
-      if (problem)
-        throw new SecretShapeError(
-          'password',
-          `(AWSPENDING) ${problem}`,
-          'remove the AWSPENDING label and rotate again',
-        );
+      // Checked before anything changes: ModifyUser would refuse either, after the wait.
+      for (const [label, value] of [
+        ['AWSCURRENT', current],
+        ['AWSPENDING', pending],
+      ] as const) {
+        const problem = elastiCachePasswordProblem(value.password);
+        if (problem) {
+          throw new SecretShapeError(
+            'password',
+            `(${label}) ${problem}`,
+            label === 'AWSCURRENT'
+              ? "put the user's working password in the AWSCURRENT version and rotate again"
+              : 'remove the AWSPENDING label and rotate again',
+          );
+        }
+      }
       // A change still under way (an earlier try that timed out) must end before the next one.
       await waitUntilActive(pending.userId, pending.username, config, ctx);
       if (await pendingAlreadyWorks(pending, config, ctx)) return;

@@ -76,6 +76,7 @@ describe('settings', () => {
       waitTimeoutMs: 240_000,
       pollIntervalMs: 3_000,
       endpoint: undefined,
+      requestTimeoutMs: 10_000,
     });
     expect(() => readElastiCacheApiSettings({ AWS_ENDPOINT_URL_ELASTICACHE: 'localhost:1' })).toThrow(
       /AWS_ENDPOINT_URL_ELASTICACHE must be an http/,
@@ -93,7 +94,7 @@ describe('API errors (aws-sdk-client-mock)', () => {
   const mock = mockClient(ElastiCacheClient);
   afterEach(() => mock.reset());
   const ctx = { logger: { debug() {}, info() {}, warn() {}, error() {} }, remainingTimeMs: () => 60_000 };
-  const wait = { waitTimeoutMs: 1_000, pollIntervalMs: 10, endpoint: undefined };
+  const wait = { waitTimeoutMs: 1_000, pollIntervalMs: 10, endpoint: undefined, requestTimeoutMs: 1_000 };
 
   it('access denied names the IAM actions', async () => {
     mock
