@@ -9,7 +9,7 @@ import {
 } from 'secrets-rotator/client';
 import { afterAll, afterEach, beforeAll, describe, expect, it, vi } from 'vitest';
 import { type MariaDbInstance, startMariaDb } from '../support/mariadb.ts';
-import { newPassword, recordingLogger, SecretsRig } from './rig.ts';
+import { newPassword, recordingLogger, SecretsRig, tlsChecks } from './rig.ts';
 
 /**
  * The private test server offers no TLS: these pools allow plaintext explicitly, as an application
@@ -222,51 +222,26 @@ describe('createMysqlPool', () => {
       createMysqlPool({ cache: new SecretCache({ client: rig.sdk }), secretId: name, logger }),
     );
 
-    await expect(pool.query('SELECT 1')).rejects.toThrow(
-      /offers no TLS, and createMysqlPool tls.mode is verify-full/,
-    );
-    expect(pool.stats().plaintextFallbacks).toBe(0);
-    expect(logger.lines).toEqual([]);
+    await tlsChecks.refusedWithoutTls(pool, logger, 'createMysqlPool');
   });
 
   it('8 operations started together on a fresh pool: all succeed under prefer, all refuse under verify-full', async () => {
     const { user, password } = await newUser();
     const { name } = await rig.create('my-race', secretFor(user, password, { ssl: undefined }));
-    const together = (pool: RotatingMysqlPool) =>
-      Promise.allSettled(
-        Array.from({ length: 8 }, () => pool.query<RowDataPacket[]>('SELECT CURRENT_USER() AS who')),
-      );
-
-    const preferring = track(
-      createMysqlPool({
-        cache: new SecretCache({ client: rig.sdk }),
-        secretId: name,
-        logger: recordingLogger(),
-        poolOptions: { connectionLimit: 8 },
-      }),
+    await tlsChecks.decidedPerConnection(
+      'createMysqlPool',
+      (mode) =>
+        track(
+          rotatingMysqlPool({
+            cache: new SecretCache({ client: rig.sdk }),
+            secretId: name,
+            tls: { mode },
+            logger: recordingLogger(),
+            poolOptions: { connectionLimit: 8 },
+          }),
+        ),
+      (pool) => pool.query<RowDataPacket[]>('SELECT CURRENT_USER() AS who'),
     );
-    const preferred = await together(preferring);
-    expect(preferred.map((result) => result.status)).toEqual(Array(8).fill('fulfilled'));
-    expect(preferring.stats().plaintextFallbacks).toBeGreaterThanOrEqual(1);
-    expect(preferring.stats().failedOperations).toBe(0);
-
-    const strict = track(
-      rotatingMysqlPool({
-        cache: new SecretCache({ client: rig.sdk }),
-        secretId: name,
-        tls: { mode: 'verify-full' },
-        logger: recordingLogger(),
-        poolOptions: { connectionLimit: 8 },
-      }),
-    );
-    const refused = await together(strict);
-    expect(refused.map((result) => result.status)).toEqual(Array(8).fill('rejected'));
-    for (const result of refused) {
-      expect(String((result as PromiseRejectedResult).reason)).toMatch(
-        /offers no TLS, and createMysqlPool tls.mode is verify-full/,
-      );
-    }
-    expect(strict.stats().plaintextFallbacks).toBe(0);
   });
 
   it('rejects connection fields in poolOptions and a secret for another engine', async () => {

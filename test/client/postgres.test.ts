@@ -15,7 +15,7 @@ import { afterAll, afterEach, beforeAll, describe, expect, it, vi } from 'vitest
 import { scramSha256Verifier } from '../../src/adapters/postgres/scram.ts';
 import { type PostgresInstance, startPostgres } from '../support/postgres.ts';
 import { makeTestCertificates, type TestCertificates } from '../support/tls.ts';
-import { newPassword, recordingLogger, SecretsRig } from './rig.ts';
+import { newPassword, recordingLogger, SecretsRig, tlsChecks } from './rig.ts';
 
 /**
  * The private test server offers no TLS: these pools allow plaintext explicitly, as an application
@@ -268,52 +268,26 @@ describe('createPgPool', () => {
     const logger = recordingLogger();
     const pool = track(createPgPool({ cache: new SecretCache({ client: rig.sdk }), secretId: name, logger }));
 
-    await expect(pool.query('SELECT 1')).rejects.toThrow(
-      /offers no TLS, and createPgPool tls.mode is verify-full/,
-    );
-    expect(pool.stats().plaintextFallbacks).toBe(0);
-    expect(logger.lines).toEqual([]);
+    await tlsChecks.refusedWithoutTls(pool, logger, 'createPgPool');
   });
 
   it('8 operations started together on a fresh pool: all succeed under prefer, all refuse under verify-full', async () => {
     const { role, password } = await newRole();
     const { name } = await rig.create('pg-race', secretFor(role, password, { ssl: undefined }));
-    const together = (pool: RotatingPgPool) =>
-      Promise.allSettled(
-        Array.from({ length: 8 }, () => pool.query<{ who: string }>('SELECT current_user AS who')),
-      );
-
-    const preferring = track(
-      createPgPool({
-        cache: new SecretCache({ client: rig.sdk }),
-        secretId: name,
-        logger: recordingLogger(),
-        poolConfig: { max: 8 },
-      }),
+    await tlsChecks.decidedPerConnection(
+      'createPgPool',
+      (mode) =>
+        track(
+          rotatingPgPool({
+            cache: new SecretCache({ client: rig.sdk }),
+            secretId: name,
+            tls: { mode },
+            logger: recordingLogger(),
+            poolConfig: { max: 8 },
+          }),
+        ),
+      (pool) => pool.query<{ who: string }>('SELECT current_user AS who'),
     );
-    const preferred = await together(preferring);
-    expect(preferred.map((result) => result.status)).toEqual(Array(8).fill('fulfilled'));
-    // Each connection decided for itself: as many fallbacks as connections, none of them an error.
-    expect(preferring.stats().plaintextFallbacks).toBeGreaterThanOrEqual(1);
-    expect(preferring.stats().failedOperations).toBe(0);
-
-    const strict = track(
-      rotatingPgPool({
-        cache: new SecretCache({ client: rig.sdk }),
-        secretId: name,
-        tls: { mode: 'verify-full' },
-        logger: recordingLogger(),
-        poolConfig: { max: 8 },
-      }),
-    );
-    const refused = await together(strict);
-    expect(refused.map((result) => result.status)).toEqual(Array(8).fill('rejected'));
-    for (const result of refused) {
-      expect(String((result as PromiseRejectedResult).reason)).toMatch(
-        /offers no TLS, and createPgPool tls.mode is verify-full/,
-      );
-    }
-    expect(strict.stats().plaintextFallbacks).toBe(0);
   });
 
   it('rejects connection fields in poolConfig and a secret for another engine', async () => {

@@ -9,7 +9,9 @@ import {
   type SecretsManagerClient,
   UpdateSecretVersionStageCommand,
 } from '@aws-sdk/client-secrets-manager';
+import type { RotatingPoolStats } from 'secrets-rotator/client';
 import { type LocalSecretsManager, startLocalSecretsManager } from 'secrets-rotator/testing';
+import { expect } from 'vitest';
 import { trackSecrets } from '../support/leak-scan.ts';
 
 let counter = 0;
@@ -92,3 +94,46 @@ export function recordingLogger(): { warn: (message: string) => void; lines: str
     },
   };
 }
+
+/**
+ * 8 operations started together on a fresh pool: under prefer each connection decides TLS for
+ * itself and all succeed; under verify-full all are refused, naming `factory`.
+ */
+async function decidedPerConnection<P extends { stats(): RotatingPoolStats }>(
+  factory: 'createPgPool' | 'createMysqlPool',
+  poolWith: (mode: 'prefer' | 'verify-full') => P,
+  operation: (pool: P) => Promise<unknown>,
+): Promise<void> {
+  const together = (pool: P) => Promise.allSettled(Array.from({ length: 8 }, () => operation(pool)));
+  const preferring = poolWith('prefer');
+  const preferred = await together(preferring);
+  expect(preferred.map((result) => result.status)).toEqual(Array(8).fill('fulfilled'));
+  expect(preferring.stats().plaintextFallbacks).toBeGreaterThanOrEqual(1);
+  expect(preferring.stats().failedOperations).toBe(0);
+
+  const strict = poolWith('verify-full');
+  const refused = await together(strict);
+  expect(refused.map((result) => result.status)).toEqual(Array(8).fill('rejected'));
+  for (const result of refused) {
+    expect(String((result as PromiseRejectedResult).reason)).toContain(
+      `offers no TLS, and ${factory} tls.mode is verify-full`,
+    );
+  }
+  expect(strict.stats().plaintextFallbacks).toBe(0);
+}
+
+/** A pool whose secret demands TLS (`"ssl": true`) refuses a server without it, never falling back. */
+async function refusedWithoutTls(
+  pool: { query(sql: string): Promise<unknown>; stats(): RotatingPoolStats },
+  logger: { lines: string[] },
+  factory: 'createPgPool' | 'createMysqlPool',
+): Promise<void> {
+  await expect(pool.query('SELECT 1')).rejects.toThrow(
+    `offers no TLS, and ${factory} tls.mode is verify-full`,
+  );
+  expect(pool.stats().plaintextFallbacks).toBe(0);
+  expect(logger.lines).toEqual([]);
+}
+
+/** TLS checks the pg and mysql2 pool tests share. */
+export const tlsChecks = { decidedPerConnection, refusedWithoutTls };
