@@ -8,10 +8,10 @@ import { readFileSync } from 'node:fs';
 import { homedir } from 'node:os';
 import { join } from 'node:path';
 import { SecretsManagerClient, type SecretsManagerClientConfig } from '@aws-sdk/client-secrets-manager';
-import { NETWORK_ERROR_CODES } from '../adapters/internal.ts';
 import { type Env, envString } from '../core/config.ts';
 import { ConfigurationError } from '../core/errors.ts';
 import { errorCode } from '../core/secrets-manager.ts';
+import { NETWORK_ERROR_CODES } from '../database/connection.ts';
 import { CliError, EXIT, UsageError } from './exit.ts';
 
 /** The global flags every command accepts. */

@@ -3,8 +3,8 @@
  * engine supplies its rules.
  */
 
-import { parseJsonObject } from '../adapters/json-object.ts';
 import { SecretShapeError } from '../core/errors.ts';
+import { parseJsonObject } from '../core/json-object.ts';
 import type { StepContext } from '../core/target.ts';
 import { describeServer, requireMasterServer, type ServerAddress, sameServer } from './hosts.ts';
 

@@ -11,9 +11,9 @@ import {
   SecretShapeError,
   TargetRefusedError,
 } from '../../core/errors.ts';
+import { parseJsonObject } from '../../core/json-object.ts';
 import { DEFAULT_PASSWORD_POLICY, generatePassword } from '../../core/password.ts';
 import type { KnownVersions, NextContext, RotationTarget, StepContext } from '../../core/target.ts';
-import { parseJsonObject } from '../json-object.ts';
 import {
   asConfigurationError,
   type HttpApiKeyConfig,

@@ -1,6 +1,6 @@
 /** The secret's JSON: the key, its id, the id it replaced, the optional `"rotation"` block; other fields carried over. */
 import { SecretShapeError } from '../../core/errors.ts';
-import { parseJsonObject } from '../json-object.ts';
+import { parseJsonObject } from '../../core/json-object.ts';
 import { ConfigProblem, hasNonLatin1, type ResolvedConfig, resolveConfig } from './config.ts';
 
 /** Field holding the id of the key this version replaced, used to revoke it one rotation later. */

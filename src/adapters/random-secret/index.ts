@@ -1,7 +1,7 @@
 import { type Env, envString } from '../../core/config.ts';
 import { SecretShapeError } from '../../core/errors.ts';
+import { parseJsonObject } from '../../core/json-object.ts';
 import type { RotationTarget } from '../../core/target.ts';
-import { parseJsonObject } from '../json-object.ts';
 
 /**
  * Options of {@link randomSecret}.

@@ -8,11 +8,11 @@ import {
   type SecretsManagerClient,
 } from '@aws-sdk/client-secrets-manager';
 import { type Command, Option } from 'commander';
-import { isDatabaseSecretValue, refuseRevokingOutsidePair } from '../../adapters/internal.ts';
 import { redactor } from '../../core/observability.ts';
 import { sleep } from '../../core/sleep.ts';
 import { AWSCURRENT, AWSPENDING, AWSPREVIOUS } from '../../core/stages.ts';
 import type { RotationTarget } from '../../core/target.ts';
+import { isDatabaseSecretValue, refuseRevokingOutsidePair } from '../../database/secret.ts';
 import { RotationIncompleteError } from '../../testing/driver.ts';
 import { fixFor } from '../advice.ts';
 import { awsErrorCode, awsFailure, type GlobalFlags, isLocalSecretsManager } from '../aws.ts';

@@ -3,7 +3,7 @@
  * secret strings; `JSON.parse`'s own errors quote the text around the fault (a password, often),
  * so this is the one place where that error is caught and dropped.
  */
-import { depthProblem, jsonDepthExcess } from '../core/json-depth.ts';
+import { depthProblem, jsonDepthExcess } from './json-depth.ts';
 
 /**
  * What is wrong with a text that should hold a JSON object, worded to follow `is`.
