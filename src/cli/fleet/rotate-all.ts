@@ -139,14 +139,72 @@ export async function runRotateAll(
   const flags = context.flags(command);
   context.requireOutput(flags, ['table', 'json'], 'rotate --all');
   checkCombination(options, secretId);
-  const out = context.out;
   const json = flags.output === 'json';
+  const { entry, target, local } = await chooseTarget(context, flags, options);
+  const interrupt = interruptOnSignal(context);
+  const concurrency = options.concurrency ?? DEFAULT_FLEET_CONCURRENCY;
+  const throttle = new AdaptiveThrottle({ maxConcurrency: concurrency, signal: interrupt });
+  // maxAttempts 1: throttling is answered by the shared adaptive window, not by each call alone.
+  const client = secretsManagerClient(flags, context.io.env, { maxAttempts: 1 });
+  context.cleanups.push(() => client.destroy());
+  const filters = (options.filter ?? []).map((filter) => filter.text);
+  const selected = await selectSecrets(context, flags, options, client, throttle, filters);
+  if (typeof selected === 'number') return selected;
+  const { journal, commandLine } = openJournal(context, flags, options, filters, selected);
+  const handlerClient =
+    !options.viaService && target
+      ? secretsManagerClient(flags, context.io.env, { maxAttempts: 8 })
+      : undefined;
+  if (handlerClient) context.cleanups.push(() => handlerClient.destroy());
+  const handler =
+    handlerClient && target
+      ? createRotationHandler(target, {
+          client: handlerClient,
+          env: context.io.env,
+          logger: cliLogger((line) => context.out.note(line), flags.verbose === true),
+          metrics: cliMetrics(),
+        })
+      : undefined;
+  const run: Run = {
+    context,
+    flags,
+    options,
+    client,
+    throttle,
+    journal,
+    signal: interrupt,
+    local,
+    entry,
+    target,
+    handler,
+    handlerClient,
+    commandLine,
+    typicalMs: 100,
+  };
+  const started = performance.now();
+  const progress = new Progress(context, json, selected.length, throttle);
+  const outcomes = await Promise.all(
+    selected.map((secret) =>
+      throttle.slot(async () => {
+        const outcome = interrupt.aborted
+          ? ({ kind: 'interrupted', name: secret.name, arn: secret.arn, versionId: '' } as const)
+          : await rotateOne(run, secret, revoke);
+        progress.done(outcome);
+        return outcome;
+      }),
+    ),
+  );
+  progress.stop();
+  return finish(run, outcomes, performance.now() - started, selected.length);
+}
+
+async function chooseTarget(context: CommandContext, flags: GlobalFlags, options: RotateAllOptions) {
   const entry = options.handler ? findHandler(options.handler, context.io.handlers) : undefined;
   const target = entry ? await entry.load() : undefined;
-  if (options.emergency && target && typeof target.revoke !== 'function') {
+  if (entry && options.emergency && target && typeof target.revoke !== 'function') {
     throw new UsageError(
-      `--emergency: handler ${entry!.name} cannot revoke the previous credential`,
-      entry!.strategy === 'single-user'
+      `--emergency: handler ${entry.name} cannot revoke the previous credential`,
+      entry.strategy === 'single-user'
         ? 'drop --emergency'
         : 'drop --emergency, or use an alternating-users handler',
     );
@@ -158,7 +216,10 @@ export async function runRotateAll(
       'against AWS use --via-service (the service runs each secret’s rotation function)',
     );
   }
-  const concurrency = options.concurrency ?? DEFAULT_FLEET_CONCURRENCY;
+  return { entry, target, local };
+}
+
+function interruptOnSignal(context: CommandContext): AbortSignal {
   const interrupt = new AbortController();
   const stopOnSignal = () => interrupt.abort();
   if (context.io.signal) context.io.signal.addEventListener('abort', stopOnSignal, { once: true });
@@ -166,43 +227,59 @@ export async function runRotateAll(
   context.cleanups.push(() => {
     process.off('SIGINT', stopOnSignal);
   });
-  const throttle = new AdaptiveThrottle({ maxConcurrency: concurrency, signal: interrupt.signal });
-  // maxAttempts 1: throttling is answered by the shared adaptive window, not by each call alone.
-  const client = secretsManagerClient(flags, context.io.env, { maxAttempts: 1 });
-  context.cleanups.push(() => client.destroy());
+  return interrupt.signal;
+}
 
+/** The secrets to rotate, listed and confirmed; an exit code when the run stops here. */
+async function selectSecrets(
+  context: CommandContext,
+  flags: GlobalFlags,
+  options: RotateAllOptions,
+  client: SecretsManagerClient,
+  throttle: AdaptiveThrottle,
+  filters: string[],
+): Promise<SelectedSecret[] | ExitCode> {
+  const out = context.out;
+  const json = flags.output === 'json';
   let selected: SelectedSecret[];
   try {
     selected = await listSelected(client, options.filter ?? [], throttle);
   } catch (error) {
     throw awsFailure(error, 'listing the secrets to rotate (ListSecrets)', flags);
   }
-  const filters = (options.filter ?? []).map((filter) => filter.text);
   const described = filters.length > 0 ? filters.join(' and ') : 'no filter: every secret';
   if (selected.length === 0) {
     if (json) out.json({ selected: [], rotated: [], alreadyRotating: [], failed: [], interrupted: [] });
-    else
+    else {
       out.error(
         `no secret matches (${described})`,
         'check --filter (name=<prefix>, tag:<key>=<value>) and --region / --endpoint-url',
       );
+    }
     return EXIT.POLICY_FAILURE;
   }
   printSelection(context, json, selected, described, options.dryRun === true);
   if (options.dryRun) return EXIT.OK;
-  if (!options.yes) {
-    if (!context.io.stdin?.isTTY) {
-      throw new UsageError(
-        `rotate --all would rotate ${selected.length} secret(s) and there is no terminal to confirm on`,
-        'pass --yes to confirm, or --dry-run to only list them',
-      );
-    }
-    if (!(await confirm(context.io, `Rotate these ${selected.length} secret(s) now?`))) {
-      out.line('Not confirmed: nothing changed.');
-      return EXIT.OK;
-    }
+  if (options.yes) return selected;
+  if (!context.io.stdin?.isTTY) {
+    throw new UsageError(
+      `rotate --all would rotate ${selected.length} secret(s) and there is no terminal to confirm on`,
+      'pass --yes to confirm, or --dry-run to only list them',
+    );
   }
+  if (await confirm(context.io, `Rotate these ${selected.length} secret(s) now?`)) return selected;
+  out.line('Not confirmed: nothing changed.');
+  return EXIT.OK;
+}
 
+/** The journal of this command (same flags, same journal), so that running it again resumes. */
+function openJournal(
+  context: CommandContext,
+  flags: GlobalFlags,
+  options: RotateAllOptions,
+  filters: string[],
+  selected: SelectedSecret[],
+): { journal: Journal; commandLine: string } {
   const journalKey = JSON.stringify({
     endpoint: flags.endpointUrl ?? 'aws',
     region: flags.region ?? null,
@@ -213,11 +290,14 @@ export async function runRotateAll(
     emergency: options.emergency === true,
   });
   const journalPath = options.journal ?? defaultJournalPath(context.io.env, journalKey);
-  const commandLine =
-    `secrets-rotator rotate --all ${filters.map((filter) => `--filter ${filter}`).join(' ')}${options.viaService ? ' --via-service' : ''}${options.handler ? ` --handler ${options.handler}` : ''}${options.emergency ? ' --emergency' : ''}${flags.endpointUrl ? ` --endpoint-url ${flags.endpointUrl}` : ''}`.replace(
-      /\s+/g,
-      ' ',
-    );
+  const flagsText = [
+    ...filters.map((filter) => `--filter ${filter}`),
+    options.viaService ? '--via-service' : '',
+    options.handler ? `--handler ${options.handler}` : '',
+    options.emergency ? '--emergency' : '',
+    flags.endpointUrl ? `--endpoint-url ${flags.endpointUrl}` : '',
+  ];
+  const commandLine = `secrets-rotator rotate --all ${flagsText.filter(Boolean).join(' ')}`.replace(/\s+/g, ' ');
   let journal: Journal;
   try {
     journal = Journal.open(journalPath, commandLine);
@@ -228,7 +308,7 @@ export async function runRotateAll(
     );
   }
   context.cleanups.push(() => journal.close());
-  const note = (text: string) => (json ? out.note(text) : out.line(text));
+  const note = (text: string) => (flags.output === 'json' ? context.out.note(text) : context.out.line(text));
   if (journal.earlierRuns > 0) {
     const done = selected.filter((secret) => journal.earlier.get(secret.arn)?.kind === 'rotated').length;
     note(
@@ -237,54 +317,7 @@ export async function runRotateAll(
   } else {
     note(`Journal: ${journalPath} (run the same command again to resume after an interruption)`);
   }
-
-  const handlerClient =
-    !options.viaService && target
-      ? secretsManagerClient(flags, context.io.env, { maxAttempts: 8 })
-      : undefined;
-  if (handlerClient) context.cleanups.push(() => handlerClient.destroy());
-  const handler =
-    handlerClient && target
-      ? createRotationHandler(target, {
-          client: handlerClient,
-          env: context.io.env,
-          logger: cliLogger((line) => out.note(line), flags.verbose === true),
-          metrics: cliMetrics(),
-        })
-      : undefined;
-  const run: Run = {
-    context,
-    flags,
-    options,
-    client,
-    throttle,
-    journal,
-    signal: interrupt.signal,
-    local,
-    entry,
-    target,
-    handler,
-    handlerClient,
-    commandLine,
-    typicalMs: 100,
-  };
-
-  const started = performance.now();
-  const progress = new Progress(context, json, selected.length, throttle);
-  const outcomes = await Promise.all(
-    selected.map((secret) =>
-      throttle.slot(async () => {
-        const outcome = interrupt.signal.aborted
-          ? ({ kind: 'interrupted', name: secret.name, arn: secret.arn, versionId: '' } as const)
-          : await rotateOne(run, secret, revoke);
-        progress.done(outcome);
-        return outcome;
-      }),
-    ),
-  );
-  progress.stop();
-  const totalMs = performance.now() - started;
-  return finish(run, outcomes, totalMs, selected.length);
+  return { journal, commandLine };
 }
 
 /** The `--emergency` revocation of rotate.ts, handed in (only its type is imported) to avoid an import cycle. */
