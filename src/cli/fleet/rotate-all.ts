@@ -297,7 +297,10 @@ function openJournal(
     options.emergency ? '--emergency' : '',
     flags.endpointUrl ? `--endpoint-url ${flags.endpointUrl}` : '',
   ];
-  const commandLine = `secrets-rotator rotate --all ${flagsText.filter(Boolean).join(' ')}`.replace(/\s+/g, ' ');
+  const commandLine = `secrets-rotator rotate --all ${flagsText.filter(Boolean).join(' ')}`.replace(
+    /\s+/g,
+    ' ',
+  );
   let journal: Journal;
   try {
     journal = Journal.open(journalPath, commandLine);
