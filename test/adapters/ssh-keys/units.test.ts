@@ -118,8 +118,8 @@ describe('each step is safe to run again, on a private sshd', () => {
     await rig?.stop();
   });
 
-  const valueOf = (privateKey: string) => parseJsonSecret(JSON.stringify(rig.secretFor(privateKey)));
-  const known = (current: ReturnType<typeof valueOf>, previous?: ReturnType<typeof valueOf>) => ({
+  const secretOf = (privateKey: string) => parseJsonSecret(JSON.stringify(rig.secretFor(privateKey)));
+  const known = (current: ReturnType<typeof secretOf>, previous?: ReturnType<typeof secretOf>) => ({
     current: async () => current,
     previous: async () => previous,
   });
@@ -131,7 +131,7 @@ describe('each step is safe to run again, on a private sshd', () => {
     const current = await rig.installedKey();
     const pending = await rig.sshd.keyPair();
     const [staleValue, currentValue, pendingValue] = [stale, current, pending].map((pair) =>
-      valueOf(pair.privateKey),
+      secretOf(pair.privateKey),
     );
     await target.apply(pendingValue!, known(currentValue!, staleValue), ctx);
     await target.apply(pendingValue!, known(currentValue!, staleValue), ctx);
@@ -157,7 +157,7 @@ describe('each step is safe to run again, on a private sshd', () => {
     const pending = await rig.sshd.keyPair();
     const before = await rig.sshd.authorizedKeys();
     const error = await rejection(
-      target.apply(valueOf(pending.privateKey), known(valueOf(stranger.privateKey)), directContext({})),
+      target.apply(secretOf(pending.privateKey), known(secretOf(stranger.privateKey)), directContext({})),
     );
     expect(error.message).toContain(`${rig.sshd.host}:${rig.sshd.port} refused every stored key`);
     expect(error.message).toContain('put a working key in the AWSCURRENT version');
