@@ -41,15 +41,9 @@ const HTTP_API_KEY_CONFIG = 'HTTP_API_KEY_CONFIG';
  * ```
  */
 export interface HttpApiKeyOptions {
-  /**
-   * The configuration, given in code. When absent it comes from `HTTP_API_KEY_CONFIG`, else from
-   * each secret's `"rotation"` block. Only one of the three may be used for a secret.
-   */
+  /** Default: `HTTP_API_KEY_CONFIG`, else each secret's `"rotation"` block; only one of the three. */
   readonly config?: HttpApiKeyConfig;
-  /**
-   * How host names are resolved before the allowlist check of their addresses. Default: the
-   * system resolver. Tests replace it to play a hostile DNS server.
-   */
+  /** Resolves host names before the allowlist check. Default: the system resolver. */
   readonly lookup?: AddressLookup;
 }
 
@@ -155,14 +149,7 @@ export function httpApiKey(options: HttpApiKeyOptions = {}): RotationTarget<ApiK
       const response = await provider.send({
         operation: 'register',
         request: register.request,
-        variables: {
-          key: current.key,
-          currentKey: current.key,
-          currentKeyId: current.keyId,
-          newKey: pending.key,
-          newKeyId: pending.keyId,
-          versionId: ctx.versionId,
-        },
+        variables: { ...currentVariables(current, ctx), newKey: pending.key, newKeyId: pending.keyId },
       });
       if (!register.successStatus.includes(response.status)) {
         throw refusal(
@@ -220,18 +207,17 @@ export function httpApiKey(options: HttpApiKeyOptions = {}): RotationTarget<ApiK
         });
         return;
       }
-      // Grace period: the key replaced by the previous rotation goes now; the one replaced by this
-      // rotation keeps working until the next rotation finishes.
+      // Grace period: the key replaced one rotation earlier goes; the one replaced now stays.
       const expired = previous.previousKeyId;
       if (expired === undefined || expired === promoted.keyId || expired === previous.keyId) {
         ctx.logger.info('no key past its grace period; nothing to revoke');
         return;
       }
+      const reason = 'grace period over';
       await revokeKey(provider, promoted.config, ctx, {
         authKey: promoted.key,
         revokedKeyId: expired,
-        revokedKey: undefined,
-        reason: 'grace period over',
+        reason,
       });
       ctx.logger.info('previous key stays valid until the next rotation', { keyId: previous.keyId });
     },
@@ -265,6 +251,11 @@ function requireIdsFor(current: ApiKeySecret, config: ResolvedConfig): void {
       `add the provider's id of the current key as "${config.keyIdField}" to the secret, then rotate again`,
     );
   }
+}
+
+/** Mint, orphan check and register authenticate with the current key. */
+function currentVariables(current: ApiKeySecret, ctx: StepContext) {
+  return { key: current.key, currentKey: current.key, currentKeyId: current.keyId, versionId: ctx.versionId };
 }
 
 function testCall(pending: ApiKeySecret, ctx: StepContext): ProviderCall {
@@ -310,32 +301,13 @@ async function mintKey(
   const call: ProviderCall = {
     operation: 'mint',
     request: create.request,
-    variables: {
-      key: current.key,
-      currentKey: current.key,
-      currentKeyId: current.keyId,
-      versionId: ctx.versionId,
-    },
+    variables: currentVariables(current, ctx),
     extraHeaders: create.idempotencyHeader ? { [create.idempotencyHeader]: ctx.versionId } : undefined,
   };
-  let response: ProviderResponse;
-  if (create.idempotencyHeader) {
-    // The provider answers a repeated idempotency key with the key it minted the first time, so
-    // retries (here, and the service's retry of the whole rotation) are safe.
-    response = await provider.send(call);
-  } else {
-    // Without idempotency, an attempt that timed out or failed may still have minted a key: look
-    // for it before every attempt rather than mint a second one silently.
-    for (let attempt = 1; ; attempt++) {
-      await handleOrphan(current, provider, ctx);
-      const outcome = await provider.attempt(call, attempt);
-      if (outcome.kind === 'response') {
-        response = outcome.response;
-        break;
-      }
-      await provider.backOff(call, outcome, attempt);
-    }
-  }
+  // A repeated idempotency key is answered with the key minted the first time, so retries are safe.
+  const response = create.idempotencyHeader
+    ? await provider.send(call)
+    : await sendCheckingOrphans(call, current, provider, ctx);
   if (!isSuccess(response.status)) {
     const hint =
       response.status === 401
@@ -343,6 +315,14 @@ async function mintKey(
         : 'the provider did not mint a key';
     throw refusal('mint', create.request, response.status, hint);
   }
+  return mintedKey(response, create, ctx);
+}
+
+function mintedKey(
+  response: ProviderResponse,
+  create: Extract<ResolvedConfig['create'], { mode: 'mint' }>,
+  ctx: StepContext,
+): { key: string; keyId: string } {
   const key = readPointer(response.json, create.keyPointer);
   const keyId = idOf(readPointer(response.json, create.keyIdPointer));
   if (typeof key === 'string') ctx.redact(key);
@@ -362,6 +342,21 @@ async function mintKey(
   return { key, keyId };
 }
 
+/** Without idempotency, a failed attempt may still have minted a key: look for one before each attempt. */
+async function sendCheckingOrphans(
+  call: ProviderCall,
+  current: ApiKeySecret,
+  provider: ProviderClient,
+  ctx: StepContext,
+): Promise<ProviderResponse> {
+  for (let attempt = 1; ; attempt++) {
+    await handleOrphan(current, provider, ctx);
+    const outcome = await provider.attempt(call, attempt);
+    if (outcome.kind === 'response') return outcome.response;
+    await provider.backOff(call, outcome, attempt);
+  }
+}
+
 async function handleOrphan(
   current: ApiKeySecret,
   provider: ProviderClient,
@@ -373,12 +368,7 @@ async function handleOrphan(
   const response = await provider.send({
     operation: 'orphan check',
     request: check.request,
-    variables: {
-      key: current.key,
-      currentKey: current.key,
-      currentKeyId: current.keyId,
-      versionId: ctx.versionId,
-    },
+    variables: currentVariables(current, ctx),
   });
   if (!isSuccess(response.status)) {
     throw refusal(
@@ -403,27 +393,18 @@ async function handleOrphan(
     .map((item) => idOf(readPointer(item, check.idPointer)) ?? '(no id)');
   for (const orphanId of orphans) {
     ctx.metrics.count('OrphanedKeyDetected');
+    const found =
+      'orphaned key found: an earlier attempt of this rotation minted a key that was never stored';
     if (create.onOrphan === 'fail' || orphanId === '(no id)') {
-      ctx.logger.error(
-        'orphaned key found: an earlier attempt of this rotation minted a key that was never stored',
-        {
-          orphanKeyId: orphanId,
-        },
-      );
+      ctx.logger.error(found, { orphanKeyId: orphanId });
       throw new ProtocolStateError(
         `Orphaned API key "${orphanId}": an earlier attempt of rotation ${ctx.versionId} minted it but it was never stored in the secret, and the provider cannot hand it out again. Revoke key "${orphanId}" at the provider, then retry the rotation (or set rotation.mint.onOrphan to "revoke" to let the adapter do it)`,
       );
     }
-    ctx.logger.warn(
-      'orphaned key found: an earlier attempt of this rotation minted a key that was never stored; revoking it',
-      {
-        orphanKeyId: orphanId,
-      },
-    );
+    ctx.logger.warn(`${found}; revoking it`, { orphanKeyId: orphanId });
     await revokeKey(provider, current.config, ctx, {
       authKey: current.key,
       revokedKeyId: orphanId,
-      revokedKey: undefined,
       reason: 'orphaned',
     });
     ctx.metrics.count('OrphanedKeyRevoked');
@@ -434,12 +415,7 @@ async function revokeKey(
   provider: ProviderClient,
   config: ResolvedConfig,
   ctx: StepContext,
-  target: {
-    authKey: string;
-    revokedKeyId: string | undefined;
-    revokedKey: string | undefined;
-    reason: string;
-  },
+  target: { authKey: string; revokedKeyId: string | undefined; revokedKey?: string; reason: string },
 ): Promise<void> {
   const { revoke } = config;
   const request = revoke.request;

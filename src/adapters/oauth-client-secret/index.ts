@@ -149,16 +149,22 @@ function choice<T extends string>(raw: Record<string, unknown>, name: string, ch
   return value as T;
 }
 
-/** Validates the block and turns it into the HTTP API-key adapter's configuration. */
-function toSettings(value: unknown): Settings {
+/** A JSON object; at the top level (no `path`), of known fields only. */
+function knownFields(value: unknown, path = ''): Record<string, unknown> {
   if (typeof value !== 'object' || value === null || Array.isArray(value)) {
-    throw new ConfigProblem('', 'must be a JSON object');
+    throw new ConfigProblem(path, 'must be a JSON object');
   }
   const raw = value as Record<string, unknown>;
-  for (const name of Object.keys(raw)) {
-    if (!FIELDS.has(name))
-      throw new ConfigProblem(name, `is not a known field (known: ${[...FIELDS].join(', ')})`);
+  const unknown = path ? undefined : Object.keys(raw).find((name) => !FIELDS.has(name));
+  if (unknown !== undefined) {
+    throw new ConfigProblem(unknown, `is not a known field (known: ${[...FIELDS].join(', ')})`);
   }
+  return raw;
+}
+
+/** Validates the block and turns it into the HTTP API-key adapter's configuration. */
+function toSettings(value: unknown): Settings {
+  const raw = knownFields(value);
   const clientId = text(raw, 'clientId');
   if (clientId.includes(':') || /[^\x21-\x7e]/.test(clientId)) {
     throw new ConfigProblem(
@@ -172,12 +178,7 @@ function toSettings(value: unknown): Settings {
   const secretsPath = path(raw, 'secretsPath').replace(/\/+$/, '');
   const secretIdPointer = text(raw, 'secretIdPointer', '/id');
   const idempotencyHeader = raw.idempotencyHeader === undefined ? undefined : text(raw, 'idempotencyHeader');
-  for (const name of ['propagation', 'http']) {
-    const block = raw[name];
-    if (block !== undefined && (typeof block !== 'object' || block === null || Array.isArray(block))) {
-      throw new ConfigProblem(name, 'must be a JSON object');
-    }
-  }
+  for (const name of ['propagation', 'http']) if (raw[name] !== undefined) knownFields(raw[name], name);
   const clientBasic = { type: 'basic', username: clientId, password: '{{key}}' } as const;
   const mintRequest = {
     method: 'POST',
