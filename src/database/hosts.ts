@@ -54,7 +54,6 @@ export interface MasterLocation {
 
 export type RdsLookup = (resource: RdsResource) => Promise<readonly RdsEndpoint[]>;
 
-/** Imported only when a master rule needs RDS. */
 export function loadRdsLookup(): RdsLookup {
   return async (resource) => (await import('./rds-client.ts')).rdsEndpoints(resource);
 }

@@ -49,7 +49,6 @@ function greetingCapabilities(bytes: Buffer): number | undefined | 'incomplete' 
   return bytes.readUInt16LE(flagsAt);
 }
 
-/** Before mysql2 sees it. */
 function watchGreeting(socket: Socket, decide: (offersTls: boolean) => void): void {
   let received = Buffer.alloc(0);
   const onData = (chunk: Buffer) => {

@@ -24,7 +24,6 @@ export interface RdsEndpoint {
   readonly role: string;
 }
 
-/** Named in the error when one is denied. */
 export const RDS_ACTIONS = ['rds:DescribeDBInstances', 'rds:DescribeDBClusters'] as const;
 
 const clients = new Map<string, RDSClient>();

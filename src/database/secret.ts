@@ -270,7 +270,6 @@ export function isDatabaseSecretValue(
   );
 }
 
-/** AWS's convention. */
 export const CLONE_SUFFIX = '_clone';
 
 export function alternatingPair(username: string): {
@@ -290,7 +289,6 @@ export function otherUser(username: string): string {
   return alternatingPair(username).other;
 }
 
-/** So that a huge value never fills an error or a log line. */
 export const SHOWN_NAME_CHARACTERS = 64;
 
 export function quotedName(name: string): string {

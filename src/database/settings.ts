@@ -70,9 +70,7 @@ export function tlsServerNameFrom(
 
 /** The settings PostgreSQL and MySQL read alike, each under its own variable names. */
 export interface DatabaseSettings {
-  /** A secret's `"ssl": true` tightens it. */
   readonly tlsMode: TlsMode;
-  /** PEM text; `undefined`: Node's default trust store. */
   readonly caBundle: string | undefined;
   /** Checked in the server's certificate instead of the secret's host (CNAME hosts). */
   readonly tlsServerName: string | undefined;
@@ -81,6 +79,5 @@ export interface DatabaseSettings {
   /** Run by testSecret with the pending credentials, to prove a privilege. */
   readonly testQuery: string | undefined;
   readonly preProvisionedPair: boolean;
-  /** `undefined`: any host. */
   readonly allowedHosts?: HostAllowlist | undefined;
 }

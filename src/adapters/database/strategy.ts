@@ -1,4 +1,3 @@
-/** What the database strategies (PostgreSQL, MySQL, Redis) build alike. */
 import type { Env } from '../../core/config.ts';
 import type { StepContext } from '../../core/target.ts';
 

@@ -65,11 +65,9 @@ export interface MysqlAlternatingUsersOptions {
 }
 
 /**
- * Alternating-users rotation (docs/protocol.md#alternating-users and docs/protocol.md#shared-ownership-and-exact-grants): users `name` and `name_clone`; the master
- * credentials (`masterarn`) set the password of whichever is not current. Unless the pair is
- * pre-provisioned, the clone is created on first use with the original's real host and plugin,
- * and on every rotation its grants, roles, default roles, TLS requirements and resource limits
- * are re-synced to the original's, exactly.
+ * Alternating-users rotation (docs/protocol.md#alternating-users): the master (`masterarn`) sets the
+ * password of whichever of `name` and `name_clone` is not current; the clone's grants, roles, TLS
+ * requirements and limits are re-synced to the original's (docs/protocol.md#shared-ownership-and-exact-grants).
  *
  * @example
  * ```ts
@@ -144,8 +142,7 @@ async function applyAlternating(
   const masterarn = pending.masterarn ?? current.masterarn;
   if (masterarn === undefined) throw missingMasterArn();
   const secrets = [pending.password, current.password];
-  // Guard and master first: in the common path they work, so no login is refused; the pending login is tried
-  // only after a refusal (an earlier try may have set it).
+  // Guard and master first: no refused login in the common path; pending only after a refusal.
   try {
     await setWithMaster(pending, current, masterarn, secrets, ctx, config);
   } catch (error) {
@@ -163,8 +160,7 @@ async function setWithMaster(
   ctx: StepContext,
   config: MysqlSettings,
 ): Promise<void> {
-  // The master is used only once the current credentials proved themselves (docs/protocol.md#alternating-
-  // users).
+  // The master acts only once the current credentials proved themselves.
   const guard = await tryOpenSession(
     endpointOf(current),
     login(current, 'the current version'),
@@ -374,7 +370,6 @@ async function accountPlugin(session: MysqlSession, account: Account): Promise<s
   return rowText(rows[0]?.plugin);
 }
 
-/** A pre-provisioned partner: on the current user's host, or on its only host. */
 async function preProvisionedAccount(session: MysqlSession, wanted: Account): Promise<Account> {
   if (await accountExists(session, wanted)) return wanted;
   const rows = await session.lookup(`find the hosts of ${wanted.user}`, LOOKUPS.accountHosts, [wanted.user]);

@@ -151,15 +151,18 @@ export async function openSession(
       withinDeadline(settings.statementTimeoutMs + 1_000, ctx.remainingTimeMs()),
     );
     const row = rows[0] ?? {};
-    const flavour = detectFlavour({ version: text(row.version), versionComment: text(row.versionComment) });
-    const account = splitAccount(text(row.account));
+    const flavour = detectFlavour({
+      version: rowText(row.version),
+      versionComment: rowText(row.versionComment),
+    });
+    const account = splitAccount(rowText(row.account));
     if (account.user !== login.username) {
       throw new TargetRefusedError(
         'authentication',
         `${where}: the server authenticated the account "${account.user}"@"${account.host}" instead of user ${quotedName(login.username)} (an anonymous or wildcard account matched); drop that account or fix the user name`,
       );
     }
-    const mode: SqlMode = { noBackslashEscapes: /NO_BACKSLASH_ESCAPES/i.test(text(row.sqlMode)) };
+    const mode: SqlMode = { noBackslashEscapes: /NO_BACKSLASH_ESCAPES/i.test(rowText(row.sqlMode)) };
     const session = new MysqlSession({
       connection,
       flavour,
@@ -246,8 +249,7 @@ async function connectOnce(
     { host: endpoint.host, port: endpoint.port },
   );
   const options: mysql.ConnectionOptions = {
-    // mysql2 checks the certificate against `host`, so `host` carries MYSQL_TLS_SERVERNAME while the socket
-    // goes to the secret's host.
+    // mysql2 checks the certificate against `host`: the TLS server name goes there, the socket to the host.
     host: mode !== 'disable' && settings.tlsServerName ? settings.tlsServerName : endpoint.host,
     port: endpoint.port,
     user: login.username,
@@ -307,16 +309,12 @@ function splitAccount(value: string): Account {
   return { user: value.slice(0, at), host: value.slice(at + 1) };
 }
 
-function text(value: unknown): string {
+/** mysql2 returns BLOB and BINARY columns as Buffers. */
+export function rowText(value: unknown): string {
   if (typeof value === 'string') return value;
   if (value instanceof Uint8Array) return Buffer.from(value).toString('utf8');
   if (value === null || value === undefined) return '';
   return String(value);
-}
-
-/** mysql2 returns BLOB and BINARY columns as Buffers. */
-export function rowText(value: unknown): string {
-  return text(value);
 }
 
 const AUTHENTICATION_ERRNOS = new Set([1045, 1698, 1862, 1820, 3118, 4151, 1131, 1275]);

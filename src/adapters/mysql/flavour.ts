@@ -93,7 +93,6 @@ export function detectFlavour(server: {
   };
 }
 
-/** From the secret's `engine` alone, before a server has been asked. */
 export function userNameLimitForEngine(engine: string): number {
   return engine === 'mariadb' ? 80 : 32;
 }

@@ -118,7 +118,6 @@ export function planGrantSync(
   const revokes: Statement[] = [];
   const grants: Statement[] = [];
 
-  // Privileges the clone holds and the original does not.
   for (const [key, held] of clone.objects) {
     const wanted = original.objects.get(key);
     const wantedAll = wanted?.privileges.has('ALL PRIVILEGES') ?? false;
@@ -138,7 +137,6 @@ export function planGrantSync(
     }
   }
 
-  // Roles the clone holds and the original does not (or holds without the admin option).
   const droppedRoles = new Set<string>();
   for (const [role, held] of clone.roles) {
     const wanted = original.roles.get(role);
@@ -158,7 +156,6 @@ export function planGrantSync(
     }
   }
 
-  // Privileges the original holds and the clone lacks.
   for (const [key, wanted] of original.objects) {
     const held = clone.objects.get(key);
     const heldAll = held?.privileges.has('ALL PRIVILEGES') && wanted.privileges.has('ALL PRIVILEGES');
@@ -200,7 +197,6 @@ export function planGrantSync(
     }
   }
 
-  // Roles the original holds and the clone lacks.
   for (const [role, wanted] of original.roles) {
     const held = droppedRoles.has(role) ? undefined : clone.roles.get(role);
     if (held && (held.admin || !wanted.admin)) continue;
@@ -211,7 +207,6 @@ export function planGrantSync(
     });
   }
 
-  // Default roles, once the roles themselves are in place.
   const wantedDefaults = [...(defaultRoles?.original ?? original.defaultRoles)].sort();
   const heldDefaults = [...(defaultRoles?.clone ?? clone.defaultRoles)].sort();
   const droppedDefault = heldDefaults.some((role) => droppedRoles.has(role));
@@ -396,7 +391,6 @@ class TokenReader {
       if (prefix === 'PACKAGE' && this.acceptWord('BODY')) prefix = 'PACKAGE BODY';
       prefix += ' ';
     }
-    // PROXY ON 'user'@'host'.
     if (isPunct(this.#peek(1), '@')) {
       const user = this.#name('a user name');
       this.#at += 1;

@@ -84,9 +84,7 @@ const MYSQL_RULES: DatabaseSecretRules<MysqlEngine> = {
   checkUsername: checkAccountName,
 };
 
-export function serializeMysqlSecret(secret: MysqlSecret): string {
-  return serializeDatabaseSecretValue(secret);
-}
+export const serializeMysqlSecret: (secret: MysqlSecret) => string = serializeDatabaseSecretValue;
 
 export function checkPairLength(username: string, limit: number, where: string): void {
   const shorten = `shorten the user name to at most ${limit - CLONE_SUFFIX.length} characters (the clone adds "${CLONE_SUFFIX}", ${CLONE_SUFFIX.length} more), or use single-user rotation`;

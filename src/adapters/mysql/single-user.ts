@@ -40,10 +40,8 @@ export interface MysqlSingleUserOptions {
 }
 
 /**
- * Single-user rotation (docs/protocol.md#single-user): the user changes its own password, logged in with the pending,
- * current or previous version. MariaDB gets `SET PASSWORD = '<hash>'` (the plaintext never reaches
- * the server), MySQL 5.7 `ALTER USER USER() IDENTIFIED BY`, MySQL 8 `ALTER USER CURRENT_USER()
- * IDENTIFIED BY`, with dual passwords when asked.
+ * Single-user rotation (docs/protocol.md#single-user): the user changes its own password; MariaDB gets
+ * only the password's hash, MySQL 8 can keep the old one as a secondary password.
  *
  * @example
  * ```ts
@@ -71,8 +69,7 @@ export function mysqlSingleUser(options: MysqlSingleUserOptions = {}): RotationT
       const current = await known.current();
       requireSameAccount(pending, current, 'AWSCURRENT');
       const secrets = [pending.password, current.password];
-      // Current first, so no login is refused in the common path; with dual passwords pending goes first, as
-      // changing again would retain the wrong password.
+      // Current first (no refused login); with dual passwords pending first, else it would retain the wrong one.
       if (config.dualPassword && (await pendingAlreadyWorks(pending, config, ctx, secrets))) return;
       let loggedInWith: 'current' | 'previous' = 'current';
       let session = await tryOpenSession(

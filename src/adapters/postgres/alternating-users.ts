@@ -48,17 +48,10 @@ export interface PostgresAlternatingUsersOptions {
 }
 
 /**
- * Alternating-users rotation for PostgreSQL and Aurora PostgreSQL (docs/protocol.md#alternating-users and docs/protocol.md#shared-ownership-and-exact-grants): two users,
- * `app` and `app_clone`; each rotation sets a new password on the one that is not current, so the
- * previous user keeps working until clients move on.
- *
- * By default the master credentials (`masterarn`) create the clone on first use and keep it a
- * stand-in for the original: it is a member of the original and its sessions act as the original
- * (`role` setting), with the original's other role settings copied, so everything either user
- * creates is owned by the original and fully usable by both. With `preProvisionedPair`, both users
- * exist already and only their passwords alternate.
- *
- * Master credentials are used only after the current credentials log in (docs/protocol.md#alternating-users).
+ * Alternating-users rotation for PostgreSQL and Aurora PostgreSQL (docs/protocol.md#alternating-users):
+ * `app` and `app_clone` take turns. Unless the pair is pre-provisioned, the master (`masterarn`) creates
+ * the clone as a member acting as the original, so what either creates is owned by the original
+ * (docs/protocol.md#shared-ownership-and-exact-grants).
  *
  * @example
  * ```ts
@@ -98,8 +91,7 @@ export function postgresAlternatingUsers(
       const pair = checkPairFits(pending.username);
       refuseRedshiftClone(pending, config);
       checkPasswordForEngine(pending);
-      // Guard and master first: in the common path they work, so no login is refused; the pending login is
-      // tried only after a refusal (an earlier try may have set it).
+      // Guard and master first: no refused login in the common path; pending only after a refusal.
       try {
         const current = await known.current();
         // The guard proves something only about the server the master is about to act on.
@@ -183,7 +175,6 @@ export function postgresAlternatingUsers(
           ctx.logger.warn('role to revoke does not exist; nothing to do', { role: value.username });
           return;
         }
-        // A random password nobody stores: the old one stops working at once.
         const unusable = randomBytes(32).toString('base64url');
         ctx.redact(unusable);
         await setPassword(session, value.username, unusable, passwordFormFor(value, config), ctx);

@@ -22,7 +22,6 @@ import {
 import type { PostgresSettings } from './settings.ts';
 import { WHO_AM_I } from './sql.ts';
 
-/** `EXCLUDE_CHARACTERS` default for PostgreSQL, the same as AWS's templates. */
 export const POSTGRES_EXCLUDE_CHARACTERS = ':/@"\'\\';
 
 export function endpointOf(secret: PostgresSecret): PostgresEndpoint {

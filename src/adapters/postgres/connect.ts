@@ -102,9 +102,7 @@ export class PostgresSession {
     if (this.#abandoned) return;
     try {
       await this.#client.end();
-    } catch {
-      // The socket is gone either way.
-    }
+    } catch {}
   }
 
   /** pg queues every later statement behind a timed-out one; destroying the socket ends all of that. */
@@ -167,7 +165,6 @@ export async function connectPostgres(
     }
     throw sanitizePostgresError(error, doing, scrub);
   }
-  // In case the server (or the network) never answers.
   const answerWithinMs = () => withinDeadline(settings.statementTimeoutMs + 5_000, ctx.remainingTimeMs());
   const tls: TlsOutcome = tlsOutcomeOf(client);
   const session = new PostgresSession(client, tls, where, scrub, answerWithinMs);

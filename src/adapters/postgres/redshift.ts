@@ -44,7 +44,6 @@ export function checkRedshiftPassword(password: string, field: string): void {
   );
 }
 
-/** `md5` + hex MD5 of password followed by user name. */
 export function redshiftMd5Hash(password: string, username: string): string {
   const digest = createHash('md5')
     .update(Buffer.from(password + username, 'utf8'))

@@ -66,6 +66,4 @@ const POSTGRES_RULES: DatabaseSecretRules<PostgresEngine> = {
   checkUsername: checkRoleName,
 };
 
-export function serializePostgresSecret(secret: PostgresSecret): string {
-  return serializeDatabaseSecretValue(secret);
-}
+export const serializePostgresSecret: (secret: PostgresSecret) => string = serializeDatabaseSecretValue;

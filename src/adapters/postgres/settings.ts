@@ -28,8 +28,7 @@ export const POSTGRES_ENV = {
   preProvisionedPair: 'PG_PREPROVISIONED_PAIR',
 } as const;
 
-// node-postgres refuses verifiers above 100 000 iterations (hostile-server guard): more would lock our users
-// out.
+// node-postgres refuses verifiers above 100 000 iterations: more would lock our users out.
 const MAX_SCRAM_ITERATIONS = 100_000;
 
 /** Every bad value throws naming its variable, so a handler fails at start-up, not mid-rotation. */

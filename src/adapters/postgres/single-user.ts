@@ -25,10 +25,8 @@ import { type PostgresSettings, readPostgresSettings } from './settings.ts';
 export type PostgresSingleUserOptions = Record<string, never>;
 
 /**
- * Single-user rotation for PostgreSQL and Aurora PostgreSQL (docs/protocol.md#single-user): the user changes its own
- * password, logged in with the pending, else the current, else the previous credentials, each
- * checked to name the same user, host and port before connecting. The new password reaches the server
- * only as a SCRAM-SHA-256 verifier.
+ * Single-user rotation for PostgreSQL and Aurora PostgreSQL (docs/protocol.md#single-user): the user
+ * sets its own password, sent only as a SCRAM-SHA-256 verifier.
  *
  * @example
  * ```ts
@@ -62,8 +60,7 @@ export function postgresSingleUser(_options: PostgresSingleUserOptions = {}): Ro
     async apply(pending, known, ctx) {
       const config = settings.get(ctx);
       checkPasswordForEngine(pending);
-      // Current first: no refused login in the common path; pending works only on a retry, previous only after
-      // a half-finished rotation.
+      // Current first: no refused login in the common path (pending: a retry; previous: a half-done rotation).
       const tried = { pending: '', current: '', previous: '' };
       const current = await known.current();
       const currentFits = current.username === pending.username && sameServer(current, pending);
@@ -71,7 +68,6 @@ export function postgresSingleUser(_options: PostgresSingleUserOptions = {}): Ro
       tried.current = 'current: authentication failed';
       if (await pendingAlreadyWorks(pending, config, ctx)) return;
       tried.pending = 'pending: authentication failed';
-      // Checked before connecting: these credentials are for another user or server.
       if (!currentFits) throw mismatch(current, pending);
 
       const previous = await known.previous();

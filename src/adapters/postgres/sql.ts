@@ -91,8 +91,7 @@ export function resetRoleSettingsStatement(role: string, database: string | unde
   return `ALTER ROLE ${quoteIdentifier(role)}${inDatabase(database)} RESET ALL`;
 }
 
-// GUC_LIST_QUOTE settings: their stored text sent back as one literal would become one name (`'"$user",
-// public'`), so each element goes as its own literal.
+// GUC_LIST_QUOTE settings: sent back as one literal, `"$user", public` would become one name.
 const LIST_QUOTE_SETTINGS = new Set([
   'search_path',
   'temp_tablespaces',
