@@ -242,6 +242,22 @@ function databaseCorpus(family: 'postgres' | 'mysql' | 'redis', alternating: boo
   return corpus;
 }
 
+/** The Redis corpus, a user id, and ElastiCache's password rules checked before anything is sent. */
+function elastiCacheCorpus(): BadValue[] {
+  return [
+    ...databaseCorpus('redis', false).filter((value) => !value.name.startsWith('a huge password')),
+    shape('userId missing', without('userId'), 'userId'),
+    shape('userId not an ElastiCache user id', set('userId', '9 lives'), 'userId'),
+    {
+      name: 'a current password ElastiCache cannot hold (60 000 characters), in AWSCURRENT and AWSPREVIOUS',
+      make: set('password', 'p'.repeat(60_000)),
+      step: 'setSecret',
+      error: /Secret field "password" \(AWSCURRENT\) is 60000 characters long; ElastiCache takes 16 to 128/,
+      alsoPrevious: true,
+    },
+  ];
+}
+
 /** The field holding the credential, for adapters other than random-secret. */
 function secretFieldOf(adapter: AdapterName): string {
   return adapter === 'http-api-key'
@@ -397,6 +413,8 @@ function corpusFor(adapter: AdapterName): BadValue[] {
       return databaseCorpus('redis', true);
     case 'ssh-keys':
       return sshKeysCorpus();
+    case 'elasticache-user':
+      return elastiCacheCorpus();
   }
 }
 

@@ -150,7 +150,14 @@ export class ContainerPool {
     const child = fork(script, [], {
       execArgv: ['--no-warnings'],
       stdio: ['ignore', 'pipe', 'pipe', 'ipc'],
-      env: { PATH: process.env.PATH ?? '', NODE_ENV: 'test', AWS_REGION: 'us-east-1' },
+      // Dummy credentials as Lambda's (the SDK clients of an adapter read them; no endpoint checks them).
+      env: {
+        PATH: process.env.PATH ?? '',
+        NODE_ENV: 'test',
+        AWS_REGION: 'us-east-1',
+        AWS_ACCESS_KEY_ID: 'AKIDLOCALTESTONLY',
+        AWS_SECRET_ACCESS_KEY: 'local-test-secret-access-key',
+      },
     });
     this.#all.add(child);
     child.stdout?.setEncoding('utf8').on('data', (text: string) => this.#output(text));

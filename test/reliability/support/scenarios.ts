@@ -6,6 +6,7 @@
  */
 import { createHash, randomBytes } from 'node:crypto';
 import { readFile, writeFile } from 'node:fs/promises';
+import { elastiCacheUser } from '../../../src/adapters/elasticache/index.ts';
 import type { HttpApiKeyConfig } from '../../../src/adapters/http-api-key/config.ts';
 import { httpApiKey } from '../../../src/adapters/http-api-key/index.ts';
 import { mysqlAlternatingUsers, mysqlSingleUser } from '../../../src/adapters/mysql/index.ts';
@@ -24,6 +25,7 @@ import { sshKeys } from '../../../src/adapters/ssh-keys/index.ts';
 import { pemBody } from '../../../src/adapters/ssh-keys/keys.ts';
 import type { Env } from '../../../src/core/config.ts';
 import type { RotationTarget } from '../../../src/core/target.ts';
+import { ElastiCacheUsers, startElastiCacheApi } from '../../support/elasticache-api.ts';
 import { startOAuthProvider } from '../../support/fake-oauth-provider.ts';
 import type { PointDescriber } from '../../support/fault-proxy.ts';
 import { describeHttp, describeMysql, describePostgres, describeRedis } from '../../support/fault-proxy.ts';
@@ -47,6 +49,7 @@ export const ADAPTERS = [
   'redis-password-overlap',
   'redis-alternating-users',
   'ssh-keys',
+  'elasticache-user',
 ] as const;
 
 export type AdapterName = (typeof ADAPTERS)[number];
@@ -83,6 +86,8 @@ export function makeTarget(name: AdapterName): RotationTarget<unknown> {
       return redisAlternatingUsers() as RotationTarget<unknown>;
     case 'ssh-keys':
       return sshKeys() as RotationTarget<unknown>;
+    case 'elasticache-user':
+      return elastiCacheUser() as RotationTarget<unknown>;
   }
 }
 
@@ -364,6 +369,83 @@ export function mysqlScenario(db: MariaDbInstance, alternating: boolean): Scenar
  * Redis ACL users through the Redis adapter: single user (the user holds `+acl|setuser`), overlapping
  * passwords or alternating users (master = the server's admin).
  */
+/** The case's users (`username`, its clone) as ACL LIST prints them, each password hash digested again. */
+async function redisUsersFingerprint(redis: RedisInstance, username: string): Promise<string> {
+  const list = (await redis.command(['ACL', 'LIST'])) as string[];
+  return JSON.stringify(
+    list
+      .filter((line) => line.startsWith(`user ${username} `) || line.startsWith(`user ${username}_clone `))
+      .map((line) =>
+        line.replace(
+          /#([0-9a-f]{64})/g,
+          (_all, hash: string) => `#${createHash('sha256').update(hash).digest('hex').slice(0, 12)}`,
+        ),
+      ),
+  );
+}
+
+/**
+ * An ElastiCache user: the API stand-in of test/support/elasticache-api.ts behind one fault proxy
+ * (its DescribeUsers/ModifyUser calls are I/O points), the redis-server behind another.
+ */
+export function elastiCacheScenario(redis: RedisInstance): Scenario {
+  return {
+    adapter: 'elasticache-user',
+    currentAlwaysWorks: false,
+    hasTarget: true,
+    env: { ...FAULT_ENV, ELASTICACHE_POLL_INTERVAL_MS: '10', ELASTICACHE_REQUEST_TIMEOUT_MS: '2000' },
+    async prepare(id, tools) {
+      // The SDK takes credentials from the process, as in Lambda; the stand-in checks no signature.
+      process.env.AWS_ACCESS_KEY_ID ??= 'AKIDLOCALTESTONLY';
+      process.env.AWS_SECRET_ACCESS_KEY ??= 'local-test-secret-access-key';
+      process.env.AWS_REGION ??= 'us-east-1';
+      const users = new ElastiCacheUsers(redis);
+      // One poll per change keeps the I/O points few; the wait itself is tested in test/adapters.
+      users.modifyingPolls = 1;
+      const username = `fm_${id}`;
+      const userId = `fm-${id.replace(/[^a-zA-Z0-9]/g, '-')}`;
+      const password = casePassword();
+      tools.track(password);
+      await users.addUser(userId, username, password, ['~fm:*', '+get']);
+      const api = await startElastiCacheApi(users);
+      const apiAddress = new URL(api.url);
+      const apiProxy = await tools.proxy(
+        'elasticache',
+        { host: apiAddress.hostname, port: Number(apiAddress.port) },
+        describeHttp,
+      );
+      const proxy = await tools.proxy('redis', { host: redis.host, port: redis.port }, describeRedis);
+      const value = {
+        engine: 'valkey',
+        host: proxy.host,
+        port: proxy.port,
+        username,
+        password,
+        userId,
+        team: 'reliability',
+      };
+      const secretArn = await tools.createSecret(`fm-elasticache-${id}`, JSON.stringify(value));
+      return {
+        secretArn,
+        env: { AWS_ENDPOINT_URL_ELASTICACHE: apiProxy.url },
+        authenticates: async (raw) => redis.canLogin(username, String(parsed(raw).password)),
+        fingerprint: async () => `${users.statusOf(userId)} ${await redisUsersFingerprint(redis, username)}`,
+        async extraChecks() {
+          const count = await redis.passwordCount(username);
+          const status = users.statusOf(userId);
+          return [
+            ...(count === 1
+              ? []
+              : [`${username} holds ${count} passwords after the rotation, expected only the current one`]),
+            ...(status === 'active' ? [] : [`ElastiCache user ${userId} was left ${status}`]),
+          ];
+        },
+        close: () => api.close(),
+      };
+    },
+  };
+}
+
 export function redisScenario(
   redis: RedisInstance,
   strategy: 'single' | 'overlap' | 'alternating',
@@ -397,22 +479,7 @@ export function redisScenario(
         ]);
       },
       canLogin: (username, password) => redis.canLogin(username, password),
-      async fingerprint(username) {
-        // The case's users as ACL LIST prints them, each password hash digested again.
-        const list = (await redis.command(['ACL', 'LIST'])) as string[];
-        return JSON.stringify(
-          list
-            .filter(
-              (line) => line.startsWith(`user ${username} `) || line.startsWith(`user ${username}_clone `),
-            )
-            .map((line) =>
-              line.replace(
-                /#([0-9a-f]{64})/g,
-                (_all, hash: string) => `#${createHash('sha256').update(hash).digest('hex').slice(0, 12)}`,
-              ),
-            ),
-        );
-      },
+      fingerprint: (username) => redisUsersFingerprint(redis, username),
     },
     strategy === 'alternating',
   );
@@ -687,5 +754,9 @@ export function scenarioFor(
     case 'ssh-keys':
       if (!servers.sshd) throw new Error('scenarioFor(ssh-keys): start an sshd (startSshd) and pass it');
       return sshKeysScenario(servers.sshd);
+    case 'elasticache-user':
+      if (!servers.redis)
+        throw new Error(`scenarioFor(${adapter}): start a Redis server (startRedis) and pass it`);
+      return elastiCacheScenario(servers.redis);
   }
 }
