@@ -72,6 +72,15 @@ const REPLACEMENTS: readonly Replacement[] = [
 ];
 
 /**
+ * The RDS client registers a class for each of its 150 modelled errors. Left unregistered, an error
+ * arrives as the client's base exception named by its code (`DBInstanceNotFound`, `AccessDenied`,
+ * `Throttling`), which is all the master rule reads (src/database/rds-client.ts), and the classes
+ * and their schemas drop out of the bundle.
+ */
+const RDS_ERROR_REGISTRATIONS = /^n0_registry\.registerError\(\w+\$, \w+\);$/gm;
+const RDS_SCHEMAS = /node_modules[\\/]@aws-sdk[\\/]client-rds[\\/]dist-es[\\/]schemas[\\/]schemas_0\.js$/;
+
+/**
  * The esbuild plugin that puts each of {@link REPLACEMENTS} in place of the module it names. A
  * replacement's own imports resolve from the replaced module's folder, so they find the versions the
  * original would have used.
@@ -94,6 +103,11 @@ export function lambdaOnlyReplacements(): esbuild.Plugin {
           return { path: real.path, namespace: LAMBDA_ONLY_NAMESPACE, pluginData: index };
         });
       }
+      build.onLoad({ filter: RDS_SCHEMAS }, (args) => ({
+        contents: readFileSync(args.path, 'utf8').replace(RDS_ERROR_REGISTRATIONS, ''),
+        loader: 'js',
+        resolveDir: dirname(args.path),
+      }));
       build.onLoad({ filter: /.*/, namespace: LAMBDA_ONLY_NAMESPACE }, (args) => ({
         contents: REPLACEMENTS[args.pluginData as number]!.contents(args.path),
         loader: 'js',

@@ -139,7 +139,7 @@ export function createRotationHandler<Value>(
         version_id: parsed.token,
         adapter: target.name,
       });
-      client ??= sharedSecretsManagerClient(env);
+      client ??= await sharedSecretsManagerClient(env);
       const gateway = new EarlyReadingGateway(client, {
         maxAttempts: settings.maxAttempts,
         remainingTimeMs,

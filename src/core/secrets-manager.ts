@@ -1,11 +1,4 @@
-import {
-  DescribeSecretCommand,
-  GetRandomPasswordCommand,
-  GetSecretValueCommand,
-  PutSecretValueCommand,
-  SecretsManagerClient,
-  UpdateSecretVersionStageCommand,
-} from '@aws-sdk/client-secrets-manager';
+import type { SecretsManagerClient } from '@aws-sdk/client-secrets-manager';
 import { type Env, envInteger, secretsManagerEndpoint } from './config.ts';
 import { SecretShapeError, SecretsManagerCallError } from './errors.ts';
 import type { PasswordPolicy } from './password.ts';
@@ -57,6 +50,15 @@ export function errorCode(error: unknown): string {
   return 'UnknownError';
 }
 
+type SecretsManagerSdk = typeof import('@aws-sdk/client-secrets-manager');
+
+// Loaded on the first call, not when the function starts: the SDK is most of a bundle's cold start.
+let sdk: Promise<SecretsManagerSdk> | undefined;
+function loadSdk(): Promise<SecretsManagerSdk> {
+  sdk ??= import('@aws-sdk/client-secrets-manager');
+  return sdk;
+}
+
 function isRetryable(error: unknown): boolean {
   const code = errorCode(error);
   if (RETRYABLE_CODES.has(code)) return true;
@@ -85,8 +87,8 @@ export class SecretsManagerGateway {
   }
 
   describe(secretId: string): Promise<SecretDescription> {
-    return this.#call('DescribeSecret', () =>
-      this.client.send(new DescribeSecretCommand({ SecretId: secretId })),
+    return this.#call('DescribeSecret', (aws) =>
+      this.client.send(new aws.DescribeSecretCommand({ SecretId: secretId })),
     );
   }
 
@@ -110,9 +112,9 @@ export class SecretsManagerGateway {
     value: StoredValue,
     rotationToken: string | undefined,
   ): Promise<void> {
-    await this.#call('PutSecretValue', () =>
+    await this.#call('PutSecretValue', (aws) =>
       this.client.send(
-        new PutSecretValueCommand({
+        new aws.PutSecretValueCommand({
           SecretId: secretId,
           ClientRequestToken: token,
           ...(typeof value === 'string' ? { SecretString: value } : { SecretBinary: value }),
@@ -126,9 +128,9 @@ export class SecretsManagerGateway {
   /** A failed call whose effect DescribeSecret then shows is an earlier attempt that went through: success. */
   async promote(secretId: string, token: string, fromVersionId: string | undefined): Promise<void> {
     try {
-      await this.#call('UpdateSecretVersionStage', () =>
+      await this.#call('UpdateSecretVersionStage', (aws) =>
         this.client.send(
-          new UpdateSecretVersionStageCommand({
+          new aws.UpdateSecretVersionStageCommand({
             SecretId: secretId,
             VersionStage: AWSCURRENT,
             MoveToVersionId: token,
@@ -144,9 +146,9 @@ export class SecretsManagerGateway {
   }
 
   async randomPassword(policy: PasswordPolicy): Promise<string> {
-    const answer = await this.#call('GetRandomPassword', () =>
+    const answer = await this.#call('GetRandomPassword', (aws) =>
       this.client.send(
-        new GetRandomPasswordCommand({
+        new aws.GetRandomPasswordCommand({
           PasswordLength: policy.length,
           ...(policy.excludeCharacters ? { ExcludeCharacters: policy.excludeCharacters } : {}),
           ExcludeNumbers: policy.excludeNumbers,
@@ -175,7 +177,7 @@ export class SecretsManagerGateway {
     try {
       const answer = await this.#call(
         'GetSecretValue',
-        () => this.client.send(new GetSecretValueCommand({ SecretId: secretId, ...selector })),
+        (aws) => this.client.send(new aws.GetSecretValueCommand({ SecretId: secretId, ...selector })),
         isNotFound,
       );
       const value = answer.SecretString ?? answer.SecretBinary;
@@ -190,13 +192,13 @@ export class SecretsManagerGateway {
 
   async #call<T>(
     operation: string,
-    send: () => Promise<T>,
+    send: (aws: SecretsManagerSdk) => Promise<T>,
     passThrough?: (error: unknown) => boolean,
   ): Promise<T> {
     const maxAttempts = this.#options.maxAttempts ?? 5;
     for (let attempt = 1; ; attempt++) {
       try {
-        return await send();
+        return await send(await loadSdk());
       } catch (error) {
         if (passThrough?.(error)) throw error;
         const code = errorCode(error);
@@ -219,13 +221,13 @@ export class SecretsManagerGateway {
 const sharedClients = new Map<string, SecretsManagerClient>();
 
 /** One client per container and endpoint; retries are the gateway's, so they respect the deadline. */
-export function sharedSecretsManagerClient(env: Env): SecretsManagerClient {
+export async function sharedSecretsManagerClient(env: Env): Promise<SecretsManagerClient> {
   const endpoint = secretsManagerEndpoint(env);
   const timeouts = sharedClientTimeouts(env);
   const key = `${endpoint ?? '(default)'} ${timeouts.connectionTimeout} ${timeouts.requestTimeout}`;
   let client = sharedClients.get(key);
   if (!client) {
-    client = new SecretsManagerClient({
+    client = new (await loadSdk()).SecretsManagerClient({
       maxAttempts: 1,
       // The SDK sets no timeouts: a half-open connection would hang the step past any retry.
       requestHandler: { ...timeouts, throwOnRequestTimeout: true },
