@@ -43,7 +43,7 @@ describe('SSH keys on a private sshd', () => {
     expect(stored).toMatchObject({ team: 'ops', username: rig.sshd.user });
     expect(stored.publicKey).toBe(lines[1]);
     expect(await rig.sshd.canLogin(other.privateKey)).toBe(true);
-  }, 120_000);
+  }, 300_000);
 
   it('RSA: keyType "rsa" makes 3072-bit keys in OpenSSH format, rotated from an RSA key', async () => {
     const initial = await rig.installedKey('rsa');
