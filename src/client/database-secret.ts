@@ -10,8 +10,7 @@ import {
 } from '../database/secret.ts';
 
 /**
- * The connection fields of a database secret (docs/protocol.md#the-database-secret), as the client uses them. Fields the client
- * does not need (`masterarn`, your own) are ignored here and left untouched in the secret.
+ * The connection fields of a database secret (docs/protocol.md#the-database-secret); others are ignored.
  *
  * @example
  * ```ts
@@ -25,21 +24,18 @@ export interface DatabaseSecret {
   readonly host: string;
   /** The port, or `undefined` for the engine's default (5432 / 5439 / 3306). */
   readonly port: number | undefined;
-  /** Who logs in. With alternating users it changes between versions (`app` / `app_clone`). */
+  /** With alternating users it changes between versions (`app` / `app_clone`). */
   readonly username: string;
   readonly password: string;
-  /** The database to connect to, if the secret names one. */
   readonly dbname: string | undefined;
   /** docs/protocol.md#tls-to-databases: `true` TLS required, `false` no TLS, `undefined` TLS unless the server offers none. */
   readonly ssl: boolean | undefined;
 }
 
 /**
- * Reads the JSON of a database secret (docs/protocol.md#the-database-secret) with clear errors that name the field at fault and
- * never quote the secret. Pass it as `parse` to {@link SecretCache.get}: it then runs once per
- * version.
+ * Reads a database secret's JSON; errors name the field at fault and never quote the secret. Pass it
+ * as `parse` to {@link SecretCache.get}, which runs it once per version.
  *
- * @throws SecretShapeError when the text is not a JSON object or a field is missing or malformed.
  * @example
  * ```ts
  * const { parsed } = await cache.get('prod/app/db', { parse: parseDatabaseSecret });
@@ -51,8 +47,7 @@ export function parseDatabaseSecret(value: string): DatabaseSecret {
     value,
     'store the secret as a JSON object (docs/protocol.md#the-database-secret)',
   );
-  // Unlike the rotators, the client also reads secrets written by other tools, which sometimes
-  // hold "" for a field they leave unset: read it as absent.
+  // Other tools' secrets sometimes hold "" for a field they leave unset: read it as absent.
   for (const name of ['engine', 'port', 'dbname']) if (fields[name] === '') delete fields[name];
   return {
     engine: optionalStringField(fields, 'engine'),
@@ -65,11 +60,6 @@ export function parseDatabaseSecret(value: string): DatabaseSecret {
   };
 }
 
-/**
- * Checks that a database secret is for one of `engines` (a secret without `engine` passes).
- *
- * @throws SecretShapeError naming the engine found and the ones accepted.
- */
 export function requireEngine(secret: DatabaseSecret, engines: readonly string[], user: string): void {
   if (secret.engine !== undefined && !engines.includes(secret.engine)) {
     throw new SecretShapeError(
@@ -80,10 +70,7 @@ export function requireEngine(secret: DatabaseSecret, engines: readonly string[]
   }
 }
 
-/**
- * A key naming where and as whom a secret logs in, without the password: two versions with the
- * same key can share a connection pool whose password is looked up per connection.
- */
+/** Where and as whom a secret logs in: versions with one key can share a pool that reads passwords per connection. */
 export function loginKey(secret: DatabaseSecret): string {
   return JSON.stringify([
     normalHost(secret.host),
@@ -94,10 +81,7 @@ export function loginKey(secret: DatabaseSecret): string {
   ]);
 }
 
-/**
- * Like {@link loginKey} but also distinguishing passwords, through a digest so the key itself can
- * never reveal one.
- */
+/** Like {@link loginKey}, also telling passwords apart through a digest that never reveals one. */
 export function credentialKey(secret: DatabaseSecret): string {
   const digest = createHash('sha256').update(secret.password).digest('base64url');
   return `${loginKey(secret)}#${digest}`;

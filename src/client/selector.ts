@@ -1,14 +1,7 @@
-/**
- * Internal to `secrets-rotator/client`: which version of a secret to use, shared by
- * withFreshSecret and the pool integrations. Not exported from the package.
- */
 import { AWSPENDING, AWSPREVIOUS } from '../core/stages.ts';
 import type { CachedSecret, SecretCache, SecretParser } from './cache.ts';
 
-/**
- * Which version a caller should use now, and the generation it belongs to: a failure reported
- * with an older generation was already dealt with by someone else.
- */
+/** A failure reported with an older generation was already dealt with by someone else. */
 export interface VersionChoice<T> {
   readonly secret: CachedSecret<T>;
   readonly generation: number;
@@ -26,12 +19,7 @@ interface Override {
   readonly parsed: Map<SecretParser<unknown>, unknown>;
 }
 
-/**
- * Decides which version of one secret to use: AWSCURRENT normally; after a refusal, a refreshed
- * AWSCURRENT, then AWSPENDING, then AWSPREVIOUS (the single-user window of docs/protocol.md#single-user). A version that
- * worked in place of AWSCURRENT stays chosen until AWSCURRENT itself moves. Shared by every
- * integration using the same cache and secret, so one refusal teaches them all.
- */
+/** Which version of one secret to use; shared per cache and secret, so one refusal teaches every integration. */
 export class VersionSelector {
   readonly #cache: SecretCache;
   readonly #secretId: string;
@@ -48,7 +36,6 @@ export class VersionSelector {
     this.#secretId = secretId;
   }
 
-  /** The version to use now (AWSCURRENT from the cache unless a refusal chose another). */
   async pick<T>(parse?: SecretParser<T>): Promise<VersionChoice<T>> {
     const current = await this.#cache.get(this.#secretId, { parse });
     const override = this.#override;
@@ -61,10 +48,7 @@ export class VersionSelector {
     return { secret: chosen, generation: this.#generation };
   }
 
-  /**
-   * Reports that `failed` was refused. Resolves true when another version is now chosen (or
-   * already was, by a concurrent caller), false when every version was refused.
-   */
+  /** Resolves true when another version is now chosen (maybe by a concurrent caller), false when all were refused. */
   recover(failed: VersionChoice<unknown>): Promise<boolean> {
     if (failed.generation !== this.#generation) return Promise.resolve(true);
     this.#recovering ??= this.#advance(failed.secret.versionId).finally(() => {
@@ -97,8 +81,7 @@ export class VersionSelector {
       this.#generation += 1;
       return true;
     }
-    // Every version was refused: the cause is elsewhere (a broken rotation, the server). Start
-    // over after a pause rather than calling Secrets Manager again for every failing request.
+    // Every version was refused: pause rather than call Secrets Manager for every failing request.
     this.#refused = new Set();
     this.#override = undefined;
     this.#exhaustedUntil = this.#cache.now() + EXHAUSTED_COOLDOWN_MS;
@@ -114,7 +97,6 @@ export class VersionSelector {
 
 const selectors = new WeakMap<SecretCache, Map<string, VersionSelector>>();
 
-/** The one selector of this cache and secret. */
 export function selectorFor(cache: SecretCache, secretId: string): VersionSelector {
   let bySecret = selectors.get(cache);
   if (!bySecret) {

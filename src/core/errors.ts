@@ -33,15 +33,7 @@ export class RotationError extends Error {
   }
 }
 
-/**
- * An environment variable, handler option or CLI flag has a value the library cannot use.
- *
- * @example
- * ```ts
- * throw new ConfigurationError('PASSWORD_LENGTH', 'must be a whole number from 1 to 4096, got "abc"');
- * // PASSWORD_LENGTH must be a whole number from 1 to 4096, got "abc"
- * ```
- */
+/** An environment variable, handler option or CLI flag has a value the library cannot use. */
 export class ConfigurationError extends RotationError {
   /** The variable, option or flag at fault. */
   readonly setting: string;
@@ -52,14 +44,7 @@ export class ConfigurationError extends RotationError {
   }
 }
 
-/**
- * The rotation event is not of the shape Secrets Manager sends.
- *
- * @example
- * ```ts
- * throw new EventError('SecretId', 'must be a non-empty string');
- * ```
- */
+/** The rotation event is not of the shape Secrets Manager sends. */
 export class EventError extends RotationError {
   /** The event field at fault. */
   readonly field: string;
@@ -70,14 +55,7 @@ export class EventError extends RotationError {
   }
 }
 
-/**
- * A stored secret value is not valid for the adapter that reads it.
- *
- * @example
- * ```ts
- * throw new SecretShapeError('port', 'must be a number from 1 to 65535', 'set "port" to the database port');
- * ```
- */
+/** A stored secret value is not valid for the adapter that reads it. */
 export class SecretShapeError extends RotationError {
   /** The JSON field at fault, or `(value)` for the value as a whole. */
   readonly field: string;
@@ -96,11 +74,6 @@ export class SecretShapeError extends RotationError {
 /**
  * The secret's versions and labels do not allow the requested step (docs/protocol.md#checks-before-every-step), or a stored
  * version contradicts the rotation in progress.
- *
- * @example
- * ```ts
- * throw new ProtocolStateError(`Secret ${arn} is not enabled for rotation`);
- * ```
  */
 export class ProtocolStateError extends RotationError {
   constructor(message: string) {
@@ -111,14 +84,7 @@ export class ProtocolStateError extends RotationError {
 /** Why a target could not be reached or refused a credential. */
 export type TargetFailureCause = 'network' | 'timeout' | 'tls' | 'authentication' | 'permission' | 'rejected';
 
-/**
- * The rotation's target (database, API) could not be reached: network, timeout or TLS.
- *
- * @example
- * ```ts
- * throw new TargetUnreachableError('tls', 'db.example.com:5432: certificate not trusted; set PG_CA_BUNDLE');
- * ```
- */
+/** The rotation's target (database, API) could not be reached: network, timeout or TLS. */
 export class TargetUnreachableError extends RotationError {
   /** The sanitised cause. */
   readonly failure: TargetFailureCause;
@@ -129,14 +95,7 @@ export class TargetUnreachableError extends RotationError {
   }
 }
 
-/**
- * The target answered but refused: wrong credentials, missing privilege, a rejected statement.
- *
- * @example
- * ```ts
- * throw new TargetRefusedError('authentication', 'user "app" could not log in with the current version');
- * ```
- */
+/** The target answered but refused: wrong credentials, missing privilege, a rejected statement. */
 export class TargetRefusedError extends RotationError {
   /** The sanitised cause. */
   readonly failure: TargetFailureCause;
@@ -147,14 +106,7 @@ export class TargetRefusedError extends RotationError {
   }
 }
 
-/**
- * A Secrets Manager call failed for a reason other than the protocol checks.
- *
- * @example
- * ```ts
- * throw new SecretsManagerCallError('PutSecretValue', 'ThrottlingException', 'Rate exceeded');
- * ```
- */
+/** A Secrets Manager call failed for a reason other than the protocol checks. */
 export class SecretsManagerCallError extends RotationError {
   readonly operation: string;
   readonly code: string;

@@ -10,15 +10,7 @@ export interface RotationEvent {
   RotationToken?: string;
 }
 
-/**
- * What `createRotationHandler` returns and Lambda invokes; the context is optional for direct calls.
- *
- * @example
- * ```ts
- * const handler: RotationHandler = createRotationHandler(randomSecret());
- * await handler({ Step: 'testSecret', SecretId: arn, ClientRequestToken: token });
- * ```
- */
+/** What `createRotationHandler` returns and Lambda invokes; the context is optional for direct calls. */
 export type RotationHandler = (event: RotationEvent, context?: Partial<Context>) => Promise<void>;
 
 export interface ParsedRotationEvent {

@@ -14,11 +14,6 @@ export const ROTATION_STEPS: readonly RotationStep[] = [
 /**
  * Structured log methods for adapters; lines carry the secret ARN, step and version, and are
  * scrubbed of every value registered with {@link StepContext.redact}.
- *
- * @example
- * ```ts
- * ctx.logger.info('connected', { host: 'db.internal', tls: 'verified' });
- * ```
  */
 export interface RotationLogger {
   debug(message: string, extra?: Record<string, unknown>): void;
@@ -27,14 +22,7 @@ export interface RotationLogger {
   error(message: string, extra?: Record<string, unknown>): void;
 }
 
-/**
- * Counts an adapter-specific event as an EMF metric with the adapter and step dimensions.
- *
- * @example
- * ```ts
- * ctx.metrics.count('TlsPlaintextFallback');
- * ```
- */
+/** Counts an adapter-specific event as an EMF metric with the adapter and step dimensions. */
 export interface RotationMetrics {
   count(name: string, value?: number): void;
 }
@@ -42,13 +30,6 @@ export interface RotationMetrics {
 /**
  * What the engine hands an adapter for one step. Adapters never call Secrets Manager for the secret
  * being rotated; they receive values and talk to their target.
- *
- * @example
- * ```ts
- * async verify(pending, ctx) {
- *   ctx.logger.info('testing pending credentials', { remainingMs: ctx.remainingTimeMs() });
- * }
- * ```
  */
 export interface StepContext {
   readonly secretArn: string;
@@ -69,30 +50,13 @@ export interface StepContext {
   remainingTimeMs(): number;
 }
 
-/**
- * The context of createSecret: a {@link StepContext} that can also make passwords.
- *
- * @example
- * ```ts
- * async next(current, ctx) {
- *   return { ...current, password: await ctx.newPassword() };
- * }
- * ```
- */
+/** The context of createSecret: a {@link StepContext} that can also make passwords. */
 export interface NextContext extends StepContext {
   /** A new password under the configured policy (docs/protocol.md#password-policy), already redacted. */
   newPassword(overrides?: Partial<PasswordPolicy>): Promise<string>;
 }
 
-/**
- * The other versions of the secret, read only when asked: most retries never need them.
- *
- * @example
- * ```ts
- * const current = await known.current();
- * const previous = await known.previous(); // undefined before the first rotation
- * ```
- */
+/** The other versions of the secret, read only when asked: most retries never need them. */
 export interface KnownVersions<Value> {
   current(): Promise<Value>;
   previous(): Promise<Value | undefined>;

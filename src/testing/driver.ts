@@ -36,15 +36,6 @@ export interface RotationPlan {
 /**
  * An earlier rotation left AWSPENDING on a version other than AWSCURRENT, and this request does not
  * resume it; the service refuses RotateSecret in this state.
- *
- * @example
- * ```ts
- * try {
- *   await rotateSecret({ client, secretId, handler });
- * } catch (error) {
- *   if (error instanceof RotationIncompleteError) await rotateSecret({ client, secretId, handler, resume: true });
- * }
- * ```
  */
 export class RotationIncompleteError extends ProtocolStateError {
   readonly secretArn: string;
@@ -88,14 +79,7 @@ export function planRotation(
   return { ...base, versionId, resumed: false };
 }
 
-/**
- * The outcome of one step.
- *
- * @example
- * ```ts
- * const failed = result.steps.find((step) => !step.ok); // { step: 'setSecret', ok: false, durationMs: 12, error: '…' }
- * ```
- */
+/** The outcome of one step. */
 export interface StepResult {
   readonly step: RotationStep;
   readonly ok: boolean;
@@ -104,15 +88,7 @@ export interface StepResult {
   readonly error?: string;
 }
 
-/**
- * The outcome of one rotation run.
- *
- * @example
- * ```ts
- * const result = await rotateSecret({ client, secretId, handler });
- * if (!result.ok) console.error(`${result.failedStep} failed: ${result.error}`);
- * ```
- */
+/** The outcome of one rotation run. */
 export interface RotationResult {
   readonly secretArn: string;
   readonly versionId: string;
@@ -257,18 +233,7 @@ export async function executeRotation(
   return result;
 }
 
-/**
- * A rotation ended with a failed step and `throwOnFailure` was set.
- *
- * @example
- * ```ts
- * try {
- *   await rotateSecret({ client, secretId, handler, throwOnFailure: true });
- * } catch (error) {
- *   if (error instanceof RotationFailedError) console.error(error.result.failedStep);
- * }
- * ```
- */
+/** A rotation ended with a failed step and `throwOnFailure` was set. */
 export class RotationFailedError extends Error {
   readonly result: RotationResult;
 
@@ -282,14 +247,7 @@ export class RotationFailedError extends Error {
   }
 }
 
-/**
- * Options of {@link rotateSecret}.
- *
- * @example
- * ```ts
- * const options: RotateSecretOptions = { client, secretId: 'app/db', handler, resume: true };
- * ```
- */
+/** Options of {@link rotateSecret}. */
 export interface RotateSecretOptions {
   /** Usually `local.client()`; any client whose endpoint is the local one works. */
   readonly client: SecretsManagerClient;
@@ -355,14 +313,7 @@ export async function rotateSecret(options: RotateSecretOptions): Promise<Rotati
   return result;
 }
 
-/**
- * The outcome of {@link retryUntilConverged}.
- *
- * @example
- * ```ts
- * const { ok, attempts, results } = await retryUntilConverged({ client, secretId, handler, attempts: 5 });
- * ```
- */
+/** The outcome of {@link retryUntilConverged}. */
 export interface ConvergenceResult {
   readonly ok: boolean;
   readonly attempts: number;

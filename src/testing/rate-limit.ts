@@ -1,26 +1,13 @@
-/**
- * Per-operation request rates for the local endpoint, so that fleet tools meet the service's quotas
- * in tests: a request over its operation's rate is answered `ThrottlingException` ("Rate exceeded",
- * HTTP 400), as Secrets Manager answers it, and changes nothing.
- */
+// Per-operation rates so fleet tools meet the service's quotas in tests.
 
-/**
- * Requests per second allowed for each operation, e.g. `{ RotateSecret: 50, GetSecretValue: 100 }`.
- * A key joining operations with `+` gives them one shared rate, as the service's combined quotas
- * do (`'PutSecretValue+UpdateSecretVersionStage': 50`). Operations not named are not limited.
- */
+/** Requests per second per operation; `A+B` keys share one rate, as the service's combined quotas do. */
 export type RateLimits = Readonly<Record<string, number>>;
 
-/** The service's message for a throttled request. */
 export const THROTTLING_MESSAGE = 'Rate exceeded';
 
 const OPERATION = /^[A-Z][A-Za-z]{1,63}$/;
 const MAX_RATE = 1_000_000;
 
-/**
- * Checks a {@link RateLimits} object: operation names as the service spells them, rates positive
- * and finite. Throws a TypeError naming the bad entry.
- */
 export function checkRateLimits(limits: RateLimits, known: (operation: string) => boolean): void {
   const seen = new Set<string>();
   for (const [key, rate] of Object.entries(limits)) {
@@ -41,11 +28,7 @@ export function checkRateLimits(limits: RateLimits, known: (operation: string) =
   }
 }
 
-/**
- * Parses the `--rate-limit` flag: `Operation=rate[,Operation=rate…]`, rates in requests per second;
- * `OperationA+OperationB=rate` gives several operations one shared rate.
- * Throws an Error that names the bad part and shows the expected form.
- */
+/** Parses `--rate-limit`: `Operation=rate[,OperationA+OperationB=rate…]`. */
 export function parseRateLimits(text: string): Record<string, number> {
   const limits: Record<string, number> = {};
   const parts = text
@@ -81,11 +64,7 @@ export function parseRateLimits(text: string): Record<string, number> {
   return limits;
 }
 
-/**
- * Token buckets, one per limited operation: each holds up to one second's worth of requests and
- * refills continuously at the operation's rate, so short bursts pass and a sustained excess is
- * throttled.
- */
+/** Token buckets of one second's worth of requests: short bursts pass, a sustained excess is throttled. */
 export class RateLimiter {
   readonly #buckets = new Map<string, { rate: number; capacity: number; tokens: number; at: number }>();
   readonly #now: () => number;
@@ -101,7 +80,6 @@ export class RateLimiter {
     }
   }
 
-  /** Takes one request's token for `operation`; false means the request is over the rate. */
   take(operation: string): boolean {
     const bucket = this.#buckets.get(operation);
     if (!bucket) return true;

@@ -1,32 +1,19 @@
-/**
- * Who the local endpoint answers. It holds a developer's secrets and may run rotation functions
- * that log in to databases, so a web page must not reach it: a page using DNS rebinding sends its
- * own host name in `Host`, and any page's request carries its `Origin`. Only loopback host names
- * (and the name the endpoint was started with) are served, requests from a browser page only for
- * origins the user allowed, and bodies only up to what the service itself would accept.
- */
+// The endpoint holds a developer's secrets, so no web page may reach it: `Host` defeats DNS
+// rebinding, `Origin` any other page; bodies are capped at what the service itself accepts.
 import { isIP } from 'node:net';
 import { normalizeHost, specialAddressKind } from '../core/allowed-hosts.ts';
 
-/**
- * The largest request body the endpoint reads: 512 KiB. The service's largest request is a
- * 65,536-byte SecretString; written entirely as JSON `\uXXXX` escapes it takes 384 KiB, so no
- * request the service accepts is larger. A bigger body is refused without being read.
- */
+/** A 65,536-byte SecretString written as `\uXXXX` escapes takes 384 KiB: no accepted request is larger. */
 export const MAX_REQUEST_BODY_BYTES = 512 * 1024;
 
-/** What the guard decides about a request, before its body is read. */
 export type GuardVerdict =
   | { readonly ok: true; readonly corsOrigin: string | undefined }
   | { readonly ok: false; readonly status: number; readonly type: string; readonly message: string };
 
-/** The rules: extra host names served besides loopback ones, and browser origins allowed. */
 export interface RequestGuardOptions {
   /** The address or name the endpoint listens on; served as a Host value unless it is a wildcard. */
   readonly listenHost: string;
-  /** More Host names to serve (e.g. `host.docker.internal`). */
   readonly allowedHosts?: readonly string[];
-  /** Origins (`scheme://host[:port]`) whose pages may call the endpoint. Default: none. */
   readonly allowedOrigins?: readonly string[];
 }
 
@@ -37,10 +24,7 @@ export function isLoopbackHost(host: string): boolean {
   return isIP(name) !== 0 && specialAddressKind(name) === 'loopback';
 }
 
-/**
- * An origin as browsers send it: lower-case scheme and host, the port only when not the default.
- * `undefined` when `text` is not an http(s) origin.
- */
+/** An origin as browsers send it; `undefined` when `text` is not an http(s) origin. */
 export function normalizeOrigin(text: string): string | undefined {
   let url: URL;
   try {
@@ -61,7 +45,6 @@ export function normalizeOrigin(text: string): string | undefined {
   return url.origin;
 }
 
-/** Decides, from the headers alone, whether the endpoint serves a request. */
 export class RequestGuard {
   readonly #hosts: ReadonlySet<string>;
   readonly #origins: ReadonlySet<string>;

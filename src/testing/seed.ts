@@ -1,13 +1,8 @@
-/**
- * Secrets the local endpoint starts with: the `seed` option of `startLocalSecretsManager` and
- * `--seed secrets.json` of `secrets-rotator local-endpoint`. Each entry becomes one CreateSecret, so
- * seeded secrets are checked by the same rules as created ones.
- */
+// Each seed entry becomes one CreateSecret, so it is checked by the same rules.
 import { readFile } from 'node:fs/promises';
 
 /** One secret to create: its name and first value (AWSCURRENT), as CreateSecret takes them. */
 export interface SeedSecret {
-  /** The secret's name, e.g. `app/db`. */
   readonly Name: string;
   /** The first value. An object or array is stored as its JSON text. Absent: a secret with no version. */
   readonly SecretString?: string | Readonly<Record<string, unknown>> | readonly unknown[];
@@ -15,10 +10,7 @@ export interface SeedSecret {
   readonly Tags?: ReadonlyArray<{ readonly Key: string; readonly Value: string }>;
 }
 
-/**
- * Secrets to start with: a list of {@link SeedSecret}, or an object mapping each name to its value
- * (a string, or any JSON value stored as its JSON text).
- */
+/** A list of {@link SeedSecret}, or an object mapping each name to its value. */
 export type Seed = readonly SeedSecret[] | Readonly<Record<string, unknown>>;
 
 /** The CreateSecret request bodies for a seed, in order. A malformed entry throws an Error naming it. */
@@ -57,10 +49,7 @@ function stringValue(value: unknown): string {
   return typeof value === 'string' ? value : JSON.stringify(value);
 }
 
-/**
- * Reads a seed file (JSON: a list of secrets or an object of name → value). Errors name the file and
- * the position of a syntax error, never the file's content.
- */
+/** Errors name the file and the position of a syntax error, never the file's content. */
 export async function readSeedFile(path: string): Promise<Seed> {
   let text: string;
   try {

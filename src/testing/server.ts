@@ -19,15 +19,7 @@ import { isLoopbackHost, MAX_REQUEST_BODY_BYTES, RequestGuard } from './request-
 import { type Seed, seedRequests } from './seed.ts';
 import { ServiceError, type WireInput } from './service-error.ts';
 
-/**
- * One request the endpoint received. `input` is the parsed body: it holds secret values, never print it.
- *
- * @example
- * ```ts
- * const puts = local.calls.filter((call) => call.operation === 'PutSecretValue');
- * expect(puts[0]?.input.RotationToken).toBeDefined();
- * ```
- */
+/** One request the endpoint received. `input` is the parsed body: it holds secret values, never print it. */
 export interface RecordedCall {
   readonly operation: string;
   readonly input: WireInput;
@@ -67,14 +59,7 @@ export interface Fault {
   readonly when?: (input: WireInput) => boolean;
 }
 
-/**
- * Options of {@link startLocalSecretsManager}.
- *
- * @example
- * ```ts
- * const local = await startLocalSecretsManager({ rotation: 'inline', clock: () => new Date('2030-01-01T00:00:00Z') });
- * ```
- */
+/** Options of {@link startLocalSecretsManager}. */
 export interface LocalSecretsManagerOptions {
   /** TCP port; 0 (default) picks a free one. */
   readonly port?: number;
@@ -104,17 +89,7 @@ export interface LocalSecretsManagerOptions {
   readonly seed?: Seed;
 }
 
-/**
- * A running local Secrets Manager endpoint.
- *
- * @example
- * ```ts
- * const local = await startLocalSecretsManager();
- * const client = local.client();
- * await client.send(new CreateSecretCommand({ Name: 'app/key', SecretString: 'v1' }));
- * await local.close();
- * ```
- */
+/** A running local Secrets Manager endpoint. */
 export interface LocalSecretsManager {
   /** Base URL, e.g. `http://127.0.0.1:41234`. */
   readonly endpoint: string;

@@ -1,15 +1,7 @@
-/**
- * Errors the local endpoint answers with, in the service's shape, and the small input readers that
- * produce them. Messages name the field and what is accepted; they never echo secret values.
- */
+// Errors in the service's shape and the input readers that raise them; never echoing a value.
 
-/**
- * An error the local Secrets Manager endpoint returns to the caller: HTTP status, the service's
- * error code (`__type`) and a message. Through the SDK it surfaces as the matching exception class
- * (`ResourceNotFoundException`, `InvalidParameterException`, ...).
- */
+/** Surfaces through the SDK as the exception class named by `type`. */
 export class ServiceError extends Error {
-  /** The service's error code, sent as `__type` and the `x-amzn-errortype` header. */
   readonly type: string;
   /** HTTP status: 400 for client errors, 500 for the service's own failures. */
   readonly status: number;
@@ -22,7 +14,6 @@ export class ServiceError extends Error {
   }
 }
 
-/** The request body of one operation, as parsed JSON. */
 export type WireInput = Record<string, unknown>;
 
 interface StringRule {
@@ -36,10 +27,7 @@ function validation(field: string, problem: string): ServiceError {
   return new ServiceError('ValidationException', `1 validation error detected: ${field} ${problem}`);
 }
 
-/**
- * Reads one field of a request body and checks its type and constraints the way the service's
- * model does (ValidationException naming the field).
- */
+/** Checks a field the way the service's model does: ValidationException naming the field. */
 export function requireString(input: WireInput, field: string, rule: StringRule = {}): string {
   const value = optionalString(input, field, rule);
   if (value === undefined) throw validation(field, 'must not be null: it is required');
@@ -67,7 +55,6 @@ export function optionalString(input: WireInput, field: string, rule: StringRule
   return value;
 }
 
-/** Reads an optional boolean field. */
 export function optionalBoolean(input: WireInput, field: string): boolean | undefined {
   const value = input[field];
   if (value === undefined || value === null) return undefined;
@@ -75,7 +62,6 @@ export function optionalBoolean(input: WireInput, field: string): boolean | unde
   return value;
 }
 
-/** Reads an optional whole-number field within bounds. */
 export function optionalInteger(
   input: WireInput,
   field: string,
@@ -94,7 +80,6 @@ export function optionalInteger(
   return value;
 }
 
-/** Reads an optional list of strings. */
 export function optionalStringList(
   input: WireInput,
   field: string,
@@ -114,7 +99,6 @@ function optionalStringItem(item: unknown, field: string, rule: StringRule): str
   return requireString({ [field]: item }, field, rule);
 }
 
-/** Reads an optional object field (a structure in the service's model). */
 export function optionalObject(input: WireInput, field: string): WireInput | undefined {
   const value = input[field];
   if (value === undefined || value === null) return undefined;
@@ -122,7 +106,6 @@ export function optionalObject(input: WireInput, field: string): WireInput | und
   return value as WireInput;
 }
 
-/** Reads an optional list of objects. */
 export function optionalObjectList(
   input: WireInput,
   field: string,
