@@ -5,13 +5,12 @@ import { alternatingPair, sameServer, withCredentials } from '../../database/sec
 import { copyUser, replacePassword, userExists } from './acl.ts';
 import {
   commonTargetParts,
+  currentGuardPasses,
   endpointOf,
-  guardWith,
   loginOf,
   mismatch,
   missingMasterArn,
   openMaster,
-  pendingAlreadyWorks,
   redisSettings,
   verifyPending,
 } from './common.ts';
@@ -70,12 +69,7 @@ export function redisAlternatingUsers(
         throw mismatch('alternating users', current, pending, `the other user of the pair ("${other}")`);
       }
       if (pending.masterarn === undefined) throw missingMasterArn('alternating users');
-      try {
-        await guardWith(current, 'current', config, ctx);
-      } catch (error) {
-        if (error instanceof TargetRefusedError && (await pendingAlreadyWorks(pending, config, ctx))) return;
-        throw error;
-      }
+      if (!(await currentGuardPasses(current, pending, config, ctx))) return;
       await withMaster(pending, config, ctx, (session) => setPending(session, pending, config, ctx));
     },
 

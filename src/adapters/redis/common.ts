@@ -73,6 +73,26 @@ export async function guardWith(
 }
 
 /**
+ * The guard before the master acts; false when the current credentials are refused because the
+ * pending ones already log in (a retry after the change went through): nothing is left to do.
+ */
+export async function currentGuardPasses(
+  current: RedisSecret,
+  pending: RedisSecret,
+  settings: RedisSettings,
+  ctx: StepContext,
+): Promise<boolean> {
+  try {
+    await guardWith(current, 'current', settings, ctx);
+    return true;
+  } catch (error) {
+    if (error instanceof TargetRefusedError && (await pendingAlreadyWorks(pending, settings, ctx)))
+      return false;
+    throw error;
+  }
+}
+
+/**
  * Logs in with the master credentials `masterarn` names, only when the master secret's own `host`
  * and `port` are the rotated secret's server (no cloud API can vouch for a Redis server) and its
  * user is none of the `rotated` ones.

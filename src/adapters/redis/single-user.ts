@@ -4,6 +4,7 @@ import { sameServer, withCredentials } from '../../database/secret.ts';
 import { addPassword, removePassword, replacePassword } from './acl.ts';
 import {
   commonTargetParts,
+  currentGuardPasses,
   endpointOf,
   guardWith,
   loginOf,
@@ -146,13 +147,7 @@ async function changer(
   ctx: StepContext,
 ): Promise<RedisSession | undefined> {
   if (pending.masterarn !== undefined) {
-    try {
-      await guardWith(current, 'current', config, ctx);
-    } catch (error) {
-      if (error instanceof TargetRefusedError && (await pendingAlreadyWorks(pending, config, ctx)))
-        return undefined;
-      throw error;
-    }
+    if (!(await currentGuardPasses(current, pending, config, ctx))) return undefined;
     return openMaster(pending, [pending.username], config, ctx);
   }
   // The current version first: it works in the common path, so a rotation makes no refused login.
