@@ -142,6 +142,17 @@ describe('elasticache-user', () => {
     expect(api.modifications.length).toBe(before);
   });
 
+  it('TLS verify-full by default: a server without TLS is refused before any ModifyUser, naming REDIS_TLS_MODE', async () => {
+    const { arn, password, username } = await newUser();
+    const before = api.modifications.length;
+    const { REDIS_TLS_MODE: _plaintext, ...defaults } = ENV;
+    const result = await rig.rotate(arn, rig.handler(elastiCacheUser(), defaults));
+    expect(result.failedStep).toBe('setSecret');
+    expect(result.error).toContain('REDIS_TLS_MODE');
+    expect(api.modifications.length).toBe(before);
+    expect(await rig.canLogin({ username, password })).toBe(true);
+  });
+
   it('a password policy ElastiCache would refuse fails createSecret naming the variable', async () => {
     const { arn } = await newUser();
     const short = await rig.rotate(arn, rig.handler(elastiCacheUser(), { ...ENV, PASSWORD_LENGTH: '12' }));
