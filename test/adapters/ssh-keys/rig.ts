@@ -67,13 +67,13 @@ export class Rig extends RotationRig {
     return { SSH_HOST_KEYS: `${this.sshd.host}:${this.sshd.port} ${this.sshd.hostKeyFingerprint}` };
   }
 
-  async createBinarySecret(name: string, privateKey: string): Promise<string> {
+  async createBinarySecret(name: string, privateKey: string, tags = this.tagsFor()): Promise<string> {
     counter += 1;
     const created = await this.client.send(
       new CreateSecretCommand({
         Name: `${name}-b${counter}`,
         SecretBinary: Buffer.from(privateKey),
-        Tags: this.tagsFor(),
+        Tags: tags,
       }),
     );
     return created.ARN!;

@@ -1,4 +1,4 @@
-import { GetSecretValueCommand, UntagResourceCommand } from '@aws-sdk/client-secrets-manager';
+import { GetSecretValueCommand } from '@aws-sdk/client-secrets-manager';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { sshKeys } from '../../../src/adapters/ssh-keys/index.ts';
 import { AWSPENDING } from '../../../src/testing/index.ts';
@@ -88,8 +88,8 @@ describe('SSH keys on a private sshd', () => {
 
   it('binary secret without its ssh:hosts tag: createSecret fails naming the tag, nothing stored', async () => {
     const initial = await rig.installedKey();
-    const arn = await rig.createBinarySecret('untagged', initial.privateKey);
-    await rig.client.send(new UntagResourceCommand({ SecretId: arn, TagKeys: ['ssh:hosts'] }));
+    const tags = rig.tagsFor().filter((tag) => tag.Key !== 'ssh:hosts');
+    const arn = await rig.createBinarySecret('untagged', initial.privateKey, tags);
     const result = await rig.rotate(arn, rig.handler(sshKeys(), rig.pinEnv()));
     expect(result.failedStep).toBe('createSecret');
     expect(result.error).toContain('"ssh:hosts" is not a tag of this binary secret');
