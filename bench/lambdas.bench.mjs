@@ -12,7 +12,8 @@ import { cpus, tmpdir } from 'node:os';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { buildLambdas } from '../scripts/build-lambdas.ts';
-import { rotateSecret, sequentialRounds, startLocalSecretsManager } from '../src/testing/index.ts';
+import { rotateSecret, startLocalSecretsManager } from '../src/testing/index.ts';
+import { sequentialRounds } from '../src/testing/rounds.ts';
 import { samDefaultSettings } from '../test/packaging/support/code-facts.ts';
 import {
   LAMBDA_128MB_EXEC_ARGV,
