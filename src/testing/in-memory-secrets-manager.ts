@@ -5,6 +5,10 @@ import { ConfigurationError } from '../core/errors.ts';
 import { DEFAULT_PASSWORD_POLICY, generatePassword, type PasswordPolicy } from '../core/password.ts';
 import { AWSCURRENT, AWSPENDING, AWSPREVIOUS } from '../core/stages.ts';
 import {
+  alreadyExists,
+  invalidParameter,
+  invalidRequest,
+  notFound,
   optionalBoolean,
   optionalInteger,
   optionalObject,
@@ -146,8 +150,7 @@ export class InMemorySecretsManager {
     const rotateImmediately = optionalBoolean(input, 'RotateImmediately') ?? true;
     const rotationLambdaArn = lambdaArn ?? secret.rotationLambdaArn;
     if (!rotationLambdaArn) {
-      throw new ServiceError(
-        'InvalidRequestException',
+      throw invalidRequest(
         'No Lambda rotation function ARN is associated with this secret: pass RotationLambdaARN.',
       );
     }
@@ -186,22 +189,20 @@ export class InMemorySecretsManager {
     const existing = secret.versions.get(versionId);
     if (existing) {
       if (existing.stages.includes(AWSPENDING)) return this.rotationState(secret.arn);
-      throw new ServiceError(
-        'ResourceExistsException',
+      throw alreadyExists(
         `Version ${versionId} of the secret already exists; a rotation needs a new version id.`,
       );
     }
     const holder = findStage(secret, AWSPENDING);
     if (holder && !holder.stages.includes(AWSCURRENT)) {
-      throw new ServiceError('InvalidRequestException', INCOMPLETE_ROTATION_MESSAGE);
+      throw invalidRequest(INCOMPLETE_ROTATION_MESSAGE);
     }
     let value: SecretValue | undefined;
     if (options.copyCurrentValue) {
       // testSecret reads the pending value; the current one tests the configuration without rotating.
       const current = findStage(secret, AWSCURRENT);
       if (!current || !hasValue(current)) {
-        throw new ServiceError(
-          'InvalidRequestException',
+        throw invalidRequest(
           `The secret ${secret.name} has no AWSCURRENT value to test the rotation configuration with; store a value first.`,
         );
       }
@@ -218,13 +219,12 @@ export class InMemorySecretsManager {
     const secret = this.#find(secretId);
     const version = secret.versions.get(versionId);
     if (!version) {
-      throw new ServiceError('ResourceNotFoundException', `Secrets Manager can't find version ${versionId}.`);
+      throw notFound(`Secrets Manager can't find version ${versionId}.`);
     }
     const now = this.#now();
     if (outcome === 'rotated') {
       if (!version.stages.includes(AWSCURRENT)) {
-        throw new ServiceError(
-          'InvalidRequestException',
+        throw invalidRequest(
           `Version ${versionId} does not hold AWSCURRENT: finishSecret must move AWSCURRENT to it before the rotation can complete.`,
         );
       }
@@ -248,8 +248,7 @@ export class InMemorySecretsManager {
     const secret = this.#find(secretId);
     const version = this.#version(secret, versionId, 'versionId');
     if (hasValue(version)) {
-      throw new ServiceError(
-        'InvalidRequestException',
+      throw invalidRequest(
         `Version ${versionId} already has a value; only a version without one (the AWSPENDING placeholder) can be filled.`,
       );
     }
@@ -273,10 +272,7 @@ export class InMemorySecretsManager {
         // A retried CreateSecret with the same token and value is answered as the first one was.
         return { ARN: existing.arn, Name: existing.name, VersionId: version.versionId };
       }
-      throw new ServiceError(
-        'ResourceExistsException',
-        `The operation failed because the secret ${name} already exists.`,
-      );
+      throw alreadyExists(`The operation failed because the secret ${name} already exists.`);
     }
 
     const now = this.#now();
@@ -316,14 +312,10 @@ export class InMemorySecretsManager {
     if (versionId !== undefined) {
       version = secret.versions.get(versionId);
       if (!version) {
-        throw new ServiceError(
-          'ResourceNotFoundException',
-          `Secrets Manager can't find the specified secret value for VersionId: ${versionId}`,
-        );
+        throw notFound(`Secrets Manager can't find the specified secret value for VersionId: ${versionId}`);
       }
       if (stage !== undefined && !version.stages.includes(stage)) {
-        throw new ServiceError(
-          'ResourceNotFoundException',
+        throw notFound(
           `Secrets Manager can't find the specified secret value for VersionId: ${versionId} and staging label: ${stage}; the version does not hold that label`,
         );
       }
@@ -331,15 +323,11 @@ export class InMemorySecretsManager {
       const label = stage ?? AWSCURRENT;
       version = findStage(secret, label);
       if (!version) {
-        throw new ServiceError(
-          'ResourceNotFoundException',
-          `Secrets Manager can't find the specified secret value for staging label: ${label}`,
-        );
+        throw notFound(`Secrets Manager can't find the specified secret value for staging label: ${label}`);
       }
     }
     if (!hasValue(version)) {
-      throw new ServiceError(
-        'ResourceNotFoundException',
+      throw notFound(
         `Secrets Manager can't find the specified secret value for VersionId: ${version.versionId}; the version has no value yet`,
       );
     }
@@ -398,8 +386,7 @@ export class InMemorySecretsManager {
     const moveTo = optionalString(input, 'MoveToVersionId', TOKEN_RULE);
     const removeFrom = optionalString(input, 'RemoveFromVersionId', TOKEN_RULE);
     if (moveTo === undefined && removeFrom === undefined) {
-      throw new ServiceError(
-        'InvalidParameterException',
+      throw invalidParameter(
         `Specify MoveToVersionId to attach the staging label ${stage}, RemoveFromVersionId to detach it, or both to move it.`,
       );
     }
@@ -407,21 +394,18 @@ export class InMemorySecretsManager {
     const source =
       removeFrom === undefined ? undefined : this.#version(secret, removeFrom, 'RemoveFromVersionId');
     if (source && !source.stages.includes(stage)) {
-      throw new ServiceError(
-        'InvalidParameterException',
+      throw invalidParameter(
         `The staging label ${stage} is not attached to version ${removeFrom}, so it can't be removed from it; check RemoveFromVersionId against DescribeSecret's VersionIdsToStages.`,
       );
     }
     const holder = findStage(secret, stage);
     if (target && holder && holder !== target && holder !== source) {
-      throw new ServiceError(
-        'InvalidParameterException',
+      throw invalidParameter(
         `The staging label ${stage} is currently attached to version ${holder.versionId}: to move it to ${moveTo}, pass RemoveFromVersionId=${holder.versionId}.`,
       );
     }
     if (!target && stage === AWSCURRENT) {
-      throw new ServiceError(
-        'InvalidParameterException',
+      throw invalidParameter(
         'The staging label AWSCURRENT must stay attached to exactly one version: move it with MoveToVersionId instead of only removing it.',
       );
     }
@@ -508,8 +492,7 @@ export class InMemorySecretsManager {
     const length = input.PasswordLength;
     if (length !== undefined && length !== null) {
       if (typeof length !== 'number' || !Number.isInteger(length) || length < 1 || length > 4096) {
-        throw new ServiceError(
-          'InvalidParameterException',
+        throw invalidParameter(
           `PasswordLength must be a whole number from 1 to 4096, got ${typeof length === 'number' ? length : typeof length}.`,
         );
       }
@@ -577,14 +560,13 @@ export class InMemorySecretsManager {
         return secret;
       }
     }
-    throw new ServiceError('ResourceNotFoundException', "Secrets Manager can't find the specified secret.");
+    throw notFound("Secrets Manager can't find the specified secret.");
   }
 
   #version(secret: StoredSecret, versionId: string, field: string): StoredVersion {
     const version = secret.versions.get(versionId);
     if (!version) {
-      throw new ServiceError(
-        'ResourceNotFoundException',
+      throw notFound(
         `Secrets Manager can't find version ${versionId} (${field}) of the secret ${secret.name}.`,
       );
     }
@@ -614,8 +596,7 @@ export class InMemorySecretsManager {
     const existing = secret.versions.get(versionId);
     if (existing && hasValue(existing)) {
       if (sameValue(existing, value)) return versionId;
-      throw new ServiceError(
-        'ResourceExistsException',
+      throw alreadyExists(
         `You can't use ClientRequestToken ${versionId} because that value is already in use for a version of the secret ${secret.name} with a different value; use a new token.`,
       );
     }
@@ -689,17 +670,13 @@ function readValue(input: WireInput, required: boolean): SecretValue | undefined
   const secretString = optionalString(input, 'SecretString', { max: VALUE_MAX });
   const secretBinary = optionalString(input, 'SecretBinary', { max: Math.ceil((VALUE_MAX * 4) / 3) + 4 });
   if (secretString !== undefined && secretBinary !== undefined) {
-    throw new ServiceError(
-      'InvalidParameterException',
+    throw invalidParameter(
       "You can't specify both a binary secret value and a string secret value in the same secret: pass SecretString or SecretBinary.",
     );
   }
   if (secretString === undefined && secretBinary === undefined) {
     if (required) {
-      throw new ServiceError(
-        'InvalidParameterException',
-        'You must provide either SecretString or SecretBinary.',
-      );
+      throw invalidParameter('You must provide either SecretString or SecretBinary.');
     }
     return undefined;
   }
@@ -750,22 +727,19 @@ function parseRotationRules(input: WireInput): RotationRules {
   const schedule = optionalString(input, 'ScheduleExpression', { min: 1, max: 256 });
   const duration = optionalString(input, 'Duration', { min: 2, max: 3 });
   if (days !== undefined && schedule !== undefined) {
-    throw new ServiceError(
-      'InvalidParameterException',
+    throw invalidParameter(
       "You can't specify both AutomaticallyAfterDays and ScheduleExpression in RotationRules: choose one.",
     );
   }
   if (schedule !== undefined && !/^(rate\(\d+ (hours?|days?)\)|cron\(.+\))$/.test(schedule)) {
-    throw new ServiceError(
-      'InvalidParameterException',
+    throw invalidParameter(
       `RotationRules.ScheduleExpression must be rate(N hours), rate(N days) or cron(...), got ${schedule}.`,
     );
   }
   if (duration !== undefined) {
     const hours = /^(\d{1,2})h$/.exec(duration);
     if (!hours || Number(hours[1]) < 1 || Number(hours[1]) > 24) {
-      throw new ServiceError(
-        'InvalidParameterException',
+      throw invalidParameter(
         `RotationRules.Duration must be a number of hours from 1h to 24h, got ${duration}.`,
       );
     }

@@ -16,6 +16,12 @@ export class ServiceError extends Error {
 
 export type WireInput = Record<string, unknown>;
 
+const errorOf = (type: string) => (message: string) => new ServiceError(type, message);
+export const invalidParameter = errorOf('InvalidParameterException');
+export const invalidRequest = errorOf('InvalidRequestException');
+export const alreadyExists = errorOf('ResourceExistsException');
+export const notFound = errorOf('ResourceNotFoundException');
+
 interface StringRule {
   min?: number;
   max?: number;
