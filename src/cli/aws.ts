@@ -47,7 +47,7 @@ export function isLoopbackUrl(url: string): boolean {
  *
  * @throws UsageError naming the flag when it is not an http(s) URL.
  */
-export function checkEndpointUrl(url: string): string {
+function checkEndpointUrl(url: string): string {
   let parsed: URL;
   try {
     parsed = new URL(url);
@@ -114,7 +114,7 @@ export function secretsManagerClient(
  * `[NAME]` in `AWS_CONFIG_FILE` (default ~/.aws/config), `[NAME]` in `AWS_SHARED_CREDENTIALS_FILE`
  * (default ~/.aws/credentials). Missing files count as empty.
  */
-export function configuredProfiles(env: Env): string[] {
+function configuredProfiles(env: Env): string[] {
   const home = envString(env, 'HOME') ?? homedir();
   const files = [
     envString(env, 'AWS_CONFIG_FILE') ?? join(home, '.aws', 'config'),

@@ -14,7 +14,7 @@ import { unfinishedPending } from './labels.ts';
 import type { FailedRotation, SecretFacts } from './verdict.ts';
 
 /** One version of a secret as `status` lists it. */
-export interface VersionInfo {
+interface VersionInfo {
   readonly versionId: string;
   readonly labels: readonly string[];
   readonly createdDate: Date | undefined;

@@ -149,7 +149,7 @@ const TABLE: ReadonlyArray<
 ];
 
 /** The built-in handler names. They match the Lambda handlers in `handlers/`. */
-export const BUILT_IN_HANDLERS: Readonly<Record<string, HandlerEntry>> = Object.fromEntries(
+const BUILT_IN_HANDLERS: Readonly<Record<string, HandlerEntry>> = Object.fromEntries(
   TABLE.map(([name, module, importModule, exportName, strategy, description]) => [
     name,
     { description, ...(strategy ? { strategy } : {}), load: lazyAdapter(module, importModule, exportName) },

@@ -9,7 +9,7 @@ import { redactor } from '../core/observability.ts';
 import type { HandlerEntry } from './handlers.ts';
 
 /** A stream the CLI writes to: `process.stdout`, `process.stderr`, or a test's collector. */
-export interface CliOutputStream {
+interface CliOutputStream {
   write(chunk: string): unknown;
   /** True on a terminal: enables the progress bar and interactive prompts. */
   readonly isTTY?: boolean;

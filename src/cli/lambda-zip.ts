@@ -164,7 +164,7 @@ export function lambdaBundleOptions(): esbuild.BuildOptions & { metafile: true }
 }
 
 /** esbuild, or a usage error saying how to install it. */
-export async function loadEsbuild(): Promise<typeof esbuild> {
+async function loadEsbuild(): Promise<typeof esbuild> {
   try {
     return (await import('esbuild')) as typeof esbuild;
   } catch {
@@ -194,7 +194,7 @@ export function checkSourceMapDir(outDir: string, sourceMapDir: string): void {
 }
 
 /** A zip of one file, deterministic: fixed time, mode and compression, no extended timestamp field. */
-export function zipSingleFile(contents: Uint8Array, entryName: string): Promise<Buffer> {
+function zipSingleFile(contents: Uint8Array, entryName: string): Promise<Buffer> {
   return zipFiles([{ name: entryName, contents }]);
 }
 
@@ -220,7 +220,7 @@ export function zipFiles(files: readonly { name: string; contents: Uint8Array }[
 }
 
 /** Options of {@link buildRotatorZip}. */
-export interface BuildRotatorZipOptions {
+interface BuildRotatorZipOptions {
   /** The rotator's entry file: it must export `handler` (e.g. `createRotationHandler(myTarget)`). */
   readonly entry: string;
   /** Where the zip goes. Default `dist/lambda` under `cwd`. */
@@ -234,7 +234,7 @@ export interface BuildRotatorZipOptions {
 }
 
 /** What {@link buildRotatorZip} wrote. */
-export interface BuiltRotatorZip {
+interface BuiltRotatorZip {
   readonly name: string;
   readonly zipPath: string;
   readonly sourceMapPath: string;

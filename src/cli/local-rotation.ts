@@ -13,7 +13,7 @@ import { labelChanges, type VersionLabels } from './labels.ts';
 import { cliLogger, cliMetrics } from './runtime.ts';
 
 /** One step as the trace shows it. */
-export interface TracedStep {
+interface TracedStep {
   readonly step: string;
   readonly ok: boolean;
   readonly durationMs: number;
@@ -23,7 +23,7 @@ export interface TracedStep {
 }
 
 /** The outcome of {@link traceLocalRotation}. */
-export interface TracedRotation {
+interface TracedRotation {
   readonly result: RotationResult;
   readonly steps: readonly TracedStep[];
   /** Label moves when the rotation was completed (AWSPENDING cleared). */
@@ -33,7 +33,7 @@ export interface TracedRotation {
 }
 
 /** Options of {@link traceLocalRotation}. */
-export interface TraceOptions {
+interface TraceOptions {
   readonly client: SecretsManagerClient;
   readonly secretId: string;
   readonly target: RotationTarget<unknown>;

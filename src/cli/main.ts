@@ -35,7 +35,7 @@ AWS settings work as in the AWS CLI: the default credential chain, --profile / A
 --region / AWS_REGION, --endpoint-url (a loopback URL needs no credentials).`;
 
 /** Builds the program for one run. Exposed for docs/cli.md and tests of `--help`. */
-export function buildProgram(context: CommandContext): Command {
+function buildProgram(context: CommandContext): Command {
   const { io } = context;
   const program = new Command('secrets-rotator')
     .description(

@@ -30,14 +30,14 @@ import { tmpdir } from 'node:os';
 import { dirname, join, parse as parsePath } from 'node:path';
 
 /** The account a server runs as, when we are root. */
-export interface ServerAccount {
+interface ServerAccount {
   readonly name: string;
   readonly uid: number;
   readonly gid: number;
 }
 
 /** The two programs a private cluster needs. */
-export interface PostgresBinaries {
+interface PostgresBinaries {
   readonly initdb: string;
   readonly postgres: string;
 }
@@ -59,7 +59,7 @@ export class PrivateServerError extends Error {
  *
  * @throws PrivateServerError when running as root and none exists.
  */
-export async function serverAccount(candidates: readonly string[]): Promise<ServerAccount | undefined> {
+async function serverAccount(candidates: readonly string[]): Promise<ServerAccount | undefined> {
   if (process.getuid?.() !== 0) return undefined;
   const passwd = await readFile('/etc/passwd', 'utf8').catch(() => '');
   for (const name of candidates) {
@@ -77,7 +77,7 @@ export async function serverAccount(candidates: readonly string[]): Promise<Serv
  * Whether `account` can reach `path`: every directory above it searchable (x) by that account, by
  * owner, group or other bits. Without an account (not root), anything we can reach.
  */
-export async function reachableBy(path: string, account: ServerAccount | undefined): Promise<boolean> {
+async function reachableBy(path: string, account: ServerAccount | undefined): Promise<boolean> {
   if (!account)
     return access(path, constants.R_OK).then(
       () => true,
@@ -201,7 +201,7 @@ export interface PrivatePostgres {
 }
 
 /** Options of {@link startPrivatePostgres}. */
-export interface StartPrivatePostgresOptions {
+interface StartPrivatePostgresOptions {
   readonly port: number;
   /** Each line the server and initdb print (never holds the password). */
   readonly onLog?: (line: string) => void;

@@ -44,7 +44,7 @@ export function cliMetrics(): Metrics {
 }
 
 /** Options of {@link cliStepContext}. */
-export interface CliStepContextOptions {
+interface CliStepContextOptions {
   readonly client: SecretsManagerClient;
   readonly secretArn: string;
   readonly versionId: string;

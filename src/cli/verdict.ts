@@ -39,7 +39,7 @@ export const VERDICTS: readonly Verdict[] = [
 ];
 
 /** Verdicts that fail the policy unless allowed (`audit --allow`). */
-export const FAILING_VERDICTS: readonly Verdict[] = [
+const FAILING_VERDICTS: readonly Verdict[] = [
   'stuck',
   'rotation-disabled',
   'overdue',
@@ -82,7 +82,7 @@ export interface FailedRotation {
 }
 
 /** Thresholds of the verdict. */
-export interface VerdictPolicy {
+interface VerdictPolicy {
   readonly now: Date;
   /** Current values older than this many days are `too-old`. Unset: no age limit. */
   readonly maxAgeDays?: number | undefined;
@@ -91,7 +91,7 @@ export interface VerdictPolicy {
 }
 
 /** One reason behind a verdict, with what to do about it. */
-export interface VerdictFinding {
+interface VerdictFinding {
   readonly verdict: Verdict;
   readonly message: string;
   readonly fix?: string;
@@ -121,7 +121,7 @@ const DAY_MS = 24 * HOUR_MS;
 /**
  * Default of {@link VerdictPolicy.stuckAfterMinutes}: longer than a rotation's four Lambda invocations take in practice.
  */
-export const DEFAULT_STUCK_AFTER_MINUTES = 30;
+const DEFAULT_STUCK_AFTER_MINUTES = 30;
 
 /** Assesses one secret. Pure: the same facts and policy always give the same answer. */
 export function assessSecret(facts: SecretFacts, policy: VerdictPolicy): Assessment {

@@ -20,10 +20,10 @@ export type MysqlPoolConfig = Omit<
 >;
 
 /** The values mysql2's `query` accepts for `?` placeholders. */
-export type MysqlQueryValues = Parameters<mysql.Pool['query']>[1];
+type MysqlQueryValues = Parameters<mysql.Pool['query']>[1];
 
 /** The values mysql2's `execute` accepts for `?` placeholders. */
-export type MysqlExecuteValues = Parameters<mysql.Pool['execute']>[1];
+type MysqlExecuteValues = Parameters<mysql.Pool['execute']>[1];
 
 /** Options of {@link createMysqlPool}. */
 export interface MysqlPoolOptions extends RotatingPoolBaseOptions {

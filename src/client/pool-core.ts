@@ -70,7 +70,7 @@ export function refuseDriverTls(option: string, settings: object, fields: readon
 }
 
 /** One driver pool, for one login (and TLS mode); retired when the secret moves elsewhere. */
-export interface PoolGeneration<P> {
+interface PoolGeneration<P> {
   readonly key: string;
   readonly pool: P;
   /** pg reads its password per connection. */

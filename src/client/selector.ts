@@ -8,7 +8,7 @@ export interface VersionChoice<T> {
 }
 
 /** After every version was refused, how long a new refusal fails at once instead of asking again. */
-export const EXHAUSTED_COOLDOWN_MS = 2_000;
+const EXHAUSTED_COOLDOWN_MS = 2_000;
 
 const identity: SecretParser<unknown> = (value) => value;
 

@@ -82,7 +82,7 @@ export function specialAddressKind(address: string): SpecialAddressKind | undefi
   return undefined;
 }
 
-export type SpecialAddressKind = 'loopback' | 'link-local' | 'private' | 'reserved';
+type SpecialAddressKind = 'loopback' | 'link-local' | 'private' | 'reserved';
 
 const IPV4_BLOCKS: ReadonlyArray<readonly [string, number, SpecialAddressKind]> = [
   ['127.0.0.0', 8, 'loopback'],

@@ -7,14 +7,14 @@ import { AWSCURRENT } from './stages.ts';
 import type { RotationLogger, RotationStep, StepContext } from './target.ts';
 
 /** Adapts a Powertools Logger to the {@link RotationLogger} adapters receive. */
-export function toRotationLogger(logger: Logger): RotationLogger {
+function toRotationLogger(logger: Logger): RotationLogger {
   const level =
     (method: 'debug' | 'info' | 'warn' | 'error') => (message: string, extra?: Record<string, unknown>) =>
       extra ? logger[method](message, extra) : logger[method](message);
   return { debug: level('debug'), info: level('info'), warn: level('warn'), error: level('error') };
 }
 
-export interface StepContextOptions {
+interface StepContextOptions {
   /** Reads other secrets (the master credentials) with the engine's retries. */
   readonly secretsManager: SecretsManagerGateway;
   readonly secretArn: string;

@@ -4,7 +4,7 @@
 /** The deepest nesting accepted; the outermost object is level 1. */
 export const MAX_JSON_DEPTH = 64;
 
-export interface JsonDepthExcess {
+interface JsonDepthExcess {
   readonly depth: number;
   readonly field: string | undefined;
 }

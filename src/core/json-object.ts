@@ -14,7 +14,7 @@ import { depthProblem, jsonDepthExcess } from './json-depth.ts';
  * new SecretShapeError('(value)', `is ${problem}`);
  * ```
  */
-export type JsonObjectProblem =
+type JsonObjectProblem =
   | 'not valid JSON'
   | 'not a JSON object'
   | `nested more than ${number} levels deep${string}`;

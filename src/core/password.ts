@@ -70,7 +70,7 @@ export function includedClasses(policy: PasswordPolicy): string[] {
   return classes.filter((chars) => chars.length > 0);
 }
 
-export function checkPasswordPolicy(policy: PasswordPolicy, source: 'environment' | 'request'): void {
+function checkPasswordPolicy(policy: PasswordPolicy, source: 'environment' | 'request'): void {
   const name = (env: string, field: string) => (source === 'environment' ? env : field);
   if (!Number.isInteger(policy.length) || policy.length < 1 || policy.length > 4096) {
     throw new ConfigurationError(
@@ -113,20 +113,4 @@ export function generatePassword(policy: PasswordPolicy): string {
 
 function pick(alphabet: string): string {
   return alphabet[randomInt(alphabet.length)]!;
-}
-
-/** A one-line summary of a policy for logs and `check` output (a policy is not secret). */
-export function describePolicy(policy: PasswordPolicy): string {
-  const excluded = [
-    policy.excludeLowercase && 'lowercase',
-    policy.excludeUppercase && 'uppercase',
-    policy.excludeNumbers && 'numbers',
-    policy.excludePunctuation && 'punctuation',
-  ].filter(Boolean);
-  return [
-    `length ${policy.length}`,
-    excluded.length ? `no ${excluded.join('/')}` : 'all classes',
-    policy.excludeCharacters ? `excluding ${JSON.stringify(policy.excludeCharacters)}` : 'excluding none',
-    policy.requireEachIncludedType ? 'each type required' : 'types not required',
-  ].join(', ');
 }

@@ -12,7 +12,7 @@ export interface StoredVersion {
   readonly value: StoredValue;
 }
 
-export interface SecretsManagerGatewayOptions {
+interface SecretsManagerGatewayOptions {
   /** Attempts per call, including the first (retryable errors only). Default 5. */
   readonly maxAttempts?: number;
   /** Milliseconds left in the invocation; retries stop when a back-off would not fit. */

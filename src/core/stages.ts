@@ -29,7 +29,7 @@ function versionLabels(description: SecretDescription): Map<string, readonly str
 }
 
 /** The id of the version holding `stage` in a DescribeSecret answer, if any. */
-export function versionWithStage(description: SecretDescription, stage: string): string | undefined {
+function versionWithStage(description: SecretDescription, stage: string): string | undefined {
   for (const [versionId, stages] of versionLabels(description)) {
     if (stages.includes(stage)) return versionId;
   }

@@ -8,7 +8,7 @@ import { SecretShapeError } from '../core/errors.ts';
 import type { StepContext } from '../core/target.ts';
 import type { RdsEndpoint, RdsResource } from './rds-client.ts';
 
-export const DATABASE_ALLOWED_HOSTS = 'DATABASE_ALLOWED_HOSTS';
+const DATABASE_ALLOWED_HOSTS = 'DATABASE_ALLOWED_HOSTS';
 
 export function readDatabaseAllowedHosts(env: Env): HostAllowlist | undefined {
   return parseHostAllowlist(DATABASE_ALLOWED_HOSTS, envString(env, DATABASE_ALLOWED_HOSTS));
@@ -54,7 +54,7 @@ export interface MasterLocation {
 
 export type RdsLookup = (resource: RdsResource) => Promise<readonly RdsEndpoint[]>;
 
-export function loadRdsLookup(): RdsLookup {
+function loadRdsLookup(): RdsLookup {
   return async (resource) => (await import('./rds-client.ts')).rdsEndpoints(resource);
 }
 
@@ -74,7 +74,7 @@ export function rdsResourceOfArn(arn: string): RdsResource | undefined {
   return { kind: match[2] === 'db' ? 'instance' : 'cluster', id: match[3]!, region: match[1]!, arn };
 }
 
-export interface MasterServerRule {
+interface MasterServerRule {
   readonly masterArn: string;
   readonly master: MasterLocation;
   readonly target: ServerAddress;
@@ -82,7 +82,7 @@ export interface MasterServerRule {
   readonly rdsLookup?: RdsLookup;
 }
 
-export type MasterServerVerdict =
+type MasterServerVerdict =
   | { readonly via: 'own server' }
   | { readonly via: 'rds'; readonly resource: string; readonly role: string };
 

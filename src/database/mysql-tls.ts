@@ -10,7 +10,7 @@ import { ConfigurationError } from '../core/errors.ts';
 import { pemTextFrom } from './settings.ts';
 import { plaintextPasswordRefused, type TlsMode, type TlsOutcome } from './tls.ts';
 
-export interface MysqlTlsPolicy {
+interface MysqlTlsPolicy {
   readonly mode: TlsMode;
   readonly variable: string;
   readonly ca: string | Buffer | Array<string | Buffer> | undefined;
@@ -18,7 +18,7 @@ export interface MysqlTlsPolicy {
   readonly onPlaintext?: ((server: string) => void) | undefined;
 }
 
-export const SERVER_PUBLIC_KEY_VARIABLE = 'MYSQL_SERVER_PUBLIC_KEY';
+const SERVER_PUBLIC_KEY_VARIABLE = 'MYSQL_SERVER_PUBLIC_KEY';
 
 export function serverPublicKeyFrom(value: string | undefined, variable: string): string | undefined {
   if (value === undefined) return undefined;

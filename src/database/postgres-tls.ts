@@ -9,7 +9,7 @@ import pg from 'pg';
 import { certificateNaming } from './connection.ts';
 import { plaintextPasswordRefused, type TlsMode, type TlsOutcome } from './tls.ts';
 
-export interface PgTlsPolicy {
+interface PgTlsPolicy {
   readonly mode: TlsMode;
   readonly variable: string;
   readonly ca: string | Buffer | Array<string | Buffer> | undefined;
@@ -23,7 +23,7 @@ const TLS_OUTCOME = Symbol('tlsOutcome');
 const SSL_REQUEST = Buffer.from([0, 0, 0, 8, 0x04, 0xd2, 0x16, 0x2f]);
 
 /** On a connection of its own; nothing but the SSLRequest is sent. */
-export function postgresOffersTls(host: string, port: number, timeoutMs: number): Promise<boolean> {
+function postgresOffersTls(host: string, port: number, timeoutMs: number): Promise<boolean> {
   return new Promise((resolve, reject) => {
     const socket = netConnect({ host, port });
     const finish = (outcome: boolean | Error) => {
@@ -50,7 +50,7 @@ export function postgresOffersTls(host: string, port: number, timeoutMs: number)
 }
 
 /** pg replaces `servername` by the host, so the configured name is checked here. */
-export function verifiedPgTls(ca: PgTlsPolicy['ca'], serverName: string | undefined): TlsConnectionOptions {
+function verifiedPgTls(ca: PgTlsPolicy['ca'], serverName: string | undefined): TlsConnectionOptions {
   return {
     rejectUnauthorized: true,
     ...(ca === undefined ? {} : { ca }),

@@ -289,7 +289,7 @@ export function otherUser(username: string): string {
   return alternatingPair(username).other;
 }
 
-export const SHOWN_NAME_CHARACTERS = 64;
+const SHOWN_NAME_CHARACTERS = 64;
 
 export function quotedName(name: string): string {
   const characters = [...name];

@@ -8,9 +8,9 @@ import type { RotationLogger } from '../core/target.ts';
 /** `prefer`: verified TLS when offered, else plaintext (warned and counted). */
 export type TlsMode = 'verify-full' | 'prefer' | 'disable';
 
-export const TLS_MODES: readonly TlsMode[] = ['verify-full', 'prefer', 'disable'];
+const TLS_MODES: readonly TlsMode[] = ['verify-full', 'prefer', 'disable'];
 
-export const DEFAULT_TLS_MODE: TlsMode = 'verify-full';
+const DEFAULT_TLS_MODE: TlsMode = 'verify-full';
 
 export const TLS_PLAINTEXT_FALLBACK_METRIC = 'TlsPlaintextFallback';
 
@@ -34,7 +34,7 @@ export function effectiveTlsMode(configured: TlsMode, ssl: boolean | undefined):
   return ssl === true ? 'verify-full' : configured;
 }
 
-export function sslFieldIgnored(configured: TlsMode, ssl: boolean | undefined): boolean {
+function sslFieldIgnored(configured: TlsMode, ssl: boolean | undefined): boolean {
   return ssl === false && configured !== 'disable';
 }
 

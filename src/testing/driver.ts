@@ -9,7 +9,7 @@ import type { RotationEvent, RotationHandler } from '../core/event.ts';
 import { AWSCURRENT, AWSPENDING } from '../core/stages.ts';
 import { ROTATION_STEPS, type RotationStep } from '../core/target.ts';
 
-export interface SecretVersionsState {
+interface SecretVersionsState {
   readonly arn: string;
   readonly name: string;
   readonly versionIdsToStages: Readonly<Record<string, readonly string[]>>;
@@ -26,7 +26,7 @@ export interface RotationService {
   complete(secretArn: string, versionId: string, outcome: 'rotated' | 'tested'): Promise<void>;
 }
 
-export interface RotationPlan {
+interface RotationPlan {
   readonly secretArn: string;
   readonly secretName: string;
   readonly versionId: string;
@@ -132,7 +132,7 @@ export type RotationProgress =
     }
   | { readonly kind: 'rotation-finished'; readonly result: RotationResult };
 
-export interface ExecuteRotationOptions {
+interface ExecuteRotationOptions {
   readonly handler: RotationHandler;
   readonly rotateImmediately?: boolean;
   readonly rotationToken?: string | undefined;

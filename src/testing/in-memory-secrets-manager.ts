@@ -37,12 +37,12 @@ const TOKEN_RULE = { min: 1, max: 64 };
 const STAGE_RULE = { min: 1, max: 256 };
 const VALUE_MAX = 65_536;
 
-export interface SecretTag {
+interface SecretTag {
   Key: string;
   Value: string;
 }
 
-export interface RotationRules {
+interface RotationRules {
   AutomaticallyAfterDays?: number;
   ScheduleExpression?: string;
   Duration?: string;
@@ -78,13 +78,13 @@ interface StoredSecret {
   readonly sequence: number;
 }
 
-export interface SecretRotationState {
+interface SecretRotationState {
   readonly arn: string;
   readonly name: string;
   readonly versionIdsToStages: Record<string, string[]>;
 }
 
-export interface RotateSecretRequest {
+interface RotateSecretRequest {
   readonly arn: string;
   readonly name: string;
   readonly clientRequestToken: string | undefined;
@@ -93,7 +93,7 @@ export interface RotateSecretRequest {
   readonly rotateImmediately: boolean;
 }
 
-export interface InMemorySecretsManagerOptions {
+interface InMemorySecretsManagerOptions {
   readonly region: string;
   readonly accountId: string;
   readonly clock: () => Date;

@@ -6,11 +6,11 @@ import { normalizeHost, specialAddressKind } from '../core/allowed-hosts.ts';
 /** A 65,536-byte SecretString written as `\uXXXX` escapes takes 384 KiB: no accepted request is larger. */
 export const MAX_REQUEST_BODY_BYTES = 512 * 1024;
 
-export type GuardVerdict =
+type GuardVerdict =
   | { readonly ok: true; readonly corsOrigin: string | undefined }
   | { readonly ok: false; readonly status: number; readonly type: string; readonly message: string };
 
-export interface RequestGuardOptions {
+interface RequestGuardOptions {
   /** The address or name the endpoint listens on; served as a Host value unless it is a wildcard. */
   readonly listenHost: string;
   readonly allowedHosts?: readonly string[];

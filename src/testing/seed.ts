@@ -2,7 +2,7 @@
 import { readFile } from 'node:fs/promises';
 
 /** One secret to create: its name and first value (AWSCURRENT), as CreateSecret takes them. */
-export interface SeedSecret {
+interface SeedSecret {
   readonly Name: string;
   /** The first value. An object or array is stored as its JSON text. Absent: a secret with no version. */
   readonly SecretString?: string | Readonly<Record<string, unknown>> | readonly unknown[];

@@ -26,7 +26,7 @@ import { scrubSecrets, withinDeadline } from '../../database/connection.ts';
  * ELASTICACHE_ACTIONS.join(', '); // 'elasticache:DescribeUsers, elasticache:ModifyUser'
  * ```
  */
-export const ELASTICACHE_ACTIONS = ['elasticache:DescribeUsers', 'elasticache:ModifyUser'] as const;
+const ELASTICACHE_ACTIONS = ['elasticache:DescribeUsers', 'elasticache:ModifyUser'] as const;
 
 /**
  * The names of this adapter's own environment variables (docs/environment.md lists their defaults);
@@ -37,7 +37,7 @@ export const ELASTICACHE_ACTIONS = ['elasticache:DescribeUsers', 'elasticache:Mo
  * const env = { [ELASTICACHE_ENV.waitTimeoutMs]: '300000' };
  * ```
  */
-export const ELASTICACHE_ENV = {
+const ELASTICACHE_ENV = {
   waitTimeoutMs: 'ELASTICACHE_WAIT_TIMEOUT_MS',
   pollIntervalMs: 'ELASTICACHE_POLL_INTERVAL_MS',
   endpoint: 'AWS_ENDPOINT_URL_ELASTICACHE',
@@ -105,11 +105,7 @@ function elastiCache(api: ElastiCacheApiSettings): ElastiCacheClient {
  * The user `userId` as DescribeUsers reports it, checked to be `username` with password
  * authentication, so that nothing is changed for a secret that names someone else.
  */
-export async function describeUser(
-  api: ElastiCacheApiSettings,
-  userId: string,
-  username: string,
-): Promise<User> {
+async function describeUser(api: ElastiCacheApiSettings, userId: string, username: string): Promise<User> {
   const answer = await call('DescribeUsers', userId, [], () =>
     elastiCache(api).send(new DescribeUsersCommand({ UserId: userId })),
   );

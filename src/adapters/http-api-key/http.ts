@@ -37,7 +37,7 @@ export interface ProviderCall {
 }
 
 /** The result of one attempt: an answer to act on, or a failure worth retrying. */
-export type AttemptOutcome =
+type AttemptOutcome =
   | { readonly kind: 'response'; readonly response: ProviderResponse }
   | {
       readonly kind: 'retryable';

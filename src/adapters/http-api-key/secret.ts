@@ -4,10 +4,10 @@ import { parseJsonObject } from '../../core/json-object.ts';
 import { ConfigProblem, hasNonLatin1, type ResolvedConfig, resolveConfig } from './config.ts';
 
 /** Field holding the id of the key this version replaced, used to revoke it one rotation later. */
-export const PREVIOUS_KEY_ID_FIELD = 'previousKeyId';
+const PREVIOUS_KEY_ID_FIELD = 'previousKeyId';
 
 /** Field of the secret's JSON that may hold the configuration block. */
-export const CONFIG_FIELD = 'rotation';
+const CONFIG_FIELD = 'rotation';
 
 /** One parsed version of an API-key secret. */
 export interface ApiKeySecret {

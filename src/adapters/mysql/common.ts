@@ -10,7 +10,7 @@ import { MYSQL_ENV, type MysqlSettings } from './settings.ts';
  * AWS's default `EXCLUDE_CHARACTERS` for MySQL and MariaDB: characters that commonly break
  * connection strings and shell quoting.
  */
-export const MYSQL_DEFAULT_EXCLUDE_CHARACTERS = '/@"\'\\';
+const MYSQL_DEFAULT_EXCLUDE_CHARACTERS = '/@"\'\\';
 
 export function commonTargetParts(adapter: string) {
   return credentialTargetParts(

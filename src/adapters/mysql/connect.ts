@@ -45,9 +45,9 @@ export interface Login {
 
 export type { TlsOutcome } from '../../database/tls.ts';
 
-export type SessionContext = Pick<StepContext, 'logger' | 'metrics' | 'remainingTimeMs'>;
+type SessionContext = Pick<StepContext, 'logger' | 'metrics' | 'remainingTimeMs'>;
 
-export type Row = Record<string, unknown>;
+type Row = Record<string, unknown>;
 
 export const TLS_FALLBACK_METRIC = TLS_PLAINTEXT_FALLBACK_METRIC;
 

@@ -1,7 +1,7 @@
 import { TargetRefusedError } from '../../core/errors.ts';
 
 /** MySQL 8 includes 8.4, 9.x and Aurora MySQL 3. */
-export type MysqlFlavourKind = 'mariadb' | 'mysql57' | 'mysql8';
+type MysqlFlavourKind = 'mariadb' | 'mysql57' | 'mysql8';
 
 export interface MysqlFlavour {
   readonly kind: MysqlFlavourKind;

@@ -13,12 +13,12 @@ import {
 } from './sql.ts';
 import { isPunct, isWord, type Token, tokenize } from './tokens.ts';
 
-export interface Privilege {
+interface Privilege {
   readonly name: string;
   readonly column?: string | undefined;
 }
 
-export interface ObjectGrants {
+interface ObjectGrants {
   readonly object: string;
   /** `USAGE` is never listed: it means no privilege. */
   readonly privileges: ReadonlyMap<string, Privilege>;
@@ -37,7 +37,7 @@ export class GrantParseError extends Error {
   override readonly name = 'GrantParseError';
 }
 
-export function privilegeKey(privilege: Privilege): string {
+function privilegeKey(privilege: Privilege): string {
   return privilege.column === undefined
     ? privilege.name
     : `${privilege.name} (${quoteIdentifier(privilege.column)})`;
@@ -217,11 +217,7 @@ export function planGrantSync(
   return [...revokes, ...grants];
 }
 
-export function defaultRoleStatement(
-  flavour: MysqlFlavour,
-  roles: readonly string[],
-  account: Account,
-): Statement {
+function defaultRoleStatement(flavour: MysqlFlavour, roles: readonly string[], account: Account): Statement {
   const list = roles.length === 0 ? 'NONE' : roles.join(', ');
   const text =
     flavour.kind === 'mariadb'

@@ -20,9 +20,9 @@ export {
   withCredentials,
 } from '../../database/secret.ts';
 
-export const MYSQL_ENGINES = ['mysql', 'aurora-mysql', 'mariadb'] as const;
+const MYSQL_ENGINES = ['mysql', 'aurora-mysql', 'mariadb'] as const;
 
-export type MysqlEngine = (typeof MYSQL_ENGINES)[number];
+type MysqlEngine = (typeof MYSQL_ENGINES)[number];
 
 export const DEFAULT_MYSQL_PORT = 3306;
 
@@ -43,7 +43,7 @@ export function parseMysqlSecret(raw: string, adapter: string): MysqlSecret {
   return secret;
 }
 
-export function checkAccountNameLength(name: string, limit: number, where: string, field: string): void {
+function checkAccountNameLength(name: string, limit: number, where: string, field: string): void {
   const length = accountNameLength(name);
   if (length <= limit) return;
   throw new SecretShapeError(

@@ -25,7 +25,7 @@ export interface SqlMode {
   readonly noBackslashEscapes: boolean;
 }
 
-export const NATIVE_PASSWORD_PLUGIN = 'mysql_native_password';
+const NATIVE_PASSWORD_PLUGIN = 'mysql_native_password';
 
 /** Backtick quoting means the same under every sql_mode (ANSI_QUOTES included). */
 export function quoteIdentifier(name: string): string {
@@ -51,7 +51,7 @@ export function nativePasswordHash(password: string): string {
 }
 
 /** `''` is what old grant tables store for the native plugin. */
-export function isNativePlugin(plugin: string): boolean {
+function isNativePlugin(plugin: string): boolean {
   return plugin === '' || plugin === NATIVE_PASSWORD_PLUGIN;
 }
 

@@ -35,7 +35,7 @@ export interface PostgresLogin {
   readonly label: CredentialLabel;
 }
 
-export type ConnectContext = Pick<StepContext, 'logger' | 'metrics' | 'remainingTimeMs'>;
+type ConnectContext = Pick<StepContext, 'logger' | 'metrics' | 'remainingTimeMs'>;
 
 // pg's own error for a server that answers 'N' to the SSLRequest when TLS is required.
 const SERVER_WITHOUT_TLS = 'The server does not support SSL connections';

@@ -10,10 +10,10 @@ export type RedshiftPasswordHash = 'md5' | 'sha256';
 
 export const REDSHIFT_PASSWORD_HASHES = ['md5', 'sha256'] as const;
 
-export const REDSHIFT_PASSWORD_LENGTH = { min: 8, max: 64 } as const;
+const REDSHIFT_PASSWORD_LENGTH = { min: 8, max: 64 } as const;
 
 /** Besides anything outside ASCII 33–126. */
-export const REDSHIFT_EXCLUDED_CHARACTERS = '\'"\\/@';
+const REDSHIFT_EXCLUDED_CHARACTERS = '\'"\\/@';
 
 /** Short phrases that never quote the password; empty when it passes. */
 export function redshiftPasswordProblems(password: string): string[] {
@@ -51,7 +51,7 @@ export function redshiftMd5Hash(password: string, username: string): string {
   return `md5${digest}`;
 }
 
-export interface RedshiftSha256Options {
+interface RedshiftSha256Options {
   /** Random unless given (tests compare with a known value). */
   readonly salt?: Uint8Array;
 }

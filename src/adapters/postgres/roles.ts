@@ -29,7 +29,7 @@ import {
 
 export { alternatingPair, CLONE_SUFFIX } from '../../database/secret.ts';
 
-export interface RoleContext {
+interface RoleContext {
   readonly logger: RotationLogger;
   readonly metrics: RotationMetrics;
   redact(...values: string[]): void;
@@ -46,7 +46,7 @@ interface RoleRow extends Record<string, unknown> {
   inherit: boolean;
 }
 
-export async function findRole(session: PostgresSession, name: string): Promise<RoleRow | undefined> {
+async function findRole(session: PostgresSession, name: string): Promise<RoleRow | undefined> {
   const rows = await session.query<RoleRow>(FIND_ROLE, [name], `looking up role "${name}"`);
   return rows[0];
 }
@@ -110,7 +110,7 @@ export async function changeOwnPassword(
   await setPassword(session, username, password, form, ctx);
 }
 
-export async function serverVersion(session: PostgresSession): Promise<number> {
+async function serverVersion(session: PostgresSession): Promise<number> {
   const [row] = await session.query<{ version: number }>(SERVER_VERSION, [], 'reading the server version');
   return row?.version ?? 0;
 }

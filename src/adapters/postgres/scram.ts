@@ -4,7 +4,7 @@ export const DEFAULT_SCRAM_ITERATIONS = 4096;
 
 const SALT_BYTES = 16;
 
-export interface ScramOptions {
+interface ScramOptions {
   readonly iterations?: number;
   readonly salt?: Uint8Array;
 }

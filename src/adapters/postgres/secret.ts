@@ -13,15 +13,15 @@ export {
   withCredentials,
 } from '../../database/secret.ts';
 
-export const POSTGRES_ENGINES = ['postgres', 'aurora-postgresql', 'redshift'] as const;
+const POSTGRES_ENGINES = ['postgres', 'aurora-postgresql', 'redshift'] as const;
 
-export const DEFAULT_REDSHIFT_PORT = 5439;
+const DEFAULT_REDSHIFT_PORT = 5439;
 
-export type PostgresEngine = (typeof POSTGRES_ENGINES)[number];
+type PostgresEngine = (typeof POSTGRES_ENGINES)[number];
 
 export const DEFAULT_POSTGRES_PORT = 5432;
 
-export const DEFAULT_POSTGRES_DATABASE = 'postgres';
+const DEFAULT_POSTGRES_DATABASE = 'postgres';
 
 /** NAMEDATALEN - 1: the server silently truncates longer names, which would rotate another role. */
 export const MAX_IDENTIFIER_BYTES = 63;
@@ -44,7 +44,7 @@ export function parsePostgresSecret(raw: string, adapter: string): PostgresSecre
   return { ...secret, port, dbname: secret.dbname ?? DEFAULT_POSTGRES_DATABASE };
 }
 
-export function checkRoleName(name: string, field: string): void {
+function checkRoleName(name: string, field: string): void {
   if (name.includes('\0')) {
     throw new SecretShapeError(field, 'contains a NUL character', 'PostgreSQL role names cannot hold one');
   }

@@ -41,7 +41,7 @@ export async function removePassword(
  * A user's rules as `ACL LIST` prints them (the form `ACL SETUSER` accepts) without its passwords;
  * `undefined` when there is no such user.
  */
-export async function aclRules(session: RedisSession, username: string): Promise<string[] | undefined> {
+async function aclRules(session: RedisSession, username: string): Promise<string[] | undefined> {
   const reply = await session.call(['ACL', 'LIST'], 'reading the ACL users (ACL LIST)');
   if (!Array.isArray(reply)) {
     throw new TargetRefusedError(

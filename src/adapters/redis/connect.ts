@@ -36,8 +36,8 @@ export interface RedisLogin {
   readonly label: 'pending' | 'current' | 'previous' | 'master';
 }
 
-export type RedisTlsOutcome = TlsOutcome;
-export type RedisConnectContext = Pick<StepContext, 'logger' | 'metrics' | 'remainingTimeMs'>;
+type RedisTlsOutcome = TlsOutcome;
+type RedisConnectContext = Pick<StepContext, 'logger' | 'metrics' | 'remainingTimeMs'>;
 
 /** One authenticated connection; after a timeout or a broken connection every later command fails. */
 export class RedisSession {
@@ -163,7 +163,7 @@ export class RedisSession {
   }
 }
 
-export function redisTlsMode(configured: RedisTlsMode, ssl: boolean | undefined): RedisTlsMode {
+function redisTlsMode(configured: RedisTlsMode, ssl: boolean | undefined): RedisTlsMode {
   return effectiveTlsMode(configured, ssl);
 }
 

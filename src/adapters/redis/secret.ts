@@ -11,7 +11,7 @@ export const REDIS_ENGINES = ['redis', 'valkey'] as const;
 export type RedisEngine = (typeof REDIS_ENGINES)[number];
 export const DEFAULT_REDIS_PORT = 6379;
 /** Redis sets no limit of its own; a longer name is a mistake, not a user. */
-export const MAX_REDIS_USERNAME_LENGTH = 256;
+const MAX_REDIS_USERNAME_LENGTH = 256;
 
 /** The database secret (docs/protocol.md#the-database-secret) with engine `redis` or `valkey`; `dbname` is ignored. */
 export type RedisSecret = DatabaseSecretValue<RedisEngine>;

@@ -4,7 +4,7 @@ import { type Env, envInteger, envString } from '../../core/config.ts';
 import { ConfigurationError, SecretShapeError } from '../../core/errors.ts';
 import { fingerprintOf } from './keys.ts';
 
-export const DEFAULT_SSH_PORT = 22;
+const DEFAULT_SSH_PORT = 22;
 
 export const SSH_ENV = {
   allowedHosts: 'SSH_ALLOWED_HOSTS',

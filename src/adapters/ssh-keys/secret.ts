@@ -31,10 +31,10 @@ export interface SshKeySecret {
   readonly destination: SshDestination | undefined;
 }
 
-export const DEFAULT_AUTHORIZED_KEYS_FILE = '~/.ssh/authorized_keys';
+const DEFAULT_AUTHORIZED_KEYS_FILE = '~/.ssh/authorized_keys';
 
 /** The tags that describe a binary secret (tag values cannot hold commas: hosts are separated by spaces). */
-export const SSH_TAGS = {
+const SSH_TAGS = {
   username: 'ssh:username',
   hosts: 'ssh:hosts',
   authorizedKeysFile: 'ssh:authorized-keys-file',

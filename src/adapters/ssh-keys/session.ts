@@ -4,7 +4,7 @@ import type { StepContext } from '../../core/target.ts';
 import { SSH_ENV, type SshHost, type SshSettings } from './hosts.ts';
 import { fingerprintOf, type SshPublicKey } from './keys.ts';
 
-export interface SshLogin {
+interface SshLogin {
   readonly username: string;
   readonly privateKey: string;
   /** Which version the key came from, for messages. */

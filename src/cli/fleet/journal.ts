@@ -13,7 +13,7 @@ import type { Env } from '../../core/config.ts';
 import { envString } from '../../core/config.ts';
 
 /** One journal line. */
-export type JournalEntry =
+type JournalEntry =
   | { readonly kind: 'run'; readonly at: string; readonly command: string }
   | {
       readonly kind: 'started';
@@ -39,7 +39,7 @@ export type JournalEntry =
     };
 
 /** What the journal says about one secret: its last entry. */
-export type SecretRecord = Exclude<JournalEntry, { kind: 'run' }>;
+type SecretRecord = Exclude<JournalEntry, { kind: 'run' }>;
 
 /**
  * The default journal file for one selection: the same command (endpoint, region, profile, filters,

@@ -49,7 +49,7 @@ import { AdaptiveThrottle, isThrottling, StillThrottledError } from './throttle.
 export const DEFAULT_FLEET_CONCURRENCY = 25;
 
 /** The options of `rotate` that `--all` uses. */
-export interface RotateAllOptions {
+interface RotateAllOptions {
   readonly viaService?: boolean;
   readonly handler?: string;
   readonly emergency?: boolean;
@@ -324,7 +324,7 @@ function openJournal(
 }
 
 /** The `--emergency` revocation of rotate.ts, handed in (only its type is imported) to avoid an import cycle. */
-export type RevokePrevious = typeof revokePrevious;
+type RevokePrevious = typeof revokePrevious;
 
 function printSelection(
   context: CommandContext,

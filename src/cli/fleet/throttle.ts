@@ -30,7 +30,7 @@ const TRANSIENT_CODES = new Set([
  * Whether `error` is a transient failure worth one more try: a connection reset (a keep-alive
  * socket the server just closed), a timeout, or the service's own 5xx.
  */
-export function isTransient(error: unknown): boolean {
+function isTransient(error: unknown): boolean {
   let current: unknown = error;
   for (let depth = 0; depth < 3 && current && typeof current === 'object'; depth++) {
     const candidate = current as { code?: unknown; $metadata?: { httpStatusCode?: number }; cause?: unknown };
@@ -52,7 +52,7 @@ const DECREASE_GAP_MS = 500;
 const TRANSIENT_TRIES = 4;
 
 /** Options of {@link AdaptiveThrottle}. */
-export interface AdaptiveThrottleOptions {
+interface AdaptiveThrottleOptions {
   /** The most rotations in flight (`--concurrency`); the window starts here. */
   readonly maxConcurrency: number;
   /** First back-off after a throttled call, in ms (doubles per retry). Default 200. */
