@@ -84,12 +84,7 @@ async function runRepair(
     return EXIT.OK;
   }
   if (!json) printPlan(out, plan);
-  if (plan.mayBeRunning && !options.force) {
-    throw new UsageError(
-      `the rotation of ${plan.name} started${plan.since} and may still be running`,
-      `wait until it is older than ${options.stuckAfter} minutes (then it counts as stuck), or pass --force`,
-    );
-  }
+  refuseIfRunning(plan, options);
   const report = {
     name: plan.name,
     arn: plan.arn,
@@ -157,6 +152,14 @@ async function planRepair(
     warnings,
     mayBeRunning: assessment.findings.some((finding) => finding.verdict === 'rotating'),
   };
+}
+
+function refuseIfRunning(plan: RepairPlan, options: RepairOptions): void {
+  if (!plan.mayBeRunning || options.force) return;
+  throw new UsageError(
+    `the rotation of ${plan.name} started${plan.since} and may still be running`,
+    `wait until it is older than ${options.stuckAfter} minutes (then it counts as stuck), or pass --force`,
+  );
 }
 
 function printPlan(out: Printer, plan: RepairPlan): void {

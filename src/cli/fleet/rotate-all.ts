@@ -474,46 +474,11 @@ async function rotateOne(run: Run, secret: SelectedSecret, revoke: RevokePreviou
   }
 
   // A rotation this command started earlier keeps its version id: resumed, never replaced.
-  let versionId: string | undefined;
-  let resume = false;
-  if (record && (record.kind === 'started' || record.kind === 'failed')) {
-    const stages = labels[record.versionId] ?? [];
-    if (stages.includes(AWSCURRENT) && !stages.includes(AWSPENDING)) {
-      journal.record({ kind: 'rotated', at: at(), arn: secret.arn, versionId: record.versionId });
-      return rotatedOutcome(secret, record.versionId, { earlier: true, resumed: false });
-    }
-    if (stages.includes(AWSPENDING)) {
-      versionId = record.versionId;
-      resume = true;
-    } else {
-      let exists: boolean;
-      try {
-        exists = await versionExists(run, secret.arn, record.versionId);
-      } catch (error) {
-        return failedCall(
-          run,
-          secret,
-          record.versionId,
-          'ListSecretVersionIds',
-          `reading the versions of ${secret.name}`,
-          error,
-        );
-      }
-      if (exists) {
-        return {
-          kind: 'failed',
-          name: secret.name,
-          arn: secret.arn,
-          versionId: record.versionId,
-          step: null,
-          error: `the rotation an earlier run started (version ${shortId(record.versionId)}) was abandoned since: the version lost AWSPENDING before it became AWSCURRENT`,
-          fix: `check why (secrets-rotator status ${secret.name}); rotate it on its own: secrets-rotator rotate ${secret.name} ${run.options.viaService ? '--via-service' : `--handler ${run.options.handler}`}`,
-        };
-      }
-      // The earlier run was stopped before the service saw the request: start it with the same id.
-      versionId = record.versionId;
-    }
-  }
+  const earlier = record?.kind === 'started' || record?.kind === 'failed' ? record : undefined;
+  const resumed = earlier ? await fromJournal(run, secret, earlier.versionId, labels) : undefined;
+  if (resumed && 'kind' in resumed) return resumed;
+  let versionId = resumed?.versionId;
+  const resume = resumed?.resume === true;
   const pending = unfinishedPending(labels);
   if (pending && pending !== versionId) {
     journal.record({ kind: 'already-rotating', at: at(), arn: secret.arn, pendingVersionId: pending });
@@ -527,51 +492,10 @@ async function rotateOne(run: Run, secret: SelectedSecret, revoke: RevokePreviou
   const result = run.options.viaService
     ? await rotateViaService(run, secret, versionId, lambdaArn)
     : await rotateWithHandler(run, secret, versionId, resume);
-  if (result.kind !== 'rotated') {
-    if (result.kind === 'failed') {
-      journal.record({
-        kind: 'failed',
-        at: at(),
-        arn: secret.arn,
-        versionId,
-        step: result.step,
-        error: result.error,
-      });
-    } else if (result.kind === 'already-rotating') {
-      journal.record({
-        kind: 'already-rotating',
-        at: at(),
-        arn: secret.arn,
-        pendingVersionId: result.pendingVersionId,
-      });
-    }
-    return result;
-  }
-  journal.record({ kind: 'rotated', at: at(), arn: secret.arn, versionId });
-  let revokedPrevious: string | undefined;
-  if (run.options.emergency && run.target) {
-    try {
-      revokedPrevious = await revoke(
-        run.context,
-        run.flags,
-        run.client,
-        run.target,
-        secret.arn,
-        versionId,
-        true,
-      );
-    } catch (error) {
-      return {
-        kind: 'failed',
-        name: secret.name,
-        arn: secret.arn,
-        versionId,
-        step: 'revoke previous',
-        error: errorText(error),
-        fix: error instanceof CliError && error.fix ? error.fix : 'revoke the previous credential by hand',
-      };
-    }
-  }
+  journalResult(journal, secret, versionId, result);
+  if (result.kind !== 'rotated') return result;
+  const revokedPrevious = await revokeAfter(run, secret, versionId, revoke);
+  if (typeof revokedPrevious === 'object') return revokedPrevious;
   return {
     ...result,
     ms: performance.now() - started,
@@ -580,12 +504,137 @@ async function rotateOne(run: Run, secret: SelectedSecret, revoke: RevokePreviou
   };
 }
 
+/** `--emergency`: the previous version's id once revoked, or the failure. */
+async function revokeAfter(
+  run: Run,
+  secret: SelectedSecret,
+  versionId: string,
+  revoke: RevokePrevious,
+): Promise<string | Outcome | undefined> {
+  if (!run.options.emergency || !run.target) return undefined;
+  try {
+    return await revoke(run.context, run.flags, run.client, run.target, secret.arn, versionId, true);
+  } catch (error) {
+    return {
+      kind: 'failed',
+      name: secret.name,
+      arn: secret.arn,
+      versionId,
+      step: 'revoke previous',
+      error: errorText(error),
+      fix: error instanceof CliError && error.fix ? error.fix : 'revoke the previous credential by hand',
+    };
+  }
+}
+
+/** Where a rotation an earlier run started stands: done, to resume, to start again with its id, or lost. */
+async function fromJournal(
+  run: Run,
+  secret: SelectedSecret,
+  versionId: string,
+  labels: VersionLabels,
+): Promise<Outcome | { versionId: string; resume: boolean }> {
+  const stages = labels[versionId] ?? [];
+  if (stages.includes(AWSCURRENT) && !stages.includes(AWSPENDING)) {
+    run.journal.record({ kind: 'rotated', at: new Date().toISOString(), arn: secret.arn, versionId });
+    return rotatedOutcome(secret, versionId, { earlier: true, resumed: false });
+  }
+  if (stages.includes(AWSPENDING)) return { versionId, resume: true };
+  let exists: boolean;
+  try {
+    exists = await versionExists(run, secret.arn, versionId);
+  } catch (error) {
+    return failedCall(
+      run,
+      secret,
+      versionId,
+      'ListSecretVersionIds',
+      `reading the versions of ${secret.name}`,
+      error,
+    );
+  }
+  // The earlier run was stopped before the service saw the request: start it with the same id.
+  if (!exists) return { versionId, resume: false };
+  const again = run.options.viaService ? '--via-service' : `--handler ${run.options.handler}`;
+  return {
+    kind: 'failed',
+    name: secret.name,
+    arn: secret.arn,
+    versionId,
+    step: null,
+    error: `the rotation an earlier run started (version ${shortId(versionId)}) was abandoned since: the version lost AWSPENDING before it became AWSCURRENT`,
+    fix: `check why (secrets-rotator status ${secret.name}); rotate it on its own: secrets-rotator rotate ${secret.name} ${again}`,
+  };
+}
+
+function journalResult(journal: Journal, secret: SelectedSecret, versionId: string, result: Outcome): void {
+  const at = new Date().toISOString();
+  if (result.kind === 'rotated') journal.record({ kind: 'rotated', at, arn: secret.arn, versionId });
+  else if (result.kind === 'failed') {
+    journal.record({
+      kind: 'failed',
+      at,
+      arn: secret.arn,
+      versionId,
+      step: result.step,
+      error: result.error,
+    });
+  } else if (result.kind === 'already-rotating') {
+    journal.record({
+      kind: 'already-rotating',
+      at,
+      arn: secret.arn,
+      pendingVersionId: result.pendingVersionId,
+    });
+  }
+}
+
 async function rotateViaService(
   run: Run,
   secret: SelectedSecret,
   versionId: string,
   lambdaArn: string | undefined,
 ): Promise<Outcome> {
+  const refused = await requestRotation(run, secret, versionId, lambdaArn);
+  if (refused) return refused;
+  const followed = performance.now();
+  const clock = { deadline: followed + run.options.timeout * 1000, lastLocalCheck: followed };
+  // The first look comes when rotations have typically finished so far in this run; then close
+  // polling while the rotation is young (DescribeSecret's quota is 10,000 per second), then slower.
+  let wait = Math.min(Math.max(100, run.typicalMs * 0.9), run.options.pollInterval);
+  for (;;) {
+    await sleep(wait, run.signal);
+    wait = Math.min(performance.now() - followed < 5_000 ? 200 : wait * 2, run.options.pollInterval);
+    if (run.signal.aborted) return { kind: 'interrupted', name: secret.name, arn: secret.arn, versionId };
+    const seen = await labelsOutcome(run, secret, versionId, followed);
+    if (seen) return seen;
+    const stopped = await failedOrTimedOut(run, secret, versionId, lambdaArn!, clock);
+    if (stopped) return stopped;
+  }
+}
+
+async function failedOrTimedOut(
+  run: Run,
+  secret: SelectedSecret,
+  versionId: string,
+  lambdaArn: string,
+  clock: { readonly deadline: number; lastLocalCheck: number },
+): Promise<Outcome | undefined> {
+  if (run.local && performance.now() - clock.lastLocalCheck >= 1_000) {
+    clock.lastLocalCheck = performance.now();
+    const failed = await localFailure(run, secret, versionId);
+    if (failed) return failed;
+  }
+  return performance.now() >= clock.deadline ? timedOut(run, secret, versionId, lambdaArn) : undefined;
+}
+
+/** RotateSecret; an outcome when the rotation does not start. */
+async function requestRotation(
+  run: Run,
+  secret: SelectedSecret,
+  versionId: string,
+  lambdaArn: string | undefined,
+): Promise<Outcome | undefined> {
   if (!lambdaArn) {
     return {
       kind: 'failed',
@@ -607,112 +656,103 @@ async function rotateViaService(
         }),
       ),
     );
+    return undefined;
   } catch (error) {
     const message = errorText(error);
     if (
-      awsErrorCode(error) === 'InvalidRequestException' &&
-      /previous rotation isn.t complete/i.test(message)
+      awsErrorCode(error) !== 'InvalidRequestException' ||
+      !/previous rotation isn.t complete/i.test(message)
     ) {
-      let pending = 'unknown';
-      try {
-        pending = unfinishedPending((await describeLabels(run, secret.arn)).labels) ?? pending;
-      } catch {
-        // The refusal says enough.
-      }
-      return { kind: 'already-rotating', name: secret.name, arn: secret.arn, pendingVersionId: pending };
+      const doing = `starting the rotation of ${secret.name} (RotateSecret)`;
+      return failedCall(run, secret, versionId, 'RotateSecret', doing, error);
     }
+    let pending = 'unknown';
+    try {
+      pending = unfinishedPending((await describeLabels(run, secret.arn)).labels) ?? pending;
+    } catch {
+      // The refusal says enough.
+    }
+    return { kind: 'already-rotating', name: secret.name, arn: secret.arn, pendingVersionId: pending };
+  }
+}
+
+/** Rotated or abandoned, as the labels show; `undefined` while it runs. */
+async function labelsOutcome(
+  run: Run,
+  secret: SelectedSecret,
+  versionId: string,
+  followed: number,
+): Promise<Outcome | undefined> {
+  let labels: VersionLabels;
+  try {
+    labels = (await describeLabels(run, secret.arn)).labels;
+  } catch (error) {
     return failedCall(
       run,
       secret,
       versionId,
-      'RotateSecret',
-      `starting the rotation of ${secret.name} (RotateSecret)`,
+      'DescribeSecret',
+      `following the rotation of ${secret.name}`,
       error,
     );
   }
+  const stages = labels[versionId] ?? [];
+  if (stages.includes(AWSCURRENT) && !stages.includes(AWSPENDING)) {
+    // A moving average of how long rotations take, for the first look at the next ones.
+    run.typicalMs = run.typicalMs * 0.8 + (performance.now() - followed) * 0.2;
+    return rotatedOutcome(secret, versionId, { earlier: false, resumed: false });
+  }
+  if (stages.includes(AWSPENDING) || stages.includes(AWSCURRENT)) return undefined;
+  return {
+    kind: 'failed',
+    name: secret.name,
+    arn: secret.arn,
+    versionId,
+    step: null,
+    error: `the rotation was abandoned: AWSPENDING left version ${shortId(versionId)} before AWSCURRENT moved to it`,
+    fix: `someone removed the label; rotate it again: secrets-rotator rotate ${secret.name} --via-service`,
+  };
+}
 
+/** The local endpoint says when a rotation failed and why; on AWS only the timeout tells. */
+async function localFailure(
+  run: Run,
+  secret: SelectedSecret,
+  versionId: string,
+): Promise<Outcome | undefined> {
+  const answer = (await callLocalExtension(run.client, 'LocalDescribeRotation', {
+    SecretId: secret.arn,
+  }).catch(() => ({}))) as {
+    Running?: unknown;
+    Last?: { VersionId?: string; Ok?: boolean; FailedStep?: string | null; Error?: string | null } | null;
+  };
+  const last = answer.Last;
+  if (answer.Running || !last || last.VersionId !== versionId || last.Ok !== false) return undefined;
+  return {
+    kind: 'failed',
+    name: secret.name,
+    arn: secret.arn,
+    versionId,
+    step: last.FailedStep ?? null,
+    error: last.Error ?? 'no reason reported',
+    fix: `fix the cause, then run the same command again: it resumes version ${shortId(versionId)} (${run.commandLine}); or abandon it: secrets-rotator repair ${secret.name}`,
+  };
+}
+
+function timedOut(run: Run, secret: SelectedSecret, versionId: string, lambdaArn: string): Outcome {
   const functionName = /function:([^:]+)/.exec(lambdaArn)?.[1];
   const logs = functionName
     ? `aws logs tail /aws/lambda/${functionName} --since 30m`
     : "the rotation function's logs";
-  const deadline = performance.now() + run.options.timeout * 1000;
-  const followed = performance.now();
-  let lastOutcomeCheck = followed;
-  // The first look comes when rotations have typically finished so far in this run; then close
-  // polling while the rotation is young (DescribeSecret's quota is 10,000 per second), then slower
-  // up to --poll-interval.
-  let wait = Math.min(Math.max(100, run.typicalMs * 0.9), run.options.pollInterval);
-  for (;;) {
-    await sleep(wait, run.signal);
-    wait =
-      performance.now() - followed < 5_000
-        ? Math.min(200, run.options.pollInterval)
-        : Math.min(wait * 2, run.options.pollInterval);
-    if (run.signal.aborted) return { kind: 'interrupted', name: secret.name, arn: secret.arn, versionId };
-    let labels: VersionLabels;
-    try {
-      labels = (await describeLabels(run, secret.arn)).labels;
-    } catch (error) {
-      return failedCall(
-        run,
-        secret,
-        versionId,
-        'DescribeSecret',
-        `following the rotation of ${secret.name}`,
-        error,
-      );
-    }
-    const stages = labels[versionId] ?? [];
-    if (stages.includes(AWSCURRENT) && !stages.includes(AWSPENDING)) {
-      // A moving average of how long rotations take, for the first look at the next ones.
-      run.typicalMs = run.typicalMs * 0.8 + (performance.now() - followed) * 0.2;
-      return rotatedOutcome(secret, versionId, { earlier: false, resumed: false });
-    }
-    if (!stages.includes(AWSPENDING) && !stages.includes(AWSCURRENT)) {
-      return {
-        kind: 'failed',
-        name: secret.name,
-        arn: secret.arn,
-        versionId,
-        step: null,
-        error: `the rotation was abandoned: AWSPENDING left version ${shortId(versionId)} before AWSCURRENT moved to it`,
-        fix: `someone removed the label; rotate it again: secrets-rotator rotate ${secret.name} --via-service`,
-      };
-    }
-    if (run.local && performance.now() - lastOutcomeCheck >= 1_000) {
-      lastOutcomeCheck = performance.now();
-      // The local endpoint says when a rotation failed and why; on AWS only the timeout tells.
-      const answer = (await callLocalExtension(run.client, 'LocalDescribeRotation', {
-        SecretId: secret.arn,
-      }).catch(() => ({}))) as {
-        Running?: unknown;
-        Last?: { VersionId?: string; Ok?: boolean; FailedStep?: string | null; Error?: string | null } | null;
-      };
-      const last = answer.Last;
-      if (!answer.Running && last && last.VersionId === versionId && last.Ok === false) {
-        return {
-          kind: 'failed',
-          name: secret.name,
-          arn: secret.arn,
-          versionId,
-          step: last.FailedStep ?? null,
-          error: last.Error ?? 'no reason reported',
-          fix: `fix the cause, then run the same command again: it resumes version ${shortId(versionId)} (${run.commandLine}); or abandon it: secrets-rotator repair ${secret.name}`,
-        };
-      }
-    }
-    if (performance.now() >= deadline) {
-      return {
-        kind: 'failed',
-        name: secret.name,
-        arn: secret.arn,
-        versionId,
-        step: null,
-        error: `not finished after ${run.options.timeout} s: AWSPENDING is still on version ${shortId(versionId)}; the rotation function failed or is still running`,
-        fix: `read why in ${logs}; fix it and run the same command again (it resumes this version), or abandon it: secrets-rotator repair ${secret.name}`,
-      };
-    }
-  }
+  return {
+    kind: 'failed',
+    name: secret.name,
+    arn: secret.arn,
+    versionId,
+    step: null,
+    error: `not finished after ${run.options.timeout} s: AWSPENDING is still on version ${shortId(versionId)}; the rotation function failed or is still running`,
+    fix: `read why in ${logs}; fix it and run the same command again (it resumes this version), or abandon it: secrets-rotator repair ${secret.name}`,
+  };
 }
 
 async function rotateWithHandler(
@@ -826,102 +866,123 @@ function describe(outcome: Outcome): string {
   }
 }
 
+type Of<K extends Outcome['kind']> = Extract<Outcome, { kind: K }>;
+
+interface Tally {
+  readonly rotated: Of<'rotated'>[];
+  readonly rotating: Of<'already-rotating'>[];
+  readonly failed: Of<'failed'>[];
+  readonly interrupted: Of<'interrupted'>[];
+  readonly rotatedNow: number;
+  readonly perSecond: number;
+  readonly totalMs: number;
+  readonly selectedCount: number;
+  readonly complete: boolean;
+}
+
 function finish(run: Run, outcomes: readonly Outcome[], totalMs: number, selectedCount: number): ExitCode {
-  const { context, journal, throttle } = run;
-  const out = context.out;
-  const json = run.flags.output === 'json';
-  const rotated = outcomes.filter((o) => o.kind === 'rotated');
-  const rotating = outcomes.filter((o) => o.kind === 'already-rotating');
-  const failed = outcomes.filter((o) => o.kind === 'failed');
-  const interrupted = outcomes.filter((o) => o.kind === 'interrupted');
+  const { journal } = run;
+  const of = <K extends Outcome['kind']>(kind: K) => outcomes.filter((o): o is Of<K> => o.kind === kind);
+  const rotated = of('rotated');
   const rotatedNow = rotated.filter((o) => !o.earlier).length;
-  const perSecond = totalMs > 0 ? rotatedNow / (totalMs / 1000) : 0;
-  const complete = rotated.length === selectedCount;
+  const tally: Tally = {
+    rotated,
+    rotating: of('already-rotating'),
+    failed: of('failed'),
+    interrupted: of('interrupted'),
+    rotatedNow,
+    perSecond: totalMs > 0 ? rotatedNow / (totalMs / 1000) : 0,
+    totalMs,
+    selectedCount,
+    complete: rotated.length === selectedCount,
+  };
   let journalNote: string;
-  if (complete) {
-    const retired = journal.retire();
-    journalNote = `every secret is rotated; the journal is closed (${retired})`;
+  if (tally.complete) {
+    journalNote = `every secret is rotated; the journal is closed (${journal.retire()})`;
   } else {
     journal.close();
     journalNote = `run the same command again to resume (journal ${journal.path})`;
   }
+  const { failed } = tally;
   const unreachable =
     failed.length > 0 && failed.length === outcomes.length && failed.every((o) => o.unreachable);
-  const code: ExitCode = complete ? EXIT.OK : unreachable ? EXIT.AWS : EXIT.POLICY_FAILURE;
+  const code: ExitCode = tally.complete ? EXIT.OK : unreachable ? EXIT.AWS : EXIT.POLICY_FAILURE;
+  if (run.flags.output === 'json') printJson(run, tally, code);
+  else printTable(run, tally, journalNote);
+  return code;
+}
 
-  if (json) {
-    out.json({
-      selected: selectedCount,
-      rotated: rotated.map((o) => ({
-        name: o.name,
-        arn: o.arn,
-        versionId: o.versionId,
-        earlierRun: o.earlier,
-        resumed: o.resumed,
-        ms: Math.round(o.ms),
-        revokedPrevious: o.revokedPrevious ?? null,
-      })),
-      alreadyRotating: rotating.map((o) => ({
-        name: o.name,
-        arn: o.arn,
-        pendingVersionId: o.pendingVersionId,
-      })),
-      failed: failed.map((o) => ({
-        name: o.name,
-        arn: o.arn,
-        versionId: o.versionId,
-        step: o.step,
-        error: o.error,
-        fix: o.fix,
-      })),
-      interrupted: interrupted.map((o) => ({ name: o.name, arn: o.arn, versionId: o.versionId || null })),
-      throttled: throttle.throttled,
-      lowestConcurrency: throttle.lowestWindow,
-      totalMs: Math.round(totalMs),
-      secretsPerSecond: Number(perSecond.toFixed(2)),
-      journal: complete ? null : journal.path,
-      exitCode: code,
-    });
-    return code;
-  }
-  const rows: string[][] = [];
-  for (const o of rotating)
-    rows.push([
+function printJson(run: Run, tally: Tally, code: ExitCode): void {
+  const { throttle, journal } = run;
+  run.context.out.json({
+    selected: tally.selectedCount,
+    rotated: tally.rotated.map((o) => ({
+      name: o.name,
+      arn: o.arn,
+      versionId: o.versionId,
+      earlierRun: o.earlier,
+      resumed: o.resumed,
+      ms: Math.round(o.ms),
+      revokedPrevious: o.revokedPrevious ?? null,
+    })),
+    alreadyRotating: tally.rotating.map((o) => ({
+      name: o.name,
+      arn: o.arn,
+      pendingVersionId: o.pendingVersionId,
+    })),
+    failed: tally.failed.map((o) => ({
+      name: o.name,
+      arn: o.arn,
+      versionId: o.versionId,
+      step: o.step,
+      error: o.error,
+      fix: o.fix,
+    })),
+    interrupted: tally.interrupted.map((o) => ({ name: o.name, arn: o.arn, versionId: o.versionId || null })),
+    throttled: throttle.throttled,
+    lowestConcurrency: throttle.lowestWindow,
+    totalMs: Math.round(tally.totalMs),
+    secretsPerSecond: Number(tally.perSecond.toFixed(2)),
+    journal: tally.complete ? null : journal.path,
+    exitCode: code,
+  });
+}
+
+function printTable(run: Run, tally: Tally, journalNote: string): void {
+  const { rotated, rotating, failed, interrupted, rotatedNow } = tally;
+  const out = run.context.out;
+  const version = (id: string | null) => (id ? shortId(id) : '');
+  const rows: string[][] = [
+    ...rotating.map((o) => [
       o.name,
       'already rotating',
       shortId(o.pendingVersionId),
       '',
       'not started: AWSPENDING is on another version',
-    ]);
-  for (const o of failed)
-    rows.push([o.name, 'FAILED', o.versionId ? shortId(o.versionId) : '', o.step ?? '', o.error]);
-  for (const o of interrupted)
-    rows.push([
+    ]),
+    ...failed.map((o) => [o.name, 'FAILED', version(o.versionId), o.step ?? '', o.error]),
+    ...interrupted.map((o) => [o.name, 'interrupted', version(o.versionId), '', 'resumed by the next run']),
+    ...(rotated.length <= 20 ? rotated : []).map((o) => [
       o.name,
-      'interrupted',
-      o.versionId ? shortId(o.versionId) : '',
+      'rotated',
+      shortId(o.versionId),
       '',
-      'resumed by the next run',
-    ]);
-  if (rotated.length <= 20)
-    for (const o of rotated)
-      rows.push([
-        o.name,
-        'rotated',
-        shortId(o.versionId),
-        '',
-        o.earlier ? 'by an earlier run' : formatDuration(o.ms),
-      ]);
+      o.earlier ? 'by an earlier run' : formatDuration(o.ms),
+    ]),
+  ];
   out.line('');
   if (rows.length > 0) out.raw(renderTable(['secret', 'outcome', 'version', 'step', 'detail'], rows));
   for (const o of failed) out.line(`fix for ${o.name}: ${o.fix}`);
-  for (const o of rotating)
+  for (const o of rotating) {
     out.line(
       `fix for ${o.name}: let the running rotation finish (secrets-rotator status ${o.name}), or abandon it (secrets-rotator repair ${o.name}) and run the same command again`,
     );
+  }
+  const { throttle } = run;
+  const earlier = rotated.length > rotatedNow ? ` (${rotated.length - rotatedNow} by an earlier run)` : '';
+  const stopped = interrupted.length ? `, ${interrupted.length} interrupted` : '';
   out.line(
-    `${rotated.length} rotated${rotated.length > rotatedNow ? ` (${rotated.length - rotatedNow} by an earlier run)` : ''}, ${rotating.length} already rotating, ${failed.length} failed${interrupted.length ? `, ${interrupted.length} interrupted` : ''} of ${selectedCount} in ${formatDuration(totalMs)} (${perSecond.toFixed(1)} secrets/s); throttled ${throttle.throttled} time(s), concurrency ${throttle.lowestWindow}–${throttle.maxConcurrency}`,
+    `${rotated.length} rotated${earlier}, ${rotating.length} already rotating, ${failed.length} failed${stopped} of ${tally.selectedCount} in ${formatDuration(tally.totalMs)} (${tally.perSecond.toFixed(1)} secrets/s); throttled ${throttle.throttled} time(s), concurrency ${throttle.lowestWindow}–${throttle.maxConcurrency}`,
   );
   out.line(journalNote);
-  return code;
 }
