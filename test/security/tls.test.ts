@@ -39,6 +39,7 @@ import type { AttackerDatabase } from './support/attacker-databases.ts';
 import { buildDeployedZips, type DeployedZips } from './support/deployed.ts';
 import { credentialsIn, recordAttack } from './support/ledger.ts';
 import { md5Answer, startPlaintextMysql, startPlaintextPostgres } from './support/tls-attackers.ts';
+import attacks from './tls-attacks.json' with { type: 'json' };
 
 const HANDLERS = {
   'postgres-single-user': () => postgresSingleUser(),
@@ -116,11 +117,11 @@ async function rotate(
   return { result, output: deployed.output() };
 }
 
-interface Attack {
+interface AttackPlan {
   readonly name: string;
   readonly handler: HandlerName;
-  readonly engine: 'postgres' | 'mysql';
-  readonly start: () => Promise<AttackerDatabase>;
+  /** `<engine>:<what the fake server asks for>`. */
+  readonly server: string;
   readonly settings: Readonly<Record<string, string>>;
   /** Fields the attacker writes into the secret. */
   readonly secret?: Readonly<Record<string, unknown>>;
@@ -130,109 +131,26 @@ interface Attack {
   readonly loginSent: boolean;
 }
 
-const ATTACKS: readonly Attack[] = [
-  {
-    name: 'the server answers "no TLS" (PG_TLS_MODE unset: verify-full)',
-    handler: 'postgres-single-user',
-    engine: 'postgres',
-    start: () => startPlaintextPostgres('cleartext'),
-    settings: {},
-    expectError: ['offers no TLS', 'PG_TLS_MODE is verify-full', 'set PG_TLS_MODE=prefer'],
-    loginSent: false,
-  },
-  {
-    name: 'the secret sets "ssl": false, the server answers "no TLS" and asks for a cleartext password',
-    handler: 'postgres-single-user',
-    engine: 'postgres',
-    start: () => startPlaintextPostgres('cleartext'),
-    settings: {},
-    secret: { ssl: false },
-    expectError: ['offers no TLS', 'PG_TLS_MODE is verify-full'],
-    loginSent: false,
-  },
-  {
-    name: '"no TLS", then a request for the cleartext password (PG_TLS_MODE=prefer)',
-    handler: 'postgres-single-user',
-    engine: 'postgres',
-    start: () => startPlaintextPostgres('cleartext'),
-    settings: { PG_TLS_MODE: 'prefer' },
-    expectError: ['asked for a cleartext password on a connection without TLS', 'PG_TLS_MODE'],
-    loginSent: true,
-  },
-  {
-    name: '"TLS offered" to the question, then "no TLS" on the login connection (PG_TLS_MODE=prefer)',
-    handler: 'postgres-single-user',
-    engine: 'postgres',
-    start: () => startPlaintextPostgres('tls-then-cleartext'),
-    settings: { PG_TLS_MODE: 'prefer' },
-    expectError: ['the server said it offers TLS, then refused it', 'no credentials were sent'],
-    loginSent: false,
-  },
-  {
-    name: '"no TLS", then a request for an MD5 password hash (PG_TLS_MODE=prefer)',
-    handler: 'postgres-alternating-users',
-    engine: 'postgres',
-    start: () => startPlaintextPostgres('md5'),
-    settings: { PG_TLS_MODE: 'prefer' },
-    expectError: ['asked for an MD5 password hash on a connection without TLS', 'PG_TLS_MODE'],
-    loginSent: true,
-  },
-  {
-    name: 'a request for an MD5 password hash (PG_TLS_MODE=disable)',
-    handler: 'postgres-single-user',
-    engine: 'postgres',
-    start: () => startPlaintextPostgres('md5'),
-    settings: { PG_TLS_MODE: 'disable' },
-    expectError: ['asked for an MD5 password hash', 'PG_TLS_MODE'],
-    loginSent: true,
-  },
-  {
-    name: 'the server offers no TLS (MYSQL_TLS_MODE unset: verify-full)',
-    handler: 'mysql-single-user',
-    engine: 'mysql',
-    start: () => startPlaintextMysql('no-tls'),
-    settings: {},
-    expectError: ['offers no TLS', 'MYSQL_TLS_MODE is verify-full', 'set MYSQL_TLS_MODE=prefer'],
-    loginSent: false,
-  },
-  {
-    name: 'the secret sets "ssl": false and the server offers no TLS',
-    handler: 'mysql-alternating-users',
-    engine: 'mysql',
-    start: () => startPlaintextMysql('no-tls'),
-    settings: {},
-    secret: { ssl: false },
-    expectError: ['offers no TLS', 'MYSQL_TLS_MODE is verify-full'],
-    loginSent: false,
-  },
-  {
-    name: 'no TLS, then a switch to the cleartext plugin (MYSQL_TLS_MODE=prefer)',
-    handler: 'mysql-single-user',
-    engine: 'mysql',
-    start: () => startPlaintextMysql('cleartext-plugin'),
-    settings: { MYSQL_TLS_MODE: 'prefer' },
-    expectError: ['the password in cleartext (mysql_clear_password)', 'MYSQL_TLS_MODE'],
-    loginSent: true,
-  },
-  {
-    name: "no TLS, caching_sha2_password full authentication with the attacker's RSA key (prefer)",
-    handler: 'mysql-single-user',
-    engine: 'mysql',
-    start: () => startPlaintextMysql('caching-sha2-rsa'),
-    settings: { MYSQL_TLS_MODE: 'prefer' },
-    expectError: ['its own RSA key', 'MYSQL_SERVER_PUBLIC_KEY'],
-    loginSent: true,
-  },
-  {
-    name: "no TLS, sha256_password with the attacker's RSA key (MYSQL_TLS_MODE=disable)",
-    handler: 'mysql-alternating-users',
-    engine: 'mysql',
-    start: () => startPlaintextMysql('sha256-rsa'),
-    settings: { MYSQL_TLS_MODE: 'disable' },
-    expectError: ['its own RSA key', 'MYSQL_SERVER_PUBLIC_KEY'],
-    loginSent: true,
-  },
-];
+interface Attack extends AttackPlan {
+  readonly engine: 'postgres' | 'mysql';
+  readonly start: () => Promise<AttackerDatabase>;
+}
+
+// The attacks are data (test/security/tls-attacks.json): which fake server, settings and secret fields.
+const ATTACKS = (attacks as unknown as readonly AttackPlan[]).map(
+  (plan): Attack => ({
+    ...plan,
+    engine: plan.handler.startsWith('postgres') ? 'postgres' : 'mysql',
+    start: () => startAttacker(plan.server),
+  }),
+);
+
+function startAttacker(server: string): Promise<AttackerDatabase> {
+  const [engine, request] = server.split(':');
+  return engine === 'postgres'
+    ? startPlaintextPostgres(request as Parameters<typeof startPlaintextPostgres>[0])
+    : startPlaintextMysql(request as Parameters<typeof startPlaintextMysql>[0]);
+}
 
 describe.each(RUNNERS)('TLS stripping attacks, %s', (runner) => {
   it.each(ATTACKS.map((attack) => [attack.name, attack] as const))(
