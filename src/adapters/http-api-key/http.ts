@@ -7,11 +7,22 @@ import type { LookupAddress } from 'node:dns';
 import { request as httpRequest, type IncomingMessage } from 'node:http';
 import { request as httpsRequest } from 'node:https';
 import type { LookupFunction } from 'node:net';
-import { ConfigurationError, TargetRefusedError, TargetUnreachableError } from '../../core/errors.ts';
+import {
+  ConfigurationError,
+  SecretShapeError,
+  TargetRefusedError,
+  TargetUnreachableError,
+} from '../../core/errors.ts';
 import { jsonDepthExcess } from '../../core/json-depth.ts';
 import { sleep } from '../../core/sleep.ts';
 import type { StepContext } from '../../core/target.ts';
-import { type AuthTemplate, hasNonLatin1, type ResolvedConfig, type ResolvedRequest } from './config.ts';
+import {
+  type AuthTemplate,
+  hasNonLatin1,
+  type ResolvedConfig,
+  type ResolvedRequest,
+  requestUses,
+} from './config.ts';
 import { checkedDestination, type Destination, type DestinationPolicy } from './destination.ts';
 import { MissingVariableError, render, renderJson, type TemplateVariables } from './template.ts';
 
@@ -405,6 +416,70 @@ function networkCode(error: unknown): string {
     current = (current as { cause?: unknown }).cause;
   }
   return '(unknown)';
+}
+
+export function describeKey(keyId: string | undefined): string {
+  return keyId === undefined ? '(no id)' : `"${keyId}"`;
+}
+
+/** Revokes one key; "already gone" statuses count as revoked, so a retried step succeeds. */
+export async function revokeKey(
+  provider: ProviderClient,
+  config: ResolvedConfig,
+  ctx: StepContext,
+  target: {
+    authKey: string;
+    revokedKeyId: string | undefined;
+    revokedKey?: string;
+    reason: string;
+    noun?: string;
+  },
+): Promise<void> {
+  const { revoke } = config;
+  const request = revoke.request;
+  if (!request) throw new Error('unreachable: validated configuration has a revoke request');
+  if (target.revokedKeyId === undefined && requestUses(request, 'revokedKeyId')) {
+    throw new SecretShapeError(
+      config.keyIdField,
+      'is missing from the previous version, so its key cannot be revoked by id',
+      `revoke that key at the provider by hand; versions written by this adapter always carry "${config.keyIdField}"`,
+    );
+  }
+  const response = await provider.send({
+    operation: 'revoke',
+    request,
+    variables: {
+      key: target.authKey,
+      revokedKeyId: target.revokedKeyId,
+      revokedKey: target.revokedKey,
+      versionId: ctx.versionId,
+    },
+  });
+  const keyId = target.revokedKeyId;
+  const noun = target.noun ?? 'key';
+  if (revoke.successStatus.includes(response.status)) {
+    ctx.metrics.count('ApiKeyRevoked');
+    ctx.logger.info(`revoked old ${noun}`, { keyId, reason: target.reason });
+  } else if (revoke.goneStatus.includes(response.status)) {
+    ctx.logger.info(`old ${noun} was already revoked`, {
+      keyId,
+      reason: target.reason,
+      status: response.status,
+    });
+  } else if (revoke.authWith === 'revoked' && response.status === 401) {
+    // Authenticated with the key being revoked: a refusal proves it no longer works.
+    ctx.logger.info(`old ${noun} is refused by the provider: already revoked`, {
+      keyId,
+      reason: target.reason,
+    });
+  } else {
+    throw refusal(
+      'revoke',
+      request,
+      response.status,
+      `${noun} ${describeKey(keyId)} was not revoked (${target.reason})`,
+    );
+  }
 }
 
 /** The error for an answer whose status the adapter did not expect, classified by status. */

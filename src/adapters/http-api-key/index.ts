@@ -23,7 +23,15 @@ import {
   resolveConfig,
 } from './config.ts';
 import { type AddressLookup, HTTP_API_KEY_ALLOWED_HOSTS } from './destination.ts';
-import { type ProviderCall, ProviderClient, type ProviderResponse, refusal, untilAccepted } from './http.ts';
+import {
+  describeKey,
+  type ProviderCall,
+  ProviderClient,
+  type ProviderResponse,
+  refusal,
+  revokeKey,
+  untilAccepted,
+} from './http.ts';
 import { type ApiKeySecret, parseApiKeySecret, serializeApiKeySecret } from './secret.ts';
 import { readPointer } from './template.ts';
 
@@ -224,10 +232,6 @@ export function httpApiKey(options: HttpApiKeyOptions = {}): RotationTarget<ApiK
   };
 }
 
-function describeKey(keyId: string | undefined): string {
-  return keyId === undefined ? '(no id)' : `"${keyId}"`;
-}
-
 /** Fails before anything is minted when a later request will need a key id the secret lacks. */
 function requireIdsFor(current: ApiKeySecret, config: ResolvedConfig): void {
   if (current.keyId !== undefined) return;
@@ -408,51 +412,6 @@ async function handleOrphan(
       reason: 'orphaned',
     });
     ctx.metrics.count('OrphanedKeyRevoked');
-  }
-}
-
-async function revokeKey(
-  provider: ProviderClient,
-  config: ResolvedConfig,
-  ctx: StepContext,
-  target: { authKey: string; revokedKeyId: string | undefined; revokedKey?: string; reason: string },
-): Promise<void> {
-  const { revoke } = config;
-  const request = revoke.request;
-  if (!request) throw new Error('unreachable: validated configuration has a revoke request');
-  if (target.revokedKeyId === undefined && requestUses(request, 'revokedKeyId')) {
-    throw new SecretShapeError(
-      config.keyIdField,
-      'is missing from the previous version, so its key cannot be revoked by id',
-      `revoke that key at the provider by hand; versions written by this adapter always carry "${config.keyIdField}"`,
-    );
-  }
-  const response = await provider.send({
-    operation: 'revoke',
-    request,
-    variables: {
-      key: target.authKey,
-      revokedKeyId: target.revokedKeyId,
-      revokedKey: target.revokedKey,
-      versionId: ctx.versionId,
-    },
-  });
-  const keyId = target.revokedKeyId;
-  if (revoke.successStatus.includes(response.status)) {
-    ctx.metrics.count('ApiKeyRevoked');
-    ctx.logger.info('revoked old key', { keyId, reason: target.reason });
-  } else if (revoke.goneStatus.includes(response.status)) {
-    ctx.logger.info('old key was already revoked', { keyId, reason: target.reason, status: response.status });
-  } else if (revoke.authWith === 'revoked' && response.status === 401) {
-    // Authenticated with the key being revoked: a refusal proves it no longer works.
-    ctx.logger.info('old key is refused by the provider: already revoked', { keyId, reason: target.reason });
-  } else {
-    throw refusal(
-      'revoke',
-      request,
-      response.status,
-      `key ${describeKey(keyId)} was not revoked (${target.reason})`,
-    );
   }
 }
 

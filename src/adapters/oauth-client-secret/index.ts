@@ -14,7 +14,7 @@ import {
   type ResolvedConfig,
 } from '../http-api-key/config.ts';
 import { type AddressLookup, HTTP_API_KEY_ALLOWED_HOSTS } from '../http-api-key/destination.ts';
-import { ProviderClient, refusal, untilAccepted } from '../http-api-key/http.ts';
+import { ProviderClient, refusal, revokeKey, untilAccepted } from '../http-api-key/http.ts';
 import { type ApiKeySecret, httpApiKey } from '../http-api-key/index.ts';
 
 export type { ApiKeySecret } from '../http-api-key/index.ts';
@@ -394,26 +394,13 @@ async function revokeExpired(
   ctx: NextContext,
 ): Promise<void> {
   const expired = current.previousKeyId;
-  const { revoke } = current.config;
-  if (expired === undefined || expired === current.keyId || !revoke.request) return;
-  const response = await provider.send({
-    operation: 'revoke',
-    request: revoke.request,
-    variables: { key: current.key, revokedKeyId: expired, versionId: ctx.versionId },
+  if (expired === undefined || expired === current.keyId) return;
+  await revokeKey(provider, current.config, ctx, {
+    authKey: current.key,
+    revokedKeyId: expired,
+    reason: 'grace period over',
+    noun: 'client secret',
   });
-  if (revoke.successStatus.includes(response.status)) {
-    ctx.metrics.count('ApiKeyRevoked');
-    ctx.logger.info('revoked client secret past its grace period', { keyId: expired });
-  } else if (revoke.goneStatus.includes(response.status)) {
-    ctx.logger.info('client secret past its grace period was already revoked', { keyId: expired });
-  } else {
-    throw refusal(
-      'revoke',
-      revoke.request,
-      response.status,
-      `client secret "${expired}" was not revoked (grace period over)`,
-    );
-  }
 }
 
 export type { AddressLookup } from '../http-api-key/destination.ts';
