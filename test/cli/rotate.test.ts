@@ -169,6 +169,20 @@ describe('rotate --handler (the four steps on this machine)', () => {
   });
 });
 
+/** rotate --via-service of a secret whose rotation function does not finish; exits 1, leaves AWSPENDING. */
+async function rotateStalled(name: string, lambda: string, flags: { timeout: string; pollInterval: string }) {
+  await createSecret(fixture.client, name);
+  await configureRotation(fixture, name, { lambda, rotateImmediately: false });
+  fixture.clock.advance(HOUR);
+  const args = ['--timeout', flags.timeout, '--poll-interval', flags.pollInterval, '--output', 'json'];
+  const result = await run(['rotate', name, '--via-service', ...args]);
+  fixture.clock.advance(-HOUR);
+  await fixture.local.idle();
+  await trackPending(name);
+  expect(result.code).toBe(1);
+  return result.json<{ ok: boolean; outcome: string; error: string; fix: string }>();
+}
+
 describe('rotate --via-service and repair', () => {
   it('follows RotateSecret label by label until AWSCURRENT moved', async () => {
     await createSecret(fixture.client, 'service/ok');
@@ -183,25 +197,10 @@ describe('rotate --via-service and repair', () => {
   });
 
   it('reports a failed rotation at once, with its step and reason, on the local endpoint (exit 1)', async () => {
-    await createSecret(fixture.client, 'service/failing');
-    await configureRotation(fixture, 'service/failing', { lambda: BROKEN_ROTATOR, rotateImmediately: false });
-    fixture.clock.advance(HOUR);
-    const result = await run([
-      'rotate',
-      'service/failing',
-      '--via-service',
-      '--timeout',
-      '60',
-      '--poll-interval',
-      '20',
-      '--output',
-      'json',
-    ]);
-    fixture.clock.advance(-HOUR);
-    await fixture.local.idle();
-    await trackPending('service/failing');
-    expect(result.code).toBe(1);
-    const json = result.json<{ ok: boolean; outcome: string; error: string; fix: string }>();
+    const json = await rotateStalled('service/failing', BROKEN_ROTATOR, {
+      timeout: '60',
+      pollInterval: '20',
+    });
     expect(json).toMatchObject({ ok: false, outcome: 'failed' });
     expect(json.error).toMatch(
       /failed at setSecret: .*setSecret failed: the target refused the change \(simulated\)/,
@@ -210,25 +209,7 @@ describe('rotate --via-service and repair', () => {
   });
 
   it('gives up after --timeout with where the rotation stands and where to look (exit 1)', async () => {
-    await createSecret(fixture.client, 'service/broken');
-    await configureRotation(fixture, 'service/broken', { lambda: SLOW_ROTATOR, rotateImmediately: false });
-    fixture.clock.advance(HOUR);
-    const result = await run([
-      'rotate',
-      'service/broken',
-      '--via-service',
-      '--timeout',
-      '1',
-      '--poll-interval',
-      '50',
-      '--output',
-      'json',
-    ]);
-    fixture.clock.advance(-HOUR);
-    await fixture.local.idle();
-    await trackPending('service/broken');
-    expect(result.code).toBe(1);
-    const json = result.json<{ ok: boolean; outcome: string; error: string; fix: string }>();
+    const json = await rotateStalled('service/broken', SLOW_ROTATOR, { timeout: '1', pollInterval: '50' });
     expect(json.ok).toBe(false);
     expect(json.outcome).toBe('timeout');
     expect(json.error).toContain(
