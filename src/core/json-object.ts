@@ -1,36 +1,14 @@
-/**
- * Reading a secret's JSON object without ever quoting it. Every adapter and the client parse
- * secret strings; `JSON.parse`'s own errors quote the text around the fault (a password, often),
- * so this is the one place where that error is caught and dropped.
- */
+// The one place JSON.parse errors are caught and dropped: they quote the text around the fault,
+// often a password.
 import { depthProblem, jsonDepthExcess } from './json-depth.ts';
 
-/**
- * What is wrong with a text that should hold a JSON object, worded to follow `is`.
- *
- * @example
- * ```ts
- * const problem: JsonObjectProblem = 'not a JSON object';
- * new SecretShapeError('(value)', `is ${problem}`);
- * ```
- */
+/** Worded to follow `is`. */
 type JsonObjectProblem =
   | 'not valid JSON'
   | 'not a JSON object'
   | `nested more than ${number} levels deep${string}`;
 
-/**
- * Parses `text` as a JSON object (not an array, not `null`, not a scalar) nested at most
- * 64 levels deep (`MAX_JSON_DEPTH`). On failure it throws what `reject` builds from the problem:
- * the parser's own message, which quotes the text, is never passed on, not even as a `cause`.
- *
- * @example
- * ```ts
- * const fields = parseJsonObject(raw, (problem) =>
- *   new SecretShapeError('(value)', `is ${problem}`, 'store a JSON object with engine, host, username and password'),
- * );
- * ```
- */
+/** Parses a JSON object; on failure throws `reject(problem)`, never the parser's message, which quotes the text. */
 export function parseJsonObject(
   text: string,
   reject: (problem: JsonObjectProblem) => Error,
