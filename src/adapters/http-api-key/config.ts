@@ -219,15 +219,28 @@ export function asConfigurationError(setting: string, error: unknown): never {
   throw error;
 }
 
-/** Template variables each kind of request may use. `key` is always the authenticating key. */
-const TEMPLATE_VARIABLES = {
-  common: ['key', 'versionId'],
-  mint: ['key', 'versionId', 'currentKey', 'currentKeyId'],
-  register: ['key', 'versionId', 'currentKey', 'currentKeyId', 'newKey', 'newKeyId'],
-  test: ['key', 'versionId', 'newKey', 'newKeyId'],
-  revoke: ['key', 'versionId', 'revokedKeyId', 'revokedKey'],
-  revokeWithoutKey: ['key', 'versionId', 'revokedKeyId'],
-} as const;
+/** The template variables a kind of request may use (`key` is always the authenticating key). */
+interface Variables {
+  readonly allowed: readonly string[];
+  /** The requests, as messages name them. */
+  readonly purpose: string;
+}
+
+const COMMON = ['key', 'versionId'];
+const WITH_CURRENT = [...COMMON, 'currentKey', 'currentKeyId'];
+const VARIABLES = {
+  auth: { allowed: COMMON, purpose: 'all requests' },
+  headers: { allowed: COMMON, purpose: 'headers sent with every request' },
+  mint: { allowed: WITH_CURRENT, purpose: 'mint requests' },
+  orphanCheck: { allowed: WITH_CURRENT, purpose: 'orphan checks' },
+  register: { allowed: [...WITH_CURRENT, 'newKey', 'newKeyId'], purpose: 'register requests' },
+  test: { allowed: [...COMMON, 'newKey', 'newKeyId'], purpose: 'test requests' },
+  revoke: { allowed: [...COMMON, 'revokedKeyId', 'revokedKey'], purpose: 'revoke requests' },
+  revokeWithoutKey: {
+    allowed: [...COMMON, 'revokedKeyId'],
+    purpose: 'revoke requests with a grace period or onOrphan "revoke" (the old key is not at hand)',
+  },
+} satisfies Record<string, Variables>;
 
 const METHODS: readonly HttpMethod[] = ['GET', 'POST', 'PUT', 'PATCH', 'DELETE'];
 const HEADER_NAME = /^[!#$%&'*+\-.^_`|~0-9A-Za-z]+$/;
@@ -341,7 +354,7 @@ function pointer(value: unknown, path: string): string {
   return value;
 }
 
-function checkPlaceholders(text: string, path: string, allowed: readonly string[], purpose: string): void {
+function checkPlaceholders(text: string, path: string, { allowed, purpose }: Variables): void {
   const names = placeholdersIn(text);
   if (names === undefined) {
     throw new ConfigProblem(
@@ -359,12 +372,7 @@ function checkPlaceholders(text: string, path: string, allowed: readonly string[
   }
 }
 
-function headerMap(
-  value: unknown,
-  path: string,
-  allowed: readonly string[],
-  purpose: string,
-): Record<string, string> {
+function headerMap(value: unknown, path: string, variables: Variables): Record<string, string> {
   if (value === undefined) return {};
   if (!isObject(value)) throw new ConfigProblem(path, 'must be an object of header names to string values');
   const result: Record<string, string> = {};
@@ -373,13 +381,13 @@ function headerMap(
     if (!HEADER_NAME.test(name)) throw new ConfigProblem(fieldPath, 'is not a valid HTTP header name');
     if (typeof headerValue !== 'string') throw new ConfigProblem(fieldPath, 'must be a string');
     headerValueCheck(headerValue, fieldPath);
-    checkPlaceholders(headerValue, fieldPath, allowed, purpose);
+    checkPlaceholders(headerValue, fieldPath, variables);
     result[name] = headerValue;
   }
   return result;
 }
 
-function auth(value: unknown, path: string, allowed: readonly string[], purpose: string): AuthTemplate {
+function auth(value: unknown, path: string, variables: Variables): AuthTemplate {
   if (!isObject(value)) throw new ConfigProblem(path, 'must be an object such as { "type": "bearer" }');
   const type = choice(value.type, join(path, 'type'), ['bearer', 'basic', 'header', 'none']);
   switch (type) {
@@ -397,8 +405,8 @@ function auth(value: unknown, path: string, allowed: readonly string[], purpose:
           'must not contain ":" (Basic authentication separates user and password with it)',
         );
       }
-      checkPlaceholders(username, join(path, 'username'), allowed, purpose);
-      checkPlaceholders(password, join(path, 'password'), allowed, purpose);
+      checkPlaceholders(username, join(path, 'username'), variables);
+      checkPlaceholders(password, join(path, 'password'), variables);
       return { type, username, password };
     }
     case 'header': {
@@ -408,33 +416,26 @@ function auth(value: unknown, path: string, allowed: readonly string[], purpose:
         throw new ConfigProblem(join(path, 'name'), 'is not a valid HTTP header name');
       const headerValue = string(value.value, join(path, 'value'), { optional: true }) ?? '{{key}}';
       headerValueCheck(headerValue, join(path, 'value'));
-      checkPlaceholders(headerValue, join(path, 'value'), allowed, purpose);
+      checkPlaceholders(headerValue, join(path, 'value'), variables);
       return { type, name, value: headerValue };
     }
   }
 }
 
-function checkBody(
-  value: unknown,
-  path: string,
-  allowed: readonly string[],
-  purpose: string,
-  depth = 1,
-  bodyPath = path,
-): void {
+function checkBody(value: unknown, path: string, variables: Variables, depth = 1, bodyPath = path): void {
   if ((Array.isArray(value) || isObject(value)) && depth > MAX_JSON_DEPTH) {
     // A configuration given in code was never parsed from text, so its depth is checked here.
     throw new ConfigProblem(bodyPath, `nests objects and arrays more than ${MAX_JSON_DEPTH} levels deep`);
   }
   if (typeof value === 'string') {
-    checkPlaceholders(value, path, allowed, purpose);
+    checkPlaceholders(value, path, variables);
   } else if (Array.isArray(value)) {
     for (const [index, item] of value.entries()) {
-      checkBody(item, `${path}[${index}]`, allowed, purpose, depth + 1, bodyPath);
+      checkBody(item, `${path}[${index}]`, variables, depth + 1, bodyPath);
     }
   } else if (isObject(value)) {
     for (const [field, item] of Object.entries(value)) {
-      checkBody(item, join(path, field), allowed, purpose, depth + 1, bodyPath);
+      checkBody(item, join(path, field), variables, depth + 1, bodyPath);
     }
   } else if (value !== null && typeof value !== 'number' && typeof value !== 'boolean') {
     throw new ConfigProblem(path, 'must be JSON');
@@ -445,8 +446,7 @@ function requestOf(
   value: unknown,
   path: string,
   defaults: { auth: AuthTemplate },
-  allowed: readonly string[],
-  purpose: string,
+  variables: Variables,
 ): ResolvedRequest {
   const raw = object(value, path, ['method', 'path', 'headers', 'body', 'auth']);
   const method = choice(raw.method, join(path, 'method'), METHODS);
@@ -457,14 +457,13 @@ function requestOf(
       'must start with a single "/": it is appended to baseUrl (absolute URLs are refused so a key is only ever sent to baseUrl)',
     );
   }
-  checkPlaceholders(target, join(path, 'path'), allowed, purpose);
-  const headers = headerMap(raw.headers, join(path, 'headers'), allowed, purpose);
+  checkPlaceholders(target, join(path, 'path'), variables);
+  const headers = headerMap(raw.headers, join(path, 'headers'), variables);
   if (raw.body !== undefined) {
     if (method === 'GET') throw new ConfigProblem(join(path, 'body'), 'is not allowed on a GET request');
-    checkBody(raw.body, join(path, 'body'), allowed, purpose);
+    checkBody(raw.body, join(path, 'body'), variables);
   }
-  const requestAuth =
-    raw.auth === undefined ? defaults.auth : auth(raw.auth, join(path, 'auth'), allowed, purpose);
+  const requestAuth = raw.auth === undefined ? defaults.auth : auth(raw.auth, join(path, 'auth'), variables);
   return { method, path: target, headers, body: raw.body as JsonValue | undefined, auth: requestAuth };
 }
 
@@ -519,17 +518,9 @@ export function resolveConfig(value: unknown): ResolvedConfig {
   const raw = object(value, '', TOP_LEVEL_FIELDS);
   const base = baseUrl(raw.baseUrl, 'baseUrl');
   const defaults: Defaults = {
-    auth:
-      raw.auth === undefined
-        ? { type: 'bearer' }
-        : auth(raw.auth, 'auth', TEMPLATE_VARIABLES.common, 'all requests'),
+    auth: raw.auth === undefined ? { type: 'bearer' } : auth(raw.auth, 'auth', VARIABLES.auth),
   };
-  const headers = headerMap(
-    raw.headers,
-    'headers',
-    TEMPLATE_VARIABLES.common,
-    'headers sent with every request',
-  );
+  const headers = headerMap(raw.headers, 'headers', VARIABLES.headers);
   const fields = keyFields(raw);
   const http = httpSettings(raw.http);
   const revoke = revokePolicy(raw.revoke);
@@ -615,7 +606,7 @@ function mintSettings(value: unknown, defaults: Defaults, authWith: RevokePolicy
     'orphanCheck',
     'onOrphan',
   ]);
-  const request = requestOf(mint.request, 'mint.request', defaults, TEMPLATE_VARIABLES.mint, 'mint requests');
+  const request = requestOf(mint.request, 'mint.request', defaults, VARIABLES.mint);
   const idempotencyHeader = string(mint.idempotencyHeader, 'mint.idempotencyHeader', { optional: true });
   if (idempotencyHeader !== undefined && !HEADER_NAME.test(idempotencyHeader)) {
     throw new ConfigProblem('mint.idempotencyHeader', 'is not a valid HTTP header name');
@@ -658,7 +649,7 @@ function orphanCheckOf(value: unknown, defaults: Defaults): ResolvedOrphanCheck 
   const path = 'mint.orphanCheck';
   const check = object(value, path, ['request', 'itemsPointer', 'labelPointer', 'idPointer']);
   return {
-    request: requestOf(check.request, `${path}.request`, defaults, TEMPLATE_VARIABLES.mint, 'orphan checks'),
+    request: requestOf(check.request, `${path}.request`, defaults, VARIABLES.orphanCheck),
     itemsPointer: pointer(check.itemsPointer, `${path}.itemsPointer`),
     labelPointer: pointer(check.labelPointer, `${path}.labelPointer`),
     idPointer: pointer(check.idPointer, `${path}.idPointer`),
@@ -680,13 +671,7 @@ function generateSettings(value: unknown, defaults: Defaults): ResolvedCreate {
     length: integer(generate.length, 'generate.length', { default: 40, min: 24, max: 512 }),
     prefix,
     register: {
-      request: requestOf(
-        register.request,
-        'generate.register.request',
-        defaults,
-        TEMPLATE_VARIABLES.register,
-        'register requests',
-      ),
+      request: requestOf(register.request, 'generate.register.request', defaults, VARIABLES.register),
       successStatus: statuses(register.successStatus, 'generate.register.successStatus', [200, 201, 204]),
     },
   };
@@ -706,16 +691,8 @@ function revokeRequestOf(
     );
   }
   // Only a revocation at finish, of a replaced key, has the old key at hand.
-  const withKey = when === 'finish' && onOrphan === 'fail';
-  const request = withKey
-    ? requestOf(raw.request, 'revoke.request', defaults, TEMPLATE_VARIABLES.revoke, 'revoke requests')
-    : requestOf(
-        raw.request,
-        'revoke.request',
-        defaults,
-        TEMPLATE_VARIABLES.revokeWithoutKey,
-        'revoke requests with a grace period or onOrphan "revoke" (the old key is not at hand)',
-      );
+  const variables = when === 'finish' && onOrphan === 'fail' ? VARIABLES.revoke : VARIABLES.revokeWithoutKey;
+  const request = requestOf(raw.request, 'revoke.request', defaults, variables);
   if (
     !requestUses(request, 'revokedKeyId') &&
     !requestUses(request, 'revokedKey') &&
@@ -739,7 +716,7 @@ function testSettings(value: unknown, defaults: Defaults): ResolvedConfig['test'
     'waitOnStatus',
   ]);
   return {
-    request: requestOf(raw.request, 'test.request', defaults, TEMPLATE_VARIABLES.test, 'test requests'),
+    request: requestOf(raw.request, 'test.request', defaults, VARIABLES.test),
     successStatus: statuses(raw.successStatus, 'test.successStatus', [200]),
     maxWaitMs: integer(wait.maxWaitMs, `${path}.maxWaitMs`, { default: 60_000, min: 0, max: 900_000 }),
     initialDelayMs: integer(wait.initialDelayMs, `${path}.initialDelayMs`, {
