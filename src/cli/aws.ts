@@ -1,8 +1,5 @@
-/**
- * The AWS side of the CLI: a Secrets Manager client built from the global flags as the AWS CLI
- * builds it (default credential chain, `--region`, `--profile`, `--endpoint-url`), and AWS errors
- * turned into one line saying what went wrong and what to do.
- */
+// The AWS side of the CLI: a Secrets Manager client built from the global flags as the AWS CLI
+// builds it, and AWS errors turned into one line saying what went wrong and what to do.
 
 import { readFileSync } from 'node:fs';
 import { homedir } from 'node:os';

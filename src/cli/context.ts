@@ -1,7 +1,4 @@
-/**
- * What every command receives: the surroundings, a printer, the global flags and a lazily built
- * Secrets Manager client (one per run, closed when the run ends).
- */
+// What every command receives: surroundings, printer, global flags, and one lazily built client per run.
 import type { SecretsManagerClient } from '@aws-sdk/client-secrets-manager';
 import type { Command } from 'commander';
 import { envString } from '../core/config.ts';

@@ -1,7 +1,4 @@
-/**
- * Exit codes of the `secrets-rotator` command, and the error classes that carry them. Every
- * command ends with one of these codes so that scripts and CI pipelines can act on the outcome.
- */
+// Exit codes of `secrets-rotator` and the errors that carry them, for scripts and CI pipelines.
 
 /**
  * The documented exit codes.

@@ -1,7 +1,4 @@
-/**
- * Reads the facts a verdict needs from Secrets Manager: DescribeSecret for one secret, ListSecrets
- * entries for an audit, and version creation dates (ListSecretVersionIds) where they matter.
- */
+// Reads what a verdict needs: DescribeSecret, ListSecrets entries, and version dates where they matter.
 import {
   DescribeSecretCommand,
   ListSecretVersionIdsCommand,

@@ -1,7 +1,4 @@
-/**
- * Text formats shared by the commands: aligned tables, CSV (RFC 4180), dates and durations an
- * operator can read at a glance.
- */
+// Tables, CSV (RFC 4180), dates and durations shared by the commands.
 
 /** Renders rows as an aligned text table with a header line. Cells are single-line strings. */
 export function renderTable(header: readonly string[], rows: readonly (readonly string[])[]): string {

@@ -1,9 +1,5 @@
-/**
- * Where the CLI reads and writes. Commands never touch `process.stdout` or `process.env` directly,
- * so that `runCli` can run in-process in tests with captured output, an environment and a clock of
- * their own. Everything written passes through the process-wide redactor: a secret value the engine
- * or an adapter has seen never reaches the terminal, even inside an error message.
- */
+// Where the CLI reads and writes; never process.stdout/env directly, so tests run it in-process.
+// Everything written passes through the redactor: a secret seen by an adapter never reaches the terminal.
 import { type Env, processEnv } from '../core/config.ts';
 import { redactor } from '../core/observability.ts';
 import type { HandlerEntry } from './handlers.ts';

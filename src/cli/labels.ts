@@ -1,7 +1,4 @@
-/**
- * Staging labels as the CLI shows them: which version holds each label, and what changed between
- * two readings of a secret's `VersionIdsToStages`.
- */
+// Staging labels as the CLI shows them: who holds each, and what changed between two readings.
 import { AWSCURRENT, AWSPENDING, AWSPREVIOUS } from '../core/stages.ts';
 
 /** A secret's versions and their labels, as DescribeSecret answers (`VersionIdsToStages`). */

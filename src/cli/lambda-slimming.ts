@@ -1,7 +1,4 @@
-/**
- * Bundle-only replacements that keep the Lambda zips small: parts of dependencies a function running
- * in Lambda never executes are swapped at bundle time for the few lines it does need.
- */
+// Bundle-time replacements for dependency code a Lambda function never runs, to keep the zips small.
 import { readFileSync } from 'node:fs';
 import { dirname } from 'node:path';
 import type * as esbuild from 'esbuild';

@@ -1,12 +1,5 @@
-/**
- * How a rotation function becomes a deployable Lambda zip: bundled by esbuild for `nodejs22.x`
- * (every dependency inside, class names kept, minified), zipped as one `index.mjs` with a fixed
- * date and mode so two builds give the same bytes. Used by `npm run build` for the built-in
- * handlers (scripts/build-lambdas.ts) and by `secrets-rotator build` for a user's own rotator.
- *
- * esbuild is loaded when a build runs: a development dependency here, an optional peer dependency
- * for users (`npm install --save-dev esbuild`).
- */
+// A rotation function as a deterministic Lambda zip (one index.mjs bundled by esbuild, fixed date and
+// mode), for `npm run build` and `secrets-rotator build`. esbuild is an optional peer dependency.
 import { createHash } from 'node:crypto';
 import { mkdir, writeFile } from 'node:fs/promises';
 import { basename, dirname, extname, join, relative, resolve } from 'node:path';

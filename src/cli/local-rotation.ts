@@ -1,8 +1,4 @@
-/**
- * Runs a rotation on this machine through the driver (the four steps of a rotation function called
- * in-process, the service's part played against the local endpoint) and reports it step by step:
- * each step's outcome, duration, and the labels that moved. Used by `rotate --handler` and `demo`.
- */
+// A rotation on this machine through the driver, reported step by step (`rotate --handler`, `demo`).
 import { DescribeSecretCommand, type SecretsManagerClient } from '@aws-sdk/client-secrets-manager';
 import type { Env } from '../core/config.ts';
 import { createRotationHandler } from '../core/engine.ts';

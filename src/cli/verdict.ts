@@ -1,8 +1,4 @@
-/**
- * The rotation verdict of one secret, shared by `status` and `audit` so that both always agree.
- * It is computed from facts the service reports (DescribeSecret or a ListSecrets entry, plus version
- * creation dates when known) and a clock; it calls nothing itself.
- */
+// The verdict of one secret, shared by `status` and `audit` so both agree; pure (facts and a clock).
 import { AWSCURRENT } from '../core/stages.ts';
 import { humanSpan, relativeDate, shortDate } from './format.ts';
 import { shortId, unfinishedPending, type VersionLabels } from './labels.ts';

@@ -1,11 +1,5 @@
-/**
- * The journal of `rotate --all`: one JSON line per event, appended as it happens, so that running
- * the same command again after an interruption (Ctrl-C, kill -9, a laptop closing) knows which
- * secrets are done and which version each started rotation uses. A `started` line reaches the disk
- * (fdatasync) before RotateSecret is sent: a secret is never given a second version id.
- *
- * The journal holds names, ARNs, version ids and error messages; never a secret value.
- */
+// The journal of `rotate --all`: one JSON line per event, so a re-run after an interruption resumes.
+// A `started` line is fsynced before RotateSecret: a secret never gets a second version id. No secret values.
 import { createHash } from 'node:crypto';
 import { closeSync, fdatasyncSync, mkdirSync, openSync, readFileSync, renameSync, writeSync } from 'node:fs';
 import { dirname, join } from 'node:path';

@@ -1,8 +1,5 @@
-/**
- * Which secrets `rotate --all` takes: `--filter name=<prefix>`, `--filter tag:<key>=<value>`,
- * `--filter tag:<key>`; every filter must match. ListSecrets narrows the pages on the server side,
- * and each filter is checked exactly here (the service's name and tag filters are prefix matches).
- */
+// Which secrets `rotate --all` takes. ListSecrets narrows the pages (its filters are prefix matches);
+// each filter is then checked exactly here.
 import {
   type Filter,
   ListSecretsCommand,

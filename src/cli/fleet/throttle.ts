@@ -1,9 +1,5 @@
-/**
- * Adaptive concurrency for `rotate --all`: at most `window` rotations in flight, the window halved
- * when Secrets Manager answers ThrottlingException (once per burst of refusals) and widened by one
- * for each rotation that finishes after a second without one, and each throttled call retried
- * after an exponential back-off with jitter.
- */
+// Adaptive concurrency for `rotate --all`: the window halves once per burst of ThrottlingException,
+// widens after a calm second, and throttled calls retry with jittered exponential back-off.
 import { errorCode } from '../../core/secrets-manager.ts';
 import { sleep } from '../../core/sleep.ts';
 
