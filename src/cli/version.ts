@@ -1,8 +1,5 @@
-/**
- * The CLI's own version, read from the package's package.json so that `--version` can never drift
- * from the release. Found by walking up from this file, which works from a checkout (src/cli) and
- * from an installed package (src/cli or dist/lib/cli) alike.
- */
+// The CLI's version from package.json (so --version cannot drift), found by walking up from here:
+// works from a checkout and an installed package alike.
 import { readFileSync } from 'node:fs';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';

@@ -1,10 +1,5 @@
-/**
- * `secrets-rotator rotate --all --filter …`: rotate every matching secret in one command, e.g. after
- * a leak. Lists the selection first (`--dry-run` stops there) and asks for confirmation on a terminal
- * (`--yes` otherwise); rotates with bounded, adaptive concurrency; never starts a secret whose
- * rotation is already in progress; writes a journal so that the same command run again after an
- * interruption resumes instead of rotating anything twice; ends with a table or a JSON document.
- */
+// `rotate --all --filter …`: every matching secret, listed and confirmed first, with adaptive
+// concurrency; a secret already rotating is never started; a journal makes a re-run resume.
 import { randomUUID } from 'node:crypto';
 import {
   DescribeSecretCommand,
