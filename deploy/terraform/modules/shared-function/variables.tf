@@ -196,9 +196,3 @@ variable "settings" {
   })
   default = {}
 }
-
-variable "master_database_arns" {
-  description = "Alternating-users handlers only: ARNs of the master's RDS DB instance or cluster and of the replicas and cluster members the rotated secret may name (rds:DescribeDBInstances, rds:DescribeDBClusters). null allows those calls on any DB instance and cluster of the secret's account and region."
-  type        = list(string)
-  default     = null
-}
