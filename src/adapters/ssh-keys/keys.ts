@@ -57,18 +57,36 @@ export function parsePublicKeyLine(line: string, field: string): SshPublicKey {
   return { type: match[1]!, blob: match[2]!, line: line.trim() };
 }
 
-/** A new key pair in OpenSSH format (async: an RSA key takes a moment). */
-export function generateSshKeyPair(
+/**
+ * A new key pair in OpenSSH format. ssh2 drops a leading zero byte from some ed25519 keys (about 1
+ * in 150), making a file neither it nor OpenSSH reads: such a pair is made again.
+ */
+export async function generateSshKeyPair(
   type: SshKeyType,
   bits: number,
   comment: string,
 ): Promise<{ privateKey: string; publicKey: string }> {
-  return new Promise((resolve, reject) => {
-    const options = type === 'rsa' ? { bits, comment } : { comment };
-    ssh2.utils.generateKeyPair(type, options, (error, keys) =>
-      error ? reject(error) : resolve({ privateKey: keys.private, publicKey: keys.public }),
-    );
-  });
+  for (let attempt = 1; attempt <= 10; attempt += 1) {
+    const keys = await new Promise<{ privateKey: string; publicKey: string }>((resolve, reject) => {
+      const options = type === 'rsa' ? { bits, comment } : { comment };
+      ssh2.utils.generateKeyPair(type, options, (error, pair) =>
+        error ? reject(error) : resolve({ privateKey: pair.private, publicKey: pair.public }),
+      );
+    });
+    if (readable(keys)) return keys;
+  }
+  throw new Error(`ssh2 made no readable ${type} key pair in 10 attempts`);
+}
+
+function readable(keys: { privateKey: string; publicKey: string }): boolean {
+  const parsed = ssh2.utils.parseKey(keys.privateKey);
+  if (parsed instanceof Error || Array.isArray(parsed)) return false;
+  const blob = parsed.getPublicSSH();
+  // An ed25519 blob is 51 bytes: type name and 32-byte key, each with its length.
+  return (
+    blob.toString('base64') === keys.publicKey.split(' ')[1] &&
+    (parsed.type !== 'ssh-ed25519' || blob.length === 51)
+  );
 }
 
 /** OpenSSH's `SHA256:` fingerprint of a key blob (base64 or raw). */

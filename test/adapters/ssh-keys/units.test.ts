@@ -6,7 +6,12 @@ import { promisify } from 'node:util';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { parseDeployerPins, parseHost } from '../../../src/adapters/ssh-keys/hosts.ts';
 import { sshKeys } from '../../../src/adapters/ssh-keys/index.ts';
-import { fingerprintOf, parsePublicKeyLine } from '../../../src/adapters/ssh-keys/keys.ts';
+import {
+  fingerprintOf,
+  generateSshKeyPair,
+  parsePublicKeyLine,
+  publicKeyOf,
+} from '../../../src/adapters/ssh-keys/keys.ts';
 import { parseJsonSecret } from '../../../src/adapters/ssh-keys/secret.ts';
 import { addKeyScript, removeKeyScript } from '../../../src/adapters/ssh-keys/session.ts';
 import { ConfigurationError } from '../../../src/core/errors.ts';
@@ -68,6 +73,15 @@ describe('the authorized_keys scripts, run by sh on real files', () => {
     expect(await readFile(file(), 'utf8')).toBe(`${odd.line}\n`);
     await expect(readFile(join(home, 'pwned'))).rejects.toThrow();
   });
+});
+
+it('every generated ed25519 pair reads back (ssh2 alone drops a leading zero byte from about 1 in 150)', async () => {
+  for (let index = 0; index < 1000; index += 1) {
+    const pair = await generateSshKeyPair('ed25519', 3072, 'test');
+    const blob = publicKeyOf(pair.privateKey, 'privateKey').blob;
+    expect(blob).toBe(pair.publicKey.split(' ')[1]);
+    expect(Buffer.from(blob, 'base64')).toHaveLength(51);
+  }
 });
 
 describe('hosts and pinned host keys', () => {
