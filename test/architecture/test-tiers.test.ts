@@ -28,7 +28,7 @@ it('puts every test file of npm test in exactly one tier', { timeout: 120_000 },
   // A server test found in unit, or an engine test outside it, means the tiering went wrong.
   expect(unit).toContain('test/core/engine.test.ts');
   expect(integration).toEqual(
-    expect.arrayContaining(['test/adapters/postgres/single-user.test.ts', 'test/cli/demo.test.ts']),
+    expect.arrayContaining(['test/support-selftest/postgres.test.ts', 'test/cli/demo.test.ts']),
   );
   expect(unit.length).toBeGreaterThan(40);
 });
