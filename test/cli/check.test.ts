@@ -4,6 +4,7 @@ import { trackSecrets } from '../support/leak-scan.ts';
 import { type MariaDbInstance, startMariaDb } from '../support/mariadb.ts';
 import { freePort } from '../support/ports.ts';
 import { type PostgresInstance, startPostgres } from '../support/postgres.ts';
+import { type RedisInstance, startRedis } from '../support/redis.ts';
 import { LOCAL_PLAINTEXT_DATABASES } from '../support/rotation-rig.ts';
 import { type CliFixture, databasePassword, putJsonSecret, startCliFixture } from './fixtures.ts';
 import { cli } from './run.ts';
@@ -339,5 +340,45 @@ describe('check, other handlers', () => {
     const missing = await check('plain/missing', 'random-secret');
     expect(missing.code).toBe(1);
     expect(missing.body.findings[0]).toMatchObject({ check: 'secret readable', status: 'fail' });
+  });
+});
+
+describe('check, Redis', () => {
+  let redis: RedisInstance;
+  const env = { REDIS_TLS_MODE: 'disable' };
+  beforeAll(async () => {
+    redis = await startRedis();
+    trackSecrets(redis.admin.password);
+  });
+  afterAll(async () => {
+    await redis?.stop();
+  });
+
+  it("reports reachability, TLS and the current login, and the master's login for alternating users", async () => {
+    const password = databasePassword();
+    await redis.command(['ACL', 'SETUSER', 'cache', 'reset', 'on', `>${password}`, '~app:*', '+get']);
+    const secret = { engine: 'redis', host: redis.host, port: redis.port, username: 'cache', password };
+    await putJsonSecret(fixture.client, 'redis/single', secret);
+    const single = await check('redis/single', 'redis-single-user', env);
+    expect(single.code).toBe(0);
+    expect(statusOf(single.body, 'database reachable')).toBe('ok');
+    expect(statusOf(single.body, 'TLS')).toBe('warn');
+    expect(statusOf(single.body, 'current login')).toBe('ok');
+
+    await putJsonSecret(fixture.client, 'redis/stale', { ...secret, password: databasePassword() });
+    const stale = await check('redis/stale', 'redis-single-user', env);
+    expect(stale.code).toBe(1);
+    expect(statusOf(stale.body, 'current login')).toBe('fail');
+
+    const masterarn = await putJsonSecret(fixture.client, 'redis/master', {
+      ...redis.admin,
+      host: redis.host,
+      port: redis.port,
+    });
+    await putJsonSecret(fixture.client, 'redis/alternating', { ...secret, masterarn });
+    const alternating = await check('redis/alternating', 'redis-alternating-users', env);
+    expect(alternating.code).toBe(0);
+    expect(statusOf(alternating.body, 'master secret')).toBe('ok');
+    expect(statusOf(alternating.body, 'master login')).toBe('ok');
   });
 });

@@ -15,6 +15,7 @@ import {
   verifyPending,
 } from './common.ts';
 import { type RedisSession, tryOpenRedis } from './connect.ts';
+import { redisPreflight } from './preflight.ts';
 import type { RedisSecret } from './secret.ts';
 import type { RedisSettings } from './settings.ts';
 
@@ -52,6 +53,7 @@ export function redisAlternatingUsers(
   return {
     ...commonTargetParts('redis-alternating-users'),
     init: (env) => settings.init(env),
+    preflight: (current, ctx) => redisPreflight(current, ctx, 'alternating-users'),
     verify: (pending, ctx) => verifyPending(pending, settings.get(ctx), ctx),
 
     async next(current, ctx) {

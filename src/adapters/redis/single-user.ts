@@ -15,6 +15,7 @@ import {
   verifyPending,
 } from './common.ts';
 import { type RedisSession, tryOpenRedis } from './connect.ts';
+import { redisPreflight } from './preflight.ts';
 import type { RedisSecret } from './secret.ts';
 import type { RedisSettings } from './settings.ts';
 
@@ -58,6 +59,7 @@ function singleUserTarget(name: string, mode: Mode): RotationTarget<RedisSecret>
   const target: RotationTarget<RedisSecret> = {
     ...commonTargetParts(name),
     init: (env) => settings.init(env),
+    preflight: (current, ctx) => redisPreflight(current, ctx, 'single-user'),
     verify: (pending, ctx) => verifyPending(pending, settings.get(ctx), ctx),
 
     async next(current, ctx) {
