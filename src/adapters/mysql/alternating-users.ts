@@ -84,10 +84,7 @@ export function mysqlAlternatingUsers(
   });
   const common = commonTargetParts(name);
   return {
-    name,
     ...common,
-    generatesPassword: true,
-    appliesFromCurrent: true,
     verify: (pending, ctx) => verifyPending(pending, settings.get(ctx), ctx),
     parse(raw) {
       const secret = common.parse(raw);
@@ -109,12 +106,8 @@ export function mysqlAlternatingUsers(
       const password = await ctx.newPassword();
       return withCredentials(current, { username, password });
     },
-    async apply(pending, known, ctx) {
-      await applyAlternating(pending, known, ctx, settings.get(ctx));
-    },
-    async revoke(value, ctx) {
-      await revokeAlternating(value, ctx, settings.get(ctx));
-    },
+    apply: (pending, known, ctx) => applyAlternating(pending, known, ctx, settings.get(ctx)),
+    revoke: (value, ctx) => revokeAlternating(value, ctx, settings.get(ctx)),
   };
 }
 

@@ -13,12 +13,17 @@ import { MYSQL_ENV, type MysqlSettings } from './settings.ts';
 const MYSQL_DEFAULT_EXCLUDE_CHARACTERS = '/@"\'\\';
 
 export function commonTargetParts(adapter: string) {
-  return credentialTargetParts(
-    adapter,
-    MYSQL_DEFAULT_EXCLUDE_CHARACTERS,
-    parseMysqlSecret,
-    serializeMysqlSecret,
-  );
+  return {
+    name: adapter,
+    generatesPassword: true,
+    appliesFromCurrent: true,
+    ...credentialTargetParts(
+      adapter,
+      MYSQL_DEFAULT_EXCLUDE_CHARACTERS,
+      parseMysqlSecret,
+      serializeMysqlSecret,
+    ),
+  };
 }
 
 /** testSecret: the pending credentials log in, and `MYSQL_TEST_QUERY` runs when set. */

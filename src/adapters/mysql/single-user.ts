@@ -53,10 +53,7 @@ export function mysqlSingleUser(options: MysqlSingleUserOptions = {}): RotationT
   const name = 'mysql-single-user';
   const settings = new StrategySettings(readMysqlSettings, { dualPassword: options.dualPassword });
   return {
-    name,
     ...commonTargetParts(name),
-    generatesPassword: true,
-    appliesFromCurrent: true,
     init: (env) => settings.init(env),
     verify: (pending, ctx) => verifyPending(pending, settings.get(ctx), ctx),
     preflight: (current, ctx) => mysqlPreflight(current, ctx, 'single-user'),

@@ -69,10 +69,7 @@ export function postgresAlternatingUsers(
     preProvisionedPair: options.preProvisionedPair,
   });
   return {
-    name,
     ...commonTargetParts(name),
-    generatesPassword: true,
-    appliesFromCurrent: true,
     init: (env) => settings.init(env),
     preflight: (current, ctx) => postgresPreflight(current, ctx, 'alternating-users'),
 

@@ -33,12 +33,17 @@ export function loginOf(secret: PostgresSecret, label: CredentialLabel): Postgre
 }
 
 export function commonTargetParts(adapter: string) {
-  return credentialTargetParts(
-    adapter,
-    POSTGRES_EXCLUDE_CHARACTERS,
-    parsePostgresSecret,
-    serializePostgresSecret,
-  );
+  return {
+    name: adapter,
+    generatesPassword: true,
+    appliesFromCurrent: true,
+    ...credentialTargetParts(
+      adapter,
+      POSTGRES_EXCLUDE_CHARACTERS,
+      parsePostgresSecret,
+      serializePostgresSecret,
+    ),
+  };
 }
 
 /** setSecret's first move (docs/protocol.md#setsecret): what makes a re-run after any failure safe. */

@@ -40,10 +40,7 @@ export function postgresSingleUser(_options: PostgresSingleUserOptions = {}): Ro
   const name = 'postgres-single-user';
   const settings = new StrategySettings(readPostgresSettings, {});
   return {
-    name,
     ...commonTargetParts(name),
-    generatesPassword: true,
-    appliesFromCurrent: true,
     init: (env) => settings.init(env),
     preflight: (current, ctx) => postgresPreflight(current, ctx, 'single-user'),
 
