@@ -89,6 +89,9 @@ export async function startSshd(): Promise<SshdInstance> {
           `AuthorizedKeysFile ${[join(dir, 'keys', '%u'), ...slotFiles].join(' ')}`,
           `AllowUsers ${user}`,
           'LogLevel VERBOSE',
+          // The fault suite stalls connections before login on purpose; sshd's default (10) would
+          // then drop other cases' connections at random.
+          'MaxStartups 200',
         ];
         writeFileSync(configPath, `${config.join('\n')}\n`, { mode: 0o600 });
         return startServerProcess({
