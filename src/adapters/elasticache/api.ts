@@ -20,22 +20,12 @@ import { scrubSecrets, withinDeadline } from '../../database/connection.ts';
 
 /**
  * The IAM actions the adapter needs on the user's ARN; named in the error when one is denied.
- *
- * @example
- * ```ts
- * ELASTICACHE_ACTIONS.join(', '); // 'elasticache:DescribeUsers, elasticache:ModifyUser'
- * ```
  */
 const ELASTICACHE_ACTIONS = ['elasticache:DescribeUsers', 'elasticache:ModifyUser'] as const;
 
 /**
  * The names of this adapter's own environment variables (docs/environment.md lists their defaults);
  * connections follow the Redis adapter's `REDIS_*` variables and `DATABASE_ALLOWED_HOSTS`.
- *
- * @example
- * ```ts
- * const env = { [ELASTICACHE_ENV.waitTimeoutMs]: '300000' };
- * ```
  */
 const ELASTICACHE_ENV = {
   waitTimeoutMs: 'ELASTICACHE_WAIT_TIMEOUT_MS',

@@ -13,8 +13,7 @@ import { checkRedisUsername, DEFAULT_REDIS_PORT, REDIS_ENGINES, type RedisEngine
  *
  * @example
  * ```ts
- * const secret: ElastiCacheSecret = parseElastiCacheSecret(raw);
- * console.log(secret.userId, secret.username);
+ * const describe = (secret: ElastiCacheSecret) => `${secret.userId} (${secret.username}) at ${secret.host}`;
  * ```
  */
 export interface ElastiCacheSecret extends DatabaseSecretValue<RedisEngine> {
@@ -23,11 +22,6 @@ export interface ElastiCacheSecret extends DatabaseSecretValue<RedisEngine> {
 
 /**
  * ElastiCache's own password rules: 16 to 128 printable ASCII characters, none of `,` `"` `/` `@`.
- *
- * @example
- * ```ts
- * ELASTICACHE_PASSWORD_RULES.forbidden; // ',"/@'
- * ```
  */
 export const ELASTICACHE_PASSWORD_RULES = { minLength: 16, maxLength: 128, forbidden: ',"/@' } as const;
 
@@ -36,11 +30,6 @@ const USER_ID = /^[a-zA-Z][a-zA-Z0-9-]{0,127}$/;
 
 /**
  * Parses and checks a stored ElastiCache user secret; every problem names the field and the fix.
- *
- * @example
- * ```ts
- * const secret = parseElastiCacheSecret('{"engine":"valkey","host":"…","username":"app","password":"…","userId":"app-user"}');
- * ```
  */
 export function parseElastiCacheSecret(raw: string): ElastiCacheSecret {
   const secret = parseDatabaseSecretValue(raw, 'elasticache-user', {
@@ -63,11 +52,6 @@ export function parseElastiCacheSecret(raw: string): ElastiCacheSecret {
 
 /**
  * The string stored in Secrets Manager (every stored field kept).
- *
- * @example
- * ```ts
- * serializeElastiCacheSecret(secret); // '{"engine":"redis",…,"userId":"app-user"}'
- * ```
  */
 export function serializeElastiCacheSecret(secret: ElastiCacheSecret): string {
   return serializeDatabaseSecretValue(secret);
@@ -75,11 +59,6 @@ export function serializeElastiCacheSecret(secret: ElastiCacheSecret): string {
 
 /**
  * What is wrong with a password ElastiCache would refuse, or `undefined`. Never quotes the password.
- *
- * @example
- * ```ts
- * elastiCachePasswordProblem('short'); // 'is 5 characters long; ElastiCache takes 16 to 128'
- * ```
  */
 export function elastiCachePasswordProblem(password: string): string | undefined {
   const { minLength, maxLength, forbidden } = ELASTICACHE_PASSWORD_RULES;
