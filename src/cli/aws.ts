@@ -39,22 +39,15 @@ export function isLoopbackUrl(url: string): boolean {
   }
 }
 
-/**
- * Checks `--endpoint-url` and returns it normalised (no trailing slash).
- *
- * @throws UsageError naming the flag when it is not an http(s) URL.
- */
+/** `--endpoint-url` without its trailing slash; a UsageError naming the flag unless http(s). */
 function checkEndpointUrl(url: string): string {
-  let parsed: URL;
+  let protocol: string | undefined;
   try {
-    parsed = new URL(url);
+    protocol = new URL(url).protocol;
   } catch {
-    throw new UsageError(
-      `--endpoint-url must be an http:// or https:// URL, got "${url}"`,
-      'e.g. --endpoint-url http://127.0.0.1:4566',
-    );
+    protocol = undefined;
   }
-  if (parsed.protocol !== 'http:' && parsed.protocol !== 'https:') {
+  if (protocol !== 'http:' && protocol !== 'https:') {
     throw new UsageError(
       `--endpoint-url must be an http:// or https:// URL, got "${url}"`,
       'e.g. --endpoint-url http://127.0.0.1:4566',
@@ -64,10 +57,8 @@ function checkEndpointUrl(url: string): string {
 }
 
 /**
- * Builds the Secrets Manager client for the global flags. The region comes from `--region`, then
- * `AWS_REGION` / `AWS_DEFAULT_REGION`, then the profile's configuration; credentials from the default
- * chain (`--profile` selects a profile). A loopback `--endpoint-url` with no credentials configured
- * gets dummy ones and region `us-east-1`, so the local endpoint works with no AWS set-up at all.
+ * The client for the global flags, resolved as the AWS CLI does. A loopback `--endpoint-url` with no
+ * credentials gets dummy ones and us-east-1, so the local endpoint needs no AWS set-up.
  */
 export function secretsManagerClient(
   flags: GlobalFlags,
@@ -106,11 +97,7 @@ export function secretsManagerClient(
   });
 }
 
-/**
- * The profile names defined in the AWS CLI's files, as the SDK reads them: `[profile NAME]` or
- * `[NAME]` in `AWS_CONFIG_FILE` (default ~/.aws/config), `[NAME]` in `AWS_SHARED_CREDENTIALS_FILE`
- * (default ~/.aws/credentials). Missing files count as empty.
- */
+/** The profile names of AWS_CONFIG_FILE and AWS_SHARED_CREDENTIALS_FILE, as the SDK reads them. */
 function configuredProfiles(env: Env): string[] {
   const home = envString(env, 'HOME') ?? homedir();
   const files = [
@@ -183,12 +170,7 @@ function networkCode(error: unknown): string | undefined {
   return undefined;
 }
 
-/**
- * Turns an error of a Secrets Manager call into a {@link CliError} (exit code 3, or 2 for a missing
- * region) that says what failed and how to fix it.
- *
- * @param doing - what the CLI was doing, e.g. `reading secret app/db`.
- */
+/** A Secrets Manager error as a CliError (exit 3, or 2 for a missing region) saying what failed and the fix. */
 export function awsFailure(error: unknown, doing: string, flags: GlobalFlags): CliError {
   if (error instanceof CliError) return error;
   // A bad setting in the environment the command reads (PASSWORD_LENGTH=abc): usage, as in main.ts.
