@@ -33,6 +33,7 @@ const NOT_UNIT = [
   'test/cli/private-checkout.test.ts',
   'test/cli/rotate-all-scale.test.ts',
   'test/architecture/test-tiers.test.ts',
+  'test/architecture/unused-exports.test.ts',
 ];
 
 function testFiles(folder: string): string[] {
