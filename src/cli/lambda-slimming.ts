@@ -1,6 +1,7 @@
 // Bundle-time replacements for dependency code a Lambda function never runs, to keep the zips small.
 import { readFileSync } from 'node:fs';
-import { dirname } from 'node:path';
+import { dirname, join, sep } from 'node:path';
+import { fileURLToPath } from 'node:url';
 import type * as esbuild from 'esbuild';
 
 /** esbuild's namespace for the modules {@link lambdaOnlyReplacements} puts in. */
@@ -78,6 +79,24 @@ const RDS_ERROR_REGISTRATIONS = /^n0_registry\.registerError\(\w+\$, \w+\);$/gm;
 const RDS_SCHEMAS = /node_modules[\\/]@aws-sdk[\\/]client-rds[\\/]dist-es[\\/]schemas[\\/]schemas_0\.js$/;
 
 /**
+ * The adapters' `preflight()` serves `secrets-rotator check`, never a rotation: in a bundle its
+ * functions only refuse, so a single-user zip carries no master or RDS code it cannot run.
+ */
+const ADAPTERS_ROOT = join(dirname(dirname(fileURLToPath(import.meta.url))), 'adapters') + sep;
+const PREFLIGHT_FILE = /[\\/]preflight\.[jt]s$/;
+const EXPORTED_FUNCTION = /^export (?:async )?function (\w+)/gm;
+
+function preflightStub(path: string): string {
+  const names = [...readFileSync(path, 'utf8').matchAll(EXPORTED_FUNCTION)].map((match) => match[1]);
+  return names
+    .map(
+      (name) =>
+        `export function ${name}() { throw new Error('preflight runs in the CLI (secrets-rotator check), not in a Lambda bundle'); }\n`,
+    )
+    .join('');
+}
+
+/**
  * The esbuild plugin that puts each of {@link REPLACEMENTS} in place of the module it names. A
  * replacement's own imports resolve from the replaced module's folder, so they find the versions the
  * original would have used.
@@ -100,6 +119,11 @@ export function lambdaOnlyReplacements(): esbuild.Plugin {
           return { path: real.path, namespace: LAMBDA_ONLY_NAMESPACE, pluginData: index };
         });
       }
+      build.onLoad({ filter: PREFLIGHT_FILE }, (args) =>
+        args.path.startsWith(ADAPTERS_ROOT)
+          ? { contents: preflightStub(args.path), loader: 'js' }
+          : undefined,
+      );
       build.onLoad({ filter: RDS_SCHEMAS }, (args) => ({
         contents: readFileSync(args.path, 'utf8').replace(RDS_ERROR_REGISTRATIONS, ''),
         loader: 'js',

@@ -50,12 +50,12 @@ export function errorCode(error: unknown): string {
   return 'UnknownError';
 }
 
-type SecretsManagerSdk = typeof import('@aws-sdk/client-secrets-manager');
+type SecretsManagerSdk = typeof import('./secrets-manager-sdk.ts');
 
 // Loaded on the first call, not when the function starts: the SDK is most of a bundle's cold start.
 let sdk: Promise<SecretsManagerSdk> | undefined;
 function loadSdk(): Promise<SecretsManagerSdk> {
-  sdk ??= import('@aws-sdk/client-secrets-manager');
+  sdk ??= import('./secrets-manager-sdk.ts');
   return sdk;
 }
 
