@@ -275,6 +275,11 @@ function headerValueCheck(text: string, path: string): void {
 
 type Json = Record<string, unknown>;
 
+function headerName(name: string, path: string): string {
+  if (!HEADER_NAME.test(name)) throw new ConfigProblem(path, 'is not a valid HTTP header name');
+  return name;
+}
+
 function join(path: string, field: string): string {
   return path ? `${path}.${field}` : field;
 }
@@ -378,7 +383,7 @@ function headerMap(value: unknown, path: string, variables: Variables): Record<s
   const result: Record<string, string> = {};
   for (const [name, headerValue] of Object.entries(value)) {
     const fieldPath = join(path, name);
-    if (!HEADER_NAME.test(name)) throw new ConfigProblem(fieldPath, 'is not a valid HTTP header name');
+    headerName(name, fieldPath);
     if (typeof headerValue !== 'string') throw new ConfigProblem(fieldPath, 'must be a string');
     headerValueCheck(headerValue, fieldPath);
     checkPlaceholders(headerValue, fieldPath, variables);
@@ -411,9 +416,7 @@ function auth(value: unknown, path: string, variables: Variables): AuthTemplate 
     }
     case 'header': {
       object(value, path, ['type', 'name', 'value']);
-      const name = string(value.name, join(path, 'name'));
-      if (!HEADER_NAME.test(name))
-        throw new ConfigProblem(join(path, 'name'), 'is not a valid HTTP header name');
+      const name = headerName(string(value.name, join(path, 'name')), join(path, 'name'));
       const headerValue = string(value.value, join(path, 'value'), { optional: true }) ?? '{{key}}';
       headerValueCheck(headerValue, join(path, 'value'));
       checkPlaceholders(headerValue, join(path, 'value'), variables);
@@ -442,12 +445,7 @@ function checkBody(value: unknown, path: string, variables: Variables, depth = 1
   }
 }
 
-function requestOf(
-  value: unknown,
-  path: string,
-  defaults: { auth: AuthTemplate },
-  variables: Variables,
-): ResolvedRequest {
+function requestOf(value: unknown, path: string, defaults: Defaults, variables: Variables): ResolvedRequest {
   const raw = object(value, path, ['method', 'path', 'headers', 'body', 'auth']);
   const method = choice(raw.method, join(path, 'method'), METHODS);
   const target = string(raw.path, join(path, 'path'));
@@ -608,9 +606,7 @@ function mintSettings(value: unknown, defaults: Defaults, authWith: RevokePolicy
   ]);
   const request = requestOf(mint.request, 'mint.request', defaults, VARIABLES.mint);
   const idempotencyHeader = string(mint.idempotencyHeader, 'mint.idempotencyHeader', { optional: true });
-  if (idempotencyHeader !== undefined && !HEADER_NAME.test(idempotencyHeader)) {
-    throw new ConfigProblem('mint.idempotencyHeader', 'is not a valid HTTP header name');
-  }
+  if (idempotencyHeader !== undefined) headerName(idempotencyHeader, 'mint.idempotencyHeader');
   if ((idempotencyHeader === undefined) === (mint.orphanCheck === undefined)) {
     throw new ConfigProblem(
       'mint.idempotencyHeader',

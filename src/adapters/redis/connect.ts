@@ -36,7 +36,6 @@ export interface RedisLogin {
   readonly label: 'pending' | 'current' | 'previous' | 'master';
 }
 
-type RedisTlsOutcome = TlsOutcome;
 type RedisConnectContext = Pick<StepContext, 'logger' | 'metrics' | 'remainingTimeMs'>;
 
 /** One authenticated connection; after a timeout or a broken connection every later command fails. */
@@ -44,7 +43,7 @@ export class RedisSession {
   /** `host:port` for messages. */
   readonly where: string;
   readonly username: string;
-  readonly tls: RedisTlsOutcome;
+  readonly tls: TlsOutcome;
   readonly #socket: Socket;
   readonly #secrets: string[];
   readonly #commandTimeoutMs: () => number;
@@ -56,7 +55,7 @@ export class RedisSession {
     socket: Socket;
     where: string;
     username: string;
-    tls: RedisTlsOutcome;
+    tls: TlsOutcome;
     secrets: string[];
     commandTimeoutMs: () => number;
   }) {
@@ -163,10 +162,6 @@ export class RedisSession {
   }
 }
 
-function redisTlsMode(configured: RedisTlsMode, ssl: boolean | undefined): RedisTlsMode {
-  return effectiveTlsMode(configured, ssl);
-}
-
 /** The longest argument Redis 7 reads before AUTH (`ERR Protocol error: unauthenticated bulk length`). */
 const MAX_UNAUTHENTICATED_BULK = 16 * 1024;
 
@@ -189,7 +184,7 @@ export async function tryOpenRedis(
     ctx.logger.info('login refused without trying: longer than Redis reads before AUTH', { ...about, user });
     return undefined;
   }
-  const mode = redisTlsMode(settings.tlsMode, endpoint.ssl);
+  const mode = effectiveTlsMode(settings.tlsMode, endpoint.ssl);
   warnIfSslFieldIgnored(settings.tlsMode, endpoint, REDIS_ENV.tlsMode, ctx.logger);
   const { socket, tls } = await openSocket(endpoint, mode, settings, ctx);
   // AUTH is part of connecting; later commands get the command timeout.
@@ -252,7 +247,7 @@ async function openSocket(
   mode: RedisTlsMode,
   settings: RedisSettings,
   ctx: RedisConnectContext,
-): Promise<{ socket: Socket; tls: RedisTlsOutcome }> {
+): Promise<{ socket: Socket; tls: TlsOutcome }> {
   const where = describeServer(endpoint);
   const timeoutMs = withinDeadline(settings.connectTimeoutMs, ctx.remainingTimeMs());
   if (mode === 'disable') return { socket: await plainSocket(endpoint, timeoutMs, where), tls: 'disabled' };
