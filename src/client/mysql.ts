@@ -5,12 +5,11 @@ import { credentialKey } from './database-secret.ts';
 import {
   type DatabaseTlsOptions,
   type PoolDriver,
-  poolTlsMode,
+  poolTls,
   type RotatingPoolBaseOptions,
   RotatingPoolCore,
   type RotatingPoolStats,
-  refuseConnectionSettings,
-  refuseDriverTls,
+  refuseDriverSettings,
 } from './pool-core.ts';
 
 /** Pool settings you may pass to mysql2; where and as whom to connect come from the secret. */
@@ -64,17 +63,14 @@ export class RotatingMysqlPool {
 
   constructor(options: MysqlPoolOptions) {
     const poolOptions = options?.poolOptions ?? {};
-    refuseConnectionSettings('createMysqlPool poolOptions', poolOptions, [
-      'user',
-      'password',
-      'host',
-      'port',
-      'database',
-      'uri',
-    ]);
-    refuseDriverTls('createMysqlPool poolOptions', poolOptions, ['ssl', 'stream', 'authPlugins']);
+    refuseDriverSettings(
+      'createMysqlPool poolOptions',
+      poolOptions,
+      ['user', 'password', 'host', 'port', 'database', 'uri'],
+      ['ssl', 'stream', 'authPlugins'],
+    );
     const tls = options?.tls ?? {};
-    const tlsVariable = tls.mode === undefined ? 'MYSQL_TLS_MODE' : 'createMysqlPool tls.mode';
+    const { mode: tlsMode, variable: tlsVariable } = poolTls('createMysqlPool', tls, 'MYSQL_TLS_MODE');
     const serverPublicKey =
       tls.serverPublicKey === undefined
         ? serverPublicKeyFrom(envString(processEnv(), 'MYSQL_SERVER_PUBLIC_KEY'), 'MYSQL_SERVER_PUBLIC_KEY')
@@ -83,12 +79,7 @@ export class RotatingMysqlPool {
       name: 'createMysqlPool',
       engines: ['mysql', 'aurora-mysql', 'mariadb'],
       defaultPort: 3306,
-      tlsMode: poolTlsMode(
-        'createMysqlPool',
-        tls,
-        envString(processEnv(), 'MYSQL_TLS_MODE'),
-        'MYSQL_TLS_MODE',
-      ),
+      tlsMode,
       tlsVariable,
       // mysql2 cannot change a pool's password: every password gets its own pool.
       poolKey: credentialKey,

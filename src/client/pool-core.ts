@@ -1,3 +1,4 @@
+import { envString, processEnv } from '../core/config.ts';
 import { ConfigurationError } from '../core/errors.ts';
 import { normalHost } from '../database/secret.ts';
 import { effectiveTlsMode, parseTlsMode, serverWithoutTlsError, type TlsMode } from '../database/tls.ts';
@@ -47,25 +48,34 @@ export interface RotatingPoolStats {
   readonly plaintextFallbacks: number;
 }
 
-export function poolTlsMode(
+/** The pool's TLS mode, and the setting to name in messages about it: `tls.mode` if given, else the variable. */
+export function poolTls(
   name: string,
-  tls: DatabaseTlsOptions | undefined,
-  variableValue: string | undefined,
+  tls: DatabaseTlsOptions,
   variable: string,
-): TlsMode {
-  if (tls?.mode !== undefined) return parseTlsMode(String(tls.mode), `${name} tls.mode`);
-  return parseTlsMode(variableValue, variable);
+): { readonly mode: TlsMode; readonly variable: string } {
+  if (tls.mode === undefined)
+    return { mode: parseTlsMode(envString(processEnv(), variable), variable), variable };
+  return { mode: parseTlsMode(String(tls.mode), `${name} tls.mode`), variable: `${name} tls.mode` };
 }
 
+const CONNECTION_REFUSAL = 'must not be set: where and as whom to connect come from the secret';
 // Settings that decide TLS or how the password travels follow the pool's mode: none may switch it off.
-export function refuseDriverTls(option: string, settings: object, fields: readonly string[] = ['ssl']): void {
-  for (const field of fields) {
-    if (field in settings) {
-      throw new ConfigurationError(
-        `${option}.${field}`,
-        'must not be set: TLS and how the password is sent follow tls.mode (verify-full, prefer or disable), tls.ca and, for MySQL, tls.serverPublicKey',
-      );
-    }
+const TLS_REFUSAL =
+  'must not be set: TLS and how the password is sent follow tls.mode (verify-full, prefer or disable), tls.ca and, for MySQL, tls.serverPublicKey';
+
+export function refuseDriverSettings(
+  option: string,
+  settings: object,
+  connectionFields: readonly string[],
+  tlsFields: readonly string[],
+): void {
+  for (const [fields, reason] of [
+    [connectionFields, CONNECTION_REFUSAL],
+    [tlsFields, TLS_REFUSAL],
+  ] as const) {
+    const field = fields.find((candidate) => candidate in settings);
+    if (field !== undefined) throw new ConfigurationError(`${option}.${field}`, reason);
   }
 }
 
@@ -105,18 +115,6 @@ export interface RotatingPoolBaseOptions {
   readonly maxAttempts?: number;
   /** Where the warning about a connection without TLS goes. Default `console`. */
   readonly logger?: ClientLogger;
-}
-
-/** Where and as whom to connect come from the secret, never from driver settings. */
-export function refuseConnectionSettings(option: string, settings: object, fields: readonly string[]): void {
-  for (const field of fields) {
-    if (field in settings) {
-      throw new ConfigurationError(
-        `${option}.${field}`,
-        'must not be set: where and as whom to connect come from the secret',
-      );
-    }
-  }
 }
 
 /** The engine-independent part of a rotating pool: one driver pool per login, refused logins retried. */

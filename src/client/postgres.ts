@@ -1,16 +1,14 @@
 import pg from 'pg';
-import { envString, processEnv } from '../core/config.ts';
 import { pgClientFor } from '../database/postgres-tls.ts';
 import { loginKey } from './database-secret.ts';
 import {
   type DatabaseTlsOptions,
   type PoolDriver,
-  poolTlsMode,
+  poolTls,
   type RotatingPoolBaseOptions,
   RotatingPoolCore,
   type RotatingPoolStats,
-  refuseConnectionSettings,
-  refuseDriverTls,
+  refuseDriverSettings,
 } from './pool-core.ts';
 
 /** Pool settings you may pass to pg; where and as whom to connect come from the secret. */
@@ -61,27 +59,24 @@ export class RotatingPgPool {
 
   constructor(options: PgPoolOptions) {
     const poolConfig = options?.poolConfig ?? {};
-    refuseConnectionSettings('createPgPool poolConfig', poolConfig, [
-      'user',
-      'password',
-      'host',
-      'port',
-      'database',
-      'connectionString',
-    ]);
+    refuseDriverSettings(
+      'createPgPool poolConfig',
+      poolConfig,
+      ['user', 'password', 'host', 'port', 'database', 'connectionString'],
+      ['ssl'],
+    );
     const isAuthError = options?.isAuthError ?? isPgAuthError;
     const logger = options?.logger ?? console;
     const onIdleError =
       options?.onIdleError ??
       ((error: Error) => logger.warn(`createPgPool: an idle connection failed: ${error.message}`));
-    refuseDriverTls('createPgPool poolConfig', poolConfig);
     const tls = options?.tls ?? {};
-    const tlsVariable = tls.mode === undefined ? 'PG_TLS_MODE' : 'createPgPool tls.mode';
+    const { mode: tlsMode, variable: tlsVariable } = poolTls('createPgPool', tls, 'PG_TLS_MODE');
     const driver: PoolDriver<pg.Pool> = {
       name: 'createPgPool',
       engines: ['postgres', 'aurora-postgresql', 'redshift'],
       defaultPort: 5432,
-      tlsMode: poolTlsMode('createPgPool', tls, envString(processEnv(), 'PG_TLS_MODE'), 'PG_TLS_MODE'),
+      tlsMode,
       tlsVariable,
       poolKey: loginKey,
       isAuthError,
