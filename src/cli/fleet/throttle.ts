@@ -3,10 +3,8 @@
 import { errorCode } from '../../core/secrets-manager.ts';
 import { sleep } from '../../core/sleep.ts';
 
-/** The error codes the service uses to say "too many requests". */
 const THROTTLING_CODES = new Set(['ThrottlingException', 'TooManyRequestsException', 'RequestLimitExceeded']);
 
-/** Whether `error` is the service refusing a request for its rate. */
 export function isThrottling(error: unknown): boolean {
   return THROTTLING_CODES.has(errorCode(error));
 }
@@ -47,23 +45,18 @@ const DECREASE_GAP_MS = 500;
 /** Tries of one call that fails with a transient error. */
 const TRANSIENT_TRIES = 4;
 
-/** Options of {@link AdaptiveThrottle}. */
 interface AdaptiveThrottleOptions {
   /** The most rotations in flight (`--concurrency`); the window starts here. */
   readonly maxConcurrency: number;
-  /** First back-off after a throttled call, in ms (doubles per retry). Default 200. */
+  /** Doubles per retry. */
   readonly baseDelayMs?: number;
-  /** Longest back-off, in ms. Default 10 000. */
   readonly maxDelayMs?: number;
-  /** Retries of one throttled call before giving up. Default 12. */
   readonly maxRetries?: number;
-  /** Random source for the jitter (tests pass a fixed one). */
+  /** For the jitter (tests pass a fixed one). */
   readonly random?: () => number;
-  /** Stops waiting (Ctrl-C). */
   readonly signal?: AbortSignal | undefined;
 }
 
-/** The throttled call gave up after its retries. */
 export class StillThrottledError extends Error {
   readonly retries: number;
 
@@ -77,9 +70,7 @@ export class StillThrottledError extends Error {
 /** The concurrency window and the throttling back-off shared by every rotation of one run. */
 export class AdaptiveThrottle {
   readonly maxConcurrency: number;
-  /** ThrottlingException answers met so far. */
   throttled = 0;
-  /** The smallest window the run came down to. */
   lowestWindow: number;
   #window: number;
   #inFlight = 0;
@@ -104,12 +95,10 @@ export class AdaptiveThrottle {
     };
   }
 
-  /** Rotations allowed in flight now. */
   get window(): number {
     return this.#window;
   }
 
-  /** Runs `task` once a slot in the window is free. */
   async slot<T>(task: () => Promise<T>): Promise<T> {
     while (this.#inFlight >= this.#window) {
       await new Promise<void>((resolve) => this.#waiting.push(resolve));
