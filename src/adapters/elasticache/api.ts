@@ -18,9 +18,7 @@ import {
 import type { StepContext } from '../../core/target.ts';
 import { scrubSecrets, withinDeadline } from '../../database/connection.ts';
 
-/**
- * The IAM actions the adapter needs on the user's ARN; named in the error when one is denied.
- */
+/** The IAM actions the adapter needs on the user's ARN; named in the error when one is denied. */
 const ELASTICACHE_ACTIONS = ['elasticache:DescribeUsers', 'elasticache:ModifyUser'] as const;
 
 /**

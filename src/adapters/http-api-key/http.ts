@@ -74,7 +74,6 @@ export class ProviderClient {
     this.#policy = policy;
   }
 
-  /** Milliseconds this step may still spend before it must give up. */
   budgetMs(): number {
     return this.#ctx.remainingTimeMs() - DEADLINE_RESERVE_MS;
   }

@@ -221,11 +221,10 @@ export function httpApiKey(options: HttpApiKeyOptions = {}): RotationTarget<ApiK
         ctx.logger.info('no key past its grace period; nothing to revoke');
         return;
       }
-      const reason = 'grace period over';
       await revokeKey(provider, promoted.config, ctx, {
         authKey: promoted.key,
         revokedKeyId: expired,
-        reason,
+        reason: 'grace period over',
       });
       ctx.logger.info('previous key stays valid until the next rotation', { keyId: previous.keyId });
     },

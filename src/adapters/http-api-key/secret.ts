@@ -6,18 +6,13 @@ import { ConfigProblem, hasNonLatin1, type ResolvedConfig, resolveConfig } from 
 /** Field holding the id of the key this version replaced, used to revoke it one rotation later. */
 const PREVIOUS_KEY_ID_FIELD = 'previousKeyId';
 
-/** Field of the secret's JSON that may hold the configuration block. */
 const CONFIG_FIELD = 'rotation';
 
-/** One parsed version of an API-key secret. */
 export interface ApiKeySecret {
-  /** The API key. */
   readonly key: string;
   /** The provider's id of the key, needed to revoke it; absent in a hand-made first version. */
   readonly keyId: string | undefined;
-  /** The id of the key this version replaced. */
   readonly previousKeyId: string | undefined;
-  /** The configuration in force for this secret. */
   readonly config: ResolvedConfig;
   /** Every field as stored, including unknown ones. */
   readonly fields: Readonly<Record<string, unknown>>;

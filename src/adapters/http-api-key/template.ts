@@ -22,7 +22,6 @@ export function placeholdersIn(text: string): string[] | undefined {
 
 /** A template the adapter could not fill: it names the variable, never a value. */
 export class MissingVariableError extends Error {
-  /** The variable without a value. */
   readonly variable: string;
 
   constructor(variable: string) {

@@ -122,7 +122,6 @@ export function parseSecretPins(value: unknown): HostKeyPins {
   return pins;
 }
 
-/** The fingerprints pinned for `host` by either source. */
 export function pinsFor(host: SshHost, ...sources: HostKeyPins[]): Set<string> {
   const found = new Set<string>();
   for (const source of sources) for (const pin of source.get(host.label) ?? []) found.add(pin);

@@ -131,7 +131,6 @@ export function serializeSshSecret(secret: SshKeySecret): string | Uint8Array {
   });
 }
 
-/** A binary secret's destination, from its tags. */
 export function destinationFromTags(tags: ReadonlyMap<string, string>): SshDestination {
   const tag = (name: string) => tags.get(name)?.trim() || undefined;
   const username = tag(SSH_TAGS.username);
