@@ -1,14 +1,8 @@
-/**
- * What to tell an operator after a failed rotation step: the fix, derived from the kind of error
- * the engine or adapter threw (docs/protocol.md#security-rules gives each failure a sanitised cause).
- */
+// What to tell an operator after a failed rotation step: the fix, derived from the kind of error
+// the engine or adapter threw (docs/protocol.md#security-rules gives each failure a sanitised cause).
 import { RotationError, TargetRefusedError, TargetUnreachableError } from '../core/errors.ts';
 
-/**
- * A fix for a failed rotation, from the error's kind and cause.
- *
- * @param resume - the command that resumes the same rotation once the cause is fixed.
- */
+/** `resume`: the command that resumes the same rotation once the cause is fixed. */
 export function fixFor(cause: unknown, resume: string): string {
   const then = `then resume the same version: ${resume}`;
   if (cause instanceof TargetUnreachableError) {

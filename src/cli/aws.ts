@@ -11,7 +11,6 @@ import { errorCode } from '../core/secrets-manager.ts';
 import { NETWORK_ERROR_CODES } from '../database/connection.ts';
 import { CliError, EXIT, UsageError } from './exit.ts';
 
-/** The global flags every command accepts. */
 export interface GlobalFlags {
   readonly region?: string | undefined;
   readonly profile?: string | undefined;
@@ -23,7 +22,6 @@ export interface GlobalFlags {
 /** `--output`: as the AWS CLI, plus `csv` for `audit`. */
 export type OutputFormat = 'table' | 'json' | 'csv';
 
-/** Output formats, for the flag's choices. */
 export const OUTPUT_FORMATS: readonly OutputFormat[] = ['table', 'json', 'csv'];
 
 /**

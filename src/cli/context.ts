@@ -6,14 +6,12 @@ import { type GlobalFlags, type OutputFormat, secretsManagerClient } from './aws
 import { EXIT, type ExitCode, UsageError } from './exit.ts';
 import { type CliIo, Printer } from './io.ts';
 
-/** The state of one CLI run. */
 export class CommandContext {
   readonly io: CliIo;
   readonly out: Printer;
   #client: SecretsManagerClient | undefined;
   /** Run when the CLI run ends, success or not (stop servers, close clients). */
   readonly cleanups: Array<() => Promise<void> | void> = [];
-  /** The exit code the command's action decided. */
   exitCode: ExitCode = EXIT.OK;
 
   constructor(io: CliIo) {
@@ -41,7 +39,6 @@ export class CommandContext {
     };
   }
 
-  /** Refuses an `--output` the command cannot produce. */
   requireOutput(flags: GlobalFlags, allowed: readonly OutputFormat[], command: string): void {
     if (!allowed.includes(flags.output)) {
       throw new UsageError(
@@ -61,7 +58,6 @@ export class CommandContext {
     return this.#client;
   }
 
-  /** "Now", from the injected clock or the system's. */
   now(): Date {
     return this.out.now();
   }

@@ -1,15 +1,6 @@
 // Exit codes of `secrets-rotator` and the errors that carry them, for scripts and CI pipelines.
 
-/**
- * The documented exit codes.
- *
- * | code | meaning |
- * |---|---|
- * | 0 | success: the command did what was asked, or found nothing wrong |
- * | 1 | a finding: a secret fails the policy (`audit`, `status`), a rotation failed, timed out or cannot start with the secret's rotation set-up (`rotate`: no rotation function, an unknown function), a preflight check failed (`check`), the demo failed |
- * | 2 | usage error: unknown command or flag, bad flag value (a malformed `--region` too), missing argument, a combination of flags that cannot work |
- * | 3 | AWS or endpoint error: no credentials, an undefined profile, no region configured, access denied, a secret that does not exist, an endpoint that cannot be reached or is not a Secrets Manager endpoint |
- */
+/** The documented exit codes; their meanings: docs/cli.md#exit-codes. */
 export const EXIT = {
   OK: 0,
   POLICY_FAILURE: 1,
@@ -17,7 +8,6 @@ export const EXIT = {
   AWS: 3,
 } as const;
 
-/** One of the values of {@link EXIT}. */
 export type ExitCode = (typeof EXIT)[keyof typeof EXIT];
 
 /**
@@ -25,7 +15,6 @@ export type ExitCode = (typeof EXIT)[keyof typeof EXIT];
  * Messages never contain secret values.
  */
 export class CliError extends Error {
-  /** The exit code this error ends the command with. */
   readonly exitCode: ExitCode;
   /** What the operator can do about it. */
   readonly fix: string | undefined;

@@ -10,7 +10,6 @@ import { isLocalSecretsManager } from './aws.ts';
 import { unfinishedPending } from './labels.ts';
 import type { FailedRotation, SecretFacts } from './verdict.ts';
 
-/** One version of a secret as `status` lists it. */
 interface VersionInfo {
   readonly versionId: string;
   readonly labels: readonly string[];
@@ -72,10 +71,7 @@ export async function describeFacts(
   return { facts, versions };
 }
 
-/**
- * The facts of a ListSecrets entry (no version dates: the audit fetches them only where a verdict
- * needs them).
- */
+/** No version dates: the audit fetches them only where a verdict needs them. */
 export function factsFromListEntry(entry: SecretListEntry): SecretFacts {
   return {
     name: entry.Name ?? entry.ARN ?? '(unnamed)',
@@ -91,10 +87,7 @@ export function factsFromListEntry(entry: SecretListEntry): SecretFacts {
   };
 }
 
-/**
- * The local endpoint's report of a rotation of `versionId` that failed (its `LocalDescribeRotation`
- * extension), or undefined when it is running, succeeded, or the endpoint knows nothing of it.
- */
+/** The local endpoint's `LocalDescribeRotation` report, when the rotation of `versionId` failed. */
 export async function localRotationFailure(
   client: SecretsManagerClient,
   arn: string,

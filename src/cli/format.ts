@@ -52,7 +52,6 @@ export function relativeDate(date: Date | undefined, now: Date, absent = 'never'
   return `${shortDate(date)} (${when})`;
 }
 
-/** A date as `YYYY-MM-DD HH:MM UTC`; `-` when absent. */
 export function shortDate(date: Date | undefined): string {
   if (!date) return '-';
   return `${date.toISOString().slice(0, 16).replace('T', ' ')} UTC`;

@@ -5,7 +5,6 @@ import { UsageError } from './exit.ts';
 
 /** One handler name: what it rotates and how to build its adapter. */
 export interface HandlerEntry {
-  /** One line for `--help` and errors. */
   readonly description: string;
   /** For database handlers: whether the secret's user changes its own password, or users alternate. */
   readonly strategy?: 'single-user' | 'alternating-users';

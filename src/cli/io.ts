@@ -9,7 +9,6 @@ interface CliOutputStream {
   write(chunk: string): unknown;
   /** True on a terminal: enables the progress bar and interactive prompts. */
   readonly isTTY?: boolean;
-  /** Terminal width, when known. */
   readonly columns?: number;
 }
 
@@ -29,7 +28,6 @@ export interface CliIo {
   readonly handlers?: Readonly<Record<string, HandlerEntry>>;
 }
 
-/** The real process's streams and environment. */
 export function processIo(env: Env = processEnv()): CliIo {
   return { stdout: process.stdout, stderr: process.stderr, stdin: process.stdin, env };
 }
@@ -42,7 +40,6 @@ export class Printer {
     this.io = io;
   }
 
-  /** Writes one line to stdout. */
   line(text = ''): void {
     this.io.stdout.write(`${redactor.scrub(text)}\n`);
   }
@@ -57,7 +54,6 @@ export class Printer {
     this.io.stderr.write(`${redactor.scrub(text)}\n`);
   }
 
-  /** Writes an error and its fix to stderr. */
   error(message: string, fix?: string): void {
     this.note(`error: ${message}`);
     if (fix) this.note(`  fix: ${fix}`);
@@ -68,7 +64,6 @@ export class Printer {
     this.raw(`${JSON.stringify(value, roundDurations, 2)}\n`);
   }
 
-  /** The current time. */
   now(): Date {
     return this.io.now?.() ?? new Date();
   }

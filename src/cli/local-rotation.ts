@@ -8,7 +8,6 @@ import { formatDuration } from './format.ts';
 import { labelChanges, type VersionLabels } from './labels.ts';
 import { cliLogger, cliMetrics } from './runtime.ts';
 
-/** One step as the trace shows it. */
 interface TracedStep {
   readonly step: string;
   readonly ok: boolean;
@@ -18,7 +17,6 @@ interface TracedStep {
   readonly changes: readonly string[];
 }
 
-/** The outcome of {@link traceLocalRotation}. */
 interface TracedRotation {
   readonly result: RotationResult;
   readonly steps: readonly TracedStep[];
@@ -28,7 +26,6 @@ interface TracedRotation {
   readonly labelsAfter: VersionLabels;
 }
 
-/** Options of {@link traceLocalRotation}. */
 interface TraceOptions {
   readonly client: SecretsManagerClient;
   readonly secretId: string;
@@ -51,8 +48,6 @@ async function labelsOf(client: SecretsManagerClient, secretId: string): Promise
 /**
  * Rotates `secretId` once with `target`'s rotation function run in-process, tracing every step.
  * The handler is built here with the CLI's quiet logger and metrics, so stdout stays readable.
- *
- * @throws whatever the driver throws before the steps (an unfinished rotation not resumed, a missing secret).
  */
 export async function traceLocalRotation(options: TraceOptions): Promise<TracedRotation> {
   const { client, secretId } = options;

@@ -3,7 +3,6 @@ import { InvalidArgumentError, Option } from 'commander';
 import { UsageError } from './exit.ts';
 import { VERDICTS, type Verdict } from './verdict.ts';
 
-/** A parser for whole numbers within bounds. */
 export function wholeNumber(min: number, max: number): (value: string) => number {
   return (value) => {
     const number = /^\d+$/.test(value.trim()) ? Number(value) : Number.NaN;
@@ -29,7 +28,6 @@ export function verdictOptions(): Option[] {
   ];
 }
 
-/** A parser for repeatable `--allow <verdict>`. */
 export function allowVerdict(value: string, previous: Verdict[] = []): Verdict[] {
   if (!(VERDICTS as readonly string[]).includes(value) || value === 'healthy' || value === 'rotating') {
     throw new InvalidArgumentError(
@@ -42,8 +40,6 @@ export function allowVerdict(value: string, previous: Verdict[] = []): Verdict[]
 /**
  * The flag combinations `rotate` and `rotate --all` share: `--handler` goes with `--via-service`
  * only for `--emergency`, and `--emergency` needs `--handler` (the adapter that revokes).
- *
- * @throws UsageError naming the flags and the fix.
  */
 export function checkEmergencyFlags(options: {
   readonly viaService?: boolean;

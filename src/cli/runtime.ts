@@ -24,10 +24,8 @@ export function cliLogger(print: (line: string) => void, verbose: boolean): Logg
   });
 }
 
-/**
- * Powertools Metrics that keep the engine's bookkeeping working but never print EMF lines (they
- * would land in the middle of the CLI's output).
- */
+// Keeps the engine's metrics bookkeeping working but never prints EMF lines (they would land in
+// the middle of the CLI's output).
 export function cliMetrics(): Metrics {
   class QuietMetrics extends Metrics {
     override publishStoredMetrics(): this {
@@ -39,7 +37,6 @@ export function cliMetrics(): Metrics {
   return new QuietMetrics({ namespace: 'SecretsRotator', serviceName: 'secrets-rotator' });
 }
 
-/** Options of {@link cliStepContext}. */
 interface CliStepContextOptions {
   readonly client: SecretsManagerClient;
   readonly secretArn: string;

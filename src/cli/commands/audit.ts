@@ -35,7 +35,6 @@ interface AuditOptions {
   readonly failingOnly?: boolean;
 }
 
-/** One audited secret. */
 interface AuditRow {
   readonly facts: SecretFacts;
   readonly assessment: Assessment;

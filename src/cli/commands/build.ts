@@ -1,7 +1,5 @@
-/**
- * `secrets-rotator build <rotator.ts>`: a user's own rotator as a deployable Lambda zip, built the
- * way the built-in handlers are (see lambda-zip.ts), for the SAM and Terraform templates.
- */
+// `secrets-rotator build <rotator.ts>`: a user's own rotator as a deployable Lambda zip, built the
+// way the built-in handlers are (see lambda-zip.ts), for the SAM and Terraform templates.
 import type { Command } from 'commander';
 import type { CommandContext } from '../context.ts';
 import { EXIT, type ExitCode } from '../exit.ts';
@@ -13,7 +11,6 @@ interface BuildOptions {
   readonly name?: string;
 }
 
-/** Adds `build` to the program. */
 export function registerBuild(program: Command, context: CommandContext): void {
   program
     .command('build')

@@ -406,7 +406,6 @@ async function describeBefore(run: ServiceRotation): Promise<Awaited<ReturnType<
   return before;
 }
 
-/** RotateSecret; the new version's id. */
 async function startRotation(
   run: ServiceRotation,
   before: { arn: string; labels: VersionLabels },

@@ -6,7 +6,6 @@ import { dirname, join } from 'node:path';
 import type { Env } from '../../core/config.ts';
 import { envString } from '../../core/config.ts';
 
-/** One journal line. */
 type JournalEntry =
   | { readonly kind: 'run'; readonly at: string; readonly command: string }
   | {

@@ -14,7 +14,7 @@ import type { RotationHandler } from '../../core/event.ts';
 import { sleep } from '../../core/sleep.ts';
 import { AWSCURRENT, AWSPENDING } from '../../core/stages.ts';
 import type { RotationTarget } from '../../core/target.ts';
-import { callLocalExtension, RotationIncompleteError, rotateSecret } from '../../testing/driver.ts';
+import { RotationIncompleteError, rotateSecret } from '../../testing/driver.ts';
 import { fixFor } from '../advice.ts';
 import {
   awsErrorCode,
@@ -26,6 +26,7 @@ import {
 import type { revokePrevious } from '../commands/rotate.ts';
 import type { CommandContext } from '../context.ts';
 import { CliError, EXIT, type ExitCode, UsageError } from '../exit.ts';
+import { localRotationFailure } from '../facts.ts';
 import { formatDuration, renderTable } from '../format.ts';
 import { findHandler, type HandlerEntry } from '../handlers.ts';
 import { shortId, unfinishedPending, type VersionLabels } from '../labels.ts';
@@ -705,21 +706,15 @@ async function localFailure(
   secret: SelectedSecret,
   versionId: string,
 ): Promise<Outcome | undefined> {
-  const answer = (await callLocalExtension(run.client, 'LocalDescribeRotation', {
-    SecretId: secret.arn,
-  }).catch(() => ({}))) as {
-    Running?: unknown;
-    Last?: { VersionId?: string; Ok?: boolean; FailedStep?: string | null; Error?: string | null } | null;
-  };
-  const last = answer.Last;
-  if (answer.Running || !last || last.VersionId !== versionId || last.Ok !== false) return undefined;
+  const failed = await localRotationFailure(run.client, secret.arn, versionId).catch(() => undefined);
+  if (!failed) return undefined;
   return {
     kind: 'failed',
     name: secret.name,
     arn: secret.arn,
     versionId,
-    step: last.FailedStep ?? null,
-    error: last.Error ?? 'no reason reported',
+    step: failed.failedStep ?? null,
+    error: failed.error ?? 'no reason reported',
     fix: `fix the cause, then run the same command again: it resumes version ${shortId(versionId)} (${run.commandLine}); or abandon it: secrets-rotator repair ${secret.name}`,
   };
 }

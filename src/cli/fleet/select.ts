@@ -10,7 +10,6 @@ import { UsageError } from '../exit.ts';
 import type { VersionLabels } from '../labels.ts';
 import type { AdaptiveThrottle } from './throttle.ts';
 
-/** One `--filter`. */
 export type SecretFilter =
   | { readonly kind: 'name'; readonly prefix: string; readonly text: string }
   | { readonly kind: 'tag'; readonly key: string; readonly value: string; readonly text: string }
@@ -25,7 +24,6 @@ export interface SelectedSecret {
   readonly lastRotatedDate: Date | undefined;
 }
 
-/** Parses one `--filter` value (commander collects them). */
 export function parseFilter(text: string, previous: SecretFilter[] = []): SecretFilter[] {
   const name = /^name=(.+)$/.exec(text);
   if (name) return [...previous, { kind: 'name', prefix: name[1]!, text }];
