@@ -20,17 +20,12 @@ export interface ElastiCacheSecret extends DatabaseSecretValue<RedisEngine> {
   readonly userId: string;
 }
 
-/**
- * ElastiCache's own password rules: 16 to 128 printable ASCII characters, none of `,` `"` `/` `@`.
- */
+// ElastiCache's own rules, besides printable ASCII only.
 export const ELASTICACHE_PASSWORD_RULES = { minLength: 16, maxLength: 128, forbidden: ',"/@' } as const;
 
 // The API's pattern for a user id; 128 is a sanity cap, not ElastiCache's.
 const USER_ID = /^[a-zA-Z][a-zA-Z0-9-]{0,127}$/;
 
-/**
- * Parses and checks a stored ElastiCache user secret; every problem names the field and the fix.
- */
 export function parseElastiCacheSecret(raw: string): ElastiCacheSecret {
   const secret = parseDatabaseSecretValue(raw, 'elasticache-user', {
     engines: REDIS_ENGINES,
@@ -50,16 +45,11 @@ export function parseElastiCacheSecret(raw: string): ElastiCacheSecret {
   return { ...secret, userId };
 }
 
-/**
- * The string stored in Secrets Manager (every stored field kept).
- */
 export function serializeElastiCacheSecret(secret: ElastiCacheSecret): string {
   return serializeDatabaseSecretValue(secret);
 }
 
-/**
- * What is wrong with a password ElastiCache would refuse, or `undefined`. Never quotes the password.
- */
+/** What is wrong with a password ElastiCache would refuse; never quotes the password. */
 export function elastiCachePasswordProblem(password: string): string | undefined {
   const { minLength, maxLength, forbidden } = ELASTICACHE_PASSWORD_RULES;
   if (password.length < minLength || password.length > maxLength) {

@@ -3,13 +3,6 @@
  * in the account's authorized_keys on every listed host (logged in with the current key), logs in
  * with it, and removes the old public key once the new version is current. The secret is a JSON
  * SecretString or the private key file as SecretBinary (hosts and account then in its tags).
- *
- * @example
- * ```ts
- * import { createRotationHandler } from 'secrets-rotator';
- * import { sshKeys } from 'secrets-rotator/adapters/ssh-keys';
- * export const handler = createRotationHandler(sshKeys());
- * ```
  * @module
  */
 import { TargetRefusedError } from '../../core/errors.ts';
