@@ -59,7 +59,7 @@ interface Entry {
 const DEFAULT_TTL_MS = 300_000;
 const DEFAULT_MAX_ENTRIES = 1000;
 
-const identity: SecretParser<unknown> = (value) => value;
+export const identity: SecretParser<unknown> = (value) => value;
 
 function checkDuration(setting: string, value: number | undefined, fallback: number): number {
   if (value === undefined) return fallback;
@@ -159,9 +159,7 @@ export class SecretCache {
         return this.#view(entry, options.parse);
       }
     }
-    const fetched = await this.#fetch(secretId, AWSCURRENT);
-    if (!fetched) throw currentMissing(secretId);
-    return this.#view(fetched, options.parse);
+    return this.refresh(secretId, options);
   }
 
   /** Fetches AWSCURRENT now, whatever its age: for when the credential was refused. */

@@ -1,5 +1,5 @@
 import pg from 'pg';
-import { pgClientFor } from '../database/postgres-tls.ts';
+import { pgClientFor, SERVER_WITHOUT_TLS } from '../database/postgres-tls.ts';
 import { loginKey } from './database-secret.ts';
 import {
   type DatabaseTlsOptions,
@@ -35,9 +35,6 @@ export function isPgAuthError(error: unknown): boolean {
   const code = (error as { code?: unknown } | null)?.code;
   return code === '28P01' || code === '28000';
 }
-
-// pg's own message for a server that answers 'N' to the SSLRequest while TLS is required.
-const SERVER_WITHOUT_TLS = 'The server does not support SSL connections';
 
 // How long mode prefer waits to learn whether the server offers TLS, without connectionTimeoutMillis.
 const DEFAULT_PROBE_TIMEOUT_MS = 10_000;

@@ -1,5 +1,5 @@
 import { AWSPENDING, AWSPREVIOUS } from '../core/stages.ts';
-import type { CachedSecret, SecretCache, SecretParser } from './cache.ts';
+import { type CachedSecret, identity, type SecretCache, type SecretParser } from './cache.ts';
 
 /** A failure reported with an older generation was already dealt with by someone else. */
 export interface VersionChoice<T> {
@@ -9,8 +9,6 @@ export interface VersionChoice<T> {
 
 /** After every version was refused, how long a new refusal fails at once instead of asking again. */
 const EXHAUSTED_COOLDOWN_MS = 2_000;
-
-const identity: SecretParser<unknown> = (value) => value;
 
 interface Override {
   readonly raw: CachedSecret<string>;

@@ -18,6 +18,9 @@ interface PgTlsPolicy {
   readonly onPlaintext?: ((server: string) => void) | undefined;
 }
 
+// pg's own message for a server that answers 'N' to the SSLRequest while TLS is required.
+export const SERVER_WITHOUT_TLS = 'The server does not support SSL connections';
+
 const TLS_OUTCOME = Symbol('tlsOutcome');
 
 const SSL_REQUEST = Buffer.from([0, 0, 0, 8, 0x04, 0xd2, 0x16, 0x2f]);

@@ -428,10 +428,7 @@ class LocalEndpoint implements LocalSecretsManager {
     if (fault) {
       if (fault.delayMs) await new Promise((resolve) => setTimeout(resolve, fault.delayMs));
       if (fault.dropConnection) {
-        call.error = 'ConnectionDropped';
-        call.injected = true;
-        this.#log?.(`${operation} dropped (injected fault)`);
-        request.socket.destroy();
+        this.#dropConnection(request, call, `${operation} dropped (injected fault)`);
         return;
       }
       if (fault.error) {
@@ -453,10 +450,7 @@ class LocalEndpoint implements LocalSecretsManager {
             ? this.#describeRotation(input)
             : this.#store.handle(operation, input);
       if (fault?.dropConnectionAfterApply) {
-        call.error = 'ConnectionDropped';
-        call.injected = true;
-        this.#log?.(`${operation} applied, answer dropped (injected fault)`);
-        request.socket.destroy();
+        this.#dropConnection(request, call, `${operation} applied, answer dropped (injected fault)`);
         return;
       }
       call.status = 200;
@@ -509,6 +503,13 @@ class LocalEndpoint implements LocalSecretsManager {
       },
     );
     response.once('finish', () => request.socket.destroySoon());
+  }
+
+  #dropConnection(request: IncomingMessage, call: RecordedCall, logLine: string): void {
+    call.error = 'ConnectionDropped';
+    call.injected = true;
+    this.#log?.(logLine);
+    request.socket.destroy();
   }
 
   #answerError(response: ServerResponse, call: RecordedCall | undefined, error: ServiceError): void {

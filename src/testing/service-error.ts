@@ -98,11 +98,10 @@ export function optionalStringList(
   if (value.length < minItems || value.length > maxItems) {
     throw validation(field, `has ${value.length} items; it must have from ${minItems} to ${maxItems}`);
   }
-  return value.map((item, index) => optionalStringItem(item, `${field}[${index}]`, options.item ?? {}));
-}
-
-function optionalStringItem(item: unknown, field: string, rule: StringRule): string {
-  return requireString({ [field]: item }, field, rule);
+  return value.map((item, index) => {
+    const itemField = `${field}[${index}]`;
+    return requireString({ [itemField]: item }, itemField, options.item);
+  });
 }
 
 export function optionalObject(input: WireInput, field: string): WireInput | undefined {

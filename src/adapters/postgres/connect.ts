@@ -8,7 +8,7 @@ import {
 import type { StepContext } from '../../core/target.ts';
 import { NETWORK_ERROR_CODES, scrubSecrets, withinDeadline } from '../../database/connection.ts';
 import { refuseUnlistedHost } from '../../database/hosts.ts';
-import { pgClientFor, tlsOutcomeOf } from '../../database/postgres-tls.ts';
+import { pgClientFor, SERVER_WITHOUT_TLS, tlsOutcomeOf } from '../../database/postgres-tls.ts';
 import {
   effectiveTlsMode,
   serverWithoutTlsError,
@@ -36,9 +36,6 @@ export interface PostgresLogin {
 }
 
 type ConnectContext = Pick<StepContext, 'logger' | 'metrics' | 'remainingTimeMs'>;
-
-// pg's own error for a server that answers 'N' to the SSLRequest when TLS is required.
-const SERVER_WITHOUT_TLS = 'The server does not support SSL connections';
 
 /**
  * Failures never carry the driver's raw error, the SQL or a secret. After a timeout or a lost connection the
