@@ -1,11 +1,6 @@
 import { SecretShapeError } from '../../core/errors.ts';
-import {
-  type DatabaseSecretValue,
-  describeType,
-  parseDatabaseSecretValue,
-  serializeDatabaseSecretValue,
-} from '../../database/secret.ts';
-import { checkRedisUsername, DEFAULT_REDIS_PORT, REDIS_ENGINES, type RedisEngine } from '../redis/secret.ts';
+import { type DatabaseSecretValue, describeType, parseDatabaseSecretValue } from '../../database/secret.ts';
+import { REDIS_RULES, type RedisEngine } from '../redis/secret.ts';
 
 /**
  * An ElastiCache RBAC user's secret: the Redis secret (docs/protocol.md#the-database-secret, `host`
@@ -27,13 +22,7 @@ export const ELASTICACHE_PASSWORD_RULES = { minLength: 16, maxLength: 128, forbi
 const USER_ID = /^[a-zA-Z][a-zA-Z0-9-]{0,127}$/;
 
 export function parseElastiCacheSecret(raw: string): ElastiCacheSecret {
-  const secret = parseDatabaseSecretValue(raw, 'elasticache-user', {
-    engines: REDIS_ENGINES,
-    otherEngines: 'use the PostgreSQL or MySQL adapter for those databases',
-    defaultPort: DEFAULT_REDIS_PORT,
-    server: 'ElastiCache',
-    checkUsername: checkRedisUsername,
-  });
+  const secret = parseDatabaseSecretValue(raw, 'elasticache-user', { ...REDIS_RULES, server: 'ElastiCache' });
   const userId = secret.fields.userId;
   if (typeof userId !== 'string' || !USER_ID.test(userId)) {
     throw new SecretShapeError(
@@ -43,10 +32,6 @@ export function parseElastiCacheSecret(raw: string): ElastiCacheSecret {
     );
   }
   return { ...secret, userId };
-}
-
-export function serializeElastiCacheSecret(secret: ElastiCacheSecret): string {
-  return serializeDatabaseSecretValue(secret);
 }
 
 /** What is wrong with a password ElastiCache would refuse; never quotes the password. */

@@ -11,6 +11,7 @@ import {
   verifyPending,
 } from '../redis/common.ts';
 import { canLogIn } from '../redis/connect.ts';
+import { serializeRedisSecret } from '../redis/secret.ts';
 import { type RedisSettings, readRedisSettings } from '../redis/settings.ts';
 import {
   type ElastiCacheApiSettings,
@@ -23,7 +24,6 @@ import {
   type ElastiCacheSecret,
   elastiCachePasswordProblem,
   parseElastiCacheSecret,
-  serializeElastiCacheSecret,
 } from './secret.ts';
 
 type Settings = RedisSettings & ElastiCacheApiSettings;
@@ -58,7 +58,7 @@ export function elastiCacheUser(): RotationTarget<ElastiCacheSecret> {
       // The Redis URL characters, and the comma ElastiCache refuses besides.
       `${REDIS_EXCLUDE_CHARACTERS},`,
       parseElastiCacheSecret,
-      serializeElastiCacheSecret,
+      serializeRedisSecret,
     ),
     generatesPassword: true,
     appliesFromCurrent: true,

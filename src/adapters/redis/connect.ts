@@ -18,11 +18,12 @@ import {
   effectiveTlsMode,
   serverWithoutTlsError,
   TLS_PLAINTEXT_FALLBACK_METRIC,
+  type TlsMode,
   type TlsOutcome,
   warnIfSslFieldIgnored,
 } from '../../database/tls.ts';
 import { decodeReply, encodeCommand, MAX_REPLY_BYTES, RespError, type RespValue } from './resp.ts';
-import { REDIS_ENV, type RedisSettings, type RedisTlsMode } from './settings.ts';
+import { REDIS_ENV, type RedisSettings } from './settings.ts';
 
 export interface RedisEndpoint {
   readonly host: string;
@@ -244,7 +245,7 @@ export async function canLogIn(
 
 async function openSocket(
   endpoint: RedisEndpoint,
-  mode: RedisTlsMode,
+  mode: TlsMode,
   settings: RedisSettings,
   ctx: RedisConnectContext,
 ): Promise<{ socket: Socket; tls: TlsOutcome }> {

@@ -36,7 +36,7 @@ export function checkRedisUsername(name: string, field: string): void {
   }
 }
 
-const REDIS_RULES: DatabaseSecretRules<RedisEngine> = {
+export const REDIS_RULES: DatabaseSecretRules<RedisEngine> = {
   engines: REDIS_ENGINES,
   otherEngines: 'use the PostgreSQL or MySQL adapter for those databases',
   defaultPort: DEFAULT_REDIS_PORT,

@@ -9,12 +9,9 @@ import {
 } from '../../database/settings.ts';
 import { parseTlsMode, type TlsMode } from '../../database/tls.ts';
 
-/** The databases' TLS modes, `verify-full` by default. */
-export type RedisTlsMode = TlsMode;
-
 /** The adapter's settings, read once from the environment (docs/environment.md). */
 export interface RedisSettings {
-  readonly tlsMode: RedisTlsMode;
+  readonly tlsMode: TlsMode;
   /** PEM; `undefined`: Node's default trust store. */
   readonly caBundle: string | undefined;
   /** Checked in the server's certificate instead of the secret's `host`. */
