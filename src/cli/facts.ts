@@ -1,12 +1,15 @@
 // Reads what a verdict needs: DescribeSecret, ListSecrets entries, and version dates where they matter.
 import {
   DescribeSecretCommand,
+  GetSecretValueCommand,
   ListSecretVersionIdsCommand,
   type SecretListEntry,
   type SecretsManagerClient,
 } from '@aws-sdk/client-secrets-manager';
+import { redactor } from '../core/observability.ts';
+import { AWSPENDING } from '../core/stages.ts';
 import { callLocalExtension } from '../testing/driver.ts';
-import { isLocalSecretsManager } from './aws.ts';
+import { awsErrorCode, isLocalSecretsManager } from './aws.ts';
 import { unfinishedPending } from './labels.ts';
 import type { FailedRotation, SecretFacts } from './verdict.ts';
 
@@ -119,5 +122,22 @@ export async function withReportedFailure(
   } catch {
     // The report is extra knowledge; without it the verdict falls back to the pending version's age.
     return facts;
+  }
+}
+
+/** Whether the pending version holds a value: true, false, or undefined when it cannot be read. */
+export async function pendingHasValue(
+  client: SecretsManagerClient,
+  arn: string,
+  versionId: string,
+): Promise<boolean | undefined> {
+  try {
+    const answer = await client.send(
+      new GetSecretValueCommand({ SecretId: arn, VersionId: versionId, VersionStage: AWSPENDING }),
+    );
+    redactor.add(answer.SecretString);
+    return answer.SecretString !== undefined || answer.SecretBinary !== undefined;
+  } catch (error) {
+    return awsErrorCode(error) === 'ResourceNotFoundException' ? false : undefined;
   }
 }

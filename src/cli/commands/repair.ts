@@ -1,17 +1,12 @@
 // `secrets-rotator repair <secret>`: abandons a stuck rotation by removing AWSPENDING from the version
 // that holds it without being AWSCURRENT, after showing what it will do. Every value stays.
-import {
-  GetSecretValueCommand,
-  type SecretsManagerClient,
-  UpdateSecretVersionStageCommand,
-} from '@aws-sdk/client-secrets-manager';
+import { UpdateSecretVersionStageCommand } from '@aws-sdk/client-secrets-manager';
 import type { Command } from 'commander';
-import { redactor } from '../../core/observability.ts';
 import { AWSCURRENT, AWSPENDING } from '../../core/stages.ts';
-import { awsErrorCode, awsFailure, type GlobalFlags } from '../aws.ts';
+import { awsFailure, type GlobalFlags } from '../aws.ts';
 import type { CommandContext } from '../context.ts';
 import { EXIT, type ExitCode, UsageError } from '../exit.ts';
-import { describeFacts, withReportedFailure } from '../facts.ts';
+import { describeFacts, pendingHasValue, withReportedFailure } from '../facts.ts';
 import { relativeDate } from '../format.ts';
 import type { Printer } from '../io.ts';
 import { holderOf, labelChanges, shortId, type VersionLabels } from '../labels.ts';
@@ -216,22 +211,5 @@ async function removePending(
     return (await describeFacts(client, plan.arn)).facts.versions;
   } catch {
     return {};
-  }
-}
-
-/** Whether the pending version holds a value: true, false, or undefined when it cannot be read. */
-async function pendingHasValue(
-  client: SecretsManagerClient,
-  arn: string,
-  versionId: string,
-): Promise<boolean | undefined> {
-  try {
-    const answer = await client.send(
-      new GetSecretValueCommand({ SecretId: arn, VersionId: versionId, VersionStage: AWSPENDING }),
-    );
-    redactor.add(answer.SecretString);
-    return answer.SecretString !== undefined || answer.SecretBinary !== undefined;
-  } catch (error) {
-    return awsErrorCode(error) === 'ResourceNotFoundException' ? false : undefined;
   }
 }

@@ -18,7 +18,7 @@ import { fixFor } from '../advice.ts';
 import { awsErrorCode, awsFailure, type GlobalFlags, isLocalSecretsManager } from '../aws.ts';
 import type { CommandContext } from '../context.ts';
 import { CliError, EXIT, type ExitCode, UsageError } from '../exit.ts';
-import { localRotationFailure } from '../facts.ts';
+import { localRotationFailure, pendingHasValue } from '../facts.ts';
 import { DEFAULT_FLEET_CONCURRENCY, runRotateAll } from '../fleet/rotate-all.ts';
 import { parseFilter, type SecretFilter } from '../fleet/select.ts';
 import { formatDuration } from '../format.ts';
@@ -577,7 +577,7 @@ async function explainFailure(
       fix: `someone removed the label, or the rotation was only a test; rotate again: secrets-rotator rotate ${secretId} --via-service`,
     };
   }
-  const stored = await pendingStored(run.client, arn, versionId);
+  const stored = await pendingHasValue(run.client, arn, versionId);
   const where =
     stored === false
       ? 'createSecret has not stored the new value'
@@ -591,19 +591,6 @@ async function explainFailure(
       `read why in ${logs}; fix the cause, then \`secrets-rotator rotate ${secretId} --via-service\` re-runs the same version ` +
       `(the service resumes it), or \`secrets-rotator repair ${secretId}\` abandons it; \`secrets-rotator status ${secretId}\` shows where the labels stand`,
   };
-}
-
-/** Whether createSecret stored the pending value; `undefined` when it cannot be told. */
-async function pendingStored(client: SecretsManagerClient, arn: string, versionId: string) {
-  try {
-    const answer = await client.send(
-      new GetSecretValueCommand({ SecretId: arn, VersionId: versionId, VersionStage: AWSPENDING }),
-    );
-    redactor.add(answer.SecretString);
-    return true;
-  } catch (error) {
-    return awsErrorCode(error) === 'ResourceNotFoundException' ? false : undefined;
-  }
 }
 
 /** `--emergency`: reads AWSPREVIOUS and has the adapter revoke it; shared with `rotate --all`. */
