@@ -45,13 +45,7 @@ export interface GetSecretOptions<T> {
   readonly parse?: SecretParser<T>;
 }
 
-interface Entry {
-  readonly secretId: string;
-  readonly arn: string | undefined;
-  readonly versionId: string;
-  readonly stage: StagingLabel;
-  readonly value: string;
-  readonly fetchedAt: number;
+interface Entry extends Omit<CachedSecret<unknown>, 'parsed'> {
   /** One parsed form per parser, kept across refreshes of the same version. */
   readonly parsed: Map<SecretParser<unknown>, unknown>;
 }
@@ -70,6 +64,14 @@ function checkDuration(setting: string, value: number | undefined, fallback: num
     );
   }
   return value;
+}
+
+export function checkCount(setting: string, value: number | undefined, fallback: number): number {
+  const count = value ?? fallback;
+  if (!Number.isInteger(count) || count < 1) {
+    throw new ConfigurationError(setting, `must be a whole number, 1 or more; got ${count}`);
+  }
+  return count;
 }
 
 function errorCode(error: unknown): string {
@@ -116,14 +118,7 @@ export class SecretCache {
     this.#client = options.client;
     this.#ttlMs = checkDuration('SecretCache ttlMs', options.ttlMs, DEFAULT_TTL_MS);
     this.#staleMs = checkDuration('SecretCache staleWhileRevalidateMs', options.staleWhileRevalidateMs, 0);
-    const maxEntries = options.maxEntries ?? DEFAULT_MAX_ENTRIES;
-    if (!Number.isInteger(maxEntries) || maxEntries < 1) {
-      throw new ConfigurationError(
-        'SecretCache maxEntries',
-        `must be a whole number, 1 or more; got ${maxEntries}`,
-      );
-    }
-    this.#maxEntries = maxEntries;
+    this.#maxEntries = checkCount('SecretCache maxEntries', options.maxEntries, DEFAULT_MAX_ENTRIES);
     this.#clock = options.clock ?? Date.now;
     this.#onBackgroundError = options.onBackgroundRefreshError;
   }

@@ -1,6 +1,6 @@
 import { ConfigurationError } from '../core/errors.ts';
 import type { StagingLabel } from '../core/stages.ts';
-import type { CachedSecret, SecretCache, SecretParser } from './cache.ts';
+import { type CachedSecret, checkCount, type SecretCache, type SecretParser } from './cache.ts';
 import { selectorFor } from './selector.ts';
 
 /** What {@link withFreshSecret} reports each time a version was refused. */
@@ -64,13 +64,7 @@ export async function withFreshSecret<T = string, R = unknown>(
       'must be a function telling a refused credential from other errors',
     );
   }
-  const maxAttempts = options.maxAttempts ?? DEFAULT_MAX_ATTEMPTS;
-  if (!Number.isInteger(maxAttempts) || maxAttempts < 1) {
-    throw new ConfigurationError(
-      'withFreshSecret maxAttempts',
-      `must be a whole number, 1 or more; got ${maxAttempts}`,
-    );
-  }
+  const maxAttempts = checkCount('withFreshSecret maxAttempts', options.maxAttempts, DEFAULT_MAX_ATTEMPTS);
   const selector = selectorFor(cache, secretId);
   for (let attempt = 1; ; attempt += 1) {
     const choice = await selector.pick(options.parse);

@@ -2,7 +2,7 @@ import { envString, processEnv } from '../core/config.ts';
 import { ConfigurationError } from '../core/errors.ts';
 import { normalHost } from '../database/secret.ts';
 import { effectiveTlsMode, parseTlsMode, serverWithoutTlsError, type TlsMode } from '../database/tls.ts';
-import type { CachedSecret, SecretCache } from './cache.ts';
+import { type CachedSecret, checkCount, type SecretCache } from './cache.ts';
 import { type DatabaseSecret, parseDatabaseSecret, requireEngine } from './database-secret.ts';
 import { DEFAULT_MAX_ATTEMPTS } from './fresh-secret.ts';
 import { selectorFor, type VersionChoice, type VersionSelector } from './selector.ts';
@@ -147,17 +147,10 @@ export class RotatingPoolCore<P> {
         'must be the name or ARN of the database secret',
       );
     }
-    const maxAttempts = options.maxAttempts ?? DEFAULT_MAX_ATTEMPTS;
-    if (!Number.isInteger(maxAttempts) || maxAttempts < 1) {
-      throw new ConfigurationError(
-        `${driver.name} maxAttempts`,
-        `must be a whole number, 1 or more; got ${maxAttempts}`,
-      );
-    }
+    this.#maxAttempts = checkCount(`${driver.name} maxAttempts`, options.maxAttempts, DEFAULT_MAX_ATTEMPTS);
     this.#driver = driver;
     this.#selector = selectorFor(options.cache, options.secretId);
     this.#secretId = options.secretId;
-    this.#maxAttempts = maxAttempts;
     this.#logger = options.logger ?? console;
   }
 
