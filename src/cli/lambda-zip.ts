@@ -166,12 +166,7 @@ export function checkSourceMapDir(outDir: string, sourceMapDir: string): void {
   }
 }
 
-/** A zip of one file, deterministic: fixed time, mode and compression, no extended timestamp field. */
-function zipSingleFile(contents: Uint8Array, entryName: string): Promise<Buffer> {
-  return zipFiles([{ name: entryName, contents }]);
-}
-
-/** A zip of several files in the given order, deterministic as {@link zipSingleFile}. */
+/** Deterministic: files in the given order, fixed time, mode and compression, no extended timestamp field. */
 export function zipFiles(files: readonly { name: string; contents: Uint8Array }[]): Promise<Buffer> {
   const zip = new yazl.ZipFile();
   for (const file of files) {
@@ -253,7 +248,7 @@ export async function buildRotatorZip(options: BuildRotatorZipOptions): Promise<
       'export the function Lambda calls: export const handler = createRotationHandler(myTarget)',
     );
   }
-  const zip = await zipSingleFile(index.contents, 'index.mjs');
+  const zip = await zipFiles([{ name: 'index.mjs', contents: index.contents }]);
   await mkdir(outDir, { recursive: true });
   await mkdir(sourceMapDir, { recursive: true });
   const zipPath = join(outDir, `${name}.zip`);

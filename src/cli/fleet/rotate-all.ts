@@ -57,11 +57,9 @@ interface RotateAllOptions {
   readonly pollInterval: number;
 }
 
-type Outcome =
+type Outcome = { readonly name: string; readonly arn: string } & (
   | {
       readonly kind: 'rotated';
-      readonly name: string;
-      readonly arn: string;
       readonly versionId: string;
       readonly ms: number;
       /** Finished by an earlier, interrupted run of the same command. */
@@ -69,16 +67,9 @@ type Outcome =
       readonly resumed: boolean;
       readonly revokedPrevious?: string;
     }
-  | {
-      readonly kind: 'already-rotating';
-      readonly name: string;
-      readonly arn: string;
-      readonly pendingVersionId: string;
-    }
+  | { readonly kind: 'already-rotating'; readonly pendingVersionId: string }
   | {
       readonly kind: 'failed';
-      readonly name: string;
-      readonly arn: string;
       readonly versionId: string | null;
       readonly step: string | null;
       readonly error: string;
@@ -86,7 +77,8 @@ type Outcome =
       /** Nothing was reached (network, credentials, permissions): counts toward exit code 3. */
       readonly unreachable?: boolean;
     }
-  | { readonly kind: 'interrupted'; readonly name: string; readonly arn: string; readonly versionId: string };
+  | { readonly kind: 'interrupted'; readonly versionId: string }
+);
 
 interface Run {
   readonly context: CommandContext;
