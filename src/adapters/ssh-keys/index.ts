@@ -65,6 +65,28 @@ export function sshKeys(): RotationTarget<SshKeySecret> {
     return undefined;
   };
 
+  /** Runs `work` on every host, logged in with the first of `keys` it accepts; `refused` is the error when none is. */
+  const onEachHost = async (
+    destination: SshDestination,
+    keys: ReadonlyArray<{ label: string; secret: SshKeySecret | undefined }>,
+    ctx: StepContext,
+    refused: ((host: SshHost) => string) | undefined,
+    work: (session: SshSession, host: SshHost, label: string) => Promise<unknown>,
+  ): Promise<void> => {
+    for (const host of destination.hosts) {
+      const opened = await logIn(host, destination, keys, ctx);
+      if (!opened) {
+        if (refused === undefined) continue;
+        throw new TargetRefusedError('authentication', refused(host));
+      }
+      try {
+        await work(opened.session, host, opened.label);
+      } finally {
+        opened.session.close();
+      }
+    }
+  };
+
   const removeFrom = async (session: SshSession, destination: SshDestination, old: SshKeySecret) =>
     session.run(
       removeKeyScript(destination.authorizedKeysFile, old.publicKey),
@@ -100,62 +122,39 @@ export function sshKeys(): RotationTarget<SshKeySecret> {
       const previous = await known.previous();
       const stale =
         previous && ![current, pending].some((value) => value.publicKey.blob === previous.publicKey.blob);
-      for (const host of destination.hosts) {
-        const opened = await logIn(
-          host,
-          destination,
-          [
-            { label: 'current', secret: current },
-            { label: 'pending', secret: pending },
-            { label: 'previous', secret: previous },
-          ],
-          ctx,
+      const keys = [
+        { label: 'current', secret: current },
+        { label: 'pending', secret: pending },
+        { label: 'previous', secret: previous },
+      ];
+      const refused = (host: SshHost) =>
+        `${host.label} refused every stored key for "${destination.username}" (current, pending, previous); someone changed authorized_keys outside rotation: put a working key in the AWSCURRENT version and rotate again`;
+      await onEachHost(destination, keys, ctx, refused, async (session, host, loggedInWith) => {
+        const outcome = await session.run(
+          addKeyScript(destination.authorizedKeysFile, pending.publicKey),
+          'installing the new public key',
         );
-        if (!opened) {
-          throw new TargetRefusedError(
-            'authentication',
-            `${host.label} refused every stored key for "${destination.username}" (current, pending, previous); someone changed authorized_keys outside rotation: put a working key in the AWSCURRENT version and rotate again`,
-          );
-        }
-        try {
-          const outcome = await opened.session.run(
-            addKeyScript(destination.authorizedKeysFile, pending.publicKey),
-            'installing the new public key',
-          );
-          // A key older than the current one should have gone at the last finishSecret; if that never completed, it goes now.
-          const staleOutcome =
-            stale && previous ? await removeFrom(opened.session, destination, previous) : undefined;
-          if (staleOutcome === 'removed')
-            ctx.logger.warn('removed a key older than the current one, left by an unfinished rotation', {
-              host: host.label,
-            });
-          ctx.logger.info(
-            outcome === 'added' ? 'installed the new public key' : 'the new public key was already installed',
-            {
-              host: host.label,
-              user: destination.username,
-              loggedInWith: opened.label,
-            },
-          );
-        } finally {
-          opened.session.close();
-        }
-      }
+        // A key older than the current one should have gone at the last finishSecret; if that never completed, it goes now.
+        const staleOutcome = stale && previous ? await removeFrom(session, destination, previous) : undefined;
+        if (staleOutcome === 'removed')
+          ctx.logger.warn('removed a key older than the current one, left by an unfinished rotation', {
+            host: host.label,
+          });
+        ctx.logger.info(
+          outcome === 'added' ? 'installed the new public key' : 'the new public key was already installed',
+          { host: host.label, user: destination.username, loggedInWith },
+        );
+      });
     },
 
     async verify(pending, ctx) {
       const destination = await destinationOf(pending, ctx);
-      for (const host of destination.hosts) {
-        const opened = await logIn(host, destination, [{ label: 'pending', secret: pending }], ctx);
-        if (!opened) {
-          throw new TargetRefusedError(
-            'authentication',
-            `${host.label} refused the new key for "${destination.username}"; setSecret did not install it in ${destination.authorizedKeysFile}, or sshd reads another file (AuthorizedKeysFile)`,
-          );
-        }
-        opened.session.close();
+      const refused = (host: SshHost) =>
+        `${host.label} refused the new key for "${destination.username}"; setSecret did not install it in ${destination.authorizedKeysFile}, or sshd reads another file (AuthorizedKeysFile)`;
+      const keys = [{ label: 'pending', secret: pending }];
+      await onEachHost(destination, keys, ctx, refused, async (_, host) => {
         ctx.logger.info('logged in with the new key', { host: host.label, user: destination.username });
-      }
+      });
     },
 
     async afterPromotion(promoted, previous, ctx) {
@@ -164,37 +163,24 @@ export function sshKeys(): RotationTarget<SshKeySecret> {
         return;
       }
       const destination = await destinationOf(promoted, ctx);
-      for (const host of destination.hosts) {
-        const opened = await logIn(host, destination, [{ label: 'promoted', secret: promoted }], ctx);
-        if (!opened) {
-          throw new TargetRefusedError(
-            'authentication',
-            `${host.label} refused the promoted (AWSCURRENT) key for "${destination.username}", so the old key was not removed; put a working key in the AWSCURRENT version and rotate again`,
-          );
-        }
-        try {
-          const outcome = await removeFrom(opened.session, destination, previous);
-          ctx.logger.info(
-            outcome === 'removed' ? 'removed the old public key' : 'the old public key was already removed',
-            { host: host.label },
-          );
-        } finally {
-          opened.session.close();
-        }
-      }
+      const refused = (host: SshHost) =>
+        `${host.label} refused the promoted (AWSCURRENT) key for "${destination.username}", so the old key was not removed; put a working key in the AWSCURRENT version and rotate again`;
+      const keys = [{ label: 'promoted', secret: promoted }];
+      await onEachHost(destination, keys, ctx, refused, async (session, host) => {
+        const outcome = await removeFrom(session, destination, previous);
+        ctx.logger.info(
+          outcome === 'removed' ? 'removed the old public key' : 'the old public key was already removed',
+          { host: host.label },
+        );
+      });
     },
 
     async revoke(value, ctx) {
       const destination = await destinationOf(value, ctx);
-      for (const host of destination.hosts) {
-        const opened = await logIn(host, destination, [{ label: 'revoked', secret: value }], ctx);
-        if (!opened) continue;
-        try {
-          await removeFrom(opened.session, destination, value);
-        } finally {
-          opened.session.close();
-        }
-      }
+      const keys = [{ label: 'revoked', secret: value }];
+      await onEachHost(destination, keys, ctx, undefined, (session) =>
+        removeFrom(session, destination, value),
+      );
     },
   };
 }
