@@ -263,7 +263,7 @@ export function hasNonLatin1(text: string): boolean {
   return false;
 }
 
-function headerValueCheck(text: string, path: string): void {
+function headerValueCheck(text: string, path: string, variables: Variables): void {
   if (/[\r\n]/.test(text)) throw new ConfigProblem(path, 'must not contain line breaks');
   if (hasNonLatin1(text)) {
     throw new ConfigProblem(
@@ -271,6 +271,7 @@ function headerValueCheck(text: string, path: string): void {
       'has a character above U+00FF, which an HTTP header cannot carry; use plain ASCII text',
     );
   }
+  checkPlaceholders(text, path, variables);
 }
 
 type Json = Record<string, unknown>;
@@ -385,8 +386,7 @@ function headerMap(value: unknown, path: string, variables: Variables): Record<s
     const fieldPath = join(path, name);
     headerName(name, fieldPath);
     if (typeof headerValue !== 'string') throw new ConfigProblem(fieldPath, 'must be a string');
-    headerValueCheck(headerValue, fieldPath);
-    checkPlaceholders(headerValue, fieldPath, variables);
+    headerValueCheck(headerValue, fieldPath, variables);
     result[name] = headerValue;
   }
   return result;
@@ -418,8 +418,7 @@ function auth(value: unknown, path: string, variables: Variables): AuthTemplate 
       object(value, path, ['type', 'name', 'value']);
       const name = headerName(string(value.name, join(path, 'name')), join(path, 'name'));
       const headerValue = string(value.value, join(path, 'value'), { optional: true }) ?? '{{key}}';
-      headerValueCheck(headerValue, join(path, 'value'));
-      checkPlaceholders(headerValue, join(path, 'value'), variables);
+      headerValueCheck(headerValue, join(path, 'value'), variables);
       return { type, name, value: headerValue };
     }
   }
