@@ -1,9 +1,6 @@
-/**
- * A small concurrency limiter: at most `limit` tasks run at once, the rest wait their turn in order.
- * Used by `audit` so that thousands of secrets never mean thousands of simultaneous API calls.
- */
+// At most `limit` tasks run at once, the rest wait their turn in order: `audit` of thousands of
+// secrets never means thousands of simultaneous API calls.
 
-/** Returns a function that runs tasks with at most `limit` of them in flight. */
 export function limiter(limit: number): <T>(task: () => Promise<T>) => Promise<T> {
   if (!Number.isInteger(limit) || limit < 1)
     throw new RangeError(`limiter: limit must be a whole number ≥ 1, got ${limit}`);

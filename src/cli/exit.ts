@@ -16,7 +16,6 @@ export type ExitCode = (typeof EXIT)[keyof typeof EXIT];
  */
 export class CliError extends Error {
   readonly exitCode: ExitCode;
-  /** What the operator can do about it. */
   readonly fix: string | undefined;
 
   constructor(exitCode: ExitCode, message: string, fix?: string, options?: { cause?: unknown }) {

@@ -40,7 +40,6 @@ export async function listVersions(client: SecretsManagerClient, secretId: strin
   return versions.sort((a, b) => (b.createdDate?.getTime() ?? 0) - (a.createdDate?.getTime() ?? 0));
 }
 
-/** The facts of one secret: DescribeSecret, plus the versions' creation dates. */
 export async function describeFacts(
   client: SecretsManagerClient,
   secretId: string,

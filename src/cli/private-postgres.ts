@@ -22,7 +22,6 @@ import {
 import { tmpdir } from 'node:os';
 import { dirname, join, parse as parsePath } from 'node:path';
 
-/** The account a server runs as, when we are root. */
 interface ServerAccount {
   readonly name: string;
   readonly uid: number;

@@ -46,7 +46,6 @@ export function defaultJournalPath(env: Env, key: string): string {
   return join(base, 'secrets-rotator', `rotate-all-${hash}.jsonl`);
 }
 
-/** An open journal: what earlier runs recorded, and an appender for this run. */
 export class Journal {
   readonly path: string;
   /** The last entry of each secret, by ARN, from earlier runs. */

@@ -377,7 +377,6 @@ async function versionExists(run: Run, arn: string, versionId: string): Promise<
 }
 
 function errorText(error: unknown): string {
-  if (error instanceof StillThrottledError) return error.message;
   return error instanceof Error ? error.message : String(error);
 }
 

@@ -42,7 +42,6 @@ const CALM_MS = 1_000;
 /** Throttled answers closer together than this narrow the window once. */
 const DECREASE_GAP_MS = 500;
 
-/** Tries of one call that fails with a transient error. */
 const TRANSIENT_TRIES = 4;
 
 interface AdaptiveThrottleOptions {
