@@ -348,12 +348,7 @@ class LocalEndpoint implements LocalSecretsManager {
     // Decided on the headers, before a byte of the body is read.
     const verdict = this.#guard.check(request.headers.host, headerValue(request, 'origin'));
     if (!verdict.ok) {
-      this.#refuse(
-        request,
-        response,
-        verdict.status,
-        new ServiceError(verdict.type, verdict.message, verdict.status),
-      );
+      this.#refuse(request, response, new ServiceError(verdict.type, verdict.message, verdict.status));
       return;
     }
     if (verdict.corsOrigin) {
@@ -374,7 +369,6 @@ class LocalEndpoint implements LocalSecretsManager {
       this.#refuse(
         request,
         response,
-        413,
         new ServiceError(
           'RequestEntityTooLargeException',
           `The request body is larger than ${MAX_REQUEST_BODY_BYTES} bytes, more than any request the service accepts (a SecretString holds at most 65536 bytes).`,
@@ -490,18 +484,10 @@ class LocalEndpoint implements LocalSecretsManager {
   }
 
   /** Answers a request the endpoint will not serve, then closes the connection without reading on. */
-  #refuse(request: IncomingMessage, response: ServerResponse, status: number, error: ServiceError): void {
-    this.#log?.(`(refused) ${status} ${error.type}`);
+  #refuse(request: IncomingMessage, response: ServerResponse, error: ServiceError): void {
+    this.#log?.(`(refused) ${error.status} ${error.type}`);
     response.shouldKeepAlive = false;
-    send(
-      response,
-      status,
-      { __type: error.type, message: error.message },
-      {
-        'x-amzn-errortype': error.type,
-        connection: 'close',
-      },
-    );
+    sendError(response, error, { connection: 'close' });
     response.once('finish', () => request.socket.destroySoon());
   }
 
@@ -518,12 +504,7 @@ class LocalEndpoint implements LocalSecretsManager {
       call.error = error.type;
     }
     this.#log?.(`${call?.operation ?? '(no operation)'} ${error.status} ${error.type}`);
-    send(
-      response,
-      error.status,
-      { __type: error.type, message: error.message },
-      { 'x-amzn-errortype': error.type },
-    );
+    sendError(response, error);
   }
 
   #takeFault(operation: string, input: WireInput): Fault | undefined {
@@ -654,6 +635,15 @@ function readBody(request: IncomingMessage): Promise<Buffer | undefined> {
     request.once('end', () => resolve(Buffer.concat(chunks)));
     request.once('error', reject);
   });
+}
+
+function sendError(
+  response: ServerResponse,
+  error: ServiceError,
+  headers: Record<string, string> = {},
+): void {
+  const body = { __type: error.type, message: error.message };
+  send(response, error.status, body, { 'x-amzn-errortype': error.type, ...headers });
 }
 
 function send(
