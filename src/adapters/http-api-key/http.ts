@@ -174,20 +174,19 @@ export class ProviderClient {
 
   /**
    * Sends a request, retrying on 429, 5xx, timeouts and network errors up to `http.attempts`
-   * times, and returns the first other answer (whatever its status).
+   * times, and returns the first other answer (whatever its status). `beforeEach` runs before
+   * every attempt (the orphan check).
    */
-  async send(call: ProviderCall): Promise<ProviderResponse> {
+  async send(call: ProviderCall, beforeEach?: () => Promise<void>): Promise<ProviderResponse> {
     for (let attemptNumber = 1; ; attemptNumber++) {
+      await beforeEach?.();
       const outcome = await this.attempt(call, attemptNumber);
       if (outcome.kind === 'response') return outcome.response;
       await this.backOff(call, outcome, attemptNumber);
     }
   }
 
-  /**
-   * Waits before the next attempt after a retryable failure, or throws when attempts or time are
-   * used up. Exposed for callers that must do something between attempts (the orphan check).
-   */
+  /** Waits before the next attempt after a retryable failure, or throws when attempts or time are used up. */
   async backOff(
     call: ProviderCall,
     outcome: Extract<AttemptOutcome, { kind: 'retryable' }>,

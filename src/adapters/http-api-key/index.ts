@@ -310,7 +310,7 @@ async function mintKey(
   // A repeated idempotency key is answered with the key minted the first time, so retries are safe.
   const response = create.idempotencyHeader
     ? await provider.send(call)
-    : await sendCheckingOrphans(call, current, provider, ctx);
+    : await provider.send(call, () => handleOrphan(current, provider, ctx));
   if (!isSuccess(response.status)) {
     const hint =
       response.status === 401
@@ -346,20 +346,6 @@ function mintedKey(
 }
 
 /** Without idempotency, a failed attempt may still have minted a key: look for one before each attempt. */
-async function sendCheckingOrphans(
-  call: ProviderCall,
-  current: ApiKeySecret,
-  provider: ProviderClient,
-  ctx: StepContext,
-): Promise<ProviderResponse> {
-  for (let attempt = 1; ; attempt++) {
-    await handleOrphan(current, provider, ctx);
-    const outcome = await provider.attempt(call, attempt);
-    if (outcome.kind === 'response') return outcome.response;
-    await provider.backOff(call, outcome, attempt);
-  }
-}
-
 async function handleOrphan(
   current: ApiKeySecret,
   provider: ProviderClient,
