@@ -170,3 +170,24 @@ export function findHandler(
   }
   return { ...entry, name };
 }
+
+/** The handler's target; with `--emergency`, a usage error when it cannot revoke. */
+export async function loadTarget(
+  entry: HandlerEntry & { name: string },
+  emergency: boolean,
+): Promise<RotationTarget<unknown>> {
+  const target = await entry.load();
+  if (emergency && typeof target.revoke !== 'function') {
+    const why =
+      entry.strategy === 'single-user'
+        ? `with a single user the previous password stops working when setSecret changes it, so there is nothing left to revoke`
+        : `this adapter has no way to revoke a credential`;
+    throw new UsageError(
+      `--emergency: handler ${entry.name} cannot revoke the previous credential (${why})`,
+      entry.strategy === 'single-user'
+        ? 'drop --emergency'
+        : 'drop --emergency, or use an alternating-users handler',
+    );
+  }
+  return target;
+}

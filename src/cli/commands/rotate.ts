@@ -22,7 +22,7 @@ import { localRotationFailure, pendingHasValue } from '../facts.ts';
 import { DEFAULT_FLEET_CONCURRENCY, runRotateAll } from '../fleet/rotate-all.ts';
 import { parseFilter, type SecretFilter } from '../fleet/select.ts';
 import { formatDuration } from '../format.ts';
-import { findHandler, type HandlerEntry } from '../handlers.ts';
+import { findHandler, type HandlerEntry, loadTarget } from '../handlers.ts';
 import type { Printer } from '../io.ts';
 import { labelChanges, labelSummary, shortId, unfinishedPending, type VersionLabels } from '../labels.ts';
 import { traceLocalRotation } from '../local-rotation.ts';
@@ -164,26 +164,6 @@ function checkCombination(options: RotateOptions): void {
       'e.g. --version-id $(uuidgen)',
     );
   }
-}
-
-async function loadTarget(
-  entry: HandlerEntry & { name: string },
-  emergency: boolean,
-): Promise<RotationTarget<unknown>> {
-  const target = await entry.load();
-  if (emergency && typeof target.revoke !== 'function') {
-    const why =
-      entry.strategy === 'single-user'
-        ? `with a single user the previous password stops working when setSecret changes it, so there is nothing left to revoke`
-        : `this adapter has no way to revoke a credential`;
-    throw new UsageError(
-      `--emergency: handler ${entry.name} cannot revoke the previous credential (${why})`,
-      entry.strategy === 'single-user'
-        ? 'drop --emergency'
-        : 'drop --emergency, or use an alternating-users handler',
-    );
-  }
-  return target;
 }
 
 async function runRotate(

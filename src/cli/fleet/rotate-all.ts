@@ -28,7 +28,7 @@ import type { CommandContext } from '../context.ts';
 import { CliError, EXIT, type ExitCode, UsageError } from '../exit.ts';
 import { localRotationFailure } from '../facts.ts';
 import { formatDuration, renderTable } from '../format.ts';
-import { findHandler, type HandlerEntry } from '../handlers.ts';
+import { findHandler, type HandlerEntry, loadTarget } from '../handlers.ts';
 import { shortId, unfinishedPending, type VersionLabels } from '../labels.ts';
 import { checkEmergencyFlags } from '../options.ts';
 import { confirm } from '../prompt.ts';
@@ -185,15 +185,7 @@ export async function runRotateAll(
 
 async function chooseTarget(context: CommandContext, flags: GlobalFlags, options: RotateAllOptions) {
   const entry = options.handler ? findHandler(options.handler, context.io.handlers) : undefined;
-  const target = entry ? await entry.load() : undefined;
-  if (entry && options.emergency && target && typeof target.revoke !== 'function') {
-    throw new UsageError(
-      `--emergency: handler ${entry.name} cannot revoke the previous credential`,
-      entry.strategy === 'single-user'
-        ? 'drop --emergency'
-        : 'drop --emergency, or use an alternating-users handler',
-    );
-  }
+  const target = entry ? await loadTarget(entry, options.emergency === true) : undefined;
   const local = flags.endpointUrl !== undefined && (await isLocalSecretsManager(flags.endpointUrl));
   if (!options.viaService && !local) {
     throw new UsageError(
