@@ -7,7 +7,7 @@ import {
   serializeDatabaseSecretValue,
 } from '../../database/secret.ts';
 
-export const REDIS_ENGINES = ['redis', 'valkey'] as const;
+const REDIS_ENGINES = ['redis', 'valkey'] as const;
 export type RedisEngine = (typeof REDIS_ENGINES)[number];
 export const DEFAULT_REDIS_PORT = 6379;
 /** Redis sets no limit of its own; a longer name is a mistake, not a user. */
@@ -17,7 +17,7 @@ const MAX_REDIS_USERNAME_LENGTH = 256;
 export type RedisSecret = DatabaseSecretValue<RedisEngine>;
 
 /** Redis refuses spaces and NUL in user names; control characters and over-long names are refused here too. */
-export function checkRedisUsername(name: string, field: string): void {
+function checkRedisUsername(name: string, field: string): void {
   const length = [...name].length;
   if (length > MAX_REDIS_USERNAME_LENGTH) {
     throw new SecretShapeError(
