@@ -28,6 +28,7 @@ import { capturedOutput, leaksFoundSoFar, trackSecrets } from '../support/leak-s
 import { type MariaDbInstance, startMariaDb } from '../support/mariadb.ts';
 import { type PostgresInstance, startPostgres } from '../support/postgres.ts';
 import { type RedisInstance, startRedis } from '../support/redis.ts';
+import { type SshdInstance, startSshd } from '../support/sshd.ts';
 import { CaseRig, probePoints } from './support/fault-case.ts';
 import {
   ADAPTERS,
@@ -51,16 +52,22 @@ const OPERATIONS = [
 let postgres: PostgresInstance;
 let mariadb: MariaDbInstance;
 let redis: RedisInstance;
+let sshd: SshdInstance;
 let cases = 0;
 let clean = 0;
 
 beforeAll(async () => {
-  [postgres, mariadb, redis] = await Promise.all([startPostgres(), startMariaDb(), startRedis()]);
+  [postgres, mariadb, redis, sshd] = await Promise.all([
+    startPostgres(),
+    startMariaDb(),
+    startRedis(),
+    startSshd(),
+  ]);
   trackSecrets(postgres.superuser.password, mariadb.root.password, redis.admin.password);
 });
 
 afterAll(async () => {
-  await Promise.allSettled([postgres?.stop(), mariadb?.stop(), redis?.stop()]);
+  await Promise.allSettled([postgres?.stop(), mariadb?.stop(), redis?.stop(), sshd?.stop()]);
   recordSuiteResult('throttling', { cases, converged: clean, leaks: leaksFoundSoFar() });
 });
 
@@ -142,7 +149,7 @@ describe('retried within the step', () => {
   it('every Secrets Manager call of every step throttled, then a 500, then a dropped connection or a lost answer: each rotation completes in one run', async () => {
     await forEveryAdapter((adapter) =>
       countCase(async () => {
-        const rig = await CaseRig.open(scenarioFor(adapter, { postgres, mariadb, redis }));
+        const rig = await CaseRig.open(scenarioFor(adapter, { postgres, mariadb, redis, sshd }));
         try {
           const initial = await rig.current();
           const wrapped = stepAware(rig.handler({ env: RETRYING }));
@@ -274,11 +281,13 @@ async function throttledStep(
 describe('a step that cannot finish', () => {
   it('fails cleanly after SECRETS_MANAGER_MAX_ATTEMPTS when its last Secrets Manager call stays throttled, with nothing half-applied; the retry converges', async () => {
     await forEveryAdapter(async (adapter) => {
-      const calls = await secretsManagerCallsPerStep(scenarioFor(adapter, { postgres, mariadb, redis }));
+      const calls = await secretsManagerCallsPerStep(
+        scenarioFor(adapter, { postgres, mariadb, redis, sshd }),
+      );
       for (const step of ['createSecret', 'setSecret', 'testSecret', 'finishSecret'] as const) {
         await countCase(async () => {
           const { error, attempts } = await throttledStep(
-            scenarioFor(adapter, { postgres, mariadb, redis }),
+            scenarioFor(adapter, { postgres, mariadb, redis, sshd }),
             step,
             calls[step],
           );
@@ -299,10 +308,12 @@ describe('a step that cannot finish', () => {
       getRemainingTimeInMillis: () => 5_000 - 1_500 * attemptsSoFar(),
     });
     await forEveryAdapter(async (adapter) => {
-      const calls = await secretsManagerCallsPerStep(scenarioFor(adapter, { postgres, mariadb, redis }));
+      const calls = await secretsManagerCallsPerStep(
+        scenarioFor(adapter, { postgres, mariadb, redis, sshd }),
+      );
       await countCase(async () => {
         const { error, attempts } = await throttledStep(
-          scenarioFor(adapter, { postgres, mariadb, redis }),
+          scenarioFor(adapter, { postgres, mariadb, redis, sshd }),
           'setSecret',
           calls.setSecret,
           remaining,
