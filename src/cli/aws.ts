@@ -39,12 +39,7 @@ export function isLoopbackUrl(url: string): boolean {
 
 /** `--endpoint-url` without its trailing slash; a UsageError naming the flag unless http(s). */
 function checkEndpointUrl(url: string): string {
-  let protocol: string | undefined;
-  try {
-    protocol = new URL(url).protocol;
-  } catch {
-    protocol = undefined;
-  }
+  const protocol = URL.canParse(url) ? new URL(url).protocol : undefined;
   if (protocol !== 'http:' && protocol !== 'https:') {
     throw new UsageError(
       `--endpoint-url must be an http:// or https:// URL, got "${url}"`,
@@ -156,16 +151,18 @@ const NETWORK_CODES: ReadonlySet<string> = new Set([
   'RequestTimeout',
 ]);
 
-function networkCode(error: unknown): string | undefined {
+type ErrorLink = { code?: unknown; message?: unknown; name?: unknown };
+const text = (value: unknown) => (typeof value === 'string' ? value : '');
+
+/** The error and the causes under it, at most four deep. */
+function causeChain(error: unknown): ErrorLink[] {
+  const chain: ErrorLink[] = [];
   let current: unknown = error;
   for (let depth = 0; depth < 4 && current && typeof current === 'object'; depth++) {
-    const code = (current as { code?: unknown }).code;
-    if (typeof code === 'string' && NETWORK_CODES.has(code)) return code;
-    const name = (current as { name?: unknown }).name;
-    if (typeof name === 'string' && NETWORK_CODES.has(name)) return name;
+    chain.push(current as ErrorLink);
     current = (current as { cause?: unknown }).cause;
   }
-  return undefined;
+  return chain;
 }
 
 /** A Secrets Manager error as a CliError (exit 3, or 2 for a missing region) saying what failed and the fix. */
@@ -175,79 +172,70 @@ export function awsFailure(error: unknown, doing: string, flags: GlobalFlags): C
   if (error instanceof ConfigurationError) {
     return new UsageError(`${doing}: ${error.message}`, `fix ${error.setting} and run again`);
   }
-  const code = awsErrorCode(error);
   const message = error instanceof Error ? error.message : String(error);
-  const where = flags.endpointUrl ? `endpoint ${flags.endpointUrl}` : 'AWS Secrets Manager';
+  const fail = (problem: string, fix?: string, withCause = false) =>
+    new CliError(EXIT.AWS, `${doing}: ${problem}`, fix, withCause ? { cause: error } : undefined);
   if (/region is missing/i.test(message)) {
     // A missing region is AWS configuration (exit 3), like missing credentials; a malformed --region is usage (2).
-    return new CliError(
-      EXIT.AWS,
-      `${doing}: no AWS region is configured`,
+    return fail(
+      'no AWS region is configured',
       'pass --region (e.g. --region eu-west-1), or set AWS_REGION, or a region in your profile',
     );
   }
-  const wrongEndpoint = wrongKindOfEndpoint(
-    error,
-    doing,
-    flags.endpointUrl ? where : 'the Secrets Manager endpoint the SDK resolved',
-    flags,
-  );
+  const chain = causeChain(error);
+  const wrongEndpoint = wrongKindOfEndpoint(error, chain, fail, flags);
   if (wrongEndpoint) return wrongEndpoint;
-  const network = networkCode(error);
+  const network = chain
+    .flatMap((link) => [text(link.code), text(link.name)])
+    .find((value) => NETWORK_CODES.has(value));
   if (network) {
-    return new CliError(
-      EXIT.AWS,
-      `${doing}: cannot reach ${where} (${network})`,
+    return fail(
+      `cannot reach ${flags.endpointUrl ? `endpoint ${flags.endpointUrl}` : 'AWS Secrets Manager'} (${network})`,
       flags.endpointUrl
         ? 'check --endpoint-url and that the endpoint is running (secrets-rotator local-endpoint starts one)'
         : 'check your network, proxy and --region',
-      { cause: error },
+      true,
     );
   }
+  const code = awsErrorCode(error);
   switch (code) {
     case 'ResourceNotFoundException':
-      return new CliError(
-        EXIT.AWS,
-        `${doing}: not found (${message})`,
+      return fail(
+        `not found (${message})`,
         'check the secret name or ARN, and the region (--region) or --endpoint-url',
       );
     case 'CredentialsProviderError':
       // A named profile exists (checked when the client was built) but gave no credentials.
       return flags.profile
-        ? new CliError(
-            EXIT.AWS,
-            `${doing}: AWS profile "${flags.profile}" gave no credentials`,
+        ? fail(
+            `AWS profile "${flags.profile}" gave no credentials`,
             `log in (aws sso login --profile ${flags.profile}), or give the profile credentials (aws configure --profile ${flags.profile})`,
           )
-        : new CliError(
-            EXIT.AWS,
-            `${doing}: no AWS credentials found`,
+        : fail(
+            'no AWS credentials found',
             'pass --profile, set AWS_PROFILE, run `aws sso login`, or set AWS_ACCESS_KEY_ID and AWS_SECRET_ACCESS_KEY',
           );
     case 'AccessDeniedException':
     case 'AccessDenied':
-      return new CliError(
-        EXIT.AWS,
-        `${doing}: access denied (${message})`,
+      return fail(
+        `access denied (${message})`,
         "grant the missing secretsmanager:* permission (and kms:Decrypt for the secret's key) to this identity",
       );
     case 'UnrecognizedClientException':
     case 'InvalidSignatureException':
     case 'ExpiredTokenException':
     case 'ExpiredToken':
-      return new CliError(
-        EXIT.AWS,
-        `${doing}: the credentials were refused (${code})`,
+      return fail(
+        `the credentials were refused (${code})`,
         'refresh them (aws sso login, new session token) or pick another --profile',
       );
     case 'DecryptionFailure':
-      return new CliError(
-        EXIT.AWS,
-        `${doing}: the secret's KMS key cannot decrypt it for this identity`,
+      return fail(
+        "the secret's KMS key cannot decrypt it for this identity",
         "grant kms:Decrypt on the secret's key",
       );
     default:
-      return new CliError(EXIT.AWS, `${doing}: ${code}: ${message}`);
+      return fail(`${code}: ${message}`);
   }
 }
 
@@ -267,9 +255,6 @@ const CERTIFICATE_CODES: ReadonlySet<string> = new Set([
   'ERR_TLS_CERT_ALTNAME_INVALID',
 ]);
 
-type ErrorLink = { code?: unknown; message?: unknown; name?: unknown };
-const text = (value: unknown) => (typeof value === 'string' ? value : '');
-
 /**
  * An answer that did not come from Secrets Manager (another web server, a plain-HTTP port spoken
  * to with TLS, an untrusted certificate), turned into a message and fix instead of the SDK's raw
@@ -277,63 +262,49 @@ const text = (value: unknown) => (typeof value === 'string' ? value : '');
  */
 function wrongKindOfEndpoint(
   error: unknown,
-  doing: string,
-  where: string,
+  chain: ErrorLink[],
+  fail: (problem: string, fix: string, withCause: true) => CliError,
   flags: GlobalFlags,
 ): CliError | undefined {
-  const chain: ErrorLink[] = [];
-  let current: unknown = error;
-  for (let depth = 0; depth < 4 && current && typeof current === 'object'; depth++) {
-    chain.push(current as ErrorLink);
-    current = (current as { cause?: unknown }).cause;
-  }
+  const where = flags.endpointUrl
+    ? `endpoint ${flags.endpointUrl}`
+    : 'the Secrets Manager endpoint the SDK resolved';
   const tls = chain.find(
     (link) =>
       (text(link.code) === 'EPROTO' || text(link.code).startsWith('ERR_SSL')) &&
       PLAINTEXT_TLS.test(text(link.message)),
   );
-  if (!tls) return untrustedOrForeign(chain, error, doing, where, flags);
-  const http = flags.endpointUrl?.replace(/^https:/, 'http:');
-  return new CliError(
-    EXIT.AWS,
-    `${doing}: ${where} does not speak HTTPS on that port (the TLS handshake got a plain-HTTP answer)`,
-    http && http !== flags.endpointUrl
-      ? `use http:// for a plain-HTTP endpoint: --endpoint-url ${http}`
-      : 'check the port and scheme of the endpoint',
-    { cause: error },
-  );
-}
-
-function untrustedOrForeign(
-  chain: ErrorLink[],
-  error: unknown,
-  doing: string,
-  where: string,
-  flags: GlobalFlags,
-): CliError | undefined {
+  if (tls) {
+    const http = flags.endpointUrl?.replace(/^https:/, 'http:');
+    return fail(
+      `${where} does not speak HTTPS on that port (the TLS handshake got a plain-HTTP answer)`,
+      http && http !== flags.endpointUrl
+        ? `use http:// for a plain-HTTP endpoint: --endpoint-url ${http}`
+        : 'check the port and scheme of the endpoint',
+      true,
+    );
+  }
   const certificate = chain.find((link) => CERTIFICATE_CODES.has(text(link.code)));
   if (certificate) {
-    return new CliError(
-      EXIT.AWS,
-      `${doing}: the TLS certificate of ${where} is not trusted (${text(certificate.code)})`,
+    return fail(
+      `the TLS certificate of ${where} is not trusted (${text(certificate.code)})`,
       'set AWS_CA_BUNDLE to the CA that signed it (a corporate proxy, a private endpoint), or check that the URL names the right host',
-      { cause: error },
+      true,
     );
   }
   const status = (error as { $metadata?: { httpStatusCode?: unknown } } | null)?.$metadata?.httpStatusCode;
-  const message = text((error as { message?: unknown } | null)?.message);
-  const name = text((error as { name?: unknown } | null)?.name);
+  const message = text(chain[0]?.message);
+  const name = text(chain[0]?.name);
   const unparsable = /Deserialization error/i.test(message) || name === 'SyntaxError';
   const unknown = name === 'Unknown' || message === 'UnknownError';
   if (unparsable || unknown || status === 404 || status === 405) {
     const answered = typeof status === 'number' ? `HTTP ${status}` : 'an answer';
-    return new CliError(
-      EXIT.AWS,
-      `${doing}: ${where} answered ${answered}${unparsable ? ' that is not a Secrets Manager response' : ' without a Secrets Manager error'}: it is not a Secrets Manager endpoint`,
+    return fail(
+      `${where} answered ${answered}${unparsable ? ' that is not a Secrets Manager response' : ' without a Secrets Manager error'}: it is not a Secrets Manager endpoint`,
       flags.endpointUrl
         ? ENDPOINT_FIX
         : 'check AWS_ENDPOINT_URL_SECRETS_MANAGER / AWS_ENDPOINT_URL and proxy settings (HTTPS_PROXY): something other than Secrets Manager answered',
-      { cause: error },
+      true,
     );
   }
   return undefined;

@@ -9,11 +9,11 @@ import {
 import { redactor } from '../core/observability.ts';
 import { AWSPENDING } from '../core/stages.ts';
 import { callLocalExtension } from '../testing/driver.ts';
-import { awsErrorCode, isLocalSecretsManager } from './aws.ts';
+import { awsErrorCode, awsFailure, type GlobalFlags, isLocalSecretsManager } from './aws.ts';
 import { unfinishedPending } from './labels.ts';
 import type { FailedRotation, SecretFacts } from './verdict.ts';
 
-interface VersionInfo {
+export interface VersionInfo {
   readonly versionId: string;
   readonly labels: readonly string[];
   readonly createdDate: Date | undefined;
@@ -105,22 +105,25 @@ export async function localRotationFailure(
 }
 
 /**
- * Adds what only the local endpoint can tell to a secret's facts: whether its unfinished rotation
- * already failed. Against any other endpoint (AWS) the facts come back unchanged.
+ * {@link describeFacts} for `status` and `repair`, failures as CliErrors, plus what only the local
+ * endpoint can tell: whether the unfinished rotation already failed.
  */
-export async function withReportedFailure(
+export async function readSecretFacts(
   client: SecretsManagerClient,
-  facts: SecretFacts,
-  endpointUrl: string | undefined,
-): Promise<SecretFacts> {
-  const pending = unfinishedPending(facts.versions);
-  if (!pending || !endpointUrl || !(await isLocalSecretsManager(endpointUrl))) return facts;
+  secretId: string,
+  flags: GlobalFlags,
+): Promise<{ facts: SecretFacts; versions: VersionInfo[] }> {
+  const read = await describeFacts(client, secretId).catch((error: unknown) => {
+    throw awsFailure(error, `reading secret ${secretId}`, flags);
+  });
+  const pending = unfinishedPending(read.facts.versions);
+  if (!pending || !flags.endpointUrl || !(await isLocalSecretsManager(flags.endpointUrl))) return read;
   try {
-    const failedRotation = await localRotationFailure(client, facts.arn, pending);
-    return failedRotation ? { ...facts, failedRotation } : facts;
+    const failedRotation = await localRotationFailure(client, read.facts.arn, pending);
+    return failedRotation ? { ...read, facts: { ...read.facts, failedRotation } } : read;
   } catch {
     // The report is extra knowledge; without it the verdict falls back to the pending version's age.
-    return facts;
+    return read;
   }
 }
 

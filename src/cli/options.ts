@@ -1,7 +1,7 @@
 // Flag value parsers; commander reports their errors with the flag's name.
 import { InvalidArgumentError, Option } from 'commander';
 import { UsageError } from './exit.ts';
-import { VERDICTS, type Verdict } from './verdict.ts';
+import { FAILING_VERDICTS, type Verdict } from './verdict.ts';
 
 export function wholeNumber(min: number, max: number): (value: string) => number {
   return (value) => {
@@ -29,10 +29,8 @@ export function verdictOptions(): Option[] {
 }
 
 export function allowVerdict(value: string, previous: Verdict[] = []): Verdict[] {
-  if (!(VERDICTS as readonly string[]).includes(value) || value === 'healthy' || value === 'rotating') {
-    throw new InvalidArgumentError(
-      'Expected one of stuck, rotation-disabled, overdue, never-rotated, too-old.',
-    );
+  if (!(FAILING_VERDICTS as readonly string[]).includes(value)) {
+    throw new InvalidArgumentError(`Expected one of ${FAILING_VERDICTS.join(', ')}.`);
   }
   return [...previous, value as Verdict];
 }

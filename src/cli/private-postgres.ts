@@ -61,11 +61,7 @@ async function serverAccount(candidates: readonly string[]): Promise<ServerAccou
 
 /** Whether every directory above `path` is searchable by `account` (owner, group or other bits). */
 async function reachableBy(path: string, account: ServerAccount | undefined): Promise<boolean> {
-  if (!account)
-    return access(path, constants.R_OK).then(
-      () => true,
-      () => false,
-    );
+  if (!account) return exists(path, constants.R_OK);
   let dir = dirname(await realpath(path));
   const { root } = parsePath(dir);
   for (;;) {
@@ -160,8 +156,8 @@ async function chmodTree(dir: string): Promise<void> {
   }
 }
 
-async function exists(path: string): Promise<boolean> {
-  return access(path).then(
+async function exists(path: string, mode?: number): Promise<boolean> {
+  return access(path, mode).then(
     () => true,
     () => false,
   );

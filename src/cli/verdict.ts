@@ -1,6 +1,6 @@
 // The verdict of one secret, shared by `status` and `audit` so both agree; pure (facts and a clock).
 import { AWSCURRENT } from '../core/stages.ts';
-import { humanSpan, relativeDate, shortDate } from './format.ts';
+import { DAY_MS, HOUR_MS, humanSpan, MINUTE_MS, relativeDate, shortDate } from './format.ts';
 import { shortId, unfinishedPending, type VersionLabels } from './labels.ts';
 
 /**
@@ -14,16 +14,7 @@ import { shortId, unfinishedPending, type VersionLabels } from './labels.ts';
  * - `rotating`: a rotation started less than the stuck threshold ago (not a failure).
  * - `healthy`: none of the above.
  */
-export type Verdict =
-  | 'stuck'
-  | 'rotation-disabled'
-  | 'overdue'
-  | 'never-rotated'
-  | 'too-old'
-  | 'rotating'
-  | 'healthy';
-
-export const VERDICTS: readonly Verdict[] = [
+export const VERDICTS = [
   'stuck',
   'rotation-disabled',
   'overdue',
@@ -31,16 +22,14 @@ export const VERDICTS: readonly Verdict[] = [
   'too-old',
   'rotating',
   'healthy',
-];
+] as const;
+
+export type Verdict = (typeof VERDICTS)[number];
 
 /** Verdicts that fail the policy unless allowed (`audit --allow`). */
-const FAILING_VERDICTS: readonly Verdict[] = [
-  'stuck',
-  'rotation-disabled',
-  'overdue',
-  'never-rotated',
-  'too-old',
-];
+export const FAILING_VERDICTS: readonly Verdict[] = VERDICTS.filter(
+  (verdict) => verdict !== 'rotating' && verdict !== 'healthy',
+);
 
 /** What the service tells about a secret, from DescribeSecret or a ListSecrets entry. */
 export interface SecretFacts {
@@ -103,9 +92,6 @@ export interface Assessment {
   readonly nextRotationDue: Date | undefined;
 }
 
-const MINUTE_MS = 60_000;
-const HOUR_MS = 60 * MINUTE_MS;
-const DAY_MS = 24 * HOUR_MS;
 // Longer than a rotation's four Lambda invocations take in practice.
 const DEFAULT_STUCK_AFTER_MINUTES = 30;
 

@@ -249,35 +249,24 @@ function printJson(out: Printer, rows: AuditRow[], summary: AuditSummary, option
   });
 }
 
-const CSV_COLUMNS = [
-  'name',
-  'arn',
-  'verdict',
-  'passes',
-  'rotation_enabled',
-  'last_rotated',
-  'next_rotation',
-  'age_days',
-  'pending_version',
-  'pending_since',
-  'findings',
+const CSV_COLUMNS: ReadonlyArray<readonly [string, (row: AuditRow) => string | undefined]> = [
+  ['name', (r) => r.facts.name],
+  ['arn', (r) => r.facts.arn],
+  ['verdict', (r) => r.assessment.verdict],
+  ['passes', (r) => String(r.passes)],
+  ['rotation_enabled', (r) => String(r.facts.rotationEnabled === true)],
+  ['last_rotated', (r) => r.facts.lastRotatedDate?.toISOString()],
+  ['next_rotation', (r) => r.assessment.nextRotationDue?.toISOString()],
+  ['age_days', (r) => r.assessment.ageDays?.toString()],
+  ['pending_version', (r) => r.assessment.pendingVersionId],
+  ['pending_since', (r) => r.assessment.pendingSince?.toISOString()],
+  ['findings', (r) => r.assessment.findings.map((f) => `${f.verdict}: ${f.message}`).join(' | ')],
 ];
 
 function printCsv(out: Printer, shown: AuditRow[], summary: AuditSummary): void {
-  const cells = ({ facts, assessment, passes }: AuditRow) => [
-    facts.name,
-    facts.arn,
-    assessment.verdict,
-    String(passes),
-    String(facts.rotationEnabled === true),
-    facts.lastRotatedDate?.toISOString() ?? '',
-    assessment.nextRotationDue?.toISOString() ?? '',
-    assessment.ageDays === undefined ? '' : String(assessment.ageDays),
-    assessment.pendingVersionId ?? '',
-    assessment.pendingSince?.toISOString() ?? '',
-    assessment.findings.map((f) => `${f.verdict}: ${f.message}`).join(' | '),
-  ];
-  out.raw(renderCsv(CSV_COLUMNS, shown.map(cells)));
+  const header = CSV_COLUMNS.map(([title]) => title);
+  const rows = shown.map((r) => CSV_COLUMNS.map(([, cell]) => cell(r) ?? ''));
+  out.raw(renderCsv(header, rows));
   out.note(summary.line);
 }
 

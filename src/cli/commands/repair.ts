@@ -6,7 +6,7 @@ import { AWSCURRENT, AWSPENDING } from '../../core/stages.ts';
 import { awsFailure, type GlobalFlags } from '../aws.ts';
 import type { CommandContext } from '../context.ts';
 import { EXIT, type ExitCode, UsageError } from '../exit.ts';
-import { describeFacts, pendingHasValue, withReportedFailure } from '../facts.ts';
+import { describeFacts, pendingHasValue, readSecretFacts } from '../facts.ts';
 import { relativeDate } from '../format.ts';
 import type { Printer } from '../io.ts';
 import { holderOf, labelChanges, shortId, type VersionLabels } from '../labels.ts';
@@ -117,13 +117,7 @@ async function planRepair(
 ): Promise<RepairPlan | { readonly name: string; readonly arn: string }> {
   const client = context.client(flags);
   const now = context.now();
-  let read: Awaited<ReturnType<typeof describeFacts>>;
-  try {
-    read = await describeFacts(client, secretId);
-  } catch (error) {
-    throw awsFailure(error, `reading secret ${secretId}`, flags);
-  }
-  const facts = await withReportedFailure(client, read.facts, flags.endpointUrl);
+  const { facts } = await readSecretFacts(client, secretId, flags);
   const assessment = assessSecret(facts, { now, stuckAfterMinutes: options.stuckAfter });
   const pendingId = assessment.pendingVersionId;
   if (!pendingId) return { name: facts.name, arn: facts.arn };

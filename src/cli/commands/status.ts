@@ -1,9 +1,8 @@
 // `secrets-rotator status <secret>`: versions and labels, rotation settings and the verdict with its fixes.
 import type { Command } from 'commander';
-import { awsFailure } from '../aws.ts';
 import type { CommandContext } from '../context.ts';
 import { EXIT, type ExitCode } from '../exit.ts';
-import { describeFacts, withReportedFailure } from '../facts.ts';
+import { readSecretFacts, type VersionInfo } from '../facts.ts';
 import { relativeDate, renderTable, shortDate } from '../format.ts';
 import type { Printer } from '../io.ts';
 import { verdictOptions } from '../options.ts';
@@ -42,16 +41,8 @@ async function runStatus(
 ): Promise<ExitCode> {
   const flags = context.flags(command);
   context.requireOutput(flags, ['table', 'json'], 'status');
-  const client = context.client(flags);
   const now = context.now();
-  let read: Awaited<ReturnType<typeof describeFacts>>;
-  try {
-    read = await describeFacts(client, secretId);
-  } catch (error) {
-    throw awsFailure(error, `reading secret ${secretId}`, flags);
-  }
-  const { versions } = read;
-  const facts = await withReportedFailure(client, read.facts, flags.endpointUrl);
+  const { facts, versions } = await readSecretFacts(context.client(flags), secretId, flags);
   const assessment = assessSecret(facts, {
     now,
     maxAgeDays: options.maxAge,
@@ -65,7 +56,7 @@ async function runStatus(
 
 interface Shown {
   readonly facts: SecretFacts;
-  readonly versions: Awaited<ReturnType<typeof describeFacts>>['versions'];
+  readonly versions: readonly VersionInfo[];
   readonly assessment: Assessment;
 }
 
