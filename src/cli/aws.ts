@@ -183,7 +183,10 @@ export function awsFailure(error: unknown, doing: string, flags: GlobalFlags): C
     );
   }
   const chain = causeChain(error);
-  const wrongEndpoint = wrongKindOfEndpoint(error, chain, fail, flags);
+  const where = flags.endpointUrl
+    ? `endpoint ${flags.endpointUrl}`
+    : 'the Secrets Manager endpoint the SDK resolved';
+  const wrongEndpoint = wrongKindOfEndpoint(error, chain, fail, where, flags.endpointUrl);
   if (wrongEndpoint) return wrongEndpoint;
   const network = chain
     .flatMap((link) => [text(link.code), text(link.name)])
@@ -264,21 +267,19 @@ function wrongKindOfEndpoint(
   error: unknown,
   chain: ErrorLink[],
   fail: (problem: string, fix: string, withCause: true) => CliError,
-  flags: GlobalFlags,
+  where: string,
+  endpointUrl: string | undefined,
 ): CliError | undefined {
-  const where = flags.endpointUrl
-    ? `endpoint ${flags.endpointUrl}`
-    : 'the Secrets Manager endpoint the SDK resolved';
   const tls = chain.find(
     (link) =>
       (text(link.code) === 'EPROTO' || text(link.code).startsWith('ERR_SSL')) &&
       PLAINTEXT_TLS.test(text(link.message)),
   );
   if (tls) {
-    const http = flags.endpointUrl?.replace(/^https:/, 'http:');
+    const http = endpointUrl?.replace(/^https:/, 'http:');
     return fail(
       `${where} does not speak HTTPS on that port (the TLS handshake got a plain-HTTP answer)`,
-      http && http !== flags.endpointUrl
+      http && http !== endpointUrl
         ? `use http:// for a plain-HTTP endpoint: --endpoint-url ${http}`
         : 'check the port and scheme of the endpoint',
       true,
@@ -301,7 +302,7 @@ function wrongKindOfEndpoint(
     const answered = typeof status === 'number' ? `HTTP ${status}` : 'an answer';
     return fail(
       `${where} answered ${answered}${unparsable ? ' that is not a Secrets Manager response' : ' without a Secrets Manager error'}: it is not a Secrets Manager endpoint`,
-      flags.endpointUrl
+      endpointUrl
         ? ENDPOINT_FIX
         : 'check AWS_ENDPOINT_URL_SECRETS_MANAGER / AWS_ENDPOINT_URL and proxy settings (HTTPS_PROXY): something other than Secrets Manager answered',
       true,
