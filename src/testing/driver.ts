@@ -9,7 +9,7 @@ import type { RotationEvent, RotationHandler } from '../core/event.ts';
 import { AWSCURRENT, AWSPENDING } from '../core/stages.ts';
 import { ROTATION_STEPS, type RotationStep } from '../core/target.ts';
 
-interface SecretVersionsState {
+export interface SecretVersionsState {
   readonly arn: string;
   readonly name: string;
   readonly versionIdsToStages: Readonly<Record<string, readonly string[]>>;

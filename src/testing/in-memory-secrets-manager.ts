@@ -4,10 +4,13 @@ import { randomInt, randomUUID } from 'node:crypto';
 import { ConfigurationError } from '../core/errors.ts';
 import { DEFAULT_PASSWORD_POLICY, generatePassword, type PasswordPolicy } from '../core/password.ts';
 import { AWSCURRENT, AWSPENDING, AWSPREVIOUS } from '../core/stages.ts';
+import type { SecretVersionsState } from './driver.ts';
 import {
   alreadyExists,
+  checkChoice,
   invalidParameter,
   invalidRequest,
+  missing,
   notFound,
   optionalBoolean,
   optionalInteger,
@@ -76,12 +79,6 @@ interface StoredSecret {
   /** When rotation was last configured: the base of NextRotationDate before a first rotation. */
   rotationConfiguredDate?: Date;
   readonly sequence: number;
-}
-
-interface SecretRotationState {
-  readonly arn: string;
-  readonly name: string;
-  readonly versionIdsToStages: Record<string, string[]>;
 }
 
 interface RotateSecretRequest {
@@ -174,7 +171,7 @@ export class InMemorySecretsManager {
     secret.lastChangedDate = now;
   }
 
-  rotationState(secretId: string): SecretRotationState {
+  rotationState(secretId: string): SecretVersionsState {
     const secret = this.#find(secretId);
     return { arn: secret.arn, name: secret.name, versionIdsToStages: labelledVersions(secret) };
   }
@@ -184,7 +181,7 @@ export class InMemorySecretsManager {
     secretId: string,
     versionId: string,
     options: { copyCurrentValue?: boolean } = {},
-  ): SecretRotationState {
+  ): SecretVersionsState {
     const secret = this.#find(secretId);
     const existing = secret.versions.get(versionId);
     if (existing) {
@@ -221,19 +218,15 @@ export class InMemorySecretsManager {
     if (!version) {
       throw notFound(`Secrets Manager can't find version ${versionId}.`);
     }
-    const now = this.#now();
-    if (outcome === 'rotated') {
-      if (!version.stages.includes(AWSCURRENT)) {
-        throw invalidRequest(
-          `Version ${versionId} does not hold AWSCURRENT: finishSecret must move AWSCURRENT to it before the rotation can complete.`,
-        );
-      }
-      version.stages = version.stages.filter((stage) => stage !== AWSPENDING);
-      secret.lastRotatedDate = now;
-    } else {
-      version.stages = version.stages.filter((stage) => stage !== AWSPENDING);
-      if (version.stages.length === 0) secret.versions.delete(versionId);
+    if (outcome === 'rotated' && !version.stages.includes(AWSCURRENT)) {
+      throw invalidRequest(
+        `Version ${versionId} does not hold AWSCURRENT: finishSecret must move AWSCURRENT to it before the rotation can complete.`,
+      );
     }
+    const now = this.#now();
+    version.stages = version.stages.filter((stage) => stage !== AWSPENDING);
+    if (outcome === 'rotated') secret.lastRotatedDate = now;
+    else if (version.stages.length === 0) secret.versions.delete(versionId);
     secret.lastChangedDate = now;
   }
 
@@ -449,21 +442,9 @@ export class InMemorySecretsManager {
     const maxResults = optionalInteger(input, 'MaxResults', 1, 100) ?? 100;
     const nextToken = optionalString(input, 'NextToken', { min: 1, max: 4096 });
     const filters = (optionalObjectList(input, 'Filters', 10) ?? []).map(parseFilter);
-    const sortOrder = optionalString(input, 'SortOrder') ?? 'desc';
-    if (sortOrder !== 'asc' && sortOrder !== 'desc') {
-      throw new ServiceError(
-        'ValidationException',
-        `1 validation error detected: SortOrder must be asc or desc, got ${sortOrder}`,
-      );
-    }
+    const sortOrder = checkChoice('SortOrder', optionalString(input, 'SortOrder') ?? 'desc', ['asc', 'desc']);
     const sortBy = optionalString(input, 'SortBy') ?? 'created-date';
-    const sortKey = SORT_KEYS[sortBy];
-    if (!sortKey) {
-      throw new ServiceError(
-        'ValidationException',
-        `1 validation error detected: SortBy must be one of ${Object.keys(SORT_KEYS).join(', ')}, got ${sortBy}`,
-      );
-    }
+    const sortKey = SORT_KEYS[checkChoice('SortBy', sortBy, Object.keys(SORT_KEYS))]!;
     const direction = sortOrder === 'asc' ? 1 : -1;
     const secrets = [...this.#secrets.values()]
       .filter((secret) => filters.every((filter) => filter(secret)))
@@ -479,35 +460,27 @@ export class InMemorySecretsManager {
   }
 
   #getRandomPassword(input: WireInput): WireInput {
-    const policy: PasswordPolicy = {
-      length: DEFAULT_PASSWORD_POLICY.length,
+    const flag = (field: string, fallback = false) => optionalBoolean(input, field) ?? fallback;
+    const policy: Omit<PasswordPolicy, 'length'> = {
       excludeCharacters: optionalString(input, 'ExcludeCharacters', { max: 4096 }) ?? '',
-      excludeNumbers: optionalBoolean(input, 'ExcludeNumbers') ?? false,
-      excludePunctuation: optionalBoolean(input, 'ExcludePunctuation') ?? false,
-      excludeUppercase: optionalBoolean(input, 'ExcludeUppercase') ?? false,
-      excludeLowercase: optionalBoolean(input, 'ExcludeLowercase') ?? false,
-      includeSpace: optionalBoolean(input, 'IncludeSpace') ?? false,
-      requireEachIncludedType: optionalBoolean(input, 'RequireEachIncludedType') ?? true,
+      excludeNumbers: flag('ExcludeNumbers'),
+      excludePunctuation: flag('ExcludePunctuation'),
+      excludeUppercase: flag('ExcludeUppercase'),
+      excludeLowercase: flag('ExcludeLowercase'),
+      includeSpace: flag('IncludeSpace'),
+      requireEachIncludedType: flag('RequireEachIncludedType', true),
     };
-    const length = input.PasswordLength;
-    if (length !== undefined && length !== null) {
-      if (typeof length !== 'number' || !Number.isInteger(length) || length < 1 || length > 4096) {
-        throw invalidParameter(
-          `PasswordLength must be a whole number from 1 to 4096, got ${typeof length === 'number' ? length : typeof length}.`,
-        );
-      }
+    const length = input.PasswordLength ?? DEFAULT_PASSWORD_POLICY.length;
+    if (typeof length !== 'number' || !Number.isInteger(length) || length < 1 || length > 4096) {
+      throw invalidParameter(
+        `PasswordLength must be a whole number from 1 to 4096, got ${typeof length === 'number' ? length : typeof length}.`,
+      );
     }
     try {
-      return {
-        RandomPassword: generatePassword({
-          ...policy,
-          length: (length as number | undefined) ?? policy.length,
-        }),
-      };
+      return { RandomPassword: generatePassword({ ...policy, length }) };
     } catch (error) {
-      if (error instanceof ConfigurationError)
-        throw new ServiceError('InvalidParameterException', error.message);
-      throw error;
+      if (!(error instanceof ConfigurationError)) throw error;
+      throw invalidParameter(error.message);
     }
   }
 
@@ -522,13 +495,10 @@ export class InMemorySecretsManager {
   #localCompleteRotation(input: WireInput): WireInput {
     const secretId = requireString(input, 'SecretId', SECRET_ID_RULE);
     const versionId = requireString(input, 'ClientRequestToken', TOKEN_RULE);
-    const outcome = optionalString(input, 'Outcome') ?? 'rotated';
-    if (outcome !== 'rotated' && outcome !== 'tested') {
-      throw new ServiceError(
-        'ValidationException',
-        `1 validation error detected: Outcome must be rotated or tested, got ${outcome}`,
-      );
-    }
+    const outcome = checkChoice('Outcome', optionalString(input, 'Outcome') ?? 'rotated', [
+      'rotated',
+      'tested',
+    ]);
     this.completeRotation(secretId, versionId, outcome);
     const secret = this.#find(secretId);
     return { ARN: secret.arn, Name: secret.name, VersionId: versionId };
@@ -708,13 +678,6 @@ function startOfDay(date: Date): Date {
   return new Date(Date.UTC(date.getUTCFullYear(), date.getUTCMonth(), date.getUTCDate()));
 }
 
-function missing(field: string): never {
-  throw new ServiceError(
-    'ValidationException',
-    `1 validation error detected: ${field} must not be null: it is required`,
-  );
-}
-
 function parseTags(items: WireInput[]): SecretTag[] {
   return items.map((item) => ({
     Key: requireString(item, 'Key', { min: 1, max: 128 }),
@@ -744,29 +707,20 @@ function parseRotationRules(input: WireInput): RotationRules {
       );
     }
   }
-  const rules: RotationRules = {};
-  if (days !== undefined) rules.AutomaticallyAfterDays = days;
-  if (schedule !== undefined) rules.ScheduleExpression = schedule;
-  if (duration !== undefined) rules.Duration = duration;
-  return rules;
+  // Absent members stay undefined: the wire encoding drops them.
+  return { AutomaticallyAfterDays: days, ScheduleExpression: schedule, Duration: duration };
 }
 
 // Cron schedules are not evaluated locally: they leave NextRotationDate unset.
 function nextRotationDate(secret: StoredSecret): Date | undefined {
-  if (!secret.rotationEnabled || !secret.rotationRules) return undefined;
+  const rules = secret.rotationEnabled ? secret.rotationRules : undefined;
   const base = secret.lastRotatedDate ?? secret.rotationConfiguredDate;
-  if (!base) return undefined;
-  const interval = rotationIntervalMs(secret.rotationRules);
-  return interval === undefined ? undefined : new Date(base.getTime() + interval);
-}
-
-function rotationIntervalMs(rules: RotationRules): number | undefined {
-  if (rules.AutomaticallyAfterDays !== undefined) return rules.AutomaticallyAfterDays * DAY_MS;
-  const rate = rules.ScheduleExpression
-    ? /^rate\((\d+) (hours?|days?)\)$/.exec(rules.ScheduleExpression)
-    : null;
+  if (!rules || !base) return undefined;
+  const days = rules.AutomaticallyAfterDays;
+  if (days !== undefined) return new Date(base.getTime() + days * DAY_MS);
+  const rate = /^rate\((\d+) (hours?|days?)\)$/.exec(rules.ScheduleExpression ?? '');
   if (!rate) return undefined;
-  return Number(rate[1]) * (rate[2]!.startsWith('hour') ? HOUR_MS : DAY_MS);
+  return new Date(base.getTime() + Number(rate[1]) * (rate[2]!.startsWith('hour') ? HOUR_MS : DAY_MS));
 }
 
 const SORT_KEYS: Record<string, (a: StoredSecret, b: StoredSecret) => number> = {
@@ -776,25 +730,32 @@ const SORT_KEYS: Record<string, (a: StoredSecret, b: StoredSecret) => number> = 
   name: (a, b) => (a.name < b.name ? -1 : a.name > b.name ? 1 : 0),
 };
 
-const FILTER_KEYS = [
-  'description',
-  'name',
-  'tag-key',
-  'tag-value',
-  'primary-region',
-  'owning-service',
-  'all',
-];
-
 // Prefix matches (name and tags case-sensitive); `!` negates; a filter's values are alternatives.
+const FILTERS: Record<string, (secret: StoredSecret, value: string) => boolean> = {
+  description: (secret, value) => (secret.description ?? '').toLowerCase().startsWith(value.toLowerCase()),
+  name: (secret, value) => secret.name.startsWith(value),
+  'tag-key': (secret, value) => secret.tags.some((tag) => tag.Key.startsWith(value)),
+  'tag-value': (secret, value) => secret.tags.some((tag) => tag.Value.startsWith(value)),
+  // Local secrets are not replicated nor owned by another service.
+  'primary-region': () => false,
+  'owning-service': () => false,
+  all: (secret, value) => {
+    const haystack = [
+      secret.name,
+      secret.description ?? '',
+      ...secret.tags.flatMap((tag) => [tag.Key, tag.Value]),
+    ]
+      .flatMap(words)
+      .map((word) => word.toLowerCase());
+    return words(value).some((word) =>
+      haystack.some((candidate) => candidate.startsWith(word.toLowerCase())),
+    );
+  },
+};
+
 function parseFilter(input: WireInput, index: number): (secret: StoredSecret) => boolean {
   const key = requireString(input, 'Key', { min: 1 });
-  if (!FILTER_KEYS.includes(key)) {
-    throw new ServiceError(
-      'ValidationException',
-      `1 validation error detected: Filters[${index}].Key must be one of ${FILTER_KEYS.join(', ')}, got ${key}`,
-    );
-  }
+  const matches = FILTERS[checkChoice(`Filters[${index}].Key`, key, Object.keys(FILTERS))]!;
   const values =
     optionalStringList(input, 'Values', {
       minItems: 1,
@@ -803,34 +764,6 @@ function parseFilter(input: WireInput, index: number): (secret: StoredSecret) =>
     }) ?? missing(`Filters[${index}].Values`);
   const positive = values.filter((value) => !value.startsWith('!'));
   const negative = values.filter((value) => value.startsWith('!')).map((value) => value.slice(1));
-  const matches = (secret: StoredSecret, value: string): boolean => {
-    switch (key) {
-      case 'name':
-        return secret.name.startsWith(value);
-      case 'description':
-        return (secret.description ?? '').toLowerCase().startsWith(value.toLowerCase());
-      case 'tag-key':
-        return secret.tags.some((tag) => tag.Key.startsWith(value));
-      case 'tag-value':
-        return secret.tags.some((tag) => tag.Value.startsWith(value));
-      case 'primary-region':
-      case 'owning-service':
-        // Local secrets are not replicated nor owned by another service.
-        return false;
-      default: {
-        const haystack = [
-          secret.name,
-          secret.description ?? '',
-          ...secret.tags.flatMap((tag) => [tag.Key, tag.Value]),
-        ]
-          .flatMap(words)
-          .map((word) => word.toLowerCase());
-        return words(value).some((word) =>
-          haystack.some((candidate) => candidate.startsWith(word.toLowerCase())),
-        );
-      }
-    }
-  };
   return (secret) =>
     (positive.length === 0 || positive.some((value) => matches(secret, value))) &&
     !negative.some((value) => matches(secret, value));

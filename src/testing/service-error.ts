@@ -33,11 +33,20 @@ function validation(field: string, problem: string): ServiceError {
   return new ServiceError('ValidationException', `1 validation error detected: ${field} ${problem}`);
 }
 
+export function missing(field: string): never {
+  throw validation(field, 'must not be null: it is required');
+}
+
 /** Checks a field the way the service's model does: ValidationException naming the field. */
 export function requireString(input: WireInput, field: string, rule: StringRule = {}): string {
-  const value = optionalString(input, field, rule);
-  if (value === undefined) throw validation(field, 'must not be null: it is required');
-  return value;
+  return optionalString(input, field, rule) ?? missing(field);
+}
+
+/** `value` when it is one of `choices`, else a ValidationException naming `field` and the choices. */
+export function checkChoice<T extends string>(field: string, value: string, choices: readonly T[]): T {
+  if ((choices as readonly string[]).includes(value)) return value as T;
+  const allowed = choices.length === 2 ? `${choices[0]} or ${choices[1]}` : `one of ${choices.join(', ')}`;
+  throw validation(field, `must be ${allowed}, got ${value}`);
 }
 
 /** Like {@link requireString}, for a field that may be absent. */

@@ -156,6 +156,19 @@ describe('ListSecrets', () => {
     expect(error.name).toBe('ValidationException');
     expect(error.message).toContain('Filters[0].Key');
   });
+
+  it('refuses an unknown SortOrder or SortBy, naming the accepted values', async () => {
+    const order = await rejection(client.send(new ListSecretsCommand({ SortOrder: 'up' as 'asc' })));
+    expect(order.name).toBe('ValidationException');
+    expect(order.message).toBe('1 validation error detected: SortOrder must be asc or desc, got up');
+    for (const sortBy of ['size', 'constructor']) {
+      const error = await rejection(client.send(new ListSecretsCommand({ SortBy: sortBy as 'name' })));
+      expect(error.name).toBe('ValidationException');
+      expect(error.message).toBe(
+        `1 validation error detected: SortBy must be one of created-date, last-changed-date, last-accessed-date, name, got ${sortBy}`,
+      );
+    }
+  });
 });
 
 async function passwords(input: GetRandomPasswordCommandInput, count: number): Promise<string[]> {
