@@ -1,32 +1,16 @@
 // `check` for MySQL, Aurora MySQL and MariaDB secrets: reachability, TLS, the current login and the
 // privileges the rotation needs. Read-only: it logs in and reads information_schema.
 import type { PreflightFinding, StepContext } from '../../core/target.ts';
-import { effectiveTlsMode } from '../../database/tls.ts';
-import {
-  connectFailure,
-  connectionFix,
-  type EngineFixes,
-  failure,
-  masterFinding,
-  type Strategy,
-  tlsFinding,
-} from '../database/preflight.ts';
+import { databasePreflight, type Strategy } from '../database/preflight.ts';
 import { endpointOf } from './common.ts';
 import { type MysqlSession, openSession } from './connect.ts';
 import { alternatingPair, DEFAULT_MYSQL_PORT, type MysqlSecret } from './secret.ts';
-import { type MysqlSettings, readMysqlSettings } from './settings.ts';
+import { MYSQL_ENV, type MysqlSettings, readMysqlSettings } from './settings.ts';
 
 // USER_PRIVILEGES lists the logged-in account's own global privileges to any user.
 const OWN_GLOBAL_PRIVILEGES =
   "SELECT PRIVILEGE_TYPE AS privilege, IS_GRANTABLE AS grantable FROM information_schema.USER_PRIVILEGES WHERE GRANTEE = CONCAT('''', ?, '''@''', ?, '''')";
 const ACCOUNT_EXISTS = 'SELECT COUNT(*) AS n FROM mysql.user WHERE User = ?';
-
-const MYSQL_FIXES: EngineFixes = {
-  caVariable: 'MYSQL_CA_BUNDLE',
-  serverNameVariable: 'MYSQL_TLS_SERVERNAME',
-  tlsModeVariable: 'MYSQL_TLS_MODE',
-  accessFix: 'grant the account access to the database named by "dbname", or fix "dbname"',
-};
 
 async function ownPrivileges(session: MysqlSession): Promise<Map<string, boolean>> {
   const rows = await session.lookup("read the account's global privileges", OWN_GLOBAL_PRIVILEGES, [
@@ -38,47 +22,50 @@ async function ownPrivileges(session: MysqlSession): Promise<Map<string, boolean
   );
 }
 
-export async function mysqlPreflight(
+export function mysqlPreflight(
   secret: MysqlSecret,
   ctx: StepContext,
   strategy: Strategy,
 ): Promise<PreflightFinding[]> {
   const settings = readMysqlSettings(ctx.env);
-  let session: MysqlSession;
-  try {
-    session = await openSession(
-      endpointOf(secret),
-      { username: secret.username, password: secret.password, source: 'the current version' },
-      settings,
-      ctx,
-    );
-  } catch (error) {
-    return connectFailure(error, `${secret.host}:${secret.port}`, MYSQL_FIXES);
-  }
-  const findings: PreflightFinding[] = [];
-  try {
-    findings.push(
-      {
-        check: 'database reachable',
-        status: 'ok',
-        detail: `${secret.host}:${secret.port}, ${session.flavour.label}`,
-      },
-      tlsFinding(session.tls, effectiveTlsMode(settings.tlsMode, secret.ssl), 'MYSQL_TLS_MODE'),
+  return databasePreflight<MysqlSession>(secret, ctx, {
+    env: MYSQL_ENV,
+    tlsMode: settings.tlsMode,
+    defaultPort: DEFAULT_MYSQL_PORT,
+    accessFix: 'grant the account access to the database named by "dbname", or fix "dbname"',
+    connect: (login, who) =>
+      openSession(
+        endpointOf(secret),
+        { ...login, source: who === 'master' ? 'the master secret' : 'the current version' },
+        settings,
+        ctx,
+      ),
+    reachable: (session) => `${secret.host}:${secret.port}, ${session.flavour.label}`,
+    current: async (session) => [
       {
         check: 'current login',
         status: 'ok',
         detail: `user "${secret.username}" logs in with the AWSCURRENT password (account "${session.account.user}"@"${session.account.host}")`,
       },
-    );
-    if (strategy !== 'alternating-users') {
-      findings.push(await singleUserPrivilege(session, settings, secret.username));
-      return findings;
-    }
-  } finally {
-    await session.close();
-  }
-  findings.push(...(await alternatingFindings(secret, ctx, settings)));
-  return findings;
+      ...(strategy === 'alternating-users'
+        ? []
+        : [await singleUserPrivilege(session, settings, secret.username)]),
+    ],
+    master:
+      strategy === 'alternating-users'
+        ? {
+            missing: {
+              status: 'fail',
+              fix: 'set "masterarn" to the ARN of a secret holding the master user name and password',
+            },
+            privileges: {
+              read: (session, master) =>
+                masterSessionFindings(session, master.username, secret.username, settings),
+              fix: 'let the master read information_schema and the mysql schema',
+            },
+          }
+        : undefined,
+  });
 }
 
 async function singleUserPrivilege(
@@ -102,54 +89,6 @@ async function singleUserPrivilege(
     status: 'ok',
     detail: `user "${user}" may change its own password (${session.flavour.label}); no master needed`,
   };
-}
-
-async function alternatingFindings(
-  secret: MysqlSecret,
-  ctx: StepContext,
-  settings: MysqlSettings,
-): Promise<PreflightFinding[]> {
-  if (!secret.masterarn) {
-    return [
-      {
-        check: 'master secret',
-        status: 'fail',
-        detail: 'the secret has no "masterarn"',
-        fix: 'set "masterarn" to the ARN of a secret holding the master user name and password',
-      },
-    ];
-  }
-  const findings: PreflightFinding[] = [];
-  const master = await masterFinding(ctx, secret.masterarn, findings, secret, DEFAULT_MYSQL_PORT);
-  if (!master) return findings;
-  let session: MysqlSession;
-  try {
-    session = await openSession(
-      endpointOf(secret),
-      { username: master.username, password: master.password, source: 'the master secret' },
-      settings,
-      ctx,
-      [master.password],
-    );
-  } catch (error) {
-    findings.push(failure('master login', error, connectionFix(error, 'master', MYSQL_FIXES)));
-    return findings;
-  }
-  try {
-    findings.push({
-      check: 'master login',
-      status: 'ok',
-      detail: `user "${master.username}" logs in (TLS: ${session.tls})`,
-    });
-    findings.push(...(await masterSessionFindings(session, master.username, secret.username, settings)));
-  } catch (error) {
-    findings.push(
-      failure('master privilege', error, 'let the master read information_schema and the mysql schema'),
-    );
-  } finally {
-    await session.close();
-  }
-  return findings;
 }
 
 async function masterSessionFindings(

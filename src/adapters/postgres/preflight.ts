@@ -2,22 +2,13 @@
 // rotation needs. Read-only: it logs in and reads catalogs.
 import { passwordPolicyFromEnv } from '../../core/password.ts';
 import type { PreflightFinding, StepContext } from '../../core/target.ts';
-import { effectiveTlsMode } from '../../database/tls.ts';
-import {
-  connectFailure,
-  connectionFix,
-  type EngineFixes,
-  failure,
-  masterFinding,
-  type Strategy,
-  tlsFinding,
-} from '../database/preflight.ts';
+import { databasePreflight, type Strategy } from '../database/preflight.ts';
 import { endpointOf, POSTGRES_EXCLUDE_CHARACTERS } from './common.ts';
 import { connectPostgres, type PostgresSession } from './connect.ts';
 import { redshiftPolicyProblems } from './redshift.ts';
 import { alternatingPair } from './roles.ts';
 import { DEFAULT_POSTGRES_PORT, type PostgresSecret } from './secret.ts';
-import { type PostgresSettings, readPostgresSettings } from './settings.ts';
+import { POSTGRES_ENV, type PostgresSettings, readPostgresSettings } from './settings.ts';
 
 interface RoleFacts extends Record<string, unknown> {
   name: string;
@@ -36,65 +27,57 @@ const ROLE_EXISTS = 'SELECT 1 FROM pg_catalog.pg_roles WHERE rolname = $1';
 const HAS_ADMIN = "SELECT pg_catalog.pg_has_role(session_user, $1, 'MEMBER WITH ADMIN OPTION') AS admin";
 const WEEK_MS = 7 * 86_400_000;
 
-const POSTGRES_FIXES: EngineFixes = {
-  caVariable: 'PG_CA_BUNDLE',
-  serverNameVariable: 'PG_TLS_SERVERNAME',
-  tlsModeVariable: 'PG_TLS_MODE',
-  accessFix: 'grant the user CONNECT on the database named by "dbname", or fix "dbname"',
-};
-
-export async function postgresPreflight(
+export function postgresPreflight(
   secret: PostgresSecret,
   ctx: StepContext,
   strategy: Strategy,
 ): Promise<PreflightFinding[]> {
   const settings = readPostgresSettings(ctx.env);
-  const findings: PreflightFinding[] = [];
-  if (secret.engine === 'redshift') findings.push(...redshiftFindings(ctx, strategy, settings));
-  let session: PostgresSession;
-  try {
-    session = await connectPostgres(
-      endpointOf(secret),
-      { username: secret.username, password: secret.password, label: 'current' },
-      settings,
-      ctx,
-    );
-  } catch (error) {
-    findings.push(...connectFailure(error, `${secret.host}:${secret.port}`, POSTGRES_FIXES));
-    return findings;
-  }
-  try {
-    findings.push(...(await currentUserFindings(session, secret, settings)));
-    if (strategy !== 'alternating-users') {
-      findings.push(...singleUserFindings(secret, settings));
-      return findings;
-    }
-  } finally {
-    await session.close();
-  }
-  findings.push(...(await alternatingFindings(secret, ctx, settings)));
-  return findings;
+  const pair = alternatingPair(secret.username);
+  const preProvisioned = settings.preProvisionedPair;
+  return databasePreflight(secret, ctx, {
+    env: POSTGRES_ENV,
+    tlsMode: settings.tlsMode,
+    defaultPort: DEFAULT_POSTGRES_PORT,
+    accessFix: 'grant the user CONNECT on the database named by "dbname", or fix "dbname"',
+    before: secret.engine === 'redshift' ? redshiftFindings(ctx, strategy, settings) : [],
+    connect: (login, who) => connectPostgres(endpointOf(secret), { ...login, label: who }, settings, ctx),
+    reachable: () => `${secret.host}:${secret.port}, database "${secret.dbname}"`,
+    current: async (session) => [
+      ...(await currentUserFindings(session, secret)),
+      ...(strategy === 'alternating-users' ? [] : singleUserFindings(secret, settings)),
+    ],
+    master:
+      strategy === 'alternating-users'
+        ? {
+            missing: {
+              status: preProvisioned ? 'warn' : 'fail',
+              fix: preProvisioned
+                ? 'with a pre-provisioned pair the users change their own passwords once both have one; add "masterarn" for the first rotation of each'
+                : 'set "masterarn" to the ARN of a secret holding credentials that may create roles and set passwords',
+            },
+            rotated: [pair.original, pair.clone],
+            privileges: {
+              read: (session) => masterSessionFindings(session, pair, settings),
+              fix: 'let the master user read pg_roles',
+            },
+          }
+        : undefined,
+  });
 }
 
 async function currentUserFindings(
   session: PostgresSession,
   secret: PostgresSecret,
-  settings: PostgresSettings,
 ): Promise<PreflightFinding[]> {
+  const [role] = await session.query<RoleFacts>(ROLE_FACTS, [], 'reading the role');
   const findings: PreflightFinding[] = [
     {
-      check: 'database reachable',
+      check: 'current login',
       status: 'ok',
-      detail: `${secret.host}:${secret.port}, database "${secret.dbname}"`,
+      detail: `user "${secret.username}" logs in with the AWSCURRENT password`,
     },
-    tlsFinding(session.tls, effectiveTlsMode(settings.tlsMode, secret.ssl), 'PG_TLS_MODE'),
   ];
-  const [role] = await session.query<RoleFacts>(ROLE_FACTS, [], 'reading the role');
-  findings.push({
-    check: 'current login',
-    status: 'ok',
-    detail: `user "${secret.username}" logs in with the AWSCURRENT password`,
-  });
   const validUntil = role?.valid_until;
   if (validUntil && validUntil.getTime() < Date.now() + WEEK_MS) {
     findings.push({
@@ -121,62 +104,6 @@ function singleUserFindings(secret: PostgresSecret, settings: PostgresSettings):
       status: 'skip',
       detail: 'not run by check (it may write); testSecret runs it with the new password',
     });
-  }
-  return findings;
-}
-
-async function alternatingFindings(
-  secret: PostgresSecret,
-  ctx: StepContext,
-  settings: PostgresSettings,
-): Promise<PreflightFinding[]> {
-  const findings: PreflightFinding[] = [];
-  const pair = alternatingPair(secret.username);
-  if (!secret.masterarn) {
-    findings.push({
-      check: 'master secret',
-      status: settings.preProvisionedPair ? 'warn' : 'fail',
-      detail: 'the secret has no "masterarn"',
-      fix: settings.preProvisionedPair
-        ? 'with a pre-provisioned pair the users change their own passwords once both have one; add "masterarn" for the first rotation of each'
-        : 'set "masterarn" to the ARN of a secret holding credentials that may create roles and set passwords',
-    });
-    return findings;
-  }
-  const master = await masterFinding(ctx, secret.masterarn, findings, secret, DEFAULT_POSTGRES_PORT);
-  if (!master) return findings;
-  if (master.username === pair.original || master.username === pair.clone) {
-    findings.push({
-      check: 'master secret',
-      status: 'fail',
-      detail: `the master user "${master.username}" is one of the rotated users`,
-      fix: 'point masterarn at a separate administrative user',
-    });
-    return findings;
-  }
-  let session: PostgresSession;
-  try {
-    session = await connectPostgres(
-      endpointOf(secret),
-      { username: master.username, password: master.password, label: 'master' },
-      settings,
-      ctx,
-    );
-  } catch (error) {
-    findings.push(failure('master login', error, connectionFix(error, 'master', POSTGRES_FIXES)));
-    return findings;
-  }
-  try {
-    findings.push({
-      check: 'master login',
-      status: 'ok',
-      detail: `user "${master.username}" logs in (TLS: ${session.tls})`,
-    });
-    findings.push(...(await masterSessionFindings(session, pair, settings)));
-  } catch (error) {
-    findings.push(failure('master privilege', error, 'let the master user read pg_roles'));
-  } finally {
-    await session.close();
   }
   return findings;
 }
