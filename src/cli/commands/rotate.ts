@@ -9,8 +9,7 @@ import {
 } from '@aws-sdk/client-secrets-manager';
 import { type Command, Option } from 'commander';
 import { redactor } from '../../core/observability.ts';
-import { sleep } from '../../core/sleep.ts';
-import { AWSCURRENT, AWSPENDING, AWSPREVIOUS } from '../../core/stages.ts';
+import { AWSCURRENT, AWSPREVIOUS } from '../../core/stages.ts';
 import type { RotationTarget } from '../../core/target.ts';
 import { isDatabaseSecretValue, refuseRevokingOutsidePair } from '../../database/secret.ts';
 import { RotationIncompleteError } from '../../testing/driver.ts';
@@ -24,11 +23,17 @@ import { parseFilter, type SecretFilter } from '../fleet/select.ts';
 import { formatDuration } from '../format.ts';
 import { findHandler, type HandlerEntry, loadTarget } from '../handlers.ts';
 import type { Printer } from '../io.ts';
-import { labelChanges, labelSummary, shortId, unfinishedPending, type VersionLabels } from '../labels.ts';
+import { labelSummary, shortId, unfinishedPending, type VersionLabels } from '../labels.ts';
 import { traceLocalRotation } from '../local-rotation.ts';
 import { checkEmergencyFlags, wholeNumber } from '../options.ts';
+import {
+  functionLogs,
+  functionName,
+  isUnfinishedRotationRefusal,
+  type Watched,
+  watchRotation,
+} from '../rotation-watch.ts';
 import { cliLogger, cliStepContext } from '../runtime.ts';
-import type { FailedRotation } from '../verdict.ts';
 
 interface RotateOptions {
   readonly all?: boolean;
@@ -266,9 +271,7 @@ function printLocalResult(
       totalMs: Math.round(result.totalMs),
     });
   } else if (result.ok) {
-    out.line(
-      `Rotated ${secretId}: AWSCURRENT is version ${shortId(result.versionId)} (${formatDuration(result.totalMs)}); ${labelSummary(traced.labelsAfter)}`,
-    );
+    out.line(rotatedLine(secretId, result.versionId, result.totalMs, traced.labelsAfter));
   } else {
     const at = result.failedStep ? ` at ${result.failedStep}` : '';
     out.error(`rotation of ${secretId} failed${at}: ${result.error}`, fix);
@@ -295,8 +298,6 @@ async function describeLabels(client: SecretsManagerClient, secretId: string) {
   };
 }
 
-type FollowOutcome = 'rotated' | 'abandoned' | 'failed' | 'timeout' | 'interrupted';
-
 interface ServiceRotation {
   readonly context: CommandContext;
   readonly flags: GlobalFlags;
@@ -304,15 +305,6 @@ interface ServiceRotation {
   readonly secretId: string;
   readonly options: RotateOptions;
   readonly json: boolean;
-}
-
-interface Followed {
-  readonly outcome: FollowOutcome;
-  readonly events: Array<{ atMs: number; changes: string[] }>;
-  readonly labels: VersionLabels;
-  readonly totalMs: number;
-  /** The local endpoint can say a rotation failed, and why; on AWS only the timeout tells. */
-  readonly reported?: FailedRotation;
 }
 
 async function rotateViaService(
@@ -323,20 +315,33 @@ async function rotateViaService(
   target: RotationTarget<unknown> | undefined,
 ): Promise<ExitCode> {
   const json = flags.output === 'json';
-  const run: ServiceRotation = { context, flags, client: context.client(flags), secretId, options, json };
+  const client = context.client(flags);
+  const run: ServiceRotation = { context, flags, client, secretId, options, json };
   const before = await describeBefore(run);
   const lambdaArn = options.rotationLambdaArn ?? before.lambdaArn;
   const versionId = await startRotation(run, before, lambdaArn);
-  const followed = await followLabels(run, before.arn, before.labels, versionId);
-  const { outcome, totalMs } = followed;
+  const local = flags.endpointUrl !== undefined && (await isLocalSecretsManager(flags.endpointUrl));
+  const events: Array<{ atMs: number; changes: string[] }> = [];
+  const watched = await watchRotation({
+    versionId,
+    labels: before.labels,
+    read: () => readLabels(run, before.arn),
+    timeoutMs: options.timeout * 1000,
+    nextWait: (previous) => (previous === undefined ? 0 : options.pollInterval),
+    signal: context.io.signal,
+    reportedFailure: local ? () => localRotationFailure(client, before.arn, versionId) : undefined,
+    onChange: (atMs, changes) => {
+      events.push({ atMs, changes });
+      if (!json) context.out.line(`  ${`+${(atMs / 1000).toFixed(1)}`.padStart(6)} s  ${changes.join(', ')}`);
+    },
+  });
+  const { outcome, totalMs } = watched;
   const revoked =
     outcome === 'rotated' && options.emergency && target
-      ? await revokePrevious(context, flags, run.client, target, before.arn, versionId, json)
+      ? await revokePrevious(context, flags, client, target, before.arn, versionId, json)
       : undefined;
   const failure =
-    outcome === 'rotated'
-      ? undefined
-      : await explainFailure(run, before.arn, versionId, outcome, lambdaArn, followed.reported);
+    outcome === 'rotated' ? undefined : await explainFailure(run, before.arn, versionId, watched, lambdaArn);
   const out = context.out;
   if (json) {
     out.json({
@@ -346,21 +351,23 @@ async function rotateViaService(
       versionId,
       ok: outcome === 'rotated',
       outcome,
-      events: followed.events.map((event) => ({ atMs: Math.round(event.atMs), changes: event.changes })),
-      labels: followed.labels,
+      events: events.map((event) => ({ atMs: Math.round(event.atMs), changes: event.changes })),
+      labels: watched.labels,
       error: failure?.message ?? null,
       fix: failure?.fix ?? null,
       revokedPrevious: revoked ?? null,
       totalMs: Math.round(totalMs),
     });
-  } else if (outcome === 'rotated') {
-    out.line(
-      `Rotated ${secretId}: AWSCURRENT is version ${shortId(versionId)} (${formatDuration(totalMs)}); ${labelSummary(followed.labels)}`,
-    );
   } else if (failure) {
     out.error(failure.message, failure.fix);
+  } else {
+    out.line(rotatedLine(secretId, versionId, totalMs, watched.labels));
   }
   return outcome === 'rotated' ? EXIT.OK : EXIT.POLICY_FAILURE;
+}
+
+function rotatedLine(secretId: string, versionId: string, ms: number, labels: VersionLabels): string {
+  return `Rotated ${secretId}: AWSCURRENT is version ${shortId(versionId)} (${formatDuration(ms)}); ${labelSummary(labels)}`;
 }
 
 async function describeBefore(run: ServiceRotation): Promise<Awaited<ReturnType<typeof describeLabels>>> {
@@ -404,15 +411,11 @@ async function startRotation(
     );
     versionId = answer.VersionId ?? options.versionId ?? '';
   } catch (error) {
-    const message = error instanceof Error ? error.message : String(error);
-    if (
-      awsErrorCode(error) === 'InvalidRequestException' &&
-      /previous rotation isn.t complete/i.test(message)
-    ) {
+    if (isUnfinishedRotationRefusal(error)) {
       const stuck = unfinishedPending(before.labels);
       throw new CliError(
         EXIT.POLICY_FAILURE,
-        `Secrets Manager refused: ${message}${stuck ? ` (AWSPENDING is on version ${stuck})` : ''}`,
+        `Secrets Manager refused: ${(error as Error).message}${stuck ? ` (AWSPENDING is on version ${stuck})` : ''}`,
         `if that rotation failed, find why in the function's logs and fix it; to abandon it: secrets-rotator repair ${secretId}, then rotate again`,
       );
     }
@@ -423,62 +426,6 @@ async function startRotation(
   }
   if (!run.json) run.context.out.line(`RotateSecret accepted: version ${versionId}`);
   return versionId;
-}
-
-/** The outcome the labels show, or `undefined` while the rotation is still going. */
-function labelOutcome(labels: VersionLabels, versionId: string): FollowOutcome | undefined {
-  const stages = (Object.hasOwn(labels, versionId) ? labels[versionId] : undefined) ?? [];
-  if (stages.includes(AWSCURRENT) && !stages.includes(AWSPENDING)) return 'rotated';
-  if (!stages.includes(AWSPENDING) && !stages.includes(AWSCURRENT)) return 'abandoned';
-  return undefined;
-}
-
-/** Reads the labels every poll interval, printing each change, until an outcome or the timeout. */
-async function followLabels(
-  run: ServiceRotation,
-  arn: string,
-  initial: VersionLabels,
-  versionId: string,
-): Promise<Followed> {
-  const { options, flags } = run;
-  const started = performance.now();
-  const deadline = started + options.timeout * 1000;
-  const events: Array<{ atMs: number; changes: string[] }> = [];
-  let labels = initial;
-  const signal = run.context.io.signal;
-  const local = flags.endpointUrl !== undefined && (await isLocalSecretsManager(flags.endpointUrl));
-  const result = (outcome: FollowOutcome, reported?: FailedRotation): Followed => ({
-    outcome,
-    events,
-    labels,
-    totalMs: performance.now() - started,
-    ...(reported ? { reported } : {}),
-  });
-  for (;;) {
-    if (signal?.aborted) return result('interrupted');
-    const next = await readLabels(run, arn);
-    recordChanges(run, events, started, labelChanges(labels, next));
-    labels = next;
-    const outcome = labelOutcome(labels, versionId);
-    if (outcome) return result(outcome);
-    const reported = local ? await localRotationFailure(run.client, arn, versionId) : undefined;
-    if (reported) return result('failed', reported);
-    if (performance.now() >= deadline) return result('timeout');
-    await sleep(options.pollInterval, signal);
-  }
-}
-
-function recordChanges(
-  run: ServiceRotation,
-  events: Followed['events'],
-  started: number,
-  changes: string[],
-): void {
-  if (changes.length === 0) return;
-  const atMs = performance.now() - started;
-  events.push({ atMs, changes });
-  if (!run.json)
-    run.context.out.line(`  ${`+${(atMs / 1000).toFixed(1)}`.padStart(6)} s  ${changes.join(', ')}`);
 }
 
 async function readLabels(run: ServiceRotation, arn: string): Promise<VersionLabels> {
@@ -497,9 +444,8 @@ function rotationSetupRefusal(
 ): CliError | undefined {
   const code = awsErrorCode(error);
   const message = error instanceof Error ? error.message : String(error);
-  const functionName = lambdaArn ? (/function:([^:]+)/.exec(lambdaArn)?.[1] ?? lambdaArn) : undefined;
   if (code === 'InvalidRequestException' && /no rotation function is registered/i.test(message)) {
-    const name = functionName ?? 'my-rotator';
+    const name = lambdaArn ? functionName(lambdaArn) : 'my-rotator';
     return new CliError(
       EXIT.POLICY_FAILURE,
       `the local endpoint at ${flags.endpointUrl ?? '(AWS_ENDPOINT_URL_SECRETS_MANAGER)'} has no rotation function ${name}`,
@@ -526,7 +472,7 @@ function rotationSetupRefusal(
       EXIT.POLICY_FAILURE,
       `Secrets Manager cannot invoke the rotation function ${lambdaArn}: ${message}`,
       `check that the function exists in this account and region, and that its resource policy lets secretsmanager.amazonaws.com invoke it ` +
-        `(aws lambda add-permission --function-name ${functionName} --statement-id SecretsManagerAccess --action lambda:InvokeFunction --principal secretsmanager.amazonaws.com)`,
+        `(aws lambda add-permission --function-name ${functionName(lambdaArn)} --statement-id SecretsManagerAccess --action lambda:InvokeFunction --principal secretsmanager.amazonaws.com)`,
     );
   }
   return undefined;
@@ -536,15 +482,10 @@ async function explainFailure(
   run: ServiceRotation,
   arn: string,
   versionId: string,
-  outcome: Exclude<FollowOutcome, 'rotated'>,
+  { outcome, reported }: Watched,
   lambdaArn: string | undefined,
-  reported?: FailedRotation,
 ): Promise<{ message: string; fix: string }> {
   const { secretId, options } = run;
-  const functionName = lambdaArn ? /function:([^:]+)/.exec(lambdaArn)?.[1] : undefined;
-  const logs = functionName
-    ? `aws logs tail /aws/lambda/${functionName} --since 30m`
-    : "the rotation function's logs";
   if (outcome === 'failed') {
     return {
       message: `the rotation of ${secretId} (version ${shortId(versionId)}) failed${reported?.failedStep ? ` at ${reported.failedStep}` : ''}: ${reported?.error ?? 'no reason reported'}`,
@@ -568,7 +509,7 @@ async function explainFailure(
   return {
     message: `the rotation of ${secretId} (version ${shortId(versionId)}) is ${waited}: ${where}; the rotation function failed or is still running`,
     fix:
-      `read why in ${logs}; fix the cause, then \`secrets-rotator rotate ${secretId} --via-service\` re-runs the same version ` +
+      `read why in ${functionLogs(lambdaArn)}; fix the cause, then \`secrets-rotator rotate ${secretId} --via-service\` re-runs the same version ` +
       `(the service resumes it), or \`secrets-rotator repair ${secretId}\` abandons it; \`secrets-rotator status ${secretId}\` shows where the labels stand`,
   };
 }

@@ -11,8 +11,6 @@ import { SingleBar } from 'cli-progress';
 import type { Command } from 'commander';
 import { createRotationHandler } from '../../core/engine.ts';
 import type { RotationHandler } from '../../core/event.ts';
-import { sleep } from '../../core/sleep.ts';
-import { AWSCURRENT, AWSPENDING } from '../../core/stages.ts';
 import type { RotationTarget } from '../../core/target.ts';
 import { RotationIncompleteError, rotateSecret } from '../../testing/driver.ts';
 import { fixFor } from '../advice.ts';
@@ -28,10 +26,17 @@ import type { CommandContext } from '../context.ts';
 import { CliError, EXIT, type ExitCode, UsageError } from '../exit.ts';
 import { localRotationFailure } from '../facts.ts';
 import { formatDuration, renderTable } from '../format.ts';
-import { findHandler, type HandlerEntry, loadTarget } from '../handlers.ts';
+import { findHandler, loadTarget } from '../handlers.ts';
 import { shortId, unfinishedPending, type VersionLabels } from '../labels.ts';
 import { checkEmergencyFlags } from '../options.ts';
 import { confirm } from '../prompt.ts';
+import {
+  functionLogs,
+  isUnfinishedRotationRefusal,
+  labelOutcome,
+  type Watched,
+  watchRotation,
+} from '../rotation-watch.ts';
 import { cliLogger, cliMetrics } from '../runtime.ts';
 import { defaultJournalPath, Journal } from './journal.ts';
 import { listSelected, type SecretFilter, type SelectedSecret } from './select.ts';
@@ -44,7 +49,7 @@ import { AdaptiveThrottle, isThrottling, StillThrottledError } from './throttle.
  */
 export const DEFAULT_FLEET_CONCURRENCY = 25;
 
-interface RotateAllOptions {
+export interface RotateAllOptions {
   readonly viaService?: boolean;
   readonly handler?: string;
   readonly emergency?: boolean;
@@ -57,7 +62,8 @@ interface RotateAllOptions {
   readonly pollInterval: number;
 }
 
-type Outcome = { readonly name: string; readonly arn: string } & (
+/** What came of one secret's rotation; the run adds the secret's name and ARN. */
+type Result =
   | {
       readonly kind: 'rotated';
       readonly versionId: string;
@@ -77,8 +83,9 @@ type Outcome = { readonly name: string; readonly arn: string } & (
       /** Nothing was reached (network, credentials, permissions): counts toward exit code 3. */
       readonly unreachable?: boolean;
     }
-  | { readonly kind: 'interrupted'; readonly versionId: string }
-);
+  | { readonly kind: 'interrupted'; readonly versionId: string };
+
+type Outcome = Result & { readonly name: string; readonly arn: string };
 
 interface Run {
   readonly context: CommandContext;
@@ -89,7 +96,6 @@ interface Run {
   readonly journal: Journal;
   readonly signal: AbortSignal;
   readonly local: boolean;
-  readonly entry: (HandlerEntry & { name: string }) | undefined;
   readonly target: RotationTarget<unknown> | undefined;
   readonly handler: RotationHandler | undefined;
   readonly handlerClient: SecretsManagerClient | undefined;
@@ -125,7 +131,7 @@ export async function runRotateAll(
   context.requireOutput(flags, ['table', 'json'], 'rotate --all');
   checkCombination(options, secretId);
   const json = flags.output === 'json';
-  const { entry, target, local } = await chooseTarget(context, flags, options);
+  const { target, local } = await chooseTarget(context, flags, options);
   const interrupt = interruptOnSignal(context);
   const concurrency = options.concurrency ?? DEFAULT_FLEET_CONCURRENCY;
   const throttle = new AdaptiveThrottle({ maxConcurrency: concurrency, signal: interrupt });
@@ -159,7 +165,6 @@ export async function runRotateAll(
     journal,
     signal: interrupt,
     local,
-    entry,
     target,
     handler,
     handlerClient,
@@ -167,13 +172,14 @@ export async function runRotateAll(
     typicalMs: 100,
   };
   const started = performance.now();
-  const progress = new Progress(context, json, selected.length, throttle);
+  const progress = showProgress(context, json, selected.length, throttle);
   const outcomes = await Promise.all(
     selected.map((secret) =>
       throttle.slot(async () => {
-        const outcome = interrupt.aborted
-          ? ({ kind: 'interrupted', name: secret.name, arn: secret.arn, versionId: '' } as const)
+        const result: Result = interrupt.aborted
+          ? { kind: 'interrupted', versionId: '' }
           : await rotateOne(run, secret, revoke);
+        const outcome: Outcome = { name: secret.name, arn: secret.arn, ...result };
         progress.done(outcome);
         return outcome;
       }),
@@ -193,7 +199,7 @@ async function chooseTarget(context: CommandContext, flags: GlobalFlags, options
       'against AWS use --via-service (the service runs each secret’s rotation function)',
     );
   }
-  return { entry, target, local };
+  return { target, local };
 }
 
 function interruptOnSignal(context: CommandContext): AbortSignal {
@@ -386,14 +392,7 @@ const UNREACHABLE_CODES = new Set([
   'TimeoutError',
 ]);
 
-function failedCall(
-  run: Run,
-  secret: SelectedSecret,
-  versionId: string | null,
-  step: string,
-  doing: string,
-  error: unknown,
-): Outcome {
+function failedCall(run: Run, versionId: string | null, step: string, doing: string, error: unknown): Result {
   const explained = awsFailure(error, doing, run.flags);
   const code = awsErrorCode(error);
   const nested = (error as { code?: unknown; cause?: { code?: unknown } } | null) ?? {};
@@ -403,8 +402,6 @@ function failedCall(
     (typeof nested.cause?.code === 'string' && UNREACHABLE_CODES.has(nested.cause.code));
   return {
     kind: 'failed',
-    name: secret.name,
-    arn: secret.arn,
     versionId,
     step,
     error:
@@ -419,28 +416,18 @@ function failedCall(
   };
 }
 
-// The caller fills in the time.
-function rotatedOutcome(
-  secret: SelectedSecret,
-  versionId: string,
-  how: { readonly earlier: boolean; readonly resumed: boolean },
-): Outcome {
-  return { kind: 'rotated', name: secret.name, arn: secret.arn, versionId, ms: 0, ...how };
-}
-
-async function rotateOne(run: Run, secret: SelectedSecret, revoke: RevokePrevious): Promise<Outcome> {
+async function rotateOne(run: Run, secret: SelectedSecret, revoke: RevokePrevious): Promise<Result> {
   const { journal } = run;
-  const at = () => new Date().toISOString();
   const record = journal.earlier.get(secret.arn);
   if (record?.kind === 'rotated') {
-    return rotatedOutcome(secret, record.versionId, { earlier: true, resumed: false });
+    return { kind: 'rotated', versionId: record.versionId, ms: 0, earlier: true, resumed: false };
   }
   let labels: VersionLabels;
   let lambdaArn: string | undefined;
   try {
     ({ labels, lambdaArn } = await describeLabels(run, secret.arn));
   } catch (error) {
-    return failedCall(run, secret, null, 'DescribeSecret', `reading secret ${secret.name}`, error);
+    return failedCall(run, null, 'DescribeSecret', `reading secret ${secret.name}`, error);
   }
 
   // A rotation this command started earlier keeps its version id: resumed, never replaced.
@@ -451,18 +438,24 @@ async function rotateOne(run: Run, secret: SelectedSecret, revoke: RevokePreviou
   const resume = resumed?.resume === true;
   const pending = unfinishedPending(labels);
   if (pending && pending !== versionId) {
-    journal.record({ kind: 'already-rotating', at: at(), arn: secret.arn, pendingVersionId: pending });
-    return { kind: 'already-rotating', name: secret.name, arn: secret.arn, pendingVersionId: pending };
+    const at = new Date().toISOString();
+    journal.record({ kind: 'already-rotating', at, arn: secret.arn, pendingVersionId: pending });
+    return { kind: 'already-rotating', pendingVersionId: pending };
   }
   versionId ??= randomUUID();
   // On the disk before the request leaves: a re-run after kill -9 reuses this id.
-  journal.record({ kind: 'started', at: at(), arn: secret.arn, name: secret.name, versionId }, true);
+  const at = new Date().toISOString();
+  journal.record({ kind: 'started', at, arn: secret.arn, name: secret.name, versionId }, true);
 
   const started = performance.now();
-  const result = run.options.viaService
-    ? await rotateViaService(run, secret, versionId, lambdaArn)
-    : await rotateWithHandler(run, secret, versionId, resume);
-  journalResult(journal, secret, versionId, result);
+  const result = journaled(
+    journal,
+    secret.arn,
+    versionId,
+    run.options.viaService
+      ? await rotateViaService(run, secret, versionId, labels, lambdaArn)
+      : await rotateWithHandler(run, secret, versionId, resume),
+  );
   if (result.kind !== 'rotated') return result;
   const revokedPrevious = await revokeAfter(run, secret, versionId, revoke);
   if (typeof revokedPrevious === 'object') return revokedPrevious;
@@ -480,15 +473,13 @@ async function revokeAfter(
   secret: SelectedSecret,
   versionId: string,
   revoke: RevokePrevious,
-): Promise<string | Outcome | undefined> {
+): Promise<string | Result | undefined> {
   if (!run.options.emergency || !run.target) return undefined;
   try {
     return await revoke(run.context, run.flags, run.client, run.target, secret.arn, versionId, true);
   } catch (error) {
     return {
       kind: 'failed',
-      name: secret.name,
-      arn: secret.arn,
       versionId,
       step: 'revoke previous',
       error: errorText(error),
@@ -503,20 +494,19 @@ async function fromJournal(
   secret: SelectedSecret,
   versionId: string,
   labels: VersionLabels,
-): Promise<Outcome | { versionId: string; resume: boolean }> {
-  const stages = labels[versionId] ?? [];
-  if (stages.includes(AWSCURRENT) && !stages.includes(AWSPENDING)) {
+): Promise<Result | { versionId: string; resume: boolean }> {
+  const seen = labelOutcome(labels, versionId);
+  if (seen === 'rotated') {
     run.journal.record({ kind: 'rotated', at: new Date().toISOString(), arn: secret.arn, versionId });
-    return rotatedOutcome(secret, versionId, { earlier: true, resumed: false });
+    return { kind: 'rotated', versionId, ms: 0, earlier: true, resumed: false };
   }
-  if (stages.includes(AWSPENDING)) return { versionId, resume: true };
+  if (seen === undefined) return { versionId, resume: true };
   let exists: boolean;
   try {
     exists = await versionExists(run, secret.arn, versionId);
   } catch (error) {
     return failedCall(
       run,
-      secret,
       versionId,
       'ListSecretVersionIds',
       `reading the versions of ${secret.name}`,
@@ -528,8 +518,6 @@ async function fromJournal(
   const again = run.options.viaService ? '--via-service' : `--handler ${run.options.handler}`;
   return {
     kind: 'failed',
-    name: secret.name,
-    arn: secret.arn,
     versionId,
     step: null,
     error: `the rotation an earlier run started (version ${shortId(versionId)}) was abandoned since: the version lost AWSPENDING before it became AWSCURRENT`,
@@ -537,84 +525,115 @@ async function fromJournal(
   };
 }
 
-function journalResult(journal: Journal, secret: SelectedSecret, versionId: string, result: Outcome): void {
+/** Journals what a rotation came to; an interrupted one is not journaled, so the next run resumes it. */
+function journaled(journal: Journal, arn: string, versionId: string, result: Result): Result {
   const at = new Date().toISOString();
-  if (result.kind === 'rotated') journal.record({ kind: 'rotated', at, arn: secret.arn, versionId });
+  if (result.kind === 'rotated') journal.record({ kind: 'rotated', at, arn, versionId });
   else if (result.kind === 'failed') {
-    journal.record({
-      kind: 'failed',
-      at,
-      arn: secret.arn,
-      versionId,
-      step: result.step,
-      error: result.error,
-    });
+    journal.record({ kind: 'failed', at, arn, versionId, step: result.step, error: result.error });
   } else if (result.kind === 'already-rotating') {
-    journal.record({
-      kind: 'already-rotating',
-      at,
-      arn: secret.arn,
-      pendingVersionId: result.pendingVersionId,
-    });
+    journal.record({ kind: 'already-rotating', at, arn, pendingVersionId: result.pendingVersionId });
   }
+  return result;
 }
 
 async function rotateViaService(
   run: Run,
   secret: SelectedSecret,
   versionId: string,
+  labels: VersionLabels,
   lambdaArn: string | undefined,
-): Promise<Outcome> {
-  const refused = await requestRotation(run, secret, versionId, lambdaArn);
-  if (refused) return refused;
-  const followed = performance.now();
-  const clock = { deadline: followed + run.options.timeout * 1000, lastLocalCheck: followed };
-  // The first look comes when rotations have typically finished so far in this run; then close
-  // polling while the rotation is young (DescribeSecret's quota is 10,000 per second), then slower.
-  let wait = Math.min(Math.max(100, run.typicalMs * 0.9), run.options.pollInterval);
-  for (;;) {
-    await sleep(wait, run.signal);
-    wait = Math.min(performance.now() - followed < 5_000 ? 200 : wait * 2, run.options.pollInterval);
-    if (run.signal.aborted) return { kind: 'interrupted', name: secret.name, arn: secret.arn, versionId };
-    const seen = await labelsOutcome(run, secret, versionId, followed);
-    if (seen) return seen;
-    const stopped = await failedOrTimedOut(run, secret, versionId, lambdaArn!, clock);
-    if (stopped) return stopped;
-  }
-}
-
-async function failedOrTimedOut(
-  run: Run,
-  secret: SelectedSecret,
-  versionId: string,
-  lambdaArn: string,
-  clock: { readonly deadline: number; lastLocalCheck: number },
-): Promise<Outcome | undefined> {
-  if (run.local && performance.now() - clock.lastLocalCheck >= 1_000) {
-    clock.lastLocalCheck = performance.now();
-    const failed = await localFailure(run, secret, versionId);
-    if (failed) return failed;
-  }
-  return performance.now() >= clock.deadline ? timedOut(run, secret, versionId, lambdaArn) : undefined;
-}
-
-async function requestRotation(
-  run: Run,
-  secret: SelectedSecret,
-  versionId: string,
-  lambdaArn: string | undefined,
-): Promise<Outcome | undefined> {
+): Promise<Result> {
   if (!lambdaArn) {
     return {
       kind: 'failed',
-      name: secret.name,
-      arn: secret.arn,
       versionId,
       step: 'RotateSecret',
       error: `${secret.name} has no rotation function configured`,
       fix: `attach one (deploy/sam/attach-secret.yaml or the Terraform attach-secret module), or rotate it alone: secrets-rotator rotate ${secret.name} --via-service --rotation-lambda-arn <ARN>`,
     };
   }
+  const refused = await requestRotation(run, secret, versionId);
+  if (refused) return refused;
+  const { pollInterval } = run.options;
+  let watched: Watched;
+  try {
+    watched = await watchRotation({
+      versionId,
+      labels,
+      read: async () => (await describeLabels(run, secret.arn)).labels,
+      timeoutMs: run.options.timeout * 1000,
+      // First look when rotations have typically finished so far in this run; then close polling while
+      // the rotation is young (DescribeSecret's quota is 10,000 per second), then slower.
+      nextWait: (previous, elapsedMs) =>
+        Math.min(
+          previous === undefined
+            ? Math.max(100, run.typicalMs * 0.9)
+            : elapsedMs < 5_000
+              ? 200
+              : previous * 2,
+          pollInterval,
+        ),
+      signal: run.signal,
+      reportedFailure: run.local
+        ? () => localRotationFailure(run.client, secret.arn, versionId).catch(() => undefined)
+        : undefined,
+      reportEveryMs: 1_000,
+    });
+  } catch (error) {
+    return failedCall(run, versionId, 'DescribeSecret', `following the rotation of ${secret.name}`, error);
+  }
+  return serviceResult(run, secret, versionId, lambdaArn, watched);
+}
+
+function serviceResult(
+  run: Run,
+  secret: SelectedSecret,
+  versionId: string,
+  lambdaArn: string,
+  { outcome, reported, totalMs }: Watched,
+): Result {
+  const failed = (step: string | null, error: string, fix: string): Result => ({
+    kind: 'failed',
+    versionId,
+    step,
+    error,
+    fix,
+  });
+  switch (outcome) {
+    case 'rotated':
+      // A moving average of how long rotations take, for the first look at the next ones.
+      run.typicalMs = run.typicalMs * 0.8 + totalMs * 0.2;
+      return { kind: 'rotated', versionId, ms: 0, earlier: false, resumed: false };
+    case 'interrupted':
+      return { kind: 'interrupted', versionId };
+    case 'abandoned':
+      return failed(
+        null,
+        `the rotation was abandoned: AWSPENDING left version ${shortId(versionId)} before AWSCURRENT moved to it`,
+        `someone removed the label; rotate it again: secrets-rotator rotate ${secret.name} --via-service`,
+      );
+    case 'failed':
+      return failed(
+        reported?.failedStep ?? null,
+        reported?.error ?? 'no reason reported',
+        `fix the cause, then run the same command again: it resumes version ${shortId(versionId)} (${run.commandLine}); or abandon it: secrets-rotator repair ${secret.name}`,
+      );
+    case 'timeout':
+      return failed(
+        null,
+        `not finished after ${run.options.timeout} s: AWSPENDING is still on version ${shortId(versionId)}; the rotation function failed or is still running`,
+        `read why in ${functionLogs(lambdaArn)}; fix it and run the same command again (it resumes this version), or abandon it: secrets-rotator repair ${secret.name}`,
+      );
+  }
+}
+
+/** Sends RotateSecret; a refusal as the secret's result, `undefined` once accepted. */
+async function requestRotation(
+  run: Run,
+  secret: SelectedSecret,
+  versionId: string,
+): Promise<Result | undefined> {
   try {
     await run.throttle.call('RotateSecret', () =>
       run.client.send(
@@ -627,13 +646,9 @@ async function requestRotation(
     );
     return undefined;
   } catch (error) {
-    const message = errorText(error);
-    if (
-      awsErrorCode(error) !== 'InvalidRequestException' ||
-      !/previous rotation isn.t complete/i.test(message)
-    ) {
+    if (!isUnfinishedRotationRefusal(error)) {
       const doing = `starting the rotation of ${secret.name} (RotateSecret)`;
-      return failedCall(run, secret, versionId, 'RotateSecret', doing, error);
+      return failedCall(run, versionId, 'RotateSecret', doing, error);
     }
     let pending = 'unknown';
     try {
@@ -641,81 +656,8 @@ async function requestRotation(
     } catch {
       // The refusal says enough.
     }
-    return { kind: 'already-rotating', name: secret.name, arn: secret.arn, pendingVersionId: pending };
+    return { kind: 'already-rotating', pendingVersionId: pending };
   }
-}
-
-/** Rotated or abandoned, as the labels show; `undefined` while it runs. */
-async function labelsOutcome(
-  run: Run,
-  secret: SelectedSecret,
-  versionId: string,
-  followed: number,
-): Promise<Outcome | undefined> {
-  let labels: VersionLabels;
-  try {
-    labels = (await describeLabels(run, secret.arn)).labels;
-  } catch (error) {
-    return failedCall(
-      run,
-      secret,
-      versionId,
-      'DescribeSecret',
-      `following the rotation of ${secret.name}`,
-      error,
-    );
-  }
-  const stages = labels[versionId] ?? [];
-  if (stages.includes(AWSCURRENT) && !stages.includes(AWSPENDING)) {
-    // A moving average of how long rotations take, for the first look at the next ones.
-    run.typicalMs = run.typicalMs * 0.8 + (performance.now() - followed) * 0.2;
-    return rotatedOutcome(secret, versionId, { earlier: false, resumed: false });
-  }
-  if (stages.includes(AWSPENDING) || stages.includes(AWSCURRENT)) return undefined;
-  return {
-    kind: 'failed',
-    name: secret.name,
-    arn: secret.arn,
-    versionId,
-    step: null,
-    error: `the rotation was abandoned: AWSPENDING left version ${shortId(versionId)} before AWSCURRENT moved to it`,
-    fix: `someone removed the label; rotate it again: secrets-rotator rotate ${secret.name} --via-service`,
-  };
-}
-
-/** The local endpoint says when a rotation failed and why; on AWS only the timeout tells. */
-async function localFailure(
-  run: Run,
-  secret: SelectedSecret,
-  versionId: string,
-): Promise<Outcome | undefined> {
-  const failed = await localRotationFailure(run.client, secret.arn, versionId).catch(() => undefined);
-  if (!failed) return undefined;
-  return {
-    kind: 'failed',
-    name: secret.name,
-    arn: secret.arn,
-    versionId,
-    step: failed.failedStep ?? null,
-    error: failed.error ?? 'no reason reported',
-    fix: `fix the cause, then run the same command again: it resumes version ${shortId(versionId)} (${run.commandLine}); or abandon it: secrets-rotator repair ${secret.name}`,
-  };
-}
-
-function timedOut(run: Run, secret: SelectedSecret, versionId: string, lambdaArn: string): Outcome {
-  const functionName = /function:([^:]+)/.exec(lambdaArn)?.[1];
-  const logs = functionName
-    ? `aws logs tail /aws/lambda/${functionName} --since 30m`
-    : "the rotation function's logs";
-  return {
-    kind: 'failed',
-    name: secret.name,
-    arn: secret.arn,
-    versionId,
-    step: null,
-    error: `not finished after ${run.options.timeout} s: AWSPENDING is still on version ${shortId(versionId)}; the rotation function failed or is still running`,
-    fix: `read why in ${logs}; fix it and run the same command again (it resumes this version), or abandon it: secrets-rotator repair ${secret.name}`,
-  };
 }
 
 async function rotateWithHandler(
@@ -723,8 +665,7 @@ async function rotateWithHandler(
   secret: SelectedSecret,
   versionId: string,
   resume: boolean,
-): Promise<Outcome> {
-  const resumeCommand = run.commandLine;
+): Promise<Result> {
   try {
     const result = await rotateSecret({
       client: run.handlerClient!,
@@ -733,82 +674,56 @@ async function rotateWithHandler(
       versionId,
       ...(resume ? { resume: true } : {}),
     });
-    if (result.ok) {
-      return rotatedOutcome(secret, versionId, { earlier: false, resumed: result.resumed });
-    }
+    if (result.ok) return { kind: 'rotated', versionId, ms: 0, earlier: false, resumed: result.resumed };
     return {
       kind: 'failed',
-      name: secret.name,
-      arn: secret.arn,
       versionId,
       step: result.failedStep ?? 'completing the rotation',
       error: result.error ?? 'no reason reported',
-      fix: fixFor(result.cause, resumeCommand),
+      fix: fixFor(result.cause, run.commandLine),
     };
   } catch (error) {
     if (error instanceof RotationIncompleteError) {
-      return {
-        kind: 'already-rotating',
-        name: secret.name,
-        arn: secret.arn,
-        pendingVersionId: error.pendingVersionId,
-      };
+      return { kind: 'already-rotating', pendingVersionId: error.pendingVersionId };
     }
     if (isThrottling(error)) run.throttle.throttled += 1;
-    return failedCall(run, secret, versionId, 'start', `starting the rotation of ${secret.name}`, error);
+    return failedCall(run, versionId, 'start', `starting the rotation of ${secret.name}`, error);
   }
 }
 
-class Progress {
-  readonly #context: CommandContext;
-  readonly #json: boolean;
-  readonly #total: number;
-  readonly #throttle: AdaptiveThrottle;
-  readonly #bar: SingleBar | undefined;
-  #count = 0;
-  readonly #tally = { rotated: 0, rotating: 0, failed: 0 };
-
-  constructor(context: CommandContext, json: boolean, total: number, throttle: AdaptiveThrottle) {
-    this.#context = context;
-    this.#json = json;
-    this.#total = total;
-    this.#throttle = throttle;
-    const stderr = context.io.stderr;
-    if (stderr.isTTY) {
-      this.#bar = new SingleBar({
+/** One line per finished secret, or a progress bar when stderr is a terminal. */
+function showProgress(context: CommandContext, json: boolean, total: number, throttle: AdaptiveThrottle) {
+  const stderr = context.io.stderr;
+  const tally = { rotated: 0, rotating: 0, failed: 0 };
+  const payload = () => ({ ...tally, window: throttle.window, throttled: throttle.throttled });
+  const bar = stderr.isTTY
+    ? new SingleBar({
         stream: stderr as unknown as NodeJS.WritableStream,
         format:
           'rotating |{bar}| {value}/{total} · {rotated} rotated · {rotating} already rotating · {failed} failed · {window} in flight max · throttled {throttled}×',
         hideCursor: true,
         clearOnComplete: true,
         barsize: 30,
-      });
-      this.#bar.start(total, 0, this.#payload());
-    }
-  }
-
-  #payload() {
-    return { ...this.#tally, window: this.#throttle.window, throttled: this.#throttle.throttled };
-  }
-
-  done(outcome: Outcome): void {
-    this.#count += 1;
-    if (outcome.kind === 'rotated') this.#tally.rotated += 1;
-    else if (outcome.kind === 'already-rotating') this.#tally.rotating += 1;
-    else if (outcome.kind === 'failed') this.#tally.failed += 1;
-    if (this.#bar) {
-      this.#bar.update(this.#count, this.#payload());
-      return;
-    }
-    const width = String(this.#total).length;
-    const line = `[${String(this.#count).padStart(width)}/${this.#total}] ${describe(outcome)}`;
-    if (this.#json) this.#context.out.note(line);
-    else this.#context.out.line(line);
-  }
-
-  stop(): void {
-    this.#bar?.stop();
-  }
+      })
+    : undefined;
+  bar?.start(total, 0, payload());
+  let count = 0;
+  return {
+    done(outcome: Outcome): void {
+      count += 1;
+      if (outcome.kind === 'rotated') tally.rotated += 1;
+      else if (outcome.kind === 'already-rotating') tally.rotating += 1;
+      else if (outcome.kind === 'failed') tally.failed += 1;
+      if (bar) {
+        bar.update(count, payload());
+        return;
+      }
+      const line = `[${String(count).padStart(String(total).length)}/${total}] ${describe(outcome)}`;
+      if (json) context.out.note(line);
+      else context.out.line(line);
+    },
+    stop: () => bar?.stop(),
+  };
 }
 
 function describe(outcome: Outcome): string {
@@ -828,24 +743,11 @@ function describe(outcome: Outcome): string {
 
 type Of<K extends Outcome['kind']> = Extract<Outcome, { kind: K }>;
 
-interface Tally {
-  readonly rotated: Of<'rotated'>[];
-  readonly rotating: Of<'already-rotating'>[];
-  readonly failed: Of<'failed'>[];
-  readonly interrupted: Of<'interrupted'>[];
-  readonly rotatedNow: number;
-  readonly perSecond: number;
-  readonly totalMs: number;
-  readonly selectedCount: number;
-  readonly complete: boolean;
-}
-
-function finish(run: Run, outcomes: readonly Outcome[], totalMs: number, selectedCount: number): ExitCode {
-  const { journal } = run;
+function tallyOf(outcomes: readonly Outcome[], totalMs: number, selectedCount: number) {
   const of = <K extends Outcome['kind']>(kind: K) => outcomes.filter((o): o is Of<K> => o.kind === kind);
   const rotated = of('rotated');
   const rotatedNow = rotated.filter((o) => !o.earlier).length;
-  const tally: Tally = {
+  return {
     rotated,
     rotating: of('already-rotating'),
     failed: of('failed'),
@@ -856,6 +758,13 @@ function finish(run: Run, outcomes: readonly Outcome[], totalMs: number, selecte
     selectedCount,
     complete: rotated.length === selectedCount,
   };
+}
+
+type Tally = ReturnType<typeof tallyOf>;
+
+function finish(run: Run, outcomes: readonly Outcome[], totalMs: number, selectedCount: number): ExitCode {
+  const { journal } = run;
+  const tally = tallyOf(outcomes, totalMs, selectedCount);
   let journalNote: string;
   if (tally.complete) {
     journalNote = `every secret is rotated; the journal is closed (${journal.retire()})`;
