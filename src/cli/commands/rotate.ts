@@ -18,8 +18,8 @@ import { awsErrorCode, awsFailure, type GlobalFlags, isLocalSecretsManager } fro
 import type { CommandContext } from '../context.ts';
 import { CliError, EXIT, type ExitCode, UsageError } from '../exit.ts';
 import { localRotationFailure, pendingHasValue } from '../facts.ts';
-import { DEFAULT_FLEET_CONCURRENCY, runRotateAll } from '../fleet/rotate-all.ts';
-import { parseFilter, type SecretFilter } from '../fleet/select.ts';
+import { DEFAULT_FLEET_CONCURRENCY, type RotateAllOptions, runRotateAll } from '../fleet/rotate-all.ts';
+import { parseFilter } from '../fleet/select.ts';
 import { formatDuration } from '../format.ts';
 import { findHandler, type HandlerEntry, loadTarget } from '../handlers.ts';
 import type { Printer } from '../io.ts';
@@ -35,21 +35,11 @@ import {
 } from '../rotation-watch.ts';
 import { cliLogger, cliStepContext } from '../runtime.ts';
 
-interface RotateOptions {
+interface RotateOptions extends RotateAllOptions {
   readonly all?: boolean;
-  readonly filter?: SecretFilter[];
-  readonly dryRun?: boolean;
-  readonly yes?: boolean;
-  readonly concurrency?: number;
-  readonly journal?: string;
-  readonly viaService?: boolean;
-  readonly handler?: string;
-  readonly emergency?: boolean;
   readonly resume?: boolean;
   readonly versionId?: string;
   readonly rotationLambdaArn?: string;
-  readonly timeout: number;
-  readonly pollInterval: number;
 }
 
 const UUID = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/i;
