@@ -53,7 +53,18 @@ interface Entry extends Omit<CachedSecret<unknown>, 'parsed'> {
 const DEFAULT_TTL_MS = 300_000;
 const DEFAULT_MAX_ENTRIES = 1000;
 
-export const identity: SecretParser<unknown> = (value) => value;
+const identity: SecretParser<unknown> = (value) => value;
+
+/** `parse(value)`, run once per parser and kept in `parsed` (versions never change value). */
+export function parseOnce<T>(
+  parsed: Map<SecretParser<unknown>, unknown>,
+  value: string,
+  parse: SecretParser<T> | undefined,
+): T {
+  const parser = (parse ?? identity) as SecretParser<unknown>;
+  if (!parsed.has(parser)) parsed.set(parser, parser(value));
+  return parsed.get(parser) as T;
+}
 
 function checkDuration(setting: string, value: number | undefined, fallback: number): number {
   if (value === undefined) return fallback;
@@ -160,7 +171,10 @@ export class SecretCache {
   /** Fetches AWSCURRENT now, whatever its age: for when the credential was refused. */
   async refresh<T = string>(secretId: string, options: GetSecretOptions<T> = {}): Promise<CachedSecret<T>> {
     const fetched = await this.#fetch(secretId, AWSCURRENT);
-    if (!fetched) throw currentMissing(secretId);
+    if (!fetched) {
+      const message = `secret "${secretId}" has no AWSCURRENT version`;
+      throw new SecretsManagerCallError('GetSecretValue', 'ResourceNotFoundException', message);
+    }
     return this.#view(fetched, options.parse);
   }
 
@@ -207,10 +221,7 @@ export class SecretCache {
 
   #touch(key: string): Entry | undefined {
     const entry = this.#entries.get(key);
-    if (entry) {
-      this.#entries.delete(key);
-      this.#entries.set(key, entry);
-    }
+    if (entry) this.#store(key, entry);
     return entry;
   }
 
@@ -225,21 +236,8 @@ export class SecretCache {
   }
 
   #view<T>(entry: Entry, parse: SecretParser<T> | undefined): CachedSecret<T> {
-    const parser = (parse ?? identity) as SecretParser<unknown>;
-    let parsed = entry.parsed.get(parser);
-    if (parsed === undefined && !entry.parsed.has(parser)) {
-      parsed = parser(entry.value);
-      entry.parsed.set(parser, parsed);
-    }
-    return {
-      secretId: entry.secretId,
-      arn: entry.arn,
-      versionId: entry.versionId,
-      stage: entry.stage,
-      value: entry.value,
-      parsed: parsed as T,
-      fetchedAt: entry.fetchedAt,
-    };
+    const { parsed, ...version } = entry;
+    return { ...version, parsed: parseOnce(parsed, entry.value, parse) };
   }
 
   #revalidateInBackground(secretId: string): void {
@@ -316,12 +314,4 @@ export class SecretCache {
 
 function keyOf(secretId: string, stage: StagingLabel): string {
   return `${stage}\u0000${secretId}`;
-}
-
-function currentMissing(secretId: string): SecretsManagerCallError {
-  return new SecretsManagerCallError(
-    'GetSecretValue',
-    'ResourceNotFoundException',
-    `secret "${secretId}" has no AWSCURRENT version`,
-  );
 }

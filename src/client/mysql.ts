@@ -132,17 +132,14 @@ export class RotatingMysqlPool {
     return this.#core.run(async (pool) => {
       const connection = await pool.getConnection();
       const done = this.#core.hold(pool);
-      const release = connection.release.bind(connection);
-      const destroy = connection.destroy.bind(connection);
       // Own properties on this one handle: the retired pool must not close it under the caller.
-      connection.release = () => {
-        release();
-        done();
-      };
-      connection.destroy = () => {
-        destroy();
-        done();
-      };
+      for (const method of ['release', 'destroy'] as const) {
+        const original = connection[method].bind(connection);
+        connection[method] = () => {
+          original();
+          done();
+        };
+      }
       return connection;
     });
   }

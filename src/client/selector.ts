@@ -1,5 +1,5 @@
 import { AWSPENDING, AWSPREVIOUS } from '../core/stages.ts';
-import { type CachedSecret, identity, type SecretCache, type SecretParser } from './cache.ts';
+import { type CachedSecret, parseOnce, type SecretCache, type SecretParser } from './cache.ts';
 
 /** A failure reported with an older generation was already dealt with by someone else. */
 export interface VersionChoice<T> {
@@ -87,9 +87,7 @@ export class VersionSelector {
   }
 
   #view<T>(override: Override, parse: SecretParser<T> | undefined): CachedSecret<T> {
-    const parser = (parse ?? identity) as SecretParser<unknown>;
-    if (!override.parsed.has(parser)) override.parsed.set(parser, parser(override.raw.value));
-    return { ...override.raw, parsed: override.parsed.get(parser) as T };
+    return { ...override.raw, parsed: parseOnce(override.parsed, override.raw.value, parse) };
   }
 }
 
