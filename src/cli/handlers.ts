@@ -11,29 +11,33 @@ export interface HandlerEntry {
   load(): Promise<RotationTarget<unknown>>;
 }
 
-type AdapterModule = () => Promise<Record<string, unknown>>;
-
 /**
- * Builds the adapter `exportName` of a module. Each import is a literal `import('../adapters/x/index.ts')`
- * so the build rewrites it to the compiled `.js` file and bundlers see it.
+ * An adapter module: its name in messages, and a literal `import('../adapters/x/index.ts')` so the
+ * build rewrites it to the compiled `.js` file and bundlers see it.
  */
-function lazyAdapter(module: string, importModule: AdapterModule, exportName: string): HandlerEntry['load'] {
+interface AdapterModule {
+  readonly name: string;
+  readonly load: () => Promise<Record<string, unknown>>;
+}
+
+/** Builds the adapter `exportName` of a module. */
+function lazyAdapter(module: AdapterModule, exportName: string): HandlerEntry['load'] {
   return async () => {
     let loaded: Record<string, unknown>;
     try {
-      loaded = await importModule();
+      loaded = await module.load();
     } catch (error) {
       // An adapter whose dependencies are missing or broken fails here, for this handler only.
       const reason = error instanceof Error ? error.message.split('\n')[0] : String(error);
       throw new UsageError(
-        `the ${module} adapter could not be loaded (${reason})`,
+        `the ${module.name} adapter could not be loaded (${reason})`,
         'reinstall the package (npm ci), or pick another --handler',
       );
     }
     const factory = loaded[exportName];
     if (typeof factory !== 'function') {
       throw new UsageError(
-        `the ${module} adapter has no ${exportName}() in this version`,
+        `the ${module.name} adapter has no ${exportName}() in this version`,
         'pick another --handler',
       );
     }
@@ -41,25 +45,21 @@ function lazyAdapter(module: string, importModule: AdapterModule, exportName: st
   };
 }
 
-const postgres: AdapterModule = () => import('../adapters/postgres/index.ts');
-const mysql: AdapterModule = () => import('../adapters/mysql/index.ts');
-const redis: AdapterModule = () => import('../adapters/redis/index.ts');
+const postgres: AdapterModule = { name: 'postgres', load: () => import('../adapters/postgres/index.ts') };
+const mysql: AdapterModule = { name: 'mysql', load: () => import('../adapters/mysql/index.ts') };
+const redis: AdapterModule = { name: 'redis', load: () => import('../adapters/redis/index.ts') };
 
-/** [handler name, adapter module name, module, factory export, strategy, description] */
-const TABLE: ReadonlyArray<
-  readonly [string, string, AdapterModule, string, HandlerEntry['strategy'], string]
-> = [
+/** [handler name, adapter module, factory export, strategy, description] */
+const TABLE: ReadonlyArray<readonly [string, AdapterModule, string, HandlerEntry['strategy'], string]> = [
   [
     'random-secret',
-    'random-secret',
-    () => import('../adapters/random-secret/index.ts'),
+    { name: 'random-secret', load: () => import('../adapters/random-secret/index.ts') },
     'randomSecret',
     undefined,
     'a random string, or one field of a JSON secret; no external system',
   ],
   [
     'postgres-single-user',
-    'postgres',
     postgres,
     'postgresSingleUser',
     'single-user',
@@ -67,7 +67,6 @@ const TABLE: ReadonlyArray<
   ],
   [
     'postgres-alternating-users',
-    'postgres',
     postgres,
     'postgresAlternatingUsers',
     'alternating-users',
@@ -75,7 +74,6 @@ const TABLE: ReadonlyArray<
   ],
   [
     'mysql-single-user',
-    'mysql',
     mysql,
     'mysqlSingleUser',
     'single-user',
@@ -83,7 +81,6 @@ const TABLE: ReadonlyArray<
   ],
   [
     'mysql-alternating-users',
-    'mysql',
     mysql,
     'mysqlAlternatingUsers',
     'alternating-users',
@@ -91,7 +88,6 @@ const TABLE: ReadonlyArray<
   ],
   [
     'redis-single-user',
-    'redis',
     redis,
     'redisSingleUser',
     'single-user',
@@ -99,7 +95,6 @@ const TABLE: ReadonlyArray<
   ],
   [
     'redis-password-overlap',
-    'redis',
     redis,
     'redisPasswordOverlap',
     'single-user',
@@ -107,7 +102,6 @@ const TABLE: ReadonlyArray<
   ],
   [
     'redis-alternating-users',
-    'redis',
     redis,
     'redisAlternatingUsers',
     'alternating-users',
@@ -115,32 +109,28 @@ const TABLE: ReadonlyArray<
   ],
   [
     'elasticache-user',
-    'elasticache',
-    () => import('../adapters/elasticache/index.ts'),
+    { name: 'elasticache', load: () => import('../adapters/elasticache/index.ts') },
     'elastiCacheUser',
     undefined,
     'ElastiCache RBAC user: passwords changed through the ElastiCache API, the old one kept until finishSecret',
   ],
   [
     'http-api-key',
-    'http-api-key',
-    () => import('../adapters/http-api-key/index.ts'),
+    { name: 'http-api-key', load: () => import('../adapters/http-api-key/index.ts') },
     'httpApiKey',
     undefined,
     "an HTTP API key minted and revoked through the provider's API",
   ],
   [
     'oauth-client-secret',
-    'oauth-client-secret',
-    () => import('../adapters/oauth-client-secret/index.ts'),
+    { name: 'oauth-client-secret', load: () => import('../adapters/oauth-client-secret/index.ts') },
     'oauthClientSecret',
     undefined,
     "an OAuth client secret minted and revoked through the provider's admin API",
   ],
   [
     'ssh-keys',
-    'ssh-keys',
-    () => import('../adapters/ssh-keys/index.ts'),
+    { name: 'ssh-keys', load: () => import('../adapters/ssh-keys/index.ts') },
     'sshKeys',
     undefined,
     'an SSH key pair: the new public key added to authorized_keys on each host, the old one removed',
@@ -149,9 +139,9 @@ const TABLE: ReadonlyArray<
 
 /** The built-in handler names. They match the Lambda handlers in `handlers/`. */
 const BUILT_IN_HANDLERS: Readonly<Record<string, HandlerEntry>> = Object.fromEntries(
-  TABLE.map(([name, module, importModule, exportName, strategy, description]) => [
+  TABLE.map(([name, module, exportName, strategy, description]) => [
     name,
-    { description, ...(strategy ? { strategy } : {}), load: lazyAdapter(module, importModule, exportName) },
+    { description, ...(strategy ? { strategy } : {}), load: lazyAdapter(module, exportName) },
   ]),
 );
 

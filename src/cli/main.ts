@@ -34,6 +34,10 @@ AWS settings work as in the AWS CLI: the default credential chain, --profile / A
 /** Builds the program for one run. Exposed for docs/cli.md and tests of `--help`. */
 function buildProgram(context: CommandContext): Command {
   const { io } = context;
+  const output = {
+    writeOut: (text: string) => io.stdout.write(text),
+    writeErr: (text: string) => io.stderr.write(text),
+  };
   const program = new Command('secrets-rotator')
     .description(
       'Operate AWS Secrets Manager rotation: rotate, inspect, audit, repair and preflight secrets; run a local endpoint and a demo.',
@@ -56,10 +60,7 @@ function buildProgram(context: CommandContext): Command {
     .option('-v, --verbose', "print the rotation functions' log lines (JSON, redacted) on stderr")
     .showHelpAfterError('(run with --help for usage)')
     .exitOverride()
-    .configureOutput({
-      writeOut: (text) => io.stdout.write(text),
-      writeErr: (text) => io.stderr.write(text),
-    })
+    .configureOutput(output)
     .addHelpText('after', EXIT_CODES_HELP);
   registerRotate(program, context);
   registerStatus(program, context);
@@ -70,10 +71,7 @@ function buildProgram(context: CommandContext): Command {
   registerLocalEndpoint(program, context);
   registerBuild(program, context);
   for (const command of program.commands) {
-    command.exitOverride().configureOutput({
-      writeOut: (text) => io.stdout.write(text),
-      writeErr: (text) => io.stderr.write(text),
-    });
+    command.exitOverride().configureOutput(output);
     command.showHelpAfterError(`(run secrets-rotator ${command.name()} --help for usage)`);
   }
   return program;
@@ -113,14 +111,8 @@ function report(context: CommandContext, error: unknown): ExitCode {
   const out = context.out;
   if (error instanceof CommanderError) {
     // Commander has printed its message already; help and version are not errors.
-    if (
-      error.code === 'commander.helpDisplayed' ||
-      error.code === 'commander.version' ||
-      error.code === 'commander.help'
-    ) {
-      return EXIT.OK;
-    }
-    return EXIT.USAGE;
+    const answered = ['commander.helpDisplayed', 'commander.version', 'commander.help'];
+    return answered.includes(error.code) ? EXIT.OK : EXIT.USAGE;
   }
   redactor.scrubError(error);
   if (error instanceof CliError) {

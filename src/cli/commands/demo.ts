@@ -55,12 +55,17 @@ async function freePort(): Promise<number> {
   });
 }
 
-/** Logs in with a password; answers whether the server accepted it, and why not when it did not. */
-async function tryLogin(port: number, password: string): Promise<{ ok: boolean; detail: string }> {
+/** Runs `work` on a new connection to the demo server, closed afterwards. */
+async function withLogin<R>(
+  port: number,
+  user: string,
+  password: string,
+  work: (client: pg.Client) => Promise<R>,
+): Promise<R> {
   const client = new pg.Client({
     host: '127.0.0.1',
     port,
-    user: ROLE,
+    user,
     password,
     database: 'postgres',
     ssl: false,
@@ -69,7 +74,18 @@ async function tryLogin(port: number, password: string): Promise<{ ok: boolean; 
   client.on('error', () => {});
   try {
     await client.connect();
-    const { rows } = await client.query<{ who: string }>('SELECT current_user::text AS who');
+    return await work(client);
+  } finally {
+    await client.end().catch(() => {});
+  }
+}
+
+/** Logs in with a password; answers whether the server accepted it, and why not when it did not. */
+async function tryLogin(port: number, password: string): Promise<{ ok: boolean; detail: string }> {
+  try {
+    const { rows } = await withLogin(port, ROLE, password, (client) =>
+      client.query<{ who: string }>('SELECT current_user::text AS who'),
+    );
     return { ok: true, detail: `logged in as ${rows[0]?.who ?? ROLE}` };
   } catch (error) {
     const code = (error as { code?: string }).code;
@@ -78,8 +94,6 @@ async function tryLogin(port: number, password: string): Promise<{ ok: boolean; 
       detail:
         code === '28P01' ? 'password authentication failed (SQLSTATE 28P01)' : `failed (${code ?? 'error'})`,
     };
-  } finally {
-    await client.end().catch(() => {});
   }
 }
 
@@ -150,11 +164,12 @@ async function runDemo(context: CommandContext, command: Command, options: DemoO
 async function createDemoSecret(
   out: Printer,
   client: SecretsManagerClient,
-  server: EmbeddedServer,
+  server: PrivatePostgres,
 ): Promise<string> {
   const initialPassword = randomBytes(18).toString('base64url');
   redactor.add(initialPassword);
-  await server.asSuperuser(async (admin) => {
+  const { username, password } = server.superuser;
+  await withLogin(server.port, username, password, async (admin) => {
     // The password reaches the server only as a SCRAM verifier, never in SQL text.
     const verifier = scramSha256Verifier(initialPassword);
     await admin.query(
@@ -248,15 +263,10 @@ async function proveAgainstServer(
   }
 }
 
-interface EmbeddedServer {
-  readonly port: number;
-  asSuperuser(work: (client: pg.Client) => Promise<void>): Promise<void>;
-}
-
 async function startEmbeddedPostgres(
   cleanups: Array<[string, () => Promise<void>]>,
   onLog: ((line: string) => void) | undefined,
-): Promise<EmbeddedServer> {
+): Promise<PrivatePostgres> {
   const port = await freePort();
   let server: PrivatePostgres;
   try {
@@ -271,26 +281,7 @@ async function startEmbeddedPostgres(
     }
     throw error;
   }
-  const superPassword = server.superuser.password;
-  redactor.add(superPassword);
+  redactor.add(server.superuser.password);
   cleanups.push(['PostgreSQL server', () => server.stop()]);
-  return {
-    port,
-    async asSuperuser(work) {
-      const client = new pg.Client({
-        host: '127.0.0.1',
-        port,
-        user: 'postgres',
-        password: superPassword,
-        database: 'postgres',
-      });
-      client.on('error', () => {});
-      await client.connect();
-      try {
-        await work(client);
-      } finally {
-        await client.end().catch(() => {});
-      }
-    },
-  };
+  return server;
 }
