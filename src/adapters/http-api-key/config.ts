@@ -2,8 +2,10 @@
  * The HTTP API-key adapter's configuration: its types, defaults, and the validation that turns
  * untrusted JSON into a resolved configuration or a {@link ConfigProblem} naming the field.
  */
+import { type Env, envString } from '../../core/config.ts';
 import { ConfigurationError } from '../../core/errors.ts';
 import { MAX_JSON_DEPTH } from '../../core/json-depth.ts';
+import { parseJsonObject } from '../../core/json-object.ts';
 import { placeholdersIn } from './template.ts';
 
 /** HTTP methods a configured request may use. */
@@ -163,40 +165,8 @@ export interface ResolvedRequest {
   readonly auth: AuthTemplate;
 }
 
-type ResolvedOrphanCheck = Omit<OrphanCheck, 'request'> & { readonly request: ResolvedRequest };
-
-type ResolvedCreate =
-  | {
-      readonly mode: 'mint';
-      readonly request: ResolvedRequest;
-      readonly keyPointer: string;
-      readonly keyIdPointer: string;
-      readonly idempotencyHeader: string | undefined;
-      readonly orphanCheck: ResolvedOrphanCheck | undefined;
-      readonly onOrphan: 'fail' | 'revoke';
-    }
-  | {
-      readonly mode: 'generate';
-      readonly length: number;
-      readonly prefix: string;
-      readonly register: { readonly request: ResolvedRequest; readonly successStatus: readonly number[] };
-    };
-
 /** A validated configuration with every default filled in. */
-export interface ResolvedConfig {
-  readonly baseUrl: string;
-  readonly headers: Readonly<Record<string, string>>;
-  readonly keyField: string;
-  readonly keyIdField: string;
-  readonly create: ResolvedCreate;
-  readonly test: { readonly request: ResolvedRequest; readonly successStatus: readonly number[] } & Required<
-    NonNullable<TestSettings['propagation']>
-  >;
-  readonly revoke: Required<Omit<RevokeSettings, 'request'>> & {
-    readonly request: ResolvedRequest | undefined;
-  };
-  readonly http: Required<HttpSettings>;
-}
+export type ResolvedConfig = ReturnType<typeof resolveConfig>;
 
 /** A problem at `path` (e.g. `mint.keyPointer`); callers turn it into a SecretShapeError or ConfigurationError. */
 export class ConfigProblem extends Error {
@@ -211,12 +181,31 @@ export class ConfigProblem extends Error {
   }
 }
 
-/** Rethrows a {@link ConfigProblem} as a ConfigurationError naming `setting` and the field. */
-export function asConfigurationError(setting: string, error: unknown): never {
-  if (error instanceof ConfigProblem) {
+/** Runs `read`, rethrowing a {@link ConfigProblem} as a ConfigurationError naming `setting` and the field. */
+export function readSetting<T>(setting: string, read: () => T): T {
+  try {
+    return read();
+  } catch (error) {
+    if (!(error instanceof ConfigProblem)) throw error;
     throw new ConfigurationError(setting, `field ${error.path || '(root)'} ${error.problem}`);
   }
-  throw error;
+}
+
+/** The configuration block in environment variable `variable`, if set; `inCode` names a factory also given one in code. */
+export function configFromEnv(env: Env, variable: string, inCode: string | undefined): Json | undefined {
+  const text = envString(env, variable);
+  if (text === undefined) return undefined;
+  if (inCode) throw new ConfigurationError(variable, `is set, but ${inCode} was given in code too: keep one`);
+  return parseJsonObject(
+    text,
+    (problem) =>
+      new ConfigurationError(
+        variable,
+        problem.startsWith('nested')
+          ? `is ${problem}: no configuration block needs that; flatten the request bodies`
+          : `is ${problem}: set it to the configuration block, a JSON object`,
+      ),
+  );
 }
 
 /** The template variables a kind of request may use (`key` is always the authenticating key). */
@@ -244,18 +233,6 @@ const VARIABLES = {
 
 const METHODS: readonly HttpMethod[] = ['GET', 'POST', 'PUT', 'PATCH', 'DELETE'];
 const HEADER_NAME = /^[!#$%&'*+\-.^_`|~0-9A-Za-z]+$/;
-const TOP_LEVEL_FIELDS = [
-  'baseUrl',
-  'auth',
-  'headers',
-  'keyField',
-  'keyIdField',
-  'mint',
-  'generate',
-  'test',
-  'revoke',
-  'http',
-];
 
 /** Node sends header characters up to U+00FF as Latin-1 and refuses the others. */
 export function hasNonLatin1(text: string): boolean {
@@ -263,7 +240,7 @@ export function hasNonLatin1(text: string): boolean {
   return false;
 }
 
-function headerValueCheck(text: string, path: string, variables: Variables): void {
+function headerValue(text: string, path: string, variables: Variables): string {
   if (/[\r\n]/.test(text)) throw new ConfigProblem(path, 'must not contain line breaks');
   if (hasNonLatin1(text)) {
     throw new ConfigProblem(
@@ -271,7 +248,7 @@ function headerValueCheck(text: string, path: string, variables: Variables): voi
       'has a character above U+00FF, which an HTTP header cannot carry; use plain ASCII text',
     );
   }
-  checkPlaceholders(text, path, variables);
+  return checkPlaceholders(text, path, variables);
 }
 
 type Json = Record<string, unknown>;
@@ -285,7 +262,7 @@ function join(path: string, field: string): string {
   return path ? `${path}.${field}` : field;
 }
 
-function isObject(value: unknown): value is Json {
+export function isObject(value: unknown): value is Json {
   return value !== null && typeof value === 'object' && !Array.isArray(value);
 }
 
@@ -312,19 +289,31 @@ function string(value: unknown, path: string, options: { optional?: boolean } = 
   return value;
 }
 
-function integer(
+export type Reader<T> = (value: unknown, path: string) => T;
+
+/** Reads an object whose every field has a reader, in the table's order; other fields are refused. */
+export function fields<R extends Record<string, Reader<unknown>>>(
   value: unknown,
   path: string,
-  bounds: { default: number; min: number; max: number },
-): number {
-  if (value === undefined) return bounds.default;
-  if (typeof value !== 'number' || !Number.isInteger(value) || value < bounds.min || value > bounds.max) {
-    throw new ConfigProblem(path, `must be a whole number from ${bounds.min} to ${bounds.max}`);
-  }
-  return value;
+  readers: R,
+): { readonly [K in keyof R]: ReturnType<R[K]> } {
+  const raw = object(value, path, Object.keys(readers));
+  const result: Record<string, unknown> = {};
+  for (const [field, read] of Object.entries(readers)) result[field] = read(raw[field], join(path, field));
+  return result as { readonly [K in keyof R]: ReturnType<R[K]> };
 }
 
-function choice<const T extends string>(
+function whole(fallback: number, min: number, max: number): Reader<number> {
+  return (value, path) => {
+    if (value === undefined) return fallback;
+    if (typeof value !== 'number' || !Number.isInteger(value) || value < min || value > max) {
+      throw new ConfigProblem(path, `must be a whole number from ${min} to ${max}`);
+    }
+    return value;
+  };
+}
+
+export function choice<const T extends string>(
   value: unknown,
   path: string,
   choices: readonly T[],
@@ -337,17 +326,19 @@ function choice<const T extends string>(
   return found;
 }
 
-function statuses(value: unknown, path: string, fallback: readonly number[]): readonly number[] {
-  if (value === undefined) return fallback;
-  if (!Array.isArray(value) || value.length === 0) {
-    throw new ConfigProblem(path, 'must be a non-empty array of HTTP statuses, e.g. [200, 204]');
-  }
-  value.forEach((status, index) => {
-    if (typeof status !== 'number' || !Number.isInteger(status) || status < 100 || status > 599) {
-      throw new ConfigProblem(`${path}[${index}]`, 'must be an HTTP status from 100 to 599');
+function statuses(fallback: readonly number[]): Reader<readonly number[]> {
+  return (value, path) => {
+    if (value === undefined) return fallback;
+    if (!Array.isArray(value) || value.length === 0) {
+      throw new ConfigProblem(path, 'must be a non-empty array of HTTP statuses, e.g. [200, 204]');
     }
-  });
-  return value as number[];
+    value.forEach((status, index) => {
+      if (typeof status !== 'number' || !Number.isInteger(status) || status < 100 || status > 599) {
+        throw new ConfigProblem(`${path}[${index}]`, 'must be an HTTP status from 100 to 599');
+      }
+    });
+    return value as number[];
+  };
 }
 
 function pointer(value: unknown, path: string): string {
@@ -360,7 +351,7 @@ function pointer(value: unknown, path: string): string {
   return value;
 }
 
-function checkPlaceholders(text: string, path: string, { allowed, purpose }: Variables): void {
+function checkPlaceholders(text: string, path: string, { allowed, purpose }: Variables): string {
   const names = placeholdersIn(text);
   if (names === undefined) {
     throw new ConfigProblem(
@@ -376,18 +367,18 @@ function checkPlaceholders(text: string, path: string, { allowed, purpose }: Var
       );
     }
   }
+  return text;
 }
 
 function headerMap(value: unknown, path: string, variables: Variables): Record<string, string> {
   if (value === undefined) return {};
   if (!isObject(value)) throw new ConfigProblem(path, 'must be an object of header names to string values');
   const result: Record<string, string> = {};
-  for (const [name, headerValue] of Object.entries(value)) {
+  for (const [name, text] of Object.entries(value)) {
     const fieldPath = join(path, name);
     headerName(name, fieldPath);
-    if (typeof headerValue !== 'string') throw new ConfigProblem(fieldPath, 'must be a string');
-    headerValueCheck(headerValue, fieldPath, variables);
-    result[name] = headerValue;
+    if (typeof text !== 'string') throw new ConfigProblem(fieldPath, 'must be a string');
+    result[name] = headerValue(text, fieldPath, variables);
   }
   return result;
 }
@@ -417,9 +408,8 @@ function auth(value: unknown, path: string, variables: Variables): AuthTemplate 
     case 'header': {
       object(value, path, ['type', 'name', 'value']);
       const name = headerName(string(value.name, join(path, 'name')), join(path, 'name'));
-      const headerValue = string(value.value, join(path, 'value'), { optional: true }) ?? '{{key}}';
-      headerValueCheck(headerValue, join(path, 'value'), variables);
-      return { type, name, value: headerValue };
+      const text = string(value.value, join(path, 'value'), { optional: true }) ?? '{{key}}';
+      return { type, name, value: headerValue(text, join(path, 'value'), variables) };
     }
   }
 }
@@ -444,7 +434,12 @@ function checkBody(value: unknown, path: string, variables: Variables, depth = 1
   }
 }
 
-function requestOf(value: unknown, path: string, defaults: Defaults, variables: Variables): ResolvedRequest {
+function requestOf(
+  value: unknown,
+  path: string,
+  defaultAuth: AuthTemplate,
+  variables: Variables,
+): ResolvedRequest {
   const raw = object(value, path, ['method', 'path', 'headers', 'body', 'auth']);
   const method = choice(raw.method, join(path, 'method'), METHODS);
   const target = string(raw.path, join(path, 'path'));
@@ -460,7 +455,7 @@ function requestOf(value: unknown, path: string, defaults: Defaults, variables: 
     if (method === 'GET') throw new ConfigProblem(join(path, 'body'), 'is not allowed on a GET request');
     checkBody(raw.body, join(path, 'body'), variables);
   }
-  const requestAuth = raw.auth === undefined ? defaults.auth : auth(raw.auth, join(path, 'auth'), variables);
+  const requestAuth = raw.auth === undefined ? defaultAuth : auth(raw.auth, join(path, 'auth'), variables);
   return { method, path: target, headers, body: raw.body as JsonValue | undefined, auth: requestAuth };
 }
 
@@ -502,183 +497,158 @@ function baseUrl(value: unknown, path: string): string {
   return text.replace(/\/+$/, '');
 }
 
-interface Defaults {
-  readonly auth: AuthTemplate;
-}
-type MintCreate = Extract<ResolvedCreate, { mode: 'mint' }>;
-
 /**
  * Validates a configuration block and fills in every default; throws a {@link ConfigProblem}
  * naming the field at fault.
  */
-export function resolveConfig(value: unknown): ResolvedConfig {
-  const raw = object(value, '', TOP_LEVEL_FIELDS);
-  const base = baseUrl(raw.baseUrl, 'baseUrl');
-  const defaults: Defaults = {
-    auth: raw.auth === undefined ? { type: 'bearer' } : auth(raw.auth, 'auth', VARIABLES.auth),
-  };
-  const headers = headerMap(raw.headers, 'headers', VARIABLES.headers);
-  const fields = keyFields(raw);
-  const http = httpSettings(raw.http);
-  const revoke = revokePolicy(raw.revoke);
-  const create = createSettings(raw, defaults, revoke.authWith);
-  const revokeRequest = revokeRequestOf(revoke, create, defaults);
-  const test = testSettings(raw.test, defaults);
+export function resolveConfig(value: unknown) {
+  const raw = fields(value, '', {
+    baseUrl,
+    auth: (given, path): AuthTemplate =>
+      given === undefined ? { type: 'bearer' } : auth(given, path, VARIABLES.auth),
+    headers: (given, path) => headerMap(given, path, VARIABLES.headers),
+    keyField: keyName('apiKey'),
+    keyIdField: keyName('keyId'),
+    mint: (given) => given,
+    generate: (given) => given,
+    test: (given) => given,
+    revoke: revokeSettings,
+    http: (given, path) =>
+      fields(given ?? {}, path, {
+        timeoutMs: whole(10_000, 50, 900_000),
+        attempts: whole(4, 1, 20),
+        initialDelayMs: whole(200, 1, 60_000),
+        maxDelayMs: whole(5_000, 1, 300_000),
+      }),
+  });
+  const { auth: defaultAuth, mint, generate, test, revoke, ...plain } = raw;
+  if (plain.keyField === plain.keyIdField) throw new ConfigProblem('keyIdField', 'must differ from keyField');
+  const create = createSettings(mint, generate, defaultAuth, revoke.authWith);
+  const revokeRequest = revokeRequestOf(revoke, create, defaultAuth);
   return {
-    baseUrl: base,
-    headers,
-    ...fields,
+    ...plain,
     create,
-    test,
-    revoke: {
-      when: revoke.when,
-      request: revokeRequest,
-      authWith: revoke.authWith,
-      successStatus: statuses(revoke.raw.successStatus, 'revoke.successStatus', [200, 202, 204]),
-      goneStatus: statuses(revoke.raw.goneStatus, 'revoke.goneStatus', [404, 410]),
-    },
-    http,
+    test: testSettings(test, defaultAuth),
+    revoke: { ...revoke, request: revokeRequest },
   };
 }
 
-function keyFields(raw: Json): { keyField: string; keyIdField: string } {
-  const keyField = string(raw.keyField, 'keyField', { optional: true }) || 'apiKey';
-  const keyIdField = string(raw.keyIdField, 'keyIdField', { optional: true }) || 'keyId';
-  if (keyField === keyIdField) throw new ConfigProblem('keyIdField', 'must differ from keyField');
-  for (const [field, name] of Object.entries({ keyField, keyIdField })) {
+/** A secret field name for the key or its id. */
+function keyName(fallback: string): Reader<string> {
+  return (given, path) => {
+    const name = string(given, path, { optional: true }) || fallback;
     if (name === 'rotation' || name === 'previousKeyId') {
-      throw new ConfigProblem(field, `must not be "${name}", which the adapter uses itself`);
+      throw new ConfigProblem(path, `must not be "${name}", which the adapter uses itself`);
     }
-  }
-  return { keyField, keyIdField };
-}
-
-function httpSettings(value: unknown): ResolvedConfig['http'] {
-  const raw = object(value ?? {}, 'http', ['timeoutMs', 'attempts', 'initialDelayMs', 'maxDelayMs']);
-  return {
-    timeoutMs: integer(raw.timeoutMs, 'http.timeoutMs', { default: 10_000, min: 50, max: 900_000 }),
-    attempts: integer(raw.attempts, 'http.attempts', { default: 4, min: 1, max: 20 }),
-    initialDelayMs: integer(raw.initialDelayMs, 'http.initialDelayMs', { default: 200, min: 1, max: 60_000 }),
-    maxDelayMs: integer(raw.maxDelayMs, 'http.maxDelayMs', { default: 5_000, min: 1, max: 300_000 }),
+    return name;
   };
 }
 
-interface RevokePolicy {
-  readonly raw: Json;
-  readonly when: ResolvedConfig['revoke']['when'];
-  readonly authWith: ResolvedConfig['revoke']['authWith'];
-}
-
-function revokePolicy(value: unknown): RevokePolicy {
-  const raw = object(value, 'revoke', ['when', 'request', 'authWith', 'successStatus', 'goneStatus']);
-  const when = choice(raw.when, 'revoke.when', ['finish', 'next-rotation', 'never']);
-  const authWith = choice(raw.authWith, 'revoke.authWith', ['current', 'revoked'], 'current');
-  if (authWith === 'revoked' && when !== 'finish') {
+/** The revocation settings; `request` is still raw, as its variables depend on the create mode. */
+function revokeSettings(value: unknown) {
+  const revoke = fields(value, 'revoke', {
+    when: (when, path) => choice(when, path, ['finish', 'next-rotation', 'never']),
+    request: (request) => request,
+    authWith: (authWith, path) => choice(authWith, path, ['current', 'revoked'], 'current'),
+    successStatus: statuses([200, 202, 204]),
+    goneStatus: statuses([404, 410]),
+  });
+  if (revoke.authWith === 'revoked' && revoke.when !== 'finish') {
     throw new ConfigProblem(
       'revoke.authWith',
       '"revoked" needs revoke.when "finish": with a grace period the old key is no longer at hand when it is revoked',
     );
   }
-  return { raw, when, authWith };
+  return revoke;
 }
 
-function createSettings(raw: Json, defaults: Defaults, authWith: RevokePolicy['authWith']): ResolvedCreate {
-  if ((raw.mint === undefined) === (raw.generate === undefined)) {
+function createSettings(
+  mint: unknown,
+  generate: unknown,
+  defaultAuth: AuthTemplate,
+  authWith: 'current' | 'revoked',
+) {
+  if ((mint === undefined) === (generate === undefined)) {
     throw new ConfigProblem(
       'mint',
       'or generate must be set, not both: "mint" when the provider makes new keys, "generate" when the adapter makes them and registers them',
     );
   }
-  return raw.mint !== undefined
-    ? mintSettings(raw.mint, defaults, authWith)
-    : generateSettings(raw.generate, defaults);
+  return mint !== undefined
+    ? mintSettings(mint, defaultAuth, authWith)
+    : generateSettings(generate, defaultAuth);
 }
 
-function mintSettings(value: unknown, defaults: Defaults, authWith: RevokePolicy['authWith']): MintCreate {
-  const mint = object(value, 'mint', [
-    'request',
-    'keyPointer',
-    'keyIdPointer',
-    'idempotencyHeader',
-    'orphanCheck',
-    'onOrphan',
-  ]);
-  const request = requestOf(mint.request, 'mint.request', defaults, VARIABLES.mint);
-  const idempotencyHeader = string(mint.idempotencyHeader, 'mint.idempotencyHeader', { optional: true });
-  if (idempotencyHeader !== undefined) headerName(idempotencyHeader, 'mint.idempotencyHeader');
-  if ((idempotencyHeader === undefined) === (mint.orphanCheck === undefined)) {
+function mintSettings(value: unknown, defaultAuth: AuthTemplate, authWith: 'current' | 'revoked') {
+  const mint = fields(value, 'mint', {
+    request: (request, path) => requestOf(request, path, defaultAuth, VARIABLES.mint),
+    keyPointer: pointer,
+    keyIdPointer: pointer,
+    idempotencyHeader: (header, path) => {
+      const name = string(header, path, { optional: true });
+      return name === undefined ? undefined : headerName(name, path);
+    },
+    orphanCheck: (check, path) =>
+      check === undefined
+        ? undefined
+        : fields(check, path, {
+            request: (request, at) => requestOf(request, at, defaultAuth, VARIABLES.orphanCheck),
+            itemsPointer: pointer,
+            labelPointer: pointer,
+            idPointer: pointer,
+          }),
+    onOrphan: (onOrphan, path) => choice(onOrphan, path, ['fail', 'revoke'], 'fail'),
+  });
+  if ((mint.idempotencyHeader === undefined) === (mint.orphanCheck === undefined)) {
     throw new ConfigProblem(
       'mint.idempotencyHeader',
       'or mint.orphanCheck must be set, not both: the idempotency header when the provider honours one (the version id is sent in it), otherwise orphanCheck, so that a retried rotation never mints a second key silently',
     );
   }
-  const orphanCheck = mint.orphanCheck === undefined ? undefined : orphanCheckOf(mint.orphanCheck, defaults);
-  if (orphanCheck && !requestUses(request, 'versionId')) {
+  if (mint.orphanCheck && !requestUses(mint.request, 'versionId')) {
     throw new ConfigProblem(
       'mint.request',
       "must send {{versionId}} (as the new key's label or name) when mint.orphanCheck is used: that label is how an orphaned key is recognised",
     );
   }
-  const onOrphan = choice(mint.onOrphan, 'mint.onOrphan', ['fail', 'revoke'], 'fail');
-  if (onOrphan === 'revoke' && orphanCheck === undefined) {
+  if (mint.onOrphan === 'revoke' && mint.orphanCheck === undefined) {
     throw new ConfigProblem('mint.onOrphan', 'only applies with mint.orphanCheck');
   }
-  if (onOrphan === 'revoke' && authWith === 'revoked') {
+  if (mint.onOrphan === 'revoke' && authWith === 'revoked') {
     throw new ConfigProblem(
       'mint.onOrphan',
       '"revoke" needs revoke.authWith "current": an orphaned key itself is never at hand',
     );
   }
-  return {
-    mode: 'mint',
-    request,
-    keyPointer: pointer(mint.keyPointer, 'mint.keyPointer'),
-    keyIdPointer: pointer(mint.keyIdPointer, 'mint.keyIdPointer'),
-    idempotencyHeader,
-    orphanCheck,
-    onOrphan,
-  };
+  return { mode: 'mint' as const, ...mint };
 }
 
-function orphanCheckOf(value: unknown, defaults: Defaults): ResolvedOrphanCheck {
-  const path = 'mint.orphanCheck';
-  const check = object(value, path, ['request', 'itemsPointer', 'labelPointer', 'idPointer']);
-  return {
-    request: requestOf(check.request, `${path}.request`, defaults, VARIABLES.orphanCheck),
-    itemsPointer: pointer(check.itemsPointer, `${path}.itemsPointer`),
-    labelPointer: pointer(check.labelPointer, `${path}.labelPointer`),
-    idPointer: pointer(check.idPointer, `${path}.idPointer`),
-  };
-}
-
-function generateSettings(value: unknown, defaults: Defaults): ResolvedCreate {
-  const generate = object(value, 'generate', ['length', 'prefix', 'register']);
-  const register = object(generate.register, 'generate.register', ['request', 'successStatus']);
-  const prefix = string(generate.prefix, 'generate.prefix', { optional: true }) ?? '';
-  if (/[\s"\\]/.test(prefix) || prefix.length > 64) {
-    throw new ConfigProblem(
-      'generate.prefix',
-      'must be at most 64 characters without spaces, quotes or backslashes',
-    );
-  }
-  return {
-    mode: 'generate',
-    length: integer(generate.length, 'generate.length', { default: 40, min: 24, max: 512 }),
-    prefix,
-    register: {
-      request: requestOf(register.request, 'generate.register.request', defaults, VARIABLES.register),
-      successStatus: statuses(register.successStatus, 'generate.register.successStatus', [200, 201, 204]),
+function generateSettings(value: unknown, defaultAuth: AuthTemplate) {
+  const generate = fields(value, 'generate', {
+    length: whole(40, 24, 512),
+    prefix: (text, path) => {
+      const prefix = string(text, path, { optional: true }) ?? '';
+      if (/[\s"\\]/.test(prefix) || prefix.length > 64) {
+        throw new ConfigProblem(path, 'must be at most 64 characters without spaces, quotes or backslashes');
+      }
+      return prefix;
     },
-  };
+    register: (register, path) =>
+      fields(register, path, {
+        request: (request, at) => requestOf(request, at, defaultAuth, VARIABLES.register),
+        successStatus: statuses([200, 201, 204]),
+      }),
+  });
+  return { mode: 'generate' as const, ...generate };
 }
 
 function revokeRequestOf(
-  { raw, when, authWith }: RevokePolicy,
-  create: ResolvedCreate,
-  defaults: Defaults,
+  { request: raw, when, authWith }: ReturnType<typeof revokeSettings>,
+  create: ReturnType<typeof createSettings>,
+  defaultAuth: AuthTemplate,
 ): ResolvedRequest | undefined {
   const onOrphan = create.mode === 'mint' ? create.onOrphan : 'fail';
-  if (raw.request === undefined) {
+  if (raw === undefined) {
     if (when === 'never' && onOrphan !== 'revoke') return undefined;
     throw new ConfigProblem(
       'revoke.request',
@@ -687,7 +657,7 @@ function revokeRequestOf(
   }
   // Only a revocation at finish, of a replaced key, has the old key at hand.
   const variables = when === 'finish' && onOrphan === 'fail' ? VARIABLES.revoke : VARIABLES.revokeWithoutKey;
-  const request = requestOf(raw.request, 'revoke.request', defaults, variables);
+  const request = requestOf(raw, 'revoke.request', defaultAuth, variables);
   if (
     !requestUses(request, 'revokedKeyId') &&
     !requestUses(request, 'revokedKey') &&
@@ -701,25 +671,17 @@ function revokeRequestOf(
   return request;
 }
 
-function testSettings(value: unknown, defaults: Defaults): ResolvedConfig['test'] {
-  const raw = object(value, 'test', ['request', 'successStatus', 'propagation']);
-  const path = 'test.propagation';
-  const wait = object(raw.propagation ?? {}, path, [
-    'maxWaitMs',
-    'initialDelayMs',
-    'maxDelayMs',
-    'waitOnStatus',
-  ]);
-  return {
-    request: requestOf(raw.request, 'test.request', defaults, VARIABLES.test),
-    successStatus: statuses(raw.successStatus, 'test.successStatus', [200]),
-    maxWaitMs: integer(wait.maxWaitMs, `${path}.maxWaitMs`, { default: 60_000, min: 0, max: 900_000 }),
-    initialDelayMs: integer(wait.initialDelayMs, `${path}.initialDelayMs`, {
-      default: 500,
-      min: 1,
-      max: 60_000,
-    }),
-    maxDelayMs: integer(wait.maxDelayMs, `${path}.maxDelayMs`, { default: 5_000, min: 1, max: 300_000 }),
-    waitOnStatus: statuses(wait.waitOnStatus, `${path}.waitOnStatus`, [401, 403]),
-  };
+function testSettings(value: unknown, defaultAuth: AuthTemplate) {
+  const { propagation, ...test } = fields(value, 'test', {
+    request: (request, path) => requestOf(request, path, defaultAuth, VARIABLES.test),
+    successStatus: statuses([200]),
+    propagation: (wait, path) =>
+      fields(wait ?? {}, path, {
+        maxWaitMs: whole(60_000, 0, 900_000),
+        initialDelayMs: whole(500, 1, 60_000),
+        maxDelayMs: whole(5_000, 1, 300_000),
+        waitOnStatus: statuses([401, 403]),
+      }),
+  });
+  return { ...test, ...propagation };
 }

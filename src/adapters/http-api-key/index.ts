@@ -4,21 +4,16 @@
  * configuration block and docs/adapters/http-api-key.md for a complete example.
  */
 import { type HostAllowlist, readHostAllowlist } from '../../core/allowed-hosts.ts';
-import { type Env, envString } from '../../core/config.ts';
-import {
-  ConfigurationError,
-  ProtocolStateError,
-  SecretShapeError,
-  TargetRefusedError,
-} from '../../core/errors.ts';
-import { parseJsonObject } from '../../core/json-object.ts';
+import type { Env } from '../../core/config.ts';
+import { ProtocolStateError, SecretShapeError, TargetRefusedError } from '../../core/errors.ts';
 import { DEFAULT_PASSWORD_POLICY, generatePassword } from '../../core/password.ts';
 import type { KnownVersions, NextContext, RotationTarget, StepContext } from '../../core/target.ts';
 import {
-  asConfigurationError,
+  configFromEnv,
   type HttpApiKeyConfig,
   hasNonLatin1,
   type ResolvedConfig,
+  readSetting,
   requestUses,
   resolveConfig,
 } from './config.ts';
@@ -78,14 +73,8 @@ export interface HttpApiKeyOptions {
  * ```
  */
 export function httpApiKey(options: HttpApiKeyOptions = {}): RotationTarget<ApiKeySecret> {
-  let fixedConfig: ResolvedConfig | undefined;
-  if (options.config) {
-    try {
-      fixedConfig = resolveConfig(options.config);
-    } catch (error) {
-      asConfigurationError('httpApiKey({ config })', error);
-    }
-  }
+  let fixedConfig =
+    options.config && readSetting('httpApiKey({ config })', () => resolveConfig(options.config));
 
   let allowlist: HostAllowlist | undefined;
   const providerFor = (config: ResolvedConfig, ctx: StepContext) =>
@@ -94,7 +83,7 @@ export function httpApiKey(options: HttpApiKeyOptions = {}): RotationTarget<ApiK
       // Without a configuration of the deployer's own, baseUrl comes from the secret's writer.
       requireAllowlist: fixedConfig === undefined,
       baseUrlFrom: fixedConfig === undefined ? "the secret's rotation.baseUrl" : 'baseUrl',
-      ...(options.lookup ? { lookup: options.lookup } : {}),
+      lookup: options.lookup,
     });
 
   return {
@@ -102,29 +91,8 @@ export function httpApiKey(options: HttpApiKeyOptions = {}): RotationTarget<ApiK
 
     init(env: Env): void {
       allowlist = readHostAllowlist(env, HTTP_API_KEY_ALLOWED_HOSTS);
-      const text = envString(env, HTTP_API_KEY_CONFIG);
-      if (text === undefined) return;
-      if (options.config) {
-        throw new ConfigurationError(
-          HTTP_API_KEY_CONFIG,
-          'is set, but httpApiKey({ config }) was given in code too: keep one',
-        );
-      }
-      const parsed = parseJsonObject(
-        text,
-        (problem) =>
-          new ConfigurationError(
-            HTTP_API_KEY_CONFIG,
-            problem.startsWith('nested')
-              ? `is ${problem}: no configuration block needs that; flatten the request bodies`
-              : `is ${problem}: set it to the configuration block, a JSON object`,
-          ),
-      );
-      try {
-        fixedConfig = resolveConfig(parsed);
-      } catch (error) {
-        asConfigurationError(HTTP_API_KEY_CONFIG, error);
-      }
+      const block = configFromEnv(env, HTTP_API_KEY_CONFIG, options.config && 'httpApiKey({ config })');
+      if (block) fixedConfig = readSetting(HTTP_API_KEY_CONFIG, () => resolveConfig(block));
     },
 
     parse: (raw) => parseApiKeySecret(raw, fixedConfig),

@@ -3,15 +3,20 @@
  * tested by a `client_credentials` token request. Destinations follow `HTTP_API_KEY_ALLOWED_HOSTS`.
  */
 import { type HostAllowlist, readHostAllowlist } from '../../core/allowed-hosts.ts';
-import { type Env, envString } from '../../core/config.ts';
+import type { Env } from '../../core/config.ts';
 import { ConfigurationError, SecretShapeError, TargetRefusedError } from '../../core/errors.ts';
 import type { KnownVersions, NextContext, RotationTarget, StepContext } from '../../core/target.ts';
 import {
-  asConfigurationError,
   ConfigProblem,
+  choice,
+  configFromEnv,
+  fields,
   type HttpApiKeyConfig,
   type HttpSettings,
+  isObject,
+  type Reader,
   type ResolvedConfig,
+  readSetting,
 } from '../http-api-key/config.ts';
 import { type AddressLookup, HTTP_API_KEY_ALLOWED_HOSTS } from '../http-api-key/destination.ts';
 import { ProviderClient, refusal, revokeKey, untilAccepted } from '../http-api-key/http.ts';
@@ -85,24 +90,7 @@ export interface OAuthClientSecretOptions {
   readonly lookup?: AddressLookup;
 }
 
-const FIELDS = new Set([
-  'baseUrl',
-  'clientId',
-  'tokenPath',
-  'clientAuth',
-  'scope',
-  'secretsPath',
-  'secretPointer',
-  'secretIdPointer',
-  'listPointer',
-  'idempotencyHeader',
-  'revoke',
-  'secretField',
-  'secretIdField',
-  'propagation',
-  'http',
-]);
-
+/** The HTTP adapter's field paths that have a name of their own here. */
 const OUR_NAMES: Record<string, string> = {
   'test.propagation': 'propagation',
   'mint.keyPointer': 'secretPointer',
@@ -121,85 +109,89 @@ interface Settings {
   readonly http: HttpApiKeyConfig;
 }
 
-function text(raw: Record<string, unknown>, name: string, fallback?: string): string {
-  const value = raw[name] ?? fallback;
-  if (typeof value !== 'string' || value.length === 0) {
-    throw new ConfigProblem(
-      name,
-      fallback === undefined ? 'is required: a non-empty string' : 'must be a non-empty string',
-    );
-  }
-  if (value.includes('{{')) throw new ConfigProblem(name, 'must not contain "{{" (no placeholders here)');
+/** A non-empty string without placeholders, `fallback` when absent. */
+function text(fallback?: string): Reader<string> {
+  return (given, name) => {
+    const value = given ?? fallback;
+    if (typeof value !== 'string' || value.length === 0) {
+      throw new ConfigProblem(
+        name,
+        fallback === undefined ? 'is required: a non-empty string' : 'must be a non-empty string',
+      );
+    }
+    if (value.includes('{{')) throw new ConfigProblem(name, 'must not contain "{{" (no placeholders here)');
+    return value;
+  };
+}
+
+function path(fallback?: string): Reader<string> {
+  return (value, name) => {
+    const result = text(fallback)(value, name);
+    if (!result.startsWith('/') || result.startsWith('//')) {
+      throw new ConfigProblem(name, 'must be a path starting with a single "/", appended to baseUrl');
+    }
+    return result;
+  };
+}
+
+function optional<T>(read: Reader<T>): Reader<T | undefined> {
+  return (value, name) => (value === undefined ? undefined : read(value, name));
+}
+
+function oneOf<const T extends string>(choices: readonly T[]): Reader<T> {
+  return (value, name) => choice(value ?? choices[0], name, choices);
+}
+
+function jsonObject(value: unknown, name: string): Record<string, unknown> {
+  if (!isObject(value)) throw new ConfigProblem(name, 'must be a JSON object');
   return value;
-}
-
-function path(raw: Record<string, unknown>, name: string, fallback?: string): string {
-  const value = text(raw, name, fallback);
-  if (!value.startsWith('/') || value.startsWith('//')) {
-    throw new ConfigProblem(name, 'must be a path starting with a single "/", appended to baseUrl');
-  }
-  return value;
-}
-
-function choice<T extends string>(raw: Record<string, unknown>, name: string, choices: readonly T[]): T {
-  const value = raw[name] ?? choices[0];
-  if (!choices.includes(value as T)) {
-    throw new ConfigProblem(name, `must be one of ${choices.map((item) => `"${item}"`).join(', ')}`);
-  }
-  return value as T;
-}
-
-/** A JSON object; at the top level (no `path`), of known fields only. */
-function knownFields(value: unknown, path = ''): Record<string, unknown> {
-  if (typeof value !== 'object' || value === null || Array.isArray(value)) {
-    throw new ConfigProblem(path, 'must be a JSON object');
-  }
-  const raw = value as Record<string, unknown>;
-  const unknown = path ? undefined : Object.keys(raw).find((name) => !FIELDS.has(name));
-  if (unknown !== undefined) {
-    throw new ConfigProblem(unknown, `is not a known field (known: ${[...FIELDS].join(', ')})`);
-  }
-  return raw;
 }
 
 /** Validates the block and turns it into the HTTP API-key adapter's configuration. */
 function toSettings(value: unknown): Settings {
-  const raw = knownFields(value);
-  const clientId = text(raw, 'clientId');
-  if (clientId.includes(':') || /[^\x21-\x7e]/.test(clientId)) {
-    throw new ConfigProblem(
-      'clientId',
-      'must be printable ASCII without ":" or spaces (HTTP Basic carries it)',
-    );
-  }
-  const clientAuth = choice(raw, 'clientAuth', ['basic', 'body'] as const);
-  const scope = raw.scope === undefined ? undefined : text(raw, 'scope');
-  const revoke = choice(raw, 'revoke', ['finish', 'next-rotation'] as const);
-  const secretsPath = path(raw, 'secretsPath').replace(/\/+$/, '');
-  const secretIdPointer = text(raw, 'secretIdPointer', '/id');
-  const idempotencyHeader = raw.idempotencyHeader === undefined ? undefined : text(raw, 'idempotencyHeader');
-  for (const name of ['propagation', 'http']) if (raw[name] !== undefined) knownFields(raw[name], name);
+  const raw = fields(value, '', {
+    baseUrl: text(),
+    clientId: (value, name) => {
+      const clientId = text()(value, name);
+      if (clientId.includes(':') || /[^\x21-\x7e]/.test(clientId)) {
+        throw new ConfigProblem(
+          name,
+          'must be printable ASCII without ":" or spaces (HTTP Basic carries it)',
+        );
+      }
+      return clientId;
+    },
+    tokenPath: path('/oauth/token'),
+    clientAuth: oneOf(['basic', 'body']),
+    scope: optional(text()),
+    secretsPath: (value, name) => path()(value, name).replace(/\/+$/, ''),
+    secretPointer: text('/secret'),
+    secretIdPointer: text('/id'),
+    listPointer: (value) => (typeof value === 'string' ? value : '/secrets'),
+    idempotencyHeader: optional(text()),
+    revoke: oneOf(['finish', 'next-rotation']),
+    secretField: text('clientSecret'),
+    secretIdField: text('secretId'),
+    propagation: optional(jsonObject),
+    http: optional(jsonObject),
+  });
+  const { clientId, clientAuth, secretsPath, secretIdPointer, idempotencyHeader } = raw;
   const clientBasic = { type: 'basic', username: clientId, password: '{{key}}' } as const;
-  const mintRequest = {
-    method: 'POST',
-    path: secretsPath,
-    body: { label: 'rotation {{versionId}}' },
-  } as const;
   const http: HttpApiKeyConfig = {
-    baseUrl: text(raw, 'baseUrl'),
+    baseUrl: raw.baseUrl,
     auth: clientBasic,
-    keyField: text(raw, 'secretField', 'clientSecret'),
-    keyIdField: text(raw, 'secretIdField', 'secretId'),
+    keyField: raw.secretField,
+    keyIdField: raw.secretIdField,
     mint: {
-      request: mintRequest,
-      keyPointer: text(raw, 'secretPointer', '/secret'),
+      request: { method: 'POST', path: secretsPath, body: { label: 'rotation {{versionId}}' } },
+      keyPointer: raw.secretPointer,
       keyIdPointer: secretIdPointer,
       ...(idempotencyHeader
         ? { idempotencyHeader }
         : {
             orphanCheck: {
               request: { method: 'GET', path: secretsPath },
-              itemsPointer: typeof raw.listPointer === 'string' ? raw.listPointer : '/secrets',
+              itemsPointer: raw.listPointer,
               labelPointer: '/label',
               idPointer: secretIdPointer,
             },
@@ -210,19 +202,16 @@ function toSettings(value: unknown): Settings {
     test: {
       request: {
         method: 'POST',
-        path: path(raw, 'tokenPath', '/oauth/token'),
+        path: raw.tokenPath,
         auth: clientAuth === 'basic' ? clientBasic : { type: 'none' },
       },
       successStatus: [200],
-      propagation: {
-        ...(raw.propagation as HttpApiKeyConfig['test']['propagation']),
-        waitOnStatus: TOKEN_REFUSED,
-      },
+      propagation: { ...raw.propagation, waitOnStatus: TOKEN_REFUSED },
     },
     revoke: { when: 'finish', request: { method: 'DELETE', path: `${secretsPath}/{{revokedKeyId}}` } },
     ...(raw.http === undefined ? {} : { http: raw.http as HttpSettings }),
   };
-  return { clientId, clientAuth, scope, revoke, http };
+  return { clientId, clientAuth, scope: raw.scope, revoke: raw.revoke, http };
 }
 
 /**
@@ -238,45 +227,40 @@ function toSettings(value: unknown): Settings {
  * ```
  */
 export function oauthClientSecret(options: OAuthClientSecretOptions = {}): RotationTarget<ApiKeySecret> {
-  let settings: Settings | undefined;
-  let inner: RotationTarget<ApiKeySecret> | undefined;
+  let active: { settings: Settings; inner: RotationTarget<ApiKeySecret> } | undefined;
   let allowlist: HostAllowlist | undefined;
 
   const build = (value: unknown, setting: string) => {
+    const settings = readSetting(setting, () => toSettings(value));
     try {
-      settings = toSettings(value);
-      inner = httpApiKey({ config: settings.http, ...(options.lookup ? { lookup: options.lookup } : {}) });
+      active = { settings, inner: httpApiKey({ config: settings.http, lookup: options.lookup }) };
     } catch (error) {
-      if (error instanceof ConfigurationError) {
-        // The HTTP adapter names its own entry point and fields; name ours.
-        const message = error.message
-          .replace(/^.*?httpApiKey\(\{ config \}\):?\s*/, '')
-          .replace(
-            /field (test\.propagation|mint\.keyPointer|mint\.keyIdPointer|mint\.orphanCheck\.itemsPointer)/,
-            (_match, name: string) => `field ${OUR_NAMES[name]}`,
-          );
-        throw new ConfigurationError(setting, message);
-      }
-      asConfigurationError(setting, error);
+      if (!(error instanceof ConfigurationError)) throw error;
+      // The HTTP adapter names its own entry point and fields; name ours.
+      const problem = error.message
+        .replace(/^httpApiKey\(\{ config \}\) /, '')
+        .replace(
+          /field (test\.propagation|mint\.keyPointer|mint\.keyIdPointer|mint\.orphanCheck\.itemsPointer)/,
+          (_match, name: string) => `field ${OUR_NAMES[name]}`,
+        );
+      throw new ConfigurationError(setting, problem);
     }
   };
   if (options.config) build(options.config, 'oauthClientSecret({ config })');
 
-  const ready = (): { settings: Settings; inner: RotationTarget<ApiKeySecret> } => {
-    if (!settings || !inner) {
-      throw new ConfigurationError(
-        OAUTH_CLIENT_SECRET_CONFIG,
-        'is not set: set it to the configuration block (a JSON object with baseUrl, clientId, secretsPath)',
-      );
-    }
-    return { settings, inner };
+  const ready = () => {
+    if (active) return active;
+    throw new ConfigurationError(
+      OAUTH_CLIENT_SECRET_CONFIG,
+      'is not set: set it to the configuration block (a JSON object with baseUrl, clientId, secretsPath)',
+    );
   };
   const providerFor = (config: ResolvedConfig, ctx: StepContext) =>
     new ProviderClient(config, ctx, {
       allowlist,
       requireAllowlist: false,
       baseUrlFrom: 'baseUrl',
-      ...(options.lookup ? { lookup: options.lookup } : {}),
+      lookup: options.lookup,
     });
 
   return {
@@ -284,25 +268,12 @@ export function oauthClientSecret(options: OAuthClientSecretOptions = {}): Rotat
 
     init(env: Env): void {
       allowlist = readHostAllowlist(env, HTTP_API_KEY_ALLOWED_HOSTS);
-      const configText = envString(env, OAUTH_CLIENT_SECRET_CONFIG);
-      if (configText !== undefined) {
-        if (options.config) {
-          throw new ConfigurationError(
-            OAUTH_CLIENT_SECRET_CONFIG,
-            'is set, but oauthClientSecret({ config }) was given in code too: keep one',
-          );
-        }
-        let parsed: unknown;
-        try {
-          parsed = JSON.parse(configText);
-        } catch {
-          throw new ConfigurationError(
-            OAUTH_CLIENT_SECRET_CONFIG,
-            'is not valid JSON: set it to the configuration block',
-          );
-        }
-        build(parsed, OAUTH_CLIENT_SECRET_CONFIG);
-      }
+      const block = configFromEnv(
+        env,
+        OAUTH_CLIENT_SECRET_CONFIG,
+        options.config && 'oauthClientSecret({ config })',
+      );
+      if (block) build(block, OAUTH_CLIENT_SECRET_CONFIG);
       ready().inner.init?.(env);
     },
 
