@@ -107,30 +107,23 @@ export interface RotationResult {
 
 /** Live progress of a rotation, for displays such as the CLI's; `labels` is read only for an `onStep` listener. */
 export type RotationProgress =
-  | {
+  | (RotationVersion & {
       readonly kind: 'rotation-started';
-      readonly secretArn: string;
-      readonly versionId: string;
       readonly resumed: boolean;
       readonly steps: readonly RotationStep[];
-    }
-  | {
-      readonly kind: 'step-started';
-      readonly secretArn: string;
-      readonly versionId: string;
-      readonly step: RotationStep;
-    }
-  | {
-      readonly kind: 'step-finished';
-      readonly secretArn: string;
-      readonly versionId: string;
-      readonly step: RotationStep;
-      readonly ok: boolean;
-      readonly durationMs: number;
-      readonly error?: string;
-      readonly labels?: Readonly<Record<string, readonly string[]>>;
-    }
+    })
+  | (RotationVersion & { readonly kind: 'step-started'; readonly step: RotationStep })
+  | (RotationVersion &
+      StepResult & {
+        readonly kind: 'step-finished';
+        readonly labels?: Readonly<Record<string, readonly string[]>>;
+      })
   | { readonly kind: 'rotation-finished'; readonly result: RotationResult };
+
+interface RotationVersion {
+  readonly secretArn: string;
+  readonly versionId: string;
+}
 
 interface ExecuteRotationOptions {
   readonly handler: RotationHandler;
@@ -174,26 +167,17 @@ export async function executeRotation(
       failure = { step, error: stepError, cause: error };
     }
     const durationMs = performance.now() - stepStarted;
-    results.push(
+    const result: StepResult =
       stepError === undefined
         ? { step, ok: true, durationMs }
-        : { step, ok: false, durationMs, error: stepError },
-    );
+        : { step, ok: false, durationMs, error: stepError };
+    results.push(result);
     if (options.onStep) {
       const labels = await service.describe(secretArn).then(
         (state) => state.versionIdsToStages,
         () => undefined,
       );
-      notify({
-        kind: 'step-finished',
-        secretArn,
-        versionId,
-        step,
-        ok: stepError === undefined,
-        durationMs,
-        error: stepError,
-        labels,
-      });
+      notify({ kind: 'step-finished', secretArn, versionId, ...result, labels });
     }
     if (failure) break;
   }

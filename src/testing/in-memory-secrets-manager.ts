@@ -177,11 +177,7 @@ export class InMemorySecretsManager {
   }
 
   /** The valueless AWSPENDING version RotateSecret registers; with `copyCurrentValue`, RotateImmediately=false's test copy. */
-  registerPending(
-    secretId: string,
-    versionId: string,
-    options: { copyCurrentValue?: boolean } = {},
-  ): SecretVersionsState {
+  registerPending(secretId: string, versionId: string, copyCurrentValue = false): SecretVersionsState {
     const secret = this.#find(secretId);
     const existing = secret.versions.get(versionId);
     if (existing) {
@@ -195,7 +191,7 @@ export class InMemorySecretsManager {
       throw invalidRequest(INCOMPLETE_ROTATION_MESSAGE);
     }
     let value: SecretValue | undefined;
-    if (options.copyCurrentValue) {
+    if (copyCurrentValue) {
       // testSecret reads the pending value; the current one tests the configuration without rotating.
       const current = findStage(secret, AWSCURRENT);
       if (!current || !hasValue(current)) {
@@ -258,7 +254,7 @@ export class InMemorySecretsManager {
     const tags = parseTags(optionalObjectList(input, 'Tags', 50) ?? []);
     optionalBoolean(input, 'ForceOverwriteReplicaSecret');
 
-    const existing = this.#byName(name);
+    const existing = [...this.#secrets.values()].find((secret) => secret.name === name);
     if (existing) {
       const version = token ? existing.versions.get(token) : undefined;
       if (version && value && sameValue(version, value)) {
@@ -488,7 +484,7 @@ export class InMemorySecretsManager {
     const secretId = requireString(input, 'SecretId', SECRET_ID_RULE);
     const versionId = requireString(input, 'ClientRequestToken', TOKEN_RULE);
     const copyCurrentValue = optionalBoolean(input, 'CopyCurrentValue') ?? false;
-    const state = this.registerPending(secretId, versionId, { copyCurrentValue });
+    const state = this.registerPending(secretId, versionId, copyCurrentValue);
     return { ARN: state.arn, Name: state.name, VersionId: versionId };
   }
 
@@ -514,11 +510,6 @@ export class InMemorySecretsManager {
     for (let i = 0; i < 6; i++) suffix += alphabet[randomInt(alphabet.length)];
     const { region, accountId } = this.#options;
     return `arn:aws:secretsmanager:${region}:${accountId}:secret:${name}-${suffix}`;
-  }
-
-  #byName(name: string): StoredSecret | undefined {
-    for (const secret of this.#secrets.values()) if (secret.name === name) return secret;
-    return undefined;
   }
 
   /** A secret by full ARN, partial ARN (without the random suffix) or name. */
@@ -667,11 +658,8 @@ function findStage(secret: StoredSecret, stage: string): StoredVersion | undefin
 }
 
 function labelledVersions(secret: StoredSecret): Record<string, string[]> {
-  const result: Record<string, string[]> = {};
-  for (const version of secret.versions.values()) {
-    if (version.stages.length > 0) result[version.versionId] = [...version.stages];
-  }
-  return result;
+  const labelled = [...secret.versions.values()].filter((version) => version.stages.length > 0);
+  return Object.fromEntries(labelled.map((version) => [version.versionId, [...version.stages]]));
 }
 
 function startOfDay(date: Date): Date {

@@ -17,7 +17,7 @@ import { INCOMPLETE_ROTATION_MESSAGE, InMemorySecretsManager } from './in-memory
 import { checkRateLimits, RateLimiter, type RateLimits, THROTTLING_MESSAGE } from './rate-limit.ts';
 import { isLoopbackHost, MAX_REQUEST_BODY_BYTES, RequestGuard } from './request-guard.ts';
 import { type Seed, seedRequests } from './seed.ts';
-import { ServiceError, type WireInput } from './service-error.ts';
+import { alreadyExists, invalidRequest, ServiceError, type WireInput } from './service-error.ts';
 
 /** One request the endpoint received. `input` is the parsed body: it holds secret values, never print it. */
 export interface RecordedCall {
@@ -224,8 +224,8 @@ class LocalEndpoint implements LocalSecretsManager {
     if (options.seed) seedStore(store, options.seed);
     this.#storeService = {
       describe: async (secretId) => store.rotationState(secretId),
-      registerPending: async (secretArn, versionId, options) =>
-        void store.registerPending(secretArn, versionId, options),
+      registerPending: async (secretArn, versionId, { copyCurrentValue }) =>
+        void store.registerPending(secretArn, versionId, copyCurrentValue),
       complete: async (secretArn, versionId, outcome) =>
         store.completeRotation(secretArn, versionId, outcome),
     };
@@ -369,11 +369,7 @@ class LocalEndpoint implements LocalSecretsManager {
       this.#refuse(
         request,
         response,
-        new ServiceError(
-          'RequestEntityTooLargeException',
-          `The request body is larger than ${MAX_REQUEST_BODY_BYTES} bytes, more than any request the service accepts (a SecretString holds at most 65536 bytes).`,
-          413,
-        ),
+        new ServiceError('RequestEntityTooLargeException', TOO_LARGE_MESSAGE, 413),
       );
       return;
     }
@@ -381,9 +377,8 @@ class LocalEndpoint implements LocalSecretsManager {
       send(response, 200, { service: 'secrets-rotator local Secrets Manager endpoint', region: this.region });
       return;
     }
-    const target = headerValue(request, 'x-amz-target');
-    const match = target ? /^secretsmanager\.([A-Za-z]+)$/.exec(target) : null;
-    if (request.method !== 'POST' || !match) {
+    const operation = /^secretsmanager\.([A-Za-z]+)$/.exec(headerValue(request, 'x-amz-target') ?? '')?.[1];
+    if (request.method !== 'POST' || !operation) {
       this.#answerError(
         response,
         undefined,
@@ -394,49 +389,24 @@ class LocalEndpoint implements LocalSecretsManager {
       );
       return;
     }
-    const operation = match[1]!;
-    let input: WireInput;
+    const input = parseObject(body);
+    const call = this.#record(operation, input ?? {}, receivedAt, response);
     try {
-      const parsed: unknown = body.length ? JSON.parse(body.toString('utf8')) : {};
-      if (parsed === null || typeof parsed !== 'object' || Array.isArray(parsed))
-        throw new SyntaxError('not an object');
-      input = parsed as WireInput;
-    } catch {
-      const call = this.#record(operation, {}, receivedAt, response);
-      this.#answerError(
-        response,
-        call,
-        new ServiceError('SerializationException', 'The request body is not a JSON object.'),
-      );
-      return;
-    }
-    const call = this.#record(operation, input, receivedAt, response);
-    if (this.#latencyMs > 0) await new Promise((resolve) => setTimeout(resolve, this.#latencyMs));
-
-    if (this.#rateLimiter && !this.#rateLimiter.take(operation)) {
-      this.#answerError(response, call, new ServiceError('ThrottlingException', THROTTLING_MESSAGE));
-      return;
-    }
-
-    const fault = this.#takeFault(operation, input);
-    if (fault) {
-      if (fault.delayMs) await new Promise((resolve) => setTimeout(resolve, fault.delayMs));
-      if (fault.dropConnection) {
+      if (!input) throw new ServiceError('SerializationException', 'The request body is not a JSON object.');
+      if (this.#latencyMs > 0) await new Promise((resolve) => setTimeout(resolve, this.#latencyMs));
+      if (this.#rateLimiter && !this.#rateLimiter.take(operation)) {
+        throw new ServiceError('ThrottlingException', THROTTLING_MESSAGE);
+      }
+      const fault = this.#takeFault(operation, input);
+      if (fault?.delayMs) await new Promise((resolve) => setTimeout(resolve, fault.delayMs));
+      if (fault?.dropConnection) {
         this.#dropConnection(request, call, `${operation} dropped (injected fault)`);
         return;
       }
-      if (fault.error) {
+      if (fault?.error) {
         call.injected = true;
-        this.#answerError(
-          response,
-          call,
-          new ServiceError(fault.error.type, fault.error.message, fault.error.status ?? 400),
-        );
-        return;
+        throw new ServiceError(fault.error.type, fault.error.message, fault.error.status ?? 400);
       }
-    }
-
-    try {
       const output =
         operation === 'RotateSecret'
           ? await this.#rotateSecret(input)
@@ -508,29 +478,21 @@ class LocalEndpoint implements LocalSecretsManager {
   }
 
   #takeFault(operation: string, input: WireInput): Fault | undefined {
-    for (const active of this.#faults) {
-      const { fault } = active;
-      if (active.remaining <= 0) continue;
-      if (fault.operation !== '*' && fault.operation !== operation) continue;
-      let applies = true;
-      try {
-        applies = fault.when ? fault.when(input) : true;
-      } catch {
-        applies = false;
-      }
-      if (!applies) continue;
-      active.remaining -= 1;
-      return fault;
-    }
-    return undefined;
+    const active = this.#faults.find(
+      ({ fault, remaining }) =>
+        remaining > 0 &&
+        (fault.operation === '*' || fault.operation === operation) &&
+        faultApplies(fault, input),
+    );
+    if (active) active.remaining -= 1;
+    return active?.fault;
   }
 
   async #rotateSecret(input: WireInput): Promise<WireInput> {
     const request = this.#store.parseRotateSecret(input);
     const handler = this.#handlers.get(functionName(request.rotationLambdaArn));
     if (!handler) {
-      throw new ServiceError(
-        'InvalidRequestException',
+      throw invalidRequest(
         `No rotation function is registered with this local endpoint for ${request.rotationLambdaArn}: in code, call registerRotationFunction() with that ARN or function name first; from the command line, restart secrets-rotator local-endpoint with --rotation-function <name>=<handler>.`,
       );
     }
@@ -540,7 +502,7 @@ class LocalEndpoint implements LocalSecretsManager {
     if (running) {
       // The SDK retries a request whose answer was lost with the same ClientRequestToken.
       if (token !== undefined && token === running.versionId) return answer(token);
-      throw new ServiceError('InvalidRequestException', INCOMPLETE_ROTATION_MESSAGE);
+      throw invalidRequest(INCOMPLETE_ROTATION_MESSAGE);
     }
     if (
       token !== undefined &&
@@ -555,17 +517,12 @@ class LocalEndpoint implements LocalSecretsManager {
         testOnly: !request.rotateImmediately,
       });
     } catch (error) {
-      if (error instanceof RotationIncompleteError) {
-        throw new ServiceError('InvalidRequestException', INCOMPLETE_ROTATION_MESSAGE);
-      }
-      if (error instanceof ProtocolStateError)
-        throw new ServiceError('ResourceExistsException', error.message);
+      if (error instanceof RotationIncompleteError) throw invalidRequest(INCOMPLETE_ROTATION_MESSAGE);
+      if (error instanceof ProtocolStateError) throw alreadyExists(error.message);
       throw error;
     }
     if (!plan.resumed) {
-      this.#store.registerPending(plan.secretArn, plan.versionId, {
-        copyCurrentValue: !request.rotateImmediately,
-      });
+      this.#store.registerPending(plan.secretArn, plan.versionId, !request.rotateImmediately);
     }
     this.#store.configureRotation(request);
 
@@ -591,6 +548,15 @@ class LocalEndpoint implements LocalSecretsManager {
   }
 }
 
+/** A `when` that throws counts as not matching: a test's predicate must not break the endpoint. */
+function faultApplies(fault: Fault, input: WireInput): boolean {
+  try {
+    return fault.when ? fault.when(input) : true;
+  } catch {
+    return false;
+  }
+}
+
 function checkedLatency(latencyMs: number | undefined): number {
   if (latencyMs === undefined) return 0;
   if (!Number.isInteger(latencyMs) || latencyMs < 0 || latencyMs > 60_000) {
@@ -610,6 +576,20 @@ function functionName(arnOrName: string): string {
 function headerValue(request: IncomingMessage, name: string): string | undefined {
   const value = request.headers[name];
   return Array.isArray(value) ? value[0] : value;
+}
+
+const TOO_LARGE_MESSAGE = `The request body is larger than ${MAX_REQUEST_BODY_BYTES} bytes, more than any request the service accepts (a SecretString holds at most 65536 bytes).`;
+
+/** The body as a JSON object (an empty body is `{}`); `undefined` when it is not one. */
+function parseObject(body: Buffer): WireInput | undefined {
+  try {
+    const parsed: unknown = body.length ? JSON.parse(body.toString('utf8')) : {};
+    return parsed !== null && typeof parsed === 'object' && !Array.isArray(parsed)
+      ? (parsed as WireInput)
+      : undefined;
+  } catch {
+    return undefined;
+  }
 }
 
 /** The body, or `undefined` when it is (or says it will be) over {@link MAX_REQUEST_BODY_BYTES}. */
