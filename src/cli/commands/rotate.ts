@@ -172,9 +172,9 @@ async function runRotate(
   checkCombination(options);
   const entry = options.handler ? findHandler(options.handler, context.io.handlers) : undefined;
   const target = entry ? await loadTarget(entry, options.emergency === true) : undefined;
-  return options.viaService
-    ? rotateViaService(context, flags, secretId, options, target)
-    : rotateLocally(context, flags, secretId, options, entry!, target!);
+  if (!options.viaService) return rotateLocally(context, flags, secretId, options, entry!, target!);
+  const json = flags.output === 'json';
+  return rotateViaService({ context, flags, client: context.client(flags), secretId, options, json }, target);
 }
 
 async function rotateLocally(
@@ -279,15 +279,6 @@ async function requireLocalEndpoint(flags: GlobalFlags): Promise<string> {
   );
 }
 
-async function describeLabels(client: SecretsManagerClient, secretId: string) {
-  const answer = await client.send(new DescribeSecretCommand({ SecretId: secretId }));
-  return {
-    arn: answer.ARN ?? secretId,
-    lambdaArn: answer.RotationLambdaARN,
-    labels: answer.VersionIdsToStages ?? {},
-  };
-}
-
 interface ServiceRotation {
   readonly context: CommandContext;
   readonly flags: GlobalFlags;
@@ -298,15 +289,10 @@ interface ServiceRotation {
 }
 
 async function rotateViaService(
-  context: CommandContext,
-  flags: GlobalFlags,
-  secretId: string,
-  options: RotateOptions,
+  run: ServiceRotation,
   target: RotationTarget<unknown> | undefined,
 ): Promise<ExitCode> {
-  const json = flags.output === 'json';
-  const client = context.client(flags);
-  const run: ServiceRotation = { context, flags, client, secretId, options, json };
+  const { context, flags, client, secretId, options, json } = run;
   const before = await describeBefore(run);
   const lambdaArn = options.rotationLambdaArn ?? before.lambdaArn;
   const versionId = await startRotation(run, before, lambdaArn);
@@ -315,7 +301,7 @@ async function rotateViaService(
   const watched = await watchRotation({
     versionId,
     labels: before.labels,
-    read: () => readLabels(run, before.arn),
+    read: async () => (await describe(run, before.arn, `following the rotation of ${secretId}`)).labels,
     timeoutMs: options.timeout * 1000,
     nextWait: (previous) => (previous === undefined ? 0 : options.pollInterval),
     signal: context.io.signal,
@@ -360,14 +346,22 @@ function rotatedLine(secretId: string, versionId: string, ms: number, labels: Ve
   return `Rotated ${secretId}: AWSCURRENT is version ${shortId(versionId)} (${formatDuration(ms)}); ${labelSummary(labels)}`;
 }
 
-async function describeBefore(run: ServiceRotation): Promise<Awaited<ReturnType<typeof describeLabels>>> {
-  const { secretId, options, context } = run;
-  let before: Awaited<ReturnType<typeof describeLabels>>;
+async function describe(run: ServiceRotation, secretId: string, doing: string) {
   try {
-    before = await describeLabels(run.client, secretId);
+    const answer = await run.client.send(new DescribeSecretCommand({ SecretId: secretId }));
+    return {
+      arn: answer.ARN ?? secretId,
+      lambdaArn: answer.RotationLambdaARN,
+      labels: answer.VersionIdsToStages ?? {},
+    };
   } catch (error) {
-    throw awsFailure(error, `reading secret ${secretId}`, run.flags);
+    throw awsFailure(error, doing, run.flags);
   }
+}
+
+async function describeBefore(run: ServiceRotation) {
+  const { secretId, options, context } = run;
+  const before = await describe(run, secretId, `reading secret ${secretId}`);
   if (run.json) return before;
   const lambdaArn = options.rotationLambdaArn ?? before.lambdaArn;
   context.out.line(
@@ -416,14 +410,6 @@ async function startRotation(
   }
   if (!run.json) run.context.out.line(`RotateSecret accepted: version ${versionId}`);
   return versionId;
-}
-
-async function readLabels(run: ServiceRotation, arn: string): Promise<VersionLabels> {
-  try {
-    return (await describeLabels(run.client, arn)).labels;
-  } catch (error) {
-    throw awsFailure(error, `following the rotation of ${run.secretId}`, run.flags);
-  }
 }
 
 /** RotateSecret refused because of the secret's rotation configuration, with the fix for each case. */
@@ -600,11 +586,8 @@ async function readStage(
     redactor.add(answer.SecretString);
     return { raw: answer.SecretString, versionId: answer.VersionId };
   } catch (error) {
-    const doing =
-      stage === AWSPREVIOUS
-        ? `reading the AWSPREVIOUS version of ${arn} to revoke it`
-        : `reading the AWSCURRENT version of ${arn} before revoking`;
-    throw awsFailure(error, doing, flags);
+    const why = stage === AWSPREVIOUS ? 'to revoke it' : 'before revoking';
+    throw awsFailure(error, `reading the ${stage} version of ${arn} ${why}`, flags);
   }
 }
 

@@ -32,6 +32,7 @@ import { checkEmergencyFlags } from '../options.ts';
 import { confirm } from '../prompt.ts';
 import {
   functionLogs,
+  functionName,
   isUnfinishedRotationRefusal,
   labelOutcome,
   type Watched,
@@ -134,7 +135,7 @@ export async function runRotateAll(
   const { target, local } = await chooseTarget(context, flags, options);
   const interrupt = interruptOnSignal(context);
   const concurrency = options.concurrency ?? DEFAULT_FLEET_CONCURRENCY;
-  const throttle = new AdaptiveThrottle({ maxConcurrency: concurrency, signal: interrupt });
+  const throttle = new AdaptiveThrottle(concurrency, interrupt);
   // maxAttempts 1: throttling is answered by the shared adaptive window, not by each call alone.
   const client = secretsManagerClient(flags, context.io.env, { maxAttempts: 1 });
   context.cleanups.push(() => client.destroy());
@@ -338,9 +339,7 @@ function printSelection(
     const pending = unfinishedPending(secret.labels);
     return [
       secret.name,
-      secret.rotationLambdaArn
-        ? (/function:([^:]+)/.exec(secret.rotationLambdaArn)?.[1] ?? secret.rotationLambdaArn)
-        : '(none)',
+      secret.rotationLambdaArn ? functionName(secret.rotationLambdaArn) : '(none)',
       secret.lastRotatedDate ? secret.lastRotatedDate.toISOString().slice(0, 10) : 'never',
       pending ? `already rotating (version ${shortId(pending)})` : '',
     ];
@@ -394,12 +393,8 @@ const UNREACHABLE_CODES = new Set([
 
 function failedCall(run: Run, versionId: string | null, step: string, doing: string, error: unknown): Result {
   const explained = awsFailure(error, doing, run.flags);
-  const code = awsErrorCode(error);
   const nested = (error as { code?: unknown; cause?: { code?: unknown } } | null) ?? {};
-  const unreachable =
-    UNREACHABLE_CODES.has(code) ||
-    (typeof nested.code === 'string' && UNREACHABLE_CODES.has(nested.code)) ||
-    (typeof nested.cause?.code === 'string' && UNREACHABLE_CODES.has(nested.cause.code));
+  const codes = [awsErrorCode(error), nested.code, nested.cause?.code];
   return {
     kind: 'failed',
     versionId,
@@ -412,7 +407,7 @@ function failedCall(run: Run, versionId: string | null, step: string, doing: str
       error instanceof StillThrottledError
         ? `lower --concurrency, then run the same command again: ${run.commandLine}`
         : (explained.fix ?? `run the same command again to retry it: ${run.commandLine}`),
-    unreachable,
+    unreachable: codes.some((code) => typeof code === 'string' && UNREACHABLE_CODES.has(code)),
   };
 }
 

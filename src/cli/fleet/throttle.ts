@@ -20,10 +20,7 @@ const TRANSIENT_CODES = new Set([
   'ServiceUnavailable',
 ]);
 
-/**
- * Whether `error` is a transient failure worth one more try: a connection reset (a keep-alive
- * socket the server just closed), a timeout, or the service's own 5xx.
- */
+/** Worth one more try: a connection reset (a keep-alive socket the server just closed), a timeout, a 5xx. */
 function isTransient(error: unknown): boolean {
   let current: unknown = error;
   for (let depth = 0; depth < 3 && current && typeof current === 'object'; depth++) {
@@ -44,62 +41,41 @@ const DECREASE_GAP_MS = 500;
 
 const TRANSIENT_TRIES = 4;
 
-interface AdaptiveThrottleOptions {
-  /** The most rotations in flight (`--concurrency`); the window starts here. */
-  readonly maxConcurrency: number;
-  /** Doubles per retry. */
-  readonly baseDelayMs?: number;
-  readonly maxDelayMs?: number;
-  readonly maxRetries?: number;
-  /** For the jitter (tests pass a fixed one). */
-  readonly random?: () => number;
-  readonly signal?: AbortSignal | undefined;
-}
+// A throttled call waits 200 ms doubling per retry (at most 10 s, jittered), 12 retries at most.
+const BASE_DELAY_MS = 200;
+const MAX_DELAY_MS = 10_000;
+const MAX_RETRIES = 12;
 
 export class StillThrottledError extends Error {
-  readonly retries: number;
-
   constructor(operation: string, retries: number, cause: unknown) {
     super(`${operation} was still throttled after ${retries} retries`, { cause });
     this.name = 'StillThrottledError';
-    this.retries = retries;
   }
 }
 
 /** The concurrency window and the throttling back-off shared by every rotation of one run. */
 export class AdaptiveThrottle {
+  /** The most rotations in flight (`--concurrency`); the window starts here. */
   readonly maxConcurrency: number;
+  readonly #signal: AbortSignal;
   throttled = 0;
+  /** Rotations in flight at most, now. */
+  window: number;
   lowestWindow: number;
-  #window: number;
   #inFlight = 0;
   #lastThrottle = Number.NEGATIVE_INFINITY;
   #lastDecrease = Number.NEGATIVE_INFINITY;
   readonly #waiting: Array<() => void> = [];
-  readonly #options: Required<Omit<AdaptiveThrottleOptions, 'signal'>> & { signal?: AbortSignal | undefined };
 
-  constructor(options: AdaptiveThrottleOptions) {
-    if (!Number.isInteger(options.maxConcurrency) || options.maxConcurrency < 1) {
-      throw new RangeError(`maxConcurrency must be a whole number ≥ 1, got ${options.maxConcurrency}`);
-    }
-    this.maxConcurrency = options.maxConcurrency;
-    this.#window = options.maxConcurrency;
-    this.lowestWindow = options.maxConcurrency;
-    this.#options = {
-      baseDelayMs: 200,
-      maxDelayMs: 10_000,
-      maxRetries: 12,
-      random: Math.random,
-      ...options,
-    };
-  }
-
-  get window(): number {
-    return this.#window;
+  constructor(maxConcurrency: number, signal: AbortSignal) {
+    this.maxConcurrency = maxConcurrency;
+    this.window = maxConcurrency;
+    this.lowestWindow = maxConcurrency;
+    this.#signal = signal;
   }
 
   async slot<T>(task: () => Promise<T>): Promise<T> {
-    while (this.#inFlight >= this.#window) {
+    while (this.#inFlight >= this.window) {
       await new Promise<void>((resolve) => this.#waiting.push(resolve));
     }
     this.#inFlight += 1;
@@ -109,18 +85,14 @@ export class AdaptiveThrottle {
       this.#inFlight -= 1;
       // Widen by one per rotation finished while the service has not throttled for a while: the
       // window regains its size within a few rounds, and the next throttle halves it again.
-      if (performance.now() - this.#lastThrottle >= CALM_MS && this.#window < this.maxConcurrency) {
-        this.#window += 1;
+      if (performance.now() - this.#lastThrottle >= CALM_MS && this.window < this.maxConcurrency) {
+        this.window += 1;
       }
       this.#wake();
     }
   }
 
-  /**
-   * Sends one request; on throttling, narrows the window, waits and tries again; on a transient
-   * network error, tries again at once a few times (the request must be idempotent: RotateSecret
-   * with its ClientRequestToken, a read).
-   */
+  /** Sends one idempotent request, retrying it on throttling (narrowing the window) and on transient errors. */
   async call<T>(operation: string, send: () => Promise<T>): Promise<T> {
     let transient = 0;
     for (let retry = 0; ; retry++) {
@@ -129,37 +101,37 @@ export class AdaptiveThrottle {
       } catch (error) {
         if (!isThrottling(error)) {
           // A reset connection says nothing about the rate: retry without narrowing the window.
-          if (isTransient(error) && ++transient < TRANSIENT_TRIES && !this.#options.signal?.aborted) {
-            await sleep(50 * transient, this.#options.signal);
+          if (isTransient(error) && ++transient < TRANSIENT_TRIES && !this.#signal.aborted) {
+            await sleep(50 * transient, this.#signal);
             retry -= 1;
             continue;
           }
           throw error;
         }
         this.#onThrottled();
-        if (retry >= this.#options.maxRetries || this.#options.signal?.aborted) {
+        if (retry >= MAX_RETRIES || this.#signal.aborted) {
           throw new StillThrottledError(operation, retry, error);
         }
-        const ceiling = Math.min(this.#options.maxDelayMs, this.#options.baseDelayMs * 2 ** retry);
-        await sleep(Math.round(ceiling * (0.5 + this.#options.random() / 2)), this.#options.signal);
+        const ceiling = Math.min(MAX_DELAY_MS, BASE_DELAY_MS * 2 ** retry);
+        await sleep(Math.round(ceiling * (0.5 + Math.random() / 2)), this.#signal);
       }
     }
   }
 
   #onThrottled(): void {
-    this.throttled += 1;
-    this.#lastThrottle = performance.now();
-    // Requests in flight together are refused together: halve once per burst, not once per answer.
     const now = performance.now();
+    this.throttled += 1;
+    this.#lastThrottle = now;
+    // Requests in flight together are refused together: halve once per burst, not once per answer.
     if (now - this.#lastDecrease < DECREASE_GAP_MS) return;
     this.#lastDecrease = now;
-    this.#window = Math.max(1, Math.floor(this.#window / 2));
-    this.lowestWindow = Math.min(this.lowestWindow, this.#window);
+    this.window = Math.max(1, Math.floor(this.window / 2));
+    this.lowestWindow = Math.min(this.lowestWindow, this.window);
   }
 
   // Woken waiters re-check the window themselves, in arrival order; those over it queue again.
   #wake(): void {
-    const woken = this.#waiting.splice(0, Math.max(0, this.#window - this.#inFlight));
+    const woken = this.#waiting.splice(0, Math.max(0, this.window - this.#inFlight));
     for (const resolve of woken) resolve();
   }
 }
