@@ -4,6 +4,7 @@
 import {
   DescribeSecretCommand,
   GetSecretValueCommand,
+  type GetSecretValueCommandOutput,
   RotateSecretCommand,
   type SecretsManagerClient,
 } from '@aws-sdk/client-secrets-manager';
@@ -501,16 +502,23 @@ export async function revokePrevious(
   json: boolean,
 ): Promise<string> {
   const out = context.out;
-  const read = (stage: string, id?: string) => readStage(client, flags, arn, stage, id);
-  const { raw: previousRaw, versionId: previousId } = await read(AWSPREVIOUS);
-  if (previousRaw === undefined || previousId === undefined) {
+  // The engine read these values with init already run; the CLI's copy of the target needs it too.
+  target.init?.(context.io.env);
+  const read = (stage: string, id?: string) => readStage(client, flags, target, arn, stage, id);
+  const previous = await read(AWSPREVIOUS);
+  if (!previous) {
     throw new CliError(EXIT.POLICY_FAILURE, `--emergency: ${arn} has no AWSPREVIOUS value to revoke`);
   }
-  // The engine read this value with init already run; the CLI's copy of the target needs it too.
-  target.init?.(context.io.env);
-  const previous = parseRedacted(target, previousRaw);
-  if (isDatabaseSecretValue(previous)) {
-    await checkSamePair(target, previous, previousId, () => read(AWSCURRENT, versionId), arn);
+  const previousId = previous.versionId;
+  if (isDatabaseSecretValue(previous.value)) {
+    const current = await read(AWSCURRENT, versionId);
+    if (!current) {
+      throw new CliError(
+        EXIT.POLICY_FAILURE,
+        `--emergency: ${arn} has no AWSCURRENT value to check the revocation against`,
+      );
+    }
+    checkSamePair(previous.value, current.value, previousId);
   }
   const logger = cliLogger((line) => out.note(line), flags.verbose === true);
   const ctx = cliStepContext({
@@ -522,7 +530,7 @@ export async function revokePrevious(
     logger,
   });
   try {
-    await target.revoke!(previous, ctx);
+    await target.revoke!(previous.value, ctx);
   } catch (error) {
     redactor.scrubError(error);
     throw new CliError(
@@ -540,59 +548,48 @@ export async function revokePrevious(
 }
 
 /** Alternating users: revoke only the other user of the promoted version's pair, on its server. */
-async function checkSamePair(
-  target: RotationTarget<unknown>,
+function checkSamePair(
   previous: { readonly username: string; readonly host: string; readonly port: number },
+  current: unknown,
   previousId: string,
-  readCurrent: () => Promise<{ raw: string | undefined }>,
-  arn: string,
-): Promise<void> {
-  const { raw: currentRaw } = await readCurrent();
-  if (currentRaw === undefined) {
+): void {
+  if (!isDatabaseSecretValue(current)) return;
+  try {
+    refuseRevokingOutsidePair(previous, current);
+  } catch (error) {
     throw new CliError(
       EXIT.POLICY_FAILURE,
-      `--emergency: ${arn} has no AWSCURRENT value to check the revocation against`,
+      `the rotation succeeded, but the previous credential (version ${shortId(previousId)}) was not revoked: ${error instanceof Error ? error.message : String(error)}`,
+      'check the versions with `secrets-rotator status`; revoke by hand only a user of the pair',
     );
-  }
-  const current = parseRedacted(target, currentRaw);
-  if (isDatabaseSecretValue(current)) {
-    try {
-      refuseRevokingOutsidePair(previous, current);
-    } catch (error) {
-      throw new CliError(
-        EXIT.POLICY_FAILURE,
-        `the rotation succeeded, but the previous credential (version ${shortId(previousId)}) was not revoked: ${error instanceof Error ? error.message : String(error)}`,
-        'check the versions with `secrets-rotator status`; revoke by hand only a user of the pair',
-      );
-    }
   }
 }
 
+/** The value `stage` (of `versionId`, when given) holds, parsed, its secrets registered for redaction. */
 async function readStage(
   client: SecretsManagerClient,
   flags: GlobalFlags,
+  target: RotationTarget<unknown>,
   arn: string,
   stage: string,
   versionId?: string,
-): Promise<{ raw: string | undefined; versionId: string | undefined }> {
+): Promise<{ value: unknown; versionId: string } | undefined> {
+  let answer: GetSecretValueCommandOutput;
   try {
-    const answer = await client.send(
+    answer = await client.send(
       new GetSecretValueCommand({
         SecretId: arn,
         VersionStage: stage,
         ...(versionId ? { VersionId: versionId } : {}),
       }),
     );
-    redactor.add(answer.SecretString);
-    return { raw: answer.SecretString, versionId: answer.VersionId };
   } catch (error) {
     const why = stage === AWSPREVIOUS ? 'to revoke it' : 'before revoking';
     throw awsFailure(error, `reading the ${stage} version of ${arn} ${why}`, flags);
   }
-}
-
-function parseRedacted(target: RotationTarget<unknown>, raw: string): unknown {
-  const value = target.parse(raw);
+  redactor.add(answer.SecretString);
+  if (answer.SecretString === undefined || answer.VersionId === undefined) return undefined;
+  const value = target.parse(answer.SecretString);
   redactor.add(...target.secrets(value));
-  return value;
+  return { value, versionId: answer.VersionId };
 }
