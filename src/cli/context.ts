@@ -21,13 +21,7 @@ export class CommandContext {
 
   /** The global flags, wherever they were given on the command line. */
   flags(command: Command): GlobalFlags {
-    const options = command.optsWithGlobals() as {
-      region?: string;
-      profile?: string;
-      endpointUrl?: string;
-      output?: OutputFormat;
-      verbose?: boolean;
-    };
+    const options = command.optsWithGlobals() as Partial<GlobalFlags>;
     return {
       region: options.region,
       profile: options.profile,

@@ -192,9 +192,6 @@ interface BuildRotatorZipOptions {
   readonly entry: string;
   readonly outDir?: string;
   readonly name?: string;
-  /** Where the source map goes. Default {@link sourceMapDirFor}(outDir). */
-  readonly sourceMapDir?: string;
-  readonly cwd?: string;
 }
 
 interface BuiltRotatorZip {
@@ -202,21 +199,19 @@ interface BuiltRotatorZip {
   readonly zipPath: string;
   readonly sourceMapPath: string;
   readonly zipBytes: number;
-  readonly indexBytes: number;
   readonly sha256: string;
 }
 
 /** A user's rotator as a zip like the built-in handlers' ones, so the templates deploy it with `Handler: index.handler`. */
 export async function buildRotatorZip(options: BuildRotatorZipOptions): Promise<BuiltRotatorZip> {
-  const cwd = resolve(options.cwd ?? process.cwd());
-  const entry = resolve(cwd, options.entry);
+  const entry = resolve(options.entry);
   const name = options.name ?? basename(entry, extname(entry));
   if (!/^[\w.-]+$/.test(name)) {
     throw new UsageError(`--name "${name}" may hold only letters, digits, ".", "_" and "-"`, 'pass --name');
   }
-  const outDir = resolve(cwd, options.outDir ?? join('dist', 'lambda'));
-  const sourceMapDir = resolve(cwd, options.sourceMapDir ?? sourceMapDirFor(outDir));
-  checkSourceMapDir(outDir, sourceMapDir);
+  const outDir = resolve(options.outDir ?? join('dist', 'lambda'));
+  // A sibling of outDir, so never inside it (checkSourceMapDir is for the build script's own choice).
+  const sourceMapDir = sourceMapDirFor(outDir);
   const esbuild = await loadEsbuild();
   // A fixed virtual output folder beside the entry: nothing in the output depends on outDir.
   const virtualOut = join(dirname(entry), '.esbuild-out');
@@ -260,7 +255,6 @@ export async function buildRotatorZip(options: BuildRotatorZipOptions): Promise<
     zipPath,
     sourceMapPath,
     zipBytes: zip.length,
-    indexBytes: index.contents.length,
     sha256: createHash('sha256').update(zip).digest('hex'),
   };
 }

@@ -22,7 +22,6 @@ interface TracedRotation {
   readonly steps: readonly TracedStep[];
   /** Label moves when the rotation was completed (AWSPENDING cleared). */
   readonly completion: readonly string[];
-  readonly labelsBefore: VersionLabels;
   readonly labelsAfter: VersionLabels;
 }
 
@@ -57,8 +56,7 @@ export async function traceLocalRotation(options: TraceOptions): Promise<TracedR
     logger: cliLogger((line) => options.onLog?.(line), options.onLog !== undefined),
     metrics: cliMetrics(),
   });
-  const labelsBefore = await labelsOf(client, secretId);
-  let last = labelsBefore;
+  let last = await labelsOf(client, secretId);
   const steps: TracedStep[] = [];
   const print = options.onLine;
   const onStep = (progress: RotationProgress) => {
@@ -99,5 +97,5 @@ export async function traceLocalRotation(options: TraceOptions): Promise<TracedR
   }
   const completion = labelChanges(last, labelsAfter);
   if (completion.length > 0) print?.(`  ${'completed'.padEnd(13)} ${''.padEnd(15)} ${completion.join(', ')}`);
-  return { result, steps, completion, labelsBefore, labelsAfter };
+  return { result, steps, completion, labelsAfter };
 }

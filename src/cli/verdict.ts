@@ -1,4 +1,5 @@
 // The verdict of one secret, shared by `status` and `audit` so both agree; pure (facts and a clock).
+import type { RotationRulesType } from '@aws-sdk/client-secrets-manager';
 import { AWSCURRENT } from '../core/stages.ts';
 import { DAY_MS, HOUR_MS, humanSpan, MINUTE_MS, relativeDate, shortDate } from './format.ts';
 import { shortId, unfinishedPending, type VersionLabels } from './labels.ts';
@@ -37,13 +38,7 @@ export interface SecretFacts {
   readonly arn: string;
   readonly rotationEnabled?: boolean | undefined;
   readonly rotationLambdaArn?: string | undefined;
-  readonly rotationRules?:
-    | {
-        readonly AutomaticallyAfterDays?: number | undefined;
-        readonly ScheduleExpression?: string | undefined;
-        readonly Duration?: string | undefined;
-      }
-    | undefined;
+  readonly rotationRules?: RotationRulesType | undefined;
   readonly createdDate?: Date | undefined;
   readonly lastRotatedDate?: Date | undefined;
   readonly lastChangedDate?: Date | undefined;

@@ -1,11 +1,6 @@
 // `secrets-rotator audit`: every secret (or a filtered part) with its verdict; exit 1 when any fails
 // the policy. ListSecrets carries what a verdict needs, so the audit costs one call per 100 secrets.
-import {
-  type Filter,
-  ListSecretsCommand,
-  type ListSecretsCommandOutput,
-  type SecretsManagerClient,
-} from '@aws-sdk/client-secrets-manager';
+import { type Filter, ListSecretsCommand } from '@aws-sdk/client-secrets-manager';
 import cliProgress from 'cli-progress';
 import { type Command, InvalidArgumentError, Option } from 'commander';
 import { awsFailure, type GlobalFlags } from '../aws.ts';
@@ -172,7 +167,12 @@ async function auditRows(
   try {
     let nextToken: string | undefined;
     do {
-      const page = await listPage(client, options.filter, nextToken, flags);
+      const filters = options.filter.length ? { Filters: options.filter } : {};
+      const page = await client
+        .send(new ListSecretsCommand({ MaxResults: 100, NextToken: nextToken, ...filters }))
+        .catch((error: unknown) => {
+          throw awsFailure(error, 'listing secrets', flags);
+        });
       for (const entry of page.SecretList ?? []) pending.push(assess(factsFromListEntry(entry)));
       bar?.setTotal(pending.length);
       nextToken = page.NextToken;
@@ -180,25 +180,6 @@ async function auditRows(
     return await Promise.all(pending);
   } finally {
     bar?.stop();
-  }
-}
-
-async function listPage(
-  client: SecretsManagerClient,
-  filter: Filter[],
-  nextToken: string | undefined,
-  flags: GlobalFlags,
-): Promise<ListSecretsCommandOutput> {
-  try {
-    return await client.send(
-      new ListSecretsCommand({
-        MaxResults: 100,
-        NextToken: nextToken,
-        ...(filter.length ? { Filters: filter } : {}),
-      }),
-    );
-  } catch (error) {
-    throw awsFailure(error, 'listing secrets', flags);
   }
 }
 
