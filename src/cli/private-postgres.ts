@@ -222,22 +222,9 @@ export async function startPrivatePostgres(options: StartPrivatePostgresOptions)
       await rm(pwfile, { force: true });
     }
 
-    server = spawn(
-      binaries.postgres,
-      [
-        '-D',
-        join(dir, 'data'),
-        '-p',
-        String(options.port),
-        '-c',
-        'listen_addresses=127.0.0.1',
-        '-c',
-        'unix_socket_directories=',
-        '-c',
-        'fsync=off',
-      ],
-      { ...ids, stdio: ['ignore', 'pipe', 'pipe'] },
-    );
+    const settings = ['listen_addresses=127.0.0.1', 'unix_socket_directories=', 'fsync=off'];
+    const args = ['-D', join(dir, 'data'), '-p', String(options.port), ...settings.flatMap((s) => ['-c', s])];
+    server = spawn(binaries.postgres, args, { ...ids, stdio: ['ignore', 'pipe', 'pipe'] });
     await untilReady(server, options.port, options.readyTimeoutMs ?? 60_000, options.onLog);
     const running = server;
     return {

@@ -44,8 +44,6 @@ interface CliStepContextOptions {
   readonly step: RotationStep;
   readonly env: Env;
   readonly logger: Logger;
-  /** Adapter metrics are collected here by name (for tests and `--verbose`). */
-  readonly counted?: Map<string, number>;
 }
 
 /**
@@ -60,6 +58,7 @@ export function cliStepContext(options: CliStepContextOptions): StepContext {
     step: options.step,
     env: options.env,
     logger: options.logger,
-    count: (name, value) => options.counted?.set(name, (options.counted.get(name) ?? 0) + value),
+    // Adapter metrics have nowhere to go outside Lambda.
+    count: () => {},
   });
 }

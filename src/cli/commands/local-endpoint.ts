@@ -12,13 +12,15 @@ import { findHandler } from '../handlers.ts';
 import { wholeNumber } from '../options.ts';
 import { cliLogger, cliMetrics } from '../runtime.ts';
 
+type RotationFunction = { name: string; handler: string };
+
 interface LocalEndpointOptions {
   readonly port: number;
   readonly host: string;
   readonly accountId: string;
   readonly latencyMs: number;
   readonly seed?: string;
-  readonly rotationFunction: Array<{ name: string; handler: string }>;
+  readonly rotationFunction: RotationFunction[];
   readonly rateLimit?: Record<string, number>;
   readonly allowOrigin: string[];
   readonly allowHost: string[];
@@ -43,10 +45,7 @@ function rateLimitOption(value: string): Record<string, number> {
   }
 }
 
-function parseRotationFunction(
-  value: string,
-  previous: Array<{ name: string; handler: string }> = [],
-): Array<{ name: string; handler: string }> {
+function parseRotationFunction(value: string, previous: RotationFunction[] = []): RotationFunction[] {
   const match = /^([A-Za-z0-9_-]{1,64})=([a-z0-9-]+)$/.exec(value);
   if (!match) {
     throw new InvalidArgumentError('Expected FUNCTION=HANDLER, e.g. my-rotator=random-secret.');
