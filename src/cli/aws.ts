@@ -70,10 +70,7 @@ export function secretsManagerClient(
   }
   const profile = flags.profile ?? envString(env, 'AWS_PROFILE');
   if (profile !== undefined) checkProfileExists(profile, flags.profile !== undefined, env);
-  const hasCredentials =
-    flags.profile !== undefined ||
-    envString(env, 'AWS_PROFILE') !== undefined ||
-    envString(env, 'AWS_ACCESS_KEY_ID') !== undefined;
+  const hasCredentials = profile !== undefined || envString(env, 'AWS_ACCESS_KEY_ID') !== undefined;
   return new SecretsManagerClient({
     ...(region ? { region } : {}),
     ...(flags.profile ? { profile: flags.profile } : {}),

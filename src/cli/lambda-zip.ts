@@ -194,16 +194,8 @@ interface BuildRotatorZipOptions {
   readonly name?: string;
 }
 
-interface BuiltRotatorZip {
-  readonly name: string;
-  readonly zipPath: string;
-  readonly sourceMapPath: string;
-  readonly zipBytes: number;
-  readonly sha256: string;
-}
-
 /** A user's rotator as a zip like the built-in handlers' ones, so the templates deploy it with `Handler: index.handler`. */
-export async function buildRotatorZip(options: BuildRotatorZipOptions): Promise<BuiltRotatorZip> {
+export async function buildRotatorZip(options: BuildRotatorZipOptions) {
   const entry = resolve(options.entry);
   const name = options.name ?? basename(entry, extname(entry));
   if (!/^[\w.-]+$/.test(name)) {

@@ -62,7 +62,6 @@ export class RotatingPgPool {
       ['user', 'password', 'host', 'port', 'database', 'connectionString'],
       ['ssl'],
     );
-    const isAuthError = options?.isAuthError ?? isPgAuthError;
     const logger = options?.logger ?? console;
     const onIdleError =
       options?.onIdleError ??
@@ -76,7 +75,7 @@ export class RotatingPgPool {
       tlsMode,
       tlsVariable,
       poolKey: loginKey,
-      isAuthError,
+      isAuthError: options?.isAuthError ?? isPgAuthError,
       isServerWithoutTls: (error) => error instanceof Error && error.message === SERVER_WITHOUT_TLS,
       create: (generation, mode, onPlaintext) => {
         const { secret } = generation;

@@ -94,15 +94,8 @@ export class VersionSelector {
 const selectors = new WeakMap<SecretCache, Map<string, VersionSelector>>();
 
 export function selectorFor(cache: SecretCache, secretId: string): VersionSelector {
-  let bySecret = selectors.get(cache);
-  if (!bySecret) {
-    bySecret = new Map();
-    selectors.set(cache, bySecret);
-  }
-  let selector = bySecret.get(secretId);
-  if (!selector) {
-    selector = new VersionSelector(cache, secretId);
-    bySecret.set(secretId, selector);
-  }
+  const bySecret = selectors.get(cache) ?? new Map<string, VersionSelector>();
+  const selector = bySecret.get(secretId) ?? new VersionSelector(cache, secretId);
+  selectors.set(cache, bySecret.set(secretId, selector));
   return selector;
 }

@@ -183,14 +183,9 @@ async function auditRows(
   }
 }
 
-interface AuditSummary {
-  readonly failing: AuditRow[];
-  readonly byVerdict: Record<string, number>;
-  readonly elapsedMs: number;
-  readonly line: string;
-}
+type AuditSummary = ReturnType<typeof summarize>;
 
-function summarize(rows: AuditRow[], elapsedMs: number): AuditSummary {
+function summarize(rows: AuditRow[], elapsedMs: number) {
   const failing = rows.filter((r) => !r.passes);
   const byVerdict = Object.fromEntries(
     VERDICTS.map((verdict) => [verdict, rows.filter((r) => r.assessment.verdict === verdict).length]),

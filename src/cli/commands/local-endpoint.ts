@@ -26,10 +26,6 @@ interface LocalEndpointOptions {
   readonly allowHost: string[];
 }
 
-function collect(value: string, previous: string[] = []): string[] {
-  return [...previous, value];
-}
-
 function originOption(value: string, previous: string[] = []): string[] {
   if (!normalizeOrigin(value)) {
     throw new InvalidArgumentError('Expected an origin: scheme://host[:port], e.g. http://localhost:3000.');
@@ -106,7 +102,7 @@ export function registerLocalEndpoint(program: Command, context: CommandContext)
     .option(
       '--allow-host <name>',
       'serve requests addressed to this host name too, e.g. host.docker.internal (repeatable); loopback names always are',
-      collect,
+      (value: string, previous: string[]) => [...previous, value],
       [],
     )
     .option('--account-id <id>', 'account id in ARNs', '123456789012')
