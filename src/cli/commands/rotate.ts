@@ -220,15 +220,7 @@ async function rotateLocally(
     result.ok && options.emergency
       ? await revokePrevious(context, flags, client, target, result.secretArn, result.versionId, json)
       : undefined;
-  printLocalResult(
-    context.out,
-    json,
-    secretId,
-    entry.name,
-    traced,
-    revoked,
-    fixFor(result.cause, resumeCommand),
-  );
+  printLocalResult(out, json, secretId, entry.name, traced, revoked, fixFor(result.cause, resumeCommand));
   return result.ok ? EXIT.OK : EXIT.POLICY_FAILURE;
 }
 

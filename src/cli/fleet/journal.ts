@@ -54,15 +54,8 @@ export class Journal {
   readonly earlierRuns: number;
   #fd: number | undefined;
 
-  private constructor(path: string, earlier: Map<string, SecretRecord>, runs: number, fd: number) {
-    this.path = path;
-    this.earlier = earlier;
-    this.earlierRuns = runs;
-    this.#fd = fd;
-  }
-
   /** Reads the journal at `path` (if any) and opens it for appending; creates the folder. */
-  static open(path: string, command: string): Journal {
+  constructor(path: string, command: string) {
     const earlier = new Map<string, SecretRecord>();
     let runs = 0;
     let text = '';
@@ -84,10 +77,11 @@ export class Journal {
       else if (typeof entry.arn === 'string') earlier.set(entry.arn, entry);
     }
     mkdirSync(dirname(path), { recursive: true, mode: 0o700 });
-    const fd = openSync(path, 'a', 0o600);
-    const journal = new Journal(path, earlier, runs, fd);
-    journal.record({ kind: 'run', at: new Date().toISOString(), command }, true);
-    return journal;
+    this.path = path;
+    this.earlier = earlier;
+    this.earlierRuns = runs;
+    this.#fd = openSync(path, 'a', 0o600);
+    this.record({ kind: 'run', at: new Date().toISOString(), command }, true);
   }
 
   /** Appends one entry; `durable` waits until it is on the disk. */

@@ -208,9 +208,7 @@ function interruptOnSignal(context: CommandContext): AbortSignal {
   const stopOnSignal = () => interrupt.abort();
   if (context.io.signal) context.io.signal.addEventListener('abort', stopOnSignal, { once: true });
   else process.once('SIGINT', stopOnSignal);
-  context.cleanups.push(() => {
-    process.off('SIGINT', stopOnSignal);
-  });
+  context.cleanups.push(() => void process.off('SIGINT', stopOnSignal));
   return interrupt.signal;
 }
 
@@ -274,20 +272,20 @@ function openJournal(
     emergency: options.emergency === true,
   });
   const journalPath = options.journal ?? defaultJournalPath(context.io.env, journalKey);
-  const flagsText = [
+  const commandLine = [
+    'secrets-rotator rotate --all',
     ...filters.map((filter) => `--filter ${filter}`),
     options.viaService ? '--via-service' : '',
     options.handler ? `--handler ${options.handler}` : '',
     options.emergency ? '--emergency' : '',
     flags.endpointUrl ? `--endpoint-url ${flags.endpointUrl}` : '',
-  ];
-  const commandLine = `secrets-rotator rotate --all ${flagsText.filter(Boolean).join(' ')}`.replace(
-    /\s+/g,
-    ' ',
-  );
+  ]
+    .filter(Boolean)
+    .join(' ')
+    .replace(/\s+/g, ' ');
   let journal: Journal;
   try {
-    journal = Journal.open(journalPath, commandLine);
+    journal = new Journal(journalPath, commandLine);
   } catch (error) {
     throw new UsageError(
       `cannot write the journal ${journalPath}: ${(error as Error).message}`,
@@ -373,10 +371,6 @@ async function versionExists(run: Run, arn: string, versionId: string): Promise<
   return false;
 }
 
-function errorText(error: unknown): string {
-  return error instanceof Error ? error.message : String(error);
-}
-
 const UNREACHABLE_CODES = new Set([
   'CredentialsProviderError',
   'AccessDeniedException',
@@ -443,14 +437,10 @@ async function rotateOne(run: Run, secret: SelectedSecret, revoke: RevokePreviou
   journal.record({ kind: 'started', at, arn: secret.arn, name: secret.name, versionId }, true);
 
   const started = performance.now();
-  const result = journaled(
-    journal,
-    secret.arn,
-    versionId,
-    run.options.viaService
-      ? await rotateViaService(run, secret, versionId, labels, lambdaArn)
-      : await rotateWithHandler(run, secret, versionId, resume),
-  );
+  const attempt = run.options.viaService
+    ? await rotateViaService(run, secret, versionId, labels, lambdaArn)
+    : await rotateWithHandler(run, secret, versionId, resume);
+  const result = journaled(journal, secret.arn, versionId, attempt);
   if (result.kind !== 'rotated') return result;
   const revokedPrevious = await revokeAfter(run, secret, versionId, revoke);
   if (typeof revokedPrevious === 'object') return revokedPrevious;
@@ -477,7 +467,7 @@ async function revokeAfter(
       kind: 'failed',
       versionId,
       step: 'revoke previous',
-      error: errorText(error),
+      error: error instanceof Error ? error.message : String(error),
       fix: error instanceof CliError && error.fix ? error.fix : 'revoke the previous credential by hand',
     };
   }
@@ -500,13 +490,8 @@ async function fromJournal(
   try {
     exists = await versionExists(run, secret.arn, versionId);
   } catch (error) {
-    return failedCall(
-      run,
-      versionId,
-      'ListSecretVersionIds',
-      `reading the versions of ${secret.name}`,
-      error,
-    );
+    const doing = `reading the versions of ${secret.name}`;
+    return failedCall(run, versionId, 'ListSecretVersionIds', doing, error);
   }
   // The earlier run was stopped before the service saw the request: start it with the same id.
   if (!exists) return { versionId, resume: false };
