@@ -159,18 +159,15 @@ export async function executeRotation(
     const event: RotationEvent = { Step: step, SecretId: secretArn, ClientRequestToken: versionId };
     if (options.rotationToken !== undefined) event.RotationToken = options.rotationToken;
     const stepStarted = performance.now();
-    let stepError: string | undefined;
     try {
       await options.handler(event, options.context);
     } catch (error) {
-      stepError = describeError(error);
-      failure = { step, error: stepError, cause: error };
+      failure = { step, error: describeError(error), cause: error };
     }
     const durationMs = performance.now() - stepStarted;
-    const result: StepResult =
-      stepError === undefined
-        ? { step, ok: true, durationMs }
-        : { step, ok: false, durationMs, error: stepError };
+    const result: StepResult = failure
+      ? { step, ok: false, durationMs, error: failure.error }
+      : { step, ok: true, durationMs };
     results.push(result);
     if (options.onStep) {
       const labels = await service.describe(secretArn).then(
@@ -423,13 +420,8 @@ export async function callLocalExtension(
       `could not reach ${url}: ${describeError(error)}`,
     );
   }
-  const text = await response.text();
-  let body: Record<string, unknown> = {};
-  try {
-    body = text ? (JSON.parse(text) as Record<string, unknown>) : {};
-  } catch {
-    // Reported below with the status.
-  }
+  // A body that is not JSON is reported with the status below.
+  const body = (await response.json().catch(() => ({}))) as Record<string, unknown>;
   if (!response.ok) {
     const type = typeof body.__type === 'string' ? body.__type : `HTTP${response.status}`;
     const message = typeof body.message === 'string' ? body.message : `status ${response.status}`;
@@ -438,25 +430,17 @@ export async function callLocalExtension(
   return body;
 }
 
-// The client's endpoint override, else the SDK's configured endpoint, else our own read of the
-// variable for SDK versions that do not expose it.
+// The client's endpoint override, else the SDK's configured endpoint, else (an SDK without it, or
+// a failing lookup) our own read of the variable.
 async function clientEndpointUrl(client: SecretsManagerClient): Promise<string | undefined> {
   const endpoint = client.config.endpoint ? await client.config.endpoint() : undefined;
   if (endpoint) {
     const port = endpoint.port ? `:${endpoint.port}` : '';
     return `${endpoint.protocol}//${endpoint.hostname}${port}${endpoint.path || '/'}`;
   }
-  const configured = (client.config as { serviceConfiguredEndpoint?: unknown }).serviceConfiguredEndpoint;
-  let url: string | undefined;
-  if (typeof configured === 'function') {
-    try {
-      const value: unknown = await configured();
-      if (typeof value === 'string' && value) url = value;
-    } catch {
-      // Fall back to the variables below.
-    }
-  }
-  url ??= secretsManagerEndpoint(processEnv());
+  const { serviceConfiguredEndpoint } = client.config as { serviceConfiguredEndpoint?: () => unknown };
+  const configured: unknown = await (async () => serviceConfiguredEndpoint?.())().catch(() => undefined);
+  const url = (typeof configured === 'string' && configured) || secretsManagerEndpoint(processEnv());
   if (!url) return undefined;
   return url.endsWith('/') ? url : `${url}/`;
 }

@@ -51,11 +51,8 @@ interface RotationRules {
   Duration?: string;
 }
 
-interface StoredVersion {
+interface StoredVersion extends SecretValue {
   readonly versionId: string;
-  secretString?: string;
-  /** Base64, as on the wire; compared as text for idempotency. */
-  secretBinary?: string;
   stages: string[];
   readonly createdDate: Date;
   lastAccessedDate?: Date;
@@ -96,30 +93,27 @@ interface InMemorySecretsManagerOptions {
   readonly clock: () => Date;
 }
 
-type Operation = (input: WireInput) => WireInput;
-
 /** Every method either succeeds completely or throws a {@link ServiceError} having changed nothing. */
 export class InMemorySecretsManager {
   readonly #secrets = new Map<string, StoredSecret>();
   readonly #options: InMemorySecretsManagerOptions;
   #sequence = 0;
-  readonly #operations: Record<string, Operation>;
+  readonly #operations: Record<string, (input: WireInput) => WireInput> = {
+    CreateSecret: (input) => this.#createSecret(input),
+    DescribeSecret: (input) => this.#describeSecret(input),
+    GetSecretValue: (input) => this.#getSecretValue(input),
+    PutSecretValue: (input) => this.#putSecretValue(input),
+    UpdateSecret: (input) => this.#updateSecret(input),
+    UpdateSecretVersionStage: (input) => this.#updateSecretVersionStage(input),
+    ListSecretVersionIds: (input) => this.#listSecretVersionIds(input),
+    ListSecrets: (input) => this.#listSecrets(input),
+    GetRandomPassword: (input) => this.#getRandomPassword(input),
+    LocalRegisterPendingVersion: (input) => this.#localRegisterPendingVersion(input),
+    LocalCompleteRotation: (input) => this.#localCompleteRotation(input),
+  };
 
   constructor(options: InMemorySecretsManagerOptions) {
     this.#options = options;
-    this.#operations = {
-      CreateSecret: (input) => this.#createSecret(input),
-      DescribeSecret: (input) => this.#describeSecret(input),
-      GetSecretValue: (input) => this.#getSecretValue(input),
-      PutSecretValue: (input) => this.#putSecretValue(input),
-      UpdateSecret: (input) => this.#updateSecret(input),
-      UpdateSecretVersionStage: (input) => this.#updateSecretVersionStage(input),
-      ListSecretVersionIds: (input) => this.#listSecretVersionIds(input),
-      ListSecrets: (input) => this.#listSecrets(input),
-      GetRandomPassword: (input) => this.#getRandomPassword(input),
-      LocalRegisterPendingVersion: (input) => this.#localRegisterPendingVersion(input),
-      LocalCompleteRotation: (input) => this.#localCompleteRotation(input),
-    };
   }
 
   supports(operation: string): boolean {
@@ -251,7 +245,10 @@ export class InMemorySecretsManager {
     const description = optionalString(input, 'Description', { max: 2048 });
     const kmsKeyId = optionalString(input, 'KmsKeyId', { max: 2048 });
     const value = readValue(input, false);
-    const tags = parseTags(optionalObjectList(input, 'Tags', 50) ?? []);
+    const tags = (optionalObjectList(input, 'Tags', 50) ?? []).map((tag) => ({
+      Key: requireString(tag, 'Key', { min: 1, max: 128 }),
+      Value: optionalString(tag, 'Value', { max: 256 }) ?? '',
+    }));
     optionalBoolean(input, 'ForceOverwriteReplicaSecret');
 
     const existing = [...this.#secrets.values()].find((secret) => secret.name === name);
@@ -297,23 +294,14 @@ export class InMemorySecretsManager {
     const secret = this.#find(requireString(input, 'SecretId', SECRET_ID_RULE));
     const versionId = optionalString(input, 'VersionId', TOKEN_RULE);
     const stage = optionalString(input, 'VersionStage', STAGE_RULE);
-    let version: StoredVersion | undefined;
-    if (versionId !== undefined) {
-      version = secret.versions.get(versionId);
-      if (!version) {
-        throw notFound(`Secrets Manager can't find the specified secret value for VersionId: ${versionId}`);
-      }
-      if (stage !== undefined && !version.stages.includes(stage)) {
-        throw notFound(
-          `Secrets Manager can't find the specified secret value for VersionId: ${versionId} and staging label: ${stage}; the version does not hold that label`,
-        );
-      }
-    } else {
-      const label = stage ?? AWSCURRENT;
-      version = findStage(secret, label);
-      if (!version) {
-        throw notFound(`Secrets Manager can't find the specified secret value for staging label: ${label}`);
-      }
+    const label = stage ?? AWSCURRENT;
+    const version = versionId === undefined ? findStage(secret, label) : secret.versions.get(versionId);
+    const wanted = versionId === undefined ? `staging label: ${label}` : `VersionId: ${versionId}`;
+    if (!version) throw notFound(`Secrets Manager can't find the specified secret value for ${wanted}`);
+    if (versionId !== undefined && stage !== undefined && !version.stages.includes(stage)) {
+      throw notFound(
+        `Secrets Manager can't find the specified secret value for VersionId: ${versionId} and staging label: ${stage}; the version does not hold that label`,
+      );
     }
     if (!hasValue(version)) {
       throw notFound(
@@ -346,12 +334,12 @@ export class InMemorySecretsManager {
     }) ?? [AWSCURRENT];
     // Only checked for shape (docs/protocol.md#rotationtoken).
     optionalString(input, 'RotationToken', { min: 1, max: 256 });
-    const versionId = this.#writeValue(secret, token, value, stages);
+    const version = this.#writeValue(secret, token, value, stages);
     return {
       ARN: secret.arn,
       Name: secret.name,
-      VersionId: versionId,
-      VersionStages: [...(secret.versions.get(versionId)?.stages ?? [])],
+      VersionId: version.versionId,
+      VersionStages: [...version.stages],
     };
   }
 
@@ -361,12 +349,11 @@ export class InMemorySecretsManager {
     const description = optionalString(input, 'Description', { max: 2048 });
     const kmsKeyId = optionalString(input, 'KmsKeyId', { max: 2048 });
     const value = readValue(input, false);
-    let versionId: string | undefined;
-    if (value) versionId = this.#writeValue(secret, token ?? randomUUID(), value, [AWSCURRENT]);
+    const version = value && this.#writeValue(secret, token ?? randomUUID(), value, [AWSCURRENT]);
     if (description !== undefined) secret.description = description;
     if (kmsKeyId !== undefined) secret.kmsKeyId = kmsKeyId;
     secret.lastChangedDate = this.#now();
-    return { ARN: secret.arn, Name: secret.name, VersionId: versionId };
+    return { ARN: secret.arn, Name: secret.name, VersionId: version?.versionId };
   }
 
   #updateSecretVersionStage(input: WireInput): WireInput {
@@ -553,22 +540,18 @@ export class InMemorySecretsManager {
   }
 
   /** PutSecretValue's and UpdateSecret's write: idempotent per token, labels moved as the service does. */
-  #writeValue(secret: StoredSecret, versionId: string, value: SecretValue, stages: string[]): string {
+  #writeValue(secret: StoredSecret, versionId: string, value: SecretValue, stages: string[]): StoredVersion {
     const existing = secret.versions.get(versionId);
     if (existing && hasValue(existing)) {
-      if (sameValue(existing, value)) return versionId;
+      if (sameValue(existing, value)) return existing;
       throw alreadyExists(
         `You can't use ClientRequestToken ${versionId} because that value is already in use for a version of the secret ${secret.name} with a different value; use a new token.`,
       );
     }
-    if (existing) {
-      // The AWSPENDING placeholder RotateSecret registered: createSecret fills in its value.
-      existing.secretString = value.secretString;
-      existing.secretBinary = value.secretBinary;
-    } else {
-      this.#addVersion(secret, versionId, value, []);
-    }
-    const version = secret.versions.get(versionId)!;
+    // An existing version is the valueless AWSPENDING placeholder RotateSecret registered: createSecret fills it.
+    const version = existing
+      ? Object.assign(existing, value)
+      : this.#addVersion(secret, versionId, value, []);
     for (const stage of stages) {
       if (version.stages.includes(stage)) continue;
       const holder = findStage(secret, stage);
@@ -578,7 +561,7 @@ export class InMemorySecretsManager {
     }
     secret.lastChangedDate = this.#now();
     this.#prune(secret);
-    return versionId;
+    return version;
   }
 
   #addVersion(
@@ -586,16 +569,17 @@ export class InMemorySecretsManager {
     versionId: string,
     value: SecretValue | undefined,
     stages: string[],
-  ): void {
-    secret.versions.set(versionId, {
+  ): StoredVersion {
+    const version = {
       versionId,
-      secretString: value?.secretString,
-      secretBinary: value?.secretBinary,
+      ...value,
       stages: [...stages],
       createdDate: this.#now(),
       sequence: this.#sequence++,
-    });
+    };
+    secret.versions.set(versionId, version);
     this.#prune(secret);
+    return version;
   }
 
   /** The service moves AWSPREVIOUS onto the version that just lost AWSCURRENT. */
@@ -624,6 +608,7 @@ export const INCOMPLETE_ROTATION_MESSAGE =
 
 interface SecretValue {
   secretString?: string;
+  /** Base64, as on the wire; compared as text for idempotency. */
   secretBinary?: string;
 }
 
@@ -635,13 +620,10 @@ function readValue(input: WireInput, required: boolean): SecretValue | undefined
       "You can't specify both a binary secret value and a string secret value in the same secret: pass SecretString or SecretBinary.",
     );
   }
-  if (secretString === undefined && secretBinary === undefined) {
-    if (required) {
-      throw invalidParameter('You must provide either SecretString or SecretBinary.');
-    }
-    return undefined;
-  }
-  return secretString !== undefined ? { secretString } : { secretBinary };
+  if (secretString !== undefined) return { secretString };
+  if (secretBinary !== undefined) return { secretBinary };
+  if (required) throw invalidParameter('You must provide either SecretString or SecretBinary.');
+  return undefined;
 }
 
 function hasValue(version: StoredVersion): boolean {
@@ -664,13 +646,6 @@ function labelledVersions(secret: StoredSecret): Record<string, string[]> {
 
 function startOfDay(date: Date): Date {
   return new Date(Date.UTC(date.getUTCFullYear(), date.getUTCMonth(), date.getUTCDate()));
-}
-
-function parseTags(items: WireInput[]): SecretTag[] {
-  return items.map((item) => ({
-    Key: requireString(item, 'Key', { min: 1, max: 128 }),
-    Value: optionalString(item, 'Value', { max: 256 }) ?? '',
-  }));
 }
 
 function parseRotationRules(input: WireInput): RotationRules {

@@ -38,11 +38,9 @@ function requestFromEntry(entry: unknown, where: string): Record<string, unknown
   if (typeof fields.Name !== 'string' || fields.Name === '') {
     throw new Error(`${where}.Name must be the secret's name, e.g. "app/db"`);
   }
-  const request: Record<string, unknown> = { Name: fields.Name };
-  if (fields.SecretString !== undefined) request.SecretString = stringValue(fields.SecretString);
-  if (fields.Description !== undefined) request.Description = fields.Description;
-  if (fields.Tags !== undefined) request.Tags = fields.Tags;
-  return request;
+  // Unknown fields were refused above; CreateSecret checks the values of Description and Tags.
+  const { SecretString } = fields;
+  return SecretString === undefined ? { ...fields } : { ...fields, SecretString: stringValue(SecretString) };
 }
 
 function stringValue(value: unknown): string {

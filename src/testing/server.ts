@@ -17,7 +17,7 @@ import { INCOMPLETE_ROTATION_MESSAGE, InMemorySecretsManager } from './in-memory
 import { checkRateLimits, RateLimiter, type RateLimits, THROTTLING_MESSAGE } from './rate-limit.ts';
 import { isLoopbackHost, MAX_REQUEST_BODY_BYTES, RequestGuard } from './request-guard.ts';
 import { type Seed, seedRequests } from './seed.ts';
-import { alreadyExists, invalidRequest, ServiceError, type WireInput } from './service-error.ts';
+import { alreadyExists, invalidRequest, isObject, ServiceError, type WireInput } from './service-error.ts';
 
 /** One request the endpoint received. `input` is the parsed body: it holds secret values, never print it. */
 export interface RecordedCall {
@@ -177,9 +177,9 @@ function seedStore(store: InMemorySecretsManager, seed: Seed): void {
 class LocalEndpoint implements LocalSecretsManager {
   readonly region: string;
   readonly accountId: string;
+  endpoint = '';
   readonly calls: RecordedCall[] = [];
   readonly rotations: RotationResult[] = [];
-  #endpoint = '';
   readonly #store: InMemorySecretsManager;
   readonly #server: Server;
   readonly #mode: 'background' | 'inline';
@@ -197,11 +197,7 @@ class LocalEndpoint implements LocalSecretsManager {
   readonly #guard: RequestGuard;
 
   constructor(options: LocalSecretsManagerOptions) {
-    this.#guard = new RequestGuard({
-      listenHost: options.host ?? '127.0.0.1',
-      ...(options.allowedHosts ? { allowedHosts: options.allowedHosts } : {}),
-      ...(options.allowedOrigins ? { allowedOrigins: options.allowedOrigins } : {}),
-    });
+    this.#guard = new RequestGuard({ ...options, listenHost: options.host ?? '127.0.0.1' });
     this.#latencyMs = checkedLatency(options.latencyMs);
     this.region = options.region ?? 'us-east-1';
     this.accountId = options.accountId ?? '123456789012';
@@ -237,10 +233,6 @@ class LocalEndpoint implements LocalSecretsManager {
     });
   }
 
-  get endpoint(): string {
-    return this.#endpoint;
-  }
-
   async listen(port: number, host: string): Promise<void> {
     await new Promise<void>((resolve, reject) => {
       this.#server.once('error', reject);
@@ -251,13 +243,13 @@ class LocalEndpoint implements LocalSecretsManager {
     });
     const address = this.#server.address() as AddressInfo;
     const shownHost = address.family === 'IPv6' ? `[${address.address}]` : address.address;
-    this.#endpoint = `http://${shownHost}:${address.port}`;
+    this.endpoint = `http://${shownHost}:${address.port}`;
   }
 
   client(config: Partial<SecretsManagerClientConfig> = {}): SecretsManagerClient {
     const client = new SecretsManagerClient({
       region: this.region,
-      endpoint: this.#endpoint,
+      endpoint: this.endpoint,
       credentials: { accessKeyId: 'AKIDLOCALENDPOINT', secretAccessKey: 'local-endpoint-ignores-signatures' },
       ...config,
     });
@@ -435,8 +427,9 @@ class LocalEndpoint implements LocalSecretsManager {
 
   /** The `LocalDescribeRotation` extension: what only the service knows, a rotation's outcome. */
   #describeRotation(input: WireInput): Record<string, unknown> {
-    const description = this.#store.handle('DescribeSecret', { SecretId: input.SecretId }) as { ARN: string };
-    const arn = description.ARN;
+    const { ARN: arn } = this.#store.handle('DescribeSecret', { SecretId: input.SecretId }) as {
+      ARN: string;
+    };
     const running = this.#running.get(arn);
     const last = this.rotations.findLast((run) => run.secretArn === arn);
     return {
@@ -584,9 +577,7 @@ const TOO_LARGE_MESSAGE = `The request body is larger than ${MAX_REQUEST_BODY_BY
 function parseObject(body: Buffer): WireInput | undefined {
   try {
     const parsed: unknown = body.length ? JSON.parse(body.toString('utf8')) : {};
-    return parsed !== null && typeof parsed === 'object' && !Array.isArray(parsed)
-      ? (parsed as WireInput)
-      : undefined;
+    return isObject(parsed) ? parsed : undefined;
   } catch {
     return undefined;
   }

@@ -16,6 +16,10 @@ export class ServiceError extends Error {
 
 export type WireInput = Record<string, unknown>;
 
+export function isObject(value: unknown): value is WireInput {
+  return value !== null && typeof value === 'object' && !Array.isArray(value);
+}
+
 const errorOf = (type: string) => (message: string) => new ServiceError(type, message);
 export const invalidParameter = errorOf('InvalidParameterException');
 export const invalidRequest = errorOf('InvalidRequestException');
@@ -116,8 +120,8 @@ export function optionalStringList(
 export function optionalObject(input: WireInput, field: string): WireInput | undefined {
   const value = input[field];
   if (value === undefined || value === null) return undefined;
-  if (typeof value !== 'object' || Array.isArray(value)) throw validation(field, 'must be a JSON object');
-  return value as WireInput;
+  if (!isObject(value)) throw validation(field, 'must be a JSON object');
+  return value;
 }
 
 export function optionalObjectList(
@@ -131,9 +135,7 @@ export function optionalObjectList(
   if (value.length > maxItems)
     throw validation(field, `has ${value.length} items; at most ${maxItems} are accepted`);
   return value.map((item, index) => {
-    if (item === null || typeof item !== 'object' || Array.isArray(item)) {
-      throw validation(`${field}[${index}]`, 'must be a JSON object');
-    }
-    return item as WireInput;
+    if (!isObject(item)) throw validation(`${field}[${index}]`, 'must be a JSON object');
+    return item;
   });
 }
