@@ -3,6 +3,7 @@
  * codes, secret scrubbing.
  */
 import { checkServerIdentity, type PeerCertificate } from 'node:tls';
+import { TargetRefusedError } from '../core/errors.ts';
 
 export const NETWORK_ERROR_CODES: ReadonlySet<string> = new Set([
   'ECONNREFUSED',
@@ -23,6 +24,20 @@ export function scrubSecrets(text: string, secrets: readonly string[], maxLength
   let result = text;
   for (const secret of secrets) if (secret.length > 0) result = result.split(secret).join('[REDACTED]');
   return result.length > maxLength ? `${result.slice(0, maxLength)}…` : result;
+}
+
+/** `undefined` when the server refuses the credentials (after `onRefused`); any other failure throws. */
+export async function unlessRefused<Session>(
+  opening: Promise<Session>,
+  onRefused: (error: TargetRefusedError) => void,
+): Promise<Session | undefined> {
+  try {
+    return await opening;
+  } catch (error) {
+    if (!(error instanceof TargetRefusedError && error.failure === 'authentication')) throw error;
+    onRefused(error);
+    return undefined;
+  }
 }
 
 /** Kept free at the end of an invocation, so a step out of time fails with its own sanitised error. */

@@ -38,9 +38,16 @@ function sslFieldIgnored(configured: TlsMode, ssl: boolean | undefined): boolean
   return ssl === false && configured !== 'disable';
 }
 
+/** Where a connection goes, with the secret's `ssl` field. */
+export interface TlsEndpoint {
+  readonly host: string;
+  readonly port: number;
+  readonly ssl: boolean | undefined;
+}
+
 export function warnIfSslFieldIgnored(
   configured: TlsMode,
-  endpoint: { readonly host: string; readonly port: number; readonly ssl: boolean | undefined },
+  endpoint: TlsEndpoint,
   variable: string,
   logger: RotationLogger,
 ): void {

@@ -25,6 +25,7 @@ export class StrategySettings<Settings, Overrides = { readonly preProvisionedPai
   }
 }
 
+/** The parts of a target that rotates one generated password, applied from the current credentials. */
 export function credentialTargetParts<Secret extends { readonly password: string }>(
   adapter: string,
   defaultExcludeCharacters: string,
@@ -32,6 +33,9 @@ export function credentialTargetParts<Secret extends { readonly password: string
   serialize: (value: Secret) => string,
 ) {
   return {
+    name: adapter,
+    generatesPassword: true,
+    appliesFromCurrent: true,
     defaultExcludeCharacters,
     parse: (raw: string) => parse(raw, adapter),
     serialize,

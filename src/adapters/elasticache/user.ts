@@ -52,7 +52,6 @@ export function elastiCacheUser(): RotationTarget<ElastiCacheSecret> {
   const name = 'elasticache-user';
   const settings = new StrategySettings<Settings>(readSettings);
   return {
-    name,
     ...credentialTargetParts(
       name,
       // The Redis URL characters, and the comma ElastiCache refuses besides.
@@ -60,8 +59,6 @@ export function elastiCacheUser(): RotationTarget<ElastiCacheSecret> {
       parseElastiCacheSecret,
       serializeRedisSecret,
     ),
-    generatesPassword: true,
-    appliesFromCurrent: true,
     init: (env) => settings.init(env),
 
     async next(current, ctx) {

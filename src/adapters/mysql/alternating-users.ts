@@ -7,21 +7,15 @@ import {
   commonTargetParts,
   endpointOf,
   firstText,
-  login,
   masterLogin,
   pendingAlreadyWorks,
   stillLogsIn,
+  tryLogin,
   verifyPending,
 } from './common.ts';
-import { type MysqlSession, openSession, rowText, tryOpenSession } from './connect.ts';
+import { type MysqlSession, openSession, rowText } from './connect.ts';
 import { userNameLimitForEngine } from './flavour.ts';
-import {
-  type GrantParseError,
-  type GrantSet,
-  parseGrants,
-  planGrantSync,
-  roleAccountText,
-} from './grants.ts';
+import { type GrantParseError, type GrantSet, parseGrants, planGrantSync } from './grants.ts';
 import { mysqlPreflight } from './preflight.ts';
 import {
   alternatingPair,
@@ -43,6 +37,7 @@ import {
   MARIADB_LIMIT_COLUMNS,
   mariaDbAuthPlugin,
   nativePasswordHash,
+  quoteAccount,
   requirementsStatement,
   showCreateUserStatement,
   showGrantsStatement,
@@ -154,13 +149,7 @@ async function setWithMaster(
   config: MysqlSettings,
 ): Promise<void> {
   // The master acts only once the current credentials proved themselves.
-  const guard = await tryOpenSession(
-    endpointOf(current),
-    login(current, 'the current version'),
-    config,
-    ctx,
-    secrets,
-  );
+  const guard = await tryLogin(current, 'current', config, ctx, secrets);
   if (!guard) {
     throw new TargetRefusedError(
       'authentication',
@@ -210,7 +199,7 @@ async function setWithMaster(
 }
 
 async function revokeAlternating(value: MysqlSecret, ctx: StepContext, config: MysqlSettings): Promise<void> {
-  const probe = await tryOpenSession(endpointOf(value), login(value, 'the revoked version'), config, ctx);
+  const probe = await tryLogin(value, 'revoked', config, ctx);
   if (!probe) {
     ctx.logger.info('the revoked password no longer logs in; nothing to do', { user: value.username });
     return;
@@ -312,29 +301,22 @@ async function grantsOf(session: MysqlSession, account: Account): Promise<GrantS
 }
 
 async function mysqlDefaultRoles(session: MysqlSession, account: Account): Promise<string[]> {
-  const rows = await session.lookup(`read the default roles of ${account.user}`, LOOKUPS.mysqlDefaultRoles, [
-    account.user,
-    account.host,
-  ]);
-  return rows.map((row) => roleAccountText({ user: rowText(row.user), host: rowText(row.host) }));
+  const rows = await lookupAccount(session, 'read the default roles of', LOOKUPS.mysqlDefaultRoles, account);
+  return rows.map((row) => quoteAccount({ user: rowText(row.user), host: rowText(row.host) }));
 }
 
 async function requirementsOf(session: MysqlSession, account: Account): Promise<AccountRequirements> {
   const mariadb = session.flavour.kind === 'mariadb';
-  const rows = await session.lookup(
-    `read the TLS requirements of ${account.user}`,
-    mariadb ? LOOKUPS.mariaDbRequirements : LOOKUPS.requirements,
-    [account.user, account.host],
-  );
+  const sql = mariadb ? LOOKUPS.mariaDbRequirements : LOOKUPS.requirements;
+  const rows = await lookupAccount(session, 'read the TLS requirements of', sql, account);
   const row = rows[0];
   if (!row) {
     throw new TargetRefusedError('rejected', `the user "${account.user}"@"${account.host}" does not exist`);
   }
-  const limits: Record<string, number> = {};
-  for (const [column, keyword] of Object.entries(mariadb ? MARIADB_LIMIT_COLUMNS : LIMIT_COLUMNS)) {
-    const value = Number(rowText(row[column]) || '0');
-    limits[keyword] = value;
-  }
+  const columns = Object.entries(mariadb ? MARIADB_LIMIT_COLUMNS : LIMIT_COLUMNS);
+  const limits = Object.fromEntries(
+    columns.map(([column, keyword]) => [keyword, Number(rowText(row[column]) || '0')]),
+  );
   return {
     sslType: rowText(row.ssl_type),
     sslCipher: rowText(row.ssl_cipher),
@@ -352,14 +334,15 @@ async function accountExists(session: MysqlSession, account: Account): Promise<b
   return Number(rows[0]?.n ?? 0) > 0;
 }
 
+function lookupAccount(session: MysqlSession, doing: string, sql: string, account: Account) {
+  return session.lookup(`${doing} ${account.user}`, sql, [account.user, account.host]);
+}
+
 async function accountPlugin(session: MysqlSession, account: Account): Promise<string> {
   if (session.flavour.kind === 'mariadb') {
     return mariaDbAuthPlugin(firstText(await session.run(showCreateUserStatement(account))));
   }
-  const rows = await session.lookup(`read the plugin of ${account.user}`, LOOKUPS.accountPlugin, [
-    account.user,
-    account.host,
-  ]);
+  const rows = await lookupAccount(session, 'read the plugin of', LOOKUPS.accountPlugin, account);
   return rowText(rows[0]?.plugin);
 }
 

@@ -2,7 +2,14 @@
 import type { StepContext } from '../../core/target.ts';
 import type { MasterCredentials } from '../../database/secret.ts';
 import { credentialTargetParts } from '../database/strategy.ts';
-import { type Endpoint, type Login, openSession, rowText, tryOpenSession } from './connect.ts';
+import {
+  type Endpoint,
+  type Login,
+  type MysqlSession,
+  openSession,
+  rowText,
+  tryOpenSession,
+} from './connect.ts';
 import { type MysqlSecret, parseMysqlSecret, serializeMysqlSecret } from './secret.ts';
 import { MYSQL_ENV, type MysqlSettings } from './settings.ts';
 
@@ -13,22 +20,17 @@ import { MYSQL_ENV, type MysqlSettings } from './settings.ts';
 const MYSQL_DEFAULT_EXCLUDE_CHARACTERS = '/@"\'\\';
 
 export function commonTargetParts(adapter: string) {
-  return {
-    name: adapter,
-    generatesPassword: true,
-    appliesFromCurrent: true,
-    ...credentialTargetParts(
-      adapter,
-      MYSQL_DEFAULT_EXCLUDE_CHARACTERS,
-      parseMysqlSecret,
-      serializeMysqlSecret,
-    ),
-  };
+  return credentialTargetParts(
+    adapter,
+    MYSQL_DEFAULT_EXCLUDE_CHARACTERS,
+    parseMysqlSecret,
+    serializeMysqlSecret,
+  );
 }
 
 /** testSecret: the pending credentials log in, and `MYSQL_TEST_QUERY` runs when set. */
 export async function verifyPending(pending: MysqlSecret, config: MysqlSettings, ctx: StepContext) {
-  const session = await openSession(endpointOf(pending), login(pending, 'the pending version'), config, ctx);
+  const session = await openSession(endpointOf(pending), loginOf(pending, 'pending'), config, ctx);
   try {
     if (config.testQuery !== undefined) {
       await session.run({ label: `run ${MYSQL_ENV.testQuery}`, text: config.testQuery, sensitive: false });
@@ -51,34 +53,46 @@ export async function pendingAlreadyWorks(
   ctx: StepContext,
   secrets: readonly string[],
 ): Promise<boolean> {
-  if (!(await logsIn(pending, 'the pending version', config, ctx, secrets))) return false;
+  if (!(await logsIn(pending, 'pending', config, ctx, secrets))) return false;
   ctx.logger.info('the pending password already works; nothing to change', { user: pending.username });
   return true;
 }
 
 export function stillLogsIn(value: MysqlSecret, config: MysqlSettings, ctx: StepContext): Promise<boolean> {
-  return logsIn(value, 'the revoked version', config, ctx);
+  return logsIn(value, 'revoked', config, ctx);
 }
 
 async function logsIn(
   value: MysqlSecret,
-  source: string,
+  version: Version,
   config: MysqlSettings,
   ctx: StepContext,
   secrets?: readonly string[],
 ): Promise<boolean> {
-  const session = await tryOpenSession(endpointOf(value), login(value, source), config, ctx, secrets);
-  if (!session) return false;
-  await session.close();
-  return true;
+  const session = await tryLogin(value, version, config, ctx, secrets);
+  await session?.close();
+  return session !== undefined;
+}
+
+type Version = 'pending' | 'current' | 'previous' | 'revoked';
+
+/** `undefined` when the server refuses the credentials of `value`. */
+export function tryLogin(
+  value: MysqlSecret,
+  version: Version,
+  config: MysqlSettings,
+  ctx: StepContext,
+  secrets?: readonly string[],
+): Promise<MysqlSession | undefined> {
+  return tryOpenSession(endpointOf(value), loginOf(value, version), config, ctx, secrets);
 }
 
 export function endpointOf(secret: MysqlSecret): Endpoint {
   return { host: secret.host, port: secret.port, database: secret.dbname, ssl: secret.ssl };
 }
 
-export function login(secret: MysqlSecret, source: string): Login {
-  return { username: secret.username, password: secret.password, source };
+function loginOf(secret: MysqlSecret, version: Version): Login {
+  return { username: secret.username, password: secret.password, source: `the ${version} version` };
 }
 
 export function masterLogin(master: MasterCredentials): Login {

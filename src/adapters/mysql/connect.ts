@@ -6,7 +6,12 @@ import type mysql from 'mysql2/promise';
 import type { TargetFailureCause } from '../../core/errors.ts';
 import { type RotationError, TargetRefusedError, TargetUnreachableError } from '../../core/errors.ts';
 import type { StepContext } from '../../core/target.ts';
-import { NETWORK_ERROR_CODES, scrubSecrets, withinDeadline } from '../../database/connection.ts';
+import {
+  NETWORK_ERROR_CODES,
+  scrubSecrets,
+  unlessRefused,
+  withinDeadline,
+} from '../../database/connection.ts';
 import { refuseUnlistedHost } from '../../database/hosts.ts';
 import { mysqlTlsConnectionOptions, mysqlTlsOutcome } from '../../database/mysql-tls.ts';
 import { quotedName } from '../../database/secret.ts';
@@ -14,6 +19,7 @@ import {
   effectiveTlsMode,
   serverWithoutTlsError,
   TLS_PLAINTEXT_FALLBACK_METRIC,
+  type TlsEndpoint,
   type TlsMode,
   type TlsOutcome,
   warnIfSslFieldIgnored,
@@ -30,11 +36,8 @@ function loadMysql2(): Promise<typeof mysql> {
   return mysql2;
 }
 
-export interface Endpoint {
-  readonly host: string;
-  readonly port: number;
+export interface Endpoint extends TlsEndpoint {
   readonly database: string | undefined;
-  readonly ssl: boolean | undefined;
 }
 
 export interface Login {
@@ -43,13 +46,9 @@ export interface Login {
   readonly source: string;
 }
 
-export type { TlsOutcome } from '../../database/tls.ts';
-
 type SessionContext = Pick<StepContext, 'logger' | 'metrics' | 'remainingTimeMs'>;
 
 type Row = Record<string, unknown>;
-
-export const TLS_FALLBACK_METRIC = TLS_PLAINTEXT_FALLBACK_METRIC;
 
 export class MysqlSession {
   readonly flavour: MysqlFlavour;
@@ -201,22 +200,16 @@ export async function openSession(
 }
 
 /** An authentication refusal answers undefined; any other failure still throws. */
-export async function tryOpenSession(
+export function tryOpenSession(
   endpoint: Endpoint,
   login: Login,
   settings: MysqlSettings,
   ctx: SessionContext,
   secrets?: readonly string[],
 ): Promise<MysqlSession | undefined> {
-  try {
-    return await openSession(endpoint, login, settings, ctx, secrets);
-  } catch (error) {
-    if (error instanceof TargetRefusedError && error.failure === 'authentication') {
-      ctx.logger.info('credentials refused', { user: login.username, credentials: login.source });
-      return undefined;
-    }
-    throw error;
-  }
+  return unlessRefused(openSession(endpoint, login, settings, ctx, secrets), () =>
+    ctx.logger.info('credentials refused', { user: login.username, credentials: login.source }),
+  );
 }
 
 async function connectOnce(
@@ -243,7 +236,7 @@ async function connectOnce(
           credentials: login.source,
           fix: 'enable TLS on the server and set MYSQL_TLS_MODE=verify-full',
         });
-        ctx.metrics.count(TLS_FALLBACK_METRIC);
+        ctx.metrics.count(TLS_PLAINTEXT_FALLBACK_METRIC);
       },
     },
     { host: endpoint.host, port: endpoint.port },

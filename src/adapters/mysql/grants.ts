@@ -226,10 +226,6 @@ function defaultRoleStatement(flavour: MysqlFlavour, roles: readonly string[], a
   return { label: `set the default roles of ${account.user}`, text, sensitive: false };
 }
 
-export function roleAccountText(role: Account): string {
-  return quoteAccount(role);
-}
-
 type Item =
   | { readonly kind: 'privilege'; readonly name: string; readonly columns: readonly string[] | undefined }
   | { readonly kind: 'role'; readonly name: string; readonly host: string | undefined };

@@ -4,14 +4,12 @@ import { sameServer } from '../../database/secret.ts';
 import { StrategySettings } from '../database/strategy.ts';
 import {
   commonTargetParts,
-  endpointOf,
   firstText,
-  login,
   pendingAlreadyWorks,
   stillLogsIn,
+  tryLogin,
   verifyPending,
 } from './common.ts';
-import { tryOpenSession } from './connect.ts';
 import { mysqlPreflight } from './preflight.ts';
 import { type MysqlSecret, withCredentials } from './secret.ts';
 import { MYSQL_ENV, readMysqlSettings } from './settings.ts';
@@ -69,13 +67,7 @@ export function mysqlSingleUser(options: MysqlSingleUserOptions = {}): RotationT
       // Current first (no refused login); with dual passwords pending first, else it would retain the wrong one.
       if (config.dualPassword && (await pendingAlreadyWorks(pending, config, ctx, secrets))) return;
       let loggedInWith: 'current' | 'previous' = 'current';
-      let session = await tryOpenSession(
-        endpointOf(current),
-        login(current, 'the current version'),
-        config,
-        ctx,
-        secrets,
-      );
+      let session = await tryLogin(current, 'current', config, ctx, secrets);
       if (!session && !config.dualPassword && (await pendingAlreadyWorks(pending, config, ctx, secrets))) {
         return;
       }
@@ -85,13 +77,7 @@ export function mysqlSingleUser(options: MysqlSingleUserOptions = {}): RotationT
           requireSameAccount(pending, previous, 'AWSPREVIOUS');
           secrets.push(previous.password);
           loggedInWith = 'previous';
-          session = await tryOpenSession(
-            endpointOf(previous),
-            login(previous, 'the previous version'),
-            config,
-            ctx,
-            secrets,
-          );
+          session = await tryLogin(previous, 'previous', config, ctx, secrets);
         }
       }
       if (!session) {
@@ -134,12 +120,7 @@ export function mysqlSingleUser(options: MysqlSingleUserOptions = {}): RotationT
     },
     async revoke(value, ctx) {
       const config = settings.get(ctx);
-      const session = await tryOpenSession(
-        endpointOf(value),
-        login(value, 'the revoked version'),
-        config,
-        ctx,
-      );
+      const session = await tryLogin(value, 'revoked', config, ctx);
       if (!session) {
         ctx.logger.info('the revoked password no longer logs in; nothing to do', { user: value.username });
         return;

@@ -134,10 +134,7 @@ export function adminPasswordStatement(
       : `SET PASSWORD FOR ${target} = PASSWORD(${stringLiteral(password, mode)})`;
     return { label, text, sensitive: true };
   }
-  const text = isNativePlugin(plugin)
-    ? `ALTER USER ${target} IDENTIFIED WITH ${NATIVE_PASSWORD_PLUGIN} AS ${stringLiteral(nativePasswordHash(password), mode)}`
-    : `ALTER USER ${target} IDENTIFIED WITH ${quoteIdentifier(plugin)} BY ${stringLiteral(password, mode)}`;
-  return { label, text, sensitive: true };
+  return { label, text: `ALTER USER ${target} ${mysqlIdentified(plugin, password, mode)}`, sensitive: true };
 }
 
 export function createUserStatement(
@@ -148,18 +145,20 @@ export function createUserStatement(
   const label = `create the user ${account.user}`;
   const target = quoteAccount(account);
   const { password, plugin, mode } = options;
-  let identified: string;
-  if (flavour.kind === 'mariadb') {
-    identified =
-      isNativePlugin(plugin) || plugin === 'multiple'
+  const identified =
+    flavour.kind !== 'mariadb'
+      ? mysqlIdentified(plugin, password, mode)
+      : isNativePlugin(plugin) || plugin === 'multiple'
         ? `IDENTIFIED BY PASSWORD ${stringLiteral(nativePasswordHash(password), mode)}`
         : `IDENTIFIED VIA ${quoteIdentifier(plugin)} USING PASSWORD(${stringLiteral(password, mode)})`;
-  } else {
-    identified = isNativePlugin(plugin)
-      ? `IDENTIFIED WITH ${NATIVE_PASSWORD_PLUGIN} AS ${stringLiteral(nativePasswordHash(password), mode)}`
-      : `IDENTIFIED WITH ${quoteIdentifier(plugin)} BY ${stringLiteral(password, mode)}`;
-  }
   return { label, text: `CREATE USER IF NOT EXISTS ${target} ${identified}`, sensitive: true };
+}
+
+/** MySQL's IDENTIFIED clause keeping the account's plugin: a native one gets only the hash. */
+function mysqlIdentified(plugin: string, password: string, mode: SqlMode): string {
+  return isNativePlugin(plugin)
+    ? `IDENTIFIED WITH ${NATIVE_PASSWORD_PLUGIN} AS ${stringLiteral(nativePasswordHash(password), mode)}`
+    : `IDENTIFIED WITH ${quoteIdentifier(plugin)} BY ${stringLiteral(password, mode)}`;
 }
 
 export interface AccountRequirements {

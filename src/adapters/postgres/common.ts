@@ -11,7 +11,13 @@ import {
   tryConnect,
 } from './connect.ts';
 import { checkRedshiftPassword } from './redshift.ts';
-import { alternatingPair, CLONE_SUFFIX, changeOwnPassword, type PasswordForm } from './roles.ts';
+import {
+  alternatingPair,
+  CLONE_SUFFIX,
+  changeOwnPassword,
+  type PasswordForm,
+  requireSessionUser,
+} from './roles.ts';
 import {
   identifierBytes,
   MAX_IDENTIFIER_BYTES,
@@ -20,7 +26,6 @@ import {
   serializePostgresSecret,
 } from './secret.ts';
 import type { PostgresSettings } from './settings.ts';
-import { WHO_AM_I } from './sql.ts';
 
 export const POSTGRES_EXCLUDE_CHARACTERS = ':/@"\'\\';
 
@@ -33,17 +38,12 @@ export function loginOf(secret: PostgresSecret, label: CredentialLabel): Postgre
 }
 
 export function commonTargetParts(adapter: string) {
-  return {
-    name: adapter,
-    generatesPassword: true,
-    appliesFromCurrent: true,
-    ...credentialTargetParts(
-      adapter,
-      POSTGRES_EXCLUDE_CHARACTERS,
-      parsePostgresSecret,
-      serializePostgresSecret,
-    ),
-  };
+  return credentialTargetParts(
+    adapter,
+    POSTGRES_EXCLUDE_CHARACTERS,
+    parsePostgresSecret,
+    serializePostgresSecret,
+  );
 }
 
 /** setSecret's first move (docs/protocol.md#setsecret): what makes a re-run after any failure safe. */
@@ -68,17 +68,7 @@ export async function verifyPending(
 ): Promise<void> {
   const session = await connectPostgres(endpointOf(pending), loginOf(pending, 'pending'), settings, ctx);
   try {
-    const [who] = await session.query<{ session_user: string; current_user: string }>(
-      WHO_AM_I,
-      [],
-      'checking the session user',
-    );
-    if (who?.session_user !== pending.username) {
-      throw new TargetRefusedError(
-        'rejected',
-        `logged in as user "${pending.username}" but the server reports session user "${who?.session_user}"`,
-      );
-    }
+    const who = await requireSessionUser(session, pending.username);
     const pair = alternatingPair(pending.username);
     if (
       options.cloneMustActAsOriginal &&

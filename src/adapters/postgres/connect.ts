@@ -6,27 +6,28 @@ import {
   TargetUnreachableError,
 } from '../../core/errors.ts';
 import type { StepContext } from '../../core/target.ts';
-import { NETWORK_ERROR_CODES, scrubSecrets, withinDeadline } from '../../database/connection.ts';
+import {
+  NETWORK_ERROR_CODES,
+  scrubSecrets,
+  unlessRefused,
+  withinDeadline,
+} from '../../database/connection.ts';
 import { refuseUnlistedHost } from '../../database/hosts.ts';
 import { pgClientFor, SERVER_WITHOUT_TLS, tlsOutcomeOf } from '../../database/postgres-tls.ts';
 import {
   effectiveTlsMode,
   serverWithoutTlsError,
   TLS_PLAINTEXT_FALLBACK_METRIC,
+  type TlsEndpoint,
   type TlsOutcome,
   warnIfSslFieldIgnored,
 } from '../../database/tls.ts';
 import { POSTGRES_ENV, type PostgresSettings } from './settings.ts';
 
-export type { TlsOutcome } from '../../database/tls.ts';
-
 export type CredentialLabel = 'pending' | 'current' | 'previous' | 'master';
 
-export interface PostgresEndpoint {
-  readonly host: string;
-  readonly port: number;
+export interface PostgresEndpoint extends TlsEndpoint {
   readonly dbname: string;
-  readonly ssl: boolean | undefined;
 }
 
 export interface PostgresLogin {
@@ -184,32 +185,25 @@ export async function canLogIn(
   ctx: ConnectContext,
 ): Promise<boolean> {
   const session = await tryConnect(endpoint, login, settings, ctx);
-  if (!session) return false;
-  await session.close();
-  return true;
+  await session?.close();
+  return session !== undefined;
 }
 
-export async function tryConnect(
+export function tryConnect(
   endpoint: PostgresEndpoint,
   login: PostgresLogin,
   settings: PostgresSettings,
   ctx: ConnectContext,
 ): Promise<PostgresSession | undefined> {
-  try {
-    return await connectPostgres(endpoint, login, settings, ctx);
-  } catch (error) {
-    if (error instanceof TargetRefusedError && error.failure === 'authentication') {
-      ctx.logger.info('credentials do not log in', {
-        host: endpoint.host,
-        port: endpoint.port,
-        user: login.username,
-        credentials: login.label,
-        reason: error.message,
-      });
-      return undefined;
-    }
-    throw error;
-  }
+  return unlessRefused(connectPostgres(endpoint, login, settings, ctx), (error) =>
+    ctx.logger.info('credentials do not log in', {
+      host: endpoint.host,
+      port: endpoint.port,
+      user: login.username,
+      credentials: login.label,
+      reason: error.message,
+    }),
+  );
 }
 
 const AUTHENTICATION_STATES = new Set(['28P01', '28000']);

@@ -64,26 +64,23 @@ export async function setPassword(
   form: PasswordForm,
   ctx: RoleContext,
 ): Promise<void> {
-  if (form.kind === 'redshift') {
-    const hash = redshiftPasswordHash(form.hash, password, role);
-    ctx.redact(hash);
-    await session.query(
-      redshiftSetPasswordStatement(role, hash),
-      [],
-      `changing the password of user "${role}"`,
-      [hash, password],
-    );
-    ctx.logger.info('password changed', { role, method: `Redshift ${form.hash} hash` });
-    return;
-  }
-  const { iterations } = form;
-  const verifier = scramSha256Verifier(password, { iterations });
-  ctx.redact(verifier);
-  await session.query(setPasswordStatement(role, verifier), [], `changing the password of role "${role}"`, [
-    verifier,
-    password,
-  ]);
-  ctx.logger.info('password changed', { role, method: 'SCRAM-SHA-256 verifier', iterations });
+  const redshift = form.kind === 'redshift';
+  const stored = redshift
+    ? redshiftPasswordHash(form.hash, password, role)
+    : scramSha256Verifier(password, { iterations: form.iterations });
+  ctx.redact(stored);
+  await session.query(
+    redshift ? redshiftSetPasswordStatement(role, stored) : setPasswordStatement(role, stored),
+    [],
+    `changing the password of ${redshift ? 'user' : 'role'} "${role}"`,
+    [stored, password],
+  );
+  ctx.logger.info(
+    'password changed',
+    redshift
+      ? { role, method: `Redshift ${form.hash} hash` }
+      : { role, method: 'SCRAM-SHA-256 verifier', iterations: form.iterations },
+  );
 }
 
 /** Drops the session's starting `role` so the statement acts as the user itself. */
@@ -94,6 +91,18 @@ export async function changeOwnPassword(
   form: PasswordForm,
   ctx: RoleContext,
 ): Promise<void> {
+  await requireSessionUser(session, username, '; check for a connection pooler or proxy that maps users');
+  // Redshift has no per-user `role` setting to undo (nor SET ROLE NONE); its ALTER USER acts as the session user.
+  if (form.kind === 'scram') await session.query(ACT_AS_SESSION_USER, [], 'acting as the session user');
+  await setPassword(session, username, password, form, ctx);
+}
+
+/** Refused when the server reports another session user than the login's (`hint`: where to look). */
+export async function requireSessionUser(
+  session: PostgresSession,
+  username: string,
+  hint = '',
+): Promise<{ session_user: string; current_user: string }> {
   const [who] = await session.query<{ session_user: string; current_user: string }>(
     WHO_AM_I,
     [],
@@ -102,12 +111,10 @@ export async function changeOwnPassword(
   if (who?.session_user !== username) {
     throw new TargetRefusedError(
       'rejected',
-      `logged in as user "${username}" but the server reports session user "${who?.session_user}"; check for a connection pooler or proxy that maps users`,
+      `logged in as user "${username}" but the server reports session user "${who?.session_user}"${hint}`,
     );
   }
-  // Redshift has no per-user `role` setting to undo (nor SET ROLE NONE); its ALTER USER acts as the session user.
-  if (form.kind === 'scram') await session.query(ACT_AS_SESSION_USER, [], 'acting as the session user');
-  await setPassword(session, username, password, form, ctx);
+  return who;
 }
 
 async function serverVersion(session: PostgresSession): Promise<number> {
@@ -326,9 +333,6 @@ async function syncSettings(
 }
 
 function sameEntries(a: readonly string[], b: readonly string[]): boolean {
-  if (a.length !== b.length) return false;
-  const sorted = (list: readonly string[]) => [...list].sort();
-  const left = sorted(a);
-  const right = sorted(b);
-  return left.every((entry, index) => entry === right[index]);
+  const sorted = (list: readonly string[]) => JSON.stringify([...list].sort());
+  return sorted(a) === sorted(b);
 }

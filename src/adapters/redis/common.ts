@@ -2,8 +2,9 @@
 import { ProtocolStateError, SecretShapeError, TargetRefusedError } from '../../core/errors.ts';
 import type { StepContext } from '../../core/target.ts';
 import { describeServer, parseMasterSecret, refuseMasterAmong, sameServer } from '../../database/secret.ts';
+import type { TlsEndpoint } from '../../database/tls.ts';
 import { credentialTargetParts, pendingAlreadyLogsIn, StrategySettings } from '../database/strategy.ts';
-import { canLogIn, openRedis, type RedisEndpoint, type RedisLogin, type RedisSession } from './connect.ts';
+import { canLogIn, openRedis, type RedisLogin, type RedisSession } from './connect.ts';
 import { DEFAULT_REDIS_PORT, parseRedisSecret, type RedisSecret, serializeRedisSecret } from './secret.ts';
 import { type RedisSettings, readRedisSettings } from './settings.ts';
 
@@ -13,7 +14,7 @@ import { type RedisSettings, readRedisSettings } from './settings.ts';
  */
 export const REDIS_EXCLUDE_CHARACTERS = ':/@"\'\\';
 
-export function endpointOf(secret: RedisSecret): RedisEndpoint {
+export function endpointOf(secret: RedisSecret): TlsEndpoint {
   return { host: secret.host, port: secret.port, ssl: secret.ssl };
 }
 
@@ -27,12 +28,7 @@ export function redisSettings(preProvisionedPair?: boolean) {
 
 /** The `RotationTarget` parts every strategy shares, and the ones each overrides. */
 export function commonTargetParts(adapter: string) {
-  return {
-    name: adapter,
-    ...credentialTargetParts(adapter, REDIS_EXCLUDE_CHARACTERS, parseRedisSecret, serializeRedisSecret),
-    generatesPassword: true,
-    appliesFromCurrent: true,
-  };
+  return credentialTargetParts(adapter, REDIS_EXCLUDE_CHARACTERS, parseRedisSecret, serializeRedisSecret);
 }
 
 export async function pendingAlreadyWorks(

@@ -18,18 +18,13 @@ import {
   effectiveTlsMode,
   serverWithoutTlsError,
   TLS_PLAINTEXT_FALLBACK_METRIC,
+  type TlsEndpoint,
   type TlsMode,
   type TlsOutcome,
   warnIfSslFieldIgnored,
 } from '../../database/tls.ts';
 import { decodeReply, encodeCommand, MAX_REPLY_BYTES, RespError, type RespValue } from './resp.ts';
 import { REDIS_ENV, type RedisSettings } from './settings.ts';
-
-export interface RedisEndpoint {
-  readonly host: string;
-  readonly port: number;
-  readonly ssl: boolean | undefined;
-}
 
 export interface RedisLogin {
   readonly username: string;
@@ -87,16 +82,13 @@ export class RedisSession {
           ),
         );
       }, limit);
-      this.#waiting.push({
-        resolve: (value) => {
+      const settled =
+        <T>(settle: (value: T) => void) =>
+        (value: T) => {
           clearTimeout(timer);
-          resolve(value);
-        },
-        reject: (error) => {
-          clearTimeout(timer);
-          reject(error);
-        },
-      });
+          settle(value);
+        };
+      this.#waiting.push({ resolve: settled(resolve), reject: settled(reject) });
       this.#socket.write(encodeCommand(args));
     });
   }
@@ -168,7 +160,7 @@ const MAX_UNAUTHENTICATED_BULK = 16 * 1024;
 
 /** `undefined` when the server answers WRONGPASS (wrong password, no such user, or user off); other failures throw. */
 export async function tryOpenRedis(
-  endpoint: RedisEndpoint,
+  endpoint: TlsEndpoint,
   login: RedisLogin,
   settings: RedisSettings,
   ctx: RedisConnectContext,
@@ -219,7 +211,7 @@ export async function tryOpenRedis(
 }
 
 export async function openRedis(
-  endpoint: RedisEndpoint,
+  endpoint: TlsEndpoint,
   login: RedisLogin,
   settings: RedisSettings,
   ctx: RedisConnectContext,
@@ -233,7 +225,7 @@ export async function openRedis(
 }
 
 export async function canLogIn(
-  endpoint: RedisEndpoint,
+  endpoint: TlsEndpoint,
   login: RedisLogin,
   settings: RedisSettings,
   ctx: RedisConnectContext,
@@ -244,7 +236,7 @@ export async function canLogIn(
 }
 
 async function openSocket(
-  endpoint: RedisEndpoint,
+  endpoint: TlsEndpoint,
   mode: TlsMode,
   settings: RedisSettings,
   ctx: RedisConnectContext,
@@ -277,7 +269,7 @@ async function openSocket(
 }
 
 /** Whether the server answers an inline `PING` in plaintext RESP (`+PONG` or `-NOAUTH …`). */
-function speaksPlaintext(endpoint: RedisEndpoint, timeoutMs: number): Promise<boolean> {
+function speaksPlaintext(endpoint: TlsEndpoint, timeoutMs: number): Promise<boolean> {
   return new Promise((resolve) => {
     const socket = tcpConnect({ host: endpoint.host, port: endpoint.port });
     let answer = '';
@@ -298,12 +290,12 @@ function speaksPlaintext(endpoint: RedisEndpoint, timeoutMs: number): Promise<bo
   });
 }
 
-function plainSocket(endpoint: RedisEndpoint, timeoutMs: number, where: string): Promise<Socket> {
+function plainSocket(endpoint: TlsEndpoint, timeoutMs: number, where: string): Promise<Socket> {
   return settle(tcpConnect({ host: endpoint.host, port: endpoint.port }), 'connect', timeoutMs, where);
 }
 
 function tlsSocket(
-  endpoint: RedisEndpoint,
+  endpoint: TlsEndpoint,
   settings: RedisSettings,
   timeoutMs: number,
   where: string,

@@ -1,28 +1,17 @@
-import type { HostAllowlist } from '../../core/allowed-hosts.ts';
 import { type Env, envBoolean, envInteger, envString } from '../../core/config.ts';
 import { readDatabaseAllowedHosts } from '../../database/hosts.ts';
 import {
   CONNECT_TIMEOUT_RANGE,
   caBundleFrom,
+  type DatabaseSettings,
   STATEMENT_TIMEOUT_RANGE,
   tlsServerNameFrom,
 } from '../../database/settings.ts';
-import { parseTlsMode, type TlsMode } from '../../database/tls.ts';
+import { parseTlsMode } from '../../database/tls.ts';
 
-/** The adapter's settings, read once from the environment (docs/environment.md). */
-export interface RedisSettings {
-  readonly tlsMode: TlsMode;
-  /** PEM; `undefined`: Node's default trust store. */
-  readonly caBundle: string | undefined;
-  /** Checked in the server's certificate instead of the secret's `host`. */
-  readonly tlsServerName: string | undefined;
-  /** Opening a connection, TLS and AUTH included. */
-  readonly connectTimeoutMs: number;
+/** The database settings Redis shares (the connect timeout covers TLS and AUTH), and its command timeout. */
+export interface RedisSettings extends Omit<DatabaseSettings, 'statementTimeoutMs' | 'testQuery'> {
   readonly commandTimeoutMs: number;
-  /** Alternating users: both users exist already; only their passwords alternate. */
-  readonly preProvisionedPair: boolean;
-  /** `undefined`: any host. */
-  readonly allowedHosts: HostAllowlist | undefined;
 }
 
 export const REDIS_ENV = {
