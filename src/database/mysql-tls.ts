@@ -8,14 +8,10 @@ import { TLSSocket } from 'node:tls';
 import type mysql from 'mysql2/promise';
 import { ConfigurationError } from '../core/errors.ts';
 import { pemTextFrom } from './settings.ts';
-import { plaintextPasswordRefused, type TlsMode, type TlsOutcome } from './tls.ts';
+import { plaintextPasswordRefused, type TlsMode, type TlsOutcome, type TlsPolicy } from './tls.ts';
 
-interface MysqlTlsPolicy {
-  readonly mode: TlsMode;
-  readonly variable: string;
-  readonly ca: string | Buffer | Array<string | Buffer> | undefined;
+interface MysqlTlsPolicy extends TlsPolicy {
   readonly serverPublicKey: string | undefined;
-  readonly onPlaintext?: ((server: string) => void) | undefined;
 }
 
 const SERVER_PUBLIC_KEY_VARIABLE = 'MYSQL_SERVER_PUBLIC_KEY';

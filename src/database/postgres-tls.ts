@@ -7,15 +7,11 @@ import type { ConnectionOptions as TlsConnectionOptions } from 'node:tls';
 import { TLSSocket } from 'node:tls';
 import pg from 'pg';
 import { certificateNaming } from './connection.ts';
-import { plaintextPasswordRefused, type TlsMode, type TlsOutcome } from './tls.ts';
+import { plaintextPasswordRefused, type TlsOutcome, type TlsPolicy } from './tls.ts';
 
-interface PgTlsPolicy {
-  readonly mode: TlsMode;
-  readonly variable: string;
-  readonly ca: string | Buffer | Array<string | Buffer> | undefined;
+interface PgTlsPolicy extends TlsPolicy {
   readonly serverName: string | undefined;
   readonly probeTimeoutMs: number;
-  readonly onPlaintext?: ((server: string) => void) | undefined;
 }
 
 // pg's own message for a server that answers 'N' to the SSLRequest while TLS is required.

@@ -61,6 +61,14 @@ export function warnIfSslFieldIgnored(
 
 export type TlsOutcome = 'verified' | 'plaintext' | 'disabled';
 
+/** How one connection follows its TlsMode; `onPlaintext` warns and counts a fallback under `prefer`. */
+export interface TlsPolicy {
+  readonly mode: TlsMode;
+  readonly variable: string;
+  readonly ca: string | Buffer | Array<string | Buffer> | undefined;
+  readonly onPlaintext?: ((server: string) => void) | undefined;
+}
+
 export function allowPlaintextHint(variable: string): string {
   return `for a local database without TLS, set ${variable}=prefer (or disable)`;
 }

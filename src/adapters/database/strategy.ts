@@ -46,10 +46,12 @@ export function credentialTargetParts<Secret extends { readonly password: string
 /** setSecret's first move (docs/protocol.md#setsecret): what makes a re-run after any failure safe. */
 export async function pendingAlreadyLogsIn(
   pending: { readonly username: string },
-  pendingLogsIn: () => Promise<boolean>,
+  tryPendingLogin: () => Promise<{ close(): unknown } | undefined>,
   ctx: StepContext,
 ): Promise<boolean> {
-  const works = await pendingLogsIn();
+  const session = await tryPendingLogin();
+  await session?.close();
+  const works = session !== undefined;
   if (works)
     ctx.logger.info('pending credentials already log in; nothing to change', { user: pending.username });
   return works;

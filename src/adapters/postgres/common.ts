@@ -4,7 +4,6 @@ import type { StepContext } from '../../core/target.ts';
 import { credentialTargetParts, pendingAlreadyLogsIn } from '../database/strategy.ts';
 import {
   type CredentialLabel,
-  canLogIn,
   connectPostgres,
   type PostgresEndpoint,
   type PostgresLogin,
@@ -54,7 +53,7 @@ export async function pendingAlreadyWorks(
 ): Promise<boolean> {
   return pendingAlreadyLogsIn(
     pending,
-    () => canLogIn(endpointOf(pending), loginOf(pending, 'pending'), settings, ctx),
+    () => tryConnect(endpointOf(pending), loginOf(pending, 'pending'), settings, ctx),
     ctx,
   );
 }

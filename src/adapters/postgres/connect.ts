@@ -177,18 +177,7 @@ export async function connectPostgres(
   return session;
 }
 
-/** Only authentication failures answer false; others say nothing about the credentials. */
-export async function canLogIn(
-  endpoint: PostgresEndpoint,
-  login: PostgresLogin,
-  settings: PostgresSettings,
-  ctx: ConnectContext,
-): Promise<boolean> {
-  const session = await tryConnect(endpoint, login, settings, ctx);
-  await session?.close();
-  return session !== undefined;
-}
-
+/** `undefined` only when the server refuses the credentials; other failures say nothing about them. */
 export function tryConnect(
   endpoint: PostgresEndpoint,
   login: PostgresLogin,

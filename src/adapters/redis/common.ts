@@ -4,7 +4,7 @@ import type { StepContext } from '../../core/target.ts';
 import { describeServer, parseMasterSecret, refuseMasterAmong, sameServer } from '../../database/secret.ts';
 import type { TlsEndpoint } from '../../database/tls.ts';
 import { credentialTargetParts, pendingAlreadyLogsIn, StrategySettings } from '../database/strategy.ts';
-import { canLogIn, openRedis, type RedisLogin, type RedisSession } from './connect.ts';
+import { canLogIn, openRedis, type RedisLogin, type RedisSession, tryOpenRedis } from './connect.ts';
 import { DEFAULT_REDIS_PORT, parseRedisSecret, type RedisSecret, serializeRedisSecret } from './secret.ts';
 import { type RedisSettings, readRedisSettings } from './settings.ts';
 
@@ -38,7 +38,7 @@ export async function pendingAlreadyWorks(
 ): Promise<boolean> {
   return pendingAlreadyLogsIn(
     pending,
-    () => canLogIn(endpointOf(pending), loginOf(pending, 'pending'), settings, ctx),
+    () => tryOpenRedis(endpointOf(pending), loginOf(pending, 'pending'), settings, ctx),
     ctx,
   );
 }
