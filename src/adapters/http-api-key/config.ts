@@ -157,13 +157,7 @@ export interface HttpApiKeyConfig {
   readonly http?: HttpSettings;
 }
 
-export interface ResolvedRequest {
-  readonly method: HttpMethod;
-  readonly path: string;
-  readonly headers: Readonly<Record<string, string>>;
-  readonly body: JsonValue | undefined;
-  readonly auth: AuthTemplate;
-}
+export type ResolvedRequest = ReturnType<typeof requestOf>;
 
 /** A validated configuration with every default filled in. */
 export type ResolvedConfig = ReturnType<typeof resolveConfig>;
@@ -208,13 +202,6 @@ export function configFromEnv(env: Env, variable: string, inCode: string | undef
   );
 }
 
-/** The template variables a kind of request may use (`key` is always the authenticating key). */
-interface Variables {
-  readonly allowed: readonly string[];
-  /** The requests, as messages name them. */
-  readonly purpose: string;
-}
-
 const COMMON = ['key', 'versionId'];
 const WITH_CURRENT = [...COMMON, 'currentKey', 'currentKeyId'];
 const VARIABLES = {
@@ -229,7 +216,9 @@ const VARIABLES = {
     allowed: [...COMMON, 'revokedKeyId'],
     purpose: 'revoke requests with a grace period or onOrphan "revoke" (the old key is not at hand)',
   },
-} satisfies Record<string, Variables>;
+} satisfies Record<string, { allowed: readonly string[]; purpose: string }>;
+/** The template variables a kind of request may use (`key` is always the authenticating key), and its name in messages. */
+type Variables = (typeof VARIABLES)[keyof typeof VARIABLES];
 
 const METHODS: readonly HttpMethod[] = ['GET', 'POST', 'PUT', 'PATCH', 'DELETE'];
 const HEADER_NAME = /^[!#$%&'*+\-.^_`|~0-9A-Za-z]+$/;
@@ -434,12 +423,7 @@ function checkBody(value: unknown, path: string, variables: Variables, depth = 1
   }
 }
 
-function requestOf(
-  value: unknown,
-  path: string,
-  defaultAuth: AuthTemplate,
-  variables: Variables,
-): ResolvedRequest {
+function requestOf(value: unknown, path: string, defaultAuth: AuthTemplate, variables: Variables) {
   const raw = object(value, path, ['method', 'path', 'headers', 'body', 'auth']);
   const method = choice(raw.method, join(path, 'method'), METHODS);
   const target = string(raw.path, join(path, 'path'));

@@ -27,7 +27,7 @@ import { checkedDestination, type Destination, type DestinationPolicy } from './
 import { MissingVariableError, render, renderJson, type TemplateVariables } from './template.ts';
 
 /** What the provider answered. `json` is the parsed body, `undefined` when it was empty or not JSON. */
-export interface ProviderResponse {
+interface ProviderResponse {
   readonly status: number;
   readonly json: unknown;
 }
@@ -47,16 +47,12 @@ export interface ProviderCall {
   readonly formBody?: Readonly<Record<string, string>>;
 }
 
-/** The result of one attempt: an answer to act on, or a failure worth retrying. */
-type AttemptOutcome =
-  | { readonly kind: 'response'; readonly response: ProviderResponse }
-  | {
-      readonly kind: 'retryable';
-      readonly reason: string;
-      readonly failure: 'timeout' | 'network' | 'status';
-      readonly status?: number;
-      readonly retryAfterMs?: number;
-    };
+/** An attempt's failure worth retrying. */
+interface Retryable {
+  readonly reason: string;
+  readonly failure: 'timeout' | 'network' | 'status';
+  readonly retryAfterMs?: number;
+}
 
 // Kept in reserve so that a step out of retries fails cleanly before Lambda's own timeout.
 const DEADLINE_RESERVE_MS = 1_500;
@@ -78,8 +74,7 @@ export class ProviderClient {
     return this.#ctx.remainingTimeMs() - DEADLINE_RESERVE_MS;
   }
 
-  /** Sends one attempt, without retrying. */
-  async attempt(call: ProviderCall, attemptNumber: number): Promise<AttemptOutcome> {
+  async #attempt(call: ProviderCall, attemptNumber: number): Promise<ProviderResponse | Retryable> {
     const { request } = call;
     const url = new URL(
       this.#config.baseUrl + this.#fill(call, () => render(request.path, call.variables, encodeURIComponent)),
@@ -88,10 +83,11 @@ export class ProviderClient {
     const body = this.#body(call);
     const timeoutMs = Math.min(this.#config.http.timeoutMs, this.budgetMs());
     if (timeoutMs <= 0) {
-      return { kind: 'retryable', failure: 'timeout', reason: 'no time left in this invocation' };
+      return { failure: 'timeout', reason: 'no time left in this invocation' };
     }
     const signal = AbortSignal.timeout(timeoutMs);
     let response: IncomingMessage;
+    let text: string;
     try {
       const destination = await this.#checkedDestination();
       response = await sendRequest(url, destination, request.method, headers, body, signal);
@@ -99,22 +95,11 @@ export class ProviderClient {
       if (error instanceof ConfigurationError) throw error;
       const name = (error as { name?: string }).name;
       if (name === 'TimeoutError' || name === 'AbortError' || signal.aborted) {
-        return { kind: 'retryable', failure: 'timeout', reason: `no answer within ${timeoutMs} ms` };
+        return { failure: 'timeout', reason: `no answer within ${timeoutMs} ms` };
       }
-      return { kind: 'retryable', failure: 'network', reason: `network error ${networkCode(error)}` };
+      return { failure: 'network', reason: `network error ${networkCode(error)}` };
     }
-    return this.#outcome(call, attemptNumber, response, signal);
-  }
-
-  async #outcome(
-    call: ProviderCall,
-    attemptNumber: number,
-    response: IncomingMessage,
-    signal: AbortSignal,
-  ): Promise<AttemptOutcome> {
-    const { request } = call;
     const status = response.statusCode ?? 0;
-    let text: string;
     try {
       text = await readCapped(response, signal);
     } catch (error) {
@@ -125,7 +110,7 @@ export class ProviderClient {
         );
       }
       const failure = signal.aborted ? 'timeout' : 'network';
-      return { kind: 'retryable', failure, reason: `the answer was cut off (${failure})` };
+      return { failure, reason: `the answer was cut off (${failure})` };
     }
     this.#ctx.logger.info('provider request', {
       operation: call.operation,
@@ -135,16 +120,13 @@ export class ProviderClient {
       attempt: attemptNumber,
     });
     if (status === 429 || status >= 500) {
-      const retryAfter = response.headers['retry-after'];
       return {
-        kind: 'retryable',
         failure: 'status',
-        status,
         reason: `status ${status}`,
-        retryAfterMs: parseRetryAfter(typeof retryAfter === 'string' ? retryAfter : null),
+        retryAfterMs: parseRetryAfter(response.headers['retry-after']),
       };
     }
-    return { kind: 'response', response: { status, json: parseJson(text) } };
+    return { status, json: parseJson(text) };
   }
 
   /** Checked once, before anything is sent; refusals are configuration errors, never retried. */
@@ -178,47 +160,38 @@ export class ProviderClient {
    * every attempt (the orphan check).
    */
   async send(call: ProviderCall, beforeEach?: () => Promise<void>): Promise<ProviderResponse> {
-    for (let attemptNumber = 1; ; attemptNumber++) {
-      await beforeEach?.();
-      const outcome = await this.attempt(call, attemptNumber);
-      if (outcome.kind === 'response') return outcome.response;
-      await this.backOff(call, outcome, attemptNumber);
-    }
-  }
-
-  /** Waits before the next attempt after a retryable failure, or throws when attempts or time are used up. */
-  async backOff(
-    call: ProviderCall,
-    outcome: Extract<AttemptOutcome, { kind: 'retryable' }>,
-    attemptNumber: number,
-  ): Promise<void> {
     const { http } = this.#config;
     const what = `${call.operation} request ${call.request.method} ${call.request.path}`;
-    const delayMs = Math.max(
-      jitter(backoffDelay(attemptNumber, http.initialDelayMs, http.maxDelayMs)),
-      outcome.retryAfterMs ?? 0,
-    );
-    const outOfTime = delayMs > this.budgetMs();
-    if (attemptNumber >= http.attempts || outOfTime) {
-      const tries = `${attemptNumber} attempt${attemptNumber === 1 ? '' : 's'}${outOfTime ? ', and no time left for another' : ''}`;
-      if (outcome.failure === 'status') {
-        throw new TargetRefusedError(
-          'rejected',
-          `${what} failed with ${outcome.reason} (${tries}); the provider is failing or throttling`,
-        );
+    for (let attemptNumber = 1; ; attemptNumber++) {
+      await beforeEach?.();
+      const outcome = await this.#attempt(call, attemptNumber);
+      if (!('failure' in outcome)) return outcome;
+      const delayMs = Math.max(
+        backoffDelay(attemptNumber, http.initialDelayMs, http.maxDelayMs),
+        outcome.retryAfterMs ?? 0,
+      );
+      const outOfTime = delayMs > this.budgetMs();
+      if (attemptNumber >= http.attempts || outOfTime) {
+        const tries = `${attemptNumber} attempt${attemptNumber === 1 ? '' : 's'}${outOfTime ? ', and no time left for another' : ''}`;
+        if (outcome.failure === 'status') {
+          throw new TargetRefusedError(
+            'rejected',
+            `${what} failed with ${outcome.reason} (${tries}); the provider is failing or throttling`,
+          );
+        }
+        throw new TargetUnreachableError(outcome.failure, `${what} failed: ${outcome.reason} (${tries})`);
       }
-      throw new TargetUnreachableError(outcome.failure, `${what} failed: ${outcome.reason} (${tries})`);
+      this.#ctx.logger.warn('retrying provider request', {
+        operation: call.operation,
+        method: call.request.method,
+        path: call.request.path,
+        reason: outcome.reason,
+        attempt: attemptNumber,
+        delayMs,
+      });
+      this.#ctx.metrics.count('ProviderRequestRetried');
+      await sleep(delayMs);
     }
-    this.#ctx.logger.warn('retrying provider request', {
-      operation: call.operation,
-      method: call.request.method,
-      path: call.request.path,
-      reason: outcome.reason,
-      attempt: attemptNumber,
-      delayMs,
-    });
-    this.#ctx.metrics.count('ProviderRequestRetried');
-    await sleep(delayMs);
   }
 
   #fill<T>(call: ProviderCall, fill: () => T): T {
@@ -239,19 +212,13 @@ export class ProviderClient {
     const headers: Record<string, string> = { accept: 'application/json' };
     const fill = (template: string) => this.#fill(call, () => render(template, call.variables));
     const set = (name: string, value: string) => {
-      if (/[\r\n\0]/.test(value)) {
-        throw new ConfigurationError(
-          `${call.operation} request header ${name}`,
-          'would contain a line break once filled in',
-        );
-      }
-      if (hasNonLatin1(value)) {
-        // Values come from templates checked at start and from keys; a minted key may still carry one.
-        throw new ConfigurationError(
-          `${call.operation} request header ${name}`,
-          'would contain a character above U+00FF once filled in, which an HTTP header cannot carry',
-        );
-      }
+      // Values come from templates checked at start and from keys; a minted key may still carry one.
+      const problem = /[\r\n\0]/.test(value)
+        ? 'would contain a line break once filled in'
+        : hasNonLatin1(value)
+          ? 'would contain a character above U+00FF once filled in, which an HTTP header cannot carry'
+          : undefined;
+      if (problem) throw new ConfigurationError(`${call.operation} request header ${name}`, problem);
       headers[name.toLowerCase()] = value;
     };
     for (const [name, template] of Object.entries({ ...this.#config.headers, ...call.request.headers })) {
@@ -276,8 +243,8 @@ export class ProviderClient {
 
 /**
  * testSecret's wait while the provider propagates a new key: `check` is repeated with back-off while
- * its status is in `test.waitOnStatus`, for up to `test.maxWaitMs` and within the deadline. Answers
- * the number of checks made.
+ * its status is in `test.waitOnStatus`, for up to `test.maxWaitMs` and within the deadline, until
+ * it is in `test.successStatus`. Answers the number of checks made.
  */
 export async function untilAccepted(
   provider: ProviderClient,
@@ -286,20 +253,21 @@ export async function untilAccepted(
   wait: {
     readonly what: string;
     readonly keyId: string | undefined;
+    /** Names the checks in the error, as {@link ProviderCall.operation}. */
+    readonly operation: string;
     check(): Promise<number>;
-    accepted(status: number): boolean;
-    refused(status: number, checks: number, waitedMs: number, waiting: boolean): Error;
+    hint(checks: number, waitedMs: number, waiting: boolean): string;
   },
 ): Promise<number> {
   const started = Date.now();
   for (let check = 1; ; check++) {
     const status = await wait.check();
-    if (wait.accepted(status)) return check;
+    if (test.successStatus.includes(status)) return check;
     const waiting = test.waitOnStatus.includes(status);
-    const delayMs = jitter(backoffDelay(check, test.initialDelayMs, test.maxDelayMs));
+    const delayMs = backoffDelay(check, test.initialDelayMs, test.maxDelayMs);
     const waitedMs = Date.now() - started;
     if (!waiting || waitedMs + delayMs > test.maxWaitMs || delayMs > provider.budgetMs()) {
-      throw wait.refused(status, check, waitedMs, waiting);
+      throw refusal(wait.operation, test.request, status, wait.hint(check, waitedMs, waiting));
     }
     ctx.metrics.count('PropagationWait');
     ctx.logger.info(`${wait.what} not accepted yet; waiting for the provider to propagate it`, {
@@ -312,19 +280,18 @@ export async function untilAccepted(
   }
 }
 
-/** The un-jittered exponential delay before attempt `attemptNumber + 1`. */
+/**
+ * The exponential delay before attempt `attemptNumber + 1`, jittered to between half and all of it
+ * so that retries of many functions spread apart.
+ */
 function backoffDelay(attemptNumber: number, initialMs: number, maxMs: number): number {
-  return Math.min(maxMs, initialMs * 2 ** Math.max(0, attemptNumber - 1));
-}
-
-/** Spreads retries of many functions apart: a random delay between half and all of `delayMs`. */
-function jitter(delayMs: number): number {
+  const delayMs = Math.min(maxMs, initialMs * 2 ** Math.max(0, attemptNumber - 1));
   return Math.round(delayMs / 2 + (Math.random() * delayMs) / 2);
 }
 
 /** Milliseconds asked for by a `Retry-After` header (seconds, or an HTTP date), if any. */
-function parseRetryAfter(header: string | null): number | undefined {
-  if (header === null) return undefined;
+function parseRetryAfter(header: unknown): number | undefined {
+  if (typeof header !== 'string') return undefined;
   const trimmed = header.trim();
   if (/^\d+$/.test(trimmed)) return Number(trimmed) * 1000;
   const date = Date.parse(trimmed);
@@ -455,29 +422,26 @@ export async function revokeKey(
   });
   const keyId = target.revokedKeyId;
   const noun = target.noun ?? 'key';
-  if (revoke.successStatus.includes(response.status)) {
-    ctx.metrics.count('ApiKeyRevoked');
-    ctx.logger.info(`revoked old ${noun}`, { keyId, reason: target.reason });
-  } else if (revoke.goneStatus.includes(response.status)) {
-    ctx.logger.info(`old ${noun} was already revoked`, {
-      keyId,
-      reason: target.reason,
-      status: response.status,
-    });
-  } else if (revoke.authWith === 'revoked' && response.status === 401) {
-    // Authenticated with the key being revoked: a refusal proves it no longer works.
-    ctx.logger.info(`old ${noun} is refused by the provider: already revoked`, {
-      keyId,
-      reason: target.reason,
-    });
-  } else {
+  const { status } = response;
+  const revoked = revoke.successStatus.includes(status);
+  // With authWith "revoked", a 401 proves the key being revoked no longer works.
+  const done = revoked
+    ? `revoked old ${noun}`
+    : revoke.goneStatus.includes(status)
+      ? `old ${noun} was already revoked`
+      : revoke.authWith === 'revoked' && status === 401
+        ? `old ${noun} is refused by the provider: already revoked`
+        : undefined;
+  if (done === undefined) {
     throw refusal(
       'revoke',
       request,
-      response.status,
+      status,
       `${noun} ${describeKey(keyId)} was not revoked (${target.reason})`,
     );
   }
+  if (revoked) ctx.metrics.count('ApiKeyRevoked');
+  ctx.logger.info(done, { keyId, reason: target.reason, status });
 }
 
 /** The error for an answer whose status the adapter did not expect, classified by status. */

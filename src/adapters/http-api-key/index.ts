@@ -18,15 +18,7 @@ import {
   resolveConfig,
 } from './config.ts';
 import { type AddressLookup, HTTP_API_KEY_ALLOWED_HOSTS } from './destination.ts';
-import {
-  describeKey,
-  type ProviderCall,
-  ProviderClient,
-  type ProviderResponse,
-  refusal,
-  revokeKey,
-  untilAccepted,
-} from './http.ts';
+import { describeKey, type ProviderCall, ProviderClient, refusal, revokeKey, untilAccepted } from './http.ts';
 import { type ApiKeySecret, parseApiKeySecret, serializeApiKeySecret } from './secret.ts';
 import { readPointer } from './template.ts';
 
@@ -104,7 +96,9 @@ export function httpApiKey(options: HttpApiKeyOptions = {}): RotationTarget<ApiK
       requireIdsFor(current, config);
       const provider = providerFor(config, ctx);
       const { key, keyId } =
-        config.create.mode === 'mint' ? await mintKey(current, provider, ctx) : generateKey(config, ctx);
+        config.create.mode === 'mint'
+          ? await mintKey(current, config.create, provider, ctx)
+          : generateKey(config.create, ctx);
       return { ...current, key, keyId, previousKeyId: current.keyId };
     },
 
@@ -146,17 +140,12 @@ export function httpApiKey(options: HttpApiKeyOptions = {}): RotationTarget<ApiK
       const checks = await untilAccepted(provider, test, ctx, {
         what: 'new key',
         keyId: pending.keyId,
+        operation: 'test',
         check: async () => (await provider.send(testCall(pending, ctx))).status,
-        accepted: (status) => test.successStatus.includes(status),
-        refused: (status, checks, waitedMs, waiting) =>
-          refusal(
-            'test',
-            test.request,
-            status,
-            waiting
-              ? `the new key ${key} was still refused after ${checks} checks over ${waitedMs} ms; if the provider needs longer to propagate new keys, raise test.propagation.maxWaitMs`
-              : `the new key ${key} does not work`,
-          ),
+        hint: (checks, waitedMs, waiting) =>
+          waiting
+            ? `the new key ${key} was still refused after ${checks} checks over ${waitedMs} ms; if the provider needs longer to propagate new keys, raise test.propagation.maxWaitMs`
+            : `the new key ${key} does not work`,
       });
       ctx.logger.info('new key works', { keyId: pending.keyId, checks });
     },
@@ -237,15 +226,16 @@ function testCall(pending: ApiKeySecret, ctx: StepContext): ProviderCall {
   };
 }
 
-function generateKey(config: ResolvedConfig, ctx: StepContext): { key: string; keyId: string } {
-  if (config.create.mode !== 'generate') throw new Error('unreachable');
+type Create<Mode> = Extract<ResolvedConfig['create'], { mode: Mode }>;
+
+function generateKey(create: Create<'generate'>, ctx: StepContext): { key: string; keyId: string } {
   const random = generatePassword({
     ...DEFAULT_PASSWORD_POLICY,
-    length: config.create.length,
+    length: create.length,
     excludePunctuation: true,
     requireEachIncludedType: false,
   });
-  const key = config.create.prefix + random;
+  const key = create.prefix + random;
   ctx.redact(key, random);
   ctx.logger.info('generated new key locally', { keyId: ctx.versionId });
   return { key, keyId: ctx.versionId };
@@ -263,12 +253,10 @@ function idOf(value: unknown): string | undefined {
 
 async function mintKey(
   current: ApiKeySecret,
+  create: Create<'mint'>,
   provider: ProviderClient,
   ctx: StepContext,
 ): Promise<{ key: string; keyId: string }> {
-  const { config } = current;
-  const create = config.create;
-  if (create.mode !== 'mint') throw new Error('unreachable');
   const call: ProviderCall = {
     operation: 'mint',
     request: create.request,
@@ -276,9 +264,11 @@ async function mintKey(
     extraHeaders: create.idempotencyHeader ? { [create.idempotencyHeader]: ctx.versionId } : undefined,
   };
   // A repeated idempotency key is answered with the key minted the first time, so retries are safe.
-  const response = create.idempotencyHeader
-    ? await provider.send(call)
-    : await provider.send(call, () => handleOrphan(current, provider, ctx));
+  const { orphanCheck } = create;
+  const response = await provider.send(
+    call,
+    orphanCheck && (() => handleOrphan(current, orphanCheck, create.onOrphan, provider, ctx)),
+  );
   if (!isSuccess(response.status)) {
     const hint =
       response.status === 401
@@ -286,14 +276,6 @@ async function mintKey(
         : 'the provider did not mint a key';
     throw refusal('mint', create.request, response.status, hint);
   }
-  return mintedKey(response, create, ctx);
-}
-
-function mintedKey(
-  response: ProviderResponse,
-  create: Extract<ResolvedConfig['create'], { mode: 'mint' }>,
-  ctx: StepContext,
-): { key: string; keyId: string } {
   const key = readPointer(response.json, create.keyPointer);
   const keyId = idOf(readPointer(response.json, create.keyIdPointer));
   if (typeof key === 'string') ctx.redact(key);
@@ -316,12 +298,11 @@ function mintedKey(
 /** Without idempotency, a failed attempt may still have minted a key: look for one before each attempt. */
 async function handleOrphan(
   current: ApiKeySecret,
+  check: NonNullable<Create<'mint'>['orphanCheck']>,
+  onOrphan: Create<'mint'>['onOrphan'],
   provider: ProviderClient,
   ctx: StepContext,
 ): Promise<void> {
-  const create = current.config.create;
-  if (create.mode !== 'mint' || !create.orphanCheck) return;
-  const check = create.orphanCheck;
   const response = await provider.send({
     operation: 'orphan check',
     request: check.request,
@@ -352,7 +333,7 @@ async function handleOrphan(
     ctx.metrics.count('OrphanedKeyDetected');
     const found =
       'orphaned key found: an earlier attempt of this rotation minted a key that was never stored';
-    if (create.onOrphan === 'fail' || orphanId === '(no id)') {
+    if (onOrphan === 'fail' || orphanId === '(no id)') {
       ctx.logger.error(found, { orphanKeyId: orphanId });
       throw new ProtocolStateError(
         `Orphaned API key "${orphanId}": an earlier attempt of rotation ${ctx.versionId} minted it but it was never stored in the secret, and the provider cannot hand it out again. Revoke key "${orphanId}" at the provider, then retry the rotation (or set rotation.mint.onOrphan to "revoke" to let the adapter do it)`,

@@ -19,7 +19,7 @@ import {
   readSetting,
 } from '../http-api-key/config.ts';
 import { type AddressLookup, HTTP_API_KEY_ALLOWED_HOSTS } from '../http-api-key/destination.ts';
-import { ProviderClient, refusal, revokeKey, untilAccepted } from '../http-api-key/http.ts';
+import { ProviderClient, revokeKey, untilAccepted } from '../http-api-key/http.ts';
 import { type ApiKeySecret, httpApiKey } from '../http-api-key/index.ts';
 
 export type { ApiKeySecret } from '../http-api-key/index.ts';
@@ -103,8 +103,8 @@ const TOKEN_REFUSED = [400, 401];
 
 interface Settings {
   readonly clientId: string;
-  readonly clientAuth: 'basic' | 'body';
-  readonly scope: string | undefined;
+  /** The token request's form fields (templates). */
+  readonly tokenForm: Readonly<Record<string, string>>;
   readonly revoke: 'finish' | 'next-rotation';
   readonly http: HttpApiKeyConfig;
 }
@@ -211,7 +211,12 @@ function toSettings(value: unknown): Settings {
     revoke: { when: 'finish', request: { method: 'DELETE', path: `${secretsPath}/{{revokedKeyId}}` } },
     ...(raw.http === undefined ? {} : { http: raw.http as HttpSettings }),
   };
-  return { clientId, clientAuth, scope: raw.scope, revoke: raw.revoke, http };
+  const tokenForm = {
+    grant_type: 'client_credentials',
+    ...(raw.scope === undefined ? {} : { scope: raw.scope }),
+    ...(clientAuth === 'body' ? { client_id: clientId, client_secret: '{{key}}' } : {}),
+  };
+  return { clientId, tokenForm, revoke: raw.revoke, http };
 }
 
 /**
@@ -295,36 +300,37 @@ export function oauthClientSecret(options: OAuthClientSecretOptions = {}): Rotat
     secrets: (value) => [value.key],
 
     async next(current: ApiKeySecret, ctx: NextContext): Promise<ApiKeySecret> {
-      const { settings: active, inner: target } = ready();
-      if (active.revoke === 'next-rotation')
-        await revokeExpired(current, providerFor(current.config, ctx), ctx);
-      return target.next(current, ctx);
+      const { settings, inner } = ready();
+      const expired = current.previousKeyId;
+      // Grace period over: the secret replaced by the previous rotation goes before a new one is minted.
+      if (settings.revoke === 'next-rotation' && expired !== undefined && expired !== current.keyId) {
+        await revokeKey(providerFor(current.config, ctx), current.config, ctx, {
+          authKey: current.key,
+          revokedKeyId: expired,
+          reason: 'grace period over',
+          noun: 'client secret',
+        });
+      }
+      return inner.next(current, ctx);
     },
 
     apply: (pending: ApiKeySecret, known: KnownVersions<ApiKeySecret>, ctx: StepContext) =>
       ready().inner.apply(pending, known, ctx),
 
     async verify(pending: ApiKeySecret, ctx: StepContext): Promise<void> {
-      const { settings: active } = ready();
+      const { tokenForm } = ready().settings;
       const { test } = pending.config;
       const provider = providerFor(pending.config, ctx);
-      const formBody: Record<string, string> = { grant_type: 'client_credentials' };
-      if (active.scope !== undefined) formBody.scope = active.scope;
-      if (active.clientAuth === 'body') {
-        formBody.client_id = active.clientId;
-        formBody.client_secret = '{{key}}';
-      }
       const checks = await untilAccepted(provider, test, ctx, {
         what: 'new client secret',
         keyId: pending.keyId,
-        accepted: (status) => status === 200,
+        operation: 'token',
         async check() {
-          const variables = { key: pending.key, versionId: ctx.versionId };
           const response = await provider.send({
             operation: 'token',
             request: test.request,
-            variables,
-            formBody,
+            variables: { key: pending.key, versionId: ctx.versionId },
+            formBody: tokenForm,
           });
           if (response.status !== 200) return response.status;
           const token = (response.json as { access_token?: unknown } | undefined)?.access_token;
@@ -337,41 +343,20 @@ export function oauthClientSecret(options: OAuthClientSecretOptions = {}): Rotat
           ctx.redact(token);
           return 200;
         },
-        refused: (status, checks, waitedMs) =>
-          refusal(
-            'token',
-            test.request,
-            status,
-            `the new client secret ${pending.keyId ?? '(no id)'} got no access token after ${checks} checks over ${waitedMs} ms`,
-          ),
+        hint: (checks, waitedMs) =>
+          `the new client secret ${pending.keyId ?? '(no id)'} got no access token after ${checks} checks over ${waitedMs} ms`,
       });
       ctx.logger.info('new client secret obtained an access token', { keyId: pending.keyId, checks });
     },
 
     async afterPromotion(promoted: ApiKeySecret, previous: ApiKeySecret | undefined, ctx: StepContext) {
-      const { settings: active, inner: target } = ready();
-      if (active.revoke === 'finish') return target.afterPromotion?.(promoted, previous, ctx);
+      const { settings, inner } = ready();
+      if (settings.revoke === 'finish') return inner.afterPromotion?.(promoted, previous, ctx);
       ctx.logger.info('previous client secret stays valid until the next rotation', {
         keyId: previous?.keyId,
       });
     },
   };
-}
-
-/** Grace period over: the secret replaced by the previous rotation goes before a new one is minted. */
-async function revokeExpired(
-  current: ApiKeySecret,
-  provider: ProviderClient,
-  ctx: NextContext,
-): Promise<void> {
-  const expired = current.previousKeyId;
-  if (expired === undefined || expired === current.keyId) return;
-  await revokeKey(provider, current.config, ctx, {
-    authKey: current.key,
-    revokedKeyId: expired,
-    reason: 'grace period over',
-    noun: 'client secret',
-  });
 }
 
 export type { AddressLookup } from '../http-api-key/destination.ts';
