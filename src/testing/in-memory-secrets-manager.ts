@@ -40,11 +40,6 @@ const TOKEN_RULE = { min: 1, max: 64 };
 const STAGE_RULE = { min: 1, max: 256 };
 const VALUE_MAX = 65_536;
 
-interface SecretTag {
-  Key: string;
-  Value: string;
-}
-
 interface RotationRules {
   AutomaticallyAfterDays?: number;
   ScheduleExpression?: string;
@@ -64,7 +59,7 @@ interface StoredSecret {
   readonly name: string;
   description?: string;
   kmsKeyId?: string;
-  tags: SecretTag[];
+  tags: { Key: string; Value: string }[];
   readonly versions: Map<string, StoredVersion>;
   readonly createdDate: Date;
   lastChangedDate: Date;
@@ -135,11 +130,11 @@ export class InMemorySecretsManager {
   parseRotateSecret(input: WireInput): RotateSecretRequest {
     const secret = this.#find(requireString(input, 'SecretId', SECRET_ID_RULE));
     const clientRequestToken = optionalString(input, 'ClientRequestToken', TOKEN_RULE);
-    const lambdaArn = optionalString(input, 'RotationLambdaARN', { min: 0, max: 2048 }) || undefined;
+    const rotationLambdaArn =
+      optionalString(input, 'RotationLambdaARN', { min: 0, max: 2048 }) || secret.rotationLambdaArn;
     const rulesInput = optionalObject(input, 'RotationRules');
     const rotationRules = rulesInput ? parseRotationRules(rulesInput) : undefined;
     const rotateImmediately = optionalBoolean(input, 'RotateImmediately') ?? true;
-    const rotationLambdaArn = lambdaArn ?? secret.rotationLambdaArn;
     if (!rotationLambdaArn) {
       throw invalidRequest(
         'No Lambda rotation function ARN is associated with this secret: pass RotationLambdaARN.',
@@ -273,21 +268,14 @@ export class InMemorySecretsManager {
       lastChangedDate: now,
       sequence: this.#sequence++,
     };
-    let versionId: string | undefined;
-    if (value) {
-      versionId = token ?? randomUUID();
-      this.#addVersion(secret, versionId, value, [AWSCURRENT]);
-    }
+    const version = value && this.#addVersion(secret, token ?? randomUUID(), value, [AWSCURRENT]);
     this.#secrets.set(secret.arn, secret);
-    return { ARN: secret.arn, Name: secret.name, VersionId: versionId };
+    return { ARN: secret.arn, Name: secret.name, VersionId: version?.versionId };
   }
 
   #describeSecret(input: WireInput): WireInput {
     const secret = this.#find(requireString(input, 'SecretId', SECRET_ID_RULE));
-    return {
-      ...this.#summary(secret),
-      VersionIdsToStages: labelledVersions(secret),
-    };
+    return summary(secret, 'VersionIdsToStages');
   }
 
   #getSecretValue(input: WireInput): WireInput {
@@ -435,10 +423,7 @@ export class InMemorySecretsManager {
     const { page, next } = paginate(secrets, maxResults, nextToken);
     return {
       NextToken: next,
-      SecretList: page.map((secret) => ({
-        ...this.#summary(secret),
-        SecretVersionsToStages: labelledVersions(secret),
-      })),
+      SecretList: page.map((secret) => summary(secret, 'SecretVersionsToStages')),
     };
   }
 
@@ -519,24 +504,6 @@ export class InMemorySecretsManager {
       );
     }
     return version;
-  }
-
-  #summary(secret: StoredSecret): WireInput {
-    return {
-      ARN: secret.arn,
-      Name: secret.name,
-      Description: secret.description,
-      KmsKeyId: secret.kmsKeyId,
-      RotationEnabled: secret.rotationEnabled,
-      RotationLambdaARN: secret.rotationLambdaArn,
-      RotationRules: secret.rotationRules,
-      LastRotatedDate: secret.lastRotatedDate,
-      LastChangedDate: secret.lastChangedDate,
-      LastAccessedDate: secret.lastAccessedDate,
-      NextRotationDate: nextRotationDate(secret),
-      Tags: secret.tags.length ? secret.tags.map((tag) => ({ ...tag })) : undefined,
-      CreatedDate: secret.createdDate,
-    };
   }
 
   /** PutSecretValue's and UpdateSecret's write: idempotent per token, labels moved as the service does. */
@@ -626,6 +593,29 @@ function readValue(input: WireInput, required: boolean): SecretValue | undefined
   return undefined;
 }
 
+/** DescribeSecret's answer, and a ListSecrets entry: the two name the labelled versions differently. */
+function summary(
+  secret: StoredSecret,
+  versionsKey: 'VersionIdsToStages' | 'SecretVersionsToStages',
+): WireInput {
+  return {
+    ARN: secret.arn,
+    Name: secret.name,
+    Description: secret.description,
+    KmsKeyId: secret.kmsKeyId,
+    RotationEnabled: secret.rotationEnabled,
+    RotationLambdaARN: secret.rotationLambdaArn,
+    RotationRules: secret.rotationRules,
+    LastRotatedDate: secret.lastRotatedDate,
+    LastChangedDate: secret.lastChangedDate,
+    LastAccessedDate: secret.lastAccessedDate,
+    NextRotationDate: nextRotationDate(secret),
+    Tags: secret.tags.length ? secret.tags.map((tag) => ({ ...tag })) : undefined,
+    CreatedDate: secret.createdDate,
+    [versionsKey]: labelledVersions(secret),
+  };
+}
+
 function hasValue(version: StoredVersion): boolean {
   return version.secretString !== undefined || version.secretBinary !== undefined;
 }
@@ -662,13 +652,11 @@ function parseRotationRules(input: WireInput): RotationRules {
       `RotationRules.ScheduleExpression must be rate(N hours), rate(N days) or cron(...), got ${schedule}.`,
     );
   }
-  if (duration !== undefined) {
-    const hours = /^(\d{1,2})h$/.exec(duration);
-    if (!hours || Number(hours[1]) < 1 || Number(hours[1]) > 24) {
-      throw invalidParameter(
-        `RotationRules.Duration must be a number of hours from 1h to 24h, got ${duration}.`,
-      );
-    }
+  const hours = duration === undefined ? undefined : Number(/^(\d{1,2})h$/.exec(duration)?.[1]);
+  if (hours !== undefined && !(hours >= 1 && hours <= 24)) {
+    throw invalidParameter(
+      `RotationRules.Duration must be a number of hours from 1h to 24h, got ${duration}.`,
+    );
   }
   // Absent members stay undefined: the wire encoding drops them.
   return { AutomaticallyAfterDays: days, ScheduleExpression: schedule, Duration: duration };

@@ -26,23 +26,11 @@ export function isLoopbackHost(host: string): boolean {
 
 /** An origin as browsers send it; `undefined` when `text` is not an http(s) origin. */
 export function normalizeOrigin(text: string): string | undefined {
-  let url: URL;
-  try {
-    url = new URL(text);
-  } catch {
-    return undefined;
-  }
-  if (url.protocol !== 'http:' && url.protocol !== 'https:') return undefined;
-  if (
-    url.username ||
-    url.password ||
-    (url.pathname !== '/' && url.pathname !== '') ||
-    url.search ||
-    url.hash
-  ) {
-    return undefined;
-  }
-  return url.origin;
+  const url = URL.parse(text);
+  if (!url || (url.protocol !== 'http:' && url.protocol !== 'https:')) return undefined;
+  // Credentials, a path, a query or a fragment make it a URL rather than an origin.
+  const extras = url.username + url.password + url.search + url.hash;
+  return extras || (url.pathname !== '/' && url.pathname !== '') ? undefined : url.origin;
 }
 
 export class RequestGuard {

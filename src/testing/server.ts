@@ -125,11 +125,6 @@ export interface LocalSecretsManager {
   close(): Promise<void>;
 }
 
-interface ActiveFault {
-  readonly fault: Fault;
-  remaining: number;
-}
-
 /**
  * Starts a local Secrets Manager endpoint on loopback. Besides AWS operations it serves the
  * extensions `LocalRegisterPendingVersion`, `LocalCompleteRotation` and `LocalDescribeRotation`
@@ -185,7 +180,7 @@ class LocalEndpoint implements LocalSecretsManager {
   readonly #mode: 'background' | 'inline';
   readonly #log: ((line: string) => void) | undefined;
   readonly #handlers = new Map<string, RotationHandler>();
-  readonly #faults: ActiveFault[] = [];
+  readonly #faults: { readonly fault: Fault; remaining: number }[] = [];
   readonly #running = new Map<
     string,
     { readonly versionId: string; readonly done: Promise<RotationResult> }
@@ -274,12 +269,8 @@ class LocalEndpoint implements LocalSecretsManager {
     rotationLambdaArn: string,
     rules?: { AutomaticallyAfterDays?: number; ScheduleExpression?: string },
   ): void {
-    const request = this.#store.parseRotateSecret({
-      SecretId: secretId,
-      RotationLambdaARN: rotationLambdaArn,
-      ...(rules ? { RotationRules: rules } : {}),
-    });
-    this.#store.configureRotation(request);
+    const input = { SecretId: secretId, RotationLambdaARN: rotationLambdaArn, RotationRules: rules };
+    this.#store.configureRotation(this.#store.parseRotateSecret(input));
   }
 
   async fillPendingVersion(secretId: string, versionId: string, secretString: string): Promise<void> {
@@ -537,7 +528,7 @@ class LocalEndpoint implements LocalSecretsManager {
     const settled = run.finally(() => this.#running.delete(plan.secretArn));
     if (this.#mode === 'inline') await settled;
     else settled.catch(() => undefined);
-    return { ARN: plan.secretArn, Name: plan.secretName, VersionId: plan.versionId };
+    return answer(plan.versionId);
   }
 }
 
