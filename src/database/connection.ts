@@ -51,9 +51,7 @@ export function withinDeadline(limitMs: number, remainingTimeMs: number): number
   return Math.min(limitMs, Math.max(MIN_WAIT_MS, remainingTimeMs - DEADLINE_RESERVE_MS));
 }
 
-/**
- * node-postgres overrides `servername` with the host it connects to, so the configured name is checked here.
- */
+/** node-postgres overrides `servername` with the host it connects to: the configured name is checked here. */
 export function certificateNaming(serverName: string): {
   checkServerIdentity: (host: string, certificate: PeerCertificate) => Error | undefined;
 } {

@@ -57,9 +57,7 @@ function verifiedPgTls(ca: PgTlsPolicy['ca'], serverName: string | undefined): T
   };
 }
 
-/**
- * Without TLS a password is never sent as cleartext or MD5, whenever the server asks; only SCRAM goes ahead.
- */
+/** Without TLS a password is never sent as cleartext or MD5, whatever the server asks; only SCRAM is. */
 export function pgClientFor(policy: PgTlsPolicy): typeof pg.Client {
   return class TlsModeClient extends pg.Client {
     #plaintext = false;

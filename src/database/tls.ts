@@ -27,9 +27,7 @@ export function parseTlsMode(value: string | undefined, setting: string): TlsMod
   return mode;
 }
 
-/**
- * `"ssl": false` never loosens it: whoever may write the secret could otherwise read passwords on the wire.
- */
+/** `"ssl": false` never loosens it: whoever may write the secret could then read passwords on the wire. */
 export function effectiveTlsMode(configured: TlsMode, ssl: boolean | undefined): TlsMode {
   return ssl === true ? 'verify-full' : configured;
 }

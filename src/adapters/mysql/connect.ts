@@ -50,71 +50,60 @@ type SessionContext = Pick<StepContext, 'logger' | 'metrics' | 'remainingTimeMs'
 
 type Row = Record<string, unknown>;
 
-export class MysqlSession {
+interface SessionParts {
+  readonly connection: mysql.Connection;
   readonly flavour: MysqlFlavour;
   /** From CURRENT_USER(): its host is the real one. */
   readonly account: Account;
   readonly tls: TlsOutcome;
   readonly mode: SqlMode;
-  readonly #connection: mysql.Connection;
-  readonly #where: string;
-  readonly #statementTimeoutMs: number;
-  readonly #remainingTimeMs: () => number;
-  readonly #secrets: readonly string[];
+  readonly where: string;
+  readonly answerWithinMs: () => number;
+  readonly secrets: readonly string[];
+}
 
-  constructor(parts: {
-    connection: mysql.Connection;
-    flavour: MysqlFlavour;
-    account: Account;
-    tls: TlsOutcome;
-    mode: SqlMode;
-    where: string;
-    statementTimeoutMs: number;
-    remainingTimeMs?: () => number;
-    secrets: readonly string[];
-  }) {
-    this.#connection = parts.connection;
+export class MysqlSession {
+  readonly flavour: MysqlFlavour;
+  readonly account: Account;
+  readonly tls: TlsOutcome;
+  readonly mode: SqlMode;
+  readonly #parts: SessionParts;
+
+  constructor(parts: SessionParts) {
+    this.#parts = parts;
     this.flavour = parts.flavour;
     this.account = parts.account;
     this.tls = parts.tls;
     this.mode = parts.mode;
-    this.#where = parts.where;
-    this.#statementTimeoutMs = parts.statementTimeoutMs;
-    this.#remainingTimeMs = parts.remainingTimeMs ?? (() => Number.POSITIVE_INFINITY);
-    this.#secrets = parts.secrets;
   }
 
   /** The server's message is kept only for statements that carry no secret. */
   async run(statement: Statement): Promise<Row[]> {
-    return this.#guard(statement, () => this.#connection.query({ sql: statement.text }));
+    return this.#guard(statement, () => this.#parts.connection.query({ sql: statement.text }));
   }
 
   async lookup(label: string, sql: string, params: ReadonlyArray<string | number>): Promise<Row[]> {
     const statement: Statement = { label, text: sql, sensitive: false };
-    return this.#guard(statement, () => this.#connection.execute(sql, [...params]));
+    return this.#guard(statement, () => this.#parts.connection.execute(sql, [...params]));
   }
 
   async #guard(statement: Statement, send: () => Promise<[unknown, unknown]>): Promise<Row[]> {
     try {
-      return await answerWithin(
-        this.#connection,
-        send,
-        withinDeadline(this.#statementTimeoutMs + 1_000, this.#remainingTimeMs()),
-      );
+      return await answerWithin(this.#parts.connection, send, this.#parts.answerWithinMs());
     } catch (error) {
       throw sanitizeMysqlError(error, {
-        action: `${statement.label} (${this.#where})`,
+        action: `${statement.label} (${this.#parts.where})`,
         sensitive: statement.sensitive,
-        secrets: this.#secrets,
+        secrets: this.#parts.secrets,
       });
     }
   }
 
   async close(): Promise<void> {
     try {
-      await this.#connection.end();
+      await this.#parts.connection.end();
     } catch {
-      this.#connection.destroy();
+      this.#parts.connection.destroy();
     }
   }
 }
@@ -139,7 +128,7 @@ export async function openSession(
     (connection as unknown as { connection: { stream?: unknown } }).connection,
     mode,
   );
-
+  const answerWithinMs = () => withinDeadline(settings.statementTimeoutMs + 1_000, ctx.remainingTimeMs());
   try {
     const rows = await answerWithin(
       connection,
@@ -147,7 +136,7 @@ export async function openSession(
         connection.query(
           'SELECT VERSION() AS version, @@version_comment AS versionComment, CURRENT_USER() AS account, @@SESSION.sql_mode AS sqlMode',
         ),
-      withinDeadline(settings.statementTimeoutMs + 1_000, ctx.remainingTimeMs()),
+      answerWithinMs(),
     );
     const row = rows[0] ?? {};
     const flavour = detectFlavour({
@@ -169,8 +158,7 @@ export async function openSession(
       tls,
       mode,
       where,
-      statementTimeoutMs: settings.statementTimeoutMs,
-      remainingTimeMs: () => ctx.remainingTimeMs(),
+      answerWithinMs,
       secrets,
     });
     // The server gives a statement up itself before the invocation ends, so nothing holds locks after.

@@ -7,9 +7,7 @@ import { createHash } from 'node:crypto';
 import type { MysqlFlavour } from './flavour.ts';
 import { isWord, tokenize } from './tokens.ts';
 
-/**
- * `sensitive`: carries a password or hash, so a server error about it (which quotes it) is never passed on.
- */
+/** `sensitive`: carries a password or hash, so a server error (which quotes it) is never passed on. */
 export interface Statement {
   readonly label: string;
   readonly text: string;

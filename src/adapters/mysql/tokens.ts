@@ -6,8 +6,6 @@
 export interface Token {
   readonly type: 'word' | 'ident' | 'string' | 'punct';
   readonly value: string;
-  readonly start: number;
-  readonly end: number;
 }
 
 const PUNCTUATION = new Set(['(', ')', ',', '.', '@', ';', '=', '*']);
@@ -30,33 +28,19 @@ export function tokenize(text: string): Token[] {
       continue;
     }
     const start = i;
-    if (char === '`') {
+    if (char === '`' || char === "'" || char === '"') {
+      // Identifiers and strings both double their quote; only strings take backslash escapes.
+      const type = char === '`' ? 'ident' : 'string';
       let value = '';
       i += 1;
       for (;;) {
-        if (i >= text.length) throw new SyntaxError(`unterminated identifier at offset ${start}`);
-        if (text[i] === '`') {
-          if (text[i + 1] === '`') {
-            value += '`';
-            i += 2;
-            continue;
-          }
-          i += 1;
-          break;
+        if (i >= text.length) {
+          throw new SyntaxError(
+            `unterminated ${type === 'ident' ? 'identifier' : 'string'} at offset ${start}`,
+          );
         }
-        value += text[i];
-        i += 1;
-      }
-      tokens.push({ type: 'ident', value, start, end: i });
-      continue;
-    }
-    if (char === "'" || char === '"') {
-      let value = '';
-      i += 1;
-      for (;;) {
-        if (i >= text.length) throw new SyntaxError(`unterminated string at offset ${start}`);
         const current = text[i]!;
-        if (current === '\\' && i + 1 < text.length) {
+        if (type === 'string' && current === '\\' && i + 1 < text.length) {
           const next = text[i + 1]!;
           value += ESCAPES[next] ?? next;
           i += 2;
@@ -74,16 +58,16 @@ export function tokenize(text: string): Token[] {
         value += current;
         i += 1;
       }
-      tokens.push({ type: 'string', value, start, end: i });
+      tokens.push({ type, value });
       continue;
     }
     if (PUNCTUATION.has(char)) {
-      tokens.push({ type: 'punct', value: char, start, end: i + 1 });
+      tokens.push({ type: 'punct', value: char });
       i += 1;
       continue;
     }
     while (i < text.length && !/[\s`'"]/.test(text[i]!) && !PUNCTUATION.has(text[i]!)) i += 1;
-    tokens.push({ type: 'word', value: text.slice(start, i), start, end: i });
+    tokens.push({ type: 'word', value: text.slice(start, i) });
   }
   return tokens;
 }
