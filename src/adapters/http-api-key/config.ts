@@ -8,7 +8,6 @@ import { MAX_JSON_DEPTH } from '../../core/json-depth.ts';
 import { parseJsonObject } from '../../core/json-object.ts';
 import { placeholdersIn } from './template.ts';
 
-/** HTTP methods a configured request may use. */
 type HttpMethod = 'GET' | 'POST' | 'PUT' | 'PATCH' | 'DELETE';
 
 /** A JSON value, as a request body template. */
@@ -19,7 +18,7 @@ export type JsonValue = string | number | boolean | null | JsonValue[] | { [key:
  * authenticates with. `basic` defaults to the key as user name and an empty password; `header`'s
  * `value` defaults to `{{key}}`.
  */
-export type AuthTemplate =
+type AuthTemplate =
   | { readonly type: 'bearer' }
   | { readonly type: 'basic'; readonly username?: string; readonly password?: string }
   | { readonly type: 'header'; readonly name: string; readonly value?: string }
@@ -481,10 +480,7 @@ function baseUrl(value: unknown, path: string): string {
   return text.replace(/\/+$/, '');
 }
 
-/**
- * Validates a configuration block and fills in every default; throws a {@link ConfigProblem}
- * naming the field at fault.
- */
+/** Validates a configuration block and fills in every default; throws a {@link ConfigProblem} naming the field. */
 export function resolveConfig(value: unknown) {
   const raw = fields(value, '', {
     baseUrl,
@@ -642,11 +638,7 @@ function revokeRequestOf(
   // Only a revocation at finish, of a replaced key, has the old key at hand.
   const variables = when === 'finish' && onOrphan === 'fail' ? VARIABLES.revoke : VARIABLES.revokeWithoutKey;
   const request = requestOf(raw, 'revoke.request', defaultAuth, variables);
-  if (
-    !requestUses(request, 'revokedKeyId') &&
-    !requestUses(request, 'revokedKey') &&
-    authWith !== 'revoked'
-  ) {
+  if (authWith !== 'revoked' && !['revokedKeyId', 'revokedKey'].some((name) => requestUses(request, name))) {
     throw new ConfigProblem(
       'revoke.request',
       'must name the key to revoke: use {{revokedKeyId}} (or {{revokedKey}}) in its path or body, or set revoke.authWith to "revoked"',

@@ -9,33 +9,24 @@ import { isIP } from 'node:net';
 import { type HostAllowlist, normalizeHost, specialAddressKind } from '../../core/allowed-hosts.ts';
 import { ConfigurationError } from '../../core/errors.ts';
 
-/**
- * The environment variable listing the hosts a key may be sent to (exact names, IP addresses,
- * `*.suffix` patterns).
- */
+/** The environment variable listing the hosts a key may go to (exact names, IPs, `*.suffix` patterns). */
 export const HTTP_API_KEY_ALLOWED_HOSTS = 'HTTP_API_KEY_ALLOWED_HOSTS';
 
-/**
- * A DNS lookup returning every address of a name, as `dns.promises.lookup(name, { all: true })`
- * does. Replaceable in tests to play a hostile resolver.
- */
+/** Every address of a name, as `dns.promises.lookup(name, { all: true })`; tests play hostile resolvers with it. */
 export type AddressLookup = (hostname: string) => Promise<ReadonlyArray<{ address: string; family: number }>>;
 
 /** The rules a provider client applies before it sends anything. */
 export interface DestinationPolicy {
   /** `HTTP_API_KEY_ALLOWED_HOSTS`, parsed; `undefined` when unset. */
   readonly allowlist: HostAllowlist | undefined;
-  /** Where `baseUrl` came from, for error messages. */
-  readonly baseUrlFrom: string;
-  /** Refuse every host when the list is unset (the configuration came from the secret itself). */
-  readonly requireAllowlist: boolean;
+  /** The configuration came from the secret's writer: every host is refused while the list is unset. */
+  readonly baseUrlFromSecret: boolean;
   /** Default: the system resolver (`dns.lookup`, as Node's own connections use). */
   readonly lookup?: AddressLookup;
 }
 
 /** The checked address to connect to for a URL's host. */
 export interface Destination {
-  readonly hostname: string;
   readonly address: string;
   readonly family: 4 | 6;
 }
@@ -44,24 +35,24 @@ const systemLookup: AddressLookup = (hostname) =>
   dns.promises.lookup(hostname, { all: true, verbatim: true });
 
 /**
- * Checks `url`'s host against the policy, resolves it, checks every address, and returns the one
- * to connect to. Throws a {@link ConfigurationError} naming `HTTP_API_KEY_ALLOWED_HOSTS` before
- * anything is sent; DNS failures are thrown as they are (network errors, retried by the caller).
+ * The checked address to connect to for `url`'s host; a refusal is a {@link ConfigurationError}, a
+ * DNS failure is thrown as it is (a network error, retried by the caller).
  */
 export async function checkedDestination(url: URL, policy: DestinationPolicy): Promise<Destination> {
   const hostname = normalizeHost(url.hostname);
   const { allowlist } = policy;
+  const baseUrlFrom = policy.baseUrlFromSecret ? "the secret's rotation.baseUrl" : 'baseUrl';
   if (!allowlist) {
-    if (policy.requireAllowlist) {
+    if (policy.baseUrlFromSecret) {
       throw new ConfigurationError(
         HTTP_API_KEY_ALLOWED_HOSTS,
-        `is not set, so host ${hostname} named by ${policy.baseUrlFrom} is refused: a secret may only send its key to hosts the deployer listed. Set ${HTTP_API_KEY_ALLOWED_HOSTS} to the provider's host (or configure the function with HTTP_API_KEY_CONFIG instead)`,
+        `is not set, so host ${hostname} named by ${baseUrlFrom} is refused: a secret may only send its key to hosts the deployer listed. Set ${HTTP_API_KEY_ALLOWED_HOSTS} to the provider's host (or configure the function with HTTP_API_KEY_CONFIG instead)`,
       );
     }
   } else if (!allowlist.allows(hostname)) {
     throw new ConfigurationError(
       HTTP_API_KEY_ALLOWED_HOSTS,
-      `does not list host ${hostname} named by ${policy.baseUrlFrom}; no key is sent there. Add the host to ${HTTP_API_KEY_ALLOWED_HOSTS} if it is the provider's`,
+      `does not list host ${hostname} named by ${baseUrlFrom}; no key is sent there. Add the host to ${HTTP_API_KEY_ALLOWED_HOSTS} if it is the provider's`,
     );
   }
   const literal = isIP(hostname);
@@ -78,10 +69,10 @@ export async function checkedDestination(url: URL, policy: DestinationPolicy): P
       const resolved = literal === 0 ? `resolves to ${address}, ` : 'is ';
       throw new ConfigurationError(
         HTTP_API_KEY_ALLOWED_HOSTS,
-        `does not list ${address}: host ${hostname} named by ${policy.baseUrlFrom} ${resolved}a ${kind} address, and keys go to ${kind} addresses only when ${HTTP_API_KEY_ALLOWED_HOSTS} lists that exact address`,
+        `does not list ${address}: host ${hostname} named by ${baseUrlFrom} ${resolved}a ${kind} address, and keys go to ${kind} addresses only when ${HTTP_API_KEY_ALLOWED_HOSTS} lists that exact address`,
       );
     }
   }
   const chosen = addresses[0]!;
-  return { hostname, address: chosen.address, family: chosen.family === 6 ? 6 : 4 };
+  return { address: chosen.address, family: chosen.family === 6 ? 6 : 4 };
 }

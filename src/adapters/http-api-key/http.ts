@@ -16,13 +16,7 @@ import {
 import { jsonDepthExcess } from '../../core/json-depth.ts';
 import { sleep } from '../../core/sleep.ts';
 import type { StepContext } from '../../core/target.ts';
-import {
-  type AuthTemplate,
-  hasNonLatin1,
-  type ResolvedConfig,
-  type ResolvedRequest,
-  requestUses,
-} from './config.ts';
+import { hasNonLatin1, type ResolvedConfig, type ResolvedRequest, requestUses } from './config.ts';
 import { checkedDestination, type Destination, type DestinationPolicy } from './destination.ts';
 import { MissingVariableError, render, renderJson, type TemplateVariables } from './template.ts';
 
@@ -40,10 +34,7 @@ export interface ProviderCall {
   readonly variables: TemplateVariables;
   /** Headers added by the adapter itself (the idempotency key). */
   readonly extraHeaders?: Readonly<Record<string, string>>;
-  /**
-   * A form body (`application/x-www-form-urlencoded`, values are templates), sent instead of the
-   * request's JSON body: what OAuth token endpoints take.
-   */
+  /** Form fields (templates) sent instead of the JSON body, as OAuth token endpoints take them. */
   readonly formBody?: Readonly<Record<string, string>>;
 }
 
@@ -76,11 +67,7 @@ export class ProviderClient {
 
   async #attempt(call: ProviderCall, attemptNumber: number): Promise<ProviderResponse | Retryable> {
     const { request } = call;
-    const url = new URL(
-      this.#config.baseUrl + this.#fill(call, () => render(request.path, call.variables, encodeURIComponent)),
-    );
-    const headers = this.#headers(call);
-    const body = this.#body(call);
+    const { url, headers, body } = this.#filledIn(call);
     const timeoutMs = Math.min(this.#config.http.timeoutMs, this.budgetMs());
     if (timeoutMs <= 0) {
       return { failure: 'timeout', reason: 'no time left in this invocation' };
@@ -144,20 +131,18 @@ export class ProviderClient {
   #body(call: ProviderCall): string | undefined {
     const { formBody, request } = call;
     if (formBody) {
-      const fields = Object.entries(formBody).map(([name, template]): [string, string] => [
-        name,
-        this.#fill(call, () => render(template, call.variables)),
-      ]);
-      return new URLSearchParams(fields).toString();
+      const form = new URLSearchParams();
+      for (const [name, template] of Object.entries(formBody)) {
+        form.append(name, render(template, call.variables));
+      }
+      return form.toString();
     }
-    if (request.body === undefined) return undefined;
-    return JSON.stringify(this.#fill(call, () => renderJson(request.body!, call.variables)));
+    return request.body === undefined ? undefined : JSON.stringify(renderJson(request.body, call.variables));
   }
 
   /**
-   * Sends a request, retrying on 429, 5xx, timeouts and network errors up to `http.attempts`
-   * times, and returns the first other answer (whatever its status). `beforeEach` runs before
-   * every attempt (the orphan check).
+   * The first answer that is not 429, 5xx, a timeout or a network error, within `http.attempts`;
+   * `beforeEach` runs before every attempt (the orphan check).
    */
   async send(call: ProviderCall, beforeEach?: () => Promise<void>): Promise<ProviderResponse> {
     const { http } = this.#config;
@@ -194,23 +179,26 @@ export class ProviderClient {
     }
   }
 
-  #fill<T>(call: ProviderCall, fill: () => T): T {
+  /** The call's URL, headers and body, their templates filled in. */
+  #filledIn(call: ProviderCall) {
     try {
-      return fill();
+      return {
+        url: new URL(this.#config.baseUrl + render(call.request.path, call.variables, encodeURIComponent)),
+        headers: this.#headers(call),
+        body: this.#body(call),
+      };
     } catch (error) {
-      if (error instanceof MissingVariableError) {
-        throw new ConfigurationError(
-          `${call.operation} request`,
-          `uses {{${error.variable}}}, which has no value in this rotation (is the key id stored in the secret?)`,
-        );
-      }
-      throw error;
+      if (!(error instanceof MissingVariableError)) throw error;
+      throw new ConfigurationError(
+        `${call.operation} request`,
+        `uses {{${error.variable}}}, which has no value in this rotation (is the key id stored in the secret?)`,
+      );
     }
   }
 
   #headers(call: ProviderCall): Record<string, string> {
     const headers: Record<string, string> = { accept: 'application/json' };
-    const fill = (template: string) => this.#fill(call, () => render(template, call.variables));
+    const fill = (template: string) => render(template, call.variables);
     const set = (name: string, value: string) => {
       // Values come from templates checked at start and from keys; a minted key may still carry one.
       const problem = /[\r\n\0]/.test(value)
@@ -224,7 +212,7 @@ export class ProviderClient {
     for (const [name, template] of Object.entries({ ...this.#config.headers, ...call.request.headers })) {
       set(name, fill(template));
     }
-    const auth: AuthTemplate = call.request.auth;
+    const { auth } = call.request;
     if (auth.type === 'bearer') {
       set('authorization', `Bearer ${fill('{{key}}')}`);
     } else if (auth.type === 'basic') {
@@ -280,10 +268,7 @@ export async function untilAccepted(
   }
 }
 
-/**
- * The exponential delay before attempt `attemptNumber + 1`, jittered to between half and all of it
- * so that retries of many functions spread apart.
- */
+/** The exponential delay before attempt `attemptNumber + 1`, jittered so many functions' retries spread apart. */
 function backoffDelay(attemptNumber: number, initialMs: number, maxMs: number): number {
   const delayMs = Math.min(maxMs, initialMs * 2 ** Math.max(0, attemptNumber - 1));
   return Math.round(delayMs / 2 + (Math.random() * delayMs) / 2);

@@ -70,13 +70,7 @@ export function httpApiKey(options: HttpApiKeyOptions = {}): RotationTarget<ApiK
 
   let allowlist: HostAllowlist | undefined;
   const providerFor = (config: ResolvedConfig, ctx: StepContext) =>
-    new ProviderClient(config, ctx, {
-      allowlist,
-      // Without a configuration of the deployer's own, baseUrl comes from the secret's writer.
-      requireAllowlist: fixedConfig === undefined,
-      baseUrlFrom: fixedConfig === undefined ? "the secret's rotation.baseUrl" : 'baseUrl',
-      lookup: options.lookup,
-    });
+    new ProviderClient(config, ctx, { allowlist, baseUrlFromSecret: !fixedConfig, lookup: options.lookup });
 
   return {
     name: 'http-api-key',
@@ -198,10 +192,8 @@ function requireIdsFor(current: ApiKeySecret, config: ResolvedConfig): void {
   }
   const create = config.create;
   const creating =
-    create.mode === 'mint'
-      ? [create.request, create.orphanCheck?.request].filter((request) => request !== undefined)
-      : [create.register.request];
-  if (creating.some((request) => requestUses(request, 'currentKeyId'))) {
+    create.mode === 'mint' ? [create.request, create.orphanCheck?.request] : [create.register.request];
+  if (creating.some((request) => request && requestUses(request, 'currentKeyId'))) {
     needs.push('a request that uses {{currentKeyId}}');
   }
   if (needs.length > 0) {
@@ -241,14 +233,14 @@ function generateKey(create: Create<'generate'>, ctx: StepContext): { key: strin
   return { key, keyId: ctx.versionId };
 }
 
-function isSuccess(status: number): boolean {
-  return status >= 200 && status < 300;
-}
-
 function idOf(value: unknown): string | undefined {
   if (typeof value === 'string' && value.length > 0) return value;
   if (typeof value === 'number' && Number.isFinite(value)) return String(value);
   return undefined;
+}
+
+function isSuccess(status: number): boolean {
+  return status >= 200 && status < 300;
 }
 
 async function mintKey(
@@ -257,16 +249,15 @@ async function mintKey(
   provider: ProviderClient,
   ctx: StepContext,
 ): Promise<{ key: string; keyId: string }> {
-  const call: ProviderCall = {
-    operation: 'mint',
-    request: create.request,
-    variables: currentVariables(current, ctx),
-    extraHeaders: create.idempotencyHeader ? { [create.idempotencyHeader]: ctx.versionId } : undefined,
-  };
   // A repeated idempotency key is answered with the key minted the first time, so retries are safe.
-  const { orphanCheck } = create;
+  const { idempotencyHeader, orphanCheck } = create;
   const response = await provider.send(
-    call,
+    {
+      operation: 'mint',
+      request: create.request,
+      variables: currentVariables(current, ctx),
+      extraHeaders: idempotencyHeader ? { [idempotencyHeader]: ctx.versionId } : undefined,
+    },
     orphanCheck && (() => handleOrphan(current, orphanCheck, create.onOrphan, provider, ctx)),
   );
   if (!isSuccess(response.status)) {
@@ -291,7 +282,7 @@ async function mintKey(
     );
   }
   ctx.metrics.count('ApiKeyMinted');
-  ctx.logger.info('minted new key', { keyId, idempotent: create.idempotencyHeader !== undefined });
+  ctx.logger.info('minted new key', { keyId, idempotent: idempotencyHeader !== undefined });
   return { key, keyId };
 }
 

@@ -9,10 +9,7 @@ export type TemplateVariables = Readonly<Record<string, string | undefined>>;
 
 const PLACEHOLDER = /\{\{\s*([A-Za-z][A-Za-z0-9]*)\s*\}\}/g;
 
-/**
- * The variable names a template refers to, or `undefined` when it has a malformed placeholder
- * (an unmatched `{{` or `}}`, or a name that is not a plain word).
- */
+/** The variable names a template refers to; `undefined` for an unmatched `{{`/`}}` or a name not a plain word. */
 export function placeholdersIn(text: string): string[] | undefined {
   const names = [...text.matchAll(PLACEHOLDER)].map((match) => match[1]!);
   const rest = text.replace(PLACEHOLDER, '');
@@ -31,10 +28,7 @@ export class MissingVariableError extends Error {
   }
 }
 
-/**
- * Fills a template. `encode` is applied to every inserted value (e.g. `encodeURIComponent` for
- * paths); literal text is left as it is.
- */
+/** Fills a template; `encode` applies to inserted values only (`encodeURIComponent` for paths). */
 export function render(
   text: string,
   variables: TemplateVariables,
@@ -63,10 +57,8 @@ export function renderJson(body: JsonValue, variables: TemplateVariables): JsonV
 export function readPointer(document: unknown, pointer: string): unknown {
   if (pointer === '') return document;
   let node: unknown = document;
-  for (const token of pointer
-    .slice(1)
-    .split('/')
-    .map((part) => part.replaceAll('~1', '/').replaceAll('~0', '~'))) {
+  for (const part of pointer.slice(1).split('/')) {
+    const token = part.replaceAll('~1', '/').replaceAll('~0', '~');
     if (Array.isArray(node)) {
       if (!/^(0|[1-9]\d*)$/.test(token)) return undefined;
       node = node[Number(token)];

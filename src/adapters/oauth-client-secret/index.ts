@@ -101,16 +101,8 @@ const OUR_NAMES: Record<string, string> = {
 /** Statuses an OAuth token endpoint answers for a client secret it does not (yet) accept. */
 const TOKEN_REFUSED = [400, 401];
 
-interface Settings {
-  readonly clientId: string;
-  /** The token request's form fields (templates). */
-  readonly tokenForm: Readonly<Record<string, string>>;
-  readonly revoke: 'finish' | 'next-rotation';
-  readonly http: HttpApiKeyConfig;
-}
-
-/** A non-empty string without placeholders, `fallback` when absent. */
-function text(fallback?: string): Reader<string> {
+/** A non-empty string without placeholders (it lands in templates), `fallback` when absent. */
+function text(fallback?: string, kind: 'text' | 'path' = 'text'): Reader<string> {
   return (given, name) => {
     const value = given ?? fallback;
     if (typeof value !== 'string' || value.length === 0) {
@@ -120,17 +112,10 @@ function text(fallback?: string): Reader<string> {
       );
     }
     if (value.includes('{{')) throw new ConfigProblem(name, 'must not contain "{{" (no placeholders here)');
-    return value;
-  };
-}
-
-function path(fallback?: string): Reader<string> {
-  return (value, name) => {
-    const result = text(fallback)(value, name);
-    if (!result.startsWith('/') || result.startsWith('//')) {
+    if (kind === 'path' && (!value.startsWith('/') || value.startsWith('//'))) {
       throw new ConfigProblem(name, 'must be a path starting with a single "/", appended to baseUrl');
     }
-    return result;
+    return value;
   };
 }
 
@@ -148,7 +133,7 @@ function jsonObject(value: unknown, name: string): Record<string, unknown> {
 }
 
 /** Validates the block and turns it into the HTTP API-key adapter's configuration. */
-function toSettings(value: unknown): Settings {
+function toSettings(value: unknown) {
   const raw = fields(value, '', {
     baseUrl: text(),
     clientId: (value, name) => {
@@ -161,10 +146,10 @@ function toSettings(value: unknown): Settings {
       }
       return clientId;
     },
-    tokenPath: path('/oauth/token'),
+    tokenPath: text('/oauth/token', 'path'),
     clientAuth: oneOf(['basic', 'body']),
     scope: optional(text()),
-    secretsPath: (value, name) => path()(value, name).replace(/\/+$/, ''),
+    secretsPath: (value, name) => text(undefined, 'path')(value, name).replace(/\/+$/, ''),
     secretPointer: text('/secret'),
     secretIdPointer: text('/id'),
     listPointer: (value) => (typeof value === 'string' ? value : '/secrets'),
@@ -211,7 +196,7 @@ function toSettings(value: unknown): Settings {
     revoke: { when: 'finish', request: { method: 'DELETE', path: `${secretsPath}/{{revokedKeyId}}` } },
     ...(raw.http === undefined ? {} : { http: raw.http as HttpSettings }),
   };
-  const tokenForm = {
+  const tokenForm: Record<string, string> = {
     grant_type: 'client_credentials',
     ...(raw.scope === undefined ? {} : { scope: raw.scope }),
     ...(clientAuth === 'body' ? { client_id: clientId, client_secret: '{{key}}' } : {}),
@@ -232,7 +217,7 @@ function toSettings(value: unknown): Settings {
  * ```
  */
 export function oauthClientSecret(options: OAuthClientSecretOptions = {}): RotationTarget<ApiKeySecret> {
-  let active: { settings: Settings; inner: RotationTarget<ApiKeySecret> } | undefined;
+  let active: { settings: ReturnType<typeof toSettings>; inner: RotationTarget<ApiKeySecret> } | undefined;
   let allowlist: HostAllowlist | undefined;
 
   const build = (value: unknown, setting: string) => {
@@ -261,12 +246,7 @@ export function oauthClientSecret(options: OAuthClientSecretOptions = {}): Rotat
     );
   };
   const providerFor = (config: ResolvedConfig, ctx: StepContext) =>
-    new ProviderClient(config, ctx, {
-      allowlist,
-      requireAllowlist: false,
-      baseUrlFrom: 'baseUrl',
-      lookup: options.lookup,
-    });
+    new ProviderClient(config, ctx, { allowlist, baseUrlFromSecret: false, lookup: options.lookup });
 
   return {
     name: 'oauth-client-secret',
