@@ -19,6 +19,13 @@ export class CommandContext {
     this.out = new Printer(io);
   }
 
+  /** A commander action: `run` gets this context and commander's arguments; its exit code is kept. */
+  action(run: (context: CommandContext, ...args: never[]) => Promise<ExitCode>) {
+    return async (...args: unknown[]) => {
+      this.exitCode = await run(this, ...(args as never[]));
+    };
+  }
+
   /** The global flags, wherever they were given on the command line. */
   flags(command: Command): GlobalFlags {
     const options = command.optsWithGlobals() as Partial<GlobalFlags>;

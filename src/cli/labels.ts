@@ -24,9 +24,7 @@ export function unfinishedPending(labels: VersionLabels): string | undefined {
 }
 
 function orderedLabels(before: VersionLabels, after: VersionLabels): string[] {
-  const all = new Set<string>();
-  for (const map of [before, after])
-    for (const stages of Object.values(map)) for (const s of stages) all.add(s);
+  const all = new Set([before, after].flatMap((map) => Object.values(map).flat()));
   const known = LABEL_ORDER.filter((label) => all.has(label));
   const custom = [...all].filter((label) => !LABEL_ORDER.includes(label)).sort();
   return [...known, ...custom];
@@ -42,10 +40,9 @@ export function labelChanges(before: VersionLabels, after: VersionLabels): strin
     const from = holderOf(before, label);
     const to = holderOf(after, label);
     if (from === to) continue;
-    if (from === undefined && to !== undefined) changes.push(`${label} added on ${shortId(to)}`);
-    else if (from !== undefined && to === undefined) changes.push(`${label} removed from ${shortId(from)}`);
-    else if (from !== undefined && to !== undefined)
-      changes.push(`${label} moved ${shortId(from)} → ${shortId(to)}`);
+    if (from === undefined) changes.push(`${label} added on ${shortId(to!)}`);
+    else if (to === undefined) changes.push(`${label} removed from ${shortId(from)}`);
+    else changes.push(`${label} moved ${shortId(from)} → ${shortId(to)}`);
   }
   return changes;
 }

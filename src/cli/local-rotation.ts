@@ -68,14 +68,13 @@ export async function traceLocalRotation(options: TraceOptions): Promise<TracedR
     const labels = progress.labels ?? last;
     const changes = labelChanges(last, labels);
     last = labels;
-    const traced: TracedStep = {
+    steps.push({
       step: progress.step,
       ok: progress.ok,
       durationMs: progress.durationMs,
       ...(progress.error ? { error: progress.error } : {}),
       changes,
-    };
-    steps.push(traced);
+    });
     print?.(
       `  ${progress.step.padEnd(13)} ${progress.ok ? 'ok    ' : 'FAILED'} ${formatDuration(progress.durationMs).padStart(8)}  ${changes.join(', ') || 'labels unchanged'}`,
     );

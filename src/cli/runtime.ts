@@ -3,11 +3,10 @@
 import { Logger, type LogItem } from '@aws-lambda-powertools/logger';
 import { Metrics } from '@aws-lambda-powertools/metrics';
 import type { SecretsManagerClient } from '@aws-sdk/client-secrets-manager';
-import type { Env } from '../core/config.ts';
 import { createStepContext } from '../core/context.ts';
 import { redactor } from '../core/observability.ts';
 import { SecretsManagerGateway } from '../core/secrets-manager.ts';
-import type { RotationStep, StepContext } from '../core/target.ts';
+import type { StepContext } from '../core/target.ts';
 
 /** A Powertools Logger whose JSON lines (redacted) go to `print`, or nowhere unless `verbose`. */
 export function cliLogger(print: (line: string) => void, verbose: boolean): Logger {
@@ -37,28 +36,20 @@ export function cliMetrics(): Metrics {
   return new QuietMetrics({ namespace: 'SecretsRotator', serviceName: 'secrets-rotator' });
 }
 
-interface CliStepContextOptions {
+/** The engine's step-context options, with a client in place of the gateway and no metrics sink. */
+type CliStepContextOptions = Omit<Parameters<typeof createStepContext>[0], 'secretsManager' | 'count'> & {
   readonly client: SecretsManagerClient;
-  readonly secretArn: string;
-  readonly versionId: string;
-  readonly step: RotationStep;
-  readonly env: Env;
-  readonly logger: Logger;
-}
+};
 
 /**
  * A {@link StepContext} for adapter work the CLI does outside the engine: reading another secret
  * (the master credentials) registers its secret fields for redaction, as the engine does.
  */
-export function cliStepContext(options: CliStepContextOptions): StepContext {
+export function cliStepContext({ client, ...options }: CliStepContextOptions): StepContext {
+  // Adapter metrics have nowhere to go outside Lambda.
   return createStepContext({
-    secretsManager: new SecretsManagerGateway(options.client),
-    secretArn: options.secretArn,
-    versionId: options.versionId,
-    step: options.step,
-    env: options.env,
-    logger: options.logger,
-    // Adapter metrics have nowhere to go outside Lambda.
+    ...options,
+    secretsManager: new SecretsManagerGateway(client),
     count: () => {},
   });
 }

@@ -115,7 +115,7 @@ function serviceMessage(error: unknown): string {
  * ```
  */
 export class SecretCache {
-  readonly #client: SecretsManagerClient | undefined;
+  #client: SecretsManagerClient | undefined;
   readonly #ttlMs: number;
   readonly #staleMs: number;
   readonly #maxEntries: number;
@@ -123,7 +123,6 @@ export class SecretCache {
   readonly #onBackgroundError: ((error: unknown, secretId: string) => void) | undefined;
   readonly #entries = new Map<string, Entry>();
   readonly #inFlight = new Map<string, Promise<Entry | undefined>>();
-  #defaultClient: SecretsManagerClient | undefined;
 
   constructor(options: SecretCacheOptions = {}) {
     this.#client = options.client;
@@ -306,9 +305,8 @@ export class SecretCache {
   }
 
   #sdk(): SecretsManagerClient {
-    if (this.#client) return this.#client;
-    this.#defaultClient ??= new SecretsManagerClient({});
-    return this.#defaultClient;
+    this.#client ??= new SecretsManagerClient({});
+    return this.#client;
   }
 }
 

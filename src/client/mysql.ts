@@ -18,12 +18,6 @@ export type MysqlPoolConfig = Omit<
   'user' | 'password' | 'host' | 'port' | 'database' | 'uri' | 'ssl' | 'stream' | 'authPlugins'
 >;
 
-/** The values mysql2's `query` accepts for `?` placeholders. */
-type MysqlQueryValues = Parameters<mysql.Pool['query']>[1];
-
-/** The values mysql2's `execute` accepts for `?` placeholders. */
-type MysqlExecuteValues = Parameters<mysql.Pool['execute']>[1];
-
 /** Options of {@link createMysqlPool}. */
 export interface MysqlPoolOptions extends RotatingPoolBaseOptions {
   /** mysql2 pool settings; `ssl`, `stream` and `authPlugins` are refused: TLS follows `tls`. */
@@ -110,7 +104,7 @@ export class RotatingMysqlPool {
   /** Like mysql2's `pool.query`, retrying a refused login with fresher credentials. */
   query<T extends mysql.QueryResult = mysql.QueryResult>(
     sql: string | mysql.QueryOptions,
-    values?: MysqlQueryValues,
+    values?: Parameters<mysql.Pool['query']>[1],
   ): Promise<[T, mysql.FieldPacket[]]> {
     return this.#core.run((pool) =>
       typeof sql === 'string' ? pool.query<T>(sql, values) : pool.query<T>(sql, values),
@@ -120,7 +114,7 @@ export class RotatingMysqlPool {
   /** Like mysql2's `pool.execute`, retrying a refused login with fresher credentials. */
   execute<T extends mysql.QueryResult = mysql.QueryResult>(
     sql: string | mysql.QueryOptions,
-    values?: MysqlExecuteValues,
+    values?: Parameters<mysql.Pool['execute']>[1],
   ): Promise<[T, mysql.FieldPacket[]]> {
     return this.#core.run((pool) =>
       typeof sql === 'string' ? pool.execute<T>(sql, values) : pool.execute<T>(sql, values),

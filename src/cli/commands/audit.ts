@@ -98,12 +98,10 @@ export function registerAudit(program: Command, context: CommandContext): void {
       'after',
       '\nExamples:\n  secrets-rotator audit --max-age 90\n  secrets-rotator audit --filter name=prod/ --allow rotation-disabled --output csv > audit.csv',
     )
-    .action(async (options: AuditOptions, self: Command) => {
-      context.exitCode = await runAudit(context, self, options);
-    });
+    .action(context.action(runAudit));
 }
 
-async function runAudit(context: CommandContext, command: Command, options: AuditOptions): Promise<ExitCode> {
+async function runAudit(context: CommandContext, options: AuditOptions, command: Command): Promise<ExitCode> {
   const flags = context.flags(command);
   const started = performance.now();
   const rows = await auditRows(context, flags, options);

@@ -33,16 +33,14 @@ export function registerBuild(program: Command, context: CommandContext): void {
         '  sam deploy ... --parameter-overrides HandlerName=custom CodeKey=<the uploaded zip>',
       ].join('\n'),
     )
-    .action(async (rotator: string, options: BuildOptions, self: Command) => {
-      context.exitCode = await runBuild(context, self, rotator, options);
-    });
+    .action(context.action(runBuild));
 }
 
 async function runBuild(
   context: CommandContext,
-  command: Command,
   rotator: string,
   options: BuildOptions,
+  command: Command,
 ): Promise<ExitCode> {
   const flags = context.flags(command);
   context.requireOutput(flags, ['table', 'json'], 'build');

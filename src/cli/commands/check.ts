@@ -31,9 +31,7 @@ export function registerCheck(program: Command, context: CommandContext): void {
       'after',
       '\nExamples:\n  secrets-rotator check prod/app/db --handler postgres-alternating-users\n  secrets-rotator check prod/app/db --handler mysql-single-user --output json',
     )
-    .action(async (secret: string, options: CheckOptions, self: Command) => {
-      context.exitCode = await runCheck(context, self, secret, options);
-    });
+    .action(context.action(runCheck));
 }
 
 /** What the checks share; `add` records a finding (and prints it at once in table output). */
@@ -47,9 +45,9 @@ interface CheckRun {
 
 async function runCheck(
   context: CommandContext,
-  command: Command,
   secretId: string,
   options: CheckOptions,
+  command: Command,
 ): Promise<ExitCode> {
   const flags = context.flags(command);
   context.requireOutput(flags, ['table', 'json'], 'check');

@@ -39,9 +39,7 @@ export function registerDemo(program: Command, context: CommandContext): void {
         'shows the original password refused and the current one accepted, and removes everything.',
     )
     .option('--rotations <n>', 'how many rotations', wholeNumber(1, 20), 3)
-    .action(async (options: DemoOptions, self: Command) => {
-      context.exitCode = await runDemo(context, self, options);
-    });
+    .action(context.action(runDemo));
 }
 
 async function freePort(): Promise<number> {
@@ -100,7 +98,7 @@ async function tryLogin(port: number, password: string): Promise<{ ok: boolean; 
 // The variable that lets the demo talk to its certificate-less local server in plaintext.
 const DEMO_TLS_MODE = POSTGRES_ENV.tlsMode;
 
-async function runDemo(context: CommandContext, command: Command, options: DemoOptions): Promise<ExitCode> {
+async function runDemo(context: CommandContext, options: DemoOptions, command: Command): Promise<ExitCode> {
   const flags = context.flags(command);
   context.requireOutput(flags, ['table'], 'demo');
   const out = context.out;

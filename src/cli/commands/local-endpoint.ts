@@ -141,15 +141,13 @@ export function registerLocalEndpoint(program: Command, context: CommandContext)
         '    --rotation-lambda-arn arn:aws:lambda:us-east-1:123456789012:function:demo-rotator',
       ].join('\n'),
     )
-    .action(async (options: LocalEndpointOptions, self: Command) => {
-      context.exitCode = await runLocalEndpoint(context, self, options);
-    });
+    .action(context.action(runLocalEndpoint));
 }
 
 async function runLocalEndpoint(
   context: CommandContext,
-  command: Command,
   options: LocalEndpointOptions,
+  command: Command,
 ): Promise<ExitCode> {
   const flags = context.flags(command);
   const out = context.out;

@@ -44,9 +44,7 @@ export function registerRepair(program: Command, context: CommandContext): void 
       'after',
       '\nExamples:\n  secrets-rotator repair prod/app/db --dry-run\n  secrets-rotator repair prod/app/db --yes && secrets-rotator rotate prod/app/db --via-service',
     )
-    .action(async (secret: string, options: RepairOptions, self: Command) => {
-      context.exitCode = await runRepair(context, self, secret, options);
-    });
+    .action(context.action(runRepair));
 }
 
 interface RepairPlan {
@@ -64,9 +62,9 @@ interface RepairPlan {
 
 async function runRepair(
   context: CommandContext,
-  command: Command,
   secretId: string,
   options: RepairOptions,
+  command: Command,
 ): Promise<ExitCode> {
   const flags = context.flags(command);
   context.requireOutput(flags, ['table', 'json'], 'repair');

@@ -28,16 +28,14 @@ export function registerStatus(program: Command, context: CommandContext): void 
     'after',
     '\nExamples:\n  secrets-rotator status prod/app/db\n  secrets-rotator status prod/app/db --max-age 90 --output json',
   );
-  command.action(async (secret: string, options: StatusOptions, self: Command) => {
-    context.exitCode = await runStatus(context, self, secret, options);
-  });
+  command.action(context.action(runStatus));
 }
 
 async function runStatus(
   context: CommandContext,
-  command: Command,
   secretId: string,
   options: StatusOptions,
+  command: Command,
 ): Promise<ExitCode> {
   const flags = context.flags(command);
   context.requireOutput(flags, ['table', 'json'], 'status');
