@@ -20,9 +20,9 @@ export interface GlobalFlags {
 }
 
 /** `--output`: as the AWS CLI, plus `csv` for `audit`. */
-export type OutputFormat = 'table' | 'json' | 'csv';
+export const OUTPUT_FORMATS = ['table', 'json', 'csv'] as const;
 
-export const OUTPUT_FORMATS: readonly OutputFormat[] = ['table', 'json', 'csv'];
+export type OutputFormat = (typeof OUTPUT_FORMATS)[number];
 
 /**
  * Whether a URL points at this machine (the local endpoint, a tunnel): such endpoints get dummy
@@ -103,8 +103,7 @@ function configuredProfiles(env: Env): string[] {
       continue;
     }
     for (const match of text.matchAll(/^\s*\[\s*(?:profile\s+)?([^\]\s]+)\s*\]/gm)) {
-      if (match[1] && !match[1].startsWith('sso-session') && !match[1].startsWith('services'))
-        names.add(match[1]);
+      if (match[1] && !/^(sso-session|services)/.test(match[1])) names.add(match[1]);
     }
   }
   return [...names];

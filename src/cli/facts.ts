@@ -46,17 +46,14 @@ export async function describeFacts(
 ): Promise<{ facts: SecretFacts; versions: VersionInfo[] }> {
   const description = await client.send(new DescribeSecretCommand({ SecretId: secretId }));
   const arn = description.ARN ?? secretId;
-  let versions: VersionInfo[];
-  try {
-    versions = await listVersions(client, arn);
-  } catch {
-    // Without secretsmanager:ListSecretVersionIds the labels still come from DescribeSecret, undated.
-    versions = Object.entries(description.VersionIdsToStages ?? {}).map(([versionId, labels]) => ({
+  // Without secretsmanager:ListSecretVersionIds the labels still come from DescribeSecret, undated.
+  const undated = (): VersionInfo[] =>
+    Object.entries(description.VersionIdsToStages ?? {}).map(([versionId, labels]) => ({
       versionId,
       labels,
       createdDate: undefined,
     }));
-  }
+  const versions = await listVersions(client, arn).catch(undated);
   const facts: SecretFacts = {
     name: description.Name ?? secretId,
     arn,

@@ -168,15 +168,13 @@ export async function loadTarget(
 ): Promise<RotationTarget<unknown>> {
   const target = await entry.load();
   if (emergency && typeof target.revoke !== 'function') {
-    const why =
-      entry.strategy === 'single-user'
-        ? `with a single user the previous password stops working when setSecret changes it, so there is nothing left to revoke`
-        : `this adapter has no way to revoke a credential`;
+    const singleUser = entry.strategy === 'single-user';
+    const why = singleUser
+      ? `with a single user the previous password stops working when setSecret changes it, so there is nothing left to revoke`
+      : `this adapter has no way to revoke a credential`;
     throw new UsageError(
       `--emergency: handler ${entry.name} cannot revoke the previous credential (${why})`,
-      entry.strategy === 'single-user'
-        ? 'drop --emergency'
-        : 'drop --emergency, or use an alternating-users handler',
+      singleUser ? 'drop --emergency' : 'drop --emergency, or use an alternating-users handler',
     );
   }
   return target;

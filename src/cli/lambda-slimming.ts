@@ -82,13 +82,12 @@ const ADAPTERS_ROOT = join(dirname(dirname(fileURLToPath(import.meta.url))), 'ad
 const PREFLIGHT_FILE = /[\\/]preflight\.[jt]s$/;
 const EXPORTED_FUNCTION = /^export (?:async )?function (\w+)/gm;
 
+const PREFLIGHT_REFUSAL =
+  "throw new Error('preflight runs in the CLI (secrets-rotator check), not in a Lambda bundle');";
+
 function preflightStub(path: string): string {
-  const names = [...readFileSync(path, 'utf8').matchAll(EXPORTED_FUNCTION)].map((match) => match[1]);
-  return names
-    .map(
-      (name) =>
-        `export function ${name}() { throw new Error('preflight runs in the CLI (secrets-rotator check), not in a Lambda bundle'); }\n`,
-    )
+  return [...readFileSync(path, 'utf8').matchAll(EXPORTED_FUNCTION)]
+    .map((match) => `export function ${match[1]}() { ${PREFLIGHT_REFUSAL} }\n`)
     .join('');
 }
 

@@ -202,7 +202,6 @@ export async function buildRotatorZip(options: BuildRotatorZipOptions) {
     throw new UsageError(`--name "${name}" may hold only letters, digits, ".", "_" and "-"`, 'pass --name');
   }
   const outDir = resolve(options.outDir ?? join('dist', 'lambda'));
-  // A sibling of outDir, so never inside it (checkSourceMapDir is for the build script's own choice).
   const sourceMapDir = sourceMapDirFor(outDir);
   const esbuild = await loadEsbuild();
   // A fixed virtual output folder beside the entry: nothing in the output depends on outDir.

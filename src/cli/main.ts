@@ -84,17 +84,15 @@ function buildProgram(context: CommandContext): Command {
 export async function runCli(argv: readonly string[], io: CliIo = processIo()): Promise<ExitCode> {
   const context = new CommandContext(io);
   const program = buildProgram(context);
-  let code: ExitCode;
   try {
     if (argv.length === 0) {
       program.outputHelp();
-      code = EXIT.USAGE;
-    } else {
-      await program.parseAsync([...argv], { from: 'user' });
-      code = context.exitCode;
+      return EXIT.USAGE;
     }
+    await program.parseAsync([...argv], { from: 'user' });
+    return context.exitCode;
   } catch (error) {
-    code = report(context, error);
+    return report(context, error);
   } finally {
     for (const cleanup of context.cleanups.reverse()) {
       try {
@@ -104,7 +102,6 @@ export async function runCli(argv: readonly string[], io: CliIo = processIo()): 
       }
     }
   }
-  return code;
 }
 
 function report(context: CommandContext, error: unknown): ExitCode {

@@ -4,8 +4,6 @@ import { readFileSync } from 'node:fs';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 
-const PACKAGE_NAME = 'secrets-rotator';
-
 /**
  * The `version` of the secrets-rotator package.json above `from` (default: this module), or
  * `unknown` when none is found (a bundle that left package.json behind).
@@ -18,7 +16,8 @@ export function packageVersion(from: string = fileURLToPath(import.meta.url)): s
         name?: unknown;
         version?: unknown;
       };
-      if (manifest.name === PACKAGE_NAME && typeof manifest.version === 'string') return manifest.version;
+      if (manifest.name === 'secrets-rotator' && typeof manifest.version === 'string')
+        return manifest.version;
     } catch {
       // No package.json here, or not ours: keep walking up.
     }

@@ -63,13 +63,9 @@ export class VersionSelector {
       this.#refusedWhileCurrentIs = fresh.versionId;
     }
     this.#refused.add(refusedVersionId);
-    const candidates: Array<() => Promise<CachedSecret<string> | undefined>> = [
-      async () => fresh,
-      () => this.#cache.getVersion(this.#secretId, AWSPENDING),
-      () => this.#cache.getVersion(this.#secretId, AWSPREVIOUS),
-    ];
-    for (const candidate of candidates) {
-      const version = await candidate();
+    // Fresh AWSCURRENT first; AWSPENDING and AWSPREVIOUS are fetched only when reached.
+    for (const stage of [undefined, AWSPENDING, AWSPREVIOUS] as const) {
+      const version = stage ? await this.#cache.getVersion(this.#secretId, stage) : fresh;
       if (!version || this.#refused.has(version.versionId)) continue;
       this.#override =
         version.versionId === fresh.versionId

@@ -107,10 +107,10 @@ async function runAudit(context: CommandContext, options: AuditOptions, command:
   const rows = await auditRows(context, flags, options);
   rows.sort((a, b) => (a.facts.name < b.facts.name ? -1 : a.facts.name > b.facts.name ? 1 : 0));
   const summary = summarize(rows, performance.now() - started);
+  const shown = options.failingOnly ? summary.failing : rows;
   if (flags.output === 'json') printJson(context.out, rows, summary, options);
-  else if (flags.output === 'csv')
-    printCsv(context.out, options.failingOnly ? summary.failing : rows, summary);
-  else printTable(context.out, options.failingOnly ? summary.failing : rows, summary);
+  else if (flags.output === 'csv') printCsv(context.out, shown, summary);
+  else printTable(context.out, shown, summary);
   return summary.failing.length > 0 ? EXIT.POLICY_FAILURE : EXIT.OK;
 }
 

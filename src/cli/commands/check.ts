@@ -4,6 +4,7 @@ import { DescribeSecretCommand, GetSecretValueCommand } from '@aws-sdk/client-se
 import type { Command } from 'commander';
 import { redactor } from '../../core/observability.ts';
 import type { PreflightFinding, RotationTarget } from '../../core/target.ts';
+import type { DatabaseSecretValue } from '../../database/secret.ts';
 import { awsFailure, type GlobalFlags } from '../aws.ts';
 import type { CommandContext } from '../context.ts';
 import { EXIT, type ExitCode } from '../exit.ts';
@@ -11,10 +12,6 @@ import { findHandler } from '../handlers.ts';
 import type { Printer } from '../io.ts';
 import { shortId, unfinishedPending } from '../labels.ts';
 import { cliLogger, cliStepContext } from '../runtime.ts';
-
-interface CheckOptions {
-  readonly handler: string;
-}
 
 export function registerCheck(program: Command, context: CommandContext): void {
   program
@@ -46,7 +43,7 @@ interface CheckRun {
 async function runCheck(
   context: CommandContext,
   secretId: string,
-  options: CheckOptions,
+  options: { readonly handler: string },
   command: Command,
 ): Promise<ExitCode> {
   const flags = context.flags(command);
@@ -237,14 +234,7 @@ function describeValue(value: unknown, handler: string): string {
   if (!(value && typeof value === 'object' && 'host' in value && 'username' in value)) {
     return `valid for ${handler}`;
   }
-  const v = value as {
-    engine?: string;
-    host: string;
-    port?: number;
-    username: string;
-    dbname?: string;
-    ssl?: boolean;
-  };
+  const v = value as { host: string; username: string } & Partial<DatabaseSecretValue<string>>;
   // The secret's ssl can only tighten the deployer's TLS mode (PG_TLS_MODE / MYSQL_TLS_MODE).
   const ssl =
     v.ssl === undefined

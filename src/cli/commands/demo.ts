@@ -22,10 +22,6 @@ import { traceLocalRotation } from '../local-rotation.ts';
 import { wholeNumber } from '../options.ts';
 import { type PrivatePostgres, PrivateServerError, startPrivatePostgres } from '../private-postgres.ts';
 
-interface DemoOptions {
-  readonly rotations: number;
-}
-
 const ROLE = 'demo_app';
 const SECRET_NAME = 'demo/postgres/demo_app';
 
@@ -98,7 +94,11 @@ async function tryLogin(port: number, password: string): Promise<{ ok: boolean; 
 // The variable that lets the demo talk to its certificate-less local server in plaintext.
 const DEMO_TLS_MODE = POSTGRES_ENV.tlsMode;
 
-async function runDemo(context: CommandContext, options: DemoOptions, command: Command): Promise<ExitCode> {
+async function runDemo(
+  context: CommandContext,
+  options: { readonly rotations: number },
+  command: Command,
+): Promise<ExitCode> {
   const flags = context.flags(command);
   context.requireOutput(flags, ['table'], 'demo');
   const out = context.out;
@@ -195,7 +195,6 @@ async function createDemoSecret(
 }
 
 async function rotateRounds(out: Printer, client: SecretsManagerClient, rotations: number, verbose: boolean) {
-  const step = (text: string) => out.line(`▸ ${text}`);
   const target = postgresSingleUser();
   out.line('');
   out.line('Each rotation runs the four steps Secrets Manager would invoke:');
@@ -207,7 +206,7 @@ async function rotateRounds(out: Printer, client: SecretsManagerClient, rotation
   );
   for (let round = 1; round <= rotations; round++) {
     out.line('');
-    step(`rotation ${round} of ${rotations} (postgres-single-user, steps run in-process)`);
+    out.line(`▸ rotation ${round} of ${rotations} (postgres-single-user, steps run in-process)`);
     const traced = await traceLocalRotation({
       client,
       secretId: SECRET_NAME,

@@ -1,5 +1,6 @@
 // `secrets-rotator local-endpoint`: the local Secrets Manager endpoint in the foreground; rotation
 // functions attach by name so `rotate --via-service` and any SDK's RotateSecret work against it.
+import { once } from 'node:events';
 import { type Command, InvalidArgumentError, Option } from 'commander';
 import { createRotationHandler } from '../../core/engine.ts';
 import { parseRateLimits } from '../../testing/rate-limit.ts';
@@ -62,12 +63,8 @@ async function readSeed(path: string): Promise<Seed> {
 
 /** Resolves when `signal` aborts, or on SIGINT / SIGTERM when no signal is given. */
 function untilStopped(signal: AbortSignal | undefined): Promise<void> {
+  if (signal) return signal.aborted ? Promise.resolve() : once(signal, 'abort').then(() => {});
   return new Promise((resolve) => {
-    if (signal) {
-      if (signal.aborted) resolve();
-      else signal.addEventListener('abort', () => resolve(), { once: true });
-      return;
-    }
     const stop = () => {
       process.off('SIGINT', stop);
       process.off('SIGTERM', stop);
