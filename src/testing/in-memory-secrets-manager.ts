@@ -179,18 +179,15 @@ export class InMemorySecretsManager {
     if (holder && !holder.stages.includes(AWSCURRENT)) {
       throw invalidRequest(INCOMPLETE_ROTATION_MESSAGE);
     }
-    let value: SecretValue | undefined;
-    if (copyCurrentValue) {
-      // testSecret reads the pending value; the current one tests the configuration without rotating.
-      const current = findStage(secret, AWSCURRENT);
-      if (!current || !hasValue(current)) {
-        throw invalidRequest(
-          `The secret ${secret.name} has no AWSCURRENT value to test the rotation configuration with; store a value first.`,
-        );
-      }
-      value = { secretString: current.secretString, secretBinary: current.secretBinary };
+    // testSecret reads the pending value; the current one tests the configuration without rotating.
+    const current = copyCurrentValue ? findStage(secret, AWSCURRENT) : undefined;
+    if (copyCurrentValue && !(current && hasValue(current))) {
+      throw invalidRequest(
+        `The secret ${secret.name} has no AWSCURRENT value to test the rotation configuration with; store a value first.`,
+      );
     }
     if (holder) holder.stages = holder.stages.filter((stage) => stage !== AWSPENDING);
+    const value = current && { secretString: current.secretString, secretBinary: current.secretBinary };
     this.#addVersion(secret, versionId, value, [AWSPENDING]);
     secret.lastChangedDate = this.#now();
     return this.rotationState(secret.arn);
