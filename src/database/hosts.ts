@@ -54,10 +54,6 @@ export interface MasterLocation {
 
 export type RdsLookup = (resource: RdsResource) => Promise<readonly RdsEndpoint[]>;
 
-function loadRdsLookup(): RdsLookup {
-  return async (resource) => (await import('./rds-client.ts')).rdsEndpoints(resource);
-}
-
 // Instance and cluster-writer endpoint forms; reader and custom endpoints name no master.
 const RDS_ENDPOINT =
   /^([a-z][a-z0-9-]{0,62})\.(cluster-)?[a-z0-9]+\.([a-z]{2}(?:-[a-z]+)+-\d)\.rds\.amazonaws\.com(?:\.cn)?$/;
@@ -130,7 +126,9 @@ export async function requireMasterServer(
   if (!resource)
     throw refuse(`${describeServer(target)} is another server, and ${own?.host} is no RDS endpoint`);
 
-  const endpoints = await (rule.rdsLookup ?? loadRdsLookup())(resource);
+  const endpoints = rule.rdsLookup
+    ? await rule.rdsLookup(resource)
+    : await (await import('./rds-client.ts')).rdsEndpoints(resource);
   // A master located by its host name must really be that resource's endpoint, not a namesake.
   if (own && taggedArn === undefined && !endpoints.some((endpoint) => sameServer(endpoint, own))) {
     throw refuse(

@@ -7,9 +7,9 @@ import {
   commonTargetParts,
   endpointOf,
   firstText,
+  logsIn,
   masterLogin,
   pendingAlreadyWorks,
-  stillLogsIn,
   tryLogin,
   verifyPending,
 } from './common.ts';
@@ -222,7 +222,7 @@ async function revokeAlternating(value: MysqlSecret, ctx: StepContext, config: M
   } finally {
     await session.close();
   }
-  if (await stillLogsIn(value, config, ctx)) {
+  if (await logsIn(value, 'revoked', config, ctx)) {
     throw new TargetRefusedError('rejected', `the revoked password of "${value.username}" still logs in`);
   }
   ctx.logger.warn('revoked the password of a user', { user: account.user, accountHost: account.host });

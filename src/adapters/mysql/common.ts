@@ -58,11 +58,7 @@ export async function pendingAlreadyWorks(
   return true;
 }
 
-export function stillLogsIn(value: MysqlSecret, config: MysqlSettings, ctx: StepContext): Promise<boolean> {
-  return logsIn(value, 'revoked', config, ctx);
-}
-
-async function logsIn(
+export async function logsIn(
   value: MysqlSecret,
   version: Version,
   config: MysqlSettings,

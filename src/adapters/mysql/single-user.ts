@@ -5,8 +5,8 @@ import { StrategySettings } from '../database/strategy.ts';
 import {
   commonTargetParts,
   firstText,
+  logsIn,
   pendingAlreadyWorks,
-  stillLogsIn,
   tryLogin,
   verifyPending,
 } from './common.ts';
@@ -136,7 +136,7 @@ export function mysqlSingleUser(options: MysqlSingleUserOptions = {}): RotationT
       } finally {
         await session.close();
       }
-      if (await stillLogsIn(value, config, ctx)) {
+      if (await logsIn(value, 'revoked', config, ctx)) {
         throw new TargetRefusedError(
           'rejected',
           `the password to revoke is the primary password of "${value.username}"; rotate the secret instead`,
