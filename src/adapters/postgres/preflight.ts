@@ -12,14 +12,13 @@ import { POSTGRES_ENV, type PostgresSettings, readPostgresSettings } from './set
 
 interface RoleFacts extends Record<string, unknown> {
   name: string;
-  can_login: boolean;
   valid_until: Date | null;
   superuser: boolean;
   create_role: boolean;
   server_version: number;
 }
 
-const ROLE_FACTS = `SELECT r.rolname::text AS name, r.rolcanlogin AS can_login, r.rolvaliduntil AS valid_until,
+const ROLE_FACTS = `SELECT r.rolname::text AS name, r.rolvaliduntil AS valid_until,
   r.rolsuper AS superuser, r.rolcreaterole AS create_role,
   current_setting('server_version_num')::int AS server_version
   FROM pg_catalog.pg_roles r WHERE r.rolname = session_user`;
@@ -91,21 +90,14 @@ async function currentUserFindings(
 }
 
 function singleUserFindings(secret: PostgresSecret, settings: PostgresSettings): PreflightFinding[] {
-  const findings: PreflightFinding[] = [
-    {
-      check: 'privilege',
-      status: 'ok',
-      detail: `user "${secret.username}" may change its own password (every PostgreSQL role can); no master needed`,
-    },
-  ];
-  if (settings.testQuery) {
-    findings.push({
-      check: 'PG_TEST_QUERY',
-      status: 'skip',
-      detail: 'not run by check (it may write); testSecret runs it with the new password',
-    });
-  }
-  return findings;
+  const privilege: PreflightFinding = {
+    check: 'privilege',
+    status: 'ok',
+    detail: `user "${secret.username}" may change its own password (every PostgreSQL role can); no master needed`,
+  };
+  if (!settings.testQuery) return [privilege];
+  const detail = 'not run by check (it may write); testSecret runs it with the new password';
+  return [privilege, { check: 'PG_TEST_QUERY', status: 'skip', detail }];
 }
 
 async function masterSessionFindings(
