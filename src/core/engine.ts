@@ -1,5 +1,5 @@
 import type { Logger } from '@aws-lambda-powertools/logger';
-import { type Metrics, MetricUnit } from '@aws-lambda-powertools/metrics';
+import type { Metrics } from '@aws-lambda-powertools/metrics';
 import type { SecretsManagerClient } from '@aws-sdk/client-secrets-manager';
 import type { Context } from 'aws-lambda';
 import { readSecretAllowlist, type SecretAllowlist } from './allowed-secrets.ts';
@@ -116,8 +116,8 @@ export function createRotationHandler<Value>(
 ): RotationHandler {
   const env = options.env ?? processEnv();
   const settings = readSettings(target, options, env);
-  const logger = options.logger ?? createLogger(env);
-  const metrics = options.metrics ?? createMetrics(env);
+  // Made by the first invocation: Powertools costs cold-start time (createLogger).
+  let observers: Promise<[Logger, Metrics]> | undefined;
   let client = options.client;
 
   // Each invocation redacts the credentials it read, and forgets them when it ends.
@@ -127,6 +127,8 @@ export function createRotationHandler<Value>(
 
   async function invoke(event: RotationEvent, context?: Partial<Context>): Promise<void> {
     const started = performance.now();
+    observers ??= Promise.all([options.logger ?? createLogger(env), options.metrics ?? createMetrics(env)]);
+    const [logger, metrics] = await observers;
     const remainingTimeMs = () => context?.getRemainingTimeInMillis?.() ?? Number.POSITIVE_INFINITY;
     let parsed: ParsedRotationEvent | undefined;
     let stepDimension = 'invalid';
@@ -153,12 +155,12 @@ export function createRotationHandler<Value>(
         remainingTimeMs,
       });
       metrics.addDimensions({ adapter: target.name, step: stepDimension });
-      metrics.addMetric('RotationStepSucceeded', MetricUnit.Count, 1);
+      metrics.addMetric('RotationStepSucceeded', 'Count', 1);
       logger.info('step succeeded', { outcome, durationMs: Math.round(performance.now() - started) });
     } catch (error) {
       redactor.scrubError(error);
       metrics.addDimensions({ adapter: target.name, step: stepDimension });
-      metrics.addMetric('RotationStepFailed', MetricUnit.Count, 1);
+      metrics.addMetric('RotationStepFailed', 'Count', 1);
       logger.error('step failed', {
         error: error as Error,
         errorKind: error instanceof RotationError ? error.kind : 'unexpected',
@@ -166,7 +168,7 @@ export function createRotationHandler<Value>(
       });
       throw error;
     } finally {
-      metrics.addMetric('RotationStepDuration', MetricUnit.Milliseconds, performance.now() - started);
+      metrics.addMetric('RotationStepDuration', 'Milliseconds', performance.now() - started);
       metrics.publishStoredMetrics();
       logger.resetKeys();
     }
@@ -252,7 +254,7 @@ async function runStep<V>(
     step: event.step as RotationStep,
     env: services.env,
     logger: services.logger,
-    count: (name, value) => services.metrics.addMetric(name, MetricUnit.Count, value),
+    count: (name, value) => services.metrics.addMetric(name, 'Count', value),
     remainingTimeMs: services.remainingTimeMs,
   });
   if (tokenStages.includes(AWSCURRENT)) {

@@ -1,7 +1,7 @@
 import { AsyncLocalStorage } from 'node:async_hooks';
-import { Logger } from '@aws-lambda-powertools/logger';
+import type { Logger } from '@aws-lambda-powertools/logger';
 import type { LogLevel } from '@aws-lambda-powertools/logger/types';
-import { Metrics } from '@aws-lambda-powertools/metrics';
+import type { Metrics } from '@aws-lambda-powertools/metrics';
 import { type Env, envString, processEnv } from './config.ts';
 
 /** What replaces a redacted value in logs and error messages. */
@@ -87,8 +87,12 @@ export function withRedactionScope<T>(work: () => T): T {
   return invocationScope.run(new Redactor(), work);
 }
 
-/** A Powertools Logger (JSON lines) whose every string value passes through {@link redactor}. */
-export function createLogger(env: Env): Logger {
+/**
+ * A Powertools Logger (JSON lines) whose every string value passes through {@link redactor}. Powertools
+ * loads here, not at cold start: its logger alone brings node:crypto.
+ */
+export async function createLogger(env: Env): Promise<Logger> {
+  const { Logger } = await import('@aws-lambda-powertools/logger');
   // Powertools reads only process.env and only upper case; this honours `env` and any case.
   const logLevel = envString(env, 'POWERTOOLS_LOG_LEVEL') ?? envString(processEnv(), 'POWERTOOLS_LOG_LEVEL');
   return new Logger({
@@ -99,7 +103,8 @@ export function createLogger(env: Env): Logger {
   });
 }
 
-export function createMetrics(env: Env): Metrics {
+export async function createMetrics(env: Env): Promise<Metrics> {
+  const { Metrics } = await import('@aws-lambda-powertools/metrics');
   return new Metrics({
     namespace: envString(env, 'POWERTOOLS_METRICS_NAMESPACE') ?? 'SecretsRotator',
     serviceName: envString(env, 'POWERTOOLS_SERVICE_NAME') ?? 'secrets-rotator',

@@ -1,6 +1,6 @@
-import { randomInt } from 'node:crypto';
 import { type Env, envBoolean, envChoice, envInteger } from './config.ts';
 import { ConfigurationError } from './errors.ts';
+import { nodeCrypto } from './node-crypto.ts';
 
 /** How new passwords are made (docs/protocol.md#password-policy), as GetRandomPassword names it. */
 export interface PasswordPolicy {
@@ -105,12 +105,12 @@ export function generatePassword(policy: PasswordPolicy): string {
   while (chars.length < policy.length) chars.push(pick(alphabet));
   // Fisher-Yates, so the guaranteed characters do not sit at fixed positions.
   for (let i = chars.length - 1; i > 0; i--) {
-    const j = randomInt(i + 1);
+    const j = nodeCrypto().randomInt(i + 1);
     [chars[i], chars[j]] = [chars[j]!, chars[i]!];
   }
   return chars.join('');
 }
 
 function pick(alphabet: string): string {
-  return alphabet[randomInt(alphabet.length)]!;
+  return alphabet[nodeCrypto().randomInt(alphabet.length)]!;
 }

@@ -2,7 +2,7 @@
  * What every database connection shares: deadline-bounded time limits, certificate naming, network error
  * codes, secret scrubbing.
  */
-import { checkServerIdentity, type PeerCertificate } from 'node:tls';
+import type { PeerCertificate } from 'node:tls';
 import { TargetRefusedError } from '../core/errors.ts';
 
 export const NETWORK_ERROR_CODES: ReadonlySet<string> = new Set([
@@ -55,5 +55,14 @@ export function withinDeadline(limitMs: number, remainingTimeMs: number): number
 export function certificateNaming(serverName: string): {
   checkServerIdentity: (host: string, certificate: PeerCertificate) => Error | undefined;
 } {
-  return { checkServerIdentity: (_host, certificate) => checkServerIdentity(serverName, certificate) };
+  // node:tls is loaded by the first TLS connection, not at cold start: taken from the loaded module then.
+  return {
+    checkServerIdentity: (_host, certificate) =>
+      process.getBuiltinModule('node:tls').checkServerIdentity(serverName, certificate),
+  };
+}
+
+/** `TLSSocket#encrypted` tells it from a plain socket without loading node:tls at cold start. */
+export function isTlsSocket(stream: unknown): boolean {
+  return (stream as { encrypted?: unknown } | undefined)?.encrypted === true;
 }

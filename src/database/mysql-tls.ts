@@ -2,11 +2,11 @@
  * mysql2 connections following a TlsMode, per connection. Without TLS, the cleartext plugin and a
  * server-supplied RSA key are refused unless MYSQL_SERVER_PUBLIC_KEY pins the key.
  */
-import { createHash, createPublicKey, constants as cryptoConstants, publicEncrypt } from 'node:crypto';
 import { connect as netConnect, type Socket } from 'node:net';
-import { TLSSocket } from 'node:tls';
 import type mysql from 'mysql2/promise';
 import { ConfigurationError } from '../core/errors.ts';
+import { nodeCrypto } from '../core/node-crypto.ts';
+import { isTlsSocket } from './connection.ts';
 import { pemTextFrom } from './settings.ts';
 import { plaintextPasswordRefused, type TlsMode, type TlsOutcome, type TlsPolicy } from './tls.ts';
 
@@ -20,7 +20,7 @@ export function serverPublicKeyFrom(value: string | undefined, variable: string)
   if (value === undefined) return undefined;
   const pem = pemTextFrom(value, variable, "the server's RSA public key (PEM)");
   try {
-    const key = createPublicKey(pem);
+    const key = nodeCrypto().createPublicKey(pem);
     if (key.asymmetricKeyType !== 'rsa') throw new Error('not RSA');
   } catch {
     throw new ConfigurationError(
@@ -58,7 +58,7 @@ function watchGreeting(socket: Socket, decide: (offersTls: boolean) => void): vo
 }
 
 export function mysqlTlsOutcome(connection: { readonly stream?: unknown }, mode: TlsMode): TlsOutcome {
-  if (connection.stream instanceof TLSSocket) return 'verified';
+  if (isTlsSocket(connection.stream)) return 'verified';
   return mode === 'disable' ? 'disabled' : 'plaintext';
 }
 
@@ -101,7 +101,7 @@ export function mysqlTlsConnectionOptions(
 type PluginConnection = { readonly stream?: unknown; readonly config: { readonly password?: string } };
 
 function guardedAuthPlugins(policy: MysqlTlsPolicy, server: string): Record<string, mysql.AuthPlugin> {
-  const secure = (connection: PluginConnection) => connection.stream instanceof TLSSocket;
+  const secure = (connection: PluginConnection) => isTlsSocket(connection.stream);
   const passwordOf = (connection: PluginConnection) => connection.config.password ?? '';
 
   const clearPassword: mysql.AuthPlugin =
@@ -159,7 +159,7 @@ function refusal(policy: MysqlTlsPolicy, server: string, request: string): Error
 }
 
 function sha256(...parts: Buffer[]): Buffer {
-  const hash = createHash('sha256');
+  const hash = nodeCrypto().createHash('sha256');
   for (const part of parts) hash.update(part);
   return hash.digest();
 }
@@ -176,5 +176,6 @@ function scrambledSha256(password: string, scramble: Buffer): Buffer {
 function rsaEncryptedPassword(password: string, scramble: Buffer, publicKey: string): Buffer {
   const plain = Buffer.from(`${password}\0`, 'utf8');
   const mixed = Buffer.from(plain.map((byte, index) => byte ^ (scramble[index % scramble.length] ?? 0)));
-  return publicEncrypt({ key: publicKey, padding: cryptoConstants.RSA_PKCS1_OAEP_PADDING }, mixed);
+  const { constants, publicEncrypt } = nodeCrypto();
+  return publicEncrypt({ key: publicKey, padding: constants.RSA_PKCS1_OAEP_PADDING }, mixed);
 }

@@ -2,12 +2,7 @@
  * The ElastiCache API calls of a rotation: read a user (DescribeUsers), set its passwords
  * (ModifyUser), and wait for it to leave `modifying`. Errors name the user, never a password.
  */
-import {
-  DescribeUsersCommand,
-  ElastiCacheClient,
-  ModifyUserCommand,
-  type User,
-} from '@aws-sdk/client-elasticache';
+import type { ElastiCacheClient, User } from '@aws-sdk/client-elasticache';
 import { type Env, envInteger, envString } from '../../core/config.ts';
 import {
   ConfigurationError,
@@ -69,12 +64,14 @@ export function readElastiCacheApiSettings(env: Env): ElastiCacheApiSettings {
 
 const clients = new Map<string, ElastiCacheClient>();
 
-// The region is the function's own (AWS_REGION, read by the SDK).
-function elastiCache(api: ElastiCacheApiSettings): ElastiCacheClient {
+// The region is the function's own (AWS_REGION, read by the SDK). The SDK loads with the first call,
+// not at cold start: createSecret and testSecret never call the API.
+async function elastiCache(api: ElastiCacheApiSettings) {
+  const sdk = await import('@aws-sdk/client-elasticache');
   const key = `${api.endpoint ?? ''} ${api.requestTimeoutMs}`;
   let client = clients.get(key);
   if (!client) {
-    client = new ElastiCacheClient({
+    client = new sdk.ElastiCacheClient({
       maxAttempts: 2,
       // Without throwOnRequestTimeout a stalled connection only logs a warning and waits on.
       requestHandler: {
@@ -86,7 +83,7 @@ function elastiCache(api: ElastiCacheApiSettings): ElastiCacheClient {
     });
     clients.set(key, client);
   }
-  return client;
+  return { client, sdk };
 }
 
 /**
@@ -94,9 +91,10 @@ function elastiCache(api: ElastiCacheApiSettings): ElastiCacheClient {
  * authentication, so that nothing is changed for a secret that names someone else.
  */
 async function describeUser(api: ElastiCacheApiSettings, userId: string, username: string): Promise<User> {
-  const answer = await call('DescribeUsers', userId, [], () =>
-    elastiCache(api).send(new DescribeUsersCommand({ UserId: userId })),
-  );
+  const answer = await call('DescribeUsers', userId, [], async () => {
+    const { client, sdk } = await elastiCache(api);
+    return client.send(new sdk.DescribeUsersCommand({ UserId: userId }));
+  });
   const user = answer.Users?.find((candidate) => candidate.UserId === userId);
   if (!user) throw unknownUser(userId);
   if (user.UserName !== username) {
@@ -122,14 +120,15 @@ export async function setPasswords(
   userId: string,
   passwords: readonly string[],
 ): Promise<void> {
-  await call('ModifyUser', userId, passwords, () =>
-    elastiCache(api).send(
-      new ModifyUserCommand({
+  await call('ModifyUser', userId, passwords, async () => {
+    const { client, sdk } = await elastiCache(api);
+    return client.send(
+      new sdk.ModifyUserCommand({
         UserId: userId,
         AuthenticationMode: { Type: 'password', Passwords: [...passwords] },
       }),
-    ),
-  );
+    );
+  });
 }
 
 /**

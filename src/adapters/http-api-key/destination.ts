@@ -4,7 +4,6 @@
  * address is listed itself. The address that passed the check is the one connected to, so a DNS
  * answer that changes between the check and the connection (DNS rebinding) cannot redirect a key.
  */
-import dns from 'node:dns';
 import { isIP } from 'node:net';
 import { type HostAllowlist, normalizeHost, specialAddressKind } from '../../core/allowed-hosts.ts';
 import { ConfigurationError } from '../../core/errors.ts';
@@ -31,8 +30,9 @@ export interface Destination {
   readonly family: 4 | 6;
 }
 
-const systemLookup: AddressLookup = (hostname) =>
-  dns.promises.lookup(hostname, { all: true, verbatim: true });
+// node:dns loads with the first lookup, not at cold start.
+const systemLookup: AddressLookup = async (hostname) =>
+  (await import('node:dns')).promises.lookup(hostname, { all: true, verbatim: true });
 
 /**
  * The checked address to connect to for `url`'s host; a refusal is a {@link ConfigurationError}, a

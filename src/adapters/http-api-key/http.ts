@@ -4,8 +4,7 @@
  * header value, a rendered path or a response body.
  */
 import type { LookupAddress } from 'node:dns';
-import { request as httpRequest, type IncomingMessage } from 'node:http';
-import { request as httpsRequest } from 'node:https';
+import type { IncomingMessage } from 'node:http';
 import type { LookupFunction } from 'node:net';
 import {
   ConfigurationError,
@@ -289,7 +288,7 @@ const MAX_RESPONSE_BYTES = 1_048_576;
 class ResponseTooLargeError extends Error {}
 
 /** Sends one request to the checked address (never to a fresh DNS answer) and waits for the status. */
-function sendRequest(
+async function sendRequest(
   url: URL,
   destination: Destination,
   method: string,
@@ -306,7 +305,12 @@ function sendRequest(
       callback(null, destination.address, destination.family);
     }
   };
-  const send = url.protocol === 'https:' ? httpsRequest : httpRequest;
+  // Loaded with the first request, not at cold start (node:https brings node:tls). `default`: the
+  // Lambda bundle loads these two through require (lambda-zip.ts), which gives a default export only.
+  const send =
+    url.protocol === 'https:'
+      ? (await import('node:https')).default.request
+      : (await import('node:http')).default.request;
   return new Promise((resolve, reject) => {
     const outgoing = send(url, {
       method,

@@ -1,5 +1,5 @@
-import { randomBytes } from 'node:crypto';
 import { SecretShapeError, TargetRefusedError } from '../../core/errors.ts';
+import { nodeCrypto } from '../../core/node-crypto.ts';
 import type { KnownVersions, RotationTarget, StepContext } from '../../core/target.ts';
 import { readMasterSecret, refuseMasterAmong, sameServer } from '../../database/secret.ts';
 import { StrategySettings } from '../database/strategy.ts';
@@ -208,7 +208,7 @@ async function revokeAlternating(value: MysqlSecret, ctx: StepContext, config: M
   await probe.close();
   if (value.masterarn === undefined) throw missingMasterArn();
   const master = await readMasterSecret(ctx, value.masterarn, value, DEFAULT_MYSQL_PORT);
-  const unusable = randomBytes(32).toString('base64url');
+  const unusable = nodeCrypto().randomBytes(32).toString('base64url');
   ctx.redact(unusable, nativePasswordHash(unusable));
   const secrets = [value.password, master.password, unusable];
   const session = await openSession(endpointOf(value), masterLogin(master), config, ctx, secrets);
@@ -250,7 +250,7 @@ async function ensureClone(
   if (await accountExists(session, clone)) return;
   const plugin = await accountPlugin(session, original);
   // Unusable until the pending password is set last: a working pending login proves the set-up finished.
-  const throwaway = randomBytes(32).toString('base64url');
+  const throwaway = nodeCrypto().randomBytes(32).toString('base64url');
   ctx.redact(throwaway, nativePasswordHash(throwaway));
   secrets.push(throwaway);
   await session.run(

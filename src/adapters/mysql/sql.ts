@@ -3,7 +3,7 @@
  * prepared), so names are backtick-quoted, strings escaped for the session's sql_mode, and native-plugin
  * passwords sent only as their hash.
  */
-import { createHash } from 'node:crypto';
+import { nodeCrypto } from '../../core/node-crypto.ts';
 import type { MysqlFlavour } from './flavour.ts';
 import { isWord, tokenize } from './tokens.ts';
 
@@ -44,6 +44,7 @@ export function stringLiteral(value: string, mode: SqlMode): string {
 
 /** `PASSWORD()`'s hash; not enough to log in, but still treated as secret. */
 export function nativePasswordHash(password: string): string {
+  const { createHash } = nodeCrypto();
   const stage1 = createHash('sha1').update(password, 'utf8').digest();
   return `*${createHash('sha1').update(stage1).digest('hex').toUpperCase()}`;
 }

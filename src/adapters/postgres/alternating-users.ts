@@ -1,10 +1,10 @@
-import { randomBytes } from 'node:crypto';
 import {
   ConfigurationError,
   ProtocolStateError,
   SecretShapeError,
   TargetRefusedError,
 } from '../../core/errors.ts';
+import { nodeCrypto } from '../../core/node-crypto.ts';
 import type { RotationTarget, StepContext } from '../../core/target.ts';
 import { readMasterSecret, refuseMasterAmong, sameServer } from '../../database/secret.ts';
 import { StrategySettings } from '../database/strategy.ts';
@@ -13,14 +13,14 @@ import {
   checkPairFits,
   checkPasswordForEngine,
   commonTargetParts,
+  driver,
   endpointOf,
   loginOf,
   passwordFormFor,
   pendingAlreadyWorks,
   verifyPending,
 } from './common.ts';
-import { connectPostgres, type PostgresLogin, type PostgresSession, tryConnect } from './connect.ts';
-import { postgresPreflight } from './preflight.ts';
+import type { PostgresLogin, PostgresSession } from './connect.ts';
 import { ensureClone, setPassword, userExists } from './roles.ts';
 import {
   DEFAULT_POSTGRES_PORT,
@@ -71,7 +71,8 @@ export function postgresAlternatingUsers(
   return {
     ...commonTargetParts(name),
     init: (env) => settings.init(env),
-    preflight: (current, ctx) => postgresPreflight(current, ctx, 'alternating-users'),
+    preflight: async (current, ctx) =>
+      (await import('./preflight.ts')).postgresPreflight(current, ctx, 'alternating-users'),
 
     async next(current, ctx) {
       const config = settings.get(ctx);
@@ -159,6 +160,7 @@ export function postgresAlternatingUsers(
         );
       }
       // Only a server holding this user with this password is one whose user the master may lock out.
+      const { connectPostgres, tryConnect } = await driver();
       const probe = await tryConnect(endpointOf(value), loginOf(value, 'previous'), config, ctx);
       if (!probe) {
         ctx.logger.info('the revoked password no longer logs in; nothing to do', { role: value.username });
@@ -172,7 +174,7 @@ export function postgresAlternatingUsers(
           ctx.logger.warn('role to revoke does not exist; nothing to do', { role: value.username });
           return;
         }
-        const unusable = randomBytes(32).toString('base64url');
+        const unusable = nodeCrypto().randomBytes(32).toString('base64url');
         ctx.redact(unusable);
         await setPassword(session, value.username, unusable, passwordFormFor(value, config), ctx);
         try {
@@ -219,6 +221,7 @@ function missingMasterArn(): SecretShapeError {
  * (docs/protocol.md#alternating-users).
  */
 async function guardCurrent(current: PostgresSecret, settings: PostgresSettings, ctx: StepContext) {
+  const { tryConnect } = await driver();
   const session = await tryConnect(endpointOf(current), loginOf(current, 'current'), settings, ctx);
   if (!session) {
     throw new TargetRefusedError(
@@ -252,6 +255,7 @@ async function withMasterTransaction(
   ctx: StepContext,
   work: (session: PostgresSession) => Promise<void>,
 ): Promise<void> {
+  const { connectPostgres } = await driver();
   const session = await connectPostgres(endpointOf(target), masterLogin(master), settings, ctx);
   try {
     // One transaction, so a failure part-way leaves nothing to repair.

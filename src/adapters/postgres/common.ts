@@ -2,13 +2,7 @@
 import { SecretShapeError, TargetRefusedError } from '../../core/errors.ts';
 import type { StepContext } from '../../core/target.ts';
 import { credentialTargetParts, pendingAlreadyLogsIn } from '../database/strategy.ts';
-import {
-  type CredentialLabel,
-  connectPostgres,
-  type PostgresEndpoint,
-  type PostgresLogin,
-  tryConnect,
-} from './connect.ts';
+import type { CredentialLabel, PostgresEndpoint, PostgresLogin } from './connect.ts';
 import { checkRedshiftPassword } from './redshift.ts';
 import {
   alternatingPair,
@@ -27,6 +21,9 @@ import {
 import type { PostgresSettings } from './settings.ts';
 
 export const POSTGRES_EXCLUDE_CHARACTERS = ':/@"\'\\';
+
+/** pg and TLS load with the first connection, not at cold start: createSecret and finishSecret never connect. */
+export const driver = () => import('./connect.ts');
 
 export function endpointOf(secret: PostgresSecret): PostgresEndpoint {
   return { host: secret.host, port: secret.port, dbname: secret.dbname, ssl: secret.ssl };
@@ -53,7 +50,7 @@ export async function pendingAlreadyWorks(
 ): Promise<boolean> {
   return pendingAlreadyLogsIn(
     pending,
-    () => tryConnect(endpointOf(pending), loginOf(pending, 'pending'), settings, ctx),
+    async () => (await driver()).tryConnect(endpointOf(pending), loginOf(pending, 'pending'), settings, ctx),
     ctx,
   );
 }
@@ -65,6 +62,7 @@ export async function verifyPending(
   ctx: StepContext,
   options: { readonly cloneMustActAsOriginal: boolean },
 ): Promise<void> {
+  const { connectPostgres } = await driver();
   const session = await connectPostgres(endpointOf(pending), loginOf(pending, 'pending'), settings, ctx);
   try {
     const who = await requireSessionUser(session, pending.username);
@@ -101,6 +99,7 @@ export async function changeOwnPasswordWith(
   settings: PostgresSettings,
   ctx: StepContext,
 ): Promise<boolean> {
+  const { tryConnect } = await driver();
   const session = await tryConnect(endpointOf(value), loginOf(value, label), settings, ctx);
   if (!session) return false;
   try {

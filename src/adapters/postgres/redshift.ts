@@ -2,8 +2,8 @@
  * Redshift stores no SCRAM verifiers: its MD5/SHA-256 password forms are built here so the password never
  * travels in SQL, and its rules are checked first (the server cannot check a hash).
  */
-import { createHash, randomBytes } from 'node:crypto';
 import { SecretShapeError } from '../../core/errors.ts';
+import { nodeCrypto } from '../../core/node-crypto.ts';
 import type { PasswordPolicy } from '../../core/password.ts';
 
 export type RedshiftPasswordHash = 'md5' | 'sha256';
@@ -45,7 +45,8 @@ export function checkRedshiftPassword(password: string, field: string): void {
 }
 
 export function redshiftMd5Hash(password: string, username: string): string {
-  const digest = createHash('md5')
+  const digest = nodeCrypto()
+    .createHash('md5')
     .update(Buffer.from(password + username, 'utf8'))
     .digest('hex');
   return `md5${digest}`;
@@ -61,6 +62,7 @@ interface RedshiftSha256Options {
  * used.
  */
 export function redshiftSha256Hash(password: string, options: RedshiftSha256Options = {}): string {
+  const { createHash, randomBytes } = nodeCrypto();
   const salt = Buffer.from(options.salt ?? randomBytes(32));
   if (salt.length !== 32) throw new RangeError('a Redshift SHA-256 salt is 32 bytes (256 bits)');
   const saltHex = salt.toString('hex');

@@ -1,4 +1,4 @@
-import { createHash, createHmac, pbkdf2Sync, randomBytes } from 'node:crypto';
+import { nodeCrypto } from '../../core/node-crypto.ts';
 
 export const DEFAULT_SCRAM_ITERATIONS = 4096;
 
@@ -23,6 +23,7 @@ export function scramSha256Verifier(password: string, options: ScramOptions = {}
   if (!Number.isSafeInteger(iterations) || iterations < 1) {
     throw new RangeError(`SCRAM iterations must be a whole number from 1, got ${iterations}`);
   }
+  const { createHash, pbkdf2Sync, randomBytes } = nodeCrypto();
   const salt = Buffer.from(options.salt ?? randomBytes(SALT_BYTES));
   const saltedPassword = pbkdf2Sync(Buffer.from(password, 'utf8'), salt, iterations, 32, 'sha256');
   const clientKey = hmac(saltedPassword, 'Client Key');
@@ -32,5 +33,5 @@ export function scramSha256Verifier(password: string, options: ScramOptions = {}
 }
 
 function hmac(key: Buffer, message: string): Buffer {
-  return createHmac('sha256', key).update(message, 'utf8').digest();
+  return nodeCrypto().createHmac('sha256', key).update(message, 'utf8').digest();
 }

@@ -9,7 +9,6 @@ import {
   pendingAlreadyWorks,
   verifyPending,
 } from './common.ts';
-import { postgresPreflight } from './preflight.ts';
 import { type PostgresSecret, withCredentials } from './secret.ts';
 import { type PostgresSettings, readPostgresSettings } from './settings.ts';
 
@@ -42,7 +41,8 @@ export function postgresSingleUser(_options: PostgresSingleUserOptions = {}): Ro
   return {
     ...commonTargetParts(name),
     init: (env) => settings.init(env),
-    preflight: (current, ctx) => postgresPreflight(current, ctx, 'single-user'),
+    preflight: async (current, ctx) =>
+      (await import('./preflight.ts')).postgresPreflight(current, ctx, 'single-user'),
 
     async next(current, ctx) {
       settings.get(ctx);

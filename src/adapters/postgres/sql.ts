@@ -2,16 +2,17 @@
  * Every statement the PostgreSQL adapter sends. ALTER ROLE … PASSWORD / SET take no bind parameters, so
  * their values are quoted literals (a password only as a verifier).
  */
-import { escapeIdentifier, escapeLiteral } from 'pg';
+// pg's quoting without its client, which loads with the first connection (not at cold start).
+import pgUtils from 'pg/lib/utils.js';
 
 export function quoteIdentifier(name: string): string {
   if (name.includes('\0')) throw new RangeError('identifiers cannot contain a NUL character');
-  return escapeIdentifier(name);
+  return pgUtils.escapeIdentifier(name);
 }
 
 export function quoteLiteral(value: string): string {
   if (value.includes('\0')) throw new RangeError('literals cannot contain a NUL character');
-  return escapeLiteral(value);
+  return pgUtils.escapeLiteral(value);
 }
 
 export const WHO_AM_I = 'SELECT session_user::text AS session_user, current_user::text AS current_user';

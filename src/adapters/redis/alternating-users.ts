@@ -1,5 +1,5 @@
-import { randomBytes } from 'node:crypto';
 import { TargetRefusedError } from '../../core/errors.ts';
+import { nodeCrypto } from '../../core/node-crypto.ts';
 import type { RotationTarget, StepContext } from '../../core/target.ts';
 import { alternatingPair, sameServer, withCredentials } from '../../database/secret.ts';
 import { copyUser, replacePassword, userExists } from './acl.ts';
@@ -136,7 +136,7 @@ async function setPending(
 
 /** A random password nobody stores: the old one stops working at once; open connections are ended. */
 async function lockOut(session: RedisSession, username: string, ctx: StepContext): Promise<void> {
-  const unusable = randomBytes(32).toString('base64url');
+  const unusable = nodeCrypto().randomBytes(32).toString('base64url');
   ctx.redact(unusable);
   await replacePassword(session, username, unusable);
   try {

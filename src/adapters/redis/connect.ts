@@ -3,7 +3,6 @@
  * a time limit each. Errors are scrubbed of every password: Redis quotes `ACL SETUSER` arguments.
  */
 import { isIP, type Socket, connect as tcpConnect } from 'node:net';
-import { connect as tlsConnect } from 'node:tls';
 import { type TargetFailureCause, TargetRefusedError, TargetUnreachableError } from '../../core/errors.ts';
 import type { StepContext } from '../../core/target.ts';
 import {
@@ -294,14 +293,16 @@ function plainSocket(endpoint: TlsEndpoint, timeoutMs: number, where: string): P
   return settle(tcpConnect({ host: endpoint.host, port: endpoint.port }), 'connect', timeoutMs, where);
 }
 
-function tlsSocket(
+async function tlsSocket(
   endpoint: TlsEndpoint,
   settings: RedisSettings,
   timeoutMs: number,
   where: string,
 ): Promise<Socket> {
   const name = settings.tlsServerName ?? endpoint.host;
-  const socket = tlsConnect({
+  // Loaded by the first TLS connection: node:tls costs cold-start time a plaintext set-up never needs.
+  const tls = await import('node:tls');
+  const socket = tls.connect({
     host: endpoint.host,
     port: endpoint.port,
     rejectUnauthorized: true,
