@@ -29,11 +29,8 @@ export const RDS_ACTIONS = ['rds:DescribeDBInstances', 'rds:DescribeDBClusters']
 const clients = new Map<string, RDSClient>();
 
 function clientFor(region: string): RDSClient {
-  let client = clients.get(region);
-  if (!client) {
-    client = new RDSClient({ region, maxAttempts: 3 });
-    clients.set(region, client);
-  }
+  const client = clients.get(region) ?? new RDSClient({ region, maxAttempts: 3 });
+  clients.set(region, client);
   return client;
 }
 

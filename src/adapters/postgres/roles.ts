@@ -208,16 +208,10 @@ async function refuseMorePowerfulClone(
   cloneOid: number,
   clone: string,
 ): Promise<void> {
-  const [originalPowers] = await session.query<PowersRow>(
-    ROLE_POWERS,
-    [originalOid],
-    `reading the attributes of role "${original}"`,
-  );
-  const [clonePowers] = await session.query<PowersRow>(
-    ROLE_POWERS,
-    [cloneOid],
-    `reading the attributes of role "${clone}"`,
-  );
+  const powersOf = async (oid: number, role: string) =>
+    (await session.query<PowersRow>(ROLE_POWERS, [oid], `reading the attributes of role "${role}"`))[0];
+  const originalPowers = await powersOf(originalOid, original);
+  const clonePowers = await powersOf(cloneOid, clone);
   if (!originalPowers || !clonePowers) return;
   const attributes = POWER_ATTRIBUTES.filter(
     ([column]) => clonePowers[column] && !originalPowers[column],

@@ -99,12 +99,10 @@ function singleUserTarget(name: string, mode: Mode): RotationTarget<RedisSecret>
       const session = await sessionFor(promoted, settings.get(ctx), ctx);
       try {
         const removed = await removePassword(session, promoted.username, previous.password);
-        ctx.logger.info(
-          removed ? 'removed the previous password' : 'the previous password was already removed',
-          {
-            user: promoted.username,
-          },
-        );
+        const message = removed
+          ? 'removed the previous password'
+          : 'the previous password was already removed';
+        ctx.logger.info(message, { user: promoted.username });
       } finally {
         session.close();
       }
