@@ -13,35 +13,27 @@ import { EventError, RotationError } from '../../src/core/errors.ts';
 import type { RotationEvent, RotationHandler } from '../../src/core/event.ts';
 import type { RotationStep } from '../../src/core/target.ts';
 import { type RotationResult, rotateSecret } from '../../src/testing/index.ts';
-import { leaksFoundSoFar, trackSecrets } from '../support/leak-scan.ts';
-import { type MariaDbInstance, startMariaDb } from '../support/mariadb.ts';
-import { type PostgresInstance, startPostgres } from '../support/postgres.ts';
-import { type RedisInstance, startRedis } from '../support/redis.ts';
-import { type SshdInstance, startSshd } from '../support/sshd.ts';
+import type { MariaDbInstance } from '../support/mariadb.ts';
+import type { PostgresInstance } from '../support/postgres.ts';
+import type { RedisInstance } from '../support/redis.ts';
+import type { SshdInstance } from '../support/sshd.ts';
 import { CaseRig, trackValue } from './support/fault-case.ts';
 import { ADAPTERS, type AdapterName, scenarioFor } from './support/scenarios.ts';
-import { recordSuiteResult } from './support/summary.ts';
+import { CaseTally, startServers, stopServers } from './support/servers.ts';
 
 let postgres: PostgresInstance;
 let mariadb: MariaDbInstance;
 let redis: RedisInstance;
 let sshd: SshdInstance;
-let cases = 0;
-let clean = 0;
+const tally = new CaseTally('bad input');
 
 beforeAll(async () => {
-  [postgres, mariadb, redis, sshd] = await Promise.all([
-    startPostgres(),
-    startMariaDb(),
-    startRedis(),
-    startSshd(),
-  ]);
-  trackSecrets(postgres.superuser.password, mariadb.root.password, redis.admin.password);
+  ({ postgres, mariadb, redis, sshd } = await startServers());
 });
 
 afterAll(async () => {
-  await Promise.allSettled([postgres?.stop(), mariadb?.stop(), redis?.stop(), sshd?.stop()]);
-  recordSuiteResult('bad input', { cases, converged: clean, leaks: leaksFoundSoFar() });
+  await stopServers({ postgres, mariadb, redis, sshd });
+  tally.record();
 });
 
 /** The message a SecretShapeError gives for a field. */
@@ -50,11 +42,7 @@ function namesField(field: string): RegExp {
 }
 
 /** Counts a case; `check` throws on failure (the case stays unclean). */
-async function countCase(check: () => Promise<void>): Promise<void> {
-  cases += 1;
-  await check();
-  clean += 1;
-}
+const countCase = <T>(check: () => Promise<T>): Promise<T> => tally.count(check);
 
 // ---------------------------------------------------------------------------------------------
 // Malformed events

@@ -14,13 +14,14 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { RotationError } from '../../src/core/errors.ts';
 import type { RotationHandler } from '../../src/core/event.ts';
 import { AWSCURRENT, type RotationResult, rotateSecret } from '../../src/testing/index.ts';
-import { leaksFoundSoFar, trackSecrets } from '../support/leak-scan.ts';
-import { type MariaDbInstance, startMariaDb } from '../support/mariadb.ts';
-import { type PostgresInstance, startPostgres } from '../support/postgres.ts';
-import { type RedisInstance, startRedis } from '../support/redis.ts';
-import { type SshdInstance, startSshd } from '../support/sshd.ts';
+import { leaksFoundSoFar } from '../support/leak-scan.ts';
+import type { MariaDbInstance } from '../support/mariadb.ts';
+import type { PostgresInstance } from '../support/postgres.ts';
+import type { RedisInstance } from '../support/redis.ts';
+import type { SshdInstance } from '../support/sshd.ts';
 import { CaseRig } from './support/fault-case.ts';
 import { ADAPTERS, scenarioFor } from './support/scenarios.ts';
+import { startServers, stopServers } from './support/servers.ts';
 import { recordSuiteResult } from './support/summary.ts';
 
 const ROUNDS = 3;
@@ -49,17 +50,11 @@ function tally(race: string, seen: ReadonlyArray<{ completed: boolean; text: str
 }
 
 beforeAll(async () => {
-  [postgres, mariadb, redis, sshd] = await Promise.all([
-    startPostgres(),
-    startMariaDb(),
-    startRedis(),
-    startSshd(),
-  ]);
-  trackSecrets(postgres.superuser.password, mariadb.root.password, redis.admin.password);
+  ({ postgres, mariadb, redis, sshd } = await startServers());
 });
 
 afterAll(async () => {
-  await Promise.allSettled([postgres?.stop(), mariadb?.stop(), redis?.stop(), sshd?.stop()]);
+  await stopServers({ postgres, mariadb, redis, sshd });
   const copies = new Map<string, number>();
   for (const failure of duplicateFailures) copies.set(failure, (copies.get(failure) ?? 0) + 1);
   console.info(

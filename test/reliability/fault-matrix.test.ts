@@ -15,11 +15,11 @@ import { scramSha256Verifier } from '../../src/adapters/postgres/scram.ts';
 import type { PostgresSecret } from '../../src/adapters/postgres/secret.ts';
 import { quoteIdentifier } from '../../src/adapters/postgres/sql.ts';
 import { ROTATION_STEPS, type RotationStep, type RotationTarget } from '../../src/core/target.ts';
-import { capturedOutput, leaksFoundSoFar, trackSecrets } from '../support/leak-scan.ts';
-import { type MariaDbInstance, startMariaDb } from '../support/mariadb.ts';
-import { type PostgresInstance, startPostgres } from '../support/postgres.ts';
-import { type RedisInstance, startRedis } from '../support/redis.ts';
-import { type SshdInstance, startSshd } from '../support/sshd.ts';
+import { capturedOutput, leaksFoundSoFar } from '../support/leak-scan.ts';
+import type { MariaDbInstance } from '../support/mariadb.ts';
+import type { PostgresInstance } from '../support/postgres.ts';
+import type { RedisInstance } from '../support/redis.ts';
+import type { SshdInstance } from '../support/sshd.ts';
 import { ContainerPool } from './support/containers.ts';
 import {
   type CaseOutcome,
@@ -40,6 +40,7 @@ import {
   type Scenario,
   scenarioFor,
 } from './support/scenarios.ts';
+import { startServers, stopServers } from './support/servers.ts';
 import { recordSuiteResult } from './support/summary.ts';
 
 /**
@@ -93,19 +94,13 @@ const ROWS: ReadonlyArray<{
 ];
 
 beforeAll(async () => {
-  [postgres, mariadb, redis, sshd] = await Promise.all([
-    startPostgres(),
-    startMariaDb(),
-    startRedis(),
-    startSshd(),
-  ]);
-  trackSecrets(postgres.superuser.password, mariadb.root.password, redis.admin.password);
+  ({ postgres, mariadb, redis, sshd } = await startServers());
   containers = new ContainerPool((text) => process.stdout.write(text));
 });
 
 afterAll(async () => {
   await containers?.close();
-  await Promise.allSettled([postgres?.stop(), mariadb?.stop(), redis?.stop(), sshd?.stop()]);
+  await stopServers({ postgres, mariadb, redis, sshd });
   const all = [...results.values()].flatMap((entry) => entry.outcomes);
   const converged = all.filter((outcome) => outcome.converged).length;
   const leaks = leaksFoundSoFar();

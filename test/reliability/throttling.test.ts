@@ -24,11 +24,11 @@ import { SecretsManagerCallError } from '../../src/core/errors.ts';
 import type { RotationEvent, RotationHandler } from '../../src/core/event.ts';
 import type { RotationStep } from '../../src/core/target.ts';
 import { type Fault, retryUntilConverged, rotateSecret } from '../../src/testing/index.ts';
-import { capturedOutput, leaksFoundSoFar, trackSecrets } from '../support/leak-scan.ts';
-import { type MariaDbInstance, startMariaDb } from '../support/mariadb.ts';
-import { type PostgresInstance, startPostgres } from '../support/postgres.ts';
-import { type RedisInstance, startRedis } from '../support/redis.ts';
-import { type SshdInstance, startSshd } from '../support/sshd.ts';
+import { capturedOutput } from '../support/leak-scan.ts';
+import type { MariaDbInstance } from '../support/mariadb.ts';
+import type { PostgresInstance } from '../support/postgres.ts';
+import type { RedisInstance } from '../support/redis.ts';
+import type { SshdInstance } from '../support/sshd.ts';
 import { CaseRig, probePoints } from './support/fault-case.ts';
 import {
   ADAPTERS,
@@ -37,7 +37,7 @@ import {
   type Scenario,
   scenarioFor,
 } from './support/scenarios.ts';
-import { recordSuiteResult } from './support/summary.ts';
+import { CaseTally, startServers, stopServers } from './support/servers.ts';
 
 /** The engine's own retries: the production default. */
 const RETRYING = { SECRETS_MANAGER_MAX_ATTEMPTS: '5' };
@@ -53,31 +53,19 @@ let postgres: PostgresInstance;
 let mariadb: MariaDbInstance;
 let redis: RedisInstance;
 let sshd: SshdInstance;
-let cases = 0;
-let clean = 0;
+const tally = new CaseTally('throttling');
 
 beforeAll(async () => {
-  [postgres, mariadb, redis, sshd] = await Promise.all([
-    startPostgres(),
-    startMariaDb(),
-    startRedis(),
-    startSshd(),
-  ]);
-  trackSecrets(postgres.superuser.password, mariadb.root.password, redis.admin.password);
+  ({ postgres, mariadb, redis, sshd } = await startServers());
 });
 
 afterAll(async () => {
-  await Promise.allSettled([postgres?.stop(), mariadb?.stop(), redis?.stop(), sshd?.stop()]);
-  recordSuiteResult('throttling', { cases, converged: clean, leaks: leaksFoundSoFar() });
+  await stopServers({ postgres, mariadb, redis, sshd });
+  tally.record();
 });
 
 /** Counts a case; `check` throws on failure (the case stays unclean). */
-async function countCase<T>(check: () => Promise<T>): Promise<T> {
-  cases += 1;
-  const result = await check();
-  clean += 1;
-  return result;
-}
+const countCase = <T>(check: () => Promise<T>): Promise<T> => tally.count(check);
 
 /** Runs the cases of every adapter at once, and reports every adapter's failure, not just the first. */
 async function forEveryAdapter(work: (adapter: AdapterName) => Promise<void>): Promise<void> {
