@@ -70,23 +70,22 @@ async function currentUserFindings(
   secret: PostgresSecret,
 ): Promise<PreflightFinding[]> {
   const [role] = await session.query<RoleFacts>(ROLE_FACTS, [], 'reading the role');
-  const findings: PreflightFinding[] = [
-    {
-      check: 'current login',
-      status: 'ok',
-      detail: `user "${secret.username}" logs in with the AWSCURRENT password`,
-    },
-  ];
+  const login: PreflightFinding = {
+    check: 'current login',
+    status: 'ok',
+    detail: `user "${secret.username}" logs in with the AWSCURRENT password`,
+  };
   const validUntil = role?.valid_until;
-  if (validUntil && validUntil.getTime() < Date.now() + WEEK_MS) {
-    findings.push({
+  if (!validUntil || validUntil.getTime() >= Date.now() + WEEK_MS) return [login];
+  return [
+    login,
+    {
       check: 'password expiry',
       status: validUntil.getTime() < Date.now() ? 'fail' : 'warn',
       detail: `role "${secret.username}" has VALID UNTIL ${validUntil.toISOString()}; a rotation does not extend it`,
       fix: `ALTER ROLE ... VALID UNTIL 'infinity' (as an administrator), or a later date`,
-    });
-  }
-  return findings;
+    },
+  ];
 }
 
 function singleUserFindings(secret: PostgresSecret, settings: PostgresSettings): PreflightFinding[] {

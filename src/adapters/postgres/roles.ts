@@ -47,13 +47,11 @@ interface RoleRow extends Record<string, unknown> {
 }
 
 async function findRole(session: PostgresSession, name: string): Promise<RoleRow | undefined> {
-  const rows = await session.query<RoleRow>(FIND_ROLE, [name], `looking up role "${name}"`);
-  return rows[0];
+  return (await session.query<RoleRow>(FIND_ROLE, [name], `looking up role "${name}"`))[0];
 }
 
 export async function userExists(session: PostgresSession, name: string): Promise<boolean> {
-  const rows = await session.query(FIND_USER, [name], `looking up user "${name}"`);
-  return rows.length > 0;
+  return (await session.query(FIND_USER, [name], `looking up user "${name}"`)).length > 0;
 }
 
 /** The password never travels in SQL. */
