@@ -88,20 +88,12 @@ export function elastiCacheUser(): RotationTarget<ElastiCacheSecret> {
         );
       }
       // Checked before anything changes: ModifyUser would refuse either, after the wait.
-      for (const [label, value] of [
-        ['AWSCURRENT', current],
-        ['AWSPENDING', pending],
+      for (const [label, value, fix] of [
+        ['AWSCURRENT', current, "put the user's working password in the AWSCURRENT version and rotate again"],
+        ['AWSPENDING', pending, 'remove the AWSPENDING label and rotate again'],
       ] as const) {
         const problem = elastiCachePasswordProblem(value.password);
-        if (problem) {
-          throw new SecretShapeError(
-            'password',
-            `(${label}) ${problem}`,
-            label === 'AWSCURRENT'
-              ? "put the user's working password in the AWSCURRENT version and rotate again"
-              : 'remove the AWSPENDING label and rotate again',
-          );
-        }
+        if (problem) throw new SecretShapeError('password', `(${label}) ${problem}`, fix);
       }
       // A change still under way (an earlier try that timed out) must end before the next one.
       await waitUntilActive(pending.userId, pending.username, config, ctx);

@@ -42,14 +42,13 @@ export async function checkedDestination(url: URL, policy: DestinationPolicy): P
   const hostname = normalizeHost(url.hostname);
   const { allowlist } = policy;
   const baseUrlFrom = policy.baseUrlFromSecret ? "the secret's rotation.baseUrl" : 'baseUrl';
-  if (!allowlist) {
-    if (policy.baseUrlFromSecret) {
-      throw new ConfigurationError(
-        HTTP_API_KEY_ALLOWED_HOSTS,
-        `is not set, so host ${hostname} named by ${baseUrlFrom} is refused: a secret may only send its key to hosts the deployer listed. Set ${HTTP_API_KEY_ALLOWED_HOSTS} to the provider's host (or configure the function with HTTP_API_KEY_CONFIG instead)`,
-      );
-    }
-  } else if (!allowlist.allows(hostname)) {
+  if (!allowlist && policy.baseUrlFromSecret) {
+    throw new ConfigurationError(
+      HTTP_API_KEY_ALLOWED_HOSTS,
+      `is not set, so host ${hostname} named by ${baseUrlFrom} is refused: a secret may only send its key to hosts the deployer listed. Set ${HTTP_API_KEY_ALLOWED_HOSTS} to the provider's host (or configure the function with HTTP_API_KEY_CONFIG instead)`,
+    );
+  }
+  if (allowlist?.allows(hostname) === false) {
     throw new ConfigurationError(
       HTTP_API_KEY_ALLOWED_HOSTS,
       `does not list host ${hostname} named by ${baseUrlFrom}; no key is sent there. Add the host to ${HTTP_API_KEY_ALLOWED_HOSTS} if it is the provider's`,

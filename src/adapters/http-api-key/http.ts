@@ -155,16 +155,7 @@ export class ProviderClient {
         outcome.retryAfterMs ?? 0,
       );
       const outOfTime = delayMs > this.budgetMs();
-      if (attemptNumber >= http.attempts || outOfTime) {
-        const tries = `${attemptNumber} attempt${attemptNumber === 1 ? '' : 's'}${outOfTime ? ', and no time left for another' : ''}`;
-        if (outcome.failure === 'status') {
-          throw new TargetRefusedError(
-            'rejected',
-            `${what} failed with ${outcome.reason} (${tries}); the provider is failing or throttling`,
-          );
-        }
-        throw new TargetUnreachableError(outcome.failure, `${what} failed: ${outcome.reason} (${tries})`);
-      }
+      if (attemptNumber >= http.attempts || outOfTime) throw gaveUp(what, outcome, attemptNumber, outOfTime);
       this.#ctx.logger.warn('retrying provider request', {
         operation: call.operation,
         method: call.request.method,
@@ -265,6 +256,18 @@ export async function untilAccepted(
     });
     await sleep(delayMs);
   }
+}
+
+/** The error for a request out of attempts or out of time; names the last failure. */
+function gaveUp(what: string, outcome: Retryable, attempts: number, outOfTime: boolean): Error {
+  const tries = `${attempts} attempt${attempts === 1 ? '' : 's'}${outOfTime ? ', and no time left for another' : ''}`;
+  if (outcome.failure === 'status') {
+    return new TargetRefusedError(
+      'rejected',
+      `${what} failed with ${outcome.reason} (${tries}); the provider is failing or throttling`,
+    );
+  }
+  return new TargetUnreachableError(outcome.failure, `${what} failed: ${outcome.reason} (${tries})`);
 }
 
 /** The exponential delay before attempt `attemptNumber + 1`, jittered so many functions' retries spread apart. */
