@@ -18,6 +18,9 @@ export interface MysqlFlavour {
 /** The first with ALTER USER and SHOW CREATE USER. */
 const MIN_MARIADB = [10, 2] as const;
 
+const atLeast = (major: number, minor: number, [minMajor, minMinor]: readonly [number, number]) =>
+  major > minMajor || (major === minMajor && minor >= minMinor);
+
 export function detectFlavour(server: {
   version: string;
   versionComment?: string | undefined;
@@ -39,8 +42,8 @@ export function detectFlavour(server: {
   const patch = match[3] !== undefined ? Number(match[3]) : aurora && major === 8 ? 23 : 0;
   const numbers = `${major}.${minor}.${patch}`;
 
-  if (/mariadb/i.test(version) || /mariadb/i.test(comment)) {
-    if (major < MIN_MARIADB[0] || (major === MIN_MARIADB[0] && minor < MIN_MARIADB[1])) {
+  if (/mariadb/i.test(`${version} ${comment}`)) {
+    if (!atLeast(major, minor, MIN_MARIADB)) {
       throw new TargetRefusedError(
         'rejected',
         `the server is MariaDB ${numbers}; this adapter needs MariaDB ${MIN_MARIADB.join('.')} or later (ALTER USER, SHOW CREATE USER)`,
@@ -60,7 +63,7 @@ export function detectFlavour(server: {
   }
 
   const label = `${aurora ? 'Aurora MySQL' : 'MySQL'} ${numbers}`;
-  if (major < 5 || (major === 5 && minor < 7)) {
+  if (!atLeast(major, minor, [5, 7])) {
     throw new TargetRefusedError(
       'rejected',
       `the server is ${label}; this adapter needs MySQL 5.7 or later (ALTER USER)`,

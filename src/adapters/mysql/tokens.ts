@@ -25,51 +25,46 @@ export function tokenize(text: string): Token[] {
     const char = text[i]!;
     if (/\s/.test(char)) {
       i += 1;
-      continue;
-    }
-    const start = i;
-    if (char === '`' || char === "'" || char === '"') {
-      // Identifiers and strings both double their quote; only strings take backslash escapes.
-      const type = char === '`' ? 'ident' : 'string';
-      let value = '';
-      i += 1;
-      for (;;) {
-        if (i >= text.length) {
-          throw new SyntaxError(
-            `unterminated ${type === 'ident' ? 'identifier' : 'string'} at offset ${start}`,
-          );
-        }
-        const current = text[i]!;
-        if (type === 'string' && current === '\\' && i + 1 < text.length) {
-          const next = text[i + 1]!;
-          value += ESCAPES[next] ?? next;
-          i += 2;
-          continue;
-        }
-        if (current === char) {
-          if (text[i + 1] === char) {
-            value += char;
-            i += 2;
-            continue;
-          }
-          i += 1;
-          break;
-        }
-        value += current;
-        i += 1;
-      }
-      tokens.push({ type, value });
-      continue;
-    }
-    if (PUNCTUATION.has(char)) {
+    } else if (char === '`' || char === "'" || char === '"') {
+      const quoted = readQuoted(text, i);
+      tokens.push(quoted.token);
+      i = quoted.end;
+    } else if (PUNCTUATION.has(char)) {
       tokens.push({ type: 'punct', value: char });
       i += 1;
-      continue;
+    } else {
+      const start = i;
+      while (i < text.length && !/[\s`'"]/.test(text[i]!) && !PUNCTUATION.has(text[i]!)) i += 1;
+      tokens.push({ type: 'word', value: text.slice(start, i) });
     }
-    while (i < text.length && !/[\s`'"]/.test(text[i]!) && !PUNCTUATION.has(text[i]!)) i += 1;
-    tokens.push({ type: 'word', value: text.slice(start, i) });
   }
   return tokens;
+}
+
+/** The identifier or string whose opening quote is at `start`, and the offset after its closing quote. */
+function readQuoted(text: string, start: number): { token: Token; end: number } {
+  const quote = text[start]!;
+  // Identifiers and strings both double their quote; only strings take backslash escapes.
+  const type = quote === '`' ? 'ident' : 'string';
+  let value = '';
+  let i = start + 1;
+  while (i < text.length) {
+    const current = text[i]!;
+    if (type === 'string' && current === '\\' && i + 1 < text.length) {
+      const next = text[i + 1]!;
+      value += ESCAPES[next] ?? next;
+      i += 2;
+    } else if (current !== quote) {
+      value += current;
+      i += 1;
+    } else if (text[i + 1] === quote) {
+      value += quote;
+      i += 2;
+    } else {
+      return { token: { type, value }, end: i + 1 };
+    }
+  }
+  throw new SyntaxError(`unterminated ${type === 'ident' ? 'identifier' : 'string'} at offset ${start}`);
 }
 
 export function isWord(token: Token | undefined, word: string): boolean {
