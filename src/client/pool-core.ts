@@ -176,8 +176,7 @@ export class RotatingPoolCore<P> {
   }
 
   async #attempts<R>(operation: (pool: P) => Promise<R>): Promise<R> {
-    let refusals = 0;
-    for (let attempt = 1; ; ) {
+    for (let refusals = 0; ; ) {
       this.#checkOpen();
       const choice = await this.pick();
       const generation = this.#generationFor(choice.secret);
@@ -187,24 +186,28 @@ export class RotatingPoolCore<P> {
         if (refusals > 0) this.#stats.recoveredOperations += 1;
         return result;
       } catch (error) {
-        if (this.#driver.isServerWithoutTls(error)) {
-          throw serverWithoutTlsError(
-            `${this.#driver.name}: connecting to ${this.#server(choice.secret.parsed)} (secret "${this.#secretId}")`,
-            this.#driver.tlsVariable,
-            this.#tlsFor(choice.secret.parsed),
-          );
-        }
-        if (!this.#driver.isAuthError(error)) throw error;
-        this.#stats.authRefusals += 1;
+        this.#countRefusal(error, choice.secret.parsed);
         if (refusals === 0) this.#stats.retriedOperations += 1;
         refusals += 1;
         // A failure to ask Secrets Manager for a fresher version propagates: it is why this failed.
-        if (attempt >= this.#maxAttempts || !(await this.#selector.recover(choice))) throw error;
-        attempt += 1;
+        if (refusals >= this.#maxAttempts || !(await this.#selector.recover(choice))) throw error;
       } finally {
         this.release(generation);
       }
     }
+  }
+
+  /** Rethrows what a fresher password cannot fix. */
+  #countRefusal(error: unknown, secret: DatabaseSecret): void {
+    if (this.#driver.isServerWithoutTls(error)) {
+      throw serverWithoutTlsError(
+        `${this.#driver.name}: connecting to ${this.#server(secret)} (secret "${this.#secretId}")`,
+        this.#driver.tlsVariable,
+        this.#tlsFor(secret),
+      );
+    }
+    if (!this.#driver.isAuthError(error)) throw error;
+    this.#stats.authRefusals += 1;
   }
 
   /** Marks a generation used by one more holder (a connection handed to the caller). */

@@ -4,6 +4,8 @@
 /** The deepest nesting accepted; the outermost object is level 1. */
 export const MAX_JSON_DEPTH = 64;
 
+const NESTING: Readonly<Record<string, number>> = { '{': 1, '[': 1, '}': -1, ']': -1 };
+
 interface JsonDepthExcess {
   readonly depth: number;
   readonly field: string | undefined;
@@ -17,21 +19,23 @@ export function jsonDepthExcess(text: string, limit: number = MAX_JSON_DEPTH): J
   for (let index = 0; index < text.length; index++) {
     const char = text[index];
     if (char === '"') {
-      const start = index;
-      for (index++; index < text.length && text[index] !== '"'; index++) {
-        if (text[index] === '\\') index++;
-      }
-      lastString = depth === 1 ? text.slice(start, index + 1) : undefined;
-    } else if (char === ':') {
-      if (depth === 1 && lastString !== undefined) field = decodeString(lastString);
-    } else if (char === '{' || char === '[') {
-      depth++;
+      const end = closingQuote(text, index);
+      lastString = depth === 1 ? text.slice(index, end + 1) : undefined;
+      index = end;
+    } else if (char === ':' && depth === 1 && lastString !== undefined) {
+      field = decodeString(lastString);
+    } else {
+      depth += NESTING[char!] ?? 0;
       if (depth > limit) return { depth, field };
-    } else if (char === '}' || char === ']') {
-      depth--;
     }
   }
   return undefined;
+}
+
+function closingQuote(text: string, start: number): number {
+  let index = start + 1;
+  while (index < text.length && text[index] !== '"') index += text[index] === '\\' ? 2 : 1;
+  return index;
 }
 
 function decodeString(literal: string): string | undefined {

@@ -206,16 +206,18 @@ export class SecretsManagerGateway {
         const remaining = this.#options.remainingTimeMs?.() ?? Number.POSITIVE_INFINITY;
         const canRetry =
           isRetryable(error) && attempt < maxAttempts && remaining - delayMs > DEADLINE_RESERVE_MS;
-        if (!canRetry) {
-          if (error instanceof SecretsManagerCallError) throw error;
-          const reason = isRetryable(error) && attempt >= maxAttempts ? ` (after ${attempt} attempts)` : '';
-          throw new SecretsManagerCallError(operation, code, `${messageOf(error)}${reason}`);
-        }
+        if (!canRetry) throw finalCallError(operation, error, attempt, maxAttempts);
         this.#options.onRetry?.(operation, code, attempt, Math.round(delayMs));
         await new Promise((resolve) => setTimeout(resolve, delayMs));
       }
     }
   }
+}
+
+function finalCallError(operation: string, error: unknown, attempt: number, maxAttempts: number) {
+  if (error instanceof SecretsManagerCallError) return error;
+  const reason = isRetryable(error) && attempt >= maxAttempts ? ` (after ${attempt} attempts)` : '';
+  return new SecretsManagerCallError(operation, errorCode(error), `${messageOf(error)}${reason}`);
 }
 
 const sharedClients = new Map<string, SecretsManagerClient>();

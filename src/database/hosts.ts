@@ -82,6 +82,16 @@ type MasterServerVerdict =
   | { readonly via: 'own server' }
   | { readonly via: 'rds'; readonly resource: string; readonly role: string };
 
+function taggedResource(masterArn: string, taggedArn: string): RdsResource {
+  const resource = rdsResourceOfArn(taggedArn);
+  if (resource) return resource;
+  throw new SecretShapeError(
+    'masterarn',
+    `names secret ${masterArn}, whose RDS tag holds "${taggedArn.slice(0, 200)}", which is not an RDS instance or cluster ARN`,
+    'let RDS manage the tag (ManageMasterUserPassword), or remove it and store "host" and "port" in the master secret',
+  );
+}
+
 /** An RDS-managed master secret is located by its tags, never through the rotated secret. */
 export async function requireMasterServer(
   ctx: Pick<StepContext, 'readSecretTags' | 'logger'>,
@@ -96,25 +106,15 @@ export async function requireMasterServer(
 
   const tags = await ctx.readSecretTags(masterArn);
   const taggedArn = tags.get(RDS_PRIMARY_CLUSTER_TAG) ?? tags.get(RDS_PRIMARY_INSTANCE_TAG);
-  let resource: RdsResource | undefined;
-  if (taggedArn !== undefined) {
-    resource = rdsResourceOfArn(taggedArn);
-    if (!resource) {
-      throw new SecretShapeError(
-        'masterarn',
-        `names secret ${masterArn}, whose RDS tag holds "${taggedArn.slice(0, 200)}", which is not an RDS instance or cluster ARN`,
-        'let RDS manage the tag (ManageMasterUserPassword), or remove it and store "host" and "port" in the master secret',
-      );
-    }
-  } else if (own) {
-    resource = rdsResourceOfHost(own.host);
-  } else {
+  if (taggedArn === undefined && !own) {
     throw new SecretShapeError(
       'masterarn',
       `names secret ${masterArn}, which has no "host" and no ${RDS_PRIMARY_INSTANCE_TAG} or ${RDS_PRIMARY_CLUSTER_TAG} tag, so nothing says which server its credentials belong to; they were not sent to ${describeServer(target)}`,
       'store "host" and "port" (the master\'s own server) in the master secret, or use a master secret that RDS manages',
     );
   }
+  const resource =
+    taggedArn === undefined ? rdsResourceOfHost(own!.host) : taggedResource(masterArn, taggedArn);
 
   const masterName = own ? describeServer(own) : `the RDS ${resource?.kind} ${resource?.id}`;
   const refuse = (why: string) =>
