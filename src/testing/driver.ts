@@ -151,7 +151,7 @@ export async function executeRotation(
   };
   const startedAt = performance.now();
   const results: StepResult[] = [];
-  let failure: { step?: RotationStep; error: string; cause: unknown } | undefined;
+  let failure: RotationFailure | undefined;
 
   notify({ kind: 'rotation-started', secretArn, versionId, resumed: plan.resumed, steps });
   for (const step of steps) {
@@ -179,26 +179,7 @@ export async function executeRotation(
     if (failure) break;
   }
 
-  try {
-    if (!rotateImmediately) {
-      // The service removes the test version whether testSecret passed or not.
-      await service.complete(secretArn, versionId, 'tested');
-    } else if (!failure) {
-      const state = await service.describe(secretArn);
-      const stages = Object.hasOwn(state.versionIdsToStages, versionId)
-        ? state.versionIdsToStages[versionId]
-        : undefined;
-      if (!stages?.includes(AWSCURRENT)) {
-        const error = `finishSecret returned without moving AWSCURRENT to version ${versionId}; AWSPENDING stays so the rotation can be resumed`;
-        failure = { step: 'finishSecret', error, cause: new ProtocolStateError(error) };
-      } else {
-        await service.complete(secretArn, versionId, 'rotated');
-      }
-    }
-  } catch (error) {
-    failure ??= { error: `completing the rotation failed: ${describeError(error)}`, cause: error };
-  }
-
+  failure = await completeRotation(service, secretArn, versionId, rotateImmediately, failure);
   const result: RotationResult = {
     secretArn,
     versionId,
@@ -212,6 +193,35 @@ export async function executeRotation(
   };
   notify({ kind: 'rotation-finished', result });
   return result;
+}
+
+type RotationFailure = { readonly step?: RotationStep; readonly error: string; readonly cause: unknown };
+
+/** Ends the rotation as the service does; the first failure met wins. */
+async function completeRotation(
+  service: RotationService,
+  secretArn: string,
+  versionId: string,
+  rotateImmediately: boolean,
+  failure: RotationFailure | undefined,
+): Promise<RotationFailure | undefined> {
+  try {
+    if (!rotateImmediately) {
+      // The service removes the test version whether testSecret passed or not.
+      await service.complete(secretArn, versionId, 'tested');
+      return failure;
+    }
+    if (failure) return failure;
+    const { versionIdsToStages: stages } = await service.describe(secretArn);
+    if (Object.hasOwn(stages, versionId) && stages[versionId]!.includes(AWSCURRENT)) {
+      await service.complete(secretArn, versionId, 'rotated');
+      return undefined;
+    }
+    const error = `finishSecret returned without moving AWSCURRENT to version ${versionId}; AWSPENDING stays so the rotation can be resumed`;
+    return { step: 'finishSecret', error, cause: new ProtocolStateError(error) };
+  } catch (error) {
+    return failure ?? { error: `completing the rotation failed: ${describeError(error)}`, cause: error };
+  }
 }
 
 /** A rotation ended with a failed step and `throwOnFailure` was set. */
@@ -326,28 +336,7 @@ export async function retryUntilConverged(
   const results: RotationResult[] = [];
   let versionId = options.versionId;
   for (let attempt = 1; attempt <= attempts; attempt++) {
-    let result: RotationResult;
-    try {
-      result = await rotateSecret({
-        ...options,
-        versionId,
-        resume: attempt === 1 ? options.resume : true,
-        throwOnFailure: false,
-      });
-    } catch (error) {
-      if (error instanceof RotationIncompleteError && attempt === 1) throw error;
-      result = {
-        secretArn: options.secretId,
-        versionId: versionId ?? '',
-        ok: false,
-        resumed: attempt > 1,
-        rotateImmediately: options.rotateImmediately ?? true,
-        error: describeError(error),
-        cause: error,
-        steps: [],
-        totalMs: 0,
-      };
-    }
+    const result = await attemptRotation(options, versionId, attempt);
     results.push(result);
     if (result.versionId) versionId = result.versionId;
     if (result.ok) break;
@@ -356,6 +345,30 @@ export async function retryUntilConverged(
   }
   const last = results.at(-1)!;
   return { ok: last.ok, attempts: results.length, results, last };
+}
+
+async function attemptRotation(options: RotateSecretOptions, versionId: string | undefined, attempt: number) {
+  try {
+    return await rotateSecret({
+      ...options,
+      versionId,
+      resume: attempt > 1 || options.resume,
+      throwOnFailure: false,
+    });
+  } catch (error) {
+    if (error instanceof RotationIncompleteError && attempt === 1) throw error;
+    return {
+      secretArn: options.secretId,
+      versionId: versionId ?? '',
+      ok: false,
+      resumed: attempt > 1,
+      rotateImmediately: options.rotateImmediately ?? true,
+      error: describeError(error),
+      cause: error,
+      steps: [],
+      totalMs: 0,
+    } satisfies RotationResult;
+  }
 }
 
 function clientRotationService(options: RotateSecretOptions): RotationService {

@@ -374,11 +374,7 @@ export class InMemorySecretsManager {
       throw new ServiceError('LimitExceededException', `Version ${moveTo} already has 20 staging labels.`);
     }
 
-    if (source && source !== target) source.stages = source.stages.filter((label) => label !== stage);
-    if (target && !target.stages.includes(stage)) {
-      target.stages.push(stage);
-      if (stage === AWSCURRENT && source && source !== target) this.#markPrevious(secret, source);
-    }
+    this.#moveStage(secret, stage, source, target);
     secret.lastChangedDate = this.#now();
     this.#prune(secret);
     return { ARN: secret.arn, Name: secret.name };
@@ -517,11 +513,7 @@ export class InMemorySecretsManager {
       ? Object.assign(existing, value)
       : this.#addVersion(secret, versionId, value, []);
     for (const stage of stages) {
-      if (version.stages.includes(stage)) continue;
-      const holder = findStage(secret, stage);
-      if (holder) holder.stages = holder.stages.filter((label) => label !== stage);
-      version.stages.push(stage);
-      if (stage === AWSCURRENT && holder) this.#markPrevious(secret, holder);
+      if (!version.stages.includes(stage)) this.#moveStage(secret, stage, findStage(secret, stage), version);
     }
     secret.lastChangedDate = this.#now();
     this.#prune(secret);
@@ -544,6 +536,14 @@ export class InMemorySecretsManager {
     secret.versions.set(versionId, version);
     this.#prune(secret);
     return version;
+  }
+
+  /** Detaches `stage` from `from`, attaches it to `to`; AWSPREVIOUS follows a moved AWSCURRENT. */
+  #moveStage(secret: StoredSecret, stage: string, from?: StoredVersion, to?: StoredVersion): void {
+    if (from && from !== to) from.stages = from.stages.filter((label) => label !== stage);
+    if (!to || to.stages.includes(stage)) return;
+    to.stages.push(stage);
+    if (stage === AWSCURRENT && from && from !== to) this.#markPrevious(secret, from);
   }
 
   /** The service moves AWSPREVIOUS onto the version that just lost AWSCURRENT. */

@@ -376,44 +376,42 @@ class LocalEndpoint implements LocalSecretsManager {
     const call = this.#record(operation, input ?? {}, receivedAt, response);
     try {
       if (!input) throw new ServiceError('SerializationException', 'The request body is not a JSON object.');
-      if (this.#latencyMs > 0) await new Promise((resolve) => setTimeout(resolve, this.#latencyMs));
-      if (this.#rateLimiter && !this.#rateLimiter.take(operation)) {
-        throw new ServiceError('ThrottlingException', THROTTLING_MESSAGE);
-      }
-      const fault = this.#takeFault(operation, input);
-      if (fault?.delayMs) await new Promise((resolve) => setTimeout(resolve, fault.delayMs));
-      if (fault?.dropConnection) {
-        this.#dropConnection(request, call, `${operation} dropped (injected fault)`);
-        return;
-      }
-      if (fault?.error) {
-        call.injected = true;
-        throw new ServiceError(fault.error.type, fault.error.message, fault.error.status ?? 400);
-      }
-      const output =
-        operation === 'RotateSecret'
-          ? await this.#rotateSecret(input)
-          : operation === 'LocalDescribeRotation'
-            ? this.#describeRotation(input)
-            : this.#store.handle(operation, input);
-      if (fault?.dropConnectionAfterApply) {
-        this.#dropConnection(request, call, `${operation} applied, answer dropped (injected fault)`);
-        return;
-      }
-      call.status = 200;
-      this.#log?.(`${operation} 200`);
-      send(response, 200, output);
+      await this.#serve(request, response, call, input);
     } catch (error) {
-      const serviceError =
-        error instanceof ServiceError
-          ? error
-          : new ServiceError(
-              'InternalServiceError',
-              'The local endpoint failed while handling the request.',
-              500,
-            );
-      this.#answerError(response, call, serviceError);
+      this.#answerError(response, call, error);
     }
+  }
+
+  /** Runs one operation through the configured latency, rate limit and faults, and answers it. */
+  async #serve(request: IncomingMessage, response: ServerResponse, call: RecordedCall, input: WireInput) {
+    const { operation } = call;
+    if (this.#latencyMs > 0) await new Promise((resolve) => setTimeout(resolve, this.#latencyMs));
+    if (this.#rateLimiter?.take(operation) === false) {
+      throw new ServiceError('ThrottlingException', THROTTLING_MESSAGE);
+    }
+    const fault = this.#takeFault(operation, input);
+    if (fault?.delayMs) await new Promise((resolve) => setTimeout(resolve, fault.delayMs));
+    if (fault?.dropConnection) {
+      this.#dropConnection(request, call, `${operation} dropped (injected fault)`);
+      return;
+    }
+    if (fault?.error) {
+      call.injected = true;
+      throw new ServiceError(fault.error.type, fault.error.message, fault.error.status ?? 400);
+    }
+    const output =
+      operation === 'RotateSecret'
+        ? await this.#rotateSecret(input)
+        : operation === 'LocalDescribeRotation'
+          ? this.#describeRotation(input)
+          : this.#store.handle(operation, input);
+    if (fault?.dropConnectionAfterApply) {
+      this.#dropConnection(request, call, `${operation} applied, answer dropped (injected fault)`);
+      return;
+    }
+    call.status = 200;
+    this.#log?.(`${operation} 200`);
+    send(response, 200, output);
   }
 
   /** The `LocalDescribeRotation` extension: what only the service knows, a rotation's outcome. */
@@ -452,7 +450,15 @@ class LocalEndpoint implements LocalSecretsManager {
     request.socket.destroy();
   }
 
-  #answerError(response: ServerResponse, call: RecordedCall | undefined, error: ServiceError): void {
+  #answerError(response: ServerResponse, call: RecordedCall | undefined, thrown: unknown): void {
+    const error =
+      thrown instanceof ServiceError
+        ? thrown
+        : new ServiceError(
+            'InternalServiceError',
+            'The local endpoint failed while handling the request.',
+            500,
+          );
     if (call) {
       call.status = error.status;
       call.error = error.type;
