@@ -206,12 +206,9 @@ async function completeRotation(
   failure: RotationFailure | undefined,
 ): Promise<RotationFailure | undefined> {
   try {
-    if (!rotateImmediately) {
-      // The service removes the test version whether testSecret passed or not.
-      await service.complete(secretArn, versionId, 'tested');
-      return failure;
-    }
-    if (failure) return failure;
+    // The service removes the test version whether testSecret passed or not.
+    if (!rotateImmediately) await service.complete(secretArn, versionId, 'tested');
+    if (!rotateImmediately || failure) return failure;
     const { versionIdsToStages: stages } = await service.describe(secretArn);
     if (Object.hasOwn(stages, versionId) && stages[versionId]!.includes(AWSCURRENT)) {
       await service.complete(secretArn, versionId, 'rotated');
