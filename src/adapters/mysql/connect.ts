@@ -330,83 +330,83 @@ const HINTS: Readonly<Record<number, string>> = {
   1040: 'the server has too many connections',
 };
 
-/**
- * The original error is never attached (mysql2 errors carry the SQL); server text only for non-sensitive
- * statements, scrubbed.
- */
+/** Never attaches the original (mysql2 errors carry the SQL); server text only for safe statements, scrubbed. */
 export function sanitizeMysqlError(
   error: unknown,
   context: { readonly action: string; readonly sensitive: boolean; readonly secrets: readonly string[] },
 ): RotationError {
   if (error instanceof TargetRefusedError || error instanceof TargetUnreachableError) return error;
-  const details = (error ?? {}) as {
-    errno?: unknown;
-    code?: unknown;
-    sqlState?: unknown;
-    sqlMessage?: unknown;
-    message?: unknown;
-  };
-  // Node's system errors carry a negative errno; only the server's count here.
-  const errno = typeof details.errno === 'number' && details.errno > 0 ? details.errno : undefined;
-  const code = typeof details.code === 'string' ? details.code : undefined;
-  const sqlState = typeof details.sqlState === 'string' ? details.sqlState : undefined;
-  const failure = classify(errno, code, details.message);
-  const scrub = (value: string, maxLength?: number) => scrubSecrets(value, context.secrets, maxLength);
-
-  const parts: string[] = [];
-  if (errno !== undefined) {
-    parts.push(`server error ${errno}${code ? ` ${code}` : ''}${sqlState ? ` (SQLSTATE ${sqlState})` : ''}`);
-  } else if (code) {
-    parts.push(code);
-  }
-  const hint = errno !== undefined ? HINTS[errno] : undefined;
-  if (hint) parts.push(hint);
-  if (code === 'HANDSHAKE_NO_SSL_SUPPORT') {
-    parts.push(
-      'the server offers no TLS; enable TLS on the server, or for a local database without TLS set MYSQL_TLS_MODE=prefer (or disable)',
-    );
-  } else if (failure === 'tls') {
-    const message = typeof details.message === 'string' ? scrub(details.message) : '';
-    if (message) parts.push(message);
-    parts.push(
-      'set MYSQL_CA_BUNDLE to the CA that signed the server certificate, or MYSQL_TLS_SERVERNAME to the name in it',
-    );
-  } else if (errno !== undefined && !context.sensitive && typeof details.sqlMessage === 'string') {
-    parts.push(`server said: ${scrub(details.sqlMessage)}`);
-  } else if (errno !== undefined && context.sensitive) {
-    parts.push("the server's message is withheld because it may quote the statement, which holds a password");
-  } else if (errno === undefined && failure !== 'rejected' && typeof details.message === 'string') {
-    parts.push(scrub(details.message, 200));
-  }
-  const message = `${context.action}: ${parts.join('; ') || 'failed'}`;
+  const details = errorDetails(error);
+  const { errno, code, sqlState } = details;
+  const failure =
+    errno === undefined ? classifyDriverError(code, details.message) : classifyServerError(errno);
+  const heading =
+    errno === undefined
+      ? code
+      : `server error ${errno}${code ? ` ${code}` : ''}${sqlState ? ` (SQLSTATE ${sqlState})` : ''}`;
+  const parts = [
+    heading,
+    errno === undefined ? undefined : HINTS[errno],
+    ...explanation(details, failure, context),
+  ];
+  const message = `${context.action}: ${parts.filter(Boolean).join('; ') || 'failed'}`;
   return failure === 'network' || failure === 'timeout' || failure === 'tls'
     ? new TargetUnreachableError(failure, message)
     : new TargetRefusedError(failure, message);
 }
 
-function classify(errno: number | undefined, code: string | undefined, message: unknown): TargetFailureCause {
-  if (errno !== undefined) {
-    if (AUTHENTICATION_ERRNOS.has(errno)) return 'authentication';
-    if (PERMISSION_ERRNOS.has(errno)) return 'permission';
-    if (TIMEOUT_ERRNOS.has(errno)) return 'timeout';
-    if (TLS_ERRNOS.has(errno)) return 'tls';
-    if (errno === 1053 || errno === 1152 || errno === 2013) return 'network';
-    return 'rejected';
+function errorDetails(error: unknown) {
+  const raw = (error ?? {}) as Record<'errno' | 'code' | 'sqlState' | 'sqlMessage' | 'message', unknown>;
+  const text = (value: unknown) => (typeof value === 'string' ? value : undefined);
+  return {
+    // Node's system errors carry a negative errno; only the server's count here.
+    errno: typeof raw.errno === 'number' && raw.errno > 0 ? raw.errno : undefined,
+    code: text(raw.code),
+    sqlState: text(raw.sqlState),
+    sqlMessage: text(raw.sqlMessage),
+    message: text(raw.message),
+  };
+}
+
+/** The TLS remedy, or the server's own text where it cannot quote a password. */
+function explanation(
+  { errno, code, sqlMessage, message }: ReturnType<typeof errorDetails>,
+  failure: TargetFailureCause,
+  context: { readonly sensitive: boolean; readonly secrets: readonly string[] },
+): (string | undefined)[] {
+  const scrub = (value: string | undefined, maxLength?: number) =>
+    value === undefined ? undefined : scrubSecrets(value, context.secrets, maxLength);
+  if (code === 'HANDSHAKE_NO_SSL_SUPPORT') {
+    return [
+      'the server offers no TLS; enable TLS on the server, or for a local database without TLS set MYSQL_TLS_MODE=prefer (or disable)',
+    ];
   }
-  if (code !== undefined) {
-    if (TIMEOUT_CODES.has(code)) return 'timeout';
-    if (NETWORK_CODES.has(code)) return 'network';
-    if (
-      code.startsWith('HANDSHAKE_') ||
-      code.startsWith('ERR_TLS') ||
-      code.startsWith('ERR_SSL') ||
-      code.includes('CERT') ||
-      code === 'UNABLE_TO_VERIFY_LEAF_SIGNATURE'
-    ) {
-      return 'tls';
-    }
+  if (failure === 'tls') {
+    return [
+      scrub(message),
+      'set MYSQL_CA_BUNDLE to the CA that signed the server certificate, or MYSQL_TLS_SERVERNAME to the name in it',
+    ];
   }
-  if (typeof message === 'string' && /certificate|TLS|SSL/i.test(message)) return 'tls';
-  if (code?.startsWith('E')) return 'network';
+  if (errno === undefined) return failure === 'rejected' ? [] : [scrub(message, 200)];
+  if (context.sensitive) {
+    return ["the server's message is withheld because it may quote the statement, which holds a password"];
+  }
+  return sqlMessage === undefined ? [] : [`server said: ${scrub(sqlMessage)}`];
+}
+
+function classifyServerError(errno: number): TargetFailureCause {
+  if (AUTHENTICATION_ERRNOS.has(errno)) return 'authentication';
+  if (PERMISSION_ERRNOS.has(errno)) return 'permission';
+  if (TIMEOUT_ERRNOS.has(errno)) return 'timeout';
+  if (TLS_ERRNOS.has(errno)) return 'tls';
+  if (errno === 1053 || errno === 1152 || errno === 2013) return 'network';
   return 'rejected';
+}
+
+function classifyDriverError(code = '', message = ''): TargetFailureCause {
+  if (TIMEOUT_CODES.has(code)) return 'timeout';
+  if (NETWORK_CODES.has(code)) return 'network';
+  if (/^(HANDSHAKE_|ERR_TLS|ERR_SSL)|CERT|^UNABLE_TO_VERIFY_LEAF_SIGNATURE$/.test(code)) return 'tls';
+  if (/certificate|TLS|SSL/i.test(message)) return 'tls';
+  return code.startsWith('E') ? 'network' : 'rejected';
 }

@@ -103,10 +103,7 @@ export function parseGrants(lines: readonly string[], account: Account, mode: Sq
   return { objects, restrictions, roles, defaultRoles };
 }
 
-/**
- * Revoke, then grant, then default roles; each statement idempotent, so a run cut short is finished by the
- * next.
- */
+/** Revokes, then grants, then default roles; each statement idempotent, so the next run finishes a cut one. */
 export function planGrantSync(
   flavour: MysqlFlavour,
   original: GrantSet,
@@ -114,107 +111,127 @@ export function planGrantSync(
   cloneAccount: Account,
   defaultRoles?: { readonly original: readonly string[]; readonly clone: readonly string[] },
 ): Statement[] {
-  const target = quoteAccount(cloneAccount);
-  const revokes: Statement[] = [];
-  const grants: Statement[] = [];
-
-  for (const [key, held] of clone.objects) {
-    const wanted = original.objects.get(key);
-    const wantedAll = wanted?.privileges.has('ALL PRIVILEGES') ?? false;
-    const extra = [...held.privileges.values()].filter((privilege) => {
-      if (wanted?.privileges.has(privilegeKey(privilege))) return false;
-      // ALL PRIVILEGES covers every table-level privilege; column privileges stay separate.
-      return !(wantedAll && privilege.column === undefined);
-    });
-    const items = renderPrivileges(extra);
-    if (held.grantOption && !wanted?.grantOption) items.push('GRANT OPTION');
-    if (items.length > 0) {
-      revokes.push({
-        label: `revoke from ${cloneAccount.user} what the original no longer has on ${key}`,
-        text: `REVOKE ${items.join(', ')} ON ${key} FROM ${target}`,
-        sensitive: false,
-      });
-    }
-  }
-
-  const droppedRoles = new Set<string>();
-  for (const [role, held] of clone.roles) {
-    const wanted = original.roles.get(role);
-    if (!wanted || (held.admin && !wanted.admin && flavour.kind !== 'mariadb')) {
-      droppedRoles.add(role);
-      revokes.push({
-        label: `revoke role ${role} from ${cloneAccount.user}`,
-        text: `REVOKE ${role} FROM ${target}`,
-        sensitive: false,
-      });
-    } else if (held.admin && !wanted.admin) {
-      revokes.push({
-        label: `revoke the admin option of role ${role} from ${cloneAccount.user}`,
-        text: `REVOKE ADMIN OPTION FOR ${role} FROM ${target}`,
-        sensitive: false,
-      });
-    }
-  }
-
-  for (const [key, wanted] of original.objects) {
-    const held = clone.objects.get(key);
-    const heldAll = held?.privileges.has('ALL PRIVILEGES') && wanted.privileges.has('ALL PRIVILEGES');
-    const missing = [...wanted.privileges.values()].filter((privilege) => {
-      if (heldAll && privilege.column === undefined) return false;
-      return !held?.privileges.has(privilegeKey(privilege));
-    });
-    const needsGrantOption = wanted.grantOption && !held?.grantOption;
-    if (missing.length === 0 && !needsGrantOption) continue;
-    const items = missing.length > 0 ? renderPrivileges(missing) : ['USAGE'];
-    grants.push({
-      label: `grant ${cloneAccount.user} what the original has on ${key}`,
-      text: `GRANT ${items.join(', ')} ON ${key} TO ${target}${wanted.grantOption ? ' WITH GRANT OPTION' : ''}`,
-      sensitive: false,
-    });
-  }
-
-  // MySQL 8 partial revokes: lift the clone's extra ones, add the original's.
-  for (const [key, held] of clone.restrictions) {
-    const wanted = original.restrictions.get(key);
-    const extra = [...held.privileges.values()].filter((p) => !wanted?.privileges.has(privilegeKey(p)));
-    if (extra.length > 0) {
-      grants.push({
-        label: `lift a partial revoke on ${key} the original does not have`,
-        text: `GRANT ${renderPrivileges(extra).join(', ')} ON ${key} TO ${target}`,
-        sensitive: false,
-      });
-    }
-  }
-  for (const [key, wanted] of original.restrictions) {
-    const held = clone.restrictions.get(key);
-    const missing = [...wanted.privileges.values()].filter((p) => !held?.privileges.has(privilegeKey(p)));
-    if (missing.length > 0) {
-      grants.push({
-        label: `copy the original's partial revoke on ${key}`,
-        text: `REVOKE ${renderPrivileges(missing).join(', ')} ON ${key} FROM ${target}`,
-        sensitive: false,
-      });
-    }
-  }
-
-  for (const [role, wanted] of original.roles) {
-    const held = droppedRoles.has(role) ? undefined : clone.roles.get(role);
-    if (held && (held.admin || !wanted.admin)) continue;
-    grants.push({
-      label: `grant role ${role} to ${cloneAccount.user}`,
-      text: `GRANT ${role} TO ${target}${wanted.admin ? ' WITH ADMIN OPTION' : ''}`,
-      sensitive: false,
-    });
-  }
-
+  const sync: GrantSync = {
+    original,
+    clone,
+    account: cloneAccount,
+    dropped: droppedRoles(flavour, original, clone),
+  };
   const wantedDefaults = [...(defaultRoles?.original ?? original.defaultRoles)].sort();
   const heldDefaults = [...(defaultRoles?.clone ?? clone.defaultRoles)].sort();
-  const droppedDefault = heldDefaults.some((role) => droppedRoles.has(role));
-  if (droppedDefault || wantedDefaults.join('\n') !== heldDefaults.join('\n')) {
-    grants.push(defaultRoleStatement(flavour, wantedDefaults, cloneAccount));
-  }
+  const defaultsDiffer =
+    heldDefaults.some((role) => sync.dropped.has(role)) ||
+    wantedDefaults.join('\n') !== heldDefaults.join('\n');
+  return [
+    ...objectRevokes(sync),
+    ...roleRevokes(sync),
+    ...objectGrants(sync),
+    ...restrictionSync(sync),
+    ...roleGrants(sync),
+    ...(defaultsDiffer ? [defaultRoleStatement(flavour, wantedDefaults, cloneAccount)] : []),
+  ];
+}
 
-  return [...revokes, ...grants];
+interface GrantSync {
+  readonly original: GrantSet;
+  readonly clone: GrantSet;
+  readonly account: Account;
+  readonly dropped: ReadonlySet<string>;
+}
+
+function statement(label: string, text: string): Statement {
+  return { label, text, sensitive: false };
+}
+
+/** With `coveredByAll`, ALL PRIVILEGES covers every table-level privilege; column privileges stay separate. */
+function lacking(from: ObjectGrants, other: ObjectGrants | undefined, coveredByAll = false): Privilege[] {
+  return [...from.privileges.values()].filter(
+    (p) => !(coveredByAll && p.column === undefined) && !other?.privileges.has(privilegeKey(p)),
+  );
+}
+
+function objectRevokes({ original, clone, account }: GrantSync): Statement[] {
+  return [...clone.objects].flatMap(([key, held]) => {
+    const wanted = original.objects.get(key);
+    const items = renderPrivileges(lacking(held, wanted, wanted?.privileges.has('ALL PRIVILEGES')));
+    if (held.grantOption && !wanted?.grantOption) items.push('GRANT OPTION');
+    if (items.length === 0) return [];
+    return statement(
+      `revoke from ${account.user} what the original no longer has on ${key}`,
+      `REVOKE ${items.join(', ')} ON ${key} FROM ${quoteAccount(account)}`,
+    );
+  });
+}
+
+/** MySQL cannot revoke only a role's admin option, so such a role is revoked and granted again. */
+function droppedRoles(flavour: MysqlFlavour, original: GrantSet, clone: GrantSet): Set<string> {
+  const dropped = [...clone.roles].filter(([role, held]) => {
+    const wanted = original.roles.get(role);
+    return !wanted || (held.admin && !wanted.admin && flavour.kind !== 'mariadb');
+  });
+  return new Set(dropped.map(([role]) => role));
+}
+
+function roleRevokes({ original, clone, account, dropped }: GrantSync): Statement[] {
+  return [...clone.roles].flatMap(([role, held]) => {
+    if (dropped.has(role)) {
+      return statement(
+        `revoke role ${role} from ${account.user}`,
+        `REVOKE ${role} FROM ${quoteAccount(account)}`,
+      );
+    }
+    if (!held.admin || original.roles.get(role)?.admin) return [];
+    return statement(
+      `revoke the admin option of role ${role} from ${account.user}`,
+      `REVOKE ADMIN OPTION FOR ${role} FROM ${quoteAccount(account)}`,
+    );
+  });
+}
+
+function objectGrants({ original, clone, account }: GrantSync): Statement[] {
+  return [...original.objects].flatMap(([key, wanted]) => {
+    const held = clone.objects.get(key);
+    const bothAll = held?.privileges.has('ALL PRIVILEGES') && wanted.privileges.has('ALL PRIVILEGES');
+    const missing = lacking(wanted, held, bothAll);
+    if (missing.length === 0 && (!wanted.grantOption || held?.grantOption)) return [];
+    const items = missing.length > 0 ? renderPrivileges(missing) : ['USAGE'];
+    return statement(
+      `grant ${account.user} what the original has on ${key}`,
+      `GRANT ${items.join(', ')} ON ${key} TO ${quoteAccount(account)}${wanted.grantOption ? ' WITH GRANT OPTION' : ''}`,
+    );
+  });
+}
+
+/** MySQL 8 partial revokes: lift the clone's extra ones, add the original's. */
+function restrictionSync({ original, clone, account }: GrantSync): Statement[] {
+  const lifts = [...clone.restrictions].flatMap(([key, held]) => {
+    const extra = lacking(held, original.restrictions.get(key));
+    if (extra.length === 0) return [];
+    return statement(
+      `lift a partial revoke on ${key} the original does not have`,
+      `GRANT ${renderPrivileges(extra).join(', ')} ON ${key} TO ${quoteAccount(account)}`,
+    );
+  });
+  const copies = [...original.restrictions].flatMap(([key, wanted]) => {
+    const missing = lacking(wanted, clone.restrictions.get(key));
+    if (missing.length === 0) return [];
+    return statement(
+      `copy the original's partial revoke on ${key}`,
+      `REVOKE ${renderPrivileges(missing).join(', ')} ON ${key} FROM ${quoteAccount(account)}`,
+    );
+  });
+  return [...lifts, ...copies];
+}
+
+function roleGrants({ original, clone, account, dropped }: GrantSync): Statement[] {
+  return [...original.roles].flatMap(([role, wanted]) => {
+    const held = dropped.has(role) ? undefined : clone.roles.get(role);
+    if (held && (held.admin || !wanted.admin)) return [];
+    return statement(
+      `grant role ${role} to ${account.user}`,
+      `GRANT ${role} TO ${quoteAccount(account)}${wanted.admin ? ' WITH ADMIN OPTION' : ''}`,
+    );
+  });
 }
 
 function defaultRoleStatement(flavour: MysqlFlavour, roles: readonly string[], account: Account): Statement {
@@ -243,11 +260,8 @@ function addPrivileges(
   grantOption: boolean,
   where: string,
 ): void {
-  let entry = into.get(object);
-  if (!entry) {
-    entry = { object, privileges: new Map(), grantOption: false };
-    into.set(object, entry);
-  }
+  const entry = into.get(object) ?? { object, privileges: new Map(), grantOption: false };
+  into.set(object, entry);
   entry.grantOption ||= grantOption;
   for (const item of items) {
     if (item.kind !== 'privilege') throw new GrantParseError(`${where}: expected privilege names before ON`);
@@ -279,9 +293,7 @@ function renderPrivileges(privileges: readonly Privilege[]): string[] {
       rendered.push(privilege.name);
       continue;
     }
-    const list = columns.get(privilege.name);
-    if (list) list.push(privilege.column);
-    else columns.set(privilege.name, [privilege.column]);
+    columns.set(privilege.name, [...(columns.get(privilege.name) ?? []), privilege.column]);
   }
   for (const [name, list] of columns) rendered.push(`${name} (${list.map(quoteIdentifier).join(', ')})`);
   return rendered;
@@ -306,63 +318,54 @@ class TokenReader {
   }
 
   acceptWord(word: string): boolean {
-    if (isWord(this.#peek(), word)) {
-      this.#at += 1;
-      return true;
-    }
-    return false;
+    const found = isWord(this.#peek(), word);
+    if (found) this.#at += 1;
+    return found;
   }
 
   expectWord(word: string): void {
     if (!this.acceptWord(word)) this.#fail(word);
   }
 
+  #acceptPunct(punct: string): boolean {
+    const found = isPunct(this.#peek(), punct);
+    if (found) this.#at += 1;
+    return found;
+  }
+
   readItems(): Item[] {
     const items: Item[] = [];
-    for (;;) {
+    do {
       const token = this.#peek();
       if (token?.type === 'ident' || token?.type === 'string') {
         this.#at += 1;
-        let host: string | undefined;
-        if (isPunct(this.#peek(), '@')) {
-          this.#at += 1;
-          host = this.#name('a role host');
-        }
+        const host = this.#acceptPunct('@') ? this.#name('a role host') : undefined;
         items.push({ kind: 'role', name: token.value, host });
       } else {
-        const words: string[] = [];
-        while (this.#peek()?.type === 'word' && !this.#atClauseKeyword()) {
-          words.push(this.#peek()!.value.toUpperCase());
-          this.#at += 1;
-        }
-        if (words.length === 0) this.#fail('a privilege or role');
-        const name = words.join(' ');
-        if (!PRIVILEGE_NAME.test(name)) this.#fail('a privilege name');
-        let columns: string[] | undefined;
-        if (isPunct(this.#peek(), '(')) {
-          this.#at += 1;
-          columns = [];
-          for (;;) {
-            columns.push(this.#name('a column name'));
-            if (isPunct(this.#peek(), ',')) {
-              this.#at += 1;
-              continue;
-            }
-            if (isPunct(this.#peek(), ')')) {
-              this.#at += 1;
-              break;
-            }
-            this.#fail('"," or ")" in a column list');
-          }
-        }
-        items.push({ kind: 'privilege', name, columns });
+        items.push(this.#readPrivilege());
       }
-      if (isPunct(this.#peek(), ',')) {
-        this.#at += 1;
-        continue;
-      }
-      return items;
+    } while (this.#acceptPunct(','));
+    return items;
+  }
+
+  #readPrivilege(): Item {
+    const words: string[] = [];
+    while (this.#peek()?.type === 'word' && !this.#atClauseKeyword()) {
+      words.push(this.#peek()!.value.toUpperCase());
+      this.#at += 1;
     }
+    if (words.length === 0) this.#fail('a privilege or role');
+    const name = words.join(' ');
+    if (!PRIVILEGE_NAME.test(name)) this.#fail('a privilege name');
+    return { kind: 'privilege', name, columns: this.#acceptPunct('(') ? this.#readColumns() : undefined };
+  }
+
+  #readColumns(): string[] {
+    const columns: string[] = [];
+    do columns.push(this.#name('a column name'));
+    while (this.#acceptPunct(','));
+    if (!this.#acceptPunct(')')) this.#fail('"," or ")" in a column list');
+    return columns;
   }
 
   #atClauseKeyword(): boolean {
@@ -390,17 +393,11 @@ class TokenReader {
       return `${prefix}${stringLiteral(user, mode)}@${stringLiteral(host, mode)}`;
     }
     const database = this.#part();
-    if (!isPunct(this.#peek(), '.')) return `${prefix}${database}`;
-    this.#at += 1;
-    return `${prefix}${database}.${this.#part()}`;
+    return this.#acceptPunct('.') ? `${prefix}${database}.${this.#part()}` : `${prefix}${database}`;
   }
 
   #part(): string {
-    if (isPunct(this.#peek(), '*')) {
-      this.#at += 1;
-      return '*';
-    }
-    return quoteIdentifier(this.#name('a database or table name'));
+    return this.#acceptPunct('*') ? '*' : quoteIdentifier(this.#name('a database or table name'));
   }
 
   #name(expected: string): string {
@@ -414,8 +411,7 @@ class TokenReader {
 
   expectGrantee(account: Account): void {
     const user = this.#name('the grantee');
-    if (!isPunct(this.#peek(), '@')) this.#fail('"@" in the grantee');
-    this.#at += 1;
+    if (!this.#acceptPunct('@')) this.#fail('"@" in the grantee');
     const host = this.#name('the grantee host');
     if (user !== account.user || host.toLowerCase() !== account.host.toLowerCase()) {
       throw new GrantParseError(`${this.#where}: the line names another account than ${account.user}`);
@@ -423,9 +419,7 @@ class TokenReader {
   }
 
   restHas(first: string, second: string): boolean {
-    for (let i = this.#at; i < this.#tokens.length - 1; i += 1) {
-      if (isWord(this.#tokens[i], first) && isWord(this.#tokens[i + 1], second)) return true;
-    }
-    return false;
+    const rest = this.#tokens.slice(this.#at);
+    return rest.some((token, i) => isWord(token, first) && isWord(rest[i + 1], second));
   }
 }

@@ -1,5 +1,5 @@
 import { ConfigurationError, SecretShapeError, TargetRefusedError } from '../../core/errors.ts';
-import type { RotationTarget } from '../../core/target.ts';
+import type { KnownVersions, RotationTarget, StepContext } from '../../core/target.ts';
 import { sameServer } from '../../database/secret.ts';
 import { StrategySettings } from '../database/strategy.ts';
 import {
@@ -10,9 +10,10 @@ import {
   tryLogin,
   verifyPending,
 } from './common.ts';
+import type { MysqlSession } from './connect.ts';
 import { mysqlPreflight } from './preflight.ts';
 import { type MysqlSecret, withCredentials } from './secret.ts';
-import { MYSQL_ENV, readMysqlSettings } from './settings.ts';
+import { MYSQL_ENV, type MysqlSettings, readMysqlSettings } from './settings.ts';
 import {
   discardOldPasswordStatement,
   mariaDbAuthPlugin,
@@ -63,29 +64,9 @@ export function mysqlSingleUser(options: MysqlSingleUserOptions = {}): RotationT
       const config = settings.get(ctx);
       const current = await known.current();
       requireSameAccount(pending, current, 'AWSCURRENT');
-      const secrets = [pending.password, current.password];
-      // Current first (no refused login); with dual passwords pending first, else it would retain the wrong one.
-      if (config.dualPassword && (await pendingAlreadyWorks(pending, config, ctx, secrets))) return;
-      let loggedInWith: 'current' | 'previous' = 'current';
-      let session = await tryLogin(current, 'current', config, ctx, secrets);
-      if (!session && !config.dualPassword && (await pendingAlreadyWorks(pending, config, ctx, secrets))) {
-        return;
-      }
-      if (!session) {
-        const previous = await known.previous();
-        if (previous) {
-          requireSameAccount(pending, previous, 'AWSPREVIOUS');
-          secrets.push(previous.password);
-          loggedInWith = 'previous';
-          session = await tryLogin(previous, 'previous', config, ctx, secrets);
-        }
-      }
-      if (!session) {
-        throw new TargetRefusedError(
-          'authentication',
-          `user "${pending.username}" could not log in to ${pending.host}:${pending.port} with the pending, current or previous version; reset the password on the server to the AWSCURRENT value, then rotate again`,
-        );
-      }
+      const login = await logInToChange(pending, current, known, config, ctx);
+      if (!login) return;
+      const { session, loggedInWith } = login;
       try {
         const { flavour } = session;
         if (config.dualPassword && !flavour.dualPasswords) {
@@ -145,6 +126,32 @@ export function mysqlSingleUser(options: MysqlSingleUserOptions = {}): RotationT
       ctx.logger.info('discarded the secondary password', { user: value.username });
     },
   };
+}
+
+/** Current first (no refused login); with dual passwords pending first, else it would retain the wrong one. */
+async function logInToChange(
+  pending: MysqlSecret,
+  current: MysqlSecret,
+  known: KnownVersions<MysqlSecret>,
+  config: MysqlSettings,
+  ctx: StepContext,
+): Promise<{ session: MysqlSession; loggedInWith: 'current' | 'previous' } | undefined> {
+  const secrets = [pending.password, current.password];
+  if (config.dualPassword && (await pendingAlreadyWorks(pending, config, ctx, secrets))) return undefined;
+  const session = await tryLogin(current, 'current', config, ctx, secrets);
+  if (session) return { session, loggedInWith: 'current' };
+  if (!config.dualPassword && (await pendingAlreadyWorks(pending, config, ctx, secrets))) return undefined;
+  const previous = await known.previous();
+  if (previous) {
+    requireSameAccount(pending, previous, 'AWSPREVIOUS');
+    secrets.push(previous.password);
+    const fallback = await tryLogin(previous, 'previous', config, ctx, secrets);
+    if (fallback) return { session: fallback, loggedInWith: 'previous' };
+  }
+  throw new TargetRefusedError(
+    'authentication',
+    `user "${pending.username}" could not log in to ${pending.host}:${pending.port} with the pending, current or previous version; reset the password on the server to the AWSCURRENT value, then rotate again`,
+  );
 }
 
 function requireSameAccount(pending: MysqlSecret, other: MysqlSecret, label: string): void {

@@ -5,7 +5,7 @@ import {
   TargetRefusedError,
 } from '../../core/errors.ts';
 import { nodeCrypto } from '../../core/node-crypto.ts';
-import type { RotationTarget, StepContext } from '../../core/target.ts';
+import type { KnownVersions, RotationTarget, StepContext } from '../../core/target.ts';
 import { readMasterSecret, refuseMasterAmong, sameServer } from '../../database/secret.ts';
 import { StrategySettings } from '../database/strategy.ts';
 import {
@@ -99,20 +99,7 @@ export function postgresAlternatingUsers(
           );
         }
 
-        if (config.preProvisionedPair) {
-          // Least privilege first: a stored previous password lets the user change its own without the master.
-          const previous = await known.previous();
-          if (previous && previous.username === pending.username && sameServer(previous, pending)) {
-            if (await changeOwnPasswordWith(previous, 'previous', pending, config, ctx)) return;
-          }
-          if (pending.masterarn === undefined) {
-            throw new TargetRefusedError(
-              'authentication',
-              `pre-provisioned pair: user "${pending.username}" could not log in with a stored previous password to change its own, and the secret has no "masterarn"; add "masterarn" (credentials allowed to set its password) or store its working password as the AWSPREVIOUS version`,
-            );
-          }
-        }
-
+        if (config.preProvisionedPair && (await changedOwnPassword(pending, known, config, ctx))) return;
         await guardCurrent(current, config, ctx);
         const master = await readMaster(pending, ctx, [pair.original, pair.clone]);
         await withMasterTransaction(pending, master, config, ctx, async (session) => {
@@ -214,6 +201,25 @@ function missingMasterArn(): SecretShapeError {
     'is missing',
     'alternating users needs the ARN of a secret holding credentials that may create roles and set passwords (or use the pre-provisioned pair)',
   );
+}
+
+/** Least privilege first: a stored previous password lets the user change its own without the master. */
+async function changedOwnPassword(
+  pending: PostgresSecret,
+  known: KnownVersions<PostgresSecret>,
+  config: PostgresSettings,
+  ctx: StepContext,
+): Promise<boolean> {
+  const previous = await known.previous();
+  const usable = previous?.username === pending.username && sameServer(previous, pending);
+  if (usable && (await changeOwnPasswordWith(previous, 'previous', pending, config, ctx))) return true;
+  if (pending.masterarn === undefined) {
+    throw new TargetRefusedError(
+      'authentication',
+      `pre-provisioned pair: user "${pending.username}" could not log in with a stored previous password to change its own, and the secret has no "masterarn"; add "masterarn" (credentials allowed to set its password) or store its working password as the AWSPREVIOUS version`,
+    );
+  }
+  return false;
 }
 
 /**

@@ -220,83 +220,82 @@ export function sanitizePostgresError(
 ): RotationError {
   if (error instanceof RotationError) return error;
   const scrub = (text: string) => scrubSecrets(text, secrets);
-  const refused = (failure: TargetFailureCause, reason: string) =>
-    new TargetRefusedError(failure, `${doing}: ${reason}`);
-  const unreachable = (failure: TargetFailureCause, reason: string) =>
-    new TargetUnreachableError(failure, `${doing}: ${reason}`);
+  const [failure, reason] =
+    error instanceof DatabaseError ? serverFailure(error, scrub) : driverFailure(error, scrub);
+  const message = `${doing}: ${reason}`;
+  return failure === 'authentication' || failure === 'permission' || failure === 'rejected'
+    ? new TargetRefusedError(failure, message)
+    : new TargetUnreachableError(failure, message);
+}
 
-  if (error instanceof DatabaseError) {
-    const state = error.code ?? 'unknown';
-    const server = `${scrub(error.message)} (SQLSTATE ${state})`;
-    if (AUTHENTICATION_STATES.has(state)) return refused('authentication', server);
-    if (state === '42501') return refused('permission', server);
-    if (state === '57014') {
-      return unreachable(
-        'timeout',
-        `${server}; the statement ran longer than PG_STATEMENT_TIMEOUT_MS, or than the time left before the function's deadline`,
-      );
-    }
-    if (state.startsWith('08') || state === '57P01' || state === '57P02' || state === '57P03') {
-      return unreachable('network', server);
-    }
-    if (state === '3D000') return refused('rejected', `${server}; check "dbname" in the secret`);
-    return refused('rejected', server);
+type Failure = readonly [TargetFailureCause, string];
+
+function serverFailure(error: DatabaseError, scrub: (text: string) => string): Failure {
+  const state = error.code ?? 'unknown';
+  const server = `${scrub(error.message)} (SQLSTATE ${state})`;
+  if (AUTHENTICATION_STATES.has(state)) return ['authentication', server];
+  if (state === '42501') return ['permission', server];
+  if (state === '57014') {
+    return [
+      'timeout',
+      `${server}; the statement ran longer than PG_STATEMENT_TIMEOUT_MS, or than the time left before the function's deadline`,
+    ];
   }
+  if (state.startsWith('08') || state === '57P01' || state === '57P02' || state === '57P03') {
+    return ['network', server];
+  }
+  return ['rejected', state === '3D000' ? `${server}; check "dbname" in the secret` : server];
+}
 
+const UNRESOLVED_HOST = 'the host name does not resolve; check "host" and the function\'s DNS/VPC set-up';
+const NETWORK_HINTS: Readonly<Record<string, string>> = {
+  ECONNREFUSED: 'nothing accepts connections there; check "host", "port" and security groups',
+  ENOTFOUND: UNRESOLVED_HOST,
+  EAI_AGAIN: UNRESOLVED_HOST,
+  EAI_FAIL: UNRESOLVED_HOST,
+};
+
+function driverFailure(error: unknown, scrub: (text: string) => string): Failure {
   const err = error instanceof Error ? (error as NodeJS.ErrnoException) : undefined;
   const code = typeof err?.code === 'string' ? err.code : undefined;
   const message = err?.message ?? '';
-
   if (code && NETWORK_ERROR_CODES.has(code)) {
-    const hint =
-      code === 'ECONNREFUSED'
-        ? 'nothing accepts connections there; check "host", "port" and security groups'
-        : code === 'ENOTFOUND' || code === 'EAI_AGAIN' || code === 'EAI_FAIL'
-          ? 'the host name does not resolve; check "host" and the function\'s DNS/VPC set-up'
-          : 'check "host", "port", routes and security groups';
-    return unreachable('network', `${code}: ${hint}`);
+    return [
+      'network',
+      `${code}: ${NETWORK_HINTS[code] ?? 'check "host", "port", routes and security groups'}`,
+    ];
   }
+  const tls = tlsFailure(code, message);
+  if (tls) return ['tls', tls];
+  if (/timeout/i.test(message)) {
+    return [
+      'timeout',
+      /query read timeout/i.test(message)
+        ? "no answer within PG_STATEMENT_TIMEOUT_MS (plus 5 s), or before the function's deadline"
+        : "no connection within PG_CONNECT_TIMEOUT_MS, or before the function's deadline",
+    ];
+  }
+  if (/^Connection terminated/.test(message)) return ['network', 'the server closed the connection'];
+  // pg's own SCRAM checks (server signature, nonce): protocol text, never the password.
+  if (/^SASL: /.test(message)) return ['authentication', scrub(message)];
+  return ['network', `unexpected driver failure (${err?.name ?? typeof error}${code ? ` ${code}` : ''})`];
+}
+
+function tlsFailure(code: string | undefined, message: string): string | undefined {
   if (code && UNTRUSTED_CERTIFICATE_CODES.has(code)) {
-    return unreachable(
-      'tls',
-      `${code}: the server's certificate is not trusted; set PG_CA_BUNDLE to the CA bundle that signed it (for RDS, the region's bundle)`,
-    );
+    return `${code}: the server's certificate is not trusted; set PG_CA_BUNDLE to the CA bundle that signed it (for RDS, the region's bundle)`;
   }
   if (code === 'ERR_TLS_CERT_ALTNAME_INVALID' || code === 'HOSTNAME_MISMATCH') {
-    return unreachable(
-      'tls',
-      `${code}: the server's certificate does not name the host; connect by a name it holds, or set PG_TLS_SERVERNAME to it`,
-    );
+    return `${code}: the server's certificate does not name the host; connect by a name it holds, or set PG_TLS_SERVERNAME to it`;
   }
   if (code === 'CERT_HAS_EXPIRED' || code === 'CERT_NOT_YET_VALID') {
-    return unreachable('tls', `${code}: the server's certificate is outside its validity period`);
+    return `${code}: the server's certificate is outside its validity period`;
   }
   if (
     (code && /^ERR_(SSL|TLS)_|CERT/.test(code)) ||
     message === 'There was an error establishing an SSL connection'
   ) {
-    return unreachable('tls', `${code ?? 'TLS'}: the TLS handshake failed`);
+    return `${code ?? 'TLS'}: the TLS handshake failed`;
   }
-  if (message === SERVER_WITHOUT_TLS) {
-    return unreachable('tls', 'the server does not offer TLS');
-  }
-  if (/timeout/i.test(message)) {
-    return unreachable(
-      'timeout',
-      /query read timeout/i.test(message)
-        ? "no answer within PG_STATEMENT_TIMEOUT_MS (plus 5 s), or before the function's deadline"
-        : "no connection within PG_CONNECT_TIMEOUT_MS, or before the function's deadline",
-    );
-  }
-  if (/^Connection terminated/.test(message)) {
-    return unreachable('network', 'the server closed the connection');
-  }
-  if (/^SASL: /.test(message)) {
-    // pg's own SCRAM checks (server signature, nonce): protocol text, never the password.
-    return refused('authentication', scrub(message));
-  }
-  return unreachable(
-    'network',
-    `unexpected driver failure (${err?.name ?? typeof error}${code ? ` ${code}` : ''})`,
-  );
+  return message === SERVER_WITHOUT_TLS ? 'the server does not offer TLS' : undefined;
 }
