@@ -96,7 +96,6 @@ export class RotatingMysqlPool {
           ),
         });
       },
-      end: (pool) => pool.end(),
     };
     this.#core = new RotatingPoolCore(driver, options);
   }

@@ -89,14 +89,13 @@ interface PoolGeneration<P> {
   retired: boolean;
 }
 
-export interface PoolDriver<P> {
+export interface PoolDriver<P extends { end(): Promise<void> }> {
   readonly name: string;
   readonly engines: readonly string[];
   readonly defaultPort: number;
   /** The part of the pool key that decides whether two versions can share a driver pool. */
   poolKey(secret: DatabaseSecret): string;
   create(generation: Omit<PoolGeneration<P>, 'pool'>, tls: TlsMode, onPlaintext: (server: string) => void): P;
-  end(pool: P): Promise<void>;
   isAuthError(error: unknown): boolean;
   /** The driver's error for a server that answered it offers no TLS at all (under verify-full). */
   isServerWithoutTls(error: unknown): boolean;
@@ -118,7 +117,7 @@ export interface RotatingPoolBaseOptions {
 }
 
 /** The engine-independent part of a rotating pool: one driver pool per login, refused logins retried. */
-export class RotatingPoolCore<P> {
+export class RotatingPoolCore<P extends { end(): Promise<void> }> {
   readonly #driver: PoolDriver<P>;
   readonly #selector: VersionSelector;
   readonly #secretId: string;
@@ -233,7 +232,7 @@ export class RotatingPoolCore<P> {
     const pools = [...this.#generations.values()];
     this.#generations.clear();
     this.#active = undefined;
-    await Promise.allSettled(pools.map((generation) => this.#driver.end(generation.pool)));
+    await Promise.allSettled(pools.map((generation) => generation.pool.end()));
   }
 
   /** The newest password this generation knows, refreshed from the cache when it is fresher (pg). */
@@ -291,7 +290,7 @@ export class RotatingPoolCore<P> {
   #endGeneration(generation: PoolGeneration<P>): void {
     if (this.#generations.get(generation.key) !== generation) return;
     this.#generations.delete(generation.key);
-    this.#driver.end(generation.pool).catch(() => {
+    generation.pool.end().catch(() => {
       // Ending a pool whose connections already broke can fail; nothing is left to clean up.
     });
   }

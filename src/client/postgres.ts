@@ -101,7 +101,6 @@ export class RotatingPgPool {
         pool.on('error', onIdleError);
         return pool;
       },
-      end: (pool) => pool.end(),
     };
     this.#core = new RotatingPoolCore(driver, options);
   }
