@@ -241,9 +241,7 @@ function serverFailure(error: DatabaseError, scrub: (text: string) => string): F
       `${server}; the statement ran longer than PG_STATEMENT_TIMEOUT_MS, or than the time left before the function's deadline`,
     ];
   }
-  if (state.startsWith('08') || state === '57P01' || state === '57P02' || state === '57P03') {
-    return ['network', server];
-  }
+  if (state.startsWith('08') || /^57P0[123]$/.test(state)) return ['network', server];
   return ['rejected', state === '3D000' ? `${server}; check "dbname" in the secret` : server];
 }
 

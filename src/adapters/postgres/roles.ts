@@ -287,40 +287,46 @@ async function syncSettings(
       [],
       `resetting the settings of role "${clone}"${database ? ` in database "${database}"` : ''}`,
     );
-    for (const entry of want?.entries ?? []) {
-      const name = splitSettingEntry(entry).name;
-      // A savepoint per setting: one the master may not set (a superuser-only parameter) is
-      // reported and skipped, instead of failing every rotation from now on.
-      await session.query('SAVEPOINT copy_setting', [], 'setting a savepoint');
-      try {
-        await session.query(
-          roleSettingStatement(clone, database, entry),
-          [],
-          `copying setting "${name}" to role "${clone}"`,
-        );
-        await session.query('RELEASE SAVEPOINT copy_setting', [], 'releasing a savepoint');
-      } catch (error) {
-        // A timeout or a broken connection: the session was given up and the server rolls the
-        // whole transaction back; the statement that failed is what the error must name.
-        if (!session.usable) throw error;
-        await session.query('ROLLBACK TO SAVEPOINT copy_setting', [], 'rolling back a savepoint');
-        if (name.toLowerCase() === 'role') throw error;
-        ctx.logger.warn('could not copy a role setting to the clone', {
-          role: clone,
-          setting: name,
-          database: database ?? '(all)',
-          // Only the SQLSTATE: the server's message may quote the setting's value.
-          sqlstate: /SQLSTATE (\w{5})/.exec(error instanceof Error ? error.message : '')?.[1] ?? 'unknown',
-        });
-        ctx.metrics.count('RoleSettingNotCopied');
-      }
-    }
+    for (const entry of want?.entries ?? []) await copySetting(session, clone, database, entry, ctx);
     ctx.logger.info('copied role settings to the clone', {
       role: clone,
       original,
       database: database ?? '(all)',
       settings: (want?.entries ?? []).map((entry) => splitSettingEntry(entry).name),
     });
+  }
+}
+
+/** A savepoint per setting: one the master may not set (superuser-only) is skipped, not failing rotations. */
+async function copySetting(
+  session: PostgresSession,
+  clone: string,
+  database: string | undefined,
+  entry: string,
+  ctx: RoleContext,
+): Promise<void> {
+  const name = splitSettingEntry(entry).name;
+  await session.query('SAVEPOINT copy_setting', [], 'setting a savepoint');
+  try {
+    await session.query(
+      roleSettingStatement(clone, database, entry),
+      [],
+      `copying setting "${name}" to role "${clone}"`,
+    );
+    await session.query('RELEASE SAVEPOINT copy_setting', [], 'releasing a savepoint');
+  } catch (error) {
+    // A timeout or broken connection rolls everything back: the error must name the statement that failed.
+    if (!session.usable) throw error;
+    await session.query('ROLLBACK TO SAVEPOINT copy_setting', [], 'rolling back a savepoint');
+    if (name.toLowerCase() === 'role') throw error;
+    ctx.logger.warn('could not copy a role setting to the clone', {
+      role: clone,
+      setting: name,
+      database: database ?? '(all)',
+      // Only the SQLSTATE: the server's message may quote the setting's value.
+      sqlstate: /SQLSTATE (\w{5})/.exec(error instanceof Error ? error.message : '')?.[1] ?? 'unknown',
+    });
+    ctx.metrics.count('RoleSettingNotCopied');
   }
 }
 

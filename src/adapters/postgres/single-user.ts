@@ -58,29 +58,15 @@ export function postgresSingleUser(_options: PostgresSingleUserOptions = {}): Ro
       const config = settings.get(ctx);
       checkPasswordForEngine(pending);
       // Current first: no refused login in the common path (pending: a retry; previous: a half-done rotation).
-      const tried = { pending: '', current: '', previous: '' };
       const current = await known.current();
       const currentFits = current.username === pending.username && sameServer(current, pending);
       if (currentFits && (await changeWith(current, 'current', pending, config, ctx))) return;
-      tried.current = 'current: authentication failed';
       if (await pendingAlreadyWorks(pending, config, ctx)) return;
-      tried.pending = 'pending: authentication failed';
       if (!currentFits) throw mismatch(current, pending);
-
       const previous = await known.previous();
-      if (!previous) {
-        tried.previous = 'previous: none stored';
-      } else if (previous.username !== pending.username || !sameServer(previous, pending)) {
-        tried.previous = `previous: names user "${previous.username}" at ${previous.host}:${previous.port}, not tried`;
-      } else if (await changeWith(previous, 'previous', pending, config, ctx)) {
-        return;
-      } else {
-        tried.previous = 'previous: authentication failed';
-      }
-      throw new TargetRefusedError(
-        'authentication',
-        `user "${pending.username}" at ${pending.host}:${pending.port} could not log in with any stored version (${[tried.pending, tried.current, tried.previous].join('; ')}); someone changed the password outside rotation: put the working password in the AWSCURRENT version and rotate again`,
-      );
+      const previousFits = previous?.username === pending.username && sameServer(previous, pending);
+      if (previousFits && (await changeWith(previous, 'previous', pending, config, ctx))) return;
+      throw noVersionLogsIn(pending, previous, previousFits);
     },
 
     async verify(pending, ctx) {
@@ -99,6 +85,22 @@ async function changeWith(
   if (!(await changeOwnPasswordWith(value, label, pending, config, ctx))) return false;
   ctx.logger.info('set the pending password', { user: pending.username, loggedInWith: label });
   return true;
+}
+
+function noVersionLogsIn(
+  pending: PostgresSecret,
+  previous: PostgresSecret | undefined,
+  previousTried: boolean,
+): TargetRefusedError {
+  const previousOutcome = previousTried
+    ? 'authentication failed'
+    : previous
+      ? `names user "${previous.username}" at ${previous.host}:${previous.port}, not tried`
+      : 'none stored';
+  return new TargetRefusedError(
+    'authentication',
+    `user "${pending.username}" at ${pending.host}:${pending.port} could not log in with any stored version (pending: authentication failed; current: authentication failed; previous: ${previousOutcome}); someone changed the password outside rotation: put the working password in the AWSCURRENT version and rotate again`,
+  );
 }
 
 function mismatch(current: PostgresSecret, pending: PostgresSecret): ProtocolStateError {

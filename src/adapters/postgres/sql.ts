@@ -131,23 +131,9 @@ export function splitQuotedList(text: string): string[] {
   if (i === text.length) return [];
   for (;;) {
     skipSpace();
-    let element = '';
+    let element: string;
     if (text[i] === '"') {
-      i++;
-      for (;;) {
-        if (i >= text.length) throw new RangeError('unterminated quoted element in a stored list setting');
-        if (text[i] === '"') {
-          if (text[i + 1] === '"') {
-            element += '"';
-            i += 2;
-            continue;
-          }
-          i++;
-          break;
-        }
-        element += text[i];
-        i++;
-      }
+      [element, i] = readQuotedElement(text, i);
     } else {
       const start = i;
       while (i < text.length && text[i] !== ',') i++;
@@ -160,6 +146,17 @@ export function splitQuotedList(text: string): string[] {
       throw new RangeError('unexpected text after a quoted element in a stored list setting');
     i++;
   }
+}
+
+/** The element whose opening quote is at `start` (`""` stands for a quote), and the index after it. */
+function readQuotedElement(text: string, start: number): [string, number] {
+  let element = '';
+  for (let i = start + 1; i < text.length; i++) {
+    if (text[i] !== '"') element += text[i];
+    else if (text[i + 1] === '"') element += text[i++];
+    else return [element, i + 1];
+  }
+  throw new RangeError('unterminated quoted element in a stored list setting');
 }
 
 function inDatabase(database: string | undefined): string {
