@@ -111,6 +111,11 @@ describe('IAM actions', () => {
           /import\s*\{([^}]*)\}\s*from\s*'@aws-sdk\/client-elasticache'/g,
         ))
           for (const [, operation] of names!.matchAll(/(\w+)Command\b/g)) imported.add(operation!);
+        // Loaded on first use: `const sdk = await import('@aws-sdk/client-elasticache')`, then `sdk.XCommand`.
+        const lazy = /const\s+(\w+)\s*=\s*await\s+import\('@aws-sdk\/client-elasticache'\)/.exec(text);
+        if (lazy)
+          for (const [, operation] of text.matchAll(new RegExp(`\\b${lazy[1]}\\.(\\w+)Command\\b`, 'g')))
+            imported.add(operation!);
       }
       const expected = lambda.name === 'elasticache-user' ? ['DescribeUsers', 'ModifyUser'] : [];
       expect([...imported].sort(), lambda.name).toEqual(expected);

@@ -14,7 +14,7 @@ import { REPO_ROOT } from '../../../scripts/build-lambdas.ts';
 
 const ENV_NAME = /^[A-Z][A-Z0-9_]*$/;
 const HELPER_CALL =
-  /\b(?:env(?:String|Boolean|Integer|List|Choice)|readHostAllowlist)\(\s*[\w.]+\s*,\s*([^,)]+?)\s*[,)]/g;
+  /\b(?:env(?:String|Boolean|Integer|List|Choice)|readHostAllowlist|configFromEnv)\(\s*[\w.]+\s*,\s*([^,)]+?)\s*[,)]/g;
 const DIRECT_READ = /\benv(?:\.([A-Z][A-Z0-9_]*)\b|\[\s*['"]([A-Z][A-Z0-9_]*)['"]\s*\])/g;
 const PROCESS_ENV_READ = /\bprocess\.env\b/g;
 const STRING_CONST = /\b(?:const|let)\s+(\w+)\s*(?::\s*[\w<>]+\s*)?=\s*['"]([A-Z][A-Z0-9_]*)['"]/g;
@@ -23,7 +23,11 @@ const OBJECT_CONST = /\bconst\s+(\w+)\s*=\s*\{([^{}]*)\}\s*(?:as const)?/g;
 const OBJECT_ENTRY = /(\w+)\s*:\s*['"]([A-Z][A-Z0-9_]*)['"]/g;
 
 /** The helper modules pass names through (`envString(env, name)` inside `envBoolean`). */
-const HELPER_MODULES = new Set(['src/core/config.ts', 'src/core/allowed-hosts.ts']);
+const HELPER_MODULES = new Set([
+  'src/core/config.ts',
+  'src/core/allowed-hosts.ts',
+  'src/adapters/http-api-key/config.ts',
+]);
 /** The one module allowed to touch `process.env`. */
 const CONFIG_MODULE = 'src/core/config.ts';
 
