@@ -55,9 +55,11 @@ async function runCases(scenario: Scenario, cases: readonly FaultCase[]): Promis
   const run = (fault: FaultCase) => runFaultCase(scenario, fault, containers);
   const waiting = cases.filter((fault) => fault.kind === 'timeout');
   const busy = cases.filter((fault) => fault.kind !== 'timeout');
+  // One private sshd forks a process per login: fewer SSH cases at once keep it answering.
+  const ssh = scenario.adapter === 'ssh-keys';
   const [slow, fast] = await Promise.all([
-    inPool(waiting, TIMEOUT_CONCURRENCY, run),
-    inPool(busy, CONCURRENCY, run),
+    inPool(waiting, ssh ? 3 : TIMEOUT_CONCURRENCY, run),
+    inPool(busy, ssh ? 2 : CONCURRENCY, run),
   ]);
   const byCase = new Map<FaultCase, CaseOutcome>();
   for (const outcome of [...slow, ...fast]) byCase.set(outcome.fault, outcome);
