@@ -55,11 +55,10 @@ async function runCases(scenario: Scenario, cases: readonly FaultCase[]): Promis
   const run = (fault: FaultCase) => runFaultCase(scenario, fault, containers);
   const waiting = cases.filter((fault) => fault.kind === 'timeout');
   const busy = cases.filter((fault) => fault.kind !== 'timeout');
-  // One private sshd forks a process per login: fewer SSH cases at once keep it answering.
-  const ssh = scenario.adapter === 'ssh-keys';
+  const atOnce = scenario.casesAtOnce ?? { busy: CONCURRENCY, stalled: TIMEOUT_CONCURRENCY };
   const [slow, fast] = await Promise.all([
-    inPool(waiting, ssh ? 3 : TIMEOUT_CONCURRENCY, run),
-    inPool(busy, ssh ? 2 : CONCURRENCY, run),
+    inPool(waiting, atOnce.stalled, run),
+    inPool(busy, atOnce.busy, run),
   ]);
   const byCase = new Map<FaultCase, CaseOutcome>();
   for (const outcome of [...slow, ...fast]) byCase.set(outcome.fault, outcome);
@@ -126,11 +125,13 @@ function breakdown(adapter: string, outcomes: readonly CaseOutcome[], durationMs
   const points = new Set(outcomes.map((outcome) => `${outcome.fault.step}#${outcome.fault.point.index}`))
     .size;
   const survived = count((outcome) => outcome.firstOk);
+  const reruns = outcomes.reduce((sum, outcome) => sum + outcome.reruns, 0);
+  const rerunText = reruns ? `, ${reruns} reruns of cases whose step failed before the fault point` : '';
   const slowest = [...outcomes].sort((a, b) => b.durationMs - a.durationMs)[0];
   const slowestText = slowest
     ? `, slowest ${(slowest.durationMs / 1000).toFixed(1)} s (${caseName(slowest.fault)})`
     : '';
-  return `${adapter}: ${outcomes.length} cases over ${points} I/O points (${steps.join(', ')}; ${kinds.join(', ')}), ${count((outcome) => outcome.converged)} converged, ${survived} completed despite the fault, ${(durationMs / 1000).toFixed(1)} s${slowestText}`;
+  return `${adapter}: ${outcomes.length} cases over ${points} I/O points (${steps.join(', ')}; ${kinds.join(', ')}), ${count((outcome) => outcome.converged)} converged, ${survived} completed despite the fault, ${(durationMs / 1000).toFixed(1)} s${slowestText}${rerunText}`;
 }
 
 describe('fault matrix', () => {
@@ -142,10 +143,17 @@ describe('fault matrix', () => {
         scenarioFor(row.adapter, { postgres, mariadb, redis, sshd }),
         row.warmup,
       );
-      const probed = await probePoints(scenario);
-      const cases = ROTATION_STEPS.flatMap((step: RotationStep) =>
-        casesForStep(step, probed[step] ?? []).filter((fault) => row.kinds.includes(fault.kind)),
-      );
+      // Crash cases run the faulted step in a new container, the others in the warm handler.
+      const warm = await probePoints(scenario);
+      const cold = row.kinds.includes('crash') ? await probePoints(scenario, { handlerPerStep: true }) : warm;
+      const cases = ROTATION_STEPS.flatMap((step: RotationStep) => [
+        ...casesForStep(step, warm[step] ?? []).filter(
+          (fault) => fault.kind !== 'crash' && row.kinds.includes(fault.kind),
+        ),
+        ...casesForStep(step, cold[step] ?? []).filter(
+          (fault) => fault.kind === 'crash' && row.kinds.includes(fault.kind),
+        ),
+      ]);
       expect(cases.length).toBeGreaterThan(0);
       const outcomes = await runCases(scenario, cases);
       results.set(label, { outcomes, durationMs: performance.now() - started });

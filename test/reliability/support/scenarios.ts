@@ -173,6 +173,8 @@ export interface Scenario {
   readonly warmup?: number;
   /** Builds the target instead of {@link makeTarget} (in-process cases only: a container knows adapters by name). */
   readonly target?: () => RotationTarget<unknown>;
+  /** Fewer cases in flight than the fault matrix's default, where the scenario's server cannot take more. */
+  readonly casesAtOnce?: { readonly busy: number; readonly stalled: number };
   prepare(id: string, tools: CaseTools): Promise<PreparedCase>;
 }
 
@@ -524,6 +526,8 @@ export function sshKeysScenario(sshd: SshdInstance): Scenario {
     currentAlwaysWorks: false,
     hasTarget: true,
     env: FAULT_ENV,
+    // One sshd forks a process per login: at 4 busy and 10 stalled cases it stopped answering logins.
+    casesAtOnce: { busy: 2, stalled: 3 },
     async prepare(id, tools) {
       const slot = await sshd.claimKeysFile();
       const pair = await sshd.keyPair();
