@@ -63,3 +63,26 @@ export class EarlyReadingGateway extends SecretsManagerGateway {
     return reading;
   }
 }
+
+/** Enough for a shared function rotating many secrets at once; the oldest is forgotten first. */
+const REMEMBERED_ROTATIONS = 64;
+
+/**
+ * What setSecret will read besides its own values, learnt in createSecret by this warm function
+ * (Secrets Manager runs a rotation's steps back to back). Holds secret ids, never values.
+ */
+export class ApplyReadsMemory {
+  readonly #ids = new Map<string, readonly string[]>();
+
+  remember(secretId: string, token: string, ids: readonly string[] | undefined): void {
+    const key = `${secretId}\0${token}`;
+    this.#ids.delete(key);
+    if (!ids?.length) return;
+    this.#ids.set(key, ids);
+    if (this.#ids.size > REMEMBERED_ROTATIONS) this.#ids.delete(this.#ids.keys().next().value!);
+  }
+
+  recall(secretId: string, token: string): readonly string[] {
+    return this.#ids.get(`${secretId}\0${token}`) ?? [];
+  }
+}

@@ -5,7 +5,7 @@ import type { Context } from 'aws-lambda';
 import { readSecretAllowlist, type SecretAllowlist } from './allowed-secrets.ts';
 import { type Env, processEnv, secretsManagerEndpoint } from './config.ts';
 import { createStepContext } from './context.ts';
-import { EarlyReadingGateway } from './early-reads.ts';
+import { ApplyReadsMemory, EarlyReadingGateway } from './early-reads.ts';
 import { EventError, ProtocolStateError, RotationError, SecretShapeError } from './errors.ts';
 import {
   type ParsedRotationEvent,
@@ -119,6 +119,7 @@ export function createRotationHandler<Value>(
   // Made by the first invocation: Powertools costs cold-start time (createLogger).
   let observers: Promise<[Logger, Metrics]> | undefined;
   let client = options.client;
+  const applyReads = new ApplyReadsMemory();
 
   // Each invocation redacts the credentials it read, and forgets them when it ends.
   return function rotationHandler(event: RotationEvent, context?: Partial<Context>): Promise<void> {
@@ -153,6 +154,7 @@ export function createRotationHandler<Value>(
         metrics,
         env,
         remainingTimeMs,
+        applyReads,
       });
       metrics.addDimensions({ adapter: target.name, step: stepDimension });
       metrics.addMetric('RotationStepSucceeded', 'Count', 1);
@@ -180,6 +182,7 @@ interface Services {
   readonly metrics: Metrics;
   readonly env: Env;
   readonly remainingTimeMs: () => number;
+  readonly applyReads: ApplyReadsMemory;
 }
 
 type StepOutcome =
@@ -196,6 +199,7 @@ function startEarlyReads<V>(
   event: ParsedRotationEvent,
   gateway: EarlyReadingGateway,
   settings: EngineSettings,
+  applyReads: ApplyReadsMemory,
 ): void {
   const { secretId, token } = event;
   // A secret the allowlists may refuse is described first, and read only once they allowed it.
@@ -211,6 +215,8 @@ function startEarlyReads<V>(
     case 'setSecret':
       gateway.startReadPending(secretId, token);
       if (target.appliesFromCurrent) gateway.startReadStage(secretId, AWSCURRENT);
+      if (target.appliesFromPrevious) gateway.startReadStage(secretId, AWSPREVIOUS);
+      for (const other of applyReads.recall(secretId, token)) gateway.startReadStage(other, AWSCURRENT);
       return;
     case 'testSecret':
       gateway.startReadPending(secretId, token);
@@ -232,7 +238,7 @@ async function runStep<V>(
   services: Services,
 ): Promise<StepOutcome> {
   // The step's reads go out with DescribeSecret; a refused step never looks at them.
-  startEarlyReads(target, event, gateway, settings);
+  startEarlyReads(target, event, gateway, settings, services.applyReads);
   // docs/protocol.md#checks-before-every-step, in this order.
   const description = await gateway.describe(event.secretId);
   gateway.sameSecret(event.secretId, description.ARN);
@@ -274,9 +280,11 @@ async function runStep<V>(
   }
   switch (event.step) {
     case 'createSecret':
-      return createSecret(target, gateway, arn, event, settings, ctx);
+      return createSecret(target, gateway, arn, event, settings, ctx, services.applyReads);
     case 'setSecret': {
       const pending = await readPendingRequired(target, gateway, arn, token);
+      // For a retry of this step in the same warm function.
+      services.applyReads.remember(event.secretId, token, target.readsInApply?.(pending));
       await target.apply(pending, knownVersions(target, gateway, arn), ctx);
       return 'applied';
     }
@@ -314,11 +322,14 @@ async function createSecret<V>(
   event: ParsedRotationEvent,
   settings: EngineSettings,
   ctx: StepContext,
+  applyReads: ApplyReadsMemory,
 ): Promise<StepOutcome> {
+  const remember = (pending: V) =>
+    applyReads.remember(event.secretId, event.token, target.readsInApply?.(pending));
   const existing = await gateway.readPending(arn, event.token);
   if (existing !== undefined) {
     // Validate it: an unusable pending value must stop the rotation, never be regenerated silently.
-    parseStored(target, existing, `the AWSPENDING version ${event.token}`, pendingFix(arn));
+    remember(parseStored(target, existing, `the AWSPENDING version ${event.token}`, pendingFix(arn)));
     return 'pending-exists';
   }
   const current = await gateway.readStage(arn, AWSCURRENT);
@@ -339,6 +350,7 @@ async function createSecret<V>(
   redactor.add(...textForms(serialized), ...target.secrets(next));
   checkValueSize(current.value, serialized);
   await gateway.putPending(arn, event.token, serialized, event.rotationToken);
+  remember(next);
   return 'pending-created';
 }
 

@@ -101,6 +101,13 @@ export interface RotationTarget<Value> {
   readonly generatesPassword?: boolean;
   /** True when `apply()` reads `known.current()`: the engine reads it early. */
   readonly appliesFromCurrent?: boolean;
+  /**
+   * The secrets `apply(pending)` will read with `ctx.readSecret` (a master secret). When the same
+   * warm function ran createSecret, setSecret reads them together with its own values.
+   */
+  readsInApply?(pending: Value): readonly string[];
+  /** True when `apply()` reads `known.previous()`: the engine reads it early. */
+  readonly appliesFromPrevious?: boolean;
   /** Validates a stored value; throws a `SecretShapeError` naming the field and the fix. */
   parse(raw: string): Value;
   /** Validates a SecretBinary value; without it, a binary secret is refused before anything changes. */

@@ -8,6 +8,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { randomSecret } from '../../src/adapters/random-secret/index.ts';
 import { createRotationHandler } from '../../src/core/engine.ts';
 import type { RotationHandler } from '../../src/core/event.ts';
+import type { RotationTarget } from '../../src/core/target.ts';
 import { type LocalSecretsManager, rotateSecret, startLocalSecretsManager } from '../../src/testing/index.ts';
 import { sequentialRounds } from '../../src/testing/rounds.ts';
 import { trackSecrets } from '../support/leak-scan.ts';
@@ -36,13 +37,42 @@ async function createSecret(value: string): Promise<string> {
   return created.ARN!;
 }
 
-/** Runs one rotation, recording per step the function's calls (sorted) and round trips. */
-async function rotateCounting(handler: RotationHandler, secretId: string) {
+interface MasteredValue {
+  readonly password: string;
+  readonly masterarn: string;
+}
+
+/** A target whose apply() reads the master secret its value names, as alternating users do. */
+function masterReadingTarget(): RotationTarget<MasteredValue> {
+  return {
+    name: 'master-reading',
+    generatesPassword: true,
+    readsInApply: (pending) => [pending.masterarn],
+    parse: (raw) => JSON.parse(raw) as MasteredValue,
+    serialize: (value) => JSON.stringify(value),
+    secrets: (value) => [value.password],
+    next: async (current, ctx) => ({ ...current, password: await ctx.newPassword() }),
+    apply: async (pending, _known, ctx) => {
+      JSON.parse(await ctx.readSecret(pending.masterarn));
+    },
+    verify: async () => {},
+  };
+}
+
+/**
+ * Runs one rotation, recording per step the function's calls (sorted) and round trips; with
+ * `handlerPerStep`, each step runs in a fresh handler, as in a new container.
+ */
+async function rotateCounting(
+  handler: RotationHandler,
+  secretId: string,
+  handlerPerStep?: () => RotationHandler,
+) {
   const perStep: Record<string, { calls: string[]; rounds: number }> = {};
   const counted: RotationHandler = async (event, context) => {
     const before = sm.calls.length;
     try {
-      await handler(event, context);
+      await (handlerPerStep?.() ?? handler)(event, context);
     } finally {
       const own = sm.calls.slice(before);
       perStep[event.Step] = {
@@ -91,5 +121,33 @@ describe('round trips per rotation', () => {
     expect(own.map((call) => call.operation).filter((op) => op !== 'GetSecretValue')).toEqual([
       'DescribeSecret',
     ]);
+  });
+
+  describe('a master secret that apply() reads', () => {
+    const setUp = async () => {
+      const master = await createSecret(JSON.stringify({ username: 'admin', password: 'rounds-master-pw' }));
+      const rotated = await createSecret(JSON.stringify({ password: 'rounds-app-pw', masterarn: master }));
+      const newHandler = () =>
+        createRotationHandler(masterReadingTarget(), { client, env: { PASSWORD_GENERATOR: 'local' } });
+      return { rotated, newHandler };
+    };
+
+    it("is read with setSecret's own reads when the same warm function ran createSecret", async () => {
+      const { rotated, newHandler } = await setUp();
+      const perStep = await rotateCounting(newHandler(), rotated);
+      expect(perStep.setSecret).toEqual({
+        calls: ['DescribeSecret', 'GetSecretValue', 'GetSecretValue'],
+        rounds: 1,
+      });
+    });
+
+    it('is read after the pending value in a function that did not run createSecret: one more round, same calls', async () => {
+      const { rotated, newHandler } = await setUp();
+      const perStep = await rotateCounting(newHandler(), rotated, newHandler);
+      expect(perStep.setSecret).toEqual({
+        calls: ['DescribeSecret', 'GetSecretValue', 'GetSecretValue'],
+        rounds: 2,
+      });
+    });
   });
 });

@@ -23,6 +23,16 @@ export class StrategySettings<Settings, Overrides = { readonly preProvisionedPai
     this.#settings ??= this.#read(ctx.env, this.#overrides);
     return this.#settings;
   }
+
+  /** The settings if `init` or `get` has read them. */
+  peek(): Settings | undefined {
+    return this.#settings;
+  }
+}
+
+/** `readsInApply` of a target whose `apply` logs in with the master credentials `masterarn` names. */
+export function masterReadInApply(pending: { readonly masterarn?: string | undefined }): readonly string[] {
+  return pending.masterarn === undefined ? [] : [pending.masterarn];
 }
 
 /** The parts of a target that rotates one generated password, applied from the current credentials. */

@@ -2,7 +2,7 @@ import { SecretShapeError, TargetRefusedError } from '../../core/errors.ts';
 import { nodeCrypto } from '../../core/node-crypto.ts';
 import type { KnownVersions, RotationTarget, StepContext } from '../../core/target.ts';
 import { readMasterSecret, refuseMasterAmong, sameServer } from '../../database/secret.ts';
-import { StrategySettings } from '../database/strategy.ts';
+import { masterReadInApply, StrategySettings } from '../database/strategy.ts';
 import {
   commonTargetParts,
   endpointOf,
@@ -101,6 +101,7 @@ export function mysqlAlternatingUsers(
       const password = await ctx.newPassword();
       return withCredentials(current, { username, password });
     },
+    readsInApply: masterReadInApply,
     apply: (pending, known, ctx) => applyAlternating(pending, known, ctx, settings.get(ctx)),
     revoke: (value, ctx) => revokeAlternating(value, ctx, settings.get(ctx)),
   };

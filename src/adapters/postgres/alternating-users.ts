@@ -7,7 +7,7 @@ import {
 import { nodeCrypto } from '../../core/node-crypto.ts';
 import type { KnownVersions, RotationTarget, StepContext } from '../../core/target.ts';
 import { readMasterSecret, refuseMasterAmong, sameServer } from '../../database/secret.ts';
-import { StrategySettings } from '../database/strategy.ts';
+import { masterReadInApply, StrategySettings } from '../database/strategy.ts';
 import {
   changeOwnPasswordWith,
   checkPairFits,
@@ -84,6 +84,8 @@ export function postgresAlternatingUsers(
       return next;
     },
 
+    // A pre-provisioned pair's user changes its own password: the master is only a fallback.
+    readsInApply: (pending) => (settings.peek()?.preProvisionedPair ? [] : masterReadInApply(pending)),
     async apply(pending, known, ctx) {
       const config = settings.get(ctx);
       const pair = checkPairFits(pending.username);

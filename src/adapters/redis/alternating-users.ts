@@ -2,6 +2,7 @@ import { TargetRefusedError } from '../../core/errors.ts';
 import { nodeCrypto } from '../../core/node-crypto.ts';
 import type { RotationTarget, StepContext } from '../../core/target.ts';
 import { alternatingPair, sameServer, withCredentials } from '../../database/secret.ts';
+import { masterReadInApply } from '../database/strategy.ts';
 import { copyUser, replacePassword, userExists } from './acl.ts';
 import {
   commonTargetParts,
@@ -63,6 +64,7 @@ export function redisAlternatingUsers(
       return withCredentials(current, { username: other, password: await ctx.newPassword() });
     },
 
+    readsInApply: masterReadInApply,
     async apply(pending, known, ctx) {
       const config = settings.get(ctx);
       const { other } = alternatingPair(pending.username);

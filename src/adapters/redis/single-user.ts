@@ -1,6 +1,7 @@
 import { TargetRefusedError } from '../../core/errors.ts';
 import type { KnownVersions, RotationTarget, StepContext } from '../../core/target.ts';
 import { sameServer, withCredentials } from '../../database/secret.ts';
+import { masterReadInApply } from '../database/strategy.ts';
 import { addPassword, removePassword, replacePassword } from './acl.ts';
 import {
   commonTargetParts,
@@ -67,6 +68,8 @@ function singleUserTarget(name: string, mode: Mode): RotationTarget<RedisSecret>
       return withCredentials(current, { username: current.username, password: await ctx.newPassword() });
     },
 
+    appliesFromPrevious: mode === 'overlap',
+    readsInApply: masterReadInApply,
     async apply(pending, known, ctx) {
       const config = settings.get(ctx);
       const current = await known.current();

@@ -2,6 +2,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { postgresAlternatingUsers } from '../../../src/adapters/postgres/index.ts';
 import { scramSha256Verifier } from '../../../src/adapters/postgres/scram.ts';
 import { quoteIdentifier, quoteLiteral } from '../../../src/adapters/postgres/sql.ts';
+import type { RotationHandler } from '../../../src/core/event.ts';
 import type { RotationTarget } from '../../../src/core/target.ts';
 import { AWSPENDING } from '../../../src/testing/index.ts';
 import { capturedOutput, trackSecrets } from '../../support/leak-scan.ts';
@@ -196,28 +197,37 @@ describe.each(VERSIONS)('postgres alternating users on PostgreSQL %i', (version)
     },
   );
 
-  it('does not use the master credentials when the current credentials do not log in', async () => {
-    const initial = setupPassword();
-    await rig.createRole('guarded', initial);
-    const arn = await rig.createSecret(
-      'guarded',
-      rig.secretFor('guarded', initial, { masterarn: rig.masterArn }),
-    );
-    await rig.setRolePassword('guarded', setupPassword());
-    const readsBefore = rig.sm.callsTo('GetSecretValue').length;
+  it.each([
+    ['one warm function runs every step (the master secret is read early, never used)', false],
+    ['each step runs in a fresh function (the master secret is not even read)', true],
+  ])(
+    'does not use the master credentials when the current credentials do not log in: %s',
+    async (_, fresh) => {
+      const initial = setupPassword();
+      const role = fresh ? 'guarded_cold' : 'guarded';
+      await rig.createRole(role, initial);
+      const arn = await rig.createSecret(role, rig.secretFor(role, initial, { masterarn: rig.masterArn }));
+      await rig.setRolePassword(role, setupPassword());
+      const readsBefore = rig.sm.callsTo('GetSecretValue').length;
 
-    const result = await rig.rotate(arn, rig.handler(postgresAlternatingUsers()));
-    expect(result.ok).toBe(false);
-    expect(result.failedStep).toBe('setSecret');
-    expect(result.error).toContain('the master credentials were not used');
-    expect(await rig.db.query("SELECT 1 FROM pg_roles WHERE rolname = 'guarded_clone'")).toEqual([]);
-    // The master secret was never even read: the reads are those of the rotated secret only.
-    const masterReads = rig.sm
-      .callsTo('GetSecretValue')
-      .slice(readsBefore)
-      .filter((call) => JSON.stringify(call.input).includes(rig.masterArn));
-    expect(masterReads).toEqual([]);
-  });
+      const warm = rig.handler(postgresAlternatingUsers());
+      const handler: RotationHandler = fresh
+        ? (event, context) => rig.handler(postgresAlternatingUsers())(event, context)
+        : warm;
+      const result = await rig.rotate(arn, handler);
+      expect(result.ok).toBe(false);
+      expect(result.failedStep).toBe('setSecret');
+      expect(result.error).toContain('the master credentials were not used');
+      expect(
+        await rig.db.query(`SELECT 1 FROM pg_roles WHERE rolname = ${quoteLiteral(`${role}_clone`)}`),
+      ).toEqual([]);
+      const masterReads = rig.sm
+        .callsTo('GetSecretValue')
+        .slice(readsBefore)
+        .filter((call) => JSON.stringify(call.input).includes(rig.masterArn));
+      expect(masterReads).toHaveLength(fresh ? 0 : 1);
+    },
+  );
 
   it('converges when the function dies right after the password change and the rotation is re-run', async () => {
     const initial = setupPassword();
