@@ -102,9 +102,10 @@ export interface DeployedLambda {
   maxRssKb(): Promise<number>;
   /**
    * Peak and current resident set size, and the heap left after a full garbage collection (only
-   * when the process was started with `--expose-gc` in `execArgv`), in kilobytes.
+   * when the process was started with `--expose-gc` in `execArgv`), in kilobytes; with
+   * `heapSnapshot`, a V8 heap snapshot of that heap is written to the path.
    */
-  memory(): Promise<DeployedMemory>;
+  memory(options?: { readonly heapSnapshot?: string }): Promise<DeployedMemory>;
   /** Ends the process. */
   close(): Promise<void>;
 }
@@ -247,8 +248,8 @@ export async function startDeployedLambda(options: StartDeployedLambdaOptions): 
       const answer = await request({ type: 'stats' });
       return answer.type === 'stats' ? answer.maxRssKb : Number.NaN;
     },
-    memory: async () => {
-      const answer = await request({ type: 'stats', collect: true });
+    memory: async (options = {}) => {
+      const answer = await request({ type: 'stats', collect: true, heapSnapshot: options.heapSnapshot });
       if (answer.type !== 'stats') throw new Error('the function did not answer a stats request');
       return {
         maxRssKb: answer.maxRssKb,

@@ -1,0 +1,119 @@
+// What the heap a warm function keeps after a full collection is made of, as rotations go on: the
+// deployed zip in one process at Lambda's 128 MB flags, a V8 heap snapshot after gc() at each mark,
+// split into compiled code (machine code, bytecode, feedback and deoptimisation data: V8's own
+// "code" nodes) and everything else, the function's objects. Growth in the first is the JIT
+// optimising more functions as they get hot, and levels off; growth in the second would be a leak.
+//
+// `npm run bench -- heap` runs this file alone.
+import { mkdtemp, readFile, rm } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { buildLambdas } from '../scripts/build-lambdas.ts';
+import { rotateSecret, startLocalSecretsManager } from '../src/testing/index.ts';
+import { samDefaultSettings } from '../test/packaging/support/code-facts.ts';
+import {
+  LAMBDA_128MB_EXEC_ARGV,
+  lambdaEnvironment,
+  startDeployedLambda,
+  unpackLambda,
+} from '../test/packaging/support/deployed-lambda.ts';
+import { DEPLOYED_FIXTURES } from '../test/packaging/support/fixtures.ts';
+
+/** The engine alone, and the two database drivers. */
+const HANDLERS = ['random-secret', 'postgres-single-user', 'mysql-single-user'];
+
+const mb = (bytes) => (bytes / 1024 / 1024).toFixed(2);
+
+/** Self sizes in a heap snapshot: V8's "code" nodes, and all the others. */
+async function splitSnapshot(path) {
+  const snapshot = JSON.parse(await readFile(path, 'utf8'));
+  const fields = snapshot.snapshot.meta.node_fields;
+  const types = snapshot.snapshot.meta.node_types[0];
+  const typeAt = fields.indexOf('type');
+  const sizeAt = fields.indexOf('self_size');
+  let code = 0;
+  let objects = 0;
+  for (let i = 0; i < snapshot.nodes.length; i += fields.length) {
+    const size = snapshot.nodes[i + sizeAt];
+    if (types[snapshot.nodes[i + typeAt]] === 'code') code += size;
+    else objects += size;
+  }
+  return { code, objects };
+}
+
+async function measure(name, workDir, zipPath, marks) {
+  const dir = await unpackLambda(zipPath, join(workDir, name));
+  const target = await DEPLOYED_FIXTURES[name].start();
+  const sm = await startLocalSecretsManager();
+  const client = sm.client();
+  try {
+    const { secretId } = await target.createSecret(client, `heap/${name}`);
+    const env = lambdaEnvironment({
+      endpoint: sm.endpoint,
+      functionName: `${name}-heap`,
+      taskRoot: dir,
+      settings: {
+        ...(await samDefaultSettings(name)),
+        ...target.settings,
+        ALLOWED_SECRET_IDS: secretId,
+        AWS_LAMBDA_FUNCTION_MEMORY_SIZE: '128',
+      },
+    });
+    const deployed = await startDeployedLambda({
+      dir,
+      env,
+      execArgv: [...LAMBDA_128MB_EXEC_ARGV, '--expose-gc'],
+    });
+    const row = { handler: name };
+    try {
+      let done = 0;
+      for (const mark of marks) {
+        for (; done < mark; done++) {
+          const result = await rotateSecret({ client, secretId, handler: deployed.handler });
+          if (!result.ok) throw new Error(`${name}: rotation ${done + 1} failed: ${result.error}`);
+        }
+        const path = join(workDir, `${name}-${mark}.heapsnapshot`);
+        const memory = await deployed.memory({ heapSnapshot: path });
+        const { code, objects } = await splitSnapshot(path);
+        await rm(path);
+        row[`heap MB @${mark}`] = mb(memory.heapAfterGcKb * 1024);
+        row[`code MB @${mark}`] = mb(code);
+        row[`objects MB @${mark}`] = mb(objects);
+      }
+      return row;
+    } finally {
+      await deployed.close();
+    }
+  } finally {
+    await sm.close();
+    await target.stop();
+  }
+}
+
+export default async function bench(options) {
+  const workDir = await mkdtemp(join(tmpdir(), 'bench-heap-'));
+  try {
+    const build = await buildLambdas({
+      outDir: join(workDir, 'dist'),
+      only: HANDLERS,
+      enforceBudgets: false,
+    });
+    const rows = [];
+    for (const lambda of build.lambdas) {
+      rows.push(await measure(lambda.name, workDir, lambda.zipPath, options.memoryRotations));
+    }
+    return {
+      title: "Heap after a full collection: compiled code and the function's objects",
+      rows,
+      notes: [
+        '',
+        'heap: heapUsed after gc() in one warm function (0 ms latency) after that many rotations.',
+        "code, objects: self sizes in a heap snapshot taken right after; code is V8's code nodes",
+        '  (machine code, bytecode, feedback, deoptimisation data), objects all the rest.',
+        '  The snapshot counts a little differently from heapUsed; compare each column along its row.',
+      ],
+    };
+  } finally {
+    await rm(workDir, { recursive: true, force: true });
+  }
+}
