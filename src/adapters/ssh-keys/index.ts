@@ -96,6 +96,7 @@ export function sshKeys(): RotationTarget<SshKeySecret> {
   return {
     name: 'ssh-keys',
     appliesFromCurrent: true,
+    appliesFromPrevious: true,
     init(env) {
       settings = readSshSettings(env);
     },
