@@ -239,6 +239,9 @@ async function runStep<V>(
 ): Promise<StepOutcome> {
   // The step's reads go out with DescribeSecret; a refused step never looks at them.
   startEarlyReads(target, event, gateway, settings, services.applyReads);
+  // Loads while DescribeSecret is in flight; a refused step never waits for it.
+  const prepared = target.prepare?.();
+  prepared?.catch(() => undefined);
   // docs/protocol.md#checks-before-every-step, in this order.
   const description = await gateway.describe(event.secretId);
   gateway.sameSecret(event.secretId, description.ARN);
@@ -263,6 +266,7 @@ async function runStep<V>(
     count: (name, value) => services.metrics.addMetric(name, 'Count', value),
     remainingTimeMs: services.remainingTimeMs,
   });
+  await prepared;
   if (tokenStages.includes(AWSCURRENT)) {
     if (event.step === 'finishSecret' && target.afterPromotion) {
       // The promotion went through but the adapter's hook may not have: run it again (it is idempotent).

@@ -108,6 +108,11 @@ export interface RotationTarget<Value> {
   readsInApply?(pending: Value): readonly string[];
   /** True when `apply()` reads `known.previous()`: the engine reads it early. */
   readonly appliesFromPrevious?: boolean;
+  /**
+   * Loads what the synchronous members (`parse`, `serialize`) need, such as a key parser, so that
+   * starting the handler does not; the engine awaits it alongside a step's first round trip.
+   */
+  prepare?(): Promise<void>;
   /** Validates a stored value; throws a `SecretShapeError` naming the field and the fix. */
   parse(raw: string): Value;
   /** Validates a SecretBinary value; without it, a binary secret is refused before anything changes. */

@@ -8,7 +8,7 @@
 import { TargetRefusedError } from '../../core/errors.ts';
 import type { RotationTarget, StepContext } from '../../core/target.ts';
 import { pinsFor, readSshSettings, refuseUnlistedSshHost, type SshHost, type SshSettings } from './hosts.ts';
-import { generateSshKeyPair, pemBody } from './keys.ts';
+import { generateSshKeyPair, loadSsh2, pemBody } from './keys.ts';
 import {
   destinationFromTags,
   parseBinarySecret,
@@ -99,6 +99,9 @@ export function sshKeys(): RotationTarget<SshKeySecret> {
     appliesFromPrevious: true,
     init(env) {
       settings = readSshSettings(env);
+    },
+    prepare: async () => {
+      await loadSsh2();
     },
     parse: parseJsonSecret,
     parseBinary: parseBinarySecret,

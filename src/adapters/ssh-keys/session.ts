@@ -1,4 +1,4 @@
-import ssh2 from 'ssh2';
+import type { Client } from 'ssh2';
 import { SecretShapeError, TargetRefusedError, TargetUnreachableError } from '../../core/errors.ts';
 import type { StepContext } from '../../core/target.ts';
 import { SSH_ENV, type SshHost, type SshSettings } from './hosts.ts';
@@ -13,11 +13,11 @@ interface SshLogin {
 
 /** One logged-in connection that runs shell scripts. */
 export class SshSession {
-  readonly #client: ssh2.Client;
+  readonly #client: Client;
   readonly #host: SshHost;
   readonly #timeoutMs: number;
 
-  constructor(client: ssh2.Client, host: SshHost, timeoutMs: number) {
+  constructor(client: Client, host: SshHost, timeoutMs: number) {
     this.#client = client;
     this.#host = host;
     this.#timeoutMs = timeoutMs;
@@ -78,7 +78,7 @@ export class SshSession {
  * Logs in with `login`, refusing any host key not pinned for the host. Resolves `undefined` when the
  * server refuses the key (so callers can try another version); every other failure throws.
  */
-export function tryOpenSsh(
+export async function tryOpenSsh(
   host: SshHost,
   login: SshLogin,
   pins: ReadonlySet<string>,
@@ -94,6 +94,7 @@ export function tryOpenSsh(
       ),
     );
   }
+  const ssh2 = (await import('ssh2')).default;
   return new Promise((resolve, reject) => {
     const client = new ssh2.Client();
     let offered: string | undefined;

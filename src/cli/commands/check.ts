@@ -87,6 +87,7 @@ async function runChecks(run: CheckRun): Promise<void> {
   if (!target) return;
   let value: unknown;
   try {
+    await target.prepare?.();
     value = target.parse(current.raw);
     redactor.add(...target.secrets(value));
     run.add({ check: 'secret valid', status: 'ok', detail: describeValue(value, run.handler.name) });

@@ -581,6 +581,7 @@ async function readStage(
   }
   redactor.add(answer.SecretString);
   if (answer.SecretString === undefined || answer.VersionId === undefined) return undefined;
+  await target.prepare?.();
   const value = target.parse(answer.SecretString);
   redactor.add(...target.secrets(value));
   return { value, versionId: answer.VersionId };

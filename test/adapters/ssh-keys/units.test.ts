@@ -9,6 +9,7 @@ import { sshKeys } from '../../../src/adapters/ssh-keys/index.ts';
 import {
   fingerprintOf,
   generateSshKeyPair,
+  loadSsh2,
   parsePublicKeyLine,
   publicKeyOf,
 } from '../../../src/adapters/ssh-keys/keys.ts';
@@ -16,6 +17,9 @@ import { parseJsonSecret } from '../../../src/adapters/ssh-keys/secret.ts';
 import { addKeyScript, removeKeyScript } from '../../../src/adapters/ssh-keys/session.ts';
 import { ConfigurationError } from '../../../src/core/errors.ts';
 import { directContext, Rig, rejection } from './rig.ts';
+
+// The parsers are synchronous; the target's prepare() (here loadSsh2) loads ssh2 first.
+beforeAll(() => loadSsh2());
 
 const run = promisify(execFile);
 const KEY_A = parsePublicKeyLine(
