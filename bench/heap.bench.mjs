@@ -9,15 +9,9 @@ import { mkdtemp, readFile, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { buildLambdas } from '../scripts/build-lambdas.ts';
-import { rotateSecret, startLocalSecretsManager } from '../src/testing/index.ts';
-import { samDefaultSettings } from '../test/packaging/support/code-facts.ts';
-import {
-  LAMBDA_128MB_EXEC_ARGV,
-  lambdaEnvironment,
-  startDeployedLambda,
-  unpackLambda,
-} from '../test/packaging/support/deployed-lambda.ts';
-import { DEPLOYED_FIXTURES } from '../test/packaging/support/fixtures.ts';
+import { rotateSecret } from '../src/testing/index.ts';
+import { LAMBDA_128MB_EXEC_ARGV, startDeployedLambda } from '../test/packaging/support/deployed-lambda.ts';
+import { setUpDeployed } from './deployed-setup.mjs';
 
 /** The engine alone, and the two database drivers. */
 const HANDLERS = ['random-secret', 'postgres-single-user', 'mysql-single-user'];
@@ -41,24 +35,10 @@ async function splitSnapshot(path) {
   return { code, objects };
 }
 
-async function measure(name, workDir, zipPath, marks) {
-  const dir = await unpackLambda(zipPath, join(workDir, name));
-  const target = await DEPLOYED_FIXTURES[name].start();
-  const sm = await startLocalSecretsManager();
-  const client = sm.client();
+async function measure(lambda, workDir, marks) {
+  const name = lambda.name;
+  const { client, secretId, env, dir, close } = await setUpDeployed(lambda, workDir, 'heap');
   try {
-    const { secretId } = await target.createSecret(client, `heap/${name}`);
-    const env = lambdaEnvironment({
-      endpoint: sm.endpoint,
-      functionName: `${name}-heap`,
-      taskRoot: dir,
-      settings: {
-        ...(await samDefaultSettings(name)),
-        ...target.settings,
-        ALLOWED_SECRET_IDS: secretId,
-        AWS_LAMBDA_FUNCTION_MEMORY_SIZE: '128',
-      },
-    });
     const deployed = await startDeployedLambda({
       dir,
       env,
@@ -85,8 +65,7 @@ async function measure(name, workDir, zipPath, marks) {
       await deployed.close();
     }
   } finally {
-    await sm.close();
-    await target.stop();
+    await close();
   }
 }
 
@@ -100,7 +79,7 @@ export default async function bench(options) {
     });
     const rows = [];
     for (const lambda of build.lambdas) {
-      rows.push(await measure(lambda.name, workDir, lambda.zipPath, options.memoryRotations));
+      rows.push(await measure(lambda, workDir, options.memoryRotations));
     }
     return {
       title: "Heap after a full collection: compiled code and the function's objects",

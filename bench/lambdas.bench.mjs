@@ -12,16 +12,10 @@ import { cpus, tmpdir } from 'node:os';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { buildLambdas } from '../scripts/build-lambdas.ts';
-import { rotateSecret, startLocalSecretsManager } from '../src/testing/index.ts';
+import { rotateSecret } from '../src/testing/index.ts';
 import { sequentialRounds } from '../src/testing/rounds.ts';
-import { samDefaultSettings } from '../test/packaging/support/code-facts.ts';
-import {
-  LAMBDA_128MB_EXEC_ARGV,
-  lambdaEnvironment,
-  startDeployedLambda,
-  unpackLambda,
-} from '../test/packaging/support/deployed-lambda.ts';
-import { DEPLOYED_FIXTURES } from '../test/packaging/support/fixtures.ts';
+import { LAMBDA_128MB_EXEC_ARGV, startDeployedLambda } from '../test/packaging/support/deployed-lambda.ts';
+import { setUpDeployed } from './deployed-setup.mjs';
 
 const BASELINE = join(dirname(fileURLToPath(import.meta.url)), 'baseline.json');
 const COLD_STARTS = 7;
@@ -111,27 +105,11 @@ async function rotations(count, { deployed, sm, client, secretId, target, name }
 
 async function benchHandler(lambda, workDir, bareDir, options) {
   const name = lambda.name;
-  const fixture = DEPLOYED_FIXTURES[name];
   const figures = { zipKb: fixed(lambda.zipBytes / 1024) };
-  if (!fixture) return { figures, note: 'no fixture in test/packaging/support/fixtures.ts: not measured' };
-
-  const dir = await unpackLambda(lambda.zipPath, join(workDir, name));
-  const target = await fixture.start();
-  const sm = await startLocalSecretsManager();
-  const client = sm.client();
+  const setUp = await setUpDeployed(lambda, workDir, 'bench');
+  if (!setUp) return { figures, note: 'no fixture in test/packaging/support/fixtures.ts: not measured' };
+  const { dir, target, sm, client, secretId, env } = setUp;
   try {
-    const { secretId } = await target.createSecret(client, `bench/${name}`);
-    const env = lambdaEnvironment({
-      endpoint: sm.endpoint,
-      functionName: `${name}-bench`,
-      taskRoot: dir,
-      settings: {
-        ...(await samDefaultSettings(name)),
-        ...target.settings,
-        ALLOWED_SECRET_IDS: secretId,
-        AWS_LAMBDA_FUNCTION_MEMORY_SIZE: '128',
-      },
-    });
     const cold = await coldStarts(dir, bareDir, env);
     figures.coldStartMs = fixed(cold.handlerMs);
     figures.bareNodeMs = fixed(cold.bareMs);
@@ -182,8 +160,7 @@ async function benchHandler(lambda, workDir, bareDir, options) {
       await deployed.close();
     }
   } finally {
-    await sm.close();
-    await target.stop();
+    await setUp.close();
   }
 }
 
