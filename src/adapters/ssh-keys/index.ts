@@ -8,7 +8,7 @@
 import { TargetRefusedError } from '../../core/errors.ts';
 import type { RotationTarget, StepContext } from '../../core/target.ts';
 import { pinsFor, readSshSettings, refuseUnlistedSshHost, type SshHost, type SshSettings } from './hosts.ts';
-import { generateSshKeyPair, loadSsh2, pemBody } from './keys.ts';
+import { generateSshKeyPair, pemBody } from './keys.ts';
 import {
   destinationFromTags,
   parseBinarySecret,
@@ -19,6 +19,7 @@ import {
   withKeyPair,
 } from './secret.ts';
 import { addKeyScript, removeKeyScript, type SshSession, tryOpenSsh } from './session.ts';
+import { loadSsh2 } from './ssh2-loader.ts';
 
 export type { SshKeySecret } from './secret.ts';
 

@@ -1,6 +1,6 @@
 import { createHash } from 'node:crypto';
-import type ssh2Module from 'ssh2';
 import { SecretShapeError } from '../../core/errors.ts';
+import { loadedSsh2, loadSsh2 } from './ssh2-loader.ts';
 
 export type SshKeyType = 'ed25519' | 'rsa';
 export const SSH_KEY_TYPES: readonly SshKeyType[] = ['ed25519', 'rsa'];
@@ -17,24 +17,6 @@ export interface SshPublicKey {
 const PUBLIC_KEY_LINE =
   /^(ssh-ed25519|ssh-rsa|ecdsa-sha2-nistp(?:256|384|521)) ([A-Za-z0-9+/]+={0,2})(?: [\x20-\x7e]*)?$/;
 
-type Ssh2 = typeof ssh2Module;
-let loadedSsh2: Ssh2 | undefined;
-
-/**
- * Loads ssh2 once, on first use rather than at start (it is most of the handler's start-up time).
- * Returns nothing, so that ssh2's types stay out of the published declarations.
- */
-export async function loadSsh2(): Promise<void> {
-  loadedSsh2 ??= (await import('ssh2')).default;
-}
-
-/** ssh2 for the synchronous parsers; the target's `prepare` loaded it. */
-function ssh2(): Ssh2 {
-  if (!loadedSsh2)
-    throw new Error('ssh2 is not loaded: await sshKeys().prepare() (loadSsh2) before parsing a key');
-  return loadedSsh2;
-}
-
 /** Parses a private key; ssh2's messages never quote key material, but ours name only the field. */
 export function publicKeyOf(privateKey: string, field: string): SshPublicKey {
   if (!privateKey.includes('-----BEGIN ')) {
@@ -44,7 +26,7 @@ export function publicKeyOf(privateKey: string, field: string): SshPublicKey {
       'store the OpenSSH private key file (-----BEGIN OPENSSH PRIVATE KEY-----)',
     );
   }
-  const parsed = ssh2().utils.parseKey(privateKey);
+  const parsed = loadedSsh2().utils.parseKey(privateKey);
   if (parsed instanceof Error) {
     const encrypted = /encrypted|passphrase/i.test(parsed.message);
     throw new SecretShapeError(
@@ -84,11 +66,11 @@ export async function generateSshKeyPair(
   bits: number,
   comment: string,
 ): Promise<{ privateKey: string; publicKey: string }> {
-  await loadSsh2();
+  const ssh2 = await loadSsh2();
   for (let attempt = 1; attempt <= 10; attempt += 1) {
     const keys = await new Promise<{ privateKey: string; publicKey: string }>((resolve, reject) => {
       const options = type === 'rsa' ? { bits, comment } : { comment };
-      ssh2().utils.generateKeyPair(type, options, (error, pair) =>
+      ssh2.utils.generateKeyPair(type, options, (error, pair) =>
         error ? reject(error) : resolve({ privateKey: pair.private, publicKey: pair.public }),
       );
     });
@@ -98,7 +80,7 @@ export async function generateSshKeyPair(
 }
 
 function readable(keys: { privateKey: string; publicKey: string }): boolean {
-  const parsed = ssh2().utils.parseKey(keys.privateKey);
+  const parsed = loadedSsh2().utils.parseKey(keys.privateKey);
   if (parsed instanceof Error || Array.isArray(parsed)) return false;
   const blob = parsed.getPublicSSH();
   // An ed25519 blob is 51 bytes: type name and 32-byte key, each with its length.

@@ -3,6 +3,7 @@ import { SecretShapeError, TargetRefusedError, TargetUnreachableError } from '..
 import type { StepContext } from '../../core/target.ts';
 import { SSH_ENV, type SshHost, type SshSettings } from './hosts.ts';
 import { fingerprintOf, type SshPublicKey } from './keys.ts';
+import { loadSsh2 } from './ssh2-loader.ts';
 
 interface SshLogin {
   readonly username: string;
@@ -94,7 +95,7 @@ export async function tryOpenSsh(
       ),
     );
   }
-  const ssh2 = (await import('ssh2')).default;
+  const ssh2 = await loadSsh2();
   return new Promise((resolve, reject) => {
     const client = new ssh2.Client();
     let offered: string | undefined;

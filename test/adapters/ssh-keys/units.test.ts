@@ -9,12 +9,12 @@ import { sshKeys } from '../../../src/adapters/ssh-keys/index.ts';
 import {
   fingerprintOf,
   generateSshKeyPair,
-  loadSsh2,
   parsePublicKeyLine,
   publicKeyOf,
 } from '../../../src/adapters/ssh-keys/keys.ts';
 import { parseJsonSecret } from '../../../src/adapters/ssh-keys/secret.ts';
 import { addKeyScript, removeKeyScript } from '../../../src/adapters/ssh-keys/session.ts';
+import { loadSsh2 } from '../../../src/adapters/ssh-keys/ssh2-loader.ts';
 import { ConfigurationError } from '../../../src/core/errors.ts';
 import { directContext, Rig, rejection } from './rig.ts';
 
