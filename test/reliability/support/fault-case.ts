@@ -74,8 +74,6 @@ export interface CaseOutcome {
   /** Runs the driver needed after the faulted one (0 when the faulted run completed). */
   readonly retries: number;
   readonly converged: boolean;
-  /** The step failed before it reached the fault point, so the case did not test it. */
-  readonly missedBecauseStepFailed: boolean;
   /** Times the case ran again because the step failed before its fault point. */
   readonly reruns: number;
   /** Broken invariants; empty for a good case. */
@@ -403,7 +401,7 @@ export async function runFaultCase(
   let outcome = await runFaultCaseOnce(scenario, fault, containers);
   // A step that failed before its fault point (a 2 s timeout of a loaded machine) never tested the
   // point: run the case again on a fresh rig, and report it only if it misses every time.
-  for (let runs = 1; runs < CASE_RUNS && outcome.missedBecauseStepFailed; runs++) {
+  for (let runs = 1; runs < CASE_RUNS && missedItsPoint(outcome); runs++) {
     outcome = { ...(await runFaultCaseOnce(scenario, fault, containers)), reruns: runs };
   }
   return outcome;
@@ -411,6 +409,11 @@ export async function runFaultCase(
 
 /** Times a case is run when its step keeps failing before the fault point. */
 const CASE_RUNS = 3;
+
+/** The faulted run failed (it has an error) without reaching the fault point: the case tested nothing. */
+function missedItsPoint(outcome: CaseOutcome): boolean {
+  return outcome.hit === undefined && outcome.firstError !== undefined;
+}
 
 async function runFaultCaseOnce(
   scenario: Scenario,
@@ -505,7 +508,6 @@ async function runFaultCaseOnce(
     firstError: first?.error,
     retries,
     converged: converged && violations.length === 0,
-    missedBecauseStepFailed: !hit && first !== undefined && !first.ok,
     reruns: 0,
     violations,
     durationMs: performance.now() - started,
