@@ -65,13 +65,30 @@ export class ProviderClient {
   }
 
   async #attempt(call: ProviderCall, attemptNumber: number): Promise<ProviderResponse | Retryable> {
-    const { request } = call;
-    const { url, headers, body } = this.#filledIn(call);
+    const filledIn = this.#filledIn(call);
     const timeoutMs = Math.min(this.#config.http.timeoutMs, this.budgetMs());
     if (timeoutMs <= 0) {
       return { failure: 'timeout', reason: 'no time left in this invocation' };
     }
-    const signal = AbortSignal.timeout(timeoutMs);
+    // Cleared when the attempt ends: AbortSignal.timeout would keep a timer (and its closure) alive
+    // for the whole timeout after the answer came, one per request, in a warm container.
+    const deadline = new AbortController();
+    const timer = setTimeout(() => deadline.abort(), timeoutMs);
+    try {
+      return await this.#exchange(call, filledIn, attemptNumber, timeoutMs, deadline.signal);
+    } finally {
+      clearTimeout(timer);
+    }
+  }
+
+  async #exchange(
+    call: ProviderCall,
+    { url, headers, body }: FilledInRequest,
+    attemptNumber: number,
+    timeoutMs: number,
+    signal: AbortSignal,
+  ): Promise<ProviderResponse | Retryable> {
+    const { request } = call;
     let response: IncomingMessage;
     let text: string;
     try {
@@ -170,7 +187,7 @@ export class ProviderClient {
   }
 
   /** The call's URL, headers and body, their templates filled in. */
-  #filledIn(call: ProviderCall) {
+  #filledIn(call: ProviderCall): FilledInRequest {
     try {
       return {
         url: new URL(this.#config.baseUrl + render(call.request.path, call.variables, encodeURIComponent)),
@@ -287,6 +304,12 @@ function parseRetryAfter(header: unknown): number | undefined {
 
 /** Key endpoints answer a few hundred bytes; a hostile server could otherwise fill the memory. */
 const MAX_RESPONSE_BYTES = 1_048_576;
+
+interface FilledInRequest {
+  readonly url: URL;
+  readonly headers: Record<string, string>;
+  readonly body: string | undefined;
+}
 
 class ResponseTooLargeError extends Error {}
 

@@ -2,6 +2,8 @@
  * The HTTP API-key adapter, end to end: the real engine, the local Secrets Manager endpoint through
  * the real SDK client, and a key-issuing API on loopback that enforces keys.
  */
+import { createHook } from 'node:async_hooks';
+import { setImmediate as nextTurn } from 'node:timers/promises';
 import { describe, expect, it } from 'vitest';
 import { rotateSecret } from '../../../src/testing/index.ts';
 import { capturedOutput } from '../../support/leak-scan.ts';
@@ -180,5 +182,37 @@ describe('no key in any log line', () => {
     expect(output).toContain('retrying provider request');
     for (const record of item.api.keys()) expect(output).not.toContain(record.key);
     expect(output).not.toMatch(/Bearer /);
+  });
+});
+
+describe('timers in a warm container', () => {
+  it("clears each request's deadline once the provider answers, instead of keeping a timer per request", async () => {
+    const item = await start({ config: mintConfig });
+    // Every timer the provider client starts, by async id, until it fires or is cleared.
+    const running = new Map<number, string>();
+    const hook = createHook({
+      init(asyncId, type) {
+        if (type !== 'Timeout') return;
+        const limit = Error.stackTraceLimit;
+        Error.stackTraceLimit = 40;
+        const stack = new Error('timer started').stack ?? '';
+        Error.stackTraceLimit = limit;
+        if (stack.includes('http-api-key/http.ts')) running.set(asyncId, stack);
+      },
+      destroy(asyncId) {
+        running.delete(asyncId);
+      },
+    });
+    hook.enable();
+    try {
+      await rotateOk(item);
+      // Destroy events arrive a turn of the event loop after the clear.
+      await nextTurn();
+      await nextTurn();
+      expect(item.api.calls.length).toBeGreaterThanOrEqual(3);
+      expect([...running.values()]).toEqual([]);
+    } finally {
+      hook.disable();
+    }
   });
 });
