@@ -103,9 +103,10 @@ export interface DeployedLambda {
   /**
    * Peak and current resident set size, and the heap left after a full garbage collection (only
    * when the process was started with `--expose-gc` in `execArgv`), in kilobytes; with
-   * `heapSnapshot`, a V8 heap snapshot of that heap is written to the path.
+   * `heapSnapshot`, a V8 heap snapshot of that heap is written to the path; with `reduce`, V8's
+   * memory-reducing collection runs after those figures, for {@link DeployedMemory.keptRssKb}.
    */
-  memory(options?: { readonly heapSnapshot?: string }): Promise<DeployedMemory>;
+  memory(options?: { readonly heapSnapshot?: string; readonly reduce?: boolean }): Promise<DeployedMemory>;
   /** Ends the process. */
   close(): Promise<void>;
 }
@@ -119,6 +120,14 @@ export interface DeployedMemory {
   /** V8's heap as reserved (used or not), and memory of buffers outside it. */
   readonly heapTotalKb: number;
   readonly externalKb: number;
+  /** V8's young generation as sized so far: it grows with what survives collections, up to the flag. */
+  readonly youngGenerationKb: number;
+  /**
+   * With `reduce` (and `--expose-gc`): resident set and heap after the collection V8 runs under memory
+   * pressure, which shrinks the young generation and returns empty pages, leaving what the function holds.
+   */
+  readonly keptRssKb: number | undefined;
+  readonly keptHeapKb: number | undefined;
 }
 
 /**
@@ -153,6 +162,9 @@ type RunnerMessage =
       heapAfterGcKb: number | null;
       heapTotalKb: number;
       externalKb: number;
+      youngGenerationKb: number;
+      keptRssKb: number | null;
+      keptHeapKb: number | null;
     };
 
 /**
@@ -249,7 +261,12 @@ export async function startDeployedLambda(options: StartDeployedLambdaOptions): 
       return answer.type === 'stats' ? answer.maxRssKb : Number.NaN;
     },
     memory: async (options = {}) => {
-      const answer = await request({ type: 'stats', collect: true, heapSnapshot: options.heapSnapshot });
+      const answer = await request({
+        type: 'stats',
+        collect: true,
+        heapSnapshot: options.heapSnapshot,
+        reduce: options.reduce === true,
+      });
       if (answer.type !== 'stats') throw new Error('the function did not answer a stats request');
       return {
         maxRssKb: answer.maxRssKb,
@@ -257,6 +274,9 @@ export async function startDeployedLambda(options: StartDeployedLambdaOptions): 
         heapAfterGcKb: answer.heapAfterGcKb ?? undefined,
         heapTotalKb: answer.heapTotalKb,
         externalKb: answer.externalKb,
+        youngGenerationKb: answer.youngGenerationKb,
+        keptRssKb: answer.keptRssKb ?? undefined,
+        keptHeapKb: answer.keptHeapKb ?? undefined,
       };
     },
     close: async () => {

@@ -68,7 +68,8 @@ async function handle(message) {
       if (typeof message.heapSnapshot === 'string')
         (await import('node:v8')).writeHeapSnapshot(message.heapSnapshot);
     }
-    send({
+    const v8 = await import('node:v8');
+    const answer = {
       type: 'stats',
       id: message.id,
       maxRssKb: peakRssKb(),
@@ -77,7 +78,22 @@ async function handle(message) {
       heapTotalKb: Math.round(process.memoryUsage().heapTotal / 1024),
       externalKb: Math.round(process.memoryUsage().external / 1024),
       heapAfterGcKb,
-    });
+      // The young generation as V8 has sized it so far (it grows with what survives, to the flag's limit).
+      youngGenerationKb: Math.round(
+        (v8.getHeapSpaceStatistics().find((space) => space.space_name === 'new_space')?.space_size ?? 0) /
+          1024,
+      ),
+      keptRssKb: null,
+      keptHeapKb: null,
+    };
+    // After the figures above: the collection V8 runs under memory pressure, which also shrinks the
+    // young generation and hands empty pages back, so what is left is what the function holds.
+    if (message.reduce && typeof globalThis.gc === 'function') {
+      globalThis.gc({ type: 'major', execution: 'sync', flavor: 'last-resort' });
+      answer.keptRssKb = Math.round(process.memoryUsage.rss() / 1024);
+      answer.keptHeapKb = Math.round(process.memoryUsage().heapUsed / 1024);
+    }
+    send(answer);
     return;
   }
   if (message.type !== 'invoke') return;
