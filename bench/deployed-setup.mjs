@@ -1,9 +1,15 @@
 // What the bench files share: a handler's zip unpacked, its target started from the test fixtures,
-// a local Secrets Manager endpoint holding the secret, and the environment Lambda would give it.
+// a local Secrets Manager endpoint holding the secret, and the environment Lambda would give it; and
+// a warm function of that zip read at marks as it rotates on.
 import { join } from 'node:path';
 import { startLocalSecretsManager } from '../src/testing/index.ts';
 import { samDefaultSettings } from '../test/packaging/support/code-facts.ts';
-import { lambdaEnvironment, unpackLambda } from '../test/packaging/support/deployed-lambda.ts';
+import {
+  LAMBDA_128MB_EXEC_ARGV,
+  lambdaEnvironment,
+  startDeployedLambda,
+  unpackLambda,
+} from '../test/packaging/support/deployed-lambda.ts';
 import { DEPLOYED_FIXTURES } from '../test/packaging/support/fixtures.ts';
 
 /** Undefined when test/packaging/support/fixtures.ts has no fixture for the handler. */
@@ -35,5 +41,30 @@ export async function setUpDeployed(lambda, workDir, purpose) {
   } catch (error) {
     await close();
     throw error;
+  }
+}
+
+/**
+ * A fresh function process of the unpacked zip at Lambda's 128 MB flags, with gc() exposed: for each
+ * mark in turn, `rotate(deployed, count)` brings it to that many rotations and `read(deployed, mark)`
+ * measures it. Resolves to what `read` gave, by mark.
+ */
+export async function readAtMarks({ dir, env, marks, rotate, read }) {
+  const deployed = await startDeployedLambda({
+    dir,
+    env,
+    execArgv: [...LAMBDA_128MB_EXEC_ARGV, '--expose-gc'],
+  });
+  try {
+    const byMark = {};
+    let done = 0;
+    for (const mark of marks) {
+      await rotate(deployed, mark - done);
+      done = mark;
+      byMark[mark] = await read(deployed, mark);
+    }
+    return byMark;
+  } finally {
+    await deployed.close();
   }
 }

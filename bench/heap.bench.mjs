@@ -11,8 +11,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { buildLambdas } from '../scripts/build-lambdas.ts';
 import { rotateSecret } from '../src/testing/index.ts';
-import { LAMBDA_128MB_EXEC_ARGV, startDeployedLambda } from '../test/packaging/support/deployed-lambda.ts';
-import { setUpDeployed } from './deployed-setup.mjs';
+import { readAtMarks, setUpDeployed } from './deployed-setup.mjs';
 
 /** The engine alone, the two database drivers, and an HTTP provider. */
 const HANDLERS = ['random-secret', 'postgres-single-user', 'mysql-single-user', 'http-api-key'];
@@ -61,31 +60,32 @@ async function measure(lambda, workDir, marks) {
   const name = lambda.name;
   const { client, secretId, env, dir, close } = await setUpDeployed(lambda, workDir, 'heap');
   try {
-    const deployed = await startDeployedLambda({
+    let done = 0;
+    const byMark = await readAtMarks({
       dir,
       env,
-      execArgv: [...LAMBDA_128MB_EXEC_ARGV, '--expose-gc'],
-    });
-    const row = { handler: name };
-    try {
-      let done = 0;
-      for (const mark of marks) {
-        for (; done < mark; done++) {
+      marks,
+      rotate: async (deployed, count) => {
+        for (const last = done + count; done < last; done++) {
           const result = await rotateSecret({ client, secretId, handler: deployed.handler });
           if (!result.ok) throw new Error(`${name}: rotation ${done + 1} failed: ${result.error}`);
         }
+      },
+      read: async (deployed, mark) => {
         const path = join(workDir, `${name}-${mark}.heapsnapshot`);
         const memory = await deployed.memory({ heapSnapshot: path });
-        const { code, objects } = await splitSnapshot(path);
+        const split = await splitSnapshot(path);
         await rm(path);
-        row[`heap MB @${mark}`] = mb(memory.heapAfterGcKb * 1024);
-        row[`code MB @${mark}`] = mb(code);
-        row[`objects MB @${mark}`] = mb(objects);
-      }
-      return row;
-    } finally {
-      await deployed.close();
+        return { heapAfterGcKb: memory.heapAfterGcKb, ...split };
+      },
+    });
+    const row = { handler: name };
+    for (const mark of marks) {
+      row[`heap MB @${mark}`] = mb(byMark[mark].heapAfterGcKb * 1024);
+      row[`code MB @${mark}`] = mb(byMark[mark].code);
+      row[`objects MB @${mark}`] = mb(byMark[mark].objects);
     }
+    return row;
   } finally {
     await close();
   }

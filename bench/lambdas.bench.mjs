@@ -15,7 +15,7 @@ import { buildLambdas } from '../scripts/build-lambdas.ts';
 import { rotateSecret } from '../src/testing/index.ts';
 import { sequentialRounds } from '../src/testing/rounds.ts';
 import { LAMBDA_128MB_EXEC_ARGV, startDeployedLambda } from '../test/packaging/support/deployed-lambda.ts';
-import { setUpDeployed } from './deployed-setup.mjs';
+import { readAtMarks, setUpDeployed } from './deployed-setup.mjs';
 
 const BASELINE = join(dirname(fileURLToPath(import.meta.url)), 'baseline.json');
 const COLD_STARTS = 7;
@@ -159,24 +159,14 @@ async function benchHandler(lambda, workDir, bareDir, options) {
 }
 
 /** A fresh warm function's memory after each mark's number of rotations (DeployedMemory by mark). */
-async function memoryOverRotations(marks, { dir, env, common, reduce }) {
-  const deployed = await startDeployedLambda({
+function memoryOverRotations(marks, { dir, env, common, reduce }) {
+  return readAtMarks({
     dir,
     env,
-    execArgv: [...LAMBDA_128MB_EXEC_ARGV, '--expose-gc'],
+    marks,
+    rotate: (deployed, count) => rotations(count, { ...common, deployed }),
+    read: (deployed) => deployed.memory({ reduce }),
   });
-  try {
-    const byMark = {};
-    let done = 0;
-    for (const mark of marks) {
-      await rotations(mark - done, { ...common, deployed });
-      done = mark;
-      byMark[mark] = await deployed.memory({ reduce });
-    }
-    return byMark;
-  } finally {
-    await deployed.close();
-  }
 }
 
 const growth = (from, to) => `${to >= from ? '+' : ''}${(((to - from) / from) * 100).toFixed(1)} %`;

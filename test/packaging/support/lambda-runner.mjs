@@ -60,15 +60,14 @@ async function handle(message) {
   if (message.type === 'stats') {
     // The peak resident set of this process, in kilobytes. The heap after a full collection (what
     // the function keeps between invocations) needs --expose-gc.
+    const v8 = await import('node:v8');
     let heapAfterGcKb = null;
     if (message.collect && typeof globalThis.gc === 'function') {
       globalThis.gc();
       heapAfterGcKb = Math.round(process.memoryUsage().heapUsed / 1024);
       // For the bench: what the heap holds, to tell compiled code from the function's own objects.
-      if (typeof message.heapSnapshot === 'string')
-        (await import('node:v8')).writeHeapSnapshot(message.heapSnapshot);
+      if (typeof message.heapSnapshot === 'string') v8.writeHeapSnapshot(message.heapSnapshot);
     }
-    const v8 = await import('node:v8');
     const answer = {
       type: 'stats',
       id: message.id,
