@@ -231,6 +231,8 @@ export async function sharedSecretsManagerClient(env: Env): Promise<SecretsManag
   if (!client) {
     client = new (await loadSdk()).SecretsManagerClient({
       maxAttempts: 1,
+      // Resolve each command's middleware once, not per call: nothing here changes the stack later.
+      cacheMiddleware: true,
       // The SDK sets no timeouts: a half-open connection would hang the step past any retry.
       requestHandler: { ...timeouts, throwOnRequestTimeout: true },
       ...(endpoint ? { endpoint } : {}),
