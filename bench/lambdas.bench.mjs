@@ -15,6 +15,7 @@ import { buildLambdas } from '../scripts/build-lambdas.ts';
 import { rotateSecret } from '../src/testing/index.ts';
 import { sequentialRounds } from '../src/testing/rounds.ts';
 import { LAMBDA_128MB_EXEC_ARGV, startDeployedLambda } from '../test/packaging/support/deployed-lambda.ts';
+import { buildAgainst } from './against.mjs';
 import { readAtMarks, setUpDeployed } from './deployed-setup.mjs';
 
 const BASELINE = join(dirname(fileURLToPath(import.meta.url)), 'baseline.json');
@@ -136,6 +137,14 @@ async function benchHandler(lambda, workDir, bareDir, options) {
       await timed.close();
     }
 
+    // The build measured for comparison (--against) needs only its peak over the first mark.
+    if (options.peakOnly) {
+      const [first] = options.memoryRotations;
+      const early = await memoryOverRotations([first], { dir, env, common, reduce: false });
+      figures.peakRssMb = fixed(early[first].maxRssKb / 1024);
+      return { figures };
+    }
+
     // Memory of another warm function as it rotates on, at 0 ms latency; what it keeps is read in a
     // third one, since V8's memory-reducing collection changes how the process goes on.
     const asItRuns = await memoryOverRotations(options.memoryRotations, { dir, env, common, reduce: false });
@@ -201,19 +210,29 @@ export default async function bench(options) {
   const baseline = await readBaseline();
   try {
     const build = await buildLambdas({ outDir: join(workDir, 'dist'), enforceBudgets: false });
+    const against = options.against ? await buildAgainst(options.against) : undefined;
     const bareDir = await bareFunction(workDir);
-    const results = {};
-    for (const lambda of build.lambdas) {
-      // One handler failing (a bug to fix, not a figure) leaves the others' figures standing.
-      results[lambda.name] = await benchHandler(lambda, workDir, bareDir, options).catch((error) => ({
+    // One handler failing (a bug to fix, not a figure) leaves the others' figures standing.
+    const measure = (lambda, dir, handlerOptions) =>
+      benchHandler(lambda, join(workDir, dir), bareDir, handlerOptions).catch((error) => ({
         figures: { zipKb: fixed(lambda.zipBytes / 1024) },
         note: `not measured: ${String(error?.message ?? error)
           .split('\n')[0]
           .slice(0, 160)}`,
       }));
+    const results = {};
+    const againstResults = {};
+    for (const lambda of build.lambdas) {
+      // The earlier commit's zip right before this one's, so that both meet the same machine load.
+      const earlier = against?.lambdas.find((candidate) => candidate.name === lambda.name);
+      if (earlier) {
+        againstResults[lambda.name] = await measure(earlier, 'against', { ...options, peakOnly: true });
+      }
+      results[lambda.name] = await measure(lambda, 'this', options);
     }
 
-    const base = (name) => baseline?.handlers?.[name];
+    // With --against, ratios are to the earlier commit measured in this run; otherwise to baseline.json.
+    const base = (name) => (against ? againstResults[name]?.figures : baseline?.handlers?.[name]);
     const perRotation = [];
     const process = [];
     const memoryOverTime = [];
@@ -244,7 +263,7 @@ export default async function bench(options) {
         'bare node ms': figures.bareNodeMs.toFixed(1),
         'cold − bare ms': withRatio(
           figures.coldStartMs - figures.bareNodeMs,
-          was ? was.coldStartMs - was.bareNodeMs : undefined,
+          was?.coldStartMs === undefined ? undefined : was.coldStartMs - was.bareNodeMs,
         ),
         [`peak RSS MB @${marks[0]}`]: withRatio(figures.peakRssMb, was?.peakRssMb),
       };
@@ -262,9 +281,14 @@ export default async function bench(options) {
         `${JSON.stringify({ recorded: new Date().toISOString(), environment, options, handlers }, null, 2)}\n`,
       );
     }
-    const comparedTo = baseline
-      ? `(×) ratio to bench/baseline.json, recorded ${baseline.recorded}${options.saveBaseline ? ' (now replaced by this run)' : ''}.`
-      : 'No bench/baseline.json yet: run with --save-baseline to record one.';
+    const againstNotes = Object.entries(againstResults)
+      .filter(([, result]) => result.note)
+      .map(([name, result]) => `${name} at ${against.commit.slice(0, 12)}: ${result.note}`);
+    const comparedTo = against
+      ? `(×) ratio to commit ${against.commit.slice(0, 12)} (--against=${options.against}), built from its own sources and measured in this run, each handler right before this checkout's.`
+      : baseline
+        ? `(×) ratio to bench/baseline.json, recorded ${baseline.recorded}${options.saveBaseline ? ' (now replaced by this run)' : ''}.`
+        : 'No bench/baseline.json yet: run with --save-baseline to record one.';
     return {
       tables: [
         {
@@ -278,6 +302,7 @@ export default async function bench(options) {
             'DB logins: counted by the server (PostgreSQL log_connections; MariaDB Connections/Aborted_connects).',
             'function ms: time inside the function per rotation (its four invocations), what Lambda bills.',
             comparedTo,
+            ...againstNotes,
           ],
         },
         {

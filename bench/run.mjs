@@ -9,6 +9,7 @@
 //
 // Usage: npm run bench [-- <name filter>...] [-- --rotations=N] [-- --memory-rotations=20,200,600]
 //        [-- --save-baseline]   (default N = 20; --save-baseline writes bench/baseline.json)
+//        [-- --against=<commit>] (lambdas: ratios to that commit's zips, built and measured in this run)
 import { readdir } from 'node:fs/promises';
 import { dirname, join } from 'node:path';
 import { fileURLToPath, pathToFileURL } from 'node:url';
@@ -31,6 +32,14 @@ if (memoryRotations.some((count) => !Number.isInteger(count) || count < 1)) {
   process.exit(2);
 }
 const saveBaseline = args.includes('--save-baseline');
+const againstArg = args.find((arg) => arg.startsWith('--against'));
+const against = againstArg?.split('=')[1];
+if (againstArg && !against) {
+  console.error(
+    '--against needs a commit, e.g. --against=4a89991 (the code bench/baseline.json was recorded from)',
+  );
+  process.exit(2);
+}
 
 const files = (await readdir(here))
   .filter((file) => /\.bench\.(mjs|ts)$/.test(file))
@@ -76,7 +85,7 @@ for (const file of files) {
   try {
     const module = await import(pathToFileURL(join(here, file)).href);
     if (typeof module.default !== 'function') throw new TypeError(`${file} has no default export function`);
-    const result = await module.default({ rotations, memoryRotations, saveBaseline });
+    const result = await module.default({ rotations, memoryRotations, saveBaseline, against });
     for (const { title, rows, notes = [] } of result.tables ?? [result]) {
       console.log(`\n## ${title}\n`);
       if (rows.length > 0) printTable(rows);
