@@ -168,18 +168,28 @@ function pathWord(path: string): string {
   return path.startsWith('~/') ? `"$HOME"/${quoted(path.slice(2))}` : quoted(path);
 }
 
-/** Appends the key unless the file already holds it (matched by key blob, so options and comments do not matter). */
+/**
+ * Appends the key unless the file already holds it (matched by key blob, so options and comments do
+ * not matter). Two copies of a step can both find it missing and both append: whichever counts two
+ * copies afterwards keeps only the first, renaming a new file over the old as removal does.
+ */
 export function addKeyScript(file: string, key: SshPublicKey): string {
+  const blob = quoted(` ${key.blob}`);
   return [
     'set -e',
     'umask 077',
     `f=${pathWord(file)}`,
     'mkdir -p "$(dirname "$f")"',
     '[ -f "$f" ] || : > "$f"',
-    `if grep -qF -- ${quoted(` ${key.blob}`)} "$f"; then echo present; exit 0; fi`,
+    `if grep -qF -- ${blob} "$f"; then echo present; exit 0; fi`,
     // A last line without its newline would run into the appended key.
     'if [ -s "$f" ] && [ -n "$(tail -c 1 "$f")" ]; then echo >> "$f"; fi',
     `printf '%s\\n' ${quoted(key.line)} >> "$f"`,
+    `if [ "$(grep -cF -- ${blob} "$f")" -gt 1 ]; then`,
+    '  t="$f.secrets-rotator.$$"',
+    `  awk -v b=${blob} 'index($0, b) { if (seen++) next } { print }' "$f" > "$t"`,
+    '  mv -f "$t" "$f"',
+    'fi',
     'echo added',
   ].join('\n');
 }
