@@ -47,8 +47,12 @@ export async function buildAgainst(ref) {
   if (!(await exists(manifestPath))) {
     await rm(dir, { recursive: true, force: true });
     await mkdir(dir, { recursive: true });
-    // git archive: the commit's files only, no worktree registered in this repository.
-    await run('sh', ['-c', `git archive --format=tar ${commit} | tar -x -C "${dir}"`], REPO_ROOT);
+    // git archive: the commit's files only, no worktree registered in this repository. Through a
+    // file rather than a pipe, so that a failing git archive is reported as itself.
+    const archive = `${dir}.tar`;
+    await run('git', ['archive', '--format=tar', '-o', archive, commit], REPO_ROOT);
+    await run('tar', ['-xf', archive, '-C', dir], REPO_ROOT);
+    await rm(archive);
     await run('npm', ['ci', '--no-audit', '--no-fund'], dir);
     await run('npm', ['run', 'build'], dir);
   }
