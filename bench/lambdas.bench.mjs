@@ -16,11 +16,14 @@ import { rotateSecret } from '../src/testing/index.ts';
 import { sequentialRounds } from '../src/testing/rounds.ts';
 import { LAMBDA_128MB_EXEC_ARGV, startDeployedLambda } from '../test/packaging/support/deployed-lambda.ts';
 import { buildAgainst } from './against.mjs';
+import { lambdaCpuShare } from './cpu-share.mjs';
 import { readAtMarks, setUpDeployed } from './deployed-setup.mjs';
 
 const BASELINE = join(dirname(fileURLToPath(import.meta.url)), 'baseline.json');
 const COLD_STARTS = 7;
 const LATENCIES_MS = [0, 15];
+const CPU_SHARE_LATENCY_MS = 15;
+const CPU_SHARE_MEMORY_MB = 128;
 
 function median(values) {
   const sorted = [...values].sort((a, b) => a - b);
@@ -87,11 +90,13 @@ async function rotations(count, { deployed, sm, client, secretId, target, name }
     }
   };
   const loginsBefore = target.logins ? await target.logins() : undefined;
+  const cpuBefore = await deployed.cpuMs();
   for (let i = 0; i < count; i++) {
     const result = await rotateSecret({ client, secretId, handler: counted });
     if (!result.ok)
       throw new Error(`${name}: rotation ${i + 1} failed at ${result.failedStep}: ${result.error}`);
   }
+  const cpuMs = (await deployed.cpuMs()) - cpuBefore;
   let logins;
   if (loginsBefore) {
     await settle();
@@ -101,7 +106,13 @@ async function rotations(count, { deployed, sm, client, secretId, target, name }
       refused: (after.failed - loginsBefore.failed) / count,
     };
   }
-  return { calls: calls / count, rounds: rounds / count, ms: functionMs / count, logins };
+  return {
+    calls: calls / count,
+    rounds: rounds / count,
+    ms: functionMs / count,
+    cpuMs: cpuMs / count,
+    logins,
+  };
 }
 
 async function benchHandler(lambda, workDir, bareDir, options) {
@@ -130,7 +141,16 @@ async function benchHandler(lambda, workDir, bareDir, options) {
           loginsOk: measured.logins ? fixed(measured.logins.ok) : undefined,
           loginsRefused: measured.logins ? fixed(measured.logins.refused) : undefined,
           ms: fixed(measured.ms),
+          cpuMs: fixed(measured.cpuMs),
         };
+      }
+      // Last, since the process cannot leave the group: the same warm function held to the CPU share
+      // Lambda gives 128 MB, at 15 ms.
+      if (options.cpuShare) {
+        await options.cpuShare.hold(timed.pid);
+        sm.inject({ operation: '*', delayMs: CPU_SHARE_LATENCY_MS });
+        const measured = await rotations(options.rotations, { ...common, deployed: timed });
+        figures.atCpuShare = { ms: fixed(measured.ms), cpuMs: fixed(measured.cpuMs) };
       }
       sm.clearFaults();
     } finally {
@@ -208,10 +228,14 @@ async function readBaseline() {
 export default async function bench(options) {
   const workDir = await mkdtemp(join(tmpdir(), 'bench-lambdas-'));
   const baseline = await readBaseline();
+  let cpuShare;
   try {
     const build = await buildLambdas({ outDir: join(workDir, 'dist'), enforceBudgets: false });
     const against = options.against ? await buildAgainst(options.against) : undefined;
     const bareDir = await bareFunction(workDir);
+    const share = options.lambdaCpu ? await lambdaCpuShare(CPU_SHARE_MEMORY_MB) : undefined;
+    cpuShare = share?.hold ? share : undefined;
+    options = { ...options, cpuShare };
     // One handler failing (a bug to fix, not a figure) leaves the others' figures standing.
     const measure = (lambda, dir, handlerOptions) =>
       benchHandler(lambda, join(workDir, dir), bareDir, handlerOptions).catch((error) => ({
@@ -253,6 +277,16 @@ export default async function bench(options) {
           'DB logins ok': now.loginsOk === undefined ? undefined : now.loginsOk.toFixed(1),
           'DB refused': now.loginsRefused === undefined ? undefined : now.loginsRefused.toFixed(1),
           'function ms': withRatio(now.ms, then?.ms),
+          'CPU ms': now.cpuMs === undefined ? undefined : withRatio(now.cpuMs, then?.cpuMs),
+        });
+      }
+      if (figures.atCpuShare) {
+        const then = was?.atCpuShare;
+        perRotation.push({
+          handler: name,
+          'latency ms': `${CPU_SHARE_LATENCY_MS} @${CPU_SHARE_MEMORY_MB} MB CPU`,
+          'function ms': withRatio(figures.atCpuShare.ms, then?.ms),
+          'CPU ms': withRatio(figures.atCpuShare.cpuMs, then?.cpuMs),
         });
       }
       const marks = options.memoryRotations;
@@ -301,6 +335,14 @@ export default async function bench(options) {
             'SM rounds: sequential round trips, calls in flight together counted once (at 0 ms overlap is rarely seen).',
             'DB logins: counted by the server (PostgreSQL log_connections; MariaDB Connections/Aborted_connects).',
             'function ms: time inside the function per rotation (its four invocations), what Lambda bills.',
+            "CPU ms: CPU time of the function's process per rotation (all threads, user and system).",
+            ...(options.lambdaCpu
+              ? [
+                  options.cpuShare
+                    ? `@${CPU_SHARE_MEMORY_MB} MB CPU: the warm function held to the CPU Lambda gives ${CPU_SHARE_MEMORY_MB} MB (one vCPU at 1,769 MB), ${options.cpuShare.description}.`
+                    : `@${CPU_SHARE_MEMORY_MB} MB CPU: not measured: ${share.unavailable}.`,
+                ]
+              : []),
             comparedTo,
             ...againstNotes,
           ],
@@ -333,6 +375,7 @@ export default async function bench(options) {
       ],
     };
   } finally {
+    await cpuShare?.close();
     await rm(workDir, { recursive: true, force: true });
   }
 }

@@ -10,6 +10,8 @@
 // Usage: npm run bench [-- <name filter>...] [-- --rotations=N] [-- --memory-rotations=20,200,600]
 //        [-- --save-baseline]   (default N = 20; --save-baseline writes bench/baseline.json)
 //        [-- --against=<commit>] (lambdas: ratios to that commit's zips, built and measured in this run)
+//        [-- --lambda-cpu]       (lambdas: also at 15 ms with the function held to the CPU share of a
+//                                 128 MB Lambda function; needs root and a cgroup CPU controller)
 import { readdir } from 'node:fs/promises';
 import { dirname, join } from 'node:path';
 import { fileURLToPath, pathToFileURL } from 'node:url';
@@ -32,6 +34,7 @@ if (memoryRotations.some((count) => !Number.isInteger(count) || count < 1)) {
   process.exit(2);
 }
 const saveBaseline = args.includes('--save-baseline');
+const lambdaCpu = args.includes('--lambda-cpu');
 const againstArg = args.find((arg) => arg.startsWith('--against'));
 const against = againstArg?.split('=')[1];
 if (againstArg && !against) {
@@ -85,7 +88,7 @@ for (const file of files) {
   try {
     const module = await import(pathToFileURL(join(here, file)).href);
     if (typeof module.default !== 'function') throw new TypeError(`${file} has no default export function`);
-    const result = await module.default({ rotations, memoryRotations, saveBaseline, against });
+    const result = await module.default({ rotations, memoryRotations, saveBaseline, against, lambdaCpu });
     for (const { title, rows, notes = [] } of result.tables ?? [result]) {
       console.log(`\n## ${title}\n`);
       if (rows.length > 0) printTable(rows);

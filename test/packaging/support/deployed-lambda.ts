@@ -94,12 +94,16 @@ export interface DeployedLambda {
   readonly coldStartMs: number;
   /** Milliseconds the import itself took, measured inside the process. */
   readonly initMs: number;
+  /** The function process's id. */
+  readonly pid: number;
   /** Invokes the function for one event; rejects with the function's error (name and message kept). */
   readonly handler: RotationHandler;
   /** Everything the process printed so far (stdout and stderr interleaved). */
   output(): string;
   /** The process's peak resident set size so far, in kilobytes. */
   maxRssKb(): Promise<number>;
+  /** CPU time the process has used so far (all threads, user and system), in milliseconds. */
+  cpuMs(): Promise<number>;
   /**
    * Peak and current resident set size, and the heap left after a full garbage collection (only
    * when the process was started with `--expose-gc` in `execArgv`), in kilobytes; with
@@ -165,7 +169,8 @@ type RunnerMessage =
       youngGenerationKb: number;
       keptRssKb: number | null;
       keptHeapKb: number | null;
-    };
+    }
+  | { type: 'cpu'; id: number; cpuMicros: number };
 
 /**
  * Starts a fresh Node process (the same Node 22 binary as the tests) on an unpacked zip and waits
@@ -209,7 +214,7 @@ export async function startDeployedLambda(options: StartDeployedLambdaOptions): 
     waiting.clear();
   });
   child.on('message', (message: RunnerMessage) => {
-    if (message.type === 'result' || message.type === 'stats') {
+    if (message.type === 'result' || message.type === 'stats' || message.type === 'cpu') {
       waiting.get(message.id)?.resolve(message);
       waiting.delete(message.id);
     }
@@ -254,11 +259,16 @@ export async function startDeployedLambda(options: StartDeployedLambdaOptions): 
   return {
     coldStartMs,
     initMs: ready.initMs,
+    pid: child.pid ?? -1,
     handler,
     output: () => output,
     maxRssKb: async () => {
       const answer = await request({ type: 'stats' });
       return answer.type === 'stats' ? answer.maxRssKb : Number.NaN;
+    },
+    cpuMs: async () => {
+      const answer = await request({ type: 'cpu' });
+      return answer.type === 'cpu' ? answer.cpuMicros / 1000 : Number.NaN;
     },
     memory: async (options = {}) => {
       const answer = await request({

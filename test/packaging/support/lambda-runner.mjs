@@ -57,6 +57,12 @@ function peakRssKb() {
 }
 
 async function handle(message) {
+  if (message.type === 'cpu') {
+    // CPU time of the whole process (every thread) so far, user and system, read first thing.
+    const { user, system } = process.cpuUsage();
+    send({ type: 'cpu', id: message.id, cpuMicros: user + system });
+    return;
+  }
   if (message.type === 'stats') {
     // The peak resident set of this process, in kilobytes. The heap after a full collection (what
     // the function keeps between invocations) needs --expose-gc.
