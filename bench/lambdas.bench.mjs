@@ -246,7 +246,16 @@ export default async function bench(options) {
       }));
     const results = {};
     const againstResults = {};
-    for (const lambda of build.lambdas) {
+    const unknown = options.handlers?.filter((name) => !build.lambdas.some((lambda) => lambda.name === name));
+    if (unknown?.length) {
+      throw new Error(
+        `--handlers: no handler named ${unknown.join(', ')}; the handlers are ${build.lambdas.map((lambda) => lambda.name).join(', ')}`,
+      );
+    }
+    const chosen = build.lambdas.filter(
+      (lambda) => !options.handlers || options.handlers.includes(lambda.name),
+    );
+    for (const lambda of chosen) {
       // The earlier commit's zip right before this one's, so that both meet the same machine load.
       const earlier = against?.lambdas.find((candidate) => candidate.name === lambda.name);
       if (earlier) {

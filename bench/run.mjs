@@ -10,6 +10,7 @@
 // Usage: npm run bench [-- <name filter>...] [-- --rotations=N] [-- --memory-rotations=20,200,600]
 //        [-- --save-baseline]   (default N = 20; --save-baseline writes bench/baseline.json)
 //        [-- --against=<commit>] (lambdas: ratios to that commit's zips, built and measured in this run)
+//        [-- --handlers=a,b]     (lambdas: only these handlers)
 //        [-- --lambda-cpu]       (lambdas: also at 15 ms with the function held to the CPU share of a
 //                                 128 MB Lambda function; needs root and a cgroup CPU controller)
 import { readdir } from 'node:fs/promises';
@@ -35,6 +36,16 @@ if (memoryRotations.some((count) => !Number.isInteger(count) || count < 1)) {
 }
 const saveBaseline = args.includes('--save-baseline');
 const lambdaCpu = args.includes('--lambda-cpu');
+const handlersArg = args.find((arg) => arg.startsWith('--handlers='));
+const handlers = handlersArg?.split('=')[1].split(',').filter(Boolean);
+if (handlersArg && !handlers?.length) {
+  console.error('--handlers needs handler names, e.g. --handlers=postgres-single-user,random-secret');
+  process.exit(2);
+}
+if (handlers && saveBaseline) {
+  console.error('--save-baseline records every handler: leave out --handlers');
+  process.exit(2);
+}
 const againstArg = args.find((arg) => arg.startsWith('--against'));
 const against = againstArg?.split('=')[1];
 if (againstArg && !against) {
@@ -88,7 +99,14 @@ for (const file of files) {
   try {
     const module = await import(pathToFileURL(join(here, file)).href);
     if (typeof module.default !== 'function') throw new TypeError(`${file} has no default export function`);
-    const result = await module.default({ rotations, memoryRotations, saveBaseline, against, lambdaCpu });
+    const result = await module.default({
+      rotations,
+      memoryRotations,
+      saveBaseline,
+      against,
+      lambdaCpu,
+      handlers,
+    });
     for (const { title, rows, notes = [] } of result.tables ?? [result]) {
       console.log(`\n## ${title}\n`);
       if (rows.length > 0) printTable(rows);
