@@ -168,6 +168,11 @@ function pathWord(path: string): string {
   return path.startsWith('~/') ? `"$HOME"/${quoted(path.slice(2))}` : quoted(path);
 }
 
+/** Shell lines putting what `command` prints in place of "$f": a new file renamed over the old, so a crash never leaves half a file. */
+function replaceFileWith(command: string): string[] {
+  return ['t="$f.secrets-rotator.$$"', `${command} > "$t"`, 'mv -f "$t" "$f"'];
+}
+
 /**
  * Appends the key unless the file already holds it (matched by key blob, so options and comments do
  * not matter). Two copies of a step can both find it missing and both append: whichever counts two
@@ -186,15 +191,13 @@ export function addKeyScript(file: string, key: SshPublicKey): string {
     'if [ -s "$f" ] && [ -n "$(tail -c 1 "$f")" ]; then echo >> "$f"; fi',
     `printf '%s\\n' ${quoted(key.line)} >> "$f"`,
     `if [ "$(grep -cF -- ${blob} "$f")" -gt 1 ]; then`,
-    '  t="$f.secrets-rotator.$$"',
-    `  awk -v b=${blob} 'index($0, b) { if (seen++) next } { print }' "$f" > "$t"`,
-    '  mv -f "$t" "$f"',
+    ...replaceFileWith(`awk -v b=${blob} 'index($0, b) { if (seen++) next } { print }' "$f"`),
     'fi',
     'echo added',
   ].join('\n');
 }
 
-/** Removes every line holding the key, writing a new file and renaming it over the old so a crash never leaves half a file. */
+/** Removes every line holding the key (through a new file renamed over the old). */
 export function removeKeyScript(file: string, key: SshPublicKey): string {
   const blob = quoted(` ${key.blob}`);
   return [
@@ -202,9 +205,8 @@ export function removeKeyScript(file: string, key: SshPublicKey): string {
     'umask 077',
     `f=${pathWord(file)}`,
     `if [ ! -f "$f" ] || ! grep -qF -- ${blob} "$f"; then echo absent; exit 0; fi`,
-    't="$f.secrets-rotator.$$"',
-    `grep -vF -- ${blob} "$f" > "$t" || [ $? -eq 1 ]`,
-    'mv -f "$t" "$f"',
+    // grep's status 1 is "every line was the key": an empty file, not a failure.
+    ...replaceFileWith(`{ grep -vF -- ${blob} "$f" || [ $? -eq 1 ]; }`),
     'echo removed',
   ].join('\n');
 }

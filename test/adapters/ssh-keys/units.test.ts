@@ -1,5 +1,5 @@
 import { execFile } from 'node:child_process';
-import { mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
+import { mkdir, mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { promisify } from 'node:util';
@@ -61,6 +61,25 @@ describe('the authorized_keys scripts, run by sh on real files', () => {
     expect(await sh(removeKeyScript('~/.ssh/authorized_keys', KEY_A))).toBe('removed');
     expect(await sh(removeKeyScript('~/.ssh/authorized_keys', KEY_A))).toBe('absent');
     expect(await readFile(file(), 'utf8')).toBe(`# team keys\nssh-rsa AAAAB3Nza other\n${KEY_B.line}\n`);
+  });
+
+  it('keeps one line when another copy of the step appends the same key between its check and its append', async () => {
+    // The other copy plays out inside `tail`, which the script runs after its check and before its append.
+    const bin = join(home, 'bin');
+    await mkdir(bin, { recursive: true });
+    await writeFile(
+      join(bin, 'tail'),
+      `#!/bin/sh\nfor last; do :; done\nprintf '%s\\n' '${KEY_A.line}' >> "$last"\nexec /usr/bin/tail "$@"\n`,
+      { mode: 0o755 },
+    );
+    await writeFile(file(), `${KEY_B.line}\n`);
+    const script = addKeyScript('~/.ssh/authorized_keys', KEY_A);
+    const { stdout } = await run('/bin/sh', ['-c', script], {
+      env: { HOME: home, PATH: `${bin}:/usr/bin:/bin` },
+    });
+    expect(stdout.trim()).toBe('added');
+    expect(await readFile(file(), 'utf8')).toBe(`${KEY_B.line}\n${KEY_A.line}\n`);
+    await rm(bin, { recursive: true });
   });
 
   it('removing from a missing file, or the last key of a file, succeeds', async () => {
