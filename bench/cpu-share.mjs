@@ -4,6 +4,7 @@
 // own (cgroup v2 `cpu.max`, or v1 `cpu.cfs_quota_us`), which needs root; where that is not possible it
 // says why and the figure is left out. An approximation: how Lambda enforces its share is not public.
 import { randomUUID } from 'node:crypto';
+import { constants } from 'node:fs';
 import { access, mkdir, readFile, rmdir, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 
@@ -12,31 +13,32 @@ const PERIOD_US = 100_000;
 
 async function writable(path) {
   try {
-    await access(path, 2);
+    await access(path, constants.W_OK);
     return true;
   } catch {
     return false;
   }
 }
 
-/** cgroup v2: the cpu controller must be enabled for the children of the group we create ours in. */
-async function cgroupV2(root, quotaUs) {
-  const controllers = await readFile(join(root, 'cgroup.controllers'), 'utf8').catch(() => '');
-  if (!controllers.split(/\s+/).includes('cpu')) return undefined;
-  const subtree = await readFile(join(root, 'cgroup.subtree_control'), 'utf8').catch(() => '');
-  if (!subtree.split(/\s+/).includes('cpu')) await writeFile(join(root, 'cgroup.subtree_control'), '+cpu');
-  const dir = join(root, `secrets-rotator-bench-${randomUUID().slice(0, 8)}`);
+const words = async (path) => (await readFile(path, 'utf8').catch(() => '')).split(/\s+/);
+
+/**
+ * cgroup v2: the cpu controller must be on for the root's children already; turning it on would
+ * change the machine for every other process, which a bench should not do.
+ */
+async function cgroupV2(root, dir, quotaUs) {
+  if (!(await words(join(root, 'cgroup.controllers'))).includes('cpu')) return 'no cpu controller';
+  if (!(await words(join(root, 'cgroup.subtree_control'))).includes('cpu')) {
+    return `the cpu controller is not enabled in ${join(root, 'cgroup.subtree_control')}`;
+  }
   await mkdir(dir);
   await writeFile(join(dir, 'cpu.max'), `${quotaUs} ${PERIOD_US}`);
-  return dir;
 }
 
-async function cgroupV1(root, quotaUs) {
-  const dir = join(root, `secrets-rotator-bench-${randomUUID().slice(0, 8)}`);
+async function cgroupV1(_root, dir, quotaUs) {
   await mkdir(dir);
   await writeFile(join(dir, 'cpu.cfs_period_us'), String(PERIOD_US));
   await writeFile(join(dir, 'cpu.cfs_quota_us'), String(quotaUs));
-  return dir;
 }
 
 /**
@@ -54,15 +56,21 @@ export async function lambdaCpuShare(memoryMb) {
   const reasons = [];
   for (const [root, create] of candidates) {
     if (!(await writable(root))) continue;
+    const dir = join(root, `secrets-rotator-bench-${randomUUID().slice(0, 8)}`);
+    const remove = () => rmdir(dir).catch(() => {});
     try {
-      const dir = await create(root, quotaUs);
-      if (!dir) continue;
+      const refusal = await create(root, dir, quotaUs);
+      if (refusal) {
+        reasons.push(`${root}: ${refusal}`);
+        continue;
+      }
       return {
         description: `${memoryMb} MB share: a CFS quota of ${(quotaUs / 1000).toFixed(2)} ms CPU per ${PERIOD_US / 1000} ms (cgroup ${dir})`,
         hold: (pid) => writeFile(join(dir, 'cgroup.procs'), String(pid)),
-        close: () => rmdir(dir).catch(() => {}),
+        close: remove,
       };
     } catch (error) {
+      await remove();
       reasons.push(`${root}: ${error.code ?? error.message}`);
     }
   }

@@ -228,14 +228,14 @@ async function readBaseline() {
 export default async function bench(options) {
   const workDir = await mkdtemp(join(tmpdir(), 'bench-lambdas-'));
   const baseline = await readBaseline();
-  let cpuShare;
+  const share = options.lambdaCpu ? await lambdaCpuShare(CPU_SHARE_MEMORY_MB) : undefined;
+  // benchHandler finds the group in its options; without one, share.unavailable says why.
+  const cpuShare = share?.hold ? share : undefined;
+  options = { ...options, cpuShare };
   try {
     const build = await buildLambdas({ outDir: join(workDir, 'dist'), enforceBudgets: false });
     const against = options.against ? await buildAgainst(options.against) : undefined;
     const bareDir = await bareFunction(workDir);
-    const share = options.lambdaCpu ? await lambdaCpuShare(CPU_SHARE_MEMORY_MB) : undefined;
-    cpuShare = share?.hold ? share : undefined;
-    options = { ...options, cpuShare };
     // One handler failing (a bug to fix, not a figure) leaves the others' figures standing.
     const measure = (lambda, dir, handlerOptions) =>
       benchHandler(lambda, join(workDir, dir), bareDir, handlerOptions).catch((error) => ({
@@ -286,7 +286,7 @@ export default async function bench(options) {
           'DB logins ok': now.loginsOk === undefined ? undefined : now.loginsOk.toFixed(1),
           'DB refused': now.loginsRefused === undefined ? undefined : now.loginsRefused.toFixed(1),
           'function ms': withRatio(now.ms, then?.ms),
-          'CPU ms': now.cpuMs === undefined ? undefined : withRatio(now.cpuMs, then?.cpuMs),
+          'CPU ms': withRatio(now.cpuMs, then?.cpuMs),
         });
       }
       if (figures.atCpuShare) {
