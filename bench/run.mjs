@@ -10,7 +10,7 @@
 // Usage: npm run bench [-- <name filter>...] [-- --rotations=N] [-- --memory-rotations=20,200,600]
 //        [-- --save-baseline]   (default N = 20; --save-baseline writes bench/baseline.json)
 //        [-- --against=<commit>] (lambdas: ratios to that commit's zips, built and measured in this run)
-//        [-- --handlers=a,b]     (lambdas: only these handlers)
+//        [-- --handlers=a,b]     (lambdas, cpu: only these handlers)
 //        [-- --lambda-cpu]       (lambdas: also at 15 ms with the function held to the CPU share of a
 //                                 128 MB Lambda function; needs root and a cgroup CPU controller)
 import { readdir } from 'node:fs/promises';
