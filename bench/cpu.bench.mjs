@@ -2,9 +2,9 @@
 // V8's sampling profiler, 0 ms latency, samples from the measured rotations only (warm-up and init
 // left out). Each sample goes to the code that asked for the work: the innermost frame of the
 // bundle on its stack, mapped through the build's source maps to a package (the AWS SDK, the
-// target's client (pg, mysql2, ssh2, redis), Powertools, this project's source). Samples with no bundle frame on the stack
-// are Node's own work started from the event loop (parsing a response, flushing a socket), V8's
-// garbage collector, or the bench's runner talking to its parent.
+// target's client such as pg, mysql2, ssh2 or redis, Powertools, this project's source). Samples
+// with no bundle frame on the stack are Node's own work started from the event loop (parsing a
+// response, flushing a socket), V8's garbage collector, or the bench's runner talking to its parent.
 //
 // `npm run bench -- cpu [-- --handlers=a,b] [-- --rotations=N]` runs this file alone.
 import { mkdtemp, readdir, readFile, rm } from 'node:fs/promises';
