@@ -36,9 +36,6 @@ export function isPgAuthError(error: unknown): boolean {
   return code === '28P01' || code === '28000';
 }
 
-// How long mode prefer waits to learn whether the server offers TLS, without connectionTimeoutMillis.
-const DEFAULT_PROBE_TIMEOUT_MS = 10_000;
-
 /**
  * A pg pool whose connection and password come from a secret, kept working through rotations: pg
  * asks the cache for the password per connection, a new user gets a new pool, and a refused login
@@ -85,7 +82,6 @@ export class RotatingPgPool {
           variable: tlsVariable,
           ca: tls.ca,
           serverName: tls.servername,
-          probeTimeoutMs: poolConfig.connectionTimeoutMillis || DEFAULT_PROBE_TIMEOUT_MS,
           onPlaintext,
         });
         const pool = new pg.Pool({

@@ -2,7 +2,6 @@
  * node-postgres connections following a TlsMode, each connection deciding for itself: none trusts what an
  * earlier one was told.
  */
-import { connect as netConnect } from 'node:net';
 import type { ConnectionOptions as TlsConnectionOptions } from 'node:tls';
 import { TLSSocket } from 'node:tls';
 import pg from 'pg';
@@ -11,41 +10,31 @@ import { plaintextPasswordRefused, type TlsOutcome, type TlsPolicy } from './tls
 
 interface PgTlsPolicy extends TlsPolicy {
   readonly serverName: string | undefined;
-  readonly probeTimeoutMs: number;
 }
 
 // pg's own message for a server that answers 'N' to the SSLRequest while TLS is required.
 export const SERVER_WITHOUT_TLS = 'The server does not support SSL connections';
 
+// A message of its own, so that callers can name it (the libpq CVE-2021-23222 kind of injection).
+export const INJECTED_AFTER_TLS_ANSWER = 'The server sent more than its one-byte answer to the TLS request';
+
+const NO_TLS = 0x4e;
+
 const TLS_OUTCOME = Symbol('tlsOutcome');
 
-const SSL_REQUEST = Buffer.from([0, 0, 0, 8, 0x04, 0xd2, 0x16, 0x2f]);
+type Listener = (...args: never[]) => void;
 
-/** On a connection of its own; nothing but the SSLRequest is sent. */
-function postgresOffersTls(host: string, port: number, timeoutMs: number): Promise<boolean> {
-  return new Promise((resolve, reject) => {
-    const socket = netConnect({ host, port });
-    const finish = (outcome: boolean | Error) => {
-      clearTimeout(timer);
-      socket.destroy();
-      if (outcome instanceof Error) reject(outcome);
-      else resolve(outcome);
-    };
-    // Worded like pg's own connect timeout, so callers report both alike.
-    const timer = setTimeout(
-      () => finish(new Error('timeout expired (asking whether the server offers TLS)')),
-      timeoutMs,
-    );
-    socket.once('connect', () => socket.write(SSL_REQUEST));
-    socket.once('data', (chunk: Buffer) => {
-      const answer = chunk.subarray(0, 1).toString('latin1');
-      if (answer === 'S') finish(true);
-      else if (answer === 'N') finish(false);
-      else finish(new Error('There was an error establishing an SSL connection'));
-    });
-    socket.once('error', finish);
-    socket.once('close', () => finish(Object.assign(new Error('connection closed'), { code: 'ECONNRESET' })));
-  });
+interface PgStream {
+  once: (event: string | symbol, listener: Listener) => unknown;
+  destroy(): void;
+}
+
+/** The part of pg's connection this module steers; none of it is in pg's types. */
+interface PgConnectionInternals {
+  ssl: unknown;
+  stream: PgStream;
+  attachListeners(stream: PgStream): void;
+  emit(event: string, ...args: unknown[]): boolean;
 }
 
 /** pg replaces `servername` by the host, so the configured name is checked here. */
@@ -73,20 +62,7 @@ export function pgClientFor(policy: PgTlsPolicy): typeof pg.Client {
       }
       super(settings);
       guardPasswordMessages(this, policy);
-    }
-
-    override connect(): Promise<pg.Client>;
-    override connect(callback: (error: Error | undefined) => void): void;
-    override connect(callback?: (error: Error | undefined) => void): Promise<pg.Client> | undefined {
-      const ready = policy.mode === 'prefer' ? this.#decideTls() : Promise.resolve();
-      if (callback) {
-        ready.then(
-          () => super.connect(callback as (error: Error) => void),
-          (error: Error) => callback(error),
-        );
-        return undefined;
-      }
-      return ready.then(() => super.connect());
+      if (policy.mode !== 'disable') this.#readTlsAnswer();
     }
 
     get [TLS_OUTCOME](): TlsOutcome {
@@ -94,14 +70,40 @@ export function pgClientFor(policy: PgTlsPolicy): typeof pg.Client {
       return this.#plaintext ? 'plaintext' : 'disabled';
     }
 
-    async #decideTls(): Promise<void> {
-      const host = this.host;
-      const port = this.port;
-      if (await postgresOffersTls(host, port, policy.probeTimeoutMs)) return;
+    /**
+     * Takes the server's one-byte answer to the SSLRequest before pg does. Under `prefer`, "N" lets the
+     * login go on without TLS on the same connection (as libpq does), instead of asking on a second
+     * connection first; any byte after the answer was sent before TLS, so the connection stops there.
+     */
+    #readTlsAnswer(): void {
+      const connection = this.connection as unknown as PgConnectionInternals;
+      const stream = connection.stream;
+      const once = stream.once;
+      // pg registers one 'data' listener, once, for exactly this answer; the override then steps aside.
+      stream.once = (event, listener) => {
+        if (event !== 'data') return once.call(stream, event, listener);
+        stream.once = once;
+        return once.call(stream, 'data', (answer: Buffer) => {
+          if (answer.length > 1) {
+            stream.destroy();
+            connection.emit('error', new Error(INJECTED_AFTER_TLS_ANSWER));
+          } else if (answer[0] === NO_TLS && policy.mode === 'prefer') {
+            this.#continueWithoutTls(connection);
+          } else {
+            (listener as (chunk: Buffer) => void)(answer);
+          }
+        });
+      };
+    }
+
+    #continueWithoutTls(connection: PgConnectionInternals): void {
       this.ssl = false;
-      (this.connection as unknown as { ssl: unknown }).ssl = false;
+      connection.ssl = false;
       this.#plaintext = true;
-      policy.onPlaintext?.(`${host}:${port}`);
+      policy.onPlaintext?.(`${this.host}:${this.port}`);
+      connection.attachListeners(connection.stream);
+      // pg's client sends its startup message on this event, as after a TLS handshake.
+      connection.emit('sslconnect');
     }
   };
 }

@@ -13,7 +13,12 @@ import {
   withinDeadline,
 } from '../../database/connection.ts';
 import { refuseUnlistedHost } from '../../database/hosts.ts';
-import { pgClientFor, SERVER_WITHOUT_TLS, tlsOutcomeOf } from '../../database/postgres-tls.ts';
+import {
+  INJECTED_AFTER_TLS_ANSWER,
+  pgClientFor,
+  SERVER_WITHOUT_TLS,
+  tlsOutcomeOf,
+} from '../../database/postgres-tls.ts';
 import {
   effectiveTlsMode,
   serverWithoutTlsError,
@@ -131,7 +136,6 @@ export async function connectPostgres(
     variable: POSTGRES_ENV.tlsMode,
     ca: settings.caBundle,
     serverName: settings.tlsServerName,
-    probeTimeoutMs: connectTimeoutMs,
     onPlaintext: () => {
       ctx.logger.warn('PostgreSQL server offers no TLS; connecting without encryption (PG_TLS_MODE=prefer)', {
         host: endpoint.host,
@@ -296,6 +300,9 @@ function tlsFailure(code: string | undefined, message: string): string | undefin
     message === 'There was an error establishing an SSL connection'
   ) {
     return `${code ?? 'TLS'}: the TLS handshake failed`;
+  }
+  if (message === INJECTED_AFTER_TLS_ANSWER) {
+    return 'the answer to the TLS request came with more data, sent before any TLS (someone on the path may be injecting it); no credentials were sent';
   }
   return message === SERVER_WITHOUT_TLS ? 'the server does not offer TLS' : undefined;
 }

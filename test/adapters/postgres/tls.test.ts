@@ -1,5 +1,6 @@
 import { execFile } from 'node:child_process';
 import { mkdtemp, readFile, rm } from 'node:fs/promises';
+import { type AddressInfo, createServer, connect as netConnect, type Socket } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { promisify } from 'node:util';
@@ -37,6 +38,31 @@ async function selfSignedCertificate(
     'subjectAltName=DNS:db.test',
   ]);
   return { certPath, keyPath, pem: await readFile(certPath, 'utf8') };
+}
+
+/** A loopback TCP forwarder to `port` that counts the connections made through it. */
+async function countingForwarder(port: number) {
+  let connections = 0;
+  const sockets = new Set<Socket>();
+  const server = createServer((client) => {
+    connections += 1;
+    const upstream = netConnect({ host: '127.0.0.1', port });
+    for (const socket of [client, upstream]) {
+      sockets.add(socket);
+      socket.on('error', () => {});
+      socket.on('close', () => sockets.delete(socket));
+    }
+    client.pipe(upstream).pipe(client);
+  });
+  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
+  return {
+    port: (server.address() as AddressInfo).port,
+    connections: () => connections,
+    close: () => {
+      for (const socket of sockets) socket.destroy();
+      return new Promise<void>((resolve) => server.close(() => resolve()));
+    },
+  };
 }
 
 const VERIFIED = { PG_TLS_SERVERNAME: 'db.test' };
@@ -190,6 +216,27 @@ describe.each(VERSIONS)('postgres TLS on PostgreSQL %i', (version) => {
     expect(output).toContain('"tls":"plaintext"');
     expect(output).toMatch(/"TlsPlaintextFallback":\d/);
   });
+
+  it.each([
+    ['offers TLS', () => tlsRig],
+    ['offers no TLS', () => plainRig],
+  ])(
+    'PG_TLS_MODE=prefer, the server %s: one connection a login, its answer read on that connection',
+    async (_, rig) => {
+      const secret = await userOn(rig(), `one_connection_${rig() === tlsRig ? 'tls' : 'plain'}`, undefined);
+      const forwarder = await countingForwarder(Number(secret.port));
+      try {
+        const target = postgresSingleUser();
+        const ctx = directContext({ ...VERIFIED, PG_TLS_MODE: 'prefer', PG_CA_BUNDLE: cert.pem });
+        await target.verify(target.parse(JSON.stringify({ ...secret, port: forwarder.port })), ctx);
+        const tls = ctx.lines.find((line) => line.message === 'connected to PostgreSQL')?.extra?.tls;
+        expect(tls).toBe(rig() === tlsRig ? 'verified' : 'plaintext');
+        expect(forwarder.connections()).toBe(1);
+      } finally {
+        await forwarder.close();
+      }
+    },
+  );
 
   it('"ssl": true against a server without TLS: refused, not downgraded', async () => {
     const secret = await userOn(plainRig, 'plain_required', true);

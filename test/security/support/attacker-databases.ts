@@ -112,13 +112,14 @@ export function int32(value: number): Buffer {
 
 /**
  * Reads a PostgreSQL client's opening: each SSLRequest / GSSENCRequest is answered with
- * `answerTls()` ('N' = no, go on; 'S' = yes, then the fake hangs up), then the startup message.
+ * `answerTls()` ('N' = no, go on; 'S' = yes, then the fake hangs up; bytes are sent as they are),
+ * then the startup message.
  * Returns the user it names, or undefined when the client (or an 'S' answer) ended the connection.
  */
 export async function readPostgresStartup(
   reader: Reader,
   socket: Socket,
-  answerTls: () => 'N' | 'S' = () => 'N',
+  answerTls: () => 'N' | 'S' | Buffer = () => 'N',
 ): Promise<string | undefined> {
   for (;;) {
     const lengthBytes = await reader.take(4);

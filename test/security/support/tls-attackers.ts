@@ -18,11 +18,11 @@ import {
 } from './attacker-databases.ts';
 
 /**
- * What the fake PostgreSQL server asks for once the client goes on without TLS; `tls-then-cleartext`
- * says "yes, TLS" to the first SSLRequest it gets (a client's question whether TLS is offered),
- * then "no" to every later one and asks for the cleartext password.
+ * What the fake PostgreSQL server asks for once the client goes on without TLS;
+ * `injected-cleartext` sends that request in the same packet as its "no TLS" answer, before the
+ * client has said who it is (the kind of injection libpq's CVE-2021-23222 was about).
  */
-export type PostgresPasswordRequest = 'cleartext' | 'md5' | 'tls-then-cleartext';
+export type PostgresPasswordRequest = 'cleartext' | 'md5' | 'injected-cleartext';
 
 /** The salt the fake PostgreSQL server sends with its MD5 request. */
 export const MD5_SALT = Buffer.from([0x01, 0x02, 0x03, 0x04]);
@@ -55,18 +55,17 @@ export function md5Answer(password: string, user: string): string {
  * ```
  */
 export function startPlaintextPostgres(request: PostgresPasswordRequest): Promise<AttackerDatabase> {
-  let tlsQuestions = 0;
+  const cleartextRequest = pgMessage('R', int32(3));
   return listen((socket, state) => {
     const reader = new Reader(socket);
     void (async () => {
-      const user = await readPostgresStartup(reader, socket, () => {
-        tlsQuestions += 1;
-        return request === 'tls-then-cleartext' && tlsQuestions === 1 ? 'S' : 'N';
-      });
+      const user = await readPostgresStartup(reader, socket, () =>
+        request === 'injected-cleartext' ? Buffer.concat([Buffer.from('N'), cleartextRequest]) : 'N',
+      );
       if (user === undefined) return;
       state.logins.push(user);
       socket.write(
-        request !== 'md5' ? pgMessage('R', int32(3)) : pgMessage('R', Buffer.concat([int32(5), MD5_SALT])),
+        request !== 'md5' ? cleartextRequest : pgMessage('R', Buffer.concat([int32(5), MD5_SALT])),
       );
       // Whatever comes back is already in `received`; the attacker then hangs up.
       await reader.take(5);
