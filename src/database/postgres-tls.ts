@@ -19,6 +19,7 @@ export const SERVER_WITHOUT_TLS = 'The server does not support SSL connections';
 export const INJECTED_AFTER_TLS_ANSWER = 'The server sent more than its one-byte answer to the TLS request';
 
 const NO_TLS = 0x4e;
+const YES_TLS = 0x53;
 
 const TLS_OUTCOME = Symbol('tlsOutcome');
 
@@ -73,7 +74,8 @@ export function pgClientFor(policy: PgTlsPolicy): typeof pg.Client {
     /**
      * Takes the server's one-byte answer to the SSLRequest before pg does. Under `prefer`, "N" lets the
      * login go on without TLS on the same connection (as libpq does), instead of asking on a second
-     * connection first; any byte after the answer was sent before TLS, so the connection stops there.
+     * connection first; any byte after an "S" or "N" was sent before TLS, so the connection stops there.
+     * Other answers (an old server's error message) are pg's to report.
      */
     #readTlsAnswer(): void {
       const connection = this.connection as unknown as PgConnectionInternals;
@@ -84,7 +86,7 @@ export function pgClientFor(policy: PgTlsPolicy): typeof pg.Client {
         if (event !== 'data') return once.call(stream, event, listener);
         stream.once = once;
         return once.call(stream, 'data', (answer: Buffer) => {
-          if (answer.length > 1) {
+          if (answer.length > 1 && (answer[0] === NO_TLS || answer[0] === YES_TLS)) {
             stream.destroy();
             connection.emit('error', new Error(INJECTED_AFTER_TLS_ANSWER));
           } else if (answer[0] === NO_TLS && policy.mode === 'prefer') {

@@ -248,3 +248,37 @@ describe.each(VERSIONS)('postgres TLS on PostgreSQL %i', (version) => {
     expect(ctx.counted.TlsPlaintextFallback).toBeUndefined();
   });
 });
+
+describe('a server that answers the TLS request with an error message', () => {
+  it.each(['prefer', 'verify-full'])(
+    'PG_TLS_MODE=%s: a TLS failure, not taken for injected data',
+    async (mode) => {
+      // What a pre-7.0 server sends: an ErrorResponse instead of "S" or "N".
+      const errorResponse = Buffer.from('E\0\0\0\x1dSFATAL\0Munsupported protocol\0\0', 'latin1');
+      const server = createServer((socket) => {
+        socket.on('error', () => {});
+        socket.once('data', () => socket.end(errorResponse));
+      });
+      await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
+      try {
+        const target = postgresSingleUser();
+        const secret = {
+          engine: 'postgres',
+          host: '127.0.0.1',
+          port: (server.address() as AddressInfo).port,
+          username: 'app',
+          password: setupPassword(),
+          dbname: 'postgres',
+        };
+        const error = await rejection(
+          target.verify(target.parse(JSON.stringify(secret)), directContext({ PG_TLS_MODE: mode })),
+        );
+        expect((error as TargetUnreachableError).failure).toBe('tls');
+        expect(error.message).toContain('the TLS handshake failed');
+        expect(error.message).not.toContain('came with more data');
+      } finally {
+        await new Promise<void>((resolve) => server.close(() => resolve()));
+      }
+    },
+  );
+});

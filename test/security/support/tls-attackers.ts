@@ -20,9 +20,10 @@ import {
 /**
  * What the fake PostgreSQL server asks for once the client goes on without TLS;
  * `injected-cleartext` sends that request in the same packet as its "no TLS" answer, before the
- * client has said who it is (the kind of injection libpq's CVE-2021-23222 was about).
+ * client has said who it is, and `injected-after-yes` after a "yes, TLS" answer, before any TLS
+ * (the kind of injection libpq's CVE-2021-23222 was about).
  */
-export type PostgresPasswordRequest = 'cleartext' | 'md5' | 'injected-cleartext';
+export type PostgresPasswordRequest = 'cleartext' | 'md5' | 'injected-cleartext' | 'injected-after-yes';
 
 /** The salt the fake PostgreSQL server sends with its MD5 request. */
 export const MD5_SALT = Buffer.from([0x01, 0x02, 0x03, 0x04]);
@@ -59,9 +60,11 @@ export function startPlaintextPostgres(request: PostgresPasswordRequest): Promis
   return listen((socket, state) => {
     const reader = new Reader(socket);
     void (async () => {
-      const user = await readPostgresStartup(reader, socket, () =>
-        request === 'injected-cleartext' ? Buffer.concat([Buffer.from('N'), cleartextRequest]) : 'N',
-      );
+      const user = await readPostgresStartup(reader, socket, () => {
+        if (request === 'injected-cleartext') return Buffer.concat([Buffer.from('N'), cleartextRequest]);
+        if (request === 'injected-after-yes') return Buffer.concat([Buffer.from('S'), cleartextRequest]);
+        return 'N';
+      });
       if (user === undefined) return;
       state.logins.push(user);
       socket.write(
