@@ -19,5 +19,12 @@ if (!existsSync(entry)) {
   );
   process.exit(2);
 }
+// A reader that stops early (`| head`) closes the pipe: the output ends there, the command goes on to
+// its own end and exit code (a rotation is not abandoned because nobody reads the rest).
+for (const stream of [process.stdout, process.stderr]) {
+  stream.on('error', (error) => {
+    if (error.code !== 'EPIPE' && error.code !== 'ERR_STREAM_DESTROYED') throw error;
+  });
+}
 const { runCli } = await import(entry.href);
 process.exitCode = await runCli(process.argv.slice(2));
