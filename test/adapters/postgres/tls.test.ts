@@ -1,12 +1,13 @@
 import { execFile } from 'node:child_process';
 import { mkdtemp, readFile, rm } from 'node:fs/promises';
-import { type AddressInfo, createServer, connect as netConnect, type Socket } from 'node:net';
+import { type AddressInfo, createServer } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { promisify } from 'node:util';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { postgresSingleUser } from '../../../src/adapters/postgres/index.ts';
 import { TargetRefusedError, TargetUnreachableError } from '../../../src/core/errors.ts';
+import { describePostgres, FaultProxy, IoLedger } from '../../support/fault-proxy.ts';
 import { capturedOutput } from '../../support/leak-scan.ts';
 import { directContext, Rig, rejection, setupPassword, VERSIONS } from './rig.ts';
 
@@ -38,31 +39,6 @@ async function selfSignedCertificate(
     'subjectAltName=DNS:db.test',
   ]);
   return { certPath, keyPath, pem: await readFile(certPath, 'utf8') };
-}
-
-/** A loopback TCP forwarder to `port` that counts the connections made through it. */
-async function countingForwarder(port: number) {
-  let connections = 0;
-  const sockets = new Set<Socket>();
-  const server = createServer((client) => {
-    connections += 1;
-    const upstream = netConnect({ host: '127.0.0.1', port });
-    for (const socket of [client, upstream]) {
-      sockets.add(socket);
-      socket.on('error', () => {});
-      socket.on('close', () => sockets.delete(socket));
-    }
-    client.pipe(upstream).pipe(client);
-  });
-  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
-  return {
-    port: (server.address() as AddressInfo).port,
-    connections: () => connections,
-    close: () => {
-      for (const socket of sockets) socket.destroy();
-      return new Promise<void>((resolve) => server.close(() => resolve()));
-    },
-  };
 }
 
 const VERIFIED = { PG_TLS_SERVERNAME: 'db.test' };
@@ -218,22 +194,32 @@ describe.each(VERSIONS)('postgres TLS on PostgreSQL %i', (version) => {
   });
 
   it.each([
-    ['offers TLS', () => tlsRig],
-    ['offers no TLS', () => plainRig],
+    ['offers TLS', () => tlsRig, 'verified'],
+    ['offers no TLS', () => plainRig, 'plaintext'],
   ])(
     'PG_TLS_MODE=prefer, the server %s: one connection a login, its answer read on that connection',
-    async (_, rig) => {
-      const secret = await userOn(rig(), `one_connection_${rig() === tlsRig ? 'tls' : 'plain'}`, undefined);
-      const forwarder = await countingForwarder(Number(secret.port));
+    async (_, rig, outcome) => {
+      const secret = await userOn(rig(), `one_connection_${outcome}`, undefined);
+      // One point per connection: what its first bytes are; nothing later on it is counted.
+      const ledger = new IoLedger();
+      const proxy = await FaultProxy.start({
+        label: 'pg',
+        target: { host: String(secret.host), port: Number(secret.port) },
+        ledger,
+        describe: (chunk, firstOnConnection) => (firstOnConnection ? describePostgres(chunk, true) : null),
+      });
       try {
         const target = postgresSingleUser();
         const ctx = directContext({ ...VERIFIED, PG_TLS_MODE: 'prefer', PG_CA_BUNDLE: cert.pem });
-        await target.verify(target.parse(JSON.stringify({ ...secret, port: forwarder.port })), ctx);
-        const tls = ctx.lines.find((line) => line.message === 'connected to PostgreSQL')?.extra?.tls;
-        expect(tls).toBe(rig() === tlsRig ? 'verified' : 'plaintext');
-        expect(forwarder.connections()).toBe(1);
+        ledger.begin();
+        await target.verify(target.parse(JSON.stringify({ ...secret, port: proxy.port })), ctx);
+        const connections = ledger.end().points.map((point) => point.description);
+        expect(ctx.lines.find((line) => line.message === 'connected to PostgreSQL')?.extra?.tls).toBe(
+          outcome,
+        );
+        expect(connections).toEqual(['pg:ssl-request']);
       } finally {
-        await forwarder.close();
+        await proxy.close();
       }
     },
   );
